@@ -1,0 +1,87 @@
+"""Application factory: settings, adapters, extensions, blueprints and error handlers."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask
+
+from huiminbao import __version__
+from huiminbao.core.api import Api, register_error_handlers
+from huiminbao.core.clock import Clock, MovableClock, SystemClock
+from huiminbao.core.config import Settings
+from huiminbao.core.container import Container
+from huiminbao.core.db import Database
+from huiminbao.core.logging import configure_logging
+from huiminbao.core.requests import init_request_ids
+from huiminbao.core.web import frontend_blueprint, swagger_assets_blueprint
+
+API_DESCRIPTION = """\
+惠民保 (city inclusive commercial health insurance) enrollment API, version 1.
+
+Money is integer fen (分). Times are ISO 8601 with an offset. Every error answers
+`{"code", "message" (Chinese), "errors" {field: [messages]}, "request_id"}`.
+Every POST that moves money or creates a policy takes an `Idempotency-Key` header.
+"""
+
+
+def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
+    """Wire the built-in adapters for these settings (tests may pass their own clock)."""
+    from huiminbao.registry.simulator import SimulatedRegistry
+
+    if clock is None:
+        # Demo mode always has a movable clock (HUIMINBAO_NOW or the real time as its start) so
+        # demos and e2e journeys can move time through /api/v1/dev/clock.
+        start = settings.now_override or datetime.now(UTC)
+        clock = MovableClock(start) if settings.is_demo else SystemClock()
+    db = Database(settings.database_url)
+    return Container(settings=settings, db=db, clock=clock, registry=SimulatedRegistry(db, clock))
+
+
+def create_app(settings: Settings | None = None, *, container: Container | None = None) -> Flask:
+    settings = settings or (container.settings if container else Settings.from_env())
+    wired = container or build_container(settings)
+    if not settings.testing:
+        configure_logging(logging.INFO)
+
+    app = Flask(__name__, static_folder=None)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.testing,
+        JSON_SORT_KEYS=False,
+        MAX_CONTENT_LENGTH=10 * 1024 * 1024,
+        API_TITLE="惠民保 API",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/api/swagger-ui/",
+        # validatorUrl None keeps Swagger UI from calling validator.swagger.io: nothing leaves.
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
+        API_SPEC_OPTIONS={"info": {"description": API_DESCRIPTION}},
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["huiminbao"] = wired
+
+    init_request_ids(app)
+    api = Api(app)
+    register_error_handlers(app)
+    _register_blueprints(app, api, settings)
+    app.register_blueprint(swagger_assets_blueprint())
+    app.register_blueprint(frontend_blueprint(settings.frontend_dir))
+    return app
+
+
+def _register_blueprints(app: Flask, api: Any, settings: Settings) -> None:
+    from huiminbao.catalog.routes import blp as catalog_blp
+    from huiminbao.core.health import blp as health_blp
+
+    for blueprint in (health_blp, catalog_blp):
+        api.register_blueprint(blueprint)
+    if settings.is_demo:
+        from huiminbao.core.dev import blp as dev_blp
+
+        api.register_blueprint(dev_blp)

@@ -1,0 +1,95 @@
+"""Settings read once from the environment.
+
+The embedded default is demo mode on a SQLite file under ``instance/``; production mode refuses to
+start without a real secret key and never exposes development endpoints.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_INSTANCE_DIR = REPO_ROOT / "instance"
+DEFAULT_FRONTEND_DIR = REPO_ROOT / "frontend"
+DEMO_SECRET_KEY = "demo-only-secret-key-do-not-use-in-production"  # noqa: S105
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class Mode(StrEnum):
+    DEMO = "demo"
+    PRODUCTION = "production"
+
+
+class ConfigError(RuntimeError):
+    """The environment describes a configuration the product must not start with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: Mode = Mode.DEMO
+    database_url: str = f"sqlite:///{DEFAULT_INSTANCE_DIR / 'huiminbao.sqlite3'}"
+    redis_url: str | None = None
+    secret_key: str = DEMO_SECRET_KEY
+    now_override: datetime | None = None
+    frontend_dir: Path = DEFAULT_FRONTEND_DIR
+    city_code: str = "330100"
+    testing: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_demo(self) -> bool:
+        return self.mode is Mode.DEMO
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        raw_mode = env.get("HUIMINBAO_MODE", Mode.DEMO.value).strip().lower()
+        try:
+            mode = Mode(raw_mode)
+        except ValueError as exc:
+            raise ConfigError(f"HUIMINBAO_MODE must be 'demo' or 'production', not {raw_mode!r}") from exc
+        now_override = None
+        if raw_now := env.get("HUIMINBAO_NOW", "").strip():
+            now_override = parse_aware_datetime(raw_now, "HUIMINBAO_NOW")
+        settings = cls(
+            mode=mode,
+            database_url=env.get("DATABASE_URL") or cls.database_url,
+            redis_url=env.get("REDIS_URL") or None,
+            secret_key=env.get("HUIMINBAO_SECRET_KEY") or DEMO_SECRET_KEY,
+            now_override=now_override,
+            frontend_dir=Path(env.get("HUIMINBAO_FRONTEND_DIR") or DEFAULT_FRONTEND_DIR),
+            city_code=env.get("HUIMINBAO_CITY_CODE") or cls.city_code,
+        )
+        settings.check()
+        return settings
+
+    def with_changes(self, **changes: Any) -> Settings:
+        updated = replace(self, **changes)
+        updated.check()
+        return updated
+
+    def check(self) -> None:
+        if self.mode is Mode.PRODUCTION:
+            if self.secret_key == DEMO_SECRET_KEY or len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+                raise ConfigError(
+                    "production mode needs HUIMINBAO_SECRET_KEY: a random value of at least "
+                    f"{MIN_SECRET_KEY_LENGTH} characters"
+                )
+            if self.now_override is not None:
+                raise ConfigError("HUIMINBAO_NOW may only be set in demo mode")
+
+
+def parse_aware_datetime(raw: str, name: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an ISO 8601 time, not {raw!r}") from exc
+    if parsed.tzinfo is None:
+        raise ConfigError(f"{name} must carry a UTC offset, e.g. 2026-11-22T09:00:00+08:00")
+    return parsed

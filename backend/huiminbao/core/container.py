@@ -1,0 +1,31 @@
+"""The wired adapters of one application instance (cosmicpython's bootstrap).
+
+``create_app`` builds one ``Container``; tests build theirs with fakes instead. Routes fetch it with
+``container()`` and hand it to services; nothing else reaches for globals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
+
+from flask import current_app
+
+from huiminbao.core.clock import Clock
+from huiminbao.core.config import Settings
+from huiminbao.core.db import Database
+
+if TYPE_CHECKING:
+    from huiminbao.registry.port import RegistryPort
+
+
+@dataclass
+class Container:
+    settings: Settings
+    db: Database
+    clock: Clock
+    registry: RegistryPort
+
+
+def container() -> Container:
+    return cast(Container, current_app.extensions["huiminbao"])

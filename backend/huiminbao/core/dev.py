@@ -1,0 +1,36 @@
+"""Development endpoints, registered in demo mode only (production answers 404)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from huiminbao.core.clock import MovableClock
+from huiminbao.core.container import container
+from huiminbao.core.errors import Conflict
+
+blp = Blueprint("dev", __name__, url_prefix="/api/v1/dev", description="演示模式专用（生产环境不存在）")
+
+
+class ClockSchema(Schema):
+    now = fields.AwareDateTime(required=True, metadata={"description": "ISO 8601 with offset"})
+
+
+@blp.route("/clock")
+class DevClock(MethodView):
+    @blp.response(200, ClockSchema)
+    def get(self) -> dict[str, Any]:
+        return {"now": container().clock.now()}
+
+    @blp.arguments(ClockSchema)
+    @blp.response(200, ClockSchema)
+    def put(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Move the demo clock (it keeps running from the new instant)."""
+        clock = container().clock
+        if not isinstance(clock, MovableClock):
+            raise Conflict("当前时钟不可调整：请以 HUIMINBAO_NOW 启动演示模式", code="clock_fixed")
+        clock.travel_to(body["now"])
+        return {"now": clock.now()}

@@ -1,0 +1,61 @@
+"""Domain errors. Each carries a Chinese message for people and a stable code for programs;
+``api.py`` turns every one of them into the single error payload shape."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+
+class DomainError(Exception):
+    http_status = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        errors: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.errors = {name: list(msgs) for name, msgs in (errors or {}).items()}
+
+
+class InvalidInput(DomainError):
+    http_status = 422
+    code = "invalid_input"
+
+
+class NotFound(DomainError):
+    """Also the answer when an object exists but is not the caller's: denials reveal nothing."""
+
+    http_status = 404
+    code = "not_found"
+
+    def __init__(self, message: str = "未找到相关记录", **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+class Unauthenticated(DomainError):
+    http_status = 401
+    code = "unauthenticated"
+
+
+class Forbidden(DomainError):
+    http_status = 403
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    http_status = 409
+    code = "conflict"
+
+
+class RuleViolation(DomainError):
+    """The request is well-formed but a business rule refuses it."""
+
+    http_status = 422
+    code = "rule_violation"

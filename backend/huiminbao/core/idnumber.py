@@ -1,0 +1,97 @@
+"""Resident identity card numbers (GB 11643-1999): validation and what they encode.
+
+Layout: 6-digit area code, 8-digit birth date (YYYYMMDD), 3-digit sequence (odd for men, even for
+women), and an ISO 7064 MOD 11-2 check character.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+CHECK_CHARS = "10X98765432"  # indexed by the weighted sum modulo 11
+_SHAPE = re.compile(r"^\d{17}[\dX]$")
+
+
+class Sex(StrEnum):
+    MALE = "male"
+    FEMALE = "female"
+
+
+class InvalidIdNumber(ValueError):
+    """Carries a Chinese message suitable for showing to the person who typed the number."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def check_char(first17: str) -> str:
+    total = sum(int(digit) * weight for digit, weight in zip(first17, WEIGHTS, strict=True))
+    return CHECK_CHARS[total % 11]
+
+
+def normalize(raw: str) -> str:
+    """Trim surrounding spaces and accept a lower-case x."""
+    return raw.strip().upper()
+
+
+@dataclass(frozen=True)
+class IdNumber:
+    value: str
+    birth_date: date
+    sex: Sex
+
+    @property
+    def area_code(self) -> str:
+        return self.value[:6]
+
+    def age_on(self, day: date) -> int:
+        """Full years lived on ``day``; someone born on 29 February ages on 1 March in common years."""
+        had_birthday = (day.month, day.day) >= (self.birth_date.month, self.birth_date.day)
+        return day.year - self.birth_date.year - (0 if had_birthday else 1)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def parse(raw: str, *, today: date) -> IdNumber:
+    """Validate ``raw`` and return what it encodes, or raise ``InvalidIdNumber``."""
+    value = normalize(raw)
+    if len(value) != 18:
+        raise InvalidIdNumber("身份证号码应为18位")
+    if not _SHAPE.match(value):
+        raise InvalidIdNumber("身份证号码格式不正确：前17位应为数字，最后一位为数字或X")
+    try:
+        birth = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError as exc:
+        raise InvalidIdNumber("身份证号码中的出生日期不是有效日期") from exc
+    if birth > today:
+        raise InvalidIdNumber("身份证号码中的出生日期晚于今天")
+    if birth.year < 1900:
+        raise InvalidIdNumber("身份证号码中的出生日期不是有效日期")
+    if check_char(value[:17]) != value[17]:
+        raise InvalidIdNumber("身份证号码校验位不正确，请核对后重新输入")
+    sex = Sex.MALE if int(value[16]) % 2 == 1 else Sex.FEMALE
+    return IdNumber(value=value, birth_date=birth, sex=sex)
+
+
+def is_valid(raw: str, *, today: date) -> bool:
+    try:
+        parse(raw, today=today)
+    except InvalidIdNumber:
+        return False
+    return True
+
+
+def make(area_code: str, birth_date: date, sequence: int) -> str:
+    """Build a valid number; ``sequence`` 0..999, odd for men and even for women."""
+    if not (len(area_code) == 6 and area_code.isdigit()):
+        raise ValueError("area code must be 6 digits")
+    if not 0 <= sequence <= 999:
+        raise ValueError("sequence must be 0..999")
+    first17 = f"{area_code}{birth_date:%Y%m%d}{sequence:03d}"
+    return first17 + check_char(first17)

@@ -1,0 +1,175 @@
+"""The port to the basic-insurance registry: persons, personal accounts, family relations and
+money operations keyed by request number.
+
+The registry is remote in production. Every money operation carries the caller's request number;
+repeating a request number never moves money twice, and an operation whose outcome the caller did
+not learn is resolved with ``query(request_no)``, never by sending a new request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+
+class Scheme(StrEnum):
+    EMPLOYEE = "employee"  # 职工医保: has a personal account
+    RESIDENT = "resident"  # 城乡居民医保: no personal account
+
+
+class PersonStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class Assistance(StrEnum):
+    NONE = "none"
+    TEKUN = "tekun"  # 特困
+    DIBAO = "dibao"  # 低保
+    DIBIAN = "dibian"  # 低边
+    DISABLED = "disabled"  # 残疾人
+
+
+class Relation(StrEnum):
+    """What the relative is to the person: ``parent`` means the relative is the person's parent."""
+
+    SPOUSE = "spouse"
+    CHILD = "child"
+    PARENT = "parent"
+
+    @property
+    def inverse(self) -> Relation:
+        return {Relation.SPOUSE: Relation.SPOUSE, Relation.CHILD: Relation.PARENT,
+                Relation.PARENT: Relation.CHILD}[self]
+
+
+class BalanceKind(StrEnum):
+    PRIOR_YEARS = "prior_years"  # 历年账户
+    CURRENT_YEAR = "current_year"  # 当年账户
+
+
+class OperationKind(StrEnum):
+    DEBIT = "debit"
+    REFUND = "refund"
+
+
+class OperationStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class FailureReason(StrEnum):
+    INSUFFICIENT_BALANCE = "insufficient_balance"
+    NO_ACCOUNT = "no_account"
+    ACCOUNT_SUSPENDED = "account_suspended"
+    NOTHING_TO_REFUND = "nothing_to_refund"
+    UNKNOWN_ORIGINAL = "unknown_original"
+
+
+@dataclass(frozen=True)
+class RegistryPerson:
+    id_number: str
+    name: str
+    phone: str | None
+    city_code: str
+    scheme: Scheme
+    status: PersonStatus
+    assistance: Assistance
+
+
+@dataclass(frozen=True)
+class AccountBalance:
+    id_number: str
+    prior_years_fen: int
+    current_year_fen: int
+
+    def available(self, sources: Sequence[BalanceKind]) -> int:
+        return sum(self.of(kind) for kind in set(sources))
+
+    def of(self, kind: BalanceKind) -> int:
+        return self.prior_years_fen if kind is BalanceKind.PRIOR_YEARS else self.current_year_fen
+
+
+@dataclass(frozen=True)
+class AccountEntry:
+    """One append-only movement of one balance; ``amount_fen`` is negative for a debit."""
+
+    request_no: str
+    kind: OperationKind
+    balance_kind: BalanceKind
+    amount_fen: int
+    balance_after_fen: int
+    purpose: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class FamilyLink:
+    relative_id_number: str
+    relation: Relation
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    request_no: str
+    kind: OperationKind
+    status: OperationStatus
+    id_number: str
+    amount_fen: int
+    failure_reason: FailureReason | None = None
+    # How much each balance gave (debit) or got back (refund).
+    by_balance: dict[BalanceKind, int] = field(default_factory=dict)
+    occurred_at: datetime | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is OperationStatus.SUCCEEDED
+
+
+class RegistryError(Exception):
+    """Base class of registry failures that are not an answer about the operation itself."""
+
+
+class RequestNumberReused(RegistryError):
+    """The request number was already used for a different operation (other person or amount)."""
+
+
+class RegistryUnavailable(RegistryError):
+    """The outcome is unknown (timeout, connection lost): resolve it with ``query``."""
+
+
+class RegistryPort(Protocol):
+    def find_person(self, id_number: str) -> RegistryPerson | None: ...
+
+    def find_persons(self, id_numbers: Sequence[str]) -> dict[str, RegistryPerson]: ...
+
+    def relations(self, id_number: str) -> list[FamilyLink]: ...
+
+    def balance(self, id_number: str) -> AccountBalance | None: ...
+
+    def entries(self, id_number: str) -> list[AccountEntry]: ...
+
+    def debit(
+        self,
+        request_no: str,
+        id_number: str,
+        amount_fen: int,
+        *,
+        sources: Sequence[BalanceKind],
+        purpose: str,
+    ) -> OperationResult:
+        """Take ``amount_fen`` from the named balances, in order, all or nothing."""
+        ...
+
+    def refund(
+        self, request_no: str, original_request_no: str, amount_fen: int, *, purpose: str
+    ) -> OperationResult:
+        """Return up to what the original debit took (less earlier refunds) to where it came from."""
+        ...
+
+    def query(self, request_no: str) -> OperationResult | None:
+        """The recorded outcome of a request number, or None if it never arrived."""
+        ...
