@@ -86,7 +86,8 @@ def _flatten_field_errors(errors: Any, prefix: str = "") -> dict[str, list[str]]
             flat[prefix or "_schema"] = [translate_message(item) for item in errors]
         else:
             for index, item in enumerate(errors):
-                flat.update(_flatten_field_errors(item, f"{prefix}.{index}" if prefix else str(index)))
+                name = f"{prefix}.{index}" if prefix else str(index)
+                flat.update(_flatten_field_errors(item, name))
     elif isinstance(errors, str):
         flat[prefix or "_schema"] = [translate_message(errors)]
     return flat

@@ -53,7 +53,9 @@ class Settings:
         try:
             mode = Mode(raw_mode)
         except ValueError as exc:
-            raise ConfigError(f"HUIMINBAO_MODE must be 'demo' or 'production', not {raw_mode!r}") from exc
+            raise ConfigError(
+                f"HUIMINBAO_MODE must be 'demo' or 'production', not {raw_mode!r}"
+            ) from exc
         now_override = None
         if raw_now := env.get("HUIMINBAO_NOW", "").strip():
             now_override = parse_aware_datetime(raw_now, "HUIMINBAO_NOW")

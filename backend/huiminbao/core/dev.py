@@ -12,7 +12,9 @@ from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import container
 from huiminbao.core.errors import Conflict
 
-blp = Blueprint("dev", __name__, url_prefix="/api/v1/dev", description="演示模式专用（生产环境不存在）")
+blp = Blueprint(
+    "dev", __name__, url_prefix="/api/v1/dev", description="演示模式专用（生产环境不存在）"
+)
 
 
 class ClockSchema(Schema):

@@ -7,13 +7,15 @@ women), and an ISO 7064 MOD 11-2 check character.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"  # indexed by the weighted sum modulo 11
-_SHAPE = re.compile(r"^\d{17}[\dX]$")
+# ASCII only: \d would also accept full-width and other scripts' digits, which int() reads.
+_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
 
 
 class Sex(StrEnum):
@@ -35,8 +37,9 @@ def check_char(first17: str) -> str:
 
 
 def normalize(raw: str) -> str:
-    """Trim surrounding spaces and accept a lower-case x."""
-    return raw.strip().upper()
+    """Trim surrounding spaces, accept a lower-case x, and turn full-width digits and Ｘ (as
+    typed with a Chinese input method) into ASCII."""
+    return unicodedata.normalize("NFKC", raw).strip().upper()
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ class IdNumber:
         return self.value[:6]
 
     def age_on(self, day: date) -> int:
-        """Full years lived on ``day``; someone born on 29 February ages on 1 March in common years."""
+        """Full years lived on ``day``; a 29 February birthday ages on 1 March in common years."""
         had_birthday = (day.month, day.day) >= (self.birth_date.month, self.birth_date.day)
         return day.year - self.birth_date.year - (0 if had_birthday else 1)
 
@@ -63,7 +66,7 @@ def parse(raw: str, *, today: date) -> IdNumber:
     value = normalize(raw)
     if len(value) != 18:
         raise InvalidIdNumber("身份证号码应为18位")
-    if not _SHAPE.match(value):
+    if not _SHAPE.fullmatch(value):
         raise InvalidIdNumber("身份证号码格式不正确：前17位应为数字，最后一位为数字或X")
     try:
         birth = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))

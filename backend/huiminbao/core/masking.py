@@ -12,7 +12,8 @@ import re
 import unicodedata
 
 _ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-_PHONE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+# Also right after the country code (+8613812345678), where a digit precedes the number.
+_PHONE_IN_TEXT = re.compile(r"(?:(?<=86)|(?<!\d))1[3-9]\d{9}(?!\d)")
 
 
 def mask_id_number(value: str) -> str:

@@ -167,7 +167,7 @@ class RegistryPort(Protocol):
     def refund(
         self, request_no: str, original_request_no: str, amount_fen: int, *, purpose: str
     ) -> OperationResult:
-        """Return up to what the original debit took (less earlier refunds) to where it came from."""
+        """Give back (part of) what the original debit took, less earlier refunds, to its source."""
         ...
 
     def query(self, request_no: str) -> OperationResult | None:

@@ -1,0 +1,112 @@
+"""The demo city's product: 西湖益联保（演示版）, its window open relative to the clock."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from huiminbao.catalog.domain import BenefitCategory, ProductStatus, one_year_from
+from huiminbao.catalog.models import Benefit, Product, ProductTerms, Tier
+from huiminbao.core.clock import Clock
+from huiminbao.core.db import Database
+
+DEMO_PRODUCT_CODE = "XHYLB-DEMO"
+DEMO_CITY_CODE = "330100"
+YUAN = 100  # fen per yuan
+
+NOTICE = (
+    "本产品为商业保险，不是基本医疗保险，也不是政府举办的社会保险。"
+    "由商业保险公司承保，自愿参保，保险责任以保险条款为准。"
+    "参保不设年龄、既往病史、健康状况、职业等条件，无需健康告知，保费与个人健康状况无关。"
+)
+COVERAGE = (
+    "一、医保范围内合规费用：参保人在保障期间内发生的、符合基本医疗保险支付范围、"
+    "经基本医疗保险、大病保险、医疗救助报销后仍需个人负担的住院及规定病种门诊费用，"
+    "扣除年度免赔额后按比例赔付。\n"
+    "二、医保范围外合理费用：列入本产品合理费用清单的诊疗项目、药品和医用材料费用，"
+    "扣除该项年度免赔额后按比例赔付。\n"
+    "三、特定药品费用：列入本产品特药清单的药品，在定点药店或医院购买、符合用药条件的，按比例赔付。"
+)
+CLAIM_SCOPE = (
+    "在本市医保定点医疗机构就医并完成基本医保结算的，可通过“一站式”结算直接赔付；"
+    "其他情形可在线提交理赔申请，上传发票及费用清单等材料。"
+    "同一保障期间内各项免赔额、封顶线按年度累计计算。"
+)
+EXCLUSIONS = (
+    "以下费用不予赔付：非医保定点医疗机构发生的费用；保障期间开始前或结束后发生的费用；"
+    "美容、整形、矫形、健康体检、预防接种等非治疗性费用；"
+    "已由其他商业保险或第三方赔付的部分；不在合理费用清单和特药清单内的医保范围外费用；"
+    "因违法犯罪、醉酒、吸毒等造成的费用。"
+)
+
+# (code, name, premium yuan, {category: (deductible yuan, ratio basis points, cap yuan)})
+DEMO_TIERS = (
+    ("standard", "标准版", 150, {
+        BenefitCategory.COMPLIANT: (20_000, 7_500, 1_000_000),
+        BenefitCategory.REASONABLE: (20_000, 7_000, 1_000_000),
+        BenefitCategory.SPECIAL_DRUG: (0, 8_000, 1_000_000),
+    }),
+    ("premium", "升级版", 299, {
+        BenefitCategory.COMPLIANT: (10_000, 8_500, 1_500_000),
+        BenefitCategory.REASONABLE: (10_000, 7_500, 1_500_000),
+        BenefitCategory.SPECIAL_DRUG: (0, 8_500, 1_500_000),
+    }),
+)
+
+
+def demo_dates(today: date) -> tuple[date, date, date, date]:
+    opens_on = today - timedelta(days=7)
+    closes_on = today + timedelta(days=45)
+    coverage_starts_on = closes_on + timedelta(days=1)
+    return opens_on, closes_on, coverage_starts_on, one_year_from(coverage_starts_on)
+
+
+def ensure_demo_product(db: Database, clock: Clock) -> Product:
+    """Create the demo product if it is missing; re-align its dates if its window has passed.
+
+    Idempotent: running it again on a database whose window is still open changes nothing.
+    """
+    today = clock.today()
+    opens_on, closes_on, starts_on, ends_on = demo_dates(today)
+    with db.transaction() as session:
+        product = session.scalars(
+            select(Product).where(Product.code == DEMO_PRODUCT_CODE)
+        ).one_or_none()
+        if product is None:
+            product = Product(
+                code=DEMO_PRODUCT_CODE,
+                city_code=DEMO_CITY_CODE,
+                city_name="杭州市",
+                name="西湖益联保（演示版）",
+                insurer="演示保险股份有限公司杭州分公司（共保体主承保）",
+                status=ProductStatus.PUBLISHED.value,
+                payable_balances="prior_years",
+                created_at=clock.now(),
+                year=starts_on.year,
+                window_opens_on=opens_on,
+                window_closes_on=closes_on,
+                coverage_starts_on=starts_on,
+                coverage_ends_on=ends_on,
+            )
+            for position, (code, name, premium_yuan, benefits) in enumerate(DEMO_TIERS):
+                product.tiers.append(Tier(
+                    code=code, name=name, position=position, premium_fen=premium_yuan * YUAN,
+                    benefits=[
+                        Benefit(category=category.value, position=index,
+                                deductible_fen=deductible * YUAN, ratio_bp=ratio_bp,
+                                cap_fen=cap * YUAN)
+                        for index, (category, (deductible, ratio_bp, cap))
+                        in enumerate(benefits.items())
+                    ],
+                ))
+            product.terms.append(ProductTerms(
+                version=f"{starts_on.year}.1", notice=NOTICE, coverage=COVERAGE,
+                claim_scope=CLAIM_SCOPE, exclusions=EXCLUSIONS, published_at=clock.now(),
+            ))
+            session.add(product)
+        elif not product.window.is_open_on(today):
+            product.window_opens_on, product.window_closes_on = opens_on, closes_on
+            product.coverage_starts_on, product.coverage_ends_on = starts_on, ends_on
+            product.year = starts_on.year
+        return product

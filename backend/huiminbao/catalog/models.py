@@ -1,0 +1,148 @@
+"""Products, tiers, benefits and versioned terms."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from huiminbao.catalog.domain import (
+    BenefitCategory,
+    CoveragePeriod,
+    EnrollmentWindow,
+    ProductStatus,
+)
+from huiminbao.core.db import Base, BigIntPk, UtcDateTime
+
+
+class Product(Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        UniqueConstraint("code", name="uq_products_code"),
+        CheckConstraint("window_closes_on >= window_opens_on", name="window_order"),
+        CheckConstraint("coverage_ends_on > coverage_starts_on", name="coverage_order"),
+        CheckConstraint("status IN ('draft', 'published', 'withdrawn')", name="status_values"),
+        CheckConstraint(
+            "payable_balances IN ('prior_years', 'prior_years,current_year')",
+            name="payable_balances_values",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40))
+    city_code: Mapped[str] = mapped_column(String(6), index=True)
+    city_name: Mapped[str] = mapped_column(String(40))
+    year: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(100))
+    insurer: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=ProductStatus.DRAFT.value)
+    window_opens_on: Mapped[date] = mapped_column(Date)
+    window_closes_on: Mapped[date] = mapped_column(Date)
+    coverage_starts_on: Mapped[date] = mapped_column(Date)
+    coverage_ends_on: Mapped[date] = mapped_column(Date)
+    # Which personal-account balances may pay, in the order they are drawn.
+    payable_balances: Mapped[str] = mapped_column(String(40), default="prior_years")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    tiers: Mapped[list[Tier]] = relationship(
+        back_populates="product", order_by="Tier.position", cascade="all, delete-orphan"
+    )
+    terms: Mapped[list[ProductTerms]] = relationship(
+        back_populates="product", order_by="ProductTerms.published_at.desc()",
+        cascade="all, delete-orphan",
+    )
+
+    @property
+    def window(self) -> EnrollmentWindow:
+        return EnrollmentWindow(self.window_opens_on, self.window_closes_on)
+
+    @property
+    def coverage(self) -> CoveragePeriod:
+        return CoveragePeriod(self.coverage_starts_on, self.coverage_ends_on)
+
+    @property
+    def current_terms(self) -> ProductTerms | None:
+        return self.terms[0] if self.terms else None
+
+    def tier(self, code: str) -> Tier | None:
+        return next((tier for tier in self.tiers if tier.code == code), None)
+
+
+class Tier(Base):
+    __tablename__ = "product_tiers"
+    __table_args__ = (
+        UniqueConstraint("product_id", "code", name="uq_product_tiers_product_id_code"),
+        CheckConstraint("premium_fen > 0", name="premium_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(40))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    premium_fen: Mapped[int] = mapped_column(BigInteger)
+
+    product: Mapped[Product] = relationship(back_populates="tiers")
+    benefits: Mapped[list[Benefit]] = relationship(
+        back_populates="tier", order_by="Benefit.position", cascade="all, delete-orphan"
+    )
+
+    def benefit(self, category: BenefitCategory) -> Benefit | None:
+        return next((b for b in self.benefits if b.category == category.value), None)
+
+
+class Benefit(Base):
+    __tablename__ = "product_benefits"
+    __table_args__ = (
+        UniqueConstraint("tier_id", "category", name="uq_product_benefits_tier_id_category"),
+        CheckConstraint(
+            "category IN ('compliant', 'reasonable', 'special_drug')", name="category_values"
+        ),
+        CheckConstraint("deductible_fen >= 0", name="deductible_non_negative"),
+        CheckConstraint("ratio_bp > 0 AND ratio_bp <= 10000", name="ratio_range"),
+        CheckConstraint("cap_fen > 0", name="cap_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    tier_id: Mapped[int] = mapped_column(ForeignKey("product_tiers.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    deductible_fen: Mapped[int] = mapped_column(BigInteger)
+    ratio_bp: Mapped[int] = mapped_column(Integer)  # basis points: 7500 = 75 %
+    cap_fen: Mapped[int] = mapped_column(BigInteger)
+
+    tier: Mapped[Tier] = relationship(back_populates="benefits")
+
+    @property
+    def label(self) -> str:
+        return BenefitCategory(self.category).label
+
+
+class ProductTerms(Base):
+    """A published version of the terms; orders record the version the person agreed to."""
+
+    __tablename__ = "product_terms"
+    __table_args__ = (
+        UniqueConstraint("product_id", "version", name="uq_product_terms_product_id_version"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    version: Mapped[str] = mapped_column(String(20))
+    notice: Mapped[str] = mapped_column(Text)
+    coverage: Mapped[str] = mapped_column(Text)
+    claim_scope: Mapped[str] = mapped_column(Text)
+    exclusions: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    product: Mapped[Product] = relationship(back_populates="terms")

@@ -1,0 +1,180 @@
+"""The ``huiminbao`` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from huiminbao.core.config import ConfigError, Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def main() -> None:
+    """惠民保 enrollment platform."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", type=int, default=None, help="gunicorn workers (default: by mode)")
+@click.option("--threads", type=int, default=None, help="threads per gunicorn worker")
+@click.option("--dev-server", is_flag=True, help="use Flask's development server")
+def serve(host: str, port: int, workers: int | None, threads: int | None, dev_server: bool) -> None:
+    """Apply migrations (and demo data in demo mode), then serve the API and the frontend."""
+    from huiminbao.app import create_app
+
+    settings = _settings()
+    _upgrade(settings)
+    if settings.is_demo:
+        _load_demo_data(settings)
+    app = create_app(settings)
+    if dev_server or not _gunicorn_available():
+        app.run(host=host, port=port, threaded=True)
+        return
+    # Demo mode runs one process: its SQLite database and movable clock live in that process.
+    default_workers = 1 if settings.is_demo else 2 * (os.cpu_count() or 1)
+    _run_gunicorn(app, {
+        "bind": f"{host}:{port}",
+        "workers": workers or default_workers,
+        "worker_class": "gthread",
+        "threads": threads or 8,
+        "accesslog": None,  # the app logs every request itself, as JSON, with its request id
+        "graceful_timeout": 10,
+        "timeout": 30,
+    })
+
+
+def _gunicorn_available() -> bool:
+    try:
+        import gunicorn  # noqa: F401
+    except ImportError:
+        return False
+    return sys.platform != "win32"
+
+
+def _run_gunicorn(app: Any, options: dict[str, Any]) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return app
+
+    Server().run()
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    _upgrade(_settings(), revision)
+    click.echo("数据库已升级到最新版本")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION ('base' removes every table)."""
+    from alembic import command
+
+    from huiminbao.core.migrate import alembic_config
+
+    command.downgrade(alembic_config(_settings().database_url), revision)
+    click.echo(f"数据库已回退到 {revision}")
+
+
+def _upgrade(settings: Settings, revision: str = "head") -> None:
+    from huiminbao.core.migrate import upgrade
+
+    upgrade(settings.database_url, revision)
+
+
+@main.command("demo-data")
+def demo_data() -> None:
+    """Load the fixed demo city (persons, accounts, relations, product); safe to run again."""
+    settings = _settings()
+    _upgrade(settings)
+    _load_demo_data(settings)
+    click.echo("演示数据已就绪")
+
+
+def _load_demo_data(settings: Settings) -> None:
+    from huiminbao.app import build_container
+    from huiminbao.catalog.demo import ensure_demo_product
+    from huiminbao.registry.demo import load_demo_population
+
+    wired = build_container(settings)
+    try:
+        load_demo_population(wired.db, wired.clock)
+        ensure_demo_product(wired.db, wired.clock)
+    finally:
+        wired.db.dispose()
+
+
+@main.group()
+def registry() -> None:
+    """The built-in basic-insurance registry simulator."""
+
+
+@registry.command("import")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def registry_import(directory: Path) -> None:
+    """Load persons.csv (and optional accounts.csv, relations.csv) from DIRECTORY.
+
+    Every bad row is reported with its line number; a file with errors loads nothing.
+    """
+    from huiminbao.app import build_container
+    from huiminbao.registry.importer import import_directory
+
+    settings = _settings()
+    _upgrade(settings)
+    wired = build_container(settings)
+    try:
+        report = import_directory(wired.db, wired.clock, directory)
+    finally:
+        wired.db.dispose()
+    click.echo(report.format())
+    if report.errors:
+        sys.exit(1)
+
+
+@registry.command("generate")
+@click.argument("count", type=click.IntRange(1, 10_000_000))
+@click.option("--city-code", default="330100", show_default=True)
+@click.option("--seed", default=0, show_default=True, type=int)
+def registry_generate(count: int, city_code: str, seed: int) -> None:
+    """Add COUNT synthetic persons with valid ID numbers and accounts (for load tests)."""
+    from huiminbao.app import build_container
+    from huiminbao.registry.generator import generate_population
+
+    settings = _settings()
+    _upgrade(settings)
+    wired = build_container(settings)
+    try:
+        created = generate_population(wired.db, wired.clock, count, city_code=city_code, seed=seed)
+    finally:
+        wired.db.dispose()
+    click.echo(f"已生成 {len(created)} 名参保人")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""The demo population of the built-in registry (杭州 330100, plus one person from 上海).
+
+``DEMO_PERSONS`` is data that tests and the e2e suite refer to. ``load_demo_population`` creates
+what is missing and leaves everything else alone: balances that moved through debits and refunds
+are never reset by loading again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from huiminbao.core.clock import Clock
+from huiminbao.core.db import Database
+from huiminbao.registry.importer import LoadCounts, Population, load_population
+from huiminbao.registry.port import Assistance, PersonStatus, RegistryPerson, Relation, Scheme
+from huiminbao.registry.simulator import OpeningBalance, SimulatedRegistry
+
+HANGZHOU = "330100"
+SHANGHAI = "310100"
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    name: str
+    id_number: str
+    phone: str | None
+    scheme: Scheme
+    status: PersonStatus = PersonStatus.ACTIVE
+    assistance: Assistance = Assistance.NONE
+    city_code: str = HANGZHOU
+    # Opening balances in fen; None for persons without a personal account.
+    prior_years_fen: int | None = None
+    current_year_fen: int | None = None
+    # What the demo uses this person for (English, for readers of tests).
+    role: str = ""
+
+    @property
+    def has_account(self) -> bool:
+        return self.prior_years_fen is not None
+
+    def as_registry_person(self) -> RegistryPerson:
+        return RegistryPerson(
+            id_number=self.id_number,
+            name=self.name,
+            phone=self.phone,
+            city_code=self.city_code,
+            scheme=self.scheme,
+            status=self.status,
+            assistance=self.assistance,
+        )
+
+
+ZHANG_WEI = DemoPerson(
+    "张伟",
+    "330106198803150130",
+    "13800000001",
+    Scheme.EMPLOYEE,
+    prior_years_fen=200_000,
+    current_year_fen=80_000,
+    role="employee who buys for spouse, child and both parents from his prior-years balance",
+)
+LI_NA = DemoPerson(
+    "李娜",
+    "330106199007220243",
+    "13800000002",
+    Scheme.EMPLOYEE,
+    prior_years_fen=50_000,
+    current_year_fen=30_000,
+    role="employee, 张伟's spouse",
+)
+ZHANG_XIAOYU = DemoPerson(
+    "张小宇",
+    "330106201805090316",
+    None,
+    Scheme.RESIDENT,
+    role="child of 张伟 and 李娜, no phone",
+)
+ZHANG_JIANGUO = DemoPerson(
+    "张建国",
+    "330102195802100458",
+    "13800000004",
+    Scheme.EMPLOYEE,
+    prior_years_fen=300_000,
+    current_year_fen=0,
+    role="retired employee, 张伟's father",
+)
+WANG_XIUYING = DemoPerson(
+    "王秀英",
+    "33010219430618052X",
+    None,
+    Scheme.RESIDENT,
+    role="elderly resident without phone, 张伟's mother (proxy handling); ID ends in X",
+)
+LIU_YAN = DemoPerson(
+    "刘䶮",
+    "330105198109040613",
+    "13800000006",
+    Scheme.RESIDENT,
+    role="resident paying online; name has a CJK Extension A character",
+)
+LIN_YAN = DemoPerson(
+    "林𫖮",
+    "330108199701130742",
+    "13800000007",
+    Scheme.EMPLOYEE,
+    prior_years_fen=100_000,
+    current_year_fen=20_000,
+    role="employee whose name has a character outside the BMP",
+)
+ZHAO_MIN = DemoPerson(
+    "赵敏",
+    "330104197411270865",
+    "13800000008",
+    Scheme.EMPLOYEE,
+    status=PersonStatus.SUSPENDED,
+    prior_years_fen=60_000,
+    current_year_fen=0,
+    role="suspended insurance: may not enroll",
+)
+SUN_LI = DemoPerson(
+    "孙丽",
+    "330110196504300923",
+    "13800000009",
+    Scheme.RESIDENT,
+    assistance=Assistance.DIBAO,
+    role="低保 recipient: subsidized enrollment",
+)
+ZHOU_QIANG = DemoPerson(
+    "周强",
+    "330106199308121011",
+    "13800000010",
+    Scheme.EMPLOYEE,
+    prior_years_fen=14_999,
+    current_year_fen=5_000,
+    role="employee whose prior-years balance (149.99) falls short of a premium",
+)
+WU_FANG = DemoPerson(
+    "吴芳",
+    "310104198602271124",
+    "13800000011",
+    Scheme.RESIDENT,
+    city_code=SHANGHAI,
+    role="insured in Shanghai: no product in Hangzhou",
+)
+
+DEMO_PERSONS: tuple[DemoPerson, ...] = (
+    ZHANG_WEI,
+    LI_NA,
+    ZHANG_XIAOYU,
+    ZHANG_JIANGUO,
+    WANG_XIUYING,
+    LIU_YAN,
+    LIN_YAN,
+    ZHAO_MIN,
+    SUN_LI,
+    ZHOU_QIANG,
+    WU_FANG,
+)
+
+# (person, relative, relation): the relative is the person's ``relation``. Each pair once; the
+# inverse link (e.g. 张小宇 -> 张伟 parent) is stored by the loader.
+DEMO_RELATIONS: tuple[tuple[str, str, Relation], ...] = (
+    (ZHANG_WEI.id_number, LI_NA.id_number, Relation.SPOUSE),
+    (ZHANG_WEI.id_number, ZHANG_XIAOYU.id_number, Relation.CHILD),
+    (ZHANG_WEI.id_number, ZHANG_JIANGUO.id_number, Relation.PARENT),
+    (ZHANG_WEI.id_number, WANG_XIUYING.id_number, Relation.PARENT),
+    (LI_NA.id_number, ZHANG_XIAOYU.id_number, Relation.CHILD),
+    (ZHANG_JIANGUO.id_number, WANG_XIUYING.id_number, Relation.SPOUSE),
+)
+
+
+def demo_person(name: str) -> DemoPerson:
+    """The demo person with this name (tests read better with names than with ID numbers)."""
+    for person in DEMO_PERSONS:
+        if person.name == name:
+            return person
+    raise KeyError(name)
+
+
+def demo_population() -> Population:
+    return Population(
+        persons=[person.as_registry_person() for person in DEMO_PERSONS],
+        openings={
+            person.id_number: OpeningBalance(
+                person.prior_years_fen or 0, person.current_year_fen or 0
+            )
+            for person in DEMO_PERSONS
+            if person.has_account
+        },
+        links=DEMO_RELATIONS,
+    )
+
+
+def load_demo_population(target: SimulatedRegistry | Database, clock: Clock) -> LoadCounts:
+    """Create whatever of the demo population is missing (idempotent).
+
+    Persons, accounts and relations that exist are left as they are, so balances that moved and
+    statuses changed by a demo or test are not reset.
+    """
+    db = target.db if isinstance(target, SimulatedRegistry) else target
+    return load_population(db, clock, demo_population(), update_existing=False)

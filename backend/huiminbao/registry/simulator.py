@@ -1,0 +1,906 @@
+"""The built-in basic-insurance registry: ``RegistryPort`` over this application's own database.
+
+Money rules, which hold on PostgreSQL under concurrency:
+
+* Every money operation runs in one transaction that first locks the account row
+  (``SELECT ... FOR UPDATE``), then looks up its request number. A known request number with the
+  same content answers with the recorded result and moves nothing; with different content it is
+  refused with ``RequestNumberReused``. Two first-time requests with one request number that lock
+  different rows (or none) collide on the unique request number; the loser re-reads and replays.
+* Failures that are answers (insufficient balance, no account, ...) are recorded like successes,
+  so ``query`` always gives a definite outcome for a request number that arrived.
+* Balances move only together with append-only entries; per account and balance kind the entries
+  (opening balances included, as deposits) sum to the balance. CHECK constraints keep balances
+  from going negative even if this code were wrong.
+
+On SQLite, ``Database`` opens every transaction with ``BEGIN IMMEDIATE``, which serializes writers
+in place of row locks.
+
+Besides the port, the simulator has administration helpers (persons, accounts, relations,
+deposits) for the importer, the synthetic population generator and the demo data. The module-level
+``*_in`` functions work inside a caller's session so that an import is all or nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from huiminbao.core import idnumber
+from huiminbao.core.clock import Clock
+from huiminbao.core.db import Database
+from huiminbao.core.masking import normalize_name
+from huiminbao.registry.models import (
+    PURPOSE_MAX_LENGTH,
+    REQUEST_NO_MAX_LENGTH,
+    EntryKind,
+    RegistryAccountEntryRow,
+    RegistryAccountRow,
+    RegistryOperationRow,
+    RegistryPersonRow,
+    RegistryRelationRow,
+)
+from huiminbao.registry.port import (
+    AccountBalance,
+    AccountEntry,
+    Assistance,
+    BalanceKind,
+    FailureReason,
+    FamilyLink,
+    OperationKind,
+    OperationResult,
+    OperationStatus,
+    PersonStatus,
+    RegistryPerson,
+    Relation,
+    RequestNumberReused,
+    Scheme,
+)
+
+_T = TypeVar("_T")
+_ID_NUMBER_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
+# Chunk size for IN (...) lookups: well under SQLite's and PostgreSQL's parameter limits.
+LOOKUP_CHUNK = 500
+# Attempts at one money operation when a concurrent first-time request wins the request number.
+_MAX_ATTEMPTS = 3
+# How PostgreSQL and SQLite name the unique request number in their error messages.
+_REQUEST_NO_CONFLICT_MARKERS = (
+    "uq_registry_operations_request_no",
+    "registry_operations.request_no",
+)
+
+
+class Change(StrEnum):
+    """What an idempotent administration step did."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+# --- validation of port arguments -------------------------------------------------------------
+
+
+def _checked_id_number(raw: str) -> str:
+    value = idnumber.normalize(raw)
+    if not _ID_NUMBER_SHAPE.fullmatch(value):
+        raise ValueError("id_number must be 17 digits followed by a digit or X")
+    return value
+
+
+def _checked_request_no(request_no: str, *, label: str = "request_no") -> str:
+    if not isinstance(request_no, str) or not 0 < len(request_no) <= REQUEST_NO_MAX_LENGTH:
+        raise ValueError(f"{label} must be a non-empty string of at most 64 characters")
+    return request_no
+
+
+def _checked_amount(amount_fen: int) -> int:
+    # bool is an int subclass; True fen is a programming error, not one fen.
+    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
+        raise ValueError("amount_fen must be a positive integer number of fen")
+    return amount_fen
+
+
+def _checked_purpose(purpose: str) -> str:
+    if len(purpose) > PURPOSE_MAX_LENGTH:
+        raise ValueError("purpose must be at most 200 characters")
+    return purpose
+
+
+def _checked_sources(sources: Sequence[BalanceKind]) -> tuple[BalanceKind, ...]:
+    if isinstance(sources, str):
+        raise ValueError("sources must be a sequence of balance kinds, not a string")
+    ordered: list[BalanceKind] = []
+    for source in sources:
+        kind = BalanceKind(source)
+        if kind not in ordered:
+            ordered.append(kind)
+    if not ordered:
+        raise ValueError("sources must name at least one balance kind")
+    return tuple(ordered)
+
+
+def _sources_text(sources: Iterable[BalanceKind]) -> str:
+    return ",".join(kind.value for kind in sources)
+
+
+# --- row <-> port value conversions ------------------------------------------------------------
+
+
+def _person(row: RegistryPersonRow) -> RegistryPerson:
+    return RegistryPerson(
+        id_number=row.id_number,
+        name=row.name,
+        phone=row.phone,
+        city_code=row.city_code,
+        scheme=Scheme(row.scheme),
+        status=PersonStatus(row.status),
+        assistance=Assistance(row.assistance),
+    )
+
+
+def _balance(id_number: str, row: RegistryAccountRow) -> AccountBalance:
+    return AccountBalance(
+        id_number=id_number,
+        prior_years_fen=row.prior_years_fen,
+        current_year_fen=row.current_year_fen,
+    )
+
+
+def _result(row: RegistryOperationRow) -> OperationResult:
+    by_balance = {
+        kind: amount
+        for kind, amount in (
+            (BalanceKind.PRIOR_YEARS, row.prior_years_fen),
+            (BalanceKind.CURRENT_YEAR, row.current_year_fen),
+        )
+        if amount
+    }
+    return OperationResult(
+        request_no=row.request_no,
+        kind=OperationKind(row.kind),
+        status=OperationStatus(row.status),
+        id_number=row.id_number or "",
+        amount_fen=row.amount_fen,
+        failure_reason=FailureReason(row.failure_reason) if row.failure_reason else None,
+        by_balance=by_balance,
+        occurred_at=row.occurred_at,
+    )
+
+
+def _get_balance(account: RegistryAccountRow, kind: BalanceKind) -> int:
+    return account.prior_years_fen if kind is BalanceKind.PRIOR_YEARS else account.current_year_fen
+
+
+def _set_balance(account: RegistryAccountRow, kind: BalanceKind, value: int) -> None:
+    if kind is BalanceKind.PRIOR_YEARS:
+        account.prior_years_fen = value
+    else:
+        account.current_year_fen = value
+
+
+# --- session-level helpers (shared with importer, generator and demo) --------------------------
+
+
+def find_person_row(session: Session, id_number: str) -> RegistryPersonRow | None:
+    return session.scalars(
+        select(RegistryPersonRow).where(RegistryPersonRow.id_number == id_number)
+    ).one_or_none()
+
+
+def _chunks(values: Sequence[_T], size: int = LOOKUP_CHUNK) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def person_rows_by_id_number(
+    session: Session, id_numbers: Iterable[str]
+) -> dict[str, RegistryPersonRow]:
+    found: dict[str, RegistryPersonRow] = {}
+    for chunk in _chunks(list(dict.fromkeys(id_numbers))):
+        rows = session.scalars(
+            select(RegistryPersonRow).where(RegistryPersonRow.id_number.in_(chunk))
+        )
+        found.update((row.id_number, row) for row in rows)
+    return found
+
+
+def account_row_of(
+    session: Session, person_id: int, *, for_update: bool = False
+) -> RegistryAccountRow | None:
+    statement = select(RegistryAccountRow).where(RegistryAccountRow.person_id == person_id)
+    if for_update:
+        # populate_existing: a row already in this session must show the locked, current values.
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    return session.scalars(statement).one_or_none()
+
+
+def _person_values(person: RegistryPerson) -> dict[str, str | None]:
+    return {
+        "name": normalize_name(person.name),
+        "phone": person.phone or None,
+        "city_code": person.city_code,
+        "scheme": Scheme(person.scheme).value,
+        "status": PersonStatus(person.status).value,
+        "assistance": Assistance(person.assistance).value,
+    }
+
+
+def upsert_persons_in(
+    session: Session,
+    persons: Sequence[RegistryPerson],
+    now: datetime,
+    *,
+    update_existing: bool = True,
+) -> tuple[dict[str, RegistryPersonRow], list[Change]]:
+    """Create each person or bring their row in line (keyed by ID number); with
+    ``update_existing=False`` an existing row is left as it is.
+
+    Returns the rows by ID number and, per input, what happened to it. A later duplicate of an
+    earlier input in the same call is applied on top of it.
+    """
+    id_numbers = [_checked_id_number(person.id_number) for person in persons]
+    rows = person_rows_by_id_number(session, id_numbers)
+    changes: list[Change] = []
+    for id_number, person in zip(id_numbers, persons, strict=True):
+        values = _person_values(person)
+        row = rows.get(id_number)
+        if row is None:
+            row = RegistryPersonRow(id_number=id_number, created_at=now, updated_at=now, **values)
+            session.add(row)
+            rows[id_number] = row
+            changes.append(Change.CREATED)
+        elif not update_existing or all(
+            getattr(row, column) == value for column, value in values.items()
+        ):
+            changes.append(Change.UNCHANGED)
+        else:
+            for column, value in values.items():
+                setattr(row, column, value)
+            row.updated_at = now
+            changes.append(Change.UPDATED)
+    session.flush()
+    return rows, changes
+
+
+def upsert_person_in(session: Session, person: RegistryPerson, now: datetime) -> Change:
+    _rows, changes = upsert_persons_in(session, [person], now)
+    return changes[0]
+
+
+def record_deposit_in(
+    session: Session,
+    account: RegistryAccountRow,
+    balance_kind: BalanceKind,
+    amount_fen: int,
+    *,
+    request_no: str,
+    purpose: str,
+    now: datetime,
+) -> None:
+    """Add money to a balance with its ledger entry; the caller holds the account row (locked)."""
+    _checked_amount(amount_fen)
+    new_balance = _get_balance(account, balance_kind) + amount_fen
+    _set_balance(account, balance_kind, new_balance)
+    account.updated_at = now
+    session.add(
+        RegistryAccountEntryRow(
+            account_id=account.id,
+            request_no=request_no,
+            kind=EntryKind.DEPOSIT.value,
+            balance_kind=balance_kind.value,
+            amount_fen=amount_fen,
+            balance_after_fen=new_balance,
+            purpose=purpose,
+            occurred_at=now,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class OpeningBalance:
+    """Balances an account starts with when it is opened (fen)."""
+
+    prior_years_fen: int = 0
+    current_year_fen: int = 0
+
+    def __post_init__(self) -> None:
+        if self.prior_years_fen < 0 or self.current_year_fen < 0:
+            raise ValueError("opening balances must not be negative")
+
+
+OPENING_PURPOSE = "开户余额"
+
+
+def opening_request_no(account_id: int) -> str:
+    # Keyed by the account, not the ID number, so ledgers never carry a full ID number.
+    return f"OPENING-{account_id}"
+
+
+def ensure_accounts_in(
+    session: Session,
+    openings: Sequence[tuple[RegistryPersonRow, OpeningBalance]],
+    now: datetime,
+) -> list[Change]:
+    """Open each person's account with its opening balances (recorded as deposit entries), or
+    leave an existing account alone: its balances may have moved since it was opened."""
+    person_ids = [person.id for person, _opening in openings]
+    existing: set[int] = set()
+    for chunk in _chunks(person_ids):
+        existing.update(
+            session.scalars(
+                select(RegistryAccountRow.person_id).where(RegistryAccountRow.person_id.in_(chunk))
+            )
+        )
+    changes: list[Change] = []
+    opened: list[tuple[RegistryAccountRow, OpeningBalance]] = []
+    for person, opening in openings:
+        if person.id in existing:
+            changes.append(Change.UNCHANGED)
+            continue
+        account = RegistryAccountRow(
+            person_id=person.id,
+            prior_years_fen=0,
+            current_year_fen=0,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(account)
+        existing.add(person.id)
+        opened.append((account, opening))
+        changes.append(Change.CREATED)
+    session.flush()  # account ids for the entries
+    for account, opening in opened:
+        for kind, amount in (
+            (BalanceKind.PRIOR_YEARS, opening.prior_years_fen),
+            (BalanceKind.CURRENT_YEAR, opening.current_year_fen),
+        ):
+            if amount:
+                record_deposit_in(
+                    session,
+                    account,
+                    kind,
+                    amount,
+                    request_no=opening_request_no(account.id),
+                    purpose=OPENING_PURPOSE,
+                    now=now,
+                )
+    session.flush()
+    return changes
+
+
+def link_all_in(
+    session: Session,
+    links: Sequence[tuple[RegistryPersonRow, RegistryPersonRow, Relation]],
+    now: datetime,
+    *,
+    update_existing: bool = True,
+) -> list[Change]:
+    """For each ``(person, relative, relation)``: the relative is the person's ``relation``.
+    Both directions are stored; an existing pair with another relation is corrected unless
+    ``update_existing`` is False."""
+    for person, relative, _relation in links:
+        if person.id == relative.id:
+            raise ValueError("a person cannot be their own relative")
+    person_ids = list({row.id for link in links for row in link[:2]})
+    existing: dict[tuple[int, int], RegistryRelationRow] = {}
+    for chunk in _chunks(person_ids):
+        for row in session.scalars(
+            select(RegistryRelationRow).where(RegistryRelationRow.person_id.in_(chunk))
+        ):
+            existing[(row.person_id, row.relative_id)] = row
+
+    def link_one_way(person_id: int, relative_id: int, relation: Relation) -> Change:
+        row = existing.get((person_id, relative_id))
+        if row is None:
+            row = RegistryRelationRow(
+                person_id=person_id,
+                relative_id=relative_id,
+                relation=relation.value,
+                created_at=now,
+            )
+            session.add(row)
+            existing[(person_id, relative_id)] = row
+            return Change.CREATED
+        if row.relation == relation.value or not update_existing:
+            return Change.UNCHANGED
+        row.relation = relation.value
+        return Change.UPDATED
+
+    changes: list[Change] = []
+    for person, relative, relation in links:
+        relation = Relation(relation)
+        both = (
+            link_one_way(person.id, relative.id, relation),
+            link_one_way(relative.id, person.id, relation.inverse),
+        )
+        if Change.CREATED in both:
+            changes.append(Change.CREATED)
+        elif Change.UPDATED in both:
+            changes.append(Change.UPDATED)
+        else:
+            changes.append(Change.UNCHANGED)
+    session.flush()
+    return changes
+
+
+# --- the port ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _DebitRequest:
+    request_no: str
+    id_number: str
+    amount_fen: int
+    sources: tuple[BalanceKind, ...]
+    purpose: str
+
+
+@dataclass(frozen=True)
+class _RefundRequest:
+    request_no: str
+    original_request_no: str
+    amount_fen: int
+    purpose: str
+
+
+class SimulatedRegistry:
+    """``RegistryPort`` backed by the ``registry_*`` tables, plus administration helpers."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    @property
+    def db(self) -> Database:
+        return self._db
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def find_person(self, id_number: str) -> RegistryPerson | None:
+        with self._db.read() as session:
+            row = find_person_row(session, idnumber.normalize(id_number))
+            return _person(row) if row else None
+
+    def find_persons(self, id_numbers: Sequence[str]) -> dict[str, RegistryPerson]:
+        """Keyed by the normalized ID number (upper-case X); unknown numbers are left out."""
+        with self._db.read() as session:
+            rows = person_rows_by_id_number(session, (idnumber.normalize(n) for n in id_numbers))
+            return {id_number: _person(row) for id_number, row in rows.items()}
+
+    def relations(self, id_number: str) -> list[FamilyLink]:
+        relative = aliased(RegistryPersonRow)
+        with self._db.read() as session:
+            rows = session.execute(
+                select(relative.id_number, RegistryRelationRow.relation)
+                .join(RegistryPersonRow, RegistryPersonRow.id == RegistryRelationRow.person_id)
+                .join(relative, relative.id == RegistryRelationRow.relative_id)
+                .where(RegistryPersonRow.id_number == idnumber.normalize(id_number))
+                .order_by(RegistryRelationRow.id)
+            ).all()
+            return [
+                FamilyLink(relative_id_number=row[0], relation=Relation(row[1])) for row in rows
+            ]
+
+    def balance(self, id_number: str) -> AccountBalance | None:
+        normalized = idnumber.normalize(id_number)
+        with self._db.read() as session:
+            account = session.scalars(
+                select(RegistryAccountRow)
+                .join(RegistryPersonRow, RegistryPersonRow.id == RegistryAccountRow.person_id)
+                .where(RegistryPersonRow.id_number == normalized)
+            ).one_or_none()
+            return _balance(normalized, account) if account else None
+
+    def entries(self, id_number: str) -> list[AccountEntry]:
+        """Debits and refunds of the person's account, newest first.
+
+        Deposits (opening balances, top-ups) are left out: the port speaks only of operations.
+        ``ledger_totals`` covers every entry.
+        """
+        with self._db.read() as session:
+            rows = session.scalars(
+                select(RegistryAccountEntryRow)
+                .join(
+                    RegistryAccountRow, RegistryAccountRow.id == RegistryAccountEntryRow.account_id
+                )
+                .join(RegistryPersonRow, RegistryPersonRow.id == RegistryAccountRow.person_id)
+                .where(
+                    RegistryPersonRow.id_number == idnumber.normalize(id_number),
+                    RegistryAccountEntryRow.kind != EntryKind.DEPOSIT.value,
+                )
+                .order_by(RegistryAccountEntryRow.id.desc())
+            ).all()
+            return [
+                AccountEntry(
+                    request_no=row.request_no,
+                    kind=OperationKind(row.kind),
+                    balance_kind=BalanceKind(row.balance_kind),
+                    amount_fen=row.amount_fen,
+                    balance_after_fen=row.balance_after_fen,
+                    purpose=row.purpose,
+                    occurred_at=row.occurred_at,
+                )
+                for row in rows
+            ]
+
+    def query(self, request_no: str) -> OperationResult | None:
+        with self._db.read() as session:
+            row = self._operation(session, request_no)
+            return _result(row) if row else None
+
+    # --- money ---------------------------------------------------------------------------------
+
+    def debit(
+        self,
+        request_no: str,
+        id_number: str,
+        amount_fen: int,
+        *,
+        sources: Sequence[BalanceKind],
+        purpose: str,
+    ) -> OperationResult:
+        request = _DebitRequest(
+            request_no=_checked_request_no(request_no),
+            id_number=_checked_id_number(id_number),
+            amount_fen=_checked_amount(amount_fen),
+            sources=_checked_sources(sources),
+            purpose=_checked_purpose(purpose),
+        )
+        for _attempt in range(_MAX_ATTEMPTS):
+            try:
+                with self._db.transaction() as session:
+                    return self._debit_in(session, request)
+            except IntegrityError as exc:
+                # A concurrent first-time request took this request number while we held a
+                # different lock (or none): answer from its record.
+                replayed = self._replay_after_conflict(request, exc)
+                if replayed is not None:
+                    return replayed
+        raise RuntimeError("debit did not settle after repeated request-number conflicts")
+
+    def refund(
+        self, request_no: str, original_request_no: str, amount_fen: int, *, purpose: str
+    ) -> OperationResult:
+        request = _RefundRequest(
+            request_no=_checked_request_no(request_no),
+            original_request_no=_checked_request_no(
+                original_request_no, label="original_request_no"
+            ),
+            amount_fen=_checked_amount(amount_fen),
+            purpose=_checked_purpose(purpose),
+        )
+        for _attempt in range(_MAX_ATTEMPTS):
+            try:
+                with self._db.transaction() as session:
+                    return self._refund_in(session, request)
+            except IntegrityError as exc:
+                replayed = self._replay_after_conflict(request, exc)
+                if replayed is not None:
+                    return replayed
+        raise RuntimeError("refund did not settle after repeated request-number conflicts")
+
+    def _debit_in(self, session: Session, request: _DebitRequest) -> OperationResult:
+        person = find_person_row(session, request.id_number)
+        # Lock first, then look up the request number: every request for this account, replays
+        # included, queues on this lock, so the lookup below sees whatever committed before us.
+        account = account_row_of(session, person.id, for_update=True) if person else None
+        existing = self._operation(session, request.request_no)
+        if existing is not None:
+            return self._replay(existing, request)
+
+        now = self._clock.now()
+        operation = RegistryOperationRow(
+            request_no=request.request_no,
+            kind=OperationKind.DEBIT.value,
+            id_number=request.id_number,
+            account_id=account.id if account else None,
+            amount_fen=request.amount_fen,
+            sources=_sources_text(request.sources),
+            original_request_no=None,
+            prior_years_fen=0,
+            current_year_fen=0,
+            purpose=request.purpose,
+            occurred_at=now,
+        )
+        failure: FailureReason | None = None
+        taken: dict[BalanceKind, int] = {}
+        if person is None or account is None:
+            failure = FailureReason.NO_ACCOUNT
+        elif person.status != PersonStatus.ACTIVE.value:
+            failure = FailureReason.ACCOUNT_SUSPENDED
+        else:
+            taken = self._take(account, request.sources, request.amount_fen)
+            if not taken:
+                failure = FailureReason.INSUFFICIENT_BALANCE
+
+        if failure is not None:
+            return self._record_failure(session, operation, failure)
+
+        assert account is not None
+        self._record_success(session, operation, account, taken, EntryKind.DEBIT, now)
+        return _result(operation)
+
+    @staticmethod
+    def _take(
+        account: RegistryAccountRow, sources: tuple[BalanceKind, ...], amount_fen: int
+    ) -> dict[BalanceKind, int]:
+        """How much to take from each source, in order; empty when they cannot cover it all."""
+        remaining = amount_fen
+        taken: dict[BalanceKind, int] = {}
+        for kind in sources:
+            part = min(_get_balance(account, kind), remaining)
+            if part:
+                taken[kind] = part
+                remaining -= part
+        return taken if remaining == 0 else {}
+
+    def _refund_in(self, session: Session, request: _RefundRequest) -> OperationResult:
+        original = self._operation(session, request.original_request_no)
+        account: RegistryAccountRow | None = None
+        if (
+            original is not None
+            and original.kind == OperationKind.DEBIT.value
+            and original.account_id is not None
+        ):
+            # The same lock as debits: refunds of one original are serialized with each other.
+            account = session.scalars(
+                select(RegistryAccountRow)
+                .where(RegistryAccountRow.id == original.account_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            ).one()
+        existing = self._operation(session, request.request_no)
+        if existing is not None:
+            return self._replay(existing, request)
+
+        now = self._clock.now()
+        operation = RegistryOperationRow(
+            request_no=request.request_no,
+            kind=OperationKind.REFUND.value,
+            id_number=original.id_number if original else None,
+            account_id=account.id if account else None,
+            amount_fen=request.amount_fen,
+            sources="",
+            original_request_no=request.original_request_no,
+            prior_years_fen=0,
+            current_year_fen=0,
+            purpose=request.purpose,
+            occurred_at=now,
+        )
+        if original is None or original.kind != OperationKind.DEBIT.value:
+            return self._record_failure(session, operation, FailureReason.UNKNOWN_ORIGINAL)
+        if account is None:  # the original failed for want of an account: nothing was taken
+            return self._record_failure(session, operation, FailureReason.NOTHING_TO_REFUND)
+
+        refundable = self._refundable(session, original)
+        if request.amount_fen > sum(refundable.values()):
+            return self._record_failure(session, operation, FailureReason.NOTHING_TO_REFUND)
+        # Give back to the balances the debit took from, prior-years first, each at most what it
+        # gave (less what earlier refunds already returned to it).
+        returned: dict[BalanceKind, int] = {}
+        remaining = request.amount_fen
+        for kind in (BalanceKind.PRIOR_YEARS, BalanceKind.CURRENT_YEAR):
+            part = min(refundable[kind], remaining)
+            if part:
+                returned[kind] = part
+                remaining -= part
+        self._record_success(session, operation, account, returned, EntryKind.REFUND, now)
+        return _result(operation)
+
+    @staticmethod
+    def _refundable(session: Session, original: RegistryOperationRow) -> dict[BalanceKind, int]:
+        """What each balance may still get back from ``original`` (zero if the debit failed)."""
+        if original.status != OperationStatus.SUCCEEDED.value:
+            return {BalanceKind.PRIOR_YEARS: 0, BalanceKind.CURRENT_YEAR: 0}
+        refunded_prior, refunded_current = session.execute(
+            select(
+                func.coalesce(func.sum(RegistryOperationRow.prior_years_fen), 0),
+                func.coalesce(func.sum(RegistryOperationRow.current_year_fen), 0),
+            ).where(
+                RegistryOperationRow.kind == OperationKind.REFUND.value,
+                RegistryOperationRow.status == OperationStatus.SUCCEEDED.value,
+                RegistryOperationRow.original_request_no == original.request_no,
+            )
+        ).one()
+        return {
+            BalanceKind.PRIOR_YEARS: original.prior_years_fen - int(refunded_prior),
+            BalanceKind.CURRENT_YEAR: original.current_year_fen - int(refunded_current),
+        }
+
+    @staticmethod
+    def _record_failure(
+        session: Session, operation: RegistryOperationRow, reason: FailureReason
+    ) -> OperationResult:
+        operation.status = OperationStatus.FAILED.value
+        operation.failure_reason = reason.value
+        session.add(operation)
+        session.flush()
+        return _result(operation)
+
+    @staticmethod
+    def _record_success(
+        session: Session,
+        operation: RegistryOperationRow,
+        account: RegistryAccountRow,
+        moved: dict[BalanceKind, int],
+        entry_kind: EntryKind,
+        now: datetime,
+    ) -> None:
+        sign = -1 if entry_kind is EntryKind.DEBIT else 1
+        operation.status = OperationStatus.SUCCEEDED.value
+        operation.failure_reason = None
+        operation.prior_years_fen = moved.get(BalanceKind.PRIOR_YEARS, 0)
+        operation.current_year_fen = moved.get(BalanceKind.CURRENT_YEAR, 0)
+        session.add(operation)
+        # Insert the operation first: a concurrent holder of the request number fails us here,
+        # before any balance changed.
+        session.flush()
+        for kind, amount in moved.items():
+            new_balance = _get_balance(account, kind) + sign * amount
+            _set_balance(account, kind, new_balance)
+            session.add(
+                RegistryAccountEntryRow(
+                    account_id=account.id,
+                    request_no=operation.request_no,
+                    kind=entry_kind.value,
+                    balance_kind=kind.value,
+                    amount_fen=sign * amount,
+                    balance_after_fen=new_balance,
+                    purpose=operation.purpose,
+                    occurred_at=now,
+                )
+            )
+        account.updated_at = now
+        session.flush()
+
+    @staticmethod
+    def _operation(session: Session, request_no: str) -> RegistryOperationRow | None:
+        return session.scalars(
+            select(RegistryOperationRow).where(RegistryOperationRow.request_no == request_no)
+        ).one_or_none()
+
+    @staticmethod
+    def _replay(
+        existing: RegistryOperationRow, request: _DebitRequest | _RefundRequest
+    ) -> OperationResult:
+        if isinstance(request, _DebitRequest):
+            same = (
+                existing.kind == OperationKind.DEBIT.value
+                and existing.id_number == request.id_number
+                and existing.amount_fen == request.amount_fen
+                and existing.sources == _sources_text(request.sources)
+            )
+        else:
+            same = (
+                existing.kind == OperationKind.REFUND.value
+                and existing.original_request_no == request.original_request_no
+                and existing.amount_fen == request.amount_fen
+            )
+        if not same:
+            raise RequestNumberReused(
+                f"request number {request.request_no!r} was already used for another operation"
+            )
+        return _result(existing)
+
+    def _replay_after_conflict(
+        self, request: _DebitRequest | _RefundRequest, error: IntegrityError
+    ) -> OperationResult | None:
+        """The recorded result after losing the race for a request number; None to try again
+        (the winner rolled back). Any other integrity error is a bug and is raised."""
+        message = str(error.orig)
+        if not any(marker in message for marker in _REQUEST_NO_CONFLICT_MARKERS):
+            raise error
+        with self._db.read() as session:
+            existing = self._operation(session, request.request_no)
+            return self._replay(existing, request) if existing else None
+
+    # --- administration (simulator only) -------------------------------------------------------
+
+    def upsert_person(self, person: RegistryPerson) -> Change:
+        with self._db.transaction() as session:
+            return upsert_person_in(session, person, self._clock.now())
+
+    def open_account(
+        self, id_number: str, *, prior_years_fen: int = 0, current_year_fen: int = 0
+    ) -> Change:
+        """Open an account with opening balances; an existing account is left as it is."""
+        opening = OpeningBalance(prior_years_fen, current_year_fen)
+        with self._db.transaction() as session:
+            person = self._require_person(session, id_number)
+            return ensure_accounts_in(session, [(person, opening)], self._clock.now())[0]
+
+    def link(self, id_number: str, relative_id_number: str, relation: Relation) -> Change:
+        """``relative_id_number`` is the person's ``relation``; the inverse is stored too."""
+        with self._db.transaction() as session:
+            person = self._require_person(session, id_number)
+            relative = self._require_person(session, relative_id_number)
+            return link_all_in(session, [(person, relative, relation)], self._clock.now())[0]
+
+    def set_status(self, id_number: str, status: PersonStatus) -> None:
+        with self._db.transaction() as session:
+            person = self._require_person(session, id_number)
+            person.status = PersonStatus(status).value
+            person.updated_at = self._clock.now()
+
+    def deposit(
+        self,
+        id_number: str,
+        balance_kind: BalanceKind,
+        amount_fen: int,
+        *,
+        request_no: str | None = None,
+        purpose: str = "账户划入",
+    ) -> AccountBalance:
+        """Top up a balance (e.g. the yearly transfer into the current-year account).
+
+        With a ``request_no`` already used for a deposit to this account, nothing moves again.
+        """
+        _checked_amount(amount_fen)
+        balance_kind = BalanceKind(balance_kind)
+        deposit_no = _checked_request_no(request_no or f"DEPOSIT-{uuid.uuid4().hex}")
+        with self._db.transaction() as session:
+            person = self._require_person(session, id_number)
+            account = account_row_of(session, person.id, for_update=True)
+            if account is None:
+                raise LookupError("this person has no personal account")
+            already = session.scalar(
+                select(func.count())
+                .select_from(RegistryAccountEntryRow)
+                .where(
+                    RegistryAccountEntryRow.account_id == account.id,
+                    RegistryAccountEntryRow.request_no == deposit_no,
+                    RegistryAccountEntryRow.kind == EntryKind.DEPOSIT.value,
+                )
+            )
+            if not already:
+                record_deposit_in(
+                    session,
+                    account,
+                    balance_kind,
+                    amount_fen,
+                    request_no=deposit_no,
+                    purpose=_checked_purpose(purpose),
+                    now=self._clock.now(),
+                )
+            return _balance(person.id_number, account)
+
+    def ledger_totals(self, id_number: str) -> dict[BalanceKind, int]:
+        """Sum of every entry (deposits included) per balance kind; equals the balance."""
+        totals = {BalanceKind.PRIOR_YEARS: 0, BalanceKind.CURRENT_YEAR: 0}
+        with self._db.read() as session:
+            rows = session.execute(
+                select(
+                    RegistryAccountEntryRow.balance_kind,
+                    func.sum(RegistryAccountEntryRow.amount_fen),
+                )
+                .join(
+                    RegistryAccountRow, RegistryAccountRow.id == RegistryAccountEntryRow.account_id
+                )
+                .join(RegistryPersonRow, RegistryPersonRow.id == RegistryAccountRow.person_id)
+                .where(RegistryPersonRow.id_number == idnumber.normalize(id_number))
+                .group_by(RegistryAccountEntryRow.balance_kind)
+            ).all()
+        for kind, total in rows:
+            totals[BalanceKind(kind)] = int(total)
+        return totals
+
+    @staticmethod
+    def _require_person(session: Session, id_number: str) -> RegistryPersonRow:
+        person = find_person_row(session, idnumber.normalize(id_number))
+        if person is None:
+            raise LookupError("no such person in the registry")
+        return person

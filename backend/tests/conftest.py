@@ -1,0 +1,125 @@
+"""Shared fixtures: applications on a fresh SQLite file, and isolated PostgreSQL schemas."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from huiminbao.app import build_container, create_app
+from huiminbao.catalog.demo import ensure_demo_product
+from huiminbao.core.clock import MovableClock
+from huiminbao.core.config import Settings
+from huiminbao.core.container import Container
+from huiminbao.core.db import Database
+from huiminbao.core.migrate import upgrade, upgrade_engine
+from huiminbao.registry.demo import load_demo_population
+
+DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# A fixed instant keeps date-dependent tests reproducible: 2026-11-22 10:00 in Hangzhou.
+TEST_NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+
+
+def test_database_url() -> str:
+    return os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
+
+
+# ---------------------------------------------------------------- SQLite applications
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock(TEST_NOW)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(database_url=f"sqlite:///{tmp_path / 'test.sqlite3'}", testing=True)
+
+
+@pytest.fixture
+def wired(settings: Settings, clock: MovableClock) -> Iterator[Container]:
+    """A container on a migrated SQLite file with the demo city loaded."""
+    upgrade(settings.database_url)
+    container = build_container(settings, clock=clock)
+    load_demo_population(container.db, clock)
+    ensure_demo_product(container.db, clock)
+    yield container
+    container.db.dispose()
+
+
+@pytest.fixture
+def app(wired: Container) -> Flask:
+    return create_app(container=wired)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def _admin_engine_or_fail(url: str):  # type: ignore[no-untyped-def]
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        engine.dispose()
+        pytest.fail(
+            f"PostgreSQL is not reachable at TEST_DATABASE_URL={url!r}: start it "
+            "(pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) "
+            f"or point TEST_DATABASE_URL at one. ({exc.orig})",
+            pytrace=False,
+        )
+    return engine
+
+
+def _schema_url(url: str, schema: str) -> str:
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL schema for one test module, dropped afterwards."""
+    base_url = test_database_url()
+    admin = _admin_engine_or_fail(base_url)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = _schema_url(base_url, schema)
+    try:
+        migrate_engine = create_engine(url)
+        upgrade_engine(migrate_engine)
+        migrate_engine.dispose()
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def pg_db(pg_url: str) -> Iterator[Database]:
+    database = Database(pg_url, pool_size=30, max_overflow=10)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def pg_wired(pg_url: str, clock: MovableClock) -> Iterator[Container]:
+    settings = Settings(database_url=pg_url, testing=True)
+    container = build_container(settings, clock=clock)
+    yield container
+    container.db.dispose()

@@ -1,0 +1,53 @@
+"""Settings from the environment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from huiminbao.core.config import DEMO_SECRET_KEY, ConfigError, Mode, Settings
+
+
+def test_defaults_are_the_embedded_demo() -> None:
+    settings = Settings.from_env({})
+    assert settings.mode is Mode.DEMO
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.database_url.endswith("instance/huiminbao.sqlite3")
+    assert settings.redis_url is None
+
+
+def test_environment_overrides() -> None:
+    settings = Settings.from_env({
+        "DATABASE_URL": "postgresql+psycopg://u@h/db",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "HUIMINBAO_NOW": "2027-01-01T08:00:00+08:00",
+    })
+    assert settings.database_url == "postgresql+psycopg://u@h/db"
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert settings.now_override == datetime(2027, 1, 1, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        ({"HUIMINBAO_MODE": "production"}, "HUIMINBAO_SECRET_KEY"),
+        ({"HUIMINBAO_MODE": "production", "HUIMINBAO_SECRET_KEY": DEMO_SECRET_KEY},
+         "HUIMINBAO_SECRET_KEY"),
+        ({"HUIMINBAO_MODE": "production", "HUIMINBAO_SECRET_KEY": "short"},
+         "HUIMINBAO_SECRET_KEY"),
+        ({"HUIMINBAO_MODE": "production", "HUIMINBAO_SECRET_KEY": "k" * 40,
+          "HUIMINBAO_NOW": "2027-01-01T08:00:00+08:00"}, "HUIMINBAO_NOW"),
+        ({"HUIMINBAO_MODE": "staging"}, "HUIMINBAO_MODE"),
+        ({"HUIMINBAO_NOW": "tomorrow"}, "HUIMINBAO_NOW"),
+        ({"HUIMINBAO_NOW": "2027-01-01T08:00:00"}, "UTC offset"),
+    ],
+)
+def test_refuses_unsafe_or_malformed_settings(env: dict[str, str], complaint: str) -> None:
+    with pytest.raises(ConfigError, match=complaint):
+        Settings.from_env(env)
+
+
+def test_production_starts_with_a_real_secret() -> None:
+    settings = Settings.from_env({"HUIMINBAO_MODE": "production", "HUIMINBAO_SECRET_KEY": "k" * 40})
+    assert settings.mode is Mode.PRODUCTION
