@@ -1,0 +1,1 @@
+"""End-to-end journeys: a real server on a fresh database, driven by Debian's chromium."""

@@ -1,0 +1,233 @@
+"""Helpers for the journeys: the live server, API look-ups, axe-core and touch-target checks."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import axe_playwright_python
+from playwright.sync_api import Page
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS_DIR = REPO_ROOT / "test-results"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+SERVER_START_TIMEOUT_S = 30.0
+
+AXE_SCRIPT = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(
+    encoding="utf-8"
+)
+WCAG_A_AA = ("wcag2a", "wcag2aa")
+
+
+# ------------------------------------------------------------------------------ live server
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    process: subprocess.Popen[bytes]
+    workdir: Path
+
+    @property
+    def stdout_path(self) -> Path:
+        return self.workdir / "server.stdout.log"
+
+    @property
+    def stderr_path(self) -> Path:
+        return self.workdir / "server.stderr.log"
+
+    def output(self, limit: int = 6000) -> str:
+        parts = []
+        for path in (self.stderr_path, self.stdout_path):
+            text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+            parts.append(f"--- {path.name} (last {limit} chars) ---\n{text[-limit:]}")
+        return "\n".join(parts)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(workdir: Path) -> LiveServer:
+    """``huiminbao serve`` in demo mode on a fresh SQLite file; returns once /health answers 200."""
+    port = free_port()
+    env = dict(os.environ)
+    env.pop("REDIS_URL", None)  # the embedded in-process stores: nothing shared between runs
+    env.pop("HUIMINBAO_NOW", None)
+    env.update({
+        "DATABASE_URL": f"sqlite:///{workdir / 'e2e.sqlite3'}",
+        "HUIMINBAO_MODE": "demo",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(REPO_ROOT / "backend"), env.get("PYTHONPATH")])
+        ),
+    })
+    command = [sys.executable, "-m", "huiminbao.cli", "serve",
+               "--host", "127.0.0.1", "--port", str(port)]
+    with (workdir / "server.stdout.log").open("wb") as out, \
+            (workdir / "server.stderr.log").open("wb") as err:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out, stderr=err)
+    server = LiveServer(base_url=f"http://127.0.0.1:{port}", process=process, workdir=workdir)
+    try:
+        _wait_until_healthy(server)
+    except BaseException:
+        stop_server(server)
+        raise
+    return server
+
+
+def _wait_until_healthy(server: LiveServer) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    last_problem = "no answer yet"
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(
+                f"the server exited with code {server.process.returncode} before it was healthy\n"
+                + server.output()
+            )
+        try:
+            status, _ = http_get(server.base_url, "/api/v1/health", timeout=2)
+        except OSError as exc:
+            last_problem = repr(exc)
+        else:
+            if status == 200:
+                return
+            last_problem = f"/api/v1/health answered {status}"
+        time.sleep(0.2)
+    raise RuntimeError(
+        f"the server was not healthy within {SERVER_START_TIMEOUT_S:.0f}s ({last_problem})\n"
+        + server.output()
+    )
+
+
+def stop_server(server: LiveServer) -> None:
+    if server.process.poll() is not None:
+        return
+    server.process.send_signal(signal.SIGTERM)
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=5)
+
+
+def http_get(base_url: str, path: str, *, timeout: float = 10) -> tuple[int, Any]:
+    """GET a path on the live server; returns (status, parsed JSON or None)."""
+    parts = urlsplit(base_url)
+    if parts.hostname not in LOCAL_HOSTS:
+        raise ValueError(f"e2e requests stay on this machine, not {parts.hostname}")
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        connection.request("GET", path, headers={"Accept": "application/json"})
+        response = connection.getresponse()
+        body = response.read()
+        is_json = "json" in (response.getheader("Content-Type") or "")
+        return response.status, json.loads(body) if is_json and body else None
+    finally:
+        connection.close()
+
+
+def api_json(base_url: str, path: str) -> Any:
+    status, body = http_get(base_url, path)
+    assert status == 200, f"GET {path} answered {status}: {body}"
+    return body
+
+
+# ------------------------------------------------------------------------------ screenshots
+
+
+def keep_screenshot(page: Page, name: str) -> Path:
+    """A full-page screenshot kept as ``test-results/<name>.png`` (scrolled to the top first, so
+    the sticky header is drawn where a person sees it)."""
+    ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+    safe_name = re.sub(r"[^\w.-]+", "_", name).strip("_")
+    path = ARTIFACTS_DIR / f"{safe_name}.png"
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.screenshot(path=path, full_page=True)
+    return path
+
+
+# ------------------------------------------------------------------------------ axe-core
+
+
+def axe_violations(page: Page, tags: tuple[str, ...] = WCAG_A_AA) -> list[dict[str, Any]]:
+    """Run axe-core (shipped by axe-playwright-python) on the page, limited to ``tags``."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE_SCRIPT)
+    options = {"runOnly": {"type": "tag", "values": list(tags)}, "resultTypes": ["violations"]}
+    violations: list[dict[str, Any]] = page.evaluate(
+        "(options) => window.axe.run(document, options).then((results) => results.violations)",
+        options,
+    )
+    return violations
+
+
+def format_violations(violations: list[dict[str, Any]]) -> str:
+    lines = []
+    for violation in violations:
+        lines.append(f"[{violation['impact']}] {violation['id']}: {violation['help']}"
+                     f" ({violation['helpUrl']})")
+        for node in violation["nodes"]:
+            lines.append(f"    target {node['target']}: {node.get('failureSummary', '')!s}"
+                         .replace("\n", " | "))
+    return "\n".join(lines)
+
+
+def assert_no_axe_violations(page: Page, label: str = "") -> None:
+    violations = axe_violations(page)
+    message = f"axe found {len(violations)} WCAG 2 A/AA violation(s) {label}:\n"
+    assert not violations, message + format_violations(violations)
+
+
+# ------------------------------------------------------------------------------ sizes
+
+TOUCH_TARGETS = (
+    "a[href], button, summary, input:not([type=hidden]), select, textarea, [role=button]"
+)
+
+
+def small_touch_targets(page: Page, minimum: float) -> list[str]:
+    """Every visible interactive element whose box is smaller than ``minimum`` CSS px."""
+    problems = []
+    targets = page.locator(TOUCH_TARGETS)
+    for index in range(targets.count()):
+        target = targets.nth(index)
+        if not target.is_visible():
+            continue
+        box = target.bounding_box()
+        assert box is not None
+        if box["width"] < minimum or box["height"] < minimum:
+            description = target.evaluate(
+                "(el) => el.tagName.toLowerCase() + ' ' + JSON.stringify(el.textContent.trim())"
+            )
+            problems.append(f"{description}: {box['width']:.0f}×{box['height']:.0f}")
+    return problems
+
+
+def body_font_size(page: Page) -> float:
+    size: str = page.evaluate("() => getComputedStyle(document.body).fontSize")
+    assert size.endswith("px"), size
+    return float(size[:-2])

@@ -1,0 +1,109 @@
+// A small fetch wrapper for the JSON API under /api/v1.
+//
+// Every error the server sends has one shape:
+//   {"code": "...", "message": "中文说明", "errors": {"field": ["中文说明"]}, "request_id": "..."}
+// which becomes an ApiError whose .message is that Chinese text, ready to show to a person.
+// Network failures, time-outs and non-JSON answers become ApiErrors with a Chinese message too.
+
+export const API_BASE = "/api/v1";
+const DEFAULT_TIMEOUT_MS = 15000;
+
+const FALLBACK_MESSAGES = {
+  network: "网络连接失败，请检查网络后重试",
+  timeout: "请求超时，请检查网络后重试",
+  server: "系统繁忙，请稍后再试",
+};
+
+export class ApiError extends Error {
+  constructor({ status = 0, code = "error", message, errors = {}, requestId = null }) {
+    super(message || FALLBACK_MESSAGES.server);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.errors = errors || {};
+    this.requestId = requestId;
+  }
+
+  /** The first Chinese message for one field, or "" (for showing next to a form input). */
+  fieldMessage(field) {
+    const messages = this.errors[field];
+    return Array.isArray(messages) && messages.length ? messages[0] : "";
+  }
+}
+
+function hasChinese(text) {
+  return typeof text === "string" && /[\u3400-\u9fff]/.test(text);
+}
+
+async function readJson(response) {
+  const type = response.headers.get("Content-Type") || "";
+  if (response.status === 204 || !type.includes("json")) return null;
+  try {
+    return await response.json();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Send one request. `path` is relative to /api/v1 ("/products") unless it starts with "/api/".
+ * Options: body (sent as JSON), headers, idempotencyKey, actingFor, signal, timeoutMs.
+ */
+export async function request(method, path, options = {}) {
+  const { body, headers = {}, idempotencyKey, actingFor, signal, timeoutMs = DEFAULT_TIMEOUT_MS } =
+    options;
+  const url = path.startsWith("/api/") ? path : API_BASE + path;
+  const finalHeaders = { Accept: "application/json", ...headers };
+  if (body !== undefined) finalHeaders["Content-Type"] = "application/json";
+  if (idempotencyKey) finalHeaders["Idempotency-Key"] = idempotencyKey;
+  if (actingFor) finalHeaders["X-Acting-For"] = String(actingFor);
+
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort("timeout"), timeoutMs);
+  if (signal) signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+
+  let response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers: finalHeaders,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      signal: controller.signal,
+    });
+  } catch (error) {
+    const timedOut = controller.signal.aborted && controller.signal.reason === "timeout";
+    if (signal?.aborted) throw error; // the caller cancelled: not an error to show
+    throw new ApiError({
+      code: timedOut ? "timeout" : "network",
+      message: timedOut ? FALLBACK_MESSAGES.timeout : FALLBACK_MESSAGES.network,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+
+  const data = await readJson(response);
+  if (response.ok) return data;
+
+  const payload = data && typeof data === "object" ? data : {};
+  throw new ApiError({
+    status: response.status,
+    code: payload.code || "error",
+    message: hasChinese(payload.message) ? payload.message : FALLBACK_MESSAGES.server,
+    errors: payload.errors,
+    requestId: payload.request_id || response.headers.get("X-Request-ID"),
+  });
+}
+
+export const api = {
+  get: (path, options) => request("GET", path, options),
+  post: (path, body, options = {}) => request("POST", path, { ...options, body }),
+  put: (path, body, options = {}) => request("PUT", path, { ...options, body }),
+  delete: (path, options) => request("DELETE", path, options),
+};
+
+/** A Chinese message for anything a request may throw. */
+export function errorMessage(error) {
+  if (error instanceof ApiError) return error.message;
+  return FALLBACK_MESSAGES.server;
+}

@@ -1,0 +1,38 @@
+// Tiny DOM helpers. Text from the API is only ever set with textContent (never innerHTML).
+
+/**
+ * h("p", {class: "note"}, "text", otherNode) -> <p class="note">text…</p>
+ * Attribute values of false/null/undefined are left out; true sets an empty attribute.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name === "text") el.textContent = value;
+    else el.setAttribute(name, value === true ? "" : String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** Plain text with line breaks -> one <p> per non-empty line. */
+export function paragraphs(text, attrs = {}) {
+  return String(text ?? "")
+    .split(/\n+/)
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((line) => h("p", attrs, line));
+}
+
+/** Replace everything inside `el` with `children`. */
+export function replaceChildren(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+}

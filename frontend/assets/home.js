@@ -1,0 +1,195 @@
+// Home page: the product(s) open for enrollment in this city, from GET /api/v1/products.
+
+import { api } from "./api.js";
+import { h, paragraphs, replaceChildren } from "./dom.js";
+import { formatDate, formatFen, formatRatio } from "./format.js";
+import { clearState, initPage, showEmpty, showError, showLoading } from "./page.js";
+
+const BALANCE_NAMES = { prior_years: "历年账户", current_year: "当年账户" };
+
+// Rules of every 惠民保 product (no health questions, no age limit): said plainly up front.
+const HIGHLIGHTS = ["无健康告知", "不限年龄", "既往症可保可赔"];
+
+const stateBox = document.getElementById("home-state");
+const productsBox = document.getElementById("products");
+
+function figure(term, value, extraClass = "") {
+  return h("div", { class: `figure ${extraClass}`.trim() },
+    h("dt", { class: "figure__term" }, term),
+    h("dd", { class: "figure__value" }, value));
+}
+
+function renderBenefit(benefit) {
+  return h("li", { class: "benefit", "data-category": benefit.category },
+    h("p", { class: "benefit__label" }, benefit.label),
+    h("dl", { class: "benefit__figures" },
+      figure("免赔额", formatFen(benefit.deductible_fen, { compact: true })),
+      figure("赔付比例", formatRatio(benefit.ratio_bp)),
+      figure("封顶线", formatFen(benefit.cap_fen, { compact: true }))));
+}
+
+function renderTier(tier, productId) {
+  const headingId = `tier-${productId}-${tier.code}`;
+  return h("section", { class: "tier card", "aria-labelledby": headingId, "data-tier": tier.code },
+    h("div", { class: "tier__head" },
+      h("h4", { class: "tier__name", id: headingId }, tier.name),
+      h("p", { class: "tier__price" },
+        h("span", { class: "visually-hidden" }, "保费"),
+        h("span", { class: "nowrap" },
+          h("span", { class: "price" }, formatFen(tier.premium_fen)),
+          h("span", { class: "price__unit" }, " /人/年")))),
+    h("ul", { class: "benefits", role: "list" }, (tier.benefits || []).map(renderBenefit)));
+}
+
+function dateRange(startIso, endIso) {
+  return [h("span", { class: "nowrap" }, formatDate(startIso)), " 至 ",
+    h("span", { class: "nowrap" }, formatDate(endIso))];
+}
+
+function paymentText(product) {
+  const balances = (product.payable_balances || []).map((code) => BALANCE_NAMES[code]).filter(Boolean);
+  if (!balances.length) return "在线支付。";
+  return `职工医保参保人经本人确认同意，可使用医保个人账户（${balances.join("、")}）余额为本人及配偶、子女、父母投保；也可在线支付。`;
+}
+
+function lowestPremium(product) {
+  const premiums = (product.tiers || []).map((tier) => tier.premium_fen);
+  return premiums.length ? Math.min(...premiums) : null;
+}
+
+function renderHero(product, headingId) {
+  const open = Boolean(product.enrollment?.is_open);
+  const lowest = lowestPremium(product);
+  return h("div", { class: "hero" },
+    h("p", { class: `status-badge ${open ? "status-badge--open" : "status-badge--closed"}` },
+      h("span", { class: "status-badge__icon", "aria-hidden": "true" }, open ? "✓" : "—"),
+      open ? "投保进行中" : "当前不在投保时间内"),
+    h("h2", { class: "hero__title", id: headingId }, product.name),
+    h("p", { class: "hero__meta" }, `${product.city_name} · ${product.year}年度城市定制型商业医疗保险`),
+    h("p", { class: "hero__meta" }, `承保公司：${product.insurer}`),
+    h("ul", { class: "highlights", role: "list" },
+      HIGHLIGHTS.map((text) => h("li", { class: "highlight" },
+        h("span", { class: "highlight__icon", "aria-hidden": "true" }, "✓"), text))),
+    lowest === null ? null : h("p", { class: "hero__price" },
+      h("span", { class: "hero__price-label" }, "保费低至"),
+      h("span", { class: "nowrap" },
+        h("span", { class: "price price--hero" }, formatFen(lowest)),
+        h("span", { class: "price__unit" }, " /人/年"))));
+}
+
+function renderNotice(product) {
+  const text = product.terms?.notice;
+  if (!text) return null;
+  return h("aside", { class: "notice", "aria-label": "重要提示", "data-notice": true },
+    h("p", { class: "notice__title" },
+      h("span", { class: "notice__icon", "aria-hidden": "true" }, "!"), "重要提示"),
+    h("p", { class: "notice__text" }, text));
+}
+
+function renderDates(product) {
+  return h("section", { class: "card", "aria-labelledby": `dates-${product.id}` },
+    h("h3", { class: "card__title", id: `dates-${product.id}` }, "投保须知"),
+    h("dl", { class: "facts" },
+      h("div", { class: "fact fact--key", "data-fact": "enrollment" },
+        h("dt", {}, "投保时间"),
+        h("dd", {}, dateRange(product.enrollment.opens_on, product.enrollment.closes_on))),
+      h("div", { class: "fact fact--key", "data-fact": "coverage" },
+        h("dt", {}, "保障期间"),
+        h("dd", {}, dateRange(product.coverage.starts_on, product.coverage.ends_on))),
+      h("div", { class: "fact", "data-fact": "who" },
+        h("dt", {}, "参保对象"),
+        h("dd", {}, `${product.city_name}基本医疗保险参保人员（职工医保、城乡居民医保均可）`)),
+      h("div", { class: "fact", "data-fact": "payment" },
+        h("dt", {}, "缴费方式"),
+        h("dd", {}, paymentText(product)))));
+}
+
+function renderTiers(product) {
+  const tiers = product.tiers || [];
+  return h("section", { class: "tiers", "aria-labelledby": `tiers-${product.id}` },
+    h("h3", { class: "section-title", id: `tiers-${product.id}` },
+      `保障方案（${tiers.length}档可选）`),
+    tiers.map((tier) => renderTier(tier, product.id)));
+}
+
+function renderEnroll(product) {
+  const open = Boolean(product.enrollment?.is_open);
+  const noteId = `enroll-note-${product.id}`;
+  const link = h("a", {
+    class: "btn btn--primary btn--block",
+    href: "#enroll",
+    "aria-disabled": "true",
+    "aria-describedby": noteId,
+    "data-enroll": true,
+  }, "立即参保");
+  link.addEventListener("click", (event) => event.preventDefault());
+  return h("section", { class: "card enroll", id: "enroll", "aria-label": "参保" },
+    link,
+    h("p", { class: "enroll__note", id: noteId },
+      open ? "登录功能即将开放，届时可在此一键参保。" : "当前不在投保时间内，登录功能即将开放。"));
+}
+
+function renderTerms(product) {
+  const terms = product.terms;
+  if (!terms) return null;
+  const parts = [
+    ["coverage", "保障责任", terms.coverage],
+    ["claim_scope", "理赔范围", terms.claim_scope],
+    ["exclusions", "责任免除", terms.exclusions],
+  ].filter(([, , text]) => text);
+  return h("section", { class: "card terms", "aria-labelledby": `terms-${product.id}` },
+    h("h3", { class: "card__title", id: `terms-${product.id}` }, "保险条款"),
+    h("p", { class: "terms__intro" }, `请在投保前仔细阅读以下内容（条款版本 ${terms.version}）。`),
+    parts.map(([key, title, text]) => h("details", { class: "disclosure", "data-terms": key },
+      h("summary", { class: "disclosure__summary" }, title),
+      h("div", { class: "disclosure__body" }, paragraphs(text)))));
+}
+
+// In-page shortcuts: the page is long, and scrolling precisely is hard for many older people.
+function renderShortcuts(product) {
+  const links = [
+    [`dates-${product.id}`, "投保须知"],
+    [`tiers-${product.id}`, "保障方案"],
+    [`terms-${product.id}`, "保险条款"],
+  ];
+  if (!product.terms) links.pop();
+  return h("nav", { class: "shortcuts", "aria-label": `${product.name}页面导航` },
+    h("ul", { class: "shortcuts__list", role: "list" },
+      links.map(([target, text]) => h("li", {}, h("a", { class: "shortcut", href: `#${target}` }, text)))));
+}
+
+function renderProduct(product) {
+  const headingId = `product-${product.id}`;
+  return h("article", { class: "product", "aria-labelledby": headingId, "data-product": product.code },
+    renderHero(product, headingId),
+    renderShortcuts(product),
+    renderNotice(product),
+    renderDates(product),
+    renderTiers(product),
+    renderEnroll(product),
+    renderTerms(product));
+}
+
+async function load() {
+  productsBox.hidden = true;
+  showLoading(stateBox);
+  let data;
+  try {
+    data = await api.get("/products");
+  } catch (error) {
+    const retry = showError(stateBox, error, load);
+    retry?.focus();
+    return;
+  }
+  const items = Array.isArray(data?.items) ? data.items : [];
+  if (!items.length) {
+    showEmpty(stateBox, "当前没有开放投保的产品", "每年投保时间开始后，产品将在这里展示。");
+    return;
+  }
+  replaceChildren(productsBox, items.map(renderProduct));
+  clearState(stateBox);
+  productsBox.hidden = false;
+}
+
+initPage();
+load();
