@@ -15,6 +15,7 @@ from huiminbao.core.config import Settings
 from huiminbao.core.container import Container
 from huiminbao.core.db import Database
 from huiminbao.core.logging import configure_logging
+from huiminbao.core.ratelimit import init_rate_limits
 from huiminbao.core.requests import init_request_ids
 from huiminbao.core.web import frontend_blueprint, swagger_assets_blueprint
 
@@ -29,6 +30,9 @@ Every POST that moves money or creates a policy takes an `Idempotency-Key` heade
 
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
     """Wire the built-in adapters for these settings (tests may pass their own clock)."""
+    from huiminbao.identity.access import NoGrants
+    from huiminbao.identity.sms import OutboxSmsSender
+    from huiminbao.identity.tokens import TokenService
     from huiminbao.registry.simulator import SimulatedRegistry
 
     if clock is None:
@@ -37,7 +41,15 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         start = settings.now_override or datetime.now(UTC)
         clock = MovableClock(start) if settings.is_demo else SystemClock()
     db = Database(settings.database_url)
-    return Container(settings=settings, db=db, clock=clock, registry=SimulatedRegistry(db, clock))
+    return Container(
+        settings=settings,
+        db=db,
+        clock=clock,
+        registry=SimulatedRegistry(db, clock),
+        sms=OutboxSmsSender(clock),
+        tokens=TokenService(settings.secret_key, clock),
+        grants=NoGrants(),  # the proxy domain replaces this with its grant lookup
+    )
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> Flask:
@@ -67,6 +79,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.extensions["huiminbao"] = wired
 
     init_request_ids(app)
+    init_rate_limits(app, settings)
     api = Api(app)
     register_error_handlers(app)
     _register_blueprints(app, api, settings)
@@ -78,8 +91,9 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
 def _register_blueprints(app: Flask, api: Any, settings: Settings) -> None:
     from huiminbao.catalog.routes import blp as catalog_blp
     from huiminbao.core.health import blp as health_blp
+    from huiminbao.identity.routes import blp as identity_blp
 
-    for blueprint in (health_blp, catalog_blp):
+    for blueprint in (health_blp, catalog_blp, identity_blp):
         api.register_blueprint(blueprint)
     if settings.is_demo:
         from huiminbao.core.dev import blp as dev_blp

@@ -14,10 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, g, jsonify
+from flask_limiter import RateLimitExceeded
 from flask_smorest import Api as SmorestApi
 from werkzeug.exceptions import HTTPException
 
 from huiminbao.core.errors import DomainError
+from huiminbao.core.ratelimit import retry_after_seconds, throttled_message
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +139,12 @@ class Api(SmorestApi):  # type: ignore[misc]
 
 
 def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(RateLimitExceeded)
+    def _throttled(error: RateLimitExceeded) -> Response:
+        seconds = retry_after_seconds(error)
+        return error_response(429, "too_many_requests", throttled_message(seconds),
+                              headers={"Retry-After": str(seconds)})
+
     @app.errorhandler(DomainError)
     def _domain_error(error: DomainError) -> Response:
         return error_response(error.http_status, error.code, error.message, error.errors)

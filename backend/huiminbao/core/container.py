@@ -16,6 +16,9 @@ from huiminbao.core.config import Settings
 from huiminbao.core.db import Database
 
 if TYPE_CHECKING:
+    from huiminbao.identity.access import GrantFinder
+    from huiminbao.identity.sms import SmsSender
+    from huiminbao.identity.tokens import TokenService
     from huiminbao.registry.port import RegistryPort
 
 
@@ -25,6 +28,9 @@ class Container:
     db: Database
     clock: Clock
     registry: RegistryPort
+    sms: SmsSender
+    tokens: TokenService
+    grants: GrantFinder
 
 
 def container() -> Container:

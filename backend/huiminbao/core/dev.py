@@ -7,10 +7,14 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
+from sqlalchemy import select
 
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import container
 from huiminbao.core.errors import Conflict
+from huiminbao.core.masking import mask_phone
+from huiminbao.identity.models import SmsMessage
+from huiminbao.identity.schemas import SmsListSchema, SmsQuerySchema
 
 blp = Blueprint(
     "dev", __name__, url_prefix="/api/v1/dev", description="演示模式专用（生产环境不存在）"
@@ -19,6 +23,21 @@ blp = Blueprint(
 
 class ClockSchema(Schema):
     now = fields.AwareDateTime(required=True, metadata={"description": "ISO 8601 with offset"})
+
+
+@blp.route("/sms")
+class DevSmsOutbox(MethodView):
+    @blp.arguments(SmsQuerySchema, location="query")
+    @blp.response(200, SmsListSchema)
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """The latest messages sent to a phone (newest first), for demos and e2e tests."""
+        with container().db.read() as session:
+            messages = session.scalars(
+                select(SmsMessage).where(SmsMessage.phone == query["phone"])
+                .order_by(SmsMessage.created_at.desc(), SmsMessage.id.desc()).limit(10)
+            ).all()
+        return {"items": [{"phone": mask_phone(m.phone), "text": m.text,
+                           "created_at": m.created_at} for m in messages]}
 
 
 @blp.route("/clock")

@@ -7,6 +7,8 @@ import importlib
 MODEL_MODULES = (
     "huiminbao.registry.models",
     "huiminbao.catalog.models",
+    "huiminbao.identity.models",
+    "huiminbao.audit.models",
 )
 
 

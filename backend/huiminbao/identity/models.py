@@ -1,0 +1,131 @@
+"""People known to this product, user accounts, one-time codes, sessions, SMS outbox, clients."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from huiminbao.core.db import Base, BigIntPk, UtcDateTime
+
+
+class Person(Base):
+    """A real person (by ID number) that this product has dealt with: a bound account holder,
+    a family member, an insured person. ``id`` is the person id of ``X-Acting-For``."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(64))  # NFC, as the registry has it
+    birth_date: Mapped[date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class UserAccount(Base):
+    __tablename__ = "user_accounts"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('resident', 'counter_staff', 'insurer_staff', 'admin')", name="role_values"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(11), unique=True)
+    role: Mapped[str] = mapped_column(String(16), default="resident")
+    display_name: Mapped[str | None] = mapped_column(String(64))  # staff only
+    # One person is bound to at most one account (unique); NULL until real-name binding.
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), unique=True)
+    bound_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    wechat_openid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    elderly_mode: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    person: Mapped[Person | None] = relationship(lazy="joined")
+
+
+class OtpChallenge(Base):
+    """A one-time code, stored only as a keyed hash; a newer code for the same phone and purpose
+    voids the older one."""
+
+    __tablename__ = "otp_challenges"
+    __table_args__ = (
+        Index("ix_otp_challenges_phone_purpose", "phone", "purpose", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(11))
+    purpose: Mapped[str] = mapped_column(String(24))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    wrong_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    consumed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    voided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AuthSession(Base):
+    """One sign-in: the web cookie and the bearer tokens issued at that login share it, so
+    ending it (logout, revocation) ends both."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("user_accounts.id"), index=True)
+    cookie_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(16))  # sms | wechat
+    authenticated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    account: Mapped[UserAccount] = relationship(lazy="joined")
+
+
+class RevokedToken(Base):
+    """Bearer tokens revoked one by one before they expire (the server-side revocation list)."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class SmsMessage(Base):
+    """Every SMS the product sends. The development outbox reads it in demo mode."""
+
+    __tablename__ = "sms_outbox"
+    __table_args__ = (Index("ix_sms_outbox_phone_created_at", "phone", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(11))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ServiceClient(Base):
+    """A machine client (a hospital's settlement feed): HTTP Basic with its id and secret."""
+
+    __tablename__ = "service_clients"
+    __table_args__ = (
+        CheckConstraint("kind IN ('hospital', 'gateway')", name="kind_values"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

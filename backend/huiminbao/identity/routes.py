@@ -1,0 +1,217 @@
+"""Identity endpoints: codes, login, logout, the caller's profile, binding, consents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, make_response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from huiminbao.audit.consents import CONSENT_TEXTS, ConsentKind
+from huiminbao.core.container import container
+from huiminbao.core.errors import NotFound
+from huiminbao.core.masking import mask_phone
+from huiminbao.core.ratelimit import json_field_key, limiter
+from huiminbao.identity import services
+from huiminbao.identity.auth import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    current_actor,
+    optional_actor,
+)
+from huiminbao.identity.domain import SESSION_TTL, OtpPurpose
+from huiminbao.identity.schemas import (
+    BindIdentitySchema,
+    ConsentGrantSchema,
+    ConsentTextListSchema,
+    LoginResultSchema,
+    LoginSchema,
+    MeSchema,
+    OtpRequestSchema,
+    OtpSentSchema,
+    PreferencesSchema,
+)
+from huiminbao.identity.views import me_view
+
+blp = Blueprint("identity", __name__, url_prefix="/api/v1", description="登录与实名认证")
+
+RESEND_AFTER_SECONDS = 60
+
+
+def _phone_key() -> str:
+    return json_field_key("phone")
+
+
+def _account_key() -> str:
+    actor = optional_actor()
+    return f"account:{actor.account_id}" if actor else f"ip:{request.remote_addr}"
+
+
+@blp.route("/auth/otp")
+class SendCode(MethodView):
+    decorators = [
+        limiter.limit("1 per minute;10 per day", key_func=_phone_key, methods=["POST"],
+                      scope="otp-phone"),
+        limiter.limit("30 per hour", methods=["POST"], scope="otp-ip"),
+    ]
+
+    @blp.arguments(OtpRequestSchema)
+    @blp.response(200, OtpSentSchema)
+    @blp.alt_response(429, description="Too many codes for this phone or address")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Text a 6-digit login code to the phone (valid 5 minutes, single use)."""
+        expires_at = services.send_code(container(), body["phone"], OtpPurpose.LOGIN)
+        return {"phone": mask_phone(body["phone"]), "expires_at": expires_at,
+                "resend_after_seconds": RESEND_AFTER_SECONDS}
+
+
+@blp.route("/auth/login")
+class Login(MethodView):
+    decorators = [
+        limiter.limit("20 per 10 minutes", key_func=_phone_key, methods=["POST"],
+                      scope="login-phone"),
+        limiter.limit("60 per 10 minutes", methods=["POST"], scope="login-ip"),
+    ]
+
+    @blp.arguments(LoginSchema)
+    @blp.response(200, LoginResultSchema)
+    def post(self, body: dict[str, Any]) -> Response:
+        """Sign in with the code (creating the account on first login).
+
+        Returns a bearer token for API clients and sets the session cookie for the web
+        frontend; both belong to one session that logout ends."""
+        c = container()
+        previous = _current_cookie_session()
+        sign_in = services.login_with_code(c, body["phone"], body["code"])
+        if previous is not None:  # rotate: the cookie from before this login stops working
+            services.logout(c, previous.session_id, None, None, previous.account_id)
+        me = me_view(sign_in.account, services.active_consents(c, sign_in.account.id), c.clock,
+                     sign_in.csrf_token)
+        payload = LoginResultSchema().dump({
+            "access_token": sign_in.access_token, "token_type": "Bearer",
+            "expires_at": sign_in.access_token_expires_at, "csrf_token": sign_in.csrf_token,
+            "me": me,
+        })
+        response = make_response(jsonify(payload))
+        _set_session_cookies(response, sign_in.cookie_token, sign_in.csrf_token)
+        return response
+
+
+def _current_cookie_session() -> Any:
+    if not request.cookies.get(SESSION_COOKIE):
+        return None
+    try:
+        actor = optional_actor()
+    except Exception:  # a stale or half-broken cookie is simply replaced
+        return None
+    return actor if actor is not None and actor.via == "cookie" else None
+
+
+def _set_session_cookies(response: Response, cookie_token: str, csrf_token: str) -> None:
+    secure = not container().settings.is_demo
+    max_age = int(SESSION_TTL.total_seconds())
+    response.set_cookie(SESSION_COOKIE, cookie_token, max_age=max_age, httponly=True,
+                        samesite="Lax", secure=secure, path="/")
+    # Readable by the page's script, which echoes it in X-CSRF-Token (double submit).
+    response.set_cookie(CSRF_COOKIE, csrf_token, max_age=max_age, httponly=False,
+                        samesite="Lax", secure=secure, path="/")
+
+
+@blp.route("/auth/logout")
+class Logout(MethodView):
+    @blp.response(204)
+    def post(self) -> Response:
+        """End the session: its cookie and its bearer tokens stop working at once."""
+        actor = current_actor()
+        services.logout(container(), actor.session_id, actor.token_jti, actor.token_expires_at,
+                        actor.account_id)
+        response = make_response("", 204)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        response.delete_cookie(CSRF_COOKIE, path="/")
+        return response
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.response(200, MeSchema)
+    def get(self) -> dict[str, Any]:
+        """The caller's profile, masked, with consents and (for cookie sessions) the CSRF token."""
+        c = container()
+        actor = current_actor()
+        account = services.get_account(c, actor.account_id)
+        csrf = _csrf_for(actor.session_id) if actor.via == "cookie" else None
+        return me_view(account, services.active_consents(c, account.id), c.clock, csrf)
+
+
+def _csrf_for(session_id: int) -> str | None:
+    from huiminbao.identity.models import AuthSession
+
+    with container().db.read() as session:
+        auth_session = session.get(AuthSession, session_id)
+        return auth_session.csrf_token if auth_session else None
+
+
+@blp.route("/me/identity")
+class Identity(MethodView):
+    decorators = [
+        limiter.limit("10 per hour", key_func=_account_key, methods=["POST"], scope="bind"),
+    ]
+
+    @blp.arguments(BindIdentitySchema)
+    @blp.response(200, MeSchema)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Real-name binding: name and ID number checked against the registry, both consents
+        recorded. A mismatch answers one neutral message."""
+        c = container()
+        actor = current_actor()
+        account = services.bind_identity(c, actor.account_id, body["name"], body["id_number"],
+                                         body["consents"])
+        account = services.get_account(c, account.id)
+        return me_view(account, services.active_consents(c, account.id), c.clock, None)
+
+
+@blp.route("/consent-texts")
+class ConsentTexts(MethodView):
+    @blp.response(200, ConsentTextListSchema)
+    def get(self) -> dict[str, Any]:
+        """The consent texts (with versions) to show before binding."""
+        return {"items": [
+            {"kind": text.kind.value, "version": text.version, "title": text.title,
+             "body": text.body} for text in CONSENT_TEXTS.values()
+        ]}
+
+
+@blp.route("/me/consents/<string:kind>")
+class MyConsent(MethodView):
+    @blp.arguments(ConsentGrantSchema)
+    @blp.response(204)
+    def put(self, body: dict[str, Any], kind: str) -> None:
+        """Give (again) a consent to the current version of its text."""
+        services.grant_consent(container(), current_actor().account_id, _kind(kind),
+                               body["version"])
+
+    @blp.response(204)
+    def delete(self, kind: str) -> None:
+        """Withdraw a consent."""
+        services.withdraw_consent(container(), current_actor().account_id, _kind(kind))
+
+
+def _kind(raw: str) -> ConsentKind:
+    try:
+        return ConsentKind(raw)
+    except ValueError as exc:
+        raise NotFound("没有这类同意事项") from exc
+
+
+@blp.route("/me/preferences")
+class Preferences(MethodView):
+    @blp.arguments(PreferencesSchema)
+    @blp.response(200, MeSchema)
+    def put(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Elderly mode (large text, larger targets) and language."""
+        c = container()
+        actor = current_actor()
+        account = services.set_preferences(c, actor.account_id,
+                                           elderly_mode=body["elderly_mode"])
+        return me_view(account, services.active_consents(c, account.id), c.clock, None)

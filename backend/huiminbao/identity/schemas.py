@@ -1,0 +1,112 @@
+"""Marshmallow schemas of the identity API."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+_PHONE = validate.Regexp(r"^1[3-9]\d{9}$", error="请输入11位手机号码")
+_CODE = validate.Regexp(r"^\d{6}$", error="请输入6位数字验证码")
+
+
+class OtpRequestSchema(Schema):
+    phone = fields.String(required=True, validate=_PHONE)
+
+
+class OtpSentSchema(Schema):
+    phone = fields.String(metadata={"description": "masked"})
+    expires_at = fields.DateTime()
+    resend_after_seconds = fields.Integer()
+
+
+class LoginSchema(Schema):
+    phone = fields.String(required=True, validate=_PHONE)
+    code = fields.String(required=True, validate=_CODE)
+
+
+class IdentityView(Schema):
+    bound = fields.Boolean()
+    person_id = fields.Integer(allow_none=True)
+    name = fields.String(allow_none=True, metadata={"description": "masked: 张*三"})
+    id_number = fields.String(allow_none=True, metadata={"description": "masked"})
+    birth_date_year = fields.Integer(allow_none=True)
+    age = fields.Integer(allow_none=True)
+    sex = fields.String(allow_none=True)
+
+
+class ConsentView(Schema):
+    kind = fields.String()
+    title = fields.String()
+    text_version = fields.String()
+    granted_at = fields.DateTime()
+    withdrawn_at = fields.DateTime(allow_none=True)
+
+
+class MeSchema(Schema):
+    account_id = fields.Integer()
+    phone = fields.String(metadata={"description": "masked: 138****5678"})
+    role = fields.String()
+    role_label = fields.String()
+    elderly_mode = fields.Boolean()
+    identity = fields.Nested(IdentityView)
+    consents = fields.List(fields.Nested(ConsentView))
+    csrf_token = fields.String(
+        allow_none=True,
+        metadata={"description": "send as X-CSRF-Token on unsafe requests made with the cookie"},
+    )
+
+
+class LoginResultSchema(Schema):
+    access_token = fields.String()
+    token_type = fields.String()
+    expires_at = fields.DateTime()
+    csrf_token = fields.String()
+    me = fields.Nested(MeSchema)
+
+
+class BindConsentsSchema(Schema):
+    personal_info = fields.String(required=True, metadata={"description": "version agreed to"})
+    sensitive_info = fields.String(required=True, metadata={"description": "version agreed to"})
+
+
+class BindIdentitySchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=64, error="请输入姓名"))
+    id_number = fields.String(
+        required=True, validate=validate.Length(min=1, max=32, error="请输入身份证号码")
+    )
+    consents = fields.Nested(BindConsentsSchema, required=True)
+
+
+class ConsentTextSchema(Schema):
+    kind = fields.String()
+    version = fields.String()
+    title = fields.String()
+    body = fields.String()
+
+
+class ConsentTextListSchema(Schema):
+    items = fields.List(fields.Nested(ConsentTextSchema))
+
+
+class ConsentGrantSchema(Schema):
+    version = fields.String(required=True)
+
+
+class PreferencesSchema(Schema):
+    elderly_mode = fields.Boolean(load_default=None)
+    language = fields.String(load_default=None, validate=validate.OneOf(
+        ["zh-CN"], error="目前仅支持简体中文"
+    ))
+
+
+class SmsMessageSchema(Schema):
+    phone = fields.String()
+    text = fields.String()
+    created_at = fields.DateTime()
+
+
+class SmsListSchema(Schema):
+    items = fields.List(fields.Nested(SmsMessageSchema))
+
+
+class SmsQuerySchema(Schema):
+    phone = fields.String(required=True, validate=_PHONE)

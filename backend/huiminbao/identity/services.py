@@ -1,0 +1,377 @@
+"""Identity use cases: one-time codes, login and logout, real-name binding, consents, staff."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from huiminbao.audit import services as audit
+from huiminbao.audit.consents import CONSENT_TEXTS, ConsentKind
+from huiminbao.audit.models import Consent
+from huiminbao.audit.services import AuditActor, AuditEntry
+from huiminbao.core import idnumber
+from huiminbao.core.container import Container
+from huiminbao.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from huiminbao.core.masking import mask_id_number, mask_name, mask_phone, normalize_name
+from huiminbao.identity.domain import (
+    OTP_MAX_WRONG_ATTEMPTS,
+    OTP_TTL,
+    SESSION_TTL,
+    OtpPurpose,
+    Role,
+    hash_secret,
+    is_mainland_mobile,
+    new_otp_code,
+    same_secret,
+)
+from huiminbao.identity.models import AuthSession, OtpChallenge, Person, UserAccount
+
+WRONG_CODE = "验证码错误或已失效，请重新获取"
+IDENTITY_MISMATCH = "身份信息核验未通过，请核对姓名和身份证号码后重试"
+
+_OTP_TEXTS = {
+    OtpPurpose.LOGIN: "您的登录验证码为{code}，5分钟内有效。工作人员不会索要验证码，请勿告诉他人。",
+    OtpPurpose.CONFIRM_PAYMENT: "您正在确认使用医保个人账户支付，验证码{code}，5分钟内有效，请勿告诉他人。",
+    OtpPurpose.VERIFY_RELATIVE: "您的亲属正在将您添加为家庭成员，验证码{code}，5分钟内有效。如非本人同意请勿提供。",
+    OtpPurpose.PROXY_GRANT: "您的亲友申请代您办理惠民保业务，验证码{code}，5分钟内有效。如非本人同意请勿提供。",
+}
+
+
+def check_phone(phone: str) -> str:
+    phone = phone.strip()
+    if not is_mainland_mobile(phone):
+        raise InvalidInput("请输入11位手机号码", errors={"phone": ["请输入11位手机号码"]})
+    return phone
+
+
+# ---------------------------------------------------------------- one-time codes
+
+
+def send_code(c: Container, phone: str, purpose: OtpPurpose) -> datetime:
+    """Void the phone's earlier codes for this purpose, store a new one (hashed) and text it.
+    Returns when it expires."""
+    phone = check_phone(phone)
+    code = new_otp_code()
+    now = c.clock.now()
+    with c.db.transaction() as session:
+        _void_open_codes(session, phone, purpose, now)
+        challenge = OtpChallenge(
+            phone=phone, purpose=purpose.value, code_hash=hash_secret(c.settings.secret_key, code),
+            created_at=now, expires_at=now + OTP_TTL, wrong_attempts=0,
+        )
+        session.add(challenge)
+        c.sms.send(session, phone, _OTP_TEXTS[purpose].format(code=code))
+    return challenge.expires_at
+
+
+def _void_open_codes(session: Session, phone: str, purpose: OtpPurpose, now: datetime) -> None:
+    session.execute(
+        update(OtpChallenge)
+        .where(OtpChallenge.phone == phone, OtpChallenge.purpose == purpose.value,
+               OtpChallenge.consumed_at.is_(None), OtpChallenge.voided_at.is_(None))
+        .values(voided_at=now)
+    )
+
+
+def verify_code(c: Container, phone: str, purpose: OtpPurpose, code: str) -> None:
+    """Consume the phone's current code, or raise. Each wrong try counts; the sixth voids it."""
+    with c.db.transaction() as session:
+        accepted = consume_code(c, session, phone, purpose, code)
+    if not accepted:
+        raise InvalidInput(WRONG_CODE, code="wrong_code", errors={"code": [WRONG_CODE]})
+
+
+def consume_code(c: Container, session: Session, phone: str, purpose: OtpPurpose,
+                 code: str) -> bool:
+    """Within the caller's transaction: True and consumed if the code is right. A wrong code's
+    counter must persist, so callers commit before they raise."""
+    now = c.clock.now()
+    challenge = session.scalars(
+        select(OtpChallenge)
+        .where(OtpChallenge.phone == phone, OtpChallenge.purpose == purpose.value,
+               OtpChallenge.consumed_at.is_(None), OtpChallenge.voided_at.is_(None))
+        .order_by(OtpChallenge.created_at.desc(), OtpChallenge.id.desc())
+        .limit(1)
+        .with_for_update()  # two simultaneous logins with one code: exactly one consumes it
+    ).first()
+    if challenge is None or now >= challenge.expires_at:
+        return False
+    if not same_secret(c.settings.secret_key, code.strip(), challenge.code_hash):
+        challenge.wrong_attempts += 1
+        if challenge.wrong_attempts > OTP_MAX_WRONG_ATTEMPTS:
+            challenge.voided_at = now
+        return False
+    challenge.consumed_at = now
+    return True
+
+
+# ---------------------------------------------------------------- sessions
+
+
+@dataclass(frozen=True)
+class SignIn:
+    account: UserAccount
+    session_id: int
+    cookie_token: str
+    csrf_token: str
+    access_token: str
+    access_token_expires_at: datetime
+
+
+def login_with_code(c: Container, phone: str, code: str) -> SignIn:
+    phone = check_phone(phone)
+    with c.db.transaction() as session:
+        accepted = consume_code(c, session, phone, OtpPurpose.LOGIN, code)
+        if accepted:
+            account = _account_for_phone(c, session, phone)
+            sign_in = _open_session(c, session, account, method="sms")
+    if not accepted:
+        audit.record_now(c.db, c.clock, AuditEntry(
+            action="auth.login", outcome="failed", actor=AuditActor(),
+            details={"phone": mask_phone(phone), "reason": "wrong_code"},
+        ))
+        raise InvalidInput(WRONG_CODE, code="wrong_code", errors={"code": [WRONG_CODE]})
+    return sign_in
+
+
+def _account_for_phone(c: Container, session: Session, phone: str) -> UserAccount:
+    account = session.scalars(select(UserAccount).where(UserAccount.phone == phone)).one_or_none()
+    if account is not None:
+        return account
+    account = UserAccount(phone=phone, role=Role.RESIDENT.value, created_at=c.clock.now())
+    try:
+        with session.begin_nested():
+            session.add(account)
+    except IntegrityError:  # the same phone signed up at the same moment elsewhere
+        account = session.scalars(select(UserAccount).where(UserAccount.phone == phone)).one()
+    return account
+
+
+def _open_session(c: Container, session: Session, account: UserAccount, *, method: str) -> SignIn:
+    now = c.clock.now()
+    cookie_token = secrets.token_urlsafe(32)
+    csrf_token = secrets.token_urlsafe(24)
+    auth_session = AuthSession(
+        account_id=account.id, cookie_token_hash=hash_secret(c.settings.secret_key, cookie_token),
+        csrf_token=csrf_token, method=method, authenticated_at=now, expires_at=now + SESSION_TTL,
+    )
+    session.add(auth_session)
+    account.last_login_at = now
+    session.flush()
+    access_token, claims = c.tokens.issue(account.id, auth_session.id)
+    audit.record(session, c.clock, AuditEntry(
+        action="auth.login", actor=AuditActor(account.id, account.role),
+        subject_person_id=account.person_id, details={"method": method},
+    ))
+    return SignIn(account, auth_session.id, cookie_token, csrf_token, access_token,
+                  claims.expires_at)
+
+
+def open_session_for(c: Container, account_id: int, *, method: str) -> SignIn:
+    """Sign in an account already proven by another channel (WeChat after linking)."""
+    with c.db.transaction() as session:
+        account = session.get(UserAccount, account_id)
+        if account is None:
+            raise NotFound()
+        return _open_session(c, session, account, method=method)
+
+
+def logout(c: Container, session_id: int, jti: str | None, token_expires_at: datetime | None,
+           account_id: int) -> None:
+    """End the session: its cookie and every bearer token issued with it stop working."""
+    from huiminbao.identity.models import RevokedToken
+
+    now = c.clock.now()
+    with c.db.transaction() as session:
+        auth_session = session.get(AuthSession, session_id)
+        if auth_session is not None and auth_session.revoked_at is None:
+            auth_session.revoked_at = now
+        if jti and token_expires_at and session.get(RevokedToken, jti) is None:
+            session.add(RevokedToken(jti=jti, expires_at=token_expires_at))
+        audit.record(session, c.clock, AuditEntry(
+            action="auth.logout", actor=AuditActor(account_id),
+        ))
+
+
+# ---------------------------------------------------------------- real-name binding
+
+
+def bind_identity(
+    c: Container, account_id: int, name: str, raw_id_number: str, consents: dict[str, str]
+) -> UserAccount:
+    """Bind the account to the registry person with this name and ID number, recording the two
+    consents. A mismatch answers one neutral message that does not say which part was wrong."""
+    _check_consents(consents)
+    try:
+        parsed = idnumber.parse(raw_id_number, today=c.clock.today())
+    except idnumber.InvalidIdNumber as exc:
+        raise InvalidInput(exc.message, errors={"id_number": [exc.message]}) from exc
+    typed_name = normalize_name(name)
+    registered = c.registry.find_person(parsed.value)
+    actor = AuditActor(account_id, Role.RESIDENT.value)
+    if registered is None or normalize_name(registered.name) != typed_name:
+        audit.record_now(c.db, c.clock, AuditEntry(
+            action="identity.bind", outcome="denied", actor=actor,
+            details={"id_number": mask_id_number(parsed.value), "name": mask_name(typed_name)},
+        ))
+        raise RuleViolation(IDENTITY_MISMATCH, code="identity_mismatch")
+
+    now = c.clock.now()
+    try:
+        with c.db.transaction() as session:
+            account = session.get(UserAccount, account_id, with_for_update=True)
+            if account is None:
+                raise NotFound()
+            person = person_for(session, parsed.value, registered.name, now)
+            if account.person_id is not None:
+                if account.person_id == person.id:
+                    return account  # already bound to this very person: nothing to do
+                raise Conflict("您的账号已完成实名认证，如需更换请联系客服", code="already_bound")
+            account.person_id, account.bound_at = person.id, now
+            for kind in ConsentKind:
+                session.add(Consent(account_id=account.id, kind=kind.value,
+                                    text_version=CONSENT_TEXTS[kind].version, granted_at=now))
+                audit.record(session, c.clock, AuditEntry(
+                    action="consent.grant", actor=actor, subject_person_id=person.id,
+                    details={"kind": kind.value, "version": CONSENT_TEXTS[kind].version},
+                ))
+            audit.record(session, c.clock, AuditEntry(
+                action="identity.bind", actor=actor, subject_person_id=person.id,
+                details={"id_number": mask_id_number(parsed.value)},
+            ))
+            session.flush()
+            return account
+    except IntegrityError as exc:  # unique person_id: someone else holds this person already
+        raise Conflict(
+            "该身份已绑定其他账号。如非本人操作，请携带身份证件到经办窗口或联系客服处理",
+            code="identity_taken",
+        ) from exc
+
+
+def _check_consents(consents: dict[str, str]) -> None:
+    missing = [text for kind, text in CONSENT_TEXTS.items()
+               if consents.get(kind.value) != text.version]
+    if missing:
+        message = "请阅读并同意" + "和".join(f"《{text.title}》" for text in missing)
+        raise InvalidInput(message, code="consent_required", errors={"consents": [message]})
+
+
+def person_for(session: Session, id_number: str, name: str, now: datetime) -> Person:
+    """The product's record of a person, created from the registry's data on first sight."""
+    person = session.scalars(select(Person).where(Person.id_number == id_number)).one_or_none()
+    if person is not None:
+        if person.name != name:
+            person.name = name  # the registry is the source of truth for names
+        return person
+    parsed = idnumber.parse(id_number, today=now.date())
+    person = Person(id_number=id_number, name=name, birth_date=parsed.birth_date,
+                    sex=parsed.sex.value, created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(person)
+    except IntegrityError:
+        person = session.scalars(select(Person).where(Person.id_number == id_number)).one()
+    return person
+
+
+def withdraw_consent(c: Container, account_id: int, kind: ConsentKind) -> None:
+    now = c.clock.now()
+    with c.db.transaction() as session:
+        active = session.scalars(
+            select(Consent).where(Consent.account_id == account_id, Consent.kind == kind.value,
+                                  Consent.withdrawn_at.is_(None))
+        ).all()
+        if not active:
+            raise NotFound("没有可撤回的同意记录")
+        for consent in active:
+            consent.withdrawn_at = now
+        account = session.get(UserAccount, account_id)
+        audit.record(session, c.clock, AuditEntry(
+            action="consent.withdraw", actor=AuditActor(account_id),
+            subject_person_id=account.person_id if account else None,
+            details={"kind": kind.value},
+        ))
+
+
+def grant_consent(c: Container, account_id: int, kind: ConsentKind, version: str) -> None:
+    text = CONSENT_TEXTS[kind]
+    if version != text.version:
+        message = f"请阅读并同意最新版《{text.title}》"
+        raise InvalidInput(message, errors={"version": [message]})
+    now = c.clock.now()
+    with c.db.transaction() as session:
+        already = session.scalars(
+            select(Consent).where(Consent.account_id == account_id, Consent.kind == kind.value,
+                                  Consent.withdrawn_at.is_(None),
+                                  Consent.text_version == version)
+        ).first()
+        if already is not None:
+            return
+        session.add(Consent(account_id=account_id, kind=kind.value, text_version=version,
+                            granted_at=now))
+        audit.record(session, c.clock, AuditEntry(
+            action="consent.grant", actor=AuditActor(account_id),
+            details={"kind": kind.value, "version": version},
+        ))
+
+
+def active_consents(c: Container, account_id: int) -> list[Consent]:
+    with c.db.read() as session:
+        return list(session.scalars(
+            select(Consent).where(Consent.account_id == account_id)
+            .order_by(Consent.granted_at.desc(), Consent.id.desc())
+        ))
+
+
+def has_consent(session: Session, account_id: int, kind: ConsentKind) -> bool:
+    return session.scalars(
+        select(Consent.id).where(Consent.account_id == account_id, Consent.kind == kind.value,
+                                 Consent.withdrawn_at.is_(None)).limit(1)
+    ).first() is not None
+
+
+def set_preferences(c: Container, account_id: int, *, elderly_mode: bool | None) -> UserAccount:
+    with c.db.transaction() as session:
+        account = session.get(UserAccount, account_id)
+        if account is None:
+            raise NotFound()
+        if elderly_mode is not None:
+            account.elderly_mode = elderly_mode
+        return account
+
+
+def get_account(c: Container, account_id: int) -> UserAccount:
+    with c.db.read() as session:
+        account = session.get(UserAccount, account_id)
+        if account is None:
+            raise NotFound()
+        return account
+
+
+# ---------------------------------------------------------------- staff and service clients
+
+
+def create_staff(c: Container, phone: str, role: Role, display_name: str) -> UserAccount:
+    """Staff accounts come only from the command line, never from self-sign-up."""
+    phone = check_phone(phone)
+    if not role.is_staff:
+        raise InvalidInput("只能创建工作人员账号")
+    with c.db.transaction() as session:
+        account = session.scalars(select(UserAccount).where(UserAccount.phone == phone)).first()
+        if account is None:
+            account = UserAccount(phone=phone, created_at=c.clock.now(), role=role.value,
+                                  display_name=display_name)
+            session.add(account)
+        else:
+            account.role, account.display_name = role.value, display_name
+        session.flush()
+        audit.record(session, c.clock, AuditEntry(
+            action="staff.create", actor=AuditActor(client="cli"), object_type="account",
+            object_id=str(account.id), details={"role": role.value},
+        ))
+        return account

@@ -1,0 +1,49 @@
+"""How identity objects look in API responses (always masked)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from huiminbao.audit.consents import CONSENT_TEXTS, ConsentKind
+from huiminbao.audit.models import Consent
+from huiminbao.core.clock import Clock
+from huiminbao.core.masking import mask_id_number, mask_name, mask_phone
+from huiminbao.identity.domain import Role
+from huiminbao.identity.models import UserAccount
+
+
+def me_view(account: UserAccount, consents: list[Consent], clock: Clock,
+            csrf_token: str | None) -> dict[str, Any]:
+    person = account.person
+    identity: dict[str, Any] = {"bound": person is not None, "person_id": None, "name": None,
+                                "id_number": None, "birth_date_year": None, "age": None,
+                                "sex": None}
+    if person is not None:
+        today = clock.today()
+        had_birthday = (today.month, today.day) >= (person.birth_date.month, person.birth_date.day)
+        identity.update(
+            person_id=person.id, name=mask_name(person.name),
+            id_number=mask_id_number(person.id_number), birth_date_year=person.birth_date.year,
+            age=today.year - person.birth_date.year - (0 if had_birthday else 1), sex=person.sex,
+        )
+    role = Role(account.role)
+    return {
+        "account_id": account.id,
+        "phone": mask_phone(account.phone),
+        "role": role.value,
+        "role_label": role.label,
+        "elderly_mode": account.elderly_mode,
+        "identity": identity,
+        "consents": [consent_view(consent) for consent in consents],
+        "csrf_token": csrf_token,
+    }
+
+
+def consent_view(consent: Consent) -> dict[str, Any]:
+    return {
+        "kind": consent.kind,
+        "title": CONSENT_TEXTS[ConsentKind(consent.kind)].title,
+        "text_version": consent.text_version,
+        "granted_at": consent.granted_at,
+        "withdrawn_at": consent.withdrawn_at,
+    }
