@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import Response, jsonify, make_response, request
 from flask.views import MethodView
@@ -50,7 +50,7 @@ def _account_key() -> str:
 
 @blp.route("/auth/otp")
 class SendCode(MethodView):
-    decorators = [
+    decorators: ClassVar[list[Any]] = [
         limiter.limit("1 per minute;10 per day", key_func=_phone_key, methods=["POST"],
                       scope="otp-phone"),
         limiter.limit("30 per hour", methods=["POST"], scope="otp-ip"),
@@ -68,7 +68,7 @@ class SendCode(MethodView):
 
 @blp.route("/auth/login")
 class Login(MethodView):
-    decorators = [
+    decorators: ClassVar[list[Any]] = [
         limiter.limit("20 per 10 minutes", key_func=_phone_key, methods=["POST"],
                       scope="login-phone"),
         limiter.limit("60 per 10 minutes", methods=["POST"], scope="login-ip"),
@@ -86,8 +86,7 @@ class Login(MethodView):
         sign_in = services.login_with_code(c, body["phone"], body["code"])
         if previous is not None:  # rotate: the cookie from before this login stops working
             services.logout(c, previous.session_id, None, None, previous.account_id)
-        me = me_view(sign_in.account, services.active_consents(c, sign_in.account.id), c.clock,
-                     sign_in.csrf_token)
+        me = me_view(services.profile(c, sign_in.account_id), c.clock, sign_in.csrf_token)
         payload = LoginResultSchema().dump({
             "access_token": sign_in.access_token, "token_type": "Bearer",
             "expires_at": sign_in.access_token_expires_at, "csrf_token": sign_in.csrf_token,
@@ -139,9 +138,8 @@ class Me(MethodView):
         """The caller's profile, masked, with consents and (for cookie sessions) the CSRF token."""
         c = container()
         actor = current_actor()
-        account = services.get_account(c, actor.account_id)
         csrf = _csrf_for(actor.session_id) if actor.via == "cookie" else None
-        return me_view(account, services.active_consents(c, account.id), c.clock, csrf)
+        return me_view(services.profile(c, actor.account_id), c.clock, csrf)
 
 
 def _csrf_for(session_id: int) -> str | None:
@@ -154,7 +152,7 @@ def _csrf_for(session_id: int) -> str | None:
 
 @blp.route("/me/identity")
 class Identity(MethodView):
-    decorators = [
+    decorators: ClassVar[list[Any]] = [
         limiter.limit("10 per hour", key_func=_account_key, methods=["POST"], scope="bind"),
     ]
 
@@ -165,10 +163,9 @@ class Identity(MethodView):
         recorded. A mismatch answers one neutral message."""
         c = container()
         actor = current_actor()
-        account = services.bind_identity(c, actor.account_id, body["name"], body["id_number"],
-                                         body["consents"])
-        account = services.get_account(c, account.id)
-        return me_view(account, services.active_consents(c, account.id), c.clock, None)
+        services.bind_identity(c, actor.account_id, body["name"], body["id_number"],
+                               body["consents"])
+        return me_view(services.profile(c, actor.account_id), c.clock, None)
 
 
 @blp.route("/consent-texts")
@@ -212,6 +209,5 @@ class Preferences(MethodView):
         """Elderly mode (large text, larger targets) and language."""
         c = container()
         actor = current_actor()
-        account = services.set_preferences(c, actor.account_id,
-                                           elderly_mode=body["elderly_mode"])
-        return me_view(account, services.active_consents(c, account.id), c.clock, None)
+        services.set_preferences(c, actor.account_id, elderly_mode=body["elderly_mode"])
+        return me_view(services.profile(c, actor.account_id), c.clock, None)

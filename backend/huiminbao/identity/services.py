@@ -35,10 +35,18 @@ WRONG_CODE = "验证码错误或已失效，请重新获取"
 IDENTITY_MISMATCH = "身份信息核验未通过，请核对姓名和身份证号码后重试"
 
 _OTP_TEXTS = {
-    OtpPurpose.LOGIN: "您的登录验证码为{code}，5分钟内有效。工作人员不会索要验证码，请勿告诉他人。",
-    OtpPurpose.CONFIRM_PAYMENT: "您正在确认使用医保个人账户支付，验证码{code}，5分钟内有效，请勿告诉他人。",
-    OtpPurpose.VERIFY_RELATIVE: "您的亲属正在将您添加为家庭成员，验证码{code}，5分钟内有效。如非本人同意请勿提供。",
-    OtpPurpose.PROXY_GRANT: "您的亲友申请代您办理惠民保业务，验证码{code}，5分钟内有效。如非本人同意请勿提供。",
+    OtpPurpose.LOGIN: (
+        "您的登录验证码为{code}，5分钟内有效。工作人员不会索要验证码，请勿告诉他人。"
+    ),
+    OtpPurpose.CONFIRM_PAYMENT: (
+        "您正在确认使用医保个人账户支付，验证码{code}，5分钟内有效，请勿告诉他人。"
+    ),
+    OtpPurpose.VERIFY_RELATIVE: (
+        "您的亲属正在将您添加为家庭成员，验证码{code}，5分钟内有效。如非本人同意请勿提供。"
+    ),
+    OtpPurpose.PROXY_GRANT: (
+        "您的亲友申请代您办理惠民保业务，验证码{code}，5分钟内有效。如非本人同意请勿提供。"
+    ),
 }
 
 
@@ -115,7 +123,7 @@ def consume_code(c: Container, session: Session, phone: str, purpose: OtpPurpose
 
 @dataclass(frozen=True)
 class SignIn:
-    account: UserAccount
+    account_id: int
     session_id: int
     cookie_token: str
     csrf_token: str
@@ -168,7 +176,7 @@ def _open_session(c: Container, session: Session, account: UserAccount, *, metho
         action="auth.login", actor=AuditActor(account.id, account.role),
         subject_person_id=account.person_id, details={"method": method},
     ))
-    return SignIn(account, auth_session.id, cookie_token, csrf_token, access_token,
+    return SignIn(account.id, auth_session.id, cookie_token, csrf_token, access_token,
                   claims.expires_at)
 
 
@@ -203,7 +211,7 @@ def logout(c: Container, session_id: int, jti: str | None, token_expires_at: dat
 
 def bind_identity(
     c: Container, account_id: int, name: str, raw_id_number: str, consents: dict[str, str]
-) -> UserAccount:
+) -> None:
     """Bind the account to the registry person with this name and ID number, recording the two
     consents. A mismatch answers one neutral message that does not say which part was wrong."""
     _check_consents(consents)
@@ -230,7 +238,7 @@ def bind_identity(
             person = person_for(session, parsed.value, registered.name, now)
             if account.person_id is not None:
                 if account.person_id == person.id:
-                    return account  # already bound to this very person: nothing to do
+                    return  # already bound to this very person: nothing to do
                 raise Conflict("您的账号已完成实名认证，如需更换请联系客服", code="already_bound")
             account.person_id, account.bound_at = person.id, now
             for kind in ConsentKind:
@@ -245,7 +253,6 @@ def bind_identity(
                 details={"id_number": mask_id_number(parsed.value)},
             ))
             session.flush()
-            return account
     except IntegrityError as exc:  # unique person_id: someone else holds this person already
         raise Conflict(
             "该身份已绑定其他账号。如非本人操作，请携带身份证件到经办窗口或联系客服处理",
@@ -320,12 +327,25 @@ def grant_consent(c: Container, account_id: int, kind: ConsentKind, version: str
         ))
 
 
-def active_consents(c: Container, account_id: int) -> list[Consent]:
+@dataclass(frozen=True)
+class Profile:
+    """What the caller may know about their own account, loaded in one go."""
+
+    account: UserAccount
+    person: Person | None
+    consents: list[Consent]
+
+
+def profile(c: Container, account_id: int) -> Profile:
     with c.db.read() as session:
-        return list(session.scalars(
+        account = session.get(UserAccount, account_id)
+        if account is None:
+            raise NotFound()
+        consents = list(session.scalars(
             select(Consent).where(Consent.account_id == account_id)
             .order_by(Consent.granted_at.desc(), Consent.id.desc())
         ))
+        return Profile(account, account.person, consents)
 
 
 def has_consent(session: Session, account_id: int, kind: ConsentKind) -> bool:
@@ -335,22 +355,13 @@ def has_consent(session: Session, account_id: int, kind: ConsentKind) -> bool:
     ).first() is not None
 
 
-def set_preferences(c: Container, account_id: int, *, elderly_mode: bool | None) -> UserAccount:
+def set_preferences(c: Container, account_id: int, *, elderly_mode: bool | None) -> None:
     with c.db.transaction() as session:
         account = session.get(UserAccount, account_id)
         if account is None:
             raise NotFound()
         if elderly_mode is not None:
             account.elderly_mode = elderly_mode
-        return account
-
-
-def get_account(c: Container, account_id: int) -> UserAccount:
-    with c.db.read() as session:
-        account = session.get(UserAccount, account_id)
-        if account is None:
-            raise NotFound()
-        return account
 
 
 # ---------------------------------------------------------------- staff and service clients

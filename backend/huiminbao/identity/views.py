@@ -9,12 +9,11 @@ from huiminbao.audit.models import Consent
 from huiminbao.core.clock import Clock
 from huiminbao.core.masking import mask_id_number, mask_name, mask_phone
 from huiminbao.identity.domain import Role
-from huiminbao.identity.models import UserAccount
+from huiminbao.identity.services import Profile
 
 
-def me_view(account: UserAccount, consents: list[Consent], clock: Clock,
-            csrf_token: str | None) -> dict[str, Any]:
-    person = account.person
+def me_view(profile: Profile, clock: Clock, csrf_token: str | None) -> dict[str, Any]:
+    account, person = profile.account, profile.person
     identity: dict[str, Any] = {"bound": person is not None, "person_id": None, "name": None,
                                 "id_number": None, "birth_date_year": None, "age": None,
                                 "sex": None}
@@ -34,7 +33,7 @@ def me_view(account: UserAccount, consents: list[Consent], clock: Clock,
         "role_label": role.label,
         "elderly_mode": account.elderly_mode,
         "identity": identity,
-        "consents": [consent_view(consent) for consent in consents],
+        "consents": [consent_view(consent) for consent in profile.consents],
         "csrf_token": csrf_token,
     }
 
