@@ -18,6 +18,7 @@ from huiminbao.core.logging import configure_logging
 from huiminbao.core.ratelimit import init_rate_limits
 from huiminbao.core.requests import init_request_ids
 from huiminbao.core.web import frontend_blueprint, swagger_assets_blueprint
+from huiminbao.identity.access import init_access
 
 API_DESCRIPTION = """\
 惠民保 (city inclusive commercial health insurance) enrollment API, version 1.
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
 
     init_request_ids(app)
     init_rate_limits(app, settings)
+    init_access(app)
     api = Api(app)
     register_error_handlers(app)
     _register_blueprints(app, api, settings)

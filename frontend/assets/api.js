@@ -4,9 +4,14 @@
 //   {"code": "...", "message": "中文说明", "errors": {"field": ["中文说明"]}, "request_id": "..."}
 // which becomes an ApiError whose .message is that Chinese text, ready to show to a person.
 // Network failures, time-outs and non-JSON answers become ApiErrors with a Chinese message too.
+//
+// Signed-in pages use the session cookie (HttpOnly) set by POST /auth/login. Every unsafe request
+// (POST/PUT/PATCH/DELETE) echoes the readable hmb_csrf cookie in X-CSRF-Token (double submit).
 
 export const API_BASE = "/api/v1";
 const DEFAULT_TIMEOUT_MS = 15000;
+export const CSRF_COOKIE = "hmb_csrf";
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 const FALLBACK_MESSAGES = {
   network: "网络连接失败，请检查网络后重试",
@@ -15,13 +20,16 @@ const FALLBACK_MESSAGES = {
 };
 
 export class ApiError extends Error {
-  constructor({ status = 0, code = "error", message, errors = {}, requestId = null }) {
+  constructor({ status = 0, code = "error", message, errors = {}, requestId = null,
+    retryAfter = null }) {
     super(message || FALLBACK_MESSAGES.server);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.errors = errors || {};
     this.requestId = requestId;
+    /** Seconds to wait before trying again (the Retry-After header of a 429), or null. */
+    this.retryAfter = retryAfter;
   }
 
   /** The first Chinese message for one field, or "" (for showing next to a form input). */
@@ -33,6 +41,27 @@ export class ApiError extends Error {
 
 function hasChinese(text) {
   return typeof text === "string" && /[\u3400-\u9fff]/.test(text);
+}
+
+/** The value of one cookie readable by the page ("" if absent). */
+export function readCookie(name) {
+  for (const part of document.cookie.split(";")) {
+    const index = part.indexOf("=");
+    if (index < 0) continue;
+    if (part.slice(0, index).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(index + 1).trim());
+      } catch {
+        return part.slice(index + 1).trim();
+      }
+    }
+  }
+  return "";
+}
+
+function retryAfterSeconds(response) {
+  const value = Number.parseInt(response.headers.get("Retry-After") || "", 10);
+  return Number.isFinite(value) && value > 0 ? value : null;
 }
 
 async function readJson(response) {
@@ -57,6 +86,10 @@ export async function request(method, path, options = {}) {
   if (body !== undefined) finalHeaders["Content-Type"] = "application/json";
   if (idempotencyKey) finalHeaders["Idempotency-Key"] = idempotencyKey;
   if (actingFor) finalHeaders["X-Acting-For"] = String(actingFor);
+  if (!SAFE_METHODS.has(method.toUpperCase())) {
+    const csrf = readCookie(CSRF_COOKIE);
+    if (csrf && !finalHeaders["X-CSRF-Token"]) finalHeaders["X-CSRF-Token"] = csrf;
+  }
 
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort("timeout"), timeoutMs);
@@ -92,6 +125,7 @@ export async function request(method, path, options = {}) {
     message: hasChinese(payload.message) ? payload.message : FALLBACK_MESSAGES.server,
     errors: payload.errors,
     requestId: payload.request_id || response.headers.get("X-Request-ID"),
+    retryAfter: retryAfterSeconds(response),
   });
 }
 

@@ -40,11 +40,20 @@ class Settings:
     frontend_dir: Path = DEFAULT_FRONTEND_DIR
     city_code: str = "330100"
     testing: bool = False
+    # WeChat login: off unless both the app id and the secret are set.
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = None
+    wechat_base_url_open: str = "https://open.weixin.qq.com"
+    wechat_base_url_api: str = "https://api.weixin.qq.com"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_demo(self) -> bool:
         return self.mode is Mode.DEMO
+
+    @property
+    def wechat_enabled(self) -> bool:
+        return bool(self.wechat_app_id and self.wechat_app_secret)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -67,6 +76,12 @@ class Settings:
             now_override=now_override,
             frontend_dir=Path(env.get("HUIMINBAO_FRONTEND_DIR") or DEFAULT_FRONTEND_DIR),
             city_code=env.get("HUIMINBAO_CITY_CODE") or cls.city_code,
+            wechat_app_id=env.get("WECHAT_APP_ID", "").strip() or None,
+            wechat_app_secret=env.get("WECHAT_APP_SECRET", "").strip() or None,
+            wechat_base_url_open=(env.get("WECHAT_OPEN_BASE_URL", "").strip().rstrip("/")
+                                  or cls.wechat_base_url_open),
+            wechat_base_url_api=(env.get("WECHAT_API_BASE_URL", "").strip().rstrip("/")
+                                 or cls.wechat_base_url_api),
         )
         settings.check()
         return settings
@@ -77,6 +92,8 @@ class Settings:
         return updated
 
     def check(self) -> None:
+        if bool(self.wechat_app_id) != bool(self.wechat_app_secret):
+            raise ConfigError("WECHAT_APP_ID and WECHAT_APP_SECRET must be set together")
         if self.mode is Mode.PRODUCTION:
             if self.secret_key == DEMO_SECRET_KEY or len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
                 raise ConfigError(

@@ -34,7 +34,7 @@ def retry_after_seconds(error: RateLimitExceeded) -> int:
     current = limiter.current_limit
     if current is None:
         return 60
-    return max(1, math.ceil(current.reset_at - time.time()))
+    return max(1, round(current.reset_at - time.time()))
 
 
 def throttled_message(seconds: int) -> str:

@@ -7,20 +7,22 @@ objects (revealing nothing about whether they exist) or 403 for acting-for reque
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
-from flask import request
+from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
 
 from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.core.container import Container, container
 from huiminbao.core.errors import Forbidden, NotFound, RuleViolation
-from huiminbao.identity.auth import Actor
+from huiminbao.identity.auth import Actor, current_actor
 from huiminbao.identity.domain import Action, Basis, Decision, decide
 
+F = TypeVar("F", bound=Callable[..., Any])
 ACTING_FOR_HEADER = "X-Acting-For"
 NOT_AUTHORIZED_TO_ACT = "您没有代办该人员此项业务的有效授权"
 IDENTITY_REQUIRED = "请先完成实名认证"
@@ -74,30 +76,70 @@ def require_access(c: Container, session: Session, actor: Actor, action: Action,
     return decision
 
 
-def subject_for(action: Action, actor: Actor) -> Subject:
-    """The person this request is about: the caller, or the person in ``X-Acting-For`` if the
-    caller holds an active grant of the right scope (or a staff role for the action)."""
+def acts_for(action: Action) -> Callable[[F], F]:
+    """Mark a view method as accepting ``X-Acting-For`` for ``action``. A request that sends the
+    header to a view without this mark is refused: nothing silently answers with the caller's
+    own data while the client believes it sees someone else's."""
+
+    def mark(view: F) -> F:
+        view.acting_for_action = action  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def check_acting_for() -> None:
+    """Runs before every request (registered in ``init_access``): the one place that turns
+    ``X-Acting-For`` into a checked subject, stored on ``g``."""
+    raw = request.headers.get(ACTING_FOR_HEADER)
+    if raw is None:
+        return
+    actor = current_actor()
+    raw = raw.strip()
+    if actor.person_id is not None and raw == str(actor.person_id):
+        return  # acting for oneself is just oneself
+    action = _declared_action()
+    subject_person_id = int(raw) if raw.isdigit() and len(raw) <= 18 else None
     c = container()
-    raw = request.headers.get(ACTING_FOR_HEADER, "").strip()
-    if not raw or (actor.person_id is not None and raw == str(actor.person_id)):
-        if actor.person_id is None:
-            raise RuleViolation(IDENTITY_REQUIRED, code="identity_required")
-        return Subject(actor.person_id, Basis.SELF)
-    if not raw.isdigit():
+    decision = Decision.deny()
+    if action is not None and subject_person_id is not None:
+        with c.db.read() as session:
+            decision = authorize(c, session, actor, action, subject_person_id)
+    if not decision.allowed or decision.basis is None or subject_person_id is None:
+        _audit_denial(c, actor, action, subject_person_id, "person", raw[:64])
         raise Forbidden(NOT_AUTHORIZED_TO_ACT, code="not_authorized")
-    subject_person_id = int(raw)
-    with c.db.read() as session:
-        decision = authorize(c, session, actor, action, subject_person_id)
-    if not decision.allowed or decision.basis is None:
-        _audit_denial(c, actor, action, subject_person_id, "person", raw)
-        raise Forbidden(NOT_AUTHORIZED_TO_ACT, code="not_authorized")
-    return Subject(subject_person_id, decision.basis, decision.grant_id)
+    g.acting_subject = Subject(subject_person_id, decision.basis, decision.grant_id)
+    g.acting_action = action
 
 
-def _audit_denial(c: Container, actor: Actor, action: Action, subject_person_id: int | None,
-                  object_type: str, object_id: str) -> None:
+def _declared_action() -> Action | None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    method = getattr(view_class, request.method.lower(), None) if view_class else view
+    action = getattr(method, "acting_for_action", None)
+    return action if isinstance(action, Action) else None
+
+
+def subject_for(action: Action, actor: Actor) -> Subject:
+    """The person this request is about: the one ``check_acting_for`` admitted, or the caller."""
+    subject: Subject | None = g.get("acting_subject")
+    if subject is not None:
+        if g.get("acting_action") is not action:
+            raise Forbidden(NOT_AUTHORIZED_TO_ACT, code="not_authorized")
+        return subject
+    if actor.person_id is None:
+        raise RuleViolation(IDENTITY_REQUIRED, code="identity_required")
+    return Subject(actor.person_id, Basis.SELF)
+
+
+def init_access(app: Flask) -> None:
+    app.before_request(check_acting_for)
+
+
+def _audit_denial(c: Container, actor: Actor, action: Action | None,
+                  subject_person_id: int | None, object_type: str, object_id: str) -> None:
     audit.record_now(c.db, c.clock, AuditEntry(
-        action=f"access.{action.value}", outcome="denied",
+        action=f"access.{action.value if action else 'act_for'}", outcome="denied",
         actor=AuditActor(actor.account_id, actor.role.value),
         subject_person_id=subject_person_id, object_type=object_type, object_id=object_id,
     ))

@@ -82,10 +82,10 @@ class Login(MethodView):
         Returns a bearer token for API clients and sets the session cookie for the web
         frontend; both belong to one session that logout ends."""
         c = container()
-        previous = _current_cookie_session()
         sign_in = services.login_with_code(c, body["phone"], body["code"])
-        if previous is not None:  # rotate: the cookie from before this login stops working
-            services.logout(c, previous.session_id, None, None, previous.account_id)
+        if previous_cookie := request.cookies.get(SESSION_COOKIE):
+            # Rotate: whatever session this browser had before stops working now.
+            services.end_cookie_session(c, previous_cookie)
         me = me_view(services.profile(c, sign_in.account_id), c.clock, sign_in.csrf_token)
         payload = LoginResultSchema().dump({
             "access_token": sign_in.access_token, "token_type": "Bearer",
@@ -95,16 +95,6 @@ class Login(MethodView):
         response = make_response(jsonify(payload))
         _set_session_cookies(response, sign_in.cookie_token, sign_in.csrf_token)
         return response
-
-
-def _current_cookie_session() -> Any:
-    if not request.cookies.get(SESSION_COOKIE):
-        return None
-    try:
-        actor = optional_actor()
-    except Exception:  # a stale or half-broken cookie is simply replaced
-        return None
-    return actor if actor is not None and actor.via == "cookie" else None
 
 
 def _set_session_cookies(response: Response, cookie_token: str, csrf_token: str) -> None:

@@ -206,6 +206,18 @@ def logout(c: Container, session_id: int, jti: str | None, token_expires_at: dat
         ))
 
 
+def end_cookie_session(c: Container, cookie_token: str) -> None:
+    """Revoke the session a cookie belongs to, if it is still live (cookie rotation)."""
+    now = c.clock.now()
+    token_hash = hash_secret(c.settings.secret_key, cookie_token)
+    with c.db.transaction() as session:
+        session.execute(
+            update(AuthSession)
+            .where(AuthSession.cookie_token_hash == token_hash, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+
 # ---------------------------------------------------------------- real-name binding
 
 
