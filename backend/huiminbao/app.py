@@ -19,6 +19,7 @@ from huiminbao.core.ratelimit import init_rate_limits
 from huiminbao.core.requests import init_request_ids
 from huiminbao.core.web import frontend_blueprint, swagger_assets_blueprint
 from huiminbao.identity.access import init_access
+from huiminbao.identity.wechat import init_wechat
 
 API_DESCRIPTION = """\
 惠民保 (city inclusive commercial health insurance) enrollment API, version 1.
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
 
     init_request_ids(app)
     init_rate_limits(app, settings)
+    init_wechat(app, settings)
     init_access(app)
     api = Api(app)
     register_error_handlers(app)
@@ -94,8 +96,9 @@ def _register_blueprints(app: Flask, api: Any, settings: Settings) -> None:
     from huiminbao.catalog.routes import blp as catalog_blp
     from huiminbao.core.health import blp as health_blp
     from huiminbao.identity.routes import blp as identity_blp
+    from huiminbao.identity.wechat_routes import blp as wechat_blp
 
-    for blueprint in (health_blp, catalog_blp, identity_blp):
+    for blueprint in (health_blp, catalog_blp, identity_blp, wechat_blp):
         api.register_blueprint(blueprint)
     if settings.is_demo:
         from huiminbao.core.dev import blp as dev_blp

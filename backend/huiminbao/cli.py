@@ -176,5 +176,34 @@ def registry_generate(count: int, city_code: str, seed: int) -> None:
     click.echo(f"已生成 {len(created)} 名参保人")
 
 
+@main.group()
+def staff() -> None:
+    """Staff accounts (never created by self-sign-up)."""
+
+
+@staff.command("create")
+@click.option("--phone", required=True, help="the staff member's mobile number (SMS login)")
+@click.option("--role", required=True,
+              type=click.Choice(["counter_staff", "insurer_staff", "admin"]))
+@click.option("--name", "display_name", required=True, help="shown in the audit log and console")
+def staff_create(phone: str, role: str, display_name: str) -> None:
+    """Create a staff account, or change an existing account's role."""
+    from huiminbao.app import build_container
+    from huiminbao.core.errors import DomainError
+    from huiminbao.identity.domain import Role
+    from huiminbao.identity.services import create_staff
+
+    settings = _settings()
+    _upgrade(settings)
+    wired = build_container(settings)
+    try:
+        account = create_staff(wired, phone, Role(role), display_name)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        wired.db.dispose()
+    click.echo(f"已创建工作人员账号 #{account.id}（{Role(role).label}），使用手机号验证码登录")
+
+
 if __name__ == "__main__":
     main()

@@ -66,3 +66,17 @@ export function formatDate(iso) {
 export function formatDateRange(startIso, endIso) {
   return `${formatDate(startIso)} 至 ${formatDate(endIso)}`;
 }
+
+const CHINA_DAY = new Intl.DateTimeFormat("en-CA", {
+  timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+});
+
+/**
+ * An instant ("2026-11-22T17:27:54+00:00") as the date it was in China: "2026年11月23日".
+ * Unlike formatDate, this one converts, because an instant's UTC date may be a day early.
+ */
+export function formatInstantDate(iso) {
+  const when = new Date(String(iso ?? ""));
+  if (Number.isNaN(when.getTime())) return "";
+  return formatDate(CHINA_DAY.format(when));
+}

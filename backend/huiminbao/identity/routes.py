@@ -13,7 +13,7 @@ from huiminbao.core.container import container
 from huiminbao.core.errors import NotFound
 from huiminbao.core.masking import mask_phone
 from huiminbao.core.ratelimit import json_field_key, limiter
-from huiminbao.identity import services
+from huiminbao.identity import services, wechat
 from huiminbao.identity.auth import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -86,6 +86,7 @@ class Login(MethodView):
         if previous_cookie := request.cookies.get(SESSION_COOKIE):
             # Rotate: whatever session this browser had before stops working now.
             services.end_cookie_session(c, previous_cookie)
+        wechat.link_pending_wechat(c, sign_in.account_id)  # a WeChat login waiting for a phone
         me = me_view(services.profile(c, sign_in.account_id), c.clock, sign_in.csrf_token)
         payload = LoginResultSchema().dump({
             "access_token": sign_in.access_token, "token_type": "Bearer",
@@ -94,6 +95,7 @@ class Login(MethodView):
         })
         response = make_response(jsonify(payload))
         _set_session_cookies(response, sign_in.cookie_token, sign_in.csrf_token)
+        wechat.clear_pending_link(response)
         return response
 
 

@@ -13,6 +13,8 @@ from huiminbao.core.logging import configure_logging
 
 def test_log_lines_are_json_with_request_id_and_masked(client: FlaskClient) -> None:
     stream = io.StringIO()
+    root = logging.getLogger()
+    handlers_before = list(root.handlers)  # the session's log-scan handler among them
     configure_logging(logging.INFO, stream)
     try:
         response = client.get(
@@ -22,10 +24,7 @@ def test_log_lines_are_json_with_request_id_and_masked(client: FlaskClient) -> N
             "looked up %s with phone %s", "330106198803150130", "13800000001"
         )
     finally:
-        root = logging.getLogger()
-        for handler in list(root.handlers):
-            if getattr(handler, "_huiminbao", False):
-                root.removeHandler(handler)
+        root.handlers[:] = handlers_before
     assert response.status_code == 200
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     access = next(line for line in lines if line["logger"] == "huiminbao.access")

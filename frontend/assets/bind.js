@@ -1,0 +1,161 @@
+// 实名认证: name + ID number checked against the registry, with both consents
+// (GET /consent-texts, POST /me/identity).
+//
+// Names are measured in code points, never UTF-16 units: 林𫖮's second character lies outside the
+// BMP (two UTF-16 units), so the name input has no maxlength.
+
+import { api, ApiError } from "./api.js";
+import { h, paragraphs, replaceChildren } from "./dom.js";
+import {
+  clearFieldError, clearFormAlert, setBusy, setFieldError, showApiError,
+} from "./forms.js";
+import { idNumberProblem, normalizeIdNumber } from "./idnumber.js";
+import { clearState, initPage, showError, showLoading } from "./page.js";
+import { fetchMe, ME_PATH, redirectToLogin } from "./session.js";
+
+const NAME_MAX_CHARS = 50;
+const CONSENT_ORDER = ["personal_info", "sensitive_info"];
+
+const stateBox = document.getElementById("bind-state");
+const form = document.getElementById("bind-form");
+const nameInput = document.getElementById("name");
+const idInput = document.getElementById("id-number");
+const consentList = document.getElementById("consent-list");
+const alertBox = document.getElementById("bind-alert");
+const submitButton = document.getElementById("bind-submit");
+
+let consentTexts = [];
+
+function normalizeName(raw) {
+  return String(raw ?? "").normalize("NFC").trim();
+}
+
+/** Length in characters as a person counts them (code points). */
+function nameLength(name) {
+  return [...name].length;
+}
+
+function checkName() {
+  const name = normalizeName(nameInput.value);
+  if (!name) setFieldError(nameInput, "请输入姓名");
+  else if (nameLength(name) > NAME_MAX_CHARS) setFieldError(nameInput, `姓名不能超过${NAME_MAX_CHARS}个字`);
+  else {
+    clearFieldError(nameInput);
+    return name;
+  }
+  return null;
+}
+
+function checkIdNumber() {
+  const value = normalizeIdNumber(idInput.value);
+  const problem = idNumberProblem(value);
+  if (problem) {
+    setFieldError(idInput, problem);
+    return null;
+  }
+  clearFieldError(idInput);
+  return value;
+}
+
+function consentBox(kind) {
+  return document.getElementById(`consent-${kind}`);
+}
+
+function checkConsents() {
+  const agreed = {};
+  let firstMissing = null;
+  for (const text of consentTexts) {
+    const box = consentBox(text.kind);
+    if (box.checked) {
+      clearFieldError(box);
+      agreed[text.kind] = text.version;
+    } else {
+      setFieldError(box, `请阅读并勾选同意《${text.title}》`);
+      firstMissing ??= box;
+    }
+  }
+  return { agreed, firstMissing };
+}
+
+function renderConsent(text) {
+  const id = `consent-${text.kind}`;
+  const checkbox = h("input", { type: "checkbox", id, class: "check__input", name: id, required: true });
+  checkbox.addEventListener("change", () => {
+    if (checkbox.checked) clearFieldError(checkbox);
+  });
+  return h("section", { class: "card consent", "aria-labelledby": `${id}-title`, "data-consent": text.kind },
+    h("h3", { class: "consent__title", id: `${id}-title` }, text.title),
+    h("p", { class: "consent__version" }, `版本 ${text.version}`),
+    h("div", { class: "consent__body" }, paragraphs(text.body)),
+    h("div", { class: "check" },
+      checkbox,
+      h("label", { class: "check__label", for: id }, `我已阅读并同意《${text.title}》`)),
+    h("p", { class: "field__error", id: `${id}-error`, hidden: true }));
+}
+
+async function submit(event) {
+  event.preventDefault();
+  clearFormAlert(alertBox);
+  const name = checkName();
+  const idNumber = checkIdNumber();
+  const { agreed, firstMissing } = checkConsents();
+  const firstInvalid = (!name && nameInput) || (!idNumber && idInput) || firstMissing;
+  if (firstInvalid) {
+    firstInvalid.focus();
+    return;
+  }
+  setBusy(submitButton, true, "正在核验…");
+  try {
+    await api.post("/me/identity", { name, id_number: idNumber, consents: agreed });
+  } catch (error) {
+    setBusy(submitButton, false);
+    if (error instanceof ApiError && error.status === 401) {
+      redirectToLogin();
+      return;
+    }
+    // A mismatch names neither field: the message alone, next to the button just pressed.
+    const fields = error?.code === "identity_mismatch" ? {} : { name: nameInput, id_number: idInput };
+    const field = showApiError(error, fields, alertBox);
+    if (field) field.focus();
+    return;
+  }
+  submitButton.textContent = "认证成功，正在跳转…";
+  window.location.replace(ME_PATH);
+}
+
+async function load() {
+  form.hidden = true;
+  showLoading(stateBox);
+  let me;
+  let texts;
+  try {
+    [me, texts] = await Promise.all([fetchMe(), api.get("/consent-texts")]);
+  } catch (error) {
+    showError(stateBox, error, load)?.focus();
+    return;
+  }
+  if (!me) {
+    redirectToLogin();
+    return;
+  }
+  if (me.identity?.bound) {
+    window.location.replace(ME_PATH);
+    return;
+  }
+  const items = Array.isArray(texts?.items) ? texts.items : [];
+  consentTexts = CONSENT_ORDER.map((kind) => items.find((item) => item.kind === kind))
+    .filter(Boolean)
+    .concat(items.filter((item) => !CONSENT_ORDER.includes(item.kind)));
+  replaceChildren(consentList, consentTexts.map(renderConsent));
+  clearState(stateBox);
+  form.hidden = false;
+}
+
+initPage();
+form.addEventListener("submit", submit);
+for (const input of [nameInput, idInput]) {
+  input.addEventListener("input", () => {
+    if (input.getAttribute("aria-invalid")) clearFieldError(input);
+  });
+}
+load();

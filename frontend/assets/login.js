@@ -1,0 +1,238 @@
+// 登录: phone number + SMS code (POST /auth/otp, POST /auth/login), optional 微信登录.
+
+import { api, ApiError } from "./api.js";
+import { h } from "./dom.js";
+import {
+  clearFieldError, clearFormAlert, halfWidth, setBusy, setFieldError, showApiError, showFormAlert, showStatus,
+} from "./forms.js";
+import { initPage } from "./page.js";
+import { adoptAccountMode, fetchMe, pathAfterLogin } from "./session.js";
+
+const PHONE_PATTERN = /^1[3-9]\d{9}$/;
+const CODE_PATTERN = /^\d{6}$/;
+const DEFAULT_RESEND_SECONDS = 60;
+
+const params = new URLSearchParams(window.location.search);
+const next = params.get("next");
+
+const form = document.getElementById("login-form");
+const phoneInput = document.getElementById("phone");
+const codeInput = document.getElementById("code");
+const sendButton = document.getElementById("send-code");
+const submitButton = document.getElementById("login-submit");
+const alertBox = document.getElementById("login-alert");
+const statusBox = document.getElementById("code-status");
+const wechatNote = document.getElementById("wechat-note");
+const wechatLogin = document.getElementById("wechat-login");
+
+/** Digits only: people type "138 0000 0001" or "138-0000-0001"; a leading +86 is dropped. */
+function normalizePhone(raw) {
+  return halfWidth(raw)
+    .replace(/[\s\-()]/g, "")
+    .replace(/^\+?86(?=1\d{10}$)/, "");
+}
+
+function normalizeCode(raw) {
+  return halfWidth(raw).replace(/\s/g, "");
+}
+
+function checkPhone() {
+  const phone = normalizePhone(phoneInput.value);
+  if (!phone) {
+    setFieldError(phoneInput, "请输入手机号码");
+    return null;
+  }
+  if (!PHONE_PATTERN.test(phone)) {
+    setFieldError(phoneInput, "请输入11位手机号码");
+    return null;
+  }
+  clearFieldError(phoneInput);
+  return phone;
+}
+
+function checkCode() {
+  const code = normalizeCode(codeInput.value);
+  if (!CODE_PATTERN.test(code)) {
+    setFieldError(codeInput, code ? "请输入6位数字验证码" : "请输入短信验证码");
+    return null;
+  }
+  clearFieldError(codeInput);
+  return code;
+}
+
+// ---------------------------------------------------------------------------- resend countdown
+
+let countdownTimer = null;
+
+function stopCountdown() {
+  clearInterval(countdownTimer);
+  countdownTimer = null;
+  sendButton.disabled = false;
+  sendButton.textContent = sendButton.dataset.sent ? "重新获取" : "获取验证码";
+}
+
+/** "重新获取(59s)" until the server lets this phone have another code. */
+function startCountdown(seconds) {
+  clearInterval(countdownTimer);
+  const endsAt = Date.now() + seconds * 1000;
+  const tick = () => {
+    const left = Math.ceil((endsAt - Date.now()) / 1000);
+    if (left <= 0) {
+      stopCountdown();
+      return;
+    }
+    sendButton.disabled = true;
+    sendButton.textContent = `重新获取(${left}s)`;
+  };
+  tick();
+  countdownTimer = setInterval(tick, 250);
+}
+
+// ---------------------------------------------------------------------------- demo outbox
+
+let demoMode = null; // known after GET /health; the outbox only exists in demo mode
+
+async function detectDemo() {
+  try {
+    const health = await api.get("/health", { timeoutMs: 5000 });
+    demoMode = health?.mode === "demo";
+  } catch {
+    demoMode = false;
+  }
+}
+
+function demoOutboxButton(phone) {
+  const button = h("button", { type: "button", class: "btn btn--small demo-sms__button" },
+    "查看演示短信");
+  const output = h("p", { class: "demo-sms__text", "aria-live": "polite" });
+  button.addEventListener("click", async () => {
+    try {
+      const outbox = await api.get(`/dev/sms?phone=${encodeURIComponent(phone)}`);
+      const latest = outbox?.items?.[0];
+      output.textContent = latest ? latest.text : "暂无短信，请稍后再试";
+    } catch (error) {
+      output.textContent = error instanceof ApiError ? error.message : "暂无短信，请稍后再试";
+    }
+  });
+  return h("div", { class: "demo-sms" },
+    h("p", { class: "demo-sms__note" }, "演示环境不会真实发送短信，可在此查看验证码。"),
+    button, output);
+}
+
+// ---------------------------------------------------------------------------- actions
+
+async function sendCode() {
+  clearFormAlert(alertBox);
+  const phone = checkPhone();
+  if (!phone) {
+    phoneInput.focus();
+    return;
+  }
+  setBusy(sendButton, true, "发送中…");
+  let sent;
+  try {
+    sent = await api.post("/auth/otp", { phone });
+  } catch (error) {
+    setBusy(sendButton, false);
+    const field = showApiError(error, { phone: phoneInput }, alertBox);
+    if (field) field.focus();
+    if (error instanceof ApiError && error.status === 429 && error.retryAfter) {
+      startCountdown(error.retryAfter);
+    }
+    return;
+  }
+  setBusy(sendButton, false);
+  sendButton.dataset.sent = "true";
+  showStatus(statusBox,
+    `验证码已发送至 ${sent.phone}，5分钟内有效。`,
+    demoMode ? demoOutboxButton(phone) : null);
+  startCountdown(Number(sent.resend_after_seconds) || DEFAULT_RESEND_SECONDS);
+  codeInput.focus();
+}
+
+async function login(event) {
+  event.preventDefault();
+  clearFormAlert(alertBox);
+  const phone = checkPhone();
+  const code = checkCode();
+  if (!phone || !code) {
+    (phone ? codeInput : phoneInput).focus();
+    return;
+  }
+  setBusy(submitButton, true, "正在登录…");
+  let result;
+  try {
+    result = await api.post("/auth/login", { phone, code });
+  } catch (error) {
+    setBusy(submitButton, false);
+    const field = showApiError(error, { phone: phoneInput, code: codeInput }, alertBox);
+    if (field) {
+      field.focus();
+      field.select?.();
+    }
+    return;
+  }
+  await adoptAccountMode(result.me);
+  submitButton.textContent = "登录成功，正在跳转…";
+  window.location.replace(pathAfterLogin(result.me, next));
+}
+
+// ---------------------------------------------------------------------------- WeChat
+
+function showWechatNotes() {
+  if (params.get("wechat") === "link") {
+    wechatNote.append(h("div", { class: "form-alert form-alert--info" },
+      h("span", { class: "form-alert__icon", "aria-hidden": "true" }, "i"),
+      h("p", { class: "form-alert__text" }, "首次使用微信登录，请验证手机号完成绑定")));
+  } else if (params.has("wechat_error")) {
+    showFormAlert(alertBox, "微信登录未成功，请使用手机验证码登录");
+  }
+}
+
+/** The 微信登录 button only when the server has it switched on (a redirect, not a 404). */
+async function detectWechat() {
+  if (params.get("wechat") === "link") return; // already on the way back from WeChat
+  try {
+    const response = await fetch("/api/v1/auth/wechat/login", {
+      method: "GET",
+      redirect: "manual",
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+    wechatLogin.hidden = response.type !== "opaqueredirect";
+  } catch {
+    wechatLogin.hidden = true;
+  }
+}
+
+// ---------------------------------------------------------------------------- start
+
+async function start() {
+  initPage();
+  showWechatNotes();
+  sendButton.addEventListener("click", sendCode);
+  form.addEventListener("submit", login);
+  // Clear a field's error as soon as the person corrects it.
+  phoneInput.addEventListener("input", () => {
+    if (phoneInput.getAttribute("aria-invalid") && PHONE_PATTERN.test(normalizePhone(phoneInput.value))) {
+      clearFieldError(phoneInput);
+    }
+  });
+  codeInput.addEventListener("input", () => {
+    if (codeInput.getAttribute("aria-invalid") && CODE_PATTERN.test(normalizeCode(codeInput.value))) {
+      clearFieldError(codeInput);
+    }
+  });
+  detectDemo();
+  detectWechat();
+
+  // Already signed in (e.g. the back button): go straight on.
+  try {
+    const me = await fetchMe();
+    if (me && params.get("wechat") !== "link") window.location.replace(pathAfterLogin(me, next));
+  } catch {
+    /* the form still works */
+  }
+}
+
+start();
