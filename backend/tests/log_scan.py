@@ -14,8 +14,9 @@ import pytest
 from huiminbao.core.logging import configure_logging
 from huiminbao.core.masking import scrub_text
 
-_FULL_ID_NUMBER = re.compile(r"(?<![0-9])\d{17}[\dXx](?![0-9])")
-_FULL_PHONE = re.compile(r"(?<![0-9])1[3-9]\d{9}(?![0-9])")
+# Same boundaries as the masking: a run of digits inside a hex request id is not a number.
+_FULL_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+_FULL_PHONE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")
 _watched: list[Path] = []
 _session_log: Path | None = None
 

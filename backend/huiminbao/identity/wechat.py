@@ -163,7 +163,7 @@ def access_token_response(resp: requests.Response) -> requests.Response:
     errcode, errmsg = failure
     oauth_error = _ERRCODES.get(errcode, ("invalid_request", "wechat"))[0]
     resp.status_code = 400
-    resp._content = json.dumps({  # the documented way for authlib compliance fixes
+    resp._content = json.dumps({  # how compliance fixes rewrite a body (as requests-oauthlib's do)
         "error": oauth_error, "error_description": f"[{errcode}] {errmsg}".strip(),
     }).encode()
     resp.encoding = "utf-8"
