@@ -35,6 +35,8 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     from huiminbao.identity.access import NoGrants
     from huiminbao.identity.sms import OutboxSmsSender
     from huiminbao.identity.tokens import TokenService
+    from huiminbao.payments.gateway import default_merchant_key
+    from huiminbao.payments.gateway_simulator import SimulatedGateway
     from huiminbao.registry.simulator import SimulatedRegistry
 
     if clock is None:
@@ -51,6 +53,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         sms=OutboxSmsSender(clock),
         tokens=TokenService(settings.secret_key, clock),
         grants=NoGrants(),  # the proxy domain replaces this with its grant lookup
+        gateway=SimulatedGateway(db, clock, default_merchant_key(settings.secret_key)),
     )
 
 
@@ -87,6 +90,9 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     api = Api(app)
     register_error_handlers(app)
     _register_blueprints(app, api, settings)
+    from huiminbao.payments.gateway_routes import gateway_pages
+
+    app.register_blueprint(gateway_pages)  # answers 404 unless the gateway is the simulator
     app.register_blueprint(swagger_assets_blueprint())
     app.register_blueprint(frontend_blueprint(settings.frontend_dir))
     return app
@@ -95,12 +101,27 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
 def _register_blueprints(app: Flask, api: Any, settings: Settings) -> None:
     from huiminbao.catalog.routes import blp as catalog_blp
     from huiminbao.core.health import blp as health_blp
+    from huiminbao.enrollment.routes import blp as enrollment_blp
     from huiminbao.identity.routes import blp as identity_blp
     from huiminbao.identity.wechat_routes import blp as wechat_blp
+    from huiminbao.payments.routes import blp as payments_blp
 
-    for blueprint in (health_blp, catalog_blp, identity_blp, wechat_blp):
+    for blueprint in (health_blp, catalog_blp, identity_blp, wechat_blp, enrollment_blp,
+                      payments_blp):
         api.register_blueprint(blueprint)
     if settings.is_demo:
         from huiminbao.core.dev import blp as dev_blp
 
         api.register_blueprint(dev_blp)
+
+
+def start_background_workers(app: Flask) -> None:
+    """Demo mode: deliver the built-in gateway's notifications. Called in each serving process
+    (after gunicorn forks), never at import or in tests."""
+    from huiminbao.payments.gateway_simulator import NotificationDispatcher, SimulatedGateway
+
+    wired: Container = app.extensions["huiminbao"]
+    if wired.settings.is_demo and isinstance(wired.gateway, SimulatedGateway):
+        dispatcher = NotificationDispatcher(wired.gateway)
+        dispatcher.start()
+        app.extensions["gateway_dispatcher"] = dispatcher

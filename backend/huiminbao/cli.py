@@ -32,7 +32,7 @@ def main() -> None:
 @click.option("--dev-server", is_flag=True, help="use Flask's development server")
 def serve(host: str, port: int, workers: int | None, threads: int | None, dev_server: bool) -> None:
     """Apply migrations (and demo data in demo mode), then serve the API and the frontend."""
-    from huiminbao.app import create_app
+    from huiminbao.app import create_app, start_background_workers
 
     settings = _settings()
     _upgrade(settings)
@@ -40,6 +40,7 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, dev_se
         _load_demo_data(settings)
     app = create_app(settings)
     if dev_server or not _gunicorn_available():
+        start_background_workers(app)
         app.run(host=host, port=port, threaded=True)
         return
     # Demo mode runs one process: its SQLite database and movable clock live in that process.
@@ -52,6 +53,11 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, dev_se
         "accesslog": None,  # the app logs every request itself, as JSON, with its request id
         "graceful_timeout": 10,
         "timeout": 30,
+        # Connections opened in the master (migrations, app set-up) must not be shared with
+        # the forked workers; each worker then starts its own background workers.
+        "post_fork": lambda _server, _worker: app.extensions["huiminbao"].db.engine.dispose(
+            close=False),
+        "post_worker_init": lambda _worker: start_background_workers(app),
     })
 
 
@@ -174,6 +180,25 @@ def registry_generate(count: int, city_code: str, seed: int) -> None:
     finally:
         wired.db.dispose()
     click.echo(f"已生成 {len(created)} 名参保人")
+
+
+@main.command()
+def reconcile() -> None:
+    """Settle unknown payment outcomes and unconfirmed refunds, then check every money
+    invariant; exits 1 if anything does not add up."""
+    from huiminbao.app import build_container
+    from huiminbao.enrollment.reconcile import reconcile as run
+
+    settings = _settings()
+    _upgrade(settings)
+    wired = build_container(settings)
+    try:
+        report = run(wired)
+    finally:
+        wired.db.dispose()
+    click.echo(report.format())
+    if not report.ok:
+        sys.exit(1)
 
 
 @main.group()

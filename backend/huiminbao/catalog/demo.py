@@ -33,6 +33,9 @@ CLAIM_SCOPE = (
     "其他情形可在线提交理赔申请，上传发票及费用清单等材料。"
     "同一保障期间内各项免赔额、封顶线按年度累计计算。"
 )
+ELIGIBILITY = (
+    "浙江省本级和杭州市职工基本医疗保险、城乡居民基本医疗保险参保人员",
+)
 EXCLUSIONS = (
     "以下费用不予赔付：非医保定点医疗机构发生的费用；保障期间开始前或结束后发生的费用；"
     "美容、整形、矫形、健康体检、预防接种等非治疗性费用；"
@@ -82,6 +85,9 @@ def ensure_demo_product(db: Database, clock: Clock) -> Product:
                 insurer="演示保险股份有限公司杭州分公司（共保体主承保）",
                 status=ProductStatus.PUBLISHED.value,
                 payable_balances="prior_years",
+                first_year=True,
+                subsidized_tier_code="standard",
+                eligibility_conditions="\n".join(ELIGIBILITY),
                 created_at=clock.now(),
                 year=starts_on.year,
                 window_opens_on=opens_on,

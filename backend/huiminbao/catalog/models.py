@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -13,10 +14,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from huiminbao.catalog.domain import (
+    ALL_ASSISTANCE_CATEGORIES,
     BenefitCategory,
     CoveragePeriod,
     EnrollmentWindow,
@@ -36,6 +39,9 @@ class Product(Base):
             "payable_balances IN ('prior_years', 'prior_years,current_year')",
             name="payable_balances_values",
         ),
+        # 002 二(一), 003 二(一): the product never asks a health question; kept as a column so
+        # the record itself shows it, and the database refuses anything else.
+        CheckConstraint("health_questions = ''", name="no_health_questions"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
@@ -52,6 +58,18 @@ class Product(Base):
     coverage_ends_on: Mapped[date] = mapped_column(Date)
     # Which personal-account balances may pay, in the order they are drawn.
     payable_balances: Mapped[str] = mapped_column(String(40), default="prior_years")
+    # 003 三(八)1: the first year's window may be at most two months.
+    first_year: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # 003 三(三)3: the tier the subsidy fund buys (null only on rows older than revision 0005;
+    # ``subsidized_tier`` falls back to the cheapest tier) and the groups it buys it for.
+    subsidized_tier_code: Mapped[str | None] = mapped_column(String(32))
+    subsidized_categories: Mapped[str] = mapped_column(
+        String(64), default=",".join(ALL_ASSISTANCE_CATEGORIES),
+        server_default=",".join(ALL_ASSISTANCE_CATEGORIES),
+    )
+    # Who may enroll, one condition a line (never a health, age, history or occupation one).
+    eligibility_conditions: Mapped[str] = mapped_column(Text, default="", server_default="")
+    health_questions: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     tiers: Mapped[list[Tier]] = relationship(
@@ -76,6 +94,27 @@ class Product(Base):
 
     def tier(self, code: str) -> Tier | None:
         return next((tier for tier in self.tiers if tier.code == code), None)
+
+    @property
+    def subsidized_tier(self) -> Tier | None:
+        """The tier the subsidy fund pays for: the configured one, else the cheapest."""
+        if self.subsidized_tier_code is not None:
+            return self.tier(self.subsidized_tier_code)
+        if not self.tiers:
+            return None
+        return min(self.tiers, key=lambda tier: (tier.premium_fen, tier.position))
+
+    @property
+    def subsidized_category_list(self) -> list[str]:
+        return [c for c in self.subsidized_categories.split(",") if c]
+
+    @property
+    def eligibility_condition_list(self) -> list[str]:
+        return [line for line in self.eligibility_conditions.split("\n") if line]
+
+    @property
+    def health_question_list(self) -> list[str]:
+        return [line for line in self.health_questions.split("\n") if line]
 
 
 class Tier(Base):

@@ -1,4 +1,5 @@
-"""Catalog endpoints: the products open for enrollment and their details."""
+"""Catalog endpoints: the products open for enrollment and their details; administrators
+configure the year's product."""
 
 from __future__ import annotations
 
@@ -7,14 +8,19 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from huiminbao.audit.services import AuditActor
 from huiminbao.catalog import services
+from huiminbao.catalog.domain import ProductDraft
 from huiminbao.catalog.schemas import (
+    ProductDraftSchema,
     ProductListSchema,
     ProductQuerySchema,
     ProductSchema,
     product_view,
 )
 from huiminbao.core.container import container
+from huiminbao.identity.auth import require_role
+from huiminbao.identity.domain import Role
 
 blp = Blueprint("catalog", __name__, url_prefix="/api/v1", description="产品目录")
 
@@ -39,3 +45,72 @@ class ProductDetail(MethodView):
         """One published product with its tiers, benefits, window and current terms."""
         wired = container()
         return product_view(services.get_product(wired.db, product_id), wired.clock.today())
+
+
+def _administrator() -> AuditActor:
+    actor = require_role(Role.ADMIN)
+    return AuditActor(actor.account_id, actor.role.value)
+
+
+@blp.route("/admin/products")
+class AdminProducts(MethodView):
+    @blp.arguments(ProductQuerySchema, location="query")
+    @blp.response(200, ProductListSchema)
+    @blp.alt_response(401, description="Not signed in")
+    @blp.alt_response(403, description="Not an administrator")
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """All products, drafts included, newest first (administrators)."""
+        _administrator()
+        wired = container()
+        today = wired.clock.today()
+        products = services.all_products(wired.db, query["city_code"])
+        return {"items": [product_view(product, today) for product in products]}
+
+    @blp.arguments(ProductDraftSchema)
+    @blp.response(201, ProductSchema)
+    @blp.alt_response(401, description="Not signed in")
+    @blp.alt_response(403, description="Not an administrator")
+    @blp.alt_response(422, description=(
+        "The product breaks a rule (code `invalid_product`): `errors` maps every failing field "
+        "to its Chinese message(s), all at once; `message` is 产品配置不符合规则：共N项"
+    ))
+    def post(self, draft: ProductDraft) -> dict[str, Any]:
+        """Configure a city's product for a year (administrators).
+
+        Checked against DESIGN.md §2: deductible at most ¥20,000, every ratio at least 70 %,
+        cap at least ¥1,000,000 (003 三(五)); first-year window at most two calendar months
+        (003 三(八)); no health question and no health, age, history or occupation condition
+        (002 二(一), 003 二(一)); terms that say it is commercial insurance, not basic
+        insurance (002 四(二)). Nothing is stored when any rule fails.
+        """
+        by = _administrator()
+        wired = container()
+        product = services.create_product(wired, by, draft)
+        return product_view(product, wired.clock.today())
+
+
+@blp.route("/admin/products/<int:product_id>")
+class AdminProductDetail(MethodView):
+    @blp.response(200, ProductSchema)
+    @blp.alt_response(401, description="Not signed in")
+    @blp.alt_response(403, description="Not an administrator")
+    def get(self, product_id: int) -> dict[str, Any]:
+        """One product in any status (administrators)."""
+        _administrator()
+        wired = container()
+        return product_view(services.get_any_product(wired.db, product_id), wired.clock.today())
+
+
+@blp.route("/admin/products/<int:product_id>/publish")
+class PublishProduct(MethodView):
+    @blp.response(200, ProductSchema)
+    @blp.alt_response(401, description="Not signed in")
+    @blp.alt_response(403, description="Not an administrator")
+    @blp.alt_response(409, description="The product is not a draft")
+    @blp.alt_response(422, description="The city already has a published product that year")
+    def post(self, product_id: int) -> dict[str, Any]:
+        """Publish a draft product (administrators)."""
+        by = _administrator()
+        wired = container()
+        product = services.publish_product(wired, by, product_id)
+        return product_view(product, wired.clock.today())

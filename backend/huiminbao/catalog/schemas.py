@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, post_load, validate
 
+from huiminbao.catalog.domain import (
+    ALL_ASSISTANCE_CATEGORIES,
+    BenefitCategory,
+    BenefitDraft,
+    CoveragePeriod,
+    EnrollmentWindow,
+    PayableBalances,
+    ProductDraft,
+    ProductStatus,
+    TermsDraft,
+    TierDraft,
+)
 from huiminbao.catalog.models import Product
 
 
@@ -43,18 +56,35 @@ class TermsSchema(Schema):
     exclusions = fields.String()
 
 
+class SubsidySchema(Schema):
+    tier = fields.String(allow_none=True, metadata={"description": "code of the subsidized tier"})
+    tier_name = fields.String(allow_none=True)
+    categories = fields.List(fields.String(), metadata={
+        "description": "tekun (特困) | dibao (低保) | dibian (低边) | disabled (残疾人员)",
+    })
+
+
 class ProductSchema(Schema):
     id = fields.Integer()
     code = fields.String()
     name = fields.String()
+    status = fields.String(metadata={"description": "draft | published | withdrawn"})
     city_code = fields.String()
     city_name = fields.String()
-    year = fields.Integer()
+    year = fields.Integer(metadata={"description": "the year coverage starts"})
     insurer = fields.String()
+    first_year = fields.Boolean(metadata={
+        "description": "the scheme's first year (window at most two months, 003 三(八))",
+    })
     enrollment = fields.Nested(WindowSchema)
     coverage = fields.Nested(CoverageSchema)
-    payable_balances = fields.List(fields.String())
+    payable_balances = fields.List(fields.String(), metadata={
+        "description": "personal-account balances that may pay, in order drawn",
+    })
     tiers = fields.List(fields.Nested(TierSchema))
+    subsidy = fields.Nested(SubsidySchema)
+    eligibility_conditions = fields.List(fields.String())
+    health_questions = fields.List(fields.String(), metadata={"description": "always empty"})
     terms = fields.Nested(TermsSchema, allow_none=True)
 
 
@@ -70,16 +100,19 @@ class ProductQuerySchema(Schema):
     )
 
 
-def product_view(product: Product, today: Any) -> dict[str, Any]:
+def product_view(product: Product, today: date) -> dict[str, Any]:
     """The API's view of a product on a given day."""
+    subsidized = product.subsidized_tier
     return {
         "id": product.id,
         "code": product.code,
         "name": product.name,
+        "status": product.status,
         "city_code": product.city_code,
         "city_name": product.city_name,
         "year": product.year,
         "insurer": product.insurer,
+        "first_year": product.first_year,
         "enrollment": {
             "opens_on": product.window_opens_on,
             "closes_on": product.window_closes_on,
@@ -88,5 +121,154 @@ def product_view(product: Product, today: Any) -> dict[str, Any]:
         "coverage": {"starts_on": product.coverage_starts_on, "ends_on": product.coverage_ends_on},
         "payable_balances": product.payable_balances.split(","),
         "tiers": product.tiers,
+        "subsidy": {
+            "tier": subsidized.code if subsidized else None,
+            "tier_name": subsidized.name if subsidized else None,
+            "categories": product.subsidized_category_list,
+        },
+        "eligibility_conditions": product.eligibility_condition_list,
+        "health_questions": product.health_question_list,
         "terms": product.current_terms,
     }
+
+
+# ---------------------------------------------------------------- administrator's product draft
+#
+# The schema checks only shape and types; every business rule (DESIGN.md §2) is checked by
+# ``catalog.domain.validate_product`` so that all violations are reported together.
+
+_MAX_FEN = 10**12  # 100亿元: beyond any premium, deductible or cap, and within BIGINT
+_MONEY = validate.Range(max=_MAX_FEN, error="金额超出允许范围")
+_STATUS = validate.OneOf(
+    [ProductStatus.DRAFT.value, ProductStatus.PUBLISHED.value],
+    error="产品状态只能是 draft（草稿）或 published（直接发布）",
+)
+
+
+def _fen(description: str) -> fields.Integer:
+    return fields.Integer(required=True, strict=True, validate=_MONEY,
+                          metadata={"description": description})
+
+
+class BenefitRuleInSchema(Schema):
+    deductible_fen = _fen("annual deductible, fen (at most 2,000,000 = ¥20,000)")
+    ratio_bp = fields.Integer(required=True, strict=True, metadata={
+        "description": "reimbursement ratio, basis points (at least 7000 = 70 %)",
+    })
+    cap_fen = _fen("annual cap, fen (at least 100,000,000 = ¥1,000,000)")
+
+
+class TierBenefitsInSchema(Schema):
+    compliant = fields.Nested(BenefitRuleInSchema, load_default=None,
+                              metadata={"description": "医保范围内合规费用"})
+    reasonable = fields.Nested(BenefitRuleInSchema, load_default=None,
+                               metadata={"description": "医保范围外合理费用"})
+    special_drug = fields.Nested(BenefitRuleInSchema, load_default=None,
+                                 metadata={"description": "特定药品费用"})
+
+
+class TierInSchema(Schema):
+    code = fields.String(required=True, metadata={"description": "e.g. standard"})
+    name = fields.String(required=True, metadata={"description": "e.g. 标准版"})
+    premium_fen = _fen("premium per person per year, fen")
+    benefits = fields.Nested(TierBenefitsInSchema, required=True, metadata={
+        "description": "all three categories are required",
+    })
+
+
+class WindowInSchema(Schema):
+    opens_on = fields.Date(required=True)
+    closes_on = fields.Date(required=True, metadata={"description": "inclusive"})
+
+
+class CoverageInSchema(Schema):
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True, metadata={"description": "inclusive; at most one year"})
+
+
+class SubsidyInSchema(Schema):
+    tier = fields.String(load_default=None, allow_none=True,
+                         metadata={"description": "tier code; default: the cheapest tier"})
+    categories = fields.List(fields.String(), load_default=lambda: list(ALL_ASSISTANCE_CATEGORIES),
+                             metadata={"description": "subset of tekun, dibao, dibian, disabled; "
+                                                      "default: all four"})
+
+
+class TermsInSchema(Schema):
+    version = fields.String(required=True, metadata={"description": "e.g. 2027.1"})
+    notice = fields.String(required=True, metadata={
+        "description": "must say 商业保险 and 不是基本医疗保险 (or 非基本医保)",
+    })
+    coverage = fields.String(required=True)
+    claim_scope = fields.String(required=True)
+    exclusions = fields.String(required=True)
+
+
+class ProductDraftSchema(Schema):
+    """A product for one city and year, as the administrator configures it."""
+
+    code = fields.String(required=True, metadata={"description": "unique, e.g. XHYLB-2027"})
+    name = fields.String(required=True)
+    city_code = fields.String(required=True, metadata={"description": "6-digit division code"})
+    city_name = fields.String(required=True)
+    insurer = fields.String(required=True)
+    status = fields.String(load_default=ProductStatus.DRAFT.value, validate=_STATUS)
+    first_year = fields.Boolean(required=True, metadata={
+        "description": "the scheme's first year: the window may be at most two calendar months",
+    })
+    enrollment = fields.Nested(WindowInSchema, required=True)
+    coverage = fields.Nested(CoverageInSchema, required=True)
+    payable_balances = fields.List(
+        fields.String(), load_default=lambda: list(PayableBalances.PRIOR_YEARS.parts),
+        metadata={"description": '["prior_years"] or ["prior_years", "current_year"]'},
+    )
+    tiers = fields.List(fields.Nested(TierInSchema), required=True)
+    subsidy = fields.Nested(SubsidyInSchema, load_default=lambda: {
+        "tier": None, "categories": list(ALL_ASSISTANCE_CATEGORIES),
+    })
+    eligibility_conditions = fields.List(fields.String(), load_default=list, metadata={
+        "description": "who may enroll; no health, age, history or occupation condition",
+    })
+    health_questions = fields.List(fields.String(), load_default=list, metadata={
+        "description": "must be empty: the product never asks a health question",
+    })
+    terms = fields.Nested(TermsInSchema, required=True)
+
+    @post_load
+    def to_draft(self, data: dict[str, Any], **_: Any) -> ProductDraft:
+        return ProductDraft(
+            code=data["code"].strip(),
+            name=data["name"].strip(),
+            city_code=data["city_code"].strip(),
+            city_name=data["city_name"].strip(),
+            insurer=data["insurer"].strip(),
+            status=ProductStatus(data["status"]),
+            first_year=data["first_year"],
+            window=EnrollmentWindow(data["enrollment"]["opens_on"],
+                                    data["enrollment"]["closes_on"]),
+            coverage=CoveragePeriod(data["coverage"]["starts_on"], data["coverage"]["ends_on"]),
+            payable_balances=tuple(data["payable_balances"]),
+            tiers=tuple(_tier_draft(tier) for tier in data["tiers"]),
+            subsidized_tier=data["subsidy"]["tier"],
+            subsidized_categories=tuple(data["subsidy"]["categories"]),
+            eligibility_conditions=tuple(
+                " ".join(condition.split()) for condition in data["eligibility_conditions"]
+                if condition.strip()
+            ),
+            health_questions=tuple(data["health_questions"]),
+            terms=TermsDraft(**{key: value.strip() for key, value in data["terms"].items()}),
+        )
+
+
+def _tier_draft(tier: dict[str, Any]) -> TierDraft:
+    return TierDraft(
+        code=tier["code"].strip(),
+        name=tier["name"].strip(),
+        premium_fen=tier["premium_fen"],
+        benefits=tuple(
+            BenefitDraft(category.value, rule["deductible_fen"], rule["ratio_bp"], rule["cap_fen"])
+            for category in BenefitCategory
+            if (rule := tier["benefits"][category.value]) is not None
+        ),
+    )
+

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from huiminbao.identity.access import GrantFinder
     from huiminbao.identity.sms import SmsSender
     from huiminbao.identity.tokens import TokenService
+    from huiminbao.payments.gateway import PaymentGateway
     from huiminbao.registry.port import RegistryPort
 
 
@@ -31,6 +32,7 @@ class Container:
     sms: SmsSender
     tokens: TokenService
     grants: GrantFinder
+    gateway: PaymentGateway
 
 
 def container() -> Container:

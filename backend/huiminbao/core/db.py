@@ -62,9 +62,11 @@ def _prepare_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # SQLite has no row locks: take the write lock up front so that read-then-write
-        # transactions serialize instead of failing with "database is locked" on upgrade.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # SQLite has no row locks: a writing transaction takes the write lock up front so that
+        # read-then-write transactions serialize instead of failing with "database is locked"
+        # on upgrade. Read-only sessions begin deferred: in WAL mode they never block a writer.
+        readonly = conn.get_execution_options().get("huiminbao_readonly", False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -88,6 +90,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            self.engine.execution_options(huiminbao_readonly=True), expire_on_commit=False
+        )
 
     @property
     def is_postgresql(self) -> bool:
@@ -103,7 +108,7 @@ class Database:
     def read(self) -> Iterator[Session]:
         """A session for queries only: nothing is committed, and the objects it loaded stay
         readable after it closes (close() detaches them without expiring them)."""
-        session = self._sessions()
+        session = self._read_sessions()
         try:
             yield session
         finally:

@@ -9,6 +9,10 @@ MODEL_MODULES = (
     "huiminbao.catalog.models",
     "huiminbao.identity.models",
     "huiminbao.audit.models",
+    "huiminbao.enrollment.models",
+    "huiminbao.payments.ledger",
+    "huiminbao.payments.gateway_models",
+    "huiminbao.core.idempotency",
 )
 
 

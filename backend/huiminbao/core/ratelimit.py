@@ -34,7 +34,8 @@ def retry_after_seconds(error: RateLimitExceeded) -> int:
     current = limiter.current_limit
     if current is None:
         return 60
-    return max(1, round(current.reset_at - time.time()))
+    # Flask-Limiter's Retry-After header truncates the same way: message and header agree.
+    return max(1, int(current.reset_at - time.time()))
 
 
 def throttled_message(seconds: int) -> str:

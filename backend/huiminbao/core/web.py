@@ -17,6 +17,11 @@ def frontend_blueprint(frontend_dir: Path) -> Blueprint:
     def index() -> Response:
         return _no_store(send_from_directory(frontend_dir, "index.html"))
 
+    @bp.get("/verify/<string:token>")
+    def verify_page(token: str) -> Response:
+        # The e-policy QR points here; the page reads the token from its own URL.
+        return _no_store(send_from_directory(frontend_dir, "verify.html"))
+
     @bp.get("/<path:filename>")
     def asset(filename: str) -> Response:
         if filename.startswith("api/"):

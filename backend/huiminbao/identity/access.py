@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 from sqlalchemy.orm import Session
 
 from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
+from huiminbao.core.api import error_response
 from huiminbao.core.container import Container, container
 from huiminbao.core.errors import Forbidden, NotFound, RuleViolation
 from huiminbao.identity.auth import Actor, current_actor
@@ -71,8 +72,7 @@ def require_access(c: Container, session: Session, actor: Actor, action: Action,
     """For loaded objects: deny with 404 so that a stranger learns nothing."""
     decision = authorize(c, session, actor, action, subject_person_id)
     if not decision.allowed:
-        _audit_denial(c, actor, action, subject_person_id, object_type, object_id)
-        raise NotFound()
+        raise AccessDenied(_denial(actor, action, subject_person_id, object_type, object_id))
     return decision
 
 
@@ -106,8 +106,7 @@ def check_acting_for() -> None:
         with c.db.read() as session:
             decision = authorize(c, session, actor, action, subject_person_id)
     if not decision.allowed or decision.basis is None or subject_person_id is None:
-        _audit_denial(c, actor, action, subject_person_id, "person", raw[:64])
-        raise Forbidden(NOT_AUTHORIZED_TO_ACT, code="not_authorized")
+        raise ActingForDenied(_denial(actor, action, subject_person_id, "person", raw[:64]))
     g.acting_subject = Subject(subject_person_id, decision.basis, decision.grant_id)
     g.acting_action = action
 
@@ -134,12 +133,35 @@ def subject_for(action: Action, actor: Actor) -> Subject:
 
 def init_access(app: Flask) -> None:
     app.before_request(check_acting_for)
+    app.register_error_handler(AccessDenied, _record_denial)
+    app.register_error_handler(ActingForDenied, _record_denial)
 
 
-def _audit_denial(c: Container, actor: Actor, action: Action | None,
-                  subject_person_id: int | None, object_type: str, object_id: str) -> None:
-    audit.record_now(c.db, c.clock, AuditEntry(
+class AccessDenied(NotFound):
+    """A denial on an object: answers like a missing object. The audit entry is written by the
+    error handler, after the request's own transaction has rolled back."""
+
+    def __init__(self, entry: AuditEntry) -> None:
+        super().__init__()
+        self.entry = entry
+
+
+class ActingForDenied(Forbidden):
+    def __init__(self, entry: AuditEntry) -> None:
+        super().__init__(NOT_AUTHORIZED_TO_ACT, code="not_authorized")
+        self.entry = entry
+
+
+def _denial(actor: Actor, action: Action | None, subject_person_id: int | None,
+            object_type: str, object_id: str) -> AuditEntry:
+    return AuditEntry(
         action=f"access.{action.value if action else 'act_for'}", outcome="denied",
         actor=AuditActor(actor.account_id, actor.role.value),
         subject_person_id=subject_person_id, object_type=object_type, object_id=object_id,
-    ))
+    )
+
+
+def _record_denial(error: AccessDenied | ActingForDenied) -> Response:
+    c = container()
+    audit.record_now(c.db, c.clock, error.entry)
+    return error_response(error.http_status, error.code, error.message, error.errors)

@@ -7,10 +7,11 @@ from typing import Any, ClassVar
 from flask import Response, jsonify, make_response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 
 from huiminbao.audit.consents import CONSENT_TEXTS, ConsentKind
 from huiminbao.core.container import container
-from huiminbao.core.errors import NotFound
+from huiminbao.core.errors import DomainError, NotFound
 from huiminbao.core.masking import mask_phone
 from huiminbao.core.ratelimit import json_field_key, limiter
 from huiminbao.identity import services, wechat
@@ -107,6 +108,34 @@ def _set_session_cookies(response: Response, cookie_token: str, csrf_token: str)
     # Readable by the page's script, which echoes it in X-CSRF-Token (double submit).
     response.set_cookie(CSRF_COOKIE, csrf_token, max_age=max_age, httponly=False,
                         samesite="Lax", secure=secure, path="/")
+
+
+class AuthMethodsSchema(Schema):
+    sms = fields.Boolean()
+    wechat = fields.Boolean()
+
+
+class SessionStateSchema(Schema):
+    authenticated = fields.Boolean()
+
+
+@blp.route("/auth/methods")
+class AuthMethods(MethodView):
+    @blp.response(200, AuthMethodsSchema)
+    def get(self) -> dict[str, Any]:
+        """Which sign-in methods this deployment offers."""
+        return {"sms": True, "wechat": container().settings.wechat_enabled}
+
+
+@blp.route("/auth/session")
+class SessionState(MethodView):
+    @blp.response(200, SessionStateSchema)
+    def get(self) -> dict[str, Any]:
+        """Whether the caller is signed in (200 either way, so pages can ask quietly)."""
+        try:
+            return {"authenticated": optional_actor() is not None}
+        except DomainError:  # an expired or malformed token is simply "not signed in"
+            return {"authenticated": False}
 
 
 @blp.route("/auth/logout")

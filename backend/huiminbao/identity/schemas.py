@@ -64,8 +64,10 @@ class LoginResultSchema(Schema):
 
 
 class BindConsentsSchema(Schema):
-    personal_info = fields.String(required=True, metadata={"description": "version agreed to"})
-    sensitive_info = fields.String(required=True, metadata={"description": "version agreed to"})
+    # Not required here: a missing consent is answered by the service as consent_required,
+    # naming the text to agree to.
+    personal_info = fields.String(load_default=None, metadata={"description": "version agreed"})
+    sensitive_info = fields.String(load_default=None, metadata={"description": "version agreed"})
 
 
 class BindIdentitySchema(Schema):

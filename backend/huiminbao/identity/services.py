@@ -244,7 +244,10 @@ def bind_identity(
     now = c.clock.now()
     try:
         with c.db.transaction() as session:
-            account = session.get(UserAccount, account_id, with_for_update=True)
+            account = session.scalars(
+                select(UserAccount).where(UserAccount.id == account_id)
+                .with_for_update(of=UserAccount)  # not the outer-joined person
+            ).one_or_none()
             if account is None:
                 raise NotFound()
             person = person_for(session, parsed.value, registered.name, now)

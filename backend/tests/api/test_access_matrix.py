@@ -30,6 +30,20 @@ class Endpoint:
 PERSON_ENDPOINTS = [
     Endpoint("GET", "/api/v1/me"),
     Endpoint("PUT", "/api/v1/me/preferences", {"elderly_mode": True}),
+    Endpoint("GET", "/api/v1/me/account"),
+    Endpoint("GET", "/api/v1/policies"),
+    Endpoint("POST", "/api/v1/enrollments/preview",
+             {"product_id": 1, "tier": "standard", "payment_method": "personal_account"}),
+]
+
+# Endpoints on one of the owner's objects; "{policy_no}" and "{order_no}" are filled in.
+OBJECT_ENDPOINTS = [
+    Endpoint("GET", "/api/v1/policies/{policy_no}"),
+    Endpoint("GET", "/api/v1/policies/{policy_no}/qr.png"),
+    Endpoint("PUT", "/api/v1/policies/{policy_no}/auto-renew", {"enabled": False}),
+    Endpoint("POST", "/api/v1/policies/{policy_no}/cancel"),
+    Endpoint("GET", "/api/v1/enrollments/{order_no}"),
+    Endpoint("POST", "/api/v1/enrollments/{order_no}/cancel"),
 ]
 
 
@@ -93,5 +107,45 @@ def test_acting_for_a_person_that_does_not_exist_looks_the_same(
 @pytest.mark.parametrize("endpoint", PERSON_ENDPOINTS, ids=lambda e: f"{e.method} {e.path}")
 def test_the_owner_gets_their_own_data(owner: Session, endpoint: Endpoint) -> None:
     response = _call(owner.client, endpoint, owner.bearer)
-    assert response.status_code == 200
-    assert response.get_json()["identity"]["name"] == "张*"
+    assert response.status_code == 200, response.get_json()
+    assert "刘" not in response.get_data(as_text=True)
+
+
+@pytest.fixture
+def owners_policy(owner: Session) -> dict[str, str]:
+    product = owner.client.get("/api/v1/products").get_json()["items"][0]
+    response = owner.client.post(
+        "/api/v1/enrollments", headers={**owner.bearer, "Idempotency-Key": "matrix-order-1"},
+        json={"product_id": product["id"], "tier": "standard",
+              "payment_method": "personal_account",
+              "confirmations": {"terms_version": product["terms"]["version"],
+                                "not_basic_insurance": True, "debit_amount_fen": 15000}},
+    )
+    assert response.status_code == 201, response.get_json()
+    order = response.get_json()
+    return {"order_no": order["order_no"], "policy_no": order["policies"][0]["policy_no"]}
+
+
+@pytest.mark.parametrize("endpoint", OBJECT_ENDPOINTS, ids=lambda e: f"{e.method} {e.path}")
+def test_a_strangers_request_for_the_owners_object_is_a_plain_404(
+    owner: Session, stranger: Session, owners_policy: dict[str, str], endpoint: Endpoint,
+    wired: Container,
+) -> None:
+    path = endpoint.path.format(**owners_policy)
+    headers = {**stranger.bearer, "Idempotency-Key": "stranger-try-0001"}
+    response = stranger.client.open(path, method=endpoint.method, json=endpoint.body,
+                                     headers=headers)
+    assert response.status_code == 404
+    text = response.get_data(as_text=True)
+    for secret in _owner_secrets(owner):
+        assert secret not in text
+    missing = stranger.client.open(
+        endpoint.path.format(order_no="HM000000000000000000", policy_no="XHYL2027000000000000"),
+        method=endpoint.method, json=endpoint.body,
+        headers={**stranger.bearer, "Idempotency-Key": "stranger-try-0002"})
+    assert missing.status_code == 404
+    assert missing.get_json()["code"] == response.get_json()["code"]
+    # The owner's policy is untouched.
+    check = owner.client.get(f"/api/v1/policies/{owners_policy['policy_no']}",
+                             headers=owner.bearer).get_json()
+    assert check["status"] == "active"

@@ -1,0 +1,1 @@
+"""Orders and policies: one-click enrollment, paying for it, cancelling, renewing."""

@@ -1,0 +1,167 @@
+"""Pure enrollment rules: order and policy state machines, eligibility, pricing.
+
+No Flask, no database. The transition tables are the only way a status changes; anything not in
+them raises ``InvalidTransition``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+from huiminbao.registry.port import Assistance, PersonStatus, RegistryPerson, Scheme
+
+UNPAID_ORDER_LIFETIME = timedelta(minutes=30)
+
+
+class OrderStatus(StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    ISSUED = "issued"
+    CANCELLED = "cancelled"  # before payment, by the buyer or because payment failed
+    EXPIRED = "expired"  # unpaid after 30 minutes; its places are released
+    REFUNDED = "refunded"  # every policy of the order cancelled and its money returned
+
+    @property
+    def label(self) -> str:
+        return _ORDER_LABELS[self]
+
+    @property
+    def holds_places(self) -> bool:
+        """Whether the order still reserves its insured persons for the product."""
+        return self in {OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.ISSUED}
+
+
+_ORDER_LABELS = {
+    OrderStatus.PENDING_PAYMENT: "待支付",
+    OrderStatus.PAID: "已支付",
+    OrderStatus.ISSUED: "已出单",
+    OrderStatus.CANCELLED: "已取消",
+    OrderStatus.EXPIRED: "已过期",
+    OrderStatus.REFUNDED: "已退款",
+}
+
+ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.PENDING_PAYMENT: frozenset({
+        OrderStatus.PAID, OrderStatus.CANCELLED, OrderStatus.EXPIRED,
+    }),
+    OrderStatus.PAID: frozenset({OrderStatus.ISSUED}),
+    OrderStatus.ISSUED: frozenset({OrderStatus.REFUNDED}),
+    OrderStatus.CANCELLED: frozenset(),
+    OrderStatus.EXPIRED: frozenset(),
+    OrderStatus.REFUNDED: frozenset(),
+}
+
+
+class PolicyStatus(StrEnum):
+    ACTIVE = "active"  # issued; covers from its start date
+    CANCELLED = "cancelled"  # cancelled before coverage, premium refunded
+
+    @property
+    def label(self) -> str:
+        return {PolicyStatus.ACTIVE: "有效", PolicyStatus.CANCELLED: "已退保"}[self]
+
+
+POLICY_TRANSITIONS: dict[PolicyStatus, frozenset[PolicyStatus]] = {
+    PolicyStatus.ACTIVE: frozenset({PolicyStatus.CANCELLED}),
+    PolicyStatus.CANCELLED: frozenset(),
+}
+
+
+class InvalidTransition(Exception):
+    def __init__(self, current: StrEnum, target: StrEnum) -> None:
+        super().__init__(f"{current.value} -> {target.value} is not allowed")
+        self.current, self.target = current, target
+
+
+def transition(current: OrderStatus, target: OrderStatus) -> OrderStatus:
+    if target not in ORDER_TRANSITIONS[current]:
+        raise InvalidTransition(current, target)
+    return target
+
+
+def policy_transition(current: PolicyStatus, target: PolicyStatus) -> PolicyStatus:
+    if target not in POLICY_TRANSITIONS[current]:
+        raise InvalidTransition(current, target)
+    return target
+
+
+class PaymentMethod(StrEnum):
+    PERSONAL_ACCOUNT = "personal_account"  # 医保个人账户
+    ONLINE = "online"  # 微信支付等在线支付
+    SUBSIDY = "subsidy"  # 政府资助参保
+
+    @property
+    def label(self) -> str:
+        return {
+            PaymentMethod.PERSONAL_ACCOUNT: "医保个人账户",
+            PaymentMethod.ONLINE: "在线支付",
+            PaymentMethod.SUBSIDY: "政府资助",
+        }[self]
+
+
+# ---------------------------------------------------------------- eligibility
+
+
+@dataclass(frozen=True)
+class Ineligible:
+    code: str
+    message: str
+
+
+def eligibility(person: RegistryPerson | None, city_code: str, city_name: str) -> Ineligible | None:
+    """Anyone in the city's basic medical insurance with active status may enroll. Never an age,
+    health, pre-existing-condition or occupation condition (002 二(一), 003 二(一))."""
+    if person is None:
+        return Ineligible("not_insured", f"未查询到您在{city_name}的基本医疗保险参保信息，"
+                                         "本产品仅面向本市基本医保参保人员")
+    if person.city_code != city_code:
+        return Ineligible("other_city", f"您的基本医疗保险参保地不在{city_name}，"
+                                        "本产品仅面向本市基本医保参保人员。"
+                                        "请在参保地参加当地的惠民保产品")
+    if person.status is not PersonStatus.ACTIVE:
+        return Ineligible("insurance_suspended", "您的基本医疗保险目前处于暂停（中断）状态，"
+                                                 "恢复正常参保缴费后即可投保。"
+                                                 "如有疑问请咨询当地医保经办机构")
+    return None
+
+
+def can_pay_from_personal_account(person: RegistryPerson) -> bool:
+    return person.scheme is Scheme.EMPLOYEE
+
+
+SUBSIDIZED_GROUPS = frozenset({
+    Assistance.TEKUN, Assistance.DIBAO, Assistance.DIBIAN, Assistance.DISABLED,
+})
+
+
+def is_subsidized_group(person: RegistryPerson) -> bool:
+    return person.assistance in SUBSIDIZED_GROUPS
+
+
+@dataclass(frozen=True)
+class Price:
+    premium_fen: int
+    subsidy_fen: int
+
+    @property
+    def payable_fen(self) -> int:
+        return self.premium_fen - self.subsidy_fen
+
+
+def price(premium_fen: int, subsidized_tier_premium_fen: int | None) -> Price:
+    """The subsidy fund pays the subsidized tier; a higher tier pays the difference."""
+    if subsidized_tier_premium_fen is None:
+        return Price(premium_fen, 0)
+    return Price(premium_fen, min(premium_fen, subsidized_tier_premium_fen))
+
+
+def coverage_started(starts_on: date, today: date) -> bool:
+    return today >= starts_on
+
+
+def format_fen(amount_fen: int) -> str:
+    sign = "-" if amount_fen < 0 else ""
+    yuan, fen = divmod(abs(amount_fen), 100)
+    return f"{sign}¥{yuan:,}.{fen:02d}"

@@ -1,0 +1,293 @@
+"""Policy use cases: list and read (through the gate), e-policy QR and public verification,
+cancellation with refund to the source, and auto-renewal consent."""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+import qrcode
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from huiminbao.audit import services as audit
+from huiminbao.audit.services import AuditActor, AuditEntry
+from huiminbao.catalog.models import Product
+from huiminbao.core.container import Container
+from huiminbao.core.errors import InvalidInput, NotFound, RuleViolation
+from huiminbao.enrollment import numbers
+from huiminbao.enrollment.domain import (
+    OrderStatus,
+    PaymentMethod,
+    PolicyStatus,
+    format_fen,
+    policy_transition,
+    transition,
+)
+from huiminbao.enrollment.models import Order, OrderItem, Policy, Refund, SubsidyUse
+from huiminbao.identity.access import Subject, authorize, require_access
+from huiminbao.identity.auth import Actor
+from huiminbao.identity.domain import Action
+from huiminbao.identity.models import Person
+from huiminbao.payments import ledger
+from huiminbao.registry.port import RegistryUnavailable
+
+log = logging.getLogger(__name__)
+
+AUTO_RENEW_CONSENT_VERSION = "2026.1"
+AUTO_RENEW_CONSENT_TEXT = (
+    "我同意在下一保障年度开放投保时，为本保单的被保险人自动续保：续保扣款前将以短信提醒，"
+    "提醒后至少7天方可从我的医保个人账户扣除续保保费；我可以随时关闭自动续保。"
+)
+
+
+@dataclass(frozen=True)
+class PolicyDetails:
+    policy: Policy
+    product: Product
+    insured: Person
+    holder: Person
+    order: Order
+    refund: Refund | None
+
+
+# ---------------------------------------------------------------- reading
+
+
+def list_policies(c: Container, subject: Subject) -> list[PolicyDetails]:
+    """Policies where the subject is the insured person or the holder (the buyer)."""
+    with c.db.read() as session:
+        policies = session.scalars(
+            select(Policy).where(or_(Policy.insured_person_id == subject.person_id,
+                                     Policy.holder_person_id == subject.person_id))
+            .order_by(Policy.issued_at.desc(), Policy.id.desc())
+        ).all()
+        return [_details(session, policy) for policy in policies]
+
+
+def get_policy(c: Container, actor: Actor, policy_no: str,
+               action: Action = Action.VIEW_POLICIES) -> PolicyDetails:
+    with c.db.read() as session:
+        policy = session.scalars(select(Policy).where(Policy.policy_no == policy_no)).one_or_none()
+        if policy is None:
+            raise NotFound("未找到该保单")
+        require_policy_access(c, session, actor, policy, action)
+        return _details(session, policy)
+
+
+def require_policy_access(c: Container, session: Session, actor: Actor, policy: Policy,
+                          action: Action) -> None:
+    """A policy is the insured person's and its holder's: either may see it, or whoever may
+    act for one of them (grant, staff role). Anyone else gets the same 404 as a wrong number."""
+    for person_id in dict.fromkeys((policy.insured_person_id, policy.holder_person_id)):
+        if authorize(c, session, actor, action, person_id).allowed:
+            return
+    require_access(c, session, actor, action, policy.insured_person_id, object_type="policy",
+                   object_id=policy.policy_no)
+
+
+def _details(session: Session, policy: Policy) -> PolicyDetails:
+    item = session.get(OrderItem, policy.order_item_id)
+    assert item is not None
+    order = session.get(Order, item.order_id)
+    product = session.scalars(select(Product).where(Product.id == policy.product_id)
+                              .options(selectinload(Product.tiers),
+                                       selectinload(Product.terms))).one()
+    insured = session.get(Person, policy.insured_person_id)
+    holder = session.get(Person, policy.holder_person_id)
+    refund = session.scalars(select(Refund).where(Refund.policy_id == policy.id)).one_or_none()
+    assert order is not None and insured is not None and holder is not None
+    return PolicyDetails(policy, product, insured, holder, order, refund)
+
+
+# ---------------------------------------------------------------- e-policy QR and verification
+
+
+def _verifier(c: Container) -> URLSafeSerializer:
+    return URLSafeSerializer(c.settings.secret_key, salt="policy-verify")
+
+
+def verify_token(c: Container, policy_no: str) -> str:
+    return str(_verifier(c).dumps(policy_no))
+
+
+def policy_for_token(c: Container, token: str) -> PolicyDetails:
+    try:
+        policy_no = _verifier(c).loads(token)
+    except BadSignature as exc:
+        raise NotFound("校验码无效：该电子保单二维码不是本平台签发的，或已被篡改") from exc
+    with c.db.read() as session:
+        policy = session.scalars(select(Policy).where(Policy.policy_no == policy_no)).one_or_none()
+        if policy is None:
+            raise NotFound("校验码无效：该电子保单二维码不是本平台签发的，或已被篡改")
+        return _details(session, policy)
+
+
+def qr_png(url: str) -> bytes:
+    image = qrcode.make(url, error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=8,
+                        border=4)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def validity(details: PolicyDetails, today: date) -> str:
+    policy = details.policy
+    if policy.status == PolicyStatus.CANCELLED.value:
+        return "已退保"
+    if today < policy.coverage_starts_on:
+        return "有效（待生效）"
+    if today > policy.coverage_ends_on:
+        return "已到期"
+    return "有效（保障中）"
+
+
+# ---------------------------------------------------------------- cancelling
+
+
+def cancel_policy(c: Container, actor: Actor, policy_no: str) -> PolicyDetails:
+    """Cancel before coverage starts, with the full premium back to where it came from."""
+    now, today = c.clock.now(), c.clock.today()
+    with c.db.transaction() as session:
+        policy = session.scalars(
+            select(Policy).where(Policy.policy_no == policy_no).with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        if policy is None:
+            raise NotFound("未找到该保单")
+        require_policy_access(c, session, actor, policy, Action.CANCEL_POLICY)
+        existing = session.scalars(select(Refund).where(Refund.policy_id == policy.id)).first()
+        if existing is not None:
+            refund_no = existing.refund_no  # cancelled already: just make sure the money went
+        else:
+            if PolicyStatus(policy.status) is not PolicyStatus.ACTIVE:
+                raise RuleViolation("该保单已退保", code="already_cancelled")
+            if today >= policy.coverage_starts_on:
+                raise RuleViolation(
+                    f"保障期已于{policy.coverage_starts_on:%Y年%m月%d日}开始，不能退保。"
+                    "如有疑问请联系承保公司客服", code="coverage_started")
+            item = session.get(OrderItem, policy.order_item_id)
+            assert item is not None
+            order = session.scalars(select(Order).where(Order.id == item.order_id)
+                                    .with_for_update()).one()
+            policy.status = policy_transition(PolicyStatus.ACTIVE, PolicyStatus.CANCELLED).value
+            policy.cancelled_at, policy.auto_renew = now, False
+            item.holds_place = False
+            for use in session.scalars(select(SubsidyUse).where(
+                    SubsidyUse.order_item_id == item.id)):
+                use.active = False
+            amount = item.premium_fen - item.subsidy_fen
+            refund_no = numbers.refund_no(order.order_no, policy.id)
+            session.add(Refund(refund_no=refund_no, order_id=order.id, policy_id=policy.id,
+                               payment_method=order.payment_method, amount_fen=amount,
+                               subsidy_fen=item.subsidy_fen, status="pending", created_at=now))
+            order.refunded_fen += amount
+            still_live = session.scalars(
+                select(Policy.id).join(OrderItem, OrderItem.id == Policy.order_item_id)
+                .where(OrderItem.order_id == order.id, Policy.status == "active",
+                       Policy.id != policy.id)
+            ).first()
+            if still_live is None:
+                order.status = transition(OrderStatus(order.status), OrderStatus.REFUNDED).value
+            audit.record(session, c.clock, AuditEntry(
+                action="policy.cancel", actor=AuditActor(actor.account_id, actor.role.value),
+                subject_person_id=policy.insured_person_id, object_type="policy",
+                object_id=policy.policy_no, details={"refund_fen": amount,
+                                                     "subsidy_fen": item.subsidy_fen},
+            ))
+    settle_refund(c, refund_no)
+    return get_policy(c, actor, policy_no, Action.CANCEL_POLICY)
+
+
+def settle_refund(c: Container, refund_no: str) -> Refund:
+    """Send (or resend, with the same number) a pending refund and book it when it succeeds."""
+    with c.db.read() as session:
+        refund = session.scalars(select(Refund).where(Refund.refund_no == refund_no)).one()
+        order = session.get(Order, refund.order_id)
+        assert order is not None
+        payer = session.get(Person, order.payer_person_id) if order.payer_person_id else None
+    if refund.status != "pending":
+        return refund
+    method = PaymentMethod(refund.payment_method)
+    succeeded, reason = True, None  # a refund of 0 fen (fully subsidized) moves no money
+    try:
+        if refund.amount_fen and method is PaymentMethod.PERSONAL_ACCOUNT:
+            outcome = c.registry.refund(refund_no, order.payment_request_no, refund.amount_fen,
+                                        purpose="退保退费")
+            succeeded = outcome.succeeded
+            reason = outcome.failure_reason.value if outcome.failure_reason else None
+        elif refund.amount_fen and method is PaymentMethod.ONLINE:
+            gateway_refund = c.gateway.refund(refund_no, order.payment_request_no,
+                                              refund.amount_fen, "退保退费")
+            succeeded = gateway_refund.succeeded
+            failure = gateway_refund.failure_reason
+            reason = failure.value if failure else None
+    except RegistryUnavailable:
+        log.warning("refund %s outcome unknown; reconcile will resend it", refund_no)
+        return refund
+    registered = c.registry.find_person(payer.id_number) if payer is not None else None
+    now = c.clock.now()
+    with c.db.transaction() as session:
+        locked = session.scalars(select(Refund).where(Refund.refund_no == refund_no)
+                                 .with_for_update().execution_options(populate_existing=True)
+                                 ).one()
+        if locked.status != "pending":
+            return locked
+        if not succeeded:
+            locked.status, locked.failure_reason = "failed", str(reason)
+            log.error("refund %s failed: %s", refund_no, reason)
+            return locked
+        product = session.get(Product, order.product_id)
+        assert product is not None
+        moves: list[tuple[str, int]] = [
+            (ledger.premium_income(product.id), -(locked.amount_fen + locked.subsidy_fen))]
+        if locked.subsidy_fen:
+            moves.append((ledger.subsidy_fund(product.city_code), locked.subsidy_fen))
+        if locked.amount_fen:
+            source = (ledger.personal_account(order.payer_person_id)
+                      if method is PaymentMethod.PERSONAL_ACCOUNT and order.payer_person_id
+                      else ledger.GATEWAY)
+            moves.append((source, locked.amount_fen))
+        ledger.post(session, kind="refund", reference=f"refund:{refund_no}",
+                    order_no=order.order_no, purpose="退保退费", moves=moves, now=now)
+        locked.status, locked.settled_at = "succeeded", now
+        if (locked.amount_fen and method is PaymentMethod.PERSONAL_ACCOUNT and registered
+                and registered.phone):
+            c.sms.send(session, registered.phone,
+                       f"{product.name}退保退费{format_fen(locked.amount_fen)}"
+                       "已退回您的医保个人账户。")
+        return locked
+
+
+# ---------------------------------------------------------------- auto-renewal consent
+
+
+def set_auto_renew(c: Container, actor: Actor, policy_no: str, enabled: bool,
+                   consent_version: str | None) -> PolicyDetails:
+    now = c.clock.now()
+    with c.db.transaction() as session:
+        policy = session.scalars(select(Policy).where(Policy.policy_no == policy_no)
+                                 .with_for_update()).one_or_none()
+        if policy is None:
+            raise NotFound("未找到该保单")
+        require_policy_access(c, session, actor, policy, Action.ENROLL)
+        if enabled:
+            if policy.status != PolicyStatus.ACTIVE.value:
+                raise RuleViolation("已退保的保单不能开启自动续保", code="not_active")
+            if consent_version != AUTO_RENEW_CONSENT_VERSION:
+                raise InvalidInput("请阅读并同意自动续保授权说明",
+                                   errors={"consent_version": ["请阅读并同意自动续保授权说明"]})
+        policy.auto_renew = enabled
+        policy.auto_renew_consent_version = consent_version if enabled else None
+        policy.auto_renew_changed_at = now
+        audit.record(session, c.clock, AuditEntry(
+            action="policy.auto_renew_on" if enabled else "policy.auto_renew_off",
+            actor=AuditActor(actor.account_id, actor.role.value),
+            subject_person_id=policy.insured_person_id, object_type="policy",
+            object_id=policy.policy_no,
+            details={"consent_version": consent_version} if enabled else {},
+        ))
+    return get_policy(c, actor, policy_no)

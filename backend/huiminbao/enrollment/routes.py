@@ -1,0 +1,213 @@
+"""Enrollment and policy endpoints. Routes validate, call one service, and shape the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, make_response, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from huiminbao.core.container import container
+from huiminbao.core.idempotency import idempotent
+from huiminbao.enrollment import policies, services
+from huiminbao.enrollment.domain import PaymentMethod
+from huiminbao.enrollment.schemas import (
+    AutoRenewConsentSchema,
+    AutoRenewSchema,
+    EnrollmentRequestSchema,
+    OrderView,
+    PolicyListSchema,
+    PolicyView,
+    QuoteView,
+    VerifyView,
+)
+from huiminbao.enrollment.views import order_view, policy_view, quote_view
+from huiminbao.identity.access import acts_for, subject_for
+from huiminbao.identity.auth import current_actor
+from huiminbao.identity.domain import Action
+
+blp = Blueprint("enrollment", __name__, url_prefix="/api/v1", description="参保与保单")
+
+
+def _account_owner() -> str:
+    return f"account:{current_actor().account_id}"
+
+
+def _request(body: dict[str, Any], subject_person_id: int) -> services.EnrollmentRequest:
+    insured = body["insured"] or [{"person_id": subject_person_id, "tier": body["tier"]}]
+    confirmations = body["confirmations"] or {}
+    root = request.url_root.rstrip("/")
+    return services.EnrollmentRequest(
+        product_id=body["product_id"],
+        insured=[services.InsuredChoice(choice["person_id"], choice["tier"] or "")
+                 for choice in insured],
+        payment_method=PaymentMethod(body["payment_method"]),
+        confirmations=services.Confirmations(
+            terms_version=confirmations.get("terms_version"),
+            not_basic_insurance=bool(confirmations.get("not_basic_insurance")),
+            debit_amount_fen=confirmations.get("debit_amount_fen"),
+            sms_code=confirmations.get("sms_code"),
+        ),
+        notify_url=f"{root}/api/v1/payments/online/notify",
+        return_url=f"{root}/enrollment-result.html?order_no={{order_no}}",
+    )
+
+
+def _order_response(details: services.OrderDetails) -> dict[str, Any]:
+    order = details.order
+    return order_view(order, details.product_name, details.names, details.tier_names,
+                      order.pay_url)
+
+
+@blp.route("/enrollments/preview")
+class EnrollmentPreview(MethodView):
+    @acts_for(Action.ENROLL)
+    @blp.arguments(EnrollmentRequestSchema)
+    @blp.response(200, QuoteView)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The confirm sheet: who is insured, tiers, amounts, subsidy, and for the personal
+        account the masked holder and the balance before and after. Writes nothing."""
+        c, actor = container(), current_actor()
+        subject = subject_for(Action.ENROLL, actor)
+        return quote_view(services.quote(c, actor, subject, _request(body, subject.person_id)))
+
+
+@blp.route("/enrollments")
+class Enrollments(MethodView):
+    @acts_for(Action.ENROLL)
+    @blp.arguments(EnrollmentRequestSchema)
+    @blp.response(201, OrderView)
+    @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": True,
+                          "schema": {"type": "string"}}])
+    @idempotent(_account_owner)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Enroll and pay: personal account (debited now, after the owner's confirmation),
+        online (answers with the gateway's pay_url), or subsidy."""
+        c, actor = container(), current_actor()
+        subject = subject_for(Action.ENROLL, actor)
+        order = services.enroll(c, actor, subject, _request(body, subject.person_id))
+        details = services.order_details(c, actor, order.order_no)
+        # Dumped here: the idempotency layer stores exactly the JSON the client received.
+        return OrderView().dump(_order_response(details)), 201
+
+
+@blp.route("/enrollments/<string:order_no>")
+class EnrollmentDetail(MethodView):
+    @blp.response(200, OrderView)
+    def get(self, order_no: str) -> dict[str, Any]:
+        """An order; a pending one is first settled by asking the registry or gateway."""
+        c, actor = container(), current_actor()
+        services.order_details(c, actor, order_no)  # the gate first: strangers get 404
+        services.resolve_pending(c, order_no)
+        return _order_response(services.order_details(c, actor, order_no))
+
+
+@blp.route("/enrollments/<string:order_no>/cancel")
+class EnrollmentCancel(MethodView):
+    @blp.response(200, OrderView)
+    def post(self, order_no: str) -> dict[str, Any]:
+        """Cancel an unpaid order (its persons are free to enroll again)."""
+        c, actor = container(), current_actor()
+        services.cancel_unpaid(c, actor, order_no)
+        return _order_response(services.order_details(c, actor, order_no))
+
+
+def _policy_response(details: policies.PolicyDetails) -> dict[str, Any]:
+    c = container()
+    policy_no = details.policy.policy_no
+    token = policies.verify_token(c, policy_no)
+    return policy_view(details, c.clock,
+                       verify_url=f"{request.url_root.rstrip('/')}/verify/{token}",
+                       qr_url=url_for("enrollment.PolicyQr", policy_no=policy_no))
+
+
+@blp.route("/policies")
+class Policies(MethodView):
+    @acts_for(Action.VIEW_POLICIES)
+    @blp.response(200, PolicyListSchema)
+    def get(self) -> dict[str, Any]:
+        """Policies where the caller (or the person acted for) is insured or the holder."""
+        c, actor = container(), current_actor()
+        subject = subject_for(Action.VIEW_POLICIES, actor)
+        return {"items": [_policy_response(d) for d in policies.list_policies(c, subject)]}
+
+
+@blp.route("/policies/<string:policy_no>")
+class PolicyDetail(MethodView):
+    @blp.response(200, PolicyView)
+    def get(self, policy_no: str) -> dict[str, Any]:
+        """One policy (insured, holder, or someone acting for them)."""
+        return _policy_response(policies.get_policy(container(), current_actor(), policy_no))
+
+
+@blp.route("/policies/<string:policy_no>/qr.png")
+class PolicyQr(MethodView):
+    @blp.response(200, content_type="image/png")
+    def get(self, policy_no: str) -> Response:
+        """The e-policy's QR code: it links to the public verification page."""
+        c = container()
+        details = policies.get_policy(c, current_actor(), policy_no)
+        token = policies.verify_token(c, details.policy.policy_no)
+        png = policies.qr_png(f"{request.url_root.rstrip('/')}/verify/{token}")
+        response = make_response(png)
+        response.headers["Content-Type"] = "image/png"
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+
+
+@blp.route("/policies/<string:policy_no>/cancel")
+class PolicyCancel(MethodView):
+    @blp.response(200, PolicyView)
+    @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": True,
+                          "schema": {"type": "string"}}])
+    @idempotent(_account_owner)
+    def post(self, policy_no: str) -> Any:
+        """Cancel before coverage starts; the premium goes back to where it came from."""
+        details = policies.cancel_policy(container(), current_actor(), policy_no)
+        return PolicyView().dump(_policy_response(details))
+
+
+@blp.route("/policies/<string:policy_no>/auto-renew")
+class PolicyAutoRenew(MethodView):
+    @blp.arguments(AutoRenewSchema)
+    @blp.response(200, PolicyView)
+    def put(self, body: dict[str, Any], policy_no: str) -> dict[str, Any]:
+        """Turn auto-renewal on (with consent to the shown text) or off, at any time."""
+        details = policies.set_auto_renew(container(), current_actor(), policy_no,
+                                          body["enabled"], body["consent_version"])
+        return _policy_response(details)
+
+
+@blp.route("/auto-renew-consent")
+class AutoRenewConsent(MethodView):
+    @blp.response(200, AutoRenewConsentSchema)
+    def get(self) -> dict[str, Any]:
+        """The text a person agrees to when turning auto-renewal on."""
+        return {"version": policies.AUTO_RENEW_CONSENT_VERSION,
+                "text": policies.AUTO_RENEW_CONSENT_TEXT}
+
+
+@blp.route("/verify/<string:token>")
+class Verify(MethodView):
+    @blp.response(200, VerifyView)
+    def get(self, token: str) -> dict[str, Any]:
+        """Public: is this e-policy genuine? Product, validity and the masked name only."""
+        c = container()
+        return verify_view(policies.policy_for_token(c, token), c)
+
+
+def verify_view(details: policies.PolicyDetails, c: Any) -> dict[str, Any]:
+    from huiminbao.core.masking import mask_name
+
+    policy = details.policy
+    return {
+        "valid": policy.status == "active",
+        "policy_no": policy.policy_no,
+        "product_name": details.product.name,
+        "insurer": details.product.insurer,
+        "insured_name": mask_name(details.insured.name),
+        "validity": policies.validity(details, c.clock.today()),
+        "coverage_starts_on": policy.coverage_starts_on,
+        "coverage_ends_on": policy.coverage_ends_on,
+    }

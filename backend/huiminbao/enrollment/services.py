@@ -1,0 +1,629 @@
+"""Enrollment use cases: preview, enroll and pay, complete a payment, cancel and refund.
+
+Money moves outside our database (the registry's personal accounts, the payment gateway), so a
+use case never holds one transaction across a remote call. The order is written first (its
+unique index claims the insured persons), then the remote side is asked with the order's request
+number, then the outcome is written. If the process dies in between, ``reconcile`` asks the
+remote side with the same number and finishes the order: money never moves twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from huiminbao.audit import services as audit
+from huiminbao.audit.services import AuditActor, AuditEntry
+from huiminbao.catalog.domain import ProductStatus
+from huiminbao.catalog.models import Product, Tier
+from huiminbao.core.container import Container
+from huiminbao.core.errors import InvalidInput, NotFound, RuleViolation
+from huiminbao.core.masking import mask_name
+from huiminbao.enrollment import numbers
+from huiminbao.enrollment.domain import (
+    UNPAID_ORDER_LIFETIME,
+    OrderStatus,
+    PaymentMethod,
+    PolicyStatus,
+    can_pay_from_personal_account,
+    eligibility,
+    format_fen,
+    is_subsidized_group,
+    price,
+    transition,
+)
+from huiminbao.enrollment.models import Order, OrderItem, Policy, SubsidyUse
+from huiminbao.identity.access import Subject, require_access
+from huiminbao.identity.auth import Actor
+from huiminbao.identity.domain import Action, OtpPurpose
+from huiminbao.identity.models import Person, UserAccount
+from huiminbao.payments import ledger
+from huiminbao.payments.gateway import GatewayRequestConflict, TradeState
+from huiminbao.registry.port import (
+    BalanceKind,
+    FailureReason,
+    RegistryPerson,
+    RegistryUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+ALREADY_INSURED = "已参保：{name}已有本年度{product}的有效保单，无需重复投保"
+PENDING_ORDER = "{name}已有一笔待支付的订单，请先完成或取消该订单"
+
+
+# ---------------------------------------------------------------- requests and answers
+
+
+@dataclass(frozen=True)
+class InsuredChoice:
+    person_id: int
+    tier_code: str
+
+
+@dataclass(frozen=True)
+class Confirmations:
+    terms_version: str | None
+    not_basic_insurance: bool
+    debit_amount_fen: int | None
+    sms_code: str | None
+
+
+@dataclass(frozen=True)
+class EnrollmentRequest:
+    product_id: int
+    insured: Sequence[InsuredChoice]
+    payment_method: PaymentMethod
+    confirmations: Confirmations
+    return_url: str = ""
+    notify_url: str = ""
+
+
+@dataclass(frozen=True)
+class Line:
+    person: Person
+    registry_person: RegistryPerson
+    tier: Tier
+    premium_fen: int
+    subsidy_fen: int
+
+    @property
+    def payable_fen(self) -> int:
+        return self.premium_fen - self.subsidy_fen
+
+
+@dataclass
+class Quote:
+    product: Product
+    lines: list[Line]
+    payment_method: PaymentMethod
+    payer: RegistryPerson | None = None
+    payer_person_id: int | None = None
+    balance_before_fen: int | None = None
+    needs_sms_code: bool = False
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def premium_fen(self) -> int:
+        return sum(line.premium_fen for line in self.lines)
+
+    @property
+    def subsidy_fen(self) -> int:
+        return sum(line.subsidy_fen for line in self.lines)
+
+    @property
+    def payable_fen(self) -> int:
+        return self.premium_fen - self.subsidy_fen
+
+    @property
+    def balance_after_fen(self) -> int | None:
+        if self.balance_before_fen is None:
+            return None
+        return self.balance_before_fen - self.payable_fen
+
+    @property
+    def shortfall_fen(self) -> int:
+        if self.balance_before_fen is None:
+            return 0
+        return max(0, self.payable_fen - self.balance_before_fen)
+
+
+# ---------------------------------------------------------------- quoting
+
+
+def payable_sources(product: Product) -> list[BalanceKind]:
+    return [BalanceKind(kind) for kind in product.payable_balances.split(",")]
+
+
+def subsidized_tier(product: Product) -> Tier:
+    code = getattr(product, "subsidized_tier_code", None)
+    tier = product.tier(code) if code else None
+    return tier or min(product.tiers, key=lambda t: (t.premium_fen, t.position))
+
+
+def _open_product(session: Session, c: Container, product_id: int) -> Product:
+    product = session.scalars(
+        select(Product).where(Product.id == product_id)
+        .options(selectinload(Product.tiers).selectinload(Tier.benefits),
+                 selectinload(Product.terms))
+    ).one_or_none()
+    if product is None or product.status != ProductStatus.PUBLISHED.value:
+        raise NotFound("未找到该产品")
+    today = c.clock.today()
+    if not product.window.is_open_on(today):
+        opens, closes = product.window_opens_on, product.window_closes_on
+        raise RuleViolation(
+            f"当前不在投保期内（投保期为{opens:%Y年%m月%d日}至{closes:%Y年%m月%d日}）",
+            code="window_closed",
+        )
+    return product
+
+
+def _subsidy_used(session: Session, person_id: int, year: int) -> bool:
+    return session.scalars(
+        select(SubsidyUse.id).where(SubsidyUse.person_id == person_id, SubsidyUse.year == year,
+                                    SubsidyUse.active)
+    ).first() is not None
+
+
+def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentRequest) -> Quote:
+    """Everything the confirm sheet shows, checked against every rule; nothing is written.
+
+    Registry calls happen between our own short read sessions, never inside one: a request
+    holds at most one database connection at a time, so a rush cannot starve the pool."""
+    if not request.insured:
+        raise InvalidInput("请选择被保险人", errors={"insured": ["请至少选择一位被保险人"]})
+    person_ids = [choice.person_id for choice in request.insured]
+    if len(set(person_ids)) != len(person_ids):
+        raise InvalidInput("同一位被保险人不能在一笔订单中出现两次",
+                           errors={"insured": ["被保险人重复"]})
+    with c.db.read() as session:
+        product = _open_product(session, c, request.product_id)
+        people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(person_ids)))}
+        for index, choice in enumerate(request.insured):
+            person = people.get(choice.person_id)
+            if person is None or not may_insure(c, session, subject, person):
+                raise InvalidInput("不能为该人员投保",
+                                   errors={f"insured.{index}": ["不能为该人员投保"]})
+            if product.tier(choice.tier_code) is None:
+                raise InvalidInput("所选保障档次不存在",
+                                   errors={f"insured.{index}.tier": ["档次不存在"]})
+
+    registered = c.registry.find_persons([people[pid].id_number for pid in person_ids])
+    for choice in request.insured:
+        person = people[choice.person_id]
+        found = registered.get(person.id_number)
+        refusal = eligibility(found, product.city_code, product.city_name)
+        if refusal is not None:
+            message = refusal.message
+            if person.id != subject.person_id:
+                message = f"{mask_name(person.name)}：{message}"
+            raise RuleViolation(message, code=refusal.code)
+
+    lines: list[Line] = []
+    with c.db.read() as session:
+        for choice in request.insured:
+            person = people[choice.person_id]
+            found = registered[person.id_number]
+            tier = product.tier(choice.tier_code)
+            assert tier is not None
+            _refuse_if_taken(session, product, person)
+            subsidy_base = None
+            if is_subsidized_group(found) and not _subsidy_used(session, person.id,
+                                                                 product.year):
+                subsidy_base = subsidized_tier(product).premium_fen
+            cost = price(tier.premium_fen, subsidy_base)
+            lines.append(Line(person, found, tier, cost.premium_fen, cost.subsidy_fen))
+        payer_person = session.get(Person, subject.person_id)
+
+    result = Quote(product=product, lines=lines, payment_method=request.payment_method)
+    _check_payment_method(c, actor, payer_person, result)
+    return result
+
+
+def may_insure(c: Container, session: Session, subject: Subject, person: Person) -> bool:
+    """Whom the subject may buy for. Oneself here; the family domain widens this."""
+    return person.id == subject.person_id
+
+
+def _refuse_if_taken(session: Session, product: Product, person: Person) -> None:
+    live = session.scalars(
+        select(Policy.id).where(Policy.product_id == product.id,
+                                Policy.insured_person_id == person.id,
+                                Policy.status == PolicyStatus.ACTIVE.value)
+    ).first()
+    if live is not None:
+        raise RuleViolation(ALREADY_INSURED.format(name=mask_name(person.name),
+                                                   product=product.name),
+                            code="already_insured")
+    pending = session.scalars(
+        select(OrderItem.id).where(OrderItem.product_id == product.id,
+                                   OrderItem.insured_person_id == person.id,
+                                   OrderItem.holds_place)
+    ).first()
+    if pending is not None:
+        raise RuleViolation(PENDING_ORDER.format(name=mask_name(person.name)),
+                            code="pending_order")
+
+
+def _check_payment_method(c: Container, actor: Actor, payer_person: Person | None,
+                          result: Quote) -> None:
+    method = result.payment_method
+    if method is PaymentMethod.SUBSIDY:
+        if result.subsidy_fen == 0:
+            raise RuleViolation("您不属于政府资助参保对象，或本年度已享受过一次资助参保，"
+                                "请选择个人账户或在线支付", code="not_subsidized")
+        if result.payable_fen > 0:
+            raise RuleViolation(
+                f"所选档次超出资助标准，需自付差额{format_fen(result.payable_fen)}，"
+                "请选择个人账户或在线支付", code="subsidy_difference")
+        return
+    if result.payable_fen == 0:
+        raise RuleViolation("本单保费已由政府资助全额支付，请选择“政府资助”方式参保",
+                            code="fully_subsidized")
+    if method is PaymentMethod.PERSONAL_ACCOUNT:
+        payer = c.registry.find_person(payer_person.id_number) if payer_person else None
+        if payer is None or payer_person is None or not can_pay_from_personal_account(payer):
+            raise RuleViolation("城乡居民医保参保人员没有医保个人账户，请选择在线支付",
+                                code="no_personal_account")
+        balance = c.registry.balance(payer.id_number)
+        result.payer, result.payer_person_id = payer, payer_person.id
+        result.balance_before_fen = (balance.available(payable_sources(result.product))
+                                     if balance else 0)
+        result.needs_sms_code = not actor.authenticated_recently(c.clock.now())
+
+
+# ---------------------------------------------------------------- enrolling
+
+
+def enroll(c: Container, actor: Actor, subject: Subject, request: EnrollmentRequest) -> Order:
+    result = quote(c, actor, subject, request)
+    _check_confirmations(c, actor, result, request.confirmations)
+    order = _create_order(c, actor, subject, result)
+    method = result.payment_method
+    if method is PaymentMethod.SUBSIDY:
+        return complete_payment(c, order.order_no, transaction_id=None)
+    if method is PaymentMethod.PERSONAL_ACCOUNT:
+        return _debit_personal_account(c, order.order_no, result)
+    payment = c.gateway.create_payment(
+        order.payment_request_no, order.payable_fen, f"{result.product.name}保费",
+        request.notify_url, request.return_url.replace("{order_no}", order.order_no))
+    with c.db.transaction() as session:
+        session.execute(update(Order).where(Order.id == order.id)
+                        .values(pay_url=payment.pay_url))
+    return load_order(c, order.order_no)
+
+
+def _check_confirmations(c: Container, actor: Actor, result: Quote,
+                         confirmations: Confirmations) -> None:
+    terms = result.product.current_terms
+    if terms is None or confirmations.terms_version != terms.version:
+        raise RuleViolation("请先阅读并同意最新版保险条款", code="terms_not_agreed",
+                            errors={"confirmations.terms_version": ["请阅读并同意保险条款"]})
+    if not confirmations.not_basic_insurance:
+        raise RuleViolation("请确认已知晓本产品为商业保险，不是基本医疗保险",
+                            code="notice_not_confirmed",
+                            errors={"confirmations.not_basic_insurance": ["请勾选确认"]})
+    if result.payment_method is not PaymentMethod.PERSONAL_ACCOUNT:
+        return
+    if confirmations.debit_amount_fen != result.payable_fen:
+        raise RuleViolation(
+            f"扣款金额已变化，请重新确认：本次将从个人账户扣除{format_fen(result.payable_fen)}",
+            code="amount_not_confirmed",
+            errors={"confirmations.debit_amount_fen": ["请确认扣款金额"]})
+    if result.shortfall_fen > 0:
+        raise RuleViolation(
+            f"个人账户可用余额不足，还差{format_fen(result.shortfall_fen)}。"
+            "您可以选择在线支付", code="insufficient_balance")
+    if result.needs_sms_code:
+        account = _account(c, actor.account_id)
+        from huiminbao.identity import services as identity
+
+        if not confirmations.sms_code:
+            raise RuleViolation("为保障资金安全，请输入短信验证码后确认扣款",
+                                code="sms_code_required",
+                                errors={"confirmations.sms_code": ["请输入短信验证码"]})
+        with c.db.transaction() as session:
+            accepted = identity.consume_code(c, session, account.phone,
+                                             OtpPurpose.CONFIRM_PAYMENT, confirmations.sms_code)
+        if not accepted:
+            raise RuleViolation(identity.WRONG_CODE, code="wrong_code",
+                                errors={"confirmations.sms_code": [identity.WRONG_CODE]})
+
+
+def _account(c: Container, account_id: int) -> UserAccount:
+    with c.db.read() as session:
+        account = session.get(UserAccount, account_id)
+    if account is None:
+        raise NotFound()
+    return account
+
+
+def _create_order(c: Container, actor: Actor, subject: Subject, result: Quote) -> Order:
+    now = c.clock.now()
+    product = result.product
+    terms = product.current_terms
+    assert terms is not None
+    order_number = numbers.order_no(now)
+    order = Order(
+        order_no=order_number, product_id=product.id, buyer_account_id=actor.account_id,
+        buyer_person_id=subject.person_id, payer_person_id=result.payer_person_id,
+        acted_for_grant_id=subject.grant_id, channel="proxy" if subject.acting_for else "self",
+        status=OrderStatus.PENDING_PAYMENT.value, payment_method=result.payment_method.value,
+        premium_fen=result.premium_fen, subsidy_fen=result.subsidy_fen,
+        payable_fen=result.payable_fen, refunded_fen=0, terms_version=terms.version,
+        payment_request_no=order_number, created_at=now, expires_at=now + UNPAID_ORDER_LIFETIME,
+    )
+    for line in result.lines:
+        order.items.append(OrderItem(
+            product_id=product.id, insured_person_id=line.person.id, tier_code=line.tier.code,
+            premium_fen=line.premium_fen, subsidy_fen=line.subsidy_fen, holds_place=True,
+            relation="self" if line.person.id == subject.person_id else "family",
+        ))
+    try:
+        with c.db.transaction() as session:
+            session.add(order)
+            session.flush()
+            for item, line in zip(order.items, result.lines, strict=True):
+                if line.subsidy_fen:
+                    session.add(SubsidyUse(person_id=line.person.id, year=product.year,
+                                           order_item_id=item.id, amount_fen=line.subsidy_fen,
+                                           active=True, created_at=now))
+            audit.record(session, c.clock, AuditEntry(
+                action="order.create", actor=AuditActor(actor.account_id, actor.role.value),
+                subject_person_id=subject.person_id,
+                acting_for_person_id=subject.person_id if subject.acting_for else None,
+                grant_id=subject.grant_id, object_type="order", object_id=order_number,
+                details={"payable_fen": result.payable_fen, "method": result.payment_method.value,
+                         "insured": [mask_name(line.person.name) for line in result.lines]},
+            ))
+    except IntegrityError as exc:
+        # Someone (this person on another phone, or a relative) got there first.
+        with c.db.read() as session:
+            for line in result.lines:
+                _refuse_if_taken(session, product, line.person)
+            for line in result.lines:
+                if line.subsidy_fen and _subsidy_used(session, line.person.id, product.year):
+                    raise RuleViolation("本年度已享受过一次政府资助参保，不能重复资助",
+                                        code="subsidy_used") from exc
+        raise RuleViolation("订单提交冲突，请刷新后重试", code="conflict") from exc
+    return order
+
+
+def _debit_personal_account(c: Container, order_number: str, result: Quote) -> Order:
+    assert result.payer is not None
+    insured = "、".join(mask_name(line.person.name) for line in result.lines)
+    try:
+        outcome = c.registry.debit(
+            order_number, result.payer.id_number, result.payable_fen,
+            sources=payable_sources(result.product),
+            purpose=f"{result.product.name}保费（被保险人：{insured}）",
+        )
+    except RegistryUnavailable:
+        log.warning("registry debit outcome unknown for order %s; reconcile will ask",
+                    order_number)
+        return load_order(c, order_number)
+    if not outcome.succeeded:
+        reason = ("个人账户可用余额不足" if outcome.failure_reason is
+                  FailureReason.INSUFFICIENT_BALANCE else "个人账户扣款未成功")
+        close_unpaid(c, order_number, OrderStatus.CANCELLED, reason)
+        raise RuleViolation(f"{reason}，未扣除任何费用。您可以选择在线支付",
+                            code="debit_failed")
+    order = complete_payment(c, order_number, transaction_id=None)
+    _text_debit_notice(c, result, order)
+    return order
+
+
+def _text_debit_notice(c: Container, result: Quote, order: Order) -> None:
+    assert result.payer is not None
+    if not result.payer.phone:
+        return
+    insured = "、".join(mask_name(line.person.name) for line in result.lines)
+    with c.db.transaction() as session:
+        c.sms.send(session, result.payer.phone,
+                   f"您的医保个人账户已支付{result.product.name}保费"
+                   f"{format_fen(order.payable_fen)}，被保险人：{insured}。如非本人操作请致电客服。")
+
+
+# ---------------------------------------------------------------- completing and closing
+
+
+def complete_payment(c: Container, order_number: str, *, transaction_id: str | None) -> Order:
+    """Mark the order paid and issue its policies, once. Safe to call again and concurrently:
+    the order row is locked and a paid order is left as it is."""
+    now = c.clock.now()
+    with c.db.transaction() as session:
+        order = _locked_order(session, order_number)
+        status = OrderStatus(order.status)
+        if status in {OrderStatus.PAID, OrderStatus.ISSUED, OrderStatus.REFUNDED}:
+            return order
+        if status is not OrderStatus.PENDING_PAYMENT:
+            # Money arrived for an order we had closed: it must go back, never be kept.
+            log.error("payment arrived for closed order %s (%s)", order_number, status.value)
+            raise RuleViolation("订单已关闭，款项将原路退回", code="order_closed")
+        product = session.get(Product, order.product_id)
+        assert product is not None
+        order.status = transition(status, OrderStatus.PAID).value
+        order.paid_at, order.gateway_transaction_id = now, transaction_id
+        _post_payment(session, order, product, now)
+        order.status = transition(OrderStatus.PAID, OrderStatus.ISSUED).value
+        order.issued_at = now
+        for item in order.items:
+            session.add(Policy(
+                policy_no=numbers.policy_no(product.year), order_item_id=item.id,
+                product_id=product.id, insured_person_id=item.insured_person_id,
+                holder_person_id=order.buyer_person_id, payer_person_id=order.payer_person_id,
+                tier_code=item.tier_code, premium_fen=item.premium_fen,
+                subsidy_fen=item.subsidy_fen, coverage_starts_on=product.coverage_starts_on,
+                coverage_ends_on=product.coverage_ends_on, status=PolicyStatus.ACTIVE.value,
+                issued_at=now,
+            ))
+        audit.record(session, c.clock, AuditEntry(
+            action="order.paid", actor=AuditActor(order.buyer_account_id),
+            subject_person_id=order.buyer_person_id, grant_id=order.acted_for_grant_id,
+            object_type="order", object_id=order.order_no,
+            details={"payable_fen": order.payable_fen, "method": order.payment_method},
+        ))
+    return load_order(c, order_number)
+
+
+def _post_payment(session: Session, order: Order, product: Product, now: datetime) -> None:
+    method = PaymentMethod(order.payment_method)
+    moves: list[tuple[str, int]] = [(ledger.premium_income(product.id), order.premium_fen)]
+    if order.subsidy_fen:
+        moves.append((ledger.subsidy_fund(product.city_code), -order.subsidy_fen))
+    if order.payable_fen:
+        if method is PaymentMethod.PERSONAL_ACCOUNT:
+            assert order.payer_person_id is not None
+            moves.append((ledger.personal_account(order.payer_person_id), -order.payable_fen))
+        else:
+            moves.append((ledger.GATEWAY, -order.payable_fen))
+    ledger.post(session, kind="payment", reference=f"pay:{order.order_no}",
+                order_no=order.order_no, purpose=f"{product.name}保费", moves=moves, now=now)
+
+
+def close_unpaid(c: Container, order_number: str, target: OrderStatus, reason: str) -> Order:
+    """Cancel or expire a pending order and release its persons and subsidies."""
+    now = c.clock.now()
+    with c.db.transaction() as session:
+        order = _locked_order(session, order_number)
+        if OrderStatus(order.status) is not OrderStatus.PENDING_PAYMENT:
+            return order
+        order.status = transition(OrderStatus.PENDING_PAYMENT, target).value
+        order.closed_at, order.failure_reason = now, reason
+        _release(session, order.items)
+        audit.record(session, c.clock, AuditEntry(
+            action=f"order.{target.value}", actor=AuditActor(order.buyer_account_id),
+            subject_person_id=order.buyer_person_id, object_type="order",
+            object_id=order.order_no, details={"reason": reason},
+        ))
+    return load_order(c, order_number)
+
+
+def _release(session: Session, items: Sequence[OrderItem]) -> None:
+    item_ids = [item.id for item in items]
+    session.execute(update(OrderItem).where(OrderItem.id.in_(item_ids)).values(holds_place=False))
+    session.execute(update(SubsidyUse).where(SubsidyUse.order_item_id.in_(item_ids))
+                    .values(active=False))
+
+
+def _locked_order(session: Session, order_number: str) -> Order:
+    order = session.scalars(
+        select(Order).where(Order.order_no == order_number).with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if order is None:
+        raise NotFound("未找到该订单")
+    return order
+
+
+def load_order(c: Container, order_number: str) -> Order:
+    with c.db.read() as session:
+        order = session.scalars(
+            select(Order).where(Order.order_no == order_number)
+            .options(selectinload(Order.items).selectinload(OrderItem.policy))
+        ).one_or_none()
+        if order is None:
+            raise NotFound("未找到该订单")
+        return order
+
+
+# ---------------------------------------------------------------- reading orders
+
+
+@dataclass(frozen=True)
+class OrderDetails:
+    order: Order
+    product_name: str
+    names: dict[int, str]
+    tier_names: dict[str, str]
+
+
+def order_details(c: Container, actor: Actor, order_number: str) -> OrderDetails:
+    """An order, for its buyer or for whoever may act for the buyer; others get 404."""
+    order = load_order(c, order_number)
+    with c.db.read() as session:
+        if order.buyer_account_id != actor.account_id:
+            require_access(c, session, actor, Action.VIEW_POLICIES, order.buyer_person_id,
+                           object_type="order", object_id=order.order_no)
+        product = session.scalars(select(Product).where(Product.id == order.product_id)
+                                  .options(selectinload(Product.tiers))).one()
+        people = session.scalars(select(Person).where(
+            Person.id.in_([item.insured_person_id for item in order.items]))).all()
+    return OrderDetails(order, product.name, {p.id: p.name for p in people},
+                        {tier.code: tier.name for tier in product.tiers})
+
+
+def resolve_pending(c: Container, order_number: str) -> Order:
+    """Settle an order whose payment outcome we have not heard: ask the registry or the gateway
+    with the order's request number (never pay again), then complete, or close when expired."""
+    order = load_order(c, order_number)
+    if OrderStatus(order.status) is not OrderStatus.PENDING_PAYMENT:
+        return order
+    method = PaymentMethod(order.payment_method)
+    expired = c.clock.now() >= order.expires_at
+    if method is PaymentMethod.PERSONAL_ACCOUNT:
+        try:
+            outcome = c.registry.query(order.payment_request_no)
+        except RegistryUnavailable:
+            return order
+        if outcome is not None and outcome.succeeded:
+            return complete_payment(c, order_number, transaction_id=None)
+        if outcome is not None:
+            return close_unpaid(c, order_number, OrderStatus.CANCELLED, "个人账户扣款未成功")
+    elif method is PaymentMethod.ONLINE:
+        result = c.gateway.query(order.payment_request_no)
+        if result is not None and result.trade_state.was_paid:
+            return complete_payment(c, order_number, transaction_id=result.transaction_id)
+        if expired:
+            try:
+                c.gateway.close(order.payment_request_no)
+            except GatewayRequestConflict:  # paid in the meantime: take the payment
+                return resolve_pending(c, order_number)
+    if expired:
+        return close_unpaid(c, order_number, OrderStatus.EXPIRED, "超过30分钟未支付，订单已关闭")
+    return order
+
+
+def cancel_unpaid(c: Container, actor: Actor, order_number: str) -> Order:
+    details = order_details(c, actor, order_number)
+    order = details.order
+    if OrderStatus(order.status) is not OrderStatus.PENDING_PAYMENT:
+        raise RuleViolation("只有待支付的订单可以取消", code="not_pending")
+    if PaymentMethod(order.payment_method) is PaymentMethod.ONLINE:
+        try:
+            c.gateway.close(order.payment_request_no)
+        except GatewayRequestConflict:
+            return resolve_pending(c, order_number)  # paid after all
+    return close_unpaid(c, order_number, OrderStatus.CANCELLED, "已由您取消")
+
+
+def handle_gateway_notification(c: Container, body: bytes) -> Order:
+    """The gateway's signed notification: verify signature, order and amount, then complete
+    (idempotent: duplicates and concurrent deliveries complete the order once)."""
+    notification = c.gateway.verify_notification(body)
+    with c.db.read() as session:
+        order = session.scalars(select(Order).where(
+            Order.payment_request_no == notification.out_trade_no)).one_or_none()
+    if order is None:
+        raise NotFound("未找到该订单")
+    if order.payment_method != PaymentMethod.ONLINE.value:
+        raise RuleViolation("订单支付方式不符", code="method_mismatch")
+    if notification.amount_fen != order.payable_fen:
+        log.error("gateway notification amount %s differs from order %s payable %s",
+                  notification.amount_fen, order.order_no, order.payable_fen)
+        raise RuleViolation("支付金额与订单金额不符", code="amount_mismatch")
+    if notification.trade_state != TradeState.SUCCESS:
+        return order
+    # Trust, but verify: the gateway's own record must agree before we issue anything.
+    confirmed = c.gateway.query(notification.out_trade_no)
+    if confirmed is None or not confirmed.trade_state.was_paid \
+            or confirmed.amount_fen != order.payable_fen:
+        raise RuleViolation("支付结果尚未确认", code="payment_unconfirmed")
+    return complete_payment(c, order.order_no, transaction_id=notification.transaction_id)

@@ -1,0 +1,1 @@
+"""Payments: personal-account debits, the online payment gateway, the ledger, refunds."""

@@ -1,0 +1,109 @@
+"""The double-entry ledger: every movement of money is a transaction whose entries sum to zero.
+
+Accounts are named by what they are, e.g. ``personal_account:42`` (a person's 个人账户 as a
+source of premium), ``gateway:online`` (money received through the payment gateway),
+``subsidy_fund:330100`` (the city's assistance fund) and ``premium_income:7`` (a product's
+premium income). A payment moves money from its source into premium income; a refund moves it
+back. Entries are never changed or deleted; a balance is always the sum of its entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from huiminbao.core.db import Base, BigIntPk, UtcDateTime
+
+
+class LedgerTransaction(Base):
+    __tablename__ = "ledger_transactions"
+    __table_args__ = (
+        CheckConstraint("kind IN ('payment', 'refund')", name="kind_values"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    # One payment per order and one refund per refund request: the database refuses a second.
+    reference: Mapped[str] = mapped_column(String(48), unique=True)
+    order_no: Mapped[str] = mapped_column(String(32), index=True)
+    purpose: Mapped[str] = mapped_column(String(200))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    entries: Mapped[list[LedgerEntry]] = relationship(back_populates="transaction")
+
+
+class LedgerEntry(Base):
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint("amount_fen <> 0", name="amount_not_zero"),
+        Index("ix_ledger_entries_account", "account"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
+    account: Mapped[str] = mapped_column(String(64))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)  # positive: money in; negative: out
+
+    transaction: Mapped[LedgerTransaction] = relationship(back_populates="entries")
+
+
+def personal_account(person_id: int) -> str:
+    return f"personal_account:{person_id}"
+
+
+def premium_income(product_id: int) -> str:
+    return f"premium_income:{product_id}"
+
+
+def subsidy_fund(city_code: str) -> str:
+    return f"subsidy_fund:{city_code}"
+
+
+GATEWAY = "gateway:online"
+
+
+class UnbalancedTransaction(ValueError):
+    pass
+
+
+def post(
+    session: Session,
+    *,
+    kind: str,
+    reference: str,
+    order_no: str,
+    purpose: str,
+    moves: Sequence[tuple[str, int]],
+    now: datetime,
+) -> LedgerTransaction:
+    """Record one transaction; ``moves`` are (account, signed amount) and must sum to zero."""
+    moves = [(account, amount) for account, amount in moves if amount != 0]
+    if not moves or sum(amount for _account, amount in moves) != 0:
+        raise UnbalancedTransaction(f"{reference}: entries must be non-empty and sum to zero")
+    transaction = LedgerTransaction(kind=kind, reference=reference, order_no=order_no,
+                                    purpose=purpose, occurred_at=now)
+    session.add(transaction)
+    session.flush()
+    session.add_all(LedgerEntry(transaction_id=transaction.id, account=account, amount_fen=amount)
+                    for account, amount in moves)
+    return transaction
+
+
+def balance(session: Session, account: str) -> int:
+    return int(session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0))
+        .where(LedgerEntry.account == account)
+    ) or 0)
+
+
+def unbalanced_transactions(session: Session) -> list[str]:
+    rows = session.execute(
+        select(LedgerTransaction.reference)
+        .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
+        .group_by(LedgerTransaction.id, LedgerTransaction.reference)
+        .having(func.sum(LedgerEntry.amount_fen) != 0)
+    )
+    return [reference for (reference,) in rows]

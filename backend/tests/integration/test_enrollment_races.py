@@ -1,0 +1,173 @@
+"""Money under concurrency, on PostgreSQL: many requests at once for one person, replays of
+one Idempotency-Key, duplicate gateway notifications, and a crash between debit and issue."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from huiminbao.app import build_container, create_app
+from huiminbao.catalog.demo import ensure_demo_product
+from huiminbao.core.clock import MovableClock
+from huiminbao.core.config import Settings
+from huiminbao.core.container import Container
+from huiminbao.enrollment import services
+from huiminbao.enrollment.models import Order, Policy
+from huiminbao.enrollment.reconcile import reconcile
+from huiminbao.payments.ledger import LedgerTransaction
+from huiminbao.registry.demo import load_demo_population
+from tests.api.enrollment_helpers import body, sign_in
+from tests.api.helpers import Session
+from tests.conftest import TEST_NOW
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_app(pg_url: str) -> Iterator[tuple[Flask, Container]]:
+    """A fresh app on this module's PostgreSQL schema, demo city loaded once per schema."""
+    clock = MovableClock(TEST_NOW)
+    container = build_container(Settings(database_url=pg_url, testing=True), clock=clock)
+    load_demo_population(container.db, clock)
+    ensure_demo_product(container.db, clock)
+    yield create_app(container=container), container
+    container.db.dispose()
+
+
+def _race(count: int, attempt: Callable[[int], Any]) -> list[Any]:
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def run(index: int) -> None:
+        barrier.wait()
+        results[index] = attempt(index)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def _post(app: Flask, session: Session, json: dict[str, Any], key: str) -> tuple[int, Any]:
+    response = app.test_client().post("/api/v1/enrollments", json=json,
+                                      headers={**session.bearer, "Idempotency-Key": key})
+    return response.status_code, response.get_json()
+
+
+def _debits(container: Container, id_number: str) -> int:
+    return sum(1 for entry in container.registry.entries(id_number) if entry.kind == "debit")
+
+
+def _policies_of(container: Container, person_id: int) -> int:
+    with container.db.read() as session:
+        return int(session.scalar(select(func.count()).select_from(Policy).where(
+            Policy.insured_person_id == person_id, Policy.status == "active")) or 0)
+
+
+def test_fifty_enrollments_for_one_person_with_different_keys(
+    pg_app: tuple[Flask, Container],
+) -> None:
+    app, container = pg_app
+    zhang = sign_in(app.test_client(), "张伟")
+    request = body(zhang.client, "personal_account")
+    results = _race(50, lambda i: _post(app, zhang, request, f"race-diff-{i}-{uuid.uuid4().hex}"))
+    statuses = Counter(status for status, _body in results)
+    assert statuses[201] == 1, statuses
+    codes = Counter(answer["code"] for status, answer in results if status != 201)
+    assert set(codes) <= {"already_insured", "pending_order"}, codes
+    assert _debits(container, "330106198803150130") == 1
+    assert _policies_of(container, zhang.me["identity"]["person_id"]) == 1
+    balance = container.registry.balance("330106198803150130")
+    assert balance is not None and balance.prior_years_fen == 200000 - 15000
+
+
+def test_fifty_replays_of_one_key_execute_once(pg_app: tuple[Flask, Container]) -> None:
+    app, container = pg_app
+    lin = sign_in(app.test_client(), "林𫖮")
+    request = body(lin.client, "personal_account")
+    key = f"race-same-{uuid.uuid4().hex}"
+    results = _race(50, lambda i: _post(app, lin, request, key))
+    assert {status for status, _body in results} == {201}
+    first = results[0][1]
+    assert all(answer == first for _status, answer in results)
+    assert _debits(container, "330108199701130742") == 1
+    with container.db.read() as session:
+        orders = session.scalar(select(func.count()).select_from(Order).where(
+            Order.buyer_person_id == lin.me["identity"]["person_id"]))
+    assert orders == 1
+
+    other_body = body(lin.client, "personal_account", tier="premium")
+    status, answer = _post(app, lin, other_body, key)
+    assert status == 409
+    assert answer["code"] == "idempotency_key_reused"
+    assert _debits(container, "330108199701130742") == 1
+
+
+def test_twenty_duplicate_gateway_notifications_pay_once(pg_app: tuple[Flask, Container]) -> None:
+    app, container = pg_app
+    liu = sign_in(app.test_client(), "刘䶮")
+    status, order = _post(app, liu, body(liu.client, "online"), uuid.uuid4().hex)
+    assert status == 201, order
+    gateway: Any = container.gateway
+    prepay_id = order["pay_url"].rsplit("/", 1)[1]
+    gateway.confirm(prepay_id)
+    captured: list[bytes] = []
+    gateway.deliver_due(lambda url, payload: captured.append(payload) or True)
+    assert len(captured) == 1
+
+    def notify(_index: int) -> int:
+        return app.test_client().post("/api/v1/payments/online/notify", data=captured[0],
+                                      content_type="application/json").status_code
+
+    assert set(_race(20, notify)) == {200}
+    with container.db.read() as session:
+        payments = session.scalar(select(func.count()).select_from(LedgerTransaction).where(
+            LedgerTransaction.order_no == order["order_no"], LedgerTransaction.kind == "payment"))
+        issued = session.scalar(select(Order.status).where(Order.order_no == order["order_no"]))
+    assert payments == 1
+    assert issued == "issued"
+    assert _policies_of(container, liu.me["identity"]["person_id"]) == 1
+
+    forged = captured[0].replace(b'"total_fee": "15000"', b'"total_fee": "1"').replace(
+        b'"total_fee":"15000"', b'"total_fee":"1"')
+    assert forged != captured[0]
+    refused = app.test_client().post("/api/v1/payments/online/notify", data=forged,
+                                     content_type="application/json")
+    assert refused.status_code != 200
+
+
+def test_a_crash_after_the_debit_is_completed_by_reconcile(
+    pg_app: tuple[Flask, Container], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, container = pg_app
+    li = sign_in(app.test_client(), "李娜")
+
+    def crash(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("process died after the registry debit")
+
+    monkeypatch.setattr(services, "complete_payment", crash)
+    status, _answer = _post(app, li, body(li.client, "personal_account"), uuid.uuid4().hex)
+    assert status == 500
+    assert _debits(container, "330106199007220243") == 1
+    with container.db.read() as session:
+        pending = session.scalars(select(Order).where(
+            Order.buyer_person_id == li.me["identity"]["person_id"])).one()
+    assert pending.status == "pending_payment"
+    monkeypatch.undo()
+
+    report = reconcile(container)
+    assert report.settled_orders == {pending.order_no: "issued"}
+    assert report.ok, report.violations
+    assert _debits(container, "330106199007220243") == 1
+    assert _policies_of(container, li.me["identity"]["person_id"]) == 1
+    assert reconcile(container).settled_orders == {}  # nothing left to do, nothing moves
+    assert _debits(container, "330106199007220243") == 1
