@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +201,49 @@ def reconcile() -> None:
     click.echo(report.format())
     if not report.ok:
         sys.exit(1)
+
+
+@main.group()
+def renewal() -> None:
+    """Auto-renewal by consent: notify first, debit only after the notice period."""
+
+
+@renewal.command("notify")
+@click.option("--next-product", "next_product_id", required=True, type=int)
+@click.option("--notice-days", default=7, show_default=True, type=click.IntRange(1, 60))
+def renewal_notify(next_product_id: int, notice_days: int) -> None:
+    """Text every payer whose policy has auto-renewal on; record when the debit may come."""
+    from datetime import timedelta
+
+    from huiminbao.enrollment import renewal as renewals
+
+    with _wired() as wired:
+        counts = renewals.notify(wired, next_product_id, timedelta(days=notice_days))
+    click.echo(counts.format())
+
+
+@renewal.command("run")
+@click.option("--next-product", "next_product_id", required=True, type=int)
+def renewal_run(next_product_id: int) -> None:
+    """Debit the renewals whose notice period has passed and whose consent still stands."""
+    from huiminbao.enrollment import renewal as renewals
+
+    with _wired() as wired:
+        counts = renewals.run(wired, next_product_id)
+    click.echo(counts.format())
+
+
+@contextmanager
+def _wired() -> Iterator[Any]:
+    from huiminbao.app import build_container
+
+    settings = _settings()
+    _upgrade(settings)
+    wired = build_container(settings)
+    try:
+        yield wired
+    finally:
+        wired.db.dispose()
 
 
 @main.group()

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -178,3 +179,27 @@ class Refund(Base):
     failure_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     settled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class RenewalNotice(Base):
+    """A renewal announced to the payer: nothing is debited before ``debit_due_at``, and only
+    if auto-renewal is still on then."""
+
+    __tablename__ = "renewal_notices"
+    __table_args__ = (
+        UniqueConstraint("policy_id", "next_product_id",
+                         name="uq_renewal_notices_policy_id_next_product_id"),
+        CheckConstraint("status IN ('notified', 'renewed', 'skipped', 'failed')",
+                        name="status_values"),
+        Index("ix_renewal_notices_status_debit_due_at", "status", "debit_due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id"))
+    next_product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    consent_version: Mapped[str] = mapped_column(String(20))
+    notified_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    debit_due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    order_no: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(200))

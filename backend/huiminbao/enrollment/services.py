@@ -285,12 +285,12 @@ def _check_payment_method(c: Container, actor: Actor, payer_person: Person | Non
 def enroll(c: Container, actor: Actor, subject: Subject, request: EnrollmentRequest) -> Order:
     result = quote(c, actor, subject, request)
     _check_confirmations(c, actor, result, request.confirmations)
-    order = _create_order(c, actor, subject, result)
+    order = create_order(c, actor, subject, result)
     method = result.payment_method
     if method is PaymentMethod.SUBSIDY:
         return complete_payment(c, order.order_no, transaction_id=None)
     if method is PaymentMethod.PERSONAL_ACCOUNT:
-        return _debit_personal_account(c, order.order_no, result)
+        return debit_personal_account(c, order.order_no, result)
     payment = c.gateway.create_payment(
         order.payment_request_no, order.payable_fen, f"{result.product.name}保费",
         request.notify_url, request.return_url.replace("{order_no}", order.order_no))
@@ -345,7 +345,8 @@ def _account(c: Container, account_id: int) -> UserAccount:
     return account
 
 
-def _create_order(c: Container, actor: Actor, subject: Subject, result: Quote) -> Order:
+def create_order(c: Container, actor: Actor, subject: Subject, result: Quote, *,
+                 channel: str | None = None) -> Order:
     now = c.clock.now()
     product = result.product
     terms = product.current_terms
@@ -354,7 +355,8 @@ def _create_order(c: Container, actor: Actor, subject: Subject, result: Quote) -
     order = Order(
         order_no=order_number, product_id=product.id, buyer_account_id=actor.account_id,
         buyer_person_id=subject.person_id, payer_person_id=result.payer_person_id,
-        acted_for_grant_id=subject.grant_id, channel="proxy" if subject.acting_for else "self",
+        acted_for_grant_id=subject.grant_id,
+        channel=channel or ("proxy" if subject.acting_for else "self"),
         status=OrderStatus.PENDING_PAYMENT.value, payment_method=result.payment_method.value,
         premium_fen=result.premium_fen, subsidy_fen=result.subsidy_fen,
         payable_fen=result.payable_fen, refunded_fen=0, terms_version=terms.version,
@@ -396,7 +398,7 @@ def _create_order(c: Container, actor: Actor, subject: Subject, result: Quote) -
     return order
 
 
-def _debit_personal_account(c: Container, order_number: str, result: Quote) -> Order:
+def debit_personal_account(c: Container, order_number: str, result: Quote) -> Order:
     assert result.payer is not None
     insured = "、".join(mask_name(line.person.name) for line in result.lines)
     try:
