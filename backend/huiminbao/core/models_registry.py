@@ -10,6 +10,7 @@ MODEL_MODULES = (
     "huiminbao.identity.models",
     "huiminbao.audit.models",
     "huiminbao.enrollment.models",
+    "huiminbao.enrollment.family_models",
     "huiminbao.payments.ledger",
     "huiminbao.payments.gateway_models",
     "huiminbao.core.idempotency",
