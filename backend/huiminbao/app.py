@@ -101,13 +101,14 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
 def _register_blueprints(app: Flask, api: Any, settings: Settings) -> None:
     from huiminbao.catalog.routes import blp as catalog_blp
     from huiminbao.core.health import blp as health_blp
+    from huiminbao.enrollment.family_routes import blp as family_blp
     from huiminbao.enrollment.routes import blp as enrollment_blp
     from huiminbao.identity.routes import blp as identity_blp
     from huiminbao.identity.wechat_routes import blp as wechat_blp
     from huiminbao.payments.routes import blp as payments_blp
 
     for blueprint in (health_blp, catalog_blp, identity_blp, wechat_blp, enrollment_blp,
-                      payments_blp):
+                      family_blp, payments_blp):
         api.register_blueprint(blueprint)
     if settings.is_demo:
         from huiminbao.core.dev import blp as dev_blp

@@ -34,7 +34,7 @@ class DevSmsOutbox(MethodView):
         with container().db.read() as session:
             messages = session.scalars(
                 select(SmsMessage).where(SmsMessage.phone == query["phone"])
-                .order_by(SmsMessage.created_at.desc(), SmsMessage.id.desc()).limit(10)
+                .order_by(SmsMessage.id.desc()).limit(10)  # sent order, whatever the clock says
             ).all()
         return {"items": [{"phone": mask_phone(m.phone), "text": m.text,
                            "created_at": m.created_at} for m in messages]}

@@ -89,6 +89,13 @@ def require_policy_access(c: Container, session: Session, actor: Actor, policy: 
                    object_id=policy.policy_no)
 
 
+def _require_holder(c: Container, session: Session, actor: Actor, policy: Policy) -> None:
+    """Only the holder (who paid) may cancel: the money goes back to the holder's source."""
+    require_policy_access(c, session, actor, policy, Action.VIEW_POLICIES)
+    if not authorize(c, session, actor, Action.CANCEL_POLICY, policy.holder_person_id).allowed:
+        raise RuleViolation("该保单由他人投保，只有投保人可以办理退保", code="not_holder")
+
+
 def _details(session: Session, policy: Policy) -> PolicyDetails:
     item = session.get(OrderItem, policy.order_item_id)
     assert item is not None
@@ -158,7 +165,7 @@ def cancel_policy(c: Container, actor: Actor, policy_no: str) -> PolicyDetails:
         ).one_or_none()
         if policy is None:
             raise NotFound("未找到该保单")
-        require_policy_access(c, session, actor, policy, Action.CANCEL_POLICY)
+        _require_holder(c, session, actor, policy)
         existing = session.scalars(select(Refund).where(Refund.policy_id == policy.id)).first()
         if existing is not None:
             refund_no = existing.refund_no  # cancelled already: just make sure the money went

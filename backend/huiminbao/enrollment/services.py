@@ -92,6 +92,8 @@ class Line:
     tier: Tier
     premium_fen: int
     subsidy_fen: int
+    relation: str = "self"  # self | spouse | child | parent
+    verified: bool = True  # the relation is verified (always true for oneself)
 
     @property
     def payable_fen(self) -> int:
@@ -183,14 +185,18 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
     if len(set(person_ids)) != len(person_ids):
         raise InvalidInput("同一位被保险人不能在一笔订单中出现两次",
                            errors={"insured": ["被保险人重复"]})
+    relations: dict[int, tuple[str, bool]] = {}
     with c.db.read() as session:
         product = _open_product(session, c, request.product_id)
         people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(person_ids)))}
         for index, choice in enumerate(request.insured):
             person = people.get(choice.person_id)
-            if person is None or not may_insure(c, session, subject, person):
-                raise InvalidInput("不能为该人员投保",
-                                   errors={f"insured.{index}": ["不能为该人员投保"]})
+            link = relation_to(session, subject, person) if person else None
+            if person is None or link is None:
+                raise InvalidInput(
+                    "只能为本人、配偶、子女和父母投保，请先在“家人”中添加该亲属",
+                    errors={f"insured.{index}": ["不是您的家庭成员"]})
+            relations[person.id] = link
             if product.tier(choice.tier_code) is None:
                 raise InvalidInput("所选保障档次不存在",
                                    errors={f"insured.{index}.tier": ["档次不存在"]})
@@ -219,17 +225,69 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
                                                                  product.year):
                 subsidy_base = subsidized_tier(product).premium_fen
             cost = price(tier.premium_fen, subsidy_base)
-            lines.append(Line(person, found, tier, cost.premium_fen, cost.subsidy_fen))
+            relation, verified = relations[person.id]
+            lines.append(Line(person, found, tier, cost.premium_fen, cost.subsidy_fen,
+                              relation, verified))
         payer_person = session.get(Person, subject.person_id)
+        already_paid_for = _persons_paid_by(session, product.id, subject.person_id)
 
+    _check_minors(c, lines)
     result = Quote(product=product, lines=lines, payment_method=request.payment_method)
     _check_payment_method(c, actor, payer_person, result)
+    if result.payment_method is PaymentMethod.PERSONAL_ACCOUNT:
+        _check_family_rules(result, already_paid_for)
     return result
 
 
-def may_insure(c: Container, session: Session, subject: Subject, person: Person) -> bool:
-    """Whom the subject may buy for. Oneself here; the family domain widens this."""
-    return person.id == subject.person_id
+MAX_PERSONS_PER_ACCOUNT = 6
+
+
+def relation_to(session: Session, subject: Subject, person: Person) -> tuple[str, bool] | None:
+    """The insured person's relation to the subject, and whether it is verified; None if the
+    subject may not buy for them (only self, spouse, children and parents)."""
+    if person.id == subject.person_id:
+        return "self", True
+    from huiminbao.enrollment.family import active_member
+
+    member = active_member(session, subject.person_id, person.id)
+    if member is None:
+        return None
+    return member.relation, member.verification != "pending"
+
+
+def _check_minors(c: Container, lines: Sequence[Line]) -> None:
+    today = c.clock.today()
+    for line in lines:
+        birth = line.person.birth_date
+        had = (today.month, today.day) >= (birth.month, birth.day)
+        age = today.year - birth.year - (0 if had else 1)
+        if age < 14 and line.relation not in {"self", "child"}:
+            raise RuleViolation(
+                f"{mask_name(line.person.name)}未满14周岁，只能由其父母（监护人）投保",
+                code="minor_needs_guardian")
+
+
+def _persons_paid_by(session: Session, product_id: int, payer_person_id: int) -> set[int]:
+    rows = session.scalars(
+        select(OrderItem.insured_person_id).join(Order, Order.id == OrderItem.order_id)
+        .where(Order.product_id == product_id, Order.payer_person_id == payer_person_id,
+               Order.payment_method == PaymentMethod.PERSONAL_ACCOUNT.value,
+               OrderItem.holds_place)
+    )
+    return set(rows)
+
+
+def _check_family_rules(result: Quote, already_paid_for: set[int]) -> None:
+    for line in result.lines:
+        if not line.verified:
+            raise RuleViolation(
+                f"{mask_name(line.person.name)}的亲属关系尚未核验，不能使用个人账户为其缴费。"
+                "请先完成核验，或选择在线支付", code="relation_unverified")
+    persons = already_paid_for | {line.person.id for line in result.lines}
+    limit = getattr(result.product, "max_insured_per_account", None) or MAX_PERSONS_PER_ACCOUNT
+    if len(persons) > limit:
+        raise RuleViolation(f"每个医保个人账户每年最多为{limit}人缴纳本产品保费，"
+                            "其余家人请选择在线支付", code="account_person_limit")
 
 
 def _refuse_if_taken(session: Session, product: Product, person: Person) -> None:
@@ -366,7 +424,7 @@ def create_order(c: Container, actor: Actor, subject: Subject, result: Quote, *,
         order.items.append(OrderItem(
             product_id=product.id, insured_person_id=line.person.id, tier_code=line.tier.code,
             premium_fen=line.premium_fen, subsidy_fen=line.subsidy_fen, holds_place=True,
-            relation="self" if line.person.id == subject.person_id else "family",
+            relation=line.relation,
         ))
     try:
         with c.db.transaction() as session:
@@ -439,12 +497,46 @@ def _text_debit_notice(c: Container, result: Quote, order: Order) -> None:
 def complete_payment(c: Container, order_number: str, *, transaction_id: str | None) -> Order:
     """Mark the order paid and issue its policies, once. Safe to call again and concurrently:
     the order row is locked and a paid order is left as it is."""
+    order = _complete_payment(c, order_number, transaction_id)
+    if order is None:
+        return load_order(c, order_number)
+    _tell_insured_relatives(c, order)
+    return load_order(c, order_number)
+
+
+def _tell_insured_relatives(c: Container, order: Order) -> None:
+    """Adult family members learn that a policy was bought for them, and by whom (masked)."""
+    with c.db.read() as session:
+        buyer = session.get(Person, order.buyer_person_id)
+        product = session.get(Product, order.product_id)
+        insured = [session.get(Person, item.insured_person_id) for item in order.items
+                   if item.insured_person_id != order.buyer_person_id]
+    if buyer is None or product is None:
+        return
+    today = c.clock.today()
+    for person in insured:
+        if person is None or today.year - person.birth_date.year - (
+                (today.month, today.day) < (person.birth_date.month, person.birth_date.day)) < 18:
+            continue
+        registered = c.registry.find_person(person.id_number)
+        if registered is None or not registered.phone:
+            continue
+        with c.db.transaction() as session:
+            c.sms.send(session, registered.phone,
+                       f"{mask_name(buyer.name)}已为您投保{product.name}，保障期"
+                       f"{product.coverage_starts_on:%Y年%m月%d日}至"
+                       f"{product.coverage_ends_on:%Y年%m月%d日}。可登录查看电子保单。")
+
+
+def _complete_payment(c: Container, order_number: str, transaction_id: str | None
+                      ) -> Order | None:
+    """The transition itself; returns the order only when this call issued it."""
     now = c.clock.now()
     with c.db.transaction() as session:
         order = _locked_order(session, order_number)
         status = OrderStatus(order.status)
         if status in {OrderStatus.PAID, OrderStatus.ISSUED, OrderStatus.REFUNDED}:
-            return order
+            return None
         if status is not OrderStatus.PENDING_PAYMENT:
             # Money arrived for an order we had closed: it must go back, never be kept.
             log.error("payment arrived for closed order %s (%s)", order_number, status.value)
@@ -472,7 +564,7 @@ def complete_payment(c: Container, order_number: str, *, transaction_id: str | N
             object_type="order", object_id=order.order_no,
             details={"payable_fen": order.payable_fen, "method": order.payment_method},
         ))
-    return load_order(c, order_number)
+    return order
 
 
 def _post_payment(session: Session, order: Order, product: Product, now: datetime) -> None:

@@ -31,7 +31,7 @@ def quote_view(quote: Quote) -> dict[str, Any]:
         "payment_method": quote.payment_method.value,
         "lines": [{
             "person_id": line.person.id, "name": mask_name(line.person.name),
-            "relation": "self", "tier": line.tier.code, "tier_name": line.tier.name,
+            "relation": line.relation, "tier": line.tier.code, "tier_name": line.tier.name,
             "premium_fen": line.premium_fen, "subsidy_fen": line.subsidy_fen,
             "payable_fen": line.payable_fen,
         } for line in quote.lines],

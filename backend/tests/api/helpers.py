@@ -26,10 +26,12 @@ class Session:
 
 
 def latest_code(client: FlaskClient, phone: str) -> str:
+    """The newest one-time code texted to the phone (other notices may have come since)."""
     items = client.get(f"/api/v1/dev/sms?phone={phone}").get_json()["items"]
-    match = re.search(r"验证码为?(\d{6})", items[0]["text"])
-    assert match, items[0]["text"]
-    return match.group(1)
+    for item in items:
+        if match := re.search(r"验证码为?(\d{6})", item["text"]):
+            return match.group(1)
+    raise AssertionError(f"no code among {len(items)} messages")
 
 
 def login(client: FlaskClient, phone: str) -> Session:

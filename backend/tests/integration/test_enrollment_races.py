@@ -19,8 +19,9 @@ from huiminbao.core.clock import MovableClock
 from huiminbao.core.config import Settings
 from huiminbao.core.container import Container
 from huiminbao.enrollment import services
-from huiminbao.enrollment.models import Order, Policy
+from huiminbao.enrollment.models import Order, OrderItem, Policy
 from huiminbao.enrollment.reconcile import reconcile
+from huiminbao.identity.models import Person
 from huiminbao.payments.ledger import LedgerTransaction
 from huiminbao.registry.demo import load_demo_population
 from tests.api.enrollment_helpers import body, sign_in
@@ -171,3 +172,40 @@ def test_a_crash_after_the_debit_is_completed_by_reconcile(
     assert _policies_of(container, li.me["identity"]["person_id"]) == 1
     assert reconcile(container).settled_orders == {}  # nothing left to do, nothing moves
     assert _debits(container, "330106199007220243") == 1
+
+
+def test_both_parents_pay_for_their_child_at_once(pg_app: tuple[Flask, Container]) -> None:
+    """张伟 and 李娜 each try 30 times with different keys: one policy, one debit, and the
+    loser is told 已参保 (or that an order is pending) and charged nothing."""
+    app, container = pg_app
+    parents = []
+    for name in ("张伟", "李娜"):
+        parent = sign_in(app.test_client(), name)
+        added = parent.client.post("/api/v1/me/family", headers=parent.bearer, json={
+            "name": "张小宇", "id_number": "330106201805090316", "relation": "child"})
+        assert added.status_code in {201, 409}, added.get_json()
+        parents.append(parent)
+    with container.db.read() as session:
+        child_id = session.scalars(select(Person.id).where(
+            Person.id_number == "330106201805090316")).one()
+    request = {**body(parents[0].client, "personal_account"),
+               "insured": [{"person_id": child_id, "tier": "standard"}]}
+    request.pop("tier")
+
+    def attempt(index: int) -> tuple[int, Any]:
+        parent = parents[index % 2]
+        return _post(app, parent, request, f"child-{index}-{uuid.uuid4().hex}")
+
+    results = _race(60, attempt)
+    statuses = Counter(status for status, _answer in results)
+    assert statuses[201] == 1, statuses
+    assert {answer["code"] for status, answer in results if status != 201} <= {
+        "already_insured", "pending_order"}
+    with container.db.read() as session:
+        request_nos = session.scalars(
+            select(Order.payment_request_no).join(OrderItem, OrderItem.order_id == Order.id)
+            .where(OrderItem.insured_person_id == child_id)).all()
+    debited = [no for no in request_nos
+               if (outcome := container.registry.query(no)) is not None and outcome.succeeded]
+    assert len(debited) == 1  # whichever parent won paid; the other was charged nothing
+    assert _policies_of(container, child_id) == 1

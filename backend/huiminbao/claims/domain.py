@@ -1,0 +1,206 @@
+"""Pure claim rules: the status machine, staff decisions, claim numbers and the texts sent to
+claimants. No Flask, no database.
+
+Online claims::
+
+    submitted → under_review → supplement_requested ⇄ under_review → approved → paid
+                               under_review → rejected (with a reason)
+
+One-stop settlements are created ``settled`` directly: the hospital has settled the bill, the
+payout is computed and booked at once. ``TRANSITIONS`` is the only way a status changes; any
+other pair raises ``InvalidTransition``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+from enum import StrEnum
+
+from huiminbao.core.clock import to_china_time
+from huiminbao.enrollment.domain import format_fen
+
+
+class ClaimStatus(StrEnum):
+    SUBMITTED = "submitted"
+    UNDER_REVIEW = "under_review"
+    SUPPLEMENT_REQUESTED = "supplement_requested"
+    APPROVED = "approved"
+    PAID = "paid"
+    REJECTED = "rejected"
+    SETTLED = "settled"  # one-stop settlement: settled by the hospital, payout booked
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+    @property
+    def counts_toward_limits(self) -> bool:
+        """Whether the claim's payout has used deductibles and caps of the policy year."""
+        return self in COUNTED_STATUSES
+
+    @property
+    def is_open(self) -> bool:
+        """Still waiting for the insurer (documents may be added)."""
+        return self in OPEN_STATUSES
+
+
+_LABELS = {
+    ClaimStatus.SUBMITTED: "已提交",
+    ClaimStatus.UNDER_REVIEW: "审核中",
+    ClaimStatus.SUPPLEMENT_REQUESTED: "待补充材料",
+    ClaimStatus.APPROVED: "审核通过，待支付",
+    ClaimStatus.PAID: "已赔付",
+    ClaimStatus.REJECTED: "未予赔付",
+    ClaimStatus.SETTLED: "已一站式结算",
+}
+
+COUNTED_STATUSES = frozenset({ClaimStatus.APPROVED, ClaimStatus.PAID, ClaimStatus.SETTLED})
+OPEN_STATUSES = frozenset({
+    ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW, ClaimStatus.SUPPLEMENT_REQUESTED,
+})
+# How a claim comes into being: online, or settled by a hospital.
+INITIAL_STATUSES = frozenset({ClaimStatus.SUBMITTED, ClaimStatus.SETTLED})
+
+TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
+    ClaimStatus.SUBMITTED: frozenset({ClaimStatus.UNDER_REVIEW}),
+    ClaimStatus.UNDER_REVIEW: frozenset({
+        ClaimStatus.SUPPLEMENT_REQUESTED, ClaimStatus.APPROVED, ClaimStatus.REJECTED,
+    }),
+    ClaimStatus.SUPPLEMENT_REQUESTED: frozenset({ClaimStatus.UNDER_REVIEW}),
+    ClaimStatus.APPROVED: frozenset({ClaimStatus.PAID}),
+    ClaimStatus.PAID: frozenset(),
+    ClaimStatus.REJECTED: frozenset(),
+    ClaimStatus.SETTLED: frozenset(),
+}
+
+
+class InvalidTransition(Exception):
+    def __init__(self, current: ClaimStatus, target: ClaimStatus) -> None:
+        super().__init__(f"{current.value} -> {target.value} is not allowed")
+        self.current, self.target = current, target
+
+
+def transition(current: ClaimStatus, target: ClaimStatus) -> ClaimStatus:
+    if target not in TRANSITIONS[current]:
+        raise InvalidTransition(current, target)
+    return target
+
+
+class Channel(StrEnum):
+    ONLINE = "online"  # 线上理赔
+    SETTLEMENT = "settlement"  # 一站式结算
+
+    @property
+    def label(self) -> str:
+        return {Channel.ONLINE: "线上理赔", Channel.SETTLEMENT: "一站式结算"}[self]
+
+
+# ---------------------------------------------------------------- staff decisions
+
+
+class Decision(StrEnum):
+    START_REVIEW = "start_review"
+    APPROVE = "approve"
+    REJECT = "reject"
+    REQUEST_SUPPLEMENT = "request_supplement"
+    MARK_PAID = "mark_paid"
+
+    @property
+    def target(self) -> ClaimStatus:
+        return {
+            Decision.START_REVIEW: ClaimStatus.UNDER_REVIEW,
+            Decision.APPROVE: ClaimStatus.APPROVED,
+            Decision.REJECT: ClaimStatus.REJECTED,
+            Decision.REQUEST_SUPPLEMENT: ClaimStatus.SUPPLEMENT_REQUESTED,
+            Decision.MARK_PAID: ClaimStatus.PAID,
+        }[self]
+
+    @property
+    def needs_message(self) -> bool:
+        return self in {Decision.REJECT, Decision.REQUEST_SUPPLEMENT}
+
+    @property
+    def missing_message(self) -> str:
+        return "请填写拒赔原因" if self is Decision.REJECT else "请说明需要补充的材料"
+
+
+# Decisions about the claim's merits first take a claim that is waiting (newly submitted, or
+# waiting for a supplement) under review: the timeline then shows both steps.
+_REVIEW_FIRST = frozenset({Decision.APPROVE, Decision.REJECT, Decision.REQUEST_SUPPLEMENT})
+
+
+def decision_path(current: ClaimStatus, decision: Decision) -> list[ClaimStatus]:
+    """The statuses a decision moves the claim through, each checked against the table."""
+    path: list[ClaimStatus] = []
+    status = current
+    if decision in _REVIEW_FIRST and status in {ClaimStatus.SUBMITTED,
+                                                 ClaimStatus.SUPPLEMENT_REQUESTED}:
+        status = transition(status, ClaimStatus.UNDER_REVIEW)
+        path.append(status)
+    path.append(transition(status, decision.target))
+    return path
+
+
+# ---------------------------------------------------------------- bill checks
+
+
+def stay_problem(admitted_on: date, discharged_on: date, coverage_starts_on: date,
+                 coverage_ends_on: date, today: date) -> str | None:
+    """Why a hospital stay cannot be claimed on this policy, or None."""
+    if discharged_on < admitted_on:
+        return "出院日期不能早于入院日期"
+    if discharged_on > today:
+        return "出院日期不能晚于今天，请出院结算后再申请理赔"
+    if admitted_on < coverage_starts_on or discharged_on > coverage_ends_on:
+        return ("就诊日期不在保单保障期内（保障期："
+                f"{coverage_starts_on:%Y年%m月%d日}至{coverage_ends_on:%Y年%m月%d日}），"
+                "不属于保障范围")
+    return None
+
+
+# ---------------------------------------------------------------- numbers and texts
+
+
+def claim_no(now: datetime) -> str:
+    """E.g. ``LP2027031512345678``: readable, unique, not guessable, never 18 digits in a row
+    (an SMS must not look like it carries an ID number)."""
+    return f"LP{to_china_time(now):%Y%m%d}{secrets.randbelow(10**8):08d}"
+
+
+def claimant_text(status: ClaimStatus, claim_number: str, payout_fen: int | None) -> str:
+    """The SMS for a status change: never an ID number, a diagnosis or a hospital's name (a
+    specialist hospital's name reveals the illness); details only after signing in."""
+    amount = format_fen(payout_fen or 0)
+    return {
+        ClaimStatus.SUBMITTED: f"您的理赔申请（编号{claim_number}）已提交，请登录查看进度。",
+        ClaimStatus.UNDER_REVIEW: f"您的理赔申请（编号{claim_number}）已进入审核，请登录查看。",
+        ClaimStatus.SUPPLEMENT_REQUESTED: (
+            f"您的理赔申请（编号{claim_number}）需要补充材料：请登录查看"),
+        ClaimStatus.APPROVED: (
+            f"您的理赔申请（编号{claim_number}）已审核通过，赔付金额{amount}，请登录查看明细。"),
+        ClaimStatus.PAID: f"您的理赔款（编号{claim_number}）{amount}已支付，请登录查看。",
+        ClaimStatus.REJECTED: (
+            f"您的理赔申请（编号{claim_number}）审核未通过，请登录查看原因。"),
+        ClaimStatus.SETTLED: (
+            f"您的住院费用已通过一站式结算获得惠民保赔付{amount}（编号{claim_number}），"
+            "请登录查看明细。"),
+    }[status]
+
+
+def default_message(status: ClaimStatus, payout_fen: int | None) -> str:
+    """The timeline's message to the claimant when staff write none."""
+    amount = format_fen(payout_fen or 0)
+    return {
+        ClaimStatus.SUBMITTED: "理赔申请已提交。请上传发票、费用清单、出院小结等材料，"
+                               "我们将尽快审核。",
+        ClaimStatus.UNDER_REVIEW: "您的理赔申请已进入审核。",
+        ClaimStatus.SUPPLEMENT_REQUESTED: "请补充理赔材料。",
+        ClaimStatus.APPROVED: f"经审核，您的理赔申请已通过，赔付金额{amount}。",
+        ClaimStatus.PAID: f"理赔款{amount}已支付，请注意查收。",
+        ClaimStatus.REJECTED: "经审核，您的理赔申请未予赔付。",
+        ClaimStatus.SETTLED: f"医院已完成一站式结算，惠民保赔付{amount}已直接抵扣住院费用。",
+    }[status]
+
+
+SUPPLEMENT_RECEIVED = "已收到您补充的材料，理赔申请重新进入审核。"
