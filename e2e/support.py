@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import re
@@ -17,7 +18,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import axe_playwright_python
-from playwright.sync_api import Page
+import zxingcpp
+from PIL import Image
+from playwright.sync_api import Page, expect
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS_DIR = REPO_ROOT / "test-results"
@@ -91,6 +94,11 @@ def start_server(workdir: Path) -> LiveServer:
             (workdir / "server.stderr.log").open("wb") as err:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out, stderr=err)
     server = LiveServer(base_url=f"http://127.0.0.1:{port}", process=process, workdir=workdir)
+    # The server's JSON logs join the session's scan for full ID numbers and phone numbers.
+    from tests.log_scan import watch_log_file
+
+    watch_log_file(workdir / "server.stderr.log")
+    watch_log_file(workdir / "server.stdout.log")
     try:
         _wait_until_healthy(server)
     except BaseException:
@@ -231,3 +239,120 @@ def body_font_size(page: Page) -> float:
     size: str = page.evaluate("() => getComputedStyle(document.body).fontSize")
     assert size.endswith("px"), size
     return float(size[:-2])
+
+
+# ------------------------------------------------------------------------------ signing in
+
+DEMO_CONSENT_TITLES = ("个人信息处理告知同意书", "敏感个人信息单独同意书")
+_CODE_IN_SMS = re.compile(r"验证码为(\d{6})")
+
+
+def sms_code(base_url: str, phone: str) -> str:
+    """The newest login code texted to ``phone`` (demo outbox: GET /api/v1/dev/sms)."""
+    outbox = api_json(base_url, f"/api/v1/dev/sms?phone={phone}")
+    for item in outbox["items"]:  # newest first
+        match = _CODE_IN_SMS.search(item["text"])
+        if match:
+            return match.group(1)
+    raise AssertionError(f"no login code in the outbox of {phone}: {outbox}")
+
+
+def request_code(page: Page, phone: str) -> None:
+    """On the login page: type the phone number and press 获取验证码 (waits for 已发送)."""
+    page.get_by_label("手机号码").fill(phone)
+    page.get_by_role("button", name="获取验证码").click()
+    expect(page.get_by_text("验证码已发送至")).to_be_visible()
+
+
+def log_in(page: Page, base_url: str, phone: str, *, path: str = "/login.html") -> None:
+    """Log in as a person does: open the login page, get a code, type it, press 登录.
+    Returns once the page has left the login page."""
+    page.goto(path)
+    request_code(page, phone)
+    page.get_by_label("短信验证码").fill(sms_code(base_url, phone))
+    page.get_by_role("button", name="登录", exact=True).click()
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def bind_identity(page: Page, name: str, id_number: str) -> None:
+    """On the 实名认证 page: type name and ID number, tick both consents, press 提交认证."""
+    page.get_by_label("姓名").fill(name)
+    page.get_by_label("身份证号码").fill(id_number)
+    for title in DEMO_CONSENT_TITLES:
+        page.get_by_label(f"我已阅读并同意《{title}》").check()
+    page.get_by_role("button", name="提交认证").click()
+
+
+def sign_up(page: Page, base_url: str, phone: str, name: str, id_number: str) -> None:
+    """A first visit: log in with a code, then 实名认证 with name and ID number (ends on 我的)."""
+    log_in(page, base_url, phone)
+    expect(page).to_have_url(re.compile(r"/bind\.html"))
+    bind_identity(page, name, id_number)
+    expect(page).to_have_url(re.compile(r"/me\.html$"))
+
+
+_PAYMENT_CODE_IN_SMS = re.compile(r"确认使用医保个人账户支付，验证码(\d{6})")
+
+
+def payment_sms_code(base_url: str, phone: str) -> str:
+    """The newest code texted to confirm a personal-account debit."""
+    outbox = api_json(base_url, f"/api/v1/dev/sms?phone={phone}")
+    for item in outbox["items"]:
+        match = _PAYMENT_CODE_IN_SMS.search(item["text"])
+        if match:
+            return match.group(1)
+    raise AssertionError(f"no payment code in the outbox of {phone}: {outbox}")
+
+
+def http_put_json(base_url: str, path: str, body: Any, *, timeout: float = 10) -> tuple[int, Any]:
+    """PUT JSON to the live server without any session (the demo-only /dev endpoints)."""
+    parts = urlsplit(base_url)
+    if parts.hostname not in LOCAL_HOSTS:
+        raise ValueError(f"e2e requests stay on this machine, not {parts.hostname}")
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        connection.request("PUT", path, body=json.dumps(body),
+                           headers={"Content-Type": "application/json",
+                                    "Accept": "application/json"})
+        response = connection.getresponse()
+        data = response.read()
+        is_json = "json" in (response.getheader("Content-Type") or "")
+        return response.status, json.loads(data) if is_json and data else None
+    finally:
+        connection.close()
+
+
+# ------------------------------------------------------------------------------ taps
+
+# Counts real taps (trusted clicks: Playwright's clicks and checks are trusted, the click a <label>
+# passes on to its input is not) in this tab's sessionStorage, so the count survives navigation.
+TAP_COUNTER = """
+(() => {
+  document.addEventListener("click", (event) => {
+    if (!event.isTrusted) return;
+    const seen = Number(sessionStorage.getItem("e2e.taps") || 0);
+    sessionStorage.setItem("e2e.taps", String(seen + 1));
+  }, true);
+})();
+"""
+
+
+def reset_taps(page: Page) -> None:
+    page.evaluate("() => sessionStorage.setItem('e2e.taps', '0')")
+
+
+def taps(page: Page) -> int:
+    count: int = page.evaluate("() => Number(sessionStorage.getItem('e2e.taps') || 0)")
+    return count
+
+
+# ------------------------------------------------------------------------------ QR codes
+
+
+def decode_qr(png: bytes) -> str:
+    """The text of the one QR code in a PNG image (zxing-cpp)."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    results = zxingcpp.read_barcodes(image)
+    assert len(results) == 1, f"expected one QR code, found {len(results)}"
+    text: str = results[0].text
+    return text
