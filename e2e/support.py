@@ -23,7 +23,8 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS_DIR = REPO_ROOT / "test-results"
+# Screenshots go here (E2E_ARTIFACTS_DIR moves them, e.g. out of pytest-playwright's --output).
+ARTIFACTS_DIR = Path(os.environ.get("E2E_ARTIFACTS_DIR") or REPO_ROOT / "test-results")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -78,10 +78,14 @@ def test_home_shows_the_open_product_its_notice_and_terms(page: Page, base_url: 
     expect(notice).to_contain_text("不是基本医疗保险")
     expect(notice).to_contain_text(product["terms"]["notice"])
 
-    # Enrolling needs login, which comes next: the button says so and goes nowhere.
+    # Logged out: 登录 in the header, and 立即参保 leads to the login page, then on to 确认参保.
+    expect(page.get_by_role("link", name="登录", exact=True)).to_have_attribute(
+        "href", "/login.html")
     enroll = page.get_by_role("link", name="立即参保")
-    expect(enroll).to_have_attribute("aria-disabled", "true")
-    expect(page.get_by_text("登录功能即将开放")).to_be_visible()
+    expect(enroll).not_to_have_attribute("aria-disabled", "true")
+    expect(enroll).to_have_attribute(
+        "href", re.compile(r"^/login\.html\?next=%2Fenroll\.html%3Fproduct%3D\d+$"))
+    expect(page.get_by_text("参保前请先登录")).to_be_visible()
 
     assert not small_touch_targets(page, 44)
     assert body_font_size(page) >= 16

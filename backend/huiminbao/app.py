@@ -32,11 +32,12 @@ Every POST that moves money or creates a policy takes an `Idempotency-Key` heade
 
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
     """Wire the built-in adapters for these settings (tests may pass their own clock)."""
-    from huiminbao.identity.access import NoGrants
+    from huiminbao.claims.storage import LocalDocumentStore, documents_dir
     from huiminbao.identity.sms import OutboxSmsSender
     from huiminbao.identity.tokens import TokenService
     from huiminbao.payments.gateway import default_merchant_key
     from huiminbao.payments.gateway_simulator import SimulatedGateway
+    from huiminbao.proxy.finder import ProxyGrantFinder
     from huiminbao.registry.simulator import SimulatedRegistry
 
     if clock is None:
@@ -52,8 +53,9 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         registry=SimulatedRegistry(db, clock),
         sms=OutboxSmsSender(clock),
         tokens=TokenService(settings.secret_key, clock),
-        grants=NoGrants(),  # the proxy domain replaces this with its grant lookup
+        grants=ProxyGrantFinder(),
         gateway=SimulatedGateway(db, clock, default_merchant_key(settings.secret_key)),
+        documents=LocalDocumentStore(documents_dir(settings)),
     )
 
 
@@ -68,7 +70,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         SECRET_KEY=settings.secret_key,
         TESTING=settings.testing,
         JSON_SORT_KEYS=False,
-        MAX_CONTENT_LENGTH=10 * 1024 * 1024,
+        # A 10 MB claim document plus the multipart envelope must fit.
+        MAX_CONTENT_LENGTH=11 * 1024 * 1024,
         API_TITLE="惠民保 API",
         API_VERSION=__version__,
         OPENAPI_VERSION="3.1.0",
@@ -110,6 +113,18 @@ def _register_blueprints(app: Flask, api: Any, settings: Settings) -> None:
     for blueprint in (health_blp, catalog_blp, identity_blp, wechat_blp, enrollment_blp,
                       family_blp, payments_blp):
         api.register_blueprint(blueprint)
+    from huiminbao.claims import routes as claims_routes
+
+    api.register_blueprint(claims_routes.blp)
+    api.register_blueprint(claims_routes.admin_blp)
+    from huiminbao.proxy.routes import blp as proxy_blp
+
+    api.register_blueprint(proxy_blp)
+    from huiminbao.console.routes import blp as console_blp
+    from huiminbao.disclosure.routes import blp as disclosure_blp
+
+    api.register_blueprint(disclosure_blp)
+    api.register_blueprint(console_blp)
     if settings.is_demo:
         from huiminbao.core.dev import blp as dev_blp
 

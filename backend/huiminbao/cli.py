@@ -26,6 +26,8 @@ def main() -> None:
     """惠民保 enrollment platform."""
 
 
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -274,6 +276,14 @@ def staff_create(phone: str, role: str, display_name: str) -> None:
         wired.db.dispose()
     click.echo(f"已创建工作人员账号 #{account.id}（{Role(role).label}），使用手机号验证码登录")
 
+
+def _attach_domain_commands() -> None:
+    from huiminbao.claims.cli import clients
+
+    main.add_command(clients)
+
+
+_attach_domain_commands()
 
 if __name__ == "__main__":
     main()

@@ -8,6 +8,8 @@
 // Signed-in pages use the session cookie (HttpOnly) set by POST /auth/login. Every unsafe request
 // (POST/PUT/PATCH/DELETE) echoes the readable hmb_csrf cookie in X-CSRF-Token (double submit).
 
+import { actingHeaderFor } from "./acting.js";
+
 export const API_BASE = "/api/v1";
 const DEFAULT_TIMEOUT_MS = 15000;
 export const CSRF_COOKIE = "hmb_csrf";
@@ -76,7 +78,8 @@ async function readJson(response) {
 
 /**
  * Send one request. `path` is relative to /api/v1 ("/products") unless it starts with "/api/".
- * Options: body (sent as JSON), headers, idempotencyKey, actingFor, signal, timeoutMs.
+ * Options: body (sent as JSON), headers, idempotencyKey, actingFor (default: acting.js's choice
+ * on the endpoints that act for someone), signal, timeoutMs.
  */
 export async function request(method, path, options = {}) {
   const { body, headers = {}, idempotencyKey, actingFor, signal, timeoutMs = DEFAULT_TIMEOUT_MS } =
@@ -85,7 +88,10 @@ export async function request(method, path, options = {}) {
   const finalHeaders = { Accept: "application/json", ...headers };
   if (body !== undefined) finalHeaders["Content-Type"] = "application/json";
   if (idempotencyKey) finalHeaders["Idempotency-Key"] = idempotencyKey;
-  if (actingFor) finalHeaders["X-Acting-For"] = String(actingFor);
+  // While this tab acts for a family member (acting.js), the endpoints that act for a subject say
+  // whom; `actingFor` overrides that (null: never).
+  const actingPerson = actingFor === undefined ? actingHeaderFor(method, url) : actingFor;
+  if (actingPerson) finalHeaders["X-Acting-For"] = String(actingPerson);
   if (!SAFE_METHODS.has(method.toUpperCase())) {
     const csrf = readCookie(CSRF_COOKIE);
     if (csrf && !finalHeaders["X-CSRF-Token"]) finalHeaders["X-CSRF-Token"] = csrf;

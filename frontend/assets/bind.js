@@ -11,7 +11,7 @@ import {
 } from "./forms.js";
 import { idNumberProblem, normalizeIdNumber } from "./idnumber.js";
 import { clearState, initPage, showError, showLoading } from "./page.js";
-import { fetchMe, ME_PATH, redirectToLogin } from "./session.js";
+import { fetchMe, ME_PATH, redirectToLogin, safeNext } from "./session.js";
 
 const NAME_MAX_CHARS = 50;
 const CONSENT_ORDER = ["personal_info", "sensitive_info"];
@@ -120,7 +120,8 @@ async function submit(event) {
     return;
   }
   submitButton.textContent = "认证成功，正在跳转…";
-  window.location.replace(ME_PATH);
+  // Sent here from 确认参保 (or another page that needs a bound identity): back there.
+  window.location.replace(safeNext(new URLSearchParams(window.location.search).get("next")) || ME_PATH);
 }
 
 async function load() {

@@ -11,6 +11,11 @@ let counter = 0;
  * `body` is a string or nodes; tone "danger" draws the confirm button as a warning.
  */
 export function confirmDialog({ title, body, confirmText = "确定", cancelText = "取消", tone = "" }) {
+  if (typeof HTMLDialogElement !== "function" || !("showModal" in HTMLDialogElement.prototype)) {
+    // Older webviews (iOS before 15.4) have no <dialog>: the browser's own confirm box instead.
+    const text = h("div", {}, body).textContent;
+    return Promise.resolve(window.confirm(`${title}\n\n${text}`));
+  }
   counter += 1;
   const titleId = `dialog-title-${counter}`;
   const bodyId = `dialog-body-${counter}`;

@@ -4,6 +4,7 @@ import { api } from "./api.js";
 import { h, paragraphs, replaceChildren } from "./dom.js";
 import { formatDate, formatFen, formatRatio } from "./format.js";
 import { clearState, initPage, showEmpty, showError, showLoading } from "./page.js";
+import { fetchSession, LOGIN_PATH, loginUrl, ME_PATH } from "./session.js";
 
 const BALANCE_NAMES = { prior_years: "历年账户", current_year: "当年账户" };
 
@@ -12,6 +13,7 @@ const HIGHLIGHTS = ["无健康告知", "不限年龄", "既往症可保可赔"];
 
 const stateBox = document.getElementById("home-state");
 const productsBox = document.getElementById("products");
+const accountLink = document.querySelector("[data-account-link]");
 
 function figure(term, value, extraClass = "") {
   return h("div", { class: `figure ${extraClass}`.trim() },
@@ -112,21 +114,54 @@ function renderTiers(product) {
     tiers.map((tier) => renderTier(tier, product.id)));
 }
 
-function renderEnroll(product) {
+// 为家人投保 (issue 5): several family members in one confirmation, paid from one's own account.
+function familyEnrollLink(href) {
+  return h("a", { class: "btn btn--block family-enroll-link", href, "data-family-enroll": true },
+    "为家人投保");
+}
+
+// 立即参保 leads to 确认参保, where the tier and payment method already have their defaults (one tap
+// here, then agree and pay); logged out, through the login page first (and on to 确认参保).
+function renderEnroll(product, signedIn) {
   const open = Boolean(product.enrollment?.is_open);
   const noteId = `enroll-note-${product.id}`;
-  const link = h("a", {
-    class: "btn btn--primary btn--block",
-    href: "#enroll",
-    "aria-disabled": "true",
-    "aria-describedby": noteId,
-    "data-enroll": true,
-  }, "立即参保");
-  link.addEventListener("click", (event) => event.preventDefault());
+  const enrollPath = `/enroll.html?product=${encodeURIComponent(product.id)}`;
+  if (!signedIn) {
+    return h("section", { class: "card enroll", id: "enroll", "aria-label": "参保" },
+      h("a", {
+        class: "btn btn--primary btn--block",
+        href: loginUrl(open ? enrollPath : "/"),
+        "aria-describedby": noteId,
+        "data-enroll": true,
+      }, "立即参保"),
+      h("p", { class: "enroll__note", id: noteId },
+        open ? "参保前请先登录，使用手机号和短信验证码即可。" : "当前不在投保时间内，可先登录查看账户信息。"),
+      open ? familyEnrollLink(loginUrl("/family-enroll.html")) : null);
+  }
+  if (!open) {
+    const link = h("a", {
+      class: "btn btn--primary btn--block",
+      href: "#enroll",
+      "aria-disabled": "true",
+      "aria-describedby": noteId,
+      "data-enroll": true,
+    }, "立即参保");
+    link.addEventListener("click", (event) => event.preventDefault());
+    return h("section", { class: "card enroll", id: "enroll", "aria-label": "参保" },
+      link,
+      h("p", { class: "enroll__note", id: noteId }, "当前不在投保时间内，投保开始后可在此一键参保。"),
+      h("p", { class: "enroll__more" }, h("a", { href: "/policies.html" }, "查看我的保单")));
+  }
   return h("section", { class: "card enroll", id: "enroll", "aria-label": "参保" },
-    link,
-    h("p", { class: "enroll__note", id: noteId },
-      open ? "登录功能即将开放，届时可在此一键参保。" : "当前不在投保时间内，登录功能即将开放。"));
+    h("a", {
+      class: "btn btn--primary btn--block",
+      href: enrollPath,
+      "aria-describedby": noteId,
+      "data-enroll": true,
+    }, "立即参保"),
+    h("p", { class: "enroll__note", id: noteId }, "一键参保：核对信息、勾选同意后即可支付。"),
+    familyEnrollLink("/family-enroll.html"),
+    h("p", { class: "enroll__more" }, h("a", { href: "/policies.html" }, "查看我的保单")));
 }
 
 function renderTerms(product) {
@@ -158,7 +193,7 @@ function renderShortcuts(product) {
       links.map(([target, text]) => h("li", {}, h("a", { class: "shortcut", href: `#${target}` }, text)))));
 }
 
-function renderProduct(product) {
+function renderProduct(product, signedIn) {
   const headingId = `product-${product.id}`;
   return h("article", { class: "product", "aria-labelledby": headingId, "data-product": product.code },
     renderHero(product, headingId),
@@ -166,16 +201,35 @@ function renderProduct(product) {
     renderNotice(product),
     renderDates(product),
     renderTiers(product),
-    renderEnroll(product),
+    renderEnroll(product, signedIn),
     renderTerms(product));
 }
+
+/** 登录 or 我的 in the header (GET /auth/session: only whether someone is signed in). */
+async function loadAccount() {
+  let signedIn = false;
+  try {
+    signedIn = await fetchSession();
+  } catch {
+    signedIn = false;
+  }
+  if (accountLink) {
+    accountLink.textContent = signedIn ? "我的" : "登录";
+    accountLink.href = signedIn ? ME_PATH : LOGIN_PATH;
+    accountLink.hidden = false;
+  }
+  return signedIn;
+}
+
+const account = loadAccount();
 
 async function load() {
   productsBox.hidden = true;
   showLoading(stateBox);
   let data;
+  let signedIn;
   try {
-    data = await api.get("/products");
+    [data, signedIn] = await Promise.all([api.get("/products"), account]);
   } catch (error) {
     const retry = showError(stateBox, error, load);
     retry?.focus();
@@ -186,7 +240,7 @@ async function load() {
     showEmpty(stateBox, "当前没有开放投保的产品", "每年投保时间开始后，产品将在这里展示。");
     return;
   }
-  replaceChildren(productsBox, items.map(renderProduct));
+  replaceChildren(productsBox, items.map((product) => renderProduct(product, signedIn)));
   clearState(stateBox);
   productsBox.hidden = false;
 }

@@ -6,6 +6,7 @@ import {
   clearFieldError, clearFormAlert, halfWidth, setBusy, setFieldError, showApiError, showFormAlert, showStatus,
 } from "./forms.js";
 import { initPage } from "./page.js";
+import { waitLabel } from "./prefs.js";
 import { adoptAccountMode, fetchMe, pathAfterLogin } from "./session.js";
 
 const PHONE_PATTERN = /^1[3-9]\d{9}$/;
@@ -71,7 +72,7 @@ function stopCountdown() {
   sendButton.textContent = sendButton.dataset.sent ? "重新获取" : "获取验证码";
 }
 
-/** "重新获取(59s)" until the server lets this phone have another code. */
+/** "重新获取(59s)" (长辈模式: "请稍后再获取") until the server lets this phone have another code. */
 function startCountdown(seconds) {
   clearInterval(countdownTimer);
   const endsAt = Date.now() + seconds * 1000;
@@ -82,7 +83,7 @@ function startCountdown(seconds) {
       return;
     }
     sendButton.disabled = true;
-    sendButton.textContent = `重新获取(${left}s)`;
+    sendButton.textContent = waitLabel(left);
   };
   tick();
   countdownTimer = setInterval(tick, 250);
@@ -189,17 +190,12 @@ function showWechatNotes() {
   }
 }
 
-/** The 微信登录 button only when the server has it switched on (a redirect, not a 404). */
+/** The 微信登录 button only when the server has it switched on (GET /auth/methods). */
 async function detectWechat() {
   if (params.get("wechat") === "link") return; // already on the way back from WeChat
   try {
-    const response = await fetch("/api/v1/auth/wechat/login", {
-      method: "GET",
-      redirect: "manual",
-      credentials: "same-origin",
-      cache: "no-store",
-    });
-    wechatLogin.hidden = response.type !== "opaqueredirect";
+    const methods = await api.get("/auth/methods", { timeoutMs: 5000 });
+    wechatLogin.hidden = methods?.wechat !== true;
   } catch {
     wechatLogin.hidden = true;
   }

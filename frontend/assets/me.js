@@ -4,6 +4,7 @@ import { api, ApiError, errorMessage } from "./api.js";
 import { confirmDialog } from "./dialog.js";
 import { h, paragraphs, replaceChildren } from "./dom.js";
 import { clearFormAlert, setBusy, showFormAlert, showStatus } from "./forms.js";
+import { offerElderlyMode } from "./elderly-offer.js";
 import { formatInstantDate } from "./format.js";
 import { clearState, initPage, showError, showLoading } from "./page.js";
 import { currentMode, MODES, onModeChange, toggleMode } from "./prefs.js";
@@ -21,6 +22,7 @@ const WITHDRAW_EFFECTS = {
 const stateBox = document.getElementById("me-state");
 const content = document.getElementById("me-content");
 const profileBody = document.getElementById("profile-body");
+const profileBadge = document.getElementById("profile-badge");
 const consentsCard = document.getElementById("consents-card");
 const consentItems = document.getElementById("consent-items");
 const consentStatus = document.getElementById("consent-status");
@@ -39,6 +41,7 @@ function renderProfile(me) {
     fact("账户类型", me.role_label || "参保人", { "data-fact": "role" }),
   ];
   if (!identity.bound) {
+    profileBadge.replaceChildren();
     replaceChildren(profileBody,
       h("div", { class: "callout", "data-unbound": true },
         h("p", { class: "callout__title" },
@@ -50,11 +53,10 @@ function renderProfile(me) {
   }
   const about = [SEX_LABELS[identity.sex], identity.age != null ? `${identity.age}岁` : null]
     .filter(Boolean).join(" · ");
+  replaceChildren(profileBadge,
+    h("p", { class: "status-badge status-badge--open" },
+      h("span", { class: "status-badge__icon", "aria-hidden": "true" }, "✓"), "已实名认证"));
   replaceChildren(profileBody,
-    h("div", { class: "profile__head" },
-      h("p", { class: "profile__name", "data-fact": "name-big" }, identity.name),
-      h("p", { class: "status-badge status-badge--open" },
-        h("span", { class: "status-badge__icon", "aria-hidden": "true" }, "✓"), "已实名认证")),
     h("dl", { class: "facts" },
       fact("姓名", identity.name, { "data-fact": "name" }),
       fact("身份证号", h("span", { class: "mono" }, identity.id_number), { "data-fact": "id-number" }),
@@ -63,7 +65,7 @@ function renderProfile(me) {
 }
 
 /** The newest record of each kind of consent (the API keeps the history). */
-export function currentConsents(consents) {
+function currentConsents(consents) {
   const newest = new Map();
   for (const consent of consents || []) {
     const seen = newest.get(consent.kind);
@@ -88,16 +90,17 @@ function renderConsent(consent) {
     "data-kind": consent.kind,
   }, active ? "撤回" : "重新同意", h("span", { class: "visually-hidden" }, `《${consent.title}》`));
   button.addEventListener("click", () => (active ? withdraw(consent, button) : grantAgain(consent, button)));
-  return h("li", { class: "consent-item", "data-consent": consent.kind, "aria-labelledby": titleId },
+  return h("li", { class: "consent-item", "data-consent": consent.kind },
     h("div", { class: "consent-item__text" },
       h("p", { class: "consent-item__title", id: titleId }, `《${consent.title}》`),
       h("p", { class: `status-pill ${active ? "status-pill--ok" : "status-pill--off"}` },
-        h("span", { "aria-hidden": "true" }, active ? "✓ " : "— "),
+        h("span", { "aria-hidden": "true" }, active ? "✓" : "—"),
         active ? "已同意" : "已撤回"),
       h("p", { class: "consent-item__meta" },
         active
-          ? `${formatInstantDate(consent.granted_at)}同意 · 版本 ${consent.text_version}`
-          : `${formatInstantDate(consent.withdrawn_at)}撤回`)),
+          ? [h("span", { class: "nowrap" }, `${formatInstantDate(consent.granted_at)}同意`), " · ",
+            h("span", { class: "nowrap" }, `版本 ${consent.text_version}`)]
+          : h("span", { class: "nowrap" }, `${formatInstantDate(consent.withdrawn_at)}撤回`))),
     button);
 }
 
@@ -220,6 +223,7 @@ async function load() {
   render(me);
   clearState(stateBox);
   content.hidden = false;
+  offerElderlyMode(me); // 60 or older, not yet in 长辈模式, not yet asked: an inline card
 }
 
 initPage();

@@ -59,6 +59,14 @@ export function applyMode(mode, { remote = true } = {}) {
   return next;
 }
 
+/**
+ * A resend button's label while it waits: "重新获取(59s)", but no ticking number in 长辈模式
+ * (MIIT 适老化: no countdown pressure), where the button just says to try again later.
+ */
+export function waitLabel(secondsLeft) {
+  return currentMode() === MODES.ELDERLY ? "请稍后再获取" : `重新获取(${secondsLeft}s)`;
+}
+
 export function toggleMode() {
   return applyMode(currentMode() === MODES.ELDERLY ? MODES.STANDARD : MODES.ELDERLY);
 }

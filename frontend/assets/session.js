@@ -5,14 +5,18 @@
 // localStorage.
 
 import { api, ApiError } from "./api.js";
+import { stopActing } from "./acting.js";
 import { currentMode, MODES, applyMode, setRemotePreferenceSaver } from "./prefs.js";
 
 export const LOGIN_PATH = "/login.html";
 export const BIND_PATH = "/bind.html";
 export const ME_PATH = "/me.html";
 
-/** Save 长辈模式 on the account whenever the person switches it on this page. */
-function rememberModeOnAccount() {
+/**
+ * Save 长辈模式 on the account whenever the person switches it on this page. Signed-in pages that
+ * never read GET /me call this at start (a logged-out visitor is sent to the login page anyway).
+ */
+export function rememberModeOnAccount() {
   setRemotePreferenceSaver((prefs) => api.put("/me/preferences", prefs));
 }
 
@@ -35,12 +39,30 @@ export async function fetchMe() {
 }
 
 /**
+ * Is anybody signed in? GET /auth/session (200 {authenticated}); for pages that only need to know,
+ * not who. When signed in, 长辈模式 changes are saved on the account from now on.
+ */
+export async function fetchSession() {
+  const session = await api.get("/auth/session");
+  const signedIn = Boolean(session?.authenticated);
+  if (signedIn) rememberModeOnAccount();
+  else setRemotePreferenceSaver(null);
+  return signedIn;
+}
+
+/** An API error that means "log in first" (the session ended or never began). */
+export function isLoggedOut(error) {
+  return error instanceof ApiError && error.status === 401;
+}
+
+/**
  * Right after login: the account's 长辈模式 follows the person to this phone. If they already
  * switched it on here before logging in (the account still says off), that choice is kept and
  * saved on the account instead: a larger page is never taken away mid-task.
  */
 export async function adoptAccountMode(me) {
   rememberModeOnAccount();
+  stopActing(); // a new login acts for nobody (acting.js) until the person chooses again
   if (me?.elderly_mode) {
     applyMode(MODES.ELDERLY, { remote: false });
   } else if (currentMode() === MODES.ELDERLY) {
@@ -94,4 +116,11 @@ export async function logout() {
     if (!(error instanceof ApiError && error.status === 401)) throw error;
   }
   setRemotePreferenceSaver(null);
+  stopActing();
+  try {
+    // An unpaid order remembered for 继续支付 belongs to this person, not the next one to log in.
+    localStorage.removeItem("huiminbao.pendingOrder");
+  } catch {
+    /* nothing stored */
+  }
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from huiminbao.catalog.domain import BenefitCategory, ProductStatus, one_year_from
 from huiminbao.catalog.models import Benefit, Product, ProductTerms, Tier
@@ -55,6 +56,24 @@ DEMO_TIERS = (
         BenefitCategory.REASONABLE: (10_000, 7_500, 1_500_000),
         BenefitCategory.SPECIAL_DRUG: (0, 8_500, 1_500_000),
     }),
+)
+
+
+# The product's 特药 list and 合理费用 list (003 三(四)): (code, name). Items a bill lists under
+# other codes are not covered.
+DEMO_SPECIAL_DRUGS = (
+    ("TY001", "信迪利单抗注射液"),
+    ("TY002", "阿来替尼胶囊"),
+    ("TY003", "奥希替尼片"),
+    ("TY004", "帕博利珠单抗注射液"),
+    ("TY005", "伊布替尼胶囊"),
+)
+DEMO_REASONABLE_ITEMS = (
+    ("HL001", "质子重离子放射治疗"),
+    ("HL002", "CAR-T细胞治疗"),
+    ("HL003", "进口心脏支架"),
+    ("HL004", "达芬奇机器人辅助手术"),
+    ("HL005", "进口人工关节"),
 )
 
 
@@ -111,8 +130,24 @@ def ensure_demo_product(db: Database, clock: Clock) -> Product:
                 claim_scope=CLAIM_SCOPE, exclusions=EXCLUSIONS, published_at=clock.now(),
             ))
             session.add(product)
+            session.flush()
         elif not product.window.is_open_on(today):
             product.window_opens_on, product.window_closes_on = opens_on, closes_on
             product.coverage_starts_on, product.coverage_ends_on = starts_on, ends_on
             product.year = starts_on.year
+        _ensure_item_lists(session, product.id)
         return product
+
+
+def _ensure_item_lists(session: Session, product_id: int) -> None:
+    """Seed the demo 特药 and 合理 lists once (also on databases created before they existed);
+    lists that are already there are left as they are."""
+    from huiminbao.claims.models import ProductItem
+
+    if session.scalars(select(ProductItem.id).where(ProductItem.product_id == product_id)
+                       .limit(1)).first() is not None:
+        return
+    for kind, items in (("special_drug", DEMO_SPECIAL_DRUGS),
+                        ("reasonable", DEMO_REASONABLE_ITEMS)):
+        session.add_all(ProductItem(product_id=product_id, kind=kind, code=code, name=name)
+                        for code, name in items)

@@ -117,6 +117,16 @@ class Decision(StrEnum):
         }[self]
 
     @property
+    def label(self) -> str:
+        return {
+            Decision.START_REVIEW: "开始审核",
+            Decision.APPROVE: "审核通过",
+            Decision.REJECT: "拒赔",
+            Decision.REQUEST_SUPPLEMENT: "要求补充材料",
+            Decision.MARK_PAID: "确认已支付",
+        }[self]
+
+    @property
     def needs_message(self) -> bool:
         return self in {Decision.REJECT, Decision.REQUEST_SUPPLEMENT}
 
@@ -204,3 +214,16 @@ def default_message(status: ClaimStatus, payout_fen: int | None) -> str:
 
 
 SUPPLEMENT_RECEIVED = "已收到您补充的材料，理赔申请重新进入审核。"
+
+
+def decision_message(status: ClaimStatus, payout_fen: int | None, note: str | None) -> str:
+    """The timeline message for a staff decision: the standard sentence, then the staff's
+    reason (reject, supplement) or note."""
+    note = (note or "").strip()
+    if not note:
+        return default_message(status, payout_fen)
+    if status is ClaimStatus.REJECTED:
+        return f"经审核，您的理赔申请未予赔付。原因：{note}"
+    if status is ClaimStatus.SUPPLEMENT_REQUESTED:
+        return f"请补充以下理赔材料：{note}"
+    return f"{default_message(status, payout_fen)}{note}"

@@ -16,6 +16,7 @@ from huiminbao.core.config import Settings
 from huiminbao.core.db import Database
 
 if TYPE_CHECKING:
+    from huiminbao.claims.storage import DocumentStore
     from huiminbao.identity.access import GrantFinder
     from huiminbao.identity.sms import SmsSender
     from huiminbao.identity.tokens import TokenService
@@ -33,6 +34,7 @@ class Container:
     tokens: TokenService
     grants: GrantFinder
     gateway: PaymentGateway
+    documents: DocumentStore  # claim documents (a local directory by default)
 
 
 def container() -> Container:

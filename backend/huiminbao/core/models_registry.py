@@ -14,6 +14,10 @@ MODEL_MODULES = (
     "huiminbao.payments.ledger",
     "huiminbao.payments.gateway_models",
     "huiminbao.core.idempotency",
+    "huiminbao.claims.models",
+    "huiminbao.proxy.models",
+    "huiminbao.disclosure.models",
+    "huiminbao.console.models",
 )
 
 

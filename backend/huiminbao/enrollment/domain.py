@@ -91,6 +91,8 @@ class PaymentMethod(StrEnum):
     PERSONAL_ACCOUNT = "personal_account"  # 医保个人账户
     ONLINE = "online"  # 微信支付等在线支付
     SUBSIDY = "subsidy"  # 政府资助参保
+    EMPLOYER = "employer"  # 单位统一缴费（单位团体参保，运营后台批量办理）
+    COUNTER_CASH = "counter_cash"  # 经办窗口现金缴费（窗口工作人员代为办理）
 
     @property
     def label(self) -> str:
@@ -98,7 +100,15 @@ class PaymentMethod(StrEnum):
             PaymentMethod.PERSONAL_ACCOUNT: "医保个人账户",
             PaymentMethod.ONLINE: "在线支付",
             PaymentMethod.SUBSIDY: "政府资助",
+            PaymentMethod.EMPLOYER: "单位缴费",
+            PaymentMethod.COUNTER_CASH: "窗口现金缴费",
         }[self]
+
+    @property
+    def is_offline(self) -> bool:
+        """Money taken outside the platform (an employer's transfer, cash at a counter): only
+        staff record it, never a resident's own request."""
+        return self in {PaymentMethod.EMPLOYER, PaymentMethod.COUNTER_CASH}
 
 
 # ---------------------------------------------------------------- eligibility

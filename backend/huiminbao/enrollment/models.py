@@ -29,7 +29,9 @@ class Order(Base):
             name="status_values",
         ),
         CheckConstraint(
-            "payment_method IN ('personal_account', 'online', 'subsidy')",
+            # 'employer' and 'counter_cash': revision 0011_disclosure (staff-recorded payments).
+            "payment_method IN ('personal_account', 'online', 'subsidy', 'employer',"
+            " 'counter_cash')",
             name="payment_method_values",
         ),
         CheckConstraint("premium_fen > 0", name="premium_positive"),

@@ -254,9 +254,14 @@ def settle_refund(c: Container, refund_no: str) -> Refund:
         if locked.subsidy_fen:
             moves.append((ledger.subsidy_fund(product.city_code), locked.subsidy_fen))
         if locked.amount_fen:
-            source = (ledger.personal_account(order.payer_person_id)
-                      if method is PaymentMethod.PERSONAL_ACCOUNT and order.payer_person_id
-                      else ledger.GATEWAY)
+            if method.is_offline:
+                # Off-line money (an employer's transfer, cash at a counter) goes back to the
+                # account the payment came from: employer:<code> / counter_cash:<city>.
+                source = _offline_source(session, order.order_no, method)
+            else:
+                source = (ledger.personal_account(order.payer_person_id)
+                          if method is PaymentMethod.PERSONAL_ACCOUNT and order.payer_person_id
+                          else ledger.GATEWAY)
             moves.append((source, locked.amount_fen))
         ledger.post(session, kind="refund", reference=f"refund:{refund_no}",
                     order_no=order.order_no, purpose="退保退费", moves=moves, now=now)
@@ -267,6 +272,20 @@ def settle_refund(c: Container, refund_no: str) -> Refund:
                        f"{product.name}退保退费{format_fen(locked.amount_fen)}"
                        "已退回您的医保个人账户。")
         return locked
+
+
+def _offline_source(session: Session, order_no: str, method: PaymentMethod) -> str:
+    """The ledger account an off-line payment came from, as its payment transaction booked it."""
+    account = session.scalars(
+        select(ledger.LedgerEntry.account)
+        .join(ledger.LedgerTransaction,
+              ledger.LedgerTransaction.id == ledger.LedgerEntry.transaction_id)
+        .where(ledger.LedgerTransaction.reference == f"pay:{order_no}",
+               ledger.LedgerEntry.account.like(f"{method.value}:%"))
+    ).first()
+    if account is None:
+        raise RuleViolation("未找到该订单的缴费记录，无法退费", code="payment_source_unknown")
+    return account
 
 
 # ---------------------------------------------------------------- auto-renewal consent
@@ -284,6 +303,11 @@ def set_auto_renew(c: Container, actor: Actor, policy_no: str, enabled: bool,
         if enabled:
             if policy.status != PolicyStatus.ACTIVE.value:
                 raise RuleViolation("已退保的保单不能开启自动续保", code="not_active")
+            order = session.scalars(select(Order).join(OrderItem, OrderItem.order_id == Order.id)
+                                    .where(OrderItem.id == policy.order_item_id)).one()
+            if order.payment_method != PaymentMethod.PERSONAL_ACCOUNT.value:
+                raise RuleViolation("自动续保从医保个人账户扣费，仅适用于用个人账户缴费的保单",
+                                    code="auto_renew_unavailable")
             if consent_version != AUTO_RENEW_CONSENT_VERSION:
                 raise InvalidInput("请阅读并同意自动续保授权说明",
                                    errors={"consent_version": ["请阅读并同意自动续保授权说明"]})

@@ -103,6 +103,9 @@ def _check(c: Container) -> list[str]:
             [OrderStatus.ISSUED.value, OrderStatus.REFUNDED.value]))).all()
     for order in paid_orders:
         violations += _check_source(c, order)
+    from huiminbao.claims.services import check_books
+
+    violations += check_books(c)
     audit_balances = getattr(c.registry, "accounts_out_of_balance", None)
     if audit_balances is not None:
         violations += [f"个人账户余额与流水不符：{who}" for who in audit_balances()]

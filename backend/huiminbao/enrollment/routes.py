@@ -7,11 +7,12 @@ from typing import Any
 from flask import Response, make_response, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
 
 from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
 from huiminbao.enrollment import policies, services
-from huiminbao.enrollment.domain import PaymentMethod
+from huiminbao.enrollment.domain import OrderStatus, PaymentMethod
 from huiminbao.enrollment.schemas import (
     AutoRenewConsentSchema,
     AutoRenewSchema,
@@ -73,8 +74,26 @@ class EnrollmentPreview(MethodView):
         return quote_view(services.quote(c, actor, subject, _request(body, subject.person_id)))
 
 
+class OrderListSchema(Schema):
+    items = fields.List(fields.Nested(OrderView))
+
+
+class OrderQuerySchema(Schema):
+    status = fields.String(load_default=None, validate=validate.OneOf(
+        [s.value for s in OrderStatus], error="订单状态不正确"))
+
+
 @blp.route("/enrollments")
 class Enrollments(MethodView):
+    @blp.arguments(OrderQuerySchema, location="query")
+    @blp.response(200, OrderListSchema)
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """The caller's orders (as buyer), newest first; `?status=pending_payment` finds an
+        unpaid one to continue or cancel."""
+        c, actor = container(), current_actor()
+        status = OrderStatus(query["status"]) if query["status"] else None
+        return {"items": [_order_response(d) for d in services.my_orders(c, actor, status)]}
+
     @acts_for(Action.ENROLL)
     @blp.arguments(EnrollmentRequestSchema)
     @blp.response(201, OrderView)

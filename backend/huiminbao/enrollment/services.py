@@ -45,6 +45,8 @@ from huiminbao.identity.domain import Action, OtpPurpose
 from huiminbao.identity.models import Person, UserAccount
 from huiminbao.payments import ledger
 from huiminbao.payments.gateway import GatewayRequestConflict, TradeState
+from huiminbao.proxy import notices as proxy_notices
+from huiminbao.proxy import payments as proxy_payments
 from huiminbao.registry.port import (
     BalanceKind,
     FailureReason,
@@ -56,6 +58,8 @@ log = logging.getLogger(__name__)
 
 ALREADY_INSURED = "已参保：{name}已有本年度{product}的有效保单，无需重复投保"
 PENDING_ORDER = "{name}已有一笔待支付的订单，请先完成或取消该订单"
+OFFLINE_METHOD = ("单位缴费和窗口现金缴费只能由单位经办或经办窗口工作人员办理，"
+                  "请选择其他支付方式")
 
 
 # ---------------------------------------------------------------- requests and answers
@@ -174,11 +178,16 @@ def _subsidy_used(session: Session, person_id: int, year: int) -> bool:
     ).first() is not None
 
 
-def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentRequest) -> Quote:
+def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentRequest, *,
+          staff_recorded: bool = False) -> Quote:
     """Everything the confirm sheet shows, checked against every rule; nothing is written.
 
     Registry calls happen between our own short read sessions, never inside one: a request
-    holds at most one database connection at a time, so a rush cannot starve the pool."""
+    holds at most one database connection at a time, so a rush cannot starve the pool.
+    Offline payment methods (employer, counter cash) only on ``staff_recorded`` paths."""
+    if request.payment_method.is_offline and not staff_recorded:
+        raise RuleViolation(OFFLINE_METHOD, code="offline_method",
+                            errors={"payment_method": [OFFLINE_METHOD]})
     if not request.insured:
         raise InvalidInput("请选择被保险人", errors={"insured": ["请至少选择一位被保险人"]})
     person_ids = [choice.person_id for choice in request.insured]
@@ -236,6 +245,12 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
     _check_payment_method(c, actor, payer_person, result)
     if result.payment_method is PaymentMethod.PERSONAL_ACCOUNT:
         _check_family_rules(result, already_paid_for)
+        if subject.acting_for:
+            # Proxy (issue 6): an agent pays from the principal's account only under a grant
+            # with that scope and within its yearly limit. Re-checked under a lock at create.
+            with c.db.read() as session:
+                proxy_payments.check_payment_allowed(c, session, subject.grant_id,
+                                                     result.payable_fen)
     return result
 
 
@@ -428,6 +443,11 @@ def create_order(c: Container, actor: Actor, subject: Subject, result: Quote, *,
         ))
     try:
         with c.db.transaction() as session:
+            if subject.acting_for and result.payment_method is PaymentMethod.PERSONAL_ACCOUNT:
+                # Proxy (issue 6): locks the grant row until this order commits, so payments
+                # under one grant are checked against its yearly limit one at a time.
+                proxy_payments.check_payment_allowed(c, session, subject.grant_id,
+                                                     result.payable_fen, lock=True)
             session.add(order)
             session.flush()
             for item, line in zip(order.items, result.lines, strict=True):
@@ -494,13 +514,16 @@ def _text_debit_notice(c: Container, result: Quote, order: Order) -> None:
 # ---------------------------------------------------------------- completing and closing
 
 
-def complete_payment(c: Container, order_number: str, *, transaction_id: str | None) -> Order:
+def complete_payment(c: Container, order_number: str, *, transaction_id: str | None,
+                     offline_source: str | None = None) -> Order:
     """Mark the order paid and issue its policies, once. Safe to call again and concurrently:
-    the order row is locked and a paid order is left as it is."""
-    order = _complete_payment(c, order_number, transaction_id)
+    the order row is locked and a paid order is left as it is. Offline methods name the ledger
+    account the money came from (``employer:<code>``, ``counter_cash:<city>``)."""
+    order = _complete_payment(c, order_number, transaction_id, offline_source)
     if order is None:
         return load_order(c, order_number)
     _tell_insured_relatives(c, order)
+    proxy_notices.tell_principal(c, order)  # issue 6: an order made under a grant
     return load_order(c, order_number)
 
 
@@ -528,8 +551,8 @@ def _tell_insured_relatives(c: Container, order: Order) -> None:
                        f"{product.coverage_ends_on:%Y年%m月%d日}。可登录查看电子保单。")
 
 
-def _complete_payment(c: Container, order_number: str, transaction_id: str | None
-                      ) -> Order | None:
+def _complete_payment(c: Container, order_number: str, transaction_id: str | None,
+                      offline_source: str | None = None) -> Order | None:
     """The transition itself; returns the order only when this call issued it."""
     now = c.clock.now()
     with c.db.transaction() as session:
@@ -545,7 +568,7 @@ def _complete_payment(c: Container, order_number: str, transaction_id: str | Non
         assert product is not None
         order.status = transition(status, OrderStatus.PAID).value
         order.paid_at, order.gateway_transaction_id = now, transaction_id
-        _post_payment(session, order, product, now)
+        _post_payment(session, order, product, now, offline_source)
         order.status = transition(OrderStatus.PAID, OrderStatus.ISSUED).value
         order.issued_at = now
         for item in order.items:
@@ -567,7 +590,8 @@ def _complete_payment(c: Container, order_number: str, transaction_id: str | Non
     return order
 
 
-def _post_payment(session: Session, order: Order, product: Product, now: datetime) -> None:
+def _post_payment(session: Session, order: Order, product: Product, now: datetime,
+                  offline_source: str | None = None) -> None:
     method = PaymentMethod(order.payment_method)
     moves: list[tuple[str, int]] = [(ledger.premium_income(product.id), order.premium_fen)]
     if order.subsidy_fen:
@@ -576,6 +600,11 @@ def _post_payment(session: Session, order: Order, product: Product, now: datetim
         if method is PaymentMethod.PERSONAL_ACCOUNT:
             assert order.payer_person_id is not None
             moves.append((ledger.personal_account(order.payer_person_id), -order.payable_fen))
+        elif method.is_offline:
+            # employer:<code> or counter_cash:<city>: the account's prefix is the method itself.
+            if offline_source is None or not offline_source.startswith(f"{method.value}:"):
+                raise ValueError(f"order {order.order_no}: {method.value} needs its source")
+            moves.append((offline_source, -order.payable_fen))
         else:
             moves.append((ledger.GATEWAY, -order.payable_fen))
     ledger.post(session, kind="payment", reference=f"pay:{order.order_no}",
@@ -652,6 +681,16 @@ def order_details(c: Container, actor: Actor, order_number: str) -> OrderDetails
             Person.id.in_([item.insured_person_id for item in order.items]))).all()
     return OrderDetails(order, product.name, {p.id: p.name for p in people},
                         {tier.code: tier.name for tier in product.tiers})
+
+
+def my_orders(c: Container, actor: Actor, status: OrderStatus | None) -> list[OrderDetails]:
+    """The caller's own orders as buyer, newest first (e.g. an unpaid one to continue)."""
+    with c.db.read() as session:
+        query = select(Order.order_no).where(Order.buyer_account_id == actor.account_id)
+        if status is not None:
+            query = query.where(Order.status == status.value)
+        numbers_ = session.scalars(query.order_by(Order.id.desc()).limit(50)).all()
+    return [order_details(c, actor, number) for number in numbers_]
 
 
 def resolve_pending(c: Container, order_number: str) -> Order:

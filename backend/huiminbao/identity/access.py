@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from sqlalchemy.orm import Session
 
 from huiminbao.audit import services as audit
@@ -62,8 +62,42 @@ def authorize(c: Container, session: Session, actor: Actor, action: Action,
             and subject_person_id != actor.person_id):
         grant_id = c.grants.active_grant_id(session, actor.person_id, subject_person_id, action,
                                             c.clock.now())
-    return decide(actor_person_id=actor.person_id, actor_role=actor.role, action=action,
-                  subject_person_id=subject_person_id, grant_id=grant_id)
+    decision = decide(actor_person_id=actor.person_id, actor_role=actor.role, action=action,
+                      subject_person_id=subject_person_id, grant_id=grant_id)
+    if decision.basis is Basis.PROXY_GRANT and subject_person_id is not None:
+        _note_grant_use(actor, action, subject_person_id, decision.grant_id)
+    return decision
+
+
+def _note_grant_use(actor: Actor, action: Action, subject_person_id: int,
+                    grant_id: int | None) -> None:
+    """Remember that this request was admitted through a grant; ``_record_grant_uses`` writes
+    one "proxy.act" audit event per grant, person and action when the response is ready."""
+    if not has_request_context():
+        return
+    uses: dict[tuple[int | None, int, str], AuditActor] = g.setdefault("proxy_grant_uses", {})
+    uses[(grant_id, subject_person_id, action.value)] = AuditActor(actor.account_id,
+                                                                    actor.role.value)
+
+
+def _record_grant_uses(response: Response) -> Response:
+    """Every request admitted through a grant is recorded: who acted, for whom, under which
+    grant, on which endpoint, and how it ended (the principal sees it in their activity)."""
+    uses: dict[tuple[int | None, int, str], AuditActor] | None = g.pop("proxy_grant_uses", None)
+    if not uses:
+        return response
+    c = container()
+    with c.db.transaction() as session:
+        for (grant_id, subject_person_id, action), actor in uses.items():
+            audit.record(session, c.clock, AuditEntry(
+                action="proxy.act", outcome="ok" if response.status_code < 400 else "failed",
+                actor=actor, subject_person_id=subject_person_id,
+                acting_for_person_id=subject_person_id, grant_id=grant_id,
+                object_type="endpoint", object_id=f"{request.method} {request.path}"[:64],
+                details={"action": action, "endpoint": request.endpoint,
+                         "status": response.status_code},
+            ))
+    return response
 
 
 def require_access(c: Container, session: Session, actor: Actor, action: Action,
@@ -133,6 +167,7 @@ def subject_for(action: Action, actor: Actor) -> Subject:
 
 def init_access(app: Flask) -> None:
     app.before_request(check_acting_for)
+    app.after_request(_record_grant_uses)
     app.register_error_handler(AccessDenied, _record_denial)
     app.register_error_handler(ActingForDenied, _record_denial)
 

@@ -4,7 +4,9 @@ Accounts are named by what they are, e.g. ``personal_account:42`` (a person's ä¸
 source of premium), ``gateway:online`` (money received through the payment gateway),
 ``subsidy_fund:330100`` (the city's assistance fund) and ``premium_income:7`` (a product's
 premium income). A payment moves money from its source into premium income; a refund moves it
-back. Entries are never changed or deleted; a balance is always the sum of its entries.
+back. A claim payout (kind ``claim``) moves money from ``claims_payable:7`` (the product's
+payouts) to ``claim_payout:42`` (the insured person). Entries are never changed or deleted; a
+balance is always the sum of its entries.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from huiminbao.core.db import Base, BigIntPk, UtcDateTime
 class LedgerTransaction(Base):
     __tablename__ = "ledger_transactions"
     __table_args__ = (
-        CheckConstraint("kind IN ('payment', 'refund')", name="kind_values"),
+        # 'claim': a claim payout (revision 0009_claims).
+        CheckConstraint("kind IN ('payment', 'refund', 'claim')", name="kind_values"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
@@ -60,6 +63,16 @@ def premium_income(product_id: int) -> str:
 
 def subsidy_fund(city_code: str) -> str:
     return f"subsidy_fund:{city_code}"
+
+
+def claims_payable(product_id: int) -> str:
+    """A product's claim payouts (money out of the product's funds)."""
+    return f"claims_payable:{product_id}"
+
+
+def claim_payout(person_id: int) -> str:
+    """Claim money received by an insured person."""
+    return f"claim_payout:{person_id}"
 
 
 GATEWAY = "gateway:online"

@@ -34,6 +34,9 @@ PERSON_ENDPOINTS = [
     Endpoint("GET", "/api/v1/policies"),
     Endpoint("POST", "/api/v1/enrollments/preview",
              {"product_id": 1, "tier": "standard", "payment_method": "personal_account"}),
+    Endpoint("GET", "/api/v1/claims"),
+    Endpoint("POST", "/api/v1/claims/estimate",
+             {"product_id": 1, "tier": "standard", "in_policy_self_pay_fen": 3000000}),
 ]
 
 # Endpoints on one of the owner's objects; "{policy_no}" and "{order_no}" are filled in.

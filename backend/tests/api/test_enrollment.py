@@ -373,3 +373,30 @@ def test_auto_renew_needs_consent_and_can_be_turned_off(client: FlaskClient) -> 
     off = client.put(f"/api/v1/policies/{policy_no}/auto-renew", headers=zhang.bearer,
                      json={"enabled": False})
     assert off.get_json()["auto_renew"] is False
+
+
+def test_my_pending_order_can_be_found_and_auto_renew_needs_an_account_payment(
+    client: FlaskClient,
+) -> None:
+    liu = sign_in(client, "刘䶮")
+    order = enroll(liu, "online").get_json()
+    pending = client.get("/api/v1/enrollments?status=pending_payment",
+                         headers=liu.bearer).get_json()["items"]
+    assert [o["order_no"] for o in pending] == [order["order_no"]]
+    assert pending[0]["pay_url"] == order["pay_url"]
+    bad = client.get("/api/v1/enrollments?status=whatever", headers=liu.bearer)
+    assert bad.get_json()["errors"] == {"status": ["订单状态不正确"]}
+
+
+def test_auto_renew_is_refused_for_an_online_paid_policy(client: FlaskClient,
+                                                         wired: Container) -> None:
+    liu = sign_in(client, "刘䶮")
+    order = enroll(liu, "online").get_json()
+    _pay_at_gateway(client, wired, order["pay_url"])
+    policy_no = client.get(f"/api/v1/enrollments/{order['order_no']}",
+                           headers=liu.bearer).get_json()["policies"][0]["policy_no"]
+    consent = client.get("/api/v1/auto-renew-consent").get_json()
+    refused = client.put(f"/api/v1/policies/{policy_no}/auto-renew", headers=liu.bearer,
+                         json={"enabled": True, "consent_version": consent["version"]})
+    assert refused.status_code == 422
+    assert refused.get_json()["code"] == "auto_renew_unavailable"

@@ -1,0 +1,2 @@
+"""Claims: online claims, hospitals' one-stop settlement feed, payout calculation, the status
+machine and the insurer's review."""

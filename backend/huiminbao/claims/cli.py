@@ -1,0 +1,70 @@
+"""``huiminbao clients …``: credentials for hospitals' settlement feeds.
+
+Attach to the main command line with ``main.add_command(clients)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from huiminbao.core.config import ConfigError, Settings
+from huiminbao.core.container import Container
+
+
+@contextmanager
+def _wired() -> Iterator[Container]:
+    from huiminbao.app import build_container
+    from huiminbao.core.migrate import upgrade
+
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    upgrade(settings.database_url)
+    wired = build_container(settings)
+    try:
+        yield wired
+    finally:
+        wired.db.dispose()
+
+
+@click.group()
+def clients() -> None:
+    """Service clients: hospitals that send one-stop settlements (signed requests)."""
+
+
+@clients.command("create")
+@click.option("--kind", required=True, type=click.Choice(["hospital"]))
+@click.option("--name", required=True, help="the hospital's name, e.g. 浙江大学医学院附属第一医院")
+def clients_create(kind: str, name: str) -> None:
+    """Create a client and print its id and signing key (shown once, never again)."""
+    from huiminbao.claims.clients import create_client
+    from huiminbao.core.errors import DomainError
+
+    with _wired() as wired:
+        try:
+            issued = create_client(wired, kind, name)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+    click.echo(f"已创建接入凭证：{issued.name}")
+    click.echo(f"X-Client-Id: {issued.client_id}")
+    click.echo(f"签名密钥（仅显示这一次，请安全转交医院）: {issued.signing_key}")
+
+
+@clients.command("disable")
+@click.argument("client_id")
+def clients_disable(client_id: str) -> None:
+    """Stop accepting a client's requests (to rotate a key: create a new client, then disable
+    the old one)."""
+    from huiminbao.claims.clients import disable_client
+    from huiminbao.core.errors import DomainError
+
+    with _wired() as wired:
+        try:
+            disable_client(wired, client_id)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+    click.echo(f"已停用接入凭证 {client_id}")

@@ -1,0 +1,282 @@
+"""Claim endpoints: online claims and their documents, look-up, the estimator, the hospitals'
+settlement feed, and the insurer's review. Routes validate, call one service, shape the answer."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from flask import Response, g, jsonify, make_response, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from huiminbao.claims import clients, services, settlement
+from huiminbao.claims.domain import ClaimStatus, Decision
+from huiminbao.claims.schemas import (
+    ClaimDecisionSchema,
+    ClaimDetailView,
+    ClaimEstimateView,
+    ClaimListView,
+    ClaimQueueQuerySchema,
+    ClaimRequestSchema,
+    ClaimUploadedView,
+    ClaimUploadSchema,
+    EstimateRequestSchema,
+    ProductItemListView,
+    SettlementRequestSchema,
+    SettlementView,
+)
+from huiminbao.claims.signing import CLIENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+from huiminbao.claims.views import breakdown_view, claim_detail_view, claim_summary_view
+from huiminbao.core.container import container
+from huiminbao.core.idempotency import idempotent
+from huiminbao.identity.access import acts_for, subject_for
+from huiminbao.identity.auth import Actor, current_actor, require_role
+from huiminbao.identity.domain import Action, Role
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+blp = Blueprint("claims", __name__, url_prefix="/api/v1", description="理赔")
+admin_blp = Blueprint("claims_admin", __name__, url_prefix="/api/v1/admin",
+                      description="理赔审核（保险公司工作人员、管理员）")
+
+IDEMPOTENCY_HEADER = [{"in": "header", "name": "Idempotency-Key", "required": True,
+                       "schema": {"type": "string"}}]
+SIGNED_HEADERS = [{"in": "header", "name": name, "required": True, "schema": {"type": "string"}}
+                  for name in (CLIENT_ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)]
+
+
+def _account_owner() -> str:
+    return f"account:{current_actor().account_id}"
+
+
+def _staff() -> Actor:
+    return require_role(Role.INSURER_STAFF, Role.ADMIN)
+
+
+def _staff_owner() -> str:
+    return f"account:{_staff().account_id}"
+
+
+def _items(body: dict[str, Any]) -> list[services.ItemInput]:
+    return [services.ItemInput(i["code"], i["name"], i["amount_fen"]) for i in body["items"]]
+
+
+def _detail(details: services.ClaimDetails, *, for_staff: bool = False) -> dict[str, Any]:
+    number = details.claim.claim_no
+    return claim_detail_view(
+        details.claim, policy_no=details.policy_no, product_name=details.product_name,
+        tier_name=details.tier_name, insured=details.insured, breakdown=details.breakdown,
+        preview=details.preview, for_staff=for_staff,
+        document_url=lambda document_id: url_for("claims.ClaimDocumentFile", claim_no=number,
+                                                 document_id=document_id),
+    )
+
+
+# ---------------------------------------------------------------- claimants
+
+
+@blp.route("/claims")
+class Claims(MethodView):
+    @acts_for(Action.VIEW_CLAIMS)
+    @blp.response(200, ClaimListView)
+    def get(self) -> dict[str, Any]:
+        """Claims where the caller (or, with X-Acting-For, the principal) is the insured."""
+        c, actor = container(), current_actor()
+        subject = subject_for(Action.VIEW_CLAIMS, actor)
+        return {"items": [claim_summary_view(s.claim, s.policy_no, s.product_name, s.insured)
+                          for s in services.list_claims(c, subject)]}
+
+    @acts_for(Action.SUBMIT_CLAIMS)
+    @blp.arguments(ClaimRequestSchema)
+    @blp.response(201, ClaimDetailView)
+    @blp.doc(parameters=IDEMPOTENCY_HEADER)
+    @idempotent(_account_owner)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Submit an online claim with the bill's figures; then upload the documents. The stay
+        must fall within the policy's coverage period."""
+        c, actor = container(), current_actor()
+        subject = subject_for(Action.SUBMIT_CLAIMS, actor)
+        number = services.submit_claim(c, actor, subject, services.ClaimRequest(
+            hospital_name=body["hospital_name"], admitted_on=body["admitted_on"],
+            discharged_on=body["discharged_on"],
+            in_policy_self_pay_fen=body["in_policy_self_pay_fen"], items=_items(body),
+            policy_no=body["policy_no"],
+        ))
+        # Dumped here: the idempotency layer stores exactly the JSON the client received.
+        return ClaimDetailView().dump(_detail(services.load_details(c, number))), 201
+
+
+@blp.route("/claims/estimate")
+class ClaimEstimate(MethodView):
+    @acts_for(Action.VIEW_CLAIMS)
+    @blp.arguments(EstimateRequestSchema)
+    @blp.response(200, ClaimEstimateView)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """"花了这些钱，大概能赔多少？" The same calculation as a settlement, counting what this
+        policy year's approved, paid and settled claims already used. Without a policy, give
+        product_id and tier. Writes nothing."""
+        c, actor = container(), current_actor()
+        subject = subject_for(Action.VIEW_CLAIMS, actor)
+        result = services.estimate(c, subject, services.EstimateRequest(
+            in_policy_self_pay_fen=body["in_policy_self_pay_fen"], items=_items(body),
+            policy_no=body["policy_no"], product_id=body["product_id"], tier=body["tier"],
+        ))
+        return {
+            "product_id": result.product_id, "product_name": result.product_name,
+            "tier": result.tier, "tier_name": result.tier_name, "policy_no": result.policy_no,
+            "payout_fen": result.breakdown.total_fen,
+            "breakdown": breakdown_view(result.breakdown),
+            "used_before": {category.value: {"deductible_used_fen": use.deductible_used_fen,
+                                             "paid_fen": use.paid_fen}
+                            for category, use in result.earlier.usage.items()},
+            "notice": services.ESTIMATE_NOTICE,
+        }
+
+
+@blp.route("/claims/<string:claim_no>")
+class ClaimDetail(MethodView):
+    @blp.response(200, ClaimDetailView)
+    def get(self, claim_no: str) -> dict[str, Any]:
+        """One claim: status, timeline and the breakdown in plain Chinese. For the insured, an
+        agent holding claims_view, and the insurer's staff; anyone else gets 404."""
+        return _detail(services.get_claim(container(), current_actor(), claim_no))
+
+
+@blp.route("/claims/<string:claim_no>/documents")
+class ClaimDocuments(MethodView):
+    @blp.arguments(ClaimUploadSchema, location="files")
+    @blp.response(201, ClaimUploadedView)
+    def post(self, files: dict[str, Any], claim_no: str) -> dict[str, Any]:
+        """Upload one document (multipart field ``file``): JPEG, PNG or PDF, at most 10 MB,
+        checked by content. A claim waiting for a supplement goes back under review."""
+        c, actor = container(), current_actor()
+        upload = files["file"]
+        data = upload.read()
+        document_id = services.add_document(c, actor, claim_no, upload.filename or "", data)
+        detail = _detail(services.load_details(c, claim_no))
+        document = next(d for d in detail["documents"] if d["id"] == document_id)
+        return {"document": document, "claim": detail}
+
+
+@blp.route("/claims/<string:claim_no>/documents/<int:document_id>")
+class ClaimDocumentFile(MethodView):
+    @blp.response(200, content_type="application/octet-stream")
+    def get(self, claim_no: str, document_id: int) -> Response:
+        """Download a document (the claimant, an agent with claims_view, staff; else 404)."""
+        content = services.read_document(container(), current_actor(), claim_no, document_id)
+        document = content.document
+        response = make_response(content.data)
+        response.headers["Content-Type"] = document.content_type
+        response.headers["Content-Disposition"] = (
+            f"attachment; filename=\"document-{document.id}\"; "
+            f"filename*=UTF-8''{quote(document.filename)}")
+        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+@blp.route("/products/<int:product_id>/claim-items")
+class ProductClaimItems(MethodView):
+    @blp.response(200, ProductItemListView)
+    def get(self, product_id: int) -> dict[str, Any]:
+        """Public: the product's 特药 list and 合理费用 list (items on neither are not covered)."""
+        items = services.product_item_lists(container(), product_id)
+        view = [{"kind": i.kind, "code": i.code, "name": i.name} for i in items]
+        return {"product_id": product_id,
+                "special_drugs": [i for i in view if i["kind"] == "special_drug"],
+                "reasonable_items": [i for i in view if i["kind"] == "reasonable"]}
+
+
+# ---------------------------------------------------------------- hospitals
+
+
+def hospital_signed(view: F) -> F:
+    """Authenticate the hospital by its signed request before the body is even parsed."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        g.service_client = clients.authenticate(
+            container(), client_id=request.headers.get(CLIENT_ID_HEADER),
+            timestamp=request.headers.get(TIMESTAMP_HEADER),
+            signature=request.headers.get(SIGNATURE_HEADER), method=request.method,
+            path=request.path, body=request.get_data(cache=True),
+        )
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@blp.route("/settlements")
+class Settlements(MethodView):
+    @blp.response(201, SettlementView, description="Settled: a claim was created and paid")
+    @blp.alt_response(200, schema=SettlementView,
+                      description="Recorded, not covered (no policy, outside coverage)")
+    @blp.alt_response(401, description="Missing or wrong signature, or a stale timestamp")
+    @blp.alt_response(409, description="This settlement number was sent with other content")
+    @blp.doc(parameters=SIGNED_HEADERS)
+    @hospital_signed
+    @blp.arguments(SettlementRequestSchema)
+    def post(self, body: dict[str, Any]) -> Response:
+        """Hospitals' one-stop settlement feed (service-client credentials, signed requests).
+        Idempotent per settlement number: a repeat gets the first answer (header
+        ``Idempotency-Replayed: true``); the same number with other content answers 409.
+        Signature: ``hex(HMAC-SHA256(key, f"{X-Timestamp}\\n{METHOD}\\n{path}\\n{sha256(body)}"))``,
+        timestamp (unix seconds or ISO 8601) within 5 minutes."""
+        answer = settlement.receive(container(), g.service_client, settlement.SettlementRequest(
+            settlement_no=body["settlement_no"], id_number=body["id_number"],
+            admitted_on=body["admitted_on"], discharged_on=body["discharged_on"],
+            in_policy_self_pay_fen=body["in_policy_self_pay_fen"], items=_items(body),
+        ))
+        response = make_response(jsonify(answer.body), answer.status)
+        response.headers["Idempotency-Replayed"] = "true" if answer.replayed else "false"
+        return response
+
+
+# ---------------------------------------------------------------- the insurer's staff
+
+
+@admin_blp.route("/claims")
+class AdminClaims(MethodView):
+    @admin_blp.arguments(ClaimQueueQuerySchema, location="query")
+    @admin_blp.response(200, ClaimListView)
+    @admin_blp.alt_response(401, description="Not signed in")
+    @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """The review queue, oldest first (default: submitted and under review)."""
+        _staff()
+        statuses = [ClaimStatus(s) for s in query["status"]] if query["status"] else [
+            ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW]
+        return {"items": [claim_summary_view(s.claim, s.policy_no, s.product_name, s.insured)
+                          for s in services.review_queue(container(), statuses)]}
+
+
+@admin_blp.route("/claims/<string:claim_no>")
+class AdminClaimDetail(MethodView):
+    @admin_blp.response(200, ClaimDetailView)
+    @admin_blp.alt_response(401, description="Not signed in")
+    @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
+    def get(self, claim_no: str) -> dict[str, Any]:
+        """A claim for review with its documents; an open claim comes with the breakdown that
+        approving it now would give (``breakdown_is_estimate``)."""
+        return _detail(services.staff_claim(container(), _staff(), claim_no), for_staff=True)
+
+
+@admin_blp.route("/claims/<string:claim_no>/decision")
+class AdminClaimDecision(MethodView):
+    @admin_blp.arguments(ClaimDecisionSchema)
+    @admin_blp.response(200, ClaimDetailView)
+    @admin_blp.alt_response(401, description="Not signed in")
+    @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
+    @admin_blp.alt_response(409, description="Not allowed in the claim's current status")
+    @admin_blp.doc(parameters=IDEMPOTENCY_HEADER)
+    @idempotent(_staff_owner)
+    def post(self, body: dict[str, Any], claim_no: str) -> Any:
+        """Decide: start_review, approve (computes the payout now, in approval order), reject
+        or request_supplement (a message to the claimant is required), mark_paid (books the
+        payout)."""
+        details = services.decide(container(), _staff(), claim_no, Decision(body["decision"]),
+                                  body["message"])
+        return ClaimDetailView().dump(_detail(details, for_staff=True))

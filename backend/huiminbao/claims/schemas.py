@@ -1,0 +1,219 @@
+"""Marshmallow schemas of the claims API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest.fields import Upload
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from huiminbao.claims.domain import ClaimStatus, Decision
+
+MAX_FEN = 10**10  # 1亿元: far beyond any hospital bill, well within BIGINT
+_MONEY = validate.Range(min=0, max=MAX_FEN, error="金额超出允许范围")
+_POSITIVE_MONEY = validate.Range(min=1, max=MAX_FEN, error="金额应大于0且不超过1亿元")
+
+
+class ClaimItemSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=32),
+                         metadata={"description": "the item's code on the bill, e.g. HL001"})
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    amount_fen = fields.Integer(required=True, strict=True, validate=_POSITIVE_MONEY)
+
+
+class _BillSchema(Schema):
+    in_policy_self_pay_fen = fields.Integer(
+        required=True, strict=True, validate=_MONEY,
+        metadata={"description": "医保范围内个人负担的合规费用, fen"})
+    items = fields.List(fields.Nested(ClaimItemSchema), load_default=list,
+                        validate=validate.Length(max=100, error="费用项目最多100项"),
+                        metadata={"description": "医保范围外的费用项目"})
+
+
+class _StaySchema(Schema):
+    admitted_on = fields.Date(required=True, metadata={"description": "入院日期"})
+    discharged_on = fields.Date(required=True, metadata={"description": "出院日期"})
+
+    @validates_schema
+    def _stay_order(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data["discharged_on"] < data["admitted_on"]:
+            raise ValidationError("出院日期不能早于入院日期", "discharged_on")
+
+
+class ClaimRequestSchema(_BillSchema, _StaySchema):
+    policy_no = fields.String(load_default=None, validate=validate.Length(max=32), metadata={
+        "description": "default: the insured person's live policy covering the stay"})
+    hospital_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class EstimateRequestSchema(_BillSchema):
+    policy_no = fields.String(load_default=None, validate=validate.Length(max=32), metadata={
+        "description": "default: the live policy (current, else upcoming)"})
+    product_id = fields.Integer(load_default=None, strict=True, metadata={
+        "description": "without a policy: the product to estimate on"})
+    tier = fields.String(load_default=None, validate=validate.Length(max=32), metadata={
+        "description": "without a policy: the tier to estimate on"})
+
+
+class SettlementRequestSchema(_BillSchema, _StaySchema):
+    settlement_no = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Za-z0-9._:-]{1,64}$",
+                                 error="结算单号应为1至64位字母、数字或 . _ : -"),
+        metadata={"description": "the hospital's settlement number (idempotency key)"})
+    id_number = fields.String(required=True, validate=validate.Length(min=1, max=32),
+                              metadata={"description": "the patient's ID number (never echoed)"})
+
+
+class PayoutLineView(Schema):
+    category = fields.String()
+    label = fields.String()
+    eligible_fen = fields.Integer()
+    deductible_fen = fields.Integer()
+    deductible_remaining_fen = fields.Integer()
+    deductible_used_fen = fields.Integer()
+    ratio_bp = fields.Integer()
+    ratio = fields.String()
+    cap_fen = fields.Integer()
+    cap_remaining_fen = fields.Integer()
+    computed_fen = fields.Integer()
+    payout_fen = fields.Integer()
+    capped = fields.Boolean()
+    items = fields.List(fields.Dict())
+    text = fields.String(metadata={"description": "the line in plain Chinese"})
+
+
+class PayoutBreakdownView(Schema):
+    total_fen = fields.Integer()
+    eligible_fen = fields.Integer()
+    uncovered_fen = fields.Integer()
+    lines = fields.List(fields.Nested(PayoutLineView))
+    uncovered = fields.List(fields.Dict(), metadata={
+        "description": "items not covered: code, name, amount_fen, reason"})
+    summary = fields.List(fields.String(), metadata={"description": "plain Chinese"})
+
+
+class ClaimSummaryView(Schema):
+    claim_no = fields.String()
+    status = fields.String()
+    status_label = fields.String()
+    channel = fields.String()
+    channel_label = fields.String()
+    policy_no = fields.String()
+    product_id = fields.Integer()
+    product_name = fields.String()
+    insured_person_id = fields.Integer()
+    insured_name = fields.String(metadata={"description": "masked"})
+    hospital_name = fields.String()
+    admitted_on = fields.Date()
+    discharged_on = fields.Date()
+    claimed_fen = fields.Integer()
+    payout_fen = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class ClaimListView(Schema):
+    items = fields.List(fields.Nested(ClaimSummaryView))
+
+
+class ClaimTimelineEntryView(Schema):
+    status = fields.String()
+    status_label = fields.String()
+    from_status = fields.String(allow_none=True)
+    at = fields.DateTime()
+    by = fields.String()
+    message = fields.String()
+    actor_account_id = fields.Integer(allow_none=True, metadata={"description": "staff only"})
+    actor_role = fields.String(allow_none=True, metadata={"description": "staff only"})
+    actor_client = fields.String(allow_none=True, metadata={"description": "staff only"})
+    grant_id = fields.Integer(allow_none=True, metadata={"description": "staff only"})
+
+
+class ClaimDocumentView(Schema):
+    id = fields.Integer()
+    filename = fields.String()
+    content_type = fields.String()
+    size_bytes = fields.Integer()
+    uploaded_at = fields.DateTime()
+    url = fields.String()
+
+
+class ClaimDetailView(ClaimSummaryView):
+    tier = fields.String()
+    tier_name = fields.String()
+    insured_id_number = fields.String(metadata={"description": "masked"})
+    in_policy_self_pay_fen = fields.Integer()
+    items = fields.List(fields.Dict())
+    breakdown = fields.Nested(PayoutBreakdownView, allow_none=True)
+    breakdown_is_estimate = fields.Boolean(metadata={
+        "description": "staff view of an open claim: what approval would pay now"})
+    reject_reason = fields.String(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    paid_at = fields.DateTime(allow_none=True)
+    can_upload = fields.Boolean()
+    documents = fields.List(fields.Nested(ClaimDocumentView))
+    timeline = fields.List(fields.Nested(ClaimTimelineEntryView))
+    notice = fields.String()
+
+
+class ClaimEstimateView(Schema):
+    product_id = fields.Integer()
+    product_name = fields.String()
+    tier = fields.String()
+    tier_name = fields.String()
+    policy_no = fields.String(allow_none=True)
+    payout_fen = fields.Integer()
+    breakdown = fields.Nested(PayoutBreakdownView)
+    used_before = fields.Dict(metadata={
+        "description": "per category: deductible_used_fen and paid_fen of earlier claims"})
+    notice = fields.String()
+
+
+class ClaimUploadSchema(Schema):
+    file = Upload(required=True, metadata={"description": "JPEG, PNG or PDF, at most 10 MB"})
+
+
+class ClaimUploadedView(Schema):
+    document = fields.Nested(ClaimDocumentView)
+    claim = fields.Nested(ClaimDetailView)
+
+
+class ClaimQueueQuerySchema(Schema):
+    status = fields.List(
+        fields.String(validate=validate.OneOf([s.value for s in ClaimStatus])),
+        load_default=None,
+        metadata={"description": "default: submitted, under_review (repeat to combine)"})
+
+
+class ClaimDecisionSchema(Schema):
+    decision = fields.String(required=True,
+                             validate=validate.OneOf([d.value for d in Decision],
+                                                     error="请选择审核结论"),
+                             metadata={"description": " | ".join(d.value for d in Decision)})
+    message = fields.String(load_default=None, validate=validate.Length(max=500), metadata={
+        "description": "to the claimant; required for reject and request_supplement"})
+
+
+class SettlementView(Schema):
+    settlement_no = fields.String()
+    outcome = fields.String(metadata={"description": "settled | no_policy | outside_coverage"})
+    accepted = fields.Boolean()
+    claim_no = fields.String(allow_none=True)
+    patient = fields.String(metadata={"description": "the ID number, masked"})
+    hospital = fields.String()
+    payout_fen = fields.Integer()
+    reason = fields.String(allow_none=True)
+    breakdown = fields.Nested(PayoutBreakdownView, allow_none=True)
+    message = fields.String()
+
+
+class ProductItemView(Schema):
+    kind = fields.String()
+    code = fields.String()
+    name = fields.String()
+
+
+class ProductItemListView(Schema):
+    product_id = fields.Integer()
+    special_drugs = fields.List(fields.Nested(ProductItemView))
+    reasonable_items = fields.List(fields.Nested(ProductItemView))

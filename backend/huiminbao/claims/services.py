@@ -1,0 +1,708 @@
+"""Claim use cases: submit online, add and read documents, look up, estimate, and the insurer's
+review (approve, reject, request a supplement, mark paid).
+
+Deductibles and caps are consumed in the order claims are approved: approving (and settling) a
+claim locks the policy row first (``SELECT … FOR UPDATE``; SQLite serializes writers anyway), so
+two approvals for the same person's policy year never both use the same deductible. Remote calls
+(the registry, for the claimant's phone) and document storage happen outside any transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from huiminbao.audit import services as audit
+from huiminbao.audit.services import AuditActor, AuditEntry
+from huiminbao.catalog.domain import BenefitCategory, ProductStatus
+from huiminbao.catalog.models import Product, Tier
+from huiminbao.claims import payout
+from huiminbao.claims.domain import (
+    INITIAL_STATUSES,
+    OPEN_STATUSES,
+    SUPPLEMENT_RECEIVED,
+    Channel,
+    ClaimStatus,
+    Decision,
+    InvalidTransition,
+    claim_no,
+    claimant_text,
+    decision_message,
+    decision_path,
+    default_message,
+    stay_problem,
+    transition,
+)
+from huiminbao.claims.models import (
+    Claim,
+    ClaimDocument,
+    ClaimEvent,
+    ClaimItem,
+    ClaimPayoutLine,
+    ProductItem,
+)
+from huiminbao.claims.payout import Bill, BillItem, Breakdown, PayoutRules, YearToDate
+from huiminbao.claims.storage import UnacceptableDocument, check_document, safe_filename
+from huiminbao.core.container import Container
+from huiminbao.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from huiminbao.enrollment.domain import PolicyStatus
+from huiminbao.enrollment.models import Policy
+from huiminbao.identity.access import Subject, require_access
+from huiminbao.identity.auth import Actor
+from huiminbao.identity.domain import Action, Basis
+from huiminbao.identity.models import Person, UserAccount
+from huiminbao.payments import ledger
+from huiminbao.registry.port import RegistryUnavailable
+
+log = logging.getLogger(__name__)
+
+NO_POLICY = "被保险人没有有效的惠民保保单，无法申请理赔"
+CLAIM_CLOSED = "该理赔已审结，不能再上传材料"
+ESTIMATE_NOTICE = ("估算结果仅供参考，按您填写的金额和本年度已赔付情况计算，实际赔付以保险公司审核"
+                   "结果为准。本产品为商业保险，不是基本医疗保险。")
+
+
+# ---------------------------------------------------------------- requests and answers
+
+
+@dataclass(frozen=True)
+class ItemInput:
+    code: str
+    name: str
+    amount_fen: int
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    hospital_name: str
+    admitted_on: date
+    discharged_on: date
+    in_policy_self_pay_fen: int
+    items: Sequence[ItemInput]
+    policy_no: str | None = None
+
+
+@dataclass(frozen=True)
+class EstimateRequest:
+    in_policy_self_pay_fen: int
+    items: Sequence[ItemInput]
+    policy_no: str | None = None
+    product_id: int | None = None
+    tier: str | None = None
+
+
+@dataclass(frozen=True)
+class EventActor:
+    account_id: int | None = None
+    role: str | None = None
+    client: str | None = None
+    grant_id: int | None = None
+
+    @classmethod
+    def of(cls, actor: Actor, grant_id: int | None = None) -> EventActor:
+        return cls(actor.account_id, actor.role.value, None, grant_id)
+
+    @property
+    def audit(self) -> AuditActor:
+        return AuditActor(self.account_id, self.role, self.client)
+
+
+@dataclass(frozen=True)
+class ClaimDetails:
+    claim: Claim
+    policy_no: str
+    product_name: str
+    tier_name: str
+    insured: Person
+    breakdown: Breakdown | None  # stored when decided; a preview for staff otherwise
+    preview: bool = False
+
+
+@dataclass(frozen=True)
+class Estimate:
+    breakdown: Breakdown
+    product_id: int
+    product_name: str
+    tier: str
+    tier_name: str
+    policy_no: str | None
+    earlier: YearToDate
+
+
+# ---------------------------------------------------------------- rules, usage, bills
+
+
+def rules_for(session: Session, product_id: int, tier_code: str) -> PayoutRules:
+    tier = session.scalars(
+        select(Tier).where(Tier.product_id == product_id, Tier.code == tier_code)
+        .options(selectinload(Tier.benefits))
+    ).one_or_none()
+    if tier is None:
+        raise NotFound("未找到该保障档次")
+    benefits = {
+        BenefitCategory(b.category): payout.CategoryRule(b.deductible_fen, b.ratio_bp, b.cap_fen)
+        for b in tier.benefits
+    }
+    lists: dict[str, dict[str, str]] = {"special_drug": {}, "reasonable": {}}
+    for item in session.scalars(select(ProductItem).where(ProductItem.product_id == product_id)):
+        lists[item.kind][payout.normalize_code(item.code)] = item.name
+    return PayoutRules(benefits, special_drugs=lists["special_drug"],
+                       reasonable_items=lists["reasonable"])
+
+
+def usage_of(session: Session, policy_id: int) -> YearToDate:
+    """What the policy's counted claims (approved, paid, settled) used, per category."""
+    rows = session.execute(
+        select(ClaimPayoutLine.category, func.sum(ClaimPayoutLine.deductible_used_fen),
+               func.sum(ClaimPayoutLine.payout_fen))
+        .join(Claim, Claim.id == ClaimPayoutLine.claim_id)
+        .where(Claim.policy_id == policy_id,
+               Claim.status.in_([s.value for s in ClaimStatus if s.counts_toward_limits]))
+        .group_by(ClaimPayoutLine.category)
+    ).all()
+    return YearToDate({
+        BenefitCategory(category): payout.CategoryUsage(int(deductible or 0), int(paid or 0))
+        for category, deductible, paid in rows
+    })
+
+
+def bill_of(in_policy_self_pay_fen: int, items: Sequence[ItemInput]) -> Bill:
+    return Bill(in_policy_self_pay_fen,
+                tuple(BillItem(i.code.strip(), i.name.strip(), i.amount_fen) for i in items))
+
+
+def _claim_bill(claim: Claim) -> Bill:
+    return Bill(claim.in_policy_self_pay_fen,
+                tuple(BillItem(i.code, i.name, i.amount_fen) for i in claim.items))
+
+
+def _check_bill(request_items: Sequence[ItemInput], self_pay_fen: int) -> None:
+    if self_pay_fen + sum(item.amount_fen for item in request_items) <= 0:
+        raise InvalidInput("请填写医疗费用金额", errors={
+            "in_policy_self_pay_fen": ["请填写医保范围内个人负担的费用或医保范围外的费用项目"]})
+
+
+def store_breakdown(session: Session, claim: Claim, breakdown: Breakdown) -> None:
+    """Keep the computed lines (they are what later claims' deductibles and caps count) and
+    the category or reason of each item."""
+    for position, line in enumerate(breakdown.lines):
+        session.add(ClaimPayoutLine(
+            claim_id=claim.id, position=position, category=line.category.value,
+            eligible_fen=line.eligible_fen, deductible_fen=line.deductible_fen,
+            deductible_remaining_fen=line.deductible_remaining_fen,
+            deductible_used_fen=line.deductible_used_fen, ratio_bp=line.ratio_bp,
+            cap_fen=line.cap_fen, cap_remaining_fen=line.cap_remaining_fen,
+            computed_fen=line.computed_fen, payout_fen=line.payout_fen,
+        ))
+    reasons = {id(entry.item): entry.reason for entry in breakdown.uncovered}
+    categories = {id(item): line.category.value for line in breakdown.lines
+                  for item in line.items}
+    bill_items = _claim_bill(claim).items
+    for stored, computed in zip(claim.items, _match(bill_items, breakdown), strict=True):
+        stored.category = categories.get(id(computed)) if computed is not None else None
+        stored.reason = reasons.get(id(computed)) if computed is not None else None
+    claim.payout_fen = breakdown.total_fen
+
+
+def _match(bill_items: Sequence[BillItem], breakdown: Breakdown) -> list[BillItem | None]:
+    """The breakdown's item objects in the claim's item order (equal items pair in order)."""
+    pool = [item for line in breakdown.lines for item in line.items]
+    pool += [entry.item for entry in breakdown.uncovered]
+    matched: list[BillItem | None] = []
+    for item in bill_items:
+        found = next((candidate for candidate in pool if candidate == item), None)
+        if found is not None:
+            pool.remove(found)
+        matched.append(found)
+    return matched
+
+
+def stored_breakdown(claim: Claim) -> Breakdown | None:
+    """The breakdown as computed at approval or settlement, rebuilt from the stored lines."""
+    if not claim.lines:
+        return None
+    items_by_category: dict[str, list[BillItem]] = {}
+    uncovered: list[payout.UncoveredItem] = []
+    for item in claim.items:
+        bill_item = BillItem(item.code, item.name, item.amount_fen)
+        if item.category:
+            items_by_category.setdefault(item.category, []).append(bill_item)
+        else:
+            uncovered.append(payout.UncoveredItem(bill_item, item.reason or payout.NOT_LISTED))
+    lines = tuple(
+        payout.CategoryPayout(
+            category=BenefitCategory(line.category), eligible_fen=line.eligible_fen,
+            deductible_fen=line.deductible_fen,
+            deductible_remaining_fen=line.deductible_remaining_fen,
+            deductible_used_fen=line.deductible_used_fen, ratio_bp=line.ratio_bp,
+            cap_fen=line.cap_fen, cap_remaining_fen=line.cap_remaining_fen,
+            computed_fen=line.computed_fen, payout_fen=line.payout_fen,
+            items=tuple(items_by_category.get(line.category, ())),
+        )
+        for line in claim.lines
+    )
+    return Breakdown(lines, tuple(uncovered))
+
+
+# ---------------------------------------------------------------- timeline, texts, money
+
+
+def _event(c: Container, claim: Claim, current: ClaimStatus | None, target: ClaimStatus,
+           by: EventActor, message: str) -> ClaimEvent:
+    return ClaimEvent(
+        claim_id=claim.id, from_status=current.value if current else None,
+        to_status=target.value, actor_account_id=by.account_id, actor_role=by.role,
+        actor_client=by.client, grant_id=by.grant_id, message=message, occurred_at=c.clock.now(),
+    )
+
+
+def start_timeline(session: Session, c: Container, claim: Claim, by: EventActor,
+                   message: str) -> None:
+    """The first entry of a new (flushed) claim: submitted online, or settled by a hospital."""
+    status = ClaimStatus(claim.status)
+    if status not in INITIAL_STATUSES:
+        raise InvalidTransition(status, status)
+    session.add(_event(c, claim, None, status, by, message))
+
+
+def record_status(session: Session, c: Container, claim: Claim, target: ClaimStatus,
+                  by: EventActor, message: str) -> None:
+    """Move the claim to ``target`` (checked against the table) and add it to the timeline."""
+    current = ClaimStatus(claim.status)
+    claim.status = transition(current, target).value
+    session.add(_event(c, claim, current, target, by, message))
+
+
+def notify(session: Session, c: Container, phone: str | None, claim: Claim) -> None:
+    if phone:
+        c.sms.send(session, phone, claimant_text(ClaimStatus(claim.status), claim.claim_no,
+                                                 claim.payout_fen))
+
+
+def claimant_phone(c: Container, person_id: int) -> str | None:
+    """Where the claimant is texted: the phone of the account bound to the insured person,
+    else the phone the registry holds for them, else nobody. Asked outside any transaction."""
+    with c.db.read() as session:
+        account_phone = session.scalars(
+            select(UserAccount.phone).where(UserAccount.person_id == person_id)).first()
+        person = session.get(Person, person_id)
+    if account_phone or person is None:
+        return account_phone
+    try:
+        registered = c.registry.find_person(person.id_number)
+    except RegistryUnavailable:
+        log.warning("registry unavailable: claim notice for person %s not texted", person_id)
+        return None
+    return registered.phone if registered is not None else None
+
+
+def book_payout(session: Session, claim: Claim, now: datetime) -> None:
+    """The payout leaves the product's claim funds for the insured person, once (the ledger's
+    unique reference refuses a second booking). A payout of 0 moves no money."""
+    if not claim.payout_fen:
+        return
+    ledger.post(session, kind="claim", reference=f"claim:{claim.claim_no}",
+                order_no=claim.claim_no, purpose=f"惠民保理赔款（{claim.claim_no}）",
+                moves=[(ledger.claims_payable(claim.product_id), -claim.payout_fen),
+                       (ledger.claim_payout(claim.insured_person_id), claim.payout_fen)],
+                now=now)
+
+
+# ---------------------------------------------------------------- loading
+
+
+_EVERYTHING = (selectinload(Claim.items), selectinload(Claim.lines), selectinload(Claim.events),
+               selectinload(Claim.documents))
+
+
+def _find(session: Session, number: str, *, lock: bool = False) -> Claim:
+    query = select(Claim).where(Claim.claim_no == number)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    claim = session.scalars(query.options(*_EVERYTHING)).one_or_none()
+    if claim is None:
+        raise NotFound()  # the same answer as a claim one may not see
+    return claim
+
+
+def _details(session: Session, claim: Claim, *, preview: bool = False) -> ClaimDetails:
+    policy = session.get(Policy, claim.policy_id)
+    product = session.get(Product, claim.product_id)
+    insured = session.get(Person, claim.insured_person_id)
+    tier = session.scalars(select(Tier).where(Tier.product_id == claim.product_id,
+                                              Tier.code == claim.tier_code)).one_or_none()
+    assert policy is not None and product is not None and insured is not None
+    breakdown = stored_breakdown(claim)
+    is_preview = False
+    if breakdown is None and preview and ClaimStatus(claim.status) in OPEN_STATUSES:
+        breakdown = payout.calculate(rules_for(session, claim.product_id, claim.tier_code),
+                                     _claim_bill(claim), usage_of(session, claim.policy_id))
+        is_preview = True
+    return ClaimDetails(claim, policy.policy_no, product.name,
+                        tier.name if tier else claim.tier_code, insured, breakdown, is_preview)
+
+
+# ---------------------------------------------------------------- submitting online
+
+
+def _policy_for_stay(session: Session, person_id: int, policy_no: str | None,
+                     admitted_on: date, discharged_on: date) -> Policy:
+    query = select(Policy).where(Policy.insured_person_id == person_id)
+    if policy_no:
+        policy = session.scalars(query.where(Policy.policy_no == policy_no)).one_or_none()
+        if policy is None:
+            raise NotFound("未找到该保单")
+        if policy.status != PolicyStatus.ACTIVE.value:
+            raise RuleViolation("该保单已退保，无法申请理赔", code="policy_cancelled")
+        return policy
+    live = session.scalars(query.where(Policy.status == PolicyStatus.ACTIVE.value)
+                           .order_by(Policy.coverage_starts_on.desc())).all()
+    if not live:
+        raise RuleViolation(NO_POLICY, code="no_policy")
+    covering = [p for p in live
+                if p.coverage_starts_on <= admitted_on and discharged_on <= p.coverage_ends_on]
+    return covering[0] if covering else live[0]
+
+
+def submit_claim(c: Container, actor: Actor, subject: Subject, request: ClaimRequest) -> str:
+    """An online claim for the subject (the insured person, or the principal acted for)."""
+    _check_bill(request.items, request.in_policy_self_pay_fen)
+    phone = claimant_phone(c, subject.person_id)
+    now, today = c.clock.now(), c.clock.today()
+    by = EventActor.of(actor, subject.grant_id)
+    with c.db.transaction() as session:
+        policy = _policy_for_stay(session, subject.person_id, request.policy_no,
+                                  request.admitted_on, request.discharged_on)
+        problem = stay_problem(request.admitted_on, request.discharged_on,
+                               policy.coverage_starts_on, policy.coverage_ends_on, today)
+        if problem:
+            raise InvalidInput(problem, code="stay_not_covered",
+                               errors={"discharged_on": [problem]})
+        bill = bill_of(request.in_policy_self_pay_fen, request.items)
+        claim = Claim(
+            claim_no=claim_no(now), policy_id=policy.id, product_id=policy.product_id,
+            insured_person_id=policy.insured_person_id, tier_code=policy.tier_code,
+            channel=Channel.ONLINE.value, status=ClaimStatus.SUBMITTED.value,
+            hospital_name=request.hospital_name.strip(),
+            admitted_on=request.admitted_on, discharged_on=request.discharged_on,
+            in_policy_self_pay_fen=bill.in_policy_self_pay_fen, claimed_fen=bill.total_fen,
+            submitted_by_account_id=actor.account_id, acted_for_grant_id=subject.grant_id,
+            created_at=now,
+            items=[ClaimItem(position=index, code=item.code, name=item.name,
+                             amount_fen=item.amount_fen) for index, item in enumerate(bill.items)],
+        )
+        session.add(claim)
+        session.flush()
+        start_timeline(session, c, claim, by, default_message(ClaimStatus.SUBMITTED, None))
+        notify(session, c, phone, claim)
+        audit.record(session, c.clock, AuditEntry(
+            action="claim.submit", actor=by.audit, subject_person_id=subject.person_id,
+            acting_for_person_id=subject.person_id if subject.acting_for else None,
+            grant_id=subject.grant_id, object_type="claim", object_id=claim.claim_no,
+            details={"claimed_fen": claim.claimed_fen, "policy_no": policy.policy_no},
+        ))
+        return claim.claim_no
+
+
+# ---------------------------------------------------------------- documents
+
+
+def add_document(c: Container, actor: Actor, number: str, filename: str, data: bytes) -> int:
+    """Store one document of an open claim; a claim waiting for a supplement goes back under
+    review. Returns the document's id."""
+    with c.db.read() as session:
+        claim = _find(session, number)
+        decision = require_access(c, session, actor, Action.SUBMIT_CLAIMS,
+                                  claim.insured_person_id, object_type="claim", object_id=number)
+        if ClaimStatus(claim.status) not in OPEN_STATUSES:
+            raise RuleViolation(CLAIM_CLOSED, code="claim_closed")
+        waiting = ClaimStatus(claim.status) is ClaimStatus.SUPPLEMENT_REQUESTED
+    try:
+        kind = check_document(filename, data)
+    except UnacceptableDocument as exc:
+        raise InvalidInput(exc.message, code="unacceptable_document",
+                           errors={"file": [exc.message]}) from exc
+    phone = claimant_phone(c, claim.insured_person_id) if waiting else None
+    key = f"claims/{number}/{uuid.uuid4().hex}.{kind.extension}"
+    c.documents.put(key, data)
+    by = EventActor.of(actor, decision.grant_id)
+    try:
+        with c.db.transaction() as session:
+            claim = _find(session, number, lock=True)
+            status = ClaimStatus(claim.status)
+            if status not in OPEN_STATUSES:
+                raise RuleViolation(CLAIM_CLOSED, code="claim_closed")
+            document = ClaimDocument(
+                claim_id=claim.id, storage_key=key, filename=safe_filename(filename),
+                content_type=kind.content_type, size_bytes=len(data),
+                sha256=hashlib.sha256(data).hexdigest(), uploaded_by_account_id=actor.account_id,
+                uploaded_at=c.clock.now(),
+            )
+            session.add(document)
+            if status is ClaimStatus.SUPPLEMENT_REQUESTED:
+                record_status(session, c, claim, ClaimStatus.UNDER_REVIEW, by, SUPPLEMENT_RECEIVED)
+                notify(session, c, phone, claim)
+            audit.record(session, c.clock, AuditEntry(
+                action="claim.document_add", actor=by.audit,
+                subject_person_id=claim.insured_person_id,
+                acting_for_person_id=(claim.insured_person_id
+                                      if decision.basis is Basis.PROXY_GRANT else None),
+                grant_id=decision.grant_id, object_type="claim", object_id=number,
+                details={"content_type": kind.content_type, "size_bytes": len(data)},
+            ))
+            session.flush()
+            return document.id
+    except BaseException:
+        c.documents.delete(key)
+        raise
+
+
+@dataclass(frozen=True)
+class DocumentContent:
+    document: ClaimDocument
+    data: bytes
+
+
+def read_document(c: Container, actor: Actor, number: str, document_id: int) -> DocumentContent:
+    """A document, for whoever may see the claim (the claimant, an agent with claims_view, the
+    insurer's staff); anyone else gets the same 404 as for a wrong number."""
+    with c.db.read() as session:
+        claim = _find(session, number)
+        decision = require_access(c, session, actor, Action.VIEW_CLAIMS, claim.insured_person_id,
+                                  object_type="claim", object_id=number)
+        document = next((d for d in claim.documents if d.id == document_id), None)
+    if document is None:
+        raise NotFound()
+    try:
+        data = c.documents.get(document.storage_key)
+    except KeyError as exc:
+        log.error("claim document %s of %s is missing from storage", document.id, number)
+        raise NotFound() from exc
+    if decision.basis is not Basis.SELF:
+        audit.record_now(c.db, c.clock, AuditEntry(
+            action="claim.document_read", actor=AuditActor(actor.account_id, actor.role.value),
+            subject_person_id=claim.insured_person_id, grant_id=decision.grant_id,
+            acting_for_person_id=(claim.insured_person_id
+                                  if decision.basis is Basis.PROXY_GRANT else None),
+            object_type="claim", object_id=number, details={"document_id": document.id},
+        ))
+    return DocumentContent(document, data)
+
+
+# ---------------------------------------------------------------- looking up
+
+
+@dataclass(frozen=True)
+class ClaimSummary:
+    claim: Claim
+    policy_no: str
+    product_name: str
+    insured: Person
+
+
+def list_claims(c: Container, subject: Subject) -> list[ClaimSummary]:
+    """Claims where the subject is the insured person, newest first."""
+    with c.db.read() as session:
+        rows = session.execute(
+            select(Claim, Policy.policy_no, Product.name, Person)
+            .join(Policy, Policy.id == Claim.policy_id)
+            .join(Product, Product.id == Claim.product_id)
+            .join(Person, Person.id == Claim.insured_person_id)
+            .where(Claim.insured_person_id == subject.person_id)
+            .order_by(Claim.created_at.desc(), Claim.id.desc())
+        ).all()
+        return [ClaimSummary(claim, policy_no, name, person)
+                for claim, policy_no, name, person in rows]
+
+
+def get_claim(c: Container, actor: Actor, number: str) -> ClaimDetails:
+    """One claim with its timeline and breakdown, through the gate (strangers get 404)."""
+    with c.db.read() as session:
+        claim = _find(session, number)
+        require_access(c, session, actor, Action.VIEW_CLAIMS, claim.insured_person_id,
+                       object_type="claim", object_id=number)
+        return _details(session, claim)
+
+
+# ---------------------------------------------------------------- estimating
+
+
+def estimate(c: Container, subject: Subject, request: EstimateRequest) -> Estimate:
+    """"花了这些钱，大概能赔多少？" — the same calculation a settlement makes, on the figures
+    typed in, counting what the subject's counted claims of the policy year already used.
+    Without a policy (yet), on the chosen product and tier with nothing used."""
+    _check_bill(request.items, request.in_policy_self_pay_fen)
+    bill = bill_of(request.in_policy_self_pay_fen, request.items)
+    today = c.clock.today()
+    with c.db.read() as session:
+        policy = _policy_to_estimate(session, subject.person_id, request.policy_no, today)
+        if policy is not None:
+            product_id, tier_code = policy.product_id, policy.tier_code
+            earlier = usage_of(session, policy.id)
+        elif request.product_id is not None and request.tier:
+            product_id, tier_code, earlier = request.product_id, request.tier, YearToDate()
+        else:
+            raise RuleViolation("您还没有有效的惠民保保单：请选择产品和保障档次后估算",
+                                code="no_policy",
+                                errors={"product_id": ["请选择产品"], "tier": ["请选择保障档次"]})
+        product = session.get(Product, product_id)
+        if product is None or (policy is None
+                               and product.status != ProductStatus.PUBLISHED.value):
+            raise NotFound("未找到该产品")
+        rules = rules_for(session, product_id, tier_code)
+        tier = session.scalars(select(Tier).where(Tier.product_id == product_id,
+                                                  Tier.code == tier_code)).one()
+        return Estimate(payout.calculate(rules, bill, earlier), product.id, product.name,
+                        tier.code, tier.name, policy.policy_no if policy else None, earlier)
+
+
+def _policy_to_estimate(session: Session, person_id: int, policy_no: str | None,
+                        today: date) -> Policy | None:
+    query = select(Policy).where(Policy.insured_person_id == person_id,
+                                 Policy.status == PolicyStatus.ACTIVE.value)
+    if policy_no:
+        policy = session.scalars(query.where(Policy.policy_no == policy_no)).one_or_none()
+        if policy is None:
+            raise NotFound("未找到该保单")
+        return policy
+    live = session.scalars(query.order_by(Policy.coverage_starts_on.desc())).all()
+    current = [p for p in live if p.coverage_starts_on <= today <= p.coverage_ends_on]
+    upcoming = [p for p in live if p.coverage_starts_on > today]
+    if current:
+        return current[0]
+    return upcoming[-1] if upcoming else None
+
+
+# ---------------------------------------------------------------- the insurer's review
+
+
+def review_queue(c: Container, statuses: Sequence[ClaimStatus], limit: int = 200
+                 ) -> list[ClaimSummary]:
+    """Claims in these statuses, oldest first (first come, first reviewed)."""
+    with c.db.read() as session:
+        rows = session.execute(
+            select(Claim, Policy.policy_no, Product.name, Person)
+            .join(Policy, Policy.id == Claim.policy_id)
+            .join(Product, Product.id == Claim.product_id)
+            .join(Person, Person.id == Claim.insured_person_id)
+            .where(Claim.status.in_([s.value for s in statuses]))
+            .order_by(Claim.created_at, Claim.id).limit(limit)
+        ).all()
+        return [ClaimSummary(claim, policy_no, name, person)
+                for claim, policy_no, name, person in rows]
+
+
+def staff_claim(c: Container, actor: Actor, number: str) -> ClaimDetails:
+    """A claim for review: an open claim comes with the breakdown approval would give now."""
+    with c.db.read() as session:
+        claim = _find(session, number)
+        decision = require_access(c, session, actor, Action.REVIEW_CLAIMS,
+                                  claim.insured_person_id, object_type="claim", object_id=number)
+        details = _details(session, claim, preview=True)
+    audit.record_now(c.db, c.clock, AuditEntry(
+        action="claim.review_view", actor=AuditActor(actor.account_id, actor.role.value),
+        subject_person_id=claim.insured_person_id, grant_id=decision.grant_id,
+        object_type="claim", object_id=number,
+    ))
+    return details
+
+
+def decide(c: Container, actor: Actor, number: str, decision: Decision,
+           message: str | None) -> ClaimDetails:
+    message = (message or "").strip() or None
+    if decision.needs_message and not message:
+        raise InvalidInput(decision.missing_message, code="message_required",
+                           errors={"message": [decision.missing_message]})
+    with c.db.read() as session:
+        claim = _find(session, number)
+        require_access(c, session, actor, Action.REVIEW_CLAIMS, claim.insured_person_id,
+                       object_type="claim", object_id=number)
+        policy_id, person_id = claim.policy_id, claim.insured_person_id
+    phone = claimant_phone(c, person_id)
+    by = EventActor.of(actor)
+    now = c.clock.now()
+    with c.db.transaction() as session:
+        # The policy first: approvals of one policy year queue here, in approval order.
+        session.scalars(select(Policy).where(Policy.id == policy_id).with_for_update()).one()
+        claim = _find(session, number, lock=True)
+        current = ClaimStatus(claim.status)
+        try:
+            path = decision_path(current, decision)
+        except InvalidTransition as exc:
+            raise Conflict(f"该理赔当前状态为“{current.label}”，不能{decision.label}",
+                           code="invalid_transition") from exc
+        for status in path[:-1]:
+            record_status(session, c, claim, status, by, default_message(status, None))
+        final = path[-1]
+        if final is ClaimStatus.APPROVED:
+            breakdown = payout.calculate(rules_for(session, claim.product_id, claim.tier_code),
+                                         _claim_bill(claim), usage_of(session, policy_id))
+            store_breakdown(session, claim, breakdown)
+            claim.decided_at = now
+        elif final is ClaimStatus.REJECTED:
+            claim.reject_reason, claim.decided_at = message, now
+        elif final is ClaimStatus.PAID:
+            book_payout(session, claim, now)
+            claim.paid_at = now
+        record_status(session, c, claim, final, by,
+                      decision_message(final, claim.payout_fen, message))
+        notify(session, c, phone, claim)
+        audit.record(session, c.clock, AuditEntry(
+            action=f"claim.{decision.value}", actor=by.audit, subject_person_id=person_id,
+            object_type="claim", object_id=number,
+            details={"status": final.value, "payout_fen": claim.payout_fen},
+        ))
+    with c.db.read() as session:
+        return _details(session, _find(session, number), preview=True)
+
+
+# ---------------------------------------------------------------- books
+
+
+def check_books(c: Container) -> list[str]:
+    """Every paid or settled claim's payout is booked exactly once, for exactly its amount,
+    and nothing else is booked as a claim (for ``huiminbao reconcile``)."""
+    with c.db.read() as session:
+        booked = dict(session.execute(
+            select(ledger.LedgerTransaction.order_no, func.sum(ledger.LedgerEntry.amount_fen))
+            .join(ledger.LedgerEntry,
+                  ledger.LedgerEntry.transaction_id == ledger.LedgerTransaction.id)
+            .where(ledger.LedgerTransaction.kind == "claim", ledger.LedgerEntry.amount_fen > 0)
+            .group_by(ledger.LedgerTransaction.order_no)).all())
+        owed = dict(session.execute(
+            select(Claim.claim_no, Claim.payout_fen)
+            .where(Claim.status.in_([ClaimStatus.PAID.value, ClaimStatus.SETTLED.value]),
+                   Claim.payout_fen > 0)).all())
+    violations = []
+    for number in sorted(set(booked) | set(owed)):
+        if int(booked.get(number) or 0) != int(owed.get(number) or 0):
+            violations.append(f"理赔 {number} 入账 {int(booked.get(number) or 0)} 分，"
+                              f"应为 {int(owed.get(number) or 0)} 分")
+    return violations
+
+
+# ---------------------------------------------------------------- product lists
+
+
+def product_item_lists(c: Container, product_id: int) -> list[ProductItem]:
+    """A published product's 特药 and 合理 lists."""
+    with c.db.read() as session:
+        product = session.get(Product, product_id)
+        if product is None or product.status != ProductStatus.PUBLISHED.value:
+            raise NotFound("未找到该产品")
+        return list(session.scalars(select(ProductItem).where(ProductItem.product_id == product_id)
+                                    .order_by(ProductItem.kind, ProductItem.code)))
+
+
+def load_details(c: Container, number: str) -> ClaimDetails:
+    """A claim without the gate: only to answer a caller who has just acted on it through the
+    gate (submitted it, uploaded to it)."""
+    with c.db.read() as session:
+        return _details(session, _find(session, number))

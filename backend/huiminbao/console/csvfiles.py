@@ -1,0 +1,77 @@
+"""Reading the CSV files operators upload: UTF-8 (with or without BOM) or GB18030 (what Excel
+saves on a Chinese Windows), a fixed header, and each data row with its line number (the header
+is line 1). Problems with the file as a whole are refused with a Chinese message; problems with
+one row are left to the caller, which reports them by line."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+
+from huiminbao.core.errors import InvalidInput
+
+FILE_FIELD = "file"
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    line: int
+    values: dict[str, str]
+    problem: str | None = None  # e.g. the wrong number of columns
+
+
+@dataclass(frozen=True)
+class CsvFile:
+    filename: str
+    sha256: str
+    rows: list[CsvRow]
+
+
+def _refuse(message: str) -> InvalidInput:
+    return InvalidInput(message, code="invalid_file", errors={FILE_FIELD: [message]})
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise _refuse("无法识别文件编码，请将文件另存为 UTF-8 编码的 CSV 后重新上传") from exc
+
+
+def read_csv(filename: str, data: bytes, header: tuple[str, ...], *, max_rows: int) -> CsvFile:
+    if not data.strip():
+        raise _refuse("上传的文件是空的")
+    reader = csv.reader(io.StringIO(_decode(data), newline=""))
+    try:
+        first = next(reader)
+    except (StopIteration, csv.Error) as exc:
+        raise _refuse("无法读取文件内容，请上传 CSV 文件") from exc
+    if tuple(cell.strip().lower() for cell in first) != header:
+        raise _refuse(f"第1行表头应为：{','.join(header)}")
+    rows: list[CsvRow] = []
+    line = reader.line_num
+    try:
+        for record in reader:
+            start, line = line + 1, reader.line_num
+            if not any(cell.strip() for cell in record):
+                continue  # blank lines (often at the end) are not rows
+            if len(rows) >= max_rows:
+                raise _refuse(f"一次最多上传{max_rows}行数据，请分批上传")
+            cells = [cell.strip() for cell in record]
+            problem = None
+            if len(cells) != len(header):
+                problem = f"应有{len(header)}列（{','.join(header)}），实际为{len(cells)}列"
+                cells = (cells + [""] * len(header))[:len(header)]
+            rows.append(CsvRow(start, dict(zip(header, cells, strict=True)), problem))
+    except csv.Error as exc:
+        raise _refuse(f"第{line + 1}行格式有误，无法读取：请检查引号是否成对") from exc
+    if not rows:
+        raise _refuse("文件中没有数据行")
+    return CsvFile(filename=filename[:200] or "upload.csv",
+                   sha256=hashlib.sha256(data).hexdigest(), rows=rows)

@@ -1,0 +1,203 @@
+"""Next year's product from this year's, and editing a draft before it is published.
+
+A clone copies tiers, benefits, terms (as version ``<year>.1``), the subsidy settings, the
+eligibility conditions, the 特药 and 合理 item lists and the complaint deadline; it takes the
+new year's window and coverage and a new code, and is stored as a draft. Both the clone and an
+edited draft go through ``catalog.domain.validate_product`` and the catalog's own storage rules
+(unique code), so a product made here obeys exactly what ``POST /admin/products`` obeys; nothing
+is written when any rule fails. Publishing stays ``POST /admin/products/{id}/publish``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from huiminbao.audit import services as audit
+from huiminbao.audit.services import AuditActor, AuditEntry
+from huiminbao.catalog.domain import (
+    BenefitDraft,
+    CoveragePeriod,
+    EnrollmentWindow,
+    ProductDraft,
+    ProductStatus,
+    TermsDraft,
+    TierDraft,
+    Violation,
+    validate_product,
+)
+from huiminbao.catalog.models import Product, Tier
+
+# The catalog's own storage rules and builder: clones and edits cannot drift from creation.
+from huiminbao.catalog.services import _new_product, _rejected, _store_violations
+from huiminbao.core.container import Container
+from huiminbao.core.errors import Conflict, InvalidInput, NotFound
+from huiminbao.disclosure.models import ComplaintSetting
+
+_MAX_CODE = 40
+NOT_DRAFT = "只有草稿状态的产品可以编辑"
+EDIT_STATUS = "编辑草稿时状态只能是 draft（草稿）；发布请使用“发布”"
+
+
+@dataclass(frozen=True)
+class CloneRequest:
+    year: int
+    window: EnrollmentWindow
+    coverage: CoveragePeriod
+    code: str | None = None
+    name: str | None = None
+
+
+def draft_of(product: Product) -> ProductDraft:
+    """A stored product as the draft it was made from."""
+    terms = product.current_terms
+    assert terms is not None
+    return ProductDraft(
+        code=product.code, name=product.name, city_code=product.city_code,
+        city_name=product.city_name, insurer=product.insurer, window=product.window,
+        coverage=product.coverage, first_year=product.first_year,
+        payable_balances=tuple(product.payable_balances.split(",")),
+        tiers=tuple(TierDraft(
+            code=tier.code, name=tier.name, premium_fen=tier.premium_fen,
+            benefits=tuple(BenefitDraft(b.category, b.deductible_fen, b.ratio_bp, b.cap_fen)
+                           for b in tier.benefits))
+            for tier in product.tiers),
+        terms=TermsDraft(version=terms.version, notice=terms.notice, coverage=terms.coverage,
+                         claim_scope=terms.claim_scope, exclusions=terms.exclusions),
+        subsidized_tier=product.subsidized_tier_code,
+        subsidized_categories=tuple(product.subsidized_category_list),
+        eligibility_conditions=tuple(product.eligibility_condition_list),
+        status=ProductStatus(product.status),
+    )
+
+
+def next_code(code: str, from_year: int, to_year: int) -> str:
+    """XHYLB-2027 → XHYLB-2028; a code without the year gets it appended."""
+    if str(from_year) in code:
+        return code.replace(str(from_year), str(to_year))
+    return f"{code[:_MAX_CODE - 5]}-{to_year}"
+
+
+def next_name(name: str, from_year: int, to_year: int) -> str:
+    return name.replace(str(from_year), str(to_year)) if str(from_year) in name else name
+
+
+def _load(session: Session, product_id: int, *, lock: bool = False) -> Product | None:
+    query = select(Product).where(Product.id == product_id).options(
+        selectinload(Product.tiers).selectinload(Tier.benefits), selectinload(Product.terms))
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.scalars(query).one_or_none()
+
+
+def _free_code(session: Session, wanted: str) -> str:
+    """The wanted code, or the first of wanted-2, wanted-3, … that no product uses."""
+    taken = set(session.scalars(select(Product.code).where(Product.code.like(f"{wanted}%"))))
+    candidate, suffix = wanted, 1
+    while candidate in taken:
+        suffix += 1
+        candidate = f"{wanted[:_MAX_CODE - 1 - len(str(suffix))]}-{suffix}"
+    return candidate
+
+
+def clone_product(c: Container, by: AuditActor, source_id: int, request: CloneRequest
+                  ) -> Product:
+    now = c.clock.now()
+    with c.db.transaction() as session:
+        source = _load(session, source_id)
+        if source is None:
+            raise NotFound("未找到该产品")
+        code = (request.code or "").strip() or _free_code(
+            session, next_code(source.code, source.year, request.year))
+        draft = replace(
+            draft_of(source), code=code,
+            name=(request.name or "").strip() or next_name(source.name, source.year,
+                                                            request.year),
+            window=request.window, coverage=request.coverage, first_year=False,
+            terms=replace(draft_of(source).terms, version=f"{request.year}.1"),
+            status=ProductStatus.DRAFT,
+        )
+        violations = validate_product(draft)
+        if request.coverage.starts_on.year != request.year:
+            violations.append(Violation(
+                "coverage.starts_on", "year_mismatch",
+                f"产品年度以保障期开始的年份计：{request.year}年度的保障期应从{request.year}年开始"))
+        violations += _store_violations(session, draft)
+        if violations:
+            raise _rejected(violations)
+        product = _new_product(draft, now)
+        session.add(product)
+        session.flush()
+        copied = _copy_item_lists(session, source.id, product.id)
+        setting = session.get(ComplaintSetting, source.id)
+        if setting is not None:
+            session.add(ComplaintSetting(product_id=product.id,
+                                         response_working_days=setting.response_working_days,
+                                         updated_at=now))
+        audit.record(session, c.clock, AuditEntry(
+            action="product.clone", actor=by, object_type="product", object_id=str(product.id),
+            details={"source_id": source.id, "code": product.code, "year": product.year,
+                     "item_lists": copied},
+        ))
+    return _reload(c, product.id)
+
+
+def _copy_item_lists(session: Session, source_id: int, target_id: int) -> int:
+    """The claims domain's 特药 and 合理 lists of the product, if that domain is present."""
+    try:
+        from huiminbao.claims.models import ProductItem
+    except ImportError:
+        return 0
+    items = session.scalars(select(ProductItem).where(ProductItem.product_id == source_id)
+                            .order_by(ProductItem.id)).all()
+    session.add_all(ProductItem(product_id=target_id, kind=item.kind, code=item.code,
+                                name=item.name) for item in items)
+    return len(items)
+
+
+def update_draft(c: Container, by: AuditActor, product_id: int, draft: ProductDraft) -> Product:
+    """Replace a draft's configuration (validated as a whole, all violations at once)."""
+    if draft.status is not ProductStatus.DRAFT:
+        raise InvalidInput(EDIT_STATUS, errors={"status": [EDIT_STATUS]})
+    violations = validate_product(draft)
+    now = c.clock.now()
+    with c.db.transaction() as session:
+        product = _load(session, product_id, lock=True)
+        if product is None:
+            raise NotFound("未找到该产品")
+        if product.status != ProductStatus.DRAFT.value:
+            raise Conflict(NOT_DRAFT, code="not_draft")
+        if draft.code != product.code:
+            violations += [v for v in _store_violations(session, draft) if v.field == "code"]
+        if violations:
+            raise _rejected(violations)
+        fresh = _new_product(draft, now)
+        for column in ("code", "city_code", "city_name", "name", "insurer", "year",
+                       "window_opens_on", "window_closes_on", "coverage_starts_on",
+                       "coverage_ends_on", "payable_balances", "first_year",
+                       "subsidized_tier_code", "subsidized_categories",
+                       "eligibility_conditions"):
+            setattr(product, column, getattr(fresh, column))
+        product.tiers.clear()
+        product.terms.clear()
+        session.flush()  # the old tiers and terms go before new ones take their codes
+        tiers, terms = list(fresh.tiers), list(fresh.terms)
+        fresh.tiers.clear()
+        fresh.terms.clear()
+        product.tiers.extend(tiers)
+        product.terms.extend(terms)
+        audit.record(session, c.clock, AuditEntry(
+            action="product.update", actor=by, object_type="product", object_id=str(product.id),
+            details={"code": product.code, "year": product.year},
+        ))
+    return _reload(c, product_id)
+
+
+def _reload(c: Container, product_id: int) -> Product:
+    with c.db.read() as session:
+        product = _load(session, product_id)
+    if product is None:
+        raise NotFound("未找到该产品")
+    return product

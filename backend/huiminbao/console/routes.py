@@ -1,0 +1,184 @@
+"""Operator console endpoints (administrators; counter enrollment: counter staff). Routes
+validate, call one service, and shape the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from werkzeug.datastructures import FileStorage
+
+from huiminbao.audit.services import AuditActor
+from huiminbao.catalog.domain import CoveragePeriod, EnrollmentWindow, ProductDraft
+from huiminbao.catalog.schemas import ProductDraftSchema, ProductSchema, product_view
+from huiminbao.console import bulk, counter, products, roster
+from huiminbao.console.csvfiles import read_csv
+from huiminbao.console.schemas import (
+    BatchView,
+    BulkFormSchema,
+    CloneInSchema,
+    CounterInSchema,
+    CounterView,
+    CsvUploadSchema,
+    RosterFormSchema,
+    RosterView,
+)
+from huiminbao.console.uploads import idempotent_upload
+from huiminbao.console.views import batch_view, counter_view, roster_view
+from huiminbao.core.container import container
+from huiminbao.core.idempotency import idempotent
+from huiminbao.enrollment.domain import PaymentMethod
+from huiminbao.identity.auth import Actor, current_actor, require_role
+from huiminbao.identity.domain import Role
+
+blp = Blueprint("console", __name__, url_prefix="/api/v1",
+                description="运营后台：下一年度产品、单位团体参保、资助名单、窗口办理")
+
+_IDEMPOTENCY_HEADER = [{"in": "header", "name": "Idempotency-Key", "required": True,
+                        "schema": {"type": "string"}}]
+
+
+def _administrator() -> Actor:
+    return require_role(Role.ADMIN)
+
+
+def _by(actor: Actor) -> AuditActor:
+    return AuditActor(actor.account_id, actor.role.value)
+
+
+def _admin_owner() -> str:
+    return f"account:{_administrator().account_id}"
+
+
+def _counter_owner() -> str:
+    actor = current_actor()
+    counter.require_counter_staff(actor)  # refused before any idempotency record is made
+    return f"account:{actor.account_id}"
+
+
+def _read(upload: FileStorage, header: tuple[str, ...], max_rows: int) -> Any:
+    return read_csv(upload.filename or "upload.csv", upload.read(), header, max_rows=max_rows)
+
+
+# ---------------------------------------------------------------- products
+
+
+@blp.route("/admin/products/<int:product_id>/clone")
+class CloneProduct(MethodView):
+    @blp.arguments(CloneInSchema)
+    @blp.response(201, ProductSchema)
+    @blp.alt_response(422, description="The copy breaks a rule (`invalid_product`, all at once)")
+    def post(self, body: dict[str, Any], product_id: int) -> dict[str, Any]:
+        """Next year's product from this one, as a draft: tiers, benefits, terms (version
+        `<year>.1`), subsidy settings, eligibility, item lists and complaint deadline copied;
+        the new window and coverage; a new code. Validated like `POST /admin/products`."""
+        actor = _administrator()
+        c = container()
+        request = products.CloneRequest(
+            year=body["year"],
+            window=EnrollmentWindow(body["enrollment"]["opens_on"],
+                                    body["enrollment"]["closes_on"]),
+            coverage=CoveragePeriod(body["coverage"]["starts_on"], body["coverage"]["ends_on"]),
+            code=body["code"], name=body["name"])
+        product = products.clone_product(c, _by(actor), product_id, request)
+        return product_view(product, c.clock.today())
+
+
+@blp.route("/admin/products/<int:product_id>")
+class EditDraftProduct(MethodView):
+    @blp.arguments(ProductDraftSchema)
+    @blp.response(200, ProductSchema)
+    @blp.alt_response(409, description="Not a draft (published products are not edited)")
+    @blp.alt_response(422, description="The draft breaks a rule (`invalid_product`)")
+    def put(self, draft: ProductDraft, product_id: int) -> dict[str, Any]:
+        """Replace a draft product's configuration (administrators); `status` must stay
+        `draft` — publishing is `POST /admin/products/{id}/publish`."""
+        actor = _administrator()
+        c = container()
+        product = products.update_draft(c, _by(actor), product_id, draft)
+        return product_view(product, c.clock.today())
+
+
+# ---------------------------------------------------------------- employer group enrollment
+
+
+@blp.route("/admin/enrollments/bulk")
+class EmployerBulkEnrollment(MethodView):
+    @blp.arguments(BulkFormSchema, location="form")
+    @blp.arguments(CsvUploadSchema, location="files")
+    @blp.response(201, BatchView)
+    @blp.alt_response(200, schema=BatchView,
+                      description="This very file was uploaded before: its report, `replayed`")
+    @blp.doc(parameters=_IDEMPOTENCY_HEADER)
+    @idempotent_upload(_admin_owner)
+    def post(self, form: dict[str, Any], files: dict[str, Any]) -> Any:
+        """Employer group enrollment: a CSV `id_number,name,tier` (header on line 1). Each row
+        is checked (ID checksum, name as registered, this city and active, tier, duplicates)
+        and enrolled paid by the employer (ledger `employer:<code>`); failed rows are listed
+        with their line and a Chinese reason. The same file again enrolls nobody."""
+        actor = _administrator()
+        c = container()
+        upload = bulk.EmployerUpload(form["employer_code"], form["employer_name"],
+                                     form["product_id"],
+                                     _read(files["file"], bulk.HEADER, bulk.MAX_ROWS))
+        report = bulk.upload(c, actor, upload)
+        return BatchView().dump(batch_view(report)), 200 if report.replayed else 201
+
+
+@blp.route("/admin/enrollments/bulk/<string:batch_no>")
+class EmployerBatchDetail(MethodView):
+    @blp.response(200, BatchView)
+    def get(self, batch_no: str) -> dict[str, Any]:
+        """An earlier upload's report."""
+        _administrator()
+        return batch_view(bulk.find_report(container(), batch_no))
+
+
+# ---------------------------------------------------------------- subsidy roster
+
+
+@blp.route("/admin/subsidy-roster")
+class SubsidyRoster(MethodView):
+    @blp.arguments(RosterFormSchema, location="form")
+    @blp.arguments(CsvUploadSchema, location="files")
+    @blp.response(201, RosterView)
+    @blp.doc(parameters=_IDEMPOTENCY_HEADER)
+    @idempotent_upload(_admin_owner)
+    def post(self, form: dict[str, Any], files: dict[str, Any]) -> Any:
+        """Import the year's assistance list (CSV `id_number,name,category`: tekun/特困,
+        dibao/低保, dibian/低边, disabled/残疾人员) and enroll each person with the subsidy
+        fund in the subsidized tier; one subsidy per person per year. The report lists every
+        row: enrolled, skipped (already subsidized or insured) or failed, with the reason."""
+        actor = _administrator()
+        c = container()
+        report = roster.import_roster(c, actor, form["product_id"],
+                                      _read(files["file"], roster.HEADER, roster.MAX_ROWS))
+        return RosterView().dump(roster_view(report)), 201
+
+
+# ---------------------------------------------------------------- counter
+
+
+@blp.route("/counter/enrollments")
+class CounterEnrollments(MethodView):
+    @blp.arguments(CounterInSchema)
+    @blp.response(201, CounterView)
+    @blp.alt_response(403, description="Not counter staff (or an administrator)")
+    @blp.doc(parameters=_IDEMPOTENCY_HEADER)
+    @idempotent(_counter_owner)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Counter-assisted enrollment of a walk-in resident (counter staff): the identity
+        document checked, the premium taken in cash (`counter_cash`, with the receipt number)
+        or a subsidized enrollment. Recorded as channel `counter`, the staff member in the
+        audit log."""
+        actor = current_actor()
+        counter.require_counter_staff(actor)
+        evidence = body["evidence"]
+        request = counter.CounterRequest(
+            id_number=body["id_number"], name=body["name"], tier=body["tier"],
+            payment=PaymentMethod(body["payment"]),
+            id_document_checked=bool(evidence["id_document_checked"]),
+            receipt_no=evidence["receipt_no"], product_id=body["product_id"])
+        result = counter.enroll_walk_in(container(), actor, request)
+        return CounterView().dump(counter_view(result)), 201

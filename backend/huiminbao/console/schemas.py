@@ -1,0 +1,149 @@
+"""Marshmallow schemas of the operator console API."""
+
+from __future__ import annotations
+
+from flask_smorest.fields import Upload
+from marshmallow import Schema, fields, validate
+
+from huiminbao.catalog.schemas import CoverageInSchema, WindowInSchema
+
+_PAYMENTS = ["counter_cash", "subsidy"]
+
+
+class CloneInSchema(Schema):
+    year = fields.Integer(required=True, strict=True, validate=validate.Range(
+        min=2000, max=2100, error="年度应为2000至2100之间的年份"), metadata={
+        "description": "the new product year (the year its coverage starts)"})
+    enrollment = fields.Nested(WindowInSchema, required=True)
+    coverage = fields.Nested(CoverageInSchema, required=True)
+    code = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "default: the source code with the year replaced (XHYLB-2028)"})
+    name = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "default: the source name, its year replaced if it has one"})
+
+
+class CsvUploadSchema(Schema):
+    file = Upload(required=True, metadata={"description": "CSV, UTF-8 (BOM allowed) or GB18030"})
+
+
+class BulkFormSchema(Schema):
+    employer_code = fields.String(required=True, metadata={
+        "description": "e.g. the unified social credit code; the ledger account employer:<code>"})
+    employer_name = fields.String(required=True)
+    product_id = fields.Integer(required=True, metadata={
+        "description": "a published product whose window is open"})
+
+
+class RosterFormSchema(Schema):
+    product_id = fields.Integer(required=True, metadata={
+        "description": "a published product whose window is open; its year is the roster's"})
+
+
+class BatchCountsSchema(Schema):
+    total = fields.Integer()
+    enrolled = fields.Integer()
+    already = fields.Integer(metadata={"description": "insured by this employer before"})
+    failed = fields.Integer()
+
+
+class BatchRowSchema(Schema):
+    line = fields.Integer(metadata={"description": "line in the file (the header is line 1)"})
+    id_number = fields.String(metadata={"description": "masked"})
+    name = fields.String(metadata={"description": "masked"})
+    tier = fields.String()
+    outcome = fields.String(metadata={"description": "enrolled | already | failed | pending"})
+    outcome_label = fields.String()
+    reason = fields.String(allow_none=True, metadata={"description": "why not (Chinese)"})
+    policy_no = fields.String(allow_none=True)
+
+
+class BatchView(Schema):
+    batch_no = fields.String()
+    employer_code = fields.String()
+    employer_name = fields.String()
+    product_id = fields.Integer()
+    product_name = fields.String()
+    filename = fields.String()
+    file_sha256 = fields.String()
+    status = fields.String()
+    replayed = fields.Boolean(metadata={
+        "description": "true: this very file was uploaded before; nothing was enrolled now"})
+    message = fields.String()
+    created_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+    counts = fields.Nested(BatchCountsSchema)
+    rows = fields.List(fields.Nested(BatchRowSchema))
+
+
+class RosterCountsSchema(Schema):
+    total = fields.Integer()
+    enrolled = fields.Integer()
+    skipped = fields.Integer()
+    failed = fields.Integer()
+
+
+class RosterRowSchema(Schema):
+    line = fields.Integer()
+    id_number = fields.String(metadata={"description": "masked"})
+    name = fields.String(metadata={"description": "masked"})
+    category = fields.String(allow_none=True)
+    category_label = fields.String(allow_none=True)
+    outcome = fields.String(metadata={"description": "enrolled | skipped | failed"})
+    outcome_label = fields.String()
+    reason = fields.String(allow_none=True)
+    policy_no = fields.String(allow_none=True)
+
+
+class RosterView(Schema):
+    import_no = fields.String()
+    product_id = fields.Integer()
+    product_name = fields.String()
+    year = fields.Integer()
+    filename = fields.String()
+    status = fields.String()
+    message = fields.String()
+    created_at = fields.DateTime()
+    counts = fields.Nested(RosterCountsSchema)
+    rows = fields.List(fields.Nested(RosterRowSchema))
+
+
+class EvidenceSchema(Schema):
+    id_document_checked = fields.Boolean(required=True, metadata={
+        "description": "the staff member saw the original identity document"})
+    receipt_no = fields.String(load_default=None, allow_none=True, validate=validate.Length(
+        max=40, error="收据编号不超过40个字符"), metadata={
+        "description": "the cash receipt number (required for counter_cash)"})
+
+
+class CounterInSchema(Schema):
+    id_number = fields.String(required=True)
+    name = fields.String(required=True)
+    tier = fields.String(required=True, metadata={"description": "tier code or name"})
+    payment = fields.String(load_default="counter_cash", validate=validate.OneOf(
+        _PAYMENTS, error="窗口只能办理现金缴费（counter_cash）或政府资助（subsidy）"),
+        metadata={"description": " | ".join(_PAYMENTS)})
+    evidence = fields.Nested(EvidenceSchema, required=True)
+    product_id = fields.Integer(load_default=None, allow_none=True, metadata={
+        "description": "default: the city's product open today"})
+
+
+class CounterView(Schema):
+    order_no = fields.String()
+    policy_no = fields.String()
+    channel = fields.String()
+    channel_label = fields.String()
+    product_id = fields.Integer()
+    product_name = fields.String()
+    tier = fields.String()
+    tier_name = fields.String()
+    insured_name = fields.String(metadata={"description": "masked"})
+    id_number = fields.String(metadata={"description": "masked"})
+    premium_fen = fields.Integer()
+    subsidy_fen = fields.Integer()
+    paid_fen = fields.Integer()
+    payment = fields.String()
+    payment_label = fields.String()
+    receipt_no = fields.String(allow_none=True)
+    staff_name = fields.String()
+    coverage_starts_on = fields.Date()
+    coverage_ends_on = fields.Date()

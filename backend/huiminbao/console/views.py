@@ -1,0 +1,78 @@
+"""How the console's reports look in responses (masked names and ID numbers only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from huiminbao.catalog.domain import AssistanceCategory
+from huiminbao.console import bulk, roster
+from huiminbao.console.counter import CounterResult
+from huiminbao.core.clock import to_china_time
+from huiminbao.disclosure.domain import Channel
+
+
+def batch_view(report: bulk.BatchReport) -> dict[str, Any]:
+    batch, employer = report.batch, report.employer
+    counts = {"total": len(batch.rows), "enrolled": 0, "already": 0, "failed": 0}
+    for row in batch.rows:
+        if row.outcome in counts:
+            counts[row.outcome] += 1
+    message = (f"共{counts['total']}行：{counts['enrolled']}人参保成功，"
+               f"{counts['already']}人此前已由本单位投保，{counts['failed']}行未通过")
+    if report.replayed:
+        message = (f"该文件已于{to_china_time(batch.created_at):%Y年%m月%d日 %H:%M}上传处理"
+                   f"（批次号{batch.batch_no}），本次未重复投保。上次结果：{message}")
+    return {
+        "batch_no": batch.batch_no, "employer_code": employer.code,
+        "employer_name": employer.name, "product_id": batch.product_id,
+        "product_name": report.product_name, "filename": batch.filename,
+        "file_sha256": batch.file_sha256, "status": batch.status,
+        "replayed": report.replayed, "message": message, "created_at": batch.created_at,
+        "finished_at": batch.finished_at, "counts": counts,
+        "rows": [{
+            "line": row.line, "id_number": row.id_number_masked, "name": row.name_masked,
+            "tier": row.tier_code, "outcome": row.outcome,
+            "outcome_label": bulk.OUTCOME_LABELS[row.outcome], "reason": row.reason,
+            "policy_no": row.policy_no,
+        } for row in batch.rows],
+    }
+
+
+def roster_view(report: roster.RosterReport) -> dict[str, Any]:
+    imported = report.roster_import
+    counts = {"total": len(imported.rows), "enrolled": 0, "skipped": 0, "failed": 0}
+    for row in imported.rows:
+        if row.outcome in counts:
+            counts[row.outcome] += 1
+    return {
+        "import_no": imported.import_no, "product_id": imported.product_id,
+        "product_name": report.product_name, "year": imported.year,
+        "filename": imported.filename, "status": imported.status,
+        "message": (f"共{counts['total']}行：{counts['enrolled']}人资助参保成功，"
+                    f"{counts['skipped']}人已跳过，{counts['failed']}行未通过"),
+        "created_at": imported.created_at, "counts": counts,
+        "rows": [{
+            "line": row.line, "id_number": row.id_number_masked, "name": row.name_masked,
+            "category": row.category,
+            "category_label": AssistanceCategory(row.category).label if row.category else None,
+            "outcome": row.outcome, "outcome_label": roster.OUTCOME_LABELS[row.outcome],
+            "reason": row.reason, "policy_no": row.policy_no,
+        } for row in imported.rows],
+    }
+
+
+def counter_view(result: CounterResult) -> dict[str, Any]:
+    product = result.product
+    tier = product.tier(result.tier_code)
+    return {
+        "order_no": result.order_no, "policy_no": result.policy_no,
+        "channel": Channel.COUNTER.value, "channel_label": Channel.COUNTER.label,
+        "product_id": product.id, "product_name": product.name, "tier": result.tier_code,
+        "tier_name": tier.name if tier else result.tier_code,
+        "insured_name": result.insured_name, "id_number": result.id_number,
+        "premium_fen": result.premium_fen, "subsidy_fen": result.subsidy_fen,
+        "paid_fen": result.paid_fen, "payment": result.payment.value,
+        "payment_label": result.payment.label, "receipt_no": result.receipt_no,
+        "staff_name": result.staff_name, "coverage_starts_on": product.coverage_starts_on,
+        "coverage_ends_on": product.coverage_ends_on,
+    }

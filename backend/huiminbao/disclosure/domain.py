@@ -1,0 +1,250 @@
+"""Pure disclosure and complaint rules: age bands, the payout ratio, complaint categories, the
+complaint status machine, working-day deadlines and complaint numbers. No Flask, no database.
+
+Complaints::
+
+    received → in_progress → resolved        (in_progress → in_progress: a further reply)
+
+``COMPLAINT_TRANSITIONS`` is the only way a complaint's status changes; any other pair raises
+``InvalidTransition``.
+
+Working days are Monday to Friday. Public holidays and the make-up working weekends (调休) are
+*not* counted by default: the State Council publishes them a year at a time, so a fixed list
+would silently go stale. ``add_working_days`` takes an optional holiday set for callers that
+know them.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+
+from huiminbao.core.clock import CHINA_TZ, to_china_time
+
+# ---------------------------------------------------------------- enrolled persons
+
+
+@dataclass(frozen=True)
+class AgeBand:
+    key: str
+    label: str
+    lowest: int  # inclusive
+    highest: int | None  # inclusive; None: no upper end
+
+
+AGE_BANDS: tuple[AgeBand, ...] = (
+    AgeBand("under_18", "18岁以下", 0, 17),
+    AgeBand("18_39", "18–39岁", 18, 39),
+    AgeBand("40_59", "40–59岁", 40, 59),
+    AgeBand("60_69", "60–69岁", 60, 69),
+    AgeBand("70_plus", "70岁及以上", 70, None),
+)
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Full years on ``day``; a 29 February birthday ages on 1 March in common years."""
+    had_birthday = (day.month, day.day) >= (birth_date.month, birth_date.day)
+    return day.year - birth_date.year - (0 if had_birthday else 1)
+
+
+def age_band(birth_date: date, day: date) -> AgeBand:
+    age = max(0, age_on(birth_date, day))
+    for band in AGE_BANDS:
+        if age >= band.lowest and (band.highest is None or age <= band.highest):
+            return band
+    return AGE_BANDS[-1]
+
+
+class Channel(StrEnum):
+    """How an enrolled person's premium was paid, as the disclosure groups it."""
+
+    PERSONAL_ACCOUNT = "personal_account"
+    ONLINE = "online"
+    SUBSIDY = "subsidy"
+    EMPLOYER = "employer"
+    COUNTER = "counter"
+
+    @property
+    def label(self) -> str:
+        return {
+            Channel.PERSONAL_ACCOUNT: "医保个人账户",
+            Channel.ONLINE: "在线支付",
+            Channel.SUBSIDY: "政府资助",
+            Channel.EMPLOYER: "单位缴费",
+            Channel.COUNTER: "窗口办理",
+        }[self]
+
+
+_CHANNEL_OF_METHOD = {
+    "personal_account": Channel.PERSONAL_ACCOUNT,
+    "online": Channel.ONLINE,
+    "subsidy": Channel.SUBSIDY,
+    "employer": Channel.EMPLOYER,
+    "counter_cash": Channel.COUNTER,
+}
+
+
+def channel_of(payment_method: str) -> Channel:
+    return _CHANNEL_OF_METHOD.get(payment_method, Channel.ONLINE)
+
+
+SCHEME_LABELS = {"employee": "职工医保", "resident": "城乡居民医保", "unknown": "未能确认"}
+
+
+# ---------------------------------------------------------------- money figures
+
+
+def payout_ratio_hundredths(payout_fen: int, premium_fen: int) -> int | None:
+    """Payouts ÷ premiums in hundredths of a percent (1234 = 12.34 %), rounded half up, in
+    integers only; None when there is no premium income to divide by."""
+    if premium_fen <= 0:
+        return None
+    numerator = payout_fen * 10_000
+    return (2 * numerator + premium_fen) // (2 * premium_fen)
+
+
+def format_percent(hundredths: int | None) -> str | None:
+    if hundredths is None:
+        return None
+    whole, part = divmod(abs(hundredths), 100)
+    sign = "-" if hundredths < 0 else ""
+    return f"{sign}{whole}.{part:02d}%"
+
+
+def format_yuan(amount_fen: int) -> str:
+    """Plain yuan with two decimals (for CSV cells): 15000 -> "150.00"."""
+    sign = "-" if amount_fen < 0 else ""
+    yuan, fen = divmod(abs(amount_fen), 100)
+    return f"{sign}{yuan}.{fen:02d}"
+
+
+# ---------------------------------------------------------------- complaints
+
+
+class ComplaintCategory(StrEnum):
+    ENROLLMENT = "enrollment"
+    PAYMENT = "payment"
+    CLAIMS = "claims"
+    REFUND = "refund"
+    SERVICE = "service"
+    PRIVACY = "privacy"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return {
+            ComplaintCategory.ENROLLMENT: "参保投保",
+            ComplaintCategory.PAYMENT: "缴费支付",
+            ComplaintCategory.CLAIMS: "理赔",
+            ComplaintCategory.REFUND: "退保退费",
+            ComplaintCategory.SERVICE: "服务质量",
+            ComplaintCategory.PRIVACY: "个人信息保护",
+            ComplaintCategory.OTHER: "其他",
+        }[self]
+
+
+class ComplaintStatus(StrEnum):
+    RECEIVED = "received"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+
+    @property
+    def label(self) -> str:
+        return {
+            ComplaintStatus.RECEIVED: "已受理",
+            ComplaintStatus.IN_PROGRESS: "处理中",
+            ComplaintStatus.RESOLVED: "已办结",
+        }[self]
+
+
+COMPLAINT_TRANSITIONS: dict[ComplaintStatus, frozenset[ComplaintStatus]] = {
+    ComplaintStatus.RECEIVED: frozenset({ComplaintStatus.IN_PROGRESS}),
+    ComplaintStatus.IN_PROGRESS: frozenset({ComplaintStatus.IN_PROGRESS,
+                                            ComplaintStatus.RESOLVED}),
+    ComplaintStatus.RESOLVED: frozenset(),
+}
+
+
+class InvalidTransition(Exception):
+    def __init__(self, current: ComplaintStatus, target: ComplaintStatus) -> None:
+        super().__init__(f"{current.value} -> {target.value} is not allowed")
+        self.current, self.target = current, target
+
+    @property
+    def message(self) -> str:
+        if self.current is ComplaintStatus.RESOLVED:
+            return "该投诉已办结，不能再回复或变更状态"
+        if self.target is ComplaintStatus.RESOLVED:
+            return "请先将投诉转为“处理中”，再办结"
+        return f"投诉状态不能从“{self.current.label}”变为“{self.target.label}”"
+
+
+def complaint_transition(current: ComplaintStatus, target: ComplaintStatus) -> ComplaintStatus:
+    if target not in COMPLAINT_TRANSITIONS[current]:
+        raise InvalidTransition(current, target)
+    return target
+
+
+COMPLAINT_MIN_CHARS = 10
+COMPLAINT_MAX_CHARS = 1000
+REPLY_MAX_CHARS = 1000
+DEFAULT_RESPONSE_WORKING_DAYS = 5
+MAX_RESPONSE_WORKING_DAYS = 30
+
+
+def normalize_text(text: str) -> str:
+    """NFC, trimmed, with Windows line ends made plain."""
+    return unicodedata.normalize("NFC", text).replace("\r\n", "\n").strip()
+
+
+def text_length_problem(text: str, *, minimum: int, maximum: int, what: str) -> str | None:
+    """Lengths count characters (code points), so 𫖮 counts once."""
+    if len(text) < minimum:
+        return f"{what}至少需要{minimum}个字，请说明具体情况"
+    if len(text) > maximum:
+        return f"{what}不能超过{maximum}个字（当前{len(text)}个字）"
+    return None
+
+
+def add_working_days(start: date, count: int, holidays: Collection[date] = ()) -> date:
+    """The ``count``-th working day (Monday to Friday, not in ``holidays``) after ``start``;
+    ``start`` itself does not count."""
+    day = start
+    remaining = count
+    while remaining > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5 and day not in holidays:
+            remaining -= 1
+    return day
+
+
+def response_due_at(filed_at: datetime, working_days: int,
+                    holidays: Collection[date] = ()) -> datetime:
+    """The instant a complaint becomes overdue: the end of the last working day it may take
+    (China time), i.e. midnight starting the day after."""
+    last_day = add_working_days(to_china_time(filed_at).date(), working_days, holidays)
+    return datetime.combine(last_day + timedelta(days=1), time.min, CHINA_TZ)
+
+
+def is_overdue(status: ComplaintStatus, due_at: datetime, now: datetime) -> bool:
+    return status is not ComplaintStatus.RESOLVED and now >= due_at
+
+
+COMPLAINT_PREFIX = "TS"
+
+
+def complaint_no(day: date, sequence: int) -> str:
+    """TS + the China date + a 5-digit sequence of that day: TS2026112200001."""
+    return f"{COMPLAINT_PREFIX}{day:%Y%m%d}{sequence:05d}"
+
+
+def reply_sms(complaint_number: str, status: ComplaintStatus) -> str:
+    """The text to the complainant: the number only, never any personal data."""
+    if status is ComplaintStatus.RESOLVED:
+        return (f"您的惠民保投诉（编号{complaint_number}）已办结，处理结果请登录"
+                "“惠民保参保服务”查看。如有异议可再次提出投诉。")
+    return (f"您的惠民保投诉（编号{complaint_number}）有新的回复，请登录“惠民保参保服务”"
+            "查看。")

@@ -1,0 +1,86 @@
+"""Complaints, their replies, and each product's complaint handling deadline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from huiminbao.core.db import Base, BigIntPk, UtcDateTime
+
+
+class Complaint(Base):
+    """A complaint filed by (or for) a person; ``due_at`` is fixed when it is filed, from the
+    product's deadline in working days."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (
+        CheckConstraint("status IN ('received', 'in_progress', 'resolved')",
+                        name="status_values"),
+        CheckConstraint(
+            "category IN ('enrollment', 'payment', 'claims', 'refund', 'service', 'privacy',"
+            " 'other')", name="category_values"),
+        Index("ix_complaints_complainant_person_id", "complainant_person_id", "created_at"),
+        Index("ix_complaints_status_due_at", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    complaint_no: Mapped[str] = mapped_column(String(20), unique=True)
+    complainant_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    filed_by_account_id: Mapped[int] = mapped_column(ForeignKey("user_accounts.id"))
+    acted_for_grant_id: Mapped[int | None] = mapped_column(BigInteger)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
+    category: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    policy_no: Mapped[str | None] = mapped_column(String(32))
+    claim_no: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    replies: Mapped[list[ComplaintReply]] = relationship(
+        back_populates="complaint", order_by="ComplaintReply.id", cascade="all, delete-orphan")
+
+
+class ComplaintReply(Base):
+    """A staff member's reply and the status it moved the complaint to. Append-only."""
+
+    __tablename__ = "complaint_replies"
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(
+        ForeignKey("complaints.id", ondelete="CASCADE"), index=True)
+    author_account_id: Mapped[int] = mapped_column(ForeignKey("user_accounts.id"))
+    author_role: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    complaint: Mapped[Complaint] = relationship(back_populates="replies")
+
+
+class ComplaintSetting(Base):
+    """A product's complaint handling deadline (working days); 5 when a product has none."""
+
+    __tablename__ = "complaint_settings"
+    __table_args__ = (
+        CheckConstraint("response_working_days BETWEEN 1 AND 30",
+                        name="response_working_days_range"),
+    )
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    response_working_days: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

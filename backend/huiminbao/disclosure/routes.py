@@ -1,0 +1,215 @@
+"""Disclosure (public, no login) and complaints endpoints. Routes validate, call one service,
+and shape the answer."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from flask import Response, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from huiminbao.audit.services import AuditActor
+from huiminbao.core.container import container
+from huiminbao.core.ratelimit import limiter
+from huiminbao.disclosure import complaints, services
+from huiminbao.disclosure.domain import ComplaintCategory, ComplaintStatus
+from huiminbao.disclosure.schemas import (
+    CategoryListSchema,
+    ComplaintInSchema,
+    ComplaintListSchema,
+    ComplaintQueueQuerySchema,
+    ComplaintSettingsSchema,
+    ComplaintView,
+    DisclosureCsvQuerySchema,
+    DisclosureProductListSchema,
+    DisclosureQuerySchema,
+    DisclosureSchema,
+    ReplyInSchema,
+)
+from huiminbao.disclosure.views import complaint_view, disclosure_view, product_brief
+from huiminbao.identity.access import acts_for, subject_for
+from huiminbao.identity.auth import current_actor, optional_actor, require_role
+from huiminbao.identity.domain import Action, Role
+
+blp = Blueprint("disclosure", __name__, url_prefix="/api/v1",
+                description="信息披露（公开）与投诉")
+
+# Public and computed on each request: generous for people, a brake for scrapers.
+_PUBLIC_LIMIT = limiter.limit("120 per minute", methods=["GET"], scope="disclosure-ip")
+
+
+def _csv_response(c_disclosure: services.Disclosure) -> Response:
+    product = c_disclosure.product
+    name = f"{product.name}-{product.year}年度信息披露.csv"
+    response = Response(services.disclosure_csv(c_disclosure),
+                        content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"disclosure-{product.id}.csv\"; "
+        f"filename*=UTF-8''{quote(name)}")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blp.route("/disclosure")
+class DisclosedProducts(MethodView):
+    decorators: ClassVar[list[Any]] = [_PUBLIC_LIMIT]
+
+    @blp.response(200, DisclosureProductListSchema)
+    def get(self) -> dict[str, Any]:
+        """Published products whose figures are public (newest year first)."""
+        c = container()
+        products = services.published_products(c.db, c.settings.city_code)
+        return {"items": [product_brief(product) for product in products]}
+
+
+@blp.route("/disclosure/<int:product_id>")
+class ProductDisclosure(MethodView):
+    decorators: ClassVar[list[Any]] = [_PUBLIC_LIMIT]
+
+    @blp.arguments(DisclosureQuerySchema, location="query")
+    @blp.response(200, DisclosureSchema)
+    @blp.alt_response(200, description="`format=csv`: text/csv (UTF-8 with BOM)")
+    @blp.alt_response(404, description="No such published product")
+    def get(self, query: dict[str, Any], product_id: int) -> Any:
+        """A product's public figures (002 三(五)), no login: enrolled persons by scheme, age
+        band and payment channel; premium income; claims received and paid; payouts; the payout
+        ratio; the largest single payout. Counts and sums only, never a person. Live, or as of
+        `as_of`."""
+        figures = services.disclosure(container(), product_id, query["as_of"])
+        if query["format"] == "csv":
+            return _csv_response(figures)
+        csv_url = url_for("disclosure.ProductDisclosureCsv", product_id=product_id)
+        if query["as_of"] is not None:
+            csv_url += f"?as_of={quote(query['as_of'].isoformat())}"
+        return disclosure_view(figures, csv_url)
+
+
+@blp.route("/disclosure/<int:product_id>.csv")
+class ProductDisclosureCsv(MethodView):
+    decorators: ClassVar[list[Any]] = [_PUBLIC_LIMIT]
+
+    @blp.arguments(DisclosureCsvQuerySchema, location="query")
+    @blp.response(200, content_type="text/csv")
+    def get(self, query: dict[str, Any], product_id: int) -> Response:
+        """The same figures as a CSV download (UTF-8 with BOM, so Excel reads the Chinese)."""
+        return _csv_response(services.disclosure(container(), product_id, query["as_of"]))
+
+
+# ---------------------------------------------------------------- complaints
+
+
+def _account_key() -> str:
+    actor = optional_actor()
+    return f"account:{actor.account_id}" if actor else f"ip:{request.remote_addr}"
+
+
+@blp.route("/complaint-categories")
+class ComplaintCategories(MethodView):
+    @blp.response(200, CategoryListSchema)
+    def get(self) -> dict[str, Any]:
+        """The complaint categories with their Chinese labels."""
+        return {"items": [{"code": c.value, "label": c.label} for c in ComplaintCategory]}
+
+
+@blp.route("/complaints")
+class Complaints(MethodView):
+    decorators: ClassVar[list[Any]] = [
+        limiter.limit("20 per hour", key_func=_account_key, methods=["POST"],
+                      scope="complaints"),
+    ]
+
+    @acts_for(Action.FILE_COMPLAINTS)
+    @blp.response(200, ComplaintListSchema)
+    def get(self) -> dict[str, Any]:
+        """The caller's complaints (or those of the person acted for), newest first."""
+        c, actor = container(), current_actor()
+        subject = subject_for(Action.FILE_COMPLAINTS, actor)
+        now = c.clock.now()
+        return {"items": [complaint_view(d, now)
+                          for d in complaints.list_complaints(c, subject)]}
+
+    @acts_for(Action.FILE_COMPLAINTS)
+    @blp.arguments(ComplaintInSchema)
+    @blp.response(201, ComplaintView)
+    @blp.alt_response(422, description="Text too short or long; a policy or claim not theirs")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """File a complaint (category, 10–1000 characters, optionally one's own policy or claim
+        number). Answers with its number (TS + date + sequence) and deadline."""
+        c, actor = container(), current_actor()
+        subject = subject_for(Action.FILE_COMPLAINTS, actor)
+        filing = complaints.Filing(ComplaintCategory(body["category"]), body["content"],
+                                   body["policy_no"], body["claim_no"])
+        complaint = complaints.file_complaint(c, actor, subject, filing)
+        details = complaints.get_complaint(c, actor, complaint.complaint_no)
+        return complaint_view(details, c.clock.now())
+
+
+@blp.route("/complaints/<string:complaint_no>")
+class ComplaintDetail(MethodView):
+    @blp.response(200, ComplaintView)
+    @blp.alt_response(404, description="No such complaint, or not the caller's")
+    def get(self, complaint_no: str) -> dict[str, Any]:
+        """One complaint with the staff's replies: the complainant, whoever holds a complaints
+        grant for them, or complaint staff."""
+        c = container()
+        details = complaints.get_complaint(c, current_actor(), complaint_no)
+        return complaint_view(details, c.clock.now())
+
+
+# ---------------------------------------------------------------- staff
+
+
+def _complaint_staff() -> Any:
+    return require_role(*complaints.COMPLAINT_STAFF)
+
+
+@blp.route("/admin/complaints")
+class ComplaintQueue(MethodView):
+    @blp.arguments(ComplaintQueueQuerySchema, location="query")
+    @blp.response(200, ComplaintListSchema)
+    @blp.alt_response(403, description="Not insurer staff or an administrator")
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """The complaint queue (insurer staff, administrators): unresolved first, by deadline;
+        `overdue` marks those past their deadline (the product's working days)."""
+        _complaint_staff()
+        c = container()
+        status = ComplaintStatus(query["status"]) if query["status"] else None
+        now = c.clock.now()
+        return {"items": [complaint_view(d, now)
+                          for d in complaints.staff_queue(c, status, query["overdue"])]}
+
+
+@blp.route("/admin/complaints/<string:complaint_no>/replies")
+class ComplaintReplies(MethodView):
+    @blp.arguments(ReplyInSchema)
+    @blp.response(201, ComplaintView)
+    @blp.alt_response(422, description="Empty reply, or a transition the table does not allow")
+    def post(self, body: dict[str, Any], complaint_no: str) -> dict[str, Any]:
+        """Reply and move the complaint (received → in_progress → resolved); the complainant
+        is texted the complaint number only."""
+        actor = _complaint_staff()
+        c = container()
+        target = ComplaintStatus(body["status"]) if body["status"] else None
+        details = complaints.reply(c, actor, complaint_no, body["message"], target)
+        return complaint_view(details, c.clock.now())
+
+
+@blp.route("/admin/products/<int:product_id>/complaint-settings")
+class ComplaintSettings(MethodView):
+    @blp.response(200, ComplaintSettingsSchema)
+    def get(self, product_id: int) -> dict[str, Any]:
+        """The product's complaint deadline in working days (administrators)."""
+        require_role(Role.ADMIN)
+        return {"response_working_days": complaints.working_days_of(container(), product_id)}
+
+    @blp.arguments(ComplaintSettingsSchema)
+    @blp.response(200, ComplaintSettingsSchema)
+    def put(self, body: dict[str, Any], product_id: int) -> dict[str, Any]:
+        """Set the deadline (1–30 working days, Mon–Fri); complaints filed from now on get it."""
+        actor = require_role(Role.ADMIN)
+        days = complaints.set_working_days(container(), AuditActor(actor.account_id,
+                                                                   actor.role.value),
+                                           product_id, body["response_working_days"])
+        return {"response_working_days": days}

@@ -1,0 +1,34 @@
+"""The gate's grant lookup (``identity.access.GrantFinder``), backed by ``proxy_grants``.
+
+Asked on every request that acts for someone, inside that request's own session; nothing is
+cached, so a revoked or expired grant stops the very next request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from huiminbao.identity.domain import Action
+from huiminbao.proxy.domain import GrantStatus, allows, parse_scopes
+from huiminbao.proxy.models import ProxyGrant
+
+
+class ProxyGrantFinder:
+    def active_grant_id(self, session: Session, agent_person_id: int, principal_person_id: int,
+                        action: Action, now: datetime) -> int | None:
+        # Columns, not entities: the session's identity map can never hand back a stale grant.
+        rows = session.execute(
+            select(ProxyGrant.id, ProxyGrant.scopes)
+            .where(ProxyGrant.agent_person_id == agent_person_id,
+                   ProxyGrant.principal_person_id == principal_person_id,
+                   ProxyGrant.status == GrantStatus.ACTIVE.value,
+                   ProxyGrant.valid_until > now)
+            .order_by(ProxyGrant.id)
+        ).all()
+        for grant_id, scopes in rows:
+            if allows(parse_scopes(scopes), action):
+                return int(grant_id)
+        return None

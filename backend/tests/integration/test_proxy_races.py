@@ -1,0 +1,96 @@
+"""Payments under one grant, at the same moment, on PostgreSQL: together they never exceed the
+grant's yearly limit (the order-creating transaction locks the grant row FOR UPDATE)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from huiminbao.app import build_container, create_app
+from huiminbao.catalog.demo import ensure_demo_product
+from huiminbao.core.clock import MovableClock
+from huiminbao.core.config import Settings
+from huiminbao.core.container import Container
+from huiminbao.proxy.payments import paid_this_year
+from huiminbao.registry.demo import load_demo_population
+from tests.api.enrollment_helpers import PEOPLE, product, sign_in
+from tests.api.test_proxy import granted
+from tests.conftest import TEST_NOW
+
+pytestmark = pytest.mark.postgres
+
+WANG_XIUYING_ID = "33010219430618052X"
+
+
+@pytest.fixture
+def pg_app(pg_url: str) -> Iterator[tuple[Flask, Container]]:
+    clock = MovableClock(TEST_NOW)
+    container = build_container(Settings(database_url=pg_url, testing=True), clock=clock)
+    load_demo_population(container.db, clock)
+    ensure_demo_product(container.db, clock)
+    yield create_app(container=container), container
+    container.db.dispose()
+
+
+def _race(count: int, attempt: Callable[[int], Any]) -> list[Any]:
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def run(index: int) -> None:
+        barrier.wait()
+        results[index] = attempt(index)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def test_simultaneous_payments_under_one_grant_stay_within_its_limit(
+    pg_app: tuple[Flask, Container],
+) -> None:
+    app, container = pg_app
+    agent = sign_in(app.test_client(), "张伟")
+    principal = sign_in(app.test_client(), "张建国")
+    family = {"王秀英": (WANG_XIUYING_ID, "spouse"), "张伟": (PEOPLE["张伟"][1], "child")}
+    insured = [principal.me["identity"]["person_id"]]
+    for name, (id_number, relation) in family.items():
+        added = principal.client.post("/api/v1/me/family", headers=principal.bearer,
+                                      json={"name": name, "id_number": id_number,
+                                            "relation": relation})
+        assert added.status_code == 201, added.get_json()
+        insured.append(added.get_json()["person_id"])
+    # Room for two premiums of ¥150, not three.
+    grant = granted(app, container, agent, ["enroll", "pay_from_principal_account"],
+                    limit=30000)
+    item = product(agent.client)
+
+    def pay_for(index: int) -> tuple[int, Any]:
+        response = app.test_client().post("/api/v1/enrollments", json={
+            "product_id": item["id"], "payment_method": "personal_account",
+            "insured": [{"person_id": insured[index], "tier": "standard"}],
+            "confirmations": {"terms_version": item["terms"]["version"],
+                              "not_basic_insurance": True, "debit_amount_fen": 15000},
+        }, headers={**agent.bearer, "X-Acting-For": str(grant["principal_person_id"]),
+                    "Idempotency-Key": uuid.uuid4().hex})
+        return response.status_code, response.get_json()
+
+    results = _race(3, pay_for)
+    statuses = Counter(status for status, _answer in results)
+    assert statuses == {201: 2, 422: 1}, results
+    refused = next(answer for status, answer in results if status == 422)
+    assert refused["code"] == "proxy_pay_limit"
+    assert refused["message"] == "超出授权的缴费额度：本年度剩余¥0.00"
+
+    balance = container.registry.balance(PEOPLE["张建国"][1])
+    assert balance is not None and balance.prior_years_fen == 300000 - 30000
+    with container.db.read() as session:
+        assert paid_this_year(session, grant["id"], container.clock.today()) == 30000

@@ -1,0 +1,237 @@
+"""Claim rules without a database: the status machine as a table, decisions, the texts sent to
+claimants, document checks by content, and hospitals' request signatures."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from huiminbao.claims import signing
+from huiminbao.claims.domain import (
+    INITIAL_STATUSES,
+    TRANSITIONS,
+    ClaimStatus,
+    Decision,
+    InvalidTransition,
+    claim_no,
+    claimant_text,
+    decision_message,
+    decision_path,
+    stay_problem,
+    transition,
+)
+from huiminbao.claims.storage import (
+    JPEG,
+    PDF,
+    PNG,
+    LocalDocumentStore,
+    UnacceptableDocument,
+    check_document,
+    documents_dir,
+    safe_filename,
+)
+from huiminbao.core.config import Settings
+from huiminbao.identity.sms import check_sms_text
+
+S = ClaimStatus
+ALLOWED = [
+    (S.SUBMITTED, S.UNDER_REVIEW),
+    (S.UNDER_REVIEW, S.SUPPLEMENT_REQUESTED),
+    (S.SUPPLEMENT_REQUESTED, S.UNDER_REVIEW),
+    (S.UNDER_REVIEW, S.APPROVED),
+    (S.UNDER_REVIEW, S.REJECTED),
+    (S.APPROVED, S.PAID),
+]
+FORBIDDEN = [pair for pair in itertools.product(ClaimStatus, repeat=2) if pair not in ALLOWED]
+
+
+@pytest.mark.parametrize(("current", "target"), ALLOWED, ids=lambda s: s.value)
+def test_every_allowed_transition_passes(current: ClaimStatus, target: ClaimStatus) -> None:
+    assert transition(current, target) is target
+
+
+@pytest.mark.parametrize(("current", "target"), FORBIDDEN, ids=lambda s: s.value)
+def test_every_other_transition_raises(current: ClaimStatus, target: ClaimStatus) -> None:
+    with pytest.raises(InvalidTransition):
+        transition(current, target)
+
+
+def test_the_table_is_exactly_the_allowed_pairs() -> None:
+    assert {(a, b) for a, targets in TRANSITIONS.items() for b in targets} == set(ALLOWED)
+    assert {S.SUBMITTED, S.SETTLED} == INITIAL_STATUSES
+    assert TRANSITIONS[S.SETTLED] == frozenset()  # settled directly, nothing follows
+    assert all(status.label for status in ClaimStatus)
+
+
+@pytest.mark.parametrize(
+    ("current", "decision", "path"),
+    [
+        (S.SUBMITTED, Decision.START_REVIEW, [S.UNDER_REVIEW]),
+        (S.SUBMITTED, Decision.APPROVE, [S.UNDER_REVIEW, S.APPROVED]),
+        (S.SUBMITTED, Decision.REQUEST_SUPPLEMENT, [S.UNDER_REVIEW, S.SUPPLEMENT_REQUESTED]),
+        (S.UNDER_REVIEW, Decision.REJECT, [S.REJECTED]),
+        (S.SUPPLEMENT_REQUESTED, Decision.APPROVE, [S.UNDER_REVIEW, S.APPROVED]),
+        (S.APPROVED, Decision.MARK_PAID, [S.PAID]),
+    ],
+)
+def test_decision_paths(current: ClaimStatus, decision: Decision, path: list[ClaimStatus]) -> None:
+    assert decision_path(current, decision) == path
+
+
+@pytest.mark.parametrize(
+    ("current", "decision"),
+    [(S.SUBMITTED, Decision.MARK_PAID), (S.UNDER_REVIEW, Decision.MARK_PAID),
+     (S.PAID, Decision.APPROVE), (S.REJECTED, Decision.APPROVE), (S.SETTLED, Decision.REJECT),
+     (S.APPROVED, Decision.REJECT), (S.UNDER_REVIEW, Decision.START_REVIEW),
+     (S.PAID, Decision.MARK_PAID)],
+)
+def test_impossible_decisions_raise(current: ClaimStatus, decision: Decision) -> None:
+    with pytest.raises(InvalidTransition):
+        decision_path(current, decision)
+
+
+def test_reasons_are_required_for_reject_and_supplement_only() -> None:
+    assert {d for d in Decision if d.needs_message} == {Decision.REJECT,
+                                                         Decision.REQUEST_SUPPLEMENT}
+    assert decision_message(S.REJECTED, None, "发票不清晰") == (
+        "经审核，您的理赔申请未予赔付。原因：发票不清晰")
+    assert decision_message(S.SUPPLEMENT_REQUESTED, None, "请上传出院小结").startswith(
+        "请补充以下理赔材料")
+
+
+@pytest.mark.parametrize("status", list(ClaimStatus))
+def test_claimant_texts_carry_no_id_number_and_point_to_the_app(status: ClaimStatus) -> None:
+    number = claim_no(datetime(2027, 3, 20, 2, tzinfo=UTC))
+    text = claimant_text(status, number, 1_150_000)
+    check_sms_text(text)  # raises on anything that looks like an ID number
+    assert number in text and "登录" in text
+    assert not re.search(r"\d{17}[\dXx]", text)
+    assert "医院" not in text  # a hospital's name can reveal the illness
+
+
+def test_the_supplement_text_is_the_one_from_the_issue() -> None:
+    assert claimant_text(S.SUPPLEMENT_REQUESTED, "LP2027032012345678", None) == (
+        "您的理赔申请（编号LP2027032012345678）需要补充材料：请登录查看")
+
+
+def test_claim_numbers_look_right() -> None:
+    number = claim_no(datetime(2027, 3, 20, 2, tzinfo=UTC))
+    assert re.fullmatch(r"LP20270320\d{8}", number)
+
+
+@pytest.mark.parametrize(
+    ("admitted", "discharged", "problem"),
+    [
+        (date(2027, 3, 1), date(2027, 3, 10), None),
+        (date(2027, 1, 7), date(2027, 1, 7), None),
+        (date(2027, 1, 6), date(2027, 1, 10), "不在保单保障期内"),
+        (date(2027, 3, 10), date(2027, 3, 1), "不能早于"),
+        (date(2027, 3, 1), date(2027, 3, 21), "不能晚于今天"),
+    ],
+)
+def test_stay_checks(admitted: date, discharged: date, problem: str | None) -> None:
+    found = stay_problem(admitted, discharged, date(2027, 1, 7), date(2028, 1, 6),
+                         date(2027, 3, 20))
+    assert (found is None) if problem is None else (found is not None and problem in found)
+
+
+# ---------------------------------------------------------------- documents
+
+PDF_BYTES = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
+JPEG_BYTES = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+@pytest.mark.parametrize(
+    ("filename", "data", "kind"),
+    [("发票.pdf", PDF_BYTES, PDF), ("photo.JPG", JPEG_BYTES, JPEG), ("scan.jpeg", JPEG_BYTES, JPEG),
+     ("清单.png", PNG_BYTES, PNG), ("无扩展名", PNG_BYTES, PNG), ("blob.bin", PDF_BYTES, PDF)],
+)
+def test_documents_are_judged_by_content(filename: str, data: bytes, kind: object) -> None:
+    assert check_document(filename, data) is kind
+
+
+@pytest.mark.parametrize(
+    ("filename", "data", "message"),
+    [("发票.pdf", b"MZ\x90\x00 not a pdf", "内容不是有效的 PDF 文件"),
+     ("a.png", JPEG_BYTES, "扩展名与内容不符"),
+     ("notes.txt", b"hello", "不是有效的 PDF、JPG 或 PNG"),
+     ("empty.pdf", b"", "空的"),
+     ("big.pdf", b"%PDF-" + b"0" * (10 * 1024 * 1024), "10MB")],
+)
+def test_other_content_is_refused_in_chinese(filename: str, data: bytes, message: str) -> None:
+    with pytest.raises(UnacceptableDocument, match=message):
+        check_document(filename, data)
+
+
+def test_file_names_lose_paths_and_control_characters() -> None:
+    assert safe_filename("../../etc/passwd") == "passwd"
+    assert safe_filename("C:\\Users\\张伟\\发票.pdf") == "发票.pdf"
+    assert safe_filename("a\x00b\n.pdf") == "a_b_.pdf"
+    assert safe_filename("") == "document"
+
+
+def test_the_local_store_puts_gets_and_deletes(tmp_path: Path) -> None:
+    store = LocalDocumentStore(tmp_path)
+    store.put("claims/LP1/abc.pdf", PDF_BYTES)
+    assert store.get("claims/LP1/abc.pdf") == PDF_BYTES
+    store.delete("claims/LP1/abc.pdf")
+    with pytest.raises(KeyError):
+        store.get("claims/LP1/abc.pdf")
+    for bad in ("../outside", "/etc/passwd", "claims/../../x", "a//b"):
+        with pytest.raises(ValueError, match="unsafe"):
+            store.put(bad, b"x")
+
+
+def test_documents_live_next_to_a_sqlite_database_or_where_configured(tmp_path: Path) -> None:
+    assert documents_dir(Settings(database_url=f"sqlite:///{tmp_path}/db.sqlite3")) == (
+        tmp_path / "documents")
+    assert documents_dir(Settings(extra={"documents_dir": str(tmp_path / "x")})) == tmp_path / "x"
+
+
+# ---------------------------------------------------------------- signatures
+
+APP_SECRET = "a-test-application-secret-that-is-long-enough"
+
+
+def test_keys_are_stored_wrapped_and_unwrap_to_themselves() -> None:
+    key = signing.new_signing_key()
+    wrapped = signing.wrap_key(APP_SECRET, "hc_1", key)
+    assert wrapped != key and len(wrapped) == 64
+    assert signing.unwrap_key(APP_SECRET, "hc_1", wrapped) == key
+    assert signing.unwrap_key("another secret", "hc_1", wrapped) != key
+    assert signing.unwrap_key(APP_SECRET, "hc_2", wrapped) != key
+    assert signing.unwrap_key(APP_SECRET, "hc_1", "not hex") is None
+
+
+def test_a_signature_covers_time_method_path_and_body() -> None:
+    key = signing.new_signing_key()
+    body = b'{"settlement_no":"S1"}'
+    signature = signing.sign(key, "1767225600", "POST", "/api/v1/settlements", body)
+    assert signing.signature_matches(key, "1767225600", "POST", "/api/v1/settlements", body,
+                                     signature.upper())
+    for changed in [("1767225601", "POST", "/api/v1/settlements", body),
+                    ("1767225600", "PUT", "/api/v1/settlements", body),
+                    ("1767225600", "POST", "/api/v1/other", body),
+                    ("1767225600", "POST", "/api/v1/settlements", body + b" ")]:
+        assert not signing.signature_matches(key, *changed, signature)
+    assert not signing.signature_matches(key, "1767225600", "POST", "/api/v1/settlements", body,
+                                         "签名")
+
+
+@pytest.mark.parametrize(
+    ("raw", "fresh"),
+    [("1767225600", True), ("2026-01-01T00:04:59+00:00", True),
+     ("2026-01-01T08:05:00+08:00", True), ("1767225901", False), ("1767225299", False),
+     ("2026-01-01T00:00:00", False), ("yesterday", False), ("", False),
+     ("999999999999", False), ("9" * 40, False), ("１７６７２２５６００", False)],
+)
+def test_timestamps_must_be_within_five_minutes(raw: str, fresh: bool) -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert now.timestamp() == 1767225600
+    assert signing.fresh(raw, now) is fresh
+    assert timedelta(minutes=5) == signing.MAX_CLOCK_SKEW

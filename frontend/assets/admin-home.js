@@ -1,0 +1,26 @@
+// 运营后台 home: the tasks this staff member's role allows.
+
+import { h, replaceChildren } from "./dom.js";
+import { clearState } from "./page.js";
+import { ADMIN, COMPLAINT_STAFF, COUNTER_STAFF, startConsole } from "./admin.js";
+
+const TASKS = [
+  { href: "/admin/products.html", title: "产品配置", text: "由本年度产品复制下一年度产品，编辑、校验并发布", roles: ADMIN },
+  { href: "/admin/bulk.html", title: "单位团体参保", text: "上传单位职工名单，由单位统一缴费参保", roles: ADMIN },
+  { href: "/admin/subsidy.html", title: "资助参保名单", text: "导入特困、低保、低边、残疾人员名单，由政府资助参保", roles: ADMIN },
+  { href: "/admin/counter.html", title: "窗口办理", text: "为到窗口办理的居民参保，现金缴费或资助参保", roles: COUNTER_STAFF },
+  { href: "/admin/complaints.html", title: "投诉处理", text: "回复投诉、跟踪处理进度，超时投诉醒目提示", roles: COMPLAINT_STAFF },
+];
+
+const stateBox = document.getElementById("home-state");
+const list = document.getElementById("console-tasks");
+
+const me = await startConsole(stateBox, ["admin", "insurer_staff", "counter_staff"]);
+if (me) {
+  clearState(stateBox);
+  replaceChildren(list, TASKS.filter((task) => task.roles.includes(me.role)).map((task) =>
+    h("li", { class: "card console-task" },
+      h("h2", { class: "card__title" }, h("a", { href: task.href }, task.title)),
+      h("p", {}, task.text))));
+  list.hidden = false;
+}

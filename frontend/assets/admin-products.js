@@ -1,0 +1,272 @@
+// 产品配置: every product (GET /admin/products); next year's product from this year's
+// (POST /admin/products/{id}/clone); a draft edited (PUT /admin/products/{id}) and published
+// (POST /admin/products/{id}/publish); the complaint deadline (PUT …/complaint-settings).
+// The server checks every rule and answers all violations at once, each under its field.
+
+import { api } from "./api.js";
+import { confirmDialog } from "./dialog.js";
+import { h, replaceChildren } from "./dom.js";
+import { clearFieldError, clearFormAlert, setBusy, showApiError, showFormAlert, showStatus } from "./forms.js";
+import { formatDateRange, formatFen } from "./format.js";
+import { clearState } from "./page.js";
+import { ADMIN, dataTable, otherErrors, pill, startConsole } from "./admin.js";
+
+const STATUS = { draft: ["草稿", "off"], published: ["已发布", "ok"], withdrawn: ["已撤回", "off"] };
+
+const stateBox = document.getElementById("page-state");
+const content = document.getElementById("page-content");
+const tableBox = document.getElementById("product-table");
+const listStatus = document.getElementById("list-status");
+const panel = document.getElementById("panel");
+const panelTitle = document.getElementById("panel-title");
+const panelBody = document.getElementById("panel-body");
+
+function addYears(iso, years) {
+  const [y, m, d] = iso.split("-").map(Number);
+  const day = m === 2 && d === 29 ? 28 : d;
+  return `${y + years}-${String(m).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
+}
+
+function field(id, label, attrs = {}, hint = "") {
+  const input = h("input", { id, class: "field__input", ...attrs,
+    "aria-describedby": hint ? `${id}-hint` : null });
+  return {
+    input,
+    node: h("div", { class: "field" },
+      h("label", { class: "field__label", for: id }, label), input,
+      hint ? h("p", { class: "field__hint", id: `${id}-hint` }, hint) : null,
+      h("p", { class: "field__error", id: `${id}-error`, hidden: true })),
+  };
+}
+
+function openPanel(title, ...children) {
+  panelTitle.textContent = title;
+  replaceChildren(panelBody, ...children);
+  panel.hidden = false;
+  panelTitle.focus();
+}
+
+/** Submit a panel form: busy button, every field error under its field, the rest in the alert. */
+async function submitPanel({ form, button, busyText, fields, alertBox, send, done }) {
+  clearFormAlert(alertBox);
+  Object.values(fields).forEach(clearFieldError);
+  setBusy(button, true, busyText);
+  try {
+    done(await send());
+  } catch (error) {
+    const first = showApiError(error, fields, alertBox);
+    const rest = otherErrors(error, Object.keys(fields));
+    if (rest.length) showFormAlert(alertBox, `${error.message}：${rest.join("；")}`);
+    (first || button).focus();
+  } finally {
+    setBusy(button, false);
+  }
+  return form;
+}
+
+function dateFields(prefix, product) {
+  return {
+    "enrollment.opens_on": field(`${prefix}-opens`, "投保开始日期", { type: "date", value: product.enrollment.opens_on }),
+    "enrollment.closes_on": field(`${prefix}-closes`, "投保结束日期", { type: "date", value: product.enrollment.closes_on }),
+    "coverage.starts_on": field(`${prefix}-starts`, "保障开始日期", { type: "date", value: product.coverage.starts_on }),
+    "coverage.ends_on": field(`${prefix}-ends`, "保障结束日期", { type: "date", value: product.coverage.ends_on }),
+  };
+}
+
+function cloneForm(product) {
+  const year = product.year + 1;
+  const next = {
+    enrollment: { opens_on: addYears(product.enrollment.opens_on, 1), closes_on: addYears(product.enrollment.closes_on, 1) },
+    coverage: { starts_on: addYears(product.coverage.starts_on, 1), ends_on: addYears(product.coverage.ends_on, 1) },
+  };
+  const parts = {
+    year: field("clone-year", "新产品年度", { type: "number", inputmode: "numeric", value: year },
+      "以保障期开始的年份计"),
+    ...dateFields("clone", next),
+    code: field("clone-code", "产品代码（选填）", { type: "text", autocomplete: "off", spellcheck: "false" },
+      "不填则自动生成"),
+    name: field("clone-name", "产品名称（选填）", { type: "text", autocomplete: "off" }, "不填则沿用原名称"),
+  };
+  const alertBox = h("div", { class: "form-alert-slot", role: "alert" });
+  const button = h("button", { type: "submit", class: "btn btn--primary" }, "复制为草稿");
+  const form = h("form", { class: "form", novalidate: true, "data-form": "clone" },
+    h("p", { class: "card__lead" }, `复制“${product.name}（${product.year}年度）”的保障档次、责任、条款、资助设置和药品目录，生成下一年度草稿。`),
+    h("div", { class: "form-grid" }, Object.values(parts).map((p) => p.node)), alertBox, button);
+  const fields = Object.fromEntries(Object.entries(parts).map(([key, p]) => [key, p.input]));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = {
+      year: Number.parseInt(fields.year.value, 10),
+      enrollment: { opens_on: fields["enrollment.opens_on"].value, closes_on: fields["enrollment.closes_on"].value },
+      coverage: { starts_on: fields["coverage.starts_on"].value, ends_on: fields["coverage.ends_on"].value },
+      code: fields.code.value.trim() || null,
+      name: fields.name.value.trim() || null,
+    };
+    submitPanel({
+      form, button, busyText: "正在复制并校验…", fields, alertBox,
+      send: () => api.post(`/admin/products/${product.id}/clone`, body),
+      done: async (draft) => {
+        await loadList(`已生成草稿“${draft.name}”（${draft.code}，${draft.year}年度），请检查后发布。`);
+        editForm(draft);
+      },
+    });
+  });
+  openPanel(`复制为下一年度：${product.name}`, form);
+}
+
+function draftBody(product) {
+  return {
+    code: product.code, name: product.name, city_code: product.city_code, city_name: product.city_name,
+    insurer: product.insurer, status: "draft", first_year: product.first_year,
+    enrollment: { opens_on: product.enrollment.opens_on, closes_on: product.enrollment.closes_on },
+    coverage: { starts_on: product.coverage.starts_on, ends_on: product.coverage.ends_on },
+    payable_balances: product.payable_balances,
+    tiers: product.tiers.map((t) => ({
+      code: t.code, name: t.name, premium_fen: t.premium_fen,
+      benefits: Object.fromEntries(t.benefits.map((b) => [b.category,
+        { deductible_fen: b.deductible_fen, ratio_bp: b.ratio_bp, cap_fen: b.cap_fen }])),
+    })),
+    subsidy: { tier: product.subsidy?.tier ?? null, categories: product.subsidy?.categories ?? [] },
+    eligibility_conditions: product.eligibility_conditions,
+    terms: {
+      version: product.terms.version, notice: product.terms.notice, coverage: product.terms.coverage,
+      claim_scope: product.terms.claim_scope, exclusions: product.terms.exclusions,
+    },
+  };
+}
+
+/** Yuan typed by a person ("150", "150.5") -> fen, with integers only; NaN when not money. */
+function yuanToFen(text) {
+  const match = /^\s*(\d{1,9})(?:\.(\d{1,2}))?\s*$/.exec(String(text));
+  if (!match) return Number.NaN;
+  return Number(match[1]) * 100 + Number((match[2] || "").padEnd(2, "0"));
+}
+
+function editForm(product) {
+  const parts = {
+    name: field("edit-name", "产品名称", { type: "text", value: product.name, autocomplete: "off" }),
+    code: field("edit-code", "产品代码", { type: "text", value: product.code, autocomplete: "off", spellcheck: "false" }),
+    ...dateFields("edit", product),
+    "terms.version": field("edit-terms-version", "条款版本号", { type: "text", value: product.terms.version }),
+  };
+  product.tiers.forEach((tier, index) => {
+    parts[`tiers.${index}.premium_fen`] = field(`edit-premium-${index}`, `${tier.name}保费（元/人/年）`,
+      { type: "text", inputmode: "decimal", value: formatFen(tier.premium_fen, { symbol: "" }).replace(/,/g, "") });
+  });
+  const alertBox = h("div", { class: "form-alert-slot", role: "alert" });
+  const button = h("button", { type: "submit", class: "btn btn--primary" }, "保存并校验");
+  const form = h("form", { class: "form", novalidate: true, "data-form": "edit" },
+    h("p", { class: "card__lead" }, "保存时按全部规则校验（免赔额、赔付比例、封顶线、投保期和保障期、条款告知等），不符合的逐项列出，草稿不会被修改。"),
+    h("div", { class: "form-grid" }, Object.values(parts).map((p) => p.node)), alertBox, button);
+  const fields = Object.fromEntries(Object.entries(parts).map(([key, p]) => [key, p.input]));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = draftBody(product);
+    body.name = fields.name.value.trim();
+    body.code = fields.code.value.trim();
+    body.enrollment = { opens_on: fields["enrollment.opens_on"].value, closes_on: fields["enrollment.closes_on"].value };
+    body.coverage = { starts_on: fields["coverage.starts_on"].value, ends_on: fields["coverage.ends_on"].value };
+    body.terms.version = fields["terms.version"].value.trim();
+    body.tiers.forEach((tier, index) => {
+      const fen = yuanToFen(fields[`tiers.${index}.premium_fen`].value);
+      tier.premium_fen = Number.isNaN(fen) ? -1 : fen;
+    });
+    submitPanel({
+      form, button, busyText: "正在保存…", fields, alertBox,
+      send: () => api.put(`/admin/products/${product.id}`, body),
+      done: async (saved) => {
+        await loadList(`草稿“${saved.name}”已保存，校验通过，可以发布。`);
+        editForm(saved);
+      },
+    });
+  });
+  openPanel(`编辑草稿：${product.name}（${product.year}年度）`, form, deadlineForm(product));
+}
+
+function deadlineForm(product) {
+  const days = field(`deadline-${product.id}`, "投诉答复时限（工作日）",
+    { type: "number", inputmode: "numeric", min: "1", max: "30" }, "周一至周五计算，默认5个工作日");
+  const alertBox = h("div", { class: "form-alert-slot", role: "alert" });
+  const done = h("div", { class: "form-status-slot", role: "status" });
+  const button = h("button", { type: "submit", class: "btn" }, "保存时限");
+  const form = h("form", { class: "form deadline-form", novalidate: true, "data-form": "deadline" },
+    h("h3", { class: "sub-title" }, "投诉处理时限"), days.node, alertBox, done, button);
+  api.get(`/admin/products/${product.id}/complaint-settings`)
+    .then((s) => { days.input.value = s.response_working_days; })
+    .catch(() => {});
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    done.replaceChildren();
+    submitPanel({
+      form, button, busyText: "正在保存…", fields: { response_working_days: days.input }, alertBox,
+      send: () => api.put(`/admin/products/${product.id}/complaint-settings`,
+        { response_working_days: Number.parseInt(days.input.value, 10) }),
+      done: (s) => showStatus(done, `已保存：此后提交的投诉须在${s.response_working_days}个工作日内答复。`),
+    });
+  });
+  return form;
+}
+
+async function publish(product) {
+  const ok = await confirmDialog({
+    title: "发布产品",
+    body: `发布后“${product.name}（${product.year}年度）”不能再编辑，将在投保期开始（${product.enrollment.opens_on}）后显示在首页。确定发布吗？`,
+    confirmText: "发布",
+  });
+  if (!ok) return;
+  try {
+    const published = await api.post(`/admin/products/${product.id}/publish`);
+    panel.hidden = true;
+    await loadList(`“${published.name}”已发布，投保期开始后显示在首页。`);
+  } catch (error) {
+    await loadList();
+    showFormAlert(listStatus, error.message);
+  }
+}
+
+function actions(product) {
+  const button = (text, handler, extra = "") => {
+    const el = h("button", { type: "button", class: `btn btn--small ${extra}`.trim() }, text,
+      h("span", { class: "visually-hidden" }, `（${product.name} ${product.year}年度）`));
+    el.addEventListener("click", () => handler(product));
+    return el;
+  };
+  return h("span", { class: "row-actions" },
+    button("复制为下一年度", cloneForm, "btn--quiet"),
+    product.status === "draft" ? button("编辑", editForm, "btn--quiet") : null,
+    product.status === "draft" ? button("发布", publish, "btn--primary") : null,
+    product.status !== "draft"
+      ? button("投诉时限", (p) => openPanel(`投诉处理时限：${p.name}`, deadlineForm(p)), "btn--quiet") : null);
+}
+
+async function loadList(message = "") {
+  let products;
+  try {
+    products = (await api.get("/admin/products")).items || [];
+  } catch (error) {
+    showFormAlert(listStatus, error.message);
+    return;
+  }
+  replaceChildren(tableBox, dataTable({
+    caption: `共${products.length}个产品（新建的在前）`,
+    columns: [
+      { label: "产品名称", cell: (p) => p.name },
+      { label: "代码", cell: (p) => h("span", { class: "mono" }, p.code) },
+      { label: "年度", cell: (p) => String(p.year) },
+      { label: "状态", cell: (p) => pill(...(STATUS[p.status] || [p.status, "off"])) },
+      { label: "投保期", cell: (p) => formatDateRange(p.enrollment.opens_on, p.enrollment.closes_on) },
+      { label: "保障期", cell: (p) => formatDateRange(p.coverage.starts_on, p.coverage.ends_on) },
+      { label: "操作", cell: actions },
+    ],
+    rows: products,
+    rowAttrs: (p) => ({ "data-product": p.code, "data-status": p.status }),
+  }));
+  if (message) showStatus(listStatus, message);
+  else listStatus.replaceChildren();
+}
+
+if (await startConsole(stateBox, ADMIN)) {
+  await loadList();
+  clearState(stateBox);
+  content.hidden = false;
+}

@@ -1,0 +1,109 @@
+// The operator console's shared pieces: who may use which page, multipart uploads with an
+// Idempotency-Key, and report tables. Console pages are for staff on desktops (a wide layout),
+// with the same accessibility rules as every other page.
+
+import { API_BASE, ApiError, CSRF_COOKIE, readCookie } from "./api.js";
+import { h, replaceChildren } from "./dom.js";
+import { initPage, showError, showLoading } from "./page.js";
+import { fetchMe, redirectToLogin } from "./session.js";
+
+export const ADMIN = ["admin"];
+export const COMPLAINT_STAFF = ["insurer_staff", "admin"];
+export const COUNTER_STAFF = ["counter_staff", "admin"];
+
+/**
+ * Start a console page: the signed-in staff member (or a redirect to the login page), refused
+ * in words when the role does not fit. Resolves to the profile, or null when the page must stop.
+ */
+export async function startConsole(stateBox, roles) {
+  initPage();
+  showLoading(stateBox);
+  let me;
+  try {
+    me = await fetchMe();
+  } catch (error) {
+    showError(stateBox, error, () => window.location.reload())?.focus();
+    return null;
+  }
+  if (!me) {
+    redirectToLogin();
+    return null;
+  }
+  const who = document.querySelector("[data-staff-name]");
+  if (who) who.textContent = `${me.role_label}（${me.phone}）`;
+  if (!roles.includes(me.role)) {
+    stateBox.removeAttribute("aria-busy");
+    replaceChildren(stateBox,
+      h("div", { class: "state state--error", role: "alert", "data-forbidden": true },
+        h("p", { class: "state__title" },
+          h("span", { class: "state__icon", "aria-hidden": "true" }, "!"), "无权使用此功能"),
+        h("p", { class: "state__text" }, "您的账号没有此项运营后台权限。如需开通，请联系系统管理员。"),
+        h("a", { class: "btn state__action", href: "/" }, "返回首页")));
+    return null;
+  }
+  return me;
+}
+
+/** POST a multipart form (a CSV file and fields); errors arrive as ApiError like api.js's. */
+export async function postForm(path, formData, idempotencyKey) {
+  const headers = { Accept: "application/json" };
+  if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
+  const csrf = readCookie(CSRF_COOKIE);
+  if (csrf) headers["X-CSRF-Token"] = csrf;
+  let response;
+  try {
+    response = await fetch(API_BASE + path, {
+      method: "POST", body: formData, headers, credentials: "same-origin",
+    });
+  } catch {
+    throw new ApiError({ code: "network", message: "网络连接失败，请检查网络后重试" });
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (response.ok) return data;
+  const payload = data && typeof data === "object" ? data : {};
+  throw new ApiError({
+    status: response.status, code: payload.code || "error",
+    message: /[\u3400-\u9fff]/.test(payload.message || "") ? payload.message : "系统繁忙，请稍后再试",
+    errors: payload.errors, requestId: payload.request_id,
+  });
+}
+
+/** A status with a shape and words: ✓ good, ! attention, — neutral. */
+export function pill(text, tone, attrs = {}) {
+  const icon = tone === "ok" ? "✓" : tone === "warn" ? "!" : "—";
+  return h("span", { class: `status-pill status-pill--${tone}`, ...attrs },
+    h("span", { "aria-hidden": "true" }, icon), text);
+}
+
+/**
+ * A data table in a focusable, labelled scroll region (wide tables scroll on small screens).
+ * columns: [{label, cell(row) -> node|string}], rows: [...], rowAttrs(row) -> attributes.
+ */
+export function dataTable({ caption, columns, rows, rowAttrs = () => ({}) }) {
+  return h("div", { class: "table-scroll", role: "region", tabindex: "0", "aria-label": caption },
+    h("table", { class: "data-table" },
+      h("caption", { class: "data-table__caption" }, caption),
+      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c.label)))),
+      h("tbody", {}, rows.map((row) => h("tr", rowAttrs(row),
+        columns.map((c, index) => index === 0
+          ? h("th", { scope: "row" }, c.cell(row))
+          : h("td", {}, c.cell(row))))))));
+}
+
+/** Field errors of an answer that match no input, as "field：message" lines. */
+export function otherErrors(error, known) {
+  if (!(error instanceof ApiError)) return [];
+  return Object.entries(error.errors || {})
+    .filter(([field]) => !known.includes(field))
+    .flatMap(([, messages]) => messages);
+}
+
+export async function publishedOpenProducts(api) {
+  const products = (await api.get("/admin/products")).items || [];
+  return products.filter((p) => p.status === "published" && p.enrollment?.is_open);
+}

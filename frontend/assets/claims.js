@@ -1,0 +1,91 @@
+// 理赔: GET /claims, one card per claim with its status in words (a chip with a shape), the
+// hospital, the stay, the amounts, and a link to the detail; 申请理赔 and 赔付估算 up top.
+//
+// ?acting_for=<person id> lists a principal's claims (X-Acting-For, needs claims_view): the way in
+// for the proxy (代办) pages. The detail page itself never sends X-Acting-For.
+
+import { api } from "./api.js";
+import { h, replaceChildren } from "./dom.js";
+import { formatFen } from "./format.js";
+import {
+  actingFor, claimChip, claimNumber, claimPath, fact, stay,
+} from "./claim-common.js";
+import { clearState, initPage, showError, showLoading } from "./page.js";
+import { isLoggedOut, redirectToLogin, rememberModeOnAccount } from "./session.js";
+
+const stateBox = document.getElementById("claims-state");
+const list = document.getElementById("claim-list");
+const actions = document.getElementById("claim-actions");
+const lead = document.getElementById("claims-lead");
+
+const principal = actingFor();
+
+function payoutText(claim) {
+  if (claim.payout_fen === null || claim.payout_fen === undefined) {
+    return claim.status === "rejected" ? "未予赔付" : "审核通过后确定";
+  }
+  return h("span", { class: "amount" }, formatFen(claim.payout_fen));
+}
+
+function renderClaim(claim) {
+  const titleId = `claim-${claim.claim_no}`;
+  return h("li", { class: "card claim-card", "data-claim": claim.claim_no },
+    h("article", { "aria-labelledby": titleId },
+      h("div", { class: "claim-card__head" },
+        h("h3", { class: "claim-card__title", id: titleId }, claim.hospital_name),
+        claimChip(claim.status, claim.status_label, { tag: "p" })),
+      h("dl", { class: "facts" },
+        fact("住院日期", stay(claim.admitted_on, claim.discharged_on), { "data-fact": "stay" }),
+        fact("被保险人", claim.insured_name, { "data-fact": "insured" }),
+        fact("办理方式", claim.channel_label, { "data-fact": "channel" }),
+        fact("费用合计", formatFen(claim.claimed_fen), { "data-fact": "claimed" }),
+        fact("赔付金额", payoutText(claim), { "data-fact": "payout", class: "fact fact--key" }),
+        fact("理赔编号", claimNumber(claim.claim_no), { "data-fact": "claim-no", class: "fact fact--stack" })),
+      h("a", { class: "btn btn--block claim-card__link", href: claimPath(claim.claim_no) },
+        "查看详情", h("span", { class: "visually-hidden" }, `（${claim.hospital_name}，${claim.claim_no}）`))));
+}
+
+function showNone() {
+  stateBox.hidden = false;
+  stateBox.removeAttribute("aria-busy");
+  replaceChildren(stateBox,
+    h("div", { class: "state state--empty", "data-empty": true },
+      h("p", { class: "state__title" }, "还没有理赔记录"),
+      h("p", { class: "state__text" },
+        principal
+          ? "家人的理赔申请和一站式结算会显示在这里。"
+          : "在医院一站式结算或在线申请理赔后，进度会显示在这里。")));
+}
+
+async function load() {
+  list.hidden = true;
+  showLoading(stateBox);
+  let data;
+  try {
+    data = await api.get("/claims", principal ? { actingFor: principal } : undefined);
+  } catch (error) {
+    if (isLoggedOut(error)) {
+      redirectToLogin();
+      return;
+    }
+    showError(stateBox, error, load)?.focus();
+    return;
+  }
+  const items = Array.isArray(data?.items) ? data.items : [];
+  if (!items.length) {
+    showNone();
+    return;
+  }
+  replaceChildren(list, items.map(renderClaim));
+  clearState(stateBox);
+  list.hidden = false;
+}
+
+initPage();
+rememberModeOnAccount();
+if (principal) {
+  // Acting for a relative: their records only; applying is done from the proxy pages.
+  actions.hidden = true;
+  lead.textContent = "您正在代家人查看理赔记录。";
+}
+load();

@@ -1,0 +1,168 @@
+// 信息披露 (public, no login): a product's figures from GET /api/v1/disclosure/{id}, live or as of
+// a stated time, with bar charts drawn as inline SVG (no CDN) and the CSV download.
+
+import { api } from "./api.js";
+import { h, replaceChildren } from "./dom.js";
+import { clearFormAlert, setFieldError, clearFieldError, showFormAlert } from "./forms.js";
+import { formatFen } from "./format.js";
+import { clearState, initPage, showEmpty, showError, showLoading } from "./page.js";
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const stateBox = document.getElementById("disclosure-state");
+const content = document.getElementById("disclosure-content");
+const form = document.getElementById("disclosure-form");
+const productSelect = document.getElementById("product");
+const productField = document.getElementById("product-field");
+const asOfInput = document.getElementById("as-of");
+const alertBox = document.getElementById("disclosure-alert");
+const figuresBox = document.getElementById("figures");
+const chartsBox = document.getElementById("charts");
+const asOfText = document.getElementById("as-of-text");
+const csvLink = document.getElementById("csv-link");
+const liveButton = document.getElementById("live");
+
+const CHINA_TIME = new Intl.DateTimeFormat("zh-CN", {
+  timeZone: "Asia/Shanghai", year: "numeric", month: "long", day: "numeric",
+  hour: "2-digit", minute: "2-digit", hour12: false,
+});
+
+function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attrs)) el.setAttribute(name, String(value));
+  for (const child of children) el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return el;
+}
+
+function stat(key, term, value, note = "") {
+  return h("div", { class: "stat", "data-figure": key },
+    h("dt", { class: "stat__term" }, term),
+    h("dd", { class: "stat__value" }, value),
+    note ? h("dd", { class: "stat__note" }, note) : null);
+}
+
+/** One horizontal bar per bucket; the numbers are written next to the bars and in the label. */
+function barChart(id, title, buckets, unit = "人") {
+  const rowHeight = 40;
+  const labelWidth = 150;
+  const barSpace = 260;
+  const width = labelWidth + barSpace + 70;
+  const height = buckets.length * rowHeight + 8;
+  const max = Math.max(1, ...buckets.map((b) => b.count));
+  const summary = `${title}：` + buckets.map((b) => `${b.label}${b.count}${unit}`).join("，");
+  const chart = svg("svg", {
+    class: "chart__svg", viewBox: `0 0 ${width} ${height}`, role: "img",
+    "aria-labelledby": `${id}-title`, preserveAspectRatio: "xMinYMin meet",
+  }, svg("title", { id: `${id}-title` }, summary));
+  buckets.forEach((bucket, index) => {
+    const y = index * rowHeight + 4;
+    const barWidth = Math.round((bucket.count / max) * barSpace);
+    chart.append(
+      svg("text", { x: 0, y: y + 26, class: "chart__label" }, bucket.label),
+      svg("rect", { x: labelWidth, y: y + 8, width: Math.max(barWidth, 2), height: 24, rx: 4,
+        class: bucket.count ? "chart__bar" : "chart__bar chart__bar--zero" }),
+      svg("text", { x: labelWidth + Math.max(barWidth, 2) + 8, y: y + 26, class: "chart__value",
+        "data-bucket": `${id}:${bucket.key}` }, `${bucket.count}${unit}`));
+  });
+  return h("figure", { class: "chart", "data-chart": id },
+    h("figcaption", { class: "chart__title" }, title), chart);
+}
+
+function chinaTime(iso) {
+  return CHINA_TIME.format(new Date(iso));
+}
+
+function render(data) {
+  const claims = data.claims || {};
+  const enrolled = data.enrolled || {};
+  asOfText.textContent = `${data.product.name}（${data.product.year}年度）· 统计时点：${chinaTime(data.as_of)}${data.live ? "（实时）" : ""}`;
+  const items = [
+    stat("enrolled-total", "参保人数", `${enrolled.total}人`),
+    stat("premium-income", "保费收入", formatFen(data.premium_income_fen)),
+  ];
+  if (claims.available) {
+    items.push(
+      stat("claims-accepted", "理赔受理件数", `${claims.accepted}件`),
+      stat("claims-paid", "理赔赔付件数", `${claims.paid}件`),
+      stat("payout", "赔付金额", formatFen(claims.payout_fen)),
+      stat("payout-ratio", "赔付率", data.payout_ratio ?? "—", data.payout_ratio ? "" : "暂无保费收入"),
+      stat("largest-payout", "单笔最高赔付", formatFen(claims.largest_payout_fen)));
+  } else {
+    items.push(stat("claims", "理赔数据", "暂未接入"));
+  }
+  replaceChildren(figuresBox, items);
+  csvLink.href = data.csv_url;
+  csvLink.setAttribute("download", `disclosure-${data.product.id}.csv`);
+  replaceChildren(chartsBox,
+    barChart("scheme", "按医保类型", enrolled.by_scheme || []),
+    barChart("age", "按年龄段", enrolled.by_age_band || []),
+    barChart("channel", "按缴费渠道", enrolled.by_channel || []));
+}
+
+/** "2026-11-22T18:30" typed in Beijing time -> an ISO instant with its offset. */
+function asOfParam() {
+  const value = asOfInput.value.trim();
+  return value ? `${value.length === 16 ? `${value}:00` : value}+08:00` : "";
+}
+
+async function loadFigures() {
+  clearFormAlert(alertBox);
+  clearFieldError(asOfInput);
+  const productId = productSelect.value;
+  const asOf = asOfParam();
+  const query = asOf ? `?as_of=${encodeURIComponent(asOf)}` : "";
+  try {
+    const data = await api.get(`/disclosure/${encodeURIComponent(productId)}${query}`);
+    render(data);
+    const url = new URL(window.location.href);
+    url.searchParams.set("product", productId);
+    if (asOf) url.searchParams.set("as_of", asOfInput.value); else url.searchParams.delete("as_of");
+    window.history.replaceState(null, "", url);
+  } catch (error) {
+    const fieldMessage = error?.fieldMessage?.("as_of");
+    if (fieldMessage) {
+      setFieldError(asOfInput, fieldMessage);
+      asOfInput.focus();
+    } else {
+      showFormAlert(alertBox, error.message || "加载失败，请稍后重试");
+    }
+  }
+}
+
+async function start() {
+  initPage();
+  content.hidden = true;
+  showLoading(stateBox);
+  let products;
+  try {
+    products = (await api.get("/disclosure")).items || [];
+  } catch (error) {
+    showError(stateBox, error, start)?.focus();
+    return;
+  }
+  if (!products.length) {
+    showEmpty(stateBox, "暂无可披露的产品", "产品发布后，这里将公开其参保和理赔数据。");
+    return;
+  }
+  const params = new URLSearchParams(window.location.search);
+  replaceChildren(productSelect, products.map((p) => h("option", { value: p.id },
+    `${p.name}（${p.year}年度）`)));
+  const wanted = params.get("product");
+  if (wanted && products.some((p) => String(p.id) === wanted)) productSelect.value = wanted;
+  productField.hidden = products.length < 2 && !wanted;
+  if (params.get("as_of")) asOfInput.value = params.get("as_of");
+  clearState(stateBox);
+  content.hidden = false;
+  await loadFigures();
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  loadFigures();
+});
+liveButton.addEventListener("click", () => {
+  asOfInput.value = "";
+  loadFigures();
+});
+productSelect.addEventListener("change", () => loadFigures());
+
+start();

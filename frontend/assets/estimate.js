@@ -1,0 +1,205 @@
+// 赔付估算 ("花了这些钱，大概能赔多少？"): POST /claims/estimate with the figures typed in. It
+// runs the same calculation as a settlement on the person's live policy, counting what this
+// year's earlier claims already used; without a policy, on the tier chosen here.
+
+import { api, ApiError, errorMessage } from "./api.js";
+import { h, replaceChildren } from "./dom.js";
+import { formatFen } from "./format.js";
+import { clearFieldError, clearFormAlert, setBusy, setFieldError, showFormAlert } from "./forms.js";
+import { ItemPicker, NEW_CLAIM_PATH, parseYuan, renderBreakdown } from "./claim-common.js";
+import { longNumber } from "./insurance.js";
+import { clearState, initPage, showError, showLoading } from "./page.js";
+import { BIND_PATH, fetchMe, redirectToLogin } from "./session.js";
+
+const ESTIMATE_PATH = "/estimate.html";
+const CATEGORY_NAMES = { compliant: "医保范围内合规费用", reasonable: "医保范围外合理费用", special_drug: "特定药品费用" };
+
+const stateBox = document.getElementById("estimate-state");
+const blockedBox = document.getElementById("estimate-blocked");
+const content = document.getElementById("estimate-content");
+const form = document.getElementById("estimate-form");
+const basisPolicy = document.getElementById("basis-policy");
+const tierField = document.getElementById("tier-field");
+const tierOptions = document.getElementById("tier-options");
+const inPolicyInput = document.getElementById("in-policy");
+const itemList = document.getElementById("item-list");
+const addItemButton = document.getElementById("add-item");
+const alertBox = document.getElementById("estimate-alert");
+const submitButton = document.getElementById("estimate-submit");
+const resultCard = document.getElementById("estimate-result");
+const resultBody = document.getElementById("result-body");
+const noticeText = document.getElementById("estimate-notice");
+
+const picker = new ItemPicker(itemList, addItemButton);
+const state = { product: null, tier: "standard", hasPolicy: false, busy: false };
+
+function tierChoice(tier, checked) {
+  const id = `tier-${tier.code}`;
+  return h("div", { class: "choice", "data-choice": tier.code },
+    h("input", { type: "radio", class: "choice__input", name: "tier", id, value: tier.code, checked }),
+    h("label", { class: "choice__label", for: id },
+      h("span", { class: "choice__text" },
+        h("span", { class: "choice__title" }, tier.name),
+        h("span", { class: "choice__meta" }, `保费 ${formatFen(tier.premium_fen)}/人/年`))));
+}
+
+function showTiers() {
+  const tiers = state.product?.tiers || [];
+  if (!tiers.some((t) => t.code === state.tier)) state.tier = tiers[0]?.code || null;
+  replaceChildren(tierOptions, tiers.map((t) => tierChoice(t, t.code === state.tier)));
+  tierField.hidden = !tiers.length;
+}
+
+function showBasis(policy) {
+  replaceChildren(basisPolicy,
+    `${policy.product_name} · ${policy.tier_name}（被保险人 ${policy.insured_name}）`,
+    h("span", { class: "basis__meta" }, "保单号 ", longNumber(policy.policy_no)));
+  basisPolicy.hidden = false;
+}
+
+function usedBeforeNote(usedBefore) {
+  const parts = Object.entries(usedBefore || {})
+    .filter(([, use]) => use.deductible_used_fen > 0 || use.paid_fen > 0)
+    .map(([category, use]) => `${CATEGORY_NAMES[category] || category}已用免赔额 ${formatFen(use.deductible_used_fen)}、已赔付 ${formatFen(use.paid_fen)}`);
+  if (!parts.length) return "本年度还没有已赔付的理赔，免赔额按全额计算。";
+  return `已计入本年度之前的理赔：${parts.join("；")}。`;
+}
+
+function renderResult(result) {
+  const basis = result.policy_no
+    ? [`按您的保单（${result.product_name} · ${result.tier_name}）估算`]
+    : [`按${result.product_name} · ${result.tier_name}估算（您还没有有效保单）`];
+  replaceChildren(resultBody,
+    h("p", { class: "estimate-result__basis" }, basis),
+    renderBreakdown(result.breakdown, { totalLabel: "大概能赔" }),
+    h("p", { class: "payout-note", "data-used-before": true }, usedBeforeNote(result.used_before)),
+    h("p", { class: "estimate-result__notice" },
+      h("span", { class: "notice__icon", "aria-hidden": "true" }, "!"), result.notice),
+    h("a", { class: "btn btn--primary btn--block", href: NEW_CLAIM_PATH }, "出院后申请理赔"));
+  if (result.notice) noticeText.textContent = result.notice;
+  resultCard.hidden = false;
+  resultCard.focus();
+  resultCard.scrollIntoView({ block: "start" });
+}
+
+async function estimate(event) {
+  event.preventDefault();
+  if (state.busy) return;
+  clearFormAlert(alertBox);
+  clearFieldError(inPolicyInput);
+  picker.clearErrors();
+  let first = null;
+  const inPolicy = parseYuan(inPolicyInput.value, { required: false });
+  if (inPolicy.error) {
+    setFieldError(inPolicyInput, inPolicy.error);
+    first = inPolicyInput;
+  }
+  const { items, invalid } = picker.collect();
+  first ??= invalid;
+  if (!first && !inPolicy.fen && !items.length) {
+    setFieldError(inPolicyInput, "请填写医保范围内个人负担的费用，或添加医保范围外的费用项目");
+    first = inPolicyInput;
+  }
+  if (first) {
+    first.focus();
+    return;
+  }
+  const body = { in_policy_self_pay_fen: inPolicy.fen || 0, items };
+  if (!state.hasPolicy && state.product) {
+    body.product_id = state.product.id;
+    body.tier = state.tier;
+  }
+  state.busy = true;
+  setBusy(submitButton, true, "正在估算…");
+  let result;
+  try {
+    result = await api.post("/claims/estimate", body);
+  } catch (error) {
+    state.busy = false;
+    setBusy(submitButton, false);
+    if (error instanceof ApiError && error.status === 401) {
+      redirectToLogin(ESTIMATE_PATH);
+      return;
+    }
+    if (error instanceof ApiError && error.code === "no_policy" && state.product) {
+      // No live policy after all (e.g. just cancelled): estimate on a tier instead.
+      state.hasPolicy = false;
+      basisPolicy.hidden = true;
+      showTiers();
+    }
+    const fieldMessage = error instanceof ApiError ? error.fieldMessage("in_policy_self_pay_fen") : "";
+    if (fieldMessage) {
+      setFieldError(inPolicyInput, fieldMessage);
+      inPolicyInput.focus();
+    } else {
+      showFormAlert(alertBox, errorMessage(error));
+      submitButton.focus();
+    }
+    return;
+  }
+  state.busy = false;
+  setBusy(submitButton, false);
+  renderResult(result);
+}
+
+function showBlocked(title, reason, link) {
+  clearState(stateBox);
+  replaceChildren(blockedBox,
+    h("div", { class: "callout callout--blocked" },
+      h("h2", { class: "callout__title blocked__title", id: "blocked-title" },
+        h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"), title),
+      h("p", { class: "blocked__reason" }, reason),
+      h("div", { class: "blocked__actions" }, link)));
+  blockedBox.hidden = false;
+  blockedBox.focus();
+}
+
+async function load() {
+  content.hidden = true;
+  showLoading(stateBox);
+  let me;
+  let policies;
+  let products;
+  try {
+    me = await fetchMe();
+    if (!me) {
+      redirectToLogin(ESTIMATE_PATH);
+      return;
+    }
+    if (!me.identity?.bound) {
+      showBlocked("请先完成实名认证", "估算会按您本人的保单和本年度已赔付情况计算，请先核实身份。",
+        h("a", { class: "btn btn--primary btn--block", href: `${BIND_PATH}?next=${encodeURIComponent(ESTIMATE_PATH)}` }, "去实名认证"));
+      return;
+    }
+    [policies, products] = await Promise.all([api.get("/policies"), api.get("/products")]);
+  } catch (error) {
+    showError(stateBox, error, load)?.focus();
+    return;
+  }
+  const personId = me.identity.person_id;
+  const live = (policies?.items || []).filter((p) => p.status === "active" && p.insured_person_id === personId);
+  const items = products?.items || [];
+  state.hasPolicy = live.length > 0;
+  const productId = live[0]?.product_id;
+  state.product = items.find((p) => p.id === productId) || items.find((p) => p.enrollment?.is_open) || items[0] || null;
+  if (state.hasPolicy) showBasis(live[0]);
+  else showTiers();
+  if (state.product) {
+    try {
+      picker.setCatalog(await api.get(`/products/${encodeURIComponent(state.product.id)}/claim-items`));
+    } catch {
+      /* the picker still offers 其他 */
+    }
+  }
+  if (!picker.rows.length) picker.add();
+  clearState(stateBox);
+  content.hidden = false;
+}
+
+initPage();
+tierOptions.addEventListener("change", (event) => {
+  if (event.target instanceof HTMLInputElement && event.target.name === "tier") state.tier = event.target.value;
+});
+inPolicyInput.addEventListener("input", () => clearFieldError(inPolicyInput));
+form.addEventListener("submit", estimate);
+load();

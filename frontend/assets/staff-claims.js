@@ -1,0 +1,99 @@
+// 理赔审核 (insurer staff): the queue, GET /admin/claims?status=…, oldest first, one tab per
+// status. Each claim links to staff/claim.html, where the decisions are made.
+
+import { api, ApiError } from "./api.js";
+import { h, replaceChildren } from "./dom.js";
+import { formatFen } from "./format.js";
+import { claimChip, formatInstant, STAFF_QUEUE_PATH, staffClaimPath, stay } from "./claim-common.js";
+import { clearState, initPage, showEmpty, showError, showLoading } from "./page.js";
+import { logout, redirectToLogin, rememberModeOnAccount } from "./session.js";
+
+export const VIEWS = [
+  { key: "pending", label: "待审核", statuses: ["submitted", "under_review"] },
+  { key: "supplement", label: "待补充材料", statuses: ["supplement_requested"] },
+  { key: "approved", label: "审核通过待支付", statuses: ["approved"] },
+  { key: "paid", label: "已赔付", statuses: ["paid"] },
+  { key: "rejected", label: "未予赔付", statuses: ["rejected"] },
+  { key: "settled", label: "一站式结算", statuses: ["settled"] },
+];
+
+const stateBox = document.getElementById("queue-state");
+const table = document.getElementById("queue-table");
+const tabs = document.getElementById("status-tabs");
+const title = document.getElementById("queue-title");
+const logoutButton = document.getElementById("logout");
+
+const requested = new URLSearchParams(window.location.search).get("view");
+const view = VIEWS.find((v) => v.key === requested) || VIEWS[0];
+
+function renderTabs() {
+  replaceChildren(tabs, VIEWS.map((v) => h("li", {},
+    h("a", {
+      class: "status-tab", href: `${STAFF_QUEUE_PATH}?view=${v.key}`,
+      "aria-current": v.key === view.key ? "page" : false, "data-view": v.key,
+    }, v.label))));
+}
+
+function renderTable(items) {
+  replaceChildren(table,
+    h("table", { class: "data-table" },
+      h("caption", { class: "visually-hidden" }, `${view.label}：${items.length} 件，最早提交的在前`),
+      h("thead", {}, h("tr", {},
+        ["理赔编号", "被保险人", "医院", "住院日期", "费用合计", "赔付金额", "状态", "提交时间"]
+          .map((text) => h("th", { scope: "col" }, text)))),
+      h("tbody", {}, items.map((claim) => h("tr", { "data-claim": claim.claim_no },
+        h("th", { scope: "row" },
+          h("a", { class: "table-link", href: staffClaimPath(claim.claim_no) }, claim.claim_no),
+          h("span", { class: "data-table__sub" }, claim.channel_label)),
+        h("td", {}, claim.insured_name),
+        h("td", {}, claim.hospital_name),
+        h("td", {}, stay(claim.admitted_on, claim.discharged_on)),
+        h("td", { class: "num" }, formatFen(claim.claimed_fen)),
+        h("td", { class: "num" }, claim.payout_fen === null || claim.payout_fen === undefined ? "—" : formatFen(claim.payout_fen)),
+        h("td", {}, claimChip(claim.status, claim.status_label)),
+        h("td", {}, formatInstant(claim.created_at)))))));
+}
+
+async function load() {
+  table.hidden = true;
+  showLoading(stateBox);
+  const query = view.statuses.map((s) => `status=${encodeURIComponent(s)}`).join("&");
+  let data;
+  try {
+    data = await api.get(`/admin/claims?${query}`);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      redirectToLogin();
+      return;
+    }
+    if (error instanceof ApiError && error.status === 403) {
+      showError(stateBox, new ApiError({ status: 403, code: "forbidden", message: "您的账号没有理赔审核权限。请使用保险公司工作人员账号登录。" }));
+      return;
+    }
+    showError(stateBox, error, load)?.focus();
+    return;
+  }
+  const items = Array.isArray(data?.items) ? data.items : [];
+  if (!items.length) {
+    showEmpty(stateBox, `没有“${view.label}”的理赔`, "新的理赔会按提交时间排在这里。");
+    return;
+  }
+  renderTable(items);
+  clearState(stateBox);
+  table.hidden = false;
+}
+
+initPage();
+rememberModeOnAccount();
+title.textContent = view.label;
+document.title = `理赔审核：${view.label} - 惠民保`;
+renderTabs();
+logoutButton.addEventListener("click", async () => {
+  try {
+    await logout();
+  } catch {
+    /* signed out or not: the login page comes next either way */
+  }
+  window.location.replace(`/login.html?next=${encodeURIComponent(STAFF_QUEUE_PATH)}`);
+});
+load();
