@@ -18,7 +18,16 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import Response, make_response, request
-from sqlalchemy import JSON, CheckConstraint, Integer, String, UniqueConstraint, delete, select
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Integer,
+    String,
+    UniqueConstraint,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -143,11 +152,9 @@ def _finish(record_id: int, response: Response) -> None:
     c = container()
     body = response.get_json(silent=True) if response.is_json else None
     with c.db.transaction() as session:
-        record = session.get(IdempotencyRecord, record_id)
-        if record is not None:
-            record.state = "done"
-            record.response_status = response.status_code
-            record.response_body = body
+        session.execute(update(IdempotencyRecord).where(IdempotencyRecord.id == record_id)
+                        .values(state="done", response_status=response.status_code,
+                                response_body=body))
 
 
 def _forget(record_id: int) -> None:

@@ -94,6 +94,18 @@ def add_member(c: Container, actor: Actor, owner_person_id: int, name: str,
         label = RELATION_LABELS[registered_relation]
         raise RuleViolation(f"医保登记的亲属关系为“{label}”，与您选择的关系不一致，请核对后重试",
                             code="relation_mismatch")
+    if relation is Relation.SPOUSE:
+        registry_spouses = {number for number, kind in links.items() if kind is Relation.SPOUSE}
+        if registry_spouses and parsed.value not in registry_spouses:
+            raise RuleViolation("医保登记信息中您的配偶为其他人，不能再登记配偶",
+                                code="spouse_exists")
+        with c.db.read() as session:
+            other_spouse = session.scalars(select(FamilyMember.id).where(
+                FamilyMember.owner_person_id == owner_person_id,
+                FamilyMember.relation == Relation.SPOUSE.value,
+                FamilyMember.removed_at.is_(None))).first()
+        if other_spouse is not None:
+            raise RuleViolation("您已登记配偶，不能再登记另一位配偶", code="spouse_exists")
     if registered_relation is None and not registered.phone:
         raise RuleViolation("医保登记信息中没有你们的亲属关系，且该亲属未登记手机号，无法在线核验。"
                             "请携带户口簿或结婚证等材料到经办窗口办理", code="cannot_verify")
@@ -126,6 +138,21 @@ def add_member(c: Container, actor: Actor, owner_person_id: int, name: str,
         identity.send_code(c, registered.phone, OtpPurpose.VERIFY_RELATIVE)
         texted_to = mask_phone(registered.phone)
     return member_view(c, owner_person_id, member.id), texted_to
+
+
+def resend_code(c: Container, owner_person_id: int, member_id: int) -> str:
+    """Text a new code to a pending member's own phone; returns the masked phone."""
+    with c.db.read() as session:
+        member = _owned(session, owner_person_id, member_id)
+        person = session.get(Person, member.member_person_id)
+    assert person is not None
+    if member.verification != "pending":
+        raise RuleViolation("该亲属关系已核验，无需验证码", code="already_verified")
+    registered = c.registry.find_person(person.id_number)
+    if registered is None or not registered.phone:
+        raise RuleViolation("该亲属未登记手机号，无法在线核验", code="cannot_verify")
+    identity.send_code(c, registered.phone, OtpPurpose.VERIFY_RELATIVE)
+    return mask_phone(registered.phone)
 
 
 def verify_member(c: Container, actor: Actor, owner_person_id: int, member_id: int,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from huiminbao.core.container import container
 from huiminbao.core.masking import mask_id_number, mask_name
+from huiminbao.core.ratelimit import limiter
 from huiminbao.enrollment import family
 from huiminbao.identity.access import subject_for
 from huiminbao.identity.auth import current_actor
@@ -70,6 +71,12 @@ def _view(item: family.MemberView, code_sent_to: str | None = None) -> dict[str,
 
 @blp.route("/me/family")
 class Family(MethodView):
+    # Adding a relative may text their phone: bounded per account (a family is small).
+    decorators: ClassVar[list[Any]] = [
+        limiter.limit("12 per 10 minutes;30 per day", key_func=lambda: _account_key(),
+                      methods=["POST"], scope="family-add"),
+    ]
+
     @blp.response(200, MemberListSchema)
     def get(self) -> dict[str, Any]:
         """The caller's family members with their coverage status for the open product."""
@@ -87,6 +94,29 @@ class Family(MethodView):
         view, texted = family.add_member(container(), actor, subject.person_id, body["name"],
                                          body["id_number"], Relation(body["relation"]))
         return _view(view, texted)
+
+
+def _account_key() -> str:
+    return f"account:{current_actor().account_id}"
+
+
+class CodeSentSchema(Schema):
+    sent_to = fields.String()
+
+
+@blp.route("/me/family/<int:member_id>/code")
+class ResendMemberCode(MethodView):
+    decorators: ClassVar[list[Any]] = [
+        limiter.limit("1 per minute;10 per day", key_func=_account_key, methods=["POST"],
+                      scope="family-code"),
+    ]
+
+    @blp.response(200, CodeSentSchema)
+    def post(self, member_id: int) -> dict[str, Any]:
+        """Text a new code to a pending relative's own phone."""
+        actor = current_actor()
+        subject = subject_for(Action.MANAGE_FAMILY, actor)
+        return {"sent_to": family.resend_code(container(), subject.person_id, member_id)}
 
 
 @blp.route("/me/family/<int:member_id>/verify")

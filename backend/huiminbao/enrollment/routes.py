@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, make_response, request, url_for
+from flask import Response, g, make_response, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -106,7 +106,7 @@ class Enrollments(MethodView):
         c, actor = container(), current_actor()
         subject = subject_for(Action.ENROLL, actor)
         order = services.enroll(c, actor, subject, _request(body, subject.person_id))
-        details = services.order_details(c, actor, order.order_no)
+        details = services.order_details(c, actor, order.order_no, loaded=order)
         # Dumped here: the idempotency layer stores exactly the JSON the client received.
         return OrderView().dump(_order_response(details)), 201
 
@@ -136,9 +136,12 @@ def _policy_response(details: policies.PolicyDetails) -> dict[str, Any]:
     c = container()
     policy_no = details.policy.policy_no
     token = policies.verify_token(c, policy_no)
+    acting = g.get("acting_subject")
+    viewer = acting.person_id if acting is not None else current_actor().person_id
     return policy_view(details, c.clock,
                        verify_url=f"{request.url_root.rstrip('/')}/verify/{token}",
-                       qr_url=url_for("enrollment.PolicyQr", policy_no=policy_no))
+                       qr_url=url_for("enrollment.PolicyQr", policy_no=policy_no),
+                       viewer_person_id=viewer)
 
 
 @blp.route("/policies")

@@ -70,6 +70,7 @@ class QuoteView(Schema):
 
 class PolicyBrief(Schema):
     policy_no = fields.String()
+    person_id = fields.Integer()
     insured_name = fields.String()
     status = fields.String()
 

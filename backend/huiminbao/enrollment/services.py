@@ -306,23 +306,20 @@ def _check_family_rules(result: Quote, already_paid_for: set[int]) -> None:
 
 
 def _refuse_if_taken(session: Session, product: Product, person: Person) -> None:
-    live = session.scalars(
-        select(Policy.id).where(Policy.product_id == product.id,
-                                Policy.insured_person_id == person.id,
-                                Policy.status == PolicyStatus.ACTIVE.value)
+    # One indexed lookup: an item holds its place while its order is pending or its policy live.
+    holder_status = session.scalars(
+        select(Order.status).join(OrderItem, OrderItem.order_id == Order.id)
+        .where(OrderItem.product_id == product.id, OrderItem.insured_person_id == person.id,
+               OrderItem.holds_place)
     ).first()
-    if live is not None:
-        raise RuleViolation(ALREADY_INSURED.format(name=mask_name(person.name),
-                                                   product=product.name),
-                            code="already_insured")
-    pending = session.scalars(
-        select(OrderItem.id).where(OrderItem.product_id == product.id,
-                                   OrderItem.insured_person_id == person.id,
-                                   OrderItem.holds_place)
-    ).first()
-    if pending is not None:
+    if holder_status is None:
+        return
+    if holder_status == OrderStatus.PENDING_PAYMENT.value:
         raise RuleViolation(PENDING_ORDER.format(name=mask_name(person.name)),
                             code="pending_order")
+    raise RuleViolation(ALREADY_INSURED.format(name=mask_name(person.name),
+                                               product=product.name),
+                        code="already_insured")
 
 
 def _check_payment_method(c: Container, actor: Actor, payer_person: Person | None,
@@ -529,6 +526,8 @@ def complete_payment(c: Container, order_number: str, *, transaction_id: str | N
 
 def _tell_insured_relatives(c: Container, order: Order) -> None:
     """Adult family members learn that a policy was bought for them, and by whom (masked)."""
+    if all(item.insured_person_id == order.buyer_person_id for item in order.items):
+        return  # the common case on the hot path: someone enrolling themself
     with c.db.read() as session:
         buyer = session.get(Person, order.buyer_person_id)
         product = session.get(Product, order.product_id)
@@ -668,9 +667,12 @@ class OrderDetails:
     tier_names: dict[str, str]
 
 
-def order_details(c: Container, actor: Actor, order_number: str) -> OrderDetails:
-    """An order, for its buyer or for whoever may act for the buyer; others get 404."""
-    order = load_order(c, order_number)
+def order_details(c: Container, actor: Actor, order_number: str,
+                  loaded: Order | None = None) -> OrderDetails:
+    """An order, for its buyer or for whoever may act for the buyer; others get 404.
+    ``loaded`` skips reading the order again when the caller has just loaded it."""
+    order = loaded if loaded is not None and loaded.order_no == order_number \
+        else load_order(c, order_number)
     with c.db.read() as session:
         if order.buyer_account_id != actor.account_id:
             require_access(c, session, actor, Action.VIEW_POLICIES, order.buyer_person_id,

@@ -72,14 +72,16 @@ def order_view(order: Order, product_name: str, names: dict[int, str], tier_name
         } for item in order.items],
         "policies": [{
             "policy_no": item.policy.policy_no,
+            "person_id": item.insured_person_id,
             "insured_name": mask_name(names.get(item.insured_person_id, "")),
             "status": item.policy.status,
         } for item in order.items if item.policy is not None],
     }
 
 
-def policy_view(details: PolicyDetails, clock: Clock, verify_url: str, qr_url: str
-                ) -> dict[str, Any]:
+def policy_view(details: PolicyDetails, clock: Clock, verify_url: str, qr_url: str,
+                viewer_person_id: int | None = None) -> dict[str, Any]:
+    """``viewer_person_id``: whom the caller is (or acts for); only the holder may cancel."""
     policy, product = details.policy, details.product
     status = PolicyStatus(policy.status)
     tier = product.tier(policy.tier_code)
@@ -108,6 +110,7 @@ def policy_view(details: PolicyDetails, clock: Clock, verify_url: str, qr_url: s
         "issued_at": policy.issued_at,
         "cancelled_at": policy.cancelled_at,
         "can_cancel": status is PolicyStatus.ACTIVE
+        and viewer_person_id == policy.holder_person_id
         and clock.today() < policy.coverage_starts_on,
         "refund": None if refund is None else {
             "refund_no": refund.refund_no, "amount_fen": refund.amount_fen,

@@ -170,20 +170,27 @@ def test_wrong_relation_and_wrong_name_are_refused(client: FlaskClient) -> None:
 def test_a_relative_without_a_registry_link_confirms_by_their_own_phone(
     client: FlaskClient,
 ) -> None:
-    zhang = sign_in(client, "张伟")
-    added = _add(zhang, "林𫖮", PEOPLE["林𫖮"][1], "spouse")
+    lin = sign_in(client, "林𫖮")
+    added = _add(lin, "周强", PEOPLE["周强"][1], "spouse")
     assert added.status_code == 201, added.get_json()
     member = added.get_json()
     assert member["verified"] is False
-    assert member["code_sent_to"] == "138****0007"
-    refused = _buy(zhang, [member["person_id"]])
+    assert member["code_sent_to"] == "138****0010"
+    refused = _buy(lin, [member["person_id"]])
     assert refused.get_json()["code"] == "relation_unverified"
-    code = latest_code(client, "13800000007")
-    verified = client.post(f"/api/v1/me/family/{member['id']}/verify", headers=zhang.bearer,
+    code = latest_code(client, "13800000010")
+    verified = client.post(f"/api/v1/me/family/{member['id']}/verify", headers=lin.bearer,
                            json={"code": code})
     assert verified.status_code == 200, verified.get_json()
     assert verified.get_json()["verification"] == "sms"
-    assert _buy(zhang, [member["person_id"]]).status_code == 201
+    assert _buy(lin, [member["person_id"]]).status_code == 201
+
+
+def test_a_second_spouse_is_refused(client: FlaskClient) -> None:
+    zhang = sign_in(client, "张伟")  # the registry links him to 李娜
+    refused = _add(zhang, "林𫖮", PEOPLE["林𫖮"][1], "spouse")
+    assert refused.status_code == 422
+    assert refused.get_json()["code"] == "spouse_exists"
 
 
 def test_only_family_members_can_be_insured(client: FlaskClient, app: Any) -> None:
