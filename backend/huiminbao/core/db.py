@@ -78,8 +78,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _prepare_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    if "poolclass" not in kwargs:  # a NullPool (migrations) takes no pool sizes
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
     return create_engine(url, **kwargs)
 
 

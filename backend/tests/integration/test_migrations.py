@@ -51,3 +51,9 @@ def test_sqlite_schema_matches_the_models(tmp_path: Path) -> None:
         assert _differences(engine) == []
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_upgrade_by_url_works_on_postgresql(pg_url: str) -> None:
+    """`huiminbao serve` and `db upgrade` migrate by URL (a NullPool engine), not by engine."""
+    upgrade(pg_url)  # already at head: must simply succeed
