@@ -89,8 +89,9 @@ def test_wrong_code_is_refused_then_the_right_one_signs_in(page: Page, base_url:
     request_code(page, "13800000002")
     expect(page.get_by_text("验证码已发送至 138****0002")).to_be_visible()
 
-    # The button counts down and cannot be pressed again; the code field has the focus.
-    resend = page.get_by_role("button", name=re.compile(r"重新获取\(\d+s\)"))
+    # The button waits and cannot be pressed again — in 长辈模式 without ticking seconds (MIIT
+    # 适老化: no countdown pressure); the code field has the focus.
+    resend = page.get_by_role("button", name="请稍后再获取")
     expect(resend).to_be_disabled()
     code_input = page.get_by_label("短信验证码")
     expect(code_input).to_be_focused()

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from huiminbao.bench.cli import bench
 from huiminbao.core.config import ConfigError, Settings
 
 
@@ -26,6 +27,7 @@ def main() -> None:
     """惠民保 enrollment platform."""
 
 
+main.add_command(bench)  # huiminbao bench enrollment | lookups (backend/huiminbao/bench/)
 
 
 @main.command()

@@ -155,7 +155,8 @@ function lineItems(line) {
  */
 export function renderBreakdown(breakdown, { headingLevel = 3, totalLabel = "合计赔付", figures = false } = {}) {
   const heading = `h${headingLevel}`;
-  const lines = breakdown.lines || [];
+  // A category the bill has nothing in (特药 ¥0.00) says nothing: left out.
+  const lines = (breakdown.lines || []).filter((line) => line.eligible_fen > 0 || line.payout_fen > 0);
   const uncovered = breakdown.uncovered || [];
   return h("div", { class: "payout", "data-breakdown": true },
     h("div", { class: "payout-total", "data-total": true },
@@ -220,7 +221,7 @@ export function renderDocuments(documents, { thumbnails = false } = {}) {
       const isImage = doc.content_type?.startsWith("image/");
       return h("li", { class: "document", "data-document": doc.id },
         thumbnails && isImage
-          ? h("img", { class: "document__thumb", src: doc.url, alt: `材料 ${index + 1}：${doc.filename}`, loading: "lazy" })
+          ? h("img", { class: "document__thumb", src: doc.url, alt: `材料 ${index + 1}：${doc.filename}` })
           : h("span", { class: "document__icon", "aria-hidden": "true" }, isImage ? "图" : "PDF"),
         h("span", { class: "document__text" },
           h("a", { class: "document__link", href: doc.url, "data-document-link": true },
@@ -325,8 +326,7 @@ export class ItemPicker {
     replaceChildren(select,
       h("option", { value: "" }, "请选择项目"),
       groups.filter(([, items]) => items.length).map(([label, items]) => h("optgroup", { label },
-        items.map((item) => h("option", { value: item.code, "data-name": item.name },
-          `${item.name}（${item.code}）`)))),
+        items.map((item) => h("option", { value: item.code, "data-name": item.name }, item.name)))),
       h("optgroup", { label: "其他" }, h("option", { value: OTHER }, "其他项目（不在以上清单内）")));
     select.value = chosen;
   }
@@ -437,8 +437,19 @@ export class ItemPicker {
   }
 }
 
-/** Where X-Acting-For comes from on the resident pages: ?acting_for=<person id> (or null). */
-export function actingFor() {
+/**
+ * Whose claims a resident page shows: the person named by ?acting_for=<person id> (the proxy
+ * pages link so), else the person this tab acts for (acting.js), else null (one's own).
+ * Returns {personId, name, stored}: `stored` when acting.js acts for that same person, so the
+ * endpoints that act for someone carry X-Acting-For on their own.
+ */
+export function claimsSubject(stored) {
   const raw = new URLSearchParams(window.location.search).get("acting_for");
-  return raw && /^\d+$/.test(raw) ? raw : null;
+  const fromUrl = raw && /^\d+$/.test(raw) ? Number(raw) : null;
+  if (fromUrl !== null) {
+    const same = stored?.person_id === fromUrl;
+    return { personId: fromUrl, name: same ? stored.name : "", stored: same };
+  }
+  if (stored) return { personId: stored.person_id, name: stored.name, stored: true };
+  return null;
 }

@@ -13,6 +13,7 @@ import {
   CLAIMS_PATH, claimPath, fileProblem, fileSize, ItemPicker, parseYuan, uploadDocument,
 } from "./claim-common.js";
 import { ENROLL_PATH, POLICIES_PATH } from "./insurance.js";
+import { actingAllows, actingFor } from "./acting.js";
 import { Intent, outcomeUnknown } from "./intent.js";
 import { clearState, initPage, showError, showLoading } from "./page.js";
 import { BIND_PATH, fetchMe, redirectToLogin } from "./session.js";
@@ -235,6 +236,7 @@ async function submit(event) {
 // ---------------------------------------------------------------- start
 
 async function load() {
+  const acting = actingFor(); // this tab acts for a relative: POST /claims carries X-Acting-For
   form.hidden = true;
   blockedBox.hidden = true;
   showLoading(stateBox);
@@ -252,16 +254,24 @@ async function load() {
       ]);
       return;
     }
-    data = await api.get("/policies");
+    if (acting && !actingAllows("claims_submit")) {
+      showBlocked("不能代为申请理赔", `您与${acting.name}的代办授权不包含“代为申请理赔”。请${acting.name}本人申请，或请TA在授权中加上这一项。`, [
+        h("a", { class: "btn btn--block btn--quiet", href: CLAIMS_PATH }, "返回理赔"),
+      ]);
+      return;
+    }
+    data = await api.get("/policies"); // acting for someone: their policies (X-Acting-For)
   } catch (error) {
     showError(stateBox, error, load)?.focus();
     return;
   }
-  const personId = me.identity?.person_id;
+  const personId = acting ? acting.person_id : me.identity?.person_id;
   state.policies = (data?.items || []).filter((p) => p.status === "active"
     && (personId === undefined || personId === null || p.insured_person_id === personId));
   if (!state.policies.length) {
-    showBlocked("没有可以理赔的保单", "理赔需要您本人作为被保险人的有效惠民保保单。家人的理赔，请由家人本人申请，或由家人授权后代办。", [
+    showBlocked("没有可以理赔的保单", acting
+      ? `${acting.name}没有有效的惠民保保单，不能申请理赔。`
+      : "理赔需要您本人作为被保险人的有效惠民保保单。家人的理赔，请由家人本人申请，或由家人授权后代办。", [
       h("a", { class: "btn btn--primary btn--block", href: ENROLL_PATH }, "去参保"),
       h("a", { class: "btn btn--block btn--quiet", href: POLICIES_PATH }, "查看我的保单"),
       h("a", { class: "btn btn--block btn--quiet", href: CLAIMS_PATH }, "返回理赔"),

@@ -208,6 +208,10 @@ async function load() {
   if (failed > 0) {
     setFieldError(fileInput, `有 ${failed} 份材料没有上传成功，请重新选择上传。`);
   }
+  if (params.has("submitted") || params.has("failed")) {
+    // Said once: a reload or a bookmark shows the claim, not "已提交" again.
+    window.history.replaceState(null, "", `${window.location.pathname}?no=${encodeURIComponent(claimNo)}`);
+  }
 }
 
 initPage();

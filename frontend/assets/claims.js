@@ -8,8 +8,9 @@ import { api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import {
-  actingFor, claimChip, claimNumber, claimPath, fact, stay,
+  claimChip, claimNumber, claimPath, claimsSubject, fact, stay,
 } from "./claim-common.js";
+import { actingAllows, actingFor } from "./acting.js";
 import { clearState, initPage, showError, showLoading } from "./page.js";
 import { isLoggedOut, redirectToLogin, rememberModeOnAccount } from "./session.js";
 
@@ -18,7 +19,9 @@ const list = document.getElementById("claim-list");
 const actions = document.getElementById("claim-actions");
 const lead = document.getElementById("claims-lead");
 
-const principal = actingFor();
+// Acting for a relative (?acting_for= from the proxy pages, or this tab's 代办): their claims.
+const subject = claimsSubject(actingFor());
+const principal = subject ? String(subject.personId) : null;
 
 function payoutText(claim) {
   if (claim.payout_fen === null || claim.payout_fen === undefined) {
@@ -83,9 +86,15 @@ async function load() {
 
 initPage();
 rememberModeOnAccount();
-if (principal) {
-  // Acting for a relative: their records only; applying is done from the proxy pages.
-  actions.hidden = true;
-  lead.textContent = "您正在代家人查看理赔记录。";
+if (subject) {
+  // Acting for a relative: their records. Applying and estimating act for whom this tab acts for
+  // (acting.js), so they are offered only then, and applying only with 代为申请理赔.
+  lead.textContent = subject.name
+    ? `您正在为 ${subject.name} 代办：以下是${subject.name}的理赔记录。`
+    : "您正在代家人查看理赔记录。";
+  const [apply, estimate] = actions.querySelectorAll("a");
+  apply.hidden = !(subject.stored && actingAllows("claims_submit"));
+  estimate.hidden = !subject.stored;
+  actions.hidden = apply.hidden && estimate.hidden;
 }
 load();

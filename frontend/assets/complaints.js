@@ -75,7 +75,7 @@ async function submitComplaint(event) {
     form.reset();
     updateCount();
     showStatus(statusBox, `已提交，投诉编号 ${complaint.complaint_no}。`,
-      h("a", { href: complaintPath(complaint.complaint_no) }, "查看详情"));
+      h("a", { class: "inline-action", href: complaintPath(complaint.complaint_no) }, "查看详情"));
     await loadMine();
   } catch (error) {
     showApiError(error, fields, alertBox)?.focus();

@@ -42,10 +42,11 @@ function stat(key, term, value, note = "") {
 
 /** One horizontal bar per bucket; the numbers are written next to the bars and in the label. */
 function barChart(id, title, buckets, unit = "人") {
+  // About one SVG unit per CSS pixel on a phone, so the 16px labels stay 16px there.
   const rowHeight = 40;
-  const labelWidth = 150;
-  const barSpace = 260;
-  const width = labelWidth + barSpace + 70;
+  const labelWidth = 112;
+  const barSpace = 170;
+  const width = labelWidth + barSpace + 56;
   const height = buckets.length * rowHeight + 8;
   const max = Math.max(1, ...buckets.map((b) => b.count));
   const summary = `${title}：` + buckets.map((b) => `${b.label}${b.count}${unit}`).join("，");

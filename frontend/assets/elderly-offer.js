@@ -54,20 +54,23 @@ export function offerElderlyMode(me, { where = null } = {}) {
   h("p", { class: "elderly-offer__text" },
     "长辈模式下字更大、按钮更大，首页最上方放着最常用的四项服务。以后也可以随时在页面上方或“我的”里开关。"),
   h("div", { class: "elderly-offer__actions" }, yes, no));
+  let answered = false;
   const finish = (text) => {
+    answered = true;
     rememberAsked(me);
     card.replaceChildren(h("p", { class: "elderly-offer__done", role: "status", tabindex: "-1" },
       h("span", { class: "form-status__icon", "aria-hidden": "true" }, "✓"), text));
     card.querySelector("[role=status]").focus();
   };
   yes.addEventListener("click", () => {
+    answered = true;
     applyMode(MODES.ELDERLY); // saved on the account too
     finish("已开启长辈模式。");
   });
   no.addEventListener("click", () => finish("好的，保持标准模式。需要时可点页面上方的“长辈模式”开启。"));
   // Switched on some other way (the header switch): the question has its answer.
   const stop = onModeChange((mode) => {
-    if (mode === MODES.ELDERLY && card.isConnected && card.querySelector("[data-offer-accept]")) {
+    if (mode === MODES.ELDERLY && !answered && card.isConnected) {
       rememberAsked(me);
       card.remove();
       stop();

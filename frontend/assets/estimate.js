@@ -7,6 +7,7 @@ import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import { clearFieldError, clearFormAlert, setBusy, setFieldError, showFormAlert } from "./forms.js";
 import { ItemPicker, NEW_CLAIM_PATH, parseYuan, renderBreakdown } from "./claim-common.js";
+import { actingFor } from "./acting.js";
 import { longNumber } from "./insurance.js";
 import { clearState, initPage, showError, showLoading } from "./page.js";
 import { BIND_PATH, fetchMe, redirectToLogin } from "./session.js";
@@ -176,7 +177,8 @@ async function load() {
     showError(stateBox, error, load)?.focus();
     return;
   }
-  const personId = me.identity.person_id;
+  // Acting for a relative (acting.js): /policies and /claims/estimate are theirs.
+  const personId = actingFor()?.person_id ?? me.identity.person_id;
   const live = (policies?.items || []).filter((p) => p.status === "active" && p.insured_person_id === personId);
   const items = products?.items || [];
   state.hasPolicy = live.length > 0;

@@ -24,7 +24,9 @@ export const SCOPES = Object.freeze([
   },
 ]);
 
+// Shortest first: a grant for one errand can end in days (the principal may also end it any time).
 export const PERIODS = Object.freeze([
+  { days: 3, label: "3天" },
   { days: 30, label: "1个月" },
   { days: 90, label: "3个月" },
   { days: 180, label: "半年" },

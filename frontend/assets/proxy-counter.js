@@ -59,6 +59,9 @@ function evidenceForm(grant, onDone) {
       h("p", { class: "field__error", id: `${prefix}-note-error`, hidden: true })),
     alert,
     submit);
+  form.addEventListener("change", (event) => {
+    if (event.target.name === "evidence") document.getElementById(`${prefix}-evidence-error`).hidden = true;
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearFormAlert(alert);

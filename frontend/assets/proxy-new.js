@@ -595,4 +595,7 @@ for (const input of [nameInput, idInput, limitInput]) {
   });
 }
 window.addEventListener("pagehide", stopTimers);
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted) window.location.reload(); // back from the cache: poll and show afresh
+});
 load();

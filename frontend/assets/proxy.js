@@ -80,7 +80,8 @@ function onSwitch(event) {
     startActing(grant);
     showStatus(statusBox, `现在为${grant.principal_name}代办。参保、我的保单和理赔都将办理TA的业务。`);
   }
-  renderTasks();
+  renderSwitcher(); // an ended grant chosen before leaves the list once another is chosen
+  switcherOptions.querySelector("input:checked")?.focus();
   renderAgentList();
 }
 

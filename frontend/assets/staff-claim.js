@@ -97,9 +97,7 @@ function renderPayout(c) {
         h("span", { "aria-hidden": "true" }, "! "),
         "预估：现在审核通过将按此赔付。免赔额和封顶线按审核通过的先后扣减，以通过时的计算为准。")
       : null,
-    renderBreakdown(c.breakdown, { figures: true, totalLabel: c.breakdown_is_estimate ? "预计赔付" : "赔付金额" }),
-    h("ul", { class: "payout-summary", role: "list" },
-      (c.breakdown.summary || []).map((line) => h("li", {}, line))));
+    renderBreakdown(c.breakdown, { figures: true, totalLabel: c.breakdown_is_estimate ? "预计赔付" : "赔付金额" }));
 }
 
 function decisionButton(decision) {
@@ -115,6 +113,7 @@ function renderDecision(c) {
   const allowed = ALLOWED[c.status] || [];
   decisionForm.hidden = !allowed.length;
   if (!allowed.length) {
+    actionsBox.replaceChildren();
     const text = c.status === "settled"
       ? "医院一站式结算的理赔已直接赔付，无需审核。"
       : "该理赔已办结，无需处理。";

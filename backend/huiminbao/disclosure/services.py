@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ from huiminbao.enrollment.domain import PolicyStatus
 from huiminbao.enrollment.models import Order, OrderItem, Policy
 from huiminbao.identity.models import Person
 from huiminbao.payments import ledger
+from huiminbao.registry.port import RegistryError
+
+log = logging.getLogger(__name__)
 
 REGISTRY_CHUNK = 500
 AS_OF_IN_FUTURE = "统计时点不能晚于当前时间"
@@ -126,10 +130,17 @@ def disclosure(c: Container, product_id: int, as_of: datetime | None = None) -> 
 
 
 def _schemes(c: Container, id_numbers: list[str]) -> Counter[str]:
+    """Counts by scheme; persons the registry cannot answer for (or while it is unreachable)
+    count as "unknown" rather than failing the public page."""
     counts: Counter[str] = Counter()
     for start in range(0, len(id_numbers), REGISTRY_CHUNK):
         chunk = id_numbers[start:start + REGISTRY_CHUNK]
-        found = c.registry.find_persons(chunk)
+        try:
+            found = c.registry.find_persons(chunk)
+        except RegistryError:
+            log.warning("registry unavailable: %s insured persons counted as unknown scheme",
+                        len(chunk))
+            found = {}
         for id_number in chunk:
             person = found.get(id_number)
             counts[person.scheme.value if person is not None else "unknown"] += 1
@@ -142,7 +153,7 @@ CSV_HEADER = ("指标", "分类", "数值")
 
 
 def disclosure_rows(d: Disclosure) -> list[tuple[str, str, str]]:
-    """The figures as (indicator, breakdown, value) rows: what the page and the CSV show."""
+    """The figures as (indicator, breakdown, value) rows for the CSV download."""
     product = d.product
     claims = d.claims
     rows: list[tuple[str, str, str]] = [

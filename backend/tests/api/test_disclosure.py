@@ -23,6 +23,7 @@ from huiminbao.identity.domain import Role
 from huiminbao.identity.models import UserAccount
 from huiminbao.identity.services import open_session_for
 from huiminbao.payments import ledger
+from huiminbao.registry.port import RegistryUnavailable
 
 from .enrollment_helpers import PEOPLE, enroll, sign_in
 from .test_console_support import csv_bytes, demo_product_id, staff_session, upload
@@ -234,3 +235,17 @@ def test_only_published_products_have_public_figures(client: FlaskClient,
     bad_format = client.get(url(product_id), query_string={"format": "xlsx"})
     assert bad_format.status_code == 422
     assert bad_format.get_json()["errors"]["format"] == ["format 只能是 json 或 csv"]
+
+
+def test_an_unreachable_registry_leaves_the_scheme_unknown(
+    app: Flask, wired: Container, enrolled: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreachable(id_numbers: list[str]) -> dict[str, Any]:
+        raise RegistryUnavailable("timeout")
+
+    monkeypatch.setattr(wired.registry, "find_persons", unreachable)
+    figures = app.test_client().get(url(demo_product_id(app.test_client()))).get_json()
+    assert buckets(figures["enrolled"]["by_scheme"]) == {"employee": 0, "resident": 0,
+                                                         "unknown": 4}
+    assert figures["enrolled"]["by_scheme"][2]["label"] == "未能确认"
+    assert figures["enrolled"]["total"] == 4

@@ -1,0 +1,88 @@
+"""``huiminbao bench …``: the load benchmarks (attached to the main command line in cli.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from huiminbao.bench.database import DEFAULT_BENCH_URL, BenchSetupError
+
+
+@click.group()
+def bench() -> None:
+    """Load benchmarks on PostgreSQL (they create and drop a database of their own)."""
+
+
+@bench.command("enrollment")
+@click.option("--persons", default=100_000, show_default=True,
+              type=click.IntRange(1_000, 2_000_000), help="synthetic insured persons to generate")
+@click.option("--pool", default=0, show_default=True, type=click.IntRange(0, 2_000_000),
+              help="persons signed in ahead for the storm (each enrolls once); 0 sizes it as "
+                   "twice what the warm-up's enrollment rate needs")
+@click.option("--duration", default=30, show_default=True, type=click.IntRange(3, 600),
+              help="seconds of the enrollment storm")
+@click.option("--health-duration", default=10, show_default=True, type=click.IntRange(3, 600))
+@click.option("--concurrency", default=64, show_default=True, type=click.IntRange(1, 1024),
+              help="concurrent keep-alive connections of the load generator")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="gunicorn worker processes")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="threads per gthread worker")
+@click.option("--worker-class", default="gthread", show_default=True,
+              type=click.Choice(["gthread", "sync"]),
+              help="gthread runs 'huiminbao serve'; sync serves the same app with sync workers")
+@click.option("--database-url", default=DEFAULT_BENCH_URL, show_default=True,
+              help="the benchmark's own database (its name must contain 'bench'; it is dropped "
+                   "and created again)")
+@click.option("--redis-url", default="redis://127.0.0.1:6379/15", show_default=True,
+              help="Redis database for rate limits (flushed first)")
+@click.option("--pgbench-duration", default=10, show_default=True, type=click.IntRange(3, 600))
+@click.option("--keep-database", is_flag=True, help="keep the benchmark database afterwards")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="also write the figures as JSON")
+def enrollment(persons: int, pool: int, duration: int, health_duration: int, concurrency: int,
+               workers: int, threads: int, worker_class: str, database_url: str, redis_url: str,
+               pgbench_duration: int, keep_database: bool, json_path: Path | None) -> None:
+    """The enrollment rush: one-click personal-account enrollments against gunicorn on
+    PostgreSQL, with the health-check and pgbench baselines, then reconcile."""
+    from huiminbao.bench import enrollment as bench_enrollment
+    from huiminbao.bench.server import WorkerModel
+
+    options = bench_enrollment.Options(
+        persons=persons, pool=pool, duration_s=duration, health_duration_s=health_duration,
+        concurrency=concurrency,
+        model=WorkerModel(worker_class, workers, threads if worker_class == "gthread" else 1),
+        database_url=database_url, redis_url=redis_url, pgbench_duration_s=pgbench_duration,
+        keep_database=keep_database)
+    try:
+        report = bench_enrollment.run(options, click.echo)
+    except BenchSetupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(bench_enrollment.format_report(report))
+    if json_path is not None:
+        bench_enrollment.write_json(report, json_path)
+    if not report.passed.get("reconcile: zero invariant violations", False):
+        sys.exit(1)
+
+
+@bench.command("lookups")
+@click.option("--persons", default=1_000_000, show_default=True,
+              type=click.IntRange(1_000, 10_000_000),
+              help="persons and policies to load (one policy each)")
+@click.option("--samples", default=200, show_default=True, type=click.IntRange(1, 10_000),
+              help="timed lookups of each kind")
+@click.option("--database-url", default=DEFAULT_BENCH_URL, show_default=True,
+              help="base URL; the scratch database is its name + '_lookups'")
+@click.option("--keep-database", is_flag=True, help="keep the scratch database afterwards")
+def lookups(persons: int, samples: int, database_url: str, keep_database: bool) -> None:
+    """Big tables: load N persons and N policies (COPY), then time a person lookup, a policy
+    list and the disclosure figures. Reported, not asserted; loading takes a few minutes."""
+    from huiminbao.bench import lookups as bench_lookups
+
+    try:
+        bench_lookups.run(persons=persons, samples=samples, database_url=database_url,
+                          keep_database=keep_database, echo=click.echo)
+    except BenchSetupError as exc:
+        raise click.ClickException(str(exc)) from exc

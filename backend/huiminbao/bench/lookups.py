@@ -1,0 +1,204 @@
+"""``huiminbao bench lookups``: the big tables. With N persons and N policies (default a million
+each) loaded by COPY into a scratch database, time what residents and the public ask most:
+
+* a person lookup by ID number (the product's ``people`` row and the registry's answer);
+* a resident's policy list (``GET /api/v1/policies`` through the app, bearer token);
+* the disclosure figures (``GET /api/v1/disclosure/{product_id}``), and for comparison the same
+  counts and sums computed by one aggregate query in PostgreSQL.
+
+Figures are reported, not asserted: this is a benchmark, not a timed test.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import create_engine, func, select, text
+
+from huiminbao.bench.bigtables import load_enrolled
+from huiminbao.bench.database import ScratchDatabase
+
+DISCLOSURE_SAMPLES = 1  # the endpoint reads every policy: minutes at a million
+AGGREGATE_SAMPLES = 3
+
+
+def _timed(samples: int, action: Callable[[int], Any]) -> list[float]:
+    timings = []
+    for index in range(samples):
+        started = time.perf_counter()
+        action(index)
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def _summary(label: str, timings: list[float]) -> str:
+    ordered = sorted(timings)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return (f"  {label:<44} median {statistics.median(ordered):8.2f} ms   p95 {p95:8.2f} ms   "
+            f"max {ordered[-1]:8.2f} ms   ({len(ordered)} samples)")
+
+
+def run(*, persons: int, samples: int, database_url: str, keep_database: bool,
+        echo: Callable[[str], None]) -> None:
+    from huiminbao.app import build_container, create_app
+    from huiminbao.catalog.demo import ensure_demo_product
+    from huiminbao.core.clock import SystemClock
+    from huiminbao.core.config import Mode, Settings
+    from huiminbao.core.migrate import upgrade_engine
+
+    database = ScratchDatabase.parse(database_url, suffix="_lookups")
+    clock = SystemClock()
+    echo(f"· creating database {database.name}")
+    database.recreate()
+    try:
+        engine = create_engine(database.sqlalchemy_url)
+        upgrade_engine(engine)
+        engine.dispose()
+        settings = Settings(mode=Mode.PRODUCTION, database_url=database.sqlalchemy_url,
+                            secret_key=secrets.token_urlsafe(48), testing=True)
+        wired = build_container(settings, clock=clock)
+        try:
+            product = ensure_demo_product(wired.db, clock)
+            with wired.db.read() as session:
+                from huiminbao.catalog.models import Product
+
+                loaded_product = session.get(Product, product.id)
+                assert loaded_product is not None
+                _ = loaded_product.tiers, loaded_product.terms
+            echo(f"· loading {persons:,} enrolled persons (registry row, person, account, order, "
+                 "item, policy, ledger transaction and entries) with COPY")
+            report = load_enrolled(wired.db, clock, loaded_product, persons, echo=echo)
+            echo(f"  loaded in {report.total_s:.1f} s (generate {report.seconds['generate']:.1f} "
+                 f"s, ANALYZE {report.seconds['analyze']:.1f} s)")
+            app = create_app(container=wired)
+            _measure(wired, app, product.id, samples, echo)
+        finally:
+            wired.db.dispose()
+    finally:
+        if keep_database:
+            echo(f"· kept database {database.name}")
+        else:
+            database.drop()
+
+
+def _measure(wired: Any, app: Any, product_id: int, samples: int,
+             echo: Callable[[str], None]) -> None:
+    from huiminbao.identity.domain import SESSION_TTL
+    from huiminbao.identity.models import AuthSession, Person, UserAccount
+
+    rng = random.Random(7)  # noqa: S311 - picks sample rows, nothing secret
+    with wired.db.read() as session:
+        top = int(session.scalar(select(func.max(Person.id))) or 0)
+        low = int(session.scalar(select(func.min(Person.id))) or 0)
+        picked_ids = [rng.randint(low, top) for _ in range(samples)]
+        sample_people = session.execute(
+            select(Person.id, Person.id_number, UserAccount.id)
+            .join(UserAccount, UserAccount.person_id == Person.id)
+            .where(Person.id.in_(picked_ids))).all()
+    id_numbers = [row[1] for row in sample_people]
+    now = wired.clock.now()
+    with wired.db.transaction() as session:
+        auth_sessions = [AuthSession(account_id=account_id, cookie_token_hash=secrets.token_hex(32),
+                                     csrf_token=secrets.token_urlsafe(24), method="sms",
+                                     authenticated_at=now, expires_at=now + SESSION_TTL)
+                         for _person_id, _id_number, account_id in sample_people]
+        session.add_all(auth_sessions)
+        session.flush()
+        tokens = [wired.tokens.issue(s.account_id, s.id)[0] for s in auth_sessions]
+    count = len(sample_people)
+    echo("")
+    echo(f"Timings on {wired.db.engine.url.database} (in-process, one client, warm cache):")
+
+    def person_row(index: int) -> None:
+        with wired.db.read() as session:
+            found = session.scalars(select(Person).where(
+                Person.id_number == id_numbers[index])).one()
+            assert found is not None
+
+    def registry_person(index: int) -> None:
+        assert wired.registry.find_person(id_numbers[index]) is not None
+
+    client = app.test_client()
+
+    def policy_list(index: int) -> None:
+        response = client.get("/api/v1/policies",
+                              headers={"Authorization": f"Bearer {tokens[index]}"})
+        assert response.status_code == 200, response.get_json()
+        assert len(response.get_json()["items"]) == 1
+
+    def disclosure(_index: int) -> None:
+        response = client.get(f"/api/v1/disclosure/{product_id}")
+        assert response.status_code == 200, response.get_json()
+
+    for label, action, runs in (
+            ("person by ID number (people)", person_row, count),
+            ("person by ID number (registry port)", registry_person, count),
+            ("GET /api/v1/policies (one resident)", policy_list, count)):
+        action(0)  # warm-up
+        echo(_summary(label, _timed(runs, action)))
+
+    if any(rule.rule.startswith("/api/v1/disclosure/<") for rule in app.url_map.iter_rules()):
+        echo("  (timing GET /api/v1/disclosure/{product_id}: it reads every policy, so this "
+             "can take minutes at a million)")
+        echo(_summary("GET /api/v1/disclosure/{product_id}",
+                      _timed(DISCLOSURE_SAMPLES, disclosure)))
+    else:
+        echo("  GET /api/v1/disclosure/{product_id}: not in this build (aggregate below instead)")
+    _aggregate(wired, product_id, echo)
+    _explain(wired, product_id, id_numbers[0], sample_people[0][0], echo)
+
+
+AGGREGATE = """
+SELECT o.payment_method, count(*) AS policies, sum(p.premium_fen) AS premium_fen,
+       count(*) FILTER (WHERE pe.birth_date > (current_date - interval '18 years')) AS minors
+FROM policies p
+JOIN order_items oi ON oi.id = p.order_item_id
+JOIN orders o ON o.id = oi.order_id
+JOIN people pe ON pe.id = p.insured_person_id
+WHERE p.product_id = :product_id AND p.status = 'active'
+GROUP BY o.payment_method
+"""
+
+
+def _aggregate(wired: Any, product_id: int, echo: Callable[[str], None]) -> None:
+    def run_once(_index: int) -> None:
+        with wired.db.read() as session:
+            session.execute(text(AGGREGATE), {"product_id": product_id}).all()
+
+    run_once(0)
+    echo(_summary("disclosure-style aggregate in SQL (one query)",
+                  _timed(AGGREGATE_SAMPLES, run_once)))
+    started = time.perf_counter()
+    with wired.db.read() as session:
+        premium = session.scalar(text(
+            "SELECT sum(amount_fen) FROM ledger_entries WHERE account = :account"),
+            {"account": f"premium_income:{product_id}"})
+    echo(f"  {'premium income from the ledger (one sum)':<44} "
+         f"{(time.perf_counter() - started) * 1000:8.2f} ms   ({premium} fen)")
+
+
+def _explain(wired: Any, product_id: int, id_number: str, person_id: int,
+             echo: Callable[[str], None]) -> None:
+    queries = {
+        "person by ID number": ("SELECT * FROM people WHERE id_number = :v", {"v": id_number}),
+        "policy list": ("SELECT * FROM policies WHERE insured_person_id = :v OR "
+                        "holder_person_id = :v ORDER BY issued_at DESC, id DESC",
+                        {"v": person_id}),
+        "disclosure aggregate": (AGGREGATE, {"product_id": product_id}),
+    }
+    echo("")
+    echo("EXPLAIN ANALYZE (plan heads):")
+    with wired.db.read() as session:
+        for label, (sql, params) in queries.items():
+            plan = [row[0] for row in session.execute(
+                text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}"), params)]
+            echo(f"  {label}:")
+            for line in plan[:8]:
+                echo(f"    {line}")
+            echo(f"    … {plan[-1].strip()}")
+

@@ -1,0 +1,174 @@
+"""The app server under test: ``huiminbao serve`` (gunicorn) in production mode, in a process of
+its own, on a free port of 127.0.0.1.
+
+``huiminbao serve`` always runs gunicorn's ``gthread`` workers. To compare worker models the
+benchmark can also start this module (``python -m huiminbao.bench.server``), which serves the
+same application with the same options but lets the worker class be chosen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from huiminbao.core.config import REPO_ROOT
+
+WORKER_CLASSES = ("gthread", "sync")
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 20.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class WorkerModel:
+    worker_class: str
+    workers: int
+    threads: int
+
+    def __str__(self) -> str:
+        if self.worker_class == "gthread":
+            return f"gthread, {self.workers} workers × {self.threads} threads"
+        return f"{self.worker_class}, {self.workers} workers"
+
+
+@dataclass
+class AppServer:
+    process: subprocess.Popen[bytes]
+    port: int
+    model: WorkerModel
+    log_path: Path
+    env: dict[str, str] = field(repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_tail(self, limit: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")[-limit:]
+        except OSError:
+            return ""
+
+
+def server_env(database_url: str, redis_url: str, secret_key: str) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("HUIMINBAO_NOW", "HUIMINBAO_FRONTEND_DIR", "WECHAT_APP_ID", "WECHAT_APP_SECRET"):
+        env.pop(name, None)
+    env.update({
+        "HUIMINBAO_MODE": "production",
+        "HUIMINBAO_SECRET_KEY": secret_key,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(REPO_ROOT / "backend"), env.get("PYTHONPATH")])),
+    })
+    return env
+
+
+def start(model: WorkerModel, env: dict[str, str], workdir: Path) -> AppServer:
+    """Start the server and return once ``/api/v1/health`` answers 200."""
+    port = free_port()
+    common = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(model.workers),
+              "--threads", str(model.threads)]
+    if model.worker_class == "gthread":
+        command = [sys.executable, "-m", "huiminbao.cli", "serve", *common]
+    else:
+        command = [sys.executable, "-m", "huiminbao.bench.server", *common,
+                   "--worker-class", model.worker_class]
+    log_path = workdir / f"server-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log,  # noqa: S603
+                                   stderr=subprocess.STDOUT)
+    server = AppServer(process, port, model, log_path, env)
+    try:
+        wait_until_healthy(server)
+    except BaseException:
+        stop(server)
+        raise
+    return server
+
+
+def wait_until_healthy(server: AppServer) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    problem = "no answer yet"
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"the server exited with {server.process.returncode}:\n"
+                               + server.log_tail())
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=2)
+            connection.request("GET", "/api/v1/health")
+            status = connection.getresponse().status
+            connection.close()
+        except OSError as exc:
+            problem = repr(exc)
+        else:
+            if status == 200:
+                return
+            problem = f"health answered {status}"
+        time.sleep(0.2)
+    raise RuntimeError(f"the server was not healthy within {START_TIMEOUT_S:.0f}s ({problem}):\n"
+                       + server.log_tail())
+
+
+def stop(server: AppServer) -> None:
+    """Graceful stop (SIGTERM to the gunicorn master), then SIGKILL if it will not go."""
+    if server.process.poll() is not None:
+        return
+    server.process.send_signal(signal.SIGTERM)
+    try:
+        server.process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=5)
+
+
+# ---------------------------------------------------------------- python -m huiminbao.bench.server
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``huiminbao serve`` with a choosable gunicorn worker class (production settings only)."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--worker-class", choices=WORKER_CLASSES, default="sync")
+    args = parser.parse_args(argv)
+
+    from huiminbao.app import create_app, start_background_workers
+    from huiminbao.cli import _run_gunicorn, _settings
+
+    app = create_app(_settings())  # the benchmark has migrated its database already
+    options: dict[str, Any] = {
+        "bind": f"{args.host}:{args.port}",
+        "workers": args.workers,
+        "worker_class": args.worker_class,
+        "threads": args.threads,
+        "accesslog": None,
+        "graceful_timeout": 10,
+        "timeout": 30,
+        "post_fork": lambda _server, _worker: app.extensions["huiminbao"].db.engine.dispose(
+            close=False),
+        "post_worker_init": lambda _worker: start_background_workers(app),
+    }
+    _run_gunicorn(app, options)
+
+
+if __name__ == "__main__":
+    main()

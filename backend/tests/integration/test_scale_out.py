@@ -1,0 +1,258 @@
+"""Scale-out (issue 8): two app servers — two ``huiminbao serve`` processes on two ports, in
+production mode with one secret key — share one PostgreSQL schema and one Redis database, and
+hold no state of their own. A storm split across both issues one policy and one debit per
+person; an Idempotency-Key replayed on the other server answers the first result; the code
+sending limit counts sends on either server; a session opened on one works (and ends) on both.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import re
+import secrets
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from huiminbao.app import build_container
+from huiminbao.bench import server
+from huiminbao.bench.pool import PoolMember, sign_in_pool
+from huiminbao.catalog.demo import ensure_demo_product
+from huiminbao.catalog.models import Product
+from huiminbao.core.config import Mode, Settings
+from huiminbao.core.container import Container
+from huiminbao.enrollment.models import Order, Policy
+from huiminbao.enrollment.reconcile import reconcile
+from huiminbao.identity.models import SmsMessage
+from huiminbao.registry.generator import generate_population
+from tests.log_scan import watch_log_file
+
+pytestmark = pytest.mark.postgres
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+PERSONS = 24  # each sends four requests: one key on both servers, two more keys
+STORM_THREADS = 16
+REQUEST_TIMEOUT_S = 60.0
+STORM_DEADLINE_S = 240.0
+MODEL = server.WorkerModel("gthread", 2, 4)
+ALLOWED_REFUSALS = {"already_insured", "pending_order"}
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+    headers: dict[str, str]
+    cookies: list[str]
+
+
+def call(base_url: str, method: str, path: str, *, body: Any = None,
+         headers: dict[str, str] | None = None) -> Answer:
+    """One HTTP request to a local server (never anywhere else)."""
+    host, port = base_url.removeprefix("http://").split(":")
+    assert host == "127.0.0.1", base_url
+    connection = http.client.HTTPConnection(host, int(port), timeout=REQUEST_TIMEOUT_S)
+    try:
+        payload = None if body is None else json.dumps(body).encode()
+        connection.request(method, path, body=payload, headers={
+            "Accept": "application/json",
+            **({"Content-Type": "application/json"} if payload is not None else {}),
+            **(headers or {})})
+        response = connection.getresponse()
+        raw = response.read()
+        parsed = json.loads(raw) if raw and "json" in (response.getheader("Content-Type") or "") \
+            else None
+        return Answer(response.status, parsed, {k.lower(): v for k, v in response.getheaders()},
+                      response.msg.get_all("Set-Cookie") or [])
+    finally:
+        connection.close()
+
+
+@dataclass
+class Cluster:
+    a: server.AppServer
+    b: server.AppServer
+    container: Container
+    product_id: int
+    members: list[PoolMember]
+    body: dict[str, Any]
+
+
+def _redis_or_fail() -> redis.Redis:
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis is not reachable at {REDIS_URL} (TEST_REDIS_URL): {exc}",
+                    pytrace=False)
+    return client
+
+
+@pytest.fixture(scope="module")
+def cluster(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    shared_redis = _redis_or_fail()
+    shared_redis.flushdb()
+    secret_key = secrets.token_urlsafe(48)
+    settings = Settings(mode=Mode.PRODUCTION, database_url=pg_url, redis_url=REDIS_URL,
+                        secret_key=secret_key, testing=True)
+    container = build_container(settings)  # the system clock, as the servers have
+    generate_population(container.db, container.clock, 1_000, seed=8)
+    ensure_demo_product(container.db, container.clock)
+    with container.db.read() as session:
+        product = session.scalars(select(Product)).one()
+        _ = product.tiers, product.terms
+    members = sign_in_pool(container, product.id, PERSONS)
+    assert len(members) == PERSONS
+    assert product.current_terms is not None
+    tier = product.tier("standard")
+    assert tier is not None
+    body = {"product_id": product.id, "tier": "standard", "payment_method": "personal_account",
+            "confirmations": {"terms_version": product.current_terms.version,
+                              "not_basic_insurance": True, "debit_amount_fen": tier.premium_fen}}
+    workdir = tmp_path_factory.mktemp("scale-out")
+    env = server.server_env(pg_url, REDIS_URL, secret_key)
+    started: list[server.AppServer] = []
+    try:
+        for _ in range(2):
+            instance = server.start(MODEL, env, workdir)
+            watch_log_file(instance.log_path)  # the session's scan for ID and phone numbers
+            started.append(instance)
+        yield Cluster(started[0], started[1], container, product.id, members, body)
+    finally:
+        for instance in started:
+            server.stop(instance)
+        shared_redis.flushdb()
+        shared_redis.close()
+        container.db.dispose()
+
+
+def _enroll(base_url: str, cluster: Cluster, member: PoolMember, key: str) -> Answer:
+    return call(base_url, "POST", "/api/v1/enrollments", body=cluster.body,
+                headers={"Authorization": f"Bearer {member.token}", "Idempotency-Key": key})
+
+
+def test_a_storm_split_across_both_servers_issues_one_policy_and_one_debit_each(
+    cluster: Cluster,
+) -> None:
+    rng = random.Random(8)
+    jobs: list[tuple[str, int, str]] = []  # (server, member index, key)
+    for index in range(len(cluster.members)):
+        shared_key = f"scale-{index}-{uuid_hex()}"
+        jobs += [("a", index, shared_key), ("b", index, shared_key),
+                 ("a", index, f"scale-{index}-{uuid_hex()}"),
+                 ("b", index, f"scale-{index}-{uuid_hex()}")]
+    rng.shuffle(jobs)
+    bases = {"a": cluster.a.base_url, "b": cluster.b.base_url}
+
+    def send(job: tuple[str, int, str]) -> Answer:
+        which, index, key = job
+        return _enroll(bases[which], cluster, cluster.members[index], key)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=STORM_THREADS) as pool:
+        answers = list(pool.map(send, jobs, timeout=STORM_DEADLINE_S))
+    assert time.monotonic() - started < STORM_DEADLINE_S
+
+    by_member: dict[int, list[Answer]] = defaultdict(list)
+    by_key: dict[str, list[Answer]] = defaultdict(list)
+    for (_which, index, key), answer in zip(jobs, answers, strict=True):
+        by_member[index].append(answer)
+        by_key[key].append(answer)
+        if answer.status != 201:
+            assert answer.status in {409, 422}, (answer.status, answer.body)
+            assert answer.body["code"] in ALLOWED_REFUSALS, answer.body
+    for key, pair in by_key.items():
+        if len(pair) == 2:  # the same key on both servers: one execution, the same answer
+            assert (pair[0].status, pair[0].body) == (pair[1].status, pair[1].body), key
+    for index, member_answers in by_member.items():
+        orders = {answer.body["order_no"] for answer in member_answers if answer.status == 201}
+        assert len(orders) == 1, (index, [(a.status, a.body) for a in member_answers])
+
+    c = cluster.container
+    with c.db.read() as session:
+        live = Counter(session.scalars(select(Policy.insured_person_id).where(
+            Policy.product_id == cluster.product_id, Policy.status == "active")))
+        issued = session.scalar(select(func.count()).select_from(Order).where(
+            Order.status == "issued"))
+    for member in cluster.members:
+        assert live[member.person_id] == 1, member.person_id
+        debits = [e for e in c.registry.entries(member.id_number) if e.kind == "debit"]
+        assert len(debits) == 1, (member.person_id, debits)
+    assert issued == len(cluster.members)
+    report = reconcile(c)
+    assert report.ok, report.violations
+    assert report.settled_orders == {}
+
+
+def uuid_hex() -> str:
+    return secrets.token_hex(8)
+
+
+def test_the_code_sending_limit_counts_sends_on_either_server(cluster: Cluster) -> None:
+    phone = "13912340001"
+    first = call(cluster.a.base_url, "POST", "/api/v1/auth/otp", body={"phone": phone})
+    assert first.status == 200, first.body
+    second = call(cluster.b.base_url, "POST", "/api/v1/auth/otp", body={"phone": phone})
+    assert second.status == 429, second.body
+    assert int(second.headers["retry-after"]) > 0
+    other_phone = call(cluster.b.base_url, "POST", "/api/v1/auth/otp",
+                       body={"phone": "13912340002"})
+    assert other_phone.status == 200, other_phone.body  # the limit is per phone, not global
+
+
+def _latest_code(c: Container, phone: str) -> str:
+    with c.db.read() as session:
+        texts = session.scalars(select(SmsMessage.text).where(SmsMessage.phone == phone)
+                                .order_by(SmsMessage.id.desc())).all()
+    for text in texts:
+        if match := re.search(r"验证码为(\d{6})", text):
+            return match.group(1)
+    raise AssertionError(f"no code among {len(texts)} messages")
+
+
+def test_a_session_opened_on_one_server_works_and_ends_on_both(cluster: Cluster) -> None:
+    phone = "13912340003"
+    sent = call(cluster.a.base_url, "POST", "/api/v1/auth/otp", body={"phone": phone})
+    assert sent.status == 200, sent.body
+    code = _latest_code(cluster.container, phone)
+    login = call(cluster.b.base_url, "POST", "/api/v1/auth/login",  # the code, sent from A
+                 body={"phone": phone, "code": code})
+    assert login.status == 200, login.body
+    bearer = {"Authorization": f"Bearer {login.body['access_token']}"}
+    session_cookie = re.search(r"hmb_session=([^;]+)", " ".join(login.cookies))
+    assert session_cookie is not None, login.cookies
+
+    for base_url in (cluster.a.base_url, cluster.b.base_url):
+        me = call(base_url, "GET", "/api/v1/me", headers=bearer)
+        assert me.status == 200, me.body
+        by_cookie = call(base_url, "GET", "/api/v1/me",
+                         headers={"Cookie": f"hmb_session={session_cookie.group(1)}"})
+        assert by_cookie.status == 200, by_cookie.body
+
+    logout = call(cluster.a.base_url, "POST", "/api/v1/auth/logout", headers=bearer)
+    assert logout.status in {200, 204}, logout.body
+    for base_url in (cluster.a.base_url, cluster.b.base_url):
+        assert call(base_url, "GET", "/api/v1/me", headers=bearer).status == 401
+        assert call(base_url, "GET", "/api/v1/me", headers={
+            "Cookie": f"hmb_session={session_cookie.group(1)}"}).status == 401
+
+
+def test_both_servers_are_separate_processes(cluster: Cluster) -> None:
+    assert cluster.a.port != cluster.b.port
+    assert cluster.a.process.pid != cluster.b.process.pid
+    for instance in (cluster.a, cluster.b):
+        health = call(instance.base_url, "GET", "/api/v1/health")
+        assert health.status == 200 and health.body["mode"] == "production", health.body
+        assert health.body["database_backend"] == "postgresql"
+    assert Path(cluster.a.log_path).exists()
