@@ -143,7 +143,10 @@ def test_sun_li_uses_every_page_in_elderly_mode(page: Page, base_url: str) -> No
     keep_screenshot(page, "elderly-proxy")
 
     # ---------------------------------------------------------------- and in standard mode
-    page.get_by_role("button", name="长辈模式").click()
+    # The switch saves the choice in the background: wait for that save before asking.
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/me/preferences")) as saved:
+        page.get_by_role("button", name="长辈模式").click()
+    assert saved.value.ok
     expect(page.locator("html")).not_to_have_attribute("data-mode", "elderly")
     assert page.request.get("/api/v1/me").json()["elderly_mode"] is False
     assert_no_axe_violations(page, "on 代办授权 (standard)")
