@@ -33,6 +33,9 @@ def agree_to_terms(page: Page) -> None:
 
 def test_sun_li_is_enrolled_by_the_subsidy_at_no_cost(page: Page, base_url: str) -> None:
     sign_up(page, base_url, "13800000009", "孙丽", "330110196504300923")
+    # The page adopts the account's saved mode once /me answers: let it settle first, or
+    # that adoption can undo the click below (seen under load).
+    page.wait_for_load_state("networkidle")
     page.get_by_role("button", name="长辈模式").click()
     expect(page.locator("html")).to_have_attribute("data-mode", "elderly")
     page.goto("/")
