@@ -100,7 +100,7 @@ def test_the_public_figures_equal_the_database(
     expect(page.get_by_role("heading", level=2, name=DEMO_PRODUCT)).to_be_visible()
     page.get_by_role("contentinfo").get_by_role("link", name="信息披露").click()
     expect(page.get_by_role("heading", level=1, name="信息披露")).to_be_visible()
-    expect(page.locator("[data-as-of]")).to_contain_text("（实时）")
+    expect(page.locator("[data-as-of]")).to_contain_text("（最新统计，每5分钟更新）")
 
     counted = from_database(live_server, product["id"])
     assert counted["total"] == 3
@@ -132,7 +132,7 @@ def test_the_public_figures_equal_the_database(
     page.get_by_role("button", name="查询", exact=True).click()
     expect(figures.locator("[data-figure=enrolled-total] .stat__value")).to_have_text("0人")
     expect(page.locator("[data-as-of]")).not_to_contain_text("实时")
-    page.get_by_role("button", name="实时数据").click()
+    page.get_by_role("button", name="最新数据").click()
     expect(figures.locator("[data-figure=enrolled-total] .stat__value")).to_have_text("3人")
 
     # The CSV: UTF-8 with a BOM, the same figures.

@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g
 
 from huiminbao import __version__
 from huiminbao.core.api import Api, register_error_handlers
@@ -32,6 +32,7 @@ Every POST that moves money or creates a policy takes an `Idempotency-Key` heade
 
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
     """Wire the built-in adapters for these settings (tests may pass their own clock)."""
+    from huiminbao.catalog.cache import PublishedProducts
     from huiminbao.claims.storage import LocalDocumentStore, documents_dir
     from huiminbao.identity.sms import OutboxSmsSender
     from huiminbao.identity.tokens import TokenService
@@ -56,6 +57,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         grants=ProxyGrantFinder(),
         gateway=SimulatedGateway(db, clock, default_merchant_key(settings.secret_key)),
         documents=LocalDocumentStore(documents_dir(settings)),
+        products=PublishedProducts(db),
     )
 
 
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.extensions["huiminbao"] = wired
 
     init_request_ids(app)
+    _hold_one_connection_per_request(app, wired)
     init_rate_limits(app, settings)
     init_wechat(app, settings)
     init_access(app)
@@ -99,6 +102,22 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.register_blueprint(swagger_assets_blueprint())
     app.register_blueprint(frontend_blueprint(settings.frontend_dir))
     return app
+
+
+def _hold_one_connection_per_request(app: Flask, wired: Container) -> None:
+    """A request's sessions share one pooled connection (see ``Database.holding_connection``)."""
+
+    @app.before_request
+    def _hold() -> None:
+        hold = wired.db.holding_connection()
+        hold.__enter__()
+        g.db_connection_hold = hold
+
+    @app.teardown_request
+    def _release(_error: BaseException | None) -> None:
+        hold = g.pop("db_connection_hold", None)
+        if hold is not None:
+            hold.__exit__(None, None, None)
 
 
 def _register_blueprints(app: Flask, api: Any, settings: Settings) -> None:

@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
 from huiminbao.bench.cli import bench
-from huiminbao.core.config import ConfigError, Settings
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+from huiminbao.core.commands import settings_from_env, wired_from_env
+from huiminbao.core.config import Settings
 
 
 @click.group()
@@ -40,7 +32,7 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, dev_se
     """Apply migrations (and demo data in demo mode), then serve the API and the frontend."""
     from huiminbao.app import create_app, start_background_workers
 
-    settings = _settings()
+    settings = settings_from_env()
     _upgrade(settings)
     if settings.is_demo:
         _load_demo_data(settings)
@@ -50,12 +42,14 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, dev_se
         app.run(host=host, port=port, threaded=True)
         return
     # Demo mode runs one process: its SQLite database and movable clock live in that process.
-    default_workers = 1 if settings.is_demo else 2 * (os.cpu_count() or 1)
+    # Production: one process per core, four threads each (the app is CPU-bound Python; the
+    # threads cover its database waits). README "Worker model" has the measurements.
+    default_workers = 1 if settings.is_demo else (os.cpu_count() or 1)
     _run_gunicorn(app, {
         "bind": f"{host}:{port}",
         "workers": workers or default_workers,
         "worker_class": "gthread",
-        "threads": threads or 8,
+        "threads": threads or (8 if settings.is_demo else 4),
         "accesslog": None,  # the app logs every request itself, as JSON, with its request id
         "graceful_timeout": 10,
         "timeout": 30,
@@ -98,7 +92,7 @@ def db() -> None:
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: head)."""
-    _upgrade(_settings(), revision)
+    _upgrade(settings_from_env(), revision)
     click.echo("数据库已升级到最新版本")
 
 
@@ -110,7 +104,7 @@ def db_downgrade(revision: str) -> None:
 
     from huiminbao.core.migrate import alembic_config
 
-    command.downgrade(alembic_config(_settings().database_url), revision)
+    command.downgrade(alembic_config(settings_from_env().database_url), revision)
     click.echo(f"数据库已回退到 {revision}")
 
 
@@ -123,7 +117,7 @@ def _upgrade(settings: Settings, revision: str = "head") -> None:
 @main.command("demo-data")
 def demo_data() -> None:
     """Load the fixed demo city (persons, accounts, relations, product); safe to run again."""
-    settings = _settings()
+    settings = settings_from_env()
     _upgrade(settings)
     _load_demo_data(settings)
     click.echo("演示数据已就绪")
@@ -157,7 +151,7 @@ def registry_import(directory: Path) -> None:
     from huiminbao.app import build_container
     from huiminbao.registry.importer import import_directory
 
-    settings = _settings()
+    settings = settings_from_env()
     _upgrade(settings)
     wired = build_container(settings)
     try:
@@ -178,7 +172,7 @@ def registry_generate(count: int, city_code: str, seed: int) -> None:
     from huiminbao.app import build_container
     from huiminbao.registry.generator import generate_population
 
-    settings = _settings()
+    settings = settings_from_env()
     _upgrade(settings)
     wired = build_container(settings)
     try:
@@ -195,7 +189,7 @@ def reconcile() -> None:
     from huiminbao.app import build_container
     from huiminbao.enrollment.reconcile import reconcile as run
 
-    settings = _settings()
+    settings = settings_from_env()
     _upgrade(settings)
     wired = build_container(settings)
     try:
@@ -221,7 +215,7 @@ def renewal_notify(next_product_id: int, notice_days: int) -> None:
 
     from huiminbao.enrollment import renewal as renewals
 
-    with _wired() as wired:
+    with wired_from_env() as wired:
         counts = renewals.notify(wired, next_product_id, timedelta(days=notice_days))
     click.echo(counts.format())
 
@@ -232,22 +226,9 @@ def renewal_run(next_product_id: int) -> None:
     """Debit the renewals whose notice period has passed and whose consent still stands."""
     from huiminbao.enrollment import renewal as renewals
 
-    with _wired() as wired:
+    with wired_from_env() as wired:
         counts = renewals.run(wired, next_product_id)
     click.echo(counts.format())
-
-
-@contextmanager
-def _wired() -> Iterator[Any]:
-    from huiminbao.app import build_container
-
-    settings = _settings()
-    _upgrade(settings)
-    wired = build_container(settings)
-    try:
-        yield wired
-    finally:
-        wired.db.dispose()
 
 
 @main.group()
@@ -267,7 +248,7 @@ def staff_create(phone: str, role: str, display_name: str) -> None:
     from huiminbao.identity.domain import Role
     from huiminbao.identity.services import create_staff
 
-    settings = _settings()
+    settings = settings_from_env()
     _upgrade(settings)
     wired = build_container(settings)
     try:
@@ -281,8 +262,10 @@ def staff_create(phone: str, role: str, display_name: str) -> None:
 
 def _attach_domain_commands() -> None:
     from huiminbao.claims.cli import clients
+    from huiminbao.disclosure.cli import disclosure
 
     main.add_command(clients)
+    main.add_command(disclosure)  # huiminbao disclosure refresh (run from cron)
 
 
 _attach_domain_commands()

@@ -75,7 +75,7 @@ function chinaTime(iso) {
 function render(data) {
   const claims = data.claims || {};
   const enrolled = data.enrolled || {};
-  asOfText.textContent = `${data.product.name}（${data.product.year}年度）· 统计时点：${chinaTime(data.as_of)}${data.live ? "（实时）" : ""}`;
+  asOfText.textContent = `${data.product.name}（${data.product.year}年度）· 统计时点：${chinaTime(data.as_of)}${data.live ? "（最新统计，每5分钟更新）" : ""}`;
   const items = [
     stat("enrolled-total", "参保人数", `${enrolled.total}人`),
     stat("premium-income", "保费收入", formatFen(data.premium_income_fen)),

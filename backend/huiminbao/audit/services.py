@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import g, has_request_context
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from huiminbao.audit.models import AuditEvent
 from huiminbao.core.clock import Clock
-from huiminbao.core.db import Database
+from huiminbao.core.db import Database, table_of
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,9 @@ def _request_id() -> str | None:
 
 
 def record(session: Session, clock: Clock, entry: AuditEntry) -> None:
-    session.add(AuditEvent(
+    # A plain INSERT on the table, not an object for the unit of work: audit rows are never read
+    # back in the transaction that writes them, and this runs on every enrollment.
+    session.execute(insert(table_of(AuditEvent)).values(
         occurred_at=clock.now(),
         action=entry.action,
         outcome=entry.outcome,

@@ -86,3 +86,24 @@ def lookups(persons: int, samples: int, database_url: str, keep_database: bool) 
                           keep_database=keep_database, echo=click.echo)
     except BenchSetupError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@bench.command("phases")
+@click.option("--persons", default=5_000, show_default=True, type=click.IntRange(1_000, 1_000_000),
+              help="synthetic insured persons to generate")
+@click.option("--samples", default=300, show_default=True, type=click.IntRange(10, 100_000),
+              help="enrollments timed step by step")
+@click.option("--database-url", default=DEFAULT_BENCH_URL, show_default=True,
+              help="base URL; the scratch database is its name + '_phases'")
+@click.option("--redis-url", default="redis://127.0.0.1:6379/15", show_default=True)
+def phases(persons: int, samples: int, database_url: str, redis_url: str) -> None:
+    """Where one enrollment's CPU goes: each step of the use case timed in-process (the
+    Flask test client on PostgreSQL), against a health check's. About a minute."""
+    from huiminbao.bench import phases as bench_phases
+
+    try:
+        report = bench_phases.run(persons=persons, samples=samples, database_url=database_url,
+                                  redis_url=redis_url, echo=click.echo)
+    except BenchSetupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(bench_phases.format_report(report))

@@ -152,9 +152,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from huiminbao.app import create_app, start_background_workers
-    from huiminbao.cli import _run_gunicorn, _settings
+    from huiminbao.cli import _run_gunicorn
+    from huiminbao.core.commands import settings_from_env
 
-    app = create_app(_settings())  # the benchmark has migrated its database already
+    app = create_app(settings_from_env())  # the benchmark has migrated its database already
     options: dict[str, Any] = {
         "bind": f"{args.host}:{args.port}",
         "workers": args.workers,

@@ -5,30 +5,9 @@ Attach to the main command line with ``main.add_command(clients)``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import click
 
-from huiminbao.core.config import ConfigError, Settings
-from huiminbao.core.container import Container
-
-
-@contextmanager
-def _wired() -> Iterator[Container]:
-    from huiminbao.app import build_container
-    from huiminbao.core.migrate import upgrade
-
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-    upgrade(settings.database_url)
-    wired = build_container(settings)
-    try:
-        yield wired
-    finally:
-        wired.db.dispose()
+from huiminbao.core.commands import wired_from_env
 
 
 @click.group()
@@ -44,7 +23,7 @@ def clients_create(kind: str, name: str) -> None:
     from huiminbao.claims.clients import create_client
     from huiminbao.core.errors import DomainError
 
-    with _wired() as wired:
+    with wired_from_env() as wired:
         try:
             issued = create_client(wired, kind, name)
         except DomainError as exc:
@@ -62,7 +41,7 @@ def clients_disable(client_id: str) -> None:
     from huiminbao.claims.clients import disable_client
     from huiminbao.core.errors import DomainError
 
-    with _wired() as wired:
+    with wired_from_env() as wired:
         try:
             disable_client(wired, client_id)
         except DomainError as exc:

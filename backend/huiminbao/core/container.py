@@ -16,6 +16,7 @@ from huiminbao.core.config import Settings
 from huiminbao.core.db import Database
 
 if TYPE_CHECKING:
+    from huiminbao.catalog.cache import PublishedProducts
     from huiminbao.claims.storage import DocumentStore
     from huiminbao.identity.access import GrantFinder
     from huiminbao.identity.sms import SmsSender
@@ -35,6 +36,7 @@ class Container:
     grants: GrantFinder
     gateway: PaymentGateway
     documents: DocumentStore  # claim documents (a local directory by default)
+    products: PublishedProducts  # published products, kept briefly in memory
 
 
 def container() -> Container:

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event, text
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -43,6 +55,12 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's table, for plain Core statements on hot paths (an INSERT on the table
+    skips the ORM's bulk machinery that ``insert(Model)`` goes through)."""
+    return cast(Table, model.__table__)
 
 
 # Surrogate keys: BIGINT on PostgreSQL, INTEGER on SQLite (only INTEGER PRIMARY KEY autoincrements).
@@ -85,35 +103,89 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 class Database:
-    """Owns the engine; services open one transaction per use case with ``transaction()``."""
+    """Owns the engine; services open one transaction per use case with ``transaction()``.
+
+    Inside ``holding_connection()`` (one web request) the transactions and read sessions of the
+    request run one after another on one pooled connection, taken at first use and given back at
+    the end: a request that reads, writes, calls the registry and writes again costs one pool
+    checkout (and one pre-ping) instead of one per step. A session opened while that connection
+    is busy (nested use) takes a connection of its own, as outside a request."""
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._read_sessions = sessionmaker(
-            self.engine.execution_options(huiminbao_readonly=True), expire_on_commit=False
-        )
+        self._held = threading.local()
 
     @property
     def is_postgresql(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
     @contextmanager
+    def holding_connection(self) -> Iterator[None]:
+        """Let this thread keep one connection between its sessions until the block ends."""
+        if getattr(self._held, "active", False):
+            yield
+            return
+        self._held.active, self._held.connection = True, None
+        try:
+            yield
+        finally:
+            connection: Connection | None = self._held.connection
+            self._held.active, self._held.connection = False, None
+            if connection is not None:
+                connection.close()
+
+    @contextmanager
+    def _connection(self, *, readonly: bool) -> Iterator[Connection]:
+        held: Connection | None = None
+        if getattr(self._held, "active", False):
+            held = self._held.connection
+            if held is not None and (held.closed or held.invalidated):
+                held.close()  # lost with the server (invalidated): back to the pool, discarded
+                held = None
+            if held is None:
+                held = self._held.connection = self.engine.connect()
+            elif held.in_transaction():
+                held = None  # nested: the held connection is busy with the outer session
+        if held is None:
+            with self.engine.connect() as own:
+                self._prepare(own, readonly=readonly)
+                yield own
+            return
+        self._prepare(held, readonly=readonly)
+        yield held
+
+    def _prepare(self, connection: Connection, *, readonly: bool) -> None:
+        connection.execution_options(huiminbao_readonly=readonly)
+        if self.is_postgresql:
+            # Read sessions run in autocommit: no BEGIN and ROLLBACK round trips around them.
+            # Nothing changes for their queries: under READ COMMITTED each statement takes its
+            # own snapshot inside a transaction as well. (SQLite keeps its deferred BEGIN.)
+            connection.execution_options(isolation_level="AUTOCOMMIT" if readonly else (
+                self.engine.dialect.default_isolation_level or "READ COMMITTED"))
+
+    @contextmanager
     def transaction(self) -> Iterator[Session]:
         """Commit on success, roll back on any exception; the only place that commits."""
-        with self._sessions.begin() as session:
+        with self._connection(readonly=False) as connection, \
+                Session(bind=connection, expire_on_commit=False) as session, session.begin():
+            # Begin on the connection now (psycopg sends nothing until the first statement), so
+            # that a session opened inside this one before its first statement sees the held
+            # connection busy and takes its own, rather than switching it to autocommit.
+            session.connection()
             yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A session for queries only: nothing is committed, and the objects it loaded stay
-        readable after it closes (close() detaches them without expiring them)."""
-        session = self._read_sessions()
-        try:
+        readable after it closes (close() detaches them without expiring them).
+
+        On PostgreSQL it autocommits, so it is not the place for row locks (FOR UPDATE) or
+        server-side cursors (``yield_per``): those belong in ``transaction()``."""
+        with self._connection(readonly=True) as connection, \
+                Session(bind=connection, expire_on_commit=False) as session:
+            session.connection()  # marks the held connection busy, as in transaction()
             yield session
-        finally:
-            session.close()
 
     def ping(self) -> bool:
         try:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     delete,
+    insert,
     select,
     update,
 )
@@ -69,8 +70,11 @@ def request_fingerprint(owner: str) -> str:
     return hashlib.sha256(f"{owner}|{canonical}".encode()).hexdigest()
 
 
-def idempotent(owner_of_request: Callable[[], str]) -> Callable[[F], F]:
-    """Decorate a view method. ``owner_of_request`` names the caller (and authenticates it)."""
+def idempotent(owner_of_request: Callable[[], str],
+               fingerprint_of: Callable[[str], str] = request_fingerprint) -> Callable[[F], F]:
+    """Decorate a view method. ``owner_of_request`` names the caller (and authenticates it);
+    ``fingerprint_of(owner)`` tells a retry from a different request under the same key (by
+    default the JSON body; uploads hash their files instead)."""
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
@@ -85,7 +89,7 @@ def idempotent(owner_of_request: Callable[[], str]) -> Callable[[F], F]:
                                    code="idempotency_key_invalid",
                                    errors={HEADER: ["格式不正确"]})
             owner = owner_of_request()
-            fingerprint = request_fingerprint(owner)
+            fingerprint = fingerprint_of(owner)
             record_id = _claim(owner, key, fingerprint)
             if record_id is None:
                 return _replay(owner, key, fingerprint)
@@ -115,11 +119,12 @@ def _claim(owner: str, key: str, fingerprint: str) -> int | None:
     c = container()
     try:
         with c.db.transaction() as session:
-            record = IdempotencyRecord(owner=owner, key=key, request_hash=fingerprint,
-                                       state="running", created_at=c.clock.now())
-            session.add(record)
-            session.flush()
-            return record.id
+            record_id: int = session.scalars(
+                insert(IdempotencyRecord).values(
+                    owner=owner, key=key, request_hash=fingerprint, state="running",
+                    created_at=c.clock.now())
+                .returning(IdempotencyRecord.id)).one()
+            return record_id
     except IntegrityError:
         return None
 

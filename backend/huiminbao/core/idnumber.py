@@ -42,6 +42,13 @@ def normalize(raw: str) -> str:
     return unicodedata.normalize("NFKC", raw).strip().upper()
 
 
+def age_on(birth_date: date, day: date) -> int:
+    """Full years lived on ``day`` (China counts full years); a 29 February birthday ages on
+    1 March in common years. The one age rule: enrollment, family, disclosure and views use it."""
+    had_birthday = (day.month, day.day) >= (birth_date.month, birth_date.day)
+    return day.year - birth_date.year - (0 if had_birthday else 1)
+
+
 @dataclass(frozen=True)
 class IdNumber:
     value: str
@@ -53,9 +60,7 @@ class IdNumber:
         return self.value[:6]
 
     def age_on(self, day: date) -> int:
-        """Full years lived on ``day``; a 29 February birthday ages on 1 March in common years."""
-        had_birthday = (day.month, day.day) >= (self.birth_date.month, self.birth_date.day)
-        return day.year - self.birth_date.year - (0 if had_birthday else 1)
+        return age_on(self.birth_date, day)
 
     def __str__(self) -> str:
         return self.value

@@ -39,8 +39,11 @@ def retry_after_seconds(error: RateLimitExceeded) -> int:
 
 
 def throttled_message(seconds: int) -> str:
-    if seconds >= 3600:
+    """When to come back, in the unit a person would use."""
+    if seconds >= 20 * 3600:
         return "操作过于频繁，请明天再试"
+    if seconds >= 2 * 3600:
+        return f"操作过于频繁，请{math.ceil(seconds / 3600)}小时后再试"
     if seconds > 120:
         return f"操作过于频繁，请{math.ceil(seconds / 60)}分钟后再试"
     return f"操作过于频繁，请{seconds}秒后再试"

@@ -23,6 +23,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
 from huiminbao.core.clock import CHINA_TZ, to_china_time
+from huiminbao.core.idnumber import age_on
 
 # ---------------------------------------------------------------- enrolled persons
 
@@ -42,12 +43,6 @@ AGE_BANDS: tuple[AgeBand, ...] = (
     AgeBand("60_69", "60–69岁", 60, 69),
     AgeBand("70_plus", "70岁及以上", 70, None),
 )
-
-
-def age_on(birth_date: date, day: date) -> int:
-    """Full years on ``day``; a 29 February birthday ages on 1 March in common years."""
-    had_birthday = (day.month, day.day) >= (birth_date.month, birth_date.day)
-    return day.year - birth_date.year - (0 if had_birthday else 1)
 
 
 def age_band(birth_date: date, day: date) -> AgeBand:

@@ -1,10 +1,13 @@
-"""Complaints, their replies, and each product's complaint handling deadline."""
+"""Complaints, their replies, each product's complaint handling deadline, and the latest
+snapshot of each product's public figures."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     ForeignKey,
@@ -84,3 +87,20 @@ class ComplaintSetting(Base):
                                             primary_key=True)
     response_working_days: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DisclosureSnapshot(Base):
+    """A product's public figures as counted at ``as_of`` (one row per product, replaced by each
+    refresh): what ``GET /disclosure/{product_id}`` answers without counting a million policies
+    per request. ``figures`` holds counts and sums only (see ``disclosure.figures``).
+    ``refresh_claimed_at`` is the lease of the one request that counts again once the snapshot
+    is too old, while the others keep answering with it."""
+
+    __tablename__ = "disclosure_snapshots"
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)
+    counted_in_ms: Mapped[int] = mapped_column(Integer)
+    refresh_claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

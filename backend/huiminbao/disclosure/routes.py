@@ -36,8 +36,25 @@ from huiminbao.identity.domain import Action, Role
 blp = Blueprint("disclosure", __name__, url_prefix="/api/v1",
                 description="信息披露（公开）与投诉")
 
-# Public and computed on each request: generous for people, a brake for scrapers.
+# Public: generous for people, a brake for scrapers.
 _PUBLIC_LIMIT = limiter.limit("120 per minute", methods=["GET"], scope="disclosure-ip")
+
+
+def _not_as_of() -> bool:
+    return "as_of" not in request.args
+
+
+# Figures as of a stated instant are counted on demand: every policy of the product is read
+# (seconds at a million policies). A few per hour per visitor, and a ceiling for all visitors
+# together (kept in Redis, so shared by every app server), keep that from becoming a way to
+# load the database. The latest figures (no as_of) come from the stored count and are exempt.
+# (Shared limits: the page and its CSV download draw on the same allowance.)
+_AS_OF_LIMITS = [
+    limiter.shared_limit("10 per hour", scope="disclosure-as-of-ip", methods=["GET"],
+                         exempt_when=_not_as_of),
+    limiter.shared_limit("60 per hour", scope="disclosure-as-of-all", methods=["GET"],
+                         key_func=lambda: "all", exempt_when=_not_as_of),
+]
 
 
 def _csv_response(c_disclosure: services.Disclosure) -> Response:
@@ -66,7 +83,7 @@ class DisclosedProducts(MethodView):
 
 @blp.route("/disclosure/<int:product_id>")
 class ProductDisclosure(MethodView):
-    decorators: ClassVar[list[Any]] = [_PUBLIC_LIMIT]
+    decorators: ClassVar[list[Any]] = [_PUBLIC_LIMIT, *_AS_OF_LIMITS]
 
     @blp.arguments(DisclosureQuerySchema, location="query")
     @blp.response(200, DisclosureSchema)
@@ -88,7 +105,7 @@ class ProductDisclosure(MethodView):
 
 @blp.route("/disclosure/<int:product_id>.csv")
 class ProductDisclosureCsv(MethodView):
-    decorators: ClassVar[list[Any]] = [_PUBLIC_LIMIT]
+    decorators: ClassVar[list[Any]] = [_PUBLIC_LIMIT, *_AS_OF_LIMITS]
 
     @blp.arguments(DisclosureCsvQuerySchema, location="query")
     @blp.response(200, content_type="text/csv")

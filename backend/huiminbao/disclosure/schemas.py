@@ -9,8 +9,10 @@ from huiminbao.disclosure.domain import (
     ComplaintCategory,
     ComplaintStatus,
 )
+from huiminbao.disclosure.snapshots import MAX_AGE
 
 _CATEGORIES = [category.value for category in ComplaintCategory]
+_MAX_AGE_MINUTES = int(MAX_AGE.total_seconds() // 60)
 _STATUSES = [status.value for status in ComplaintStatus]
 
 
@@ -65,8 +67,12 @@ class ClaimsFiguresSchema(Schema):
 
 class DisclosureSchema(Schema):
     product = fields.Nested(DisclosedProductSchema)
-    as_of = fields.DateTime()
-    live = fields.Boolean(metadata={"description": "true: as of the moment of the request"})
+    as_of = fields.DateTime(metadata={
+        "description": "the instant the figures were counted at"})
+    live = fields.Boolean(metadata={
+        "description": f"true: the latest figures, counted at most {_MAX_AGE_MINUTES} minutes "
+                       "before the request (as_of says when); false: counted as of the requested "
+                       "as_of"})
     enrolled = fields.Nested(EnrolledSchema)
     premium_income_fen = fields.Integer(metadata={"description": "net of refunds"})
     claims = fields.Nested(ClaimsFiguresSchema)

@@ -1,23 +1,21 @@
 """Public disclosure figures of a product (002 三(五)): who is enrolled (by scheme, age band and
 payment channel), premium income, claims and payouts — counts and sums only, never a person.
 
-Figures are live (as of now) or as of a stated instant: a policy counts if it was issued by
-then and not cancelled by then; premium income is the product's ledger account up to then;
-claims as received and paid by then. The scheme (职工/城乡居民) is the registry's answer at the
-time of asking, looked up in chunks between short database reads (never inside one).
+Live figures are those of the product's latest count, at most ``snapshots.MAX_AGE`` old, and
+say when they were counted (``as_of``); figures as of a stated instant are counted for that
+instant. How a count is made (set-based, one database snapshot, the registry counting schemes)
+is in ``disclosure.figures``; how the latest count is kept, in ``disclosure.snapshots``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import logging
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from huiminbao.catalog.domain import ProductStatus
 from huiminbao.catalog.models import Product
@@ -25,26 +23,18 @@ from huiminbao.core.clock import to_china_time
 from huiminbao.core.container import Container
 from huiminbao.core.db import Database
 from huiminbao.core.errors import InvalidInput, NotFound
-from huiminbao.disclosure.claims_figures import ClaimFigures, claim_figures
+from huiminbao.disclosure import snapshots
+from huiminbao.disclosure.claims_figures import ClaimFigures
 from huiminbao.disclosure.domain import (
     AGE_BANDS,
     SCHEME_LABELS,
     Channel,
-    age_band,
-    channel_of,
     format_percent,
     format_yuan,
     payout_ratio_hundredths,
 )
-from huiminbao.enrollment.domain import PolicyStatus
-from huiminbao.enrollment.models import Order, OrderItem, Policy
-from huiminbao.identity.models import Person
-from huiminbao.payments import ledger
-from huiminbao.registry.port import RegistryError
+from huiminbao.disclosure.figures import UNKNOWN_SCHEME, Figures, count_figures
 
-log = logging.getLogger(__name__)
-
-REGISTRY_CHUNK = 500
 AS_OF_IN_FUTURE = "统计时点不能晚于当前时间"
 
 
@@ -87,64 +77,34 @@ def published_products(db: Database, city_code: str | None = None) -> Sequence[P
 
 
 def disclosure(c: Container, product_id: int, as_of: datetime | None = None) -> Disclosure:
-    now = c.clock.now()
-    if as_of is not None and as_of > now:
+    """Live (``as_of`` None): the latest count's figures, at most a few minutes old. As of a
+    stated instant: counted for that instant."""
+    if as_of is not None and as_of > c.clock.now():
         raise InvalidInput(AS_OF_IN_FUTURE, errors={"as_of": [AS_OF_IN_FUTURE]})
-    at = as_of or now
     with c.db.read() as session:
         product = session.get(Product, product_id)
         if product is None or product.status != ProductStatus.PUBLISHED.value:
             raise NotFound("未找到该产品")
-        insured = session.execute(
-            select(Person.id_number, Person.birth_date, Order.payment_method)
-            .select_from(Policy)
-            .join(Person, Person.id == Policy.insured_person_id)
-            .join(OrderItem, OrderItem.id == Policy.order_item_id)
-            .join(Order, Order.id == OrderItem.order_id)
-            .where(Policy.product_id == product.id, Policy.issued_at <= at,
-                   or_(Policy.status == PolicyStatus.ACTIVE.value, Policy.cancelled_at > at))
-        ).all()
-        premium = session.scalar(
-            select(func.coalesce(func.sum(ledger.LedgerEntry.amount_fen), 0))
-            .join(ledger.LedgerTransaction,
-                  ledger.LedgerTransaction.id == ledger.LedgerEntry.transaction_id)
-            .where(ledger.LedgerEntry.account == ledger.premium_income(product.id),
-                   ledger.LedgerTransaction.occurred_at <= at)
-        ) or 0
-        claims = claim_figures(session, product.id, at)
+    if as_of is None:
+        figures = snapshots.live_figures(c, product.id)
+    else:
+        figures = count_figures(c, product.id, as_of)
+    return _disclosure(product, figures, live=as_of is None)
 
-    schemes = _schemes(c, [row.id_number for row in insured])
-    day = to_china_time(at).date()
-    ages = Counter(age_band(row.birth_date, day).key for row in insured)
-    channels = Counter(channel_of(row.payment_method).value for row in insured)
+
+def _disclosure(product: Product, figures: Figures, *, live: bool) -> Disclosure:
+    schemes = figures.by_scheme
     return Disclosure(
-        product=product, as_of=at, live=as_of is None, enrolled_total=len(insured),
+        product=product, as_of=figures.as_of, live=live, enrolled_total=figures.enrolled_total,
         by_scheme=[Bucket(key, label, schemes.get(key, 0))
                    for key, label in SCHEME_LABELS.items()
-                   if key != "unknown" or schemes.get(key)],
-        by_age_band=[Bucket(band.key, band.label, ages.get(band.key, 0)) for band in AGE_BANDS],
-        by_channel=[Bucket(channel.value, channel.label, channels.get(channel.value, 0))
-                    for channel in Channel],
-        premium_income_fen=int(premium), claims=claims,
+                   if key != UNKNOWN_SCHEME or schemes.get(key)],
+        by_age_band=[Bucket(band.key, band.label, figures.by_age_band.get(band.key, 0))
+                     for band in AGE_BANDS],
+        by_channel=[Bucket(channel.value, channel.label,
+                           figures.by_channel.get(channel.value, 0)) for channel in Channel],
+        premium_income_fen=figures.premium_income_fen, claims=figures.claims,
     )
-
-
-def _schemes(c: Container, id_numbers: list[str]) -> Counter[str]:
-    """Counts by scheme; persons the registry cannot answer for (or while it is unreachable)
-    count as "unknown" rather than failing the public page."""
-    counts: Counter[str] = Counter()
-    for start in range(0, len(id_numbers), REGISTRY_CHUNK):
-        chunk = id_numbers[start:start + REGISTRY_CHUNK]
-        try:
-            found = c.registry.find_persons(chunk)
-        except RegistryError:
-            log.warning("registry unavailable: %s insured persons counted as unknown scheme",
-                        len(chunk))
-            found = {}
-        for id_number in chunk:
-            person = found.get(id_number)
-            counts[person.scheme.value if person is not None else "unknown"] += 1
-    return counts
 
 
 # ---------------------------------------------------------------- CSV

@@ -51,19 +51,15 @@ class MemberView:
 def relation_problem(relation: Relation, owner_birth: date, member_birth: date,
                      today: date) -> str | None:
     """Whether the ages make the stated relation impossible (pure, no I/O)."""
-    def years_between(older: date, younger: date) -> int:
-        had = (younger.month, younger.day) >= (older.month, older.day)
-        return younger.year - older.year - (0 if had else 1)
-
-    if relation is Relation.PARENT and years_between(member_birth, owner_birth) < \
+    if relation is Relation.PARENT and idnumber.age_on(member_birth, owner_birth) < \
             GENERATION_GAP_YEARS:
         return ("该亲属的出生日期与“父母”关系不符：父母应比您年长"
                 f"{GENERATION_GAP_YEARS}岁以上，请核对关系后重试")
-    if relation is Relation.CHILD and years_between(owner_birth, member_birth) < \
+    if relation is Relation.CHILD and idnumber.age_on(owner_birth, member_birth) < \
             GENERATION_GAP_YEARS:
         return ("该亲属的出生日期与“子女”关系不符：子女应比您年轻"
                 f"{GENERATION_GAP_YEARS}岁以上，请核对关系后重试")
-    if relation is Relation.SPOUSE and years_between(member_birth, today) < MIN_SPOUSE_AGE:
+    if relation is Relation.SPOUSE and idnumber.age_on(member_birth, today) < MIN_SPOUSE_AGE:
         return "该亲属未达法定婚龄，不能登记为配偶，请核对关系后重试"
     return None
 

@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from huiminbao.core.container import container
+from huiminbao.core.idnumber import age_on
 from huiminbao.core.masking import mask_id_number, mask_name
 from huiminbao.core.ratelimit import limiter
 from huiminbao.enrollment import family
@@ -55,9 +56,7 @@ class VerifyMemberSchema(Schema):
 
 
 def _view(item: family.MemberView, code_sent_to: str | None = None) -> dict[str, Any]:
-    today = container().clock.today()
-    birth = item.person.birth_date
-    age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+    age = age_on(item.person.birth_date, container().clock.today())
     relation = Relation(item.member.relation)
     return {
         "id": item.member.id, "person_id": item.person.id, "name": mask_name(item.person.name),

@@ -39,6 +39,11 @@ class Order(Base):
         CheckConstraint("payable_fen = premium_fen - subsidy_fen", name="payable_is_difference"),
         CheckConstraint("refunded_fen >= 0 AND refunded_fen <= payable_fen", name="refund_range"),
         Index("ix_orders_status_expires_at", "status", "expires_at"),
+        # Revision 0013: whom one personal account has paid for (the six-persons rule), read on
+        # every personal-account enrollment.
+        Index("ix_orders_payer_person_id", "payer_person_id", "product_id",
+              postgresql_where=text("payer_person_id IS NOT NULL"),
+              sqlite_where=text("payer_person_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)

@@ -23,7 +23,7 @@ from huiminbao.enrollment.schemas import (
     QuoteView,
     VerifyView,
 )
-from huiminbao.enrollment.views import order_view, policy_view, quote_view
+from huiminbao.enrollment.views import order_view, policy_view, quote_view, verify_view
 from huiminbao.identity.access import acts_for, subject_for
 from huiminbao.identity.auth import current_actor
 from huiminbao.identity.domain import Action
@@ -105,8 +105,7 @@ class Enrollments(MethodView):
         online (answers with the gateway's pay_url), or subsidy."""
         c, actor = container(), current_actor()
         subject = subject_for(Action.ENROLL, actor)
-        order = services.enroll(c, actor, subject, _request(body, subject.person_id))
-        details = services.order_details(c, actor, order.order_no, loaded=order)
+        details = services.enroll(c, actor, subject, _request(body, subject.person_id))
         # Dumped here: the idempotency layer stores exactly the JSON the client received.
         return OrderView().dump(_order_response(details)), 201
 
@@ -216,20 +215,4 @@ class Verify(MethodView):
     def get(self, token: str) -> dict[str, Any]:
         """Public: is this e-policy genuine? Product, validity and the masked name only."""
         c = container()
-        return verify_view(policies.policy_for_token(c, token), c)
-
-
-def verify_view(details: policies.PolicyDetails, c: Any) -> dict[str, Any]:
-    from huiminbao.core.masking import mask_name
-
-    policy = details.policy
-    return {
-        "valid": policy.status == "active",
-        "policy_no": policy.policy_no,
-        "product_name": details.product.name,
-        "insurer": details.product.insurer,
-        "insured_name": mask_name(details.insured.name),
-        "validity": policies.validity(details, c.clock.today()),
-        "coverage_starts_on": policy.coverage_starts_on,
-        "coverage_ends_on": policy.coverage_ends_on,
-    }
+        return verify_view(policies.policy_for_token(c, token), c.clock)

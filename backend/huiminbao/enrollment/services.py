@@ -16,14 +16,15 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
-from huiminbao.catalog.domain import ProductStatus
 from huiminbao.catalog.models import Product, Tier
 from huiminbao.core.container import Container
 from huiminbao.core.errors import InvalidInput, NotFound, RuleViolation
+from huiminbao.core.idnumber import age_on
 from huiminbao.core.masking import mask_name
 from huiminbao.enrollment import numbers
 from huiminbao.enrollment.domain import (
@@ -153,13 +154,9 @@ def subsidized_tier(product: Product) -> Tier:
     return tier or min(product.tiers, key=lambda t: (t.premium_fen, t.position))
 
 
-def _open_product(session: Session, c: Container, product_id: int) -> Product:
-    product = session.scalars(
-        select(Product).where(Product.id == product_id)
-        .options(selectinload(Product.tiers).selectinload(Tier.benefits),
-                 selectinload(Product.terms))
-    ).one_or_none()
-    if product is None or product.status != ProductStatus.PUBLISHED.value:
+def _open_product(c: Container, product_id: int) -> Product:
+    product = c.products.get(product_id)
+    if product is None:
         raise NotFound("未找到该产品")
     today = c.clock.today()
     if not product.window.is_open_on(today):
@@ -194,9 +191,9 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
     if len(set(person_ids)) != len(person_ids):
         raise InvalidInput("同一位被保险人不能在一笔订单中出现两次",
                            errors={"insured": ["被保险人重复"]})
+    product = _open_product(c, request.product_id)
     relations: dict[int, tuple[str, bool]] = {}
     with c.db.read() as session:
-        product = _open_product(session, c, request.product_id)
         people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(person_ids)))}
         for index, choice in enumerate(request.insured):
             person = people.get(choice.person_id)
@@ -209,6 +206,12 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
             if product.tier(choice.tier_code) is None:
                 raise InvalidInput("所选保障档次不存在",
                                    errors={f"insured.{index}.tier": ["档次不存在"]})
+        # Read now, reported after the registry's verdict (which comes first for the user).
+        taken = _places_taken(session, product, person_ids)
+        payer_person = people.get(subject.person_id) or session.get(Person, subject.person_id)
+        already_paid_for = (
+            _persons_paid_by(session, product.id, subject.person_id)
+            if request.payment_method is PaymentMethod.PERSONAL_ACCOUNT else set())
 
     registered = c.registry.find_persons([people[pid].id_number for pid in person_ids])
     for choice in request.insured:
@@ -220,29 +223,31 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
             if person.id != subject.person_id:
                 message = f"{mask_name(person.name)}：{message}"
             raise RuleViolation(message, code=refusal.code)
+    _refuse_taken(product, [people[pid] for pid in person_ids], taken)
 
+    subsidized = [pid for pid in person_ids
+                  if is_subsidized_group(registered[people[pid].id_number])]
+    subsidy_used: set[int] = set()
+    if subsidized:
+        with c.db.read() as session:
+            subsidy_used = {pid for pid in subsidized
+                            if _subsidy_used(session, pid, product.year)}
     lines: list[Line] = []
-    with c.db.read() as session:
-        for choice in request.insured:
-            person = people[choice.person_id]
-            found = registered[person.id_number]
-            tier = product.tier(choice.tier_code)
-            assert tier is not None
-            _refuse_if_taken(session, product, person)
-            subsidy_base = None
-            if is_subsidized_group(found) and not _subsidy_used(session, person.id,
-                                                                 product.year):
-                subsidy_base = subsidized_tier(product).premium_fen
-            cost = price(tier.premium_fen, subsidy_base)
-            relation, verified = relations[person.id]
-            lines.append(Line(person, found, tier, cost.premium_fen, cost.subsidy_fen,
-                              relation, verified))
-        payer_person = session.get(Person, subject.person_id)
-        already_paid_for = _persons_paid_by(session, product.id, subject.person_id)
+    for choice in request.insured:
+        person = people[choice.person_id]
+        tier = product.tier(choice.tier_code)
+        assert tier is not None
+        subsidy_base = None
+        if person.id in subsidized and person.id not in subsidy_used:
+            subsidy_base = subsidized_tier(product).premium_fen
+        cost = price(tier.premium_fen, subsidy_base)
+        relation, verified = relations[person.id]
+        lines.append(Line(person, registered[person.id_number], tier, cost.premium_fen,
+                          cost.subsidy_fen, relation, verified))
 
     _check_minors(c, lines)
     result = Quote(product=product, lines=lines, payment_method=request.payment_method)
-    _check_payment_method(c, actor, payer_person, result)
+    _check_payment_method(c, actor, payer_person, result, registered)
     if result.payment_method is PaymentMethod.PERSONAL_ACCOUNT:
         _check_family_rules(result, already_paid_for)
         if subject.acting_for:
@@ -273,10 +278,7 @@ def relation_to(session: Session, subject: Subject, person: Person) -> tuple[str
 def _check_minors(c: Container, lines: Sequence[Line]) -> None:
     today = c.clock.today()
     for line in lines:
-        birth = line.person.birth_date
-        had = (today.month, today.day) >= (birth.month, birth.day)
-        age = today.year - birth.year - (0 if had else 1)
-        if age < 14 and line.relation not in {"self", "child"}:
+        if age_on(line.person.birth_date, today) < 14 and line.relation not in {"self", "child"}:
             raise RuleViolation(
                 f"{mask_name(line.person.name)}未满14周岁，只能由其父母（监护人）投保",
                 code="minor_needs_guardian")
@@ -305,25 +307,33 @@ def _check_family_rules(result: Quote, already_paid_for: set[int]) -> None:
                             "其余家人请选择在线支付", code="account_person_limit")
 
 
-def _refuse_if_taken(session: Session, product: Product, person: Person) -> None:
-    # One indexed lookup: an item holds its place while its order is pending or its policy live.
-    holder_status = session.scalars(
-        select(Order.status).join(OrderItem, OrderItem.order_id == Order.id)
-        .where(OrderItem.product_id == product.id, OrderItem.insured_person_id == person.id,
+def _places_taken(session: Session, product: Product, person_ids: Sequence[int]) -> dict[int, str]:
+    """Whose place in the product is held, by the holding order's status: one indexed lookup.
+    An item holds its place while its order is pending or its policy live."""
+    rows = session.execute(
+        select(OrderItem.insured_person_id, Order.status)
+        .join(Order, Order.id == OrderItem.order_id)
+        .where(OrderItem.product_id == product.id, OrderItem.insured_person_id.in_(person_ids),
                OrderItem.holds_place)
-    ).first()
-    if holder_status is None:
-        return
-    if holder_status == OrderStatus.PENDING_PAYMENT.value:
-        raise RuleViolation(PENDING_ORDER.format(name=mask_name(person.name)),
-                            code="pending_order")
-    raise RuleViolation(ALREADY_INSURED.format(name=mask_name(person.name),
-                                               product=product.name),
-                        code="already_insured")
+    ).all()
+    return {int(person_id): status for person_id, status in rows}
+
+
+def _refuse_taken(product: Product, persons: Sequence[Person], taken: dict[int, str]) -> None:
+    for person in persons:
+        holder_status = taken.get(person.id)
+        if holder_status is None:
+            continue
+        if holder_status == OrderStatus.PENDING_PAYMENT.value:
+            raise RuleViolation(PENDING_ORDER.format(name=mask_name(person.name)),
+                                code="pending_order")
+        raise RuleViolation(ALREADY_INSURED.format(name=mask_name(person.name),
+                                                   product=product.name),
+                            code="already_insured")
 
 
 def _check_payment_method(c: Container, actor: Actor, payer_person: Person | None,
-                          result: Quote) -> None:
+                          result: Quote, registered: dict[str, RegistryPerson]) -> None:
     method = result.payment_method
     if method is PaymentMethod.SUBSIDY:
         if result.subsidy_fen == 0:
@@ -338,7 +348,10 @@ def _check_payment_method(c: Container, actor: Actor, payer_person: Person | Non
         raise RuleViolation("本单保费已由政府资助全额支付，请选择“政府资助”方式参保",
                             code="fully_subsidized")
     if method is PaymentMethod.PERSONAL_ACCOUNT:
-        payer = c.registry.find_person(payer_person.id_number) if payer_person else None
+        # The payer is usually among the insured, whose registry records are already here.
+        payer = None if payer_person is None else (
+            registered.get(payer_person.id_number) or c.registry.find_person(
+                payer_person.id_number))
         if payer is None or payer_person is None or not can_pay_from_personal_account(payer):
             raise RuleViolation("城乡居民医保参保人员没有医保个人账户，请选择在线支付",
                                 code="no_personal_account")
@@ -352,22 +365,28 @@ def _check_payment_method(c: Container, actor: Actor, payer_person: Person | Non
 # ---------------------------------------------------------------- enrolling
 
 
-def enroll(c: Container, actor: Actor, subject: Subject, request: EnrollmentRequest) -> Order:
+def enroll(c: Container, actor: Actor, subject: Subject,
+           request: EnrollmentRequest) -> OrderDetails:
     result = quote(c, actor, subject, request)
     _check_confirmations(c, actor, result, request.confirmations)
     order = create_order(c, actor, subject, result)
     method = result.payment_method
     if method is PaymentMethod.SUBSIDY:
-        return complete_payment(c, order.order_no, transaction_id=None)
-    if method is PaymentMethod.PERSONAL_ACCOUNT:
-        return debit_personal_account(c, order.order_no, result)
-    payment = c.gateway.create_payment(
-        order.payment_request_no, order.payable_fen, f"{result.product.name}保费",
-        request.notify_url, request.return_url.replace("{order_no}", order.order_no))
-    with c.db.transaction() as session:
-        session.execute(update(Order).where(Order.id == order.id)
-                        .values(pay_url=payment.pay_url))
-    return load_order(c, order.order_no)
+        order = complete_payment(c, order.order_no, transaction_id=None)
+    elif method is PaymentMethod.PERSONAL_ACCOUNT:
+        order = debit_personal_account(c, order.order_no, result)
+    else:
+        payment = c.gateway.create_payment(
+            order.payment_request_no, order.payable_fen, f"{result.product.name}保费",
+            request.notify_url, request.return_url.replace("{order_no}", order.order_no))
+        with c.db.transaction() as session:
+            session.execute(update(Order).where(Order.id == order.id)
+                            .values(pay_url=payment.pay_url))
+        order = load_order(c, order.order_no)
+    # The quote already holds the product and the insured: the answer needs no further reads.
+    return OrderDetails(order, result.product.name,
+                        {line.person.id: line.person.name for line in result.lines},
+                        {tier.code: tier.name for tier in result.product.tiers})
 
 
 def _check_confirmations(c: Container, actor: Actor, result: Quote,
@@ -463,8 +482,9 @@ def create_order(c: Container, actor: Actor, subject: Subject, result: Quote, *,
     except IntegrityError as exc:
         # Someone (this person on another phone, or a relative) got there first.
         with c.db.read() as session:
-            for line in result.lines:
-                _refuse_if_taken(session, product, line.person)
+            persons = [line.person for line in result.lines]
+            _refuse_taken(product, persons, _places_taken(
+                session, product, [person.id for person in persons]))
             for line in result.lines:
                 if line.subsidy_fen and _subsidy_used(session, line.person.id, product.year):
                     raise RuleViolation("本年度已享受过一次政府资助参保，不能重复资助",
@@ -492,36 +512,37 @@ def debit_personal_account(c: Container, order_number: str, result: Quote) -> Or
         close_unpaid(c, order_number, OrderStatus.CANCELLED, reason)
         raise RuleViolation(f"{reason}，未扣除任何费用。您可以选择在线支付",
                             code="debit_failed")
-    order = complete_payment(c, order_number, transaction_id=None)
-    _text_debit_notice(c, result, order)
-    return order
+    return complete_payment(c, order_number, transaction_id=None,
+                            texts=_debit_notice(result))
 
 
-def _text_debit_notice(c: Container, result: Quote, order: Order) -> None:
+def _debit_notice(result: Quote) -> list[tuple[str, str]]:
+    """The account owner hears of every debit, sent with the order's completion."""
     assert result.payer is not None
     if not result.payer.phone:
-        return
+        return []
     insured = "、".join(mask_name(line.person.name) for line in result.lines)
-    with c.db.transaction() as session:
-        c.sms.send(session, result.payer.phone,
-                   f"您的医保个人账户已支付{result.product.name}保费"
-                   f"{format_fen(order.payable_fen)}，被保险人：{insured}。如非本人操作请致电客服。")
+    return [(result.payer.phone,
+             f"您的医保个人账户已支付{result.product.name}保费"
+             f"{format_fen(result.payable_fen)}，被保险人：{insured}。如非本人操作请致电客服。")]
 
 
 # ---------------------------------------------------------------- completing and closing
 
 
 def complete_payment(c: Container, order_number: str, *, transaction_id: str | None,
-                     offline_source: str | None = None) -> Order:
+                     offline_source: str | None = None,
+                     texts: Sequence[tuple[str, str]] = ()) -> Order:
     """Mark the order paid and issue its policies, once. Safe to call again and concurrently:
     the order row is locked and a paid order is left as it is. Offline methods name the ledger
-    account the money came from (``employer:<code>``, ``counter_cash:<city>``)."""
-    order = _complete_payment(c, order_number, transaction_id, offline_source)
+    account the money came from (``employer:<code>``, ``counter_cash:<city>``). ``texts``
+    (phone, text) are queued in the same transaction, only when this call issues the order."""
+    order = _complete_payment(c, order_number, transaction_id, offline_source, texts)
     if order is None:
         return load_order(c, order_number)
     _tell_insured_relatives(c, order)
     proxy_notices.tell_principal(c, order)  # issue 6: an order made under a grant
-    return load_order(c, order_number)
+    return order
 
 
 def _tell_insured_relatives(c: Container, order: Order) -> None:
@@ -537,8 +558,7 @@ def _tell_insured_relatives(c: Container, order: Order) -> None:
         return
     today = c.clock.today()
     for person in insured:
-        if person is None or today.year - person.birth_date.year - (
-                (today.month, today.day) < (person.birth_date.month, person.birth_date.day)) < 18:
+        if person is None or age_on(person.birth_date, today) < 18:
             continue
         registered = c.registry.find_person(person.id_number)
         if registered is None or not registered.phone:
@@ -551,11 +571,13 @@ def _tell_insured_relatives(c: Container, order: Order) -> None:
 
 
 def _complete_payment(c: Container, order_number: str, transaction_id: str | None,
-                      offline_source: str | None = None) -> Order | None:
-    """The transition itself; returns the order only when this call issued it."""
+                      offline_source: str | None = None,
+                      texts: Sequence[tuple[str, str]] = ()) -> Order | None:
+    """The transition itself; returns the order, with its items and their new policies, only
+    when this call issued it."""
     now = c.clock.now()
     with c.db.transaction() as session:
-        order = _locked_order(session, order_number)
+        order = _locked_order(session, order_number, with_items=True)
         status = OrderStatus(order.status)
         if status in {OrderStatus.PAID, OrderStatus.ISSUED, OrderStatus.REFUNDED}:
             return None
@@ -563,15 +585,16 @@ def _complete_payment(c: Container, order_number: str, transaction_id: str | Non
             # Money arrived for an order we had closed: it must go back, never be kept.
             log.error("payment arrived for closed order %s (%s)", order_number, status.value)
             raise RuleViolation("订单已关闭，款项将原路退回", code="order_closed")
-        product = session.get(Product, order.product_id)
+        product = c.products.get(order.product_id) or session.get(Product, order.product_id)
         assert product is not None
-        order.status = transition(status, OrderStatus.PAID).value
-        order.paid_at, order.gateway_transaction_id = now, transaction_id
+        # Paid, then issued at once: both transitions are checked, one UPDATE is written.
+        paid = transition(status, OrderStatus.PAID)
+        order.status = transition(paid, OrderStatus.ISSUED).value
+        order.paid_at, order.issued_at = now, now
+        order.gateway_transaction_id = transaction_id
         _post_payment(session, order, product, now, offline_source)
-        order.status = transition(OrderStatus.PAID, OrderStatus.ISSUED).value
-        order.issued_at = now
         for item in order.items:
-            session.add(Policy(
+            policy = Policy(
                 policy_no=numbers.policy_no(product.year), order_item_id=item.id,
                 product_id=product.id, insured_person_id=item.insured_person_id,
                 holder_person_id=order.buyer_person_id, payer_person_id=order.payer_person_id,
@@ -579,13 +602,17 @@ def _complete_payment(c: Container, order_number: str, transaction_id: str | Non
                 subsidy_fen=item.subsidy_fen, coverage_starts_on=product.coverage_starts_on,
                 coverage_ends_on=product.coverage_ends_on, status=PolicyStatus.ACTIVE.value,
                 issued_at=now,
-            ))
+            )
+            session.add(policy)
+            set_committed_value(item, "policy", policy)  # the answer shows it; no reload
         audit.record(session, c.clock, AuditEntry(
             action="order.paid", actor=AuditActor(order.buyer_account_id),
             subject_person_id=order.buyer_person_id, grant_id=order.acted_for_grant_id,
             object_type="order", object_id=order.order_no,
             details={"payable_fen": order.payable_fen, "method": order.payment_method},
         ))
+        for phone, text in texts:
+            c.sms.send(session, phone, text)
     return order
 
 
@@ -635,11 +662,12 @@ def _release(session: Session, items: Sequence[OrderItem]) -> None:
                     .values(active=False))
 
 
-def _locked_order(session: Session, order_number: str) -> Order:
-    order = session.scalars(
-        select(Order).where(Order.order_no == order_number).with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+def _locked_order(session: Session, order_number: str, *, with_items: bool = False) -> Order:
+    statement = (select(Order).where(Order.order_no == order_number)
+                 .with_for_update(of=Order).execution_options(populate_existing=True))
+    if with_items:  # in the same statement; the lock stays on the order row alone
+        statement = statement.options(joinedload(Order.items))
+    order = session.scalars(statement).unique().one_or_none()
     if order is None:
         raise NotFound("未找到该订单")
     return order
@@ -667,18 +695,16 @@ class OrderDetails:
     tier_names: dict[str, str]
 
 
-def order_details(c: Container, actor: Actor, order_number: str,
-                  loaded: Order | None = None) -> OrderDetails:
-    """An order, for its buyer or for whoever may act for the buyer; others get 404.
-    ``loaded`` skips reading the order again when the caller has just loaded it."""
-    order = loaded if loaded is not None and loaded.order_no == order_number \
-        else load_order(c, order_number)
+def order_details(c: Container, actor: Actor, order_number: str) -> OrderDetails:
+    """An order, for its buyer or for whoever may act for the buyer; others get 404."""
+    order = load_order(c, order_number)
     with c.db.read() as session:
         if order.buyer_account_id != actor.account_id:
             require_access(c, session, actor, Action.VIEW_POLICIES, order.buyer_person_id,
                            object_type="order", object_id=order.order_no)
-        product = session.scalars(select(Product).where(Product.id == order.product_id)
-                                  .options(selectinload(Product.tiers))).one()
+        product = c.products.get(order.product_id) or session.scalars(
+            select(Product).where(Product.id == order.product_id)
+            .options(selectinload(Product.tiers))).one()
         people = session.scalars(select(Person).where(
             Person.id.in_([item.insured_person_id for item in order.items]))).all()
     return OrderDetails(order, product.name, {p.id: p.name for p in people},

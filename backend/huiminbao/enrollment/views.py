@@ -122,3 +122,19 @@ def policy_view(details: PolicyDetails, clock: Clock, verify_url: str, qr_url: s
         "qr_url": qr_url,
         "notice": terms.notice if terms else "",
     }
+
+
+def verify_view(details: PolicyDetails, clock: Clock) -> dict[str, Any]:
+    """The public check of an e-policy (QR code): genuine or not, product, validity and the
+    masked name; nothing else about the person."""
+    policy = details.policy
+    return {
+        "valid": policy.status == PolicyStatus.ACTIVE.value,
+        "policy_no": policy.policy_no,
+        "product_name": details.product.name,
+        "insurer": details.product.insurer,
+        "insured_name": mask_name(details.insured.name),
+        "validity": validity(details, clock.today()),
+        "coverage_starts_on": policy.coverage_starts_on,
+        "coverage_ends_on": policy.coverage_ends_on,
+    }

@@ -65,8 +65,13 @@ def _resolve() -> Actor | None:
         except InvalidToken as exc:
             raise Unauthenticated("登录已失效，请重新登录", code="invalid_token") from exc
         with c.db.read() as session:
-            revoked = session.get(RevokedToken, claims.jti) is not None
-            auth_session = session.get(AuthSession, claims.session_id)
+            # The session and the token's revocation in one statement: this runs on every call.
+            found = session.execute(
+                select(AuthSession, RevokedToken.jti)
+                .outerjoin(RevokedToken, RevokedToken.jti == claims.jti)
+                .where(AuthSession.id == claims.session_id)
+            ).one_or_none()
+        auth_session, revoked = (found[0], found[1] is not None) if found else (None, False)
         if revoked or not _live(auth_session, c.clock.now()) or (
             auth_session is not None and auth_session.account_id != claims.account_id
         ):

@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from huiminbao.core.clock import Clock
+from huiminbao.core.db import table_of
 from huiminbao.identity.models import SmsMessage
 
 SIGNATURE = "【西湖益联保】"
@@ -42,4 +44,5 @@ class OutboxSmsSender:
     def send(self, session: Session, phone: str, text: str) -> None:
         body = text if text.startswith(SIGNATURE) else SIGNATURE + text
         check_sms_text(body)
-        session.add(SmsMessage(phone=phone, text=body, created_at=self._clock.now()))
+        session.execute(insert(table_of(SmsMessage)).values(phone=phone, text=body,
+                                                   created_at=self._clock.now()))

@@ -7,6 +7,7 @@ from typing import Any
 from huiminbao.audit.consents import CONSENT_TEXTS, ConsentKind
 from huiminbao.audit.models import Consent
 from huiminbao.core.clock import Clock
+from huiminbao.core.idnumber import age_on
 from huiminbao.core.masking import mask_id_number, mask_name, mask_phone
 from huiminbao.identity.domain import Role
 from huiminbao.identity.services import Profile
@@ -18,12 +19,10 @@ def me_view(profile: Profile, clock: Clock, csrf_token: str | None) -> dict[str,
                                 "id_number": None, "birth_date_year": None, "age": None,
                                 "sex": None}
     if person is not None:
-        today = clock.today()
-        had_birthday = (today.month, today.day) >= (person.birth_date.month, person.birth_date.day)
         identity.update(
             person_id=person.id, name=mask_name(person.name),
             id_number=mask_id_number(person.id_number), birth_date_year=person.birth_date.year,
-            age=today.year - person.birth_date.year - (0 if had_birthday else 1), sex=person.sex,
+            age=age_on(person.birth_date, clock.today()), sex=person.sex,
         )
     role = Role(account.role)
     return {

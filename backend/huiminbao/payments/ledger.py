@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, func, select
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from huiminbao.core.db import Base, BigIntPk, UtcDateTime
+from huiminbao.core.db import Base, BigIntPk, UtcDateTime, table_of
 
 
 class LedgerTransaction(Base):
@@ -96,12 +96,14 @@ def post(
     moves = [(account, amount) for account, amount in moves if amount != 0]
     if not moves or sum(amount for _account, amount in moves) != 0:
         raise UnbalancedTransaction(f"{reference}: entries must be non-empty and sum to zero")
-    transaction = LedgerTransaction(kind=kind, reference=reference, order_no=order_no,
-                                    purpose=purpose, occurred_at=now)
-    session.add(transaction)
-    session.flush()
-    session.add_all(LedgerEntry(transaction_id=transaction.id, account=account, amount_fen=amount)
-                    for account, amount in moves)
+    # Two INSERTs (the transaction, then its entries in one statement), not unit-of-work objects.
+    transaction = session.scalars(
+        insert(LedgerTransaction).values(kind=kind, reference=reference, order_no=order_no,
+                                         purpose=purpose, occurred_at=now)
+        .returning(LedgerTransaction)).one()
+    session.execute(insert(table_of(LedgerEntry)), [
+        {"transaction_id": transaction.id, "account": account, "amount_fen": amount}
+        for account, amount in moves])
     return transaction
 
 

@@ -173,3 +173,10 @@ class RegistryPort(Protocol):
     def query(self, request_no: str) -> OperationResult | None:
         """The recorded outcome of a request number, or None if it never arrived."""
         ...
+
+    def scheme_counts(self, id_numbers: Sequence[str]) -> dict[Scheme, int]:
+        """How many of the persons with these ID numbers are in each scheme: an aggregate for
+        public statistics, so that no row per person has to leave the registry. An ID number
+        given more than once counts once; numbers the registry does not know are left out (the
+        caller counts them as unknown). Large sets go in batches of the caller's choosing."""
+        ...

@@ -31,13 +31,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from huiminbao.core import idnumber
 from huiminbao.core.clock import Clock
-from huiminbao.core.db import Database
+from huiminbao.core.db import Database, table_of
 from huiminbao.core.masking import normalize_name
 from huiminbao.registry.models import (
     PURPOSE_MAX_LENGTH,
@@ -154,6 +154,12 @@ def _balance(id_number: str, row: RegistryAccountRow) -> AccountBalance:
         prior_years_fen=row.prior_years_fen,
         current_year_fen=row.current_year_fen,
     )
+
+
+def _row_values(row: RegistryOperationRow) -> dict[str, object]:
+    """The columns of an operation not yet stored (its id comes from the database)."""
+    return {column.key: getattr(row, column.key)
+            for column in table_of(RegistryOperationRow).columns if column.key != "id"}
 
 
 def _result(row: RegistryOperationRow) -> OperationResult:
@@ -594,10 +600,17 @@ class SimulatedRegistry:
         raise RuntimeError("refund did not settle after repeated request-number conflicts")
 
     def _debit_in(self, session: Session, request: _DebitRequest) -> OperationResult:
-        person = find_person_row(session, request.id_number)
         # Lock first, then look up the request number: every request for this account, replays
         # included, queues on this lock, so the lookup below sees whatever committed before us.
-        account = account_row_of(session, person.id, for_update=True) if person else None
+        # (Person and account in one statement; no row means no account, whatever the reason.)
+        found = session.execute(
+            select(RegistryPersonRow.status, RegistryAccountRow)
+            .join(RegistryAccountRow, RegistryAccountRow.person_id == RegistryPersonRow.id)
+            .where(RegistryPersonRow.id_number == request.id_number)
+            .with_for_update(of=RegistryAccountRow)
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        person_status, account = (found[0], found[1]) if found else (None, None)
         existing = self._operation(session, request.request_no)
         if existing is not None:
             return self._replay(existing, request)
@@ -618,9 +631,9 @@ class SimulatedRegistry:
         )
         failure: FailureReason | None = None
         taken: dict[BalanceKind, int] = {}
-        if person is None or account is None:
+        if account is None:
             failure = FailureReason.NO_ACCOUNT
-        elif person.status != PersonStatus.ACTIVE.value:
+        elif person_status != PersonStatus.ACTIVE.value:
             failure = FailureReason.ACCOUNT_SUSPENDED
         else:
             taken = self._take(account, request.sources, request.amount_fen)
@@ -745,27 +758,20 @@ class SimulatedRegistry:
         operation.failure_reason = None
         operation.prior_years_fen = moved.get(BalanceKind.PRIOR_YEARS, 0)
         operation.current_year_fen = moved.get(BalanceKind.CURRENT_YEAR, 0)
-        session.add(operation)
         # Insert the operation first: a concurrent holder of the request number fails us here,
-        # before any balance changed.
-        session.flush()
+        # before any balance changed. (Plain INSERTs: this runs on every enrollment.)
+        session.execute(insert(table_of(RegistryOperationRow)).values(_row_values(operation)))
+        entries = []
         for kind, amount in moved.items():
             new_balance = _get_balance(account, kind) + sign * amount
             _set_balance(account, kind, new_balance)
-            session.add(
-                RegistryAccountEntryRow(
-                    account_id=account.id,
-                    request_no=operation.request_no,
-                    kind=entry_kind.value,
-                    balance_kind=kind.value,
-                    amount_fen=sign * amount,
-                    balance_after_fen=new_balance,
-                    purpose=operation.purpose,
-                    occurred_at=now,
-                )
-            )
-        account.updated_at = now
-        session.flush()
+            entries.append({
+                "account_id": account.id, "request_no": operation.request_no,
+                "kind": entry_kind.value, "balance_kind": kind.value, "amount_fen": sign * amount,
+                "balance_after_fen": new_balance, "purpose": operation.purpose, "occurred_at": now,
+            })
+        account.updated_at = now  # flushed (one UPDATE) before the entries go in
+        session.execute(insert(table_of(RegistryAccountEntryRow)), entries)
 
     @staticmethod
     def _operation(session: Session, request_no: str) -> RegistryOperationRow | None:
@@ -932,3 +938,31 @@ class SimulatedRegistry:
         if person is None:
             raise LookupError("no such person in the registry")
         return person
+
+    # --- aggregates for public statistics ------------------------------------------------------
+
+    def scheme_counts(self, id_numbers: Sequence[str]) -> dict[Scheme, int]:
+        """How many of the persons with these ID numbers are in each scheme, counted here: for
+        public statistics, so no row per person leaves the registry. An ID number given more
+        than once counts once; numbers the registry does not know are not counted."""
+        from sqlalchemy import String, any_, bindparam
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        # Sorted: the unique index on id_number is then walked in order.
+        wanted = sorted({idnumber.normalize(n) for n in id_numbers})
+        scheme = RegistryPersonRow.scheme
+        if self._db.is_postgresql:
+            # One array parameter, not one bound parameter per number.
+            ids = bindparam("ids", wanted, type_=ARRAY(String()))
+            statements = [select(scheme, func.count()).where(
+                RegistryPersonRow.id_number == any_(ids)).group_by(scheme)]
+        else:
+            statements = [select(scheme, func.count()).where(
+                RegistryPersonRow.id_number.in_(chunk)).group_by(scheme)
+                for chunk in _chunks(wanted)]
+        counts: dict[Scheme, int] = {}
+        with self._db.read() as session:
+            for statement in statements:
+                for value, count in session.execute(statement):
+                    counts[Scheme(value)] = counts.get(Scheme(value), 0) + int(count)
+        return counts

@@ -243,9 +243,40 @@ def test_an_unreachable_registry_leaves_the_scheme_unknown(
     def unreachable(id_numbers: list[str]) -> dict[str, Any]:
         raise RegistryUnavailable("timeout")
 
+    # The figures ask the registry for counts by scheme (one call per batch of ID numbers).
+    monkeypatch.setattr(wired.registry, "scheme_counts", unreachable)
     monkeypatch.setattr(wired.registry, "find_persons", unreachable)
     figures = app.test_client().get(url(demo_product_id(app.test_client()))).get_json()
     assert buckets(figures["enrolled"]["by_scheme"]) == {"employee": 0, "resident": 0,
                                                          "unknown": 4}
     assert figures["enrolled"]["by_scheme"][2]["label"] == "未能确认"
     assert figures["enrolled"]["total"] == 4
+
+
+def test_figures_as_of_a_stated_time_are_limited_per_visitor_and_in_all(
+        app: Flask, clock: MovableClock) -> None:
+    """Counted on demand (every policy read): 10 an hour per visitor, 60 an hour for everyone;
+    the latest figures stay available."""
+    client = app.test_client()
+    product_id = demo_product_id(client)
+    as_of = {"as_of": (clock.now() - timedelta(hours=1)).isoformat()}
+    visitor = {"REMOTE_ADDR": "203.0.113.7"}
+    for _ in range(10):
+        assert client.get(url(product_id), query_string=as_of,
+                          environ_base=visitor).status_code == 200
+    refused = client.get(url(product_id), query_string=as_of, environ_base=visitor)
+    assert refused.status_code == 429
+    assert refused.get_json()["code"] == "too_many_requests"
+    assert refused.get_json()["message"].endswith("分钟后再试")  # within the hour
+    assert client.get(url(product_id), environ_base=visitor).status_code == 200  # latest: exempt
+    csv_refused = client.get(f"{url(product_id)}.csv", query_string=as_of, environ_base=visitor)
+    assert csv_refused.status_code == 429
+
+    # Everyone together: 60 an hour, whoever asks.
+    for index in range(50):
+        other = {"REMOTE_ADDR": f"198.51.100.{index}"}
+        assert client.get(url(product_id), query_string=as_of,
+                          environ_base=other).status_code == 200
+    late = client.get(url(product_id), query_string=as_of,
+                      environ_base={"REMOTE_ADDR": "192.0.2.1"})
+    assert late.status_code == 429

@@ -14,6 +14,7 @@ from huiminbao.app import build_container
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.config import Settings
+from huiminbao.core.db import make_engine
 from huiminbao.core.migrate import downgrade_engine, upgrade, upgrade_engine
 from huiminbao.enrollment import services
 from huiminbao.enrollment.domain import PaymentMethod
@@ -71,7 +72,9 @@ def test_sqlite_upgrade_keeps_existing_orders_and_admits_the_new_methods(
 
     upgrade(url)
     assert _counts(url) == (1, 1, 1)
-    engine = create_engine(url)
+    # The product's SQLite engine (make_engine): every migration runs inside one transaction, so
+    # a downgrade refused half-way leaves nothing half-done (pysqlite alone commits each DDL).
+    engine = make_engine(url)
     try:
         with engine.begin() as conn:
             assert conn.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"

@@ -89,6 +89,16 @@ class Cluster:
     body: dict[str, Any]
 
 
+def _server_errors(cluster: Cluster) -> str:
+    """The servers' logged errors (tracebacks included), to say why a request failed."""
+    lines: list[str] = []
+    for instance in (cluster.a, cluster.b):
+        text = Path(instance.log_path).read_text(encoding="utf-8", errors="replace")
+        lines += [line for line in text.splitlines()
+                  if '"level": "ERROR"' in line or "Traceback" in line or "Error" in line]
+    return "\n".join(lines[-40:])
+
+
 def _redis_or_fail() -> redis.Redis:
     client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
     try:
@@ -170,7 +180,8 @@ def test_a_storm_split_across_both_servers_issues_one_policy_and_one_debit_each(
         by_member[index].append(answer)
         by_key[key].append(answer)
         if answer.status != 201:
-            assert answer.status in {409, 422}, (answer.status, answer.body)
+            assert answer.status in {409, 422}, (answer.status, answer.body,
+                                                 _server_errors(cluster))
             assert answer.body["code"] in ALLOWED_REFUSALS, answer.body
     for key, pair in by_key.items():
         if len(pair) == 2:  # the same key on both servers: one execution, the same answer

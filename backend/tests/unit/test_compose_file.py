@@ -43,7 +43,7 @@ def test_services_have_health_checks_and_the_database_a_volume() -> None:
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     services = config["services"]
-    assert set(services) == {"app", "postgres", "redis"}
+    assert set(services) == {"app", "disclosure-refresh", "postgres", "redis"}
     for name in services:
         assert services[name].get("healthcheck"), f"{name} has no health check"
     assert services["app"]["environment"]["HUIMINBAO_MODE"] == "production"
