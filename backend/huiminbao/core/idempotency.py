@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from huiminbao.core.container import container
-from huiminbao.core.db import Base, BigIntPk, UtcDateTime
+from huiminbao.core.db import Base, BigIntPk, UtcDateTime, table_of
 from huiminbao.core.errors import Conflict, DomainError, InvalidInput
 
 HEADER = "Idempotency-Key"
@@ -119,12 +119,11 @@ def _claim(owner: str, key: str, fingerprint: str) -> int | None:
     c = container()
     try:
         with c.db.transaction() as session:
-            record_id: int = session.scalars(
-                insert(IdempotencyRecord).values(
-                    owner=owner, key=key, request_hash=fingerprint, state="running",
-                    created_at=c.clock.now())
-                .returning(IdempotencyRecord.id)).one()
-            return record_id
+            keys = table_of(IdempotencyRecord)
+            return int(session.execute(
+                insert(keys).values(owner=owner, key=key, request_hash=fingerprint,
+                                    state="running", created_at=c.clock.now())
+                .returning(keys.c.id)).scalar_one())
     except IntegrityError:
         return None
 

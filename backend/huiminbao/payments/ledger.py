@@ -91,20 +91,22 @@ def post(
     purpose: str,
     moves: Sequence[tuple[str, int]],
     now: datetime,
-) -> LedgerTransaction:
-    """Record one transaction; ``moves`` are (account, signed amount) and must sum to zero."""
+) -> int:
+    """Record one transaction; ``moves`` are (account, signed amount) and must sum to zero.
+    Returns the transaction's id."""
     moves = [(account, amount) for account, amount in moves if amount != 0]
     if not moves or sum(amount for _account, amount in moves) != 0:
         raise UnbalancedTransaction(f"{reference}: entries must be non-empty and sum to zero")
     # Two INSERTs (the transaction, then its entries in one statement), not unit-of-work objects.
-    transaction = session.scalars(
-        insert(LedgerTransaction).values(kind=kind, reference=reference, order_no=order_no,
-                                         purpose=purpose, occurred_at=now)
-        .returning(LedgerTransaction)).one()
+    transaction_id = int(session.execute(
+        insert(table_of(LedgerTransaction)).values(kind=kind, reference=reference,
+                                                   order_no=order_no, purpose=purpose,
+                                                   occurred_at=now)
+        .returning(table_of(LedgerTransaction).c.id)).scalar_one())
     session.execute(insert(table_of(LedgerEntry)), [
-        {"transaction_id": transaction.id, "account": account, "amount_fen": amount}
+        {"transaction_id": transaction_id, "account": account, "amount_fen": amount}
         for account, amount in moves])
-    return transaction
+    return transaction_id
 
 
 def balance(session: Session, account: str) -> int:
