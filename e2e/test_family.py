@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from e2e.support import (
     api_json,
     assert_no_axe_violations,
     body_font_size,
+    http_put_json,
     keep_screenshot,
     sign_up,
     small_touch_targets,
@@ -253,6 +255,38 @@ def test_zhang_wei_buys_for_four_family_members_in_one_confirmation(
     page.goto("/family.html")
     expect(member(page, "王*英").locator("[data-coverage]")).to_have_text("—未参保")
     expect(member(page, "张*国").locator("[data-coverage]")).to_have_text("✓已参保")
+
+    # ---------------------------------------------------------------- 王秀英 again, in 长辈模式
+    # Eleven minutes on, a debit needs a code from his phone; in 长辈模式 its resend button says
+    # 请稍后再获取 with no ticking seconds (适老化), and counts down again in the standard mode.
+    now = datetime.fromisoformat(api_json(base_url, "/api/v1/dev/clock")["now"])
+    status, _ = http_put_json(base_url, "/api/v1/dev/clock",
+                              {"now": (now + timedelta(minutes=11)).isoformat()})
+    assert status == 200
+    page.get_by_role("link", name="为王*英投保").click()
+    expect(page).to_have_url(re.compile(r"/family-enroll\.html\?person=\d+$"))
+    people = page.get_by_role("group", name="选择被保险人")
+    expect(people.get_by_role("checkbox", name="王*英（父母）")).to_be_checked()
+    sheet = page.get_by_role("region", name="确认信息")
+    expect(sheet.locator("[data-row=balance-before] dd")).to_have_text("¥1,550.00")
+    page.get_by_role("button", name="长辈模式").click()
+    expect(page.locator("html")).to_have_attribute("data-mode", "elderly")
+    code = page.get_by_label("短信验证码")
+    expect(code).to_be_visible()
+    page.get_by_role("button", name="获取验证码").click()
+    expect(page.get_by_text("验证码已发送至 138****0001")).to_be_visible()
+    resend = page.locator("#sms-send")
+    expect(resend).to_be_disabled()
+    expect(resend).to_have_text("请稍后再获取")
+    page.wait_for_timeout(1200)
+    expect(resend).to_have_text("请稍后再获取")
+    expect(page.locator("#sms-field")).not_to_contain_text(re.compile(r"\d+s"))
+    assert_no_axe_violations(page, "on 为家人投保 in 长辈模式 after sending the code")
+    keep_screenshot(page, "family-enroll-sms-elderly")
+    page.get_by_role("button", name="长辈模式").click()
+    expect(page.locator("html")).not_to_have_attribute("data-mode", "elderly")
+    expect(resend).to_have_text(re.compile(r"^重新获取\(\d+s\)$"))
+    expect(resend).to_be_disabled()
 
 
 def relative_code(base_url: str) -> str:

@@ -151,6 +151,25 @@ def test_zhang_wei_enrolls_his_father_who_confirmed_by_qr_code_then_revokes(
     expect(result.locator("[data-fact=insured] dd")).to_have_text("张*国")
     expect(banner).to_contain_text("正在为 张*国 代办")
 
+    # 为家人投保 is for his own family, from his own account: not while acting for his father.
+    enrollment_calls: list[str] = []
+
+    def note_enrollment_call(request: Any) -> None:
+        if "/api/v1/enrollments" in request.url or "/api/v1/policies" in request.url:
+            enrollment_calls.append(f"{request.method} {request.url}")
+
+    page.on("request", note_enrollment_call)
+    page.goto("/family-enroll.html")
+    refusal = page.locator("[data-refusal=acting]")
+    expect(refusal.get_by_role("heading", name="代办时不能为家人投保")).to_be_visible()
+    expect(refusal.locator("[data-reason]")).to_contain_text("您正在为张*国代办")
+    expect(refusal.get_by_role("button", name="结束代办，为自己的家人投保")).to_be_visible()
+    expect(page.locator("#fe-form")).to_be_hidden()
+    expect(banner).to_contain_text("正在为 张*国 代办")
+    assert_no_axe_violations(page, "on 为家人投保 while acting")
+    page.remove_listener("request", note_enrollment_call)
+    assert not enrollment_calls, enrollment_calls
+
     # Without 查看理赔进度, 张建国's claims stay closed to him.
     page.goto("/claims.html")
     expect(page.get_by_role("alert")).to_contain_text(REFUSED)
@@ -199,5 +218,8 @@ def test_zhang_wei_enrolls_his_father_who_confirmed_by_qr_code_then_revokes(
     banner.get_by_role("button", name="结束代办").click()
     expect(page.get_by_role("region", name="代办提示")).to_have_count(0)
     expect(page.get_by_role("region", name="确认信息")).to_be_visible()  # his own, again
+    page.goto("/family-enroll.html")  # his own family again
+    expect(page.get_by_role("group", name="选择被保险人")).to_be_visible()
+    expect(page.locator("[data-refusal]")).to_have_count(0)
 
     assert not father_errors, father_errors

@@ -6,25 +6,30 @@
 // All or nothing: a refusal names the person (已参保, 关系尚未核验, …) and nothing is charged; the
 // person can untick that member or switch to 在线支付. Members already insured (by oneself or by
 // someone else) are shown, disabled, with 已参保 / 已由他人投保, so nobody pays twice.
+//
+// One's own family, from one's own account: never while this tab acts for someone else (代办).
+// The members listed are the account's own (/me/family), so the page says so and offers 结束代办
+// instead, and its requests never carry X-Acting-For.
+//
+// What follows the choice of people (methods, sheet, terms, SMS code, paying) is checkout.js,
+// shared with 确认参保; this file keeps the people, their tiers and the refusals about one person.
 
+import { actingFor, stopActing } from "./acting.js";
 import { api, ApiError, errorMessage } from "./api.js";
-import { h, paragraphs, replaceChildren } from "./dom.js";
+import { balancesText, createCheckout, row } from "./checkout.js";
+import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
+import { showFormAlert } from "./forms.js";
 import {
-  clearFieldError, clearFormAlert, halfWidth, setBusy, setFieldError, showFormAlert, showStatus,
-} from "./forms.js";
-import {
-  balanceNames, METHOD_LABELS, rememberPendingOrder, safePayUrl,
+  FAMILY_ENROLL_PATH, FAMILY_PATH, familyResultPath, RELATION_LABELS, safePayUrl,
 } from "./insurance.js";
-import { Intent, outcomeUnknown } from "./intent.js";
-import { clearState, initPage, showError, showLoading } from "./page.js";
-import { BIND_PATH, fetchMe, isLoggedOut, ME_PATH, redirectToLogin } from "./session.js";
+import { outcomeUnknown } from "./intent.js";
+import { initPage, showError, showLoading } from "./page.js";
+import { fetchMe, isLoggedOut, redirectToLogin } from "./session.js";
 
-const PAGE_PATH = "/family-enroll.html";
-const FAMILY_PATH = "/family.html";
-const SMS_PATTERN = /^\d{6}$/;
 const DEFAULT_TIER = "standard";
-const RELATION_LABELS = { self: "本人", spouse: "配偶", child: "子女", parent: "父母" };
+// Never X-Acting-For: the order is the account's own (see above).
+const OWN = { actingFor: null };
 
 // Refusals about the whole page (nobody can be bought for): shown instead of the form.
 const BLOCKING = new Set([
@@ -32,51 +37,29 @@ const BLOCKING = new Set([
   "not_found", "forbidden",
 ]);
 
-const stateBox = document.getElementById("fe-state");
-const blockedBox = document.getElementById("fe-blocked");
 const unpaidBox = document.getElementById("fe-unpaid");
-const form = document.getElementById("fe-form");
-const lead = document.getElementById("fe-lead");
 const peopleList = document.getElementById("people");
-const methodOptions = document.getElementById("method-options");
-const methodNote = document.getElementById("method-note");
-const sheetBody = document.getElementById("sheet-body");
-const noticeText = document.getElementById("notice-text");
-const termsIntro = document.getElementById("terms-intro");
-const termsBody = document.getElementById("terms-body");
-const termsEnd = document.getElementById("terms-end");
-const smsField = document.getElementById("sms-field");
-const smsInput = document.getElementById("sms-code");
-const smsSend = document.getElementById("sms-send");
-const smsStatus = document.getElementById("sms-status");
-const agree = document.getElementById("agree");
-const agreeHint = document.getElementById("agree-hint");
-const statusBox = document.getElementById("fe-status");
-const alertBox = document.getElementById("fe-alert");
-const payTotal = document.getElementById("pay-total");
-const submitButton = document.getElementById("fe-submit");
-const switchButton = document.getElementById("switch-online");
 
-const intent = new Intent("family-enroll");
-
-const state = {
-  product: null,
-  people: [], // {person_id, name, relation, age, coverage, verified}
-  chosen: new Map(), // person_id → tier code, in the order people are listed
-  method: "personal_account",
-  hasAccount: null,
-  quote: null,
-  refusal: null, // the preview's ApiError for the current choice
-  loading: false,
-  submitting: false,
-  termsSeen: false,
-};
-
-let previewSeq = 0;
-
-function resultPath(orderNo) {
-  return `/family-result.html?order_no=${encodeURIComponent(orderNo)}`;
-}
+const checkout = createCheckout({
+  prefix: "fe",
+  path: FAMILY_ENROLL_PATH,
+  intent: "family-enroll",
+  apiOptions: OWN,
+  blocking: BLOCKING,
+  blockedTitle: "暂时不能投保",
+  blockedView,
+  requestBody,
+  sheetParts,
+  previewFailed,
+  hasChoice: () => state.chosen.size > 0,
+  renderEmpty: renderNothingChosen,
+  onPayError,
+  resultPath: familyResultPath,
+});
+const { els, state } = checkout;
+state.method = "personal_account";
+state.people = []; // {person_id, name, relation, age, coverage, verified}
+state.chosen = new Map(); // person_id → tier code, in the order people are listed
 
 // ---------------------------------------------------------------- who
 
@@ -167,103 +150,32 @@ function insuredChoice() {
     .map((person) => ({ person_id: person.person_id, tier: state.chosen.get(person.person_id) }));
 }
 
-// ---------------------------------------------------------------- how
-
-function methodChoice(value, title, meta) {
-  const id = `method-${value}`;
-  return h("div", { class: "choice", "data-choice": value },
-    h("input", { type: "radio", class: "choice__input", name: "method", id, value,
-      checked: value === state.method }),
-    h("label", { class: "choice__label", for: id },
-      h("span", { class: "choice__text" },
-        h("span", { class: "choice__title" }, title),
-        h("span", { class: "choice__meta", "data-choice-meta": true }, meta))));
-}
-
-function renderMethods() {
-  const balances = balanceNames(state.product?.payable_balances) || "历年账户";
-  replaceChildren(methodOptions,
-    methodChoice("personal_account", METHOD_LABELS.personal_account,
-      `使用您本人的${balances}余额，为本人及配偶、子女、父母缴费`),
-    methodChoice("online", "在线支付", "微信支付，点击确认后进入支付页面"),
-    methodChoice("subsidy", METHOD_LABELS.subsidy, "困难群众由政府资助参保，无需本人支付"));
-}
-
-function syncMethods() {
-  const quote = state.quote;
-  const payable = quote ? quote.payable_fen : null;
-  const shown = {
-    personal_account: state.hasAccount !== false && payable !== 0,
-    online: payable !== 0,
-    subsidy: payable === 0,
+function requestBody(method, confirmations) {
+  return {
+    product_id: state.product.id,
+    insured: insuredChoice(),
+    payment_method: method,
+    confirmations,
   };
-  for (const box of methodOptions.querySelectorAll("[data-choice]")) {
-    const value = box.dataset.choice;
-    box.hidden = !shown[value];
-    box.querySelector("input").checked = value === state.method;
-  }
-  if (quote?.account) {
-    methodOptions.querySelector("[data-choice=personal_account] [data-choice-meta]").textContent =
-      `${balanceNames(quote.account.balances) || "历年账户"}余额 ${formatFen(quote.account.balance_before_fen)}`
-      + (quote.account.shortfall_fen > 0 ? "（不足）" : "");
-  }
-  const notes = [];
-  if (state.hasAccount === false) notes.push("城乡居民医保参保人员没有医保个人账户，请在线支付。");
-  methodNote.textContent = notes.join("");
-  methodNote.hidden = notes.length === 0;
+}
+
+function onChoiceChanged() {
+  checkout.clearMessages();
+  // A fresh choice starts from the personal account again (where there is one).
+  checkout.refresh(state.hasAccount === false ? "online" : (state.method === "subsidy" ? "personal_account" : state.method));
 }
 
 // ---------------------------------------------------------------- the confirm sheet
-
-function row(term, value, attrs = {}) {
-  return h("div", { class: "sheet-row", ...attrs },
-    h("dt", { class: "sheet-row__term" }, term),
-    h("dd", { class: "sheet-row__value" }, value));
-}
-
-function relationText(relation) {
-  return RELATION_LABELS[relation] || "";
-}
 
 function renderLine(line) {
   return h("li", { class: "family-line", "data-line": line.person_id },
     h("div", { class: "family-line__who" },
       h("p", { class: "family-line__name" },
-        line.name, h("span", { class: "family-line__relation" }, `（${relationText(line.relation)}）`)),
+        line.name, h("span", { class: "family-line__relation" }, `（${RELATION_LABELS[line.relation] || ""}）`)),
       h("p", { class: "family-line__tier", "data-tier": true }, line.tier_name),
       line.subsidy_fen > 0
         ? h("p", { class: "family-line__subsidy" }, `政府资助 -${formatFen(line.subsidy_fen)}`) : null),
     h("p", { class: "family-line__amount", "data-amount": true }, formatFen(line.payable_fen)));
-}
-
-function renderAccount(quote) {
-  const account = quote.account;
-  if (!account) return null;
-  const short = account.shortfall_fen > 0;
-  return h("div", { class: "sheet-account", "data-account": true },
-    h("dl", { class: "sheet-rows" },
-      row("账户持有人", account.holder, { "data-row": "holder" }),
-      row("扣款前余额", formatFen(account.balance_before_fen), { "data-row": "balance-before" }),
-      short ? null : row("扣款后余额", formatFen(account.balance_after_fen), { "data-row": "balance-after" })),
-    short
-      ? h("div", { class: "callout callout--tight", "data-shortfall": true },
-        h("p", { class: "callout__title" },
-          h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"),
-          `余额不足，还差${formatFen(account.shortfall_fen)}`),
-        h("p", { class: "callout__text" },
-          `个人账户可用余额${formatFen(account.balance_before_fen)}，本次需支付${formatFen(quote.payable_fen)}，未扣除任何费用。`),
-        h("p", { class: "callout__text" },
-          quote.lines.length > 1
-            ? "您可以在上方取消勾选部分家人，用个人账户为其余家人缴费；或改用在线支付。"
-            : "您可以改用在线支付。"))
-      : null);
-}
-
-function methodText(quote) {
-  if (quote.payment_method === "personal_account") {
-    return `医保个人账户（${balanceNames(quote.account?.balances) || "历年账户"}）`;
-  }
-  return METHOD_LABELS[quote.payment_method] || quote.payment_method;
 }
 
 function methodHint(quote) {
@@ -272,17 +184,20 @@ function methodHint(quote) {
   return "点击确认支付即表示您本人同意从您的医保个人账户一次扣除上述合计金额。";
 }
 
-function renderQuote(quote) {
-  const count = quote.lines.length;
-  replaceChildren(sheetBody,
-    h("p", { class: "sheet__product" }, quote.product_name),
-    h("ul", { class: "family-lines", role: "list", "aria-label": "被保险人和保费" }, quote.lines.map(renderLine)),
-    h("div", { class: "sheet-total", "data-total": true },
-      h("p", { class: "sheet-total__label" }, `应付合计（${count}人）`),
-      h("p", { class: "sheet-total__amount" }, formatFen(quote.payable_fen))),
-    h("dl", { class: "sheet-rows" }, row("支付方式", methodText(quote), { "data-row": "method" })),
-    renderAccount(quote),
-    quote.account?.shortfall_fen > 0 ? null : h("p", { class: "sheet__hint" }, methodHint(quote)));
+function sheetParts(quote) {
+  const account = quote.account;
+  return {
+    lines: h("ul", { class: "family-lines", role: "list", "aria-label": "被保险人和保费" },
+      quote.lines.map(renderLine)),
+    totalLabel: `应付合计（${quote.lines.length}人）`,
+    shortfallNotes: account ? [
+      `个人账户可用余额${formatFen(account.balance_before_fen)}，本次需支付${formatFen(quote.payable_fen)}，未扣除任何费用。`,
+      quote.lines.length > 1
+        ? "您可以在上方取消勾选部分家人，用个人账户为其余家人缴费；或改用在线支付。"
+        : "您可以改用在线支付。",
+    ] : [],
+    hint: methodHint(quote),
+  };
 }
 
 function refusalHelp(error) {
@@ -302,19 +217,20 @@ function refusalHelp(error) {
   }
 }
 
+/** A refusal about one person, in place of the sheet: the reason, nothing charged, the way on. */
 function renderRefusal(error) {
   const canSwitch = state.method === "personal_account"
     && (error.code === "relation_unverified" || error.code === "account_person_limit");
   const actions = [];
   if (canSwitch) {
     const button = h("button", { type: "button", class: "btn btn--block" }, "改用在线支付");
-    button.addEventListener("click", () => changeMethod("online"));
+    button.addEventListener("click", () => checkout.chooseMethod("online"));
     actions.push(button);
   }
   if (error.code === "relation_unverified") {
     actions.push(h("a", { class: "btn btn--block btn--quiet", href: FAMILY_PATH }, "去“家人”页面验证"));
   }
-  replaceChildren(sheetBody,
+  replaceChildren(els.sheetBody,
     h("div", { class: "callout callout--tight", "data-refusal": error.code },
       h("p", { class: "callout__title" },
         h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"), "不能按当前选择投保"),
@@ -324,425 +240,47 @@ function renderRefusal(error) {
 }
 
 function renderNothingChosen() {
-  replaceChildren(sheetBody,
+  replaceChildren(els.sheetBody,
     h("p", { class: "sheet__empty", "data-empty": true }, "请在上方勾选要投保的人，这里会列出每人的方案和金额。"));
 }
 
-function syncPayBar() {
-  const quote = state.refusal ? null : state.quote;
-  const short = Boolean(quote?.account && quote.account.shortfall_fen > 0);
-  submitButton.hidden = short;
-  switchButton.hidden = !short;
-  if (!state.submitting) {
-    if (!quote) submitButton.textContent = "确认支付";
-    else if (quote.payable_fen === 0) submitButton.textContent = "确认参保（无需支付）";
-    else submitButton.textContent = `确认支付 ${formatFen(quote.payable_fen)}`;
+function previewFailed(failure) {
+  state.quote = null;
+  state.refusal = failure instanceof ApiError && failure.status > 0 && failure.status < 500 ? failure : null;
+  if (state.refusal) renderRefusal(state.refusal);
+  else {
+    replaceChildren(els.sheetBody, h("p", { class: "sheet__empty" }, "暂时无法计算金额。"));
+    showFormAlert(els.alert, errorMessage(failure));
   }
-  if (quote) switchButton.textContent = `改用在线支付 ${formatFen(quote.payable_fen)}`;
-  payTotal.textContent = short ? `个人账户余额不足，还差${formatFen(quote.account.shortfall_fen)}` : "";
-  payTotal.hidden = !short;
-  submitButton.disabled = !quote || state.loading || state.submitting;
-  switchButton.disabled = state.loading || state.submitting;
+  checkout.syncMethods();
+  checkout.syncSms(null);
+  checkout.syncPayBar();
 }
 
-function syncSms(quote) {
-  const needed = Boolean(quote && quote.payment_method === "personal_account" && quote.needs_sms_code
-    && !(quote.account?.shortfall_fen > 0));
-  smsField.hidden = !needed;
-}
-
-// ---------------------------------------------------------------- previews
-
-function requestBody(method, confirmations = {}) {
-  return {
-    product_id: state.product.id,
-    insured: insuredChoice(),
-    payment_method: method,
-    confirmations,
-  };
-}
-
-function fallbackMethod(error, method) {
-  if (!(error instanceof ApiError)) return null;
-  switch (error.code) {
-    case "fully_subsidized":
-      return "subsidy";
-    case "no_personal_account":
-      state.hasAccount = false;
-      return "online";
-    case "subsidy_difference":
-    case "not_subsidized":
-      return state.hasAccount === false ? "online" : (method === "subsidy" ? "personal_account" : null);
-    default:
-      return null;
-  }
-}
-
-/** Preview the current choice with `method` (or the next method that fits); show the sheet. */
-async function refresh(method = state.method) {
-  const seq = ++previewSeq;
-  if (!state.chosen.size) {
-    state.quote = null;
-    state.refusal = null;
-    state.loading = false;
-    state.method = method;
-    renderNothingChosen();
-    syncMethods();
-    syncSms(null);
-    syncPayBar();
-    return null;
-  }
-  state.loading = true;
-  sheetBody.setAttribute("aria-busy", "true");
-  syncPayBar();
-  const tried = new Set();
-  let current = method;
-  let quote = null;
-  let failure = null;
-  while (!quote && current && !tried.has(current)) {
-    tried.add(current);
-    try {
-      quote = await api.post("/enrollments/preview", requestBody(current));
-    } catch (error) {
-      if (seq !== previewSeq) return null;
-      if (isLoggedOut(error)) {
-        redirectToLogin(PAGE_PATH);
-        return null;
-      }
-      failure = error;
-      current = fallbackMethod(error, current);
-    }
-  }
-  if (seq !== previewSeq) return null;
-  state.loading = false;
-  sheetBody.removeAttribute("aria-busy");
-  if (!quote) {
-    if (failure instanceof ApiError && BLOCKING.has(failure.code)) {
-      showBlocked(failure);
-      return null;
-    }
-    state.quote = null;
-    state.refusal = failure instanceof ApiError && failure.status > 0 && failure.status < 500 ? failure : null;
-    if (state.refusal) renderRefusal(state.refusal);
-    else {
-      replaceChildren(sheetBody, h("p", { class: "sheet__empty" }, "暂时无法计算金额。"));
-      showFormAlert(alertBox, errorMessage(failure));
-    }
-    syncMethods();
-    syncSms(null);
-    syncPayBar();
-    return null;
-  }
-  if (quote.payment_method === "personal_account") state.hasAccount = true;
-  state.quote = quote;
-  state.refusal = null;
-  state.method = quote.payment_method;
-  renderQuote(quote);
-  syncMethods();
-  syncSms(quote);
-  syncPayBar();
-  return quote;
-}
-
-function onChoiceChanged() {
-  clearFormAlert(alertBox);
-  statusBox.replaceChildren();
-  // A fresh choice starts from the personal account again (where there is one).
-  refresh(state.hasAccount === false ? "online" : (state.method === "subsidy" ? "personal_account" : state.method));
-}
-
-function changeMethod(method) {
-  clearFormAlert(alertBox);
-  statusBox.replaceChildren();
-  state.method = method;
-  return refresh(method);
-}
-
-// ---------------------------------------------------------------- terms
-
-function renderTerms(product) {
-  const terms = product.terms || {};
-  noticeText.textContent = terms.notice || "本产品为商业保险，不是基本医疗保险。";
-  termsIntro.textContent = `支付前请阅读以下内容（条款版本 ${terms.version || "—"}）。`;
-  const parts = [
-    ["coverage", "保障责任", terms.coverage],
-    ["claim_scope", "理赔范围", terms.claim_scope],
-    ["exclusions", "责任免除", terms.exclusions],
-  ].filter(([, , text]) => text);
-  replaceChildren(termsBody, parts.map(([key, title, text]) => h("details",
-    { class: "disclosure", "data-terms": key, open: true },
-    h("summary", { class: "disclosure__summary" }, title),
-    h("div", { class: "disclosure__body" }, paragraphs(text)))));
-}
-
-function markTermsSeen() {
-  if (state.termsSeen) return;
-  state.termsSeen = true;
-  agree.disabled = false;
-  agreeHint.textContent = "勾选即表示您已阅读上方条款，并知晓本产品不是基本医疗保险。";
-}
-
-function watchTermsEnd() {
-  if (typeof IntersectionObserver !== "function") {
-    markTermsSeen();
-    return;
-  }
-  const observer = new IntersectionObserver((entries) => {
-    if (entries.some((entry) => entry.isIntersecting)) {
-      markTermsSeen();
-      observer.disconnect();
-    }
-  });
-  observer.observe(termsEnd);
-}
-
-async function reloadTerms() {
-  try {
-    const data = await api.get("/products");
-    const product = (data?.items || []).find((item) => item.id === state.product.id);
-    if (product) {
-      state.product = product;
-      renderTerms(product);
-    }
-  } catch {
-    /* the old text stays; the server will say again if it is out of date */
-  }
-}
-
-// ---------------------------------------------------------------- SMS code for a debit
-
-let countdownTimer = null;
-
-function startCountdown(seconds) {
-  clearInterval(countdownTimer);
-  const endsAt = Date.now() + seconds * 1000;
-  const tick = () => {
-    const left = Math.ceil((endsAt - Date.now()) / 1000);
-    if (left <= 0) {
-      clearInterval(countdownTimer);
-      smsSend.disabled = false;
-      smsSend.textContent = "重新获取";
-      return;
-    }
-    smsSend.disabled = true;
-    smsSend.textContent = `重新获取(${left}s)`;
-  };
-  tick();
-  countdownTimer = setInterval(tick, 250);
-}
-
-async function sendPaymentCode() {
-  clearFieldError(smsInput);
-  setBusy(smsSend, true, "发送中…");
-  let sent;
-  try {
-    sent = await api.post("/me/payment-code");
-  } catch (error) {
-    setBusy(smsSend, false);
-    if (isLoggedOut(error)) {
-      redirectToLogin(PAGE_PATH);
-      return;
-    }
-    setFieldError(smsInput, errorMessage(error));
-    if (error instanceof ApiError && error.status === 429 && error.retryAfter) startCountdown(error.retryAfter);
-    return;
-  }
-  setBusy(smsSend, false);
-  showStatus(smsStatus, `验证码已发送至 ${sent.phone}，5分钟内有效。`);
-  startCountdown(Number(sent.resend_after_seconds) || 60);
-  smsInput.focus();
-}
-
-function checkSms() {
-  if (smsField.hidden) return { ok: true, code: null };
-  const code = halfWidth(smsInput.value).replace(/\s/g, "");
-  if (!SMS_PATTERN.test(code)) {
-    setFieldError(smsInput, code ? "请输入6位数字验证码" : "请输入短信验证码");
-    return { ok: false, code: null };
-  }
-  clearFieldError(smsInput);
-  return { ok: true, code };
-}
-
-// ---------------------------------------------------------------- paying
-
-function checkAgreement() {
-  if (agree.checked) {
-    clearFieldError(agree);
-    return true;
-  }
-  setFieldError(agree, agree.disabled
-    ? "请先阅读上方的保险条款，再勾选同意"
-    : "请勾选同意《保险条款》，并确认知晓本产品不是基本医疗保险");
-  return false;
-}
-
-async function handlePayError(error) {
-  if (isLoggedOut(error)) {
-    redirectToLogin(PAGE_PATH);
-    return;
-  }
-  const code = error instanceof ApiError ? error.code : "";
-  if (BLOCKING.has(code)) {
-    showBlocked(error);
-    return;
-  }
-  switch (code) {
-    case "insufficient_balance":
-    case "debit_failed":
-      await refresh(state.method);
-      switchButton.hidden = false;
-      switchButton.disabled = false;
-      showFormAlert(alertBox, error.message);
-      switchButton.focus();
-      return;
-    case "terms_not_agreed":
-      await reloadTerms();
-      agree.checked = false;
-      setFieldError(agree, "保险条款已更新，请重新阅读并勾选同意");
-      showFormAlert(alertBox, error.message);
-      return;
-    case "notice_not_confirmed":
-      setFieldError(agree, error.message);
-      agree.focus();
-      return;
-    case "sms_code_required":
-      smsField.hidden = false;
-      setFieldError(smsInput, error.message);
-      smsInput.focus();
-      return;
-    case "wrong_code":
-      setFieldError(smsInput, error.message);
-      smsInput.focus();
-      smsInput.select?.();
-      return;
-    default: {
-      if (error instanceof ApiError && error.status === 422 && !outcomeUnknown(error)) {
-        // A rule about one person (已参保 now, 关系未核验, …) or an amount that changed: the sheet
-        // is read again so it shows what is true now, and the reason stays in the alert.
-        await refresh(state.method);
-        showFormAlert(alertBox, error.message);
-        submitButton.focus();
-        return;
-      }
-      const parts = [errorMessage(error).replace(/。$/, "")];
-      if (outcomeUnknown(error)) parts.push("请再次点击确认，同一笔订单不会重复扣款");
-      if (error instanceof ApiError && error.requestId) parts.push(`请求编号：${error.requestId}`);
-      showFormAlert(alertBox, `${parts.join("。")}。`);
-      submitButton.focus();
-    }
-  }
-}
-
-async function pay(method) {
-  const quote = state.quote;
-  if (!quote || state.refusal || state.loading || state.submitting) return;
-  clearFormAlert(alertBox);
-  if (!checkAgreement()) {
-    if (agree.disabled) {
-      termsEnd.scrollIntoView({ block: "center" });
-      markTermsSeen();
-    }
-    agree.focus();
-    return;
-  }
-  const sms = method === "personal_account" ? checkSms() : { ok: true, code: null };
-  if (!sms.ok) {
-    smsInput.focus();
-    return;
-  }
-  const confirmations = {
-    terms_version: state.product.terms?.version ?? quote.terms_version,
-    not_basic_insurance: true,
-  };
-  if (method === "personal_account") {
-    confirmations.debit_amount_fen = quote.payable_fen;
-    if (sms.code) confirmations.sms_code = sms.code;
-  }
-  const body = requestBody(method, confirmations);
-  const key = intent.keyFor(body);
-  const button = method === quote.payment_method ? submitButton : switchButton;
-  state.submitting = true;
-  syncPayBar();
-  setBusy(button, true, method === "online" ? "正在创建订单…" : "正在支付…");
-  let order;
-  try {
-    order = await api.post("/enrollments", body, { idempotencyKey: key, timeoutMs: 30000 });
-  } catch (error) {
-    intent.settle(error);
-    state.submitting = false;
-    setBusy(button, false);
-    syncPayBar();
-    await handlePayError(error);
-    return;
-  }
-  intent.settle();
-  const payUrl = safePayUrl(order.pay_url);
-  if (order.status === "pending_payment" && payUrl) {
-    rememberPendingOrder(order);
-    button.textContent = "正在前往支付页面…";
-    window.location.assign(payUrl);
-    return;
-  }
-  button.textContent = "正在打开参保结果…";
-  window.location.assign(resultPath(order.order_no));
-}
-
-async function switchToOnline() {
-  if (state.submitting) return;
-  clearFormAlert(alertBox);
-  const quote = await changeMethod("online");
-  if (quote) {
-    showStatus(statusBox, "已改为在线支付。请阅读条款并勾选同意后，点击确认支付。");
-    if (agree.checked) submitButton.focus();
-    else if (!agree.disabled) agree.focus();
-  }
+/**
+ * A rule about one person (已参保 now, 关系未核验, …) or an amount that changed: the sheet is read
+ * again so it shows what is true now, and the reason stays in the alert.
+ */
+async function onPayError(error) {
+  if (!(error instanceof ApiError) || error.status !== 422 || outcomeUnknown(error)) return false;
+  await checkout.refresh(state.method);
+  showFormAlert(els.alert, error.message);
+  els.submit.focus();
+  return true;
 }
 
 // ---------------------------------------------------------------- refusals and unpaid orders
 
-function showBlocked(error) {
-  clearState(stateBox);
-  form.hidden = true;
-  lead.hidden = true;
-  const links = [];
-  let title = "暂时不能投保";
-  if (error.code === "identity_required") {
-    title = "请先完成实名认证";
-    links.push(h("a", { class: "btn btn--primary btn--block", href: `${BIND_PATH}?next=${encodeURIComponent(PAGE_PATH)}` }, "去实名认证"));
-  } else if (error.code === "consent_required" || error.code === "consent_withdrawn") {
-    title = "需要您的授权";
-    links.push(h("a", { class: "btn btn--primary btn--block", href: ME_PATH }, "去“我的”查看授权"));
-  } else if (error.code === "window_closed") {
-    title = "当前不在投保时间内";
-  }
-  links.push(h("a", { class: "btn btn--block btn--quiet", href: "/" }, "返回首页"));
-  replaceChildren(blockedBox,
-    h("div", { class: "callout callout--blocked", "data-refusal": error.code },
-      h("h2", { class: "callout__title blocked__title", id: "blocked-title" },
-        h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"), title),
-      h("p", { class: "blocked__reason", "data-reason": true }, error.message),
-      h("div", { class: "blocked__actions" }, links)));
-  blockedBox.hidden = false;
-  blockedBox.focus();
-}
-
-async function cancelUnpaid(order, button) {
-  setBusy(button, true, "正在取消…");
-  try {
-    await api.post(`/enrollments/${encodeURIComponent(order.order_no)}/cancel`);
-  } catch (error) {
-    setBusy(button, false);
-    if (isLoggedOut(error)) {
-      redirectToLogin(PAGE_PATH);
-      return;
-    }
-    if (!(error instanceof ApiError) || error.status === 0) {
-      button.after(h("p", { class: "field__error", role: "alert" }, errorMessage(error)));
-      return;
-    }
-  }
-  window.location.replace(PAGE_PATH);
+/** Acting for someone else (代办): family purchases are one's own, so the page stops here. */
+function blockedView(error) {
+  if (error.code !== "acting") return null;
+  const end = h("button", { type: "button", class: "btn btn--primary btn--block", "data-acting-stop": true },
+    "结束代办，为自己的家人投保");
+  end.addEventListener("click", () => {
+    stopActing();
+    window.location.replace(FAMILY_ENROLL_PATH);
+  });
+  return { title: "代办时不能为家人投保", links: [end] };
 }
 
 function renderUnpaid(orders) {
@@ -754,7 +292,7 @@ function renderUnpaid(orders) {
     const names = (order.lines || []).map((line) => line.name).join("、");
     const payUrl = safePayUrl(order.pay_url);
     const cancel = h("button", { type: "button", class: "btn btn--block btn--quiet" }, "取消该订单");
-    cancel.addEventListener("click", () => cancelUnpaid(order, cancel));
+    cancel.addEventListener("click", () => checkout.cancelOrder(order.order_no, cancel));
     return h("section", { class: "callout", "aria-label": "待支付的订单", "data-unpaid": order.order_no },
       h("p", { class: "callout__title" },
         h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"), "有一笔订单等待支付"),
@@ -762,7 +300,7 @@ function renderUnpaid(orders) {
       h("div", { class: "blocked__actions" },
         payUrl
           ? h("a", { class: "btn btn--primary btn--block", href: payUrl }, `继续支付 ${formatFen(order.payable_fen)}`)
-          : h("a", { class: "btn btn--primary btn--block", href: resultPath(order.order_no) }, "查看支付结果"),
+          : h("a", { class: "btn btn--primary btn--block", href: familyResultPath(order.order_no) }, "查看支付结果"),
         cancel));
   }));
   unpaidBox.hidden = false;
@@ -787,9 +325,18 @@ function selfRow(me, product, policies, unpaid) {
 }
 
 async function load() {
-  form.hidden = true;
-  blockedBox.hidden = true;
-  showLoading(stateBox);
+  els.form.hidden = true;
+  els.blocked.hidden = true;
+  const acting = actingFor();
+  if (acting) {
+    checkout.showBlocked(new ApiError({
+      status: 403,
+      code: "acting",
+      message: `您正在为${acting.name}代办。为家人投保是用您本人的账户为您自己的家人购买，代办时不能办理；请先结束代办。`,
+    }));
+    return;
+  }
+  showLoading(els.state);
   let me;
   let products;
   let family;
@@ -798,35 +345,35 @@ async function load() {
   try {
     me = await fetchMe();
     if (!me) {
-      redirectToLogin(PAGE_PATH);
+      redirectToLogin(FAMILY_ENROLL_PATH);
       return;
     }
     if (!me.identity?.bound) {
-      showBlocked(new ApiError({ status: 403, code: "identity_required", message: "为家人投保前，请先完成本人的实名认证。" }));
+      checkout.showBlocked(new ApiError({ status: 403, code: "identity_required", message: "为家人投保前，请先完成本人的实名认证。" }));
       return;
     }
     [products, family, policies, unpaid] = await Promise.all([
       api.get("/products"),
-      api.get("/me/family"),
-      api.get("/policies"),
-      api.get("/enrollments?status=pending_payment"),
+      api.get("/me/family", OWN),
+      api.get("/policies", OWN),
+      api.get("/enrollments?status=pending_payment", OWN),
     ]);
   } catch (error) {
     if (isLoggedOut(error)) {
-      redirectToLogin(PAGE_PATH);
+      redirectToLogin(FAMILY_ENROLL_PATH);
       return;
     }
     if (error instanceof ApiError && BLOCKING.has(error.code)) {
-      showBlocked(error);
+      checkout.showBlocked(error);
       return;
     }
-    showError(stateBox, error, load)?.focus();
+    showError(els.state, error, load)?.focus();
     return;
   }
   const items = Array.isArray(products?.items) ? products.items : [];
   const product = items.find((item) => item.enrollment?.is_open);
   if (!product) {
-    showBlocked(new ApiError({ status: 404, code: "window_closed", message: "当前没有开放投保的产品。每年投保时间开始后，可在这里为家人投保。" }));
+    checkout.showBlocked(new ApiError({ status: 404, code: "window_closed", message: "当前没有开放投保的产品。每年投保时间开始后，可在这里为家人投保。" }));
     return;
   }
   state.product = product;
@@ -848,32 +395,12 @@ async function load() {
   if (preset) state.chosen.set(preset.person_id, DEFAULT_TIER);
   renderUnpaid(unpaidOrders);
   renderPeople();
-  renderMethods();
-  renderTerms(product);
-  await refresh("personal_account");
-  if (!blockedBox.hidden) return;
-  clearState(stateBox);
-  form.hidden = false;
-  watchTermsEnd();
+  checkout.renderMethods(`使用您本人的${balancesText(product.payable_balances)}余额，为本人及配偶、子女、父母缴费`);
+  checkout.renderTerms(product);
+  await checkout.refresh("personal_account");
+  if (!els.blocked.hidden) return;
+  checkout.open();
 }
 
 initPage();
-methodOptions.addEventListener("change", (event) => {
-  const input = event.target;
-  if (input instanceof HTMLInputElement && input.name === "method") changeMethod(input.value);
-});
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  pay(state.method);
-});
-switchButton.addEventListener("click", switchToOnline);
-agree.addEventListener("change", () => {
-  if (agree.checked) clearFieldError(agree);
-});
-smsSend.addEventListener("click", sendPaymentCode);
-smsInput.addEventListener("input", () => {
-  if (smsInput.getAttribute("aria-invalid") && SMS_PATTERN.test(halfWidth(smsInput.value).trim())) {
-    clearFieldError(smsInput);
-  }
-});
 load();

@@ -16,6 +16,16 @@ export function resultPath(orderNo) {
   return `${RESULT_PATH}?order_no=${encodeURIComponent(orderNo)}`;
 }
 
+// 家人 and 为家人投保 (one's own family: bought from one's own account, never while acting).
+export const FAMILY_PATH = "/family.html";
+export const FAMILY_ENROLL_PATH = "/family-enroll.html";
+export const FAMILY_RESULT_PATH = "/family-result.html";
+export const RELATION_LABELS = { self: "本人", spouse: "配偶", child: "子女", parent: "父母" };
+
+export function familyResultPath(orderNo) {
+  return `${FAMILY_RESULT_PATH}?order_no=${encodeURIComponent(orderNo)}`;
+}
+
 export const METHOD_LABELS = {
   personal_account: "医保个人账户",
   online: "在线支付（微信支付）",
