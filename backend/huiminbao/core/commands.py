@@ -21,12 +21,15 @@ def settings_from_env() -> Settings:
 
 
 @contextmanager
-def wired_from_env() -> Iterator[Container]:
+def wired_from_env(*, migrate: bool = True) -> Iterator[Container]:
+    """``migrate=False`` for jobs run on a schedule: only deploys (``serve``, ``db upgrade``)
+    change the schema, never a job from an image that may be newer than the running app."""
     from huiminbao.app import build_container
     from huiminbao.core.migrate import upgrade
 
     settings = settings_from_env()
-    upgrade(settings.database_url)
+    if migrate:
+        upgrade(settings.database_url)
     wired = build_container(settings)
     try:
         yield wired

@@ -153,7 +153,14 @@ class Database:
                 yield own
             return
         self._prepare(held, readonly=readonly)
-        yield held
+        try:
+            yield held
+        except BaseException:
+            # Whatever state a failure left it in (on SQLite a failed COMMIT stays inside its
+            # transaction), the request does not reuse it: the pool rolls it back on return.
+            self._held.connection = None
+            held.close()
+            raise
 
     def _prepare(self, connection: Connection, *, readonly: bool) -> None:
         connection.execution_options(huiminbao_readonly=readonly)
@@ -161,8 +168,13 @@ class Database:
             # Read sessions run in autocommit: no BEGIN and ROLLBACK round trips around them.
             # Nothing changes for their queries: under READ COMMITTED each statement takes its
             # own snapshot inside a transaction as well. (SQLite keeps its deferred BEGIN.)
-            connection.execution_options(isolation_level="AUTOCOMMIT" if readonly else (
-                self.engine.dialect.default_isolation_level or "READ COMMITTED"))
+            # Switched only on a change: each switch also registers a reset for the pool.
+            current = connection.get_execution_options().get("isolation_level")
+            if readonly and current != "AUTOCOMMIT":
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+            elif not readonly and current == "AUTOCOMMIT":
+                connection.execution_options(
+                    isolation_level=self.engine.dialect.default_isolation_level or "READ COMMITTED")
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

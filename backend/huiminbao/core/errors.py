@@ -54,6 +54,13 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Busy(DomainError):
+    """A shared resource is at its limit right now; the same request may succeed shortly."""
+
+    http_status = 503
+    code = "busy"
+
+
 class RuleViolation(DomainError):
     """The request is well-formed but a business rule refuses it."""
 

@@ -29,7 +29,7 @@ def refresh(product_ids: tuple[int, ...]) -> None:
     from huiminbao.disclosure import snapshots
     from huiminbao.disclosure.services import published_products
 
-    with wired_from_env() as wired:
+    with wired_from_env(migrate=False) as wired:
         products = published_products(wired.db, wired.settings.city_code)
         if product_ids:
             unknown = set(product_ids) - {product.id for product in products}

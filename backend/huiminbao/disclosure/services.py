@@ -33,7 +33,7 @@ from huiminbao.disclosure.domain import (
     format_yuan,
     payout_ratio_hundredths,
 )
-from huiminbao.disclosure.figures import UNKNOWN_SCHEME, Figures, count_figures
+from huiminbao.disclosure.figures import UNKNOWN_SCHEME, Figures
 
 AS_OF_IN_FUTURE = "统计时点不能晚于当前时间"
 
@@ -88,7 +88,7 @@ def disclosure(c: Container, product_id: int, as_of: datetime | None = None) -> 
     if as_of is None:
         figures = snapshots.live_figures(c, product.id)
     else:
-        figures = count_figures(c, product.id, as_of)
+        figures = snapshots.as_of_figures(c, product.id, as_of)
     return _disclosure(product, figures, live=as_of is None)
 
 

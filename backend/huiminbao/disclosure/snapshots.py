@@ -19,13 +19,16 @@ row would serialize the enrollment rush).
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import defaultdict
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from huiminbao.core.container import Container
+from huiminbao.core.errors import Busy
 from huiminbao.disclosure.figures import Figures, count_figures
 from huiminbao.disclosure.models import DisclosureSnapshot
 
@@ -34,22 +37,47 @@ MAX_AGE = timedelta(minutes=5)
 # How long one request's claim to count again keeps the others from counting too (a count that
 # failed is retried by a later request after this).
 REFRESH_LEASE = timedelta(minutes=2)
+# A count holds every insured person's ID number in memory (hundreds of MB at a million): in one
+# process, one count of a product at a time, and one count "as of" a stated instant at a time.
+# (Across processes the lease above and the rate limits on as_of keep counts rare.)
+_FIRST_COUNT: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
+_AS_OF_COUNT = threading.Lock()
+AS_OF_BUSY = "正在统计另一个历史时点的数据，请稍后再试"
 
 
 def live_figures(c: Container, product_id: int) -> Figures:
     """The product's latest figures: the stored snapshot while it is at most ``MAX_AGE`` old,
     else counted again now (by one request at a time)."""
     now = c.clock.now()
-    with c.db.read() as session:
-        row = session.get(DisclosureSnapshot, product_id)
+    row = _stored_row(c, product_id)
     if row is None:
-        return refresh(c, product_id)
+        # Nothing to answer with yet: the first request counts, the others wait for its count.
+        with _FIRST_COUNT[product_id]:
+            row = _stored_row(c, product_id)
+            if row is None:
+                return refresh(c, product_id)
     stored = Figures.from_json(row.as_of, row.figures)
     if row.as_of <= now and now - row.as_of <= MAX_AGE:
         return stored
     if not _claim_refresh(c, product_id, row.as_of, now):
         return stored  # another request is counting: the previous figures meanwhile
     return refresh(c, product_id)
+
+
+def _stored_row(c: Container, product_id: int) -> DisclosureSnapshot | None:
+    with c.db.read() as session:
+        return session.get(DisclosureSnapshot, product_id)
+
+
+def as_of_figures(c: Container, product_id: int, as_of: datetime) -> Figures:
+    """Counted now for a stated past instant (never stored): one such count at a time in this
+    process; a second request meanwhile is told to come back shortly."""
+    if not _AS_OF_COUNT.acquire(blocking=False):
+        raise Busy(AS_OF_BUSY)
+    try:
+        return count_figures(c, product_id, as_of)
+    finally:
+        _AS_OF_COUNT.release()
 
 
 def refresh(c: Container, product_id: int) -> Figures:

@@ -179,8 +179,8 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
           staff_recorded: bool = False) -> Quote:
     """Everything the confirm sheet shows, checked against every rule; nothing is written.
 
-    Registry calls happen between our own short read sessions, never inside one: a request
-    holds at most one database connection at a time, so a rush cannot starve the pool.
+    Registry calls happen between our own short read sessions, never inside one, so no
+    transaction stays open while the registry answers.
     Offline payment methods (employer, counter cash) only on ``staff_recorded`` paths."""
     if request.payment_method.is_offline and not staff_recorded:
         raise RuleViolation(OFFLINE_METHOD, code="offline_method",
@@ -536,9 +536,14 @@ def complete_payment(c: Container, order_number: str, *, transaction_id: str | N
     """Mark the order paid and issue its policies, once. Safe to call again and concurrently:
     the order row is locked and a paid order is left as it is. Offline methods name the ledger
     account the money came from (``employer:<code>``, ``counter_cash:<city>``). ``texts``
-    (phone, text) are queued in the same transaction, only when this call issues the order."""
+    (phone, text) are queued in the transaction that issues the order, or after it when another
+    call (settling the order on a read) issued it first."""
     order = _complete_payment(c, order_number, transaction_id, offline_source, texts)
     if order is None:
+        if texts:  # another call (a read of the order) issued it first; the texts still go
+            with c.db.transaction() as session:
+                for phone, text in texts:
+                    c.sms.send(session, phone, text)
         return load_order(c, order_number)
     _tell_insured_relatives(c, order)
     proxy_notices.tell_principal(c, order)  # issue 6: an order made under a grant
@@ -698,11 +703,12 @@ class OrderDetails:
 def order_details(c: Container, actor: Actor, order_number: str) -> OrderDetails:
     """An order, for its buyer or for whoever may act for the buyer; others get 404."""
     order = load_order(c, order_number)
+    cached = c.products.get(order.product_id)  # before the session: a miss reads on its own
     with c.db.read() as session:
         if order.buyer_account_id != actor.account_id:
             require_access(c, session, actor, Action.VIEW_POLICIES, order.buyer_person_id,
                            object_type="order", object_id=order.order_no)
-        product = c.products.get(order.product_id) or session.scalars(
+        product = cached or session.scalars(
             select(Product).where(Product.id == order.product_id)
             .options(selectinload(Product.tiers))).one()
         people = session.scalars(select(Person).where(

@@ -28,6 +28,8 @@ def upgrade() -> None:
             unique=False,
             postgresql_where=HAS_PAYER,
             sqlite_where=HAS_PAYER,
+            # Built CONCURRENTLY by hand ahead of a deploy on a large table (README): kept.
+            if_not_exists=True,
         )
 
 

@@ -5,6 +5,8 @@ registry counts the schemes without handing out a row per person."""
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -127,3 +129,35 @@ def test_the_registry_counts_schemes_without_answering_for_persons(wired: Contai
         [employee, employee, resident, WANG_ID_NUMBER.lower(), "110101190001010000"])
     assert counts == {Scheme.EMPLOYEE: 1, Scheme.RESIDENT: 2}  # twice counts once; unknown out
     assert wired.registry.scheme_counts([]) == {}
+
+
+def test_before_the_first_count_is_stored_one_request_counts_and_the_others_wait(
+        app: Flask, wired: Container, monkeypatch: Any) -> None:
+    product_id = demo_product_id(app.test_client())
+    counts: list[int] = []
+    real_count = snapshots.count_figures
+
+    def slow_count(c: Container, pid: int, at: datetime) -> Any:
+        counts.append(pid)
+        time.sleep(0.3)  # long enough for every other request to arrive meanwhile
+        return real_count(c, pid, at)
+
+    monkeypatch.setattr(snapshots, "count_figures", slow_count)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _i: app.test_client().get(url(product_id)), range(4)))
+    assert [answer.status_code for answer in answers] == [200] * 4
+    assert len({answer.get_json()["as_of"] for answer in answers}) == 1  # one count, shared
+    assert counts == [product_id]
+
+
+def test_a_second_count_as_of_a_stated_instant_waits_its_turn(
+        app: Flask, clock: MovableClock) -> None:
+    client = app.test_client()
+    product_id = demo_product_id(client)
+    stated = {"as_of": (clock.now() - timedelta(hours=1)).isoformat()}
+    with snapshots._AS_OF_COUNT:  # another request is counting
+        busy = client.get(url(product_id), query_string=stated)
+    assert busy.status_code == 503
+    assert busy.get_json()["code"] == "busy"
+    assert busy.get_json()["message"] == snapshots.AS_OF_BUSY
+    assert client.get(url(product_id), query_string=stated).status_code == 200

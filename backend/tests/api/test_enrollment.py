@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 
+import pytest
 import zxingcpp
 from flask.testing import FlaskClient
 from PIL import Image
@@ -13,7 +15,9 @@ from sqlalchemy import func, select
 
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import Container
+from huiminbao.enrollment import services
 from huiminbao.enrollment.models import Order, Policy
+from huiminbao.identity.models import SmsMessage
 from huiminbao.payments.ledger import LedgerEntry
 
 from .enrollment_helpers import balance, body, enroll, sign_in
@@ -400,3 +404,26 @@ def test_auto_renew_is_refused_for_an_online_paid_policy(client: FlaskClient,
                          json={"enabled": True, "consent_version": consent["version"]})
     assert refused.status_code == 422
     assert refused.get_json()["code"] == "auto_renew_unavailable"
+
+
+def test_the_debit_text_goes_out_even_when_a_read_of_the_order_issued_it_first(
+        client: FlaskClient, wired: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between the registry's debit and the completion, another call (the result page's read,
+    settling a pending order) may issue the order first: the owner is still told of the debit,
+    once."""
+    real = services._complete_payment
+
+    def read_settles_it_first(c: Container, order_number: str, transaction_id: str | None,
+                              offline_source: str | None = None,
+                              texts: Sequence[tuple[str, str]] = ()) -> Order | None:
+        assert real(c, order_number, transaction_id, offline_source) is not None
+        return real(c, order_number, transaction_id, offline_source, texts)
+
+    monkeypatch.setattr(services, "_complete_payment", read_settles_it_first)
+    answer = enroll(sign_in(client, "张伟"), "personal_account")
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["status"] == "issued"
+    with wired.db.read() as session:
+        texts = session.scalars(select(SmsMessage.text).where(
+            SmsMessage.text.contains("您的医保个人账户已支付"))).all()
+    assert len(texts) == 1

@@ -118,3 +118,19 @@ def test_a_read_opened_before_the_transaction_s_first_statement_leaves_it_a_tran
         with db.read() as session:
             assert session.execute(
                 text("SELECT count(*) FROM held_probe WHERE n = 5")).scalar_one() == 0
+
+
+def test_a_failed_session_gives_the_held_connection_back(db: Database) -> None:
+    """Whatever state a failure left it in, the request's next session starts on a connection
+    fresh from the pool (which rolled the failed one back)."""
+    taken = _checkouts(db)
+    with db.holding_connection():
+        with db.read() as session:
+            _backend_pid(session)
+        with pytest.raises(RuntimeError, match="failed"):
+            _insert_then_fail(db, 6)
+        assert db.engine.pool.checkedout() == 0
+        with db.read() as session:
+            _backend_pid(session)
+    assert len(taken) == 2
+    assert db.engine.pool.checkedout() == 0
