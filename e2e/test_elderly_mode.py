@@ -137,6 +137,10 @@ def test_sun_li_uses_every_page_in_elderly_mode(page: Page, base_url: str) -> No
     keep_screenshot(page, "elderly-proxy-qr")
     page.get_by_role("button", name="改用短信验证码").click()
     expect(page.get_by_label("张*国收到的验证码")).to_be_visible()
+    send = page.locator("[data-send-code]")
+    send.click()
+    expect(send).to_have_text("请稍后再获取")  # the resend wait, without ticking seconds
+    expect(send).to_be_disabled()
     check_elderly(page, "the SMS step")
     open_loaded(page, "/proxy.html", "[data-grant]")
     check_elderly(page, "代办授权 with a pending request")

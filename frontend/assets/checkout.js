@@ -23,7 +23,7 @@ import {
 } from "./insurance.js";
 import { Intent, outcomeUnknown } from "./intent.js";
 import { clearState } from "./page.js";
-import { waitLabel } from "./prefs.js";
+import { resendCountdown } from "./resend.js";
 import { BIND_PATH, isLoggedOut, ME_PATH, redirectToLogin } from "./session.js";
 
 const SMS_PATTERN = /^\d{6}$/;
@@ -128,7 +128,7 @@ export function createCheckout(page) {
   };
 
   let previewSeq = 0;
-  let countdownTimer = null;
+  let endCountdown = null;
 
   function clearMessages() {
     clearFormAlert(els.alert);
@@ -446,21 +446,8 @@ export function createCheckout(page) {
   // -------------------------------------------------------------- SMS code for a debit
 
   function startCountdown(seconds) {
-    clearInterval(countdownTimer);
-    const endsAt = Date.now() + seconds * 1000;
-    const tick = () => {
-      const left = Math.ceil((endsAt - Date.now()) / 1000);
-      if (left <= 0) {
-        clearInterval(countdownTimer);
-        smsSend.disabled = false;
-        smsSend.textContent = "重新获取";
-        return;
-      }
-      smsSend.disabled = true;
-      smsSend.textContent = waitLabel(left); // no ticking seconds in 长辈模式
-    };
-    tick();
-    countdownTimer = setInterval(tick, 250);
+    endCountdown?.();
+    endCountdown = resendCountdown(smsSend, seconds);
   }
 
   async function sendPaymentCode() {

@@ -6,7 +6,7 @@ import {
   clearFieldError, clearFormAlert, halfWidth, setBusy, setFieldError, showApiError, showFormAlert, showStatus,
 } from "./forms.js";
 import { initPage } from "./page.js";
-import { waitLabel } from "./prefs.js";
+import { resendCountdown } from "./resend.js";
 import { adoptAccountMode, fetchMe, pathAfterLogin } from "./session.js";
 
 const PHONE_PATTERN = /^1[3-9]\d{9}$/;
@@ -63,30 +63,13 @@ function checkCode() {
 
 // ---------------------------------------------------------------------------- resend countdown
 
-let countdownTimer = null;
-
-function stopCountdown() {
-  clearInterval(countdownTimer);
-  countdownTimer = null;
-  sendButton.disabled = false;
-  sendButton.textContent = sendButton.dataset.sent ? "重新获取" : "获取验证码";
-}
+let endCountdown = null;
 
 /** "重新获取(59s)" (长辈模式: "请稍后再获取") until the server lets this phone have another code. */
 function startCountdown(seconds) {
-  clearInterval(countdownTimer);
-  const endsAt = Date.now() + seconds * 1000;
-  const tick = () => {
-    const left = Math.ceil((endsAt - Date.now()) / 1000);
-    if (left <= 0) {
-      stopCountdown();
-      return;
-    }
-    sendButton.disabled = true;
-    sendButton.textContent = waitLabel(left);
-  };
-  tick();
-  countdownTimer = setInterval(tick, 250);
+  endCountdown?.();
+  endCountdown = resendCountdown(sendButton, seconds,
+    sendButton.dataset.sent ? "重新获取" : "获取验证码");
 }
 
 // ---------------------------------------------------------------------------- demo outbox

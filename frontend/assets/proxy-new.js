@@ -17,10 +17,10 @@ import {
 } from "./forms.js";
 import { idNumberProblem, normalizeIdNumber } from "./idnumber.js";
 import { clearState, initPage, showError, showLoading } from "./page.js";
-import { waitLabel } from "./prefs.js";
 import {
   day, grantFacts, grantPill, inlineConfirm, PERIODS, PROXY_NEW_PATH, PROXY_PATH, SCOPES, taskLinks,
 } from "./proxy-common.js";
+import { resendCountdown } from "./resend.js";
 import { BIND_PATH, fetchMe, isLoggedOut, redirectToLogin } from "./session.js";
 
 const PAY_SCOPE = "pay_from_principal_account";
@@ -55,7 +55,7 @@ const step = document.getElementById("confirm-step");
 
 let pollTimer = null;
 let qrTimer = null;
-let resendTimer = null;
+let endResend = null; // ends the SMS code resend wait (resend.js)
 
 // ---------------------------------------------------------------- the form
 
@@ -247,8 +247,8 @@ function handleSubmitError(error) {
 function stopTimers() {
   clearInterval(pollTimer);
   clearInterval(qrTimer);
-  clearInterval(resendTimer);
-  pollTimer = qrTimer = resendTimer = null;
+  endResend?.();
+  pollTimer = qrTimer = endResend = null;
 }
 
 function stepHead(grant, heading, text) {
@@ -308,21 +308,8 @@ function smsView(grant) {
   const sent = { any: false };
 
   const startWait = (seconds) => {
-    clearInterval(resendTimer);
-    const endsAt = Date.now() + seconds * 1000;
-    const tick = () => {
-      const left = Math.ceil((endsAt - Date.now()) / 1000);
-      if (left <= 0) {
-        clearInterval(resendTimer);
-        send.disabled = false;
-        send.textContent = "重新发送";
-        return;
-      }
-      send.disabled = true;
-      send.textContent = waitLabel(left);
-    };
-    tick();
-    resendTimer = setInterval(tick, 500);
+    endResend?.();
+    endResend = resendCountdown(send, seconds, "重新发送");
   };
 
   send.addEventListener("click", async () => {
@@ -413,7 +400,7 @@ function otherWays(grant, current, region) {
       `改用${VIEW_NAMES[code]}`);
     button.addEventListener("click", () => {
       clearInterval(qrTimer);
-      clearInterval(resendTimer);
+      endResend?.();
       renderMethod(grant, code, region);
       region.querySelector("h3")?.setAttribute("tabindex", "-1");
       region.querySelector("h3")?.focus();
