@@ -63,6 +63,16 @@ class ScratchDatabase:
         finally:
             engine.dispose()
 
+    def migrate(self) -> None:
+        """Bring the (new, empty) database to the newest schema."""
+        from huiminbao.core.migrate import upgrade_engine
+
+        engine = create_engine(self.sqlalchemy_url)
+        try:
+            upgrade_engine(engine)
+        finally:
+            engine.dispose()
+
     def drop(self) -> None:
         engine = create_engine(self._admin_url(), isolation_level="AUTOCOMMIT")
         try:

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
 from huiminbao.bench import loadgen, pgbench, procs, server
 from huiminbao.bench.database import BenchSetupError, ScratchDatabase
@@ -85,7 +85,6 @@ def run(options: Options, echo: Callable[[str], None]) -> Report:
     from huiminbao.app import build_container
     from huiminbao.catalog.demo import ensure_demo_product
     from huiminbao.core.config import Mode, Settings
-    from huiminbao.core.migrate import upgrade_engine
     from huiminbao.registry.generator import generate_population
 
     loadgen.wrk_path()
@@ -100,9 +99,7 @@ def run(options: Options, echo: Callable[[str], None]) -> Report:
     started = _step(echo, f"creating database {database.name} and its schema")
     database.recreate()
     try:
-        migrate_engine = create_engine(database.sqlalchemy_url)
-        upgrade_engine(migrate_engine)
-        migrate_engine.dispose()
+        database.migrate()
         wired = build_container(settings)
         try:
             started = _step(echo, f"generating {options.persons:,} insured persons with accounts")

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
 from huiminbao.bench.bigtables import load_enrolled
 from huiminbao.bench.database import ScratchDatabase
@@ -51,16 +51,13 @@ def run(*, persons: int, samples: int, database_url: str, keep_database: bool,
     from huiminbao.catalog.demo import ensure_demo_product
     from huiminbao.core.clock import SystemClock
     from huiminbao.core.config import Mode, Settings
-    from huiminbao.core.migrate import upgrade_engine
 
     database = ScratchDatabase.parse(database_url, suffix="_lookups")
     clock = SystemClock()
     echo(f"· creating database {database.name}")
     database.recreate()
     try:
-        engine = create_engine(database.sqlalchemy_url)
-        upgrade_engine(engine)
-        engine.dispose()
+        database.migrate()
         settings = Settings(mode=Mode.PRODUCTION, database_url=database.sqlalchemy_url,
                             secret_key=secrets.token_urlsafe(48), testing=True)
         wired = build_container(settings, clock=clock)

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from huiminbao.bench.database import ScratchDatabase
 
@@ -89,16 +89,13 @@ def run(*, persons: int, samples: int, database_url: str, redis_url: str,
     from huiminbao.catalog.demo import ensure_demo_product
     from huiminbao.core.config import Mode, Settings
     from huiminbao.core.logging import configure_logging
-    from huiminbao.core.migrate import upgrade_engine
     from huiminbao.registry.generator import generate_population
 
     database = ScratchDatabase.parse(database_url, suffix="_phases")
     echo(f"· creating database {database.name}, {persons:,} persons")
     database.recreate()
     try:
-        engine = create_engine(database.sqlalchemy_url)
-        upgrade_engine(engine)
-        engine.dispose()
+        database.migrate()
         settings = Settings(mode=Mode.PRODUCTION, database_url=database.sqlalchemy_url,
                             redis_url=redis_url, secret_key=secrets.token_urlsafe(48))
         wired = build_container(settings)
