@@ -48,7 +48,6 @@ AS_OF_BUSY = "正在统计另一个历史时点的数据，请稍后再试"
 def live_figures(c: Container, product_id: int) -> Figures:
     """The product's latest figures: the stored snapshot while it is at most ``MAX_AGE`` old,
     else counted again now (by one request at a time)."""
-    now = c.clock.now()
     row = _stored_row(c, product_id)
     if row is None:
         # Nothing to answer with yet: the first request counts, the others wait for its count.
@@ -56,6 +55,7 @@ def live_figures(c: Container, product_id: int) -> Figures:
             row = _stored_row(c, product_id)
             if row is None:
                 return refresh(c, product_id)
+    now = c.clock.now()  # read after any wait: a count stored meanwhile is not from the future
     stored = Figures.from_json(row.as_of, row.figures)
     if row.as_of <= now and now - row.as_of <= MAX_AGE:
         return stored
