@@ -231,6 +231,10 @@ def test_counter_staff_enroll_wang_xiuying_for_cash(page: Page, base_url: str,
     create_staff(live_server, "13700000003", "counter_staff", "窗口王小二")
     staff_log_in(page, base_url, "13700000003", "/admin/counter.html")
     expect(page.get_by_role("heading", level=1, name="窗口办理")).to_be_visible()
+    nav = page.get_by_role("navigation", name="后台功能")
+    expect(nav.locator("a[aria-current=page]")).to_have_text("窗口办理")
+    expect(nav.get_by_role("link", name="代办授权确认")).to_have_attribute(
+        "href", "/counter/proxy.html")  # one navigation for every console page
     assert_no_axe_violations(page, "on the counter form")
 
     page.get_by_label("姓名").fill(WANG_XIUYING[0])

@@ -1,11 +1,32 @@
-// The operator console's shared pieces: who may use which page, multipart uploads with an
-// Idempotency-Key, and report tables. Console pages are for staff on desktops (a wide layout),
+// The operator console's shared pieces: its navigation, who may use which page, multipart
+// uploads with an Idempotency-Key, and report tables. Console pages are for staff on desktops (a wide layout),
 // with the same accessibility rules as every other page.
 
 import { API_BASE, ApiError, CSRF_COOKIE, readCookie } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { initPage, showError, showLoading } from "./page.js";
 import { fetchMe, redirectToLogin } from "./session.js";
+
+// The console's pages, as its navigation lists them on every console page (one list: a page
+// added here appears everywhere).
+const CONSOLE_PAGES = [
+  ["/admin/products.html", "产品配置"],
+  ["/admin/bulk.html", "单位团体参保"],
+  ["/admin/subsidy.html", "资助参保名单"],
+  ["/admin/counter.html", "窗口办理"],
+  ["/counter/proxy.html", "代办授权确认"],
+  ["/admin/complaints.html", "投诉处理"],
+  ["/disclosure.html", "信息披露"],
+];
+
+/** Fill the page's <nav data-console-nav>, marking the current page. */
+function renderConsoleNav() {
+  const nav = document.querySelector("[data-console-nav]");
+  if (!nav) return;
+  const here = window.location.pathname;
+  replaceChildren(nav, h("ul", { role: "list" }, CONSOLE_PAGES.map(([href, label]) =>
+    h("li", {}, h("a", { href, "aria-current": href === here ? "page" : null }, label)))));
+}
 
 export const ADMIN = ["admin"];
 export const COMPLAINT_STAFF = ["insurer_staff", "admin"];
@@ -17,6 +38,7 @@ export const COUNTER_STAFF = ["counter_staff", "admin"];
  */
 export async function startConsole(stateBox, roles) {
   initPage();
+  renderConsoleNav();
   showLoading(stateBox);
   let me;
   try {
