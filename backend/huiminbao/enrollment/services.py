@@ -554,9 +554,10 @@ def _tell_insured_relatives(c: Container, order: Order) -> None:
     """Adult family members learn that a policy was bought for them, and by whom (masked)."""
     if all(item.insured_person_id == order.buyer_person_id for item in order.items):
         return  # the common case on the hot path: someone enrolling themself
+    product = c.products.get(order.product_id)
     with c.db.read() as session:
         buyer = session.get(Person, order.buyer_person_id)
-        product = session.get(Product, order.product_id)
+        product = product or session.get(Product, order.product_id)
         insured = [session.get(Person, item.insured_person_id) for item in order.items
                    if item.insured_person_id != order.buyer_person_id]
     if buyer is None or product is None:
