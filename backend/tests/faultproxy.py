@@ -34,6 +34,8 @@ class Mode(enum.Enum):
 
 
 class FaultProxy:
+    MAX_LIFETIME_SECONDS = 600.0  # the API of the faults branch's proxy (not enforced here)
+
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
         self.upstream = (upstream_host, upstream_port)
         self.port = 0

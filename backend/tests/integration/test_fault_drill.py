@@ -89,6 +89,10 @@ RECOVERY_S = 10.0  # after the fault: health 200 within this, on the same proces
 PENDING_LIMIT = timedelta(minutes=1)
 
 IN_PROGRESS_CODES = {"idempotency_in_progress", "idempotency_retry"}
+# Each drill person sends one key: a retry told its person has a pending order was not answered
+# from that key's own order (which is the pending one).
+NOT_FROM_ITS_ORDER = {"pending_order"}
+_EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Shutdown|Timeout)\b")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -109,6 +113,7 @@ class Drill:
     server: server.AppServer | None = None
     servers: list[server.AppServer] = field(default_factory=list)
     members: dict[int, PoolMember] = field(default_factory=dict)  # person id -> member
+    dirty: bool = False  # the last round failed
 
     @property
     def base_url(self) -> str:
@@ -123,12 +128,16 @@ class Drill:
         return instance
 
     def ensure_serving(self) -> None:
-        """A round starts on a live server with the database reachable, whatever the last left."""
+        """A round starts on a live server with the database reachable. After a failed round,
+        on a fresh process: threads still stuck from that round would blur this one."""
         self.proxy.passthrough()
+        if self.server is not None and self.dirty:
+            server.stop(self.server)
         if self.server is None or self.server.process.poll() is not None:
             self.start_server()
-            return
-        server.wait_until_healthy(self.server)
+        else:
+            server.wait_until_healthy(self.server)
+        self.dirty = True  # until the round passes
 
     def sign_in(self, count: int) -> list[PoolMember]:
         fresh = sign_in_pool(self.container, self.product_id, count)
@@ -184,7 +193,9 @@ def drill(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dri
             "confirmations": {"terms_version": product.current_terms.version,
                               "not_basic_insurance": True, "debit_amount_fen": tier.premium_fen}}
     upstream = make_url(pg_url)
-    proxy = FaultProxy(upstream.host or "127.0.0.1", upstream.port or 5432).start()
+    proxy = FaultProxy(upstream.host or "127.0.0.1", upstream.port or 5432)
+    proxy.MAX_LIFETIME_SECONDS = 300.0 + 120.0 * ROUNDS  # it serves the whole drill
+    proxy.start()
     env = server.server_env(proxy.url_for(_with_query(pg_url, application_name=tag)),
                             REDIS_URL, secret_key)
     env["HUIMINBAO_IDEMPOTENCY_LEASE_SECONDS"] = f"{LEASE_S:g}"
@@ -364,7 +375,7 @@ def retry_after_lease(drill: Drill, r: Round, attempts: Sequence[Attempt],
         if outcome.answer is None:
             r.fail("a key is stuck: its retry got no answer", outcome.describe())
             continue
-        if not outcome.definite:
+        if not outcome.definite or outcome.code in NOT_FROM_ITS_ORDER:
             r.fail("a key is stuck: its retry did not answer from its order",
                    outcome.describe())
         elif outcome.seconds > RETRY_BOUND_S:
@@ -497,10 +508,12 @@ def check_logs(drill: Drill, r: Round, marks: dict[Path, int]) -> None:
             continue
         try:
             record = json.loads(line)
-            summary = f"{record.get('message')}: " + str(record.get("exc_info", ""))[-200:]
+            raised = [part for part in str(record.get("exc_info", "")).splitlines()
+                      if _EXCEPTION_LINE.match(part)]
+            summary = f"{record.get('message')}: {raised[-1] if raised else '?'}"
         except ValueError:
-            summary = line[:200]
-        r.fail("a traceback in the server log", summary.replace("\n", " | "))
+            summary = line
+        r.fail("a traceback in the server log", summary[:220])
 
 
 def finish_round(drill: Drill, r: Round, recovery: PoolMember, pid: int | None,
@@ -509,6 +522,7 @@ def finish_round(drill: Drill, r: Round, recovery: PoolMember, pid: int | None,
     check_recovery(drill, r, recovery, pid)
     check_logs(drill, r, marks)
     r.assert_clean()
+    drill.dirty = False
 
 
 def burst(drill: Drill, attempts: Sequence[Attempt], strike: Callable[[], None]) -> list[Outcome]:
