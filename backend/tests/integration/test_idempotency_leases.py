@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from huiminbao.app import build_container, create_app
 from huiminbao.catalog.demo import ensure_demo_product
@@ -306,3 +306,35 @@ def test_many_retries_after_the_lease_resume_the_order_once(
     assert all(answer["code"] == "idempotency_in_progress"
                for status, answer, _headers in answers if status != 201)
     assert len(_orders_of(container, liu)) == 1
+
+
+def test_an_answer_that_could_not_be_stored_is_resumed_after_the_lease(
+    pg_app: tuple[Flask, Container, MovableClock], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The database connection is terminated after the policy was issued, before the answer is
+    stored: the client still gets its answer, and a retry after the lease answers the same."""
+    app, container, clock = pg_app
+    sun = sign_in(app.test_client(), "孙丽")
+    request, key = body(sun.client, "subsidy"), f"lost-{uuid.uuid4().hex}"
+    complete = services.complete_payment
+
+    def complete_then_lose_the_connection(*args: Any, **kwargs: Any) -> Any:
+        order = complete(*args, **kwargs)
+        with container.db.read() as db:  # the request's own connection
+            pid = db.scalar(text("SELECT pg_backend_pid()"))
+        with container.db.engine.connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            admin.commit()
+        return order
+
+    with monkeypatch.context() as patch:
+        patch.setattr(services, "complete_payment", complete_then_lose_the_connection)
+        status, answer, _headers = _post(app, sun, request, key)
+    assert (status, answer["status"]) == (201, "issued"), answer
+    record = _record(container, sun, key)
+    assert (record.state, record.resource) == ("running", f"order:{answer['order_no']}")
+
+    clock.advance(AFTER_THE_LEASE)
+    again = _post(app, sun, request, key)
+    assert again[:2] == (201, answer)
+    assert _policies_of(container, sun) == 1
