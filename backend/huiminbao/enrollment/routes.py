@@ -94,7 +94,7 @@ def _resume_enrollment(resource: str) -> Any:
     c, actor = container(), current_actor()
     order_no = resource.removeprefix("order:")
     services.order_details(c, actor, order_no)  # the gate first, as for a GET
-    services.resolve_pending(c, order_no)
+    services.resolve_pending(c, order_no, abandoned=True)  # its request is gone
     return _ORDER_VIEW.dump(_order_response(services.order_details(c, actor, order_no))), 201
 
 

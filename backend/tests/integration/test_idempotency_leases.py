@@ -159,7 +159,6 @@ def test_a_key_killed_after_the_debit_is_answered_from_its_issued_order(
     assert balance is not None and balance.prior_years_fen == 200000 - 15000
 
 
-@pytest.mark.xfail(strict=True, reason="needs resolve_pending(abandoned=True) from main (issue 13)")
 def test_a_key_killed_before_the_debit_releases_its_order(
     pg_app: tuple[Flask, Container, MovableClock], monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -5,9 +5,9 @@ answered from its order instead of staying 'running' for ever.
 Keys still 'running' at upgrade time get no lease, which counts as ended: the next retry with
 one of them takes it over.
 
-Revision ID: 0014_idempotency_leases
-Revises: 0013_hot_path_indexes
-Create Date: 2026-11-24
+Revision ID: 0015_idempotency_leases
+Revises: 0014_closed_order_refunds
+Create Date: 2026-12-04
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from alembic import op
 
 from huiminbao.core.db import UtcDateTime
 
-revision = "0014_idempotency_leases"
-down_revision = "0013_hot_path_indexes"
+revision = "0015_idempotency_leases"
+down_revision = "0014_closed_order_refunds"
 branch_labels = None
 depends_on = None
 
