@@ -161,7 +161,7 @@ def _acquire(owner: str, key: str, fingerprint: str) -> _Lease | Response:
     409 when the key is someone else's request or still running elsewhere."""
     c = container()
     wait_until: float | None = None
-    give_up_at = time.monotonic() + WAIT_FOR_FIRST  # bounds every way round the loop
+    give_up_at = time.monotonic() + WAIT_FOR_FIRST  # for a key that keeps vanishing
     claim = True
     while True:
         if claim:
@@ -176,7 +176,8 @@ def _acquire(owner: str, key: str, fingerprint: str) -> _Lease | Response:
         claim = record is None  # the first attempt failed before creating anything: forgotten
         if record is None:
             if time.monotonic() > give_up_at:
-                raise Conflict("上一次相同请求未完成，请稍后重试", code="idempotency_retry")
+                raise Conflict("上一次相同请求未完成，请稍后重试", code="idempotency_retry",
+                               headers={"Retry-After": "1"})
             continue
         if record.request_hash != fingerprint:
             raise Conflict("该幂等键已用于另一笔不同的请求，请勿重复使用",
