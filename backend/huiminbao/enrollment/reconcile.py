@@ -16,8 +16,8 @@ in both directions, and keep a record of the run for the console.
      to exactly one issued order of the same amount, or to a closed order whose money went back;
      every refund on the statements is one of ours, settled, for the same amount;
    - the ledger's sources: every payment transaction has its order, every refund transaction its
-     settled refund, and money held for return (``stray_payments``) equals the refunds of closed
-     orders still on their way.
+     settled refund, every refund a cancelled policy or a closed order, and money held for
+     return (``stray_payments``) equals the refunds of closed orders still on their way.
 """
 
 from __future__ import annotations
@@ -247,6 +247,14 @@ def _check_ledger_sources(c: Container) -> list[str]:
             select(Refund.refund_no, Refund.status, Refund.policy_id))}
         stray_orders = {order_id for (order_id,) in session.execute(
             select(Refund.order_id).where(Refund.policy_id.is_(None)))}
+        misplaced = session.execute(
+            select(Refund.refund_no).outerjoin(Policy, Policy.id == Refund.policy_id)
+            .join(Order, Order.id == Refund.order_id)
+            .where(((Refund.policy_id.is_not(None)) & (Policy.status != "cancelled"))
+                   | ((Refund.policy_id.is_(None)) & Order.status.not_in(
+                       [OrderStatus.CANCELLED.value, OrderStatus.EXPIRED.value])))).all()
+        violations += [f"退款 {no} 既不属于已退保的保单，也不属于已关闭的订单"
+                       for (no,) in misplaced]
         held = ledger.balance(session, ledger.STRAY_PAYMENTS)
         due = int(session.scalar(select(func.coalesce(func.sum(Refund.amount_fen), 0)).where(
             Refund.policy_id.is_(None), Refund.status != "succeeded")) or 0)
