@@ -147,7 +147,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain_error(error: DomainError) -> Response:
-        return error_response(error.http_status, error.code, error.message, error.errors)
+        return error_response(error.http_status, error.code, error.message, error.errors,
+                              error.headers)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

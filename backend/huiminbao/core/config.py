@@ -19,6 +19,12 @@ DEFAULT_INSTANCE_DIR = REPO_ROOT / "instance"
 DEFAULT_FRONTEND_DIR = REPO_ROOT / "frontend"
 DEMO_SECRET_KEY = "demo-only-secret-key-do-not-use-in-production"  # noqa: S105
 MIN_SECRET_KEY_LENGTH = 32
+# How long a running Idempotency-Key is held before a retry may take it over (issue 13). Longer
+# than a healthy enrollment ever runs (a few database round trips and one registry or gateway
+# call: well under a second, a few seconds under load), so a live request is not taken over;
+# short enough that a retry after a crash is answered from its order within seconds.
+DEFAULT_IDEMPOTENCY_LEASE_SECONDS = 15.0
+MAX_IDEMPOTENCY_LEASE_SECONDS = 600.0
 
 
 class Mode(StrEnum):
@@ -45,6 +51,7 @@ class Settings:
     wechat_app_secret: str | None = None
     wechat_base_url_open: str = "https://open.weixin.qq.com"
     wechat_base_url_api: str = "https://api.weixin.qq.com"
+    idempotency_lease_seconds: float = DEFAULT_IDEMPOTENCY_LEASE_SECONDS
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -65,6 +72,9 @@ class Settings:
             raise ConfigError(
                 f"HUIMINBAO_MODE must be 'demo' or 'production', not {raw_mode!r}"
             ) from exc
+        lease_seconds = DEFAULT_IDEMPOTENCY_LEASE_SECONDS
+        if raw_lease := env.get("HUIMINBAO_IDEMPOTENCY_LEASE_SECONDS", "").strip():
+            lease_seconds = parse_seconds(raw_lease, "HUIMINBAO_IDEMPOTENCY_LEASE_SECONDS")
         now_override = None
         if raw_now := env.get("HUIMINBAO_NOW", "").strip():
             now_override = parse_aware_datetime(raw_now, "HUIMINBAO_NOW")
@@ -82,6 +92,7 @@ class Settings:
                                   or cls.wechat_base_url_open),
             wechat_base_url_api=(env.get("WECHAT_API_BASE_URL", "").strip().rstrip("/")
                                  or cls.wechat_base_url_api),
+            idempotency_lease_seconds=lease_seconds,
         )
         settings.check()
         return settings
@@ -92,6 +103,9 @@ class Settings:
         return updated
 
     def check(self) -> None:
+        if not 0 < self.idempotency_lease_seconds <= MAX_IDEMPOTENCY_LEASE_SECONDS:
+            raise ConfigError("HUIMINBAO_IDEMPOTENCY_LEASE_SECONDS must be more than 0 and at "
+                              f"most {MAX_IDEMPOTENCY_LEASE_SECONDS:g} seconds")
         if bool(self.wechat_app_id) != bool(self.wechat_app_secret):
             raise ConfigError("WECHAT_APP_ID and WECHAT_APP_SECRET must be set together")
         if self.mode is Mode.PRODUCTION:
@@ -112,3 +126,10 @@ def parse_aware_datetime(raw: str, name: str) -> datetime:
     if parsed.tzinfo is None:
         raise ConfigError(f"{name} must carry a UTC offset, e.g. 2026-11-22T09:00:00+08:00")
     return parsed
+
+
+def parse_seconds(raw: str, name: str) -> float:
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from exc
