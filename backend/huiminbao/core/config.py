@@ -40,6 +40,9 @@ class Settings:
     frontend_dir: Path = DEFAULT_FRONTEND_DIR
     city_code: str = "330100"
     testing: bool = False
+    # PostgreSQL's statement_timeout for this process (seconds; core/db.py explains the default).
+    # A batch command over a very large database may need more: HUIMINBAO_DB_STATEMENT_TIMEOUT.
+    db_statement_timeout: float = 5.0
     # WeChat login: off unless both the app id and the secret are set.
     wechat_app_id: str | None = None
     wechat_app_secret: str | None = None
@@ -68,6 +71,9 @@ class Settings:
         now_override = None
         if raw_now := env.get("HUIMINBAO_NOW", "").strip():
             now_override = parse_aware_datetime(raw_now, "HUIMINBAO_NOW")
+        db_statement_timeout = cls.db_statement_timeout
+        if raw_timeout := env.get("HUIMINBAO_DB_STATEMENT_TIMEOUT", "").strip():
+            db_statement_timeout = _parse_seconds(raw_timeout, "HUIMINBAO_DB_STATEMENT_TIMEOUT")
         settings = cls(
             mode=mode,
             database_url=env.get("DATABASE_URL") or cls.database_url,
@@ -76,6 +82,7 @@ class Settings:
             now_override=now_override,
             frontend_dir=Path(env.get("HUIMINBAO_FRONTEND_DIR") or DEFAULT_FRONTEND_DIR),
             city_code=env.get("HUIMINBAO_CITY_CODE") or cls.city_code,
+            db_statement_timeout=db_statement_timeout,
             wechat_app_id=env.get("WECHAT_APP_ID", "").strip() or None,
             wechat_app_secret=env.get("WECHAT_APP_SECRET", "").strip() or None,
             wechat_base_url_open=(env.get("WECHAT_OPEN_BASE_URL", "").strip().rstrip("/")
@@ -112,3 +119,13 @@ def parse_aware_datetime(raw: str, name: str) -> datetime:
     if parsed.tzinfo is None:
         raise ConfigError(f"{name} must carry a UTC offset, e.g. 2026-11-22T09:00:00+08:00")
     return parsed
+
+
+def _parse_seconds(raw: str, name: str) -> float:
+    try:
+        seconds = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from exc
+    if not 0 < seconds <= 3600:
+        raise ConfigError(f"{name} must be between 0 and 3600 seconds, not {raw!r}")
+    return seconds

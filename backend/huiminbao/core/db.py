@@ -52,6 +52,9 @@ POOL_TIMEOUT_SECONDS = 3.0  # waiting for a free pooled connection (all busy or 
 # clean QueryCanceled, the connection kept), so this only catches a server that cannot answer at
 # all - a black-holed connection, whose bytes the kernel still ACKs, so TCP keepalive never fires.
 ANSWER_MARGIN_SECONDS = 2.0
+# Migrations may build an index over a large table; their lock_timeout stays short, so that a
+# deploy during traffic fails and is retried rather than queueing every request behind its lock.
+MIGRATION_STATEMENT_TIMEOUT_SECONDS = 600.0
 PRE_PING_DEADLINE_SECONDS = 2.0  # an empty query on an idle connection: milliseconds when alive
 # /health's own engine: it must answer within ~2 s even when the database does not.
 HEALTH_ANSWER_DEADLINE_SECONDS = 1.5
