@@ -62,7 +62,7 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, dev_se
         "timeout": 30,
         # Connections opened in the master (migrations, app set-up) must not be shared with
         # the forked workers; each worker then starts its own background workers.
-        "post_fork": lambda _server, _worker: app.extensions["huiminbao"].db.engine.dispose(
+        "post_fork": lambda _server, _worker: app.extensions["huiminbao"].db.dispose(
             close=False),
         "post_worker_init": lambda _worker: start_background_workers(app),
     })

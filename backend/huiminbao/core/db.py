@@ -361,10 +361,12 @@ class Database:
                     pool_size=1, max_overflow=1, pool_timeout=HEALTH_ANSWER_DEADLINE_SECONDS)
             return self._health_engine
 
-    def dispose(self) -> None:
-        self.engine.dispose()
+    def dispose(self, *, close: bool = True) -> None:
+        """``close=False`` in a forked child: forget the parent's connections without closing
+        them under the parent (gunicorn's post_fork)."""
+        self.engine.dispose(close=close)
         if self._health_engine is not None:
-            self._health_engine.dispose()
+            self._health_engine.dispose(close=close)
 
 
 def _give_back(connection: Connection) -> None:
