@@ -191,18 +191,14 @@ def registry_generate(count: int, city_code: str, seed: int) -> None:
 
 @main.command()
 def reconcile() -> None:
-    """Settle unknown payment outcomes and unconfirmed refunds, then check every money
-    invariant; exits 1 if anything does not add up."""
-    from huiminbao.app import build_container
+    """Settle unknown payment outcomes, refund money that arrived for closed orders, resend
+    unconfirmed refunds, then check every money invariant against the registry's and the
+    gateway's statements; records the run for the console; exits 1 if anything did not add up.
+    Run on a schedule: it never migrates the schema (only deploys do)."""
     from huiminbao.enrollment.reconcile import reconcile as run
 
-    settings = settings_from_env()
-    _upgrade(settings)
-    wired = build_container(settings)
-    try:
+    with wired_from_env(migrate=False) as wired:
         report = run(wired)
-    finally:
-        wired.db.dispose()
     click.echo(report.format())
     if not report.ok:
         sys.exit(1)
