@@ -46,6 +46,9 @@ class Settings:
     frontend_dir: Path = DEFAULT_FRONTEND_DIR
     city_code: str = "330100"
     testing: bool = False
+    # PostgreSQL's statement_timeout for this process (seconds; core/db.py explains the default).
+    # A batch command over a very large database may need more: HUIMINBAO_DB_STATEMENT_TIMEOUT.
+    db_statement_timeout: float = 5.0
     # WeChat login: off unless both the app id and the secret are set.
     wechat_app_id: str | None = None
     wechat_app_secret: str | None = None
@@ -78,6 +81,12 @@ class Settings:
         now_override = None
         if raw_now := env.get("HUIMINBAO_NOW", "").strip():
             now_override = parse_aware_datetime(raw_now, "HUIMINBAO_NOW")
+        db_statement_timeout = cls.db_statement_timeout
+        if raw_timeout := env.get("HUIMINBAO_DB_STATEMENT_TIMEOUT", "").strip():
+            db_statement_timeout = parse_seconds(raw_timeout, "HUIMINBAO_DB_STATEMENT_TIMEOUT")
+            if not 0 < db_statement_timeout <= 3600:
+                raise ConfigError("HUIMINBAO_DB_STATEMENT_TIMEOUT must be between 0 and 3600 "
+                                  f"seconds, not {raw_timeout!r}")
         settings = cls(
             mode=mode,
             database_url=env.get("DATABASE_URL") or cls.database_url,
@@ -86,6 +95,7 @@ class Settings:
             now_override=now_override,
             frontend_dir=Path(env.get("HUIMINBAO_FRONTEND_DIR") or DEFAULT_FRONTEND_DIR),
             city_code=env.get("HUIMINBAO_CITY_CODE") or cls.city_code,
+            db_statement_timeout=db_statement_timeout,
             wechat_app_id=env.get("WECHAT_APP_ID", "").strip() or None,
             wechat_app_secret=env.get("WECHAT_APP_SECRET", "").strip() or None,
             wechat_base_url_open=(env.get("WECHAT_OPEN_BASE_URL", "").strip().rstrip("/")
