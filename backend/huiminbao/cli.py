@@ -10,11 +10,11 @@ from typing import Any
 import click
 
 from huiminbao.bench.cli import bench
-from huiminbao.core.commands import settings_from_env, wired_from_env
+from huiminbao.core.commands import CommandGroup, settings_from_env, wired_from_env
 from huiminbao.core.config import Settings
 
 
-@click.group()
+@click.group(cls=CommandGroup)  # a database that does not answer: one line, exit 1
 def main() -> None:
     """惠民保 enrollment platform."""
 
@@ -52,10 +52,17 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, dev_se
         "threads": threads or (8 if settings.is_demo else 4),
         "accesslog": None,  # the app logs every request itself, as JSON, with its request id
         "graceful_timeout": 10,
+        # The worker timeout. A gthread worker's main thread reports to the arbiter about once a
+        # second whatever its request threads do, so this does not cut a slow request: it
+        # restarts a worker whose whole process stopped (a deadlock, a C call holding the GIL).
+        # Requests are bounded by the database limits instead (connect, statement, lock and
+        # answer deadlines in core/db.py: a stuck request answers 503 within ~7 s). Thirty
+        # seconds is far above any pause of a healthy main loop, and a frozen worker's threads
+        # are back within half a minute.
         "timeout": 30,
         # Connections opened in the master (migrations, app set-up) must not be shared with
         # the forked workers; each worker then starts its own background workers.
-        "post_fork": lambda _server, _worker: app.extensions["huiminbao"].db.engine.dispose(
+        "post_fork": lambda _server, _worker: app.extensions["huiminbao"].db.dispose(
             close=False),
         "post_worker_init": lambda _worker: start_background_workers(app),
     })

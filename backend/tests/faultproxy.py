@@ -1,188 +1,198 @@
-"""A loopback TCP proxy in front of PostgreSQL that can refuse or black-hole the database.
+"""A loopback TCP proxy in front of PostgreSQL that can refuse or black-hole the traffic, to see
+what the application does when its database goes away (issue 13).
 
-A stand-in with the API of the ``faults`` branch's proxy, for the fault drill until that one
-lands (it replaces this file at merge):
+    with FaultProxy("127.0.0.1", 5432) as proxy:
+        url = proxy.url_for(database_url)   # the same SQLAlchemy URL, pointed at the proxy
+        proxy.refuse()       # open connections dropped, new ones closed at once
+        proxy.blackhole()    # connections stay open, nothing is forwarded either way
+        proxy.passthrough()  # back to normal
 
-* ``passthrough()``: bytes flow both ways (connections held during a black hole resume);
-* ``refuse()``: the port is closed (connects get ECONNREFUSED) and open connections are reset,
-  as when the database is down;
-* ``blackhole()``: connects are accepted, but nothing flows either way on any connection, as in
-  a network partition: a client waits until its own timeouts give up.
+Black-holing is the fault that timeouts alone miss: the kernel still accepts and ACKs the bytes,
+so neither TCP keepalive nor ``tcp_user_timeout`` fires; only a deadline on the answer does.
+
+Bounded: it listens on 127.0.0.1 only, forwards only to a loopback upstream, keeps at most
+``MAX_CONNECTIONS`` connections (two daemon threads each), and closes itself after
+``MAX_LIFETIME_SECONDS`` if a test forgets to.
 """
 
 from __future__ import annotations
 
 import contextlib
-import enum
-import selectors
+import ipaddress
 import socket
-import struct
 import threading
 import time
+from collections.abc import Callable
+from types import TracebackType
 
 from sqlalchemy.engine import make_url
 
-_POLL_S = 0.05
+_POLL_SECONDS = 0.05
 _CHUNK = 65536
 
 
-class Mode(enum.Enum):
-    PASSTHROUGH = "passthrough"
-    REFUSE = "refuse"
-    BLACKHOLE = "blackhole"
-    CLOSED = "closed"
-
-
 class FaultProxy:
-    MAX_LIFETIME_SECONDS = 600.0  # the API of the faults branch's proxy (not enforced here)
+    """A loopback TCP proxy in front of PostgreSQL; threads; a context manager."""
+
+    MAX_CONNECTIONS = 128
+    MAX_LIFETIME_SECONDS = 600.0
 
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
-        self.upstream = (upstream_host, upstream_port)
-        self.port = 0
-        self._mode = Mode.PASSTHROUGH
-        self._lock = threading.Lock()
-        self._listener: socket.socket | None = None
-        self._sockets: set[socket.socket] = set()
+        resolved = socket.getaddrinfo(upstream_host, upstream_port, socket.AF_INET,
+                                      socket.SOCK_STREAM)[0][4][0]
+        if not ipaddress.ip_address(resolved).is_loopback:
+            raise ValueError(f"FaultProxy forwards only to loopback addresses, not {resolved}")
+        self._upstream = (str(resolved), upstream_port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(_POLL_SECONDS)
+        self.port: int = self._listener.getsockname()[1]
+        self._mode = "passthrough"
+        self._changed = threading.Condition()
+        self._closed = threading.Event()
+        self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self._threads: list[threading.Thread] = []
+        self._started_at = time.monotonic()
 
-    # ------------------------------------------------------------ control
+    # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> FaultProxy:
-        self._listen()
+        self._started_at = time.monotonic()
+        self._spawn(self._accept_loop, "faultproxy-accept")
         return self
 
-    def passthrough(self) -> None:
-        self._set(Mode.PASSTHROUGH)
-        self._listen()
+    def close(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        with self._changed:
+            self._changed.notify_all()
+        self._drop_all()
+        self._listener.close()
+        current = threading.current_thread()
+        for thread in list(self._threads):
+            if thread is not current:
+                thread.join(timeout=2)
 
-    def blackhole(self) -> None:
-        self._set(Mode.BLACKHOLE)
-        self._listen()
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ faults
+
+    def passthrough(self) -> None:
+        self._set_mode("passthrough")
 
     def refuse(self) -> None:
-        self._set(Mode.REFUSE)
-        self._unlisten()
-        self._reset_all()
+        self._set_mode("refuse")
+        self._drop_all()
 
-    def close(self) -> None:
-        self._set(Mode.CLOSED)
-        self._unlisten()
-        self._reset_all()
+    def blackhole(self) -> None:
+        self._set_mode("blackhole")
 
     def url_for(self, database_url: str) -> str:
-        """``database_url`` with its host and port replaced by this proxy's."""
         url = make_url(database_url).set(host="127.0.0.1", port=self.port)
         return url.render_as_string(hide_password=False)
 
-    @property
-    def mode(self) -> Mode:
-        return self._mode
+    # ------------------------------------------------------------------ internals
 
-    # ------------------------------------------------------------ internals
-
-    def _set(self, mode: Mode) -> None:
-        with self._lock:
+    def _set_mode(self, mode: str) -> None:
+        with self._changed:
             self._mode = mode
+            self._changed.notify_all()
 
-    def _listen(self) -> None:
-        with self._lock:
-            if self._listener is not None or self._mode is Mode.CLOSED:
+    def _expired(self) -> bool:
+        return time.monotonic() - self._started_at > self.MAX_LIFETIME_SECONDS
+
+    def _spawn(self, target: Callable[..., None], name: str, *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        self._threads = [alive for alive in self._threads if alive.is_alive()]
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept_loop(self) -> None:
+        while not self._closed.is_set():
+            if self._expired():
+                threading.Thread(target=self.close, daemon=True).start()
                 return
-            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind(("127.0.0.1", self.port))  # the same port again after a refusal
-            listener.listen(128)
-            listener.settimeout(_POLL_S)
-            self.port = listener.getsockname()[1]
-            self._listener = listener
-        threading.Thread(target=self._accept_loop, args=(listener,), daemon=True,
-                         name=f"faultproxy-accept-{self.port}").start()
-
-    def _unlisten(self) -> None:
-        with self._lock:
-            listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.close()
-
-    def _reset_all(self) -> None:
-        with self._lock:
-            open_sockets, self._sockets = self._sockets, set()
-        for sock in open_sockets:
-            with contextlib.suppress(OSError):  # RST, not FIN: a database that went away
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            with contextlib.suppress(OSError):
-                sock.close()
-
-    def _track(self, sock: socket.socket) -> bool:
-        with self._lock:
-            if self._mode in {Mode.REFUSE, Mode.CLOSED}:
-                return False
-            self._sockets.add(sock)
-            return True
-
-    def _accept_loop(self, listener: socket.socket) -> None:
-        while True:
             try:
-                client, _address = listener.accept()
+                client, _address = self._listener.accept()
             except TimeoutError:
-                if self._listener is not listener:
-                    return
                 continue
             except OSError:
-                return  # closed: refused or closed
-            client.settimeout(None)
-            if not self._track(client):
-                client.close()
-                continue
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client: socket.socket) -> None:
-        while self._mode is Mode.BLACKHOLE:  # accepted, but the database never hears of it
-            time.sleep(_POLL_S)
-        if self._mode is not Mode.PASSTHROUGH:
-            self._drop(client)
-            return
-        try:
-            upstream = socket.create_connection(self.upstream, timeout=5)
-        except OSError:
-            self._drop(client)
-            return
-        upstream.settimeout(None)
-        if not self._track(upstream):
-            self._drop(client, upstream)
-            return
-        self._pump(client, upstream)
-
-    def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
-        peers = {client: upstream, upstream: client}
-        with selectors.DefaultSelector() as selector:
-            for sock in peers:
-                selector.register(sock, selectors.EVENT_READ)
-            while True:
+                return  # closed
+            with self._changed:
                 mode = self._mode
-                if mode in {Mode.REFUSE, Mode.CLOSED}:
-                    break
-                if mode is Mode.BLACKHOLE:
-                    time.sleep(_POLL_S)  # nothing flows; the bytes wait in the kernel
-                    continue
-                try:
-                    ready = selector.select(timeout=_POLL_S)
-                    done = False
-                    for key, _events in ready:
-                        source: socket.socket = key.fileobj  # type: ignore[assignment]
-                        data = source.recv(_CHUNK)
-                        if not data:
-                            done = True
-                            break
-                        peers[source].sendall(data)
-                    if done:
-                        break
-                except (OSError, ValueError):
-                    break
-        self._drop(client, upstream)
+            if mode == "refuse" or len(self._pairs) >= self.MAX_CONNECTIONS:
+                _close_quietly(client)
+                continue
+            try:
+                upstream = socket.create_connection(self._upstream, timeout=3)
+            except OSError:
+                _close_quietly(client)
+                continue
+            for end in (client, upstream):
+                end.settimeout(_POLL_SECONDS)
+            with self._changed:
+                self._pairs.append((client, upstream))
+            self._spawn(self._pump, "faultproxy-up", client, upstream)
+            self._spawn(self._pump, "faultproxy-down", upstream, client)
 
-    def _drop(self, *sockets: socket.socket) -> None:
-        for sock in sockets:
-            with self._lock:
-                self._sockets.discard(sock)
-            with contextlib.suppress(OSError):
-                sock.close()
+    def _wait_for_passthrough(self) -> bool:
+        """Block while black-holed; False once the proxy closes or refuses."""
+        with self._changed:
+            while self._mode == "blackhole" and not self._closed.is_set():
+                self._changed.wait(_POLL_SECONDS)
+            return self._mode == "passthrough" and not self._closed.is_set()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while self._wait_for_passthrough():
+                try:
+                    data = source.recv(_CHUNK)
+                except TimeoutError:
+                    continue
+                if not data:
+                    break
+                # Bytes read just before a black-hole are held, not forwarded, until it lifts.
+                if not self._wait_for_passthrough():
+                    break
+                self._send_all(target, data)
+        except OSError:
+            pass  # the other side or refuse() closed it
+        finally:
+            self._drop_pair_of(source)
+
+    def _send_all(self, target: socket.socket, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            if self._closed.is_set():
+                raise OSError("proxy closed")
+            try:
+                sent = target.send(view)
+            except TimeoutError:
+                continue  # the receiver is slow: keep trying until it drains or we close
+            view = view[sent:]
+
+    def _drop_pair_of(self, end: socket.socket) -> None:
+        with self._changed:
+            pairs = [pair for pair in self._pairs if end in pair]
+            self._pairs = [pair for pair in self._pairs if end not in pair]
+        for pair in pairs:
+            for sock in pair:
+                _close_quietly(sock)
+
+    def _drop_all(self) -> None:
+        with self._changed:
+            pairs, self._pairs = self._pairs, []
+        for pair in pairs:
+            for sock in pair:
+                _close_quietly(sock)
+
+
+def _close_quietly(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()

@@ -16,12 +16,14 @@ class DomainError(Exception):
         *,
         code: str | None = None,
         errors: Mapping[str, Sequence[str]] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         self.errors = {name: list(msgs) for name, msgs in (errors or {}).items()}
+        self.headers = dict(headers or {})  # e.g. Retry-After, sent with the error payload
 
 
 class InvalidInput(DomainError):

@@ -24,6 +24,7 @@ from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.catalog.models import Product, Tier
 from huiminbao.core.container import Container
 from huiminbao.core.errors import Busy, Conflict, InvalidInput, NotFound, RuleViolation
+from huiminbao.core.idempotency import link_resource
 from huiminbao.core.idnumber import age_on
 from huiminbao.core.masking import mask_name
 from huiminbao.enrollment import numbers
@@ -505,6 +506,7 @@ def create_order(c: Container, actor: Actor, subject: Subject, result: Quote, *,
                                                      result.payable_fen, lock=True)
             session.add(order)
             session.flush()
+            link_resource(session, f"order:{order.order_no}")  # a retry answers from it (issue 13)
             for item, line in zip(order.items, result.lines, strict=True):
                 if line.subsidy_fen:
                     session.add(SubsidyUse(person_id=line.person.id, year=product.year,
