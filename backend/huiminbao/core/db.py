@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -59,6 +60,8 @@ PRE_PING_DEADLINE_SECONDS = 2.0  # an empty query on an idle connection: millise
 # /health's own engine: it must answer within ~2 s even when the database does not.
 HEALTH_ANSWER_DEADLINE_SECONDS = 1.5
 HEALTH_CONNECT_TIMEOUT_SECONDS = 2
+# A ping whose pooled connection turned out dead this quickly is retried once on a new one.
+PING_RETRY_WITHIN_SECONDS = 0.5
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -340,14 +343,24 @@ class Database:
 
         On PostgreSQL it runs on an engine of its own (one connection, short connect timeout and
         answer deadline, no pre-ping): a health check neither queues behind a pool that stuck
-        requests hold nor waits out the request deadlines."""
-        try:
-            with self._ping_engine().connect() as conn:
-                conn.execution_options(huiminbao_readonly=True).execute(text("SELECT 1"))
-        except Exception as exc:  # any failure means "not healthy"
-            log.warning("database ping failed: %s", type(exc).__name__)
-            return False
-        return True
+        requests hold nor waits out the request deadlines.
+
+        Its pooled connection may have died while idle (a restarted database, a terminated
+        backend) with the database fine: a disconnect noticed at once is tried again, once, on a
+        fresh connection. One that took its time (a black hole) is not: the answer stays fast."""
+        started = time.monotonic()
+        for attempt in (1, 2):
+            try:
+                with self._ping_engine().connect() as conn:
+                    conn.execution_options(huiminbao_readonly=True).execute(text("SELECT 1"))
+            except Exception as exc:  # any failure means "not healthy"
+                if (attempt == 1 and isinstance(exc, DBAPIError) and exc.connection_invalidated
+                        and time.monotonic() - started < PING_RETRY_WITHIN_SECONDS):
+                    continue
+                log.warning("database ping failed: %s", type(exc).__name__)
+                return False
+            return True
+        return False
 
     def _ping_engine(self) -> Engine:
         if not self.is_postgresql:

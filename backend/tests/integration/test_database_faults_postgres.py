@@ -10,6 +10,7 @@ pre-ping deadline, 2 s, then a connect timeout, 3 s); /health within ``HEALTH_BO
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -17,7 +18,7 @@ from typing import TypeVar
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 from werkzeug.test import TestResponse
 
@@ -31,6 +32,7 @@ from huiminbao.core.db import (
     Database,
     is_database_unavailable,
 )
+from tests import conftest
 from tests.api.helpers import Session, login
 from tests.faultproxy import FaultProxy
 
@@ -187,4 +189,27 @@ def test_a_server_side_statement_timeout_counts_as_unavailable(pg_url: str) -> N
         with db.read() as session:  # the connection survived the cancelled statement
             assert session.execute(text("SELECT 1")).scalar_one() == 1
     finally:
+        db.dispose()
+
+
+def test_health_answers_200_when_its_idle_connection_was_terminated(pg_url: str) -> None:
+    """A restarted database or a terminated backend kills /health's pooled connection while the
+    database is fine: the next ping must not call the server unhealthy (the fault drill found
+    it answering 503 once)."""
+    name = f"hmb_ping_{uuid.uuid4().hex[:8]}"
+    separator = "&" if "?" in pg_url else "?"
+    db = Database(f"{pg_url}{separator}application_name={name}")
+    admin = create_engine(conftest.test_database_url(), isolation_level="AUTOCOMMIT")
+    try:
+        assert db.ping()  # /health now holds a pooled connection
+        with admin.connect() as connection:
+            terminated = connection.execute(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = :name"), {"name": name}).scalar_one()
+        assert terminated == 1
+        started = time.monotonic()
+        assert db.ping()
+        assert time.monotonic() - started < HEALTH_BOUND_S
+    finally:
+        admin.dispose()
         db.dispose()
