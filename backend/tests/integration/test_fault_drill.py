@@ -10,7 +10,8 @@ benchmark makes them) running while the server or its database fails:
    the same database are never touched) while a burst runs; the server keeps running.
 3. The database refused, then black-holed, then back: the server reaches PostgreSQL through
    ``tests.faultproxy.FaultProxy``, which refuses connections for 3 s and then lets nothing
-   through for 5 s, while enrollments (retrying their key after a 503, as a client would) and
+   through for 10 s (longer than the 9 s answer bound, so a request that waits the black hole
+   out fails it), while enrollments (retrying their key after a 503, as a client would) and
    ``GET /api/v1/health`` run throughout.
 
 After each round: reconcile is clean; no money lost (per drill person, the registry's successful
@@ -375,9 +376,12 @@ def retry_after_lease(drill: Drill, r: Round, attempts: Sequence[Attempt],
         elif outcome.answer.status == 409 and "retry-after" not in outcome.answer.headers:
             r.fail("409 to a concurrent retry without Retry-After", outcome.describe())
 
+    r.note(f"{STUCK_RETRIES} concurrent retries of {len(stuck)} keys: {probe.describe()}; "
+           f"slowest retry {max(o.seconds for o in concurrent):.2f}s")
     by_key = dict(zip((a.key for a in attempts), firsts, strict=True))
     with ThreadPoolExecutor(max_workers=4) as pool:
         retried = list(pool.map(lambda a: enroll(drill, a, timeout=RETRY_TIMEOUT_S), attempts))
+    r.note(f"every key retried once: slowest {max(o.seconds for o in retried):.2f}s")
     for attempt, outcome in zip(attempts, retried, strict=True):
         first = by_key[attempt.key]
         if outcome.answer is None:
