@@ -217,6 +217,26 @@ def make_engine(url: str, *, statement_timeout: float = STATEMENT_TIMEOUT_SECOND
     return engine
 
 
+@contextmanager
+def long_statements(connection: Connection, seconds: float) -> Iterator[None]:
+    """Within the connection's current transaction, let statements run up to ``seconds`` (a
+    known long read, e.g. the disclosure counts over every policy of a product): the server's
+    limit is raised with SET LOCAL and the client's deadline with it, then both come back."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {round(seconds * 1000)}")
+    raw = connection.connection.dbapi_connection
+    deadline = raw.answer_deadline if isinstance(raw, _DeadlineConnection) else None
+    if isinstance(raw, _DeadlineConnection):
+        raw.answer_deadline = seconds + ANSWER_MARGIN_SECONDS
+    try:
+        yield
+    finally:
+        if isinstance(raw, _DeadlineConnection):
+            raw.answer_deadline = deadline
+
+
 def is_database_unavailable(error: BaseException) -> bool:
     """Whether an error means "the database cannot serve now, try again shortly" (503 +
     Retry-After) rather than a defect: it is unreachable or its connection died, the pool is

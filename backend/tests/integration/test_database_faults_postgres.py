@@ -31,6 +31,7 @@ from huiminbao.core.db import (
     STATEMENT_TIMEOUT_SECONDS,
     Database,
     is_database_unavailable,
+    long_statements,
 )
 from tests import conftest
 from tests.api.helpers import Session, login
@@ -213,3 +214,26 @@ def test_health_answers_200_when_its_idle_connection_was_terminated(pg_url: str)
     finally:
         admin.dispose()
         db.dispose()
+
+
+def test_a_known_long_read_may_outlast_the_request_limit(pg_url: str) -> None:
+    """The disclosure counts read every policy: ``long_statements`` lifts both the server's and
+    the client's limits for that transaction only, and they come back after it."""
+    database = Database(pg_url, statement_timeout=0.3)
+
+    def sleep(lifted_to: float | None) -> None:
+        with database.engine.connect() as connection, connection.begin():
+            if lifted_to is None:
+                connection.execute(text("SELECT pg_sleep(0.6)"))
+                return
+            with long_statements(connection, lifted_to):
+                connection.execute(text("SELECT pg_sleep(0.6)"))
+
+    try:
+        with pytest.raises(OperationalError):
+            sleep(None)
+        sleep(3.0)
+        with pytest.raises(OperationalError):
+            sleep(None)  # the limits came back with the transaction's end
+    finally:
+        database.dispose()
