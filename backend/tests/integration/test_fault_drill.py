@@ -21,11 +21,14 @@ lease, a same-key retry answers from its order within 1 s, and 12 concurrent ret
 keys leave ``/health`` under 1 s); no order left pending once a read, a retry and reconcile have
 had their go; during the fault every answer was 2xx, 4xx or 503 (with ``Retry-After``), none
 took longer than a bound, and ``/health`` answered 503 while the database was away; afterwards
-the same server process answers health 200 and enrolls again; its log has no traceback.
+the same server process answers health 200 and enrolls again; its log has no unhandled
+traceback. A round's findings are listed together, with what was measured.
 
-Each round is bounded (the drill takes about a minute). ``HUIMINBAO_DRILL_ROUNDS=N`` runs each
-round N times (before a release: e.g. 20); ``HUIMINBAO_DRILL_SEED`` replays the random kill
-delays of a run (the seed is printed with any failure). Redis: db 13 of 127.0.0.1, or
+Each round is bounded (the drill takes under a minute: ``uv run pytest
+backend/tests/integration/test_fault_drill.py -s`` prints every round's measurements).
+``HUIMINBAO_DRILL_ROUNDS=N`` runs each round N times (before a release: e.g. 20);
+``HUIMINBAO_DRILL_SEED`` replays the random kill delays of a run (the seed is printed with any
+failure). Redis: db 13 of 127.0.0.1, or
 ``TEST_DRILL_REDIS_URL``.
 """
 
