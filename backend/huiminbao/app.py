@@ -46,7 +46,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         # demos and e2e journeys can move time through /api/v1/dev/clock.
         start = settings.now_override or datetime.now(UTC)
         clock = MovableClock(start) if settings.is_demo else SystemClock()
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, statement_timeout=settings.db_statement_timeout)
     return Container(
         settings=settings,
         db=db,

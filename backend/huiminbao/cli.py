@@ -10,11 +10,11 @@ from typing import Any
 import click
 
 from huiminbao.bench.cli import bench
-from huiminbao.core.commands import settings_from_env, wired_from_env
+from huiminbao.core.commands import CommandGroup, settings_from_env, wired_from_env
 from huiminbao.core.config import Settings
 
 
-@click.group()
+@click.group(cls=CommandGroup)  # a database that does not answer: one line, exit 1
 def main() -> None:
     """惠民保 enrollment platform."""
 
@@ -52,10 +52,17 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, dev_se
         "threads": threads or (8 if settings.is_demo else 4),
         "accesslog": None,  # the app logs every request itself, as JSON, with its request id
         "graceful_timeout": 10,
+        # The worker timeout. A gthread worker's main thread reports to the arbiter about once a
+        # second whatever its request threads do, so this does not cut a slow request: it
+        # restarts a worker whose whole process stopped (a deadlock, a C call holding the GIL).
+        # Requests are bounded by the database limits instead (connect, statement, lock and
+        # answer deadlines in core/db.py: a stuck request answers 503 within ~7 s). Thirty
+        # seconds is far above any pause of a healthy main loop, and a frozen worker's threads
+        # are back within half a minute.
         "timeout": 30,
         # Connections opened in the master (migrations, app set-up) must not be shared with
         # the forked workers; each worker then starts its own background workers.
-        "post_fork": lambda _server, _worker: app.extensions["huiminbao"].db.engine.dispose(
+        "post_fork": lambda _server, _worker: app.extensions["huiminbao"].db.dispose(
             close=False),
         "post_worker_init": lambda _worker: start_background_workers(app),
     })
@@ -184,18 +191,14 @@ def registry_generate(count: int, city_code: str, seed: int) -> None:
 
 @main.command()
 def reconcile() -> None:
-    """Settle unknown payment outcomes and unconfirmed refunds, then check every money
-    invariant; exits 1 if anything does not add up."""
-    from huiminbao.app import build_container
+    """Settle unknown payment outcomes, refund money that arrived for closed orders, resend
+    unconfirmed refunds, then check every money invariant against the registry's and the
+    gateway's statements; records the run for the console; exits 1 if anything did not add up.
+    Run on a schedule: it never migrates the schema (only deploys do)."""
     from huiminbao.enrollment.reconcile import reconcile as run
 
-    settings = settings_from_env()
-    _upgrade(settings)
-    wired = build_container(settings)
-    try:
+    with wired_from_env(migrate=False) as wired:
         report = run(wired)
-    finally:
-        wired.db.dispose()
     click.echo(report.format())
     if not report.ok:
         sys.exit(1)

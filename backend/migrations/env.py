@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import pool
 
 from huiminbao.core.config import Settings
-from huiminbao.core.db import Base, make_engine
+from huiminbao.core.db import MIGRATION_STATEMENT_TIMEOUT_SECONDS, Base, make_engine
 from huiminbao.core.models_registry import import_all_models
 
 import_all_models()
@@ -30,7 +30,8 @@ def run_migrations_online() -> None:
     if connectable is not None:
         _run(connectable)
         return
-    engine = make_engine(database_url(), poolclass=pool.NullPool)
+    engine = make_engine(database_url(), poolclass=pool.NullPool,
+                         statement_timeout=MIGRATION_STATEMENT_TIMEOUT_SECONDS)
     with engine.connect() as connection:
         _run(connection)
     engine.dispose()

@@ -2,7 +2,7 @@
 
 import { h, replaceChildren } from "./dom.js";
 import { clearState } from "./page.js";
-import { ADMIN, COMPLAINT_STAFF, COUNTER_STAFF, startConsole } from "./admin.js";
+import { ADMIN, COMPLAINT_STAFF, COUNTER_STAFF, RECONCILE_STAFF, startConsole } from "./admin.js";
 
 const TASKS = [
   { href: "/admin/products.html", title: "产品配置", text: "由本年度产品复制下一年度产品，编辑、校验并发布", roles: ADMIN },
@@ -10,6 +10,7 @@ const TASKS = [
   { href: "/admin/subsidy.html", title: "资助参保名单", text: "导入特困、低保、低边、残疾人员名单，由政府资助参保", roles: ADMIN },
   { href: "/admin/counter.html", title: "窗口办理", text: "为到窗口办理的居民参保，现金缴费或资助参保", roles: COUNTER_STAFF },
   { href: "/admin/complaints.html", title: "投诉处理", text: "回复投诉、跟踪处理进度，超时投诉醒目提示", roles: COMPLAINT_STAFF },
+  { href: "/admin/reconcile.html", title: "资金对账", text: "查看自动对账结果：扣款、支付、退款与账务是否一致", roles: RECONCILE_STAFF },
 ];
 
 const stateBox = document.getElementById("home-state");

@@ -16,6 +16,7 @@ const CONSOLE_PAGES = [
   ["/admin/counter.html", "窗口办理"],
   ["/counter/proxy.html", "代办授权确认"],
   ["/admin/complaints.html", "投诉处理"],
+  ["/admin/reconcile.html", "资金对账"],
   ["/disclosure.html", "信息披露"],
 ];
 
@@ -31,6 +32,7 @@ function renderConsoleNav() {
 export const ADMIN = ["admin"];
 export const COMPLAINT_STAFF = ["insurer_staff", "admin"];
 export const COUNTER_STAFF = ["counter_staff", "admin"];
+export const RECONCILE_STAFF = ["insurer_staff", "admin"];
 
 /**
  * Start a console page: the signed-in staff member (or a redirect to the login page), refused

@@ -433,8 +433,9 @@ export function createCheckout(page) {
         redirectToLogin(page.path);
         return;
       }
-      // Paid after all, or gone: either way the page below says what is true now.
-      if (!(error instanceof ApiError) || error.status === 0) {
+      // 409: paid after all (已出单) or its debit still on its way; 503: the payment side cannot
+      // say yet. The answer says so in words. Otherwise (gone) the page below says what is true.
+      if (!(error instanceof ApiError) || [0, 409, 503].includes(error.status)) {
         button.after(h("p", { class: "field__error", role: "alert" }, errorMessage(error)));
         return;
       }

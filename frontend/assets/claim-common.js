@@ -4,7 +4,7 @@
 
 import { API_BASE, ApiError, CSRF_COOKIE, readCookie } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
-import { formatDate, formatFen } from "./format.js";
+import { formatDate, formatFen, formatInstant } from "./format.js";
 import { clearFieldError, halfWidth, setFieldError } from "./forms.js";
 import { longNumber } from "./insurance.js";
 
@@ -81,18 +81,8 @@ export function parseYuan(raw, { required = false, positive = false } = {}) {
 
 // ---------------------------------------------------------------- dates and times
 
-const CHINA_TIME = new Intl.DateTimeFormat("en-CA", {
-  timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
-  hour: "2-digit", minute: "2-digit", hourCycle: "h23",
-});
-
-/** An instant as it was in China: "2027年1月11日 10:00". */
-export function formatInstant(iso) {
-  const when = new Date(String(iso ?? ""));
-  if (Number.isNaN(when.getTime())) return "";
-  const parts = Object.fromEntries(CHINA_TIME.formatToParts(when).map((p) => [p.type, p.value]));
-  return `${formatDate(`${parts.year}-${parts.month}-${parts.day}`)} ${parts.hour}:${parts.minute}`;
-}
+// formatInstant is shared (format.js); the claim pages import it from here.
+export { formatInstant };
 
 /** "2027年1月8日 至 2027年1月10日", each date kept on one line. */
 export function stay(admittedOn, dischargedOn) {

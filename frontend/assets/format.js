@@ -80,3 +80,16 @@ export function formatInstantDate(iso) {
   if (Number.isNaN(when.getTime())) return "";
   return formatDate(CHINA_DAY.format(when));
 }
+
+const CHINA_TIME = new Intl.DateTimeFormat("en-CA", {
+  timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+});
+
+/** An instant as it was in China: "2027年1月11日 10:00". */
+export function formatInstant(iso) {
+  const when = new Date(String(iso ?? ""));
+  if (Number.isNaN(when.getTime())) return "";
+  const parts = Object.fromEntries(CHINA_TIME.formatToParts(when).map((p) => [p.type, p.value]));
+  return `${formatDate(`${parts.year}-${parts.month}-${parts.day}`)} ${parts.hour}:${parts.minute}`;
+}

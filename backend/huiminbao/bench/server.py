@@ -92,8 +92,9 @@ def start(model: WorkerModel, env: dict[str, str], workdir: Path) -> AppServer:
                    "--worker-class", model.worker_class]
     log_path = workdir / f"server-{port}.log"
     with log_path.open("wb") as log:
+        # A process group of its own (master and workers), so ``kill`` can end all of it at once.
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log,  # noqa: S603
-                                   stderr=subprocess.STDOUT)
+                                   stderr=subprocess.STDOUT, start_new_session=True)
     server = AppServer(process, port, model, log_path, env)
     try:
         wait_until_healthy(server)
@@ -136,6 +137,14 @@ def stop(server: AppServer) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait(timeout=5)
+
+
+def kill(server: AppServer) -> None:
+    """``kill -9`` of the whole server, master and workers at once, as a crash would end it."""
+    if server.process.poll() is not None:
+        return
+    os.killpg(server.process.pid, signal.SIGKILL)
+    server.process.wait(timeout=STOP_TIMEOUT_S)
 
 
 # ---------------------------------------------------------------- python -m huiminbao.bench.server

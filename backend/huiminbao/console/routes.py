@@ -1,5 +1,6 @@
-"""Operator console endpoints (administrators; counter enrollment: counter staff). Routes
-validate, call one service, and shape the answer."""
+"""Operator console endpoints (administrators; counter enrollment: counter staff; the
+reconciliation record: insurer staff too). Routes validate, call one service, and shape the
+answer."""
 
 from __future__ import annotations
 
@@ -21,19 +22,22 @@ from huiminbao.console.schemas import (
     CounterInSchema,
     CounterView,
     CsvUploadSchema,
+    ReconcileRunListSchema,
+    ReconcileRunQuerySchema,
     RosterFormSchema,
     RosterView,
 )
 from huiminbao.console.uploads import idempotent_upload
-from huiminbao.console.views import batch_view, counter_view, roster_view
+from huiminbao.console.views import batch_view, counter_view, reconcile_runs_view, roster_view
 from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
+from huiminbao.enrollment import reconcile
 from huiminbao.enrollment.domain import PaymentMethod
 from huiminbao.identity.auth import Actor, current_actor, require_role
 from huiminbao.identity.domain import Role
 
 blp = Blueprint("console", __name__, url_prefix="/api/v1",
-                description="运营后台：下一年度产品、单位团体参保、资助名单、窗口办理")
+                description="运营后台：下一年度产品、单位团体参保、资助名单、窗口办理、资金对账")
 
 _IDEMPOTENCY_HEADER = [{"in": "header", "name": "Idempotency-Key", "required": True,
                         "schema": {"type": "string"}}]
@@ -182,3 +186,19 @@ class CounterEnrollments(MethodView):
             receipt_no=evidence["receipt_no"], product_id=body["product_id"])
         result = counter.enroll_walk_in(container(), actor, request)
         return CounterView().dump(counter_view(result)), 201
+
+
+# ---------------------------------------------------------------- reconciliation
+
+
+@blp.route("/admin/reconcile-runs")
+class ReconcileRuns(MethodView):
+    @blp.arguments(ReconcileRunQuerySchema, location="query")
+    @blp.response(200, ReconcileRunListSchema)
+    @blp.alt_response(403, description="Not an administrator or insurer staff")
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """The latest runs of `huiminbao reconcile` (administrators, insurer staff), newest
+        first: what each settled and healed, and every inconsistency it found. A scheduled job
+        runs it every few minutes; `latest_ok` is null until it has run once."""
+        require_role(Role.ADMIN, Role.INSURER_STAFF)
+        return reconcile_runs_view(reconcile.latest_runs(container(), query["limit"]))

@@ -147,3 +147,29 @@ class CounterView(Schema):
     staff_name = fields.String()
     coverage_starts_on = fields.Date()
     coverage_ends_on = fields.Date()
+
+
+class ReconcileRunQuerySchema(Schema):
+    limit = fields.Integer(load_default=20, validate=validate.Range(
+        min=1, max=100, error="条数应为1至100之间的整数"), metadata={
+        "description": "how many runs, newest first (1–100, default 20)"})
+
+
+class ReconcileRunSchema(Schema):
+    started_at = fields.DateTime()
+    finished_at = fields.DateTime()
+    ok = fields.Boolean(metadata={"description": "true: no violation found"})
+    settled_orders = fields.Integer(metadata={
+        "description": "orders waiting for a payment outcome that this run settled"})
+    settled_refunds = fields.Integer(metadata={"description": "refunds this run confirmed"})
+    healed = fields.Integer(metadata={
+        "description": "money that arrived for a closed order, refunded by this run"})
+    violations = fields.List(fields.String(), metadata={
+        "description": "what does not add up, in Chinese (healed money is listed too)"})
+
+
+class ReconcileRunListSchema(Schema):
+    items = fields.List(fields.Nested(ReconcileRunSchema), metadata={
+        "description": "newest first"})
+    latest_ok = fields.Boolean(allow_none=True, metadata={
+        "description": "the newest run's result; null before the first run"})

@@ -9,6 +9,7 @@ from huiminbao.console import bulk, roster
 from huiminbao.console.counter import CounterResult
 from huiminbao.core.clock import to_china_time
 from huiminbao.disclosure.domain import Channel
+from huiminbao.enrollment.models import ReconcileRun
 
 
 def batch_view(report: bulk.BatchReport) -> dict[str, Any]:
@@ -75,4 +76,16 @@ def counter_view(result: CounterResult) -> dict[str, Any]:
         "payment_label": result.payment.label, "receipt_no": result.receipt_no,
         "staff_name": result.staff_name, "coverage_starts_on": product.coverage_starts_on,
         "coverage_ends_on": product.coverage_ends_on,
+    }
+
+
+def reconcile_runs_view(runs: list[ReconcileRun]) -> dict[str, Any]:
+    """``runs`` newest first; ``latest_ok`` is null until reconcile has run once."""
+    return {
+        "items": [{
+            "started_at": run.started_at, "finished_at": run.finished_at, "ok": run.ok,
+            "settled_orders": run.settled_orders, "settled_refunds": run.settled_refunds,
+            "healed": run.healed, "violations": list(run.violations),
+        } for run in runs],
+        "latest_ok": runs[0].ok if runs else None,
     }

@@ -18,6 +18,7 @@ from flask_limiter import RateLimitExceeded
 from flask_smorest import Api as SmorestApi
 from werkzeug.exceptions import HTTPException
 
+from huiminbao.core.db import is_database_unavailable
 from huiminbao.core.errors import DomainError
 from huiminbao.core.ratelimit import retry_after_seconds, throttled_message
 
@@ -60,6 +61,15 @@ _STATUS_MESSAGES = {
     500: ("internal_error", "系统繁忙，请稍后再试"),
     503: ("unavailable", "服务暂不可用，请稍后再试"),
 }
+
+# Database trouble (unreachable, timed out, locked) passes: the client may retry after this long.
+DATABASE_RETRY_AFTER_SECONDS = 3
+DATABASE_UNAVAILABLE_MESSAGE = "系统繁忙，请稍后再试"
+
+
+def database_unavailable_response() -> Response:
+    return error_response(503, "unavailable", DATABASE_UNAVAILABLE_MESSAGE,
+                          headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
 
 
 def translate_message(message: str) -> str:
@@ -147,13 +157,21 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain_error(error: DomainError) -> Response:
-        return error_response(error.http_status, error.code, error.message, error.errors)
+        return error_response(error.http_status, error.code, error.message, error.errors,
+                              error.headers)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
         if isinstance(error, HTTPException):
             code, message = _STATUS_MESSAGES.get(error.code or 500, ("error", "请求未能完成"))
             return error_response(error.code or 500, code, message)
+        if is_database_unavailable(error):
+            # Not a defect: the request may succeed once the database answers again. The
+            # driver's first line says why; the statement and its parameters stay out of logs.
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+            log.warning("database unavailable: %s: %s", type(error).__name__,
+                        reason[0] if reason else "")
+            return database_unavailable_response()
         log.exception("unhandled error")
         code, message = _STATUS_MESSAGES[500]
         return error_response(500, code, message)

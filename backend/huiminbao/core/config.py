@@ -19,6 +19,12 @@ DEFAULT_INSTANCE_DIR = REPO_ROOT / "instance"
 DEFAULT_FRONTEND_DIR = REPO_ROOT / "frontend"
 DEMO_SECRET_KEY = "demo-only-secret-key-do-not-use-in-production"  # noqa: S105
 MIN_SECRET_KEY_LENGTH = 32
+# How long a running Idempotency-Key is held before a retry may take it over (issue 13). Longer
+# than a healthy enrollment ever runs (a few database round trips and one registry or gateway
+# call: well under a second, a few seconds under load), so a live request is not taken over;
+# short enough that a retry after a crash is answered from its order within seconds.
+DEFAULT_IDEMPOTENCY_LEASE_SECONDS = 15.0
+MAX_IDEMPOTENCY_LEASE_SECONDS = 600.0
 
 
 class Mode(StrEnum):
@@ -40,11 +46,15 @@ class Settings:
     frontend_dir: Path = DEFAULT_FRONTEND_DIR
     city_code: str = "330100"
     testing: bool = False
+    # PostgreSQL's statement_timeout for this process (seconds; core/db.py explains the default).
+    # A batch command over a very large database may need more: HUIMINBAO_DB_STATEMENT_TIMEOUT.
+    db_statement_timeout: float = 5.0
     # WeChat login: off unless both the app id and the secret are set.
     wechat_app_id: str | None = None
     wechat_app_secret: str | None = None
     wechat_base_url_open: str = "https://open.weixin.qq.com"
     wechat_base_url_api: str = "https://api.weixin.qq.com"
+    idempotency_lease_seconds: float = DEFAULT_IDEMPOTENCY_LEASE_SECONDS
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -65,9 +75,18 @@ class Settings:
             raise ConfigError(
                 f"HUIMINBAO_MODE must be 'demo' or 'production', not {raw_mode!r}"
             ) from exc
+        lease_seconds = DEFAULT_IDEMPOTENCY_LEASE_SECONDS
+        if raw_lease := env.get("HUIMINBAO_IDEMPOTENCY_LEASE_SECONDS", "").strip():
+            lease_seconds = parse_seconds(raw_lease, "HUIMINBAO_IDEMPOTENCY_LEASE_SECONDS")
         now_override = None
         if raw_now := env.get("HUIMINBAO_NOW", "").strip():
             now_override = parse_aware_datetime(raw_now, "HUIMINBAO_NOW")
+        db_statement_timeout = cls.db_statement_timeout
+        if raw_timeout := env.get("HUIMINBAO_DB_STATEMENT_TIMEOUT", "").strip():
+            db_statement_timeout = parse_seconds(raw_timeout, "HUIMINBAO_DB_STATEMENT_TIMEOUT")
+            if not 0 < db_statement_timeout <= 3600:
+                raise ConfigError("HUIMINBAO_DB_STATEMENT_TIMEOUT must be between 0 and 3600 "
+                                  f"seconds, not {raw_timeout!r}")
         settings = cls(
             mode=mode,
             database_url=env.get("DATABASE_URL") or cls.database_url,
@@ -76,12 +95,14 @@ class Settings:
             now_override=now_override,
             frontend_dir=Path(env.get("HUIMINBAO_FRONTEND_DIR") or DEFAULT_FRONTEND_DIR),
             city_code=env.get("HUIMINBAO_CITY_CODE") or cls.city_code,
+            db_statement_timeout=db_statement_timeout,
             wechat_app_id=env.get("WECHAT_APP_ID", "").strip() or None,
             wechat_app_secret=env.get("WECHAT_APP_SECRET", "").strip() or None,
             wechat_base_url_open=(env.get("WECHAT_OPEN_BASE_URL", "").strip().rstrip("/")
                                   or cls.wechat_base_url_open),
             wechat_base_url_api=(env.get("WECHAT_API_BASE_URL", "").strip().rstrip("/")
                                  or cls.wechat_base_url_api),
+            idempotency_lease_seconds=lease_seconds,
         )
         settings.check()
         return settings
@@ -92,6 +113,9 @@ class Settings:
         return updated
 
     def check(self) -> None:
+        if not 0 < self.idempotency_lease_seconds <= MAX_IDEMPOTENCY_LEASE_SECONDS:
+            raise ConfigError("HUIMINBAO_IDEMPOTENCY_LEASE_SECONDS must be more than 0 and at "
+                              f"most {MAX_IDEMPOTENCY_LEASE_SECONDS:g} seconds")
         if bool(self.wechat_app_id) != bool(self.wechat_app_secret):
             raise ConfigError("WECHAT_APP_ID and WECHAT_APP_SECRET must be set together")
         if self.mode is Mode.PRODUCTION:
@@ -112,3 +136,10 @@ def parse_aware_datetime(raw: str, name: str) -> datetime:
     if parsed.tzinfo is None:
         raise ConfigError(f"{name} must carry a UTC offset, e.g. 2026-11-22T09:00:00+08:00")
     return parsed
+
+
+def parse_seconds(raw: str, name: str) -> float:
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from exc

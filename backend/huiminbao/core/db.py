@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
+import psycopg
+from psycopg.abc import PQGen
 from sqlalchemy import (
     BigInteger,
     Connection,
@@ -22,8 +26,42 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
+_Result = TypeVar("_Result")
+
+# How long PostgreSQL work may take before it is abandoned and the request answers 503 (DESIGN §5).
+# A request on the enrollment path runs ~20 statements of a few milliseconds each; anything near
+# these limits is a fault (the server overloaded, a lock held by a stuck transaction, the network
+# gone), and a fast 503 with Retry-After lets the client retry instead of holding a worker thread.
+CONNECT_TIMEOUT_SECONDS = 3  # TCP connect and the start-up exchange (libpq's minimum is 2)
+# Server side, per statement. Five seconds is ~1000x a hot-path statement and leaves room for the
+# console's counts; batch commands may raise it (HUIMINBAO_DB_STATEMENT_TIMEOUT).
+STATEMENT_TIMEOUT_SECONDS = 5.0
+# Row locks on the hot path are held for milliseconds; waiting seconds for one means its holder
+# is stuck (often on a dead client), so give up sooner than the statement limit.
+LOCK_TIMEOUT_SECONDS = 2.0
+# A transaction whose client vanished (or was black-holed) holds its row locks until the server
+# notices; this releases them. Far above any legitimate pause inside one of our transactions.
+IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 30.0
+POOL_TIMEOUT_SECONDS = 3.0  # waiting for a free pooled connection (all busy or all stuck)
+# The client's own deadline for any answer: the server's statement_timeout should fire first (a
+# clean QueryCanceled, the connection kept), so this only catches a server that cannot answer at
+# all - a black-holed connection, whose bytes the kernel still ACKs, so TCP keepalive never fires.
+ANSWER_MARGIN_SECONDS = 2.0
+# Migrations may build an index over a large table; their lock_timeout stays short, so that a
+# deploy during traffic fails and is retried rather than queueing every request behind its lock.
+MIGRATION_STATEMENT_TIMEOUT_SECONDS = 600.0
+PRE_PING_DEADLINE_SECONDS = 2.0  # an empty query on an idle connection: milliseconds when alive
+# /health's own engine: it must answer within ~2 s even when the database does not.
+HEALTH_ANSWER_DEADLINE_SECONDS = 1.5
+HEALTH_CONNECT_TIMEOUT_SECONDS = 2
+# A ping whose pooled connection turned out dead this quickly is retried once on a new one.
+PING_RETRY_WITHIN_SECONDS = 0.5
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -87,7 +125,49 @@ def _prepare_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+class _DeadlineConnection(psycopg.Connection[Any]):
+    """A psycopg connection that waits at most ``answer_deadline`` seconds for any answer.
+
+    Every blocking exchange of a psycopg connection (execute, fetch, commit, rollback, the pool's
+    pre-ping) goes through ``wait``, so one override bounds them all, at no cost per statement
+    and without a watchdog thread. When the deadline passes, the connection is closed (it is
+    mid-protocol and cannot be reused) and an ``OperationalError`` is raised; SQLAlchemy then
+    sees a closed connection, treats it as a disconnect and the pool discards it."""
+
+    answer_deadline: float | None = None
+
+    def wait(self, gen: PQGen[_Result], interval: float | None = None,
+             timeout: float | None = None) -> _Result:
+        ours = timeout is None and self.answer_deadline is not None
+        if ours:
+            timeout = self.answer_deadline
+        try:
+            if interval is None:
+                return super().wait(gen, timeout=timeout)
+            return super().wait(gen, interval, timeout)
+        except psycopg.errors._WaitTimeout:
+            if not ours:
+                raise  # psycopg's own bounded waits (cancel) handle their timeout themselves
+            self.pgconn.finish()
+            raise psycopg.OperationalError(
+                f"no answer from the database within {timeout:g} s; connection closed") from None
+
+
+def _merged_server_options(url_options: str | tuple[str, ...] | None, **settings: float) -> str:
+    """libpq ``options`` setting our per-session limits, followed by the URL's own options (the
+    tests' ``-csearch_path=...``; a later ``-c`` of the same name wins, so the URL can override)."""
+    ours = [f"-c {name}={round(seconds * 1000)}" for name, seconds in settings.items()]
+    theirs = [url_options] if isinstance(url_options, str) else list(url_options or ())
+    return " ".join(ours + theirs)
+
+
+def make_engine(url: str, *, statement_timeout: float = STATEMENT_TIMEOUT_SECONDS,
+                answer_deadline: float | None = None,
+                connect_timeout: int = CONNECT_TIMEOUT_SECONDS, **kwargs: Any) -> Engine:
+    """An engine with bounded waits: on PostgreSQL a connect timeout, server-side statement,
+    lock and idle-in-transaction timeouts, a pool checkout timeout and a client-side deadline
+    for every answer (``statement_timeout`` + a margin unless given). SQLite keeps its
+    busy_timeout."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -99,7 +179,84 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if "poolclass" not in kwargs:  # a NullPool (migrations) takes no pool sizes
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+        kwargs.setdefault("pool_timeout", POOL_TIMEOUT_SECONDS)
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    connect_args.setdefault("connect_timeout", connect_timeout)
+    # Passed as connect_args, which replace the URL's query parameters of the same name: merge.
+    connect_args["options"] = _merged_server_options(
+        connect_args.get("options", parsed.query.get("options")),
+        statement_timeout=statement_timeout,
+        lock_timeout=min(LOCK_TIMEOUT_SECONDS, statement_timeout),
+        idle_in_transaction_session_timeout=IDLE_IN_TRANSACTION_TIMEOUT_SECONDS)
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+    if parsed.get_driver_name() == "psycopg":
+        deadline = (statement_timeout + ANSWER_MARGIN_SECONDS
+                    if answer_deadline is None else answer_deadline)
+
+        ping_deadline = min(PRE_PING_DEADLINE_SECONDS, deadline)
+
+        @event.listens_for(engine, "do_connect")
+        def _connect_with_deadline(_dialect: Any, _record: Any, cargs: tuple[Any, ...],
+                                   cparams: dict[str, Any]) -> psycopg.Connection[Any]:
+            connection = _DeadlineConnection.connect(*cargs, **cparams)
+            connection.answer_deadline = deadline
+            return connection
+
+        # The first exchange of an idle pooled connection is the pool's pre-ping, which runs
+        # before the "checkout" event: a connection that went dead while idle is given up after
+        # the short ping deadline, then replaced, instead of after the full answer deadline.
+        @event.listens_for(engine, "checkin")
+        def _short_deadline_while_idle(dbapi_connection: Any, _record: Any) -> None:
+            if isinstance(dbapi_connection, _DeadlineConnection):
+                dbapi_connection.answer_deadline = ping_deadline
+
+        @event.listens_for(engine, "checkout")
+        def _full_deadline_in_use(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+            if isinstance(dbapi_connection, _DeadlineConnection):
+                dbapi_connection.answer_deadline = deadline
+    return engine
+
+
+@contextmanager
+def long_statements(connection: Connection, seconds: float) -> Iterator[None]:
+    """Within the connection's current transaction, let statements run up to ``seconds`` (a
+    known long read, e.g. the disclosure counts over every policy of a product): the server's
+    limit is raised with SET LOCAL and the client's deadline with it, then both come back."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {round(seconds * 1000)}")
+    raw = connection.connection.dbapi_connection
+    deadline = raw.answer_deadline if isinstance(raw, _DeadlineConnection) else None
+    if isinstance(raw, _DeadlineConnection):
+        raw.answer_deadline = seconds + ANSWER_MARGIN_SECONDS
+    try:
+        yield
+    finally:
+        if isinstance(raw, _DeadlineConnection):
+            raw.answer_deadline = deadline
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether an error means "the database cannot serve now, try again shortly" (503 +
+    Retry-After) rather than a defect: it is unreachable or its connection died, the pool is
+    exhausted, a statement or lock wait timed out, or SQLite's file is locked."""
+    if isinstance(error, PoolTimeoutError | psycopg.OperationalError):
+        return True
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        original = error.orig
+        if isinstance(original, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable):
+            return True
+        if isinstance(error, OperationalError):
+            # On SQLite an OperationalError is also "no such table" and the like: defects.
+            return not _is_sqlite_error(original) or "locked" in str(original).lower()
+    return False
+
+
+def _is_sqlite_error(error: BaseException | None) -> bool:
+    return type(error).__module__ == "sqlite3"
 
 
 class Database:
@@ -115,6 +272,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self._held = threading.local()
+        self._health_engine_lock = threading.Lock()
+        self._health_engine: Engine | None = None
 
     @property
     def is_postgresql(self) -> bool:
@@ -133,7 +292,7 @@ class Database:
             connection: Connection | None = self._held.connection
             self._held.active, self._held.connection = False, None
             if connection is not None:
-                connection.close()
+                _give_back(connection)
 
     @contextmanager
     def _connection(self, *, readonly: bool) -> Iterator[Connection]:
@@ -159,7 +318,7 @@ class Database:
             # Whatever state a failure left it in (on SQLite a failed COMMIT stays inside its
             # transaction), the request does not reuse it: the pool rolls it back on return.
             self._held.connection = None
-            held.close()
+            _give_back(held)
             raise
 
     def _prepare(self, connection: Connection, *, readonly: bool) -> None:
@@ -200,12 +359,57 @@ class Database:
             yield session
 
     def ping(self) -> bool:
-        try:
-            with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception:
-            return False
-        return True
+        """Whether the database answers ``SELECT 1`` within about two seconds.
 
-    def dispose(self) -> None:
-        self.engine.dispose()
+        On PostgreSQL it runs on an engine of its own (one connection, short connect timeout and
+        answer deadline, no pre-ping): a health check neither queues behind a pool that stuck
+        requests hold nor waits out the request deadlines.
+
+        Its pooled connection may have died while idle (a restarted database, a terminated
+        backend) with the database fine: a disconnect noticed at once is tried again, once, on a
+        fresh connection. One that took its time (a black hole) is not: the answer stays fast."""
+        started = time.monotonic()
+        for attempt in (1, 2):
+            try:
+                with self._ping_engine().connect() as conn:
+                    conn.execution_options(huiminbao_readonly=True).execute(text("SELECT 1"))
+            except Exception as exc:  # any failure means "not healthy"
+                if (attempt == 1 and isinstance(exc, DBAPIError) and exc.connection_invalidated
+                        and time.monotonic() - started < PING_RETRY_WITHIN_SECONDS):
+                    continue
+                log.warning("database ping failed: %s", type(exc).__name__)
+                return False
+            return True
+        return False
+
+    def _ping_engine(self) -> Engine:
+        if not self.is_postgresql:
+            return self.engine  # SQLite: a read-only SELECT 1 in WAL mode waits for nothing
+        with self._health_engine_lock:
+            if self._health_engine is None:
+                self._health_engine = make_engine(
+                    self.url, statement_timeout=HEALTH_ANSWER_DEADLINE_SECONDS,
+                    answer_deadline=HEALTH_ANSWER_DEADLINE_SECONDS,
+                    connect_timeout=HEALTH_CONNECT_TIMEOUT_SECONDS, pool_pre_ping=False,
+                    pool_size=1, max_overflow=1, pool_timeout=HEALTH_ANSWER_DEADLINE_SECONDS)
+            return self._health_engine
+
+    def dispose(self, *, close: bool = True) -> None:
+        """``close=False`` in a forked child: forget the parent's connections without closing
+        them under the parent (gunicorn's post_fork)."""
+        self.engine.dispose(close=close)
+        if self._health_engine is not None:
+            self._health_engine.dispose(close=close)
+
+
+def _give_back(connection: Connection) -> None:
+    """Return a connection to the pool at the end of a request or after a failure; never raises
+    (a request's teardown must not fail because its connection died with the server)."""
+    try:
+        connection.close()
+    except Exception:  # the pool invalidates it; the request has answered
+        log.warning("a database connection could not be given back cleanly", exc_info=True)
+        try:
+            connection.invalidate()
+        except Exception:
+            log.warning("a dead database connection could not be invalidated", exc_info=True)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 
 class DomainError(Exception):
@@ -16,12 +17,14 @@ class DomainError(Exception):
         *,
         code: str | None = None,
         errors: Mapping[str, Sequence[str]] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         self.errors = {name: list(msgs) for name, msgs in (errors or {}).items()}
+        self.headers = dict(headers or {})  # e.g. Retry-After, sent with the error payload
 
 
 class InvalidInput(DomainError):
@@ -55,10 +58,16 @@ class Conflict(DomainError):
 
 
 class Busy(DomainError):
-    """A shared resource is at its limit right now; the same request may succeed shortly."""
+    """A shared resource is at its limit right now, or a remote side cannot answer yet; the same
+    request may succeed shortly (503 with ``Retry-After``, DESIGN §5)."""
 
     http_status = 503
     code = "busy"
+    retry_after_seconds = 5
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.headers.setdefault("Retry-After", str(self.retry_after_seconds))
 
 
 class RuleViolation(DomainError):

@@ -1,9 +1,21 @@
 """``Idempotency-Key`` for money-moving POSTs.
 
-The first request with a key runs and its response is stored; a retry with the same key and the
-same body gets that stored response without running again (money moves once); the same key with
-a different body is refused. Concurrent duplicates wait for the first to finish, then replay it.
-Keys belong to their caller (an account, or a service client), so two callers never collide.
+The first request with a key claims it ('running') and runs; its response is stored ('done'); a
+retry with the same key and the same body gets that stored response without running again (money
+moves once); the same key with a different body is refused. Keys belong to their caller (an
+account, or a service client), so two callers never collide.
+
+A request can die between its effects and storing its answer (a killed process, a lost
+database), so a running key never holds for ever:
+
+- it holds a *lease* of seconds (``Settings.idempotency_lease_seconds``), which ends by itself;
+- the request links the key to what it creates (``link_resource``, inside the transaction that
+  creates it: "order:<no>"), so from that moment the key knows its order;
+- a retry that finds the lease ended takes the key over (one conditional UPDATE decides who) and
+  answers from the linked object with the view's ``resume`` (settle the order, answer as the
+  POST does) — or, when nothing was created yet, runs the request itself;
+- a duplicate of a live key waits briefly for the answer, then gets 409 with ``Retry-After``:
+  no worker thread is held for long.
 """
 
 from __future__ import annotations
@@ -11,13 +23,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
+import math
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from flask import Response, make_response, request
+from flask import Response, g, has_request_context, make_response, request
 from sqlalchemy import (
     JSON,
     CheckConstraint,
@@ -26,21 +41,31 @@ from sqlalchemy import (
     UniqueConstraint,
     delete,
     insert,
+    or_,
     select,
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from huiminbao.core.container import container
+from huiminbao.core.container import Container, container
 from huiminbao.core.db import Base, BigIntPk, UtcDateTime, table_of
 from huiminbao.core.errors import Conflict, DomainError, InvalidInput
+
+log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 _KEY_SHAPE = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 KEEP_FOR = timedelta(days=2)
-WAIT_FOR_FIRST = 30.0  # seconds a duplicate waits for the first request to finish
+# How long a duplicate waits for a live first attempt to answer: a double click arrives while the
+# first request is still running and usually gets its answer within this. A first attempt older
+# than this is slow or dead: its duplicates are answered 409 at once.
+WAIT_FOR_FIRST = 1.5  # seconds
+_POLL_EVERY = 0.05  # seconds between reads while waiting
+_RECORD_OF_REQUEST = "idempotency_record_id"  # flask ``g``: the key record this request holds
 F = TypeVar("F", bound=Callable[..., Any])
+# Answers a retry from the object its first attempt created ("order:<no>"), as the view would.
+Resume = Callable[[str], Any]
 
 
 class IdempotencyRecord(Base):
@@ -58,6 +83,10 @@ class IdempotencyRecord(Base):
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[Any] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    # While 'running': until when the request that runs it holds it (none: ended).
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # What the request created, e.g. "order:<order_no>" (see ``link_resource``).
+    resource: Mapped[str | None] = mapped_column(String(64))
 
 
 def request_fingerprint(owner: str) -> str:
@@ -70,11 +99,33 @@ def request_fingerprint(owner: str) -> str:
     return hashlib.sha256(f"{owner}|{canonical}".encode()).hexdigest()
 
 
+def link_resource(session: Session, resource: str) -> None:
+    """Link the key of the current request to what it has just created ("order:<no>"). Call it
+    inside the transaction that creates the object, so that both commit together: from then on a
+    retry answers from that object instead of running again. Outside a keyed request (a CLI
+    job, a worker, a route without a key) it does nothing."""
+    record_id = g.get(_RECORD_OF_REQUEST) if has_request_context() else None
+    if record_id is None:
+        return
+    session.execute(update(table_of(IdempotencyRecord))
+                    .where(table_of(IdempotencyRecord).c.id == record_id)
+                    .values(resource=resource))
+
+
+@dataclass(frozen=True)
+class _Lease:
+    record_id: int
+    resource: str | None  # set when a retry took over a key whose first attempt created it
+
+
 def idempotent(owner_of_request: Callable[[], str],
-               fingerprint_of: Callable[[str], str] = request_fingerprint) -> Callable[[F], F]:
+               fingerprint_of: Callable[[str], str] = request_fingerprint, *,
+               resume: Resume | None = None) -> Callable[[F], F]:
     """Decorate a view method. ``owner_of_request`` names the caller (and authenticates it);
     ``fingerprint_of(owner)`` tells a retry from a different request under the same key (by
-    default the JSON body; uploads hash their files instead)."""
+    default the JSON body; uploads hash their files instead); ``resume(resource)`` answers a
+    retry whose first attempt died after creating ``resource`` (without it, the retry runs the
+    view again, which then meets what the first attempt left)."""
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
@@ -89,56 +140,45 @@ def idempotent(owner_of_request: Callable[[], str],
                                    code="idempotency_key_invalid",
                                    errors={HEADER: ["格式不正确"]})
             owner = owner_of_request()
-            fingerprint = fingerprint_of(owner)
-            record_id = _claim(owner, key, fingerprint)
-            if record_id is None:
-                return _replay(owner, key, fingerprint)
-            try:
-                response = make_response(view(*args, **kwargs))
-            except DomainError as error:
-                # A refusal is an answer too: a retry gets the same refusal, not a second try.
-                from huiminbao.core.api import error_response
-
-                response = error_response(error.http_status, error.code, error.message,
-                                          error.errors)
-                _finish(record_id, response)
-                raise
-            except Exception:
-                _forget(record_id)  # an unexpected failure: let the client retry for real
-                raise
-            _finish(record_id, response)
-            response.headers["Idempotency-Replayed"] = "false"
-            return response
+            held = _acquire(owner, key, fingerprint_of(owner))
+            if isinstance(held, Response):
+                return held
+            if held.resource is not None and resume is not None:
+                return _run(held, functools.partial(resume, held.resource), resumed=True)
+            return _run(held, functools.partial(view, *args, **kwargs), resumed=False)
 
         return wrapper  # type: ignore[return-value]
 
     return decorate
 
 
-def _claim(owner: str, key: str, fingerprint: str) -> int | None:
-    c = container()
-    try:
-        with c.db.transaction() as session:
-            keys = table_of(IdempotencyRecord)
-            return int(session.execute(
-                insert(keys).values(owner=owner, key=key, request_hash=fingerprint,
-                                    state="running", created_at=c.clock.now())
-                .returning(keys.c.id)).scalar_one())
-    except IntegrityError:
-        return None
+def _lease_length(c: Container) -> timedelta:
+    return timedelta(seconds=c.settings.idempotency_lease_seconds)
 
 
-def _replay(owner: str, key: str, fingerprint: str) -> Response:
+def _acquire(owner: str, key: str, fingerprint: str) -> _Lease | Response:
+    """The key's lease for this request to run under, or the stored answer to replay; raises
+    409 when the key is someone else's request or still running elsewhere."""
     c = container()
-    deadline = time.monotonic() + WAIT_FOR_FIRST
+    wait_until: float | None = None
+    give_up_at = time.monotonic() + WAIT_FOR_FIRST  # for a key that keeps vanishing
+    claim = True
     while True:
+        if claim:
+            record_id = _claim(c, owner, key, fingerprint)
+            if record_id is not None:
+                return _Lease(record_id, None)
         with c.db.read() as session:
             record = session.scalars(
                 select(IdempotencyRecord).where(IdempotencyRecord.owner == owner,
                                                 IdempotencyRecord.key == key)
             ).one_or_none()
-        if record is None:  # the first attempt failed unexpectedly and was forgotten
-            raise Conflict("上一次相同请求未完成，请稍后重试", code="idempotency_retry")
+        claim = record is None  # the first attempt failed before creating anything: forgotten
+        if record is None:
+            if time.monotonic() > give_up_at:
+                raise Conflict("上一次相同请求未完成，请稍后重试", code="idempotency_retry",
+                               headers={"Retry-After": "1"})
+            continue
         if record.request_hash != fingerprint:
             raise Conflict("该幂等键已用于另一笔不同的请求，请勿重复使用",
                            code="idempotency_key_reused")
@@ -147,20 +187,109 @@ def _replay(owner: str, key: str, fingerprint: str) -> Response:
                                      else "", record.response_status or 200)
             response.headers["Idempotency-Replayed"] = "true"
             return response
-        if time.monotonic() > deadline:
-            raise Conflict("相同的请求正在处理中，请稍后查询结果", code="idempotency_in_progress")
-        time.sleep(0.05)
+        now = c.clock.now()
+        lease_ends = record.lease_expires_at
+        if lease_ends is None or lease_ends <= now:
+            taken = _take_over(c, record.id, now)
+            if taken is not None:
+                return taken
+            continue  # another retry took it over first: it is live now
+        if wait_until is None:
+            # Only a young first attempt is worth waiting for; an old one gets no wait at all.
+            age = (now - (lease_ends - _lease_length(c))).total_seconds()
+            wait_until = time.monotonic() + min(max(WAIT_FOR_FIRST - age, 0.0), WAIT_FOR_FIRST)
+        if time.monotonic() >= wait_until:
+            retry_after = max(1, math.ceil((lease_ends - now).total_seconds()))
+            raise Conflict("相同的请求正在处理中，请稍后查询结果", code="idempotency_in_progress",
+                           headers={"Retry-After": str(retry_after)})
+        time.sleep(_POLL_EVERY)
+
+
+def _claim(c: Container, owner: str, key: str, fingerprint: str) -> int | None:
+    now = c.clock.now()
+    try:
+        with c.db.transaction() as session:
+            keys = table_of(IdempotencyRecord)
+            return int(session.execute(
+                insert(keys).values(owner=owner, key=key, request_hash=fingerprint,
+                                    state="running", created_at=now,
+                                    lease_expires_at=now + _lease_length(c))
+                .returning(keys.c.id)).scalar_one())
+    except IntegrityError:
+        return None
+
+
+def _take_over(c: Container, record_id: int, now: datetime) -> _Lease | None:
+    """Take over a running key whose lease has ended; of many retries at once, exactly one
+    gets it (the row's lock orders them, and the others find a live lease)."""
+    keys = table_of(IdempotencyRecord)
+    with c.db.transaction() as session:
+        taken = session.execute(
+            update(keys)
+            .where(keys.c.id == record_id, keys.c.state == "running",
+                   or_(keys.c.lease_expires_at.is_(None), keys.c.lease_expires_at <= now))
+            .values(lease_expires_at=now + _lease_length(c))
+            .returning(keys.c.resource)).one_or_none()
+    if taken is None:
+        return None
+    log.warning("idempotency key %s taken over after its lease ended (linked to %s)",
+                record_id, taken.resource or "nothing yet")
+    return _Lease(record_id, taken.resource)
+
+
+def _run(lease: _Lease, action: Callable[[], Any], *, resumed: bool) -> Response:
+    setattr(g, _RECORD_OF_REQUEST, lease.record_id)  # for link_resource, during the action
+    try:
+        response = make_response(action())
+    except DomainError as error:
+        # A refusal is an answer too: a retry gets the same refusal, not a second try.
+        from huiminbao.core.api import error_response
+
+        _finish(lease.record_id, error_response(error.http_status, error.code, error.message,
+                                                error.errors, error.headers))
+        raise
+    except Exception:
+        _give_up(lease.record_id)
+        raise
+    finally:
+        g.pop(_RECORD_OF_REQUEST, None)
+    _finish(lease.record_id, response)
+    # A resumed answer comes from what the first attempt did: nothing ran twice.
+    response.headers["Idempotency-Replayed"] = "true" if resumed else "false"
+    return response
 
 
 def _finish(record_id: int, response: Response) -> None:
+    """Store the answer. If that fails (the database is gone), the client still gets its answer
+    and the key stays running until its lease ends; then a retry resumes it."""
     c = container()
     body = response.get_json(silent=True) if response.is_json else None
-    with c.db.transaction() as session:
-        session.execute(update(IdempotencyRecord).where(IdempotencyRecord.id == record_id)
-                        .values(state="done", response_status=response.status_code,
-                                response_body=body))
+    try:
+        with c.db.transaction() as session:
+            session.execute(update(IdempotencyRecord).where(IdempotencyRecord.id == record_id)
+                            .values(state="done", response_status=response.status_code,
+                                    response_body=body, lease_expires_at=None))
+    except Exception:
+        log.exception("could not store the answer of idempotency key %s: a retry after its "
+                      "lease resumes it", record_id)
 
 
-def _forget(record_id: int) -> None:
-    with container().db.transaction() as session:
-        session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
+def _give_up(record_id: int) -> None:
+    """An unexpected failure. If the request created nothing, forget the key: a retry runs for
+    real. If it did, running again would do it twice: keep the key and end its lease now, so
+    that the next retry resumes from what was created. (If the database is gone, the lease ends
+    by itself.)"""
+    c = container()
+    try:
+        with c.db.transaction() as session:
+            forgotten = session.execute(
+                delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id,
+                                                IdempotencyRecord.resource.is_(None))
+                .returning(IdempotencyRecord.id)).first()
+            if forgotten is None:
+                session.execute(update(IdempotencyRecord)
+                                .where(IdempotencyRecord.id == record_id,
+                                       IdempotencyRecord.state == "running")
+                                .values(lease_expires_at=c.clock.now()))
+    except Exception:
+        log.exception("could not release idempotency key %s: its lease ends by itself", record_id)

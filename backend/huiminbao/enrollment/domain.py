@@ -13,6 +13,12 @@ from enum import StrEnum
 from huiminbao.registry.port import Assistance, PersonStatus, RegistryPerson, Scheme
 
 UNPAID_ORDER_LIFETIME = timedelta(minutes=30)
+# How long a written order's payment request may still be on its way to the registry or the
+# gateway (their timeouts, with margin). A pending order the payment side has not heard of by
+# then never reached it: the next read, retry or reconcile releases its insured persons instead
+# of holding them for the full 30 minutes. Should a late request land after all, the money is
+# refunded (a payment for a closed order is never kept).
+PAYMENT_ATTEMPT_WINDOW = timedelta(seconds=30)
 
 
 class OrderStatus(StrEnum):
@@ -26,6 +32,11 @@ class OrderStatus(StrEnum):
     @property
     def label(self) -> str:
         return _ORDER_LABELS[self]
+
+    @property
+    def is_closed(self) -> bool:
+        """Closed before it was paid: money that arrives for it anyway goes back."""
+        return self in {OrderStatus.CANCELLED, OrderStatus.EXPIRED}
 
     @property
     def holds_places(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -164,21 +165,26 @@ class SubsidyUse(Base):
 
 
 class Refund(Base):
-    """Money going back to where a cancelled policy's premium came from. Created ``pending`` in
-    the same transaction that cancels the policy; the remote refund is then sent with
-    ``refund_no`` and retried with the same number until it is settled."""
+    """Money going back to where it came from: a cancelled policy's premium, or (``policy_id``
+    NULL) a payment that arrived for an order already closed — it is never kept. Created
+    ``pending`` in the transaction that cancels the policy or finds the order closed; the remote
+    refund is then sent with ``refund_no`` and retried with the same number until settled."""
 
     __tablename__ = "refunds"
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status_values"),
         CheckConstraint("amount_fen >= 0 AND subsidy_fen >= 0", name="amounts_non_negative"),
         Index("ix_refunds_status", "status"),
+        # Revision 0014: one refund of a closed order's stray payment, whoever finds it first.
+        Index("uq_refunds_one_per_closed_order", "order_id", unique=True,
+              postgresql_where=text("policy_id IS NULL"), sqlite_where=text("policy_id IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
     refund_no: Mapped[str] = mapped_column(String(40), unique=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id"), unique=True)
+    # NULL: the refund of a payment for a closed order (revision 0014).
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("policies.id"), unique=True)
     payment_method: Mapped[str] = mapped_column(String(20))
     amount_fen: Mapped[int] = mapped_column(BigInteger)  # back to the payer's source
     subsidy_fen: Mapped[int] = mapped_column(BigInteger, default=0)  # back to the fund
@@ -210,3 +216,19 @@ class RenewalNotice(Base):
     status: Mapped[str] = mapped_column(String(16))
     order_no: Mapped[str | None] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class ReconcileRun(Base):
+    """One run of ``reconcile``: what it settled and healed, and what it found wrong. The
+    console shows the latest runs; a scheduled job writes one every few minutes."""
+
+    __tablename__ = "reconcile_runs"
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    finished_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    settled_orders: Mapped[int] = mapped_column(Integer)
+    settled_refunds: Mapped[int] = mapped_column(Integer)
+    healed: Mapped[int] = mapped_column(Integer)  # stray payments refunded by this run
+    violations: Mapped[list[str]] = mapped_column(JSON)

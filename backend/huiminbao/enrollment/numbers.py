@@ -18,3 +18,8 @@ def policy_no(year: int) -> str:
 
 def refund_no(order_number: str, policy_id: int) -> str:
     return f"{order_number}R{policy_id}"
+
+
+def stray_refund_no(order_number: str) -> str:
+    """The refund of a payment that arrived for an order already closed (one per order)."""
+    return f"{order_number}RC"

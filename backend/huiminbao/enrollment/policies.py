@@ -33,6 +33,7 @@ from huiminbao.identity.auth import Actor
 from huiminbao.identity.domain import Action
 from huiminbao.identity.models import Person
 from huiminbao.payments import ledger
+from huiminbao.payments.gateway import GatewayUnavailable
 from huiminbao.registry.port import RegistryUnavailable
 
 log = logging.getLogger(__name__)
@@ -219,20 +220,23 @@ def settle_refund(c: Container, refund_no: str) -> Refund:
     if refund.status != "pending":
         return refund
     method = PaymentMethod(refund.payment_method)
+    # A refund without a policy returns a payment that arrived for a closed order.
+    stray = refund.policy_id is None
+    purpose = "订单关闭退款" if stray else "退保退费"
     succeeded, reason = True, None  # a refund of 0 fen (fully subsidized) moves no money
     try:
         if refund.amount_fen and method is PaymentMethod.PERSONAL_ACCOUNT:
             outcome = c.registry.refund(refund_no, order.payment_request_no, refund.amount_fen,
-                                        purpose="退保退费")
+                                        purpose=purpose)
             succeeded = outcome.succeeded
             reason = outcome.failure_reason.value if outcome.failure_reason else None
         elif refund.amount_fen and method is PaymentMethod.ONLINE:
             gateway_refund = c.gateway.refund(refund_no, order.payment_request_no,
-                                              refund.amount_fen, "退保退费")
+                                              refund.amount_fen, purpose)
             succeeded = gateway_refund.succeeded
             failure = gateway_refund.failure_reason
             reason = failure.value if failure else None
-    except RegistryUnavailable:
+    except (RegistryUnavailable, GatewayUnavailable):
         log.warning("refund %s outcome unknown; reconcile will resend it", refund_no)
         return refund
     registered = c.registry.find_person(payer.id_number) if payer is not None else None
@@ -249,8 +253,9 @@ def settle_refund(c: Container, refund_no: str) -> Refund:
             return locked
         product = session.get(Product, order.product_id)
         assert product is not None
-        moves: list[tuple[str, int]] = [
-            (ledger.premium_income(product.id), -(locked.amount_fen + locked.subsidy_fen))]
+        # A stray payment was held aside, never premium income: it goes back from there.
+        held_in = ledger.STRAY_PAYMENTS if stray else ledger.premium_income(product.id)
+        moves: list[tuple[str, int]] = [(held_in, -(locked.amount_fen + locked.subsidy_fen))]
         if locked.subsidy_fen:
             moves.append((ledger.subsidy_fund(product.city_code), locked.subsidy_fen))
         if locked.amount_fen:
@@ -264,12 +269,13 @@ def settle_refund(c: Container, refund_no: str) -> Refund:
                           else ledger.GATEWAY)
             moves.append((source, locked.amount_fen))
         ledger.post(session, kind="refund", reference=f"refund:{refund_no}",
-                    order_no=order.order_no, purpose="退保退费", moves=moves, now=now)
+                    order_no=order.order_no, purpose=purpose, moves=moves, now=now)
         locked.status, locked.settled_at = "succeeded", now
         if (locked.amount_fen and method is PaymentMethod.PERSONAL_ACCOUNT and registered
                 and registered.phone):
+            what = ("订单已关闭，已扣保费" if stray else "退保退费")
             c.sms.send(session, registered.phone,
-                       f"{product.name}退保退费{format_fen(locked.amount_fen)}"
+                       f"{product.name}{what}{format_fen(locked.amount_fen)}"
                        "已退回您的医保个人账户。")
         return locked
 

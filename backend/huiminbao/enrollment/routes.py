@@ -87,6 +87,17 @@ class OrderQuerySchema(Schema):
 _ORDER_VIEW = OrderView()
 
 
+def _resume_enrollment(resource: str) -> Any:
+    """A retry whose first attempt died after creating its order: settle the order (ask the
+    registry or gateway with its request number: complete it if the money moved, release it if
+    the payment never reached them) and answer as the POST does."""
+    c, actor = container(), current_actor()
+    order_no = resource.removeprefix("order:")
+    services.order_details(c, actor, order_no)  # the gate first, as for a GET
+    services.resolve_pending(c, order_no, abandoned=True)  # its request is gone
+    return _ORDER_VIEW.dump(_order_response(services.order_details(c, actor, order_no))), 201
+
+
 @blp.route("/enrollments")
 class Enrollments(MethodView):
     @blp.arguments(OrderQuerySchema, location="query")
@@ -103,7 +114,7 @@ class Enrollments(MethodView):
     @blp.response(201, OrderView)
     @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": True,
                           "schema": {"type": "string"}}])
-    @idempotent(_account_owner)
+    @idempotent(_account_owner, resume=_resume_enrollment)
     def post(self, body: dict[str, Any]) -> Any:
         """Enroll and pay: personal account (debited now, after the owner's confirmation),
         online (answers with the gateway's pay_url), or subsidy."""

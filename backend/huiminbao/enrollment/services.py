@@ -23,11 +23,13 @@ from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.catalog.models import Product, Tier
 from huiminbao.core.container import Container
-from huiminbao.core.errors import InvalidInput, NotFound, RuleViolation
+from huiminbao.core.errors import Busy, Conflict, InvalidInput, NotFound, RuleViolation
+from huiminbao.core.idempotency import link_resource
 from huiminbao.core.idnumber import age_on
 from huiminbao.core.masking import mask_name
 from huiminbao.enrollment import numbers
 from huiminbao.enrollment.domain import (
+    PAYMENT_ATTEMPT_WINDOW,
     UNPAID_ORDER_LIFETIME,
     OrderStatus,
     PaymentMethod,
@@ -39,13 +41,18 @@ from huiminbao.enrollment.domain import (
     price,
     transition,
 )
-from huiminbao.enrollment.models import Order, OrderItem, Policy, SubsidyUse
+from huiminbao.enrollment.models import Order, OrderItem, Policy, Refund, SubsidyUse
 from huiminbao.identity.access import Subject, require_access
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.domain import Action, OtpPurpose
 from huiminbao.identity.models import Person, UserAccount
 from huiminbao.payments import ledger
-from huiminbao.payments.gateway import GatewayRequestConflict, TradeState
+from huiminbao.payments.gateway import (
+    GatewayRequestConflict,
+    GatewayUnavailable,
+    TradeNotFound,
+    TradeState,
+)
 from huiminbao.proxy import notices as proxy_notices
 from huiminbao.proxy import payments as proxy_payments
 from huiminbao.registry.port import (
@@ -59,6 +66,12 @@ log = logging.getLogger(__name__)
 
 ALREADY_INSURED = "已参保：{name}已有本年度{product}的有效保单，无需重复投保"
 PENDING_ORDER = "{name}已有一笔待支付的订单，请先完成或取消该订单"
+DEBIT_FAILED = "个人账户扣款未成功"
+NEVER_SENT = "支付未完成，订单已关闭，未扣除任何费用"
+EXPIRED = "超过30分钟未支付，订单已关闭"
+PAYMENT_UNKNOWN = "暂时无法确认该订单的扣款结果，请稍后再试"
+PAYMENT_IN_PROGRESS = "该订单正在扣款，请稍后刷新查看结果"
+PAID_NOT_CANCELLED = "该订单已扣款成功并已出单，不能取消。如需退保，请在“我的保单”中办理"
 OFFLINE_METHOD = ("单位缴费和窗口现金缴费只能由单位经办或经办窗口工作人员办理，"
                   "请选择其他支付方式")
 
@@ -223,6 +236,7 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
             if person.id != subject.person_id:
                 message = f"{mask_name(person.name)}：{message}"
             raise RuleViolation(message, code=refusal.code)
+    taken = _settle_pending_holders(c, product, person_ids, taken)
     _refuse_taken(product, [people[pid] for pid in person_ids], taken)
 
     subsidized = [pid for pid in person_ids
@@ -307,24 +321,50 @@ def _check_family_rules(result: Quote, already_paid_for: set[int]) -> None:
                             "其余家人请选择在线支付", code="account_person_limit")
 
 
-def _places_taken(session: Session, product: Product, person_ids: Sequence[int]) -> dict[int, str]:
-    """Whose place in the product is held, by the holding order's status: one indexed lookup.
+@dataclass(frozen=True)
+class PlaceHolder:
+    """The order holding an insured person's place in a product."""
+
+    status: str
+    order_no: str
+
+
+def _places_taken(session: Session, product: Product,
+                  person_ids: Sequence[int]) -> dict[int, PlaceHolder]:
+    """Whose place in the product is held, and by which order: one indexed lookup.
     An item holds its place while its order is pending or its policy live."""
     rows = session.execute(
-        select(OrderItem.insured_person_id, Order.status)
+        select(OrderItem.insured_person_id, Order.status, Order.order_no)
         .join(Order, Order.id == OrderItem.order_id)
         .where(OrderItem.product_id == product.id, OrderItem.insured_person_id.in_(person_ids),
                OrderItem.holds_place)
     ).all()
-    return {int(person_id): status for person_id, status in rows}
+    return {int(person_id): PlaceHolder(status, order_no)
+            for person_id, status, order_no in rows}
 
 
-def _refuse_taken(product: Product, persons: Sequence[Person], taken: dict[int, str]) -> None:
+def _settle_pending_holders(c: Container, product: Product, person_ids: Sequence[int],
+                            taken: dict[int, PlaceHolder]) -> dict[int, PlaceHolder]:
+    """A place held by a pending order may belong to an order whose payment went through
+    without its answer (a crash) or never reached the payment side: settle those first, so the
+    person hears 已参保 or may enroll again, rather than waiting out the 30 minutes."""
+    pending = {holder.order_no for holder in taken.values()
+               if holder.status == OrderStatus.PENDING_PAYMENT.value}
+    if not pending:
+        return taken
+    for order_no in sorted(pending):
+        resolve_pending(c, order_no)
+    with c.db.read() as session:
+        return _places_taken(session, product, person_ids)
+
+
+def _refuse_taken(product: Product, persons: Sequence[Person],
+                  taken: dict[int, PlaceHolder]) -> None:
     for person in persons:
-        holder_status = taken.get(person.id)
-        if holder_status is None:
+        holder = taken.get(person.id)
+        if holder is None:
             continue
-        if holder_status == OrderStatus.PENDING_PAYMENT.value:
+        if holder.status == OrderStatus.PENDING_PAYMENT.value:
             raise RuleViolation(PENDING_ORDER.format(name=mask_name(person.name)),
                                 code="pending_order")
         raise RuleViolation(ALREADY_INSURED.format(name=mask_name(person.name),
@@ -466,6 +506,7 @@ def create_order(c: Container, actor: Actor, subject: Subject, result: Quote, *,
                                                      result.payable_fen, lock=True)
             session.add(order)
             session.flush()
+            link_resource(session, f"order:{order.order_no}")  # a retry answers from it (issue 13)
             for item, line in zip(order.items, result.lines, strict=True):
                 if line.subsidy_fen:
                     session.add(SubsidyUse(person_id=line.person.id, year=product.year,
@@ -508,12 +549,28 @@ def debit_personal_account(c: Container, order_number: str, result: Quote) -> Or
         return load_order(c, order_number)
     if not outcome.succeeded:
         reason = ("个人账户可用余额不足" if outcome.failure_reason is
-                  FailureReason.INSUFFICIENT_BALANCE else "个人账户扣款未成功")
+                  FailureReason.INSUFFICIENT_BALANCE else DEBIT_FAILED)
         close_unpaid(c, order_number, OrderStatus.CANCELLED, reason)
         raise RuleViolation(f"{reason}，未扣除任何费用。您可以选择在线支付",
                             code="debit_failed")
-    return complete_payment(c, order_number, transaction_id=None,
-                            texts=_debit_notice(result))
+    order = complete_payment(c, order_number, transaction_id=None, texts=_debit_notice(result))
+    if OrderStatus(order.status).is_closed:
+        # Cancelled (another tab) or expired while the debit was on its way: refunded.
+        raise Conflict(closed_order_message(c, order), code="order_closed")
+    return order
+
+
+def closed_order_message(c: Container, order: Order) -> str:
+    """What the payer is told when money arrived for an order that was already closed."""
+    with c.db.read() as session:
+        refund = session.scalars(select(Refund).where(
+            Refund.order_id == order.id, Refund.policy_id.is_(None))).first()
+    amount = format_fen(refund.amount_fen if refund else order.payable_fen)
+    to = ("您的医保个人账户" if order.payment_method == PaymentMethod.PERSONAL_ACCOUNT.value
+          else "您的付款账户")
+    if refund is not None and refund.status == "succeeded":
+        return f"订单在付款完成前已关闭，未能出单；已付的{amount}已原路退回{to}"
+    return f"订单在付款完成前已关闭，未能出单；已付的{amount}将原路退回{to}，请留意到账通知"
 
 
 def _debit_notice(result: Quote) -> list[tuple[str, str]]:
@@ -538,7 +595,13 @@ def complete_payment(c: Container, order_number: str, *, transaction_id: str | N
     account the money came from (``employer:<code>``, ``counter_cash:<city>``). ``texts``
     (phone, text) are queued in the transaction that issues the order, or after it when another
     call (settling the order on a read) issued it first."""
-    order = _complete_payment(c, order_number, transaction_id, offline_source, texts)
+    outcome = _complete_payment(c, order_number, transaction_id, offline_source, texts)
+    if isinstance(outcome, str):  # the order was closed: the money goes back
+        from huiminbao.enrollment.policies import settle_refund
+
+        settle_refund(c, outcome)
+        return load_order(c, order_number)
+    order = outcome
     if order is None:
         if texts:  # another call (a read of the order) issued it first; the texts still go
             with c.db.transaction() as session:
@@ -578,19 +641,18 @@ def _tell_insured_relatives(c: Container, order: Order) -> None:
 
 def _complete_payment(c: Container, order_number: str, transaction_id: str | None,
                       offline_source: str | None = None,
-                      texts: Sequence[tuple[str, str]] = ()) -> Order | None:
+                      texts: Sequence[tuple[str, str]] = ()) -> Order | str | None:
     """The transition itself; returns the order, with its items and their new policies, only
-    when this call issued it."""
+    when this call issued it; None when another call did; the refund number when the order
+    had been closed (the money is booked to go back, and nothing is issued)."""
     now = c.clock.now()
     with c.db.transaction() as session:
         order = _locked_order(session, order_number, with_items=True)
         status = OrderStatus(order.status)
         if status in {OrderStatus.PAID, OrderStatus.ISSUED, OrderStatus.REFUNDED}:
             return None
-        if status is not OrderStatus.PENDING_PAYMENT:
-            # Money arrived for an order we had closed: it must go back, never be kept.
-            log.error("payment arrived for closed order %s (%s)", order_number, status.value)
-            raise RuleViolation("订单已关闭，款项将原路退回", code="order_closed")
+        if status.is_closed:
+            return hold_stray_payment(c, session, order, now)
         product = c.products.get(order.product_id) or session.get(Product, order.product_id)
         assert product is not None
         # Paid, then issued at once: both transitions are checked, one UPDATE is written.
@@ -620,6 +682,43 @@ def _complete_payment(c: Container, order_number: str, transaction_id: str | Non
         for phone, text in texts:
             c.sms.send(session, phone, text)
     return order
+
+
+def hold_stray_payment(c: Container, session: Session, order: Order, now: datetime) -> str:
+    """Money arrived for an order already closed (cancelled or expired while the payment was
+    on its way): book it as received for return, never as premium, and queue its refund, in the
+    caller's transaction (which holds the order's lock). Once per order: a second arrival (a
+    duplicate notification, a reconcile run) finds the refund and returns its number."""
+    existing = session.scalars(select(Refund.refund_no).where(
+        Refund.order_id == order.id, Refund.policy_id.is_(None))).first()
+    if existing is not None:
+        return existing
+    method = PaymentMethod(order.payment_method)
+    if method is PaymentMethod.PERSONAL_ACCOUNT:
+        assert order.payer_person_id is not None
+        source = ledger.personal_account(order.payer_person_id)
+    elif method is PaymentMethod.ONLINE:
+        source = ledger.GATEWAY
+    else:  # subsidy and off-line money is recorded by us, never "arrives": nothing to hold
+        raise RuleViolation("订单已关闭，不能再记录缴费", code="order_closed")
+    log.warning("payment arrived for closed order %s (%s): refunding it",
+                order.order_no, order.status)
+    ledger.post(session, kind="payment", reference=f"pay:{order.order_no}",
+                order_no=order.order_no, purpose="订单关闭后到账的款项（待退回）",
+                moves=[(ledger.STRAY_PAYMENTS, order.payable_fen), (source, -order.payable_fen)],
+                now=now)
+    refund_no = numbers.stray_refund_no(order.order_no)
+    session.add(Refund(refund_no=refund_no, order_id=order.id, policy_id=None,
+                       payment_method=order.payment_method, amount_fen=order.payable_fen,
+                       subsidy_fen=0, status="pending", created_at=now))
+    order.refunded_fen = order.payable_fen
+    audit.record(session, c.clock, AuditEntry(
+        action="order.stray_payment", actor=AuditActor(order.buyer_account_id),
+        subject_person_id=order.buyer_person_id, grant_id=order.acted_for_grant_id,
+        object_type="order", object_id=order.order_no,
+        details={"refund_fen": order.payable_fen, "status": order.status},
+    ))
+    return refund_no
 
 
 def _post_payment(session: Session, order: Order, product: Product, now: datetime,
@@ -728,48 +827,86 @@ def my_orders(c: Container, actor: Actor, status: OrderStatus | None) -> list[Or
     return [order_details(c, actor, number) for number in numbers_]
 
 
-def resolve_pending(c: Container, order_number: str) -> Order:
+def resolve_pending(c: Container, order_number: str, *, abandoned: bool = False) -> Order:
     """Settle an order whose payment outcome we have not heard: ask the registry or the gateway
-    with the order's request number (never pay again), then complete, or close when expired."""
+    with the order's request number (never pay again), then complete it, or release it when the
+    payment failed, never reached the payment side, or expired.
+
+    ``abandoned``: the request that wrote the order is known to be gone (its Idempotency-Key
+    lease ran out), so a payment the other side has not heard of is not still on its way.
+    Otherwise that is assumed only after ``PAYMENT_ATTEMPT_WINDOW``. A remote side that does
+    not answer leaves the order as it is, for the next read or reconcile."""
     order = load_order(c, order_number)
     if OrderStatus(order.status) is not OrderStatus.PENDING_PAYMENT:
         return order
+    now = c.clock.now()
+    expired = now >= order.expires_at
+    unheard = abandoned or expired or now >= order.created_at + PAYMENT_ATTEMPT_WINDOW
+    closed_as = OrderStatus.EXPIRED if expired else OrderStatus.CANCELLED
     method = PaymentMethod(order.payment_method)
-    expired = c.clock.now() >= order.expires_at
-    if method is PaymentMethod.PERSONAL_ACCOUNT:
-        try:
+    try:
+        if method is PaymentMethod.PERSONAL_ACCOUNT:
             outcome = c.registry.query(order.payment_request_no)
-        except RegistryUnavailable:
-            return order
-        if outcome is not None and outcome.succeeded:
+            if outcome is not None and outcome.succeeded:
+                return complete_payment(c, order_number, transaction_id=None)
+            if outcome is not None:
+                return close_unpaid(c, order_number, OrderStatus.CANCELLED, DEBIT_FAILED)
+            if unheard:
+                return close_unpaid(c, order_number, closed_as, EXPIRED if expired else NEVER_SENT)
+        elif method is PaymentMethod.ONLINE:
+            result = c.gateway.query(order.payment_request_no)
+            if result is not None and result.trade_state.was_paid:
+                return complete_payment(c, order_number, transaction_id=result.transaction_id)
+            if result is None and unheard:  # the gateway never got it: nothing can be paid
+                return close_unpaid(c, order_number, closed_as, EXPIRED if expired else NEVER_SENT)
+            if expired:
+                try:
+                    c.gateway.close(order.payment_request_no)
+                except GatewayRequestConflict:  # paid in the meantime: take the payment
+                    return resolve_pending(c, order_number)
+        elif method is PaymentMethod.SUBSIDY and unheard and not expired:
+            # Nothing remote to ask: the crash came between writing and completing it.
             return complete_payment(c, order_number, transaction_id=None)
-        if outcome is not None:
-            return close_unpaid(c, order_number, OrderStatus.CANCELLED, "个人账户扣款未成功")
-    elif method is PaymentMethod.ONLINE:
-        result = c.gateway.query(order.payment_request_no)
-        if result is not None and result.trade_state.was_paid:
-            return complete_payment(c, order_number, transaction_id=result.transaction_id)
-        if expired:
-            try:
-                c.gateway.close(order.payment_request_no)
-            except GatewayRequestConflict:  # paid in the meantime: take the payment
-                return resolve_pending(c, order_number)
+    except (RegistryUnavailable, GatewayUnavailable):
+        log.warning("payment side unavailable while settling order %s; left pending",
+                    order_number)
+        return order
     if expired:
-        return close_unpaid(c, order_number, OrderStatus.EXPIRED, "超过30分钟未支付，订单已关闭")
+        return close_unpaid(c, order_number, OrderStatus.EXPIRED, EXPIRED)
     return order
 
 
 def cancel_unpaid(c: Container, actor: Actor, order_number: str) -> Order:
+    """The buyer cancels an unpaid order. The payment side is asked first: an order whose money
+    already moved is completed instead (the buyer is told, and may cancel the policy), and one
+    whose debit may still be on its way is not closed under it."""
     details = order_details(c, actor, order_number)
     order = details.order
     if OrderStatus(order.status) is not OrderStatus.PENDING_PAYMENT:
         raise RuleViolation("只有待支付的订单可以取消", code="not_pending")
-    if PaymentMethod(order.payment_method) is PaymentMethod.ONLINE:
-        try:
-            c.gateway.close(order.payment_request_no)
-        except GatewayRequestConflict:
-            return resolve_pending(c, order_number)  # paid after all
+    method = PaymentMethod(order.payment_method)
+    try:
+        if method is PaymentMethod.PERSONAL_ACCOUNT:
+            outcome = c.registry.query(order.payment_request_no)
+            if outcome is not None and outcome.succeeded:
+                _refuse_paid(complete_payment(c, order_number, transaction_id=None))
+            if outcome is None and c.clock.now() < order.created_at + PAYMENT_ATTEMPT_WINDOW:
+                raise Conflict(PAYMENT_IN_PROGRESS, code="payment_in_progress")
+        elif method is PaymentMethod.ONLINE:
+            try:
+                c.gateway.close(order.payment_request_no)
+            except GatewayRequestConflict:  # paid after all
+                _refuse_paid(resolve_pending(c, order_number))
+            except TradeNotFound:
+                pass  # the payment never reached the gateway: nothing there to close
+    except (RegistryUnavailable, GatewayUnavailable) as exc:
+        raise Busy(PAYMENT_UNKNOWN, code="payment_unknown") from exc
     return close_unpaid(c, order_number, OrderStatus.CANCELLED, "已由您取消")
+
+
+def _refuse_paid(order: Order) -> None:
+    if OrderStatus(order.status) is OrderStatus.ISSUED:
+        raise Conflict(PAID_NOT_CANCELLED, code="order_paid")
 
 
 def handle_gateway_notification(c: Container, body: bytes) -> Order:

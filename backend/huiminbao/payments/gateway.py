@@ -125,6 +125,15 @@ class PaymentNotification:
     nonce: str
 
 
+@dataclass(frozen=True)
+class GatewayStatement:
+    """The gateway's statement (对账单, WeChat Pay's downloadbill): paid payments and successful
+    refunds in a period."""
+
+    payments: list[GatewayQueryResult]
+    refunds: list[GatewayRefund]
+
+
 class GatewayError(Exception):
     """Base class of gateway failures."""
 
@@ -178,6 +187,11 @@ class PaymentGateway(Protocol):
 
     def verify_notification(self, body: bytes) -> PaymentNotification:
         """Parse a notification body and check its signature; raises ``InvalidNotification``."""
+        ...
+
+    def statement(self, since: datetime | None = None,
+                  until: datetime | None = None) -> GatewayStatement:
+        """Payments paid and refunds made in ``[since, until)`` (everything when unbounded)."""
         ...
 
 

@@ -38,7 +38,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
@@ -52,6 +52,7 @@ from huiminbao.payments.gateway import (
     GatewayQueryResult,
     GatewayRefund,
     GatewayRequestConflict,
+    GatewayStatement,
     GatewayUnavailable,
     PaymentNotification,
     RefundFailure,
@@ -319,6 +320,34 @@ class SimulatedGateway:
                 )
         self._fault("query", committed=True)
         return result
+
+    def statement(self, since: datetime | None = None,
+                  until: datetime | None = None) -> GatewayStatement:
+        def within(column: Any) -> list[Any]:
+            bounds = []
+            if since is not None:
+                bounds.append(column >= since)
+            if until is not None:
+                bounds.append(column < until)
+            return bounds
+
+        now = self._clock.now()
+        with self._db.read() as session:
+            paid = session.scalars(
+                select(GatewayPaymentRow).where(GatewayPaymentRow.paid_at.is_not(None),
+                                                *within(GatewayPaymentRow.paid_at))
+                .order_by(GatewayPaymentRow.id)).all()
+            refunds = session.scalars(
+                select(GatewayRefundRow).where(
+                    GatewayRefundRow.status == RefundStatus.SUCCESS.value,
+                    *within(GatewayRefundRow.created_at))
+                .order_by(GatewayRefundRow.id)).all()
+            return GatewayStatement(
+                payments=[GatewayQueryResult(
+                    out_trade_no=row.out_trade_no, trade_state=_effective_state(row, now),
+                    transaction_id=row.transaction_id, amount_fen=row.amount_fen,
+                    paid_at=row.paid_at, refunded_fen=row.refunded_fen) for row in paid],
+                refunds=[_refund(row) for row in refunds])
 
     def close(self, out_trade_no: str) -> None:
         self._fault("close", committed=False)

@@ -4,9 +4,10 @@ Accounts are named by what they are, e.g. ``personal_account:42`` (a person's ä¸
 source of premium), ``gateway:online`` (money received through the payment gateway),
 ``subsidy_fund:330100`` (the city's assistance fund) and ``premium_income:7`` (a product's
 premium income). A payment moves money from its source into premium income; a refund moves it
-back. A claim payout (kind ``claim``) moves money from ``claims_payable:7`` (the product's
-payouts) to ``claim_payout:42`` (the insured person). Entries are never changed or deleted; a
-balance is always the sum of its entries.
+back. Money that arrives for an order already closed goes to ``stray_payments`` and back out
+with its refund, never into premium income. A claim payout (kind ``claim``) moves money from
+``claims_payable:7`` (the product's payouts) to ``claim_payout:42`` (the insured person).
+Entries are never changed or deleted; a balance is always the sum of its entries.
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ def claim_payout(person_id: int) -> str:
 
 
 GATEWAY = "gateway:online"
+# Money that arrived for an order already closed (cancelled or expired before the payment
+# landed): held here, never as premium, until its refund goes back to the source.
+STRAY_PAYMENTS = "stray_payments"
 
 
 class UnbalancedTransaction(ValueError):

@@ -123,6 +123,8 @@ class OperationResult:
     # How much each balance gave (debit) or got back (refund).
     by_balance: dict[BalanceKind, int] = field(default_factory=dict)
     occurred_at: datetime | None = None
+    original_request_no: str | None = None  # a refund's debit
+
 
     @property
     def succeeded(self) -> bool:
@@ -172,6 +174,13 @@ class RegistryPort(Protocol):
 
     def query(self, request_no: str) -> OperationResult | None:
         """The recorded outcome of a request number, or None if it never arrived."""
+        ...
+
+    def statement(self, since: datetime | None = None,
+                  until: datetime | None = None) -> list[OperationResult]:
+        """The registry's statement (对账单): every successful debit and refund that occurred in
+        ``[since, until)`` (all of them when unbounded), oldest first. Reconciliation reads it to
+        find money that moved without an order of ours to show for it."""
         ...
 
     def scheme_counts(self, id_numbers: Sequence[str]) -> dict[Scheme, int]:

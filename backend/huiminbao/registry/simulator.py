@@ -180,6 +180,7 @@ def _result(row: RegistryOperationRow) -> OperationResult:
         failure_reason=FailureReason(row.failure_reason) if row.failure_reason else None,
         by_balance=by_balance,
         occurred_at=row.occurred_at,
+        original_request_no=row.original_request_no,
     )
 
 
@@ -547,6 +548,18 @@ class SimulatedRegistry:
         with self._db.read() as session:
             row = self._operation(session, request_no)
             return _result(row) if row else None
+
+    def statement(self, since: datetime | None = None,
+                  until: datetime | None = None) -> list[OperationResult]:
+        statement = select(RegistryOperationRow).where(
+            RegistryOperationRow.status == OperationStatus.SUCCEEDED.value)
+        if since is not None:
+            statement = statement.where(RegistryOperationRow.occurred_at >= since)
+        if until is not None:
+            statement = statement.where(RegistryOperationRow.occurred_at < until)
+        with self._db.read() as session:
+            rows = session.scalars(statement.order_by(RegistryOperationRow.id)).all()
+            return [_result(row) for row in rows]
 
     # --- money ---------------------------------------------------------------------------------
 

@@ -97,9 +97,13 @@ def test_fifty_replays_of_one_key_execute_once(pg_app: tuple[Flask, Container]) 
     request = body(lin.client, "personal_account")
     key = f"race-same-{uuid.uuid4().hex}"
     results = _race(50, lambda i: _post(app, lin, request, key))
-    assert {status for status, _body in results} == {201}
-    first = results[0][1]
-    assert all(answer == first for _status, answer in results)
+    # A duplicate waits at most 1.5 s for the first answer (issue 13); on a slow machine a late
+    # one may be told 409 idempotency_in_progress instead, and its retry gets the same answer.
+    first = _post(app, lin, request, key)[1]
+    assert first["status"] == "issued", first
+    for status, answer in results:
+        assert answer == first or (status, answer["code"]) == (409, "idempotency_in_progress")
+    assert sum(1 for status, _answer in results if status == 201) >= 1
     assert _debits(container, "330108199701130742") == 1
     with container.db.read() as session:
         orders = session.scalar(select(func.count()).select_from(Order).where(

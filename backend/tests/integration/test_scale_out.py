@@ -7,8 +7,6 @@ sending limit counts sends on either server; a session opened on one works (and 
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import random
 import re
@@ -22,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from sqlalchemy import func, select
 
 from huiminbao.app import build_container
@@ -37,46 +34,16 @@ from huiminbao.enrollment.reconcile import reconcile
 from huiminbao.identity.models import SmsMessage
 from huiminbao.registry.generator import generate_population
 from tests.log_scan import watch_log_file
+from tests.served import Answer, call, redis_or_fail
 
 pytestmark = pytest.mark.postgres
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 PERSONS = 24  # each sends four requests: one key on both servers, two more keys
 STORM_THREADS = 16
-REQUEST_TIMEOUT_S = 60.0
 STORM_DEADLINE_S = 240.0
 MODEL = server.WorkerModel("gthread", 2, 4)
 ALLOWED_REFUSALS = {"already_insured", "pending_order"}
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: Any
-    headers: dict[str, str]
-    cookies: list[str]
-
-
-def call(base_url: str, method: str, path: str, *, body: Any = None,
-         headers: dict[str, str] | None = None) -> Answer:
-    """One HTTP request to a local server (never anywhere else)."""
-    host, port = base_url.removeprefix("http://").split(":")
-    assert host == "127.0.0.1", base_url
-    connection = http.client.HTTPConnection(host, int(port), timeout=REQUEST_TIMEOUT_S)
-    try:
-        payload = None if body is None else json.dumps(body).encode()
-        connection.request(method, path, body=payload, headers={
-            "Accept": "application/json",
-            **({"Content-Type": "application/json"} if payload is not None else {}),
-            **(headers or {})})
-        response = connection.getresponse()
-        raw = response.read()
-        parsed = json.loads(raw) if raw and "json" in (response.getheader("Content-Type") or "") \
-            else None
-        return Answer(response.status, parsed, {k.lower(): v for k, v in response.getheaders()},
-                      response.msg.get_all("Set-Cookie") or [])
-    finally:
-        connection.close()
 
 
 @dataclass
@@ -99,19 +66,9 @@ def _server_errors(cluster: Cluster) -> str:
     return "\n".join(lines[-40:])
 
 
-def _redis_or_fail() -> redis.Redis:
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis is not reachable at {REDIS_URL} (TEST_REDIS_URL): {exc}",
-                    pytrace=False)
-    return client
-
-
 @pytest.fixture(scope="module")
 def cluster(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    shared_redis = _redis_or_fail()
+    shared_redis = redis_or_fail(REDIS_URL)
     shared_redis.flushdb()
     secret_key = secrets.token_urlsafe(48)
     settings = Settings(mode=Mode.PRODUCTION, database_url=pg_url, redis_url=REDIS_URL,
@@ -148,8 +105,16 @@ def cluster(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
 
 
 def _enroll(base_url: str, cluster: Cluster, member: PoolMember, key: str) -> Answer:
-    return call(base_url, "POST", "/api/v1/enrollments", body=cluster.body,
-                headers={"Authorization": f"Bearer {member.token}", "Idempotency-Key": key})
+    """Enroll; a 409 ``idempotency_in_progress`` (the same key still running on the other server
+    after the short wait) is retried with the same key, as a client does, until a definite
+    answer."""
+    for _attempt in range(40):
+        answer = call(base_url, "POST", "/api/v1/enrollments", body=cluster.body,
+                      headers={"Authorization": f"Bearer {member.token}", "Idempotency-Key": key})
+        if answer.status != 409 or (answer.body or {}).get("code") != "idempotency_in_progress":
+            return answer
+        time.sleep(0.25)
+    return answer
 
 
 def test_a_storm_split_across_both_servers_issues_one_policy_and_one_debit_each(

@@ -43,13 +43,17 @@ def test_services_have_health_checks_and_the_database_a_volume() -> None:
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     services = config["services"]
-    assert set(services) == {"app", "disclosure-refresh", "postgres", "redis"}
+    assert set(services) == {"app", "disclosure-refresh", "reconcile", "postgres", "redis"}
     for name in services:
         assert services[name].get("healthcheck"), f"{name} has no health check"
     assert services["app"]["environment"]["HUIMINBAO_MODE"] == "production"
     postgres_major = int(services["postgres"]["image"].split(":")[1].split(".")[0])
     assert postgres_major >= 15
     assert any(v["target"] == "/var/lib/postgresql/data" for v in services["postgres"]["volumes"])
+    # Money is reconciled on a schedule, by a job that never migrates (only deploys do).
+    reconcile = " ".join(services["reconcile"]["command"])
+    assert "huiminbao reconcile" in reconcile and "sleep" in reconcile
+    assert services["reconcile"]["environment"]["HUIMINBAO_MODE"] == "production"
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,7 @@ def test_defaults_are_the_embedded_demo() -> None:
     assert settings.database_url.startswith("sqlite:///")
     assert settings.database_url.endswith("instance/huiminbao.sqlite3")
     assert settings.redis_url is None
+    assert settings.idempotency_lease_seconds == 15.0
 
 
 def test_environment_overrides() -> None:
@@ -22,8 +23,10 @@ def test_environment_overrides() -> None:
         "DATABASE_URL": "postgresql+psycopg://u@h/db",
         "REDIS_URL": "redis://127.0.0.1:6379/0",
         "HUIMINBAO_NOW": "2027-01-01T08:00:00+08:00",
+        "HUIMINBAO_IDEMPOTENCY_LEASE_SECONDS": "2.5",
     })
     assert settings.database_url == "postgresql+psycopg://u@h/db"
+    assert settings.idempotency_lease_seconds == 2.5
     assert settings.redis_url == "redis://127.0.0.1:6379/0"
     assert settings.now_override == datetime(2027, 1, 1, 0, 0, tzinfo=UTC)
 
@@ -41,6 +44,9 @@ def test_environment_overrides() -> None:
         ({"HUIMINBAO_MODE": "staging"}, "HUIMINBAO_MODE"),
         ({"HUIMINBAO_NOW": "tomorrow"}, "HUIMINBAO_NOW"),
         ({"HUIMINBAO_NOW": "2027-01-01T08:00:00"}, "UTC offset"),
+        ({"HUIMINBAO_IDEMPOTENCY_LEASE_SECONDS": "soon"}, "HUIMINBAO_IDEMPOTENCY_LEASE_SECONDS"),
+        ({"HUIMINBAO_IDEMPOTENCY_LEASE_SECONDS": "0"}, "HUIMINBAO_IDEMPOTENCY_LEASE_SECONDS"),
+        ({"HUIMINBAO_IDEMPOTENCY_LEASE_SECONDS": "nan"}, "HUIMINBAO_IDEMPOTENCY_LEASE_SECONDS"),
     ],
 )
 def test_refuses_unsafe_or_malformed_settings(env: dict[str, str], complaint: str) -> None:
