@@ -60,7 +60,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
@@ -100,7 +100,7 @@ from huiminbao.core.config import Settings
 from huiminbao.core.container import Container
 from huiminbao.core.errors import DomainError
 from huiminbao.enrollment import policies, services
-from huiminbao.enrollment.domain import PaymentMethod
+from huiminbao.enrollment.domain import PAYMENT_ATTEMPT_WINDOW, PaymentMethod
 from huiminbao.enrollment.models import Order, OrderItem, Policy, Refund
 from huiminbao.enrollment.reconcile import reconcile
 from huiminbao.identity.access import Basis, Subject
@@ -111,6 +111,7 @@ from huiminbao.payments.gateway import (
     GatewayQueryResult,
     GatewayRefund,
     GatewayRequestConflict,
+    GatewayStatement,
     GatewayUnavailable,
     PaymentNotification,
 )
@@ -233,6 +234,10 @@ class FaultyRegistry:
     def scheme_counts(self, id_numbers: Sequence[str]) -> dict[Scheme, int]:
         return self.inner.scheme_counts(id_numbers)
 
+    def statement(self, since: datetime | None = None,
+                  until: datetime | None = None) -> list[OperationResult]:
+        return self.inner.statement(since, until)
+
     def debit(self, request_no: str, id_number: str, amount_fen: int, *,
               sources: Sequence[BalanceKind], purpose: str) -> OperationResult:
         return self.faults.around("debit", request_no, lambda: self.inner.debit(
@@ -275,6 +280,10 @@ class FaultyGateway:
 
     def verify_notification(self, body: bytes) -> PaymentNotification:
         return self.inner.verify_notification(body)
+
+    def statement(self, since: datetime | None = None,
+                  until: datetime | None = None) -> GatewayStatement:
+        return self.inner.statement(since, until)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -403,6 +412,7 @@ class OrderMoney:
     request_no: str
     pay_url: str | None
     expired: bool
+    unheard: bool  # old enough that a payment the remote side has not heard of is not coming
     paid_fen: int = 0  # what the registry debited or the gateway took, for this order
     remote_refunds: dict[str, int] = field(default_factory=dict)  # refund no -> amount back
     refunds: list[Refund] = field(default_factory=list)  # ours
@@ -727,12 +737,16 @@ class MoneyModel(RuleBasedStateMachine):
         return bool(numbers & self.world.foreign_orders
                     or products & self.world.foreign_products)
 
-    def _settleable(self, money: OrderMoney) -> bool:
+    @staticmethod
+    def _settleable(money: OrderMoney) -> bool:
+        """Paid, expired, refused, or never heard of by the payment side in time."""
         if money.expired or money.paid_fen:
             return True
         if money.method == PaymentMethod.PERSONAL_ACCOUNT.value:
-            return money.remote_answered
-        return money.gateway_state not in {None, "NOTPAY"}
+            return money.remote_answered or money.unheard
+        if money.gateway_state is None:
+            return money.unheard
+        return money.gateway_state != "NOTPAY"
 
     def _books(self) -> Books:
         now = self.world.clock.now()
@@ -743,7 +757,8 @@ class MoneyModel(RuleBasedStateMachine):
                 order_no=order.order_no, status=order.status, method=order.payment_method,
                 payable_fen=order.payable_fen, payer_person_id=order.payer_person_id,
                 request_no=order.payment_request_no, pay_url=order.pay_url,
-                expired=now >= order.expires_at) for order in orders}
+                expired=now >= order.expires_at,
+                unheard=now >= order.created_at + PAYMENT_ATTEMPT_WINDOW) for order in orders}
             by_id = {order.id: money[order.order_no] for order in orders}
             by_request_no = {m.request_no: m for m in money.values()}
             for order_id, item_payable, status in session.execute(
@@ -914,11 +929,17 @@ class MoneyModel(RuleBasedStateMachine):
         income = sum(amount for moves in books.transactions.values()
                      for account, amount in moves if account == income_account)
         live = sum(policy.premium_fen for policy in books.policies if policy.status == "active")
-        on_the_way_back = sum(refund.amount_fen + refund.subsidy_fen
-                              for order in books.orders.values() for refund in order.refunds
-                              if refund.status == "pending")
+        refunds = [refund for order in books.orders.values() for refund in order.refunds]
+        on_the_way_back = sum(refund.amount_fen + refund.subsidy_fen for refund in refunds
+                              if refund.status == "pending" and refund.policy_id is not None)
         assert income == live + on_the_way_back, (
             f"premium income {income}, live premiums {live}, refunds pending {on_the_way_back}")
+        # Money that arrived for a closed order is held aside until its refund is made.
+        held = sum(amount for moves in books.transactions.values()
+                   for account, amount in moves if account == ledger.STRAY_PAYMENTS)
+        stray_due = sum(refund.amount_fen for refund in refunds
+                        if refund.status == "pending" and refund.policy_id is None)
+        assert held == stray_due, f"stray payments held {held}, their refunds pending {stray_due}"
         for order in books.orders.values():
             source = (ledger.personal_account(order.payer_person_id)
                       if order.method == PaymentMethod.PERSONAL_ACCOUNT.value
