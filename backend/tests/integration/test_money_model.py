@@ -611,13 +611,16 @@ class MoneyModel(RuleBasedStateMachine):
         return self._enroll(buyer, insured, PaymentMethod.PERSONAL_ACCOUNT, tier, fault)
 
     @precondition(lambda self: self.ready)
-    @rule(target=orders, buyer=BUYERS, insured=st.sampled_from(INSURED_SETS), tier=TIERS)
+    @rule(target=orders, buyer=BUYERS, insured=st.sampled_from(INSURED_SETS), tier=TIERS,
+          debit_takes_seconds=st.sampled_from([1, 45]))
     def enroll_while_another_tab_cancels(self, buyer: str, insured: tuple[str, ...],
-                                         tier: str) -> object:
+                                         tier: str, debit_takes_seconds: int) -> object:
         """The buyer, in another tab, lists the pending orders and cancels the new one while
-        its debit is on its way to the registry (the order is written, the debit not yet)."""
+        its debit is on its way to the registry (the order is written, the debit not yet);
+        a slow registry may take longer than the order's attempt window."""
         def cancel_in_the_other_tab(order_no: str) -> None:
-            with contextlib.suppress(DomainError):  # e.g. not pending any more
+            self.world.clock.advance(timedelta(seconds=debit_takes_seconds))
+            with contextlib.suppress(DomainError):  # e.g. 该订单正在扣款
                 services.cancel_unpaid(self.world.container, self._actor(buyer), order_no)
 
         self.world.registry.faults.meanwhile("debit", cancel_in_the_other_tab)
@@ -679,6 +682,15 @@ class MoneyModel(RuleBasedStateMachine):
         buyer = self._buyer_of(self._order(order_no))
         self._attempt(fault, lambda: services.cancel_unpaid(
             self.world.container, self._actor(buyer), order_no))
+
+    @precondition(lambda self: self.ready)
+    @rule(order_no=orders)
+    def payer_pays_while_the_buyer_cancels(self, order_no: str) -> None:
+        """The payer confirms on the gateway's page just before the cancel's close reaches the
+        gateway."""
+        self.world.gateway.faults.meanwhile(
+            "close", lambda _request_no: self.payer_confirms_on_the_gateway(order_no))
+        self.buyer_cancels_the_order(order_no, None)
 
     @precondition(lambda self: self.ready)
     @rule(order_no=orders, which=st.integers(0, 2),
