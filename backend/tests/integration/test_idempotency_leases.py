@@ -23,6 +23,7 @@ from flask import Flask
 from sqlalchemy import func, select, text
 
 from huiminbao.app import build_container, create_app
+from huiminbao.bench.pool import sign_in_pool
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.config import Settings
@@ -31,6 +32,7 @@ from huiminbao.core.idempotency import IdempotencyRecord
 from huiminbao.enrollment import services
 from huiminbao.enrollment.models import Order, Policy
 from huiminbao.registry.demo import load_demo_population
+from huiminbao.registry.generator import generate_population
 from tests.api.enrollment_helpers import PEOPLE, body, sign_in
 from tests.api.helpers import Session
 from tests.conftest import TEST_NOW
@@ -337,3 +339,44 @@ def test_an_answer_that_could_not_be_stored_is_resumed_after_the_lease(
     again = _post(app, sun, request, key)
     assert again[:2] == (201, answer)
     assert _policies_of(container, sun) == 1
+
+
+def test_an_online_order_killed_before_the_gateway_heard_of_it_gets_its_pay_page_on_retry(
+    pg_app: tuple[Flask, Container, MovableClock], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Written, then the process died before the gateway was asked: the payer retries because
+    they want to pay, so the retry after the lease opens the payment (same number) and answers
+    with its page — one order, one payment at the gateway."""
+    app, container, clock = pg_app
+    zhao = _fresh_resident(app, container)
+    request, key = body(zhao.client, "online"), f"killed-{uuid.uuid4().hex}"
+
+    def die(*_args: Any, **_kwargs: Any) -> Any:
+        raise ProcessKilled("create_payment")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(container.gateway, "create_payment", die)
+        with pytest.raises(ProcessKilled):
+            _post(app, zhao, request, key)
+    (order,) = _orders_of(container, zhao)
+    assert order.pay_url is None
+    assert container.gateway.query(order.payment_request_no) is None
+
+    clock.advance(AFTER_THE_LEASE)
+    status, answer, _headers = _post(app, zhao, request, key)
+    assert status == 201, answer
+    assert (answer["order_no"], answer["status"]) == (order.order_no, "pending_payment")
+    assert answer["pay_url"]
+    opened = container.gateway.query(order.payment_request_no)
+    assert opened is not None and opened.amount_fen == order.payable_fen
+    assert _post(app, zhao, request, key)[:2] == (201, answer)
+    assert len(_orders_of(container, zhao)) == 1
+
+
+def _fresh_resident(app: Flask, container: Container) -> Session:
+    """A signed-in person of a freshly generated population (the demo city's are all taken)."""
+    product = ensure_demo_product(container.db, container.clock)
+    generate_population(container.db, container.clock, 30, seed=uuid.uuid4().int % 10**6)
+    member = sign_in_pool(container, product.id, 1)[0]
+    return Session(app.test_client(), member.token, "", {
+        "account_id": member.account_id, "identity": {"person_id": member.person_id}})
