@@ -9,7 +9,6 @@ quick 409 with ``Retry-After``, never a worker thread held for long.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections import Counter
@@ -36,6 +35,7 @@ from huiminbao.registry.generator import generate_population
 from tests.api.enrollment_helpers import PEOPLE, body, sign_in
 from tests.api.helpers import Session
 from tests.conftest import TEST_NOW
+from tests.races import race
 
 pytestmark = pytest.mark.postgres
 
@@ -113,22 +113,6 @@ def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> Counter[str]:
 
     monkeypatch.setattr(services, name, counted)
     return calls
-
-
-def _race(count: int, attempt: Callable[[int], Any]) -> list[Any]:
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        results[index] = attempt(index)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def test_a_key_killed_after_the_debit_is_answered_from_its_issued_order(
@@ -273,7 +257,7 @@ def test_duplicates_of_a_live_key_get_409_quickly_and_after_its_lease_one_runs(
     # After the lease: of twenty retries at once, exactly one runs the enrollment.
     clock.advance(LEASE)
     enrolls = _counting(monkeypatch, "enroll")
-    answers = _race(20, lambda _i: _post(app, zhou, request, key))
+    answers = race(20, lambda _i: _post(app, zhou, request, key))
     assert enrolls["enroll"] == 1
     created = [answer for status, answer, _headers in answers if status == 201]
     assert created and all(answer == created[0] for answer in created)
@@ -297,7 +281,7 @@ def test_many_retries_after_the_lease_resume_the_order_once(
 
     clock.advance(AFTER_THE_LEASE)
     resolves, enrolls = _counting(monkeypatch, "resolve_pending"), _counting(monkeypatch, "enroll")
-    answers = _race(20, lambda _i: _post(app, liu, request, key))
+    answers = race(20, lambda _i: _post(app, liu, request, key))
     assert resolves["resolve_pending"] == 1
     assert enrolls["enroll"] == 0
     created = [answer for status, answer, _headers in answers if status == 201]
