@@ -19,7 +19,7 @@ from flask_smorest import Api as SmorestApi
 from werkzeug.exceptions import HTTPException
 
 from huiminbao.core.db import is_database_unavailable
-from huiminbao.core.errors import DomainError
+from huiminbao.core.errors import DomainError, RemoteUnavailable
 from huiminbao.core.ratelimit import retry_after_seconds, throttled_message
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,9 @@ _STATUS_MESSAGES = {
 # Database trouble (unreachable, timed out, locked) passes: the client may retry after this long.
 DATABASE_RETRY_AFTER_SECONDS = 3
 DATABASE_UNAVAILABLE_MESSAGE = "系统繁忙，请稍后再试"
+# The registry or the gateway did not answer: whatever was asked is settled by querying later.
+REMOTE_RETRY_AFTER_SECONDS = 5
+REMOTE_UNAVAILABLE_MESSAGE = "医保或支付平台暂时无法访问，请稍后再试；如已提交扣款，结果以订单为准"
 
 
 def database_unavailable_response() -> Response:
@@ -165,6 +168,10 @@ def register_error_handlers(app: Flask) -> None:
         if isinstance(error, HTTPException):
             code, message = _STATUS_MESSAGES.get(error.code or 500, ("error", "请求未能完成"))
             return error_response(error.code or 500, code, message)
+        if isinstance(error, RemoteUnavailable):
+            log.warning("remote service unavailable: %s", type(error).__name__)
+            return error_response(503, "remote_unavailable", REMOTE_UNAVAILABLE_MESSAGE,
+                                  headers={"Retry-After": str(REMOTE_RETRY_AFTER_SECONDS)})
         if is_database_unavailable(error):
             # Not a defect: the request may succeed once the database answers again. The
             # driver's first line says why; the statement and its parameters stay out of logs.

@@ -75,3 +75,9 @@ class RuleViolation(DomainError):
 
     http_status = 422
     code = "rule_violation"
+
+
+class RemoteUnavailable(Exception):
+    """A remote service (the registry, the payment gateway) did not answer in time. What was
+    asked of it has an unknown outcome, which callers settle by querying with the same request
+    number; a request that meets it unhandled answers 503 with ``Retry-After``, never 500."""

@@ -35,10 +35,17 @@ def _account_owner() -> str:
     return f"account:{current_actor().account_id}"
 
 
+def _gateway_urls() -> tuple[str, str]:
+    """Where the gateway notifies us, and where it sends the payer back ({order_no} filled in)."""
+    root = request.url_root.rstrip("/")
+    return (f"{root}/api/v1/payments/online/notify",
+            f"{root}/enrollment-result.html?order_no={{order_no}}")
+
+
 def _request(body: dict[str, Any], subject_person_id: int) -> services.EnrollmentRequest:
     insured = body["insured"] or [{"person_id": subject_person_id, "tier": body["tier"]}]
     confirmations = body["confirmations"] or {}
-    root = request.url_root.rstrip("/")
+    notify_url, return_url = _gateway_urls()
     return services.EnrollmentRequest(
         product_id=body["product_id"],
         insured=[services.InsuredChoice(choice["person_id"], choice["tier"] or "")
@@ -50,8 +57,8 @@ def _request(body: dict[str, Any], subject_person_id: int) -> services.Enrollmen
             debit_amount_fen=confirmations.get("debit_amount_fen"),
             sms_code=confirmations.get("sms_code"),
         ),
-        notify_url=f"{root}/api/v1/payments/online/notify",
-        return_url=f"{root}/enrollment-result.html?order_no={{order_no}}",
+        notify_url=notify_url,
+        return_url=return_url,
     )
 
 
@@ -94,7 +101,10 @@ def _resume_enrollment(resource: str) -> Any:
     c, actor = container(), current_actor()
     order_no = resource.removeprefix("order:")
     services.order_details(c, actor, order_no)  # the gate first, as for a GET
-    services.resolve_pending(c, order_no, abandoned=True)  # its request is gone
+    # Online: the pay page the first attempt never kept is asked for again (the payer retried
+    # because they want to pay); then the order is settled as its request is known to be gone.
+    services.recover_pay_page(c, order_no, *_gateway_urls())
+    services.resolve_pending(c, order_no, abandoned=True)
     return _ORDER_VIEW.dump(_order_response(services.order_details(c, actor, order_no))), 201
 
 

@@ -70,6 +70,7 @@ DEBIT_FAILED = "个人账户扣款未成功"
 NEVER_SENT = "支付未完成，订单已关闭，未扣除任何费用"
 EXPIRED = "超过30分钟未支付，订单已关闭"
 PAYMENT_UNKNOWN = "暂时无法确认该订单的扣款结果，请稍后再试"
+OFFLINE_INTERRUPTED = "办理中断，订单已关闭，未记录任何缴费，请重新办理"
 PAYMENT_IN_PROGRESS = "该订单正在扣款，请稍后刷新查看结果"
 PAID_NOT_CANCELLED = "该订单已扣款成功并已出单，不能取消。如需退保，请在“我的保单”中办理"
 OFFLINE_METHOD = ("单位缴费和窗口现金缴费只能由单位经办或经办窗口工作人员办理，"
@@ -867,6 +868,10 @@ def resolve_pending(c: Container, order_number: str, *, abandoned: bool = False)
         elif method is PaymentMethod.SUBSIDY and unheard and not expired:
             # Nothing remote to ask: the crash came between writing and completing it.
             return complete_payment(c, order_number, transaction_id=None)
+        elif method.is_offline and unheard and not expired:
+            # Staff-recorded money (cash at a counter, an employer's transfer) is booked only at
+            # completion: an interrupted one booked nothing, and staff enroll the person again.
+            return close_unpaid(c, order_number, OrderStatus.CANCELLED, OFFLINE_INTERRUPTED)
     except (RegistryUnavailable, GatewayUnavailable):
         log.warning("payment side unavailable while settling order %s; left pending",
                     order_number)
@@ -874,6 +879,27 @@ def resolve_pending(c: Container, order_number: str, *, abandoned: bool = False)
     if expired:
         return close_unpaid(c, order_number, OrderStatus.EXPIRED, EXPIRED)
     return order
+
+
+def recover_pay_page(c: Container, order_number: str, notify_url: str, return_url: str) -> None:
+    """An online order whose pay page was lost with its request (written, then a crash before
+    the gateway's answer was kept): ask the gateway again with the same number — creating a
+    payment is idempotent per out_trade_no — and keep the page, so the payer can pay."""
+    order = load_order(c, order_number)
+    if (order.pay_url or order.payment_method != PaymentMethod.ONLINE.value
+            or OrderStatus(order.status) is not OrderStatus.PENDING_PAYMENT):
+        return
+    product = c.products.get(order.product_id)
+    description = f"{product.name}保费" if product else "保费"
+    try:
+        payment = c.gateway.create_payment(order.payment_request_no, order.payable_fen,
+                                           description, notify_url,
+                                           return_url.replace("{order_no}", order_number))
+    except (GatewayUnavailable, GatewayRequestConflict):
+        return  # the next retry or read tries again; expiry closes it in the end
+    with c.db.transaction() as session:
+        session.execute(update(Order).where(Order.id == order.id, Order.pay_url.is_(None))
+                        .values(pay_url=payment.pay_url))
 
 
 def cancel_unpaid(c: Container, actor: Actor, order_number: str) -> Order:

@@ -38,6 +38,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from huiminbao.core.clock import CHINA_TZ
+from huiminbao.core.errors import RemoteUnavailable
 from huiminbao.identity.domain import hash_secret
 
 SIGN_FIELD = "sign"
@@ -148,7 +149,7 @@ class TradeNotFound(GatewayError):
     """No payment with that out_trade_no (or prepay_id)."""
 
 
-class GatewayUnavailable(GatewayError):
+class GatewayUnavailable(GatewayError, RemoteUnavailable):
     """The outcome is unknown (timeout, connection lost): resolve it with ``query``."""
 
 

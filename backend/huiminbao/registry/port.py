@@ -14,6 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from huiminbao.core.errors import RemoteUnavailable
+
 
 class Scheme(StrEnum):
     EMPLOYEE = "employee"  # 职工医保: has a personal account
@@ -139,7 +141,7 @@ class RequestNumberReused(RegistryError):
     """The request number was already used for a different operation (other person or amount)."""
 
 
-class RegistryUnavailable(RegistryError):
+class RegistryUnavailable(RegistryError, RemoteUnavailable):
     """The outcome is unknown (timeout, connection lost): resolve it with ``query``."""
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from huiminbao.audit.models import AuditEvent
 from huiminbao.console.models import CounterEnrollment
+from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import Container
 from huiminbao.enrollment.models import Order, Policy
 from huiminbao.identity.domain import Role
@@ -136,3 +137,32 @@ def test_only_counter_staff_and_administrators(app: Flask, wired: Container) -> 
     assert count(wired, Order) == 0
     administrator = staff_session(app.test_client(), wired, Role.ADMIN, "13600000001")
     assert post(administrator, walk_in()).status_code == 201
+
+
+def test_a_counter_enrollment_interrupted_before_its_payment_was_booked_can_be_done_again(
+        wired: Container, counter: Session, clock: MovableClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process died after writing the order, before booking the cash (issue 13): nothing
+    was booked, so once the interruption is known (the key's lease, the attempt window) the
+    same request enrolls the person, with the cash booked once."""
+    from datetime import timedelta
+
+    from huiminbao.enrollment import services
+    from huiminbao.enrollment.domain import PAYMENT_ATTEMPT_WINDOW
+
+    def die(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("process died before the payment was booked")
+
+    key = f"counter-{uuid.uuid4().hex}"
+    with monkeypatch.context() as patch:
+        patch.setattr(services, "complete_payment", die)
+        assert post(counter, walk_in(), key=key).status_code == 500
+    clock.advance(PAYMENT_ATTEMPT_WINDOW + timedelta(seconds=1))
+    again = post(counter, walk_in(), key=key)
+    assert again.status_code == 201, again.get_json()
+    with wired.db.read() as session:
+        statuses = sorted(session.scalars(select(Order.status).join(
+            Person, Person.id == Order.buyer_person_id).where(Person.id_number == WANG[1])))
+        booked = ledger.balance(session, "counter_cash:330100")
+    assert statuses == ["cancelled", "issued"]
+    assert booked == -15000  # the cash, booked once

@@ -104,3 +104,23 @@ def test_a_debit_that_may_be_on_its_way_is_not_cancelled_under_it_until_the_wind
     assert cancelled.status_code == 200, cancelled.get_json()
     assert cancelled.get_json()["status"] == "cancelled"
     assert _available(wired) == before
+
+
+class SilentRegistry(LostAnswers):
+    """A registry that answers nothing at all (a timed-out look-up)."""
+
+    def find_persons(self, id_numbers: Sequence[str]) -> Any:
+        raise RegistryUnavailable("timed out waiting for the registry")
+
+
+def test_a_registry_that_does_not_answer_is_a_503_with_retry_after_and_writes_nothing(
+        client: FlaskClient, wired: Container) -> None:
+    zhang = sign_in(client, "张伟")
+    wired.registry = SilentRegistry(wired.registry, debit_lands=False)
+    answer = enroll(zhang, "personal_account")
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"].isdigit()
+    assert answer.get_json()["code"] == "remote_unavailable"
+    assert "暂时无法访问" in answer.get_json()["message"]
+    orders = zhang.client.get("/api/v1/enrollments", headers=zhang.bearer).get_json()["items"]
+    assert orders == []

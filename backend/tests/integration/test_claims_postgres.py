@@ -4,9 +4,8 @@ many settlements and approvals for one policy year consume its deductibles exact
 from __future__ import annotations
 
 import json
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from tests.api.test_claims_support import (
     submit,
 )
 from tests.conftest import TEST_NOW
+from tests.races import race
 
 pytestmark = pytest.mark.postgres
 
@@ -52,22 +52,6 @@ def pg_app(pg_url: str, tmp_path: Path) -> Iterator[tuple[Flask, Container]]:
     ensure_demo_product(container.db, clock)
     yield create_app(container=container), container
     container.db.dispose()
-
-
-def _race(count: int, attempt: Callable[[int], Any]) -> list[Any]:
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        results[index] = attempt(index)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def _enrolled_in_coverage(app: Flask, container: Container, name: str) -> Session:
@@ -97,7 +81,7 @@ def test_one_settlement_sent_twenty_times_at_once_creates_one_claim(
                                           content_type="application/json")
         return response.status_code, response.get_json()
 
-    results = _race(20, send)
+    results = race(20, send)
     assert {status for status, _body in results} == {201}, results
     first = results[0][1]
     assert all(body == first for _status, body in results)
@@ -125,7 +109,7 @@ def test_twenty_different_settlements_at_once_use_each_deductible_once(
             "/api/v1/settlements", data=raw, content_type="application/json",
             headers=signed_headers(issued, raw, wired=container)).status_code
 
-    assert set(_race(20, send)) == {201}
+    assert set(race(20, send)) == {201}
     claims = _claims_of(container, person_id(lin))
     assert len(claims) == 20
     # In whatever order they were settled: 11,500, then 26,500, then 33,500 eighteen times.
@@ -156,7 +140,7 @@ def test_two_approvals_at_once_cannot_both_use_the_deductible(
             headers={**reviewer.bearer, "Idempotency-Key": uuid.uuid4().hex})
         return response.status_code, response.get_json()
 
-    results = _race(2, approve)
+    results = race(2, approve)
     assert [status for status, _body in results] == [200, 200], results
     # One of them gets (30,000 − 20,000) × 75 %, the other the full 30,000 × 75 %.
     assert sorted(body["payout_fen"] for _status, body in results) == [750_000, 2_250_000]

@@ -3,10 +3,9 @@ one Idempotency-Key, duplicate gateway notifications, and a crash between debit 
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from huiminbao.registry.demo import load_demo_population
 from tests.api.enrollment_helpers import body, sign_in
 from tests.api.helpers import Session
 from tests.conftest import TEST_NOW
+from tests.races import race
 
 pytestmark = pytest.mark.postgres
 
@@ -40,22 +40,6 @@ def pg_app(pg_url: str) -> Iterator[tuple[Flask, Container]]:
     ensure_demo_product(container.db, clock)
     yield create_app(container=container), container
     container.db.dispose()
-
-
-def _race(count: int, attempt: Callable[[int], Any]) -> list[Any]:
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        results[index] = attempt(index)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def _post(app: Flask, session: Session, json: dict[str, Any], key: str) -> tuple[int, Any]:
@@ -80,7 +64,7 @@ def test_fifty_enrollments_for_one_person_with_different_keys(
     app, container = pg_app
     zhang = sign_in(app.test_client(), "张伟")
     request = body(zhang.client, "personal_account")
-    results = _race(50, lambda i: _post(app, zhang, request, f"race-diff-{i}-{uuid.uuid4().hex}"))
+    results = race(50, lambda i: _post(app, zhang, request, f"race-diff-{i}-{uuid.uuid4().hex}"))
     statuses = Counter(status for status, _body in results)
     assert statuses[201] == 1, statuses
     codes = Counter(answer["code"] for status, answer in results if status != 201)
@@ -96,7 +80,7 @@ def test_fifty_replays_of_one_key_execute_once(pg_app: tuple[Flask, Container]) 
     lin = sign_in(app.test_client(), "林𫖮")
     request = body(lin.client, "personal_account")
     key = f"race-same-{uuid.uuid4().hex}"
-    results = _race(50, lambda i: _post(app, lin, request, key))
+    results = race(50, lambda i: _post(app, lin, request, key))
     # A duplicate waits at most 1.5 s for the first answer (issue 13); on a slow machine a late
     # one may be told 409 idempotency_in_progress instead, and its retry gets the same answer.
     first = _post(app, lin, request, key)[1]
@@ -133,7 +117,7 @@ def test_twenty_duplicate_gateway_notifications_pay_once(pg_app: tuple[Flask, Co
         return app.test_client().post("/api/v1/payments/online/notify", data=captured[0],
                                       content_type="application/json").status_code
 
-    assert set(_race(20, notify)) == {200}
+    assert set(race(20, notify)) == {200}
     with container.db.read() as session:
         payments = session.scalar(select(func.count()).select_from(LedgerTransaction).where(
             LedgerTransaction.order_no == order["order_no"], LedgerTransaction.kind == "payment"))
@@ -200,7 +184,7 @@ def test_both_parents_pay_for_their_child_at_once(pg_app: tuple[Flask, Container
         parent = parents[index % 2]
         return _post(app, parent, request, f"child-{index}-{uuid.uuid4().hex}")
 
-    results = _race(60, attempt)
+    results = race(60, attempt)
     statuses = Counter(status for status, _answer in results)
     assert statuses[201] == 1, statuses
     assert {answer["code"] for status, answer in results if status != 201} <= {

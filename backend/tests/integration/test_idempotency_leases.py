@@ -9,7 +9,6 @@ quick 409 with ``Retry-After``, never a worker thread held for long.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections import Counter
@@ -23,6 +22,7 @@ from flask import Flask
 from sqlalchemy import func, select, text
 
 from huiminbao.app import build_container, create_app
+from huiminbao.bench.pool import sign_in_pool
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.config import Settings
@@ -31,9 +31,11 @@ from huiminbao.core.idempotency import IdempotencyRecord
 from huiminbao.enrollment import services
 from huiminbao.enrollment.models import Order, Policy
 from huiminbao.registry.demo import load_demo_population
+from huiminbao.registry.generator import generate_population
 from tests.api.enrollment_helpers import PEOPLE, body, sign_in
 from tests.api.helpers import Session
 from tests.conftest import TEST_NOW
+from tests.races import race
 
 pytestmark = pytest.mark.postgres
 
@@ -111,22 +113,6 @@ def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> Counter[str]:
 
     monkeypatch.setattr(services, name, counted)
     return calls
-
-
-def _race(count: int, attempt: Callable[[int], Any]) -> list[Any]:
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        results[index] = attempt(index)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def test_a_key_killed_after_the_debit_is_answered_from_its_issued_order(
@@ -271,7 +257,7 @@ def test_duplicates_of_a_live_key_get_409_quickly_and_after_its_lease_one_runs(
     # After the lease: of twenty retries at once, exactly one runs the enrollment.
     clock.advance(LEASE)
     enrolls = _counting(monkeypatch, "enroll")
-    answers = _race(20, lambda _i: _post(app, zhou, request, key))
+    answers = race(20, lambda _i: _post(app, zhou, request, key))
     assert enrolls["enroll"] == 1
     created = [answer for status, answer, _headers in answers if status == 201]
     assert created and all(answer == created[0] for answer in created)
@@ -295,7 +281,7 @@ def test_many_retries_after_the_lease_resume_the_order_once(
 
     clock.advance(AFTER_THE_LEASE)
     resolves, enrolls = _counting(monkeypatch, "resolve_pending"), _counting(monkeypatch, "enroll")
-    answers = _race(20, lambda _i: _post(app, liu, request, key))
+    answers = race(20, lambda _i: _post(app, liu, request, key))
     assert resolves["resolve_pending"] == 1
     assert enrolls["enroll"] == 0
     created = [answer for status, answer, _headers in answers if status == 201]
@@ -337,3 +323,44 @@ def test_an_answer_that_could_not_be_stored_is_resumed_after_the_lease(
     again = _post(app, sun, request, key)
     assert again[:2] == (201, answer)
     assert _policies_of(container, sun) == 1
+
+
+def test_an_online_order_killed_before_the_gateway_heard_of_it_gets_its_pay_page_on_retry(
+    pg_app: tuple[Flask, Container, MovableClock], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Written, then the process died before the gateway was asked: the payer retries because
+    they want to pay, so the retry after the lease opens the payment (same number) and answers
+    with its page — one order, one payment at the gateway."""
+    app, container, clock = pg_app
+    zhao = _fresh_resident(app, container)
+    request, key = body(zhao.client, "online"), f"killed-{uuid.uuid4().hex}"
+
+    def die(*_args: Any, **_kwargs: Any) -> Any:
+        raise ProcessKilled("create_payment")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(container.gateway, "create_payment", die)
+        with pytest.raises(ProcessKilled):
+            _post(app, zhao, request, key)
+    (order,) = _orders_of(container, zhao)
+    assert order.pay_url is None
+    assert container.gateway.query(order.payment_request_no) is None
+
+    clock.advance(AFTER_THE_LEASE)
+    status, answer, _headers = _post(app, zhao, request, key)
+    assert status == 201, answer
+    assert (answer["order_no"], answer["status"]) == (order.order_no, "pending_payment")
+    assert answer["pay_url"]
+    opened = container.gateway.query(order.payment_request_no)
+    assert opened is not None and opened.amount_fen == order.payable_fen
+    assert _post(app, zhao, request, key)[:2] == (201, answer)
+    assert len(_orders_of(container, zhao)) == 1
+
+
+def _fresh_resident(app: Flask, container: Container) -> Session:
+    """A signed-in person of a freshly generated population (the demo city's are all taken)."""
+    product = ensure_demo_product(container.db, container.clock)
+    generate_population(container.db, container.clock, 30, seed=uuid.uuid4().int % 10**6)
+    member = sign_in_pool(container, product.id, 1)[0]
+    return Session(app.test_client(), member.token, "", {
+        "account_id": member.account_id, "identity": {"person_id": member.person_id}})

@@ -3,10 +3,9 @@ grant's yearly limit (the order-creating transaction locks the grant row FOR UPD
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from huiminbao.registry.demo import load_demo_population
 from tests.api.enrollment_helpers import PEOPLE, product, sign_in
 from tests.api.test_proxy import granted
 from tests.conftest import TEST_NOW
+from tests.races import race
 
 pytestmark = pytest.mark.postgres
 
@@ -36,22 +36,6 @@ def pg_app(pg_url: str) -> Iterator[tuple[Flask, Container]]:
     ensure_demo_product(container.db, clock)
     yield create_app(container=container), container
     container.db.dispose()
-
-
-def _race(count: int, attempt: Callable[[int], Any]) -> list[Any]:
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        results[index] = attempt(index)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def test_simultaneous_payments_under_one_grant_stay_within_its_limit(
@@ -83,7 +67,7 @@ def test_simultaneous_payments_under_one_grant_stay_within_its_limit(
                     "Idempotency-Key": uuid.uuid4().hex})
         return response.status_code, response.get_json()
 
-    results = _race(3, pay_for)
+    results = race(3, pay_for)
     statuses = Counter(status for status, _answer in results)
     assert statuses == {201: 2, 422: 1}, results
     refused = next(answer for status, answer in results if status == 422)
