@@ -710,20 +710,17 @@ class MoneyModel(RuleBasedStateMachine):
             assert all(status < 500 for status in statuses), f"notifications answered {statuses}"
 
     @precondition(lambda self: self.ready)
-    @rule(order_no=orders,
+    @rule(order_no=orders, payer_pays_meanwhile=st.booleans(),
           fault=fault_plans("registry.query", "gateway.query", "gateway.close"))
-    def buyer_cancels_the_order(self, order_no: str, fault: FaultPlan | None) -> None:
+    def buyer_cancels_the_order(self, order_no: str, payer_pays_meanwhile: bool,
+                                fault: FaultPlan | None) -> None:
+        """``payer_pays_meanwhile``: the payer confirms on the gateway's page just before the
+        cancel's close reaches the gateway."""
+        if payer_pays_meanwhile:
+            self.world.gateway.faults.meanwhile(
+                "close", lambda _request_no: self.payer_confirms_on_the_gateway(order_no))
         buyer = self._buyer_of(self._order(order_no))
         self._request(buyer, "POST", f"/api/v1/enrollments/{order_no}/cancel", fault)
-
-    @precondition(lambda self: self.ready)
-    @rule(order_no=orders)
-    def payer_pays_while_the_buyer_cancels(self, order_no: str) -> None:
-        """The payer confirms on the gateway's page just before the cancel's close reaches the
-        gateway."""
-        self.world.gateway.faults.meanwhile(
-            "close", lambda _request_no: self.payer_confirms_on_the_gateway(order_no))
-        self.buyer_cancels_the_order(order_no, None)
 
     @precondition(lambda self: self.ready)
     @rule(order_no=orders, which=st.integers(0, 2),
