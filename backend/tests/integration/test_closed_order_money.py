@@ -361,3 +361,32 @@ def test_a_late_gateway_notification_for_a_closed_order_is_refunded_once(world: 
     assert paid is not None and paid.refunded_fen == order.payable_fen
     report = reconcile(world.container)
     assert report.ok, report.violations
+
+
+def test_a_reconcile_run_that_breaks_is_recorded_and_one_bad_item_does_not_stop_it(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huiminbao.enrollment import reconcile as reconciliation
+
+    product = _product(world.app.test_client())
+    order_no = _seed_kept_debit(world, world.members[0], product, monkeypatch)
+
+    def unreachable(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("the registry went away mid-heal")
+
+    with monkeypatch.context() as patched:  # one item fails: reported, the run goes on
+        patched.setattr(services, "complete_payment", unreachable)
+        report = reconcile(world.container)
+    assert any(order_no in v and "本次未能处理" in v for v in report.violations), report
+    latest = reconciliation.latest_runs(world.container, 1)[0]
+    assert latest.ok is False and latest.violations == report.violations
+
+    with monkeypatch.context() as patched:  # a later step fails: recorded, then raised
+        patched.setattr(reconciliation, "_check", unreachable)
+        with pytest.raises(RuntimeError):
+            reconcile(world.container)
+    latest = reconciliation.latest_runs(world.container, 1)[0]
+    assert not latest.ok and any("对账中断" in v for v in latest.violations)
+    assert any(order_no in v and "已发起退款" in v for v in latest.violations)  # healed first
+    _status, debited, refunded = _money_of(world, order_no)
+    assert debited == refunded > 0
+    assert reconcile(world.container).ok
