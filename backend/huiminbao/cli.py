@@ -193,12 +193,17 @@ def registry_generate(count: int, city_code: str, seed: int) -> None:
 def reconcile() -> None:
     """Settle unknown payment outcomes, refund money that arrived for closed orders, resend
     unconfirmed refunds, then check every money invariant against the registry's and the
-    gateway's statements; records the run for the console; exits 1 if anything did not add up.
-    Run on a schedule: it never migrates the schema (only deploys do)."""
+    gateway's statements; records the run for the console. Exits 0 when all is clear, 1 when
+    anything did not add up, 2 when the run itself broke. Run on a schedule: it never migrates
+    the schema (only deploys do)."""
     from huiminbao.enrollment.reconcile import reconcile as run
 
     with wired_from_env(migrate=False) as wired:
-        report = run(wired)
+        try:
+            report = run(wired)
+        except Exception as exc:  # recorded as a broken run; the schedule tries again
+            click.echo(f"对账中断：{type(exc).__name__}，已记录，请查看日志", err=True)
+            sys.exit(2)
     click.echo(report.format())
     if not report.ok:
         sys.exit(1)

@@ -78,6 +78,18 @@ def _detail(details: services.ClaimDetails, *, for_staff: bool = False) -> dict[
 # ---------------------------------------------------------------- claimants
 
 
+def _resume_submission(resource: str, _rerun: Callable[[], Any]) -> Any:
+    """A retry whose first attempt died after the claim was written: answer with that claim."""
+    number = resource.removeprefix("claim:")
+    return ClaimDetailView().dump(_detail(services.load_details(container(), number))), 201
+
+
+def _resume_decision(resource: str, _rerun: Callable[[], Any]) -> Any:
+    """A retry whose first attempt died after its decision was written: the claim as it is."""
+    details = services.staff_claim(container(), _staff(), resource.removeprefix("claim:"))
+    return ClaimDetailView().dump(_detail(details, for_staff=True))
+
+
 @blp.route("/claims")
 class Claims(MethodView):
     @acts_for(Action.VIEW_CLAIMS)
@@ -93,7 +105,7 @@ class Claims(MethodView):
     @blp.arguments(ClaimRequestSchema)
     @blp.response(201, ClaimDetailView)
     @blp.doc(parameters=IDEMPOTENCY_HEADER)
-    @idempotent(_account_owner)
+    @idempotent(_account_owner, resume=_resume_submission)
     def post(self, body: dict[str, Any]) -> Any:
         """Submit an online claim with the bill's figures; then upload the documents. The stay
         must fall within the policy's coverage period."""
@@ -272,7 +284,7 @@ class AdminClaimDecision(MethodView):
     @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
     @admin_blp.alt_response(409, description="Not allowed in the claim's current status")
     @admin_blp.doc(parameters=IDEMPOTENCY_HEADER)
-    @idempotent(_staff_owner)
+    @idempotent(_staff_owner, resume=_resume_decision)
     def post(self, body: dict[str, Any], claim_no: str) -> Any:
         """Decide: start_review, approve (computes the payout now, in approval order), reject
         or request_supplement (a message to the claimant is required), mark_paid (books the

@@ -52,6 +52,7 @@ from huiminbao.claims.payout import Bill, BillItem, Breakdown, PayoutRules, Year
 from huiminbao.claims.storage import UnacceptableDocument, check_document, safe_filename
 from huiminbao.core.container import Container
 from huiminbao.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from huiminbao.core.idempotency import link_resource
 from huiminbao.enrollment.domain import PolicyStatus
 from huiminbao.enrollment.models import Policy
 from huiminbao.identity.access import Subject, require_access
@@ -400,6 +401,7 @@ def submit_claim(c: Container, actor: Actor, subject: Subject, request: ClaimReq
         )
         session.add(claim)
         session.flush()
+        link_resource(session, f"claim:{claim.claim_no}")  # a retry answers with this claim
         start_timeline(session, c, claim, by, default_message(ClaimStatus.SUBMITTED, None))
         notify(session, c, phone, claim)
         audit.record(session, c.clock, AuditEntry(
@@ -632,6 +634,7 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
         # The policy first: approvals of one policy year queue here, in approval order.
         session.scalars(select(Policy).where(Policy.id == policy_id).with_for_update()).one()
         claim = _find(session, number, lock=True)
+        link_resource(session, f"claim:{claim.claim_no}")  # a retry answers with the claim
         current = ClaimStatus(claim.status)
         try:
             path = decision_path(current, decision)

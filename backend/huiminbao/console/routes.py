@@ -4,6 +4,7 @@ answer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask.views import MethodView
@@ -31,7 +32,7 @@ from huiminbao.console.uploads import idempotent_upload
 from huiminbao.console.views import batch_view, counter_view, reconcile_runs_view, roster_view
 from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
-from huiminbao.enrollment import reconcile
+from huiminbao.enrollment import reconcile, services
 from huiminbao.enrollment.domain import PaymentMethod
 from huiminbao.identity.auth import Actor, current_actor, require_role
 from huiminbao.identity.domain import Role
@@ -164,13 +165,21 @@ class SubsidyRoster(MethodView):
 # ---------------------------------------------------------------- counter
 
 
+def _resume_counter(resource: str, rerun: Callable[[], Any]) -> Any:
+    """A retry whose first attempt died after writing its order. Cash is booked only when the
+    order completes, so an order left pending booked nothing: it is released at once (its
+    request is known to be gone) and the enrollment runs again."""
+    services.resolve_pending(container(), resource.removeprefix("order:"), abandoned=True)
+    return rerun()
+
+
 @blp.route("/counter/enrollments")
 class CounterEnrollments(MethodView):
     @blp.arguments(CounterInSchema)
     @blp.response(201, CounterView)
     @blp.alt_response(403, description="Not counter staff (or an administrator)")
     @blp.doc(parameters=_IDEMPOTENCY_HEADER)
-    @idempotent(_counter_owner)
+    @idempotent(_counter_owner, resume=_resume_counter)
     def post(self, body: dict[str, Any]) -> Any:
         """Counter-assisted enrollment of a walk-in resident (counter staff): the identity
         document checked, the premium taken in cash (`counter_cash`, with the receipt number)

@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import re
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,10 +63,11 @@ KEEP_FOR = timedelta(days=2)
 # than this is slow or dead: its duplicates are answered 409 at once.
 WAIT_FOR_FIRST = 1.5  # seconds
 _POLL_EVERY = 0.05  # seconds between reads while waiting
-_RECORD_OF_REQUEST = "idempotency_record_id"  # flask ``g``: the key record this request holds
+_LEASE_OF_REQUEST = "idempotency_lease"  # flask ``g``: the key lease this request holds
 F = TypeVar("F", bound=Callable[..., Any])
-# Answers a retry from the object its first attempt created ("order:<no>"), as the view would.
-Resume = Callable[[str], Any]
+# Answers a retry from the object its first attempt created ("order:<no>"), as the view would;
+# it is handed the view too (``rerun``), for when settling that object lets the request run again.
+Resume = Callable[[str, Callable[[], Any]], Any]
 
 
 class IdempotencyRecord(Base):
@@ -87,6 +89,9 @@ class IdempotencyRecord(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # What the request created, e.g. "order:<order_no>" (see ``link_resource``).
     resource: Mapped[str | None] = mapped_column(String(64))
+    # Which attempt holds the lease (a random token): only it may link, store the answer or let
+    # go, so a slow first attempt that was taken over cannot undo what its successor did.
+    lease_holder: Mapped[str | None] = mapped_column(String(32))
 
 
 def request_fingerprint(owner: str) -> str:
@@ -102,19 +107,29 @@ def request_fingerprint(owner: str) -> str:
 def link_resource(session: Session, resource: str) -> None:
     """Link the key of the current request to what it has just created ("order:<no>"). Call it
     inside the transaction that creates the object, so that both commit together: from then on a
-    retry answers from that object instead of running again. Outside a keyed request (a CLI
-    job, a worker, a route without a key) it does nothing."""
-    record_id = g.get(_RECORD_OF_REQUEST) if has_request_context() else None
-    if record_id is None:
+    retry answers from that object instead of running again. It also renews the lease, since
+    what follows (a debit) is what a retry must not settle under it. If this request no longer
+    holds the key (it was so slow that a retry took it over), the creation is refused and rolls
+    back. Outside a keyed request (a CLI job, a worker, a route without a key) it does nothing."""
+    lease: _Lease | None = g.get(_LEASE_OF_REQUEST) if has_request_context() else None
+    if lease is None:
         return
-    session.execute(update(table_of(IdempotencyRecord))
-                    .where(table_of(IdempotencyRecord).c.id == record_id)
-                    .values(resource=resource))
+    c = container()
+    keys = table_of(IdempotencyRecord)
+    held = session.execute(
+        update(keys).where(keys.c.id == lease.record_id, keys.c.state == "running",
+                           keys.c.lease_holder == lease.holder)
+        .values(resource=resource, lease_expires_at=c.clock.now() + _lease_length(c))
+        .returning(keys.c.id)).first()
+    if held is None:
+        raise Conflict("相同的请求已由另一次重试处理，请查看订单结果",
+                       code="idempotency_taken_over")
 
 
 @dataclass(frozen=True)
 class _Lease:
     record_id: int
+    holder: str  # this attempt's token
     resource: str | None  # set when a retry took over a key whose first attempt created it
 
 
@@ -123,9 +138,10 @@ def idempotent(owner_of_request: Callable[[], str],
                resume: Resume | None = None) -> Callable[[F], F]:
     """Decorate a view method. ``owner_of_request`` names the caller (and authenticates it);
     ``fingerprint_of(owner)`` tells a retry from a different request under the same key (by
-    default the JSON body; uploads hash their files instead); ``resume(resource)`` answers a
-    retry whose first attempt died after creating ``resource`` (without it, the retry runs the
-    view again, which then meets what the first attempt left)."""
+    default the JSON body; uploads hash their files instead); ``resume(resource, rerun)``
+    answers a retry whose first attempt died after creating ``resource``. Without ``resume``, or
+    when nothing was linked, the retry runs the view again: a view whose effects are not linked
+    must be safe to run twice (it then meets what the first attempt left)."""
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
@@ -143,9 +159,11 @@ def idempotent(owner_of_request: Callable[[], str],
             held = _acquire(owner, key, fingerprint_of(owner))
             if isinstance(held, Response):
                 return held
+            run_view = functools.partial(view, *args, **kwargs)
             if held.resource is not None and resume is not None:
-                return _run(held, functools.partial(resume, held.resource), resumed=True)
-            return _run(held, functools.partial(view, *args, **kwargs), resumed=False)
+                return _run(held, functools.partial(resume, held.resource, run_view),
+                            resumed=True)
+            return _run(held, run_view, resumed=False)
 
         return wrapper  # type: ignore[return-value]
 
@@ -165,9 +183,9 @@ def _acquire(owner: str, key: str, fingerprint: str) -> _Lease | Response:
     claim = True
     while True:
         if claim:
-            record_id = _claim(c, owner, key, fingerprint)
-            if record_id is not None:
-                return _Lease(record_id, None)
+            claimed = _claim(c, owner, key, fingerprint)
+            if claimed is not None:
+                return claimed
         with c.db.read() as session:
             record = session.scalars(
                 select(IdempotencyRecord).where(IdempotencyRecord.owner == owner,
@@ -205,76 +223,80 @@ def _acquire(owner: str, key: str, fingerprint: str) -> _Lease | Response:
         time.sleep(_POLL_EVERY)
 
 
-def _claim(c: Container, owner: str, key: str, fingerprint: str) -> int | None:
-    now = c.clock.now()
+def _claim(c: Container, owner: str, key: str, fingerprint: str) -> _Lease | None:
+    now, holder = c.clock.now(), secrets.token_hex(8)
     try:
         with c.db.transaction() as session:
             keys = table_of(IdempotencyRecord)
-            return int(session.execute(
+            record_id = int(session.execute(
                 insert(keys).values(owner=owner, key=key, request_hash=fingerprint,
-                                    state="running", created_at=now,
+                                    state="running", created_at=now, lease_holder=holder,
                                     lease_expires_at=now + _lease_length(c))
                 .returning(keys.c.id)).scalar_one())
     except IntegrityError:
         return None
+    return _Lease(record_id, holder, None)
 
 
 def _take_over(c: Container, record_id: int, now: datetime) -> _Lease | None:
     """Take over a running key whose lease has ended; of many retries at once, exactly one
     gets it (the row's lock orders them, and the others find a live lease)."""
-    keys = table_of(IdempotencyRecord)
+    keys, holder = table_of(IdempotencyRecord), secrets.token_hex(8)
     with c.db.transaction() as session:
         taken = session.execute(
             update(keys)
             .where(keys.c.id == record_id, keys.c.state == "running",
                    or_(keys.c.lease_expires_at.is_(None), keys.c.lease_expires_at <= now))
-            .values(lease_expires_at=now + _lease_length(c))
+            .values(lease_expires_at=now + _lease_length(c), lease_holder=holder)
             .returning(keys.c.resource)).one_or_none()
     if taken is None:
         return None
     log.warning("idempotency key %s taken over after its lease ended (linked to %s)",
                 record_id, taken.resource or "nothing yet")
-    return _Lease(record_id, taken.resource)
+    return _Lease(record_id, holder, taken.resource)
 
 
 def _run(lease: _Lease, action: Callable[[], Any], *, resumed: bool) -> Response:
-    setattr(g, _RECORD_OF_REQUEST, lease.record_id)  # for link_resource, during the action
+    setattr(g, _LEASE_OF_REQUEST, lease)  # for link_resource, during the action
     try:
         response = make_response(action())
     except DomainError as error:
         # A refusal is an answer too: a retry gets the same refusal, not a second try.
         from huiminbao.core.api import error_response
 
-        _finish(lease.record_id, error_response(error.http_status, error.code, error.message,
-                                                error.errors, error.headers))
+        _finish(lease, error_response(error.http_status, error.code, error.message,
+                                      error.errors, error.headers))
         raise
     except Exception:
-        _give_up(lease.record_id)
+        _give_up(lease)
         raise
     finally:
-        g.pop(_RECORD_OF_REQUEST, None)
-    _finish(lease.record_id, response)
+        g.pop(_LEASE_OF_REQUEST, None)
+    _finish(lease, response)
     # A resumed answer comes from what the first attempt did: nothing ran twice.
     response.headers["Idempotency-Replayed"] = "true" if resumed else "false"
     return response
 
 
-def _finish(record_id: int, response: Response) -> None:
-    """Store the answer. If that fails (the database is gone), the client still gets its answer
-    and the key stays running until its lease ends; then a retry resumes it."""
+def _finish(lease: _Lease, response: Response) -> None:
+    """Store the answer, if this attempt still holds the key (one taken over keeps its
+    successor's answer). If storing fails (the database is gone), the client still gets its
+    answer and the key stays running until its lease ends; then a retry resumes it."""
     c = container()
     body = response.get_json(silent=True) if response.is_json else None
     try:
         with c.db.transaction() as session:
-            session.execute(update(IdempotencyRecord).where(IdempotencyRecord.id == record_id)
-                            .values(state="done", response_status=response.status_code,
-                                    response_body=body, lease_expires_at=None))
+            session.execute(update(IdempotencyRecord).where(
+                IdempotencyRecord.id == lease.record_id,
+                IdempotencyRecord.lease_holder == lease.holder)
+                .values(state="done", response_status=response.status_code,
+                        response_body=body, lease_expires_at=None))
     except Exception:
         log.exception("could not store the answer of idempotency key %s: a retry after its "
-                      "lease resumes it", record_id)
+                      "lease resumes it", lease.record_id)
 
 
-def _give_up(record_id: int) -> None:
+def _give_up(lease: _Lease) -> None:
     """An unexpected failure. If the request created nothing, forget the key: a retry runs for
     real. If it did, running again would do it twice: keep the key and end its lease now, so
     that the next retry resumes from what was created. (If the database is gone, the lease ends
@@ -282,14 +304,15 @@ def _give_up(record_id: int) -> None:
     c = container()
     try:
         with c.db.transaction() as session:
+            mine = (IdempotencyRecord.id == lease.record_id,
+                    IdempotencyRecord.lease_holder == lease.holder,
+                    IdempotencyRecord.state == "running")
             forgotten = session.execute(
-                delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id,
-                                                IdempotencyRecord.resource.is_(None))
+                delete(IdempotencyRecord).where(*mine, IdempotencyRecord.resource.is_(None))
                 .returning(IdempotencyRecord.id)).first()
             if forgotten is None:
-                session.execute(update(IdempotencyRecord)
-                                .where(IdempotencyRecord.id == record_id,
-                                       IdempotencyRecord.state == "running")
+                session.execute(update(IdempotencyRecord).where(*mine)
                                 .values(lease_expires_at=c.clock.now()))
     except Exception:
-        log.exception("could not release idempotency key %s: its lease ends by itself", record_id)
+        log.exception("could not release idempotency key %s: its lease ends by itself",
+                      lease.record_id)

@@ -239,7 +239,10 @@ def settle_refund(c: Container, refund_no: str) -> Refund:
     except (RegistryUnavailable, GatewayUnavailable):
         log.warning("refund %s outcome unknown; reconcile will resend it", refund_no)
         return refund
-    registered = c.registry.find_person(payer.id_number) if payer is not None else None
+    try:  # whom to text once the refund is booked; the booking never waits for it
+        registered = c.registry.find_person(payer.id_number) if payer is not None else None
+    except RegistryUnavailable:
+        registered = None
     now = c.clock.now()
     with c.db.transaction() as session:
         locked = session.scalars(select(Refund).where(Refund.refund_no == refund_no)

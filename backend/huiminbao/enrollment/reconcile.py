@@ -22,7 +22,9 @@ in both directions, and keep a record of the run for the console.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,6 +37,8 @@ from huiminbao.enrollment.models import Order, Policy, ReconcileRun, Refund
 from huiminbao.payments import ledger
 from huiminbao.payments.gateway import GatewayUnavailable
 from huiminbao.registry.port import OperationKind, OperationStatus, RegistryUnavailable
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1000
 KEEP_RUNS = 200  # the console shows the latest runs; older ones are of no use to anyone
@@ -76,15 +80,32 @@ class _Arrival:
 
 
 def reconcile(c: Container, *, record: bool = True) -> ReconcileReport:
+    """One run. A failure on one order or refund is reported and the run goes on; a failure of
+    a whole step is reported too; either way the run is recorded, so the console never shows an
+    old "all clear" after a run that broke."""
     started = c.clock.now()
     report = ReconcileReport()
+    try:
+        _settle_and_check(c, report)
+    except Exception as exc:
+        log.exception("reconcile stopped early")
+        report.violations.append(f"对账中断：{type(exc).__name__}，请检查日志后重新运行")
+        raise
+    finally:
+        if record:
+            _record(c, started, report)
+    return report
+
+
+def _settle_and_check(c: Container, report: ReconcileReport) -> None:
     with c.db.read() as session:
         pending = session.scalars(select(Order.order_no).where(
             Order.status == OrderStatus.PENDING_PAYMENT.value)).all()
     for order_no in pending:
-        order = services.resolve_pending(c, order_no)
-        if order.status != OrderStatus.PENDING_PAYMENT.value:
-            report.settled_orders[order_no] = order.status
+        with _each(report, f"订单 {order_no}"):
+            order = services.resolve_pending(c, order_no)
+            if order.status != OrderStatus.PENDING_PAYMENT.value:
+                report.settled_orders[order_no] = order.status
 
     arrivals, their_refunds, unreachable = _statements(c)
     report.violations += unreachable
@@ -94,17 +115,25 @@ def reconcile(c: Container, *, record: bool = True) -> ReconcileReport:
         unsettled = session.scalars(select(Refund.refund_no).where(
             Refund.status == "pending")).all()
     for refund_no in unsettled:
-        refund = policies.settle_refund(c, refund_no)
-        if refund.status != "pending":
-            report.settled_refunds[refund_no] = refund.status
+        with _each(report, f"退款 {refund_no}"):
+            refund = policies.settle_refund(c, refund_no)
+            if refund.status != "pending":
+                report.settled_refunds[refund_no] = refund.status
 
     report.violations += _check(c)
     report.violations += _check_arrivals(c, arrivals)
     report.violations += _check_their_refunds(c, their_refunds)
     report.violations += _check_ledger_sources(c)
-    if record:
-        _record(c, started, report)
-    return report
+
+
+@contextmanager
+def _each(report: ReconcileReport, what: str) -> Iterator[None]:
+    """One item's settling: its failure is a violation of this run, not the end of it."""
+    try:
+        yield
+    except Exception as exc:
+        log.exception("reconcile could not settle %s", what)
+        report.violations.append(f"{what} 本次未能处理（{type(exc).__name__}），下次对账将重试")
 
 
 # ---------------------------------------------------------------- their side
@@ -170,7 +199,8 @@ def _heal_stray_payments(c: Container, arrivals: Sequence[_Arrival],
     for order in closed:
         if order.id in held:
             continue
-        services.complete_payment(c, order.order_no, transaction_id=None)
+        with _each(report, f"订单 {order.order_no} 的到账款项"):
+            services.complete_payment(c, order.order_no, transaction_id=None)
         refund = _stray_refunds(c, [order.id]).get(order.id)
         report.healed[order.order_no] = refund.refund_no if refund else "—"
         report.violations.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, g, make_response, request, url_for
@@ -94,7 +95,7 @@ class OrderQuerySchema(Schema):
 _ORDER_VIEW = OrderView()
 
 
-def _resume_enrollment(resource: str) -> Any:
+def _resume_enrollment(resource: str, _rerun: Callable[[], Any]) -> Any:
     """A retry whose first attempt died after creating its order: settle the order (ask the
     registry or gateway with its request number: complete it if the money moved, release it if
     the payment never reached them) and answer as the POST does."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,7 +24,14 @@ from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.catalog.models import Product, Tier
 from huiminbao.core.container import Container
-from huiminbao.core.errors import Busy, Conflict, InvalidInput, NotFound, RuleViolation
+from huiminbao.core.errors import (
+    Busy,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    RemoteUnavailable,
+    RuleViolation,
+)
 from huiminbao.core.idempotency import link_resource
 from huiminbao.core.idnumber import age_on
 from huiminbao.core.masking import mask_name
@@ -69,10 +77,10 @@ PENDING_ORDER = "{name}已有一笔待支付的订单，请先完成或取消该
 DEBIT_FAILED = "个人账户扣款未成功"
 NEVER_SENT = "支付未完成，订单已关闭，未扣除任何费用"
 EXPIRED = "超过30分钟未支付，订单已关闭"
-PAYMENT_UNKNOWN = "暂时无法确认该订单的扣款结果，请稍后再试"
+PAYMENT_UNKNOWN = "暂时无法确认该订单的付款结果，请稍后再试"
 OFFLINE_INTERRUPTED = "办理中断，订单已关闭，未记录任何缴费，请重新办理"
-PAYMENT_IN_PROGRESS = "该订单正在扣款，请稍后刷新查看结果"
-PAID_NOT_CANCELLED = "该订单已扣款成功并已出单，不能取消。如需退保，请在“我的保单”中办理"
+PAYMENT_IN_PROGRESS = "该订单正在从医保个人账户扣款，请稍后刷新查看结果"
+PAID_NOT_CANCELLED = "该订单已付款成功并已出单，不能取消。如需退保，请在“我的保单”中办理"
 OFFLINE_METHOD = ("单位缴费和窗口现金缴费只能由单位经办或经办窗口工作人员办理，"
                   "请选择其他支付方式")
 
@@ -420,9 +428,7 @@ def enroll(c: Container, actor: Actor, subject: Subject,
         payment = c.gateway.create_payment(
             order.payment_request_no, order.payable_fen, f"{result.product.name}保费",
             request.notify_url, request.return_url.replace("{order_no}", order.order_no))
-        with c.db.transaction() as session:
-            session.execute(update(Order).where(Order.id == order.id)
-                            .values(pay_url=payment.pay_url))
+        _keep_pay_page(c, order, payment.pay_url)
         order = load_order(c, order.order_no)
     # The quote already holds the product and the insured: the answer needs no further reads.
     return OrderDetails(order, result.product.name,
@@ -571,6 +577,9 @@ def closed_order_message(c: Container, order: Order) -> str:
           else "您的付款账户")
     if refund is not None and refund.status == "succeeded":
         return f"订单在付款完成前已关闭，未能出单；已付的{amount}已原路退回{to}"
+    if refund is not None and refund.status == "failed":
+        return (f"订单在付款完成前已关闭，未能出单；已付的{amount}未能自动退回，"
+                "工作人员将人工处理，如有疑问请联系承保公司客服")
     return f"订单在付款完成前已关闭，未能出单；已付的{amount}将原路退回{to}，请留意到账通知"
 
 
@@ -897,9 +906,24 @@ def recover_pay_page(c: Container, order_number: str, notify_url: str, return_ur
                                            return_url.replace("{order_no}", order_number))
     except (GatewayUnavailable, GatewayRequestConflict):
         return  # the next retry or read tries again; expiry closes it in the end
+    _keep_pay_page(c, order, payment.pay_url)
+
+
+def _keep_pay_page(c: Container, order: Order, pay_url: str) -> None:
+    """Keep the gateway's pay page on the order, if it is still pending. An order closed while
+    the payment was being opened (cancelled in another tab) gets its payment closed too, so
+    nobody pays for it; should someone pay all the same, the money goes back."""
     with c.db.transaction() as session:
-        session.execute(update(Order).where(Order.id == order.id, Order.pay_url.is_(None))
-                        .values(pay_url=payment.pay_url))
+        kept = session.execute(
+            update(Order).where(Order.id == order.id,
+                                Order.status == OrderStatus.PENDING_PAYMENT.value)
+            .values(pay_url=pay_url).returning(Order.id)).first() is not None
+    if kept:
+        return
+    # Paid already (its notification then refunds it), or unknown (expiry closes it).
+    with suppress(GatewayRequestConflict, RemoteUnavailable):
+        c.gateway.close(order.payment_request_no)
+    raise Conflict("订单已取消，未发起付款", code="order_closed")
 
 
 def cancel_unpaid(c: Container, actor: Actor, order_number: str) -> Order:
@@ -911,28 +935,30 @@ def cancel_unpaid(c: Container, actor: Actor, order_number: str) -> Order:
     if OrderStatus(order.status) is not OrderStatus.PENDING_PAYMENT:
         raise RuleViolation("只有待支付的订单可以取消", code="not_pending")
     method = PaymentMethod(order.payment_method)
+    paid = False
     try:
         if method is PaymentMethod.PERSONAL_ACCOUNT:
             outcome = c.registry.query(order.payment_request_no)
-            if outcome is not None and outcome.succeeded:
-                _refuse_paid(complete_payment(c, order_number, transaction_id=None))
+            paid = outcome is not None and outcome.succeeded
             if outcome is None and c.clock.now() < order.created_at + PAYMENT_ATTEMPT_WINDOW:
                 raise Conflict(PAYMENT_IN_PROGRESS, code="payment_in_progress")
         elif method is PaymentMethod.ONLINE:
             try:
                 c.gateway.close(order.payment_request_no)
             except GatewayRequestConflict:  # paid after all
-                _refuse_paid(resolve_pending(c, order_number))
+                paid = True
             except TradeNotFound:
                 pass  # the payment never reached the gateway: nothing there to close
-    except (RegistryUnavailable, GatewayUnavailable) as exc:
+    except RemoteUnavailable as exc:
         raise Busy(PAYMENT_UNKNOWN, code="payment_unknown") from exc
+    if paid:
+        # Never closed with the money kept: completed instead, and the buyer told so. If the
+        # payment side cannot confirm it just now, the order stays as it is for now.
+        settled = resolve_pending(c, order_number)
+        if OrderStatus(settled.status) is OrderStatus.ISSUED:
+            raise Conflict(PAID_NOT_CANCELLED, code="order_paid")
+        raise Busy(PAYMENT_UNKNOWN, code="payment_unknown")
     return close_unpaid(c, order_number, OrderStatus.CANCELLED, "已由您取消")
-
-
-def _refuse_paid(order: Order) -> None:
-    if OrderStatus(order.status) is OrderStatus.ISSUED:
-        raise Conflict(PAID_NOT_CANCELLED, code="order_paid")
 
 
 def handle_gateway_notification(c: Container, body: bytes) -> Order:

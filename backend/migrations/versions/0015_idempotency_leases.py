@@ -27,9 +27,11 @@ def upgrade() -> None:
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
         batch_op.add_column(sa.Column("lease_expires_at", UtcDateTime(), nullable=True))
         batch_op.add_column(sa.Column("resource", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("lease_holder", sa.String(length=32), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.drop_column("lease_holder")
         batch_op.drop_column("resource")
         batch_op.drop_column("lease_expires_at")

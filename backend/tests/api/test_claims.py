@@ -366,3 +366,44 @@ def test_staff_endpoints_are_for_insurer_staff_and_administrators(
         answer = member.client.open(path, method=method, json=body,
                                     headers={**member.bearer, **headers})
         assert answer.status_code in {200, 404}, answer.get_json()
+
+
+# ---------------------------------------------------------------- a retry after a crash
+
+
+class ProcessKilled(BaseException):
+    """A process killed mid-request: no cleanup runs, the key is left as the crash left it."""
+
+
+def test_a_claim_written_before_a_crash_is_the_answer_to_its_retry_not_a_second_claim(
+    client: FlaskClient, wired: Container, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13: the first attempt wrote the claim and died before answering; once its key's
+    lease has ended, a retry with the same key answers with that claim (never files another,
+    which could be paid twice), and so does the next one."""
+    from datetime import timedelta
+
+    from huiminbao.claims import services as claims
+    from huiminbao.claims.models import Claim
+
+    zhang = enrolled(client)
+    [zhang] = into_coverage(clock, wired, zhang)
+    key = "zw-claim-killed-0001"
+
+    def die(*_args: object, **_kwargs: object) -> None:
+        raise ProcessKilled
+
+    with monkeypatch.context() as patched:
+        patched.setattr(claims, "load_details", die)
+        with pytest.raises(ProcessKilled):
+            submit(zhang, WORKED_EXAMPLE, key=key)
+    clock.advance(timedelta(seconds=wired.settings.idempotency_lease_seconds + 1))
+    retried = submit(zhang, WORKED_EXAMPLE, key=key)
+    assert retried.status_code == 201, retried.get_json()
+    assert retried.headers["Idempotency-Replayed"] == "true"
+    again = submit(zhang, WORKED_EXAMPLE, key=key)
+    assert (again.status_code, again.get_json()) == (201, retried.get_json())
+    with wired.db.read() as session:
+        numbers = session.scalars(select(Claim.claim_no).where(
+            Claim.insured_person_id == person_id(zhang))).all()
+    assert numbers == [retried.get_json()["claim_no"]]

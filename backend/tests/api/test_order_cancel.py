@@ -76,7 +76,7 @@ def test_a_debit_that_went_through_is_completed_not_cancelled(
     answer = _cancel(zhang, order_no)
     assert answer.status_code == 409
     assert answer.get_json()["code"] == "order_paid"
-    assert "已扣款成功并已出单" in answer.get_json()["message"]
+    assert "已付款成功并已出单" in answer.get_json()["message"]
     order = zhang.client.get(f"/api/v1/enrollments/{order_no}", headers=zhang.bearer).get_json()
     assert order["status"] == "issued"
     assert _available(wired) == before - 15000  # debited once, kept for the policy
@@ -89,7 +89,7 @@ def test_a_debit_that_may_be_on_its_way_is_not_cancelled_under_it_until_the_wind
     early = _cancel(zhang, order_no)
     assert early.status_code == 409
     assert early.get_json()["code"] == "payment_in_progress"
-    assert "正在扣款" in early.get_json()["message"]
+    assert "正在从医保个人账户扣款" in early.get_json()["message"]
 
     registry.queries_fail = True
     unknown = _cancel(zhang, order_no)

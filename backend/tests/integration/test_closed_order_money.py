@@ -176,15 +176,24 @@ def _race_cancel(world: World, member: PoolMember, hold: str | None,
 
 
 def test_cancelling_while_the_debit_is_in_flight_loses_nothing(world: World) -> None:
-    """40 tries, two threads: the debit held on its way there, on its way back, or not held."""
+    """40 tries, two threads: the debit held on its way there, on its way back, or not held;
+    and held on its way there while the cancel comes after the attempt window (so the cancel
+    closes the order and the debit lands on a closed order)."""
     premium = next(t["premium_fen"] for t in _product(world.app.test_client())["tiers"]
                    if t["code"] == "standard")
-    holds = ("before", "after", None)
+
+    def late() -> None:
+        world.clock.advance(PAYMENT_ATTEMPT_WINDOW + timedelta(seconds=1))
+
+    plans: list[tuple[str | None, Callable[[], None]]] = [
+        ("before", lambda: None), ("after", lambda: None), (None, lambda: None),
+        ("before", late)]
     outcomes: dict[str, int] = {}
     for index in range(TRIES):
         member = world.members[index]
         before = _available(world, member)
-        answers = _race_cancel(world, member, holds[index % len(holds)])
+        hold, before_cancel = plans[index % len(plans)]
+        answers = _race_cancel(world, member, hold, before_cancel)
         enrolled = answers["enroll"]
         order_no = answers["order_no"] or enrolled.get_json().get("order_no")
         assert order_no, enrolled.get_json()
@@ -198,14 +207,22 @@ def test_cancelling_while_the_debit_is_in_flight_loses_nothing(world: World) -> 
             assert status in {OrderStatus.CANCELLED.value, OrderStatus.EXPIRED.value}
             assert debited == refunded, (order_no, debited, refunded)
             assert after == before, "a closed order keeps no money"
+            if debited:  # the payer hears that the money went back
+                assert enrolled.get_json()["code"] == "order_closed"
+                assert "已原路退回" in enrolled.get_json()["message"]
         cancel = answers.get("cancel")
         if cancel is not None and cancel.status_code != 200:
             # The user is told plainly why the order was not cancelled.
             assert cancel.get_json()["code"] in {"payment_in_progress", "order_paid",
                                                  "not_pending"}, cancel.get_json()
             assert "订单" in cancel.get_json()["message"]
-        outcomes[status] = outcomes.get(status, 0) + 1
+        kind = status if status == OrderStatus.ISSUED.value else (
+            "refunded" if debited else "closed unpaid")
+        outcomes[kind] = outcomes.get(kind, 0) + 1
     assert sum(outcomes.values()) == TRIES
+    # Both ways a try can end happened: issued (the cancel refused), and closed with the debit
+    # that landed afterwards refunded.
+    assert outcomes.get("issued", 0) >= TRIES // 2 and outcomes.get("refunded", 0) >= 1, outcomes
     report = reconcile(world.container)
     assert report.ok, report.violations
     assert report.healed == {}
@@ -361,3 +378,32 @@ def test_a_late_gateway_notification_for_a_closed_order_is_refunded_once(world: 
     assert paid is not None and paid.refunded_fen == order.payable_fen
     report = reconcile(world.container)
     assert report.ok, report.violations
+
+
+def test_a_reconcile_run_that_breaks_is_recorded_and_one_bad_item_does_not_stop_it(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huiminbao.enrollment import reconcile as reconciliation
+
+    product = _product(world.app.test_client())
+    order_no = _seed_kept_debit(world, world.members[0], product, monkeypatch)
+
+    def unreachable(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("the registry went away mid-heal")
+
+    with monkeypatch.context() as patched:  # one item fails: reported, the run goes on
+        patched.setattr(services, "complete_payment", unreachable)
+        report = reconcile(world.container)
+    assert any(order_no in v and "本次未能处理" in v for v in report.violations), report
+    latest = reconciliation.latest_runs(world.container, 1)[0]
+    assert latest.ok is False and latest.violations == report.violations
+
+    with monkeypatch.context() as patched:  # a later step fails: recorded, then raised
+        patched.setattr(reconciliation, "_check", unreachable)
+        with pytest.raises(RuntimeError):
+            reconcile(world.container)
+    latest = reconciliation.latest_runs(world.container, 1)[0]
+    assert not latest.ok and any("对账中断" in v for v in latest.violations)
+    assert any(order_no in v and "已发起退款" in v for v in latest.violations)  # healed first
+    _status, debited, refunded = _money_of(world, order_no)
+    assert debited == refunded > 0
+    assert reconcile(world.container).ok

@@ -9,6 +9,7 @@ quick 409 with ``Retry-After``, never a worker thread held for long.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections import Counter
@@ -364,3 +365,52 @@ def _fresh_resident(app: Flask, container: Container) -> Session:
     member = sign_in_pool(container, product.id, 1)[0]
     return Session(app.test_client(), member.token, "", {
         "account_id": member.account_id, "identity": {"person_id": member.person_id}})
+
+
+def test_a_slow_first_attempt_taken_over_cannot_undo_or_double_its_successor(
+    pg_app: tuple[Flask, Container, MovableClock], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first attempt is alive but slower than its lease; a retry takes the key over. When
+    the first attempt moves on, it may not write an order (its link is refused and rolls the
+    order back), nor store its answer over the retry's, which then enrolls once."""
+    app, container, clock = pg_app
+    resident = _fresh_resident(app, container)
+    request, key = body(resident.client, "personal_account"), f"slow-{uuid.uuid4().hex}"
+    inside = [threading.Event(), threading.Event()]
+    release = [threading.Event(), threading.Event()]
+    real_quote, calls = services.quote, Counter[str]()
+
+    def held_quote(*args: Any, **kwargs: Any) -> Any:
+        attempt = calls["quote"]
+        calls["quote"] += 1
+        inside[attempt].set()
+        release[attempt].wait(30)
+        return real_quote(*args, **kwargs)
+
+    monkeypatch.setattr(services, "quote", held_quote)
+    answers: dict[str, Any] = {}
+
+    def post_as(name: str) -> threading.Thread:
+        thread = threading.Thread(target=lambda: answers.update(
+            {name: _post(app, resident, request, key)}))
+        thread.start()
+        return thread
+
+    slow = post_as("slow")
+    assert inside[0].wait(30)
+    clock.advance(AFTER_THE_LEASE)
+    retry = post_as("retry")
+    assert inside[1].wait(30)  # the retry took the key over and is running the request
+    release[0].set()
+    slow.join(30)
+    slow_status, slow_answer, _headers = answers["slow"]
+    assert (slow_status, slow_answer["code"]) == (409, "idempotency_taken_over"), slow_answer
+    assert _orders_of(container, resident) == []  # its order was rolled back with the link
+    release[1].set()
+    retry.join(30)
+    status, retried, _headers = answers["retry"]
+    assert status == 201 and retried["status"] == "issued", retried
+    assert _post(app, resident, request, key)[:2] == (201, retried)  # the retry's answer stands
+    (order,) = _orders_of(container, resident)
+    outcome = container.registry.query(order.payment_request_no)
+    assert outcome is not None and outcome.succeeded
