@@ -317,8 +317,9 @@ class World:
     examples: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def world(pg_url: str) -> Iterator[World]:
+    """One app for the module's schema; examples (and tests) number their rows from one count."""
     clock = MovableClock(TEST_NOW)
     container = build_container(Settings(database_url=pg_url, testing=True), clock=clock)
     assert isinstance(container.registry, SimulatedRegistry)
@@ -1037,3 +1038,22 @@ def test_money_is_never_lost_kept_or_moved_twice(world: World) -> None:
         # only failing runs reached) would double them.
         phases=[phase for phase in Phase if phase is not Phase.explain],
     ))
+
+
+def test_a_cancel_whose_close_answer_was_lost_is_settled_by_reconcile(world: World) -> None:
+    """Found by the model (a release-length run): the cancel's close reached the gateway but
+    its answer was lost (the buyer is told 503 暂时无法确认). The gateway now says CLOSED — the
+    order can never be paid — yet reconcile leaves it pending until it expires, and until then
+    every enrollment of its insured person is refused with pending_order."""
+    MoneyModel.world = world
+    model = MoneyModel()
+    try:
+        model.a_family_signs_up((100000, 100000))
+        (order_no,) = model.enroll_online("乙", ("self",), "standard", None).values
+        model.money_agrees()
+        model.buyer_cancels_the_order(order_no, False,
+                                      FaultPlan("gateway", "close", Fault.LOST_ANSWER))
+        model.money_agrees()
+        model.operator_reconciles()
+    finally:
+        model.teardown()
