@@ -76,6 +76,7 @@ ALREADY_INSURED = "已参保：{name}已有本年度{product}的有效保单，�
 PENDING_ORDER = "{name}已有一笔待支付的订单，请先完成或取消该订单"
 DEBIT_FAILED = "个人账户扣款未成功"
 NEVER_SENT = "支付未完成，订单已关闭，未扣除任何费用"
+PAYMENT_CLOSED = "支付已关闭，订单已取消，未扣除任何费用"
 EXPIRED = "超过30分钟未支付，订单已关闭"
 PAYMENT_UNKNOWN = "暂时无法确认该订单的付款结果，请稍后再试"
 OFFLINE_INTERRUPTED = "办理中断，订单已关闭，未记录任何缴费，请重新办理"
@@ -869,6 +870,10 @@ def resolve_pending(c: Container, order_number: str, *, abandoned: bool = False)
                 return complete_payment(c, order_number, transaction_id=result.transaction_id)
             if result is None and unheard:  # the gateway never got it: nothing can be paid
                 return close_unpaid(c, order_number, closed_as, EXPIRED if expired else NEVER_SENT)
+            if result is not None and result.trade_state is TradeState.CLOSED:
+                # Closed at the gateway (e.g. a cancel whose answer was lost): never payable.
+                return close_unpaid(c, order_number, closed_as,
+                                    EXPIRED if expired else PAYMENT_CLOSED)
             if expired:
                 try:
                     c.gateway.close(order.payment_request_no)
