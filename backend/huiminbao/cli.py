@@ -194,14 +194,17 @@ def reconcile() -> None:
     """Settle unknown payment outcomes, refund money that arrived for closed orders, resend
     unconfirmed refunds, then check every money invariant against the registry's and the
     gateway's statements; records the run for the console. Exits 0 when all is clear, 1 when
-    anything did not add up, 2 when the run itself broke. Run on a schedule: it never migrates
-    the schema (only deploys do)."""
+    anything did not add up (or the database cannot be reached), 2 when the run itself broke.
+    Run on a schedule: it never migrates the schema (only deploys do)."""
+    from huiminbao.core.db import is_database_unavailable
     from huiminbao.enrollment.reconcile import reconcile as run
 
     with wired_from_env(migrate=False) as wired:
         try:
             report = run(wired)
         except Exception as exc:  # recorded as a broken run; the schedule tries again
+            if is_database_unavailable(exc):
+                raise  # explained in one line like every command's (exit 1): nothing recorded
             click.echo(f"对账中断：{type(exc).__name__}，已记录，请查看日志", err=True)
             sys.exit(2)
     click.echo(report.format())
