@@ -407,3 +407,20 @@ def test_a_reconcile_run_that_breaks_is_recorded_and_one_bad_item_does_not_stop_
     _status, debited, refunded = _money_of(world, order_no)
     assert debited == refunded > 0
     assert reconcile(world.container).ok
+
+
+def test_the_command_exits_2_when_a_run_breaks(
+        world: World, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """0 all clear, 1 something wrong (recorded), 2 the run itself broke: the schedule's health
+    check tells a broken job from one that found something."""
+    from huiminbao.enrollment import reconcile as reconciliation
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("a defect in a check")
+
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    monkeypatch.setenv("HUIMINBAO_MODE", "demo")
+    monkeypatch.setattr(reconciliation, "_check", broken)
+    result = CliRunner().invoke(cli, ["reconcile"])
+    assert result.exit_code == 2, result.output
+    assert "对账中断" in result.output
