@@ -34,7 +34,7 @@ from sqlalchemy import func, select, text
 
 from huiminbao.bench import loadgen, pgbench, procs, server
 from huiminbao.bench.database import BenchSetupError, ScratchDatabase
-from huiminbao.bench.pool import PoolMember, sign_in_pool
+from huiminbao.bench.pool import PoolMember, one_click_body, sign_in_pool
 from huiminbao.core.config import REPO_ROOT
 
 TARGET_RATIO = 1 / 3
@@ -159,12 +159,8 @@ def _run_storm(options: Options, database: ScratchDatabase, settings: Any, wired
 
     with wired.db.read() as session:
         product = session.get(Product, product_id)
-        assert product is not None and product.current_terms is not None
-        terms_version = product.current_terms.version
-        premium = next(t.premium_fen for t in product.tiers if t.code == "standard")
-    body = {"product_id": product_id, "tier": "standard", "payment_method": "personal_account",
-            "confirmations": {"terms_version": terms_version, "not_basic_insurance": True,
-                              "debit_amount_fen": premium}}
+        assert product is not None
+        body = one_click_body(product)
 
     with tempfile.TemporaryDirectory(prefix="huiminbao-bench-") as raw_workdir:
         workdir = Path(raw_workdir)

@@ -85,7 +85,7 @@ def _timed(function: Callable[..., Any], label: str, spent: dict[str, float]) ->
 def run(*, persons: int, samples: int, database_url: str, redis_url: str,
         echo: Callable[[str], None]) -> PhaseReport:
     from huiminbao.app import build_container, create_app
-    from huiminbao.bench.pool import sign_in_pool
+    from huiminbao.bench.pool import one_click_body, sign_in_pool
     from huiminbao.catalog.demo import ensure_demo_product
     from huiminbao.core.config import Mode, Settings
     from huiminbao.core.logging import configure_logging
@@ -112,14 +112,7 @@ def run(*, persons: int, samples: int, database_url: str, redis_url: str,
             # Requests log as in production (that is part of their cost), into the void.
             configure_logging(logging.INFO, stream=open(os.devnull, "w"))  # noqa: SIM115
             client = app.test_client()
-            terms = product.current_terms
-            tier = product.tier("standard") or product.tiers[0]
-            assert terms is not None
-            body = {"product_id": product.id, "tier": tier.code,
-                    "payment_method": "personal_account",
-                    "confirmations": {"terms_version": terms.version,
-                                      "not_basic_insurance": True,
-                                      "debit_amount_fen": tier.premium_fen}}
+            body = one_click_body(product)
 
             def enroll(token: str) -> None:
                 response = client.post(

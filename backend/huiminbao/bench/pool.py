@@ -46,6 +46,19 @@ class PoolMember:
 Candidate = tuple[int, str, str]  # registry row id, ID number, name
 
 
+def one_click_body(product: Product, tier_code: str = "standard") -> dict[str, object]:
+    """What a pool member posts to ``/api/v1/enrollments``: one click for oneself, paid from the
+    personal account, the terms and the debit amount confirmed (the product's tiers and terms
+    loaded)."""
+    tier = product.tier(tier_code)
+    terms = product.current_terms
+    if tier is None or terms is None:
+        raise LookupError(f"product {product.id} has no tier {tier_code!r} or no terms")
+    return {"product_id": product.id, "tier": tier.code, "payment_method": "personal_account",
+            "confirmations": {"terms_version": terms.version, "not_basic_insurance": True,
+                              "debit_amount_fen": tier.premium_fen}}
+
+
 def _chunks(items: Sequence[Candidate], size: int) -> Iterator[Sequence[Candidate]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]

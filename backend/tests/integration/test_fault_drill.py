@@ -56,7 +56,7 @@ from sqlalchemy.engine import make_url
 
 from huiminbao.app import build_container
 from huiminbao.bench import server
-from huiminbao.bench.pool import PoolMember, sign_in_pool
+from huiminbao.bench.pool import PoolMember, one_click_body, sign_in_pool
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.catalog.models import Product
 from huiminbao.core.config import Mode, Settings
@@ -197,12 +197,7 @@ def drill(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dri
     with container.db.read() as session:
         product = session.scalars(select(Product).where(Product.id == product.id)).one()
         _ = product.tiers, product.terms
-    assert product.current_terms is not None
-    tier = product.tier("standard")
-    assert tier is not None
-    body = {"product_id": product.id, "tier": "standard", "payment_method": "personal_account",
-            "confirmations": {"terms_version": product.current_terms.version,
-                              "not_basic_insurance": True, "debit_amount_fen": tier.premium_fen}}
+    body = one_click_body(product)
     upstream = make_url(pg_url)
     proxy = FaultProxy(upstream.host or "127.0.0.1", upstream.port or 5432)
     proxy.MAX_LIFETIME_SECONDS = 300.0 + 120.0 * ROUNDS  # it serves the whole drill

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql
 
 from huiminbao.app import build_container, create_app
 from huiminbao.bench.bigtables import load_enrolled
-from huiminbao.bench.pool import PoolMember, sign_in_pool
+from huiminbao.bench.pool import PoolMember, one_click_body, sign_in_pool
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.catalog.models import Product
 from huiminbao.core.clock import MovableClock
@@ -128,11 +128,7 @@ def hot(pg_url: str) -> Iterator[HotPath]:
     # Members whose registry record has a phone: the debit notice is texted, as for most people.
     members = [member for member in sign_in_pool(container, product.id, 12)
                if container.registry.find_person(member.id_number).phone][:2]  # type: ignore[union-attr]
-    assert product.current_terms is not None
-    body = {"product_id": product.id, "tier": "standard", "payment_method": "personal_account",
-            "confirmations": {"terms_version": product.current_terms.version,
-                              "not_basic_insurance": True,
-                              "debit_amount_fen": product.tier("standard").premium_fen}}  # type: ignore[union-attr]
+    body = one_click_body(product)
     hot = HotPath(create_app(container=container), container, product.id, members, body,
                   Capture())
     _enroll(hot, members[0])  # warm: statement caches, first connections

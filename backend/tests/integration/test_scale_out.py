@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from huiminbao.app import build_container
 from huiminbao.bench import server
-from huiminbao.bench.pool import PoolMember, sign_in_pool
+from huiminbao.bench.pool import PoolMember, one_click_body, sign_in_pool
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.catalog.models import Product
 from huiminbao.core.config import Mode, Settings
@@ -81,12 +81,7 @@ def cluster(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
         _ = product.tiers, product.terms
     members = sign_in_pool(container, product.id, PERSONS)
     assert len(members) == PERSONS
-    assert product.current_terms is not None
-    tier = product.tier("standard")
-    assert tier is not None
-    body = {"product_id": product.id, "tier": "standard", "payment_method": "personal_account",
-            "confirmations": {"terms_version": product.current_terms.version,
-                              "not_basic_insurance": True, "debit_amount_fen": tier.premium_fen}}
+    body = one_click_body(product)
     workdir = tmp_path_factory.mktemp("scale-out")
     env = server.server_env(pg_url, REDIS_URL, secret_key)
     started: list[server.AppServer] = []
