@@ -424,3 +424,41 @@ def test_the_command_exits_2_when_a_run_breaks(
     result = CliRunner().invoke(cli, ["reconcile"])
     assert result.exit_code == 2, result.output
     assert "对账中断" in result.output
+
+
+def test_an_order_cancelled_while_its_payment_is_being_opened_gets_no_pay_page(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gateway opens the payment, and before its answer is kept the buyer cancels in
+    another tab (the cancel found nothing at the gateway yet): the enrollment answers that the
+    order is closed, keeps no pay page, and closes the payment so nobody can pay it."""
+    member = world.members[0]
+    product = _product(world.app.test_client())
+    gateway: Any = world.container.gateway
+    real_create = gateway.create_payment
+    opened: dict[str, str] = {}
+
+    def opened_then_cancelled_elsewhere(out_trade_no: str, *args: Any, **kwargs: Any) -> Any:
+        payment = real_create(out_trade_no, *args, **kwargs)
+        with world.container.db.read() as session:
+            opened["order_no"] = session.scalars(select(Order.order_no).where(
+                Order.payment_request_no == out_trade_no)).one()
+        services.close_unpaid(world.container, opened["order_no"], OrderStatus.CANCELLED,
+                              "已由您取消")
+        return payment
+
+    monkeypatch.setattr(gateway, "create_payment", opened_then_cancelled_elsewhere)
+    answer = world.app.test_client().post("/api/v1/enrollments", headers={
+        **_bearer(member), "Idempotency-Key": uuid.uuid4().hex}, json={
+        "product_id": product["id"], "tier": "standard", "payment_method": "online",
+        "confirmations": {"terms_version": product["terms"]["version"],
+                          "not_basic_insurance": True}})
+    assert answer.status_code == 409, answer.get_json()
+    assert answer.get_json()["code"] == "order_closed"
+    assert "订单已取消" in answer.get_json()["message"]
+    with world.container.db.read() as session:
+        order = session.scalars(select(Order).where(
+            Order.order_no == opened["order_no"])).one()
+    assert (order.status, order.pay_url) == ("cancelled", None)
+    trade = gateway.query(order.payment_request_no)
+    assert trade is not None and trade.trade_state.value == "CLOSED"
+    assert reconcile(world.container).ok
