@@ -606,13 +606,13 @@ def complete_payment(c: Container, order_number: str, *, transaction_id: str | N
     account the money came from (``employer:<code>``, ``counter_cash:<city>``). ``texts``
     (phone, text) are queued in the transaction that issues the order, or after it when another
     call (settling the order on a read) issued it first."""
-    outcome = _complete_payment(c, order_number, transaction_id, offline_source, texts)
-    if isinstance(outcome, str):  # the order was closed: the money goes back
+    done = _complete_payment(c, order_number, transaction_id, offline_source, texts)
+    if done.refund_no is not None:  # the order was closed: the money goes back
         from huiminbao.enrollment.policies import settle_refund
 
-        settle_refund(c, outcome)
+        settle_refund(c, done.refund_no)
         return load_order(c, order_number)
-    order = outcome
+    order = done.issued
     if order is None:
         if texts:  # another call (a read of the order) issued it first; the texts still go
             with c.db.transaction() as session:
@@ -650,20 +650,28 @@ def _tell_insured_relatives(c: Container, order: Order) -> None:
                        f"{product.coverage_ends_on:%Y年%m月%d日}。可登录查看电子保单。")
 
 
+@dataclass(frozen=True)
+class Completion:
+    """What one completion did: issued the order (``issued``, with its items and their new
+    policies), found it issued already (neither), or found it closed and booked the money that
+    arrived to go back (``refund_no``)."""
+
+    issued: Order | None = None
+    refund_no: str | None = None
+
+
 def _complete_payment(c: Container, order_number: str, transaction_id: str | None,
                       offline_source: str | None = None,
-                      texts: Sequence[tuple[str, str]] = ()) -> Order | str | None:
-    """The transition itself; returns the order, with its items and their new policies, only
-    when this call issued it; None when another call did; the refund number when the order
-    had been closed (the money is booked to go back, and nothing is issued)."""
+                      texts: Sequence[tuple[str, str]] = ()) -> Completion:
+    """The transition itself, in one transaction under the order's lock."""
     now = c.clock.now()
     with c.db.transaction() as session:
         order = _locked_order(session, order_number, with_items=True)
         status = OrderStatus(order.status)
         if status in {OrderStatus.PAID, OrderStatus.ISSUED, OrderStatus.REFUNDED}:
-            return None
+            return Completion()
         if status.is_closed:
-            return hold_stray_payment(c, session, order, now)
+            return Completion(refund_no=hold_stray_payment(c, session, order, now))
         product = c.products.get(order.product_id) or session.get(Product, order.product_id)
         assert product is not None
         # Paid, then issued at once: both transitions are checked, one UPDATE is written.
@@ -692,7 +700,7 @@ def _complete_payment(c: Container, order_number: str, transaction_id: str | Non
         ))
         for phone, text in texts:
             c.sms.send(session, phone, text)
-    return order
+    return Completion(issued=order)
 
 
 def hold_stray_payment(c: Container, session: Session, order: Order, now: datetime) -> str:

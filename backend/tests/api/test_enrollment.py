@@ -415,8 +415,8 @@ def test_the_debit_text_goes_out_even_when_a_read_of_the_order_issued_it_first(
 
     def read_settles_it_first(c: Container, order_number: str, transaction_id: str | None,
                               offline_source: str | None = None,
-                              texts: Sequence[tuple[str, str]] = ()) -> Order | None:
-        assert real(c, order_number, transaction_id, offline_source) is not None
+                              texts: Sequence[tuple[str, str]] = ()) -> services.Completion:
+        assert real(c, order_number, transaction_id, offline_source).issued is not None
         return real(c, order_number, transaction_id, offline_source, texts)
 
     monkeypatch.setattr(services, "_complete_payment", read_settles_it_first)
