@@ -488,6 +488,18 @@ class SimulatedRegistry:
             rows = person_rows_by_id_number(session, (idnumber.normalize(n) for n in id_numbers))
             return {id_number: _person(row) for id_number, row in rows.items()}
 
+    def contact_matches(self, id_number: str, phone: str) -> bool:
+        """The phone on file equals ``phone`` (surrounding blanks ignored); False for a person
+        the registry does not know or who has no phone on file."""
+        wanted = phone.strip()
+        if not wanted:
+            return False
+        with self._db.read() as session:
+            on_file = session.scalar(
+                select(RegistryPersonRow.phone)
+                .where(RegistryPersonRow.id_number == idnumber.normalize(id_number)))
+        return on_file is not None and on_file.strip() == wanted
+
     def relations(self, id_number: str) -> list[FamilyLink]:
         relative = aliased(RegistryPersonRow)
         with self._db.read() as session:

@@ -1,0 +1,376 @@
+"""``RegistryPort`` over HTTP: the documented registry protocol (docs/registry-protocol.md),
+spoken to the bridge a city's integration team runs in front of its 医保信息平台.
+
+* Every request is a fresh envelope (new message id, real wall-clock timestamp), signed and its
+  body encrypted; every answer must verify against the same keys or it is not believed.
+* Queries are retried with back-off on a lost connection, a timeout or an untrusted answer.
+  Debits and refunds are re-sent only with the same request number (the registry answers a
+  repeated request number with the recorded result and never moves money twice); when no
+  trustworthy answer arrives, ``RegistryUnavailable`` says the outcome is unknown and reconcile
+  settles it with ``query`` as for any registry.
+* A signed business refusal is an answer: ``RequestNumberReused``, ``ValueError`` (invalid
+  argument) as from the simulator.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from huiminbao.core.config import ConfigError
+from huiminbao.registry import wire
+from huiminbao.registry.port import (
+    AccountBalance,
+    AccountEntry,
+    BalanceKind,
+    FamilyLink,
+    OperationResult,
+    RegistryPerson,
+    RegistryUnavailable,
+    RequestNumberReused,
+    Scheme,
+)
+from huiminbao.registry.protocol import (
+    DEFAULT_SKEW_SECONDS,
+    SENDER_ID_SHAPE,
+    Answer,
+    Errors,
+    ProtocolError,
+    ProtocolKeys,
+    Transaction,
+    build_request,
+    decode_key,
+    open_answer,
+    wall_clock,
+)
+
+ENV_URL = "HUIMINBAO_REGISTRY_URL"
+ENV_SENDER_ID = "HUIMINBAO_REGISTRY_SENDER_ID"
+ENV_SIGNING_KEY = "HUIMINBAO_REGISTRY_SIGNING_KEY"
+ENV_ENCRYPTION_KEY = "HUIMINBAO_REGISTRY_ENCRYPTION_KEY"
+ENV_TIMEOUT = "HUIMINBAO_REGISTRY_TIMEOUT"
+REQUIRED_VARIABLES = (ENV_URL, ENV_SENDER_ID, ENV_SIGNING_KEY, ENV_ENCRYPTION_KEY)
+DEFAULT_TIMEOUT_SECONDS = 10.0
+MAX_CONNECT_TIMEOUT_SECONDS = 3.0
+QUERY_ATTEMPTS = 3
+MONEY_ATTEMPTS = 2
+BACKOFF_SECONDS = (0.2, 0.6)
+
+
+class RegistryRefused(RegistryUnavailable):
+    """The registry refused the envelope (unknown sender, bad signature, stale timestamp, ...) or
+    gave an answer that cannot be trusted. Nothing was learnt about the operation: like any
+    unavailability, ``query`` settles it. ``code`` is the protocol's error name, if known."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    """Where the registry bridge is and the keys shared with it (from HUIMINBAO_REGISTRY_*)."""
+
+    url: str
+    sender_id: str
+    keys: ProtocolKeys
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RegistryConfig | None:
+        """None when none of the variables is set; ``ConfigError`` naming the variable when only
+        some are set or one is invalid."""
+        values = {name: env.get(name, "").strip() for name in (*REQUIRED_VARIABLES, ENV_TIMEOUT)}
+        if not any(values.values()):
+            return None
+        for name in REQUIRED_VARIABLES:
+            if not values[name]:
+                raise ConfigError(f"{name} must be set together with the other registry "
+                                  f"variables ({', '.join(REQUIRED_VARIABLES)})")
+        url = values[ENV_URL]
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"{ENV_URL} must be an http(s) URL, not {url!r}")
+        sender_id = values[ENV_SENDER_ID]
+        if not SENDER_ID_SHAPE.fullmatch(sender_id):
+            raise ConfigError(f"{ENV_SENDER_ID} must be 1-32 letters, digits, '-' or '_'")
+        try:
+            signing_key = decode_key(values[ENV_SIGNING_KEY])
+        except ValueError as exc:
+            raise ConfigError(f"{ENV_SIGNING_KEY} must be base64 of at least 32 bytes") from exc
+        if len(signing_key) < 32:
+            raise ConfigError(f"{ENV_SIGNING_KEY} must be base64 of at least 32 bytes")
+        try:
+            encryption_key = decode_key(values[ENV_ENCRYPTION_KEY])
+        except ValueError as exc:
+            raise ConfigError(f"{ENV_ENCRYPTION_KEY} must be base64 of exactly 32 bytes") from exc
+        if len(encryption_key) != 32:
+            raise ConfigError(f"{ENV_ENCRYPTION_KEY} must be base64 of exactly 32 bytes "
+                              "(an AES-256 key)")
+        timeout = DEFAULT_TIMEOUT_SECONDS
+        if values[ENV_TIMEOUT]:
+            try:
+                timeout = float(values[ENV_TIMEOUT])
+            except ValueError as exc:
+                raise ConfigError(f"{ENV_TIMEOUT} must be a number of seconds") from exc
+            if not 0 < timeout <= 120:
+                raise ConfigError(f"{ENV_TIMEOUT} must be more than 0 and at most 120 seconds")
+        return cls(url, sender_id, ProtocolKeys(signing_key, encryption_key), timeout)
+
+    def describe(self) -> str:
+        """Where it points, secrets masked."""
+        return (f"医保平台接口 {self.url}（发送方 {self.sender_id}，签名 HMAC-SHA256，"
+                f"加密 AES-256-GCM，密钥已隐藏，超时 {self.timeout_seconds:g} 秒）")
+
+    def to_env(self) -> dict[str, str]:
+        return {
+            ENV_URL: self.url,
+            ENV_SENDER_ID: self.sender_id,
+            ENV_SIGNING_KEY: self.keys.signing_key_b64(),
+            ENV_ENCRYPTION_KEY: self.keys.encryption_key_b64(),
+            ENV_TIMEOUT: f"{self.timeout_seconds:g}",
+        }
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and what came back (for the contract kit, which inspects raw answers)."""
+
+    request: dict[str, Any]
+    status: int
+    envelope: dict[str, Any] | None
+
+
+class ProtocolClient:
+    """Sends envelopes to the registry endpoint and verifies the answers. Thread-safe."""
+
+    def __init__(self, config: RegistryConfig, *, session: requests.Session | None = None,
+                 now: Callable[[], float] = wall_clock) -> None:
+        self.config = config
+        self._session = session or requests.Session()
+        self._now = now
+        self._lock = threading.Lock()
+
+    @property
+    def timeouts(self) -> tuple[float, float]:
+        read = self.config.timeout_seconds
+        return min(MAX_CONNECT_TIMEOUT_SECONDS, read), read
+
+    def envelope(self, infno: str, body: Mapping[str, Any], **overrides: Any) -> dict[str, Any]:
+        return build_request(self.config.keys, self.config.sender_id, infno, body,
+                             now=overrides.pop("now", self._now()), **overrides)
+
+    def post(self, envelope: Mapping[str, Any]) -> Exchange:
+        """Send an envelope as it is. Raises ``requests.RequestException`` on a lost
+        connection or a timeout."""
+        response = self._session.post(self.config.url, json=envelope, timeout=self.timeouts,
+                                      headers={"Accept": "application/json"})
+        try:
+            parsed = response.json()
+        except ValueError:
+            parsed = None
+        return Exchange(dict(envelope), response.status_code,
+                        parsed if isinstance(parsed, dict) else None)
+
+    def open(self, exchange: Exchange) -> Answer:
+        """The verified answer of an exchange; ``ProtocolError`` if it cannot be trusted."""
+        if exchange.envelope is None:
+            raise ProtocolError(Errors.MALFORMED, f"HTTP {exchange.status} without an envelope")
+        return open_answer(exchange.envelope, self.config.keys,
+                           sender_id=self.config.sender_id, infno=exchange.request["infno"],
+                           request_msgid=exchange.request["msgid"], now=self._now(),
+                           skew_seconds=DEFAULT_SKEW_SECONDS)
+
+    def call(self, transaction: Transaction, body: Mapping[str, Any], *,
+             attempts: int = 1) -> Answer:
+        """Send (each attempt a fresh envelope of the same body) until a trustworthy answer
+        arrives; ``RegistryUnavailable`` (or ``RegistryRefused``) after the last attempt."""
+        failure: RegistryUnavailable | None = None
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(BACKOFF_SECONDS[min(attempt - 1, len(BACKOFF_SECONDS) - 1)])
+            try:
+                exchange = self.post(self.envelope(transaction.value, body))
+            except requests.Timeout as exc:
+                failure = RegistryUnavailable(f"医保平台无应答（超时）：{type(exc).__name__}")
+                continue
+            except requests.RequestException as exc:
+                failure = RegistryUnavailable(f"无法连接医保平台：{type(exc).__name__}")
+                continue
+            try:
+                answer = self.open(exchange)
+            except ProtocolError as exc:
+                failure = RegistryRefused(
+                    f"医保平台应答不可信（{exc.code.message_zh}）：HTTP {exchange.status}",
+                    code=exc.code.name)
+                if exchange.envelope and exchange.envelope.get("infcode") not in (None, "0"):
+                    # An unsigned refusal (e.g. unknown sender): report what it says.
+                    failure = RegistryRefused(
+                        f"医保平台拒绝请求：{exchange.envelope.get('err_msg')}",
+                        code=str(exchange.envelope.get("err_code")))
+                continue
+            if answer.ok:
+                return answer
+            code = answer.error
+            if code is Errors.REQUEST_NO_REUSED:
+                raise RequestNumberReused(answer.err_msg_en or "request number reused")
+            if code is Errors.INVALID_ARGUMENT:
+                raise ValueError(answer.err_msg_en or "invalid argument")
+            # A signed refusal of the envelope or an internal error: the request had no effect
+            # that we can know of; try again (a new message id), then give up as unavailable.
+            failure = RegistryRefused(f"医保平台拒绝请求：{answer.err_msg}",
+                                      code=answer.err_code)
+        assert failure is not None
+        raise failure
+
+
+class HttpRegistry:
+    """``RegistryPort`` over the registry protocol."""
+
+    def __init__(self, config: RegistryConfig, *, session: requests.Session | None = None,
+                 query_attempts: int = QUERY_ATTEMPTS,
+                 money_attempts: int = MONEY_ATTEMPTS) -> None:
+        self.config = config
+        self.client = ProtocolClient(config, session=session)
+        self._query_attempts = query_attempts
+        self._money_attempts = money_attempts
+
+    def describe(self) -> str:
+        return self.config.describe()
+
+    def _ask(self, transaction: Transaction, body: Mapping[str, Any]) -> dict[str, Any]:
+        attempts = self._money_attempts if transaction.moves_money else self._query_attempts
+        answer = self.client.call(transaction, body, attempts=attempts)
+        assert answer.body is not None  # open_answer guarantees a body on success
+        return answer.body
+
+    @staticmethod
+    @contextmanager
+    def _shaped() -> Iterator[None]:
+        """A body that does not have the documented shape is an untrusted answer."""
+        try:
+            yield
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RegistryRefused(f"医保平台应答格式不符合协议：{exc}", code="malformed") from exc
+
+    def probe(self) -> None:
+        """One harmless round trip (the ping transaction); raises ``RegistryUnavailable`` (or
+        ``RegistryRefused`` with the protocol's reason, e.g. a wrong key) on failure."""
+        body = self.client.call(Transaction.PING, {}, attempts=1).body or {}
+        if body.get("pong") is not True:
+            raise RegistryRefused("医保平台应答格式不符合协议：ping", code="malformed")
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def find_person(self, id_number: str) -> RegistryPerson | None:
+        body = self._ask(Transaction.PERSON, {"id_number": id_number})
+        if body.get("person") is None:
+            return None
+        with self._shaped():
+            return wire.person_in(wire.object_of(body["person"], "person"))
+
+    def find_persons(self, id_numbers: Sequence[str]) -> dict[str, RegistryPerson]:
+        found: dict[str, RegistryPerson] = {}
+        wanted = list(dict.fromkeys(id_numbers))
+        for start in range(0, len(wanted), wire.MAX_BATCH):
+            body = self._ask(Transaction.PERSONS,
+                             {"id_numbers": wanted[start: start + wire.MAX_BATCH]})
+            with self._shaped():
+                persons = [wire.person_in(item)
+                           for item in wire.list_of(body.get("persons"), "persons")]
+            found.update((person.id_number, person) for person in persons)
+        return found
+
+    def contact_matches(self, id_number: str, phone: str) -> bool:
+        body = self._ask(Transaction.CONTACT_CHECK, {"id_number": id_number, "phone": phone})
+        matches = body.get("matches")
+        if not isinstance(matches, bool):
+            raise RegistryRefused("医保平台应答格式不符合协议：matches", code="malformed")
+        return matches
+
+    def relations(self, id_number: str) -> list[FamilyLink]:
+        body = self._ask(Transaction.RELATIONS, {"id_number": id_number})
+        with self._shaped():
+            return [wire.link_in(item) for item in wire.list_of(body.get("relations"),
+                                                                "relations")]
+
+    def balance(self, id_number: str) -> AccountBalance | None:
+        body = self._ask(Transaction.BALANCE, {"id_number": id_number})
+        if body.get("balance") is None:
+            return None
+        with self._shaped():
+            return wire.balance_in(wire.object_of(body["balance"], "balance"))
+
+    def entries(self, id_number: str) -> list[AccountEntry]:
+        body = self._ask(Transaction.ENTRIES, {"id_number": id_number})
+        with self._shaped():
+            return [wire.entry_in(item) for item in wire.list_of(body.get("entries"), "entries")]
+
+    def scheme_counts(self, id_numbers: Sequence[str]) -> dict[Scheme, int]:
+        counts: dict[Scheme, int] = {}
+        # Distinct first, so a number given twice in different batches still counts once.
+        wanted = sorted(set(id_numbers))
+        for start in range(0, len(wanted), wire.MAX_COUNT_BATCH):
+            body = self._ask(Transaction.SCHEME_COUNTS,
+                             {"id_numbers": wanted[start: start + wire.MAX_COUNT_BATCH]})
+            with self._shaped():
+                raw = wire.object_of(body.get("counts"), "counts")
+                batch = {Scheme(name): wire.integer(raw, name) for name in raw}
+            for scheme, count in batch.items():
+                counts[scheme] = counts.get(scheme, 0) + count
+        return counts
+
+    def query(self, request_no: str) -> OperationResult | None:
+        body = self._ask(Transaction.QUERY, {"request_no": request_no})
+        if body.get("found") is not True:
+            return None
+        with self._shaped():
+            return wire.result_in(wire.object_of(body["result"], "result"))
+
+    def statement(self, since: datetime | None = None,
+                  until: datetime | None = None) -> list[OperationResult]:
+        results: list[OperationResult] = []
+        cursor: str | None = None
+        while True:
+            body = self._ask(Transaction.STATEMENT, {"since": wire.iso(since),
+                                                     "until": wire.iso(until), "cursor": cursor})
+            with self._shaped():
+                results.extend(wire.result_in(item)
+                               for item in wire.list_of(body.get("results"), "results"))
+            next_cursor = body.get("next_cursor")
+            if not isinstance(next_cursor, str) or not next_cursor:
+                return results
+            cursor = next_cursor
+
+    # --- money -------------------------------------------------------------------------------
+
+    def debit(self, request_no: str, id_number: str, amount_fen: int, *,
+              sources: Sequence[BalanceKind], purpose: str) -> OperationResult:
+        if isinstance(sources, str):
+            raise ValueError("sources must be a sequence of balance kinds, not a string")
+        body = self._ask(Transaction.DEBIT, {
+            "request_no": request_no, "id_number": id_number, "amount_fen": amount_fen,
+            "sources": [BalanceKind(source).value for source in sources], "purpose": purpose})
+        return self._result(body, request_no)
+
+    def refund(self, request_no: str, original_request_no: str, amount_fen: int, *,
+               purpose: str) -> OperationResult:
+        body = self._ask(Transaction.REFUND, {
+            "request_no": request_no, "original_request_no": original_request_no,
+            "amount_fen": amount_fen, "purpose": purpose})
+        return self._result(body, request_no)
+
+    def _result(self, body: dict[str, Any], request_no: str) -> OperationResult:
+        with self._shaped():
+            result = wire.result_in(wire.object_of(body["result"], "result"))
+        if result.request_no != request_no:
+            raise RegistryRefused("医保平台应答的业务流水号与请求不符", code="malformed")
+        return result

@@ -1,0 +1,190 @@
+"""The registry protocol's message bodies: port values to JSON objects and back.
+
+Field names and shapes are those of the JSON Schemas in ``docs/registry-protocol.openapi.yaml``.
+Times are ISO 8601 with an offset; money is integer fen. A malformed body raises ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from huiminbao.registry.port import (
+    AccountBalance,
+    AccountEntry,
+    Assistance,
+    BalanceKind,
+    FailureReason,
+    FamilyLink,
+    OperationKind,
+    OperationResult,
+    OperationStatus,
+    PersonStatus,
+    RegistryPerson,
+    Relation,
+    Scheme,
+)
+
+# Most ID numbers in one batch lookup or scheme-count message (callers split larger sets).
+MAX_BATCH = 500
+MAX_COUNT_BATCH = 5000
+# Operations per statement page.
+STATEMENT_PAGE = 1000
+
+
+def text(body: Mapping[str, Any], name: str, *, optional: bool = False) -> str:
+    value = body.get(name)
+    if value is None and optional:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string")
+    return value
+
+
+def integer(body: Mapping[str, Any], name: str) -> int:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer")
+    return value
+
+
+def text_list(body: Mapping[str, Any], name: str, limit: int) -> list[str]:
+    value = body.get(name)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"{name} must be a list of strings")
+    if len(value) > limit:
+        raise ValueError(f"{name} holds at most {limit} items")
+    return list(value)
+
+
+def instant(value: object, name: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be an ISO 8601 time")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError(f"{name} must carry a UTC offset")
+    return parsed
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+# --- values ------------------------------------------------------------------------------------
+
+
+def person_out(person: RegistryPerson) -> dict[str, Any]:
+    # The phone never leaves the registry: the contact check answers yes or no instead.
+    return {
+        "id_number": person.id_number,
+        "name": person.name,
+        "city_code": person.city_code,
+        "scheme": person.scheme.value,
+        "status": person.status.value,
+        "assistance": person.assistance.value,
+    }
+
+
+def person_in(value: Mapping[str, Any]) -> RegistryPerson:
+    return RegistryPerson(
+        id_number=text(value, "id_number"),
+        name=text(value, "name"),
+        phone=None,
+        city_code=text(value, "city_code"),
+        scheme=Scheme(text(value, "scheme")),
+        status=PersonStatus(text(value, "status")),
+        assistance=Assistance(text(value, "assistance")),
+    )
+
+
+def link_out(link: FamilyLink) -> dict[str, Any]:
+    return {"relative_id_number": link.relative_id_number, "relation": link.relation.value}
+
+
+def link_in(value: Mapping[str, Any]) -> FamilyLink:
+    return FamilyLink(text(value, "relative_id_number"), Relation(text(value, "relation")))
+
+
+def balance_out(balance: AccountBalance) -> dict[str, Any]:
+    return {"id_number": balance.id_number, "prior_years_fen": balance.prior_years_fen,
+            "current_year_fen": balance.current_year_fen}
+
+
+def balance_in(value: Mapping[str, Any]) -> AccountBalance:
+    return AccountBalance(text(value, "id_number"), integer(value, "prior_years_fen"),
+                          integer(value, "current_year_fen"))
+
+
+def entry_out(entry: AccountEntry) -> dict[str, Any]:
+    return {
+        "request_no": entry.request_no,
+        "kind": entry.kind.value,
+        "balance_kind": entry.balance_kind.value,
+        "amount_fen": entry.amount_fen,
+        "balance_after_fen": entry.balance_after_fen,
+        "purpose": entry.purpose,
+        "occurred_at": iso(entry.occurred_at),
+    }
+
+
+def entry_in(value: Mapping[str, Any]) -> AccountEntry:
+    occurred_at = instant(value.get("occurred_at"), "occurred_at")
+    if occurred_at is None:
+        raise ValueError("occurred_at is required")
+    return AccountEntry(
+        request_no=text(value, "request_no"),
+        kind=OperationKind(text(value, "kind")),
+        balance_kind=BalanceKind(text(value, "balance_kind")),
+        amount_fen=integer(value, "amount_fen"),
+        balance_after_fen=integer(value, "balance_after_fen"),
+        purpose=text(value, "purpose"),
+        occurred_at=occurred_at,
+    )
+
+
+def result_out(result: OperationResult) -> dict[str, Any]:
+    return {
+        "request_no": result.request_no,
+        "kind": result.kind.value,
+        "status": result.status.value,
+        "id_number": result.id_number,
+        "amount_fen": result.amount_fen,
+        "failure_reason": result.failure_reason.value if result.failure_reason else None,
+        "by_balance": {kind.value: amount for kind, amount in result.by_balance.items()},
+        "occurred_at": iso(result.occurred_at),
+        "original_request_no": result.original_request_no,
+    }
+
+
+def result_in(value: Mapping[str, Any]) -> OperationResult:
+    by_balance = value.get("by_balance") or {}
+    if not isinstance(by_balance, dict):
+        raise ValueError("by_balance must be an object")
+    reason = value.get("failure_reason")
+    original = value.get("original_request_no")
+    return OperationResult(
+        request_no=text(value, "request_no"),
+        kind=OperationKind(text(value, "kind")),
+        status=OperationStatus(text(value, "status")),
+        id_number=text(value, "id_number", optional=True),
+        amount_fen=integer(value, "amount_fen"),
+        failure_reason=FailureReason(reason) if reason else None,
+        by_balance={BalanceKind(kind): integer(by_balance, kind) for kind in by_balance},
+        occurred_at=instant(value.get("occurred_at"), "occurred_at"),
+        original_request_no=original if isinstance(original, str) else None,
+    )
+
+
+def object_of(value: object, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be an object")
+    return value
+
+
+def list_of(value: object, name: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ValueError(f"{name} must be a list of objects")
+    return value
