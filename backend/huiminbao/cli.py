@@ -145,7 +145,8 @@ def _load_demo_data(settings: Settings) -> None:
 
 @main.group()
 def registry() -> None:
-    """The built-in basic-insurance registry simulator."""
+    """The basic-insurance registry: the built-in simulator, its protocol server, the bridge
+    contract kit."""
 
 
 @registry.command("import")
@@ -187,6 +188,16 @@ def registry_generate(count: int, city_code: str, seed: int) -> None:
     finally:
         wired.db.dispose()
     click.echo(f"已生成 {len(created)} 名参保人")
+
+
+def _attach_registry_protocol_commands() -> None:
+    from huiminbao.registry.cli import contract_test, serve_simulator
+
+    registry.add_command(serve_simulator)  # huiminbao registry serve-simulator
+    registry.add_command(contract_test)  # huiminbao registry contract-test URL
+
+
+_attach_registry_protocol_commands()
 
 
 @main.command()
