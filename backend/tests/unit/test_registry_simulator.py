@@ -284,3 +284,20 @@ def test_deposit_with_a_request_number_is_applied_once(registry: SimulatedRegist
     assert balance == AccountBalance(person, 0, 30_000)
     assert registry.entries(person) == []  # deposits are not port operations
     assert_ledger_matches(registry, person)
+
+
+def test_contact_matches_answers_whether_the_phone_on_file_is_the_given_one(
+    registry: SimulatedRegistry,
+) -> None:
+    id_number = add_person(registry)
+    assert not registry.contact_matches(id_number, "13800000009")  # no phone on file
+    person = registry.find_person(id_number)
+    assert person is not None
+    from dataclasses import replace
+
+    registry.upsert_person(replace(person, phone="13800000009"))
+    assert registry.contact_matches(id_number, "13800000009")
+    assert registry.contact_matches(id_number.lower(), " 13800000009 ")
+    assert not registry.contact_matches(id_number, "13800000008")
+    assert not registry.contact_matches(id_number, "")
+    assert not registry.contact_matches("110101190001019999", "13800000009")
