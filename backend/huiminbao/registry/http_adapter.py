@@ -14,7 +14,6 @@ spoken to the bridge a city's integration team runs in front of its 医保信息
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from huiminbao.core.config import ConfigError
 from huiminbao.registry import wire
@@ -63,6 +63,14 @@ MAX_CONNECT_TIMEOUT_SECONDS = 3.0
 QUERY_ATTEMPTS = 3
 MONEY_ATTEMPTS = 2
 BACKOFF_SECONDS = (0.2, 0.6)
+
+
+# Refusals a re-sent message would meet again (configuration or clock trouble).
+_FINAL_REFUSALS = frozenset({
+    Errors.MALFORMED, Errors.UNSUPPORTED_PROFILE, Errors.UNKNOWN_SENDER, Errors.BAD_SIGNATURE,
+    Errors.STALE_TIMESTAMP, Errors.DECRYPTION_FAILED, Errors.UNKNOWN_TRANSACTION,
+})
+POOL_SIZE = 32
 
 
 class RegistryRefused(RegistryUnavailable):
@@ -155,9 +163,13 @@ class ProtocolClient:
     def __init__(self, config: RegistryConfig, *, session: requests.Session | None = None,
                  now: Callable[[], float] = wall_clock) -> None:
         self.config = config
-        self._session = session or requests.Session()
+        if session is None:
+            # One pool shared by the app's threads (urllib3's pool is thread-safe).
+            session = requests.Session()
+            session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE))
+            session.mount("https://", HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE))
+        self._session = session
         self._now = now
-        self._lock = threading.Lock()
 
     @property
     def timeouts(self) -> tuple[float, float]:
@@ -224,10 +236,13 @@ class ProtocolClient:
                 raise RequestNumberReused(answer.err_msg_en or "request number reused")
             if code is Errors.INVALID_ARGUMENT:
                 raise ValueError(answer.err_msg_en or "invalid argument")
-            # A signed refusal of the envelope or an internal error: the request had no effect
-            # that we can know of; try again (a new message id), then give up as unavailable.
+            # A signed refusal of the envelope or an internal error: nothing we can know of
+            # happened. A refusal that a new message id cannot cure (wrong keys or profile, an
+            # unknown transaction, clocks apart) ends at once; the others are tried again.
             failure = RegistryRefused(f"医保平台拒绝请求：{answer.err_msg}",
                                       code=answer.err_code)
+            if code in _FINAL_REFUSALS:
+                raise failure
         assert failure is not None
         raise failure
 
