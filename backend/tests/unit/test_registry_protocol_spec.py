@@ -85,6 +85,8 @@ def test_every_message_of_every_transaction_matches_its_schema(
         "request_no": "SPEC-1", "id_number": me, "amount_fen": 500,
         "sources": ["prior_years", "current_year"], "purpose": "惠民保保费"})["result"]
     assert debit["status"] == "succeeded"
+    # Business times come from the registry's clock (moved here); envelopes use the wall clock.
+    assert debit["occurred_at"].startswith("2026-11-22T02:")
     failed = exchange(server, Transaction.DEBIT, {
         "request_no": "SPEC-2", "id_number": me, "amount_fen": 10**9,
         "sources": ["current_year"], "purpose": "x"})["result"]
