@@ -377,8 +377,7 @@ def request_header(envelope: Mapping[str, Any],
 
 def open_request(envelope: Mapping[str, Any], keys_for: Callable[[str], ProtocolKeys | None],
                  replay: ReplayCache, *, now: float,
-                 skew_seconds: float = DEFAULT_SKEW_SECONDS,
-                 verify_signature: bool = True) -> OpenedRequest:
+                 skew_seconds: float = DEFAULT_SKEW_SECONDS) -> OpenedRequest:
     """Check a request in the specification's order: shape, sender, profile, timestamp,
     signature, replay (only a request with a valid signature takes its message id), then
     decrypt. Raises ``ProtocolError`` with the code to answer."""
@@ -391,8 +390,7 @@ def open_request(envelope: Mapping[str, Any], keys_for: Callable[[str], Protocol
     if not isinstance(signature, str) or not isinstance(envelope.get("input"), str) \
             or not isinstance(envelope.get("iv"), str):
         raise ProtocolError(Errors.MALFORMED, "signature, iv and input are required")
-    if verify_signature and not signer.verify(header.keys, canonical("request", envelope),
-                                              signature):
+    if not signer.verify(header.keys, canonical("request", envelope), signature):
         raise ProtocolError(Errors.BAD_SIGNATURE)
     if not replay.add(header.sender_id, header.msgid, now):
         raise ProtocolError(Errors.REPLAYED_MSGID)

@@ -143,10 +143,7 @@ HANDLERS: dict[str, Handler] = {
 class RegistryProtocolServer:
     """The protocol's server side over a ``RegistryPort``.
 
-    ``senders`` maps each sender id to the keys it shares with the registry. Subclasses (tests'
-    deliberately faulty bridges) may override ``verify_signatures``."""
-
-    verify_signatures = True
+    ``senders`` maps each sender id to the keys it shares with the registry."""
 
     def __init__(self, registry: RegistryPort, senders: Mapping[str, ProtocolKeys], *,
                  skew_seconds: float = DEFAULT_SKEW_SECONDS,
@@ -179,8 +176,7 @@ class RegistryProtocolServer:
                                                       detail=exc.detail)
         try:
             opened = open_request(envelope, self._senders.get, self._replay, now=now,
-                                  skew_seconds=self._skew,
-                                  verify_signature=self.verify_signatures)
+                                  skew_seconds=self._skew)
         except ProtocolError as exc:
             return exc.code.http_status, build_answer(header, now=now, error=exc.code,
                                                       detail=exc.detail)

@@ -4,6 +4,7 @@ and the contract kit against the simulator and two deliberately faulty bridges."
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
@@ -37,7 +38,13 @@ from huiminbao.registry.port import (
     RegistryUnavailable,
     RequestNumberReused,
 )
-from huiminbao.registry.protocol import OpenedRequest, ProtocolKeys, Transaction
+from huiminbao.registry.protocol import (
+    HmacSha256,
+    OpenedRequest,
+    ProtocolKeys,
+    Transaction,
+    canonical,
+)
 from huiminbao.registry.server import (
     RegistryProtocolServer,
     RunningRegistryServer,
@@ -332,8 +339,23 @@ class DoubleDebitOnRetry(SimulatedRegistry):
         return recorded
 
 
-class IgnoresSignatures(RegistryProtocolServer):
-    verify_signatures = False
+def ignores_signatures(keys: ProtocolKeys) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A broken bridge: whatever signature a request carries, it is taken as good (the
+    middleware re-signs every request before the real server sees it)."""
+
+    def wrap(app: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            envelope = json.loads(raw)
+            envelope["signature"] = HmacSha256().sign(keys, canonical("request", envelope))
+            body = json.dumps(envelope).encode()
+            environ = {**environ, "wsgi.input": io.BytesIO(body),
+                       "CONTENT_LENGTH": str(len(body))}
+            return app(environ, start_response)
+
+        return wrapped
+
+    return wrap
 
 
 @pytest.mark.parametrize(("build", "broken_rule"), [
@@ -345,13 +367,14 @@ def test_the_contract_fails_a_faulty_bridge_naming_the_broken_rule(
     keys = ProtocolKeys.generate()
     db = Database(pg_url)
     try:
+        wrap = None
         if build == "double_debit":
-            protocol = RegistryProtocolServer(DoubleDebitOnRetry(db, SystemClock()),
-                                              {"HMBTEST": keys})
+            registry: SimulatedRegistry = DoubleDebitOnRetry(db, SystemClock())
         else:
-            protocol = IgnoresSignatures(SimulatedRegistry(db, SystemClock()), {"HMBTEST": keys})
+            registry, wrap = SimulatedRegistry(db, SystemClock()), ignores_signatures(keys)
+        protocol = RegistryProtocolServer(registry, {"HMBTEST": keys})
         load_demo_population(db, SystemClock())
-        with RunningRegistryServer.start(protocol=protocol, keys=keys) as running:
+        with RunningRegistryServer.start(protocol=protocol, keys=keys, wrap=wrap) as running:
             result = CliRunner().invoke(main, contract_args(running.env()))
             config = RegistryConfig.from_env(running.env())
             assert config is not None
