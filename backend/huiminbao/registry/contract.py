@@ -143,8 +143,9 @@ class Contract:
         person = (answer.body or {}).get("person")
         if not isinstance(person, dict) or person.get("id_number") != self.data.person:
             raise RuleBroken("查不到 --person 指定的参保人")
-        if "phone" in person:
-            raise RuleBroken("参保人信息中不得包含手机号")
+        phone = person.get("phone", "missing")
+        if phone != self.data.phone:
+            raise RuleBroken("参保人信息的 phone 应为医保登记的预留手机号（无则为 null）")
 
     def lookup_unknown(self) -> None:
         answer = self.call(Transaction.PERSON, {"id_number": self.data.absent_person})

@@ -6,6 +6,7 @@ Times are ISO 8601 with an offset; money is integer fen. A malformed body raises
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -73,14 +74,19 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+
 # --- values ------------------------------------------------------------------------------------
 
 
 def person_out(person: RegistryPerson) -> dict[str, Any]:
-    # The phone never leaves the registry: the contact check answers yes or no instead.
+    # ``phone`` is the agency's reserved phone (预留手机号): the product texts it, never shows it,
+    # to reach the person about their own account (a relative's verification code, a renewal
+    # notice). Whether a phone someone typed is that one is asked with the contact check.
     return {
         "id_number": person.id_number,
         "name": person.name,
+        "phone": person.phone,
         "city_code": person.city_code,
         "scheme": person.scheme.value,
         "status": person.status.value,
@@ -92,12 +98,20 @@ def person_in(value: Mapping[str, Any]) -> RegistryPerson:
     return RegistryPerson(
         id_number=text(value, "id_number"),
         name=text(value, "name"),
-        phone=None,
+        phone=_optional_phone(value.get("phone")),
         city_code=text(value, "city_code"),
         scheme=Scheme(text(value, "scheme")),
         status=PersonStatus(text(value, "status")),
         assistance=Assistance(text(value, "assistance")),
     )
+
+
+def _optional_phone(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _MOBILE.fullmatch(value):
+        raise ValueError("phone must be an 11-digit mainland mobile number or null")
+    return value
 
 
 def link_out(link: FamilyLink) -> dict[str, Any]:
