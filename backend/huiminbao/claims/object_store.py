@@ -55,12 +55,14 @@ ENV_VARIABLES = (ENV_ENDPOINT_URL, ENV_BUCKET, ENV_ACCESS_KEY_ID, ENV_SECRET_ACC
 _REQUIRED = (ENV_ENDPOINT_URL, ENV_BUCKET, ENV_ACCESS_KEY_ID, ENV_SECRET_ACCESS_KEY)
 
 DEFAULT_REGION = "us-east-1"
-# A store that has not connected in 3 s or answered a read in 10 s is treated as down; botocore's
-# "standard" retry mode tries 3 times in all (with backoff) on throttling, 5xx and connection
-# errors. The worst upload therefore waits about 3 × 13 s before answering 503.
-DEFAULT_CONNECT_TIMEOUT_S = 3.0
-DEFAULT_READ_TIMEOUT_S = 10.0
-DEFAULT_MAX_ATTEMPTS = 3
+# A store that has not connected in 2 s, or stalls 8 s in the middle of sending or answering, is
+# treated as down. botocore's "standard" retry mode makes 2 attempts in all (with a short
+# backoff) on throttling, 5xx and connection errors, so the worst upload answers 503 in about
+# 20 s: inside gunicorn's 30 s worker timeout (cli.py). A slow but moving 10 MB upload is not
+# cut off: the read timeout bounds each stalled socket operation, not the whole transfer.
+DEFAULT_CONNECT_TIMEOUT_S = 2.0
+DEFAULT_READ_TIMEOUT_S = 8.0
+DEFAULT_MAX_ATTEMPTS = 2
 
 # S3's bucket naming rules (OSS and COS allow a subset of them).
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
