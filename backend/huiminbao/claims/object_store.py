@@ -22,6 +22,8 @@ Configuration (``DocumentStoreConfig.from_env``):
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import re
 from collections.abc import Mapping
@@ -195,13 +197,15 @@ class S3DocumentStore:
         )
 
     def _unavailable(self, operation: str, error: Exception) -> DocumentStoreUnavailable:
-        reason = type(error).__name__
+        reason, level = type(error).__name__, logging.WARNING
         if isinstance(error, ClientError):
-            reason = f"{error.response.get('Error', {}).get('Code', '?')} " \
-                     f"(HTTP {error.response.get('ResponseMetadata', {}).get('HTTPStatusCode')})"
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            reason = f"{error.response.get('Error', {}).get('Code', '?')} (HTTP {status})"
+            if 400 <= status < 500 and status != 429:
+                level = logging.ERROR  # refused (credentials, bucket, policy): configuration
         # Keys are random and name nobody, but stay out of logs anyway: nothing to gain.
-        log.warning("document store %s failed on bucket %s: %s", operation, self.config.bucket,
-                    reason)
+        log.log(level, "document store %s failed on bucket %s: %s", operation,
+                self.config.bucket, reason)
         return DocumentStoreUnavailable(f"document store {operation} failed: {reason}")
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
@@ -211,10 +215,14 @@ class S3DocumentStore:
         encryption: dict[str, Any] = {"ServerSideEncryption": self.config.sse.value}
         if self.config.sse_kms_key_id:
             encryption["SSEKMSKeyId"] = self.config.sse_kms_key_id
+        # Content-MD5 lets the store refuse a body damaged on the way (every S3-compatible
+        # store checks it; the newer CRC checksums are not understood everywhere).
+        digest = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
         try:
             self._client.put_object(
                 Bucket=self.config.bucket, Key=key, Body=data, ContentLength=len(data),
-                ContentType=content_type, CacheControl="private, no-store", **encryption)
+                ContentMD5=digest, ContentType=content_type, CacheControl="private, no-store",
+                **encryption)
         except (BotoCoreError, ClientError) as exc:
             raise self._unavailable("put", exc) from exc
 
