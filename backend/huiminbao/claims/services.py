@@ -441,15 +441,17 @@ def add_document(c: Container, actor: Actor, number: str, filename: str, data: b
                            errors={"file": [exc.message]}) from exc
     phone = claimant_phone(c, claim.insured_person_id) if waiting else None
     # The object first, then the row that points at it: a row never names a missing object.
-    # A put that dies half-way (or a transaction that fails after it) can leave an object no
-    # row names; that orphan is harmless (random key, encrypted, unreachable through the API)
-    # and is deleted below when the store answers.
+    # A put that dies half-way, or a commit whose outcome is unknown, can leave an object no
+    # row names; that orphan is harmless (random key, encrypted, never reachable through the
+    # API, whose gate starts from the row). The object is removed again only when the row is
+    # certainly not written: deleting after an ambiguous commit could strand a written row.
     key = new_document_key(kind.extension)
     try:
         c.documents.put(key, data, kind.content_type)
     except DocumentStoreUnavailable as exc:
         raise Busy(DOCUMENT_STORE_DOWN, code="document_store_unavailable") from exc
     by = EventActor.of(actor, decision.grant_id)
+    committing = False  # set when only the commit is left: its failure leaves the outcome open
     try:
         with c.db.transaction() as session:
             claim = _find(session, number, lock=True)
@@ -475,13 +477,16 @@ def add_document(c: Container, actor: Actor, number: str, filename: str, data: b
                 details={"content_type": kind.content_type, "size_bytes": len(data)},
             ))
             session.flush()
-            return document.id
+            document_id = document.id
+            committing = True
+        return document_id
     except BaseException:
-        try:
-            c.documents.delete(key)
-        except Exception:  # the first error is the answer; the object stays an orphan
-            log.warning("claim document object left behind after a failed upload",
-                        exc_info=True)
+        if not committing:  # rolled back: no row names the object
+            try:
+                c.documents.delete(key)
+            except Exception:  # the first error is the answer; the object stays an orphan
+                log.warning("claim document object left behind after a failed upload",
+                            exc_info=True)
         raise
 
 

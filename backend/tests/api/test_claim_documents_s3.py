@@ -1,7 +1,8 @@
 """Claim documents in S3-compatible object storage, against moto's S3 server over HTTP: the
 store's round trip, encryption on every object, the sniffed content type, missing keys; and
 through the API, an upload when the store is down answers 503 and leaves no document row, a
-download when it is down answers 503, an upload whose row cannot be written leaves no object.
+download when it is down answers 503, an upload whose row cannot be written leaves no object,
+one whose commit has an unknown outcome keeps it.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from dataclasses import replace
 from typing import Any
 
 import boto3
+import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import SessionTransaction
 
 from huiminbao.app import create_app
 from huiminbao.claims.models import Claim, ClaimDocument
@@ -272,3 +275,27 @@ def test_an_object_whose_row_cannot_be_written_is_removed_again(
     assert refused.status_code == 422 and refused.get_json()["code"] == "claim_closed"
     assert _document_rows(wired) == 0
     assert _keys(s3_env) == []
+
+
+def test_a_commit_with_an_unknown_outcome_keeps_the_object(
+    wired: Container, clock: MovableClock, s3_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The commit fails on the way back: the row may have been written, so its object stays
+    (at worst an orphan, harmless); deleting it could leave a row naming nothing."""
+    client = _app_with(wired, S3DocumentStore(_config(s3_env))).test_client()
+    zhang, number = _claim(client, wired, clock)
+
+    commit = SessionTransaction.commit
+
+    def lost(self: SessionTransaction, _to_root: bool = False) -> None:
+        if self.nested or self.parent is not None:  # a savepoint inside the block
+            commit(self, _to_root)
+            return
+        raise psycopg.OperationalError("the connection was lost during COMMIT")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SessionTransaction, "commit", lost)
+        answer = upload(zhang, number, "发票.pdf", PDF_BYTES)
+    assert answer.status_code == 503, answer.get_json()
+    assert len(_keys(s3_env)) == 1
