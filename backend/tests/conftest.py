@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from huiminbao.core.container import Container
 from huiminbao.core.db import Database
 from huiminbao.core.migrate import upgrade, upgrade_engine
 from huiminbao.registry.demo import load_demo_population
+from tests.s3server import S3Server
 
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 # A fixed instant keeps date-dependent tests reproducible: 2026-11-22 10:00 in Hangzhou.
@@ -123,3 +125,20 @@ def pg_wired(pg_url: str, clock: MovableClock) -> Iterator[Container]:
     container = build_container(settings, clock=clock)
     yield container
     container.db.dispose()
+
+
+# ---------------------------------------------------------------- object storage
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server on a free local port, for the whole session."""
+    server = S3Server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_env(s3_server: S3Server) -> dict[str, str]:
+    """The S3_* variables of a fresh bucket of this test's own."""
+    return s3_server.env(f"docs-{secrets.token_hex(6)}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -49,9 +48,15 @@ from huiminbao.claims.models import (
     ProductItem,
 )
 from huiminbao.claims.payout import Bill, BillItem, Breakdown, PayoutRules, YearToDate
-from huiminbao.claims.storage import UnacceptableDocument, check_document, safe_filename
+from huiminbao.claims.storage import (
+    DocumentStoreUnavailable,
+    UnacceptableDocument,
+    check_document,
+    new_document_key,
+    safe_filename,
+)
 from huiminbao.core.container import Container
-from huiminbao.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from huiminbao.core.errors import Busy, Conflict, InvalidInput, NotFound, RuleViolation
 from huiminbao.core.idempotency import link_resource
 from huiminbao.enrollment.domain import PolicyStatus
 from huiminbao.enrollment.models import Policy
@@ -415,6 +420,9 @@ def submit_claim(c: Container, actor: Actor, subject: Subject, request: ClaimReq
 
 # ---------------------------------------------------------------- documents
 
+DOCUMENT_STORE_DOWN = "理赔材料存储服务暂时无法访问，本次文件未上传，请稍后重新上传"
+DOCUMENT_STORE_DOWN_READ = "理赔材料存储服务暂时无法访问，请稍后再查看"
+
 
 def add_document(c: Container, actor: Actor, number: str, filename: str, data: bytes) -> int:
     """Store one document of an open claim; a claim waiting for a supplement goes back under
@@ -432,9 +440,18 @@ def add_document(c: Container, actor: Actor, number: str, filename: str, data: b
         raise InvalidInput(exc.message, code="unacceptable_document",
                            errors={"file": [exc.message]}) from exc
     phone = claimant_phone(c, claim.insured_person_id) if waiting else None
-    key = f"claims/{number}/{uuid.uuid4().hex}.{kind.extension}"
-    c.documents.put(key, data)
+    # The object first, then the row that points at it: a row never names a missing object.
+    # A put that dies half-way, or a commit whose outcome is unknown, can leave an object no
+    # row names; that orphan is harmless (random key, encrypted, never reachable through the
+    # API, whose gate starts from the row). The object is removed again only when the row is
+    # certainly not written: deleting after an ambiguous commit could strand a written row.
+    key = new_document_key(kind.extension)
+    try:
+        c.documents.put(key, data, kind.content_type)
+    except DocumentStoreUnavailable as exc:
+        raise Busy(DOCUMENT_STORE_DOWN, code="document_store_unavailable") from exc
     by = EventActor.of(actor, decision.grant_id)
+    committing = False  # set when only the commit is left: its failure leaves the outcome open
     try:
         with c.db.transaction() as session:
             claim = _find(session, number, lock=True)
@@ -460,9 +477,16 @@ def add_document(c: Container, actor: Actor, number: str, filename: str, data: b
                 details={"content_type": kind.content_type, "size_bytes": len(data)},
             ))
             session.flush()
-            return document.id
+            document_id = document.id
+            committing = True
+        return document_id
     except BaseException:
-        c.documents.delete(key)
+        if not committing:  # rolled back: no row names the object
+            try:
+                c.documents.delete(key)
+            except Exception:  # the first error is the answer; the object stays an orphan
+                log.warning("claim document object left behind after a failed upload",
+                            exc_info=True)
         raise
 
 
@@ -484,6 +508,8 @@ def read_document(c: Container, actor: Actor, number: str, document_id: int) -> 
         raise NotFound()
     try:
         data = c.documents.get(document.storage_key)
+    except DocumentStoreUnavailable as exc:
+        raise Busy(DOCUMENT_STORE_DOWN_READ, code="document_store_unavailable") from exc
     except KeyError as exc:
         log.error("claim document %s of %s is missing from storage", document.id, number)
         raise NotFound() from exc

@@ -1,37 +1,57 @@
 """Claim documents: what may be uploaded (checked by content, not by name) and where it is kept.
 
 ``DocumentStore`` is the storage interface; ``LocalDocumentStore`` keeps files in a directory (the
-embedded default, ``<instance>/documents``). An object store (S3, OSS) implements the same three
-methods.
+embedded default, ``<instance>/documents``, one server's disk); ``object_store.S3DocumentStore``
+keeps them in S3-compatible object storage (MinIO, Aliyun OSS, Tencent COS) shared by every app
+server. Keys come from ``new_document_key``: random, and free of anything about the person.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from huiminbao.core.config import DEFAULT_INSTANCE_DIR, Settings
+from huiminbao.core.errors import RemoteUnavailable
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 _KEY_SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 
 
+class DocumentStoreUnavailable(RemoteUnavailable):
+    """The document store did not answer (or refused the call): nothing is known to be stored.
+    A request meeting it answers 503 with ``Retry-After``, never 500."""
+
+
 class DocumentStore(Protocol):
-    def put(self, key: str, data: bytes) -> None:
-        """Store ``data`` under ``key`` (replacing nothing: keys are new and unique)."""
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        """Store ``data`` under ``key`` (replacing nothing: keys are new and unique);
+        ``content_type`` is the type sniffed from the content, never the client's word.
+        ``DocumentStoreUnavailable`` when the store cannot be reached."""
         ...
 
     def get(self, key: str) -> bytes:
-        """The stored bytes; ``KeyError`` when there are none."""
+        """The stored bytes; ``KeyError`` when there are none, ``DocumentStoreUnavailable``
+        when the store cannot be reached."""
         ...
 
     def delete(self, key: str) -> None:
-        """Remove the object if it exists."""
+        """Remove the object if it exists; ``DocumentStoreUnavailable`` when the store cannot
+        be reached."""
         ...
+
+
+def new_document_key(extension: str) -> str:
+    """A key nobody can guess or read anything from: 192 random bits, no claim number, ID
+    number or name (an object store's listings and access logs show keys)."""
+    if not re.fullmatch(r"[a-z0-9]{1,8}", extension):
+        raise ValueError("unsafe document extension")
+    return f"claims/{secrets.token_hex(24)}.{extension}"
 
 
 class LocalDocumentStore:
@@ -45,7 +65,8 @@ class LocalDocumentStore:
             raise ValueError("unsafe document key")
         return self.root / key
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        del content_type  # a file's type is its sniffed content, recorded with the document
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written aside, then renamed: a reader never sees half a file.

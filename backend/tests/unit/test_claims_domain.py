@@ -32,6 +32,7 @@ from huiminbao.claims.storage import (
     UnacceptableDocument,
     check_document,
     documents_dir,
+    new_document_key,
     safe_filename,
 )
 from huiminbao.core.config import Settings
@@ -177,14 +178,24 @@ def test_file_names_lose_paths_and_control_characters() -> None:
 
 def test_the_local_store_puts_gets_and_deletes(tmp_path: Path) -> None:
     store = LocalDocumentStore(tmp_path)
-    store.put("claims/LP1/abc.pdf", PDF_BYTES)
+    store.put("claims/LP1/abc.pdf", PDF_BYTES, PDF.content_type)
     assert store.get("claims/LP1/abc.pdf") == PDF_BYTES
     store.delete("claims/LP1/abc.pdf")
     with pytest.raises(KeyError):
         store.get("claims/LP1/abc.pdf")
     for bad in ("../outside", "/etc/passwd", "claims/../../x", "a//b"):
         with pytest.raises(ValueError, match="unsafe"):
-            store.put(bad, b"x")
+            store.put(bad, b"x", PDF.content_type)
+
+
+def test_document_keys_are_random_and_say_nothing() -> None:
+    keys = {new_document_key("pdf") for _ in range(100)}
+    assert len(keys) == 100
+    for key in keys:
+        assert re.fullmatch(r"claims/[0-9a-f]{48}\.pdf", key), key
+    LocalDocumentStore(Path("/nonexistent"))._path(key)  # a safe key for the local store too
+    with pytest.raises(ValueError, match="unsafe"):
+        new_document_key("../x")
 
 
 def test_documents_live_next_to_a_sqlite_database_or_where_configured(tmp_path: Path) -> None:
