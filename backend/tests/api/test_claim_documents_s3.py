@@ -28,7 +28,7 @@ from huiminbao.claims.object_store import DocumentStoreConfig, S3DocumentStore
 from huiminbao.claims.storage import DocumentStoreUnavailable, new_document_key
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import Container
-from tests.s3server import S3Server
+from huiminbao.claims.s3_standin import S3Server
 
 from .test_claims_support import (
     PDF_BYTES,

@@ -1,4 +1,4 @@
-"""A local S3 endpoint for tests and test harnesses: moto's server mode on 127.0.0.1, spoken to
+"""A local S3 endpoint for tests, demos and the benchmark: moto's server mode on 127.0.0.1, spoken to
 over HTTP by boto3 exactly as MinIO, OSS or COS would be.
 
     server = S3Server.start()              # a free port
