@@ -5,7 +5,7 @@ A worker loops: it *claims* a batch of due messages in one short transaction (``
 each through the provider outside any transaction, then marks each ``sent`` or ``failed`` (with
 exponential back-off, ``sms_domain.RetryPolicy``) or ``given_up`` after too many tries.
 
-Claiming is ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``: on PostgreSQL
+Claiming is ``SELECT … FOR UPDATE SKIP LOCKED`` then ``UPDATE … RETURNING``: on PostgreSQL
 workers running side by side take disjoint batches without waiting on each other, and the row
 becomes ``sending`` with ``attempts + 1`` and ``lease_until = now + lease`` before any text
 leaves. A second worker can only take it again once the lease has run out. ``attempts`` is the
@@ -107,11 +107,17 @@ def claim_due(c: Container, *, now: datetime, limit: int = DEFAULT_BATCH,
     with c.db.transaction() as session:
         _sweep(session, now, policy)
         due = _due(now, policy)
-        ids = (select(SmsMessage.id).where(due).order_by(SmsMessage.id).limit(limit)
-               .with_for_update(skip_locked=True))
+        # Two statements, not UPDATE … WHERE id IN (SELECT … LIMIT … SKIP LOCKED): PostgreSQL
+        # may rescan such a subquery while updating, and each rescan skips what was just
+        # updated and takes the next rows, so the LIMIT would not hold.
+        ids = session.scalars(
+            select(SmsMessage.id).where(due).order_by(SmsMessage.id).limit(limit)
+            .with_for_update(skip_locked=True)).all()
+        if not ids:
+            return []
         rows = session.execute(
             update(SmsMessage)
-            .where(SmsMessage.id.in_(ids.scalar_subquery()), due)  # re-checked under the lock
+            .where(SmsMessage.id.in_(ids), due)  # locked by this transaction: still due
             .values(status=SmsStatus.SENDING.value, attempts=SmsMessage.attempts + 1,
                     lease_until=now + lease, updated_at=now)
             .returning(SmsMessage.id, SmsMessage.attempts, SmsMessage.phone,
