@@ -4,7 +4,6 @@ error naming the variable."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from huiminbao.identity.sms_fake_tencent import FakeTencentSms
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+def env(tmp_path: Path) -> dict[str, str]:
     url = f"sqlite:///{tmp_path / 'worker.sqlite3'}"
     upgrade(url)
     db = Database(url)
@@ -32,7 +31,7 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
                                                 SmsTemplate.COMPLAINT_REPLIED,
                                                 {"complaint_no": f"TS{n}"})
     db.dispose()
-    yield {"DATABASE_URL": url, "HUIMINBAO_MODE": "demo"}
+    return {"DATABASE_URL": url, "HUIMINBAO_MODE": "demo"}
 
 
 def statuses(url: str) -> list[str]:
