@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from huiminbao.bench.cli import bench
 from huiminbao.core.commands import CommandGroup, settings_from_env, wired_from_env
 from huiminbao.core.config import Settings
+
+if TYPE_CHECKING:
+    from huiminbao.core.container import Container
+    from huiminbao.identity.sms import SmsProvider
 
 
 @click.group(cls=CommandGroup)  # a database that does not answer: one line, exit 1
@@ -221,6 +225,57 @@ def reconcile() -> None:
     click.echo(report.format())
     if not report.ok:
         sys.exit(1)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="deliver everything due now, then exit")
+@click.option("--batch", default=20, show_default=True, type=click.IntRange(1, 500),
+              help="messages claimed per round")
+@click.option("--lease-seconds", default=60, show_default=True, type=click.IntRange(10, 3600),
+              help="how long a claimed message is held before another worker may retry it")
+@click.option("--max-attempts", default=12, show_default=True, type=click.IntRange(1, 100))
+def worker(once: bool, batch: int, lease_seconds: int, max_attempts: int) -> None:
+    """Deliver the SMS outbox through the configured provider (SMS_PROVIDER, …): due messages
+    are leased (several workers never send one message at once), sent, and retried with
+    exponential back-off; a message is given up after --max-attempts. Demo mode without a
+    provider marks them delivered (simulator). Never migrates the schema."""
+    import signal
+    from datetime import timedelta
+
+    from huiminbao.identity.sms_domain import RetryPolicy
+    from huiminbao.identity.sms_worker import SmsWorker
+
+    with wired_from_env(migrate=False) as wired:
+        provider = _sms_provider(wired)
+        runner = SmsWorker(wired, provider, batch=batch, lease=timedelta(seconds=lease_seconds),
+                           policy=RetryPolicy(max_attempts=max_attempts))
+        if once:
+            click.echo(runner.run_once().format())
+            return
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: runner.stop())
+        click.echo(f"短信发送进程已启动：{provider.name}")
+        runner.run(on_round=lambda counts: click.echo(counts.format()))
+
+
+def _sms_provider(wired: Container) -> SmsProvider:
+    """The container's provider; else one from the SMS_* variables; else, in demo mode only,
+    the simulator."""
+    from huiminbao.core.config import ConfigError
+    from huiminbao.identity.sms import SimulatedSmsProvider
+    from huiminbao.identity.sms_tencent import SmsProviderConfig
+
+    if wired.sms_provider is not None:
+        return wired.sms_provider
+    try:
+        config = SmsProviderConfig.from_env(os.environ)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if config is not None:
+        return config.provider_client(timeout=10)
+    if not wired.settings.is_demo:
+        raise click.ClickException("生产模式需要配置短信服务商：SMS_PROVIDER、SMS_SECRET_ID 等")
+    return SimulatedSmsProvider()
 
 
 @main.group()

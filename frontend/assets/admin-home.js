@@ -11,6 +11,7 @@ const TASKS = [
   { href: "/admin/counter.html", title: "窗口办理", text: "为到窗口办理的居民参保，现金缴费或资助参保", roles: COUNTER_STAFF },
   { href: "/admin/complaints.html", title: "投诉处理", text: "回复投诉、跟踪处理进度，超时投诉醒目提示", roles: COMPLAINT_STAFF },
   { href: "/admin/reconcile.html", title: "资金对账", text: "查看自动对账结果：扣款、支付、退款与账务是否一致", roles: RECONCILE_STAFF },
+  { href: "/admin/sms.html", title: "短信发送状态", text: "查看每条短信是否已送达服务商、失败原因与重试情况", roles: ADMIN },
 ];
 
 const stateBox = document.getElementById("home-state");

@@ -17,6 +17,7 @@ const CONSOLE_PAGES = [
   ["/counter/proxy.html", "代办授权确认"],
   ["/admin/complaints.html", "投诉处理"],
   ["/admin/reconcile.html", "资金对账"],
+  ["/admin/sms.html", "短信发送状态"],
   ["/disclosure.html", "信息披露"],
 ];
 

@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from huiminbao.core.clock import to_china_time
 from huiminbao.enrollment.domain import format_fen
+from huiminbao.identity.sms_domain import SmsTemplate, SmsText
 
 
 class ClaimStatus(StrEnum):
@@ -178,24 +179,25 @@ def claim_no(now: datetime) -> str:
     return f"LP{to_china_time(now):%Y%m%d}{secrets.randbelow(10**8):08d}"
 
 
-def claimant_text(status: ClaimStatus, claim_number: str, payout_fen: int | None) -> str:
+def claimant_sms(status: ClaimStatus, claim_number: str, payout_fen: int | None) -> SmsText:
     """The SMS for a status change: never an ID number, a diagnosis or a hospital's name (a
     specialist hospital's name reveals the illness); details only after signing in."""
-    amount = format_fen(payout_fen or 0)
-    return {
-        ClaimStatus.SUBMITTED: f"您的理赔申请（编号{claim_number}）已提交，请登录查看进度。",
-        ClaimStatus.UNDER_REVIEW: f"您的理赔申请（编号{claim_number}）已进入审核，请登录查看。",
-        ClaimStatus.SUPPLEMENT_REQUESTED: (
-            f"您的理赔申请（编号{claim_number}）需要补充材料：请登录查看"),
-        ClaimStatus.APPROVED: (
-            f"您的理赔申请（编号{claim_number}）已审核通过，赔付金额{amount}，请登录查看明细。"),
-        ClaimStatus.PAID: f"您的理赔款（编号{claim_number}）{amount}已支付，请登录查看。",
-        ClaimStatus.REJECTED: (
-            f"您的理赔申请（编号{claim_number}）审核未通过，请登录查看原因。"),
-        ClaimStatus.SETTLED: (
-            f"您的住院费用已通过一站式结算获得惠民保赔付{amount}（编号{claim_number}），"
-            "请登录查看明细。"),
+    template = {
+        ClaimStatus.SUBMITTED: SmsTemplate.CLAIM_SUBMITTED,
+        ClaimStatus.UNDER_REVIEW: SmsTemplate.CLAIM_UNDER_REVIEW,
+        ClaimStatus.SUPPLEMENT_REQUESTED: SmsTemplate.CLAIM_SUPPLEMENT_REQUESTED,
+        ClaimStatus.APPROVED: SmsTemplate.CLAIM_APPROVED,
+        ClaimStatus.PAID: SmsTemplate.CLAIM_PAID,
+        ClaimStatus.REJECTED: SmsTemplate.CLAIM_REJECTED,
+        ClaimStatus.SETTLED: SmsTemplate.CLAIM_SETTLED,
     }[status]
+    params = {"claim_no": claim_number, "amount": format_fen(payout_fen or 0)}
+    return SmsText(template, {name: params[name] for name in template.parameters})
+
+
+def claimant_text(status: ClaimStatus, claim_number: str, payout_fen: int | None) -> str:
+    """The text ``claimant_sms`` renders, as the claimant reads it."""
+    return claimant_sms(status, claim_number, payout_fen).render()
 
 
 def default_message(status: ClaimStatus, payout_fen: int | None) -> str:

@@ -32,7 +32,7 @@ from huiminbao.claims.domain import (
     Decision,
     InvalidTransition,
     claim_no,
-    claimant_text,
+    claimant_sms,
     decision_message,
     decision_path,
     default_message,
@@ -288,8 +288,8 @@ def record_status(session: Session, c: Container, claim: Claim, target: ClaimSta
 
 def notify(session: Session, c: Container, phone: str | None, claim: Claim) -> None:
     if phone:
-        c.sms.send(session, phone, claimant_text(ClaimStatus(claim.status), claim.claim_no,
-                                                 claim.payout_fen))
+        text = claimant_sms(ClaimStatus(claim.status), claim.claim_no, claim.payout_fen)
+        c.sms.send(session, phone, text.template, text.params)
 
 
 def claimant_phone(c: Container, person_id: int) -> str | None:

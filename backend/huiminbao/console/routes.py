@@ -27,15 +27,25 @@ from huiminbao.console.schemas import (
     ReconcileRunQuerySchema,
     RosterFormSchema,
     RosterView,
+    SmsOutboxQuerySchema,
+    SmsOutboxSchema,
 )
 from huiminbao.console.uploads import idempotent_upload
-from huiminbao.console.views import batch_view, counter_view, reconcile_runs_view, roster_view
+from huiminbao.console.views import (
+    batch_view,
+    counter_view,
+    reconcile_runs_view,
+    roster_view,
+    sms_outbox_view,
+)
 from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
 from huiminbao.enrollment import reconcile, services
 from huiminbao.enrollment.domain import PaymentMethod
+from huiminbao.identity import sms_worker
 from huiminbao.identity.auth import Actor, current_actor, require_role
 from huiminbao.identity.domain import Role
+from huiminbao.identity.sms_domain import SmsStatus
 
 blp = Blueprint("console", __name__, url_prefix="/api/v1",
                 description="运营后台：下一年度产品、单位团体参保、资助名单、窗口办理、资金对账")
@@ -211,3 +221,21 @@ class ReconcileRuns(MethodView):
         runs it every few minutes; `latest_ok` is null until it has run once."""
         require_role(Role.ADMIN, Role.INSURER_STAFF)
         return reconcile_runs_view(reconcile.latest_runs(container(), query["limit"]))
+
+
+# ---------------------------------------------------------------- SMS delivery
+
+
+@blp.route("/admin/sms")
+class SmsOutbox(MethodView):
+    @blp.arguments(SmsOutboxQuerySchema, location="query")
+    @blp.response(200, SmsOutboxSchema)
+    @blp.alt_response(403, description="Not an administrator")
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """The latest texts (administrators), newest first: template, state (queued, sending,
+        sent, failed and waiting for a retry, given up), attempts, the provider's message id
+        and the last error; phones masked, never the text (it may hold a one-time code)."""
+        _administrator()
+        status = SmsStatus(query["status"]) if query["status"] else None
+        return sms_outbox_view(sms_worker.recent_messages(
+            container(), limit=query["limit"], status=status))

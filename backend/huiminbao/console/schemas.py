@@ -173,3 +173,32 @@ class ReconcileRunListSchema(Schema):
         "description": "newest first"})
     latest_ok = fields.Boolean(allow_none=True, metadata={
         "description": "the newest run's result; null before the first run"})
+
+
+class SmsOutboxQuerySchema(Schema):
+    status = fields.String(load_default=None, validate=validate.OneOf(
+        ["queued", "sending", "sent", "failed", "given_up"], error="短信状态不正确"), metadata={
+        "description": "only messages in this state"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(
+        min=1, max=200, error="条数应为1至200之间的整数"), metadata={
+        "description": "how many messages, newest first (1–200, default 50)"})
+
+
+class SmsOutboxItemSchema(Schema):
+    id = fields.Integer()
+    phone = fields.String(metadata={"description": "masked: 138****5678"})
+    template = fields.String(allow_none=True, metadata={"description": "template key"})
+    status = fields.String(metadata={"description": "queued, sending, sent, failed, given_up"})
+    status_label = fields.String()
+    attempts = fields.Integer()
+    created_at = fields.DateTime()
+    next_attempt_at = fields.DateTime(allow_none=True)
+    sent_at = fields.DateTime(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    provider_message_id = fields.String(allow_none=True)
+
+
+class SmsOutboxSchema(Schema):
+    items = fields.List(fields.Nested(SmsOutboxItemSchema))
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "messages per state among those listed"})

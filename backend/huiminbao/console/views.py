@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from huiminbao.catalog.domain import AssistanceCategory
 from huiminbao.console import bulk, roster
 from huiminbao.console.counter import CounterResult
 from huiminbao.core.clock import to_china_time
+from huiminbao.core.masking import mask_phone, scrub_text
 from huiminbao.disclosure.domain import Channel
 from huiminbao.enrollment.models import ReconcileRun
+from huiminbao.identity.sms_domain import SmsStatus
+from huiminbao.identity.sms_worker import OutboxEntry
 
 
 def batch_view(report: bulk.BatchReport) -> dict[str, Any]:
@@ -88,4 +92,22 @@ def reconcile_runs_view(runs: list[ReconcileRun]) -> dict[str, Any]:
             "healed": run.healed, "violations": list(run.violations),
         } for run in runs],
         "latest_ok": runs[0].ok if runs else None,
+    }
+
+
+def sms_outbox_view(entries: Sequence[OutboxEntry]) -> dict[str, Any]:
+    """Never the text itself (it may hold a one-time code): its template, state and error."""
+    counts: dict[str, int] = {}
+    for entry in entries:
+        counts[entry.status] = counts.get(entry.status, 0) + 1
+    return {
+        "items": [{
+            "id": entry.id, "phone": mask_phone(entry.phone), "template": entry.template,
+            "status": entry.status, "status_label": SmsStatus(entry.status).label,
+            "attempts": entry.attempts, "created_at": entry.created_at,
+            "next_attempt_at": entry.next_attempt_at, "sent_at": entry.sent_at,
+            "last_error": scrub_text(entry.last_error) if entry.last_error else None,
+            "provider_message_id": entry.provider_message_id,
+        } for entry in entries],
+        "counts": counts,
     }

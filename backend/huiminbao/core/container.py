@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from huiminbao.catalog.cache import PublishedProducts
     from huiminbao.claims.storage import DocumentStore
     from huiminbao.identity.access import GrantFinder
-    from huiminbao.identity.sms import SmsSender
+    from huiminbao.identity.sms import SmsProvider, SmsSender
     from huiminbao.identity.tokens import TokenService
     from huiminbao.payments.gateway import PaymentGateway
     from huiminbao.registry.port import RegistryPort
@@ -37,6 +37,9 @@ class Container:
     gateway: PaymentGateway
     documents: DocumentStore  # claim documents (a local directory by default)
     products: PublishedProducts  # published products, kept briefly in memory
+    # The SMS provider (identity/sms_tencent.py) when one is configured: one-time codes are then
+    # sent by the request itself. None (demo): texts stay in the outbox for /api/v1/dev/sms.
+    sms_provider: SmsProvider | None = None
 
 
 def container() -> Container:

@@ -33,7 +33,7 @@ from huiminbao.disclosure.domain import (
     complaint_transition,
     is_overdue,
     normalize_text,
-    reply_sms,
+    reply_sms_text,
     response_due_at,
     text_length_problem,
 )
@@ -306,7 +306,8 @@ def reply(c: Container, actor: Actor, number: str, message: str,
             details={"from": current.value, "to": new_status.value},
         ))
         for phone in _complainant_phones(session, complaint):
-            c.sms.send(session, phone, reply_sms(complaint.complaint_no, new_status))
+            reply = reply_sms_text(complaint.complaint_no, new_status)
+            c.sms.send(session, phone, reply.template, reply.params)
         person = session.get(Person, complaint.complainant_person_id)
         session.flush()
     return ComplaintDetails(complaint, person.name if person else "")

@@ -24,6 +24,7 @@ from enum import StrEnum
 
 from huiminbao.core.clock import CHINA_TZ, to_china_time
 from huiminbao.core.idnumber import age_on
+from huiminbao.identity.sms_domain import SmsTemplate, SmsText
 
 # ---------------------------------------------------------------- enrolled persons
 
@@ -236,10 +237,13 @@ def complaint_no(day: date, sequence: int) -> str:
     return f"{COMPLAINT_PREFIX}{day:%Y%m%d}{sequence:05d}"
 
 
-def reply_sms(complaint_number: str, status: ComplaintStatus) -> str:
+def reply_sms_text(complaint_number: str, status: ComplaintStatus) -> SmsText:
     """The text to the complainant: the number only, never any personal data."""
-    if status is ComplaintStatus.RESOLVED:
-        return (f"您的惠民保投诉（编号{complaint_number}）已办结，处理结果请登录"
-                "“惠民保参保服务”查看。如有异议可再次提出投诉。")
-    return (f"您的惠民保投诉（编号{complaint_number}）有新的回复，请登录“惠民保参保服务”"
-            "查看。")
+    template = (SmsTemplate.COMPLAINT_RESOLVED if status is ComplaintStatus.RESOLVED
+                else SmsTemplate.COMPLAINT_REPLIED)
+    return SmsText(template, {"complaint_no": complaint_number})
+
+
+def reply_sms(complaint_number: str, status: ComplaintStatus) -> str:
+    """The text ``reply_sms_text`` renders, as the complainant reads it."""
+    return reply_sms_text(complaint_number, status).render()

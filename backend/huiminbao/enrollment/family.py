@@ -16,7 +16,7 @@ from huiminbao.catalog.models import Product
 from huiminbao.catalog.services import open_products
 from huiminbao.core import idnumber
 from huiminbao.core.container import Container
-from huiminbao.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from huiminbao.core.errors import Busy, Conflict, InvalidInput, NotFound, RuleViolation
 from huiminbao.core.masking import mask_id_number, mask_name, mask_phone, normalize_name
 from huiminbao.enrollment.domain import PolicyStatus
 from huiminbao.enrollment.family_models import FamilyMember
@@ -131,7 +131,11 @@ def add_member(c: Container, actor: Actor, owner_person_id: int, name: str,
         raise Conflict("该亲属已在您的家庭成员中", code="already_added") from exc
     texted_to = None
     if verification == "pending" and registered.phone:
-        identity.send_code(c, registered.phone, OtpPurpose.VERIFY_RELATIVE)
+        try:
+            identity.send_code(c, registered.phone, OtpPurpose.VERIFY_RELATIVE)
+        except Busy as exc:  # the member is added (pending): only the text failed
+            raise Busy("家庭成员已添加，但验证码短信发送失败，请稍后在家庭成员页重新发送验证码",
+                       code="sms_failed") from exc
         texted_to = mask_phone(registered.phone)
     return member_view(c, owner_person_id, member.id), texted_to
 

@@ -32,6 +32,7 @@ from huiminbao.identity.access import Subject, authorize, require_access
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.domain import Action
 from huiminbao.identity.models import Person
+from huiminbao.identity.sms_domain import SmsTemplate
 from huiminbao.payments import ledger
 from huiminbao.payments.gateway import GatewayUnavailable
 from huiminbao.registry.port import RegistryUnavailable
@@ -276,10 +277,10 @@ def settle_refund(c: Container, refund_no: str) -> Refund:
         locked.status, locked.settled_at = "succeeded", now
         if (locked.amount_fen and method is PaymentMethod.PERSONAL_ACCOUNT and registered
                 and registered.phone):
-            what = ("订单已关闭，已扣保费" if stray else "退保退费")
-            c.sms.send(session, registered.phone,
-                       f"{product.name}{what}{format_fen(locked.amount_fen)}"
-                       "已退回您的医保个人账户。")
+            template = (SmsTemplate.REFUND_CLOSED_ORDER if stray
+                        else SmsTemplate.REFUND_SURRENDER)
+            c.sms.send(session, registered.phone, template,
+                       {"product": product.name, "amount": format_fen(locked.amount_fen)})
         return locked
 
 

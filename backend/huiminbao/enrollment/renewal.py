@@ -23,6 +23,7 @@ from huiminbao.identity.access import Subject
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.domain import Basis, Role
 from huiminbao.identity.models import Person, UserAccount
+from huiminbao.identity.sms_domain import SmsTemplate
 
 NOTICE_PERIOD = timedelta(days=7)
 
@@ -76,11 +77,10 @@ def notify(c: Container, next_product_id: int, notice_period: timedelta = NOTICE
                 session.flush()
                 if registered is not None and registered.phone:
                     amount = format_fen(tier.premium_fen) if tier else "续保保费"
-                    c.sms.send(session, registered.phone,
-                               f"您已开启自动续保：{nxt.name}保费{amount}将于"
-                               f"{due.astimezone(CHINA_TZ):%m月%d日}起从您的医保个人账户扣除"
-                               f"（被保险人：{mask_name(holder.name)}）。如不需要续保，"
-                               "请在此之前在“我的保单”中关闭自动续保。")
+                    c.sms.send(session, registered.phone, SmsTemplate.RENEWAL_NOTICE, {
+                        "product": nxt.name, "amount": amount,
+                        "date": f"{due.astimezone(CHINA_TZ):%m月%d日}",
+                        "insured": mask_name(holder.name)})
             counts.notified += 1
         except IntegrityError:
             continue  # announced already

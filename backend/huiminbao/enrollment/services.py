@@ -54,6 +54,7 @@ from huiminbao.identity.access import Subject, require_access
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.domain import Action, OtpPurpose
 from huiminbao.identity.models import Person, UserAccount
+from huiminbao.identity.sms_domain import SmsTemplate, SmsText
 from huiminbao.payments import ledger
 from huiminbao.payments.gateway import (
     GatewayRequestConflict,
@@ -584,15 +585,15 @@ def closed_order_message(c: Container, order: Order) -> str:
     return f"订单在付款完成前已关闭，未能出单；已付的{amount}将原路退回{to}，请留意到账通知"
 
 
-def _debit_notice(result: Quote) -> list[tuple[str, str]]:
+def _debit_notice(result: Quote) -> list[tuple[str, SmsText]]:
     """The account owner hears of every debit, sent with the order's completion."""
     assert result.payer is not None
     if not result.payer.phone:
         return []
     insured = "、".join(mask_name(line.person.name) for line in result.lines)
-    return [(result.payer.phone,
-             f"您的医保个人账户已支付{result.product.name}保费"
-             f"{format_fen(result.payable_fen)}，被保险人：{insured}。如非本人操作请致电客服。")]
+    return [(result.payer.phone, SmsText(SmsTemplate.DEBIT_NOTICE, {
+        "product": result.product.name, "amount": format_fen(result.payable_fen),
+        "insured": insured}))]
 
 
 # ---------------------------------------------------------------- completing and closing
@@ -600,12 +601,12 @@ def _debit_notice(result: Quote) -> list[tuple[str, str]]:
 
 def complete_payment(c: Container, order_number: str, *, transaction_id: str | None,
                      offline_source: str | None = None,
-                     texts: Sequence[tuple[str, str]] = ()) -> Order:
+                     texts: Sequence[tuple[str, SmsText]] = ()) -> Order:
     """Mark the order paid and issue its policies, once. Safe to call again and concurrently:
     the order row is locked and a paid order is left as it is. Offline methods name the ledger
     account the money came from (``employer:<code>``, ``counter_cash:<city>``). ``texts``
-    (phone, text) are queued in the transaction that issues the order, or after it when another
-    call (settling the order on a read) issued it first."""
+    (phone, template and parameters) are queued in the transaction that issues the order, or
+    after it when another call (settling the order on a read) issued it first."""
     done = _complete_payment(c, order_number, transaction_id, offline_source, texts)
     if done.refund_no is not None:  # the order was closed: the money goes back
         from huiminbao.enrollment.policies import settle_refund
@@ -617,7 +618,7 @@ def complete_payment(c: Container, order_number: str, *, transaction_id: str | N
         if texts:  # another call (a read of the order) issued it first; the texts still go
             with c.db.transaction() as session:
                 for phone, text in texts:
-                    c.sms.send(session, phone, text)
+                    c.sms.send(session, phone, text.template, text.params)
         return load_order(c, order_number)
     _tell_insured_relatives(c, order)
     proxy_notices.tell_principal(c, order)  # issue 6: an order made under a grant
@@ -644,10 +645,10 @@ def _tell_insured_relatives(c: Container, order: Order) -> None:
         if registered is None or not registered.phone:
             continue
         with c.db.transaction() as session:
-            c.sms.send(session, registered.phone,
-                       f"{mask_name(buyer.name)}已为您投保{product.name}，保障期"
-                       f"{product.coverage_starts_on:%Y年%m月%d日}至"
-                       f"{product.coverage_ends_on:%Y年%m月%d日}。可登录查看电子保单。")
+            c.sms.send(session, registered.phone, SmsTemplate.ENROLLED_BY_RELATIVE, {
+                "buyer": mask_name(buyer.name), "product": product.name,
+                "starts": f"{product.coverage_starts_on:%Y年%m月%d日}",
+                "ends": f"{product.coverage_ends_on:%Y年%m月%d日}"})
 
 
 @dataclass(frozen=True)
@@ -662,7 +663,7 @@ class Completion:
 
 def _complete_payment(c: Container, order_number: str, transaction_id: str | None,
                       offline_source: str | None = None,
-                      texts: Sequence[tuple[str, str]] = ()) -> Completion:
+                      texts: Sequence[tuple[str, SmsText]] = ()) -> Completion:
     """The transition itself, in one transaction under the order's lock."""
     now = c.clock.now()
     with c.db.transaction() as session:
@@ -699,7 +700,7 @@ def _complete_payment(c: Container, order_number: str, transaction_id: str | Non
             details={"payable_fen": order.payable_fen, "method": order.payment_method},
         ))
         for phone, text in texts:
-            c.sms.send(session, phone, text)
+            c.sms.send(session, phone, text.template, text.params)
     return Completion(issued=order)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -103,15 +105,37 @@ class RevokedToken(Base):
 
 
 class SmsMessage(Base):
-    """Every SMS the product sends. The development outbox reads it in demo mode."""
+    """Every SMS the product sends: a durable outbox row written in the transaction of the event
+    that causes it, then delivered by ``huiminbao worker`` (identity/sms_worker.py) or, for a
+    one-time code, by the request itself. The development outbox reads ``text`` in demo mode.
+
+    ``status`` follows ``sms_domain.TRANSITIONS``; ``attempts`` counts claimed tries and is the
+    fencing token of the current lease (a worker marks only the attempt it claimed)."""
 
     __tablename__ = "sms_outbox"
-    __table_args__ = (Index("ix_sms_outbox_phone_created_at", "phone", "created_at"),)
+    __table_args__ = (
+        Index("ix_sms_outbox_phone_created_at", "phone", "created_at"),
+        Index("ix_sms_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        CheckConstraint(
+            "status IN ('queued', 'sending', 'sent', 'failed', 'given_up')",
+            name="status_values"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
     phone: Mapped[str] = mapped_column(String(11))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)  # rendered, with the signature: what the resident reads
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    template: Mapped[str | None] = mapped_column(String(40))  # None: written before 0016
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    provider_message_id: Mapped[str | None] = mapped_column(String(128))
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class ServiceClient(Base):

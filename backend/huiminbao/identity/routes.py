@@ -49,17 +49,25 @@ def _account_key() -> str:
     return f"account:{actor.account_id}" if actor else f"ip:{request.remote_addr}"
 
 
+def _code_was_sent(response: Response) -> bool:
+    return response.status_code < 500
+
+
 @blp.route("/auth/otp")
 class SendCode(MethodView):
     decorators: ClassVar[list[Any]] = [
+        # A text the provider refused (503 sms_failed) does not count against the phone: the
+        # resident is told to try again, and may at once. The address limit still counts it.
         limiter.limit("1 per minute;10 per day", key_func=_phone_key, methods=["POST"],
-                      scope="otp-phone"),
+                      scope="otp-phone", deduct_when=_code_was_sent),
         limiter.limit("30 per hour", methods=["POST"], scope="otp-ip"),
     ]
 
     @blp.arguments(OtpRequestSchema)
     @blp.response(200, OtpSentSchema)
     @blp.alt_response(429, description="Too many codes for this phone or address")
+    @blp.alt_response(503, description="The SMS provider did not take the text "
+                                        "(`sms_failed`); the code is void, ask again")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Text a 6-digit login code to the phone (valid 5 minutes, single use)."""
         expires_at = services.send_code(container(), body["phone"], OtpPurpose.LOGIN)

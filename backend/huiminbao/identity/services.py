@@ -16,7 +16,7 @@ from huiminbao.audit.models import Consent
 from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.core import idnumber
 from huiminbao.core.container import Container
-from huiminbao.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from huiminbao.core.errors import Busy, Conflict, InvalidInput, NotFound, RuleViolation
 from huiminbao.core.masking import mask_id_number, mask_name, mask_phone, normalize_name
 from huiminbao.identity.domain import (
     OTP_MAX_WRONG_ATTEMPTS,
@@ -30,24 +30,18 @@ from huiminbao.identity.domain import (
     same_secret,
 )
 from huiminbao.identity.models import AuthSession, OtpChallenge, Person, UserAccount
+from huiminbao.identity.sms_domain import SmsStatus, SmsTemplate
 
 WRONG_CODE = "验证码错误或已失效，请重新获取"
 IDENTITY_MISMATCH = "身份信息核验未通过，请核对姓名和身份证号码后重试"
 
-_OTP_TEXTS = {
-    OtpPurpose.LOGIN: (
-        "您的登录验证码为{code}，5分钟内有效。工作人员不会索要验证码，请勿告诉他人。"
-    ),
-    OtpPurpose.CONFIRM_PAYMENT: (
-        "您正在确认使用医保个人账户支付，验证码{code}，5分钟内有效，请勿告诉他人。"
-    ),
-    OtpPurpose.VERIFY_RELATIVE: (
-        "您的亲属正在将您添加为家庭成员，验证码{code}，5分钟内有效。如非本人同意请勿提供。"
-    ),
-    OtpPurpose.PROXY_GRANT: (
-        "您的亲友申请代您办理惠民保业务，验证码{code}，5分钟内有效。如非本人同意请勿提供。"
-    ),
+_OTP_TEMPLATES = {
+    OtpPurpose.LOGIN: SmsTemplate.LOGIN_CODE,
+    OtpPurpose.CONFIRM_PAYMENT: SmsTemplate.PAYMENT_CODE,
+    OtpPurpose.VERIFY_RELATIVE: SmsTemplate.RELATIVE_CODE,
+    OtpPurpose.PROXY_GRANT: SmsTemplate.PROXY_GRANT_CODE,
 }
+SMS_FAILED = "短信发送失败，请稍后重试"
 
 
 def check_phone(phone: str) -> str:
@@ -62,10 +56,21 @@ def check_phone(phone: str) -> str:
 
 def send_code(c: Container, phone: str, purpose: OtpPurpose) -> datetime:
     """Void the phone's earlier codes for this purpose, store a new one (hashed) and text it.
-    Returns when it expires."""
+    Returns when it expires.
+
+    With a provider configured the text is sent now, by this request (the provider's own short
+    timeout bounds the wait), and a failure answers 503 ``sms_failed``. The code is then voided
+    and its message given up, never retried later by the worker: the resident was told it failed
+    and will ask again, and a code arriving minutes later for a request that "failed" would only
+    confuse. (Should the provider have taken it after all, e.g. a timeout after sending, the
+    late text carries a void code and the new request's code replaces it.) Without a provider
+    (demo) the code stays in the outbox, as the development endpoint expects."""
+    from huiminbao.identity import sms_worker
+
     phone = check_phone(phone)
     code = new_otp_code()
     now = c.clock.now()
+    provider = c.sms_provider
     with c.db.transaction() as session:
         _void_open_codes(session, phone, purpose, now)
         challenge = OtpChallenge(
@@ -73,8 +78,18 @@ def send_code(c: Container, phone: str, purpose: OtpPurpose) -> datetime:
             created_at=now, expires_at=now + OTP_TTL, wrong_attempts=0,
         )
         session.add(challenge)
-        c.sms.send(session, phone, _OTP_TEXTS[purpose].format(code=code))
-    return challenge.expires_at
+        session.flush()
+        challenge_id, expires_at = challenge.id, challenge.expires_at
+        message_id = c.sms.send(session, phone, _OTP_TEMPLATES[purpose], {"code": code})
+        claimed = sms_worker.lease_now(session, message_id, now) if provider else None
+    if provider is not None and claimed is not None:
+        status = sms_worker.deliver(c, provider, claimed, retry=False)
+        if status is not SmsStatus.SENT:
+            with c.db.transaction() as session:
+                session.execute(update(OtpChallenge).where(OtpChallenge.id == challenge_id)
+                                .values(voided_at=c.clock.now()))
+            raise Busy(SMS_FAILED, code="sms_failed")
+    return expires_at
 
 
 def _void_open_codes(session: Session, phone: str, purpose: OtpPurpose, now: datetime) -> None:

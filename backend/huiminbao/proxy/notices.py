@@ -10,6 +10,7 @@ from huiminbao.core.masking import mask_name
 from huiminbao.enrollment.domain import PaymentMethod, format_fen
 from huiminbao.enrollment.models import Order
 from huiminbao.identity.models import Person, UserAccount
+from huiminbao.identity.sms_domain import SmsTemplate
 
 _PAID_BY = {
     PaymentMethod.PERSONAL_ACCOUNT: "从您的医保个人账户支付",
@@ -38,8 +39,7 @@ def tell_principal(c: Container, order: Order) -> None:
         return  # no phone (e.g. 王秀英): the activity page and the counter still show it
     names = "、".join(mask_name(person.name) for person in insured if person is not None)
     paid_by = _PAID_BY.get(PaymentMethod(order.payment_method), "")
-    text = (f"{mask_name(agent.name)}已代您办理{product.name}参保，被保险人：{names}，"
-            f"保费{format_fen(order.payable_fen)}（{paid_by}）。"
-            "如非您本人授权，请登录查看“代办记录”并撤销授权，或致电客服。")
+    params = {"agent": mask_name(agent.name), "product": product.name, "insured": names,
+              "amount": format_fen(order.payable_fen), "paid_by": paid_by}
     with c.db.transaction() as session:
-        c.sms.send(session, registered.phone, text)
+        c.sms.send(session, registered.phone, SmsTemplate.ENROLLED_BY_AGENT, params)

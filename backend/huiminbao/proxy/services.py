@@ -38,6 +38,7 @@ from huiminbao.identity.access import IDENTITY_REQUIRED
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.domain import OtpPurpose, Role
 from huiminbao.identity.models import Person, UserAccount
+from huiminbao.identity.sms_domain import SmsTemplate
 from huiminbao.proxy.domain import (
     CONFIRM_TOKEN_LIFETIME,
     NOTE_MAX_LENGTH,
@@ -421,7 +422,8 @@ def _activate(c: Container, actor: Actor, grant_id: int, method: ConfirmMethod, 
                              "valid_until": grant.valid_until.isoformat()},
                 ))
                 if principal_phone:
-                    c.sms.send(session, principal_phone, _activation_text(details))
+                    c.sms.send(session, principal_phone, SmsTemplate.PROXY_GRANT_ACTIVE,
+                               _activation_params(details))
     if problem is not None:
         raise _not_pending(problem)
     if not accepted:
@@ -431,14 +433,14 @@ def _activate(c: Container, actor: Actor, grant_id: int, method: ConfirmMethod, 
     return details
 
 
-def _activation_text(details: GrantDetails) -> str:
+def _activation_params(details: GrantDetails) -> dict[str, str]:
     grant = details.grant
     assert grant.valid_until is not None
     scopes = "、".join(scope_label(scope, grant.pay_limit_fen, to_principal=True)
                       for scope in details.scopes)
     until = grant.valid_until.astimezone(CHINA_TZ)
-    return (f"您已授权{mask_name(details.agent.name)}代您办理惠民保业务：{scopes}，"
-            f"有效期至{until:%Y年%m月%d日}。如需撤销，请登录查看“代办授权”或到经办窗口办理。")
+    return {"agent": mask_name(details.agent.name), "scopes": scopes,
+            "until": f"{until:%Y年%m月%d日}"}
 
 
 # ---------------------------------------------------------------- revoking

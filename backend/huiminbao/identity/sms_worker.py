@@ -1,0 +1,303 @@
+"""Delivering the SMS outbox through a provider: ``huiminbao worker``.
+
+A worker loops: it *claims* a batch of due messages in one short transaction (``queued`` or
+``failed`` whose ``next_attempt_at`` has come, or ``sending`` whose lease ran out), then sends
+each through the provider outside any transaction, then marks each ``sent`` or ``failed`` (with
+exponential back-off, ``sms_domain.RetryPolicy``) or ``given_up`` after too many tries.
+
+Claiming is ``SELECT … FOR UPDATE SKIP LOCKED`` then ``UPDATE … RETURNING``: on PostgreSQL
+workers running side by side take disjoint batches without waiting on each other, and the row
+becomes ``sending`` with ``attempts + 1`` and ``lease_until = now + lease`` before any text
+leaves. A second worker can only take it again once the lease has run out. ``attempts`` is the
+lease's fencing token: a worker marks the row only if it still holds the attempt it claimed, so a
+worker that comes back after its lease was taken over changes nothing.
+
+Delivery is *at least once*, and the one window for a duplicate is this: a worker dies (or loses
+the database) after the provider accepted a text and before the row is marked ``sent``. The row
+stays ``sending`` until its lease ends (``lease``, one minute by default), then another worker
+sends it again: the resident may get that one text twice. Nothing else repeats a text: a failure
+the provider answered is certain not to have been sent, and concurrent workers never hold one row.
+A timeout after the request went out (``SmsProviderError.outcome_unknown``) is also retried and
+may duplicate. Every attempt carries ``sms_outbox:<id>:<attempt>`` as the provider's session
+context (Tencent ``SessionContext``), so a duplicate can be found in the provider's status reports
+and the provider's message id is kept on the row. Texts are informational (a doubled debit notice
+moves no money); one-time codes are never retried by a worker (``identity/services.send_code``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from huiminbao.core.container import Container
+from huiminbao.identity.domain import OTP_TTL
+from huiminbao.identity.models import SmsMessage
+from huiminbao.identity.sms import SmsProvider, SmsProviderError
+from huiminbao.identity.sms_domain import RetryPolicy, SmsStatus, SmsTemplate, SmsText
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE = timedelta(seconds=60)
+DEFAULT_BATCH = 20
+_CODE_TEMPLATES = [template.value for template in SmsTemplate if template.is_code]
+_RETRIED = [SmsStatus.QUEUED.value, SmsStatus.FAILED.value]
+
+
+@dataclass(frozen=True)
+class ClaimedSms:
+    """A message this worker holds: ``attempt`` is its fencing token."""
+
+    id: int
+    attempt: int
+    phone: str
+    template: SmsTemplate
+    params: dict[str, str]
+
+
+@dataclass
+class DeliveryCounts:
+    sent: int = 0
+    failed: int = 0
+    given_up: int = 0
+    lost_lease: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.failed + self.given_up + self.lost_lease
+
+    def add(self, other: DeliveryCounts) -> None:
+        self.sent += other.sent
+        self.failed += other.failed
+        self.given_up += other.given_up
+        self.lost_lease += other.lost_lease
+        self.errors.extend(other.errors)
+
+    def format(self) -> str:
+        return (f"短信：已发送 {self.sent} 条，失败待重试 {self.failed} 条，"
+                f"已放弃 {self.given_up} 条")
+
+
+# ---------------------------------------------------------------- claiming
+
+
+def _due(now: datetime, policy: RetryPolicy) -> Any:
+    retried = and_(SmsMessage.status.in_(_RETRIED),
+                   or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now))
+    lease_ended = and_(SmsMessage.status == SmsStatus.SENDING.value,
+                       SmsMessage.lease_until <= now,
+                       SmsMessage.attempts < policy.max_attempts,
+                       SmsMessage.template.not_in(_CODE_TEMPLATES))
+    return and_(SmsMessage.template.is_not(None), or_(retried, lease_ended))
+
+
+def claim_due(c: Container, *, now: datetime, limit: int = DEFAULT_BATCH,
+              lease: timedelta = DEFAULT_LEASE,
+              policy: RetryPolicy | None = None) -> list[ClaimedSms]:
+    """Lease up to ``limit`` due messages (oldest first) in one transaction."""
+    policy = policy or RetryPolicy()
+    with c.db.transaction() as session:
+        _sweep(session, now, policy)
+        due = _due(now, policy)
+        # Two statements, not UPDATE … WHERE id IN (SELECT … LIMIT … SKIP LOCKED): PostgreSQL
+        # may rescan such a subquery while updating, and each rescan skips what was just
+        # updated and takes the next rows, so the LIMIT would not hold.
+        ids = session.scalars(
+            select(SmsMessage.id).where(due).order_by(SmsMessage.id).limit(limit)
+            .with_for_update(skip_locked=True)).all()
+        if not ids:
+            return []
+        rows = session.execute(
+            update(SmsMessage)
+            .where(SmsMessage.id.in_(ids), due)  # locked by this transaction: still due
+            .values(status=SmsStatus.SENDING.value, attempts=SmsMessage.attempts + 1,
+                    lease_until=now + lease, updated_at=now)
+            .returning(SmsMessage.id, SmsMessage.attempts, SmsMessage.phone,
+                       SmsMessage.template, SmsMessage.params)
+            .execution_options(synchronize_session=False)
+        ).all()
+    return sorted((ClaimedSms(row.id, row.attempts, row.phone, SmsTemplate(row.template),
+                              dict(row.params or {})) for row in rows), key=lambda m: m.id)
+
+
+def _sweep(session: Session, now: datetime, policy: RetryPolicy) -> None:
+    """Give up what no worker may send any more: a lease that ran out on the last attempt, a
+    one-time code whose sender died (stale by now), a code queued longer than it is valid."""
+    lease_ended = and_(SmsMessage.status == SmsStatus.SENDING.value,
+                       SmsMessage.lease_until <= now)
+    session.execute(
+        update(SmsMessage)
+        .where(lease_ended, or_(SmsMessage.attempts >= policy.max_attempts,
+                                SmsMessage.template.in_(_CODE_TEMPLATES)))
+        .values(status=SmsStatus.GIVEN_UP.value, lease_until=None, next_attempt_at=None,
+                updated_at=now,
+                last_error="发送方在确认前中断（可能已送达），不再重试")
+        .execution_options(synchronize_session=False))
+    session.execute(
+        update(SmsMessage)
+        .where(SmsMessage.status.in_(_RETRIED), SmsMessage.template.in_(_CODE_TEMPLATES),
+               SmsMessage.created_at <= now - OTP_TTL)
+        .values(status=SmsStatus.GIVEN_UP.value, next_attempt_at=None, updated_at=now,
+                last_error="验证码已过期，不再发送")
+        .execution_options(synchronize_session=False))
+
+
+def lease_now(session: Session, message_id: int, now: datetime,
+              lease: timedelta = DEFAULT_LEASE) -> ClaimedSms:
+    """In the transaction that wrote the row: the caller will send it itself (a one-time code),
+    so no worker ever sees it ``queued``."""
+    row = session.execute(
+        update(SmsMessage)
+        .where(SmsMessage.id == message_id, SmsMessage.status == SmsStatus.QUEUED.value)
+        .values(status=SmsStatus.SENDING.value, attempts=SmsMessage.attempts + 1,
+                lease_until=now + lease, updated_at=now)
+        .returning(SmsMessage.id, SmsMessage.attempts, SmsMessage.phone, SmsMessage.template,
+                   SmsMessage.params)
+        .execution_options(synchronize_session=False)
+    ).one()
+    return ClaimedSms(row.id, row.attempts, row.phone, SmsTemplate(row.template),
+                      dict(row.params or {}))
+
+
+# ---------------------------------------------------------------- sending and marking
+
+
+def deliver(c: Container, provider: SmsProvider, message: ClaimedSms, *,
+            policy: RetryPolicy | None = None, retry: bool = True) -> SmsStatus | None:
+    """Send one claimed message and record the outcome. ``retry=False`` (a one-time code): a
+    failure is final. Returns the new status, or None if the lease was lost meanwhile."""
+    policy = policy or RetryPolicy()
+    text = SmsText(message.template, message.params)
+    try:
+        message_id = provider.send(
+            message.phone, provider.template_id(message.template), text.ordered_params(),
+            session_context=f"sms_outbox:{message.id}:{message.attempt}")
+    except SmsProviderError as exc:
+        now = c.clock.now()
+        status, next_at = policy.after_failure(message.attempt, now)
+        if not retry:
+            status, next_at = SmsStatus.GIVEN_UP, None
+        log.warning("sms %s attempt %s failed: %s", message.id, message.attempt, exc.code)
+        return _mark(c, message, status=status.value, next_attempt_at=next_at,
+                     last_error=str(exc)[:500], updated_at=now)
+    except Exception as exc:  # a defect in an adapter must not stop the worker
+        now = c.clock.now()
+        status, next_at = policy.after_failure(message.attempt, now)
+        log.exception("sms %s attempt %s broke", message.id, message.attempt)
+        return _mark(c, message, status=status.value if retry else SmsStatus.GIVEN_UP.value,
+                     next_attempt_at=next_at if retry else None,
+                     last_error=f"internal: {type(exc).__name__}", updated_at=now)
+    now = c.clock.now()
+    return _mark(c, message, status=SmsStatus.SENT.value, provider_message_id=message_id[:128],
+                 sent_at=now, next_attempt_at=None, last_error=None, updated_at=now)
+
+
+def _mark(c: Container, message: ClaimedSms, **values: Any) -> SmsStatus | None:
+    with c.db.transaction() as session:
+        marked = session.execute(  # type: ignore[attr-defined]
+            update(SmsMessage)
+            .where(SmsMessage.id == message.id, SmsMessage.status == SmsStatus.SENDING.value,
+                   SmsMessage.attempts == message.attempt)  # still this worker's lease
+            .values(lease_until=None, **values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    if not marked:
+        log.warning("sms %s attempt %s: lease lost before marking", message.id, message.attempt)
+        return None
+    return SmsStatus(values["status"])
+
+
+def deliver_due(c: Container, provider: SmsProvider, *, limit: int = DEFAULT_BATCH,
+                lease: timedelta = DEFAULT_LEASE,
+                policy: RetryPolicy | None = None) -> DeliveryCounts:
+    """Claim one batch and deliver it."""
+    policy = policy or RetryPolicy()
+    counts = DeliveryCounts()
+    for message in claim_due(c, now=c.clock.now(), limit=limit, lease=lease, policy=policy):
+        status = deliver(c, provider, message, policy=policy)
+        if status is SmsStatus.SENT:
+            counts.sent += 1
+        elif status is SmsStatus.FAILED:
+            counts.failed += 1
+        elif status is SmsStatus.GIVEN_UP:
+            counts.given_up += 1
+        else:
+            counts.lost_lease += 1
+    return counts
+
+
+class SmsWorker:
+    """``huiminbao worker``: drains the outbox, then polls every ``idle_seconds``.
+    ``once``: deliver everything due now (batch after batch) and return."""
+
+    def __init__(self, c: Container, provider: SmsProvider, *, batch: int = DEFAULT_BATCH,
+                 lease: timedelta = DEFAULT_LEASE, policy: RetryPolicy | None = None,
+                 idle_seconds: float = 2.0) -> None:
+        self.c, self.provider = c, provider
+        self.batch, self.lease, self.policy = batch, lease, policy or RetryPolicy()
+        self.idle_seconds = idle_seconds
+        self.stopping = threading.Event()
+        self.name = f"{os.uname().nodename}:{os.getpid()}" if hasattr(os, "uname") else "worker"
+
+    def run_once(self) -> DeliveryCounts:
+        """Every message due now, once each (a failure waits for its back-off)."""
+        total = DeliveryCounts()
+        while not self.stopping.is_set():
+            counts = deliver_due(self.c, self.provider, limit=self.batch, lease=self.lease,
+                                 policy=self.policy)
+            total.add(counts)
+            if counts.handled < self.batch:
+                break
+        return total
+
+    def run(self, *, on_round: Callable[[DeliveryCounts], None] | None = None) -> None:
+        while not self.stopping.is_set():
+            try:
+                counts = self.run_once()
+            except Exception:  # the database went away: wait and try again
+                log.exception("sms worker round failed")
+                counts = DeliveryCounts()
+            if on_round is not None and counts.handled:
+                on_round(counts)
+            if counts.handled < self.batch:
+                self.stopping.wait(self.idle_seconds)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+# ---------------------------------------------------------------- the console's view
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    id: int
+    phone: str
+    template: str | None
+    status: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    last_error: str | None
+    provider_message_id: str | None
+
+
+def recent_messages(c: Container, *, limit: int = 50,
+                    status: SmsStatus | None = None) -> Sequence[OutboxEntry]:
+    """The newest messages (newest first), optionally of one status."""
+    query = select(SmsMessage).order_by(SmsMessage.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(SmsMessage.status == status.value)
+    with c.db.read() as session:
+        return [OutboxEntry(m.id, m.phone, m.template, m.status, m.attempts, m.created_at,
+                            m.next_attempt_at, m.sent_at, m.last_error, m.provider_message_id)
+                for m in session.scalars(query)]
