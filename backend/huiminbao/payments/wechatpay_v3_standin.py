@@ -14,9 +14,9 @@ written with a ``PUB_KEY_ID_…`` id) and a random 32-character APIv3 key. Then 
   ``refund_delay`` seconds later and is notified), ``GET /v3/refund/domestic/refunds/{no}``,
   ``GET /v3/bill/tradebill`` and its download;
 * serves the ``h5_url`` page: a mobile page in Chinese with 确认支付 ¥x.xx and 取消;
-  confirming pays, queues a signed notification with its resource encrypted (``AEAD_AES_256_GCM``) for
-  ``notify_url`` — retried on WeChat Pay's schedule until the merchant answers 2xx — and
-  sends the payer on to ``redirect_url``.
+  confirming pays, queues a signed notification with its resource encrypted
+  (``AEAD_AES_256_GCM``) for ``notify_url`` — retried on WeChat Pay's schedule until the
+  merchant answers 2xx — and sends the payer on to ``redirect_url``.
 
 ``fail_next(operation)`` drops the connection of the next such request after doing it, for
 tests of "outcome unknown". Start it with ``WechatPayStandin().start()`` or
@@ -571,10 +571,11 @@ class WechatPayStandin:
             return ",".join(f"`{value}" for value in values)
 
         header = ",".join((
-            "交易时间", "公众账号ID", "商户号", "特约商户号", "设备号", "微信订单号", "商户订单号",
-            "用户标识", "交易类型", "交易状态", "付款银行", "货币种类", "应结订单金额", "代金券金额",
-            "微信退款单号", "商户退款单号", "退款金额", "充值券退款金额", "退款类型", "退款状态",
-            "商品名称", "商户数据包", "手续费", "费率", "订单金额", "申请退款金额", "费率备注"))
+            "交易时间", "公众账号ID", "商户号", "特约商户号", "设备号", "微信订单号",
+            "商户订单号", "用户标识", "交易类型", "交易状态", "付款银行", "货币种类",
+            "应结订单金额", "代金券金额", "微信退款单号", "商户退款单号", "退款金额",
+            "充值券退款金额", "退款类型", "退款状态", "商品名称", "商户数据包", "手续费",
+            "费率", "订单金额", "申请退款金额", "费率备注"))
         lines: list[str] = []
         paid_total = refund_total = 0
         with self._lock:
