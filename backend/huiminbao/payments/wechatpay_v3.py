@@ -463,7 +463,7 @@ class WechatPayV3Gateway:
                                  "h5_info": {"type": "Wap"}}
         answer = self._create("/v3/pay/transactions/h5", out_trade_no, payload)
         h5_url = str(answer.get("h5_url", ""))
-        if not h5_url.startswith("https://") and not h5_url.startswith(self.config.base_url):
+        if not h5_url.startswith(("https://", "http://")):
             raise GatewayUnavailable("create answered without an h5_url")
         separator = "&" if urlsplit(h5_url).query else "?"
         pay_url = f"{h5_url}{separator}redirect_url={quote(return_url, safe='')}"
