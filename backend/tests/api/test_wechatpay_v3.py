@@ -45,6 +45,7 @@ from huiminbao.payments.wechatpay_v3 import (
     WechatPayError,
     WechatPayV3Gateway,
     parse_trade_bill,
+    rsa_verify,
 )
 from huiminbao.payments.wechatpay_v3_standin import WechatPayStandin
 from tests.conftest import TEST_NOW
@@ -474,3 +475,16 @@ def test_verify_notification_answers_payment_and_refund_notifications(
     assert isinstance(refund, RefundNotification) and refund.amount_fen == 15000
     with pytest.raises(InvalidNotification):
         gateway.verify_notification(refund_body, headers)  # another body's signature
+
+
+def test_jsapi_differs_only_in_the_create_call(standin: WechatPayStandin,
+                                               gateway: WechatPayV3Gateway) -> None:
+    prepay_id, params = gateway.create_jsapi_payment("HMBJ000001", 15000, "保费",
+                                                     "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o")
+    assert params["package"] == f"prepay_id={prepay_id}" and params["signType"] == "RSA"
+    message = (f"{params['appId']}\n{params['timeStamp']}\n{params['nonceStr']}\n"
+               f"{params['package']}\n").encode()
+    assert rsa_verify(standin.merchant_key.public_key(), message, params["paySign"])
+    standin.pay("HMBJ000001")
+    paid = gateway.query("HMBJ000001")
+    assert paid is not None and paid.trade_state is TradeState.SUCCESS
