@@ -587,7 +587,7 @@ class WechatPayStandin:
                         f"{p.success_time.astimezone(CHINA_TZ):%Y-%m-%d %H:%M:%S}", p.appid,
                         self.mchid, "0", "", p.transaction_id, p.out_trade_no, "oUpF8u",
                         p.trade_type, "SUCCESS", "OTHERS", "CNY", yuan(p.amount), "0.00", "0",
-                        "0", "0.00", "0.00", "", "", p.description, "", "0.00", "0.60%",
+                        "0", "0.00", "0.00", "", "", _cell(p.description), "", "0.00", "0.60%",
                         yuan(p.amount), "0.00", ""]))
             for r in self._refunds.values():
                 if r.status == "SUCCESS" and on_day(r.success_time):
@@ -599,7 +599,8 @@ class WechatPayStandin:
                         self.mchid, "0", "", p.transaction_id or "", p.out_trade_no, "oUpF8u",
                         p.trade_type, "REFUND", "OTHERS", "CNY", "0.00", "0.00", r.refund_id,
                         r.out_refund_no, yuan(r.amount), "0.00", "ORIGINAL", "SUCCESS",
-                        p.description, "", "0.00", "0.60%", "0.00", yuan(r.amount), ""]))
+                        _cell(p.description), "", "0.00", "0.60%", "0.00", yuan(r.amount),
+                        ""]))
         if not lines:
             return None
         summary = ("总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,"
@@ -665,6 +666,11 @@ class WechatPayStandin:
 
 def _yuan(fen: int) -> str:
     return f"{fen // 100:,}.{fen % 100:02d}"
+
+
+def _cell(text: str) -> str:
+    """A bill cell: the bill is plain comma-separated text, without quoting."""
+    return text.replace(",", "，").replace("\n", " ").replace("`", "'")
 
 
 def _err(code: str, message: str) -> dict[str, str]:
