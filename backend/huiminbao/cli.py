@@ -340,9 +340,11 @@ def staff_create(phone: str, role: str, display_name: str) -> None:
 def _attach_domain_commands() -> None:
     from huiminbao.claims.cli import clients
     from huiminbao.disclosure.cli import disclosure
+    from huiminbao.payments.cli import wechatpay
 
     main.add_command(clients)
     main.add_command(disclosure)  # huiminbao disclosure refresh (run from cron)
+    main.add_command(wechatpay)  # huiminbao wechatpay serve-standin (local testing only)
 
 
 _attach_domain_commands()

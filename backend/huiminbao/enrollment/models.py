@@ -67,7 +67,7 @@ class Order(Base):
     # when the outcome is unknown so money never moves twice.
     payment_request_no: Mapped[str] = mapped_column(String(40), unique=True)
     gateway_transaction_id: Mapped[str | None] = mapped_column(String(64))
-    pay_url: Mapped[str | None] = mapped_column(String(200))  # online: the gateway's page
+    pay_url: Mapped[str | None] = mapped_column(String(1000))  # online: the gateway's page
     failure_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

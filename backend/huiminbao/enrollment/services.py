@@ -10,7 +10,7 @@ remote side with the same number and finishes the order: money never moves twice
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -59,6 +59,7 @@ from huiminbao.payments import ledger
 from huiminbao.payments.gateway import (
     GatewayRequestConflict,
     GatewayUnavailable,
+    RefundNotification,
     TradeNotFound,
     TradeState,
 )
@@ -975,10 +976,15 @@ def cancel_unpaid(c: Container, actor: Actor, order_number: str) -> Order:
     return close_unpaid(c, order_number, OrderStatus.CANCELLED, "已由您取消")
 
 
-def handle_gateway_notification(c: Container, body: bytes) -> Order:
-    """The gateway's signed notification: verify signature, order and amount, then complete
-    (idempotent: duplicates and concurrent deliveries complete the order once)."""
-    notification = c.gateway.verify_notification(body)
+def handle_gateway_notification(c: Container, body: bytes,
+                                headers: Mapping[str, str] | None = None) -> Order:
+    """The gateway's signed notification (its body, and its HTTP headers, which carry WeChat Pay
+    v3's signature): verify signature, order and amount, then complete (idempotent: duplicates
+    and concurrent deliveries complete the order once). A refund notification settles the
+    refund by asking the gateway again with its own refund number."""
+    notification = c.gateway.verify_notification(body, headers or {})
+    if isinstance(notification, RefundNotification):
+        return _handle_refund_notification(c, notification)
     with c.db.read() as session:
         order = session.scalars(select(Order).where(
             Order.payment_request_no == notification.out_trade_no)).one_or_none()
@@ -998,3 +1004,24 @@ def handle_gateway_notification(c: Container, body: bytes) -> Order:
             or confirmed.amount_fen != order.payable_fen:
         raise RuleViolation("支付结果尚未确认", code="payment_unconfirmed")
     return complete_payment(c, order.order_no, transaction_id=notification.transaction_id)
+
+
+def _handle_refund_notification(c: Container, notification: RefundNotification) -> Order:
+    """The notification only tells that the refund moved on: ``settle_refund`` asks the gateway
+    with the same refund number (idempotent) and books what the gateway's own record says."""
+    from huiminbao.enrollment.policies import settle_refund
+
+    with c.db.read() as session:
+        refund = session.scalars(select(Refund).where(
+            Refund.refund_no == notification.out_refund_no)).one_or_none()
+    if refund is None:
+        raise NotFound("未找到该退款")
+    if refund.amount_fen != notification.amount_fen:
+        log.error("gateway refund notification %s amount %s differs from refund %s",
+                  notification.out_refund_no, notification.amount_fen, refund.amount_fen)
+        raise RuleViolation("退款金额与退款记录不符", code="amount_mismatch")
+    settle_refund(c, notification.out_refund_no)
+    with c.db.read() as session:
+        order = session.get(Order, refund.order_id)
+    assert order is not None
+    return order

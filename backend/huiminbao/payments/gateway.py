@@ -77,13 +77,16 @@ class RefundFailure(StrEnum):
     ORDER_NOT_EXIST = "ORDER_NOT_EXIST"  # no payment with that out_trade_no
     TRADE_NOT_PAID = "TRADE_NOT_PAID"  # the payment was never paid: nothing to give back
     NOT_ENOUGH = "NOT_ENOUGH"  # more than what is left of the paid amount
+    # WeChat Pay v3 only: the refund was accepted, then ended without the money going back.
+    CLOSED = "CLOSED"  # closed by the gateway (退款关闭)
+    ABNORMAL = "ABNORMAL"  # the payer's card or account refused it (退款异常): handled by hand
 
 
 @dataclass(frozen=True)
 class GatewayPayment:
     out_trade_no: str
     prepay_id: str
-    pay_url: str  # the gateway's confirm page, relative to the gateway's site
+    pay_url: str  # the gateway's confirm page: relative to the gateway's site, or absolute
     amount_fen: int
     expires_at: datetime
 
@@ -124,6 +127,18 @@ class PaymentNotification:
     trade_state: TradeState
     paid_at: datetime
     nonce: str
+
+
+@dataclass(frozen=True)
+class RefundNotification:
+    """A verified refund notification (WeChat Pay v3 ``REFUND.*``). It only says that something
+    happened to the refund: the merchant settles it by asking again with its out_refund_no."""
+
+    out_refund_no: str
+    out_trade_no: str
+    refund_id: str
+    amount_fen: int
+    refund_status: str  # SUCCESS | CLOSED | ABNORMAL
 
 
 @dataclass(frozen=True)
@@ -186,8 +201,13 @@ class PaymentGateway(Protocol):
         never total more than was paid; refusals are answers (status FAILED), not exceptions."""
         ...
 
-    def verify_notification(self, body: bytes) -> PaymentNotification:
-        """Parse a notification body and check its signature; raises ``InvalidNotification``."""
+    def verify_notification(
+        self, body: bytes, headers: Mapping[str, str]
+    ) -> PaymentNotification | RefundNotification:
+        """Parse a notification (its body and HTTP headers) and check its signature; raises
+        ``InvalidNotification``. Gateways that sign in the body (the simulator) ignore
+        ``headers``; WeChat Pay v3 signs with ``Wechatpay-Signature`` and its siblings. Only
+        gateways that notify refunds answer ``RefundNotification``."""
         ...
 
     def statement(self, since: datetime | None = None,

@@ -35,7 +35,7 @@ import string
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -388,7 +388,10 @@ class SimulatedGateway:
             return result
         raise RuntimeError("refund did not settle after repeated conflicts")
 
-    def verify_notification(self, body: bytes) -> PaymentNotification:
+    def verify_notification(
+        self, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> PaymentNotification:
+        """The signature is inside the body (v2 style): ``headers`` are not needed."""
         return decode_notification(body, self._key, app_id=self.app_id, mch_id=self.mch_id)
 
     # --- the confirm page ----------------------------------------------------------------------

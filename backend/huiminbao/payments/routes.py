@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from flask import request
+from flask import Response, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from huiminbao.core.container import container
-from huiminbao.core.errors import RuleViolation
+from huiminbao.core.errors import DomainError, RemoteUnavailable
 from huiminbao.core.masking import mask_phone
 from huiminbao.core.ratelimit import limiter
 from huiminbao.enrollment import services as enrollment
@@ -26,21 +26,35 @@ blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="支付�
 
 
 class NotifyAnswer(Schema):
-    return_code = fields.String()
-    return_msg = fields.String()
+    code = fields.String(metadata={"description": "SUCCESS, or FAIL with an HTTP error status"})
+    message = fields.String()
+
+
+def _notify_failure(status: int, message: str) -> Response:
+    """A refusal as WeChat Pay v3 reads it: any 4xx/5xx (the gateway retries later) with
+    ``{"code": "FAIL", "message": ...}``."""
+    response = jsonify({"code": "FAIL", "message": message})
+    response.status_code = status
+    return response
 
 
 @blp.route("/payments/online/notify")
 class OnlineNotify(MethodView):
     @blp.response(200, NotifyAnswer)
-    def post(self) -> dict[str, Any]:
-        """The payment gateway's signed notification (service-to-service, no session).
-        Answering anything but 200 makes the gateway retry later."""
+    def post(self) -> dict[str, Any] | Response:
+        """The payment gateway's signed notification (service-to-service, no session): a payment,
+        or (WeChat Pay v3) a refund. Answered per WeChat Pay v3: 200 on success; a 4xx/5xx with
+        ``{"code": "FAIL", "message"}`` otherwise, which makes the gateway retry later."""
         try:
-            enrollment.handle_gateway_notification(container(), request.get_data())
-        except InvalidNotification as exc:
-            raise RuleViolation("通知签名校验失败", code="invalid_signature") from exc
-        return {"return_code": "SUCCESS", "return_msg": "OK"}
+            enrollment.handle_gateway_notification(
+                container(), request.get_data(), dict(request.headers.items()))
+        except InvalidNotification:
+            return _notify_failure(401, "通知签名校验失败")
+        except DomainError as exc:
+            return _notify_failure(exc.http_status, exc.message)
+        except RemoteUnavailable:
+            return _notify_failure(503, "支付结果暂时无法确认，请稍后重试")
+        return {"code": "SUCCESS", "message": "成功"}
 
 
 class AccountEntryView(Schema):

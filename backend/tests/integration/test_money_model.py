@@ -66,7 +66,7 @@ import os
 import re
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -283,8 +283,9 @@ class FaultyGateway:
         return self.faults.around("refund", out_refund_no, lambda: self.inner.refund(
             out_refund_no, out_trade_no, amount_fen, reason))
 
-    def verify_notification(self, body: bytes) -> PaymentNotification:
-        return self.inner.verify_notification(body)
+    def verify_notification(self, body: bytes,
+                            headers: Mapping[str, str]) -> PaymentNotification:
+        return self.inner.verify_notification(body, headers)
 
     def statement(self, since: datetime | None = None,
                   until: datetime | None = None) -> GatewayStatement:
