@@ -22,6 +22,8 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import Page, expect
 
+from huiminbao.core.config import PORT_SETTING_PREFIXES
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Screenshots go here (E2E_ARTIFACTS_DIR moves them, e.g. out of pytest-playwright's --output).
 ARTIFACTS_DIR = Path(os.environ.get("E2E_ARTIFACTS_DIR") or REPO_ROOT / "test-results")
@@ -69,20 +71,29 @@ class LiveServer:
         return "\n".join(parts)
 
 
+def database_path(workdir: Path) -> Path:
+    return workdir / "e2e.sqlite3"
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def start_server(workdir: Path) -> LiveServer:
-    """``huiminbao serve`` in demo mode on a fresh SQLite file; returns once /health answers 200."""
-    port = free_port()
-    env = dict(os.environ)
+def start_server(workdir: Path, *, port: int | None = None,
+                 ports_env: dict[str, str] | None = None) -> LiveServer:
+    """``huiminbao serve`` in demo mode on a fresh SQLite file (``database_path``); returns once
+    /health answers 200. ``ports_env`` wires ports to real services (``huiminbao.standins``)
+    instead of the in-process simulators."""
+    port = port or free_port()
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(PORT_SETTING_PREFIXES)}
+    env.update(ports_env or {})
     env.pop("REDIS_URL", None)  # the embedded in-process stores: nothing shared between runs
     env.pop("HUIMINBAO_NOW", None)
     env.update({
-        "DATABASE_URL": f"sqlite:///{workdir / 'e2e.sqlite3'}",
+        "DATABASE_URL": f"sqlite:///{database_path(workdir)}",
         "HUIMINBAO_MODE": "demo",
         "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": os.pathsep.join(

@@ -31,15 +31,13 @@ Every POST that moves money or creates a policy takes an `Idempotency-Key` heade
 
 
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
-    """Wire the built-in adapters for these settings (tests may pass their own clock)."""
+    """Wire each port's adapter for these settings (``wiring.py`` chooses; production refuses a
+    stand-in with ``ConfigError``). Tests may pass their own clock."""
     from huiminbao.catalog.cache import PublishedProducts
-    from huiminbao.claims.storage import LocalDocumentStore, documents_dir
     from huiminbao.identity.sms import OutboxSmsSender
     from huiminbao.identity.tokens import TokenService
-    from huiminbao.payments.gateway import default_merchant_key
-    from huiminbao.payments.gateway_simulator import SimulatedGateway
     from huiminbao.proxy.finder import ProxyGrantFinder
-    from huiminbao.registry.simulator import SimulatedRegistry
+    from huiminbao.wiring import Port, build_adapters
 
     if clock is None:
         # Demo mode always has a movable clock (HUIMINBAO_NOW or the real time as its start) so
@@ -47,16 +45,22 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         start = settings.now_override or datetime.now(UTC)
         clock = MovableClock(start) if settings.is_demo else SystemClock()
     db = Database(settings.database_url, statement_timeout=settings.db_statement_timeout)
+    try:
+        adapters = build_adapters(settings, db, clock)
+    except BaseException:
+        db.dispose()
+        raise
     return Container(
         settings=settings,
         db=db,
         clock=clock,
-        registry=SimulatedRegistry(db, clock),
+        registry=adapters[Port.REGISTRY],
         sms=OutboxSmsSender(clock),
+        sms_provider=adapters[Port.SMS],
         tokens=TokenService(settings.secret_key, clock),
         grants=ProxyGrantFinder(),
-        gateway=SimulatedGateway(db, clock, default_merchant_key(settings.secret_key)),
-        documents=LocalDocumentStore(documents_dir(settings)),
+        gateway=adapters[Port.GATEWAY],
+        documents=adapters[Port.DOCUMENTS],
         products=PublishedProducts(db),
     )
 
@@ -96,9 +100,12 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     api = Api(app)
     register_error_handlers(app)
     _register_blueprints(app, api, settings)
-    from huiminbao.payments.gateway_routes import gateway_pages
+    from huiminbao.payments.gateway_simulator import SimulatedGateway
 
-    app.register_blueprint(gateway_pages)  # answers 404 unless the gateway is the simulator
+    if isinstance(wired.gateway, SimulatedGateway):  # only ever in demo mode (wiring.py)
+        from huiminbao.payments.gateway_routes import gateway_pages
+
+        app.register_blueprint(gateway_pages)
     app.register_blueprint(swagger_assets_blueprint())
     app.register_blueprint(frontend_blueprint(settings.frontend_dir))
     return app
@@ -151,12 +158,23 @@ def _register_blueprints(app: Flask, api: Any, settings: Settings) -> None:
 
 
 def start_background_workers(app: Flask) -> None:
-    """Demo mode: deliver the built-in gateway's notifications. Called in each serving process
-    (after gunicorn forks), never at import or in tests."""
+    """Demo mode, one process: deliver the built-in gateway's notifications, and the SMS outbox
+    when a real provider is configured (production runs ``huiminbao worker`` beside the app
+    servers instead). Called in each serving process (after gunicorn forks), never at import or
+    in tests."""
+    import threading
+
+    from huiminbao.identity.sms_worker import SmsWorker
     from huiminbao.payments.gateway_simulator import NotificationDispatcher, SimulatedGateway
 
     wired: Container = app.extensions["huiminbao"]
-    if wired.settings.is_demo and isinstance(wired.gateway, SimulatedGateway):
+    if not wired.settings.is_demo:
+        return
+    if isinstance(wired.gateway, SimulatedGateway):
         dispatcher = NotificationDispatcher(wired.gateway)
         dispatcher.start()
         app.extensions["gateway_dispatcher"] = dispatcher
+    if wired.sms_provider is not None:
+        sms_worker = SmsWorker(wired, wired.sms_provider, idle_seconds=0.5)
+        threading.Thread(target=sms_worker.run, name="sms-worker", daemon=True).start()
+        app.extensions["sms_worker"] = sms_worker

@@ -94,6 +94,19 @@ def _run_gunicorn(app: Any, options: dict[str, Any]) -> None:
     Server().run()
 
 
+@main.command()
+def doctor() -> None:
+    """Show which adapter each port (registry, payment, SMS, documents) is wired to, where it
+    points (secrets masked) and whether it answers; also the database and Redis. Exits 1 when
+    anything is missing, wrong or silent: run it after every change of settings."""
+    from huiminbao.doctor import diagnose
+
+    diagnosis = diagnose(settings_from_env(check_ports=False))
+    click.echo(diagnosis.format())
+    if not diagnosis.ok:
+        sys.exit(1)
+
+
 @main.group()
 def db() -> None:
     """Database schema."""
@@ -234,7 +247,10 @@ def reconcile() -> None:
 @click.option("--lease-seconds", default=60, show_default=True, type=click.IntRange(10, 3600),
               help="how long a claimed message is held before another worker may retry it")
 @click.option("--max-attempts", default=12, show_default=True, type=click.IntRange(1, 100))
-def worker(once: bool, batch: int, lease_seconds: int, max_attempts: int) -> None:
+@click.option("--heartbeat", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="a file touched after every round that reached the database (health checks)")
+def worker(once: bool, batch: int, lease_seconds: int, max_attempts: int,
+           heartbeat: Path | None) -> None:
     """Deliver the SMS outbox through the configured provider (SMS_PROVIDER, …): due messages
     are leased (several workers never send one message at once), sent, and retried with
     exponential back-off; a message is given up after --max-attempts. Demo mode without a
@@ -255,27 +271,16 @@ def worker(once: bool, batch: int, lease_seconds: int, max_attempts: int) -> Non
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: runner.stop())
         click.echo(f"短信发送进程已启动：{provider.name}")
-        runner.run(on_round=lambda counts: click.echo(counts.format()))
+        runner.run(on_round=lambda counts: click.echo(counts.format()),
+                   alive=heartbeat.touch if heartbeat is not None else None)
 
 
 def _sms_provider(wired: Container) -> SmsProvider:
-    """The container's provider; else one from the SMS_* variables; else, in demo mode only,
-    the simulator."""
-    from huiminbao.core.config import ConfigError
+    """The configured provider; in demo mode without one, the simulator (production never gets
+    here without a provider: wiring.py refuses it)."""
     from huiminbao.identity.sms import SimulatedSmsProvider
-    from huiminbao.identity.sms_tencent import SmsProviderConfig
 
-    if wired.sms_provider is not None:
-        return wired.sms_provider
-    try:
-        config = SmsProviderConfig.from_env(os.environ)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-    if config is not None:
-        return config.provider_client(timeout=10)
-    if not wired.settings.is_demo:
-        raise click.ClickException("生产模式需要配置短信服务商：SMS_PROVIDER、SMS_SECRET_ID 等")
-    return SimulatedSmsProvider()
+    return wired.sms_provider or SimulatedSmsProvider()
 
 
 @main.group()

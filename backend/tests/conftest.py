@@ -17,13 +17,13 @@ from sqlalchemy.exc import OperationalError
 
 from huiminbao.app import build_container, create_app
 from huiminbao.catalog.demo import ensure_demo_product
+from huiminbao.claims.s3_standin import S3Server
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.config import Settings
 from huiminbao.core.container import Container
 from huiminbao.core.db import Database
 from huiminbao.core.migrate import upgrade, upgrade_engine
 from huiminbao.registry.demo import load_demo_population
-from huiminbao.claims.s3_standin import S3Server
 
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 # A fixed instant keeps date-dependent tests reproducible: 2026-11-22 10:00 in Hangzhou.

@@ -84,22 +84,26 @@ def _step(echo: Callable[[str], None], message: str) -> float:
 def run(options: Options, echo: Callable[[str], None]) -> Report:
     from huiminbao.app import build_container
     from huiminbao.catalog.demo import ensure_demo_product
-    from huiminbao.core.config import Mode, Settings
     from huiminbao.registry.generator import generate_population
+    from huiminbao.standins import LocalServices, production_settings
 
     loadgen.wrk_path()
     pgbench.pgbench_path()
     database = ScratchDatabase.parse(options.database_url)
     report = Report(options, datetime.now(UTC))
     secret_key = secrets.token_urlsafe(48)
-    settings = Settings(mode=Mode.PRODUCTION, database_url=database.sqlalchemy_url,
-                        redis_url=options.redis_url, secret_key=secret_key)
     _flush_redis(options.redis_url)
 
     started = _step(echo, f"creating database {database.name} and its schema")
     database.recreate()
+    services: LocalServices | None = None
     try:
         database.migrate()
+        # Production runs on real services only: the registry is reached over its protocol
+        # (a stand-in server on this database), as a city's bridge would be.
+        services = LocalServices.start(database.sqlalchemy_url)
+        settings = production_settings(database.sqlalchemy_url, services,
+                                       redis_url=options.redis_url, secret_key=secret_key)
         wired = build_container(settings)
         try:
             started = _step(echo, f"generating {options.persons:,} insured persons with accounts")
@@ -122,6 +126,8 @@ def run(options: Options, echo: Callable[[str], None]) -> Report:
         _step(echo, "huiminbao reconcile against the benchmark database")
         _reconcile(settings, report)
     finally:
+        if services is not None:
+            services.stop()
         if options.keep_database:
             echo(f"· kept database {database.name}")
         else:
@@ -165,7 +171,8 @@ def _run_storm(options: Options, database: ScratchDatabase, settings: Any, wired
     with tempfile.TemporaryDirectory(prefix="huiminbao-bench-") as raw_workdir:
         workdir = Path(raw_workdir)
         script = loadgen.write_script(workdir)
-        env = server.server_env(database.sqlalchemy_url, options.redis_url, settings.secret_key)
+        env = server.server_env(database.sqlalchemy_url, options.redis_url, settings.secret_key,
+                                settings.port_env)
         _step(echo, f"starting huiminbao serve ({options.model}, production mode)")
         app_server = server.start(options.model, env, workdir)
         try:
@@ -262,7 +269,8 @@ def _db_counts(wired: Any) -> dict[str, int]:
 
 
 def _reconcile(settings: Any, report: Report) -> None:
-    env = server.server_env(settings.database_url, settings.redis_url or "", settings.secret_key)
+    env = server.server_env(settings.database_url, settings.redis_url or "", settings.secret_key,
+                            settings.port_env)
     completed = subprocess.run([sys.executable, "-m", "huiminbao.cli", "reconcile"], cwd=REPO_ROOT,
                                env=env, capture_output=True, text=True, check=False,
                                timeout=RECONCILE_TIMEOUT_S)

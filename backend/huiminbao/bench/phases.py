@@ -87,6 +87,7 @@ def run(*, persons: int, samples: int, database_url: str, redis_url: str,
     from huiminbao.app import build_container, create_app
     from huiminbao.bench.pool import one_click_body, sign_in_pool
     from huiminbao.catalog.demo import ensure_demo_product
+    from huiminbao.core.clock import SystemClock
     from huiminbao.core.config import Mode, Settings
     from huiminbao.core.logging import configure_logging
     from huiminbao.registry.generator import generate_population
@@ -96,9 +97,12 @@ def run(*, persons: int, samples: int, database_url: str, redis_url: str,
     database.recreate()
     try:
         database.migrate()
-        settings = Settings(mode=Mode.PRODUCTION, database_url=database.sqlalchemy_url,
+        # In process, with the in-process registry simulator (demo wiring on the system clock):
+        # the registry's own work is one timed step here. Production refuses simulators; the
+        # served benchmark (bench enrollment) runs production on the registry protocol.
+        settings = Settings(mode=Mode.DEMO, database_url=database.sqlalchemy_url,
                             redis_url=redis_url, secret_key=secrets.token_urlsafe(48))
-        wired = build_container(settings)
+        wired = build_container(settings, clock=SystemClock())
         try:
             generate_population(wired.db, wired.clock, persons)
             product = ensure_demo_product(wired.db, wired.clock)

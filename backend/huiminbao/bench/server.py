@@ -16,11 +16,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from huiminbao.core.config import REPO_ROOT
+from huiminbao.core.config import PORT_SETTING_PREFIXES, REPO_ROOT
 
 WORKER_CLASSES = ("gthread", "sync")
 START_TIMEOUT_S = 60.0
@@ -64,10 +65,15 @@ class AppServer:
             return ""
 
 
-def server_env(database_url: str, redis_url: str, secret_key: str) -> dict[str, str]:
-    env = dict(os.environ)
+def server_env(database_url: str, redis_url: str, secret_key: str,
+               ports: Mapping[str, str]) -> dict[str, str]:
+    """Production settings for ``huiminbao serve``; ``ports`` wires every port to a real service
+    (``standins.LocalServices.env``): production refuses the built-in simulators."""
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(PORT_SETTING_PREFIXES)}
     for name in ("HUIMINBAO_NOW", "HUIMINBAO_FRONTEND_DIR", "WECHAT_APP_ID", "WECHAT_APP_SECRET"):
         env.pop(name, None)
+    env.update(ports)
     env.update({
         "HUIMINBAO_MODE": "production",
         "HUIMINBAO_SECRET_KEY": secret_key,
@@ -80,9 +86,11 @@ def server_env(database_url: str, redis_url: str, secret_key: str) -> dict[str, 
     return env
 
 
-def start(model: WorkerModel, env: dict[str, str], workdir: Path) -> AppServer:
-    """Start the server and return once ``/api/v1/health`` answers 200."""
-    port = free_port()
+def start(model: WorkerModel, env: dict[str, str], workdir: Path,
+          port: int | None = None) -> AppServer:
+    """Start the server (on ``port``, else a free one) and return once ``/api/v1/health``
+    answers 200."""
+    port = port or free_port()
     common = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(model.workers),
               "--threads", str(model.threads)]
     if model.worker_class == "gthread":

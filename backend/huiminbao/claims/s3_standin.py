@@ -1,5 +1,5 @@
-"""A local S3 endpoint for tests, demos and the benchmark: moto's server mode on 127.0.0.1, spoken to
-over HTTP by boto3 exactly as MinIO, OSS or COS would be.
+"""A local S3 endpoint for tests, demos and the benchmark: moto's server mode on 127.0.0.1,
+spoken to over HTTP by boto3 exactly as MinIO, OSS or COS would be.
 
     server = S3Server.start()              # a free port
     env = server.env("claim-documents")    # the S3_* variables; the bucket is created
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from moto.server import ThreadedMotoServer
 
 ACCESS_KEY_ID = "moto-access-key"
-SECRET_ACCESS_KEY = "moto-secret-key"
+SECRET_ACCESS_KEY = "moto-secret-key"  # noqa: S105 - moto accepts any key
 REGION = "us-east-1"
 
 

@@ -83,9 +83,16 @@ def masked_url(database_url: str) -> str:
         return "（DATABASE_URL 格式不正确）"
 
 
-def settings_from_env() -> Settings:
+def settings_from_env(*, check_ports: bool = True) -> Settings:
+    """The settings, or a one-line error. ``check_ports``: also refuse, before anything else
+    happens (no migration, no connection), a production that would run on a built-in simulator
+    or on a port's incomplete settings (``huiminbao doctor`` alone looks without refusing)."""
+    from huiminbao.wiring import checked_ports
+
     try:
         settings = Settings.from_env()
+        if check_ports:
+            checked_ports(settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     context = click.get_current_context(silent=True)

@@ -25,6 +25,8 @@ MIN_SECRET_KEY_LENGTH = 32
 # short enough that a retry after a crash is answered from its order within seconds.
 DEFAULT_IDEMPOTENCY_LEASE_SECONDS = 15.0
 MAX_IDEMPOTENCY_LEASE_SECONDS = 600.0
+# The prefixes of the real adapters' settings (wiring.PORTS says which adapter reads which).
+PORT_SETTING_PREFIXES = ("HUIMINBAO_REGISTRY_", "WECHATPAY_", "SMS_", "S3_")
 
 
 class Mode(StrEnum):
@@ -55,6 +57,9 @@ class Settings:
     wechat_base_url_open: str = "https://open.weixin.qq.com"
     wechat_base_url_api: str = "https://api.weixin.qq.com"
     idempotency_lease_seconds: float = DEFAULT_IDEMPOTENCY_LEASE_SECONDS
+    # The variables of the real adapters behind each port (registry, payment gateway, SMS,
+    # document store); wiring.py parses them. Kept out of repr: they hold keys.
+    port_env: Mapping[str, str] = field(default_factory=dict, repr=False)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -103,6 +108,8 @@ class Settings:
             wechat_base_url_api=(env.get("WECHAT_API_BASE_URL", "").strip().rstrip("/")
                                  or cls.wechat_base_url_api),
             idempotency_lease_seconds=lease_seconds,
+            port_env={name: value for name, value in env.items()
+                      if name.startswith(PORT_SETTING_PREFIXES) and value.strip()},
         )
         settings.check()
         return settings

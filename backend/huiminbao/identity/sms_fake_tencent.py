@@ -19,6 +19,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -120,6 +121,15 @@ class FakeTencentSms:
 
     def sent_to(self, phone: str) -> list[ReceivedSms]:
         return [m for m in self.messages if m.phone.removeprefix("+86") == phone]
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
+        """Whether ``predicate`` held within ``timeout`` seconds (texts come from a worker)."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
 
     # ------------------------------------------------------------ requests
 

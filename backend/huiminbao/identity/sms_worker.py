@@ -258,13 +258,19 @@ class SmsWorker:
                 break
         return total
 
-    def run(self, *, on_round: Callable[[DeliveryCounts], None] | None = None) -> None:
+    def run(self, *, on_round: Callable[[DeliveryCounts], None] | None = None,
+            alive: Callable[[], None] | None = None) -> None:
+        """Rounds until ``stop()``. ``alive`` is called after every round that reached the
+        database (a container health check watches it)."""
         while not self.stopping.is_set():
             try:
                 counts = self.run_once()
             except Exception:  # the database went away: wait and try again
                 log.exception("sms worker round failed")
                 counts = DeliveryCounts()
+            else:
+                if alive is not None:
+                    alive()
             if on_round is not None and counts.handled:
                 on_round(counts)
             if counts.handled < self.batch:

@@ -25,10 +25,10 @@ from sqlalchemy.orm import SessionTransaction
 from huiminbao.app import create_app
 from huiminbao.claims.models import Claim, ClaimDocument
 from huiminbao.claims.object_store import DocumentStoreConfig, S3DocumentStore
+from huiminbao.claims.s3_standin import S3Server
 from huiminbao.claims.storage import DocumentStoreUnavailable, new_document_key
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import Container
-from huiminbao.claims.s3_standin import S3Server
 
 from .test_claims_support import (
     PDF_BYTES,

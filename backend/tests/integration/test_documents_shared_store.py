@@ -2,7 +2,8 @@
 schema and one S3 endpoint (moto's server over HTTP). A document uploaded through one is
 downloaded through the other, byte for byte; a stranger gets the same 404 on both. Once with
 two in-process apps built from two containers (each with its own S3 client and its own, unused,
-local folder), once with two served processes (``tests.served_s3_app``) on two ports.
+local folder), once with two ``huiminbao serve`` processes on two ports. The S3_* settings alone
+wire the object store (wiring.py), in-process and served alike.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from huiminbao.app import build_container, create_app
 from huiminbao.bench import server
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.claims.models import ClaimDocument
-from huiminbao.claims.object_store import DocumentStoreConfig, S3DocumentStore
+from huiminbao.claims.object_store import S3DocumentStore
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.config import REPO_ROOT, Settings
 from huiminbao.core.container import Container
@@ -53,11 +54,10 @@ class Instance:
 
 
 def _instance(pg_url: str, s3_env: dict[str, str], clock: MovableClock, folder: Path) -> Instance:
-    settings = Settings(database_url=pg_url, testing=True, extra={"documents_dir": str(folder)})
-    config = DocumentStoreConfig.from_env(s3_env)
-    assert config is not None
-    container = replace(build_container(settings, clock=clock),
-                        documents=S3DocumentStore(config))
+    settings = Settings(database_url=pg_url, testing=True, port_env=s3_env,
+                        extra={"documents_dir": str(folder)})
+    container = build_container(settings, clock=clock)
+    assert isinstance(container.documents, S3DocumentStore)
     return Instance(create_app(container=container), container)
 
 
@@ -128,7 +128,8 @@ def _start_served(env: dict[str, str], workdir: Path) -> server.AppServer:
     log_path = workdir / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.served_s3_app", "--port", str(port)],
+            [sys.executable, "-m", "huiminbao.cli", "serve", "--host", "127.0.0.1",
+             "--port", str(port)],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
     instance = server.AppServer(process, port, server.WorkerModel("threaded", 1, 1), log_path,

@@ -59,12 +59,12 @@ from huiminbao.bench import server
 from huiminbao.bench.pool import PoolMember, one_click_body, sign_in_pool
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.catalog.models import Product
-from huiminbao.core.config import Mode, Settings
 from huiminbao.core.container import Container
 from huiminbao.enrollment.models import Order
 from huiminbao.enrollment.reconcile import reconcile
 from huiminbao.registry.generator import generate_population
 from huiminbao.registry.models import RegistryOperationRow
+from huiminbao.standins import LocalServices, production_settings
 from tests import conftest
 from tests.faultproxy import FaultProxy
 from tests.log_scan import watch_log_file
@@ -186,9 +186,12 @@ def drill(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dri
     shared_redis.flushdb()
     secret_key = secrets.token_urlsafe(48)
     tag = f"hmb_drill_{secrets.token_hex(4)}"
-    settings = Settings(mode=Mode.PRODUCTION,
-                        database_url=_with_query(pg_url, application_name=f"{tag}_check"),
-                        redis_url=REDIS_URL, secret_key=secret_key, testing=True)
+    # Every port on a real service over HTTP (production refuses simulators); the registry
+    # stand-in reaches PostgreSQL directly, not through the drill's fault proxy: it is remote.
+    services = LocalServices.start(pg_url)
+    settings = production_settings(
+        _with_query(pg_url, application_name=f"{tag}_check"), services,
+        redis_url=REDIS_URL, secret_key=secret_key, testing=True)
     container = build_container(settings)  # the system clock, as the servers have
     # About half the generated persons can enroll themselves from their personal account.
     generate_population(container.db, container.clock,
@@ -203,7 +206,7 @@ def drill(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dri
     proxy.MAX_LIFETIME_SECONDS = 300.0 + 120.0 * ROUNDS  # it serves the whole drill
     proxy.start()
     env = server.server_env(proxy.url_for(_with_query(pg_url, application_name=tag)),
-                            REDIS_URL, secret_key)
+                            REDIS_URL, secret_key, settings.port_env)
     env["HUIMINBAO_IDEMPOTENCY_LEASE_SECONDS"] = f"{LEASE_S:g}"
     admin = create_engine(conftest.test_database_url(), isolation_level="AUTOCOMMIT",
                           connect_args={"application_name": f"{tag}_admin"})
@@ -218,6 +221,7 @@ def drill(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dri
         proxy.close()
         admin.dispose()
         container.db.dispose()
+        services.stop()
         shared_redis.flushdb()
         shared_redis.close()
 

@@ -27,12 +27,12 @@ from huiminbao.bench import server
 from huiminbao.bench.pool import PoolMember, one_click_body, sign_in_pool
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.catalog.models import Product
-from huiminbao.core.config import Mode, Settings
 from huiminbao.core.container import Container
 from huiminbao.enrollment.models import Order, Policy
 from huiminbao.enrollment.reconcile import reconcile
 from huiminbao.identity.models import SmsMessage
 from huiminbao.registry.generator import generate_population
+from huiminbao.standins import LocalServices, production_settings
 from tests.log_scan import watch_log_file
 from tests.served import Answer, call, redis_or_fail
 
@@ -71,8 +71,9 @@ def cluster(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
     shared_redis = redis_or_fail(REDIS_URL)
     shared_redis.flushdb()
     secret_key = secrets.token_urlsafe(48)
-    settings = Settings(mode=Mode.PRODUCTION, database_url=pg_url, redis_url=REDIS_URL,
-                        secret_key=secret_key, testing=True)
+    services = LocalServices.start(pg_url)  # production runs on real services only
+    settings = production_settings(pg_url, services, redis_url=REDIS_URL, secret_key=secret_key,
+                                   testing=True)
     container = build_container(settings)  # the system clock, as the servers have
     generate_population(container.db, container.clock, 1_000, seed=8)
     ensure_demo_product(container.db, container.clock)
@@ -83,7 +84,7 @@ def cluster(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
     assert len(members) == PERSONS
     body = one_click_body(product)
     workdir = tmp_path_factory.mktemp("scale-out")
-    env = server.server_env(pg_url, REDIS_URL, secret_key)
+    env = server.server_env(pg_url, REDIS_URL, secret_key, settings.port_env)
     started: list[server.AppServer] = []
     try:
         for _ in range(2):
@@ -97,6 +98,7 @@ def cluster(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
         shared_redis.flushdb()
         shared_redis.close()
         container.db.dispose()
+        services.stop()
 
 
 def _enroll(base_url: str, cluster: Cluster, member: PoolMember, key: str) -> Answer:

@@ -1,8 +1,8 @@
 """Orders keep longer pay pages: WeChat Pay v3's ``h5_url`` with the URL-encoded
 ``redirect_url`` appended is often longer than 200 characters.
 
-Revision ID: 0016_pay_url_length
-Revises: 0015_idempotency_leases
+Revision ID: 0017_pay_url_length
+Revises: 0016_sms_delivery
 Create Date: 2026-12-04
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_pay_url_length"
-down_revision = "0015_idempotency_leases"
+revision = "0017_pay_url_length"
+down_revision = "0016_sms_delivery"
 branch_labels = None
 depends_on = None
 
