@@ -2,7 +2,7 @@
 schema and one S3 endpoint (moto's server over HTTP). A document uploaded through one is
 downloaded through the other, byte for byte; a stranger gets the same 404 on both. Once with
 two in-process apps built from two containers (each with its own S3 client and its own, unused,
-local folder), once with two ``huiminbao serve`` processes on two ports. The S3_* settings alone
+local folder), once with two served processes (gunicorn) on two ports. The S3_* settings alone
 wire the object store (wiring.py), in-process and served alike.
 """
 
@@ -128,8 +128,10 @@ def _start_served(env: dict[str, str], workdir: Path) -> server.AppServer:
     log_path = workdir / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "huiminbao.cli", "serve", "--host", "127.0.0.1",
-             "--port", str(port)],
+            # gunicorn serving create_app() from the environment, as ``huiminbao serve`` does
+            # (without its migrations and demo data: the test has made its own).
+            [sys.executable, "-m", "huiminbao.bench.server", "--port", str(port),
+             "--workers", "1", "--worker-class", "sync"],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
     instance = server.AppServer(process, port, server.WorkerModel("threaded", 1, 1), log_path,
