@@ -92,6 +92,11 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["huiminbao"] = wired
 
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
     init_request_ids(app)
     _hold_one_connection_per_request(app, wired)
     init_rate_limits(app, settings)

@@ -102,5 +102,5 @@ def production_settings(database_url: str, services: LocalServices, *,
                         app_base_url: str = "http://127.0.0.1:8000", **fields: Any) -> Settings:
     """Production settings with every port on ``services`` (the benchmark's and the drills'
     in-process containers; their served apps get the same through ``services.env``)."""
-    return Settings(mode=Mode.PRODUCTION, database_url=database_url,
+    return Settings(mode=Mode.PRODUCTION, database_url=database_url, public_url=app_base_url,
                     port_env=services.env(app_base_url), **fields)

@@ -14,10 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from huiminbao.core.clock import Clock
 from huiminbao.core.config import ConfigError, Settings
 from huiminbao.core.db import Database
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class Port(StrEnum):
@@ -50,6 +53,8 @@ class PortSpec:
     real_adapter: str
     stand_in: str
     parse: Callable[[Mapping[str, str]], PortConfig | None]
+    address_setting: str  # where the real service is (its default, if any, is the real one)
+    address: Callable[[Any], str]  # that URL, from the parsed settings
 
 
 @dataclass(frozen=True)
@@ -107,19 +112,22 @@ PORTS: tuple[PortSpec, ...] = (
              "HUIMINBAO_REGISTRY_URL, HUIMINBAO_REGISTRY_SENDER_ID, "
              "HUIMINBAO_REGISTRY_SIGNING_KEY, HUIMINBAO_REGISTRY_ENCRYPTION_KEY",
              "HTTP：医保平台对接协议（docs/registry-protocol.md）", "内置医保模拟器",
-             _parse_registry),
+             _parse_registry, "HUIMINBAO_REGISTRY_URL", lambda config: str(config.url)),
     PortSpec(Port.GATEWAY, "WECHATPAY_", "WECHATPAY_MCHID",
              "WECHATPAY_MCHID, WECHATPAY_APPID, WECHATPAY_CERT_SERIAL_NO, "
              "WECHATPAY_PRIVATE_KEY_FILE, WECHATPAY_APIV3_KEY, WECHATPAY_PUBLIC_KEY_FILE, "
              "WECHATPAY_PUBLIC_KEY_ID, WECHATPAY_NOTIFY_URL",
-             "微信支付 API v3", "内置支付模拟器", _parse_gateway),
+             "微信支付 API v3", "内置支付模拟器", _parse_gateway,
+             "WECHATPAY_BASE_URL", lambda config: str(config.base_url)),
     PortSpec(Port.SMS, "SMS_", "SMS_PROVIDER",
              "SMS_PROVIDER, SMS_SECRET_ID, SMS_SECRET_KEY, SMS_SDK_APP_ID, SMS_SIGN_NAME, "
              "SMS_TEMPLATE_IDS",
-             "短信服务商（腾讯云短信）", "开发用短信发件箱（不发出）", _parse_sms),
+             "短信服务商（腾讯云短信）", "开发用短信发件箱（不发出）", _parse_sms,
+             "SMS_ENDPOINT", lambda config: f"{config.scheme}://{config.endpoint}"),
     PortSpec(Port.DOCUMENTS, "S3_", "S3_ENDPOINT_URL",
              "S3_ENDPOINT_URL, S3_BUCKET, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY",
-             "S3 兼容对象存储", "本机目录", _parse_documents),
+             "S3 兼容对象存储", "本机目录", _parse_documents,
+             "S3_ENDPOINT_URL", lambda config: str(config.endpoint_url)),
 )
 
 
@@ -138,8 +146,18 @@ def choose_ports(settings: Settings) -> list[PortChoice]:
             problem = (f"production mode needs a real {spec.port.value} adapter: set "
                        f"{spec.key_setting} (with {spec.settings_help}); the built-in "
                        f"{spec.port.value} simulator serves demo mode only")
+        elif config is not None and settings.is_demo and not _on_this_machine(spec.address(config)):
+            # Demo mode opens /api/v1/dev (texted codes, a movable clock) to anyone: it may
+            # talk to stand-ins on this machine, never to a city's real services.
+            problem = (f"demo mode only talks to stand-ins on this machine, not to "
+                       f"{spec.address(config)} ({spec.address_setting}): real services need "
+                       "HUIMINBAO_MODE=production")
         choices.append(PortChoice(spec, config, problem))
     return choices
+
+
+def _on_this_machine(url: str) -> bool:
+    return urlsplit(url if "//" in url else f"//{url}").hostname in LOOPBACK_HOSTS
 
 
 def checked_ports(settings: Settings) -> dict[Port, PortChoice]:

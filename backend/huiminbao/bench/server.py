@@ -77,6 +77,8 @@ def server_env(database_url: str, redis_url: str, secret_key: str,
     env.update({
         "HUIMINBAO_MODE": "production",
         "HUIMINBAO_SECRET_KEY": secret_key,
+        # Personal-account enrollments only: payers never come back from a gateway here.
+        "HUIMINBAO_PUBLIC_URL": "http://127.0.0.1",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "PYTHONUNBUFFERED": "1",

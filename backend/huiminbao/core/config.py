@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_INSTANCE_DIR = REPO_ROOT / "instance"
@@ -57,6 +58,12 @@ class Settings:
     wechat_base_url_open: str = "https://open.weixin.qq.com"
     wechat_base_url_api: str = "https://api.weixin.qq.com"
     idempotency_lease_seconds: float = DEFAULT_IDEMPOTENCY_LEASE_SECONDS
+    # Where residents reach the product (https://hmb.example.gov.cn): the payment gateway sends
+    # payers back here. Production needs it: a request's Host header is the client's to choose.
+    public_url: str | None = None
+    # How many proxies (load balancers) in front of the app set X-Forwarded-For/-Proto: the
+    # payer's address that WeChat Pay H5 checks is the one they saw. 0: none, trust no header.
+    trusted_proxies: int = 0
     # The variables of the real adapters behind each port (registry, payment gateway, SMS,
     # document store); wiring.py parses them. Kept out of repr: they hold keys.
     port_env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -108,6 +115,9 @@ class Settings:
             wechat_base_url_api=(env.get("WECHAT_API_BASE_URL", "").strip().rstrip("/")
                                  or cls.wechat_base_url_api),
             idempotency_lease_seconds=lease_seconds,
+            public_url=env.get("HUIMINBAO_PUBLIC_URL", "").strip().rstrip("/") or None,
+            trusted_proxies=_parse_count(env.get("HUIMINBAO_TRUSTED_PROXIES", "").strip() or "0",
+                                         "HUIMINBAO_TRUSTED_PROXIES"),
             port_env={name: value for name, value in env.items()
                       if name.startswith(PORT_SETTING_PREFIXES) and value.strip()},
         )
@@ -125,6 +135,15 @@ class Settings:
                               f"most {MAX_IDEMPOTENCY_LEASE_SECONDS:g} seconds")
         if bool(self.wechat_app_id) != bool(self.wechat_app_secret):
             raise ConfigError("WECHAT_APP_ID and WECHAT_APP_SECRET must be set together")
+        if self.public_url is not None:
+            parts = urlsplit(self.public_url)
+            local = parts.hostname in {"127.0.0.1", "localhost", "::1"}
+            if parts.scheme not in ("https", "http") or not parts.hostname \
+                    or (parts.scheme == "http" and not local) or parts.query or parts.fragment:
+                raise ConfigError("HUIMINBAO_PUBLIC_URL must be the https:// address residents "
+                                  f"open (http only on this machine), not {self.public_url!r}")
+        if not 0 <= self.trusted_proxies <= 5:
+            raise ConfigError("HUIMINBAO_TRUSTED_PROXIES must be between 0 and 5")
         if self.mode is Mode.PRODUCTION:
             if self.secret_key == DEMO_SECRET_KEY or len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
                 raise ConfigError(
@@ -133,6 +152,9 @@ class Settings:
                 )
             if self.now_override is not None:
                 raise ConfigError("HUIMINBAO_NOW may only be set in demo mode")
+            if self.public_url is None:
+                raise ConfigError("production mode needs HUIMINBAO_PUBLIC_URL: the https:// "
+                                  "address residents open (payers return there from WeChat Pay)")
 
 
 def parse_aware_datetime(raw: str, name: str) -> datetime:
@@ -143,6 +165,13 @@ def parse_aware_datetime(raw: str, name: str) -> datetime:
     if parsed.tzinfo is None:
         raise ConfigError(f"{name} must carry a UTC offset, e.g. 2026-11-22T09:00:00+08:00")
     return parsed
+
+
+def _parse_count(raw: str, name: str) -> int:
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
 
 
 def parse_seconds(raw: str, name: str) -> float:

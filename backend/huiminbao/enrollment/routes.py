@@ -37,8 +37,10 @@ def _account_owner() -> str:
 
 
 def _gateway_urls() -> tuple[str, str]:
-    """Where the gateway notifies us, and where it sends the payer back ({order_no} filled in)."""
-    root = request.url_root.rstrip("/")
+    """Where the gateway notifies us, and where it sends the payer back ({order_no} filled in):
+    under HUIMINBAO_PUBLIC_URL (a client's Host header must not choose them); demo mode without
+    it, where the request came to. WECHATPAY_NOTIFY_URL, when set, wins for the notification."""
+    root = container().settings.public_url or request.url_root.rstrip("/")
     return (f"{root}/api/v1/payments/online/notify",
             f"{root}/enrollment-result.html?order_no={{order_no}}")
 

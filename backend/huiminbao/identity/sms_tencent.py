@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from huiminbao.core.config import ConfigError
@@ -40,8 +40,8 @@ def _mask(secret: str) -> str:
 @dataclass(frozen=True)
 class SmsProviderConfig:
     provider: str
-    secret_id: str
-    secret_key: str
+    secret_id: str = field(repr=False)
+    secret_key: str = field(repr=False)
     sdk_app_id: str
     sign_name: str
     template_ids: Mapping[SmsTemplate, str]

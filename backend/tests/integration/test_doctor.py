@@ -31,6 +31,7 @@ def production_env(pg_url: str, services: LocalServices) -> dict[str, str]:
     return {
         "HUIMINBAO_MODE": "production",
         "HUIMINBAO_SECRET_KEY": secrets.token_urlsafe(32),
+        "HUIMINBAO_PUBLIC_URL": "https://hmb.example.gov.cn",
         "DATABASE_URL": pg_url,
         "REDIS_URL": REDIS_URL,
         **services.env("https://hmb.example.gov.cn"),

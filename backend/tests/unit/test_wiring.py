@@ -29,6 +29,8 @@ from huiminbao.registry.simulator import SimulatedRegistry
 from huiminbao.wiring import PORTS, Port, checked_ports, choose_ports
 
 SECRET = "s" * 40
+PRODUCTION = {"HUIMINBAO_MODE": "production", "HUIMINBAO_SECRET_KEY": SECRET,
+              "HUIMINBAO_PUBLIC_URL": "https://hmb.example.gov.cn"}
 
 
 def _key() -> str:
@@ -36,20 +38,21 @@ def _key() -> str:
 
 
 @pytest.fixture(scope="module")
-def port_env() -> Iterator[dict[str, str]]:
-    """Complete, valid settings of all four real adapters (nothing needs to answer: building
-    an adapter connects to nothing; the payment stand-in only makes the merchant's keys)."""
+def local_env() -> Iterator[dict[str, str]]:
+    """Complete, valid settings of all four real adapters, pointing at this machine (nothing
+    needs to answer: building an adapter connects to nothing; the payment stand-in only makes
+    the merchant's keys, the SMS fake only its address)."""
     gateway = WechatPayStandin().start()
     sms = FakeTencentSms().start()
     try:
         yield {
-            "HUIMINBAO_REGISTRY_URL": "https://registry-bridge.example.gov.cn/hmb/registry/v1",
+            "HUIMINBAO_REGISTRY_URL": "http://127.0.0.1:8700/hmb/registry/v1",
             "HUIMINBAO_REGISTRY_SENDER_ID": "HMB330100",
             "HUIMINBAO_REGISTRY_SIGNING_KEY": _key(),
             "HUIMINBAO_REGISTRY_ENCRYPTION_KEY": _key(),
             **gateway.env("https://hmb.example.gov.cn/api/v1/payments/online/notify"),
             **sms.env(),
-            "S3_ENDPOINT_URL": "https://oss-cn-hangzhou.aliyuncs.com",
+            "S3_ENDPOINT_URL": "http://127.0.0.1:9000",
             "S3_BUCKET": "hmb-claim-documents",
             "S3_ACCESS_KEY_ID": "LTAI5tExampleAccessKey",
             "S3_SECRET_ACCESS_KEY": "example-secret-access-key-0000000000",
@@ -59,10 +62,24 @@ def port_env() -> Iterator[dict[str, str]]:
         sms.stop()
 
 
+# Where a city's real services are (the key files stay those the stand-in made).
+CITY_SERVICES = {
+    "HUIMINBAO_REGISTRY_URL": "https://registry-bridge.example.gov.cn/hmb/registry/v1",
+    "WECHATPAY_BASE_URL": "https://api.mch.weixin.qq.com",
+    "SMS_ENDPOINT": "sms.tencentcloudapi.com",
+    "S3_ENDPOINT_URL": "https://oss-cn-hangzhou.aliyuncs.com",
+}
+
+
+@pytest.fixture(scope="module")
+def port_env(local_env: dict[str, str]) -> dict[str, str]:
+    return local_env | CITY_SERVICES
+
+
 def _settings(tmp_path: Path, env: dict[str, str], *, production: bool) -> Settings:
     base = {"DATABASE_URL": f"sqlite:///{tmp_path / 'wiring.sqlite3'}"}
     if production:
-        base |= {"HUIMINBAO_MODE": "production", "HUIMINBAO_SECRET_KEY": SECRET}
+        base |= PRODUCTION
     return Settings.from_env(base | env)
 
 
@@ -86,8 +103,11 @@ def test_demo_runs_every_port_on_its_stand_in(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("production", [True, False], ids=["production", "demo"])
 def test_complete_settings_wire_every_real_adapter(
-        tmp_path: Path, port_env: dict[str, str], production: bool) -> None:
-    wired = build_container(_settings(tmp_path, port_env, production=production))
+        tmp_path: Path, port_env: dict[str, str], local_env: dict[str, str],
+        production: bool) -> None:
+    # Demo mode may use real adapters only towards stand-ins on this machine.
+    env = port_env if production else local_env
+    wired = build_container(_settings(tmp_path, env, production=production))
     try:
         assert isinstance(wired.registry, HttpRegistry)
         assert isinstance(wired.gateway, WechatPayV3Gateway)
@@ -135,9 +155,7 @@ def test_incomplete_settings_are_refused_in_any_mode_naming_the_missing_one(
 def test_every_command_refuses_production_on_a_simulator_before_touching_the_database(
         tmp_path: Path, port_env: dict[str, str], command: list[str]) -> None:
     database = tmp_path / "untouched.sqlite3"
-    env = _without(port_env, Port.SMS) | {
-        "HUIMINBAO_MODE": "production", "HUIMINBAO_SECRET_KEY": SECRET,
-        "DATABASE_URL": f"sqlite:///{database}"}
+    env = _without(port_env, Port.SMS) | PRODUCTION | {"DATABASE_URL": f"sqlite:///{database}"}
     result = CliRunner().invoke(main, command, env=env)
     assert result.exit_code == 1, result.output
     assert "SMS_PROVIDER" in result.output
@@ -152,3 +170,20 @@ def test_production_mounts_neither_the_simulated_pay_page_nor_dev_endpoints(
         assert client.get(path).status_code == 404, path
     openapi = client.get("/api/openapi.json").get_json()
     assert not [path for path in openapi["paths"] if path.startswith("/api/v1/dev")]
+
+
+@pytest.mark.parametrize("port", list(Port))
+def test_demo_mode_refuses_a_citys_real_services(
+        tmp_path: Path, local_env: dict[str, str], port: Port) -> None:
+    """Demo mode opens /api/v1/dev (texted codes, a movable clock) to anyone: pointed at a
+    city's real service it refuses to start and says production mode is needed."""
+    spec = next(spec for spec in PORTS if spec.port is port)
+    env = local_env | {spec.address_setting: CITY_SERVICES[spec.address_setting]}
+    with pytest.raises(ConfigError, match="HUIMINBAO_MODE=production") as refusal:
+        checked_ports(_settings(tmp_path, env, production=False))
+    assert spec.address_setting in str(refusal.value)
+    # Left unset, an address is missing or defaults to the real provider's: refused alike.
+    demo = {c.port: c for c in choose_ports(_settings(
+        tmp_path, {k: v for k, v in env.items() if k != spec.address_setting},
+        production=False))}
+    assert demo[port].problem

@@ -1,0 +1,48 @@
+"""Where payers come back to, and who the payer is, behind a load balancer.
+
+The gateway sends the payer back under HUIMINBAO_PUBLIC_URL whatever Host header a request
+carried; with HUIMINBAO_TRUSTED_PROXIES the payer's address (WeChat Pay H5 checks it) is the one
+the load balancer saw, and without it no forwarded header is believed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from flask import request
+
+from huiminbao.app import create_app
+from huiminbao.core.container import Container
+from huiminbao.enrollment.routes import _gateway_urls
+
+
+def _app(wired: Container, **changes: object):  # type: ignore[no-untyped-def]
+    return create_app(container=replace(wired, settings=replace(wired.settings, **changes)))
+
+
+def test_payers_come_back_to_the_public_address_whatever_the_host_header(
+        wired: Container) -> None:
+    app = _app(wired, public_url="https://hmb.example.gov.cn")
+    with app.test_request_context("/api/v1/enrollments", headers={"Host": "evil.example"}):
+        notify_url, return_url = _gateway_urls()
+    assert notify_url == "https://hmb.example.gov.cn/api/v1/payments/online/notify"
+    assert return_url == "https://hmb.example.gov.cn/enrollment-result.html?order_no={order_no}"
+
+
+def test_demo_without_a_public_address_uses_the_requests_own(wired: Container) -> None:
+    with _app(wired).test_request_context("/", base_url="http://127.0.0.1:8000"):
+        assert _gateway_urls()[1].startswith("http://127.0.0.1:8000/enrollment-result.html")
+
+
+@pytest.mark.parametrize(("trusted", "seen"), [(0, "10.0.0.5"), (1, "203.0.113.9")])
+def test_forwarded_addresses_are_believed_only_from_trusted_proxies(
+        wired: Container, trusted: int, seen: str) -> None:
+    app = _app(wired, trusted_proxies=trusted)
+
+    @app.get("/whoami-test")
+    def whoami() -> str:
+        return request.remote_addr or ""
+
+    answer = app.test_client().get("/whoami-test", environ_base={"REMOTE_ADDR": "10.0.0.5"},
+                                   headers={"X-Forwarded-For": "203.0.113.9"})
+    assert answer.get_data(as_text=True) == seen
