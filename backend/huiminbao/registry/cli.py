@@ -7,12 +7,16 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from huiminbao.core.config import ConfigError
+
+if TYPE_CHECKING:
+    from huiminbao.registry.protocol import ProtocolKeys
 
 
 @click.command("serve-simulator")
@@ -24,23 +28,28 @@ from huiminbao.core.config import ConfigError
 @click.option("--sender-id", envvar="HUIMINBAO_REGISTRY_SENDER_ID", default="HMBDEMO",
               show_default=True, help="the sender the keys belong to")
 @click.option("--signing-key", envvar="HUIMINBAO_REGISTRY_SIGNING_KEY", default=None,
-              help="base64 of >= 32 bytes (default: generated and printed)")
+              help="base64 of >= 32 bytes (default: generated and printed once)")
 @click.option("--encryption-key", envvar="HUIMINBAO_REGISTRY_ENCRYPTION_KEY", default=None,
-              help="base64 of 32 bytes (default: generated and printed)")
+              help="base64 of 32 bytes (default: generated and printed once)")
 def serve_simulator(host: str, port: int, database_url: str | None, demo: bool, sender_id: str,
                     signing_key: str | None, encryption_key: str | None) -> None:
-    """Serve the built-in registry simulator over the registry protocol (threaded)."""
+    """Serve the built-in registry simulator over the registry protocol (threaded).
+
+    Refused in production mode: the simulator would create its tables in (and serve from) the
+    production database."""
     from werkzeug.serving import make_server
 
     from huiminbao.core.config import Settings
     from huiminbao.registry.protocol import ProtocolKeys
     from huiminbao.registry.server import ENDPOINT_PATH, simulator_server
 
+    refuse_in_production(os.environ)
     if bool(signing_key) != bool(encryption_key):
         raise click.ClickException("--signing-key 与 --encryption-key 须同时给出")
+    generated = not (signing_key and encryption_key)
     try:
-        keys = (ProtocolKeys.from_base64(signing_key, encryption_key)
-                if signing_key and encryption_key else ProtocolKeys.generate())
+        keys = (ProtocolKeys.generate() if generated
+                else ProtocolKeys.from_base64(signing_key or "", encryption_key or ""))
     except ValueError as exc:
         raise click.ClickException(f"密钥格式不正确：{exc}") from exc
     url = database_url or Settings.database_url
@@ -51,12 +60,8 @@ def serve_simulator(host: str, port: int, database_url: str | None, demo: bool, 
     server = make_server(host, port, protocol.wsgi_app(), threaded=True)
     endpoint = f"http://{host}:{server.port}{ENDPOINT_PATH}"
     click.echo(f"医保平台模拟器已启动：{endpoint}")
-    click.echo("应用侧配置：")
-    for name, value in (("HUIMINBAO_REGISTRY_URL", endpoint),
-                        ("HUIMINBAO_REGISTRY_SENDER_ID", sender_id),
-                        ("HUIMINBAO_REGISTRY_SIGNING_KEY", keys.signing_key_b64()),
-                        ("HUIMINBAO_REGISTRY_ENCRYPTION_KEY", keys.encryption_key_b64())):
-        click.echo(f"  export {name}={value}")
+    for line in app_side_lines(endpoint, sender_id, keys, generated=generated):
+        click.echo(line)
     sys.stdout.flush()
     try:
         server.serve_forever()
@@ -65,6 +70,35 @@ def serve_simulator(host: str, port: int, database_url: str | None, demo: bool, 
     finally:
         server.server_close()
         db.dispose()
+
+
+def refuse_in_production(env: Mapping[str, str]) -> None:
+    """The simulator is a stand-in for demos, tests and bridge development: never in production
+    mode, where DATABASE_URL is the production database."""
+    from huiminbao.core.config import Mode
+
+    if env.get("HUIMINBAO_MODE", "").strip().lower() == Mode.PRODUCTION.value:
+        raise click.ClickException(
+            "生产模式（HUIMINBAO_MODE=production）下不能启动医保平台模拟器：它会在生产数据库中"
+            "建表并写入模拟数据。请在演示或测试环境中运行。")
+
+
+def app_side_lines(endpoint: str, sender_id: str, keys: ProtocolKeys, *,
+                   generated: bool) -> list[str]:
+    """The HUIMINBAO_REGISTRY_* values an app needs. Keys are printed only when this command
+    generated them (once, at start); keys read from options or the environment are never
+    echoed (a log of the command must not hold them)."""
+    lines = ["应用侧配置：",
+             f"  export HUIMINBAO_REGISTRY_URL={endpoint}",
+             f"  export HUIMINBAO_REGISTRY_SENDER_ID={sender_id}"]
+    if generated:
+        lines += [f"  export HUIMINBAO_REGISTRY_SIGNING_KEY={keys.signing_key_b64()}",
+                  f"  export HUIMINBAO_REGISTRY_ENCRYPTION_KEY={keys.encryption_key_b64()}",
+                  "（以上密钥为本次随机生成，仅显示这一次；重启后将生成新密钥）"]
+    else:
+        lines.append("  HUIMINBAO_REGISTRY_SIGNING_KEY / HUIMINBAO_REGISTRY_ENCRYPTION_KEY："
+                     "使用启动时给出的密钥（此处不显示）")
+    return lines
 
 
 def _fixture(path: Path | None) -> dict[str, Any]:
@@ -135,6 +169,8 @@ def contract_test(url: str | None, sender_id: str | None, signing_key: str | Non
         raise click.ClickException(f"测试数据文件中有未知的字段：{exc}") from exc
     click.echo(f"接口合规测试：{config.describe()}")
     report = run_contract(config, contract_data, echo=click.echo)
+    for line in report.unrefunded_lines():
+        click.echo(line, err=True)
     click.echo(report.format().splitlines()[-1])
     if not report.ok:
         sys.exit(1)

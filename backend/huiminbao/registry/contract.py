@@ -5,6 +5,11 @@ bridge names (``ContractData``): a person it knows with their phone on file, and
 with a personal account holding at least ``amount_fen``. Every debit the kit makes is refunded
 before it ends (when the bridge lets it); use test accounts only.
 
+Each debit's request number is recorded *before* it is sent, so a debit whose answer was lost
+(timeout, broken connection) is still found by the final clean-up: it queries every recorded
+number, refunds each debit that went through and is not refunded yet, carries on past errors,
+and names the request numbers it could not refund (``Contract.unrefunded``).
+
 Each rule prints one PASS/FAIL line naming the rule; any failure makes the command exit 1.
 """
 
@@ -25,7 +30,13 @@ from huiminbao.registry.http_adapter import (
     ProtocolClient,
     RegistryConfig,
 )
-from huiminbao.registry.port import BalanceKind, OperationResult, OperationStatus
+from huiminbao.registry.port import (
+    BalanceKind,
+    OperationKind,
+    OperationResult,
+    OperationStatus,
+    RegistryPort,
+)
 from huiminbao.registry.protocol import DEFAULT_SKEW_SECONDS, Answer, Errors, Transaction
 from huiminbao.registry.wire import result_in
 
@@ -65,9 +76,13 @@ class RuleOutcome:
 class ContractReport:
     outcomes: list[RuleOutcome] = field(default_factory=list)
 
+    # Test debits that went through (or whose outcome is unknown) and were not refunded:
+    # "request number: why". Someone must settle these with the bridge by hand.
+    unrefunded: list[str] = field(default_factory=list)
+
     @property
     def ok(self) -> bool:
-        return all(outcome.passed for outcome in self.outcomes)
+        return all(outcome.passed for outcome in self.outcomes) and not self.unrefunded
 
     def broken(self) -> list[str]:
         return [outcome.rule for outcome in self.outcomes if not outcome.passed]
@@ -75,9 +90,17 @@ class ContractReport:
     def format(self) -> str:
         lines = [outcome.line() for outcome in self.outcomes]
         passed = sum(outcome.passed for outcome in self.outcomes)
+        lines.extend(self.unrefunded_lines())
         lines.append(f"{passed}/{len(self.outcomes)} 条规则通过" + (
-            "" if self.ok else f"；未通过：{', '.join(self.broken())}"))
+            "" if not self.broken() else f"；未通过：{', '.join(self.broken())}") + (
+            f"；{len(self.unrefunded)} 笔测试扣款未能退回" if self.unrefunded else ""))
         return "\n".join(lines)
+
+    def unrefunded_lines(self) -> list[str]:
+        if not self.unrefunded:
+            return []
+        return ["警告：以下测试扣款未能确认退回，请按业务流水号与医保平台核对并人工退回：",
+                *(f"  {item}" for item in self.unrefunded)]
 
 
 class Contract:
@@ -85,9 +108,13 @@ class Contract:
         self.data = data
         self.client = ProtocolClient(config)
         self.registry = HttpRegistry(config, query_attempts=1, money_attempts=1)
+        # The clean-up retries as the app does (money only ever under the same request number).
+        self.cleanup_registry: RegistryPort = HttpRegistry(config)
         self._run = uuid.uuid4().hex[:10]
         self._serial = 0
-        self._to_refund: list[tuple[str, int]] = []
+        # Every debit request number sent (recorded before sending), in order.
+        self._to_refund: list[str] = []
+        self.unrefunded: list[str] = []
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -109,21 +136,47 @@ class Contract:
                 "amount_fen": self.data.amount_fen if amount is None else amount,
                 "sources": [source.value for source in SOURCES], "purpose": "接口合规测试"}
 
+    def sending_debit(self, request_no: str) -> None:
+        """Record a debit's request number before it is sent: whatever happens to the answer,
+        the clean-up queries it and refunds it if it went through."""
+        if request_no not in self._to_refund:
+            self._to_refund.append(request_no)
+
     def debit(self, request_no: str) -> OperationResult:
+        self.sending_debit(request_no)
         answer = self.call(Transaction.DEBIT, self.debit_body(request_no))
         result = result_in((answer.body or {})["result"])
         if result.status is not OperationStatus.SUCCEEDED:
             raise RuleBroken(f"测试扣款未成功（{result.failure_reason}）：测试账户余额不足？")
-        self._to_refund.append((request_no, result.amount_fen))
         return result
 
     def refund_all(self) -> None:
-        for request_no, amount in self._to_refund:
-            refunded = self.registry.query(f"{request_no}-RF")
-            if refunded is None:
-                self.registry.refund(f"{request_no}-RF", request_no, amount,
-                                     purpose="接口合规测试退回")
-        self._to_refund.clear()
+        """Query every debit request number sent; refund each that succeeded and is not refunded
+        yet (refund number ``<debit>-RF``). An error on one does not stop the others; the ones
+        left are named in ``unrefunded`` and the rule fails."""
+        registry = self.cleanup_registry
+        pending, self._to_refund = self._to_refund, []
+        for request_no in pending:
+            try:
+                debit = registry.query(request_no)
+                if debit is None or not debit.succeeded or debit.kind is not OperationKind.DEBIT:
+                    continue  # never arrived, or failed: nothing moved
+                refund_no = f"{request_no}-RF"
+                refunded = registry.query(refund_no)
+                if refunded is not None and refunded.succeeded:
+                    continue
+                refunded = registry.refund(refund_no, request_no, debit.amount_fen,
+                                           purpose="接口合规测试退回")
+                if not refunded.succeeded:
+                    reason = refunded.failure_reason.value if refunded.failure_reason else "失败"
+                    self.unrefunded.append(f"{request_no}（{debit.amount_fen} 分；退款 "
+                                           f"{refund_no} 未成功：{reason}）")
+            except Exception as exc:  # carry on with the others; named below
+                self.unrefunded.append(f"{request_no}（未能查询或退回：{type(exc).__name__}: "
+                                       f"{exc}）")
+        if self.unrefunded:
+            raise RuleBroken(f"{len(self.unrefunded)} 笔测试扣款未能退回："
+                             + "；".join(self.unrefunded))
 
     def expect_refused(self, exchange: Exchange, code: Any, what: str) -> None:
         envelope = exchange.envelope or {}
@@ -198,6 +251,7 @@ class Contract:
             except BaseException as exc:  # reported below
                 answers.append(exc)
 
+        self.sending_debit(request_no)
         threads = [threading.Thread(target=send) for _ in range(2)]
         for thread in threads:
             thread.start()
@@ -210,8 +264,6 @@ class Contract:
             results.append(result_in((answer.body or {})["result"]))
         if len(results) != 2 or results[0] != results[1]:
             raise RuleBroken("同一业务流水号同时发送两次，两次应答不同")
-        if results[0].succeeded:
-            self._to_refund.append((request_no, results[0].amount_fen))
         moved = before - self.available()
         if moved != (self.data.amount_fen if results[0].succeeded else 0):
             raise RuleBroken(f"同一业务流水号同时发送两次，余额减少 {moved} 分（重复扣款）")
@@ -267,9 +319,9 @@ class Contract:
         envelope = self.client.envelope(Transaction.DEBIT.value, self.debit_body(request_no))
         signature = envelope["signature"]
         envelope["signature"] = ("A" if signature[0] != "A" else "B") + signature[1:]
+        self.sending_debit(request_no)
         exchange = self.client.post(envelope)
         if self.registry.query(request_no) is not None or self.available() != before:
-            self._to_refund.append((request_no, self.data.amount_fen))
             raise RuleBroken("签名错误的扣款请求被执行了")
         self.expect_refused(exchange, Errors.BAD_SIGNATURE, "签名错误的请求")
 
@@ -329,4 +381,5 @@ def run_contract(config: RegistryConfig, data: ContractData,
         report.outcomes.append(outcome)
         if echo is not None:
             echo(outcome.line())
+    report.unrefunded = list(contract.unrefunded)
     return report

@@ -14,10 +14,11 @@ spoken to the bridge a city's integration team runs in front of its 医保信息
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +33,7 @@ from huiminbao.registry.port import (
     AccountEntry,
     BalanceKind,
     FamilyLink,
+    OperationKind,
     OperationResult,
     RegistryPerson,
     RegistryUnavailable,
@@ -83,14 +85,45 @@ class RegistryRefused(RegistryUnavailable):
         self.code = code
 
 
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def check_registry_url(url: str) -> None:
+    """``ConfigError`` naming ``HUIMINBAO_REGISTRY_URL`` unless the URL is ``https://``, or
+    ``http://`` to this machine (loopback: the simulator, a bridge on the same host, tests).
+    Personal data and money orders never travel in clear text over a network."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_URL} must be an https URL, not {url!r}") from exc
+    if parts.scheme not in ("http", "https") or not host:
+        raise ConfigError(f"{ENV_URL} must be an https URL, not {url!r}")
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ConfigError(f"{ENV_URL} must use https:// (http:// is allowed only for "
+                          f"127.0.0.1, ::1 or localhost), not {url!r}")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class RegistryConfig:
     """Where the registry bridge is and the keys shared with it (from HUIMINBAO_REGISTRY_*)."""
 
     url: str
     sender_id: str
-    keys: ProtocolKeys
+    keys: ProtocolKeys = field(repr=False)
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+
+    def __post_init__(self) -> None:
+        check_registry_url(self.url)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RegistryConfig | None:
@@ -104,9 +137,7 @@ class RegistryConfig:
                 raise ConfigError(f"{name} must be set together with the other registry "
                                   f"variables ({', '.join(REQUIRED_VARIABLES)})")
         url = values[ENV_URL]
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(f"{ENV_URL} must be an http(s) URL, not {url!r}")
+        check_registry_url(url)
         sender_id = values[ENV_SENDER_ID]
         if not SENDER_ID_SHAPE.fullmatch(sender_id):
             raise ConfigError(f"{ENV_SENDER_ID} must be 1-32 letters, digits, '-' or '_'")
@@ -223,11 +254,19 @@ class ProtocolClient:
                 failure = RegistryRefused(
                     f"医保平台应答不可信（{exc.code.message_zh}）：HTTP {exchange.status}",
                     code=exc.code.name)
-                if exchange.envelope and exchange.envelope.get("infcode") not in (None, "0"):
-                    # An unsigned refusal (e.g. unknown sender): report what it says.
+                unsigned = exchange.envelope or {}
+                if unsigned.get("signature") is None \
+                        and unsigned.get("infcode") not in (None, "0"):
+                    # An unsigned refusal: the registry answers a request it could not
+                    # authenticate (unknown sender, bad signature, stale timestamp, ...)
+                    # unsigned. Report what it says; it is still only a refusal, never an answer
+                    # about the operation. One a new message would meet again ends at once.
+                    refused = Errors.by_infcode(str(unsigned.get("infcode")))
                     failure = RegistryRefused(
-                        f"医保平台拒绝请求：{exchange.envelope.get('err_msg')}",
-                        code=str(exchange.envelope.get("err_code")))
+                        f"医保平台拒绝请求：{unsigned.get('err_msg')}",
+                        code=refused.name if refused else str(unsigned.get("err_code")))
+                    if refused in _FINAL_REFUSALS:
+                        raise failure from exc
                 continue
             if answer.ok:
                 return answer
@@ -287,10 +326,14 @@ class HttpRegistry:
 
     def find_person(self, id_number: str) -> RegistryPerson | None:
         body = self._ask(Transaction.PERSON, {"id_number": id_number})
-        if body.get("person") is None:
-            return None
         with self._shaped():
-            return wire.person_in(wire.object_of(body["person"], "person"))
+            raw = _member(body, "person")
+            if raw is None:
+                return None
+            person = wire.person_in(wire.object_of(raw, "person"))
+        if person.id_number != id_number:
+            raise RegistryRefused("医保平台应答的参保人与请求不符", code="malformed")
+        return person
 
     def find_persons(self, id_numbers: Sequence[str]) -> dict[str, RegistryPerson]:
         found: dict[str, RegistryPerson] = {}
@@ -319,10 +362,11 @@ class HttpRegistry:
 
     def balance(self, id_number: str) -> AccountBalance | None:
         body = self._ask(Transaction.BALANCE, {"id_number": id_number})
-        if body.get("balance") is None:
-            return None
         with self._shaped():
-            return wire.balance_in(wire.object_of(body["balance"], "balance"))
+            raw = _member(body, "balance")
+            if raw is None:
+                return None
+            return wire.balance_in(wire.object_of(raw, "balance"))
 
     def entries(self, id_number: str) -> list[AccountEntry]:
         body = self._ask(Transaction.ENTRIES, {"id_number": id_number})
@@ -344,11 +388,23 @@ class HttpRegistry:
         return counts
 
     def query(self, request_no: str) -> OperationResult | None:
+        """None only for a signed, well-formed ``{"found": false, "result": null}``: the caller
+        may close an order as never paid on it. Anything else that is not a result for this
+        request number raises ``RegistryRefused`` (the outcome stays unknown)."""
         body = self._ask(Transaction.QUERY, {"request_no": request_no})
-        if body.get("found") is not True:
-            return None
         with self._shaped():
-            return wire.result_in(wire.object_of(body["result"], "result"))
+            found = _member(body, "found")
+            raw = _member(body, "result")
+            if not isinstance(found, bool):
+                raise ValueError("found must be true or false")
+            if not found:
+                if raw is not None:
+                    raise ValueError("a result with found=false")
+                return None
+            result = wire.result_in(wire.object_of(raw, "result"))
+        if result.request_no != request_no:
+            raise RegistryRefused("医保平台应答的业务流水号与请求不符", code="malformed")
+        return result
 
     def statement(self, since: datetime | None = None,
                   until: datetime | None = None) -> list[OperationResult]:
@@ -361,7 +417,9 @@ class HttpRegistry:
                 results.extend(wire.result_in(item)
                                for item in wire.list_of(body.get("results"), "results"))
             next_cursor = body.get("next_cursor")
-            if not isinstance(next_cursor, str) or not next_cursor:
+            if next_cursor is not None and not isinstance(next_cursor, str):
+                raise RegistryRefused("医保平台应答格式不符合协议：next_cursor", code="malformed")
+            if not next_cursor:
                 return results
             cursor = next_cursor
 
@@ -374,18 +432,42 @@ class HttpRegistry:
         body = self._ask(Transaction.DEBIT, {
             "request_no": request_no, "id_number": id_number, "amount_fen": amount_fen,
             "sources": [BalanceKind(source).value for source in sources], "purpose": purpose})
-        return self._result(body, request_no)
+        return self._result(body, OperationKind.DEBIT, request_no, amount_fen,
+                            id_number=id_number)
 
     def refund(self, request_no: str, original_request_no: str, amount_fen: int, *,
                purpose: str) -> OperationResult:
         body = self._ask(Transaction.REFUND, {
             "request_no": request_no, "original_request_no": original_request_no,
             "amount_fen": amount_fen, "purpose": purpose})
-        return self._result(body, request_no)
+        return self._result(body, OperationKind.REFUND, request_no, amount_fen,
+                            original_request_no=original_request_no)
 
-    def _result(self, body: dict[str, Any], request_no: str) -> OperationResult:
+    def _result(self, body: dict[str, Any], kind: OperationKind, request_no: str,
+                amount_fen: int, *, id_number: str | None = None,
+                original_request_no: str | None = None) -> OperationResult:
+        """The result of a debit or refund, believed only if it is about the request: same
+        kind, request number and amount (and person for a debit, original for a refund).
+        Otherwise ``RegistryRefused``: the outcome stays unknown and reconcile queries it."""
         with self._shaped():
             result = wire.result_in(wire.object_of(body["result"], "result"))
-        if result.request_no != request_no:
-            raise RegistryRefused("医保平台应答的业务流水号与请求不符", code="malformed")
+        mismatched = [name for name, same in (
+            ("kind", result.kind is kind),
+            ("request_no", result.request_no == request_no),
+            ("amount_fen", result.amount_fen == amount_fen),
+            ("id_number", id_number is None or result.id_number == id_number),
+            ("original_request_no", original_request_no is None
+             or result.original_request_no == original_request_no),
+        ) if not same]
+        if mismatched:
+            raise RegistryRefused(f"医保平台应答与请求不符（{', '.join(mismatched)}）",
+                                  code="malformed")
         return result
+
+
+def _member(body: Mapping[str, Any], name: str) -> Any:
+    """A member the documented answer always has (its value may be null); ``KeyError`` (read
+    as a malformed answer by ``_shaped``) when it is missing, never a silent null."""
+    if name not in body:
+        raise KeyError(f"{name} is missing")
+    return body[name]

@@ -32,7 +32,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Protocol
@@ -117,12 +117,18 @@ Errors.ALL = tuple(value for value in vars(Errors).values() if isinstance(value,
 
 
 class ProtocolError(Exception):
-    """An envelope that must be refused (server side) or cannot be trusted (client side)."""
+    """An envelope that must be refused (server side) or cannot be trusted (client side).
 
-    def __init__(self, code: ErrorCode, detail: str = "") -> None:
+    ``authenticated`` (server side): the request's signature had verified before the refusal,
+    so the refusal may be answered signed. A refusal of a request whose signature has not
+    verified is answered unsigned: the registry never signs for an unauthenticated sender."""
+
+    def __init__(self, code: ErrorCode, detail: str = "", *,
+                 authenticated: bool = False) -> None:
         super().__init__(f"{code.name}: {code.message_en}" + (f" ({detail})" if detail else ""))
         self.code = code
         self.detail = detail
+        self.authenticated = authenticated
 
 
 # --- keys and profiles -------------------------------------------------------------------------
@@ -130,10 +136,13 @@ class ProtocolError(Exception):
 
 @dataclass(frozen=True)
 class ProtocolKeys:
-    """The keys one sender shares with the registry (both sides hold the same bytes)."""
+    """The keys one sender shares with the registry (both sides hold the same bytes).
 
-    signing_key: bytes
-    encryption_key: bytes
+    The keys are kept out of ``repr`` (and so out of logs and tracebacks of anything holding
+    them)."""
+
+    signing_key: bytes = field(repr=False)
+    encryption_key: bytes = field(repr=False)
 
     def __post_init__(self) -> None:
         if len(self.signing_key) < MIN_SIGNING_KEY_BYTES:
@@ -316,8 +325,8 @@ class OpenedRequest:
     infno: str
     msgid: str
     sender_id: str
-    keys: ProtocolKeys
-    body: dict[str, Any]
+    keys: ProtocolKeys = field(repr=False)
+    body: dict[str, Any] = field(repr=False)  # personal data (ID numbers)
 
 
 @dataclass(frozen=True)
@@ -327,7 +336,11 @@ class RequestHeader:
     infno: str
     msgid: str
     sender_id: str
-    keys: ProtocolKeys | None
+    keys: ProtocolKeys | None = field(repr=False)
+
+    def unauthenticated(self) -> RequestHeader:
+        """The same header without keys: answers built from it are unsigned."""
+        return replace(self, keys=None)
 
 
 class ReplayCache:
@@ -336,6 +349,9 @@ class ReplayCache:
     A registry that runs several processes behind one address must share this (e.g. Redis
     ``SET key NX EX``) or pin each sender to one process; see the specification. Entries expire
     after twice the skew window: a replay older than that is refused by its timestamp already.
+    Only expired entries are ever dropped: when ``max_entries`` ids are still inside the window,
+    a new message is refused as busy (``ProtocolError`` ``INTERNAL``) rather than forgetting an id
+    a replay could then reuse.
     """
 
     def __init__(self, window_seconds: float = 2 * DEFAULT_SKEW_SECONDS,
@@ -346,16 +362,24 @@ class ReplayCache:
         self._lock = threading.Lock()
 
     def add(self, sender_id: str, msgid: str, now: float) -> bool:
-        """Record the message id; False if it was already seen within the window."""
+        """Record the message id; False if it was already seen within the window. Raises
+        ``ProtocolError`` (``INTERNAL``, "busy") when the cache is full of ids still inside the
+        window: the message is refused, not executed, and may be sent again later."""
         key = (sender_id, msgid)
         with self._lock:
+            # Entries are in arrival order; drop the expired ones from the front.
             while self._seen:
                 oldest_key, seen_at = next(iter(self._seen.items()))
-                if now - seen_at <= self._window and len(self._seen) < self._max:
+                if now - seen_at <= self._window:
                     break
                 del self._seen[oldest_key]
-            if key in self._seen:
+            seen_at_before = self._seen.get(key)
+            if seen_at_before is not None and now - seen_at_before <= self._window:
                 return False
+            if seen_at_before is None and len(self._seen) >= self._max:
+                raise ProtocolError(Errors.INTERNAL, "busy: too many messages within the "
+                                    "replay window, send again later", authenticated=True)
+            self._seen.pop(key, None)
             self._seen[key] = now
             return True
 
@@ -392,12 +416,16 @@ def open_request(envelope: Mapping[str, Any], keys_for: Callable[[str], Protocol
         raise ProtocolError(Errors.MALFORMED, "signature, iv and input are required")
     if not signer.verify(header.keys, canonical("request", envelope), signature):
         raise ProtocolError(Errors.BAD_SIGNATURE)
-    if not replay.add(header.sender_id, header.msgid, now):
-        raise ProtocolError(Errors.REPLAYED_MSGID)
-    plaintext = cipher.unseal(header.keys, envelope["iv"], envelope["input"],
-                              _aad("request", envelope))
-    return OpenedRequest(header.infno, header.msgid, header.sender_id, header.keys,
-                         _loads_object(plaintext))
+    # From here on the request is authentic: its refusals are answered signed.
+    try:
+        if not replay.add(header.sender_id, header.msgid, now):
+            raise ProtocolError(Errors.REPLAYED_MSGID)
+        plaintext = cipher.unseal(header.keys, envelope["iv"], envelope["input"],
+                                  _aad("request", envelope))
+        body = _loads_object(plaintext)
+    except ProtocolError as exc:
+        raise ProtocolError(exc.code, exc.detail, authenticated=True) from exc
+    return OpenedRequest(header.infno, header.msgid, header.sender_id, header.keys, body)
 
 
 # --- answers -----------------------------------------------------------------------------------

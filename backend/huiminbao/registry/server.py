@@ -5,9 +5,13 @@ protocol (``docs/registry-protocol.md``) at ``ENDPOINT_PATH``. ``huiminbao regis
 serve-simulator`` runs it on ``SimulatedRegistry``; ``RunningRegistryServer`` starts one on a
 thread (werkzeug's threaded server) for tests and harnesses.
 
-Every answer to a known sender is signed; envelope refusals (bad signature, stale timestamp,
-replayed message id, ...) carry their protocol error code with an HTTP 4xx status, business
-answers (including business errors) HTTP 200.
+Every answer to an authenticated request (its signature verified) is signed, refusals included
+(replayed message id, undecryptable body, unknown transaction, busy). A request refused before
+its signature verified (malformed, unknown sender, unsupported profile, stale timestamp, bad
+signature) is answered unsigned: the registry never signs anything for a sender it has not
+authenticated, and clients treat an unsigned answer as a refusal they cannot trust. Envelope
+refusals carry their protocol error code with an HTTP 4xx status, business answers (including
+business errors) HTTP 200.
 """
 
 from __future__ import annotations
@@ -152,7 +156,9 @@ class RegistryProtocolServer:
         self.registry = registry
         self._senders = dict(senders)
         self._skew = skew_seconds
-        self._replay = replay_cache or ReplayCache(2 * skew_seconds)
+        # ``is None``, not ``or``: an empty cache has length 0 and is falsy.
+        self._replay = (replay_cache if replay_cache is not None
+                        else ReplayCache(2 * skew_seconds))
         self._now = now
 
     def handle(self, raw: bytes) -> tuple[int, dict[str, Any]]:
@@ -178,7 +184,9 @@ class RegistryProtocolServer:
             opened = open_request(envelope, self._senders.get, self._replay, now=now,
                                   skew_seconds=self._skew)
         except ProtocolError as exc:
-            return exc.code.http_status, build_answer(header, now=now, error=exc.code,
+            # Signed only when the request's signature had verified (see the module docstring).
+            answer_to = header if exc.authenticated else header.unauthenticated()
+            return exc.code.http_status, build_answer(answer_to, now=now, error=exc.code,
                                                       detail=exc.detail)
         return self._dispatch(opened)
 

@@ -413,6 +413,8 @@ def test_serve_simulator_runs_as_a_process(tmp_path: Path) -> None:
         process.terminate()
         output, _ = process.communicate(timeout=10)
     assert "HUIMINBAO_REGISTRY_URL" in output
+    # Keys it was given are never echoed (only keys it generates itself are printed).
+    assert keys.signing_key_b64() not in output and keys.encryption_key_b64() not in output
 
 
 def free_port() -> int:

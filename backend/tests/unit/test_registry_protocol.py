@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
+import json as json_module
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
+import requests
 import yaml
 
 from huiminbao.core.config import ConfigError
-from huiminbao.registry.http_adapter import RegistryConfig
+from huiminbao.registry.http_adapter import HttpRegistry, RegistryConfig, RegistryRefused
+from huiminbao.registry.port import BalanceKind, RegistryPort
 from huiminbao.registry.protocol import (
     DEFAULT_SKEW_SECONDS,
     Errors,
@@ -20,6 +26,7 @@ from huiminbao.registry.protocol import (
     ProtocolError,
     ProtocolKeys,
     ReplayCache,
+    RequestHeader,
     Transaction,
     build_answer,
     build_request,
@@ -27,6 +34,7 @@ from huiminbao.registry.protocol import (
     open_answer,
     open_request,
 )
+from huiminbao.registry.server import RegistryProtocolServer
 
 NOW = 1_790_000_000.0
 SENDER = "HMB330100"
@@ -127,9 +135,46 @@ def test_the_replay_cache_forgets_after_its_window_and_is_bounded() -> None:
     assert not cache.add("A", "m1", 599)
     assert cache.add("B", "m1", 599)  # per sender
     assert cache.add("A", "m1", 1200)  # expired
-    for index in range(10):
-        cache.add("A", f"n{index}", 1201)
     assert len(cache) <= 3
+
+
+def test_a_full_replay_cache_refuses_new_messages_rather_than_forget_live_ones() -> None:
+    cache = ReplayCache(window_seconds=600, max_entries=3)
+    for index in range(3):
+        assert cache.add("A", f"m{index}", 100 + index)
+    with pytest.raises(ProtocolError, match="busy") as raised:
+        cache.add("A", "new", 200)
+    assert raised.value.code is Errors.INTERNAL and raised.value.authenticated
+    # Every id inside the window is still remembered: a replay cannot slip through.
+    assert [cache.add("A", f"m{index}", 300) for index in range(3)] == [False] * 3
+    # Once the oldest have expired they make room (and only they are dropped).
+    assert cache.add("A", "new", 701)
+    assert not cache.add("A", "m1", 701) and not cache.add("A", "m2", 701)
+    assert len(cache) == 3
+
+
+def test_a_replay_is_refused_even_when_the_cache_is_full() -> None:
+    replay = ReplayCache(max_entries=1)
+    envelope = request()
+    open_request(envelope, keys_for, replay, now=NOW)
+    assert refusal(envelope, replay=replay) == "replayed_msgid"
+    assert refusal(request(), replay=replay) == "internal"  # busy: refused, not executed
+
+
+def test_only_refusals_after_the_signature_verified_are_authenticated() -> None:
+    replay = ReplayCache()
+    forged = dict(request(), signature=HmacSha256().sign(ProtocolKeys.generate(), b"x"))
+    with pytest.raises(ProtocolError) as raised:
+        open_request(forged, keys_for, replay, now=NOW)
+    assert raised.value.code is Errors.BAD_SIGNATURE and not raised.value.authenticated
+    with pytest.raises(ProtocolError) as raised:
+        open_request(request(now=NOW - 3600), keys_for, replay, now=NOW)
+    assert raised.value.code is Errors.STALE_TIMESTAMP and not raised.value.authenticated
+    envelope = request()
+    open_request(envelope, keys_for, replay, now=NOW)
+    with pytest.raises(ProtocolError) as raised:
+        open_request(envelope, keys_for, replay, now=NOW)
+    assert raised.value.code is Errors.REPLAYED_MSGID and raised.value.authenticated
 
 
 def test_unsupported_profiles_and_malformed_envelopes_are_refused() -> None:
@@ -232,3 +277,206 @@ def test_the_openapi_spec_documents_every_transaction_and_error_code() -> None:
     schemas = spec["components"]["schemas"]
     for name in ("RequestEnvelope", "AnswerEnvelope", "Person", "OperationResult"):
         assert name in schemas
+
+
+# --- secrets stay out of reprs ---------------------------------------------------------------
+
+
+def test_keys_never_appear_in_reprs() -> None:
+    config = RegistryConfig.from_env(env_of())
+    assert config is not None
+    opened = open_request(request(), keys_for, ReplayCache(), now=NOW)
+    header = RequestHeader("HMB2201", "M1", SENDER, KEYS)
+    for value in (KEYS, config, opened, header):
+        text = repr(value)
+        for secret in (KEYS.signing_key, KEYS.encryption_key):
+            assert repr(secret) not in text and repr(secret)[2:-1] not in text
+            assert base64.b64encode(secret).decode() not in text
+    assert "bridge.example.cn" in repr(config)  # the rest is still there
+
+
+# --- the URL: https, or http to this machine only --------------------------------------------
+
+
+@pytest.mark.parametrize("url", [
+    "https://bridge.example.cn/hmb/registry/v1", "http://127.0.0.1:8700/hmb/registry/v1",
+    "http://localhost:8700/hmb/registry/v1", "http://[::1]:8700/hmb/registry/v1",
+    "HTTP://LOCALHOST:8700/x",
+])
+def test_http_is_accepted_only_for_loopback_hosts(url: str) -> None:
+    config = RegistryConfig.from_env(env_of(HUIMINBAO_REGISTRY_URL=url))
+    assert config is not None and config.url == url
+
+
+@pytest.mark.parametrize("url", [
+    "http://bridge.example.cn/hmb/registry/v1", "http://10.0.0.5:8700/hmb/registry/v1",
+    "http://127.0.0.1.example.cn/x", "http://localhost.example.cn/x", "https:///x",
+])
+def test_http_to_another_host_is_a_config_error(url: str) -> None:
+    with pytest.raises(ConfigError, match="HUIMINBAO_REGISTRY_URL"):
+        RegistryConfig.from_env(env_of(HUIMINBAO_REGISTRY_URL=url))
+    with pytest.raises(ConfigError, match="HUIMINBAO_REGISTRY_URL"):
+        RegistryConfig(url, SENDER, KEYS)  # built directly, too
+
+
+# --- the server: unsigned refusals of unauthenticated requests -------------------------------
+
+
+def protocol_server(replay: ReplayCache | None = None) -> RegistryProtocolServer:
+    registry = cast(RegistryPort, object())  # refusals never reach the registry
+    return RegistryProtocolServer(registry, {SENDER: KEYS}, replay_cache=replay,
+                                  now=lambda: NOW)
+
+
+def serve(server: RegistryProtocolServer, envelope: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    return server.handle(json.dumps(envelope).encode())
+
+
+def test_requests_that_fail_authentication_are_answered_unsigned() -> None:
+    server = protocol_server()
+    forged = dict(request(), signature=HmacSha256().sign(ProtocolKeys.generate(), b"x"))
+    for envelope, code in ((forged, Errors.BAD_SIGNATURE),
+                           (request(now=NOW - 3600), Errors.STALE_TIMESTAMP),
+                           (dict(request(), sign_type="SM3-SM2"), Errors.UNSUPPORTED_PROFILE),
+                           (dict(request(), signature=None), Errors.MALFORMED),
+                           (dict(request(), sender_id="NOBODY"), Errors.UNKNOWN_SENDER)):
+        status, answer = serve(server, envelope)
+        assert (status, answer["infcode"]) == (code.http_status, code.infcode)
+        assert answer["signature"] is None and answer["output"] is None, code
+        assert answer["sign_type"] is None
+
+
+def test_refusals_of_authentic_requests_are_signed() -> None:
+    server = protocol_server(ReplayCache(max_entries=1))
+    envelope = request()
+    serve(server, envelope)  # takes the one place (the body lacks sources: 2001)
+    status, replayed = serve(server, envelope)
+    assert (status, replayed["infcode"]) == (409, Errors.REPLAYED_MSGID.infcode)
+    assert open_answer(replayed, KEYS, sender_id=SENDER, infno="HMB2201",
+                       request_msgid=envelope["msgid"], now=NOW).error is Errors.REPLAYED_MSGID
+    fresh = request()
+    status, busy = serve(server, fresh)
+    assert (status, busy["infcode"]) == (503, Errors.INTERNAL.infcode)
+    assert "busy" in busy["err_msg_en"]
+    assert open_answer(busy, KEYS, sender_id=SENDER, infno="HMB2201",
+                       request_msgid=fresh["msgid"], now=NOW).error is Errors.INTERNAL
+
+
+# --- the client: a malformed or mismatched signed answer is never believed -------------------
+
+
+class FakeBridge:
+    """A ``requests.Session`` stand-in: opens each request and answers, signed with the right
+    keys, the body ``answer(infno, request body)`` gives (or a prepared raw envelope)."""
+
+    def __init__(self, answer: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
+                 raw: dict[str, Any] | None = None) -> None:
+        self.answer = answer
+        self.raw = raw
+        self.posts = 0
+
+    def post(self, url: str, json: dict[str, Any], **_kwargs: Any) -> Any:
+        self.posts += 1
+        now = time.time()
+        if self.raw is not None:
+            envelope = dict(self.raw, ref_msgid=json["msgid"], infno=json["infno"])
+        else:
+            assert self.answer is not None
+            opened = open_request(json, keys_for, ReplayCache(), now=now)
+            envelope = build_answer(opened, now=now, body=self.answer(opened.infno, opened.body))
+        response = requests.Response()
+        response.status_code = 200
+        response._content = json_module.dumps(envelope).encode()
+        return response
+
+
+def adapter(answer: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
+            raw: dict[str, Any] | None = None) -> tuple[HttpRegistry, FakeBridge]:
+    bridge = FakeBridge(answer, raw)
+    config = RegistryConfig("https://bridge.example.cn/hmb/registry/v1", SENDER, KEYS)
+    registry = HttpRegistry(config, session=cast(requests.Session, bridge), query_attempts=1,
+                            money_attempts=1)
+    return registry, bridge
+
+
+def result_wire(**changes: Any) -> dict[str, Any]:
+    result = {"request_no": "R1", "kind": "debit", "status": "succeeded",
+              "id_number": ID_NUMBER, "amount_fen": 100, "failure_reason": None,
+              "by_balance": {"prior_years": 100}, "occurred_at": "2026-11-22T10:00:00+08:00",
+              "original_request_no": None}
+    result.update(changes)
+    return result
+
+
+ID_NUMBER = "330106198803150130"
+
+
+@pytest.mark.parametrize("body", [
+    {"result": None},  # no "found"
+    {"found": None, "result": None},
+    {"found": "false", "result": None},
+    {"found": 0, "result": None},
+    {"found": False, "result": result_wire()},  # contradicts itself
+    {"found": True, "result": None},
+    {"found": True, "result": result_wire(request_no="OTHER")},
+    {"found": True},
+])
+def test_a_query_answer_without_a_clear_found_is_malformed_not_a_negative(
+        body: dict[str, Any]) -> None:
+    registry, _bridge = adapter(lambda _infno, _body: body)
+    with pytest.raises(RegistryRefused) as raised:
+        registry.query("R1")
+    assert raised.value.code == "malformed"
+
+
+def test_a_well_formed_query_answer_is_believed() -> None:
+    registry, _bridge = adapter(lambda _infno, _body: {"found": False, "result": None})
+    assert registry.query("R1") is None
+    registry, _bridge = adapter(lambda _infno, _body: {"found": True, "result": result_wire()})
+    found = registry.query("R1")
+    assert found is not None and found.succeeded and found.amount_fen == 100
+
+
+@pytest.mark.parametrize("changes", [
+    {"request_no": "R2"}, {"kind": "refund"}, {"amount_fen": 99}, {"amount_fen": 1000},
+    {"id_number": "110101190001019991"},
+])
+def test_a_debit_result_about_another_operation_is_not_believed(changes: dict[str, Any]) -> None:
+    registry, _bridge = adapter(lambda _infno, _body: {"result": result_wire(**changes)})
+    with pytest.raises(RegistryRefused) as raised:
+        registry.debit("R1", ID_NUMBER, 100, sources=[BalanceKind.PRIOR_YEARS], purpose="x")
+    assert raised.value.code == "malformed"
+
+
+def test_a_matching_debit_and_refund_result_are_believed() -> None:
+    registry, _bridge = adapter(lambda _infno, _body: {"result": result_wire()})
+    assert registry.debit("R1", ID_NUMBER, 100, sources=[BalanceKind.PRIOR_YEARS],
+                          purpose="x").succeeded
+    refund = result_wire(request_no="R1-RF", kind="refund", original_request_no="R1")
+    registry, _bridge = adapter(lambda _infno, _body: {"result": refund})
+    assert registry.refund("R1-RF", "R1", 100, purpose="x").succeeded
+    other = dict(refund, original_request_no="R0")
+    registry, _bridge = adapter(lambda _infno, _body: {"result": other})
+    with pytest.raises(RegistryRefused):
+        registry.refund("R1-RF", "R1", 100, purpose="x")
+
+
+@pytest.mark.parametrize(("method", "body"), [
+    ("find_person", {}), ("find_person", {"persons": None}), ("balance", {}),
+    ("find_person", {"person": {"id_number": "110101190001019991", "name": "x"}}),
+])
+def test_a_lookup_answer_missing_its_member_is_malformed_not_absent(
+        method: str, body: dict[str, Any]) -> None:
+    registry, _bridge = adapter(lambda _infno, _body: body)
+    with pytest.raises(RegistryRefused):
+        getattr(registry, method)(ID_NUMBER)
+
+
+def test_an_unsigned_final_refusal_ends_at_once() -> None:
+    unsigned = build_answer(RequestHeader("HMB2203", "M", SENDER, None), now=time.time(),
+                            error=Errors.BAD_SIGNATURE)
+    registry, bridge = adapter(raw=unsigned)
+    registry._query_attempts = 3
+    with pytest.raises(RegistryRefused) as raised:
+        registry.query("R1")
+    assert raised.value.code == "bad_signature" and bridge.posts == 1
