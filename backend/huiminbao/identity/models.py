@@ -110,7 +110,10 @@ class SmsMessage(Base):
     one-time code, by the request itself. The development outbox reads ``text`` in demo mode.
 
     ``status`` follows ``sms_domain.TRANSITIONS``; ``attempts`` counts claimed tries and is the
-    fencing token of the current lease (a worker marks only the attempt it claimed)."""
+    fencing token of the current lease (a worker marks only the attempt it claimed).
+
+    A one-time code's ``text`` and ``params`` are blanked (``sms_domain.redacted_code_text``) once
+    the row is sent or given up, except in demo mode, whose development outbox reads codes."""
 
     __tablename__ = "sms_outbox"
     __table_args__ = (

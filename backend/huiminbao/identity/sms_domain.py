@@ -144,6 +144,19 @@ class SmsText:
         return [self.params[name] for name in self.template.parameters]
 
 
+REDACTED_CODE = "******"
+
+
+def redacted_code_text(template: SmsTemplate) -> tuple[str, dict[str, str]]:
+    """The outbox ``text`` (with the signature) and ``params`` of a one-time code's row once it is
+    sent or given up: a plaintext code kept at rest would undo the hashing of the challenge
+    (anyone reading the table could sign in as the resident while the code is valid)."""
+    if not template.is_code:
+        raise ValueError(f"{template.value} carries no one-time code")
+    params = {name: REDACTED_CODE for name in template.parameters}
+    return SIGNATURE + SmsText(template, params).render(), params
+
+
 # ---------------------------------------------------------------- delivery states
 
 

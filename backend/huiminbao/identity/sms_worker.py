@@ -12,6 +12,16 @@ leaves. A second worker can only take it again once the lease has run out. ``att
 lease's fencing token: a worker marks the row only if it still holds the attempt it claimed, so a
 worker that comes back after its lease was taken over changes nothing.
 
+A batch is sent one message after another (each provider call may take its whole timeout), so the
+tail of a batch can outlive the lease it was claimed with. Immediately before each provider call
+the worker therefore *renews* that message's lease with a conditional UPDATE (same attempt, still
+``sending``, lease not yet ended) and skips the message when no row matches: it is only ever sent
+by the worker holding a live lease at that moment, and the renewed lease (``lease``, longer than
+the provider's timeout) covers the call. A skipped message is taken again once its lease ends.
+Leases are taken and compared on the database's clock on PostgreSQL (``clock_timestamp()``), so
+workers on hosts whose clocks disagree still agree on when a lease ends; on SQLite (one process)
+the application's clock serves.
+
 Delivery is *at least once*, and the one window for a duplicate is this: a worker dies (or loses
 the database) after the provider accepted a text and before the row is marked ``sent``. The row
 stays ``sending`` until its lease ends (``lease``, one minute by default), then another worker
@@ -34,14 +44,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from huiminbao.core.container import Container
 from huiminbao.identity.domain import OTP_TTL
 from huiminbao.identity.models import SmsMessage
 from huiminbao.identity.sms import SmsProvider, SmsProviderError
-from huiminbao.identity.sms_domain import RetryPolicy, SmsStatus, SmsTemplate, SmsText
+from huiminbao.identity.sms_domain import (
+    REDACTED_CODE,
+    RetryPolicy,
+    SmsStatus,
+    SmsTemplate,
+    SmsText,
+    redacted_code_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +66,7 @@ DEFAULT_LEASE = timedelta(seconds=60)
 DEFAULT_BATCH = 20
 _CODE_TEMPLATES = [template.value for template in SmsTemplate if template.is_code]
 _RETRIED = [SmsStatus.QUEUED.value, SmsStatus.FAILED.value]
+_FINAL = (SmsStatus.SENT, SmsStatus.GIVEN_UP)
 
 
 @dataclass(frozen=True)
@@ -89,11 +107,37 @@ class DeliveryCounts:
 # ---------------------------------------------------------------- claiming
 
 
-def _due(now: datetime, policy: RetryPolicy) -> Any:
+def lease_time(session: Session, fallback: datetime) -> datetime:
+    """The instant leases are taken at and compared with: the database's clock on PostgreSQL (one
+    clock for every worker, whatever their hosts' clocks say), ``fallback`` (the application's
+    clock) elsewhere: SQLite serves a single process."""
+    if session.get_bind().dialect.name == "postgresql":
+        instant: datetime = session.execute(select(func.clock_timestamp())).scalar_one()
+        return instant
+    return fallback
+
+
+def _keep_codes(c: Container) -> bool:
+    """Demo mode keeps one-time codes in the outbox: the development endpoint (GET
+    /api/v1/dev/sms) and the e2e journeys read them there, also when a (fake) provider is
+    configured. Production blanks them once sent or given up (``redacted_code_text``)."""
+    return c.settings.is_demo
+
+
+def _redacted_code_values() -> dict[str, Any]:
+    """``text`` and ``params`` for an UPDATE over rows of any code template."""
+    texts = {template.value: redacted_code_text(template) for template in SmsTemplate
+             if template.is_code}
+    return {"text": case({key: text for key, (text, _) in texts.items()},
+                         value=SmsMessage.template, else_=SmsMessage.text),
+            "params": {"code": REDACTED_CODE}}
+
+
+def _due(now: datetime, lease_now: datetime, policy: RetryPolicy) -> Any:
     retried = and_(SmsMessage.status.in_(_RETRIED),
                    or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now))
     lease_ended = and_(SmsMessage.status == SmsStatus.SENDING.value,
-                       SmsMessage.lease_until <= now,
+                       SmsMessage.lease_until <= lease_now,
                        SmsMessage.attempts < policy.max_attempts,
                        SmsMessage.template.not_in(_CODE_TEMPLATES))
     return and_(SmsMessage.template.is_not(None), or_(retried, lease_ended))
@@ -102,11 +146,13 @@ def _due(now: datetime, policy: RetryPolicy) -> Any:
 def claim_due(c: Container, *, now: datetime, limit: int = DEFAULT_BATCH,
               lease: timedelta = DEFAULT_LEASE,
               policy: RetryPolicy | None = None) -> list[ClaimedSms]:
-    """Lease up to ``limit`` due messages (oldest first) in one transaction."""
+    """Lease up to ``limit`` due messages (oldest first) in one transaction. ``now`` (the
+    application's clock) decides back-off and code expiry; leases go by ``lease_time``."""
     policy = policy or RetryPolicy()
     with c.db.transaction() as session:
-        _sweep(session, now, policy)
-        due = _due(now, policy)
+        lease_now = lease_time(session, now)
+        _sweep(session, now, lease_now, policy, redact_codes=not _keep_codes(c))
+        due = _due(now, lease_now, policy)
         # Two statements, not UPDATE … WHERE id IN (SELECT … LIMIT … SKIP LOCKED): PostgreSQL
         # may rescan such a subquery while updating, and each rescan skips what was just
         # updated and takes the next rows, so the LIMIT would not hold.
@@ -119,7 +165,7 @@ def claim_due(c: Container, *, now: datetime, limit: int = DEFAULT_BATCH,
             update(SmsMessage)
             .where(SmsMessage.id.in_(ids), due)  # locked by this transaction: still due
             .values(status=SmsStatus.SENDING.value, attempts=SmsMessage.attempts + 1,
-                    lease_until=now + lease, updated_at=now)
+                    lease_until=lease_now + lease, updated_at=now)
             .returning(SmsMessage.id, SmsMessage.attempts, SmsMessage.phone,
                        SmsMessage.template, SmsMessage.params)
             .execution_options(synchronize_session=False)
@@ -128,25 +174,31 @@ def claim_due(c: Container, *, now: datetime, limit: int = DEFAULT_BATCH,
                               dict(row.params or {})) for row in rows), key=lambda m: m.id)
 
 
-def _sweep(session: Session, now: datetime, policy: RetryPolicy) -> None:
+def _sweep(session: Session, now: datetime, lease_now: datetime, policy: RetryPolicy, *,
+           redact_codes: bool) -> None:
     """Give up what no worker may send any more: a lease that ran out on the last attempt, a
-    one-time code whose sender died (stale by now), a code queued longer than it is valid."""
+    one-time code whose sender died (stale by now), a code queued longer than it is valid.
+    ``redact_codes``: blank the code of every code row given up here."""
     lease_ended = and_(SmsMessage.status == SmsStatus.SENDING.value,
-                       SmsMessage.lease_until <= now)
+                       SmsMessage.lease_until <= lease_now)
+    last_attempt_ended = and_(lease_ended, SmsMessage.attempts >= policy.max_attempts,
+                              SmsMessage.template.not_in(_CODE_TEMPLATES))
+    code_lease_ended = and_(lease_ended, SmsMessage.template.in_(_CODE_TEMPLATES))
+    code_expired = and_(SmsMessage.status.in_(_RETRIED),
+                        SmsMessage.template.in_(_CODE_TEMPLATES),
+                        SmsMessage.created_at <= now - OTP_TTL)
+    redacted = _redacted_code_values() if redact_codes else {}
+    interrupted = {"status": SmsStatus.GIVEN_UP.value, "lease_until": None,
+                   "next_attempt_at": None, "updated_at": now,
+                   "last_error": "发送方在确认前中断（可能已送达），不再重试"}
+    session.execute(update(SmsMessage).where(last_attempt_ended).values(**interrupted)
+                    .execution_options(synchronize_session=False))
+    session.execute(update(SmsMessage).where(code_lease_ended).values(**interrupted, **redacted)
+                    .execution_options(synchronize_session=False))
     session.execute(
-        update(SmsMessage)
-        .where(lease_ended, or_(SmsMessage.attempts >= policy.max_attempts,
-                                SmsMessage.template.in_(_CODE_TEMPLATES)))
-        .values(status=SmsStatus.GIVEN_UP.value, lease_until=None, next_attempt_at=None,
-                updated_at=now,
-                last_error="发送方在确认前中断（可能已送达），不再重试")
-        .execution_options(synchronize_session=False))
-    session.execute(
-        update(SmsMessage)
-        .where(SmsMessage.status.in_(_RETRIED), SmsMessage.template.in_(_CODE_TEMPLATES),
-               SmsMessage.created_at <= now - OTP_TTL)
+        update(SmsMessage).where(code_expired)
         .values(status=SmsStatus.GIVEN_UP.value, next_attempt_at=None, updated_at=now,
-                last_error="验证码已过期，不再发送")
+                last_error="验证码已过期，不再发送", **redacted)
         .execution_options(synchronize_session=False))
 
 
@@ -158,7 +210,7 @@ def lease_now(session: Session, message_id: int, now: datetime,
         update(SmsMessage)
         .where(SmsMessage.id == message_id, SmsMessage.status == SmsStatus.QUEUED.value)
         .values(status=SmsStatus.SENDING.value, attempts=SmsMessage.attempts + 1,
-                lease_until=now + lease, updated_at=now)
+                lease_until=lease_time(session, now) + lease, updated_at=now)
         .returning(SmsMessage.id, SmsMessage.attempts, SmsMessage.phone, SmsMessage.template,
                    SmsMessage.params)
         .execution_options(synchronize_session=False)
@@ -170,12 +222,36 @@ def lease_now(session: Session, message_id: int, now: datetime,
 # ---------------------------------------------------------------- sending and marking
 
 
+def renew_lease(c: Container, message: ClaimedSms, lease: timedelta = DEFAULT_LEASE) -> bool:
+    """Immediately before the provider call: extend this worker's lease to ``lease`` from now,
+    if it still holds a live one (same attempt, still ``sending``, not yet ended). False: the
+    lease ended (another worker may hold the message now), so this worker must not send it."""
+    with c.db.transaction() as session:
+        lease_now = lease_time(session, c.clock.now())
+        renewed = session.execute(  # type: ignore[attr-defined]
+            update(SmsMessage)
+            .where(SmsMessage.id == message.id, SmsMessage.status == SmsStatus.SENDING.value,
+                   SmsMessage.attempts == message.attempt,
+                   SmsMessage.lease_until > lease_now)
+            .values(lease_until=lease_now + lease)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    return bool(renewed)
+
+
 def deliver(c: Container, provider: SmsProvider, message: ClaimedSms, *,
-            policy: RetryPolicy | None = None, retry: bool = True) -> SmsStatus | None:
+            policy: RetryPolicy | None = None, retry: bool = True,
+            lease: timedelta = DEFAULT_LEASE) -> SmsStatus | None:
     """Send one claimed message and record the outcome. ``retry=False`` (a one-time code): a
-    failure is final. Returns the new status, or None if the lease was lost meanwhile."""
+    failure is final. Returns the new status, or None if the lease was lost: it ended before
+    the provider call (nothing sent), or was taken over before the outcome was recorded.
+    ``lease`` (renewed just before the call) must outlast the provider's timeout."""
     policy = policy or RetryPolicy()
     text = SmsText(message.template, message.params)
+    if not renew_lease(c, message, lease):
+        log.warning("sms %s attempt %s: lease ended before sending, skipped", message.id,
+                    message.attempt)
+        return None
     try:
         message_id = provider.send(
             message.phone, provider.template_id(message.template), text.ordered_params(),
@@ -201,6 +277,9 @@ def deliver(c: Container, provider: SmsProvider, message: ClaimedSms, *,
 
 
 def _mark(c: Container, message: ClaimedSms, **values: Any) -> SmsStatus | None:
+    if (message.template.is_code and SmsStatus(values["status"]) in _FINAL
+            and not _keep_codes(c)):
+        values["text"], values["params"] = redacted_code_text(message.template)
     with c.db.transaction() as session:
         marked = session.execute(  # type: ignore[attr-defined]
             update(SmsMessage)
@@ -222,7 +301,7 @@ def deliver_due(c: Container, provider: SmsProvider, *, limit: int = DEFAULT_BAT
     policy = policy or RetryPolicy()
     counts = DeliveryCounts()
     for message in claim_due(c, now=c.clock.now(), limit=limit, lease=lease, policy=policy):
-        status = deliver(c, provider, message, policy=policy)
+        status = deliver(c, provider, message, policy=policy, lease=lease)
         if status is SmsStatus.SENT:
             counts.sent += 1
         elif status is SmsStatus.FAILED:

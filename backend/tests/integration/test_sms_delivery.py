@@ -6,6 +6,7 @@ exactly once after it recovers."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -21,13 +22,26 @@ from huiminbao.bench.pool import one_click_body, sign_in_pool
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.catalog.models import Product
 from huiminbao.core.clock import MovableClock
+from huiminbao.core.config import Mode
 from huiminbao.core.container import Container
 from huiminbao.identity.domain import OtpPurpose
 from huiminbao.identity.models import OtpChallenge, SmsMessage
-from huiminbao.identity.sms_domain import RetryPolicy, SmsStatus, SmsTemplate
+from huiminbao.identity.sms_domain import (
+    REDACTED_CODE,
+    RetryPolicy,
+    SmsStatus,
+    SmsTemplate,
+    redacted_code_text,
+)
 from huiminbao.identity.sms_fake_tencent import FakeTencentSms, template_ids
 from huiminbao.identity.sms_tencent import SmsProviderConfig, TencentSmsProvider
-from huiminbao.identity.sms_worker import SmsWorker, claim_due, deliver, deliver_due
+from huiminbao.identity.sms_worker import (
+    DeliveryCounts,
+    SmsWorker,
+    claim_due,
+    deliver,
+    deliver_due,
+)
 from huiminbao.registry.generator import generate_population
 
 pytestmark = pytest.mark.postgres
@@ -119,17 +133,49 @@ def test_a_crashed_workers_lease_runs_out_and_another_sends_it_once(
     wired: Container, fake: FakeTencentSms, provider: TencentSmsProvider, clock: MovableClock
 ) -> None:
     [message_id] = queue(wired, 1)
-    [held] = claim_due(wired, now=clock.now(), lease=timedelta(seconds=60))  # then "crashes"
+    lease = timedelta(seconds=1)
+    [held] = claim_due(wired, now=clock.now(), lease=lease)  # then "crashes"
     assert claim_due(wired, now=clock.now()) == []  # held: nobody else takes it
-    clock.advance(timedelta(seconds=61))
-    assert deliver_due(wired, provider).sent == 1  # attempt 2 takes the lease over
-    assert deliver(wired, provider, held) is None  # the first worker comes back: lease lost
+    clock.advance(timedelta(hours=1))  # leases go by the database's clock, not the application's
+    assert claim_due(wired, now=clock.now()) == []
+    time.sleep(1.2)
+    assert deliver_due(wired, provider, lease=lease).sent == 1  # attempt 2 takes the lease over
+    # The first worker comes back: its lease ended, so it does not even reach the provider.
+    assert deliver(wired, provider, held) is None
     stored = rows(wired)[message_id]
     assert (stored.status, stored.attempts) == ("sent", 2)
-    # The late worker did reach the provider: the one duplicate window (module docstring),
-    # visible by its session context.
-    assert sorted(m.session_context for m in fake.messages) == [
-        f"sms_outbox:{message_id}:1", f"sms_outbox:{message_id}:2"]
+    assert [m.session_context for m in fake.messages] == [f"sms_outbox:{message_id}:2"]
+
+
+def test_a_slow_provider_and_a_short_lease_still_send_every_text_exactly_once(
+    wired: Container, fake: FakeTencentSms, provider: TencentSmsProvider
+) -> None:
+    """Each worker claims a whole batch with one lease, then sends it one by one through a slow
+    provider: the tail of a batch outlives its lease and the other worker claims it again. Only
+    the worker holding a live lease at the moment of sending sends it."""
+    ids = queue(wired, 12)
+    fake.delay = 0.25  # 12 texts: 3 s one after another, three times the lease
+    lease = timedelta(seconds=1)
+    policy = RetryPolicy(max_attempts=100)
+    barrier = threading.Barrier(2)
+    deadline = time.monotonic() + 60
+
+    def drain() -> DeliveryCounts:
+        barrier.wait()
+        total = DeliveryCounts()
+        while time.monotonic() < deadline:
+            total.add(deliver_due(wired, provider, limit=12, lease=lease, policy=policy))
+            if {m.status for m in rows(wired).values()} == {"sent"}:
+                return total
+            time.sleep(0.05)
+        return total
+
+    with ThreadPoolExecutor(2) as pool:
+        counts = list(pool.map(lambda _: drain(), range(2)))
+    assert {m.status for m in rows(wired).values()} == {"sent"}
+    assert outbox_ids_sent(fake) == Counter(ids)  # every text exactly once
+    assert sum(c.sent for c in counts) == 12
+    assert sum(c.lost_lease for c in counts) > 0  # the race did happen: tails were skipped
 
 
 def test_two_workers_racing_never_send_one_text_twice(
@@ -243,3 +289,74 @@ def test_a_provider_outage_during_a_burst_of_50_enrollments_loses_and_doubles_no
                         if m.template_id == debit_id)
     assert delivered == Counter(notices.keys())  # every notice, each exactly once
     assert {m.status for i, m in rows(wired).items() if i in notices} == {SmsStatus.SENT.value}
+
+
+# ---------------------------------------------------------------- one-time codes at rest
+
+
+@pytest.fixture
+def production(wired: Container) -> Container:
+    """The same container in production mode: codes are blanked in the outbox once final."""
+    return replace(wired, settings=replace(wired.settings, mode=Mode.PRODUCTION))
+
+
+def test_production_blanks_a_sent_code_in_the_outbox_and_the_code_still_works(
+    production: Container, fake: FakeTencentSms
+) -> None:
+    client = create_app(container=production).test_client()
+    assert client.post("/api/v1/auth/otp", json={"phone": "13911115555"}).status_code == 200
+    [received] = fake.sent_to("13911115555")
+    code = received.params[0]
+    [stored] = rows(production).values()
+    assert stored.status == "sent"
+    assert stored.params == {"code": REDACTED_CODE}
+    assert code not in stored.text and "验证码为******，" in stored.text
+    login = client.post("/api/v1/auth/login", json={"phone": "13911115555", "code": code})
+    assert login.status_code == 200, login.get_json()
+
+
+def test_production_blanks_a_code_given_up_by_the_request_or_by_the_sweep(
+    production: Container, fake: FakeTencentSms, clock: MovableClock
+) -> None:
+    from huiminbao.core.errors import Busy
+    from huiminbao.identity.services import send_code
+    from huiminbao.identity.sms_worker import lease_now
+
+    fake.down = True
+    with pytest.raises(Busy):
+        send_code(production, "13911116666", OtpPurpose.CONFIRM_PAYMENT)  # given up at once
+    fake.down = False
+    with production.db.transaction() as session:
+        expired = production.sms.send(session, "13911117777", SmsTemplate.LOGIN_CODE,
+                                      {"code": "123456"})  # queued, never sent in time
+        crashed = production.sms.send(session, "13911118888", SmsTemplate.RELATIVE_CODE,
+                                      {"code": "654321"})
+        lease_now(session, crashed, clock.now(), lease=timedelta(seconds=1))  # sender dies
+    notice = queue(production, 1)[0]  # not a code: kept as it is
+    time.sleep(1.2)
+    clock.advance(timedelta(minutes=6))
+    assert SmsWorker(production, production.sms_provider).run_once().sent == 1  # the notice
+    stored = rows(production)
+    for message in stored.values():
+        if message.template == SmsTemplate.CLAIM_SUBMITTED.value:
+            continue
+        assert message.status == "given_up", message.last_error
+        assert (message.text, message.params) == redacted_code_text(
+            SmsTemplate(message.template))
+    assert {stored[expired].template, stored[crashed].template} == {"login_code",
+                                                                    "relative_code"}
+    assert "123456" not in stored[expired].text and "654321" not in stored[crashed].text
+    assert stored[notice].params == {"claim_no": "LP0000000000000000"}
+    assert stored[notice].status == "sent"
+
+
+def test_demo_mode_keeps_codes_for_the_development_outbox(
+    wired: Container, fake: FakeTencentSms
+) -> None:
+    client = create_app(container=wired).test_client()
+    assert client.post("/api/v1/auth/otp", json={"phone": "13911119999"}).status_code == 200
+    [received] = fake.sent_to("13911119999")
+    [stored] = rows(wired).values()
+    assert stored.status == "sent" and stored.params == {"code": received.params[0]}
+    outbox = client.get("/api/v1/dev/sms?phone=13911119999").get_json()
+    assert received.params[0] in outbox["items"][0]["text"]

@@ -10,6 +10,8 @@ import pytest
 from huiminbao.core.config import ConfigError
 from huiminbao.identity.sms_domain import (
     PATTERNS,
+    REDACTED_CODE,
+    SIGNATURE,
     TRANSITIONS,
     InvalidSmsTransition,
     RetryPolicy,
@@ -17,6 +19,7 @@ from huiminbao.identity.sms_domain import (
     SmsTemplate,
     SmsText,
     UnsafeSmsText,
+    redacted_code_text,
     transition,
 )
 from huiminbao.identity.sms_fake_tencent import template_ids
@@ -152,3 +155,12 @@ def test_a_template_without_a_provider_id_is_named() -> None:
     env["SMS_TEMPLATE_IDS"] += ",no_such_template=1"
     with pytest.raises(ConfigError, match=r"debit_notice|no_such_template"):
         SmsProviderConfig.from_env(env)
+
+
+def test_a_code_templates_redacted_text_keeps_the_wording_and_drops_the_code() -> None:
+    for template in (t for t in SmsTemplate if t.is_code):
+        text, params = redacted_code_text(template)
+        assert params == {"code": REDACTED_CODE}
+        assert text == SIGNATURE + template.pattern.format(code=REDACTED_CODE)
+    with pytest.raises(ValueError, match="no one-time code"):
+        redacted_code_text(SmsTemplate.DEBIT_NOTICE)
