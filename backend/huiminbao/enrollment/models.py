@@ -68,6 +68,9 @@ class Order(Base):
     payment_request_no: Mapped[str] = mapped_column(String(40), unique=True)
     gateway_transaction_id: Mapped[str | None] = mapped_column(String(64))
     pay_url: Mapped[str | None] = mapped_column(String(1000))  # online: the gateway's page
+    # Online: the payer's address when the order was written (WeChat Pay H5's payer_client_ip),
+    # sent again unchanged when the payment is asked for again with the same number.
+    payer_ip: Mapped[str | None] = mapped_column(String(45))
     failure_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -62,6 +62,7 @@ def _request(body: dict[str, Any], subject_person_id: int) -> services.Enrollmen
         ),
         notify_url=notify_url,
         return_url=return_url,
+        payer_ip=request.remote_addr or "",
     )
 
 

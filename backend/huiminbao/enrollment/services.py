@@ -57,6 +57,7 @@ from huiminbao.identity.models import Person, UserAccount
 from huiminbao.identity.sms_domain import SmsTemplate, SmsText
 from huiminbao.payments import ledger
 from huiminbao.payments.gateway import (
+    GatewayError,
     GatewayRequestConflict,
     GatewayUnavailable,
     RefundNotification,
@@ -113,6 +114,7 @@ class EnrollmentRequest:
     confirmations: Confirmations
     return_url: str = ""
     notify_url: str = ""
+    payer_ip: str = ""  # online: the payer's client address (WeChat Pay H5)
 
 
 @dataclass(frozen=True)
@@ -421,7 +423,7 @@ def enroll(c: Container, actor: Actor, subject: Subject,
            request: EnrollmentRequest) -> OrderDetails:
     result = quote(c, actor, subject, request)
     _check_confirmations(c, actor, result, request.confirmations)
-    order = create_order(c, actor, subject, result)
+    order = create_order(c, actor, subject, result, payer_ip=request.payer_ip or None)
     method = result.payment_method
     if method is PaymentMethod.SUBSIDY:
         order = complete_payment(c, order.order_no, transaction_id=None)
@@ -430,7 +432,8 @@ def enroll(c: Container, actor: Actor, subject: Subject,
     else:
         payment = c.gateway.create_payment(
             order.payment_request_no, order.payable_fen, f"{result.product.name}保费",
-            request.notify_url, request.return_url.replace("{order_no}", order.order_no))
+            request.notify_url, request.return_url.replace("{order_no}", order.order_no),
+            expires_at=order.expires_at, payer_ip=order.payer_ip)
         _keep_pay_page(c, order, payment.pay_url)
         order = load_order(c, order.order_no)
     # The quote already holds the product and the insured: the answer needs no further reads.
@@ -485,7 +488,7 @@ def _account(c: Container, account_id: int) -> UserAccount:
 
 
 def create_order(c: Container, actor: Actor, subject: Subject, result: Quote, *,
-                 channel: str | None = None) -> Order:
+                 channel: str | None = None, payer_ip: str | None = None) -> Order:
     now = c.clock.now()
     product = result.product
     terms = product.current_terms
@@ -500,6 +503,7 @@ def create_order(c: Container, actor: Actor, subject: Subject, result: Quote, *,
         premium_fen=result.premium_fen, subsidy_fen=result.subsidy_fen,
         payable_fen=result.payable_fen, refunded_fen=0, terms_version=terms.version,
         payment_request_no=order_number, created_at=now, expires_at=now + UNPAID_ORDER_LIFETIME,
+        payer_ip=payer_ip[:45] if payer_ip else None,
     )
     for line in result.lines:
         order.items.append(OrderItem(
@@ -908,7 +912,9 @@ def resolve_pending(c: Container, order_number: str, *, abandoned: bool = False)
 def recover_pay_page(c: Container, order_number: str, notify_url: str, return_url: str) -> None:
     """An online order whose pay page was lost with its request (written, then a crash before
     the gateway's answer was kept): ask the gateway again with the same number — creating a
-    payment is idempotent per out_trade_no — and keep the page, so the payer can pay."""
+    payment is idempotent per out_trade_no — and keep the page, so the payer can pay. The
+    parameters are the order's own (its expiry, the payer's first address), so the repeat is
+    the same request as the first."""
     order = load_order(c, order_number)
     if (order.pay_url or order.payment_method != PaymentMethod.ONLINE.value
             or OrderStatus(order.status) is not OrderStatus.PENDING_PAYMENT):
@@ -918,9 +924,13 @@ def recover_pay_page(c: Container, order_number: str, notify_url: str, return_ur
     try:
         payment = c.gateway.create_payment(order.payment_request_no, order.payable_fen,
                                            description, notify_url,
-                                           return_url.replace("{order_no}", order_number))
-    except (GatewayUnavailable, GatewayRequestConflict):
-        return  # the next retry or read tries again; expiry closes it in the end
+                                           return_url.replace("{order_no}", order_number),
+                                           expires_at=order.expires_at, payer_ip=order.payer_ip)
+    except GatewayError as exc:
+        # Unavailable, a conflict, or a refusal (logged by the adapter): the next retry or read
+        # tries again; expiry closes it in the end.
+        log.warning("pay page of order %s not recovered: %s", order_number, exc)
+        return
     _keep_pay_page(c, order, payment.pay_url)
 
 

@@ -180,9 +180,17 @@ class PaymentGateway(Protocol):
         description: str,
         notify_url: str,
         return_url: str,
+        *,
+        expires_at: datetime | None = None,
+        payer_ip: str | None = None,
     ) -> GatewayPayment:
         """Create (统一下单) the payment, or return the existing one for a known out_trade_no
-        with the same amount; another amount raises ``GatewayRequestConflict``."""
+        with the same amount; another amount raises ``GatewayRequestConflict``.
+
+        ``expires_at`` (the order's own expiry) and ``payer_ip`` (the payer's address when the
+        order was written) are what the caller kept with the order, so that asking again with
+        the same number sends the same parameters (WeChat Pay refuses a repeat that differs).
+        Gateways that do not use them ignore them."""
         ...
 
     def query(self, out_trade_no: str) -> GatewayQueryResult | None:

@@ -262,7 +262,11 @@ class SimulatedGateway:
         description: str,
         notify_url: str,
         return_url: str,
+        *,
+        expires_at: datetime | None = None,
+        payer_ip: str | None = None,
     ) -> GatewayPayment:
+        # expires_at and payer_ip: the simulator keeps its own PAYMENT_TTL and needs no address.
         check_merchant_no(out_trade_no, "out_trade_no")
         check_amount(amount_fen)
         _checked_text(description, "description", DESCRIPTION_MAX_LENGTH)

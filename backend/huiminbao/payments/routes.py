@@ -3,6 +3,7 @@ code that confirms a personal-account debit."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
 from flask import Response, jsonify, request
@@ -20,7 +21,9 @@ from huiminbao.identity.auth import current_actor
 from huiminbao.identity.domain import OtpPurpose
 from huiminbao.identity.schemas import OtpSentSchema
 from huiminbao.payments import account
-from huiminbao.payments.gateway import InvalidNotification
+from huiminbao.payments.gateway import GatewayError, InvalidNotification
+
+log = logging.getLogger(__name__)
 
 blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="支付与个人账户")
 
@@ -44,7 +47,9 @@ class OnlineNotify(MethodView):
     def post(self) -> dict[str, Any] | Response:
         """The payment gateway's signed notification (service-to-service, no session): a payment,
         or (WeChat Pay v3) a refund. Answered per WeChat Pay v3: 200 on success; a 4xx/5xx with
-        ``{"code": "FAIL", "message"}`` otherwise, which makes the gateway retry later."""
+        ``{"code": "FAIL", "message"}`` otherwise (401 for a notification that is not the
+        gateway's or not understood, 503 when the gateway could not be asked back), which makes
+        the gateway retry later."""
         try:
             enrollment.handle_gateway_notification(
                 container(), request.get_data(), dict(request.headers.items()))
@@ -53,6 +58,11 @@ class OnlineNotify(MethodView):
         except DomainError as exc:
             return _notify_failure(exc.http_status, exc.message)
         except RemoteUnavailable:
+            return _notify_failure(503, "支付结果暂时无法确认，请稍后重试")
+        except GatewayError as exc:
+            # Asking the gateway back failed otherwise (its refusal, a conflict, an unknown
+            # trade): never a 500; the gateway retries and reconcile settles it meanwhile.
+            log.error("gateway notification not settled: %s: %s", type(exc).__name__, exc)
             return _notify_failure(503, "支付结果暂时无法确认，请稍后重试")
         return {"code": "SUCCESS", "message": "成功"}
 

@@ -10,20 +10,35 @@ to us anyway. What this module does, by the v3 rules:
 * Requests are signed ``WECHATPAY2-SHA256-RSA2048 mchid="…",nonce_str="…",signature="…",
   timestamp="…",serial_no="…"``: RSA-SHA256 (PKCS#1 v1.5) with the merchant's API private key over
   ``METHOD\\nURL(path?query)\\ntimestamp\\nnonce\\nbody\\n``.
-* Answers (2xx) and notifications are verified with the platform's key in "微信支付公钥" mode:
+* Answers and notifications are verified with the platform's key in "微信支付公钥" mode:
   ``Wechatpay-Serial`` must be the configured public key id, and ``Wechatpay-Signature`` the
   RSA-SHA256 over ``timestamp\\nnonce\\nbody\\n``; the timestamp must be within 5 minutes.
   (Platform certificates, the older mode, are not supported: configure the public key.)
+  WeChat Pay signs its error answers too, so an answer with a body (2xx or 4xx) that is not
+  signed is not WeChat Pay's: whatever sent it (a wrong ``WECHATPAY_BASE_URL``, an egress proxy,
+  a plain web server) did not tell the outcome, and the call raises ``GatewayUnavailable``. In
+  particular "does not exist" is believed only as WeChat Pay's signed JSON error with that
+  endpoint's documented code (``ORDER_NOT_EXIST``, ``RESOURCE_NOT_EXISTS``), never from a bare
+  HTTP 404, which would make a paid order look unpaid or a refund fail for good.
 * Notification resources (``AEAD_AES_256_GCM``) are decrypted with the APIv3 key, and their
   mchid / appid checked; the amount is checked against the order by the caller.
 
 Outcomes: a call that got no (authentic) answer raises ``GatewayUnavailable`` and is resolved by
 asking again with the same number — creating (same out_trade_no) and refunding (same
-out_refund_no) are idempotent at WeChat Pay. v3 refunds are asynchronous: the answer is usually
-``PROCESSING``. ``refund`` polls the refund query briefly; a refund still processing raises
-``GatewayUnavailable`` (never success, never failure): the refund stays pending on our side and
-is settled by the refund notification (which makes the app ask again), by
-``settle_refund``'s next try, or by ``huiminbao reconcile``, all with the same out_refund_no.
+out_refund_no) are idempotent at WeChat Pay. A repeated create must carry exactly the same
+parameters, or WeChat Pay answers ``INVALID_REQUEST`` (订单号重复): ``time_expire`` is therefore
+the caller's ``expires_at`` (the order's own expiry), not "now plus a while", and the payer's
+address is the one the caller kept with the order.
+
+v3 refunds are asynchronous: the answer is usually ``PROCESSING``. ``refund`` polls the refund
+query briefly; a refund still processing raises ``GatewayUnavailable`` (never success, never
+failure): the refund stays pending on our side and is settled by the refund notification (which
+makes the app ask again), by ``settle_refund``'s next try, or by ``huiminbao reconcile``, all
+with the same out_refund_no.
+A refund WeChat Pay reports ``ABNORMAL`` (退款异常: the payer's card was closed, …) is not a
+final failure either: the merchant recovers it (发起异常退款 in the merchant platform, to the
+payer's balance or another card), after which it succeeds under the same out_refund_no. It is
+logged at ERROR, for staff, and kept pending (``GatewayUnavailable``) until it settles.
 
 The statement is WeChat Pay's trade bill (``GET /v3/bill/tradebill``), one China-time calendar day
 per bill: ``statement(since, until)`` downloads the bill of every day that ``[since, until)``
@@ -351,6 +366,11 @@ class _Answer:
     body: bytes
     data: Any  # parsed JSON, or None
 
+    def is_error(self, *codes: str) -> bool:
+        """WeChat Pay's (signed: ``_call`` refused anything else) JSON error with one of
+        ``codes``. Not-found is answered 404; business refusals 400 or 403."""
+        return 400 <= self.status < 500 and _code(self.data) in codes
+
 
 class WechatPayV3Gateway:
     """``PaymentGateway`` over WeChat Pay API v3 (H5; JSAPI via ``create_jsapi_payment``)."""
@@ -383,7 +403,8 @@ class WechatPayV3Gateway:
 
     def probe(self) -> None:
         """A harmless signed call (the query of a number never used): raises unless WeChat Pay
-        answers, authentically, that it does not know it."""
+        answers, authentically (signed ``ORDER_NOT_EXIST``), that it does not know it; a plain
+        web server's 404 fails it."""
         result = self.query(PROBE_OUT_TRADE_NO)
         if result is not None:
             raise GatewayError(f"probe number {PROBE_OUT_TRADE_NO} unexpectedly exists")
@@ -414,23 +435,33 @@ class WechatPayV3Gateway:
         except requests.RequestException as exc:
             raise GatewayUnavailable(f"{method} {parts.path}: {type(exc).__name__}") from exc
         status = response.status_code
-        if 200 <= status < 300 and verify and raw:
-            self._verify_answer(response.headers, raw, f"{method} {parts.path}")
+        what = f"{method} {parts.path}"
+        if status >= 500 or status == 429:
+            raise GatewayUnavailable(f"{what}: HTTP {status}")
+        if not 200 <= status < 300 and not raw:
+            # WeChat Pay's errors always carry a JSON body: a bare status is someone else's.
+            log.error("WeChat Pay call %s answered HTTP %s without a body: not WeChat Pay's "
+                      "answer (check WECHATPAY_BASE_URL and any proxy)", what, status)
+            raise GatewayUnavailable(f"{what}: HTTP {status} without a body")
+        if raw and (verify or not 200 <= status < 300):
+            self._verify_answer(response.headers, raw, what, status)
         data = None
         if raw and "json" in response.headers.get("Content-Type", ""):
             try:
                 data = json.loads(raw)
             except ValueError as exc:
-                raise GatewayUnavailable(f"{method} {parts.path}: answer is not JSON") from exc
-        if status >= 500 or status == 429:
-            raise GatewayUnavailable(f"{method} {parts.path}: HTTP {status} {_code(data)}")
+                raise GatewayUnavailable(f"{what}: answer is not JSON") from exc
+        if not 200 <= status < 300 and not isinstance(data, dict):
+            raise GatewayUnavailable(f"{what}: HTTP {status} answer is not a JSON error")
         return _Answer(status, raw, data)
 
-    def _verify_answer(self, headers: Mapping[str, str], body: bytes, what: str) -> None:
+    def _verify_answer(self, headers: Mapping[str, str], body: bytes, what: str,
+                       status: int) -> None:
         if not self._signed_by_platform(_lower(headers), body):
             # Not WeChat Pay's answer (or the wrong key configured): what happened is unknown.
-            log.error("WeChat Pay answer to %s has no valid platform signature", what)
-            raise GatewayUnavailable(f"{what}: answer not signed by WeChat Pay")
+            log.error("WeChat Pay answer to %s (HTTP %s) has no valid platform signature; check "
+                      "WECHATPAY_BASE_URL, any proxy and WECHATPAY_PUBLIC_KEY_*", what, status)
+            raise GatewayUnavailable(f"{what}: HTTP {status} answer not signed by WeChat Pay")
 
     def _signed_by_platform(self, headers: Mapping[str, str], body: bytes) -> bool:
         signature = headers.get("wechatpay-signature", "")
@@ -443,22 +474,34 @@ class WechatPayV3Gateway:
                           signature)
 
     @staticmethod
-    def _refused(answer: _Answer) -> WechatPayError:
-        data = answer.data if isinstance(answer.data, dict) else {}
-        return WechatPayError(answer.status, str(data.get("code", "")),
-                              str(data.get("message", "")))
+    def _refused(answer: _Answer, what: str) -> GatewayError:
+        """The error for an answer the caller does not turn into a port answer: WeChat Pay's
+        signed JSON error (``WechatPayError``), or a 2xx without the JSON object expected
+        (``GatewayUnavailable``: e.g. an empty 204 from something that is not WeChat Pay)."""
+        if 200 <= answer.status < 300 or not isinstance(answer.data, dict):
+            log.error("WeChat Pay call %s answered HTTP %s without the expected JSON",
+                      what, answer.status)
+            return GatewayUnavailable(f"{what}: HTTP {answer.status} answer not understood")
+        error = WechatPayError(answer.status, _code(answer.data),
+                               str(answer.data.get("message", "")))
+        log.error("%s: %s", what, error)
+        return error
 
     # --- the port ------------------------------------------------------------------------------
 
     def create_payment(self, out_trade_no: str, amount_fen: int, description: str,
-                       notify_url: str, return_url: str, *,
+                       notify_url: str, return_url: str, *, expires_at: datetime | None = None,
                        payer_ip: str | None = None) -> GatewayPayment:
         """``POST /v3/pay/transactions/h5``. The pay page is the answer's ``h5_url`` with
         ``redirect_url`` (the URL-encoded return_url, whose domain must be the H5 domain
         registered with WeChat Pay) appended, as WeChat's H5 rules say. The configured
-        WECHATPAY_NOTIFY_URL wins over ``notify_url``. ``payer_ip`` (required by H5) defaults to
-        the current request's client address."""
-        payload = self._order(out_trade_no, amount_fen, description)
+        WECHATPAY_NOTIFY_URL wins over ``notify_url``.
+
+        A repeat with the same out_trade_no must send the same parameters: ``expires_at`` (the
+        order's expiry; ``time_expire``) and ``payer_ip`` (required by H5) should be what the
+        caller kept with the order. Without them ``time_expire`` is now + 2 hours and the payer's
+        address the current request's, which only a first creation can rely on."""
+        payload = self._order(out_trade_no, amount_fen, description, expires_at)
         payload["scene_info"] = {"payer_client_ip": payer_ip or _client_ip(),
                                  "h5_info": {"type": "Wap"}}
         answer = self._create("/v3/pay/transactions/h5", out_trade_no, payload)
@@ -472,11 +515,12 @@ class WechatPayV3Gateway:
                               amount_fen=amount_fen, expires_at=payload["_expires_at"])
 
     def create_jsapi_payment(self, out_trade_no: str, amount_fen: int, description: str,
-                             openid: str) -> tuple[str, dict[str, str]]:
+                             openid: str, *, expires_at: datetime | None = None
+                             ) -> tuple[str, dict[str, str]]:
         """``POST /v3/pay/transactions/jsapi`` (in WeChat, for the payer's ``openid``): the
         prepay_id and the signed parameters for ``WeixinJSBridge.invoke('getBrandWCPayRequest')``.
-        """
-        payload = self._order(out_trade_no, amount_fen, description)
+        ``expires_at`` as for ``create_payment``."""
+        payload = self._order(out_trade_no, amount_fen, description, expires_at)
         payload["payer"] = {"openid": openid}
         answer = self._create("/v3/pay/transactions/jsapi", out_trade_no, payload)
         prepay_id = str(answer.get("prepay_id", ""))
@@ -489,12 +533,17 @@ class WechatPayV3Gateway:
                            "nonceStr": nonce, "package": package, "signType": "RSA",
                            "paySign": pay_sign}
 
-    def _order(self, out_trade_no: str, amount_fen: int, description: str) -> dict[str, Any]:
+    def _order(self, out_trade_no: str, amount_fen: int, description: str,
+               expires_at: datetime | None) -> dict[str, Any]:
         if not isinstance(out_trade_no, str) or not 6 <= len(out_trade_no) <= 32:
             raise ValueError("out_trade_no must be 6 to 32 characters for WeChat Pay")
         check_amount(amount_fen)
         encoded = description.encode()[:DESCRIPTION_MAX_BYTES]
-        expires_at = (self._clock.now() + PAYMENT_TTL).replace(microsecond=0)
+        if expires_at is None:
+            expires_at = self._clock.now() + PAYMENT_TTL
+        if expires_at.tzinfo is None:
+            raise ValueError("expires_at must be an aware datetime")
+        expires_at = expires_at.replace(microsecond=0)
         return {
             "appid": self.config.appid,
             "mchid": self.config.mchid,
@@ -512,20 +561,22 @@ class WechatPayV3Gateway:
         if answer.status == 200 and isinstance(answer.data, dict):
             return answer.data
         code = _code(answer.data)
-        if answer.status == 400 and code in ("ORDERPAID", "ORDER_CLOSED", "INVALID_REQUEST",
-                                             "OUT_TRADE_NO_USED"):
+        if answer.is_error("ORDERPAID", "ORDER_CLOSED", "OUT_TRADE_NO_USED") or (
+                answer.is_error("INVALID_REQUEST") and _is_duplicate_order(answer.data)):
+            log.warning("WeChat Pay refused out_trade_no %s: %s %s", out_trade_no, code,
+                        answer.data.get("message", ""))
             raise GatewayRequestConflict(f"out_trade_no {out_trade_no!r}: {code}")
-        raise self._refused(answer)
+        raise self._refused(answer, f"create {out_trade_no}")
 
     def query(self, out_trade_no: str) -> GatewayQueryResult | None:
         """``GET /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid=``; None on
         ``ORDER_NOT_EXIST``. v3 does not tell the refunded amount here: ``refunded_fen`` is 0."""
         answer = self._call("GET", f"/v3/pay/transactions/out-trade-no/{quote(out_trade_no)}?"
                                    + urlencode({"mchid": self.config.mchid}))
-        if answer.status == 404 or _code(answer.data) == "ORDER_NOT_EXIST":
+        if answer.is_error("ORDER_NOT_EXIST"):
             return None
         if answer.status != 200 or not isinstance(answer.data, dict):
-            raise self._refused(answer)
+            raise self._refused(answer, f"query {out_trade_no}")
         return self._transaction(answer.data, out_trade_no)
 
     def _transaction(self, data: Mapping[str, Any], out_trade_no: str) -> GatewayQueryResult:
@@ -547,14 +598,13 @@ class WechatPayV3Gateway:
         """``POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close`` (204)."""
         answer = self._call("POST", f"/v3/pay/transactions/out-trade-no/{quote(out_trade_no)}"
                                     "/close", {"mchid": self.config.mchid})
-        code = _code(answer.data)
         if answer.status in (200, 204):
             return
-        if answer.status == 404 or code == "ORDER_NOT_EXIST":
+        if answer.is_error("ORDER_NOT_EXIST"):
             raise TradeNotFound(out_trade_no)
-        if code in ("ORDERPAID", "TRADE_STATE_ERROR"):
+        if answer.is_error("ORDERPAID", "TRADE_STATE_ERROR"):
             raise GatewayRequestConflict(f"out_trade_no {out_trade_no!r} was paid")
-        raise self._refused(answer)
+        raise self._refused(answer, f"close {out_trade_no}")
 
     def refund(self, out_refund_no: str, out_trade_no: str, amount_fen: int,
                reason: str) -> GatewayRefund:
@@ -584,21 +634,28 @@ class WechatPayV3Gateway:
             }
             answer = self._call("POST", "/v3/refund/domestic/refunds", payload)
             code = _code(answer.data)
-            if answer.status == 404 or code == "RESOURCE_NOT_EXISTS":
+            if answer.is_error("RESOURCE_NOT_EXISTS"):
                 return GatewayRefund(out_refund_no, out_trade_no, amount_fen,
                                      RefundStatus.FAILED, RefundFailure.ORDER_NOT_EXIST)
-            if answer.status == 400 and code == "INVALID_REQUEST":
-                # Paid (asked above), so the business rule refused is the amount left.
-                return GatewayRefund(out_refund_no, out_trade_no, amount_fen,
-                                     RefundStatus.FAILED, RefundFailure.NOT_ENOUGH)
-            if code in ("NOT_ENOUGH", "FREQUENCY_LIMITED", "SYSTEM_ERROR"):
+            if answer.is_error("INVALID_REQUEST"):
+                # A concurrent settle may have created this very refund in the meantime (its
+                # answer, not a refusal, is then the truth): ask by its number first.
+                known = self._refund_record(out_refund_no)
+                if known is None:
+                    # Paid (asked above), so the business rule refused is the amount left.
+                    log.warning("WeChat Pay refused refund %s of %s: INVALID_REQUEST %s",
+                                out_refund_no, out_trade_no, answer.data.get("message", ""))
+                    return GatewayRefund(out_refund_no, out_trade_no, amount_fen,
+                                         RefundStatus.FAILED, RefundFailure.NOT_ENOUGH)
+            elif answer.is_error("NOT_ENOUGH", "FREQUENCY_LIMITED") or code == "SYSTEM_ERROR":
                 # NOT_ENOUGH here is the merchant's own balance (余额不足): not the payer's
                 # answer; nothing moved, and the same number is sent again later.
                 log.error("WeChat Pay refused refund %s for now: %s", out_refund_no, code)
                 raise GatewayUnavailable(f"refund {out_refund_no}: {code}")
-            if answer.status != 200 or not isinstance(answer.data, dict):
-                raise self._refused(answer)
-            known = answer.data
+            elif answer.status != 200 or not isinstance(answer.data, dict):
+                raise self._refused(answer, f"refund {out_refund_no}")
+            else:
+                known = answer.data
         for delay in (0.0, *self._refund_polls):
             if delay:
                 time.sleep(delay)
@@ -612,10 +669,10 @@ class WechatPayV3Gateway:
     def _refund_record(self, out_refund_no: str) -> dict[str, Any] | None:
         """``GET /v3/refund/domestic/refunds/{out_refund_no}``; None when unknown."""
         answer = self._call("GET", f"/v3/refund/domestic/refunds/{quote(out_refund_no)}")
-        if answer.status == 404 or _code(answer.data) == "RESOURCE_NOT_EXISTS":
+        if answer.is_error("RESOURCE_NOT_EXISTS"):
             return None
         if answer.status != 200 or not isinstance(answer.data, dict):
-            raise self._refused(answer)
+            raise self._refused(answer, f"refund query {out_refund_no}")
         return answer.data
 
     @staticmethod
@@ -631,10 +688,17 @@ class WechatPayV3Gateway:
         if status == "SUCCESS":
             return GatewayRefund(out_refund_no, out_trade_no, amount_fen, RefundStatus.SUCCESS,
                                  refund_id=record.get("refund_id"), created_at=created_at)
-        if status in ("CLOSED", "ABNORMAL"):
+        if status == "CLOSED":
             return GatewayRefund(out_refund_no, out_trade_no, amount_fen, RefundStatus.FAILED,
-                                 RefundFailure(status), refund_id=record.get("refund_id"),
+                                 RefundFailure.CLOSED, refund_id=record.get("refund_id"),
                                  created_at=created_at)
+        if status == "ABNORMAL":
+            # Recoverable by the merchant (发起异常退款), after which it succeeds under the same
+            # number: kept pending, and loud, until staff act on it.
+            log.error("WeChat Pay refund %s of %s is ABNORMAL (退款异常): recover it in the "
+                      "merchant platform (异常退款); it stays pending until it settles",
+                      out_refund_no, out_trade_no)
+            raise GatewayUnavailable(f"refund {out_refund_no} ABNORMAL: awaiting the merchant")
         return None  # PROCESSING
 
     def verify_notification(self, body: bytes, headers: Mapping[str, str]
@@ -662,8 +726,10 @@ class WechatPayV3Gateway:
         if not isinstance(plain, dict) or plain.get("mchid") != self.config.mchid:
             raise InvalidNotification("notification for another merchant")
         try:
+            amount = plain["amount"]
+            if not isinstance(amount, dict):
+                raise InvalidNotification("notification amount is not an object")
             if event_type.startswith("REFUND."):
-                amount = plain["amount"]
                 return RefundNotification(
                     out_refund_no=str(plain["out_refund_no"]),
                     out_trade_no=str(plain["out_trade_no"]), refund_id=str(plain["refund_id"]),
@@ -673,7 +739,6 @@ class WechatPayV3Gateway:
                 raise InvalidNotification(f"unknown event {event_type}")
             if plain.get("appid") != self.config.appid:
                 raise InvalidNotification("notification for another app")
-            amount = plain["amount"]
             if amount.get("currency", "CNY") != "CNY":
                 raise InvalidNotification("not in CNY")
             return PaymentNotification(
@@ -683,7 +748,7 @@ class WechatPayV3Gateway:
                 trade_state=_TRADE_STATES[str(plain["trade_state"])],
                 paid_at=parse_rfc3339(str(plain["success_time"])),
                 nonce=lowered["wechatpay-nonce"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidNotification("notification resource not understood") from exc
 
     def statement(self, since: datetime | None = None,
@@ -716,11 +781,12 @@ class WechatPayV3Gateway:
         if code == "STATEMENT_CREATING":
             log.warning("WeChat Pay trade bill of %s not ready yet; left out", day)
             return GatewayStatement([], [])
-        if answer.status != 200 or not isinstance(answer.data, dict):
-            raise self._refused(answer)
-        download = self._call("GET", str(answer.data["download_url"]), verify=False)
+        if answer.status != 200 or not isinstance(answer.data, dict) \
+                or not isinstance(answer.data.get("download_url"), str):
+            raise self._refused(answer, f"trade bill of {day}")
+        download = self._call("GET", answer.data["download_url"], verify=False)
         if download.status != 200:
-            raise self._refused(download)
+            raise self._refused(download, f"trade bill download of {day}")
         expected = str(answer.data.get("hash_value", "")).lower()
         if answer.data.get("hash_type", "SHA1") == "SHA1" and expected \
                 and hashlib.sha1(download.body).hexdigest() != expected:  # noqa: S324
@@ -733,6 +799,13 @@ class WechatPayV3Gateway:
 
 def _code(data: Any) -> str:
     return str(data.get("code", "")) if isinstance(data, dict) else ""
+
+
+def _is_duplicate_order(data: Any) -> bool:
+    """WeChat Pay's documented answer to a repeated out_trade_no with other parameters:
+    ``INVALID_REQUEST`` whose message says 订单号重复 (``201 商户订单号重复``)."""
+    message = str(data.get("message", "")) if isinstance(data, dict) else ""
+    return "订单号重复" in message
 
 
 def _positive(value: Any) -> int:

@@ -18,9 +18,17 @@ written with a ``PUB_KEY_ID_…`` id) and a random 32-character APIv3 key. Then 
   (``AEAD_AES_256_GCM``) for ``notify_url`` — retried on WeChat Pay's schedule until the
   merchant answers 2xx — and sends the payer on to ``redirect_url``.
 
+Every ``/v3/`` answer that has a body is signed, error answers included, as WeChat Pay does. A
+repeated create (same out_trade_no) must carry the very same parameters, or it is answered
+``INVALID_REQUEST`` ``201 商户订单号重复``.
+
 ``fail_next(operation)`` drops the connection of the next such request after doing it, for
-tests of "outcome unknown". Start it with ``WechatPayStandin().start()`` or
-``huiminbao wechatpay serve-standin``.
+tests of "outcome unknown"; ``answer_next(operation, status, body, signed=…)`` does it and then
+answers something else (a bare 404, an unsigned error, …), for tests of answers that are not
+WeChat Pay's; ``end_refund(out_refund_no, status)`` ends a refund as the bank does (``SUCCESS``,
+``CLOSED`` or ``ABNORMAL``; an ``ABNORMAL`` one may still end ``SUCCESS`` later).
+
+Start it with ``WechatPayStandin().start()`` or ``huiminbao wechatpay serve-standin``.
 """
 
 from __future__ import annotations
@@ -84,6 +92,7 @@ class _Payment:
     time_expire: datetime
     created_at: datetime
     trade_type: str
+    request: dict[str, Any] = field(default_factory=dict)  # the create's parameters
     state: str = "NOTPAY"
     transaction_id: str | None = None
     success_time: datetime | None = None
@@ -151,6 +160,7 @@ class WechatPayStandin:
         self._refunds: dict[str, _Refund] = {}
         self._bills: dict[str, bytes] = {}
         self._faults: list[str] = []
+        self._answers: dict[str, _Override] = {}
         self.deliveries: list[Delivery] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -227,6 +237,33 @@ class WechatPayStandin:
         connection without answering."""
         with self._lock:
             self._faults.append(operation)
+
+    def answer_next(self, operation: str, status: int, body: bytes | str | None = None, *,
+                    signed: bool = False,
+                    content_type: str = "application/json; charset=utf-8") -> None:
+        """Do the next ``operation``, then answer ``status`` with ``body`` (signed with the
+        platform key only when ``signed``) instead of WeChat Pay's own answer."""
+        raw = body.encode() if isinstance(body, str) else (body or b"")
+        with self._lock:
+            self._answers[operation] = _Override(status, raw, signed, content_type)
+
+    def _take_answer(self, operation: str) -> _Override | None:
+        with self._lock:
+            return self._answers.pop(operation, None)
+
+    def end_refund(self, out_refund_no: str, status: str) -> None:
+        """The bank's answer to a refund: ``SUCCESS``, ``CLOSED`` or ``ABNORMAL`` (退款异常,
+        which the merchant may still recover: ``end_refund(no, "SUCCESS")`` afterwards)."""
+        if status not in ("SUCCESS", "CLOSED", "ABNORMAL"):
+            raise ValueError(f"not a final refund status: {status}")
+        with self._lock:
+            refund = self._refunds[out_refund_no]
+            refund.status = status
+            if status == "SUCCESS":
+                refund.success_time = self.clock.now().replace(microsecond=0)
+            elif status == "CLOSED":
+                payment = self._payments[refund.out_trade_no]
+                payment.refunded -= refund.amount
 
     def _take_fault(self, operation: str) -> bool:
         with self._lock:
@@ -468,13 +505,15 @@ class WechatPayStandin:
                     return 400, _err("ORDERPAID", "该订单已支付")
                 if payment.state == "CLOSED":
                     return 400, _err("ORDER_CLOSED", "订单已关闭")
-                if payment.amount != amount or payment.description != description:
+                if payment.trade_type != trade_type or payment.request != payload:
+                    # Any parameter that differs from the first request, as WeChat Pay does.
                     return 400, _err("INVALID_REQUEST", "201 商户订单号重复")
             else:
                 now = self.clock.now()
                 prepay_id = f"wx{now.astimezone(CHINA_TZ):%d%H%M%S}{secrets.token_hex(12)}"
                 payment = _Payment(out_trade_no, prepay_id, appid, description, amount,
-                                   notify_url, time_expire.astimezone(UTC), now, trade_type)
+                                   notify_url, time_expire.astimezone(UTC), now, trade_type,
+                                   request=payload)
                 self._payments[out_trade_no] = payment
                 self._by_prepay[prepay_id] = out_trade_no
             if trade_type == "JSAPI":
@@ -677,6 +716,16 @@ def _err(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message}
 
 
+@dataclass(frozen=True)
+class _Override:
+    """An answer ``answer_next`` put in place of the next one."""
+
+    status: int
+    body: bytes
+    signed: bool
+    content_type: str
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_standin: WechatPayStandin
     protocol_version = "HTTP/1.1"
@@ -728,6 +777,18 @@ class _Handler(BaseHTTPRequestHandler):
                                                         dict(self.headers.items()))
         if operation is not None and standin._take_fault(operation):
             self._drop()
+            return
+        override = standin._take_answer(operation) if operation is not None else None
+        if override is not None:
+            self.send_response(override.status)
+            if override.body:
+                self.send_header("Content-Type", override.content_type)
+            self.send_header("Content-Length", str(len(override.body)))
+            if override.signed:
+                for name, value in standin.signed_headers(override.body).items():
+                    self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(override.body)
             return
         self._send(status, payload, signed=parts.path != "/v3/billdownload/file")
 

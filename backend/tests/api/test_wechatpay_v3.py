@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import html as html_module
+import http.server
 import json
+import logging
 import re
 import threading
 import urllib.error
@@ -20,13 +22,14 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from huiminbao.app import create_app
-from huiminbao.core.clock import MovableClock
+from huiminbao.core.clock import CHINA_TZ, MovableClock
 from huiminbao.core.config import ConfigError
 from huiminbao.core.container import Container
+from huiminbao.enrollment import services
 from huiminbao.enrollment.models import Order, Refund
 from huiminbao.payments.gateway import (
     GatewayRequestConflict,
@@ -173,21 +176,24 @@ def test_an_answer_not_signed_by_the_platform_is_an_unknown_outcome(
 # ---------------------------------------------------------------- the port over HTTP
 
 
+EXPIRES = TEST_NOW + timedelta(minutes=30)
+
+
 def test_create_query_close(standin: WechatPayStandin, gateway: WechatPayV3Gateway) -> None:
     payment = gateway.create_payment("HMBT000001", 15000, "西湖益联保保费",
                                      "https://ignored.example/n",
                                      "https://hmb.example.cn/enrollment-result.html?order_no=X1",
-                                     payer_ip="203.0.113.9")
+                                     expires_at=EXPIRES, payer_ip="203.0.113.9")
     assert payment.pay_url.startswith(f"{standin.url}/pay/h5?prepay_id=")
     query = parse_qs(urlsplit(payment.pay_url).query)
     assert query["redirect_url"] == ["https://hmb.example.cn/enrollment-result.html?order_no=X1"]
     assert payment.prepay_id == query["prepay_id"][0]
     again = gateway.create_payment("HMBT000001", 15000, "西湖益联保保费", "", "https://x/r",
-                                   payer_ip="203.0.113.9")
+                                   expires_at=EXPIRES, payer_ip="203.0.113.9")
     assert again.prepay_id == payment.prepay_id  # same number, same payment
     with pytest.raises(GatewayRequestConflict):
         gateway.create_payment("HMBT000001", 16000, "西湖益联保保费", "", "https://x/r",
-                               payer_ip="203.0.113.9")
+                               expires_at=EXPIRES, payer_ip="203.0.113.9")
     found = gateway.query("HMBT000001")
     assert found is not None and found.trade_state is TradeState.NOTPAY
     assert found.amount_fen == 15000 and found.transaction_id is None
@@ -246,11 +252,11 @@ def test_connection_drops_mid_create_and_mid_refund_are_resolved_with_the_same_n
     standin.fail_next("create")
     with pytest.raises(GatewayUnavailable):
         gateway.create_payment("HMBF000001", 15000, "保费", "", "https://x/r",
-                               payer_ip="1.2.3.4")
+                               expires_at=EXPIRES, payer_ip="1.2.3.4")
     created = gateway.query("HMBF000001")  # it got there: asked with the same number
     assert created is not None and created.trade_state is TradeState.NOTPAY
     page = gateway.create_payment("HMBF000001", 15000, "保费", "", "https://x/r",
-                                  payer_ip="1.2.3.4")
+                                  expires_at=EXPIRES, payer_ip="1.2.3.4")
     assert page.pay_url
     standin.pay("HMBF000001")
     standin.fail_next("refund")
@@ -275,7 +281,7 @@ def test_an_unreachable_gateway_is_an_unknown_outcome(
         proxy.blackhole()
         with pytest.raises(GatewayUnavailable):
             via_proxy.create_payment("HMBX000001", 100, "保费", "", "https://x/r",
-                                     payer_ip="1.2.3.4")
+                                     expires_at=EXPIRES, payer_ip="1.2.3.4")
         proxy.passthrough()
         # Whether the black-holed create got there is unknown; the query with the same number
         # tells, and creating again with it gives the one payment either way.
@@ -283,7 +289,7 @@ def test_an_unreachable_gateway_is_an_unknown_outcome(
         assert found is None or (found.trade_state is TradeState.NOTPAY
                                  and found.amount_fen == 100)
         page = via_proxy.create_payment("HMBX000001", 100, "保费", "", "https://x/r",
-                                        payer_ip="1.2.3.4")
+                                        expires_at=EXPIRES, payer_ip="1.2.3.4")
         assert page.prepay_id == standin._payments["HMBX000001"].prepay_id
 
 
@@ -488,3 +494,247 @@ def test_jsapi_differs_only_in_the_create_call(standin: WechatPayStandin,
     standin.pay("HMBJ000001")
     paid = gateway.query("HMBJ000001")
     assert paid is not None and paid.trade_state is TradeState.SUCCESS
+
+
+# ---------------------------------------------------------------- answers that are not WeChat Pay's
+
+_NOT_EXIST = json.dumps({"code": "ORDER_NOT_EXIST", "message": "订单不存在"})
+_NO_RESOURCE = json.dumps({"code": "RESOURCE_NOT_EXISTS", "message": "退款单不存在"})
+
+
+class _Bare404(http.server.BaseHTTPRequestHandler):
+    """A plain web server with nothing at /v3/: 404 without a body, or a page."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        if self.path.startswith("/page"):
+            self.send_error(404)  # http.server's own HTML error page
+            return
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+
+@pytest.fixture
+def plain_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Bare404)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_plain_web_server_is_not_wechat_pay_and_its_404_means_nothing(
+        gateway: WechatPayV3Gateway, plain_server: str) -> None:
+    for base_url in (plain_server, plain_server + "/page"):  # a bare 404, an HTML 404 page
+        elsewhere = WechatPayV3Gateway(dataclasses.replace(gateway.config, base_url=base_url),
+                                       gateway.clock, timeout=2.0)
+        with pytest.raises(GatewayUnavailable):
+            elsewhere.probe()
+        with pytest.raises(GatewayUnavailable):
+            elsewhere.query("HMBPLAIN0001")
+        with pytest.raises(GatewayUnavailable):
+            elsewhere.close("HMBPLAIN0001")
+        with pytest.raises(GatewayUnavailable):
+            elsewhere.refund("HMBPLAIN0001R1", "HMBPLAIN0001", 100, "退保")
+
+
+def test_not_found_is_believed_only_as_wechat_pays_signed_error(
+        standin: WechatPayStandin, gateway: WechatPayV3Gateway) -> None:
+    gateway.create_payment("HMBNF0000001", 15000, "保费", "", "https://x/r",
+                           expires_at=EXPIRES, payer_ip="1.2.3.4")
+    standin.pay("HMBNF0000001")
+    # The paid trade answered "does not exist" by something that did not sign it: unknown.
+    standin.answer_next("query", 404, _NOT_EXIST, signed=False)
+    with pytest.raises(GatewayUnavailable, match="not signed"):
+        gateway.query("HMBNF0000001")
+    standin.answer_next("query", 404, "<html>Not Found</html>", signed=False,
+                        content_type="text/html")
+    with pytest.raises(GatewayUnavailable):
+        gateway.query("HMBNF0000001")
+    standin.answer_next("query", 404, "<html>Not Found</html>", signed=True,
+                        content_type="text/html")
+    with pytest.raises(GatewayUnavailable, match="not a JSON error"):
+        gateway.query("HMBNF0000001")
+    standin.answer_next("query", 204)  # no body where the trade was expected
+    with pytest.raises(GatewayUnavailable):
+        gateway.query("HMBNF0000001")
+    standin.answer_next("query", 200)
+    with pytest.raises(GatewayUnavailable):
+        gateway.query("HMBNF0000001")
+    standin.answer_next("query", 502, "<html>Bad Gateway</html>", content_type="text/html")
+    with pytest.raises(GatewayUnavailable):
+        gateway.query("HMBNF0000001")
+    # Signed, but another code than the endpoint's not-found: WeChat Pay's refusal, not None.
+    standin.answer_next("query", 404, _NO_RESOURCE, signed=True)
+    with pytest.raises(WechatPayError, match="RESOURCE_NOT_EXISTS"):
+        gateway.query("HMBNF0000001")
+    # Signed ORDER_NOT_EXIST is the real answer.
+    standin.answer_next("query", 404, _NOT_EXIST, signed=True)
+    assert gateway.query("HMBNF0000001") is None
+    paid = gateway.query("HMBNF0000001")
+    assert paid is not None and paid.trade_state is TradeState.SUCCESS
+
+    standin.answer_next("close", 404, _NOT_EXIST, signed=False)
+    with pytest.raises(GatewayUnavailable):
+        gateway.close("HMBNF0000001")
+    standin.answer_next("close", 404)
+    with pytest.raises(GatewayUnavailable):
+        gateway.close("HMBNF0000001")
+
+    # Refunds: no unsigned "not found" ever fails a refund for good.
+    standin.answer_next("refund_query", 404, _NO_RESOURCE, signed=False)
+    with pytest.raises(GatewayUnavailable):
+        gateway.refund("HMBNF0000001R1", "HMBNF0000001", 15000, "退保")
+    standin.answer_next("query", 404, _NOT_EXIST, signed=False)
+    with pytest.raises(GatewayUnavailable):
+        gateway.refund("HMBNF0000001R1", "HMBNF0000001", 15000, "退保")
+    standin.answer_next("refund", 404, _NO_RESOURCE, signed=False)
+    with pytest.raises(GatewayUnavailable):
+        gateway.refund("HMBNF0000001R1", "HMBNF0000001", 15000, "退保")
+    # That unsigned 404 hid a refund that was made: asking again with its number finds it.
+    settled = gateway.refund("HMBNF0000001R1", "HMBNF0000001", 15000, "退保")
+    assert settled.succeeded
+    assert standin._payments["HMBNF0000001"].refunded == 15000
+
+
+# ---------------------------------------------------------------- repeated creates
+
+
+def test_a_repeated_create_sends_the_very_same_parameters(
+        standin: WechatPayStandin, gateway: WechatPayV3Gateway, clock: MovableClock) -> None:
+    first = gateway.create_payment("HMBRP0000001", 15000, "保费", "", "https://x/r",
+                                   expires_at=EXPIRES, payer_ip="203.0.113.9")
+    clock.advance(timedelta(minutes=7))  # asked again later, e.g. a lost answer
+    again = gateway.create_payment("HMBRP0000001", 15000, "保费", "", "https://x/r2",
+                                   expires_at=EXPIRES, payer_ip="203.0.113.9")
+    assert again.prepay_id == first.prepay_id and again.expires_at == first.expires_at
+    # The stand-in compares every parameter, as WeChat Pay does: "now + 2 hours" or another
+    # address is another request (订单号重复).
+    with pytest.raises(GatewayRequestConflict):
+        gateway.create_payment("HMBRP0000001", 15000, "保费", "", "https://x/r",
+                               payer_ip="203.0.113.9")
+    with pytest.raises(GatewayRequestConflict):
+        gateway.create_payment("HMBRP0000001", 15000, "保费", "", "https://x/r",
+                               expires_at=EXPIRES, payer_ip="198.51.100.7")
+    # Only the duplicate-order answer is a conflict; another INVALID_REQUEST is a refusal.
+    standin.answer_next("create", 400, json.dumps(
+        {"code": "INVALID_REQUEST", "message": "H5支付权限未开通"}), signed=True)
+    with pytest.raises(WechatPayError, match="INVALID_REQUEST"):
+        gateway.create_payment("HMBRP0000002", 100, "保费", "", "https://x/r",
+                               expires_at=EXPIRES, payer_ip="203.0.113.9")
+
+
+def test_a_lost_pay_page_is_asked_for_with_the_orders_own_parameters(
+        served: Served, standin: WechatPayStandin, clock: MovableClock) -> None:
+    client = served.app.test_client()
+    liu = sign_in(client, "刘䶮")
+    order = enroll(liu, "online").get_json()
+    row = _order_for(served.wired, order["order_no"])
+    assert row.payer_ip == "127.0.0.1"
+    sent = standin._payments[row.payment_request_no].request
+    assert sent["scene_info"]["payer_client_ip"] == "127.0.0.1"
+    assert sent["time_expire"] == row.expires_at.astimezone(CHINA_TZ).isoformat(
+        timespec="seconds")
+    with served.wired.db.transaction() as session:
+        session.execute(update(Order).where(Order.id == row.id).values(pay_url=None))
+    clock.advance(timedelta(minutes=5))
+    with served.app.test_request_context(environ_base={"REMOTE_ADDR": "198.51.100.7"}):
+        services.recover_pay_page(served.wired, order["order_no"], "https://x/n",
+                                  "https://x/r?order_no={order_no}")
+    recovered = _order_for(served.wired, order["order_no"])
+    assert recovered.pay_url is not None
+    assert parse_qs(urlsplit(recovered.pay_url).query)["prepay_id"] == [
+        standin._payments[row.payment_request_no].prepay_id]
+
+
+# ---------------------------------------------------------------- refunds re-read and ABNORMAL
+
+
+def test_a_refund_refused_as_invalid_is_read_back_before_it_fails(
+        standin: WechatPayStandin, gateway: WechatPayV3Gateway) -> None:
+    gateway.create_payment("HMBIR0000001", 15000, "保费", "", "https://x/r",
+                           expires_at=EXPIRES, payer_ip="1.2.3.4")
+    standin.pay("HMBIR0000001")
+    # A concurrent settle made this very refund; this POST is then answered INVALID_REQUEST.
+    standin.answer_next("refund", 400, json.dumps(
+        {"code": "INVALID_REQUEST", "message": "订单已全额退款"}), signed=True)
+    refund = gateway.refund("HMBIR0000001R1", "HMBIR0000001", 15000, "退保")
+    assert refund.succeeded and refund.refund_id
+    assert standin._payments["HMBIR0000001"].refunded == 15000
+    # No such refund at all: the refusal stands.
+    over = gateway.refund("HMBIR0000001R2", "HMBIR0000001", 1, "退保")
+    assert over.status is RefundStatus.FAILED and over.failure_reason is RefundFailure.NOT_ENOUGH
+
+
+def test_an_abnormal_refund_stays_pending_and_is_logged_for_staff(
+        standin: WechatPayStandin, gateway: WechatPayV3Gateway,
+        caplog: pytest.LogCaptureFixture) -> None:
+    gateway.create_payment("HMBAB0000001", 15000, "保费", "", "https://x/r",
+                           expires_at=EXPIRES, payer_ip="1.2.3.4")
+    standin.pay("HMBAB0000001")
+    standin.refund_delay = 30.0
+    with pytest.raises(GatewayUnavailable, match="still processing"):
+        gateway.refund("HMBAB0000001R1", "HMBAB0000001", 15000, "退保")
+    standin.end_refund("HMBAB0000001R1", "ABNORMAL")
+    with caplog.at_level(logging.ERROR), pytest.raises(GatewayUnavailable, match="ABNORMAL"):
+        gateway.refund("HMBAB0000001R1", "HMBAB0000001", 15000, "退保")
+    assert any(r.levelno == logging.ERROR and "ABNORMAL" in r.getMessage()
+               for r in caplog.records)
+    standin.end_refund("HMBAB0000001R1", "SUCCESS")  # staff recovered it (异常退款)
+    assert gateway.refund("HMBAB0000001R1", "HMBAB0000001", 15000, "退保").succeeded
+
+
+# ---------------------------------------------------------------- the notify route never 500s
+
+
+def test_signed_notifications_with_malformed_resources_are_refused_not_500(
+        served: Served, standin: WechatPayStandin) -> None:
+    client = served.app.test_client()
+    liu = sign_in(client, "刘䶮")
+    order = enroll(liu, "online").get_json()
+    row = _order_for(served.wired, order["order_no"])
+    resource = standin.transaction_resource(row.payment_request_no)
+    url = served.url + NOTIFY_PATH
+    refund_resource = {"mchid": standin.mchid, "out_trade_no": row.payment_request_no,
+                       "out_refund_no": "R1", "refund_id": "503", "refund_status": "SUCCESS"}
+    for amount in ("15000", [15000], None, 15000):
+        for event, base in (("TRANSACTION.SUCCESS", resource),
+                            ("REFUND.SUCCESS", refund_resource)):
+            status, answer = _post(url, *standin.notification(event, {**base, "amount": amount}))
+            assert 400 <= status < 500, (event, amount, status)
+            assert answer["code"] == "FAIL"
+    assert _order_for(served.wired, order["order_no"]).status == "pending_payment"
+
+
+def test_a_gateway_error_while_asking_back_is_answered_503(
+        served: Served, standin: WechatPayStandin) -> None:
+    client = served.app.test_client()
+    liu = sign_in(client, "刘䶮")
+    order = enroll(liu, "online").get_json()
+    row = _order_for(served.wired, order["order_no"])
+    standin.retry_schedule = ()
+    standin.pay(row.payment_request_no)
+    assert standin.wait_for(lambda: bool(standin.deliveries)
+                            and bool(standin.deliveries[0].statuses))
+    body, headers = standin.notification(
+        "TRANSACTION.SUCCESS", standin.transaction_resource(row.payment_request_no))
+    # The confirming query is refused (WechatPayError), then the trade is "unknown" (signed).
+    standin.answer_next("query", 403, json.dumps(
+        {"code": "NO_AUTH", "message": "商户无权限"}), signed=True)
+    status, answer = _post(served.url + NOTIFY_PATH, body, headers)
+    assert status == 503 and answer["code"] == "FAIL" and answer["message"]
+    status, answer = _post(served.url + NOTIFY_PATH, body, headers)
+    assert status == 200 and answer["code"] == "SUCCESS"
+    assert _order_for(served.wired, order["order_no"]).status == "issued"
