@@ -26,10 +26,9 @@ from typing import Any
 from huiminbao.claims.s3_standin import S3Server
 from huiminbao.core.config import Mode, Settings
 from huiminbao.identity.sms_fake_tencent import FakeTencentSms
+from huiminbao.payments.gateway import NOTIFY_PATH
 from huiminbao.payments.wechatpay_v3_standin import WechatPayStandin
 from huiminbao.registry.server import RunningRegistryServer
-
-NOTIFY_PATH = "/api/v1/payments/online/notify"
 
 
 class RequestCounter:

@@ -28,6 +28,7 @@ from huiminbao.enrollment.views import order_view, policy_view, quote_view, veri
 from huiminbao.identity.access import acts_for, subject_for
 from huiminbao.identity.auth import current_actor
 from huiminbao.identity.domain import Action
+from huiminbao.payments.gateway import NOTIFY_PATH
 
 blp = Blueprint("enrollment", __name__, url_prefix="/api/v1", description="参保与保单")
 
@@ -41,7 +42,7 @@ def _gateway_urls() -> tuple[str, str]:
     under HUIMINBAO_PUBLIC_URL (a client's Host header must not choose them); demo mode without
     it, where the request came to. WECHATPAY_NOTIFY_URL, when set, wins for the notification."""
     root = container().settings.public_url or request.url_root.rstrip("/")
-    return (f"{root}/api/v1/payments/online/notify",
+    return (f"{root}{NOTIFY_PATH}",
             f"{root}/enrollment-result.html?order_no={{order_no}}")
 
 

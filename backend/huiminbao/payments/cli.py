@@ -8,6 +8,8 @@ import threading
 
 import click
 
+from huiminbao.payments.gateway import NOTIFY_PATH
+
 
 @click.group()
 def wechatpay() -> None:
@@ -17,7 +19,7 @@ def wechatpay() -> None:
 @wechatpay.command("serve-standin")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=0, type=int, show_default=True, help="0: any free port")
-@click.option("--notify-url", default="http://127.0.0.1:8000/api/v1/payments/online/notify",
+@click.option("--notify-url", default=f"http://127.0.0.1:8000{NOTIFY_PATH}",
               show_default=True, help="the app's notification endpoint")
 def serve_standin(host: str, port: int, notify_url: str) -> None:
     """Serve a local WeChat Pay v3 stand-in and print the WECHATPAY_* variables that point the

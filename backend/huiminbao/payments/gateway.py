@@ -41,6 +41,8 @@ from huiminbao.core.clock import CHINA_TZ
 from huiminbao.core.errors import RemoteUnavailable
 from huiminbao.identity.domain import hash_secret
 
+# Where the gateway notifies this product (payments/routes.py serves it).
+NOTIFY_PATH = "/api/v1/payments/online/notify"
 SIGN_FIELD = "sign"
 MAX_NOTIFICATION_BYTES = 64 * 1024
 TIME_FORMAT = "%Y%m%d%H%M%S"

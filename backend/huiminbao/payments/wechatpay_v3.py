@@ -75,6 +75,7 @@ from huiminbao.core.clock import CHINA_TZ, Clock
 from huiminbao.core.config import ConfigError
 from huiminbao.payments.gateway import (
     MAX_NOTIFICATION_BYTES,
+    NOTIFY_PATH,
     GatewayError,
     GatewayPayment,
     GatewayQueryResult,
@@ -205,7 +206,7 @@ class WechatPayConfig:
             apiv3_key=apiv3_key,
             public_key=public_key,
             public_key_id=values["WECHATPAY_PUBLIC_KEY_ID"],
-            notify_url=_checked_url(values["WECHATPAY_NOTIFY_URL"], "WECHATPAY_NOTIFY_URL"),
+            notify_url=_checked_notify_url(values["WECHATPAY_NOTIFY_URL"]),
             base_url=_checked_url(values["WECHATPAY_BASE_URL"] or DEFAULT_BASE_URL,
                                   "WECHATPAY_BASE_URL"),
             private_key_file=values["WECHATPAY_PRIVATE_KEY_FILE"],
@@ -812,6 +813,14 @@ def _positive(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError("amount must be a positive whole number of fen")
     return value
+
+
+def _checked_notify_url(raw: str) -> str:
+    url = _checked_url(raw, "WECHATPAY_NOTIFY_URL")
+    if not urlsplit(url).path.endswith(NOTIFY_PATH):
+        raise ConfigError(f"WECHATPAY_NOTIFY_URL must end with {NOTIFY_PATH} (the app's "
+                          f"notification endpoint), not {raw!r}")
+    return url
 
 
 def _client_ip() -> str:

@@ -187,3 +187,12 @@ def test_demo_mode_refuses_a_citys_real_services(
         tmp_path, {k: v for k, v in env.items() if k != spec.address_setting},
         production=False))}
     assert demo[port].problem
+
+
+def test_a_notify_url_that_is_not_the_apps_endpoint_is_refused(
+        tmp_path: Path, port_env: dict[str, str]) -> None:
+    """Every payment notification would be answered 404: refused at start, not in the rush."""
+    env = port_env | {"WECHATPAY_NOTIFY_URL": "https://hmb.example.gov.cn/api/v1/payments/notify"}
+    with pytest.raises(ConfigError, match="WECHATPAY_NOTIFY_URL must end with "
+                                          "/api/v1/payments/online/notify"):
+        checked_ports(_settings(tmp_path, env, production=True))

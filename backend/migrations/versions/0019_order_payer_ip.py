@@ -5,8 +5,8 @@ lost pay page must send the address of the first request, not of the retry.
 Added with a plain ``ALTER TABLE … ADD COLUMN`` (nullable), which SQLite does in place: batch
 mode's copy-drop-rename of ``orders`` fails once orders exist (see 0011 and 0017).
 
-Revision ID: 0018_order_payer_ip
-Revises: 0017_pay_url_length
+Revision ID: 0019_order_payer_ip
+Revises: 0018_sms_code_redaction
 Create Date: 2026-12-04
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018_order_payer_ip"
-down_revision = "0017_pay_url_length"
+revision = "0019_order_payer_ip"
+down_revision = "0018_sms_code_redaction"
 branch_labels = None
 depends_on = None
 
