@@ -32,6 +32,7 @@ from huiminbao.core.container import Container
 from huiminbao.enrollment import services
 from huiminbao.enrollment.models import Order, Refund
 from huiminbao.payments.gateway import (
+    NOTIFY_PATH,
     GatewayRequestConflict,
     GatewayUnavailable,
     InvalidNotification,
@@ -56,7 +57,6 @@ from tests.faultproxy import FaultProxy
 
 from .enrollment_helpers import enroll, sign_in
 
-NOTIFY_PATH = "/api/v1/payments/online/notify"
 _no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}),
                                         urllib.request.HTTPErrorProcessor())
 
@@ -91,7 +91,8 @@ def standin(clock: MovableClock) -> Iterator[WechatPayStandin]:
 
 
 def _gateway(standin: WechatPayStandin, clock: MovableClock,
-             notify_url: str = "http://127.0.0.1:9/notify", **kwargs: Any) -> WechatPayV3Gateway:
+             notify_url: str = f"http://127.0.0.1:9{NOTIFY_PATH}",
+             **kwargs: Any) -> WechatPayV3Gateway:
     config = WechatPayConfig.from_env(standin.env(notify_url))
     assert config is not None
     return WechatPayV3Gateway(config, clock, timeout=5.0, **kwargs)
