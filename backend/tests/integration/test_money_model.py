@@ -268,9 +268,9 @@ class FaultyGateway:
         self.faults = _Faults(GatewayUnavailable)
 
     def create_payment(self, out_trade_no: str, amount_fen: int, description: str,
-                       notify_url: str, return_url: str) -> GatewayPayment:
+                       notify_url: str, return_url: str, **options: Any) -> GatewayPayment:
         return self.faults.around("create_payment", out_trade_no, lambda: self.inner.create_payment(
-            out_trade_no, amount_fen, description, notify_url, return_url))
+            out_trade_no, amount_fen, description, notify_url, return_url, **options))
 
     def query(self, out_trade_no: str) -> GatewayQueryResult | None:
         return self.faults.around("query", out_trade_no, lambda: self.inner.query(out_trade_no))
