@@ -199,6 +199,11 @@ class ProtocolClient:
             session = requests.Session()
             session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE))
             session.mount("https://", HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE))
+            # The proxy settings (HTTPS_PROXY, NO_PROXY…) are read once, here, instead of on
+            # every call: requests' per-call environment merge cost about 0.8 ms of CPU, as
+            # much as the signing, encryption and HTTP of a call together (enrollment hot path).
+            session.proxies.update(requests.utils.get_environ_proxies(config.url))
+            session.trust_env = False
         self._session = session
         self._now = now
 

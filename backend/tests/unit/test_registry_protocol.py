@@ -319,6 +319,21 @@ def test_http_to_another_host_is_a_config_error(url: str) -> None:
         RegistryConfig(url, SENDER, KEYS)  # built directly, too
 
 
+@pytest.mark.parametrize(("no_proxy", "proxied"), [("", True), ("bridge.example.cn", False)])
+def test_an_egress_proxy_from_the_environment_is_honoured(
+        monkeypatch: pytest.MonkeyPatch, no_proxy: str, proxied: bool) -> None:
+    """Read once when the client is made (not on every call: the hot path), still honoured."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.city.example:3128")
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    config = RegistryConfig.from_env(env_of(
+        HUIMINBAO_REGISTRY_URL="https://bridge.example.cn/hmb/registry/v1"))
+    assert config is not None
+    session = HttpRegistry(config).client._session
+    assert session.trust_env is False
+    expected = "http://proxy.city.example:3128" if proxied else None
+    assert session.proxies.get("https") == expected
+
+
 # --- the server: unsigned refusals of unauthenticated requests -------------------------------
 
 
