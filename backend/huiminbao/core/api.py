@@ -133,6 +133,13 @@ def error_response(
     return response
 
 
+def _http_headers(error: HTTPException) -> dict[str, str]:
+    """The headers the HTTP error itself carries (405's ``Allow``, 401's ``WWW-Authenticate``),
+    without its HTML content type."""
+    return {name: value for name, value in error.get_headers()
+            if name.lower() != "content-type"}
+
+
 class Api(SmorestApi):  # type: ignore[misc]
     def handle_http_exception(self, error: HTTPException) -> Response:
         status = error.code or 500
@@ -145,7 +152,7 @@ class Api(SmorestApi):  # type: ignore[misc]
                 message = field_errors["_schema"][0]
         if isinstance(data.get("message"), str) and _HAS_CJK.search(data["message"]):
             message = data["message"]
-        headers = dict(data.get("headers") or {})
+        headers = _http_headers(error) | dict(data.get("headers") or {})
         if status >= 500:
             log.error("request failed with status %s", status)
         return error_response(status, code, message, field_errors, headers)
@@ -167,7 +174,7 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(error: Exception) -> Response:
         if isinstance(error, HTTPException):
             code, message = _STATUS_MESSAGES.get(error.code or 500, ("error", "请求未能完成"))
-            return error_response(error.code or 500, code, message)
+            return error_response(error.code or 500, code, message, headers=_http_headers(error))
         if isinstance(error, RemoteUnavailable):
             log.warning("remote service unavailable: %s", type(error).__name__)
             return error_response(503, "remote_unavailable", REMOTE_UNAVAILABLE_MESSAGE,

@@ -155,6 +155,10 @@ class Settings:
             if self.public_url is None:
                 raise ConfigError("production mode needs HUIMINBAO_PUBLIC_URL: the https:// "
                                   "address residents open (payers return there from WeChat Pay)")
+            if not self.redis_url:
+                raise ConfigError("production mode needs REDIS_URL: rate limits and one-time "
+                                  "codes are shared by every worker and app server (in-process "
+                                  "counters let each worker allow its own share)")
 
 
 def parse_aware_datetime(raw: str, name: str) -> datetime:

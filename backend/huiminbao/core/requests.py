@@ -33,3 +33,13 @@ def init_request_ids(app: Flask) -> None:
             extra={"status": response.status_code, "elapsed_ms": elapsed_ms},
         )
         return response
+
+
+def public_root() -> str:
+    """Where residents reach the product, for links that leave the request: the gateway's
+    notify and return URLs, verify links, QR codes. HUIMINBAO_PUBLIC_URL (production requires
+    it: a request's Host header is the client's to choose); demo mode without it, the address
+    the request came to."""
+    from huiminbao.core.container import container
+
+    return container().settings.public_url or request.url_root.rstrip("/")

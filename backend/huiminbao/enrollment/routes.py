@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
+from huiminbao.core.requests import public_root
 from huiminbao.enrollment import policies, services
 from huiminbao.enrollment.domain import OrderStatus, PaymentMethod
 from huiminbao.enrollment.schemas import (
@@ -38,10 +39,9 @@ def _account_owner() -> str:
 
 
 def _gateway_urls() -> tuple[str, str]:
-    """Where the gateway notifies us, and where it sends the payer back ({order_no} filled in):
-    under HUIMINBAO_PUBLIC_URL (a client's Host header must not choose them); demo mode without
-    it, where the request came to. WECHATPAY_NOTIFY_URL, when set, wins for the notification."""
-    root = container().settings.public_url or request.url_root.rstrip("/")
+    """Where the gateway notifies us, and where it sends the payer back ({order_no} filled in),
+    under ``public_root()``. WECHATPAY_NOTIFY_URL, when set, wins for the notification."""
+    root = public_root()
     return (f"{root}{NOTIFY_PATH}",
             f"{root}/enrollment-result.html?order_no={{order_no}}")
 
@@ -168,7 +168,7 @@ def _policy_response(details: policies.PolicyDetails) -> dict[str, Any]:
     acting = g.get("acting_subject")
     viewer = acting.person_id if acting is not None else current_actor().person_id
     return policy_view(details, c.clock,
-                       verify_url=f"{request.url_root.rstrip('/')}/verify/{token}",
+                       verify_url=f"{public_root()}/verify/{token}",
                        qr_url=url_for("enrollment.PolicyQr", policy_no=policy_no),
                        viewer_person_id=viewer)
 
@@ -200,7 +200,7 @@ class PolicyQr(MethodView):
         c = container()
         details = policies.get_policy(c, current_actor(), policy_no)
         token = policies.verify_token(c, details.policy.policy_no)
-        png = policies.qr_png(f"{request.url_root.rstrip('/')}/verify/{token}")
+        png = policies.qr_png(f"{public_root()}/verify/{token}")
         response = make_response(png)
         response.headers["Content-Type"] = "image/png"
         response.headers["Cache-Control"] = "private, no-store"

@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from huiminbao.core.container import container
 from huiminbao.core.errors import InvalidInput
 from huiminbao.core.ratelimit import limiter
+from huiminbao.core.requests import public_root
 from huiminbao.enrollment.policies import qr_png
 from huiminbao.identity.auth import current_actor, optional_actor
 from huiminbao.proxy import services
@@ -109,7 +110,7 @@ class GrantQr(MethodView):
         """For the agent's screen: a QR code of ``{root}/proxy-confirm.html?token=...``, a signed
         token valid 10 minutes (``X-Token-Expires-At``). Fetch it again for a fresh one."""
         token, expires_at = services.confirmation_token(container(), current_actor(), grant_id)
-        png = qr_png(f"{request.url_root.rstrip('/')}/{CONFIRM_PAGE}?token={token}")
+        png = qr_png(f"{public_root()}/{CONFIRM_PAGE}?token={token}")
         response = make_response(png)
         response.headers["Content-Type"] = "image/png"
         response.headers["Cache-Control"] = "private, no-store"

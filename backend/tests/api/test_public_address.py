@@ -6,14 +6,19 @@ the load balancer saw, and without it no forwarded header is believed."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 
 import pytest
+import zxingcpp
 from flask import request
+from flask.testing import FlaskClient
+from PIL import Image
 
 from huiminbao.app import create_app
 from huiminbao.core.container import Container
 from huiminbao.enrollment.routes import _gateway_urls
+from tests.api.enrollment_helpers import enroll, sign_in
 
 
 def _app(wired: Container, **changes: object):  # type: ignore[no-untyped-def]
@@ -46,3 +51,25 @@ def test_forwarded_addresses_are_believed_only_from_trusted_proxies(
     answer = app.test_client().get("/whoami-test", environ_base={"REMOTE_ADDR": "10.0.0.5"},
                                    headers={"X-Forwarded-For": "203.0.113.9"})
     assert answer.get_data(as_text=True) == seen
+
+
+def test_verify_links_and_their_qr_are_on_the_public_address_whatever_the_host(
+        wired: Container) -> None:
+    app = _app(wired, public_url="https://hmb.example.gov.cn")
+    client = app.test_client()
+    zhang = sign_in(client, "张伟")
+    order = enroll(zhang, "personal_account").get_json()
+    policy_no = order["policies"][0]["policy_no"]
+    forged = {**zhang.bearer, "Host": "evil.example"}
+    policy = client.get(f"/api/v1/policies/{policy_no}", headers=forged).get_json()
+    assert policy["verify_url"].startswith("https://hmb.example.gov.cn/verify/")
+    png = client.get(policy["qr_url"], headers=forged)
+    [decoded] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.data)))
+    assert decoded.text == policy["verify_url"]
+
+
+def test_a_wrong_method_keeps_its_allow_header(client: FlaskClient) -> None:
+    answer = client.delete("/api/v1/products")
+    assert answer.status_code == 405
+    assert "GET" in answer.headers["Allow"]
+    assert answer.get_json()["code"] == "method_not_allowed"

@@ -43,6 +43,8 @@ def test_environment_overrides() -> None:
           "HUIMINBAO_NOW": "2027-01-01T08:00:00+08:00"}, "HUIMINBAO_NOW"),
         ({"HUIMINBAO_MODE": "production", "HUIMINBAO_SECRET_KEY": "k" * 40},
          "HUIMINBAO_PUBLIC_URL"),
+        ({"HUIMINBAO_MODE": "production", "HUIMINBAO_SECRET_KEY": "k" * 40,
+          "HUIMINBAO_PUBLIC_URL": "https://hmb.example.gov.cn"}, "REDIS_URL"),
         ({"HUIMINBAO_PUBLIC_URL": "http://hmb.example.gov.cn"}, "HUIMINBAO_PUBLIC_URL"),
         ({"HUIMINBAO_PUBLIC_URL": "hmb.example.gov.cn"}, "HUIMINBAO_PUBLIC_URL"),
         ({"HUIMINBAO_TRUSTED_PROXIES": "one"}, "HUIMINBAO_TRUSTED_PROXIES"),
@@ -62,6 +64,7 @@ def test_refuses_unsafe_or_malformed_settings(env: dict[str, str], complaint: st
 
 def test_production_starts_with_a_real_secret() -> None:
     settings = Settings.from_env({"HUIMINBAO_MODE": "production", "HUIMINBAO_SECRET_KEY": "k" * 40,
-                                  "HUIMINBAO_PUBLIC_URL": "https://hmb.example.gov.cn/"})
+                                  "HUIMINBAO_PUBLIC_URL": "https://hmb.example.gov.cn/",
+                                  "REDIS_URL": "redis://127.0.0.1:6379/0"})
     assert settings.public_url == "https://hmb.example.gov.cn"
     assert settings.mode is Mode.PRODUCTION

@@ -30,7 +30,8 @@ from huiminbao.wiring import PORTS, Port, checked_ports, choose_ports
 
 SECRET = "s" * 40
 PRODUCTION = {"HUIMINBAO_MODE": "production", "HUIMINBAO_SECRET_KEY": SECRET,
-              "HUIMINBAO_PUBLIC_URL": "https://hmb.example.gov.cn"}
+              "HUIMINBAO_PUBLIC_URL": "https://hmb.example.gov.cn",
+              "REDIS_URL": "redis://127.0.0.1:6379/13"}
 
 
 def _key() -> str:
