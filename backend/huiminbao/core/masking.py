@@ -11,7 +11,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+# Also glued to letters (a path segment, a token: ``/x/abc330106198803150130``): only digits
+# around it make it part of a longer number. And the first-generation 15-digit numbers (area,
+# YYMMDD, sequence), recognised by their date so that other 15-digit numbers stay readable.
+_ID_IN_TEXT = re.compile(
+    r"(?<!\d)(?:\d{17}[\dXx]|\d{6}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3})(?!\d)")
 # Also right after the country code (+8613812345678), where a digit precedes the number.
 _PHONE_IN_TEXT = re.compile(r"(?:(?<=86)|(?<!\d))1[3-9]\d{9}(?!\d)")
 

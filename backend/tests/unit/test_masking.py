@@ -64,6 +64,13 @@ def test_scrub_text_masks_ids_and_phones_inside_text() -> None:
     )
 
 
+def test_scrub_text_masks_ids_glued_to_letters_and_old_15_digit_ids() -> None:
+    assert scrub_text("/api/v1/x/abc330106198803150130def") == (
+        "/api/v1/x/abc3****************0def")
+    assert scrub_text("id=330106880315013;") == "id=3*************3;"  # 1st generation
+    assert scrub_text("amount 123456789012345") == "amount 123456789012345"  # not a date inside
+
+
 def test_scrub_text_masks_phones_with_country_code() -> None:
     assert scrub_text("+8613812345678") == "+86138****5678"
     assert scrub_text("tel:008613812345678") == "tel:0086138****5678"
