@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import Response, g, make_response, request, url_for
 from flask.views import MethodView
@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
+from huiminbao.core.ratelimit import limiter
 from huiminbao.core.requests import public_root
 from huiminbao.enrollment import policies, services
 from huiminbao.enrollment.domain import OrderStatus, PaymentMethod
@@ -241,6 +242,12 @@ class AutoRenewConsent(MethodView):
 
 @blp.route("/verify/<string:token>")
 class Verify(MethodView):
+    # Public and unauthenticated: a phone scanning QR codes needs a few a minute; a script
+    # walking tokens gets 429 (per client address, behind HUIMINBAO_TRUSTED_PROXIES).
+    decorators: ClassVar[list[Any]] = [
+        limiter.limit("30 per minute;300 per day", methods=["GET"], scope="verify-ip"),
+    ]
+
     @blp.response(200, VerifyView)
     def get(self, token: str) -> dict[str, Any]:
         """Public: is this e-policy genuine? Product, validity and the masked name only."""

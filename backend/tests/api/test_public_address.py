@@ -73,3 +73,12 @@ def test_a_wrong_method_keeps_its_allow_header(client: FlaskClient) -> None:
     assert answer.status_code == 405
     assert "GET" in answer.headers["Allow"]
     assert answer.get_json()["code"] == "method_not_allowed"
+
+
+def test_the_public_verify_endpoint_is_rate_limited(client: FlaskClient) -> None:
+    answers = [client.get("/api/v1/verify/not-a-token").status_code for _ in range(31)]
+    assert answers[:30] == [404] * 30
+    assert answers[30] == 429
+    throttled = client.get("/api/v1/verify/not-a-token")
+    assert throttled.get_json()["code"] == "too_many_requests"
+    assert int(throttled.headers["Retry-After"]) > 0
