@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import marshmallow as ma
 from flask import Flask, Response, g, jsonify
 from flask_limiter import RateLimitExceeded
 from flask_smorest import Api as SmorestApi
@@ -140,7 +141,21 @@ def _http_headers(error: HTTPException) -> dict[str, str]:
             if name.lower() != "content-type"}
 
 
+class ErrorSchema(ma.Schema):
+    """Every error answer, whatever its status (``error_response``): what the OpenAPI documents
+    as the default error response of every operation."""
+
+    code = ma.fields.String(required=True, metadata={"description": "machine-readable, e.g. "
+                                                     "validation_error, order_paid"})
+    message = ma.fields.String(required=True, metadata={"description": "Chinese, for people"})
+    errors = ma.fields.Dict(keys=ma.fields.String(),
+                            values=ma.fields.List(ma.fields.String()),
+                            metadata={"description": "field -> Chinese messages"})
+    request_id = ma.fields.String(allow_none=True)
+
+
 class Api(SmorestApi):  # type: ignore[misc]
+    ERROR_SCHEMA = ErrorSchema
     def handle_http_exception(self, error: HTTPException) -> Response:
         status = error.code or 500
         code, message = _STATUS_MESSAGES.get(status, ("error", "请求未能完成"))
