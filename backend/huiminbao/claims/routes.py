@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 
 from flask import Response, g, jsonify, make_response, request, url_for
@@ -32,8 +32,9 @@ from huiminbao.claims.signing import CLIENT_ID_HEADER, SIGNATURE_HEADER, TIMESTA
 from huiminbao.claims.views import breakdown_view, claim_detail_view, claim_summary_view
 from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
+from huiminbao.core.ratelimit import limiter
 from huiminbao.identity.access import acts_for, subject_for
-from huiminbao.identity.auth import Actor, current_actor, require_role
+from huiminbao.identity.auth import Actor, account_or_address, current_actor, require_role
 from huiminbao.identity.domain import Action, Role
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -159,6 +160,11 @@ class ClaimDetail(MethodView):
 
 @blp.route("/claims/<string:claim_no>/documents")
 class ClaimDocuments(MethodView):
+    # Photos of a long stay's invoices come in a burst; a script filling storage does not.
+    decorators: ClassVar[list[Any]] = [
+        limiter.limit("60 per 10 minutes;300 per day", key_func=account_or_address,
+                      methods=["POST"], scope="claim-documents"),
+    ]
     @blp.arguments(ClaimUploadSchema, location="files")
     @blp.response(201, ClaimUploadedView)
     def post(self, files: dict[str, Any], claim_no: str) -> dict[str, Any]:

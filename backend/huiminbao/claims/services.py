@@ -421,6 +421,12 @@ def submit_claim(c: Container, actor: Actor, subject: Subject, request: ClaimReq
 # ---------------------------------------------------------------- documents
 
 DOCUMENT_STORE_DOWN = "理赔材料存储服务暂时无法访问，本次文件未上传，请稍后重新上传"
+MAX_DOCUMENTS_PER_CLAIM = 30
+MAX_CLAIM_DOCUMENT_BYTES = 100 * 1024 * 1024
+TOO_MANY_DOCUMENTS = ("每件理赔最多上传 {limit} 份材料，已达上限。"
+                      "如还有材料，请合并为一个 PDF 后联系客服")
+CLAIM_DOCUMENTS_TOO_LARGE = ("本件理赔的材料合计不能超过100MB，本次文件未上传。"
+                             "请压缩图片后重新上传")
 DOCUMENT_STORE_DOWN_READ = "理赔材料存储服务暂时无法访问，请稍后再查看"
 
 
@@ -434,6 +440,7 @@ def add_document(c: Container, actor: Actor, number: str, filename: str, data: b
         if ClaimStatus(claim.status) not in OPEN_STATUSES:
             raise RuleViolation(CLAIM_CLOSED, code="claim_closed")
         waiting = ClaimStatus(claim.status) is ClaimStatus.SUPPLEMENT_REQUESTED
+        _check_room(session, claim.id, len(data))
     try:
         kind = check_document(filename, data)
     except UnacceptableDocument as exc:
@@ -458,6 +465,7 @@ def add_document(c: Container, actor: Actor, number: str, filename: str, data: b
             status = ClaimStatus(claim.status)
             if status not in OPEN_STATUSES:
                 raise RuleViolation(CLAIM_CLOSED, code="claim_closed")
+            _check_room(session, claim.id, len(data))  # again, under the claim's lock
             document = ClaimDocument(
                 claim_id=claim.id, storage_key=key, filename=safe_filename(filename),
                 content_type=kind.content_type, size_bytes=len(data),
@@ -488,6 +496,19 @@ def add_document(c: Container, actor: Actor, number: str, filename: str, data: b
                 log.warning("claim document object left behind after a failed upload",
                             exc_info=True)
         raise
+
+
+def _check_room(session: Session, claim_id: int, adding_bytes: int) -> None:
+    """A claim holds at most MAX_DOCUMENTS_PER_CLAIM documents and MAX_CLAIM_DOCUMENT_BYTES in
+    all: enough for every invoice, list and summary of a long stay, not a storage service."""
+    count, total = session.execute(
+        select(func.count(ClaimDocument.id), func.coalesce(func.sum(ClaimDocument.size_bytes), 0))
+        .where(ClaimDocument.claim_id == claim_id)).one()
+    if count >= MAX_DOCUMENTS_PER_CLAIM:
+        raise RuleViolation(TOO_MANY_DOCUMENTS.format(limit=MAX_DOCUMENTS_PER_CLAIM),
+                            code="too_many_documents")
+    if total + adding_bytes > MAX_CLAIM_DOCUMENT_BYTES:
+        raise RuleViolation(CLAIM_DOCUMENTS_TOO_LARGE, code="claim_documents_too_large")
 
 
 @dataclass(frozen=True)

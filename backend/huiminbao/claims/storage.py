@@ -8,13 +8,17 @@ server. Keys come from ``new_document_key``: random, and free of anything about 
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import secrets
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from PIL import Image
 
 from huiminbao.core.config import DEFAULT_INSTANCE_DIR, Settings
 from huiminbao.core.errors import RemoteUnavailable
@@ -140,6 +144,36 @@ def sniff(data: bytes) -> DocumentType | None:
     return next((kind for magic, kind in _MAGIC if data.startswith(magic)), None)
 
 
+# What follows a document must not be something else: a PNG header followed by HTML, or
+# ``%PDF-`` followed by a web page, would pass a check of the first bytes (a polyglot).
+_PNG_END = b"IEND\xaeB`\x82"
+_PDF_END = b"%%EOF"
+_PDF_TAIL_BYTES = 1024  # %%EOF sits at the very end, give or take trailing white space
+_MARKUP = re.compile(rb"<\s*(?:html|script|body|iframe|svg|object|embed)\b|javascript:",
+                     re.IGNORECASE)
+
+
+def _whole(kind: DocumentType, data: bytes) -> bool:
+    """The file is one whole document of its kind. Images are decoded completely by Pillow and
+    must end where their format ends; a PDF must end with its trailer and carry no markup."""
+    if kind is PDF:
+        return _PDF_END in data[-_PDF_TAIL_BYTES:] and not _MARKUP.search(data)
+    ending = _PNG_END if kind is PNG else b"\xff\xd9"
+    if not data.rstrip(b"\x00\r\n ").endswith(ending):
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                image.verify()  # structure and checksums
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()  # every pixel decodes
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning,
+            Image.DecompressionBombError):
+        return False
+    return True
+
+
 def check_document(filename: str, data: bytes) -> DocumentType:
     """The document's type, judged by its content; a name that promises another type (a
     ``.pdf`` that is not a PDF) is refused too."""
@@ -160,6 +194,10 @@ def check_document(filename: str, data: bytes) -> DocumentType:
         raise UnacceptableDocument(
             f"文件“{safe_filename(filename)}”的扩展名与内容不符（内容为 {kind.label}），"
             "请检查后重新上传")
+    if not _whole(kind, data):
+        raise UnacceptableDocument(
+            f"文件“{safe_filename(filename)}”不是完整的 {kind.label} 文件"
+            "（可能已损坏，或夹带了其他内容），无法上传。请重新拍照或导出后上传")
     return kind
 
 

@@ -54,6 +54,12 @@ def optional_actor() -> Actor | None:
     return g.actor  # type: ignore[no-any-return]
 
 
+def account_or_address() -> str:
+    """A rate limit's key: the signed-in account, else the client's address."""
+    actor = optional_actor()
+    return f"account:{actor.account_id}" if actor else f"ip:{request.remote_addr}"
+
+
 def _resolve() -> Actor | None:
     c = container()
     header = request.headers.get("Authorization", "")

@@ -18,6 +18,7 @@ from huiminbao.identity import services, wechat
 from huiminbao.identity.auth import (
     CSRF_COOKIE,
     SESSION_COOKIE,
+    account_or_address,
     current_actor,
     optional_actor,
 )
@@ -42,11 +43,6 @@ RESEND_AFTER_SECONDS = 60
 
 def _phone_key() -> str:
     return json_field_key("phone")
-
-
-def _account_key() -> str:
-    actor = optional_actor()
-    return f"account:{actor.account_id}" if actor else f"ip:{request.remote_addr}"
 
 
 def _code_was_sent(response: Response) -> bool:
@@ -182,7 +178,7 @@ def _csrf_for(session_id: int) -> str | None:
 @blp.route("/me/identity")
 class Identity(MethodView):
     decorators: ClassVar[list[Any]] = [
-        limiter.limit("10 per hour", key_func=_account_key, methods=["POST"], scope="bind"),
+        limiter.limit("10 per hour", key_func=account_or_address, methods=["POST"], scope="bind"),
     ]
 
     @blp.arguments(BindIdentitySchema)

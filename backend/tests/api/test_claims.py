@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from huiminbao.audit.models import AuditEvent
+from huiminbao.claims import services
 from huiminbao.claims.services import check_books
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import Container
@@ -28,6 +29,7 @@ from .test_claims_support import (
     enrolled,
     hospital,
     id_number,
+    image_bytes,
     into_coverage,
     person_id,
     settle,
@@ -202,6 +204,9 @@ def test_a_pdf_name_with_other_content_is_refused_in_chinese(
     assert body["errors"]["file"] == [body["message"]]
     mismatch = upload(zhang, number, "photo.pdf", PNG_BYTES)
     assert mismatch.status_code == 422 and "扩展名与内容不符" in mismatch.get_json()["message"]
+    # A real PNG with a web page behind it: judged whole, not by its first bytes.
+    polyglot = upload(zhang, number, "发票.png", PNG_BYTES + b"<html><script>x()</script>")
+    assert polyglot.status_code == 422 and "不是完整的 PNG 文件" in polyglot.get_json()["message"]
     detail = client.get(f"/api/v1/claims/{number}", headers=zhang.bearer).get_json()
     assert detail["documents"] == []
     root = wired.documents.root / "claims"  # type: ignore[attr-defined]
@@ -321,7 +326,7 @@ def test_an_agent_submits_and_follows_claims_for_the_principal(
     assert submitted.status_code == 201, submitted.get_json()
     number = submitted.get_json()["claim_no"]
     assert submitted.get_json()["timeline"][0]["by"] == "代办人"
-    assert upload(li, number, "发票.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 40).status_code == 201
+    assert upload(li, number, "发票.jpg", image_bytes("JPEG")).status_code == 201
     # Submitting is not viewing: without claims_view she cannot list or read them.
     assert li.client.get("/api/v1/claims", headers={**li.bearer, **acting}).status_code == 403
     assert li.client.get(f"/api/v1/claims/{number}", headers=li.bearer).status_code == 404
@@ -407,3 +412,29 @@ def test_a_claim_written_before_a_crash_is_the_answer_to_its_retry_not_a_second_
         numbers = session.scalars(select(Claim.claim_no).where(
             Claim.insured_person_id == person_id(zhang))).all()
     assert numbers == [retried.get_json()["claim_no"]]
+
+
+def test_a_claim_takes_a_bounded_number_and_size_of_documents(
+    client: FlaskClient, wired: Container, clock: MovableClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(services, "MAX_DOCUMENTS_PER_CLAIM", 2)
+    zhang = enrolled(client)
+    [zhang] = into_coverage(clock, wired, zhang)
+    number = submit(zhang, WORKED_EXAMPLE).get_json()["claim_no"]
+    assert upload(zhang, number, "1.png", PNG_BYTES).status_code == 201
+    assert upload(zhang, number, "2.pdf", PDF_BYTES).status_code == 201
+    third = upload(zhang, number, "3.png", PNG_BYTES)
+    assert third.status_code == 422
+    assert third.get_json()["code"] == "too_many_documents"
+    assert "最多上传 2 份材料" in third.get_json()["message"]
+
+    monkeypatch.setattr(services, "MAX_DOCUMENTS_PER_CLAIM", 30)
+    monkeypatch.setattr(services, "MAX_CLAIM_DOCUMENT_BYTES", len(PNG_BYTES) + len(PDF_BYTES) + 10)
+    large = upload(zhang, number, "4.png", PNG_BYTES)
+    assert large.status_code == 422 and large.get_json()["code"] == "claim_documents_too_large"
+    detail = client.get(f"/api/v1/claims/{number}", headers=zhang.bearer).get_json()
+    assert len(detail["documents"]) == 2  # nothing of the refused ones was kept
+    files = [p for p in (wired.documents.root / "claims").rglob("*")  # type: ignore[attr-defined]
+             if p.is_file()]
+    assert len(files) == 2

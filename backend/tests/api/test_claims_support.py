@@ -3,12 +3,14 @@ coverage period, hospitals' signed settlements, staff sign-in and document bytes
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from flask.testing import FlaskClient
+from PIL import Image
 
 from huiminbao.claims.clients import IssuedClient, create_client
 from huiminbao.claims.signing import sign
@@ -32,8 +34,15 @@ SECOND_CLAIM: dict[str, Any] = {
     "in_policy_self_pay_fen": 800_000,
     "items": [{"code": "HL002", "name": "CAR-T细胞治疗", "amount_fen": 1_500_000}],
 }
+def image_bytes(kind: str) -> bytes:
+    """A small, whole image (uploads are decoded completely, not just sniffed)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 3), (250, 250, 245)).save(buffer, kind)
+    return buffer.getvalue()
+
+
 PDF_BYTES = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<<>>\n%%EOF\n"
-PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
+PNG_BYTES = image_bytes("PNG")
 
 
 def enrolled(client: FlaskClient, name: str = "张伟") -> Session:

@@ -37,6 +37,7 @@ from huiminbao.claims.storage import (
 )
 from huiminbao.core.config import Settings
 from huiminbao.identity.sms import check_sms_text
+from tests.api.test_claims_support import image_bytes
 
 S = ClaimStatus
 ALLOWED = [
@@ -143,8 +144,8 @@ def test_stay_checks(admitted: date, discharged: date, problem: str | None) -> N
 # ---------------------------------------------------------------- documents
 
 PDF_BYTES = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
-JPEG_BYTES = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32
-PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+JPEG_BYTES = image_bytes("JPEG")
+PNG_BYTES = image_bytes("PNG")
 
 
 @pytest.mark.parametrize(
@@ -246,3 +247,19 @@ def test_timestamps_must_be_within_five_minutes(raw: str, fresh: bool) -> None:
     assert now.timestamp() == 1767225600
     assert signing.fresh(raw, now) is fresh
     assert timedelta(minutes=5) == signing.MAX_CLOCK_SKEW
+
+
+# A PNG or PDF header followed by something else passes a look at the first bytes only.
+POLYGLOTS = [
+    ("x.png", PNG_BYTES + b"<html><script>alert(1)</script></html>"),
+    ("x.png", b"\x89PNG\r\n\x1a\n<html><script>alert(1)</script></html>"),
+    ("x.jpg", JPEG_BYTES[:-40] + b"\xff\xd9"),  # truncated: does not decode
+    ("x.pdf", b"%PDF-1.4\n<html><body><script>alert(1)</script></body></html>\n%%EOF"),
+    ("x.pdf", PDF_BYTES + b"<html>after the end</html>" + b"x" * 2048),
+]
+
+
+@pytest.mark.parametrize(("filename", "data"), POLYGLOTS)
+def test_a_document_must_be_whole_and_nothing_else(filename: str, data: bytes) -> None:
+    with pytest.raises(UnacceptableDocument, match="不是完整的"):
+        check_document(filename, data)
