@@ -82,3 +82,15 @@ def test_the_public_verify_endpoint_is_rate_limited(client: FlaskClient) -> None
     throttled = client.get("/api/v1/verify/not-a-token")
     assert throttled.get_json()["code"] == "too_many_requests"
     assert int(throttled.headers["Retry-After"]) > 0
+
+
+def test_behind_a_trusted_proxy_two_clients_get_separate_limits(wired: Container) -> None:
+    client = _app(wired, trusted_proxies=1).test_client()
+    balancer = {"REMOTE_ADDR": "10.0.0.5"}  # every request arrives from the load balancer
+
+    def verify(resident: str) -> int:
+        return client.get("/api/v1/verify/not-a-token", environ_base=balancer,
+                          headers={"X-Forwarded-For": resident}).status_code
+
+    assert [verify("203.0.113.9") for _ in range(31)][-1] == 429
+    assert verify("198.51.100.7") == 404  # another resident: a bucket of their own
