@@ -115,3 +115,8 @@ def page(
         keep_screenshot(page, request.node.name)
     if page_errors:
         pytest.fail("uncaught errors in the page:\n" + "\n".join(page_errors))
+    # The Content-Security-Policy (core/headers.py) blocks inline code and foreign sources;
+    # Chromium reports each refusal on the console. A page the policy breaks fails here.
+    refused = [message for message in console_messages if "Content Security Policy" in message]
+    if refused:
+        pytest.fail("the Content-Security-Policy refused something:\n" + "\n".join(refused))

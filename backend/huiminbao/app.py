@@ -11,9 +11,10 @@ from flask import Flask, g
 from huiminbao import __version__
 from huiminbao.core.api import Api, register_error_handlers
 from huiminbao.core.clock import Clock, MovableClock, SystemClock
-from huiminbao.core.config import Settings
+from huiminbao.core.config import Mode, Settings
 from huiminbao.core.container import Container
 from huiminbao.core.db import Database
+from huiminbao.core.headers import init_security_headers
 from huiminbao.core.logging import configure_logging
 from huiminbao.core.ratelimit import init_rate_limits
 from huiminbao.core.requests import init_request_ids
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
     init_request_ids(app)
+    init_security_headers(app, production=settings.mode is Mode.PRODUCTION)
     _hold_one_connection_per_request(app, wired)
     init_rate_limits(app, settings)
     init_wechat(app, settings)
