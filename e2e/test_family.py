@@ -332,7 +332,7 @@ def test_zhou_qiang_verifies_a_relative_by_code_and_is_told_his_shortfall(
     code_input.fill("000000")
     step.get_by_role("button", name="确认验证").click()
     expect(step.locator(".field__error")).to_contain_text(
-        "验证码错误或已失效")
+        "验证码不正确")
 
     # -------------------------------------------------- not verified: no account payment
     page.get_by_role("link", name="为家人投保", exact=True).click()

@@ -22,7 +22,7 @@ from e2e.support import (
 
 pytestmark = pytest.mark.e2e
 
-WRONG_CODE = "验证码错误或已失效，请重新获取"
+WRONG_CODE = "验证码不正确，请核对后重新输入"
 
 
 def test_login_page_checks_input_and_reads_well_in_both_modes(page: Page, base_url: str) -> None:

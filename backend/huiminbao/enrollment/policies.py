@@ -17,7 +17,7 @@ from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.catalog.models import Product
 from huiminbao.core.container import Container
-from huiminbao.core.errors import InvalidInput, NotFound, RuleViolation
+from huiminbao.core.errors import Forbidden, InvalidInput, NotFound, RuleViolation
 from huiminbao.enrollment import numbers
 from huiminbao.enrollment.domain import (
     OrderStatus,
@@ -44,6 +44,7 @@ AUTO_RENEW_CONSENT_TEXT = (
     "我同意在下一保障年度开放投保时，为本保单的被保险人自动续保：续保扣款前将以短信提醒，"
     "提醒后至少7天方可从我的医保个人账户扣除续保保费；我可以随时关闭自动续保。"
 )
+AUTO_RENEW_PAYER_ONLY = "自动续保将从付款人的医保个人账户扣费，只能由付款人本人开启"
 
 
 @dataclass(frozen=True)
@@ -317,6 +318,16 @@ def set_auto_renew(c: Container, actor: Actor, policy_no: str, enabled: bool,
                                     .where(OrderItem.id == policy.order_item_id)).one()
             if order.payment_method != PaymentMethod.PERSONAL_ACCOUNT.value:
                 raise RuleViolation("自动续保从医保个人账户扣费，仅适用于用个人账户缴费的保单",
+                                    code="auto_renew_unavailable")
+            # The consent is to future debits from one person's account: only that person may
+            # give it — not the insured, not an agent, not staff. Turning it off (below, for
+            # anyone who may act on the policy) costs nobody anything.
+            if actor.person_id is None or actor.person_id != policy.payer_person_id:
+                raise Forbidden(AUTO_RENEW_PAYER_ONLY, code="not_payer")
+            if policy.payer_person_id != policy.holder_person_id:
+                # The renewal job enrolls as the holder and debits the holder's own account
+                # (renewal._renew): a principal's account paid through a proxy grant is not it.
+                raise RuleViolation("代缴的保单暂不支持自动续保，请到期后重新投保",
                                     code="auto_renew_unavailable")
             if consent_version != AUTO_RENEW_CONSENT_VERSION:
                 raise InvalidInput("请阅读并同意自动续保授权说明",

@@ -472,11 +472,11 @@ def _check_confirmations(c: Container, actor: Actor, result: Quote,
                                 code="sms_code_required",
                                 errors={"confirmations.sms_code": ["请输入短信验证码"]})
         with c.db.transaction() as session:
-            accepted = identity.consume_code(c, session, account.phone,
-                                             OtpPurpose.CONFIRM_PAYMENT, confirmations.sms_code)
-        if not accepted:
-            raise RuleViolation(identity.WRONG_CODE, code="wrong_code",
-                                errors={"confirmations.sms_code": [identity.WRONG_CODE]})
+            check = identity.consume_code(c, session, account.phone,
+                                          OtpPurpose.CONFIRM_PAYMENT, confirmations.sms_code)
+        if not check.accepted:
+            raise RuleViolation(check.message, code=check.error_code,
+                                errors={"confirmations.sms_code": [check.message]})
 
 
 def _account(c: Container, account_id: int) -> UserAccount:

@@ -20,7 +20,7 @@ from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.core.api import error_response
 from huiminbao.core.container import Container, container
 from huiminbao.core.errors import Forbidden, NotFound, RuleViolation
-from huiminbao.identity.auth import Actor, current_actor
+from huiminbao.identity.auth import Actor, current_actor, require_login_before_input
 from huiminbao.identity.domain import Action, Basis, Decision, decide
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -166,6 +166,7 @@ def subject_for(action: Action, actor: Actor) -> Subject:
 
 
 def init_access(app: Flask) -> None:
+    app.before_request(require_login_before_input)
     app.before_request(check_acting_for)
     app.after_request(_record_grant_uses)
     app.register_error_handler(AccessDenied, _record_denial)

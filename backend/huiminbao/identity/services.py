@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -32,7 +33,31 @@ from huiminbao.identity.domain import (
 from huiminbao.identity.models import AuthSession, OtpChallenge, Person, UserAccount
 from huiminbao.identity.sms_domain import SmsStatus, SmsTemplate
 
-WRONG_CODE = "验证码错误或已失效，请重新获取"
+# A wrong code may be typed again (until the sixth wrong try voids it); an expired, used or
+# voided one cannot, and only then is a new code the answer.
+WRONG_CODE = "验证码不正确，请核对后重新输入"
+EXPIRED_CODE = "验证码已失效，请重新获取"
+
+
+class CodeCheck(StrEnum):
+    ACCEPTED = "accepted"
+    WRONG = "wrong"  # the live code is another one: retype it
+    EXPIRED = "expired"  # no live code (expired, used, voided, never sent): send a new one
+
+    @property
+    def accepted(self) -> bool:
+        return self is CodeCheck.ACCEPTED
+
+    @property
+    def message(self) -> str:
+        return EXPIRED_CODE if self is CodeCheck.EXPIRED else WRONG_CODE
+
+    @property
+    def error_code(self) -> str:
+        return "code_expired" if self is CodeCheck.EXPIRED else "wrong_code"
+
+    def invalid_input(self, field: str = "code") -> InvalidInput:
+        return InvalidInput(self.message, code=self.error_code, errors={field: [self.message]})
 IDENTITY_MISMATCH = "身份信息核验未通过，请核对姓名和身份证号码后重试"
 
 _OTP_TEMPLATES = {
@@ -104,15 +129,15 @@ def _void_open_codes(session: Session, phone: str, purpose: OtpPurpose, now: dat
 def verify_code(c: Container, phone: str, purpose: OtpPurpose, code: str) -> None:
     """Consume the phone's current code, or raise. Each wrong try counts; the sixth voids it."""
     with c.db.transaction() as session:
-        accepted = consume_code(c, session, phone, purpose, code)
-    if not accepted:
-        raise InvalidInput(WRONG_CODE, code="wrong_code", errors={"code": [WRONG_CODE]})
+        check = consume_code(c, session, phone, purpose, code)
+    if not check.accepted:
+        raise check.invalid_input()
 
 
 def consume_code(c: Container, session: Session, phone: str, purpose: OtpPurpose,
-                 code: str) -> bool:
-    """Within the caller's transaction: True and consumed if the code is right. A wrong code's
-    counter must persist, so callers commit before they raise."""
+                 code: str) -> CodeCheck:
+    """Within the caller's transaction: ACCEPTED and consumed if the code is right. A wrong
+    code's counter must persist, so callers commit before they raise."""
     now = c.clock.now()
     challenge = session.scalars(
         select(OtpChallenge)
@@ -123,14 +148,15 @@ def consume_code(c: Container, session: Session, phone: str, purpose: OtpPurpose
         .with_for_update()  # two simultaneous logins with one code: exactly one consumes it
     ).first()
     if challenge is None or now >= challenge.expires_at:
-        return False
+        return CodeCheck.EXPIRED
     if not same_secret(c.settings.secret_key, code.strip(), challenge.code_hash):
         challenge.wrong_attempts += 1
         if challenge.wrong_attempts > OTP_MAX_WRONG_ATTEMPTS:
             challenge.voided_at = now
-        return False
+            return CodeCheck.EXPIRED
+        return CodeCheck.WRONG
     challenge.consumed_at = now
-    return True
+    return CodeCheck.ACCEPTED
 
 
 # ---------------------------------------------------------------- sessions
@@ -149,16 +175,16 @@ class SignIn:
 def login_with_code(c: Container, phone: str, code: str) -> SignIn:
     phone = check_phone(phone)
     with c.db.transaction() as session:
-        accepted = consume_code(c, session, phone, OtpPurpose.LOGIN, code)
-        if accepted:
+        check = consume_code(c, session, phone, OtpPurpose.LOGIN, code)
+        if check.accepted:
             account = _account_for_phone(c, session, phone)
             sign_in = _open_session(c, session, account, method="sms")
-    if not accepted:
+    if not check.accepted:
         audit.record_now(c.db, c.clock, AuditEntry(
             action="auth.login", outcome="failed", actor=AuditActor(),
-            details={"phone": mask_phone(phone), "reason": "wrong_code"},
+            details={"phone": mask_phone(phone), "reason": check.error_code},
         ))
-        raise InvalidInput(WRONG_CODE, code="wrong_code", errors={"code": [WRONG_CODE]})
+        raise check.invalid_input()
     return sign_in
 
 

@@ -122,11 +122,25 @@ def _grant_key() -> str:
     return f"proxy-grant:{(request.view_args or {}).get('grant_id')}"
 
 
+def _admitted(response: Response) -> bool:
+    return response.status_code < 400
+
+
+def _refused(response: Response) -> bool:
+    return response.status_code >= 400 and response.status_code != 429
+
+
 @blp.route("/proxy/grants/<int:grant_id>/sms")
 class GrantSms(MethodView):
+    # The grant's allowance protects its principal's phone, and its agent must be able to use
+    # it: only texts actually sent count against it — a stranger's or an anonymous call, turned
+    # away by the login or the access check, never does. Those count against their caller
+    # (account, else address) instead, so guessing grant numbers stays slow.
     decorators: ClassVar[list[Any]] = [
         limiter.limit("1 per minute;10 per day", key_func=_grant_key, methods=["POST"],
-                      scope="proxy-sms"),
+                      scope="proxy-sms", deduct_when=_admitted),
+        limiter.limit("20 per hour", key_func=_account_key, methods=["POST"],
+                      scope="proxy-sms-refused", deduct_when=_refused),
     ]
 
     @blp.response(200, CodeSentView)

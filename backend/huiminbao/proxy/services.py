@@ -396,7 +396,7 @@ def _activate(c: Container, actor: Actor, grant_id: int, method: ConfirmMethod, 
               evidence: list[str] | None = None, note: str | None = None) -> GrantDetails:
     now = c.clock.now()
     problem: GrantStatus | None = None
-    accepted = True
+    check = identity.CodeCheck.ACCEPTED
     details: GrantDetails | None = None
     with c.db.transaction() as session:
         grant = _locked(session, grant_id)
@@ -407,9 +407,9 @@ def _activate(c: Container, actor: Actor, grant_id: int, method: ConfirmMethod, 
             if method is ConfirmMethod.SMS:
                 assert principal_phone is not None and code is not None
                 # A wrong code's counter must persist: this transaction commits either way.
-                accepted = identity.consume_code(c, session, principal_phone,
-                                                 OtpPurpose.PROXY_GRANT, code)
-            if accepted:
+                check = identity.consume_code(c, session, principal_phone,
+                                              OtpPurpose.PROXY_GRANT, code)
+            if check.accepted:
                 grant.status = transition(status, GrantStatus.ACTIVE).value
                 grant.confirmed_at, grant.confirmed_method = now, method.value
                 grant.confirmed_by_account_id = actor.account_id
@@ -426,9 +426,8 @@ def _activate(c: Container, actor: Actor, grant_id: int, method: ConfirmMethod, 
                                _activation_params(details))
     if problem is not None:
         raise _not_pending(problem)
-    if not accepted:
-        raise InvalidInput(identity.WRONG_CODE, code="wrong_code",
-                           errors={"code": [identity.WRONG_CODE]})
+    if not check.accepted:
+        raise check.invalid_input()
     assert details is not None
     return details
 

@@ -53,14 +53,17 @@ def test_a_code_works_once(client: FlaskClient) -> None:
     assert _login_with(client, code).status_code == 200
     reused = _login_with(client, code)
     assert reused.status_code == 422
-    assert reused.get_json()["message"] == "验证码错误或已失效，请重新获取"
+    assert reused.get_json()["message"] == "验证码已失效，请重新获取"
+    assert reused.get_json()["code"] == "code_expired"
 
 
 def test_a_code_expires_after_five_minutes(client: FlaskClient, clock: MovableClock) -> None:
     client.post("/api/v1/auth/otp", json={"phone": PHONE})
     code = latest_code(client, PHONE)
     clock.advance(timedelta(minutes=5, seconds=1))
-    assert _login_with(client, code).status_code == 422
+    expired = _login_with(client, code)
+    assert expired.status_code == 422
+    assert expired.get_json()["message"] == "验证码已失效，请重新获取"
 
 
 def test_the_sixth_wrong_attempt_voids_the_code(client: FlaskClient) -> None:
@@ -68,15 +71,24 @@ def test_the_sixth_wrong_attempt_voids_the_code(client: FlaskClient) -> None:
     code = latest_code(client, PHONE)
     wrong = "000000" if code != "000000" else "111111"
     for _ in range(5):
-        assert _login_with(client, wrong).status_code == 422
+        refused = _login_with(client, wrong)
+        assert refused.status_code == 422
+        # Wrong, not expired: the same code may be typed again (resend is still locked).
+        assert refused.get_json()["message"] == "验证码不正确，请核对后重新输入"
+        assert refused.get_json()["code"] == "wrong_code"
     assert _login_with(client, code).status_code == 200  # five wrong tries leave it usable
 
     client2_phone = "13900000102"
     client.post("/api/v1/auth/otp", json={"phone": client2_phone})
     code = latest_code(client, client2_phone)
-    for _ in range(6):
+    for _ in range(5):
         assert _login_with(client, wrong, client2_phone).status_code == 422
-    assert _login_with(client, code, client2_phone).status_code == 422
+    sixth = _login_with(client, wrong, client2_phone)
+    assert sixth.get_json()["message"] == "验证码已失效，请重新获取"
+    voided = _login_with(client, code, client2_phone)
+    assert voided.status_code == 422
+    assert voided.get_json()["message"] == "验证码已失效，请重新获取"
+    assert voided.get_json()["code"] == "code_expired"
 
 
 def test_a_new_code_voids_the_previous_one(client: FlaskClient, clock: MovableClock) -> None:
@@ -270,3 +282,36 @@ def test_sms_outbox_is_absent_in_production(wired) -> None:  # type: ignore[no-u
     response = production.get("/api/v1/dev/sms?phone=13800000001")
     assert response.status_code == 404
     assert "items" not in response.get_json()
+
+
+@pytest.mark.parametrize(("method", "url", "payload"), [
+    ("POST", "/api/v1/me/identity", {"name": 1}),
+    ("PUT", "/api/v1/me/preferences", {"elderly_mode": "maybe"}),
+    ("POST", "/api/v1/enrollments", {"product_id": "x"}),
+    ("PUT", "/api/v1/policies/P1/auto-renew", {}),
+    ("POST", "/api/v1/proxy/grants", {"scopes": 3}),
+    ("POST", "/api/v1/claims", []),
+    ("POST", "/api/v1/admin/products", {"year": "soon"}),
+    ("GET", "/api/v1/enrollments?status=whatever", None),
+])
+def test_anonymous_callers_are_asked_to_log_in_before_their_input_is_checked(
+    client: FlaskClient, method: str, url: str, payload: object,
+) -> None:
+    response = client.open(url, method=method, json=payload)
+    assert response.status_code == 401, response.get_json()
+    assert response.get_json()["message"] == "请先登录"
+    assert "errors" not in response.get_json() or not response.get_json()["errors"]
+
+
+def test_public_endpoints_still_check_their_input_for_anonymous_callers(
+    client: FlaskClient,
+) -> None:
+    from huiminbao.identity.auth import PUBLIC_WITH_INPUT
+
+    # Every exemption names a real endpoint and method (a renamed view must not slip out).
+    routes = {(rule.endpoint, method) for rule in client.application.url_map.iter_rules()
+              for method in rule.methods or ()}
+    assert routes >= PUBLIC_WITH_INPUT
+    missing = client.post("/api/v1/auth/login", json={})
+    assert missing.status_code == 422
+    assert "phone" in missing.get_json()["errors"]

@@ -127,6 +127,36 @@ def test_an_insured_relative_cannot_cancel_what_the_holder_paid(
     assert refused.get_json()["code"] == "not_holder"
 
 
+def test_only_the_payer_may_turn_auto_renewal_on_the_insured_may_turn_it_off(
+    client: FlaskClient, app: Any
+) -> None:
+    zhang = sign_in(client, "张伟")
+    ids = _add_family(zhang)
+    policy_no = _buy(zhang, [ids["李娜"]]).get_json()["policies"][0]["policy_no"]
+    consent = client.get("/api/v1/auto-renew-consent").get_json()
+    url = f"/api/v1/policies/{policy_no}/auto-renew"
+    on = {"enabled": True, "consent_version": consent["version"]}
+
+    # 李娜 is insured, but the renewal premium would come from 张伟's personal account.
+    li = sign_in(app.test_client(), "李娜")
+    refused = li.client.put(url, headers=li.bearer, json=on)
+    assert refused.status_code == 403
+    assert refused.get_json()["code"] == "not_payer"
+    assert refused.get_json()["message"] == (
+        "自动续保将从付款人的医保个人账户扣费，只能由付款人本人开启")
+    assert li.client.get(f"/api/v1/policies/{policy_no}",
+                         headers=li.bearer).get_json()["auto_renew"] is False
+
+    accepted = client.put(url, headers=zhang.bearer, json=on)
+    assert accepted.status_code == 200, accepted.get_json()
+    assert accepted.get_json()["auto_renew"] is True
+
+    # Declining next year's cover costs nobody anything: the insured may switch it off.
+    off = li.client.put(url, headers=li.bearer, json={"enabled": False})
+    assert off.status_code == 200, off.get_json()
+    assert off.get_json()["auto_renew"] is False
+
+
 def test_a_batch_where_one_person_fails_charges_nothing_and_names_them(
     client: FlaskClient, app: Any
 ) -> None:

@@ -312,6 +312,26 @@ def test_the_principal_may_decline(agent: Session, principal: Session) -> None:
 # ---------------------------------------------------------------- confirming by SMS code
 
 
+def test_strangers_cannot_use_up_a_grants_sms_allowance(agent: Session, app: Flask) -> None:
+    grant = ask(agent, "张建国", ZHANG_JIANGUO_ID, ["enroll"], method="sms").get_json()
+    url = f"/api/v1/proxy/grants/{grant['id']}/sms"
+    anonymous = app.test_client()
+    stranger = sign_in(app.test_client(), "刘䶮")
+    for _ in range(20):
+        assert anonymous.post(url).status_code == 401
+        assert stranger.client.post(url, headers=stranger.bearer).status_code == 404
+
+    # The agent still gets the code texted; the grant's own limit then applies to the agent.
+    sent = agent.client.post(url, headers=agent.bearer)
+    assert sent.status_code == 200, sent.get_json()
+    again = agent.client.post(url, headers=agent.bearer)
+    assert again.status_code == 429
+
+    # The refused calls were counted against their callers, not the grant.
+    assert anonymous.post(url).status_code == 429
+    assert stranger.client.post(url, headers=stranger.bearer).status_code == 429
+
+
 def test_the_principal_reads_out_an_sms_code(
     agent: Session, app: Flask, wired: Container,
 ) -> None:
