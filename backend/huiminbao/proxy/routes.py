@@ -14,7 +14,7 @@ from huiminbao.core.errors import InvalidInput
 from huiminbao.core.ratelimit import limiter
 from huiminbao.core.requests import public_root
 from huiminbao.enrollment.policies import qr_png
-from huiminbao.identity.auth import current_actor, optional_actor
+from huiminbao.identity.auth import account_or_address, current_actor
 from huiminbao.proxy import services
 from huiminbao.proxy.domain import ConfirmMethod
 from huiminbao.proxy.schemas import (
@@ -44,16 +44,11 @@ def _view(details: services.GrantDetails) -> dict[str, Any]:
                                                     details.grant.principal_person_id})
 
 
-def _account_key() -> str:
-    actor = optional_actor()
-    return f"account:{actor.account_id}" if actor else f"ip:{request.remote_addr}"
-
-
 @blp.route("/proxy/grants")
 class Grants(MethodView):
     # Each request checks a name against an ID number at the registry: not an open oracle.
     decorators: ClassVar[list[Any]] = [
-        limiter.limit("30 per hour", key_func=_account_key, methods=["POST"],
+        limiter.limit("30 per hour", key_func=account_or_address, methods=["POST"],
                       scope="proxy-ask"),
     ]
 
@@ -139,7 +134,7 @@ class GrantSms(MethodView):
     decorators: ClassVar[list[Any]] = [
         limiter.limit("1 per minute;10 per day", key_func=_grant_key, methods=["POST"],
                       scope="proxy-sms", deduct_when=_admitted),
-        limiter.limit("20 per hour", key_func=_account_key, methods=["POST"],
+        limiter.limit("20 per hour", key_func=account_or_address, methods=["POST"],
                       scope="proxy-sms-refused", deduct_when=_refused),
     ]
 
