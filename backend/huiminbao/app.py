@@ -14,6 +14,7 @@ from huiminbao.core.clock import Clock, MovableClock, SystemClock
 from huiminbao.core.config import Settings
 from huiminbao.core.container import Container
 from huiminbao.core.db import Database
+from huiminbao.core.inputs import init_input_checks
 from huiminbao.core.logging import configure_logging
 from huiminbao.core.ratelimit import init_rate_limits
 from huiminbao.core.requests import init_request_ids
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     init_request_ids(app)
     _hold_one_connection_per_request(app, wired)
     init_rate_limits(app, settings)
+    init_input_checks(app)
     init_wechat(app, settings)
     init_access(app)
     api = Api(app)
