@@ -15,6 +15,7 @@ from huiminbao.core.config import Mode, Settings
 from huiminbao.core.container import Container
 from huiminbao.core.db import Database
 from huiminbao.core.headers import init_security_headers
+from huiminbao.core.inputs import init_input_checks
 from huiminbao.core.logging import configure_logging
 from huiminbao.core.ratelimit import init_rate_limits
 from huiminbao.core.requests import init_request_ids
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     init_security_headers(app, production=settings.mode is Mode.PRODUCTION)
     _hold_one_connection_per_request(app, wired)
     init_rate_limits(app, settings)
+    init_input_checks(app)
     init_wechat(app, settings)
     init_access(app)
     api = Api(app)

@@ -8,6 +8,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from huiminbao.claims.domain import ClaimStatus, Decision
+from huiminbao.core.inputs import Id
 
 MAX_FEN = 10**10  # 1亿元: far beyond any hospital bill, well within BIGINT
 _MONEY = validate.Range(min=0, max=MAX_FEN, error="金额超出允许范围")
@@ -49,7 +50,7 @@ class ClaimRequestSchema(_BillSchema, _StaySchema):
 class EstimateRequestSchema(_BillSchema):
     policy_no = fields.String(load_default=None, validate=validate.Length(max=32), metadata={
         "description": "default: the live policy (current, else upcoming)"})
-    product_id = fields.Integer(load_default=None, strict=True, metadata={
+    product_id = Id(load_default=None, strict=True, metadata={
         "description": "without a policy: the product to estimate on"})
     tier = fields.String(load_default=None, validate=validate.Length(max=32), metadata={
         "description": "without a policy: the tier to estimate on"})

@@ -6,6 +6,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from huiminbao.catalog.schemas import CoverageInSchema, WindowInSchema
+from huiminbao.core.inputs import Id
 
 _PAYMENTS = ["counter_cash", "subsidy"]
 
@@ -30,12 +31,12 @@ class BulkFormSchema(Schema):
     employer_code = fields.String(required=True, metadata={
         "description": "e.g. the unified social credit code; the ledger account employer:<code>"})
     employer_name = fields.String(required=True)
-    product_id = fields.Integer(required=True, metadata={
+    product_id = Id(required=True, metadata={
         "description": "a published product whose window is open"})
 
 
 class RosterFormSchema(Schema):
-    product_id = fields.Integer(required=True, metadata={
+    product_id = Id(required=True, metadata={
         "description": "a published product whose window is open; its year is the roster's"})
 
 
@@ -123,7 +124,7 @@ class CounterInSchema(Schema):
         _PAYMENTS, error="窗口只能办理现金缴费（counter_cash）或政府资助（subsidy）"),
         metadata={"description": " | ".join(_PAYMENTS)})
     evidence = fields.Nested(EvidenceSchema, required=True)
-    product_id = fields.Integer(load_default=None, allow_none=True, metadata={
+    product_id = Id(load_default=None, allow_none=True, metadata={
         "description": "default: the city's product open today"})
 
 

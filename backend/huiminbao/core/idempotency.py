@@ -101,7 +101,9 @@ def request_fingerprint(owner: str) -> str:
          "acting_for": request.headers.get("X-Acting-For", "")},
         sort_keys=True, ensure_ascii=False, separators=(",", ":"),
     )
-    return hashlib.sha256(f"{owner}|{canonical}".encode()).hexdigest()
+    # surrogatepass: a lone surrogate is refused before any view runs (core/inputs.py); should one
+    # ever get here, the fingerprint still hashes rather than failing the request.
+    return hashlib.sha256(f"{owner}|{canonical}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def link_resource(session: Session, resource: str) -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from huiminbao.core.inputs import Id
 from huiminbao.enrollment.domain import PaymentMethod
 
 _METHODS = [method.value for method in PaymentMethod]
 
 
 class InsuredChoiceSchema(Schema):
-    person_id = fields.Integer(required=True, strict=True,
-                               metadata={"description": "a person id from GET /me or /me/family"})
+    person_id = Id(required=True, strict=True,
+                   metadata={"description": "a person id from GET /me or /me/family"})
     tier = fields.String(required=True, validate=validate.Length(min=1, max=32))
 
 
@@ -30,7 +31,7 @@ class ConfirmationsSchema(Schema):
 
 
 class EnrollmentRequestSchema(Schema):
-    product_id = fields.Integer(required=True, strict=True)
+    product_id = Id(required=True, strict=True)
     tier = fields.String(load_default=None, metadata={"description": "tier for everyone"})
     insured = fields.List(fields.Nested(InsuredChoiceSchema), load_default=None,
                           validate=validate.Length(max=10, error="一笔订单最多为10人投保"),

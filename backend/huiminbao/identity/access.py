@@ -133,7 +133,7 @@ def check_acting_for() -> None:
     if actor.person_id is not None and raw == str(actor.person_id):
         return  # acting for oneself is just oneself
     action = _declared_action()
-    subject_person_id = int(raw) if raw.isdigit() and len(raw) <= 18 else None
+    subject_person_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
     c = container()
     decision = Decision.deny()
     if action is not None and subject_person_id is not None:
