@@ -17,10 +17,8 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from huiminbao.core.clock import Clock
-from huiminbao.core.config import ConfigError, Settings
+from huiminbao.core.config import ConfigError, Settings, on_this_machine
 from huiminbao.core.db import Database
-
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class Port(StrEnum):
@@ -157,7 +155,7 @@ def choose_ports(settings: Settings) -> list[PortChoice]:
 
 
 def _on_this_machine(url: str) -> bool:
-    return urlsplit(url if "//" in url else f"//{url}").hostname in LOOPBACK_HOSTS
+    return on_this_machine(urlsplit(url if "//" in url else f"//{url}").hostname)
 
 
 def checked_ports(settings: Settings) -> dict[Port, PortChoice]:

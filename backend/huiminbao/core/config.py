@@ -6,6 +6,7 @@ start without a real secret key and never exposes development endpoints.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -137,7 +138,7 @@ class Settings:
             raise ConfigError("WECHAT_APP_ID and WECHAT_APP_SECRET must be set together")
         if self.public_url is not None:
             parts = urlsplit(self.public_url)
-            local = parts.hostname in {"127.0.0.1", "localhost", "::1"}
+            local = on_this_machine(parts.hostname)
             if parts.scheme not in ("https", "http") or not parts.hostname \
                     or (parts.scheme == "http" and not local) or parts.query or parts.fragment:
                 raise ConfigError("HUIMINBAO_PUBLIC_URL must be the https:// address residents "
@@ -169,6 +170,19 @@ def parse_aware_datetime(raw: str, name: str) -> datetime:
     if parsed.tzinfo is None:
         raise ConfigError(f"{name} must carry a UTC offset, e.g. 2026-11-22T09:00:00+08:00")
     return parsed
+
+
+def on_this_machine(host: str | None) -> bool:
+    """Whether a URL's host is this machine (localhost, ::1, 127.0.0.0/8): the one place where
+    plain http is allowed and where demo mode may reach a real adapter's stand-in."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _parse_count(raw: str, name: str) -> int:

@@ -72,7 +72,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from huiminbao.core.clock import CHINA_TZ, Clock
-from huiminbao.core.config import ConfigError
+from huiminbao.core.config import ConfigError, on_this_machine
 from huiminbao.payments.gateway import (
     MAX_NOTIFICATION_BYTES,
     NOTIFY_PATH,
@@ -103,7 +103,6 @@ PAYMENT_TTL = timedelta(hours=2)
 DESCRIPTION_MAX_BYTES = 127
 PROBE_OUT_TRADE_NO = "HMBPROBE00000000000000000000"
 DEFAULT_REFUND_POLLS: tuple[float, ...] = (0.2, 0.5, 1.0)
-_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _TRADE_STATES = {
     "SUCCESS": TradeState.SUCCESS,
     "REFUND": TradeState.REFUND,
@@ -146,7 +145,7 @@ def _checked_url(value: str, name: str) -> str:
     parts = urlsplit(value)
     if parts.scheme == "https" and parts.netloc:
         return value.rstrip("/") if name == "WECHATPAY_BASE_URL" else value
-    if parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS:
+    if parts.scheme == "http" and on_this_machine(parts.hostname):
         return value.rstrip("/") if name == "WECHATPAY_BASE_URL" else value
     raise ConfigError(f"{name} must be an https URL (http only for 127.0.0.1), not {value!r}")
 
@@ -392,7 +391,7 @@ class WechatPayV3Gateway:
         self._refund_polls = refund_polls
         self._statement_days = statement_days
         self._http = session or requests.Session()
-        if urlsplit(config.base_url).hostname in _LOOPBACK_HOSTS:
+        if on_this_machine(urlsplit(config.base_url).hostname):
             self._http.trust_env = False  # never through a proxy to a local server
 
     @property

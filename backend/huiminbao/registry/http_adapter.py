@@ -14,7 +14,6 @@ spoken to the bridge a city's integration team runs in front of its 医保信息
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from huiminbao.core.config import ConfigError
+from huiminbao.core.config import ConfigError, on_this_machine
 from huiminbao.registry import wire
 from huiminbao.registry.port import (
     AccountBalance,
@@ -85,9 +84,6 @@ class RegistryRefused(RegistryUnavailable):
         self.code = code
 
 
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-
-
 def check_registry_url(url: str) -> None:
     """``ConfigError`` naming ``HUIMINBAO_REGISTRY_URL`` unless the URL is ``https://``, or
     ``http://`` to this machine (loopback: the simulator, a bridge on the same host, tests).
@@ -99,18 +95,9 @@ def check_registry_url(url: str) -> None:
         raise ConfigError(f"{ENV_URL} must be an https URL, not {url!r}") from exc
     if parts.scheme not in ("http", "https") or not host:
         raise ConfigError(f"{ENV_URL} must be an https URL, not {url!r}")
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not on_this_machine(host):
         raise ConfigError(f"{ENV_URL} must use https:// (http:// is allowed only for "
                           f"127.0.0.1, ::1 or localhost), not {url!r}")
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from huiminbao.core.config import DEMO_SECRET_KEY, ConfigError, Mode, Settings
+from huiminbao.core.config import DEMO_SECRET_KEY, ConfigError, Mode, Settings, on_this_machine
 
 
 def test_defaults_are_the_embedded_demo() -> None:
@@ -68,3 +68,14 @@ def test_production_starts_with_a_real_secret() -> None:
                                   "REDIS_URL": "redis://127.0.0.1:6379/0"})
     assert settings.public_url == "https://hmb.example.gov.cn"
     assert settings.mode is Mode.PRODUCTION
+
+
+@pytest.mark.parametrize(("host", "local"), [
+    ("127.0.0.1", True), ("127.8.0.1", True), ("::1", True), ("LOCALHOST", True),
+    ("localhost.example.cn", False), ("127.0.0.1.example.cn", False), ("10.0.0.5", False),
+    ("hmb.example.gov.cn", False), ("", False), (None, False),
+])
+def test_one_rule_says_what_is_this_machine(host: str | None, local: bool) -> None:
+    """Plain http, and demo mode's real adapters, are allowed only towards this machine: the
+    settings, the wiring and both HTTP adapters ask this one function."""
+    assert on_this_machine(host) is local
