@@ -22,9 +22,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from huiminbao.core.local_http import LocalHttpServer
 from huiminbao.identity.sms_domain import SmsTemplate
 
 SECRET_ID = "AKIDfakeSmsSecretId0000000000000000"  # noqa: S105 - the fake's own
@@ -72,8 +73,7 @@ class FakeTencentSms:
         self.delay = 0.0
         self._lock = threading.Lock()
         self._serials = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LocalHttpServer | None = None
 
     # ------------------------------------------------------------ life cycle
 
@@ -87,23 +87,17 @@ class FakeTencentSms:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="fake-tencent-sms")
-        self._thread.start()
+        self._server = LocalHttpServer(Handler, name="fake-tencent-sms", host=host, port=port)
         return self
 
     @property
     def url(self) -> str:
         assert self._server is not None, "start() first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._server.url
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
 
     def env(self) -> dict[str, str]:

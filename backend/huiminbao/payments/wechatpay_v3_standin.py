@@ -50,7 +50,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -59,6 +59,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from huiminbao.core.clock import CHINA_TZ, Clock, SystemClock
+from huiminbao.core.local_http import LocalHttpServer
 from huiminbao.payments.wechatpay_v3 import (
     aes_gcm_encrypt,
     answer_message,
@@ -162,8 +163,7 @@ class WechatPayStandin:
         self._faults: list[str] = []
         self._answers: dict[str, _Override] = {}
         self.deliveries: list[Delivery] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LocalHttpServer | None = None
         self._stopping = threading.Event()
         self._timers: list[threading.Timer] = []
         self._dir: tempfile.TemporaryDirectory[str] | None = None
@@ -176,26 +176,20 @@ class WechatPayStandin:
         class Handler(_Handler):
             server_standin = standin
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="wechatpay-standin", daemon=True)
-        self._thread.start()
+        self._server = LocalHttpServer(Handler, name="wechatpay-standin", host=host, port=port)
         return self
 
     @property
     def url(self) -> str:
         assert self._server is not None, "start() first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._server.url
 
     def stop(self) -> None:
         self._stopping.set()
         for timer in self._timers:
             timer.cancel()
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
         if self._dir is not None:
             self._dir.cleanup()
