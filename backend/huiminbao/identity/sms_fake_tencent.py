@@ -71,6 +71,9 @@ class FakeTencentSms:
         self.fail_code: str | None = None
         self.error_code: str | None = None
         self.delay = 0.0
+        # Seconds to stall *after* the text was accepted (recorded): the client's timeout then
+        # hides a delivery that did happen - the crash window the worker's docstring names.
+        self.answer_delay = 0.0
         self._lock = threading.Lock()
         self._serials = itertools.count(1)
         self._server: LocalHttpServer | None = None
@@ -152,7 +155,10 @@ class FakeTencentSms:
         action = request.headers.get("X-TC-Action", "")
         params = json.loads(body or b"{}")
         if action == "SendSms":
-            self._answer(request, self._send_sms(params, request_id))
+            answer = self._send_sms(params, request_id)
+            if self.answer_delay:
+                time.sleep(self.answer_delay)
+            self._answer(request, answer)
         elif action == "DescribeSmsTemplateList":
             ids = [str(i) for i in params.get("TemplateIdSet") or []]
             known = set(template_ids().values())

@@ -129,6 +129,25 @@ def test_failures_back_off_and_are_given_up_after_the_last_attempt(
     assert fake.messages == []
 
 
+def test_an_answer_lost_after_the_provider_accepted_is_retried_never_lost(
+    wired: Container, fake: FakeTencentSms, provider: TencentSmsProvider, clock: MovableClock
+) -> None:
+    """The provider took the text, then its answer never came (the client's 2 s timeout): the
+    outcome is unknown, so the text is retried. The resident may get it twice - the documented
+    at-least-once window - but never zero times, and the row ends sent."""
+    [message_id] = queue(wired, 1)
+    fake.answer_delay = 3.0
+    assert deliver_due(wired, provider).failed == 1
+    assert outbox_ids_sent(fake) == Counter({message_id: 1})  # it did go out
+    first = rows(wired)[message_id]
+    assert first.status == "failed" and first.last_error
+    fake.answer_delay = 0.0
+    clock.advance(timedelta(seconds=31))
+    assert deliver_due(wired, provider).sent == 1
+    assert rows(wired)[message_id].status == "sent"
+    assert outbox_ids_sent(fake) == Counter({message_id: 2})
+
+
 def test_a_crashed_workers_lease_runs_out_and_another_sends_it_once(
     wired: Container, fake: FakeTencentSms, provider: TencentSmsProvider, clock: MovableClock
 ) -> None:
