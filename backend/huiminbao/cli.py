@@ -280,7 +280,12 @@ def _sms_provider(wired: Container) -> SmsProvider:
     here without a provider: wiring.py refuses it)."""
     from huiminbao.identity.sms import SimulatedSmsProvider
 
-    return wired.sms_provider or SimulatedSmsProvider()
+    if wired.sms_provider is not None:
+        return wired.sms_provider
+    if not wired.settings.is_demo:  # wiring.py refuses this first; never fall back silently
+        raise click.ClickException(
+            "生产模式需要配置短信服务商（SMS_PROVIDER 等），不能使用模拟发送")
+    return SimulatedSmsProvider()
 
 
 @main.group()
