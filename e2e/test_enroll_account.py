@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -18,12 +19,14 @@ from e2e.support import (
     TAP_COUNTER,
     assert_no_axe_violations,
     decode_qr,
+    http_put_json,
     keep_screenshot,
     reset_taps,
     sign_up,
     small_touch_targets,
     taps,
 )
+from huiminbao.core.clock import CHINA_TZ
 
 pytestmark = pytest.mark.e2e
 
@@ -234,3 +237,19 @@ def test_zhang_wei_enrolls_in_three_taps_and_cancels_before_coverage(
     # The QR code still verifies, and now says the policy was cancelled.
     visitor.reload()
     expect(visitor.locator("[data-verdict=warn]")).to_contain_text("已退保")
+
+    # Half a year after the coverage ends the code itself expires: no details any more.
+    ends = date.fromisoformat(page.request.get(f"/api/v1/policies/{policy_no}").json()[
+        "coverage_ends_on"])
+    later = datetime.combine(ends + timedelta(days=181), time(9), CHINA_TZ)
+    status, _ = http_put_json(base_url, "/api/v1/dev/clock", {"now": later.isoformat()})
+    assert status == 200
+    visitor.reload()
+    expect(visitor.locator("[data-verdict=warn]")).to_have_text(re.compile("此验证码已过期"))
+    expect(visitor.locator("[data-reason]")).to_contain_text("保障期已结束")
+    expect(visitor.locator("[data-fact=policy-no]")).to_have_count(0)
+    assert policy_no not in visitor.locator("body").inner_text()
+    answer = visitor.request.get(f"/api/v1/verify/{verify_url.rsplit('/', 1)[1]}")
+    assert answer.status == 410 and answer.headers["cache-control"] == "no-store"
+    assert_no_axe_violations(visitor, "on 保单验真 (expired)")
+    keep_screenshot(visitor, "verify-expired")

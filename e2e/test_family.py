@@ -210,6 +210,11 @@ def test_zhang_wei_buys_for_four_family_members_in_one_confirmation(
     expect(card).to_contain_text("有效（待生效）")
     card.get_by_role("link", name=re.compile("^查看电子保单")).click()
     expect(li_na.locator("[data-fact=holder] dd")).to_have_text("张*")
+    # Auto-renewal would debit 张伟's account: she sees its state, not a switch she cannot use.
+    expect(li_na.locator("[data-fact=auto-renew] dd")).to_have_text("未开启")
+    expect(li_na.locator("[data-renew-payer-note]")).to_contain_text("自动续保由付款人张*管理")
+    expect(li_na.get_by_role("switch", name="自动续保")).to_have_count(0)
+    assert_no_axe_violations(li_na, "on 李娜's 电子保单")
 
     # She adds 张小宇 (her son, too): already covered, by someone she is not told of.
     li_na.goto("/family.html")
@@ -236,6 +241,11 @@ def test_zhang_wei_buys_for_four_family_members_in_one_confirmation(
     father.goto("/policies.html")
     expect(father.locator(f"[data-policy='{policy_nos['张*国']}']")).to_contain_text("张*国")
     father.context.close()
+
+    # 张伟 paid for it: on the same policy he has the switch, and no note.
+    page.goto(f"/policy.html?no={policy_nos['李*']}")
+    expect(page.get_by_role("switch", name="自动续保")).to_be_visible()
+    expect(page.locator("[data-renew-payer-note]")).to_be_hidden()
 
     # ---------------------------------------------------------------- 退保: 王秀英, before coverage
     page.goto(f"/policy.html?no={policy_nos['王*英']}")

@@ -318,6 +318,17 @@ def renewal_run(next_product_id: int) -> None:
     click.echo(counts.format())
 
 
+@renewal.command("revoke-unconsented")
+@click.option("--dry-run", is_flag=True, help="list the policies, change nothing")
+def renewal_revoke_unconsented(dry_run: bool) -> None:
+    """Turn off auto-renewals not switched on by the paying holder; audit and text the payer."""
+    from huiminbao.enrollment.auto_renew_fix import revoke_unconsented
+
+    with wired_from_env() as wired:
+        report = revoke_unconsented(wired, dry_run=dry_run)
+    click.echo(report.format())
+
+
 @main.group()
 def staff() -> None:
     """Staff accounts (never created by self-sign-up)."""

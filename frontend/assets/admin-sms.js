@@ -12,6 +12,7 @@ import { ADMIN, dataTable, pill, startConsole } from "./admin.js";
 const TEMPLATES = {
   login_code: "登录验证码", payment_code: "支付验证码", relative_code: "家庭成员验证码",
   proxy_grant_code: "代办授权验证码", debit_notice: "个人账户扣款通知", renewal_notice: "自动续保通知",
+  auto_renew_revoked: "自动续保关闭通知",
   refund_closed_order: "订单关闭退款通知", refund_surrender: "退保退费通知",
   enrolled_by_relative: "亲属代为投保通知", enrolled_by_agent: "代办参保通知",
   proxy_grant_active: "代办授权生效通知", claim_submitted: "理赔已提交", claim_under_review: "理赔审核中",

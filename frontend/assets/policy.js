@@ -23,6 +23,7 @@ const renewCard = document.getElementById("renew-card");
 const renewSwitch = document.getElementById("renew-switch");
 const renewStatus = document.getElementById("renew-status");
 const renewNote = document.getElementById("renew-note");
+const renewPayerNote = document.getElementById("renew-payer-note");
 const cancelCard = document.getElementById("cancel-card");
 const cancelBody = document.getElementById("cancel-body");
 const alertBox = document.getElementById("policy-alert");
@@ -169,12 +170,23 @@ async function cancelPolicy(button) {
 // ---------------------------------------------------------------- 自动续保
 
 // Auto-renewal debits the personal account after a reminder (DESIGN §2.4): offered for policies
-// paid that way; others are bought again in next year's window.
+// paid that way; others are bought again in next year's window. Only the payer in person may turn
+// it on (the server's rule, answered as can_set_auto_renew), so nobody else sees the switch; the
+// payer may always turn it off again.
 function syncRenew(p) {
   renewCard.hidden = p.status !== "active";
   const offered = p.payment_method === "personal_account" || p.auto_renew;
-  renewSwitch.hidden = !offered;
+  const mine = Boolean(p.can_set_auto_renew || (p.viewer_is_payer && p.auto_renew));
+  renewSwitch.hidden = !offered || !mine;
   renewNote.hidden = offered;
+  let payerNote = "";
+  if (offered && !mine) {
+    payerNote = p.viewer_is_payer
+      ? "代缴的保单暂不支持自动续保，请到期后重新投保。"
+      : `自动续保由付款人${p.payer_name || ""}管理：续保保费从付款人的医保个人账户扣除，只能由付款人本人开启。`;
+  }
+  renewPayerNote.textContent = payerNote;
+  renewPayerNote.hidden = !payerNote;
   renewSwitch.setAttribute("aria-checked", p.auto_renew ? "true" : "false");
   renewSwitch.querySelector("[data-switch-state]").textContent = p.auto_renew ? "开" : "关";
 }

@@ -49,6 +49,18 @@ function showResult(result) {
   content.hidden = false;
 }
 
+// A genuine code past its date (410 verify_expired): the server gives no details of the policy.
+function showExpired(error) {
+  replaceChildren(content,
+    h("section", { class: "card verify", "aria-labelledby": "verify-title" },
+      h("h2", { class: "visually-hidden", id: "verify-title" }, "核验结果"),
+      verdict("!", "此验证码已过期", "warn"),
+      h("p", { class: "verify__reason", "data-reason": true }, errorMessage(error)),
+      h("p", { class: "verify__note" }, "验证码在保障期结束180天后失效。如需核实保单，请联系承保公司客服。")));
+  clearState(stateBox);
+  content.hidden = false;
+}
+
 function showInvalid(error) {
   replaceChildren(content,
     h("section", { class: "card verify", "aria-labelledby": "verify-title" },
@@ -72,6 +84,10 @@ async function load() {
   try {
     result = await api.get(`/verify/${encodeURIComponent(token)}`);
   } catch (error) {
+    if (error instanceof ApiError && error.status === 410) {
+      showExpired(error);
+      return;
+    }
     if (error instanceof ApiError && (error.status === 404 || error.status === 400)) {
       showInvalid(error);
       return;

@@ -22,8 +22,11 @@ def frontend_blueprint(frontend_dir: Path) -> Blueprint:
 
     @bp.get("/verify/<string:token>")
     def verify_page(token: str) -> Response:
-        # The e-policy QR points here; the page reads the token from its own URL.
-        return _no_store(send_from_directory(frontend_dir, "verify.html"))
+        # The e-policy QR points here; the page reads the token from its own URL. The URL is a
+        # credential for the policy's check: kept out of every cache, not just revalidated.
+        response = send_from_directory(frontend_dir, "verify.html")
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @bp.get("/<path:filename>")
     def asset(filename: str) -> Response:

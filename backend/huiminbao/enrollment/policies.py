@@ -6,18 +6,22 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 import qrcode
 from itsdangerous import BadSignature, URLSafeSerializer
+from joserfc import jwt
+from joserfc.errors import ExpiredTokenError, JoseError
+from joserfc.jwk import OctKey
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.catalog.models import Product
+from huiminbao.core.clock import CHINA_TZ
 from huiminbao.core.container import Container
-from huiminbao.core.errors import Forbidden, InvalidInput, NotFound, RuleViolation
+from huiminbao.core.errors import DomainError, Forbidden, InvalidInput, NotFound, RuleViolation
 from huiminbao.enrollment import numbers
 from huiminbao.enrollment.domain import (
     OrderStatus,
@@ -30,7 +34,7 @@ from huiminbao.enrollment.domain import (
 from huiminbao.enrollment.models import Order, OrderItem, Policy, Refund, SubsidyUse
 from huiminbao.identity.access import Subject, authorize, require_access
 from huiminbao.identity.auth import Actor
-from huiminbao.identity.domain import Action
+from huiminbao.identity.domain import Action, hash_secret
 from huiminbao.identity.models import Person
 from huiminbao.identity.sms_domain import SmsTemplate
 from huiminbao.payments import ledger
@@ -55,6 +59,7 @@ class PolicyDetails:
     holder: Person
     order: Order
     refund: Refund | None
+    payer: Person | None = None  # whose account paid (None: online, employer, subsidy …)
 
 
 # ---------------------------------------------------------------- reading
@@ -110,30 +115,111 @@ def _details(session: Session, policy: Policy) -> PolicyDetails:
     holder = session.get(Person, policy.holder_person_id)
     refund = session.scalars(select(Refund).where(Refund.policy_id == policy.id)).one_or_none()
     assert order is not None and insured is not None and holder is not None
-    return PolicyDetails(policy, product, insured, holder, order, refund)
+    payer = session.get(Person, policy.payer_person_id) if policy.payer_person_id else None
+    return PolicyDetails(policy, product, insured, holder, order, refund, payer)
 
 
 # ---------------------------------------------------------------- e-policy QR and verification
 
 
-def _verifier(c: Container) -> URLSafeSerializer:
+# The verify token is a JWT (HS256, joserfc) under a key of its own (never the sign-in key: a
+# verify token is no bearer token, and a bearer token is no verify token). It names the policy
+# (``sub`` its number, ``pid`` its id) and expires VERIFY_GRACE after the coverage ends: claims
+# for the year's last hospital stays are filed and checked in the months after it, and half a
+# year covers that without leaving a link valid forever. The token carries no status: every
+# check reads the policy's current state (a cancelled policy shows 已退保 on an old QR code).
+VERIFY_ALGORITHM = "HS256"
+VERIFY_ISSUER = "huiminbao"
+VERIFY_AUDIENCE = "policy-verify"
+VERIFY_GRACE = timedelta(days=180)
+VERIFY_INVALID = "校验码无效：该电子保单二维码不是本平台签发的，或已被篡改"
+VERIFY_EXPIRED = ("此验证码已过期：该电子保单的保障期已结束。"
+                  "如需核实保单，请联系承保公司客服")
+
+
+class VerifyExpired(DomainError):
+    """A genuine verify token past its validity: 410, with no details of the policy."""
+
+    http_status = 410
+    code = "verify_expired"
+
+
+def verify_expires_at(coverage_ends_on: date) -> datetime:
+    """The end (China time) of the last day a policy's verify link answers."""
+    last_day = coverage_ends_on + VERIFY_GRACE
+    return datetime.combine(last_day + timedelta(days=1), time.min, CHINA_TZ).astimezone(UTC)
+
+
+def _verify_key(c: Container) -> OctKey:
+    return OctKey.import_key(hash_secret(c.settings.secret_key, "policy-verify-key"))
+
+
+def _legacy_verifier(c: Container) -> URLSafeSerializer:
     return URLSafeSerializer(c.settings.secret_key, salt="policy-verify")
 
 
-def verify_token(c: Container, policy_no: str) -> str:
-    return str(_verifier(c).dumps(policy_no))
+def verify_token(c: Container, policy: Policy) -> str:
+    claims = {
+        # No "iat": the same policy always gets the same token (the page's link and its QR).
+        "iss": VERIFY_ISSUER, "aud": VERIFY_AUDIENCE, "sub": policy.policy_no, "pid": policy.id,
+        "exp": int(verify_expires_at(policy.coverage_ends_on).timestamp()),
+    }
+    return jwt.encode({"alg": VERIFY_ALGORITHM, "typ": "JWT"}, claims, _verify_key(c),
+                      algorithms=[VERIFY_ALGORITHM])
 
 
 def policy_for_token(c: Container, token: str) -> PolicyDetails:
-    try:
-        policy_no = _verifier(c).loads(token)
-    except BadSignature as exc:
-        raise NotFound("校验码无效：该电子保单二维码不是本平台签发的，或已被篡改") from exc
+    """The policy a verify token names, in its current state.
+
+    Tokens issued before they expired (itsdangerous, the policy number only) are accepted until
+    the same date a new token for that policy would expire: printed e-policies keep working
+    through their year and the claims after it, then answer "expired" like any other."""
+    if token.count(".") == 2:
+        policy_no, policy_id, expired = _read_jwt(c, token)
+    else:
+        policy_no, policy_id, expired = _read_legacy(c, token), None, False
     with c.db.read() as session:
         policy = session.scalars(select(Policy).where(Policy.policy_no == policy_no)).one_or_none()
-        if policy is None:
-            raise NotFound("校验码无效：该电子保单二维码不是本平台签发的，或已被篡改")
+        if policy is None or (policy_id is not None and policy.id != policy_id):
+            raise NotFound(VERIFY_INVALID)
+        if expired or c.clock.now() >= verify_expires_at(policy.coverage_ends_on):
+            raise VerifyExpired(VERIFY_EXPIRED)
         return _details(session, policy)
+
+
+def _read_jwt(c: Container, token: str) -> tuple[str, int, bool]:
+    """(policy number, policy id, expired) of a genuine token; anything else is "invalid"."""
+    expired = False
+    try:
+        decoded = jwt.decode(token, _verify_key(c), algorithms=[VERIFY_ALGORITHM])
+        claims = decoded.claims
+        registry = jwt.JWTClaimsRegistry(
+            now=lambda: int(c.clock.now().timestamp()),
+            iss={"essential": True, "value": VERIFY_ISSUER},
+            aud={"essential": True, "value": VERIFY_AUDIENCE},
+            sub={"essential": True}, exp={"essential": True},
+        )
+        try:
+            registry.validate(claims)
+        except ExpiredTokenError:
+            expired = True  # signed by us (decode checked that): genuine, but past its date
+        policy_no, policy_id = claims["sub"], claims.get("pid")
+        if (decoded.header.get("alg") != VERIFY_ALGORITHM or not isinstance(policy_no, str)
+                or type(policy_id) is not int):
+            raise ValueError("unexpected verify token shape")
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        raise NotFound(VERIFY_INVALID) from exc
+    return policy_no, policy_id, expired
+
+
+def _read_legacy(c: Container, token: str) -> str:
+    try:
+        policy_no = _legacy_verifier(c).loads(token)
+    except BadSignature as exc:
+        raise NotFound(VERIFY_INVALID) from exc
+    if not isinstance(policy_no, str):
+        raise NotFound(VERIFY_INVALID)
+    return policy_no
 
 
 def qr_png(url: str) -> bytes:
@@ -302,6 +388,33 @@ def _offline_source(session: Session, order_no: str, method: PaymentMethod) -> s
 # ---------------------------------------------------------------- auto-renewal consent
 
 
+def auto_renew_refusal(policy: Policy, payment_method: str,
+                       actor_person_id: int | None) -> DomainError | None:
+    """Why this caller may not turn auto-renewal on for this policy, or None. The one rule:
+    ``set_auto_renew`` raises it, the policy view's ``can_set_auto_renew`` shows it."""
+    if policy.status != PolicyStatus.ACTIVE.value:
+        return RuleViolation("已退保的保单不能开启自动续保", code="not_active")
+    if payment_method != PaymentMethod.PERSONAL_ACCOUNT.value:
+        return RuleViolation("自动续保从医保个人账户扣费，仅适用于用个人账户缴费的保单",
+                             code="auto_renew_unavailable")
+    # The consent is to future debits from one person's account: only that person may give
+    # it — not the insured, not an agent, not staff. Turning it off (set_auto_renew, for anyone
+    # who may act on the policy) costs nobody anything.
+    if not is_payer(policy, actor_person_id):
+        return Forbidden(AUTO_RENEW_PAYER_ONLY, code="not_payer")
+    if policy.payer_person_id != policy.holder_person_id:
+        # The renewal job enrolls as the holder and debits the holder's own account
+        # (renewal._renew): a principal's account paid through a proxy grant is not it.
+        return RuleViolation("代缴的保单暂不支持自动续保，请到期后重新投保",
+                             code="auto_renew_unavailable")
+    return None
+
+
+def is_payer(policy: Policy, actor_person_id: int | None) -> bool:
+    """The signed-in person (not whom they act for) is the one whose account paid."""
+    return actor_person_id is not None and actor_person_id == policy.payer_person_id
+
+
 def set_auto_renew(c: Container, actor: Actor, policy_no: str, enabled: bool,
                    consent_version: str | None) -> PolicyDetails:
     now = c.clock.now()
@@ -312,23 +425,11 @@ def set_auto_renew(c: Container, actor: Actor, policy_no: str, enabled: bool,
             raise NotFound("未找到该保单")
         require_policy_access(c, session, actor, policy, Action.ENROLL)
         if enabled:
-            if policy.status != PolicyStatus.ACTIVE.value:
-                raise RuleViolation("已退保的保单不能开启自动续保", code="not_active")
             order = session.scalars(select(Order).join(OrderItem, OrderItem.order_id == Order.id)
                                     .where(OrderItem.id == policy.order_item_id)).one()
-            if order.payment_method != PaymentMethod.PERSONAL_ACCOUNT.value:
-                raise RuleViolation("自动续保从医保个人账户扣费，仅适用于用个人账户缴费的保单",
-                                    code="auto_renew_unavailable")
-            # The consent is to future debits from one person's account: only that person may
-            # give it — not the insured, not an agent, not staff. Turning it off (below, for
-            # anyone who may act on the policy) costs nobody anything.
-            if actor.person_id is None or actor.person_id != policy.payer_person_id:
-                raise Forbidden(AUTO_RENEW_PAYER_ONLY, code="not_payer")
-            if policy.payer_person_id != policy.holder_person_id:
-                # The renewal job enrolls as the holder and debits the holder's own account
-                # (renewal._renew): a principal's account paid through a proxy grant is not it.
-                raise RuleViolation("代缴的保单暂不支持自动续保，请到期后重新投保",
-                                    code="auto_renew_unavailable")
+            refusal = auto_renew_refusal(policy, order.payment_method, actor.person_id)
+            if refusal is not None:
+                raise refusal
             if consent_version != AUTO_RENEW_CONSENT_VERSION:
                 raise InvalidInput("请阅读并同意自动续保授权说明",
                                    errors={"consent_version": ["请阅读并同意自动续保授权说明"]})

@@ -165,13 +165,14 @@ class EnrollmentCancel(MethodView):
 def _policy_response(details: policies.PolicyDetails) -> dict[str, Any]:
     c = container()
     policy_no = details.policy.policy_no
-    token = policies.verify_token(c, policy_no)
+    token = policies.verify_token(c, details.policy)
+    actor = current_actor()
     acting = g.get("acting_subject")
-    viewer = acting.person_id if acting is not None else current_actor().person_id
+    viewer = acting.person_id if acting is not None else actor.person_id
     return policy_view(details, c.clock,
                        verify_url=f"{public_root()}/verify/{token}",
                        qr_url=url_for("enrollment.PolicyQr", policy_no=policy_no),
-                       viewer_person_id=viewer)
+                       viewer_person_id=viewer, actor_person_id=actor.person_id)
 
 
 @blp.route("/policies")
@@ -200,7 +201,7 @@ class PolicyQr(MethodView):
         """The e-policy's QR code: it links to the public verification page."""
         c = container()
         details = policies.get_policy(c, current_actor(), policy_no)
-        token = policies.verify_token(c, details.policy.policy_no)
+        token = policies.verify_token(c, details.policy)
         png = policies.qr_png(f"{public_root()}/verify/{token}")
         response = make_response(png)
         response.headers["Content-Type"] = "image/png"
@@ -249,7 +250,10 @@ class Verify(MethodView):
     ]
 
     @blp.response(200, VerifyView)
+    @blp.alt_response(410, description="此验证码已过期 (code verify_expired): the token's policy "
+                      "ended more than 180 days ago; no details are given")
     def get(self, token: str) -> dict[str, Any]:
-        """Public: is this e-policy genuine? Product, validity and the masked name only."""
+        """Public: is this e-policy genuine? Product, current validity and the masked name only.
+        The token names the policy and expires 180 days after its coverage ends."""
         c = container()
         return verify_view(policies.policy_for_token(c, token), c.clock)

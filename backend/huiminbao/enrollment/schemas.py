@@ -121,6 +121,12 @@ class PolicyView(Schema):
     can_cancel = fields.Boolean()
     refund = fields.Dict(allow_none=True)
     auto_renew = fields.Boolean()
+    viewer_is_payer = fields.Boolean(metadata={
+        "description": "the signed-in person's account paid this policy"})
+    can_set_auto_renew = fields.Boolean(metadata={
+        "description": "the signed-in person may turn auto-renewal on (only the payer)"})
+    payer_name = fields.String(allow_none=True, metadata={
+        "description": "masked; whose personal account paid, if one did"})
     verify_url = fields.String()
     qr_url = fields.String()
     notice = fields.String()

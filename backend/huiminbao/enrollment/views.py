@@ -8,7 +8,12 @@ from huiminbao.core.clock import Clock
 from huiminbao.core.masking import mask_id_number, mask_name
 from huiminbao.enrollment.domain import OrderStatus, PaymentMethod, PolicyStatus
 from huiminbao.enrollment.models import Order
-from huiminbao.enrollment.policies import PolicyDetails, validity
+from huiminbao.enrollment.policies import (
+    PolicyDetails,
+    auto_renew_refusal,
+    is_payer,
+    validity,
+)
 from huiminbao.enrollment.services import Quote
 
 
@@ -80,8 +85,10 @@ def order_view(order: Order, product_name: str, names: dict[int, str], tier_name
 
 
 def policy_view(details: PolicyDetails, clock: Clock, verify_url: str, qr_url: str,
-                viewer_person_id: int | None = None) -> dict[str, Any]:
-    """``viewer_person_id``: whom the caller is (or acts for); only the holder may cancel."""
+                viewer_person_id: int | None = None,
+                actor_person_id: int | None = None) -> dict[str, Any]:
+    """``viewer_person_id``: whom the caller is (or acts for); only the holder may cancel.
+    ``actor_person_id``: who is signed in; only the payer in person may turn auto-renewal on."""
     policy, product = details.policy, details.product
     status = PolicyStatus(policy.status)
     tier = product.tier(policy.tier_code)
@@ -118,6 +125,10 @@ def policy_view(details: PolicyDetails, clock: Clock, verify_url: str, qr_url: s
             "settled_at": refund.settled_at.isoformat() if refund.settled_at else None,
         },
         "auto_renew": policy.auto_renew,
+        "viewer_is_payer": is_payer(policy, actor_person_id),
+        "can_set_auto_renew": auto_renew_refusal(
+            policy, details.order.payment_method, actor_person_id) is None,
+        "payer_name": mask_name(details.payer.name) if details.payer is not None else None,
         "verify_url": verify_url,
         "qr_url": qr_url,
         "notice": terms.notice if terms else "",

@@ -39,6 +39,7 @@ class SmsTemplate(StrEnum):
     PROXY_GRANT_CODE = "proxy_grant_code"
     DEBIT_NOTICE = "debit_notice"
     RENEWAL_NOTICE = "renewal_notice"
+    AUTO_RENEW_REVOKED = "auto_renew_revoked"
     REFUND_CLOSED_ORDER = "refund_closed_order"
     REFUND_SURRENDER = "refund_surrender"
     ENROLLED_BY_RELATIVE = "enrolled_by_relative"
@@ -87,6 +88,9 @@ PATTERNS: Mapping[SmsTemplate, str] = {
     SmsTemplate.RENEWAL_NOTICE:
         "您已开启自动续保：{product}保费{amount}将于{date}起从您的医保个人账户扣除"
         "（被保险人：{insured}）。如不需要续保，请在此之前在“我的保单”中关闭自动续保。",
+    SmsTemplate.AUTO_RENEW_REVOKED:
+        "您为{insured}投保的{product}的自动续保已关闭：开启人不是付款人本人，不能代您同意从您的"
+        "医保个人账户扣费。如需自动续保，请登录“我的保单”由您本人开启。",
     SmsTemplate.REFUND_CLOSED_ORDER:
         "{product}订单已关闭，已扣保费{amount}已退回您的医保个人账户。",
     SmsTemplate.REFUND_SURRENDER: "{product}退保退费{amount}已退回您的医保个人账户。",

@@ -95,6 +95,7 @@ _ACTION_LABELS = {
     "policy.cancel": "办理退保",
     "policy.auto_renew_on": "开启自动续保",
     "policy.auto_renew_off": "关闭自动续保",
+    "policy.auto_renew_revoked": "自动续保因非付款人本人开启被关闭",
 }
 
 # Requests made under a grant ("proxy.act"): by endpoint where known, else by the act's action.

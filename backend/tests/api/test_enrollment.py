@@ -427,3 +427,16 @@ def test_the_debit_text_goes_out_even_when_a_read_of_the_order_issued_it_first(
         texts = session.scalars(select(SmsMessage.text).where(
             SmsMessage.text.contains("您的医保个人账户已支付"))).all()
     assert len(texts) == 1
+
+
+def test_an_online_paid_policy_has_no_payer_who_may_turn_auto_renewal_on(
+        client: FlaskClient, wired: Container) -> None:
+    liu = sign_in(client, "刘䶮")
+    order = enroll(liu, "online").get_json()
+    _pay_at_gateway(client, wired, order["pay_url"])
+    policy_no = client.get(f"/api/v1/enrollments/{order['order_no']}",
+                           headers=liu.bearer).get_json()["policies"][0]["policy_no"]
+    policy = client.get(f"/api/v1/policies/{policy_no}", headers=liu.bearer).get_json()
+    assert policy["payment_method"] == "online"
+    assert policy["can_set_auto_renew"] is False
+    assert policy["payer_name"] is None

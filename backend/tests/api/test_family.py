@@ -157,6 +157,36 @@ def test_only_the_payer_may_turn_auto_renewal_on_the_insured_may_turn_it_off(
     assert off.get_json()["auto_renew"] is False
 
 
+def test_the_policy_view_says_who_may_turn_auto_renewal_on(client: FlaskClient, app: Any
+                                                            ) -> None:
+    zhang = sign_in(client, "张伟")
+    ids = _add_family(zhang)
+    policy_no = _buy(zhang, [ids["李娜"]]).get_json()["policies"][0]["policy_no"]
+    url = f"/api/v1/policies/{policy_no}"
+
+    payer = client.get(url, headers=zhang.bearer).get_json()
+    assert (payer["viewer_is_payer"], payer["can_set_auto_renew"]) == (True, True)
+    assert payer["payer_name"] == "张*"
+
+    li = sign_in(app.test_client(), "李娜")
+    insured = li.client.get(url, headers=li.bearer).get_json()
+    assert (insured["viewer_is_payer"], insured["can_set_auto_renew"]) == (False, False)
+    assert insured["payer_name"] == "张*"
+    listed = li.client.get("/api/v1/policies", headers=li.bearer).get_json()["items"]
+    assert [(p["policy_no"], p["can_set_auto_renew"]) for p in listed] == [(policy_no, False)]
+    # The flag is the server's rule: what it says no to is refused.
+    consent = client.get("/api/v1/auto-renew-consent").get_json()
+    refused = li.client.put(f"{url}/auto-renew", headers=li.bearer,
+                            json={"enabled": True, "consent_version": consent["version"]})
+    assert refused.status_code == 403
+
+    cancelled = client.post(f"{url}/cancel",
+                            headers={**zhang.bearer, "Idempotency-Key": uuid.uuid4().hex})
+    assert cancelled.status_code == 200, cancelled.get_json()
+    after = cancelled.get_json()
+    assert (after["viewer_is_payer"], after["can_set_auto_renew"]) == (True, False)
+
+
 def test_a_batch_where_one_person_fails_charges_nothing_and_names_them(
     client: FlaskClient, app: Any
 ) -> None:
