@@ -28,8 +28,10 @@ from huiminbao.enrollment.domain import (
     transition,
 )
 from huiminbao.enrollment.models import Order, OrderItem, Policy, Refund, SubsidyUse
+from huiminbao.identity import consent_gate
 from huiminbao.identity.access import Subject, authorize, require_access
 from huiminbao.identity.auth import Actor
+from huiminbao.identity.consent_rules import Purpose
 from huiminbao.identity.domain import Action
 from huiminbao.identity.models import Person
 from huiminbao.identity.sms_domain import SmsTemplate
@@ -329,6 +331,7 @@ def set_auto_renew(c: Container, actor: Actor, policy_no: str, enabled: bool,
                 # (renewal._renew): a principal's account paid through a proxy grant is not it.
                 raise RuleViolation("代缴的保单暂不支持自动续保，请到期后重新投保",
                                     code="auto_renew_unavailable")
+            consent_gate.require(c, session, actor, [Purpose.AUTO_RENEW])
             if consent_version != AUTO_RENEW_CONSENT_VERSION:
                 raise InvalidInput("请阅读并同意自动续保授权说明",
                                    errors={"consent_version": ["请阅读并同意自动续保授权说明"]})
