@@ -69,6 +69,9 @@ def notify(c: Container, next_product_id: int, notice_period: timedelta = NOTICE
                    Product.city_code == nxt.city_code, Product.year == nxt.year - 1)
         ).all()
     for policy, holder in candidates:
+        if not _consent_stands(c, holder.id):
+            counts.skipped += 1  # no notice either: the reminder itself processes their data
+            continue
         tier = nxt.tier(policy.tier_code)
         registered = c.registry.find_person(holder.id_number)
         try:
@@ -88,6 +91,23 @@ def notify(c: Container, next_product_id: int, notice_period: timedelta = NOTICE
         except IntegrityError:
             continue  # announced already
     return counts
+
+
+def _consent_stands(c: Container, holder_person_id: int) -> bool:
+    """Whether the holder's consents for auto-renewal stand (a holder without an account is
+    left to ``_renew``, which skips them)."""
+    with c.db.read() as session:
+        account_id = session.scalars(select(UserAccount.id).where(
+            UserAccount.person_id == holder_person_id)).first()
+    if account_id is None:
+        return True
+    actor = Actor(account_id=account_id, role=Role.RESIDENT, person_id=holder_person_id,
+                  session_id=0, authenticated_at=c.clock.now(), via="renewal")
+    try:
+        require_now(c, actor, [Purpose.AUTO_RENEW])
+    except ConsentWithdrawn:
+        return False
+    return True
 
 
 def run(c: Container, next_product_id: int) -> RenewalCounts:

@@ -195,6 +195,19 @@ def test_a_withdrawn_consent_stops_the_renewal_debit(
     assert wired.registry.balance(PEOPLE["张伟"][1]) == before
 
 
+def test_no_renewal_notice_goes_to_a_payer_who_withdrew(
+    client: FlaskClient, wired: Container
+) -> None:
+    zhang = sign_in(client, "张伟")
+    policy_no = enroll(zhang, "personal_account").get_json()["policies"][0]["policy_no"]
+    version = client.get("/api/v1/auto-renew-consent").get_json()["version"]
+    client.put(f"/api/v1/policies/{policy_no}/auto-renew", headers=zhang.bearer,
+               json={"enabled": True, "consent_version": version})
+    _withdraw(zhang, P)
+    counts = renewal.notify(wired, _next_year_product(wired))
+    assert (counts.notified, counts.skipped) == (0, 1)
+
+
 def test_consent_texts_say_what_withdrawal_stops(client: FlaskClient) -> None:
     items = {item["kind"]: item for item in client.get("/api/v1/consent-texts").get_json()["items"]}
     assert "查询医保个人账户余额和收支记录" in items["sensitive_info"]["stops"]
