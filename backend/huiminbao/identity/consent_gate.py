@@ -85,11 +85,16 @@ def require(c: Container, session: Session, actor: Actor, purposes: Sequence[Pur
         roles.setdefault(person_id, []).append(Party.OTHERS)
     if not roles:
         return
-    accounts = {person_id: account_id for person_id, account_id in session.execute(
-        select(UserAccount.person_id, UserAccount.id)
-        .where(UserAccount.person_id.in_(list(roles))))}
+    accounts: dict[int, int] = {}
     if actor.person_id is not None:
         accounts[actor.person_id] = actor.account_id
+    others_ids = [person_id for person_id in roles if person_id not in accounts]
+    if others_ids:  # acting for oneself (the hot path) needs no look-up here
+        for bound_person, bound_account in session.execute(
+                select(UserAccount.person_id, UserAccount.id)
+                .where(UserAccount.person_id.in_(others_ids))):
+            if bound_person is not None:
+                accounts[bound_person] = bound_account
     granted = granted_kinds(session, accounts.values())
     holders: list[Holder] = []
     for person_id, parties in roles.items():
