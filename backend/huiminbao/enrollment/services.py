@@ -222,11 +222,11 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
                            errors={"insured": ["被保险人重复"]})
     product = _open_product(c, request.product_id)
     relations: dict[int, tuple[str, bool]] = {}
+    relatives = [pid for pid in person_ids if pid != subject.person_id]
     with c.db.read() as session:
-        consent_gate.require(c, session, actor, enrollment_purposes(
-            request.payment_method, [pid for pid in person_ids if pid != subject.person_id]),
-            principal_person_id=subject.person_id,
-            others=[pid for pid in person_ids if pid != subject.person_id])
+        consent_gate.require(c, session, actor,
+                             enrollment_purposes(request.payment_method, relatives),
+                             principal_person_id=subject.person_id, others=relatives)
         people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(person_ids)))}
         for index, choice in enumerate(request.insured):
             person = people.get(choice.person_id)
