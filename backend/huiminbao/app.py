@@ -21,6 +21,7 @@ from huiminbao.core.ratelimit import init_rate_limits
 from huiminbao.core.requests import init_request_ids
 from huiminbao.core.web import frontend_blueprint, swagger_assets_blueprint
 from huiminbao.identity.access import init_access
+from huiminbao.identity.consent_gate import init_consent_gate
 from huiminbao.identity.wechat import init_wechat
 
 API_DESCRIPTION = """\
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     init_input_checks(app)
     init_wechat(app, settings)
     init_access(app)
+    init_consent_gate(app)  # after init_access: its hook reads the admitted subject
     api = Api(app)
     register_error_handlers(app)
     _register_blueprints(app, api, settings)
@@ -155,6 +157,9 @@ def _register_blueprints(app: Flask, api: Any, settings: Settings) -> None:
     from huiminbao.proxy.routes import blp as proxy_blp
 
     api.register_blueprint(proxy_blp)
+    from huiminbao.identity.privacy_routes import blp as privacy_blp
+
+    api.register_blueprint(privacy_blp)
     from huiminbao.console.routes import blp as console_blp
     from huiminbao.disclosure.routes import blp as disclosure_blp
 

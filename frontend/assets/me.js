@@ -15,8 +15,8 @@ const SEX_LABELS = { male: "男", female: "女" };
 
 // What withdrawing each consent means, said before the person confirms.
 const WITHDRAW_EFFECTS = {
-  personal_info: "撤回后，我们将停止处理您的个人信息，您将无法在线参保、查询保单和申请理赔；撤回前已办理的业务不受影响。",
-  sensitive_info: "撤回后，将无法使用医保个人账户缴费和在线理赔等功能；撤回前已办理的业务不受影响。",
+  personal_info: "撤回后，我们将停止处理您的个人信息，您将无法在线参保、为家人投保、办理亲友代办和申请理赔；已生效的保单继续有效，可照常查看。",
+  sensitive_info: "撤回后，将无法查询医保个人账户、使用个人账户缴费、自动续保和在线理赔；已生效的保单继续有效，可照常查看。",
 };
 
 const stateBox = document.getElementById("me-state");

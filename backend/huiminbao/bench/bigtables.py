@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
+from huiminbao.audit.consents import CONSENT_TEXTS, ConsentKind
 from huiminbao.catalog.models import Product
 from huiminbao.core import idnumber
 from huiminbao.core.clock import Clock
@@ -26,9 +27,11 @@ from huiminbao.payments import ledger
 from huiminbao.registry.generator import SyntheticPerson, synthetic_persons
 from huiminbao.registry.models import RegistryPersonRow
 
-TABLES = ("registry_persons", "people", "user_accounts", "auth_sessions", "orders",
+TABLES = ("registry_persons", "people", "user_accounts", "consents", "auth_sessions", "orders",
           "order_items", "policies", "ledger_transactions", "ledger_entries", "idempotency_keys",
           "registry_operations")
+# Every bound account holds the two consents given at binding (issue 15: checked per request).
+CONSENT_KINDS = ("personal_info", "sensitive_info")
 # Loaded accounts get phone numbers of their own: 17 + nine digits of the people row id.
 PHONE_PREFIX = "17"
 ONLINE_EVERY = 3  # one order in three is paid online, the others from a personal account
@@ -124,6 +127,11 @@ class _Plan:
                  f"{PHONE_PREFIX}{self._ids('people', i):09d}", "resident",
                  self._ids("people", i), self._when(i), False, self._when(i))
                 for i in range(len(self.persons))))
+        yield ("consents",
+               ("id", "account_id", "kind", "text_version", "granted_at"),
+               ((self._ids("consents", i, len(CONSENT_KINDS)) + k, self._ids("user_accounts", i),
+                 kind, CONSENT_TEXTS[ConsentKind(kind)].version, self._when(i))
+                for i in range(len(self.persons)) for k, kind in enumerate(CONSENT_KINDS)))
         yield ("auth_sessions",
                ("id", "account_id", "cookie_token_hash", "csrf_token", "method",
                 "authenticated_at", "expires_at"),

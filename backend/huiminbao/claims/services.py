@@ -60,8 +60,10 @@ from huiminbao.core.errors import Busy, Conflict, InvalidInput, NotFound, RuleVi
 from huiminbao.core.idempotency import link_resource
 from huiminbao.enrollment.domain import PolicyStatus
 from huiminbao.enrollment.models import Policy
+from huiminbao.identity import consent_gate
 from huiminbao.identity.access import Subject, require_access
 from huiminbao.identity.auth import Actor
+from huiminbao.identity.consent_rules import Purpose
 from huiminbao.identity.domain import Action, Basis
 from huiminbao.identity.models import Person, UserAccount
 from huiminbao.payments import ledger
@@ -380,6 +382,7 @@ def _policy_for_stay(session: Session, person_id: int, policy_no: str | None,
 def submit_claim(c: Container, actor: Actor, subject: Subject, request: ClaimRequest) -> str:
     """An online claim for the subject (the insured person, or the principal acted for)."""
     _check_bill(request.items, request.in_policy_self_pay_fen)
+    consent_gate.require_now(c, actor, [Purpose.CLAIMS_NEW], principal_person_id=subject.person_id)
     phone = claimant_phone(c, subject.person_id)
     now, today = c.clock.now(), c.clock.today()
     by = EventActor.of(actor, subject.grant_id)
@@ -437,6 +440,8 @@ def add_document(c: Container, actor: Actor, number: str, filename: str, data: b
         claim = _find(session, number)
         decision = require_access(c, session, actor, Action.SUBMIT_CLAIMS,
                                   claim.insured_person_id, object_type="claim", object_id=number)
+        consent_gate.require(c, session, actor, [Purpose.CLAIMS_NEW],
+                             principal_person_id=claim.insured_person_id)
         if ClaimStatus(claim.status) not in OPEN_STATUSES:
             raise RuleViolation(CLAIM_CLOSED, code="claim_closed")
         waiting = ClaimStatus(claim.status) is ClaimStatus.SUPPLEMENT_REQUESTED

@@ -21,8 +21,10 @@ from huiminbao.core.masking import mask_id_number, mask_name, mask_phone, normal
 from huiminbao.enrollment.domain import PolicyStatus
 from huiminbao.enrollment.family_models import FamilyMember
 from huiminbao.enrollment.models import OrderItem, Policy
+from huiminbao.identity import consent_gate
 from huiminbao.identity import services as identity
 from huiminbao.identity.auth import Actor
+from huiminbao.identity.consent_rules import Purpose
 from huiminbao.identity.domain import OtpPurpose
 from huiminbao.identity.models import Person
 from huiminbao.registry.port import Relation
@@ -67,6 +69,7 @@ def relation_problem(relation: Relation, owner_birth: date, member_birth: date,
 def add_member(c: Container, actor: Actor, owner_person_id: int, name: str,
                raw_id_number: str, relation: Relation) -> tuple[MemberView, str | None]:
     """Returns the member and, when a code was texted to the relative, the masked phone."""
+    consent_gate.require_now(c, actor, [Purpose.FAMILY], principal_person_id=owner_person_id)
     today = c.clock.today()
     try:
         parsed = idnumber.parse(raw_id_number, today=today)
@@ -160,6 +163,9 @@ def verify_member(c: Container, actor: Actor, owner_person_id: int, member_id: i
     with c.db.read() as session:
         member = _owned(session, owner_person_id, member_id)
         person = session.get(Person, member.member_person_id)
+        consent_gate.require(c, session, actor, [Purpose.FAMILY],
+                             principal_person_id=owner_person_id,
+                             others=[member.member_person_id])
     assert person is not None
     if member.verification != "pending":
         return member_view(c, owner_person_id, member_id)

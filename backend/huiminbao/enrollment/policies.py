@@ -32,8 +32,10 @@ from huiminbao.enrollment.domain import (
     transition,
 )
 from huiminbao.enrollment.models import Order, OrderItem, Policy, Refund, SubsidyUse
+from huiminbao.identity import consent_gate
 from huiminbao.identity.access import Subject, authorize, require_access
 from huiminbao.identity.auth import Actor
+from huiminbao.identity.consent_rules import Purpose
 from huiminbao.identity.domain import Action, hash_secret
 from huiminbao.identity.models import Person
 from huiminbao.identity.sms_domain import SmsTemplate
@@ -430,6 +432,7 @@ def set_auto_renew(c: Container, actor: Actor, policy_no: str, enabled: bool,
             refusal = auto_renew_refusal(policy, order.payment_method, actor.person_id)
             if refusal is not None:
                 raise refusal
+            consent_gate.require(c, session, actor, [Purpose.AUTO_RENEW])
             if consent_version != AUTO_RENEW_CONSENT_VERSION:
                 raise InvalidInput("请阅读并同意自动续保授权说明",
                                    errors={"consent_version": ["请阅读并同意自动续保授权说明"]})

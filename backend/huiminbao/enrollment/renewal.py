@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from huiminbao.audit import services as audit
 from huiminbao.catalog.domain import ProductStatus
 from huiminbao.catalog.models import Product
 from huiminbao.core.clock import CHINA_TZ
@@ -21,6 +22,8 @@ from huiminbao.enrollment.domain import PaymentMethod, PolicyStatus, format_fen
 from huiminbao.enrollment.models import Policy, RenewalNotice
 from huiminbao.identity.access import Subject
 from huiminbao.identity.auth import Actor
+from huiminbao.identity.consent_gate import ConsentWithdrawn, require_now
+from huiminbao.identity.consent_rules import Purpose
 from huiminbao.identity.domain import Basis, Role
 from huiminbao.identity.models import Person, UserAccount
 from huiminbao.identity.sms_domain import SmsTemplate
@@ -66,6 +69,9 @@ def notify(c: Container, next_product_id: int, notice_period: timedelta = NOTICE
                    Product.city_code == nxt.city_code, Product.year == nxt.year - 1)
         ).all()
     for policy, holder in candidates:
+        if not _consent_stands(c, holder.id):
+            counts.skipped += 1  # no notice either: the reminder itself processes their data
+            continue
         tier = nxt.tier(policy.tier_code)
         registered = c.registry.find_person(holder.id_number)
         try:
@@ -85,6 +91,23 @@ def notify(c: Container, next_product_id: int, notice_period: timedelta = NOTICE
         except IntegrityError:
             continue  # announced already
     return counts
+
+
+def _consent_stands(c: Container, holder_person_id: int) -> bool:
+    """Whether the holder's consents for auto-renewal stand (a holder without an account is
+    left to ``_renew``, which skips them)."""
+    with c.db.read() as session:
+        account_id = session.scalars(select(UserAccount.id).where(
+            UserAccount.person_id == holder_person_id)).first()
+    if account_id is None:
+        return True
+    actor = Actor(account_id=account_id, role=Role.RESIDENT, person_id=holder_person_id,
+                  session_id=0, authenticated_at=c.clock.now(), via="renewal")
+    try:
+        require_now(c, actor, [Purpose.AUTO_RENEW])
+    except ConsentWithdrawn:
+        return False
+    return True
 
 
 def run(c: Container, next_product_id: int) -> RenewalCounts:
@@ -127,12 +150,17 @@ def _renew(c: Container, notice: RenewalNotice, nxt: Product) -> tuple[str, str 
         confirmations=services.Confirmations(None, True, None, None),
     )
     try:
+        # A withdrawn consent stops renewal debits like any other purpose that depends on it.
+        require_now(c, actor, [Purpose.AUTO_RENEW])
         quote = services.quote(c, actor, subject, request)
         if quote.shortfall_fen > 0:
             raise RuleViolation(f"个人账户余额不足，还差{format_fen(quote.shortfall_fen)}",
                                 code="insufficient_balance")
         order = services.create_order(c, actor, subject, quote, channel="renewal")
         order = services.debit_personal_account(c, order.order_no, quote)
+    except ConsentWithdrawn as exc:
+        audit.record_now(c.db, c.clock, exc.entry)
+        return "skipped", None, exc.message[:200]
     except DomainError as exc:
         return "failed", None, exc.message[:200]
     return "renewed", order.order_no, None

@@ -50,8 +50,10 @@ from huiminbao.enrollment.domain import (
     transition,
 )
 from huiminbao.enrollment.models import Order, OrderItem, Policy, Refund, SubsidyUse
+from huiminbao.identity import consent_gate
 from huiminbao.identity.access import Subject, require_access
 from huiminbao.identity.auth import Actor
+from huiminbao.identity.consent_rules import Purpose
 from huiminbao.identity.domain import Action, OtpPurpose
 from huiminbao.identity.models import Person, UserAccount
 from huiminbao.identity.sms_domain import SmsTemplate, SmsText
@@ -220,7 +222,11 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
                            errors={"insured": ["被保险人重复"]})
     product = _open_product(c, request.product_id)
     relations: dict[int, tuple[str, bool]] = {}
+    relatives = [pid for pid in person_ids if pid != subject.person_id]
     with c.db.read() as session:
+        consent_gate.require(c, session, actor,
+                             enrollment_purposes(request.payment_method, relatives),
+                             principal_person_id=subject.person_id, others=relatives)
         people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(person_ids)))}
         for index, choice in enumerate(request.insured):
             person = people.get(choice.person_id)
@@ -285,6 +291,16 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
                 proxy_payments.check_payment_allowed(c, session, subject.grant_id,
                                                      result.payable_fen)
     return result
+
+
+def enrollment_purposes(method: PaymentMethod, relatives: Sequence[int]) -> list[Purpose]:
+    """What an enrollment processes data for: the consent gate stops it if any is withdrawn."""
+    purposes = [Purpose.ENROLL]
+    if relatives:
+        purposes.append(Purpose.FAMILY)
+    if method is PaymentMethod.PERSONAL_ACCOUNT:
+        purposes.append(Purpose.ACCOUNT_DEBIT)
+    return purposes
 
 
 MAX_PERSONS_PER_ACCOUNT = 6

@@ -22,6 +22,7 @@ from huiminbao.identity.auth import (
     current_actor,
     optional_actor,
 )
+from huiminbao.identity.consent_rules import stops
 from huiminbao.identity.domain import SESSION_TTL, OtpPurpose
 from huiminbao.identity.schemas import (
     BindIdentitySchema,
@@ -200,7 +201,8 @@ class ConsentTexts(MethodView):
         """The consent texts (with versions) to show before binding."""
         return {"items": [
             {"kind": text.kind.value, "version": text.version, "title": text.title,
-             "body": text.body} for text in CONSENT_TEXTS.values()
+             "body": text.body, "stops": [purpose.label for purpose in stops(text.kind)]}
+            for text in CONSENT_TEXTS.values()
         ]}
 
 

@@ -83,6 +83,8 @@ class ConsentTextSchema(Schema):
     version = fields.String()
     title = fields.String()
     body = fields.String()
+    stops = fields.List(fields.String(), metadata={
+        "description": "what withdrawing this consent stops (issued policies stay valid)"})
 
 
 class ConsentTextListSchema(Schema):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from huiminbao.audit.consents import ConsentKind
 from huiminbao.core.container import Container
 from huiminbao.core.errors import RuleViolation
 from huiminbao.core.masking import mask_id_number, mask_name
+from huiminbao.identity import consent_gate
 from huiminbao.identity import services as identity
 from huiminbao.identity.auth import Actor
+from huiminbao.identity.consent_rules import Purpose
 from huiminbao.registry.port import Scheme
 
 
@@ -18,11 +19,7 @@ def personal_account_view(c: Container, actor: Actor) -> dict[str, Any]:
     person = profile.person
     if person is None:
         raise RuleViolation("请先完成实名认证", code="identity_required")
-    with c.db.read() as session:
-        consented = identity.has_consent(session, actor.account_id, ConsentKind.SENSITIVE_INFO)
-    if not consented:
-        raise RuleViolation("查询个人账户需要您同意《敏感个人信息单独同意书》，"
-                            "您已撤回该同意，可在“我的”页面重新授权", code="consent_withdrawn")
+    consent_gate.require_now(c, actor, [Purpose.ACCOUNT_VIEW])
     registered = c.registry.find_person(person.id_number)
     balance = c.registry.balance(person.id_number)
     if registered is None or registered.scheme is not Scheme.EMPLOYEE or balance is None:

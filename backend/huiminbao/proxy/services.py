@@ -33,9 +33,11 @@ from huiminbao.core.errors import (
     RuleViolation,
 )
 from huiminbao.core.masking import mask_id_number, mask_name, mask_phone, normalize_name
+from huiminbao.identity import consent_gate
 from huiminbao.identity import services as identity
 from huiminbao.identity.access import IDENTITY_REQUIRED
 from huiminbao.identity.auth import Actor
+from huiminbao.identity.consent_rules import Purpose
 from huiminbao.identity.domain import OtpPurpose, Role
 from huiminbao.identity.models import Person, UserAccount
 from huiminbao.identity.sms_domain import SmsTemplate
@@ -165,6 +167,8 @@ def request_grant(c: Container, actor: Actor, request: GrantRequest) -> GrantDet
     try:
         with c.db.transaction() as session:
             principal = identity.person_for(session, parsed.value, registered.name, now)
+            consent_gate.require(c, session, actor, [Purpose.PROXY_GRANTS],
+                                 principal_person_id=principal.id)
             live = session.scalars(
                 select(ProxyGrant).where(
                     ProxyGrant.agent_person_id == agent_person_id,
@@ -400,6 +404,8 @@ def _activate(c: Container, actor: Actor, grant_id: int, method: ConfirmMethod, 
     details: GrantDetails | None = None
     with c.db.transaction() as session:
         grant = _locked(session, grant_id)
+        consent_gate.require(c, session, actor, [Purpose.PROXY_GRANTS],
+                             principal_person_id=grant.principal_person_id)
         status = _current(session, c, grant)
         if status is not GrantStatus.PENDING:
             problem = status

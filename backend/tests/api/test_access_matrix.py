@@ -31,6 +31,8 @@ PERSON_ENDPOINTS = [
     Endpoint("GET", "/api/v1/me"),
     Endpoint("PUT", "/api/v1/me/preferences", {"elderly_mode": True}),
     Endpoint("GET", "/api/v1/me/account"),
+    Endpoint("GET", "/api/v1/me/data-export"),
+    Endpoint("GET", "/api/v1/me/deletion"),
     Endpoint("GET", "/api/v1/policies"),
     Endpoint("POST", "/api/v1/enrollments/preview",
              {"product_id": 1, "tier": "standard", "payment_method": "personal_account"}),

@@ -1,0 +1,363 @@
+"""What the platform holds about the caller, and what was done with it (PIPL Art. 45).
+
+One read of everything tied to the caller's account and person: the account, the real-name
+binding, consents with versions and times, family members, policies, orders, claims, proxy
+grants given and received, complaints, and the audit trail about them — including attempts by
+others that were denied. Masked throughout as DESIGN §5 asks (ID numbers, phones, names, the
+caller's own included, as on every other page); amounts, dates and statuses in full.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from huiminbao.audit.consents import CONSENT_TEXTS, ConsentKind
+from huiminbao.audit.models import AuditEvent, Consent
+from huiminbao.catalog.models import Product
+from huiminbao.claims.domain import ClaimStatus
+from huiminbao.claims.models import Claim
+from huiminbao.core.container import Container
+from huiminbao.core.errors import NotFound
+from huiminbao.core.masking import mask_id_number, mask_name, mask_phone
+from huiminbao.disclosure.domain import ComplaintCategory, ComplaintStatus
+from huiminbao.disclosure.models import Complaint
+from huiminbao.enrollment.domain import OrderStatus, PaymentMethod, PolicyStatus
+from huiminbao.enrollment.family_models import FamilyMember
+from huiminbao.enrollment.models import Order, OrderItem, Policy
+from huiminbao.identity.auth import Actor
+from huiminbao.identity.consent_rules import stops
+from huiminbao.identity.domain import Role
+from huiminbao.identity.models import Person, UserAccount
+from huiminbao.proxy.domain import GrantStatus, Scope, parse_scopes, scope_label
+from huiminbao.proxy.models import ProxyGrant
+
+AUDIT_LIMIT = 2000  # newest first; a longer history is given on request at the counter
+
+ACTION_LABELS = {
+    "auth.login": "登录", "auth.logout": "退出登录", "auth.wechat_login": "微信登录",
+    "auth.wechat_link": "绑定微信", "identity.bind": "实名认证",
+    "consent.grant": "同意授权", "consent.withdraw": "撤回授权",
+    "consent.blocked": "因授权已撤回而暂停的操作",
+    "order.create": "提交参保订单", "order.paid": "订单缴费成功", "order.closed": "订单关闭",
+    "order.expired": "订单过期", "order.cancelled": "订单取消",
+    "order.stray_payment": "订单异常缴费",
+    "policy.cancel": "退保", "policy.auto_renew_on": "开启自动续保",
+    "policy.auto_renew_off": "关闭自动续保",
+    "family.add": "添加家庭成员", "family.verify": "核验家庭成员", "family.remove": "移除家庭成员",
+    "proxy.grant.create": "申请代办授权", "proxy.grant.confirm": "确认代办授权",
+    "proxy.grant.revoke": "撤销代办授权", "proxy.grant.cancel": "取消代办申请",
+    "proxy.grant.decline": "拒绝代办申请", "proxy.grant.expire": "代办授权到期",
+    "proxy.act": "亲友代办", "proxy.counter_lookup": "窗口查询代办授权",
+    "claim.submit": "提交理赔申请", "claim.document_add": "上传理赔材料",
+    "claim.document_read": "查看理赔材料", "claim.review_view": "理赔审核查看",
+    "claim.approve": "理赔审核通过", "claim.reject": "理赔审核不通过",
+    "claim.request_supplement": "要求补充理赔材料", "claim.settle": "一站式结算",
+    "complaint.file": "提交投诉", "complaint.reply": "投诉回复",
+    "counter.enroll": "窗口代为参保", "counter.evidence": "窗口核验材料",
+    "counter.note": "窗口备注", "data.export": "导出个人信息",
+}
+OUTCOME_LABELS = {"ok": "成功", "denied": "已拒绝", "failed": "未成功"}
+
+
+def action_label(action: str) -> str:
+    if action in ACTION_LABELS:
+        return ACTION_LABELS[action]
+    if action.startswith("access."):
+        return "查看或办理您的业务"
+    return action
+
+
+def _dt(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def export_for(c: Container, actor: Actor) -> dict[str, Any]:
+    now = c.clock.now()
+    with c.db.read() as session:
+        account = session.get(UserAccount, actor.account_id)
+        if account is None:
+            raise NotFound()
+        person = account.person
+        pid = person.id if person is not None else None
+        names = _Names(session, pid)
+        data: dict[str, Any] = {
+            "generated_at": now.isoformat(),
+            "account": {
+                "phone": mask_phone(account.phone), "role": Role(account.role).label,
+                "created_at": _dt(account.created_at), "last_login_at": _dt(account.last_login_at),
+                "wechat_linked": account.wechat_openid is not None,
+                "elderly_mode": account.elderly_mode,
+            },
+            "identity": _identity(account, person),
+            "consents": _consents(session, account.id),
+            "family_members": _family(session, pid, names),
+            "policies": _policies(session, pid, names),
+            "orders": _orders(session, account.id, pid, names),
+            "claims": _claims(session, account.id, pid),
+            "proxy_grants": _grants(session, pid, names),
+            "complaints": _complaints(session, account.id, pid),
+            "audit_trail": _audit(session, account.id, pid, names),
+            "retention": RETENTION_NOTE,
+        }
+    return data
+
+
+class _Names:
+    """Masked names of the people that appear in the caller's records; the caller is 本人."""
+
+    def __init__(self, session: Session, own_person_id: int | None) -> None:
+        self.session = session
+        self.own = own_person_id
+        self.cache: dict[int, str] = {}
+
+    def load(self, person_ids: Iterable[int | None]) -> None:
+        wanted = {pid for pid in person_ids if pid is not None and pid not in self.cache}
+        if wanted:
+            for found in self.session.scalars(select(Person).where(Person.id.in_(wanted))):
+                self.cache[found.id] = mask_name(found.name)
+
+    def of(self, person_id: int | None) -> str | None:
+        if person_id is None:
+            return None
+        if person_id == self.own:
+            return "本人"
+        self.load([person_id])
+        return self.cache.get(person_id)
+
+
+def _identity(account: UserAccount, person: Person | None) -> dict[str, Any]:
+    if person is None:
+        return {"bound": False}
+    return {
+        "bound": True, "bound_at": _dt(account.bound_at), "person_id": person.id,
+        "name": mask_name(person.name), "id_number": mask_id_number(person.id_number),
+        "birth_year": person.birth_date.year, "sex": person.sex,
+    }
+
+
+def _consents(session: Session, account_id: int) -> list[dict[str, Any]]:
+    rows = session.scalars(select(Consent).where(Consent.account_id == account_id)
+                           .order_by(Consent.granted_at.desc(), Consent.id.desc()))
+    items = []
+    for row in rows:
+        kind = ConsentKind(row.kind)
+        items.append({
+            "kind": row.kind, "title": CONSENT_TEXTS[kind].title,
+            "text_version": row.text_version, "granted_at": _dt(row.granted_at),
+            "withdrawn_at": _dt(row.withdrawn_at),
+            "needed_for": [purpose.label for purpose in stops(kind)],
+        })
+    return items
+
+
+def _family(session: Session, pid: int | None, names: _Names) -> list[dict[str, Any]]:
+    if pid is None:
+        return []
+    from huiminbao.enrollment.family import RELATION_LABELS
+    from huiminbao.registry.port import Relation
+
+    members = session.scalars(select(FamilyMember).where(FamilyMember.owner_person_id == pid)
+                              .order_by(FamilyMember.created_at.desc())).all()
+    people = {p.id: p for p in session.scalars(
+        select(Person).where(Person.id.in_({m.member_person_id for m in members})))}
+    items = []
+    for member in members:
+        relative = people.get(member.member_person_id)
+        items.append({
+            "relation": RELATION_LABELS.get(Relation(member.relation), member.relation),
+            "name": mask_name(relative.name) if relative else None,
+            "id_number": mask_id_number(relative.id_number) if relative else None,
+            "verification": member.verification, "added_at": _dt(member.created_at),
+            "verified_at": _dt(member.verified_at), "removed_at": _dt(member.removed_at),
+        })
+    return items
+
+
+def _products(session: Session, ids: Iterable[int]) -> dict[int, Product]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(wanted)))}
+
+
+def _policies(session: Session, pid: int | None, names: _Names) -> list[dict[str, Any]]:
+    if pid is None:
+        return []
+    policies = session.scalars(select(Policy).where(or_(
+        Policy.insured_person_id == pid, Policy.holder_person_id == pid,
+        Policy.payer_person_id == pid)).order_by(Policy.issued_at.desc())).all()
+    products = _products(session, (p.product_id for p in policies))
+    names.load(p.insured_person_id for p in policies)
+    names.load(p.holder_person_id for p in policies)
+    names.load(p.payer_person_id for p in policies)
+    items = []
+    for policy in policies:
+        product = products.get(policy.product_id)
+        tier = product.tier(policy.tier_code) if product else None
+        items.append({
+            "policy_no": policy.policy_no, "product": product.name if product else None,
+            "tier": tier.name if tier else policy.tier_code,
+            "insured": names.of(policy.insured_person_id),
+            "holder": names.of(policy.holder_person_id),
+            "payer": names.of(policy.payer_person_id),
+            "status": policy.status, "status_label": PolicyStatus(policy.status).label,
+            "premium_fen": policy.premium_fen, "subsidy_fen": policy.subsidy_fen,
+            "coverage_starts_on": policy.coverage_starts_on.isoformat(),
+            "coverage_ends_on": policy.coverage_ends_on.isoformat(),
+            "issued_at": _dt(policy.issued_at), "cancelled_at": _dt(policy.cancelled_at),
+            "auto_renew": policy.auto_renew,
+        })
+    return items
+
+
+def _orders(session: Session, account_id: int, pid: int | None,
+            names: _Names) -> list[dict[str, Any]]:
+    conditions = [Order.buyer_account_id == account_id]
+    if pid is not None:
+        conditions += [Order.buyer_person_id == pid, Order.payer_person_id == pid]
+    orders = session.scalars(select(Order).where(or_(*conditions))
+                             .order_by(Order.created_at.desc())).all()
+    items_by_order: dict[int, list[OrderItem]] = {}
+    if orders:
+        for item in session.scalars(select(OrderItem).where(
+                OrderItem.order_id.in_([o.id for o in orders]))):
+            items_by_order.setdefault(item.order_id, []).append(item)
+    products = _products(session, (o.product_id for o in orders))
+    names.load(item.insured_person_id for rows in items_by_order.values() for item in rows)
+    result = []
+    for order in orders:
+        product = products.get(order.product_id)
+        result.append({
+            "order_no": order.order_no, "product": product.name if product else None,
+            "status": order.status, "status_label": OrderStatus(order.status).label,
+            "payment_method": PaymentMethod(order.payment_method).label,
+            "channel": order.channel, "for": names.of(order.buyer_person_id),
+            "payer": names.of(order.payer_person_id),
+            "insured": [names.of(item.insured_person_id)
+                        for item in items_by_order.get(order.id, [])],
+            "premium_fen": order.premium_fen, "subsidy_fen": order.subsidy_fen,
+            "payable_fen": order.payable_fen, "refunded_fen": order.refunded_fen,
+            "created_at": _dt(order.created_at), "paid_at": _dt(order.paid_at),
+            "closed_at": _dt(order.closed_at),
+            "acted_for_grant_id": order.acted_for_grant_id,
+        })
+    return result
+
+
+def _claims(session: Session, account_id: int, pid: int | None) -> list[dict[str, Any]]:
+    conditions = [Claim.submitted_by_account_id == account_id]
+    if pid is not None:
+        conditions.append(Claim.insured_person_id == pid)
+    claims = session.scalars(select(Claim).where(or_(*conditions))
+                             .order_by(Claim.created_at.desc())).all()
+    return [{
+        "claim_no": claim.claim_no, "status": claim.status,
+        "status_label": ClaimStatus(claim.status).label, "channel": claim.channel,
+        "for_self": claim.insured_person_id == pid,
+        "hospital": claim.hospital_name, "admitted_on": claim.admitted_on.isoformat(),
+        "discharged_on": claim.discharged_on.isoformat(), "claimed_fen": claim.claimed_fen,
+        "payout_fen": claim.payout_fen, "created_at": _dt(claim.created_at),
+        "decided_at": _dt(claim.decided_at), "paid_at": _dt(claim.paid_at),
+        "documents": len(claim.documents),
+    } for claim in claims]
+
+
+def _grants(session: Session, pid: int | None, names: _Names) -> dict[str, list[dict[str, Any]]]:
+    if pid is None:
+        return {"given": [], "received": []}
+    grants = session.scalars(select(ProxyGrant).where(or_(
+        ProxyGrant.principal_person_id == pid, ProxyGrant.agent_person_id == pid))
+        .order_by(ProxyGrant.created_at.desc())).all()
+    names.load(g.principal_person_id for g in grants)
+    names.load(g.agent_person_id for g in grants)
+    given: list[dict[str, Any]] = []
+    received: list[dict[str, Any]] = []
+    for grant in grants:
+        to_principal = grant.principal_person_id == pid
+        scopes = parse_scopes(grant.scopes)
+        view = {
+            "id": grant.id,
+            "agent" if to_principal else "principal": names.of(
+                grant.agent_person_id if to_principal else grant.principal_person_id),
+            "scopes": [scope_label(scope, grant.pay_limit_fen if scope is
+                                   Scope.PAY_FROM_PRINCIPAL_ACCOUNT else None,
+                                   to_principal=to_principal) for scope in scopes],
+            "status": grant.status, "status_label": GrantStatus(grant.status).label,
+            "created_at": _dt(grant.created_at), "confirmed_at": _dt(grant.confirmed_at),
+            "confirmed_method": grant.confirmed_method,
+            "valid_until": _dt(grant.valid_until), "ended_at": _dt(grant.ended_at),
+        }
+        (given if to_principal else received).append(view)
+    return {"given": given, "received": received}
+
+
+def _complaints(session: Session, account_id: int, pid: int | None) -> list[dict[str, Any]]:
+    conditions = [Complaint.filed_by_account_id == account_id]
+    if pid is not None:
+        conditions.append(Complaint.complainant_person_id == pid)
+    complaints = session.scalars(select(Complaint).where(or_(*conditions))
+                                 .order_by(Complaint.created_at.desc())).all()
+    return [{
+        "complaint_no": complaint.complaint_no,
+        "category": ComplaintCategory(complaint.category).label,
+        "status": complaint.status, "status_label": ComplaintStatus(complaint.status).label,
+        "content": complaint.content, "policy_no": complaint.policy_no,
+        "claim_no": complaint.claim_no, "created_at": _dt(complaint.created_at),
+        "resolved_at": _dt(complaint.resolved_at),
+        "replies": [{"at": _dt(reply.created_at), "message": reply.message,
+                     "by": "本人" if reply.author_account_id == account_id else "工作人员"}
+                    for reply in complaint.replies],
+    } for complaint in complaints]
+
+
+def _audit(session: Session, account_id: int, pid: int | None,
+           names: _Names) -> list[dict[str, Any]]:
+    conditions = [AuditEvent.actor_account_id == account_id]
+    if pid is not None:
+        conditions += [AuditEvent.subject_person_id == pid,
+                       AuditEvent.acting_for_person_id == pid]
+    events = session.scalars(select(AuditEvent).where(or_(*conditions))
+                             .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+                             .limit(AUDIT_LIMIT)).all()
+    actors = {a.id: a for a in session.scalars(select(UserAccount).where(UserAccount.id.in_(
+        {e.actor_account_id for e in events if e.actor_account_id is not None})))}
+    names.load(a.person_id for a in actors.values())
+    return [{
+        "occurred_at": _dt(event.occurred_at), "action": event.action,
+        "label": action_label(event.action), "outcome": event.outcome,
+        "outcome_label": OUTCOME_LABELS.get(event.outcome, event.outcome),
+        "by": _who(event, account_id, actors, names),
+        "about_me": pid is not None and pid in (event.subject_person_id,
+                                                event.acting_for_person_id),
+        "grant_id": event.grant_id, "object_type": event.object_type,
+        "object_id": event.object_id, "details": event.details,
+    } for event in events]
+
+
+def _who(event: AuditEvent, account_id: int, actors: dict[int, UserAccount],
+         names: _Names) -> str:
+    if event.actor_account_id == account_id:
+        return "本人"
+    if event.actor_account_id is None:
+        return "医院结算系统" if event.actor_client else "系统"
+    account = actors.get(event.actor_account_id)
+    if account is None:
+        return "已注销的账号"
+    role = Role(account.role)
+    if role.is_staff:
+        return role.label
+    name = names.of(account.person_id) or "未实名账号"
+    if event.grant_id is not None:
+        return f"亲友代办（{name}）"
+    return f"其他用户（{name}）"
+
+
+RETENTION_NOTE = (
+    "以上为本平台保存的与您有关的信息，身份证号码、手机号码和姓名均以脱敏形式展示。"
+    "如需更正，请联系客服或到经办窗口办理。"
+)
