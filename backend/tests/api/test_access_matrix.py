@@ -354,6 +354,7 @@ def test_a_strangers_request_for_the_owners_object_is_a_plain_404(
         headers={**stranger.bearer, "Idempotency-Key": "stranger-try-0002"})
     assert missing.status_code == 404
     assert missing.get_json()["code"] == response.get_json()["code"]
+    assert missing.get_json()["message"] == response.get_json()["message"]
     # The owner's policy is untouched.
     check = owner.client.get(f"/api/v1/policies/{owners_policy['policy_no']}",
                              headers=owner.bearer).get_json()
@@ -409,6 +410,7 @@ def test_a_strangers_request_for_the_owners_other_objects_is_a_plain_404(
     if ghost.status_code != 429:  # the code resend limit may already be spent on the first
         assert ghost.status_code == 404
         assert ghost.get_json()["code"] == response.get_json()["code"]
+        assert ghost.get_json()["message"] == response.get_json()["message"]
 
 
 # ---------------------------------------------------------------- the matrix itself
