@@ -213,9 +213,9 @@ _PROBE = {"Idempotency-Key": "matrix-probe-0001"}
 
 
 def _probe(client: FlaskClient, app: Flask, endpoint: str, method: str,
-           headers: dict[str, str]):  # type: ignore[no-untyped-def]
+           headers: dict[str, str], *, key: bool = True):  # type: ignore[no-untyped-def]
     response = client.open(_path(app, endpoint, method), method=method,
-                           headers={**_PROBE, **headers})
+                           headers={**(_PROBE if key else {}), **headers})
     response.get_data()  # buffered, so that a file answer can be closed now
     response.close()
     return response
@@ -462,9 +462,10 @@ def test_every_owned_object_endpoint_has_a_stranger_test(app: Flask) -> None:
 def test_anonymous_callers_are_asked_to_log_in_everywhere_but_public(app: Flask) -> None:
     wrong = []
     for endpoint, method, _ in _matrix(app, {Kind.SELF, Kind.STAFF, Kind.SERVICE}):
-        response = _probe(app.test_client(), app, endpoint, method, {})
-        if response.status_code != 401:
-            wrong.append(f"{method} {endpoint}: {response.status_code}")
+        for key in (True, False):  # with or without an Idempotency-Key: who comes first
+            response = _probe(app.test_client(), app, endpoint, method, {}, key=key)
+            if response.status_code != 401:
+                wrong.append(f"{method} {endpoint} (key: {key}): {response.status_code}")
     assert not wrong, "\n".join(wrong)
     assert len(_matrix(app, {Kind.SELF, Kind.STAFF, Kind.SERVICE})) > 60
 
