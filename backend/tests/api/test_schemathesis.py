@@ -16,9 +16,13 @@ from typing import Any
 
 import pytest
 import schemathesis
-from flask import Flask
+from flask import Flask, Response, jsonify
+from flask.views import MethodView
+from flask_smorest import Api, Blueprint
 from hypothesis import HealthCheck, given, settings
+from marshmallow import Schema, fields
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
@@ -87,7 +91,7 @@ def _fuzz_operation(operation: Any, fuzzed: Fuzzed, headers: dict[str, str],
         outcome.statuses[response.status_code] += 1
         try:
             case.validate_response(response, checks=CHECKS, headers=headers)
-        except AssertionError as failure:  # schemathesis' FailureGroup is an AssertionError
+        except (AssertionError, FailureGroup) as failure:
             found.append(f"{label}: {str(failure)[:800]}")
 
     fuzz()
@@ -122,3 +126,38 @@ def test_a_signed_in_resident_never_gets_a_server_error_or_an_undocumented_answe
     assert not outcome.failures, "\n\n".join(outcome.failures)
     # Signed in, the fuzzing reaches past the login check: validation and the views answer.
     assert outcome.statuses[422] and outcome.statuses[200] > outcome.statuses[401]
+
+
+def test_the_harness_catches_a_server_error_and_an_answer_outside_its_schema() -> None:
+    """Not vacuous: on an app with one of each defect, both are reported."""
+
+    class Count(Schema):
+        n = fields.Integer(required=True)
+
+    broken = Flask("broken")
+    broken.config.update(API_TITLE="broken", API_VERSION="1", OPENAPI_VERSION="3.1.0",
+                         OPENAPI_URL_PREFIX="/api", OPENAPI_JSON_PATH="openapi.json")
+    blp = Blueprint("broken", __name__)
+
+    @blp.route("/wrong")
+    class Wrong(MethodView):
+        @blp.response(200, Count)
+        def get(self) -> Response:
+            return jsonify({"n": "not a number"})
+
+    @blp.route("/boom")
+    class Boom(MethodView):
+        @blp.response(200, Count)
+        def get(self) -> Response:
+            return Response("Internal Server Error", status=500)
+
+    api = Api(broken)
+    api.register_blueprint(blp)
+    outcome = Outcome()
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", broken)
+    fuzzed = Fuzzed(broken, MovableClock(TEST_NOW), {})
+    for result in schema.get_all_operations():
+        _fuzz_operation(result.ok(), fuzzed, {}, outcome)
+    assert outcome.operations == 2
+    assert any(f.startswith("GET /wrong:") for f in outcome.failures), outcome.failures
+    assert any(f.startswith("GET /boom:") for f in outcome.failures), outcome.failures
