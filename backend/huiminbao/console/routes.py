@@ -19,6 +19,7 @@ from huiminbao.console.csvfiles import read_csv
 from huiminbao.console.schemas import (
     BatchView,
     BulkFormSchema,
+    BulkUploadSchema,
     CloneInSchema,
     CounterInSchema,
     CounterView,
@@ -26,9 +27,11 @@ from huiminbao.console.schemas import (
     ReconcileRunListSchema,
     ReconcileRunQuerySchema,
     RosterFormSchema,
+    RosterUploadSchema,
     RosterView,
     SmsOutboxQuerySchema,
     SmsOutboxSchema,
+    multipart_body,
 )
 from huiminbao.console.uploads import idempotent_upload
 from huiminbao.console.views import (
@@ -122,6 +125,7 @@ class EditDraftProduct(MethodView):
 class EmployerBulkEnrollment(MethodView):
     @blp.arguments(BulkFormSchema, location="form")
     @blp.arguments(CsvUploadSchema, location="files")
+    @blp.doc(requestBody=multipart_body(BulkUploadSchema))
     @blp.response(201, BatchView)
     @blp.alt_response(200, schema=BatchView,
                       description="This very file was uploaded before: its report, `replayed`")
@@ -157,6 +161,7 @@ class EmployerBatchDetail(MethodView):
 class SubsidyRoster(MethodView):
     @blp.arguments(RosterFormSchema, location="form")
     @blp.arguments(CsvUploadSchema, location="files")
+    @blp.doc(requestBody=multipart_body(RosterUploadSchema))
     @blp.response(201, RosterView)
     @blp.doc(parameters=_IDEMPOTENCY_HEADER)
     @idempotent_upload(_admin_owner)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
@@ -38,6 +40,21 @@ class BulkFormSchema(Schema):
 class RosterFormSchema(Schema):
     product_id = Id(required=True, metadata={
         "description": "a published product whose window is open; its year is the roster's"})
+
+
+class BulkUploadSchema(BulkFormSchema, CsvUploadSchema):
+    """The whole multipart body of a bulk upload, for the OpenAPI document (the view reads the
+    form fields and the file with their own schemas)."""
+
+
+class RosterUploadSchema(RosterFormSchema, CsvUploadSchema):
+    """The whole multipart body of a roster import, for the OpenAPI document."""
+
+
+def multipart_body(schema: type[Schema]) -> dict[str, Any]:
+    """``@blp.doc(requestBody=...)`` for a form with a file: flask-smorest documents only the
+    last ``@blp.arguments`` of the same content type, which would drop the form fields."""
+    return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
 
 
 class BatchCountsSchema(Schema):

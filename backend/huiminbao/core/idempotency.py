@@ -148,6 +148,8 @@ def idempotent(owner_of_request: Callable[[], str],
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            # The caller first: an anonymous request is told to sign in, whatever its headers.
+            owner = owner_of_request()
             key = request.headers.get(HEADER, "").strip()
             if not key:
                 raise InvalidInput("缺少幂等键：请在请求头 Idempotency-Key 中提供唯一的请求编号",
@@ -157,7 +159,6 @@ def idempotent(owner_of_request: Callable[[], str],
                 raise InvalidInput("幂等键格式不正确：应为8至128位字母、数字或 . _ : -",
                                    code="idempotency_key_invalid",
                                    errors={HEADER: ["格式不正确"]})
-            owner = owner_of_request()
             held = _acquire(owner, key, fingerprint_of(owner))
             if isinstance(held, Response):
                 return held

@@ -8,7 +8,10 @@
   bounded integers (at most 64 bits: no integer of ours is bigger, and Python refuses to parse
   very long ones) and a bounded nesting depth; every string in it (keys too), in the query string
   and in the path must be free of NUL characters and unpaired surrogates (PostgreSQL refuses the
-  one, UTF-8 cannot encode the other). The message names the offending field.
+  one, UTF-8 cannot encode the other). The message names the offending field. The same holds
+  for the fields (and file names) of a form or multipart upload, and no header value may hold
+  a NUL character (the app copies several into the database: Idempotency-Key, X-Acting-For, the
+  hospitals' signature headers).
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ MAX_ID = 2**63 - 1
 MAX_JSON_DEPTH = 32
 # The longest integer literal that can still be a 64-bit value ("-9223372036854775808").
 _MAX_INT_LITERAL = 20
+
+
+_FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 
 
 class BadRequest(DomainError):
@@ -136,6 +142,16 @@ def check_request_input() -> None:
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str):
             _check_text(name, value)
+    for name, value in request.headers.items():
+        if "\x00" in value:
+            _check_text(name, value)
+    if request.mimetype in _FORM_TYPES:
+        for name, value in request.form.items(multi=True):
+            _check_text(name, name)
+            _check_text(name, value)
+        for name, upload in request.files.items(multi=True):
+            _check_text(name, name)
+            _check_text(name, upload.filename or "")
     if request.is_json and request.method not in {"GET", "HEAD", "OPTIONS"}:
         raw = request.get_data(cache=True)
         if raw.strip():

@@ -27,6 +27,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 ACTING_FOR_HEADER = "X-Acting-For"
 NOT_AUTHORIZED_TO_ACT = "您没有代办该人员此项业务的有效授权"
 IDENTITY_REQUIRED = "请先完成实名认证"
+# What a missing object of each kind answers: a denial on an object answers the same words, so
+# that a stranger cannot tell someone else's object from one that does not exist.
+MISSING_OBJECT_MESSAGES = {"policy": "未找到该保单", "order": "未找到该订单",
+                           "complaint": "未找到该投诉"}
 
 
 class GrantFinder(Protocol):
@@ -106,7 +110,8 @@ def require_access(c: Container, session: Session, actor: Actor, action: Action,
     """For loaded objects: deny with 404 so that a stranger learns nothing."""
     decision = authorize(c, session, actor, action, subject_person_id)
     if not decision.allowed:
-        raise AccessDenied(_denial(actor, action, subject_person_id, object_type, object_id))
+        raise AccessDenied(_denial(actor, action, subject_person_id, object_type, object_id),
+                           MISSING_OBJECT_MESSAGES.get(object_type))
     return decision
 
 
@@ -177,8 +182,11 @@ class AccessDenied(NotFound):
     """A denial on an object: answers like a missing object. The audit entry is written by the
     error handler, after the request's own transaction has rolled back."""
 
-    def __init__(self, entry: AuditEntry) -> None:
-        super().__init__()
+    def __init__(self, entry: AuditEntry, message: str | None = None) -> None:
+        if message is None:
+            super().__init__()
+        else:
+            super().__init__(message)
         self.entry = entry
 
 

@@ -4,6 +4,7 @@ unpaired surrogates and NUL characters in text, and a non-ASCII ``X-Acting-For``
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import uuid
@@ -20,6 +21,7 @@ from huiminbao.core.container import Container
 
 from .enrollment_helpers import body, sign_in
 from .test_claims_support import WORKED_EXAMPLE
+from .test_console_support import admin
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 TABLES = ("orders", "order_items", "policies", "proxy_grants", "complaints", "family_members",
@@ -193,3 +195,41 @@ def test_query_strings_with_nul_or_huge_numbers_are_refused(app: Flask, query: s
     assert response.status_code < 500
     if "%00" in query:
         assert_refused(response)
+
+
+@pytest.mark.parametrize("where", ["form value", "form name", "file name"])
+def test_nul_in_a_multipart_upload_is_refused_before_anything_is_read(
+    client: FlaskClient, wired: Container, where: str,
+) -> None:
+    staff = admin(client, wired)
+    form: dict[str, Any] = {"employer_code": "91330100MA27XYZ", "employer_name": "杭州某公司",
+                            "product_id": "1"}
+    filename = "名单.csv"
+    if where == "form value":
+        form["employer_name"] = "杭州\x00公司"
+    elif where == "form name":
+        form["employer\x00name"] = "x"
+    else:
+        filename = "名单\x00.csv"
+    before = rows(wired)
+    response = client.post(
+        "/api/v1/admin/enrollments/bulk", content_type="multipart/form-data",
+        data={**form, "file": (io.BytesIO("身份证号,姓名,档次\n".encode()), filename)},
+        headers={**staff.bearer, "Idempotency-Key": uuid.uuid4().hex})
+    answer = assert_refused(response)
+    assert answer["code"] == "invalid_text" and "NUL" in answer["message"]
+    assert rows(wired) == before
+
+
+@pytest.mark.parametrize("header", ["Idempotency-Key", "X-Acting-For", "Authorization"])
+def test_nul_in_a_header_value_is_refused(client: FlaskClient, wired: Container,
+                                          header: str) -> None:
+    zhang = sign_in(client, "张伟")
+    before = rows(wired)
+    headers = {**zhang.bearer, "Idempotency-Key": uuid.uuid4().hex}
+    headers[header] = headers.get(header, "1") + "\x00"
+    response = client.post("/api/v1/complaints", headers=headers,
+                           json={"category": "payment", "content": "缴费后一直待支付，请处理。"})
+    answer = assert_refused(response, field=header)
+    assert answer["code"] == "invalid_text"
+    assert rows(wired) == before

@@ -276,3 +276,21 @@ def test_residents_cannot_choose_staff_recorded_payments(client: FlaskClient, wi
         assert response.get_json()["errors"]["payment_method"] == [
             "单位缴费和窗口现金缴费只能由单位经办或经办窗口工作人员办理，请选择其他支付方式"]
     assert count(wired, Order) == 0
+
+
+@pytest.mark.parametrize(("path", "fields"), [
+    ("/api/v1/admin/enrollments/bulk", {"employer_code", "employer_name", "product_id", "file"}),
+    ("/api/v1/admin/subsidy-roster", {"product_id", "file"}),
+    ("/api/v1/claims/{claim_no}/documents", {"file"}),
+])
+def test_the_openapi_documents_every_field_of_the_uploads(
+    client: FlaskClient, path: str, fields: set[str],
+) -> None:
+    spec = client.get("/api/openapi.json").get_json()
+    body = spec["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]
+    name = body["schema"]["$ref"].rsplit("/", 1)[1]
+    schema = spec["components"]["schemas"][name]
+    assert set(schema["properties"]) == fields
+    assert set(schema["required"]) == fields
+    assert schema["properties"]["file"] == {**schema["properties"]["file"],
+                                            "type": "string", "format": "binary"}
