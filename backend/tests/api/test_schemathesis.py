@@ -39,7 +39,8 @@ from .helpers import login_bound
 EXAMPLES = int(os.environ.get("HUIMINBAO_SCHEMATHESIS_EXAMPLES", "8"))
 CHECKS = [not_a_server_error, response_schema_conformance]
 # What ends the session runs last, so that everything else is fuzzed signed in.
-SESSION_ENDING = {"POST /api/v1/auth/logout", "DELETE /api/v1/me/consents/{kind}"}
+SESSION_ENDING = {"POST /api/v1/auth/logout", "DELETE /api/v1/me/consents/{kind}",
+                  "POST /api/v1/me/deletion"}
 RESIDENT = ("13800000001", "张伟", "330106198803150130")
 
 
