@@ -99,8 +99,10 @@ class MyAccount(MethodView):
 @blp.route("/me/payment-code")
 class PaymentCode(MethodView):
     decorators: ClassVar[list[Any]] = [
+        # Only a code actually sent counts: a debit the rules refuse sends none.
         limiter.limit("1 per minute;10 per day", methods=["POST"], scope="payment-code",
-                      key_func=lambda: f"account:{current_actor().account_id}"),
+                      key_func=lambda: f"account:{current_actor().account_id}",
+                      deduct_when=lambda response: response.status_code == 200),
     ]
 
     @acts_for(Action.ENROLL)

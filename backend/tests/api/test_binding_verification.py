@@ -126,9 +126,10 @@ def test_identity_check_simulator_verifies_and_displaces(
         clock: MovableClock) -> None:
     squatter_phone, owner_phone = _phone(), _phone()
     bind(login(app.test_client(), squatter_phone), *ZHANG)
-    owner = login(app.test_client(), owner_phone)  # the owner, on a phone the registry does not hold
+    # The owner, on a phone the registry does not hold.
+    owner = login(app.test_client(), owner_phone)
     started = owner.client.post("/api/v1/me/identity/check", headers=owner.bearer,
-                          json={"name": ZHANG[0], "id_number": ZHANG[1]})
+                                json={"name": ZHANG[0], "id_number": ZHANG[1]})
     assert started.status_code == 200, started.get_json()
     ticket = started.get_json()["ticket"]
     assert started.get_json()["simulated"] is True
