@@ -91,10 +91,16 @@ def test_no_text_carries_an_id_number() -> None:
                                            "insured": "330106199001011234"})
 
 
-def test_codes_are_the_four_code_templates() -> None:
+def test_codes_are_the_code_templates() -> None:
     assert {t for t in SmsTemplate if t.is_code} == {
-        SmsTemplate.LOGIN_CODE, SmsTemplate.PAYMENT_CODE, SmsTemplate.RELATIVE_CODE,
-        SmsTemplate.PROXY_GRANT_CODE}
+        SmsTemplate.LOGIN_CODE, SmsTemplate.PAYMENT_CODE, SmsTemplate.DEBIT_CONFIRM_CODE,
+        SmsTemplate.RELATIVE_CODE, SmsTemplate.PROXY_GRANT_CODE}
+
+
+def test_the_debit_code_names_amount_and_insured_and_no_id_number() -> None:
+    text = SmsText(SmsTemplate.DEBIT_CONFIRM_CODE, {
+        "amount": "¥150.00", "insured": "张*国", "code": "123456"}).render()
+    assert "¥150.00" in text and "被保险人：张*国" in text and "验证码123456" in text
 
 
 # ---------------------------------------------------------------- configuration
