@@ -416,7 +416,7 @@ def _check_payment_method(c: Container, actor: Actor, payer_person: Person | Non
         result.balance_before_fen = (balance.available(payable_sources(result.product))
                                      if balance else 0)
         result.needs_sms_code = not identity_services.sheet_confirms_debit(
-            c, actor, payer_person.id, payer.id_number)
+            c, actor, payer_person.id, payer)
 
 
 def debit_context(result: Quote) -> str:

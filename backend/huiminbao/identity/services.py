@@ -38,6 +38,7 @@ from huiminbao.identity.domain import (
 from huiminbao.identity.models import AuthSession, OtpChallenge, Person, UserAccount
 from huiminbao.identity.sms_domain import SmsStatus, SmsTemplate
 from huiminbao.identity.verification import CheckStart
+from huiminbao.registry.port import RegistryPerson
 
 # A wrong code may be typed again (until the sixth wrong try voids it); an expired, used or
 # voided one cannot, and only then is a new code the answer.
@@ -182,14 +183,15 @@ def code_context(description: str) -> str:
 
 
 def sheet_confirms_debit(c: Container, actor: Actor, owner_person_id: int,
-                         owner_id_number: str) -> bool:
+                         owner: RegistryPerson) -> bool:
     """Whether the confirm sheet alone is the owner's confirmation of a personal-account debit
     (issue 15): the caller is the owner, signed in by an SMS code less than 10 minutes ago, to
-    the phone the registry holds for them (the contact check). Otherwise the owner confirms
-    with a code texted to that registry phone (``enrollment.services.send_debit_code``)."""
+    the phone the registry holds for them (the contact check, answered from the registry record
+    the quote has just read). Otherwise the owner confirms with a code texted to that registry
+    phone (``enrollment.services.send_debit_code``)."""
     return (actor.person_id == owner_person_id and actor.login_method == "sms"
             and actor.authenticated_recently(c.clock.now()) and bool(actor.phone)
-            and c.registry.contact_matches(owner_id_number, actor.phone))
+            and owner.phone is not None and owner.phone.strip() == actor.phone)
 
 
 # ---------------------------------------------------------------- sessions

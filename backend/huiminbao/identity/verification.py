@@ -16,8 +16,9 @@ wired in ``wiring.build_identity_checks`` under ``IDENTITY_CHECK_PROVIDER``. Non
 production the check is then simply not offered (the registry's phone and the counter remain),
 and the simulator below is refused.
 
-``SimulatedIdentityVerifier`` (demo mode and tests only) is deterministic: a ticket is an HMAC
-of the ID number, the name and the time it was issued, and ``result`` answers
+``SimulatedIdentityVerifier`` (demo mode and tests only) is deterministic: a ticket is the ID
+number, the name and the time it was issued, encrypted and authenticated (Fernet, so the
+client never holds the ID number in clear), and ``result`` answers
 
 - PASSED for a genuine ticket younger than ``TICKET_TTL`` whose person the registry knows under
   that very name (the simulator "sees" the registered person's face);
@@ -30,12 +31,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
+
+from cryptography.fernet import Fernet, InvalidToken
 
 from huiminbao.core.clock import Clock
 from huiminbao.core.masking import normalize_name
@@ -88,7 +90,8 @@ class SimulatedIdentityVerifier:
     name = "simulator"
 
     def __init__(self, secret_key: str, clock: Clock, registry: RegistryPort) -> None:
-        self._key = hashlib.sha256(b"identity-check-simulator:" + secret_key.encode()).digest()
+        key = hashlib.sha256(b"identity-check-simulator:" + secret_key.encode()).digest()
+        self._fernet = Fernet(base64.urlsafe_b64encode(key))
         self._clock = clock
         self._registry = registry
 
@@ -96,17 +99,13 @@ class SimulatedIdentityVerifier:
         issued = self._clock.now()
         payload = json.dumps({"id": id_number, "name": normalize_name(name),
                               "at": int(issued.timestamp())}, separators=(",", ":")).encode()
-        ticket = (_b64(payload) + "." + _b64(hmac.new(self._key, payload, "sha256").digest()))
+        ticket = self._fernet.encrypt_at_time(payload, int(issued.timestamp())).decode()
         return CheckStart(ticket=ticket, url=None, expires_at=issued + TICKET_TTL)
 
     def result(self, ticket: str) -> CheckResult:
-        body, _, signature = ticket.partition(".")
         try:
-            payload = _unb64(body)
-            genuine = hmac.compare_digest(_unb64(signature),
-                                          hmac.new(self._key, payload, "sha256").digest())
-            data = json.loads(payload) if genuine else None
-        except (ValueError, UnicodeDecodeError):
+            data = json.loads(self._fernet.decrypt(ticket.encode()[:2048]))
+        except (InvalidToken, ValueError, UnicodeError):
             return CheckResult(CheckOutcome.INVALID)
         if not isinstance(data, dict) or not all(k in data for k in ("id", "name", "at")):
             return CheckResult(CheckOutcome.INVALID)
@@ -119,13 +118,3 @@ class SimulatedIdentityVerifier:
                 or normalize_name(registered.name) != data["name"]):
             return CheckResult(CheckOutcome.FAILED)
         return CheckResult(CheckOutcome.PASSED, id_number)
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    if not text or len(text) > 2048:
-        raise ValueError("not a ticket")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
