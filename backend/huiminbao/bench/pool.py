@@ -69,8 +69,8 @@ def eligible_persons(session: Session, product: Product,
     one click with a personal-account debit: in the product's city, employee scheme (they have
     an account), active, not in a subsidized group (their premium would be subsidized), with
     enough on the balances the product accepts, and not yet known to the product (no ``people``
-    row), so a rerun on the same database picks fresh persons. With the registry's phone (None
-    for persons without one)."""
+    row), so a rerun on the same database picks fresh persons; and with a phone on file, which
+    they sign in with (issue 15: only that, a face check or the counter verifies a binding)."""
     premium = min(tier.premium_fen for tier in product.tiers)
     sources = [BalanceKind(kind) for kind in product.payable_balances.split(",")]
     balances = [RegistryAccountRow.prior_years_fen if kind is BalanceKind.PRIOR_YEARS
@@ -88,6 +88,7 @@ def eligible_persons(session: Session, product: Product,
                RegistryPersonRow.status == PersonStatus.ACTIVE.value,
                RegistryPersonRow.assistance == Assistance.NONE.value,
                available >= premium,
+               RegistryPersonRow.phone.is_not(None),  # they sign in with the registry's phone
                Person.id.is_(None))
         .order_by(RegistryPersonRow.id)
         .limit(limit)
@@ -104,7 +105,7 @@ def sign_in_pool(c: Container, product_id: int, size: int) -> list[PoolMember]:
         _ = product.tiers  # loaded before the session closes
         # Members sign in with the registry's phone for them: persons without one, or sharing
         # one with another person or an existing account, are left out.
-        eligible = eligible_persons(session, product, size * 2)
+        eligible = eligible_persons(session, product, size + 50)
         phones = [phone for _row, _id, _name, phone in eligible if phone]
         taken = set(session.scalars(select(UserAccount.phone).where(
             UserAccount.phone.in_(phones)))) if phones else set()

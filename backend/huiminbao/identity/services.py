@@ -108,7 +108,7 @@ def send_code(c: Container, phone: str, purpose: OtpPurpose, *,
     now = c.clock.now()
     provider = c.sms_provider
     with c.db.transaction() as session:
-        _void_open_codes(session, phone, purpose, now)
+        _void_open_codes(session, phone, purpose, now, context)
         challenge = OtpChallenge(
             phone=phone, purpose=purpose.value, code_hash=hash_secret(c.settings.secret_key, code),
             created_at=now, expires_at=now + OTP_TTL, wrong_attempts=0, context=context,
@@ -129,13 +129,18 @@ def send_code(c: Container, phone: str, purpose: OtpPurpose, *,
     return expires_at
 
 
-def _void_open_codes(session: Session, phone: str, purpose: OtpPurpose, now: datetime) -> None:
-    session.execute(
+def _void_open_codes(session: Session, phone: str, purpose: OtpPurpose, now: datetime,
+                     context: str | None = None) -> None:
+    """A new code voids the earlier ones for the same thing: with a ``context`` (one debit),
+    only those sent for that context, so codes for two different debits may be open at once."""
+    statement = (
         update(OtpChallenge)
         .where(OtpChallenge.phone == phone, OtpChallenge.purpose == purpose.value,
                OtpChallenge.consumed_at.is_(None), OtpChallenge.voided_at.is_(None))
-        .values(voided_at=now)
     )
+    if context is not None:
+        statement = statement.where(OtpChallenge.context == context)
+    session.execute(statement.values(voided_at=now))
 
 
 def verify_code(c: Container, phone: str, purpose: OtpPurpose, code: str) -> None:
