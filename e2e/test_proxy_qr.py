@@ -23,6 +23,7 @@ from e2e.support import (
     decode_qr,
     keep_screenshot,
     log_in,
+    payment_sms_code,
     sign_up,
 )
 
@@ -143,6 +144,11 @@ def test_zhang_wei_enrolls_his_father_who_confirmed_by_qr_code_then_revokes(
     keep_screenshot(page, "proxy-enroll-acting")
     grants = page.request.get("/api/v1/proxy/grants").json()["as_agent"]
     father_person = grants[0]["principal_person_id"]
+    # The debit is his father's to confirm (issue 15): a code to the phone the registry holds
+    # for him, naming the amount and the insured, which he reads out to his son.
+    page.get_by_role("button", name="获取验证码").click()
+    expect(page.get_by_text("验证码已发送至 138****0004")).to_be_visible()
+    page.get_by_label("短信验证码").fill(payment_sms_code(base_url, FATHER[0]))
     with page.expect_request(is_enroll_post) as sent:
         page.get_by_role("button", name="确认支付 ¥150.00").click()
     assert sent.value.headers["x-acting-for"] == str(father_person)

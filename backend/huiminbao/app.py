@@ -40,7 +40,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     from huiminbao.identity.sms import OutboxSmsSender
     from huiminbao.identity.tokens import TokenService
     from huiminbao.proxy.finder import ProxyGrantFinder
-    from huiminbao.wiring import Port, build_adapters
+    from huiminbao.wiring import Port, build_adapters, build_identity_checks
 
     if clock is None:
         # Demo mode always has a movable clock (HUIMINBAO_NOW or the real time as its start) so
@@ -65,6 +65,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         gateway=adapters[Port.GATEWAY],
         documents=adapters[Port.DOCUMENTS],
         products=PublishedProducts(db),
+        identity_checks=build_identity_checks(settings, clock, adapters[Port.REGISTRY]),
     )
 
 

@@ -158,10 +158,42 @@ def _on_this_machine(url: str) -> bool:
     return on_this_machine(urlsplit(url if "//" in url else f"//{url}").hostname)
 
 
+IDENTITY_CHECK_SETTING = "IDENTITY_CHECK_PROVIDER"
+
+
+def identity_check_problem(settings: Settings) -> str | None:
+    """The identity-verification port (face / eID, identity/verification.py) is optional: a
+    city may verify bindings by the registry's phone and at the counter only. Unset, demo mode
+    wires the simulator and production offers no face check. Production refuses the simulator
+    by name, and any provider this build has no adapter for."""
+    provider = settings.port_env.get(IDENTITY_CHECK_SETTING, "").strip()
+    if not provider:
+        return None
+    if provider == "simulator":
+        if settings.is_demo:
+            return None
+        return (f"{IDENTITY_CHECK_SETTING}=simulator: the identity-check simulator serves demo "
+                "mode only; unset it (no face check offered) or wire a real adapter")
+    return (f"{IDENTITY_CHECK_SETTING}={provider}: no adapter for it in this build (implement "
+            "huiminbao.identity.verification.IdentityVerifier and wire it here)")
+
+
+def build_identity_checks(settings: Settings, clock: Clock, registry: Any) -> Any:
+    """The face / eID verifier, or None where none is offered (production without an adapter).
+    ``checked_ports`` has already refused the simulator in production."""
+    if identity_check_problem(settings) is not None or not settings.is_demo:
+        return None
+    from huiminbao.identity.verification import SimulatedIdentityVerifier
+
+    return SimulatedIdentityVerifier(settings.secret_key, clock, registry)
+
+
 def checked_ports(settings: Settings) -> dict[Port, PortChoice]:
     """The choices, or ``ConfigError`` naming every setting that is missing or wrong."""
     choices = choose_ports(settings)
     problems = [choice.problem for choice in choices if choice.problem]
+    if (identity_problem := identity_check_problem(settings)) is not None:
+        problems.append(identity_problem)
     if problems:
         raise ConfigError("; ".join(problems))
     return {choice.port: choice for choice in choices}

@@ -77,6 +77,12 @@ function showNoAccount(error) {
   } else if (error.code === "consent_withdrawn" || error.code === "consent_required") {
     title = "需要您的授权";
     links.push(h("a", { class: "btn btn--primary state__action", href: ME_PATH }, "去“我的”重新授权"));
+  } else if (error.code === "identity_unverified") {
+    // Name + ID number alone prove nothing: balance and history wait for a verified binding.
+    title = "需先完成身份核验";
+    links.push(h("p", { class: "state__text" },
+      "为保护您的医保个人账户，只有核验过身份的账号才能查看余额和明细、使用个人账户缴费。在线支付不受影响。"),
+    h("a", { class: "btn btn--primary state__action", href: `${BIND_PATH}?next=/account.html` }, "去核验身份"));
   } else if (error.code === "identity_required") {
     title = "请先完成实名认证";
     links.push(h("a", { class: "btn btn--primary state__action", href: BIND_PATH }, "去实名认证"));
@@ -102,7 +108,7 @@ async function load() {
       redirectToLogin();
       return;
     }
-    if (error instanceof ApiError && error.status === 422) {
+    if (error instanceof ApiError && (error.status === 422 || error.code === "identity_unverified")) {
       showNoAccount(error);
       return;
     }

@@ -24,6 +24,7 @@ export const ACTING_ENDPOINTS = Object.freeze([
   ["GET", /^\/policies$/],
   ["POST", /^\/enrollments\/preview$/],
   ["POST", /^\/enrollments$/],
+  ["POST", /^\/me\/payment-code$/], // the code that confirms a debit from the principal's account
   ["GET", /^\/claims$/],
   ["POST", /^\/claims$/],
   ["POST", /^\/claims\/estimate$/],

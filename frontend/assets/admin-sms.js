@@ -10,7 +10,8 @@ import { clearState, showError, showLoading } from "./page.js";
 import { ADMIN, dataTable, pill, startConsole } from "./admin.js";
 
 const TEMPLATES = {
-  login_code: "登录验证码", payment_code: "支付验证码", relative_code: "家庭成员验证码",
+  login_code: "登录验证码", payment_code: "支付验证码", debit_confirm_code: "扣款确认验证码",
+  binding_displaced: "实名绑定解除通知", binding_verified: "实名核验完成通知", relative_code: "家庭成员验证码",
   proxy_grant_code: "代办授权验证码", debit_notice: "个人账户扣款通知", renewal_notice: "自动续保通知",
   auto_renew_revoked: "自动续保关闭通知",
   refund_closed_order: "订单关闭退款通知", refund_surrender: "退保退费通知",

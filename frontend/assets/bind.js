@@ -1,6 +1,11 @@
 // 实名认证: name + ID number checked against the registry, with both consents
 // (GET /consent-texts, POST /me/identity).
 //
+// The answer says whether the binding is verified (issue 15): a login with the phone the registry
+// holds for the person verifies it at once and the page goes on as before. Otherwise the page
+// explains what an unverified binding cannot do and offers 刷脸核验 (POST /me/identity/check, then
+// the binding again with its ticket; the demo simulator answers at once) or 到柜台核验.
+//
 // Names are measured in code points, never UTF-16 units: 林𫖮's second character lies outside the
 // BMP (two UTF-16 units), so the name input has no maxlength.
 
@@ -23,6 +28,15 @@ const idInput = document.getElementById("id-number");
 const consentList = document.getElementById("consent-list");
 const alertBox = document.getElementById("bind-alert");
 const submitButton = document.getElementById("bind-submit");
+const faceButton = document.getElementById("bind-face");
+const verifyPanel = document.getElementById("verify-panel");
+const verifyAlert = document.getElementById("verify-alert");
+const verifyFace = document.getElementById("verify-face");
+const verifyFaceItem = document.getElementById("verify-face-item");
+const verifyLater = document.getElementById("verify-later");
+
+let faceCheckOffered = false;
+let lastBinding = null; // {name, id_number, consents}: what the face check verifies
 
 let consentTexts = [];
 
@@ -105,8 +119,10 @@ async function submit(event) {
     return;
   }
   setBusy(submitButton, true, "正在核验…");
+  lastBinding = { name, id_number: idNumber, consents: agreed };
+  let me;
   try {
-    await api.post("/me/identity", { name, id_number: idNumber, consents: agreed });
+    me = await api.post("/me/identity", lastBinding);
   } catch (error) {
     setBusy(submitButton, false);
     if (error instanceof ApiError && error.status === 401) {
@@ -116,12 +132,59 @@ async function submit(event) {
     // A mismatch names neither field: the message alone, next to the button just pressed.
     const fields = error?.code === "identity_mismatch" ? {} : { name: nameInput, id_number: idInput };
     const field = showApiError(error, fields, alertBox);
+    // Held by another account without verification: the owner takes it back by a face check.
+    faceButton.hidden = !(faceCheckOffered && error?.code === "identity_taken");
     if (field) field.focus();
     return;
   }
-  submitButton.textContent = "认证成功，正在跳转…";
+  finish(me, submitButton);
+}
+
+function nextPath() {
   // Sent here from 确认参保 (or another page that needs a bound identity): back there.
-  window.location.replace(safeNext(new URLSearchParams(window.location.search).get("next")) || ME_PATH);
+  return safeNext(new URLSearchParams(window.location.search).get("next")) || ME_PATH;
+}
+
+function finish(me, button) {
+  if (me?.identity?.verified) {
+    button.textContent = "认证成功，正在跳转…";
+    window.location.replace(nextPath());
+    return;
+  }
+  setBusy(button, false);
+  form.hidden = true;
+  verifyFace.hidden = !faceCheckOffered;
+  verifyFaceItem.hidden = !faceCheckOffered;
+  verifyLater.href = nextPath();
+  verifyPanel.hidden = false;
+  verifyPanel.querySelector("h2").focus?.();
+}
+
+async function faceCheck(button, alert) {
+  if (!lastBinding) return;
+  clearFormAlert(alert);
+  setBusy(button, true, "正在刷脸核验…");
+  let me;
+  try {
+    const started = await api.post("/me/identity/check",
+      { name: lastBinding.name, id_number: lastBinding.id_number });
+    if (started.url) {
+      // A real verification service: its own page, which sends the person back here.
+      window.location.assign(started.url);
+      return;
+    }
+    // Demo mode: the simulator has "seen" the person at once (identity/verification.py).
+    me = await api.post("/me/identity", { ...lastBinding, check_ticket: started.ticket });
+  } catch (error) {
+    setBusy(button, false);
+    if (error instanceof ApiError && error.status === 401) {
+      redirectToLogin();
+      return;
+    }
+    showApiError(error, {}, alert);
+    return;
+  }
+  finish(me, button);
 }
 
 async function load() {
@@ -139,9 +202,14 @@ async function load() {
     redirectToLogin();
     return;
   }
-  if (me.identity?.bound) {
+  faceCheckOffered = Boolean(me.identity?.identity_check_available);
+  if (me.identity?.bound && me.identity?.verified) {
     window.location.replace(ME_PATH);
     return;
+  }
+  if (me.identity?.bound) {
+    // Bound but not verified: the same form verifies (a face check needs the name and number).
+    submitButton.textContent = "核验身份";
   }
   const items = Array.isArray(texts?.items) ? texts.items : [];
   consentTexts = CONSENT_ORDER.map((kind) => items.find((item) => item.kind === kind))
@@ -154,6 +222,8 @@ async function load() {
 
 initPage();
 form.addEventListener("submit", submit);
+faceButton.addEventListener("click", () => faceCheck(faceButton, alertBox));
+verifyFace.addEventListener("click", () => faceCheck(verifyFace, verifyAlert));
 for (const input of [nameInput, idInput]) {
   input.addEventListener("input", () => {
     if (input.getAttribute("aria-invalid")) clearFieldError(input);

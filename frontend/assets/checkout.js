@@ -308,6 +308,9 @@ export function createCheckout(page) {
       case "no_personal_account":
         state.hasAccount = false;
         return "online";
+      case "identity_unverified": // a binding not yet verified pays online only
+        state.hasAccount = false;
+        return "online";
       case "subsidy_difference": // only ever the answer to 政府资助
       case "not_subsidized":
         return state.hasAccount === false ? "online" : "personal_account";
@@ -456,7 +459,10 @@ export function createCheckout(page) {
     setBusy(smsSend, true, "发送中…");
     let sent;
     try {
-      sent = await api.post("/me/payment-code");
+      // The code confirms this very debit: it goes to the phone the registry holds for the
+      // account's owner and names the amount and the insured.
+      sent = await api.post("/me/payment-code",
+        page.requestBody("personal_account", { debit_amount_fen: state.quote?.payable_fen }), apiOptions);
     } catch (error) {
       setBusy(smsSend, false);
       if (isLoggedOut(error)) {
@@ -470,7 +476,7 @@ export function createCheckout(page) {
       return;
     }
     setBusy(smsSend, false);
-    showStatus(els.smsStatus, `验证码已发送至 ${sent.phone}，5分钟内有效。`);
+    showStatus(els.smsStatus, `验证码已发送至 ${sent.phone}（账户本人在医保登记的手机），5分钟内有效。`);
     startCountdown(Number(sent.resend_after_seconds) || 60);
     smsInput.focus();
   }
@@ -536,6 +542,7 @@ export function createCheckout(page) {
       case "subsidy_difference":
       case "not_subsidized":
       case "no_personal_account":
+      case "identity_unverified":
       case "proxy_pay_limit":
       case "pay_not_authorized":
         // The amount or the method no longer fits: a new sheet, with the method that does.

@@ -1,9 +1,11 @@
 """Signed-in pool members for the benchmark: accounts bound to registry persons, each with a
 live session and a bearer token, prepared in bulk at the service level (no SMS round trips).
 
-What a pool member gets is what ``login_with_code`` followed by ``bind_identity`` leaves behind:
-a ``people`` row exactly as ``identity.services.person_for`` creates it (name from the registry,
-birth date and sex from the ID number), a resident account bound to it, the two current consents,
+What a pool member gets is what ``login_with_code`` followed by ``bind_identity`` leaves behind
+for a person who signs in with the phone the registry holds for them: a ``people`` row exactly as
+``identity.services.person_for`` creates it (name from the registry, birth date and sex from the
+ID number), a resident account on that phone bound to it and verified by ``registry_phone``
+(issue 15: only a verified binding spends a personal account), the two current consents,
 and an ``auth_sessions`` row whose bearer token ``TokenService`` signs. Only the audit events of
 those two steps are left out: they are not on the enrollment path being measured.
 """
@@ -23,15 +25,12 @@ from huiminbao.audit.models import Consent
 from huiminbao.catalog.models import Product
 from huiminbao.core import idnumber
 from huiminbao.core.container import Container
-from huiminbao.identity.domain import SESSION_TTL, Role, hash_secret
+from huiminbao.identity.domain import SESSION_TTL, BindingVerification, Role, hash_secret
 from huiminbao.identity.models import AuthSession, Person, UserAccount
 from huiminbao.registry.models import RegistryAccountRow, RegistryPersonRow
 from huiminbao.registry.port import Assistance, BalanceKind, PersonStatus, Scheme
 
 CHUNK = 2_000
-# Pool accounts get phone numbers of their own (19 + nine digits from the registry row id), so
-# they never collide with each other or with real numbers a registry person may carry.
-PHONE_PREFIX = "19"
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class PoolMember:
     token: str
 
 
-Candidate = tuple[int, str, str]  # registry row id, ID number, name
+Candidate = tuple[int, str, str, str | None]  # registry row id, ID number, name, phone
 
 
 def one_click_body(product: Product, tier_code: str = "standard") -> dict[str, object]:
@@ -64,12 +63,14 @@ def _chunks(items: Sequence[Candidate], size: int) -> Iterator[Sequence[Candidat
         yield items[start:start + size]
 
 
-def eligible_persons(session: Session, product: Product, limit: int) -> list[tuple[int, str, str]]:
+def eligible_persons(session: Session, product: Product,
+                     limit: int) -> list[Candidate]:
     """(registry row id, ID number, name) of up to ``limit`` persons who can enroll themselves in
     one click with a personal-account debit: in the product's city, employee scheme (they have
     an account), active, not in a subsidized group (their premium would be subsidized), with
     enough on the balances the product accepts, and not yet known to the product (no ``people``
-    row), so a rerun on the same database picks fresh persons."""
+    row), so a rerun on the same database picks fresh persons; and with a phone on file, which
+    they sign in with (issue 15: only that, a face check or the counter verifies a binding)."""
     premium = min(tier.premium_fen for tier in product.tiers)
     sources = [BalanceKind(kind) for kind in product.payable_balances.split(",")]
     balances = [RegistryAccountRow.prior_years_fen if kind is BalanceKind.PRIOR_YEARS
@@ -78,7 +79,8 @@ def eligible_persons(session: Session, product: Product, limit: int) -> list[tup
     for balance in balances[1:]:
         available = available + balance
     rows = session.execute(
-        select(RegistryPersonRow.id, RegistryPersonRow.id_number, RegistryPersonRow.name)
+        select(RegistryPersonRow.id, RegistryPersonRow.id_number, RegistryPersonRow.name,
+               RegistryPersonRow.phone)
         .join(RegistryAccountRow, RegistryAccountRow.person_id == RegistryPersonRow.id)
         .outerjoin(Person, Person.id_number == RegistryPersonRow.id_number)
         .where(RegistryPersonRow.city_code == product.city_code,
@@ -86,11 +88,12 @@ def eligible_persons(session: Session, product: Product, limit: int) -> list[tup
                RegistryPersonRow.status == PersonStatus.ACTIVE.value,
                RegistryPersonRow.assistance == Assistance.NONE.value,
                available >= premium,
+               RegistryPersonRow.phone.is_not(None),  # they sign in with the registry's phone
                Person.id.is_(None))
         .order_by(RegistryPersonRow.id)
         .limit(limit)
     ).all()
-    return [(int(row_id), id_number, name) for row_id, id_number, name in rows]
+    return [(int(row_id), id_number, name, phone) for row_id, id_number, name, phone in rows]
 
 
 def sign_in_pool(c: Container, product_id: int, size: int) -> list[PoolMember]:
@@ -100,14 +103,26 @@ def sign_in_pool(c: Container, product_id: int, size: int) -> list[PoolMember]:
         if product is None:
             raise LookupError(f"no product {product_id}")
         _ = product.tiers  # loaded before the session closes
-        candidates = eligible_persons(session, product, size)
+        # Members sign in with the registry's phone for them: persons without one, or sharing
+        # one with another person or an existing account, are left out.
+        eligible = eligible_persons(session, product, size + 50)
+        phones = [phone for _row, _id, _name, phone in eligible if phone]
+        taken = set(session.scalars(select(UserAccount.phone).where(
+            UserAccount.phone.in_(phones)))) if phones else set()
+    counts: dict[str, int] = {}
+    for phone in phones:
+        counts[phone] = counts.get(phone, 0) + 1
+    candidates = [(row_id, id_number, name, phone)
+                  for row_id, id_number, name, phone in eligible
+                  if phone and counts[phone] == 1 and phone not in taken][:size]
     members: list[PoolMember] = []
     for chunk in _chunks(candidates, CHUNK):
         members.extend(_sign_in_chunk(c, chunk))
     return members
 
 
-def _sign_in_chunk(c: Container, chunk: Sequence[tuple[int, str, str]]) -> list[PoolMember]:
+def _sign_in_chunk(c: Container,
+                   chunk: Sequence[Candidate]) -> list[PoolMember]:
     people = cast(Table, Person.__table__)
     accounts = cast(Table, UserAccount.__table__)
     consents = cast(Table, Consent.__table__)
@@ -115,10 +130,10 @@ def _sign_in_chunk(c: Container, chunk: Sequence[tuple[int, str, str]]) -> list[
     now = c.clock.now()
     today = now.date()
     secret = c.settings.secret_key
-    by_id_number = {id_number: row_id for row_id, id_number, _name in chunk}
+    phone_of = {id_number: phone for _row_id, id_number, _name, phone in chunk}
     with c.db.transaction() as session:
         person_rows = []
-        for _row_id, id_number, name in chunk:
+        for _row_id, id_number, name, _phone in chunk:
             parsed = idnumber.parse(id_number, today=today)  # as person_for does
             person_rows.append({"id_number": id_number, "name": name,
                                 "birth_date": parsed.birth_date, "sex": parsed.sex.value,
@@ -127,8 +142,10 @@ def _sign_in_chunk(c: Container, chunk: Sequence[tuple[int, str, str]]) -> list[
             people.insert().returning(people.c.id, people.c.id_number), person_rows).all()
         person_ids = {id_number: int(person_id) for person_id, id_number in inserted}
         account_rows = [
-            {"phone": f"{PHONE_PREFIX}{by_id_number[id_number]:09d}", "role": Role.RESIDENT.value,
+            {"phone": phone_of[id_number], "role": Role.RESIDENT.value,
              "person_id": person_id, "bound_at": now, "elderly_mode": False,
+             "binding_verified_by": BindingVerification.REGISTRY_PHONE.value,
+             "binding_verified_at": now,
              "created_at": now, "last_login_at": now}
             for id_number, person_id in person_ids.items()
         ]

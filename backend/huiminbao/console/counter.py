@@ -19,10 +19,11 @@ from huiminbao.console.models import CounterEnrollment
 from huiminbao.core import idnumber
 from huiminbao.core.container import Container
 from huiminbao.core.errors import Forbidden, InvalidInput, RuleViolation
-from huiminbao.core.masking import mask_id_number, mask_name, normalize_name
+from huiminbao.core.masking import mask_id_number, mask_name, mask_phone, normalize_name
 from huiminbao.enrollment.domain import PaymentMethod
+from huiminbao.identity import services as identity_services
 from huiminbao.identity.auth import Actor
-from huiminbao.identity.domain import STAFF_PERMISSIONS, Action
+from huiminbao.identity.domain import STAFF_PERMISSIONS, Action, BindingVerification
 from huiminbao.identity.models import UserAccount
 from huiminbao.identity.services import IDENTITY_MISMATCH, person_for
 
@@ -146,3 +147,38 @@ def _product(c: Container, product_id: int | None) -> Product:
         if product_id is None:
             raise RuleViolation("当前没有开放投保的产品", code="window_closed")
     return open_product(c, product_id)
+
+
+IDENTITY_NOT_CHECKED = "请先核验本人有效身份证件原件并由本人签署两份同意书，再勾选确认"
+
+
+@dataclass(frozen=True)
+class CounterIdentityResult:
+    phone: str  # masked
+    name: str  # masked
+    id_number: str  # masked
+    verified_by: BindingVerification
+    displaced: bool
+    staff_name: str
+
+
+def verify_identity(c: Container, staff: Actor, phone: str, name: str, id_number: str, *,
+                    id_document_checked: bool, consents_signed: bool) -> CounterIdentityResult:
+    """Counter staff verified the resident's ID card in person (issue 15): the account that
+    signs in with ``phone`` is bound to the person, verified by ``counter`` with the staff
+    account recorded on it and in the audit log (identity.bind / identity.verify)."""
+    require_counter_staff(staff)
+    if not (id_document_checked and consents_signed):
+        raise RuleViolation(IDENTITY_NOT_CHECKED, code="id_not_checked",
+                            errors={"evidence": [IDENTITY_NOT_CHECKED]})
+    outcome = identity_services.verify_at_counter(c, staff.account_id, staff.role, phone, name,
+                                                  id_number)
+    with c.db.read() as session:
+        account = session.get(UserAccount, staff.account_id)
+        staff_name = (account.display_name if account else None) or staff.role.label
+    parsed = idnumber.parse(id_number, today=c.clock.today())
+    return CounterIdentityResult(
+        phone=mask_phone(phone.strip()), name=mask_name(normalize_name(name)),
+        id_number=mask_id_number(parsed.value),
+        verified_by=outcome.verified_by or BindingVerification.COUNTER,
+        displaced=outcome.displaced, staff_name=staff_name)

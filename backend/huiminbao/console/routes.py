@@ -21,6 +21,8 @@ from huiminbao.console.schemas import (
     BulkFormSchema,
     BulkUploadSchema,
     CloneInSchema,
+    CounterIdentityInSchema,
+    CounterIdentityView,
     CounterInSchema,
     CounterView,
     CsvUploadSchema,
@@ -210,6 +212,29 @@ class CounterEnrollments(MethodView):
             receipt_no=evidence["receipt_no"], product_id=body["product_id"])
         result = counter.enroll_walk_in(container(), actor, request)
         return CounterView().dump(counter_view(result)), 201
+
+
+@blp.route("/counter/identity-checks")
+class CounterIdentityChecks(MethodView):
+    @blp.arguments(CounterIdentityInSchema)
+    @blp.response(200, CounterIdentityView)
+    @blp.alt_response(403, description="Not counter staff (or an administrator)")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Counter staff verified a resident's ID card in person: the resident's account (the
+        phone they sign in with) is bound to the person and verified by `counter`, the staff
+        member recorded on the account and in the audit log. Ends an unverified binding of the
+        same person on another account (both phones are texted); a verified one stays."""
+        actor = current_actor()
+        counter.require_counter_staff(actor)
+        evidence = body["evidence"]
+        result = counter.verify_identity(
+            container(), actor, body["phone"], body["name"], body["id_number"],
+            id_document_checked=bool(evidence["id_document_checked"]),
+            consents_signed=bool(evidence["consents_signed"]))
+        return {"phone": result.phone, "name": result.name, "id_number": result.id_number,
+                "verified_by": result.verified_by.value,
+                "verified_by_label": result.verified_by.label, "displaced": result.displaced,
+                "staff_name": result.staff_name}
 
 
 # ---------------------------------------------------------------- reconciliation

@@ -145,6 +145,35 @@ class CounterInSchema(Schema):
         "description": "default: the city's product open today"})
 
 
+class IdentityEvidenceSchema(Schema):
+    id_document_checked = fields.Boolean(required=True, metadata={
+        "description": "the staff member saw the original ID card of this person, in person"})
+    consents_signed = fields.Boolean(required=True, metadata={
+        "description": "the resident signed both consent texts (current versions) on paper"})
+
+
+class CounterIdentityInSchema(Schema):
+    phone = fields.String(required=True, validate=validate.Length(
+        min=1, max=20, error="请输入居民登录惠民保的手机号"), metadata={
+        "description": "the phone the resident signs in with (their account)"})
+    name = fields.String(required=True, validate=validate.Length(min=1, max=64,
+                                                                   error="请输入姓名"))
+    id_number = fields.String(required=True, validate=validate.Length(
+        min=1, max=32, error="请输入身份证号码"))
+    evidence = fields.Nested(IdentityEvidenceSchema, required=True)
+
+
+class CounterIdentityView(Schema):
+    phone = fields.String(metadata={"description": "masked"})
+    name = fields.String(metadata={"description": "masked"})
+    id_number = fields.String(metadata={"description": "masked"})
+    verified_by = fields.String()
+    verified_by_label = fields.String()
+    displaced = fields.Boolean(metadata={
+        "description": "an unverified binding of this person on another account was ended"})
+    staff_name = fields.String()
+
+
 class CounterView(Schema):
     order_no = fields.String()
     policy_no = fields.String()

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from huiminbao.identity.access import GrantFinder
     from huiminbao.identity.sms import SmsProvider, SmsSender
     from huiminbao.identity.tokens import TokenService
+    from huiminbao.identity.verification import IdentityVerifier
     from huiminbao.payments.gateway import PaymentGateway
     from huiminbao.registry.port import RegistryPort
 
@@ -40,6 +41,9 @@ class Container:
     # The SMS provider (identity/sms_tencent.py) when one is configured: one-time codes are then
     # sent by the request itself. None (demo): texts stay in the outbox for /api/v1/dev/sms.
     sms_provider: SmsProvider | None = None
+    # Face / eID verification of a binding (identity/verification.py): the simulator in demo
+    # mode; None where none is offered.
+    identity_checks: IdentityVerifier | None = None
 
 
 def container() -> Container:

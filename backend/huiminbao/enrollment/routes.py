@@ -47,7 +47,8 @@ def _gateway_urls() -> tuple[str, str]:
             f"{root}/enrollment-result.html?order_no={{order_no}}")
 
 
-def _request(body: dict[str, Any], subject_person_id: int) -> services.EnrollmentRequest:
+def enrollment_request(body: dict[str, Any],
+                       subject_person_id: int) -> services.EnrollmentRequest:
     insured = body["insured"] or [{"person_id": subject_person_id, "tier": body["tier"]}]
     confirmations = body["confirmations"] or {}
     notify_url, return_url = _gateway_urls()
@@ -84,7 +85,8 @@ class EnrollmentPreview(MethodView):
         account the masked holder and the balance before and after. Writes nothing."""
         c, actor = container(), current_actor()
         subject = subject_for(Action.ENROLL, actor)
-        return quote_view(services.quote(c, actor, subject, _request(body, subject.person_id)))
+        request = enrollment_request(body, subject.person_id)
+        return quote_view(services.quote(c, actor, subject, request))
 
 
 class OrderListSchema(Schema):
@@ -136,7 +138,8 @@ class Enrollments(MethodView):
         online (answers with the gateway's pay_url), or subsidy."""
         c, actor = container(), current_actor()
         subject = subject_for(Action.ENROLL, actor)
-        details = services.enroll(c, actor, subject, _request(body, subject.person_id))
+        request = enrollment_request(body, subject.person_id)
+        details = services.enroll(c, actor, subject, request)
         # Dumped here: the idempotency layer stores exactly the JSON the client received.
         return _ORDER_VIEW.dump(_order_response(details)), 201
 

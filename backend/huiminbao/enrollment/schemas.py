@@ -66,7 +66,10 @@ class QuoteView(Schema):
     account = fields.Dict(allow_none=True, metadata={
         "description": "personal account: holder (masked), balance_before_fen, "
                        "balance_after_fen, shortfall_fen, balances"})
-    needs_sms_code = fields.Boolean()
+    needs_sms_code = fields.Boolean(metadata={
+        "description": "the account owner confirms with an SMS code (POST /me/payment-code)"})
+    sms_code_phone = fields.String(allow_none=True, metadata={
+        "description": "masked: the phone the registry holds for the account owner"})
 
 
 class PolicyBrief(Schema):

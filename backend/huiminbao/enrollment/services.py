@@ -51,11 +51,12 @@ from huiminbao.enrollment.domain import (
 )
 from huiminbao.enrollment.models import Order, OrderItem, Policy, Refund, SubsidyUse
 from huiminbao.identity import consent_gate
-from huiminbao.identity.access import Subject, require_access
+from huiminbao.identity import services as identity_services
+from huiminbao.identity.access import Subject, require_access, require_verified_binding
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.consent_rules import Purpose
 from huiminbao.identity.domain import Action, OtpPurpose
-from huiminbao.identity.models import Person, UserAccount
+from huiminbao.identity.models import Person
 from huiminbao.identity.sms_domain import SmsTemplate, SmsText
 from huiminbao.payments import ledger
 from huiminbao.payments.gateway import (
@@ -418,6 +419,7 @@ def _check_payment_method(c: Container, actor: Actor, payer_person: Person | Non
         raise RuleViolation("本单保费已由政府资助全额支付，请选择“政府资助”方式参保",
                             code="fully_subsidized")
     if method is PaymentMethod.PERSONAL_ACCOUNT:
+        require_verified_binding(actor)  # before any balance is read (issue 15)
         # The payer is usually among the insured, whose registry records are already here.
         payer = None if payer_person is None else (
             registered.get(payer_person.id_number) or c.registry.find_person(
@@ -429,7 +431,43 @@ def _check_payment_method(c: Container, actor: Actor, payer_person: Person | Non
         result.payer, result.payer_person_id = payer, payer_person.id
         result.balance_before_fen = (balance.available(payable_sources(result.product))
                                      if balance else 0)
-        result.needs_sms_code = not actor.authenticated_recently(c.clock.now())
+        result.needs_sms_code = not identity_services.sheet_confirms_debit(
+            c, actor, payer_person.id, payer)
+
+
+def debit_context(result: Quote) -> str:
+    """What a debit's SMS code confirms: this owner, amount, product and insured. A code sent
+    for one debit does not confirm another (the amount changed: a new code is needed)."""
+    insured = ",".join(str(line.person.id) for line in sorted(
+        result.lines, key=lambda line: line.person.id))
+    return identity_services.code_context(
+        f"debit:{result.payer_person_id}:{result.product.id}:{result.payable_fen}:{insured}")
+
+
+def debit_code_text(result: Quote) -> dict[str, str]:
+    """The debit confirmation text's parameters: the amount and the insured (masked)."""
+    return {"amount": format_fen(result.payable_fen),
+            "insured": "、".join(mask_name(line.person.name) for line in result.lines)}
+
+
+def send_debit_code(c: Container, result: Quote) -> tuple[str, datetime]:
+    """Text the account owner a code for this very debit, to the phone the registry holds for
+    them (never the caller's login phone). Returns the phone (for masking) and the expiry."""
+    if result.payment_method is not PaymentMethod.PERSONAL_ACCOUNT or result.payer is None:
+        raise RuleViolation("只有医保个人账户支付需要短信确认", code="no_code_needed")
+    phone = _owner_phone(result)
+    expires_at = identity_services.send_code(c, phone, OtpPurpose.CONFIRM_PAYMENT,
+                                             params=debit_code_text(result),
+                                             context=debit_context(result))
+    return phone, expires_at
+
+
+def _owner_phone(result: Quote) -> str:
+    assert result.payer is not None
+    if not result.payer.phone:
+        raise RuleViolation("医保登记信息中没有账户本人的手机号，无法确认扣款。"
+                            "请选择在线支付，或到经办窗口办理", code="owner_phone_missing")
+    return result.payer.phone
 
 
 # ---------------------------------------------------------------- enrolling
@@ -480,27 +518,19 @@ def _check_confirmations(c: Container, actor: Actor, result: Quote,
             f"个人账户可用余额不足，还差{format_fen(result.shortfall_fen)}。"
             "您可以选择在线支付", code="insufficient_balance")
     if result.needs_sms_code:
-        account = _account(c, actor.account_id)
-        from huiminbao.identity import services as identity
-
+        # The owner confirms: a code texted to the phone the registry holds for them.
+        phone = _owner_phone(result)
         if not confirmations.sms_code:
-            raise RuleViolation("为保障资金安全，请输入短信验证码后确认扣款",
-                                code="sms_code_required",
+            raise RuleViolation("为保障资金安全，请获取发送至账户本人医保登记手机号的短信验证码，"
+                                "输入后确认扣款", code="sms_code_required",
                                 errors={"confirmations.sms_code": ["请输入短信验证码"]})
         with c.db.transaction() as session:
-            check = identity.consume_code(c, session, account.phone,
-                                          OtpPurpose.CONFIRM_PAYMENT, confirmations.sms_code)
+            check = identity_services.consume_code(
+                c, session, phone, OtpPurpose.CONFIRM_PAYMENT, confirmations.sms_code,
+                context=debit_context(result))
         if not check.accepted:
             raise RuleViolation(check.message, code=check.error_code,
                                 errors={"confirmations.sms_code": [check.message]})
-
-
-def _account(c: Container, account_id: int) -> UserAccount:
-    with c.db.read() as session:
-        account = session.get(UserAccount, account_id)
-    if account is None:
-        raise NotFound()
-    return account
 
 
 def create_order(c: Container, actor: Actor, subject: Subject, result: Quote, *,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from huiminbao.core.clock import Clock
-from huiminbao.core.masking import mask_id_number, mask_name
+from huiminbao.core.masking import mask_id_number, mask_name, mask_phone
 from huiminbao.enrollment.domain import OrderStatus, PaymentMethod, PolicyStatus
 from huiminbao.enrollment.models import Order
 from huiminbao.enrollment.policies import (
@@ -45,6 +45,9 @@ def quote_view(quote: Quote) -> dict[str, Any]:
         "payable_fen": quote.payable_fen,
         "account": account,
         "needs_sms_code": quote.needs_sms_code,
+        # Where the owner's confirmation code goes: the registry's phone for them, masked.
+        "sms_code_phone": (mask_phone(quote.payer.phone) if quote.needs_sms_code
+                           and quote.payer is not None and quote.payer.phone else None),
     }
 
 

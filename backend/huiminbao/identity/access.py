@@ -31,6 +31,8 @@ IDENTITY_REQUIRED = "请先完成实名认证"
 # that a stranger cannot tell someone else's object from one that does not exist.
 MISSING_OBJECT_MESSAGES = {"policy": "未找到该保单", "order": "未找到该订单",
                            "complaint": "未找到该投诉"}
+IDENTITY_UNVERIFIED = ("需先完成身份核验才能查看或使用医保个人账户：请使用医保登记的手机号登录，"
+                       "或刷脸核验，或携带身份证到经办窗口核验")
 
 
 class GrantFinder(Protocol):
@@ -168,6 +170,19 @@ def subject_for(action: Action, actor: Actor) -> Subject:
     if actor.person_id is None:
         raise RuleViolation(IDENTITY_REQUIRED, code="identity_required")
     return Subject(actor.person_id, Basis.SELF)
+
+
+def require_verified_binding(actor: Actor) -> None:
+    """The one rule for personal accounts (DESIGN §2.11): a binding proven only by knowing a
+    name and an ID number may browse, get quotes and pay online for itself, but sees no
+    personal-account balance or history and pays from no account, its own, a relative's or a
+    principal's. Called by the only two places that read or spend one: the account view
+    (payments/account.py) and the choice of a personal account as the payment source
+    (enrollment ``quote``, which every debit, renewal included, goes through)."""
+    if actor.person_id is None:
+        raise RuleViolation(IDENTITY_REQUIRED, code="identity_required")
+    if not actor.binding_verified:
+        raise Forbidden(IDENTITY_UNVERIFIED, code="identity_unverified")
 
 
 def init_access(app: Flask) -> None:

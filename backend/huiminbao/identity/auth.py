@@ -79,6 +79,9 @@ class Actor:
     via: str  # "bearer" | "cookie"
     token_jti: str | None = None
     token_expires_at: datetime | None = None
+    login_method: str = "sms"  # how this session signed in: sms | wechat
+    phone: str = ""  # the account's login phone (never shown; the contact check asks about it)
+    binding_verified: bool = False  # the real-name binding is proven (identity/access.py)
 
     def authenticated_recently(self, now: datetime) -> bool:
         return now - self.authenticated_at <= RECENT_AUTHENTICATION
@@ -171,7 +174,8 @@ def _resolve() -> Actor | None:
 # Columns, not objects: the session check runs on every request and needs only these.
 _SESSION = select(
     AuthSession.id, AuthSession.account_id, AuthSession.csrf_token, AuthSession.authenticated_at,
-    AuthSession.expires_at, AuthSession.revoked_at, UserAccount.role, UserAccount.person_id,
+    AuthSession.expires_at, AuthSession.revoked_at, AuthSession.method, UserAccount.role,
+    UserAccount.person_id, UserAccount.phone, UserAccount.binding_verified_by,
 ).join(UserAccount, UserAccount.id == AuthSession.account_id)
 
 
@@ -184,7 +188,9 @@ def _actor(found: Row[*tuple[Any, ...]], via: str, jti: str | None = None,
     return Actor(
         account_id=found.account_id, role=Role(found.role), person_id=found.person_id,
         session_id=found.id, authenticated_at=found.authenticated_at, via=via,
-        token_jti=jti, token_expires_at=token_expires_at,
+        token_jti=jti, token_expires_at=token_expires_at, login_method=found.method,
+        phone=found.phone,
+        binding_verified=found.person_id is not None and found.binding_verified_by is not None,
     )
 
 

@@ -45,6 +45,29 @@ class OtpPurpose(StrEnum):
     PROXY_GRANT = "proxy_grant"
 
 
+class BindingVerification(StrEnum):
+    """How a real-name binding was proven (DESIGN §2.11): knowing a name and an ID number is
+    not enough to see or spend a personal account."""
+
+    REGISTRY_PHONE = "registry_phone"  # the login phone is the one the registry holds
+    IDENTITY_CHECK = "identity_check"  # face / eID verification service
+    COUNTER = "counter"  # counter staff saw the ID card in person
+
+    @property
+    def label(self) -> str:
+        return {
+            BindingVerification.REGISTRY_PHONE: "医保登记手机号核验",
+            BindingVerification.IDENTITY_CHECK: "刷脸核验",
+            BindingVerification.COUNTER: "柜台核验",
+        }[self]
+
+
+def may_displace(*, holder_verified: bool, claimant_verified: bool) -> bool:
+    """Whether a new binding of a person takes the person from the account holding them now:
+    only a verified binding, and only from an unverified one."""
+    return claimant_verified and not holder_verified
+
+
 class Action(StrEnum):
     """What may be done to a person's data; the gate decides per actor and subject."""
 

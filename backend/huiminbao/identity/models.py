@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -49,6 +50,13 @@ class UserAccount(Base):
     # One person is bound to at most one account (unique); NULL until real-name binding.
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), unique=True)
     bound_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # How the binding was proven (domain.BindingVerification); NULL: name and ID number only,
+    # which lets the account browse and pay online for itself but not see or spend the
+    # personal account. ``binding_verified_by_staff_id``: the counter staff account (no foreign
+    # key: added in place, as SQLite adds columns; the audit log names the staff member too).
+    binding_verified_by: Mapped[str | None] = mapped_column(String(16))
+    binding_verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    binding_verified_by_staff_id: Mapped[int | None] = mapped_column(BigInteger)
     wechat_openid: Mapped[str | None] = mapped_column(String(64), unique=True)
     elderly_mode: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -70,6 +78,9 @@ class OtpChallenge(Base):
     phone: Mapped[str] = mapped_column(String(11))
     purpose: Mapped[str] = mapped_column(String(24))
     code_hash: Mapped[str] = mapped_column(String(64))
+    # What the code confirms (a debit's owner, amount and insured, hashed): a code sent for one
+    # debit does not confirm another. NULL for codes that confirm nothing in particular.
+    context: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     wrong_attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -28,6 +28,8 @@ from huiminbao.identity.schemas import (
     BindIdentitySchema,
     ConsentGrantSchema,
     ConsentTextListSchema,
+    IdentityCheckRequestSchema,
+    IdentityCheckStartSchema,
     LoginResultSchema,
     LoginSchema,
     MeSchema,
@@ -165,7 +167,8 @@ class Me(MethodView):
         c = container()
         actor = current_actor()
         csrf = _csrf_for(actor.session_id) if actor.via == "cookie" else None
-        return me_view(services.profile(c, actor.account_id), c.clock, csrf)
+        return me_view(services.profile(c, actor.account_id), c.clock, csrf,
+                       identity_check_available=c.identity_checks is not None)
 
 
 def _csrf_for(session_id: int) -> str | None:
@@ -184,14 +187,46 @@ class Identity(MethodView):
 
     @blp.arguments(BindIdentitySchema)
     @blp.response(200, MeSchema)
+    @blp.alt_response(409, description="`identity_taken`: another account holds the person "
+                                        "(verified, or this binding is not verified either)")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Real-name binding: name and ID number checked against the registry, both consents
-        recorded. A mismatch answers one neutral message."""
+        recorded. A mismatch answers one neutral message.
+
+        The binding is verified (`identity.verified`) when the login phone is the phone the
+        registry holds for the person, or with `check_ticket` from a passed face / eID check;
+        otherwise the account may browse, quote and pay online for itself, but neither see nor
+        use any personal account. A verified binding takes the person from another account
+        that holds them unverified; both phones are texted."""
         c = container()
         actor = current_actor()
         services.bind_identity(c, actor.account_id, body["name"], body["id_number"],
-                               body["consents"])
-        return me_view(services.profile(c, actor.account_id), c.clock, None)
+                               body["consents"], check_ticket=body["check_ticket"])
+        return me_view(services.profile(c, actor.account_id), c.clock, None,
+                       identity_check_available=c.identity_checks is not None)
+
+
+@blp.route("/me/identity/check")
+class IdentityCheck(MethodView):
+    decorators: ClassVar[list[Any]] = [
+        limiter.limit("10 per hour", key_func=account_or_address, methods=["POST"],
+                      scope="identity-check"),
+    ]
+
+    @blp.arguments(IdentityCheckRequestSchema)
+    @blp.response(200, IdentityCheckStartSchema)
+    @blp.alt_response(409, description="`identity_check_unavailable`: no face / eID service "
+                                        "is offered here")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Start a face / eID check of the person with this name and ID number (checked against
+        the registry first). Take the check at `url`, then bind with `check_ticket`. In demo
+        mode the simulator answers (identity/verification.py documents its outcomes)."""
+        c = container()
+        started = services.start_identity_check(c, current_actor().account_id, body["name"],
+                                                body["id_number"])
+        simulated = c.identity_checks is not None and c.identity_checks.name == "simulator"
+        return {"ticket": started.ticket, "url": started.url, "expires_at": started.expires_at,
+                "simulated": simulated}
 
 
 @blp.route("/consent-texts")

@@ -31,6 +31,14 @@ class IdentityView(Schema):
     birth_date_year = fields.Integer(allow_none=True)
     age = fields.Integer(allow_none=True)
     sex = fields.String(allow_none=True)
+    verified = fields.Boolean(metadata={
+        "description": "the binding is proven; only then are personal accounts seen or spent"})
+    verified_by = fields.String(allow_none=True, metadata={
+        "description": "registry_phone | identity_check | counter"})
+    verified_by_label = fields.String(allow_none=True)
+    verified_at = fields.DateTime(allow_none=True)
+    identity_check_available = fields.Boolean(metadata={
+        "description": "a face / eID check is offered (POST /me/identity/check)"})
 
 
 class ConsentView(Schema):
@@ -76,6 +84,24 @@ class BindIdentitySchema(Schema):
         required=True, validate=validate.Length(min=1, max=32, error="请输入身份证号码")
     )
     consents = fields.Nested(BindConsentsSchema, required=True)
+    check_ticket = fields.String(load_default=None, allow_none=True, validate=validate.Length(
+        max=2048, error="核验凭证格式不正确"), metadata={
+        "description": "a passed face / eID check (POST /me/identity/check): binds verified"})
+
+
+class IdentityCheckRequestSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=64, error="请输入姓名"))
+    id_number = fields.String(
+        required=True, validate=validate.Length(min=1, max=32, error="请输入身份证号码")
+    )
+
+
+class IdentityCheckStartSchema(Schema):
+    ticket = fields.String(metadata={"description": "send back as check_ticket once taken"})
+    url = fields.String(allow_none=True, metadata={
+        "description": "the verification service's page; null for the demo simulator"})
+    simulated = fields.Boolean(metadata={"description": "the demo simulator (demo mode only)"})
+    expires_at = fields.DateTime()
 
 
 class ConsentTextSchema(Schema):

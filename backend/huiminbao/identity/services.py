@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -19,19 +21,24 @@ from huiminbao.core import idnumber
 from huiminbao.core.container import Container
 from huiminbao.core.errors import Busy, Conflict, InvalidInput, NotFound, RuleViolation
 from huiminbao.core.masking import mask_id_number, mask_name, mask_phone, normalize_name
+from huiminbao.identity.auth import Actor
 from huiminbao.identity.domain import (
     OTP_MAX_WRONG_ATTEMPTS,
     OTP_TTL,
     SESSION_TTL,
+    BindingVerification,
     OtpPurpose,
     Role,
     hash_secret,
     is_mainland_mobile,
+    may_displace,
     new_otp_code,
     same_secret,
 )
 from huiminbao.identity.models import AuthSession, OtpChallenge, Person, UserAccount
 from huiminbao.identity.sms_domain import SmsStatus, SmsTemplate
+from huiminbao.identity.verification import CheckStart
+from huiminbao.registry.port import RegistryPerson
 
 # A wrong code may be typed again (until the sixth wrong try voids it); an expired, used or
 # voided one cannot, and only then is a new code the answer.
@@ -62,7 +69,7 @@ IDENTITY_MISMATCH = "身份信息核验未通过，请核对姓名和身份证�
 
 _OTP_TEMPLATES = {
     OtpPurpose.LOGIN: SmsTemplate.LOGIN_CODE,
-    OtpPurpose.CONFIRM_PAYMENT: SmsTemplate.PAYMENT_CODE,
+    OtpPurpose.CONFIRM_PAYMENT: SmsTemplate.DEBIT_CONFIRM_CODE,
     OtpPurpose.VERIFY_RELATIVE: SmsTemplate.RELATIVE_CODE,
     OtpPurpose.PROXY_GRANT: SmsTemplate.PROXY_GRANT_CODE,
 }
@@ -79,7 +86,8 @@ def check_phone(phone: str) -> str:
 # ---------------------------------------------------------------- one-time codes
 
 
-def send_code(c: Container, phone: str, purpose: OtpPurpose) -> datetime:
+def send_code(c: Container, phone: str, purpose: OtpPurpose, *,
+              params: Mapping[str, str] | None = None, context: str | None = None) -> datetime:
     """Void the phone's earlier codes for this purpose, store a new one (hashed) and text it.
     Returns when it expires.
 
@@ -89,7 +97,10 @@ def send_code(c: Container, phone: str, purpose: OtpPurpose) -> datetime:
     and will ask again, and a code arriving minutes later for a request that "failed" would only
     confuse. (Should the provider have taken it after all, e.g. a timeout after sending, the
     late text carries a void code and the new request's code replaces it.) Without a provider
-    (demo) the code stays in the outbox, as the development endpoint expects."""
+    (demo) the code stays in the outbox, as the development endpoint expects.
+
+    ``params``: the template's other parameters (a debit's amount and insured); ``context``:
+    what the code confirms (``code_context``), checked again by ``consume_code``."""
     from huiminbao.identity import sms_worker
 
     phone = check_phone(phone)
@@ -97,15 +108,16 @@ def send_code(c: Container, phone: str, purpose: OtpPurpose) -> datetime:
     now = c.clock.now()
     provider = c.sms_provider
     with c.db.transaction() as session:
-        _void_open_codes(session, phone, purpose, now)
+        _void_open_codes(session, phone, purpose, now, context)
         challenge = OtpChallenge(
             phone=phone, purpose=purpose.value, code_hash=hash_secret(c.settings.secret_key, code),
-            created_at=now, expires_at=now + OTP_TTL, wrong_attempts=0,
+            created_at=now, expires_at=now + OTP_TTL, wrong_attempts=0, context=context,
         )
         session.add(challenge)
         session.flush()
         challenge_id, expires_at = challenge.id, challenge.expires_at
-        message_id = c.sms.send(session, phone, _OTP_TEMPLATES[purpose], {"code": code})
+        message_id = c.sms.send(session, phone, _OTP_TEMPLATES[purpose],
+                                {**(params or {}), "code": code})
         claimed = sms_worker.lease_now(session, message_id, now) if provider else None
     if provider is not None and claimed is not None:
         status = sms_worker.deliver(c, provider, claimed, retry=False)
@@ -117,13 +129,18 @@ def send_code(c: Container, phone: str, purpose: OtpPurpose) -> datetime:
     return expires_at
 
 
-def _void_open_codes(session: Session, phone: str, purpose: OtpPurpose, now: datetime) -> None:
-    session.execute(
+def _void_open_codes(session: Session, phone: str, purpose: OtpPurpose, now: datetime,
+                     context: str | None = None) -> None:
+    """A new code voids the earlier ones for the same thing: with a ``context`` (one debit),
+    only those sent for that context, so codes for two different debits may be open at once."""
+    statement = (
         update(OtpChallenge)
         .where(OtpChallenge.phone == phone, OtpChallenge.purpose == purpose.value,
                OtpChallenge.consumed_at.is_(None), OtpChallenge.voided_at.is_(None))
-        .values(voided_at=now)
     )
+    if context is not None:
+        statement = statement.where(OtpChallenge.context == context)
+    session.execute(statement.values(voided_at=now))
 
 
 def verify_code(c: Container, phone: str, purpose: OtpPurpose, code: str) -> None:
@@ -135,14 +152,20 @@ def verify_code(c: Container, phone: str, purpose: OtpPurpose, code: str) -> Non
 
 
 def consume_code(c: Container, session: Session, phone: str, purpose: OtpPurpose,
-                 code: str) -> CodeCheck:
+                 code: str, *, context: str | None = None) -> CodeCheck:
     """Within the caller's transaction: ACCEPTED and consumed if the code is right. A wrong
-    code's counter must persist, so callers commit before they raise."""
+    code's counter must persist, so callers commit before they raise. With ``context``, only a
+    code sent for that very context counts (another debit's code is no code for this one)."""
     now = c.clock.now()
-    challenge = session.scalars(
+    statement = (
         select(OtpChallenge)
         .where(OtpChallenge.phone == phone, OtpChallenge.purpose == purpose.value,
                OtpChallenge.consumed_at.is_(None), OtpChallenge.voided_at.is_(None))
+    )
+    if context is not None:
+        statement = statement.where(OtpChallenge.context == context)
+    challenge = session.scalars(
+        statement
         .order_by(OtpChallenge.created_at.desc(), OtpChallenge.id.desc())
         .limit(1)
         .with_for_update()  # two simultaneous logins with one code: exactly one consumes it
@@ -157,6 +180,23 @@ def consume_code(c: Container, session: Session, phone: str, purpose: OtpPurpose
         return CodeCheck.WRONG
     challenge.consumed_at = now
     return CodeCheck.ACCEPTED
+
+
+def code_context(description: str) -> str:
+    """A fixed-length digest of what a code confirms (stored with the challenge)."""
+    return hashlib.sha256(description.encode()).hexdigest()
+
+
+def sheet_confirms_debit(c: Container, actor: Actor, owner_person_id: int,
+                         owner: RegistryPerson) -> bool:
+    """Whether the confirm sheet alone is the owner's confirmation of a personal-account debit
+    (issue 15): the caller is the owner, signed in by an SMS code less than 10 minutes ago, to
+    the phone the registry holds for them (the contact check, answered from the registry record
+    the quote has just read). Otherwise the owner confirms with a code texted to that registry
+    phone (``enrollment.services.send_debit_code``)."""
+    return (actor.person_id == owner_person_id and actor.login_method == "sms"
+            and actor.authenticated_recently(c.clock.now()) and bool(actor.phone)
+            and owner.phone is not None and owner.phone.strip() == actor.phone)
 
 
 # ---------------------------------------------------------------- sessions
@@ -262,27 +302,122 @@ def end_cookie_session(c: Container, cookie_token: str) -> None:
 # ---------------------------------------------------------------- real-name binding
 
 
+IDENTITY_TAKEN = "该身份已绑定其他账号。如非本人操作，请携带身份证件到经办窗口或联系客服处理"
+IDENTITY_TAKEN_UNVERIFIED = ("该身份已被其他账号绑定但尚未核验。如您是本人，请使用医保登记的手机号"
+                             "登录后绑定，或刷脸核验，或携带身份证到经办窗口核验，即可取回")
+CHECK_FAILED = "刷脸核验未通过，请确认是本人操作后重试，或携带身份证到经办窗口核验"
+CHECK_UNAVAILABLE = "暂未开通刷脸核验，请使用医保登记的手机号登录，或携带身份证到经办窗口核验"
+
+
+@dataclass(frozen=True)
+class BindOutcome:
+    verified_by: BindingVerification | None
+    displaced: bool = False  # an unverified binding of the same person on another account ended
+
+
+@dataclass(frozen=True)
+class Verification:
+    """How a binding is proven, and by whom (counter staff)."""
+
+    method: BindingVerification
+    staff_account_id: int | None = None
+    detail: str | None = None  # the identity-check service's name
+
+
 def bind_identity(
-    c: Container, account_id: int, name: str, raw_id_number: str, consents: dict[str, str]
-) -> None:
+    c: Container, account_id: int, name: str, raw_id_number: str, consents: dict[str, str],
+    *, check_ticket: str | None = None,
+) -> BindOutcome:
     """Bind the account to the registry person with this name and ID number, recording the two
-    consents. A mismatch answers one neutral message that does not say which part was wrong."""
+    consents. A mismatch answers one neutral message that does not say which part was wrong.
+
+    The binding is *verified* (issue 15) when the account's login phone is the phone the
+    registry holds for the person (the registry's yes/no contact check), or when
+    ``check_ticket`` is a passed face / eID check of this very person. A verified binding takes
+    the person from an account holding them unverified; nothing takes them from a verified
+    one."""
     _check_consents(consents)
+    id_number, registered_name = _registered(c, account_id, name, raw_id_number)
+    actor = AuditActor(account_id, Role.RESIDENT.value)
+    verification: Verification | None = None
+    if check_ticket:
+        verification = _checked(c, actor, id_number, check_ticket)
+    else:
+        with c.db.read() as session:
+            account = session.get(UserAccount, account_id)
+            phone = account.phone if account is not None else ""
+        if phone and c.registry.contact_matches(id_number, phone):
+            verification = Verification(BindingVerification.REGISTRY_PHONE)
+    return _bind(c, account_id, id_number, registered_name, verification, actor,
+                 record_consents=True)
+
+
+def start_identity_check(c: Container, account_id: int, name: str,
+                         raw_id_number: str) -> CheckStart:
+    """Ask the face / eID service for a check of the person with this name and ID number; the
+    ticket comes back with ``bind_identity(check_ticket=...)`` once the person has taken it."""
+    if c.identity_checks is None:
+        raise Conflict(CHECK_UNAVAILABLE, code="identity_check_unavailable")
+    id_number, registered_name = _registered(c, account_id, name, raw_id_number)
+    return c.identity_checks.start(id_number, registered_name)
+
+
+def _registered(c: Container, account_id: int, name: str, raw_id_number: str) -> tuple[str, str]:
+    """The ID number and the registry's name for the person, or the neutral mismatch."""
     try:
         parsed = idnumber.parse(raw_id_number, today=c.clock.today())
     except idnumber.InvalidIdNumber as exc:
         raise InvalidInput(exc.message, errors={"id_number": [exc.message]}) from exc
     typed_name = normalize_name(name)
     registered = c.registry.find_person(parsed.value)
-    actor = AuditActor(account_id, Role.RESIDENT.value)
     if registered is None or normalize_name(registered.name) != typed_name:
         audit.record_now(c.db, c.clock, AuditEntry(
-            action="identity.bind", outcome="denied", actor=actor,
+            action="identity.bind", outcome="denied",
+            actor=AuditActor(account_id, Role.RESIDENT.value),
             details={"id_number": mask_id_number(parsed.value), "name": mask_name(typed_name)},
         ))
         raise RuleViolation(IDENTITY_MISMATCH, code="identity_mismatch")
+    return parsed.value, registered.name
 
+
+def _checked(c: Container, actor: AuditActor, id_number: str, ticket: str) -> Verification:
+    verifier = c.identity_checks
+    if verifier is None:
+        raise Conflict(CHECK_UNAVAILABLE, code="identity_check_unavailable")
+    result = verifier.result(ticket)
+    if not result.passed or result.id_number != id_number:
+        audit.record_now(c.db, c.clock, AuditEntry(
+            action="identity.check", outcome="denied", actor=actor,
+            details={"id_number": mask_id_number(id_number), "outcome": result.outcome.value,
+                     "service": verifier.name},
+        ))
+        raise RuleViolation(CHECK_FAILED, code="identity_check_failed")
+    return Verification(BindingVerification.IDENTITY_CHECK, detail=verifier.name)
+
+
+def verify_at_counter(c: Container, staff_account_id: int, staff_role: Role, phone: str,
+                      name: str, raw_id_number: str) -> BindOutcome:
+    """Counter staff saw the resident's ID card: bind (or verify) the account that signs in
+    with ``phone`` to that person, verified by ``counter`` with the staff member recorded. The
+    resident signed the two consents on paper at the counter (the caller checked)."""
+    phone = check_phone(phone)
+    with c.db.read() as session:
+        account = session.scalars(select(UserAccount).where(UserAccount.phone == phone)).first()
+        account_id = account.id if account is not None else None
+    if account_id is None or account is None or Role(account.role) is not Role.RESIDENT:
+        message = "该手机号尚未登录过惠民保，请居民先用此手机号登录一次后再核验"
+        raise NotFound(message, code="account_not_found", errors={"phone": [message]})
+    id_number, registered_name = _registered(c, account_id, name, raw_id_number)
+    verification = Verification(BindingVerification.COUNTER, staff_account_id=staff_account_id)
+    return _bind(c, account_id, id_number, registered_name, verification,
+                 AuditActor(staff_account_id, staff_role.value), record_consents=True)
+
+
+def _bind(c: Container, account_id: int, id_number: str, registered_name: str,
+          verification: Verification | None, actor: AuditActor, *,
+          record_consents: bool) -> BindOutcome:
     now = c.clock.now()
+    method = verification.method if verification else None
     try:
         with c.db.transaction() as session:
             account = session.scalars(
@@ -291,29 +426,89 @@ def bind_identity(
             ).one_or_none()
             if account is None:
                 raise NotFound()
-            person = person_for(session, parsed.value, registered.name, now)
+            person = person_for(session, id_number, registered_name, now)
+            # One binding decision per person at a time: the person row is the lock (on
+            # SQLite every writing transaction is serialized anyway).
+            session.execute(select(Person.id).where(Person.id == person.id).with_for_update())
+            details: dict[str, object] = {"id_number": mask_id_number(id_number),
+                                          "verified_by": method.value if method else None}
+            if verification is not None and verification.detail:
+                details["service"] = verification.detail
             if account.person_id is not None:
-                if account.person_id == person.id:
-                    return  # already bound to this very person: nothing to do
-                raise Conflict("您的账号已完成实名认证，如需更换请联系客服", code="already_bound")
-            account.person_id, account.bound_at = person.id, now
-            for kind in ConsentKind:
-                session.add(Consent(account_id=account.id, kind=kind.value,
-                                    text_version=CONSENT_TEXTS[kind].version, granted_at=now))
+                if account.person_id != person.id:
+                    raise Conflict("您的账号已完成实名认证，如需更换请联系客服",
+                                   code="already_bound")
+                if verification is not None and account.binding_verified_by is None:
+                    _mark_verified(account, verification, now)
+                    audit.record(session, c.clock, AuditEntry(
+                        action="identity.verify", actor=actor, subject_person_id=person.id,
+                        object_type="account", object_id=str(account.id), details=details))
+                already = account.binding_verified_by
+                return BindOutcome(BindingVerification(already) if already else None)
+            holder = session.scalars(
+                select(UserAccount).where(UserAccount.person_id == person.id)
+                .with_for_update(of=UserAccount)
+            ).one_or_none()
+            displaced = False
+            if holder is not None:
+                if not may_displace(holder_verified=holder.binding_verified_by is not None,
+                                    claimant_verified=verification is not None):
+                    raise _Taken(
+                        IDENTITY_TAKEN if holder.binding_verified_by is not None
+                        else IDENTITY_TAKEN_UNVERIFIED,
+                        AuditEntry(action="identity.bind", outcome="denied", actor=actor,
+                                   subject_person_id=person.id,
+                                   details={**details, "reason": "taken"}))
+                _unbind(holder)
+                session.flush()  # the person is free before the new binding takes them
+                displaced = True
                 audit.record(session, c.clock, AuditEntry(
-                    action="consent.grant", actor=actor, subject_person_id=person.id,
-                    details={"kind": kind.value, "version": CONSENT_TEXTS[kind].version},
-                ))
+                    action="identity.displace", actor=actor, subject_person_id=person.id,
+                    object_type="account", object_id=str(holder.id), details=details))
+                c.sms.send(session, holder.phone, SmsTemplate.BINDING_DISPLACED, {})
+            account.person_id, account.bound_at = person.id, now
+            if verification is not None:
+                _mark_verified(account, verification, now)
+            if record_consents:
+                for kind in ConsentKind:
+                    session.add(Consent(account_id=account.id, kind=kind.value,
+                                        text_version=CONSENT_TEXTS[kind].version, granted_at=now))
+                    audit.record(session, c.clock, AuditEntry(
+                        action="consent.grant", actor=actor, subject_person_id=person.id,
+                        details={"kind": kind.value, "version": CONSENT_TEXTS[kind].version},
+                    ))
             audit.record(session, c.clock, AuditEntry(
                 action="identity.bind", actor=actor, subject_person_id=person.id,
-                details={"id_number": mask_id_number(parsed.value)},
+                object_type="account", object_id=str(account.id), details=details,
             ))
+            if displaced and method is not None:
+                c.sms.send(session, account.phone, SmsTemplate.BINDING_VERIFIED,
+                           {"method": method.label})
             session.flush()
+    except _Taken as taken:  # recorded after the transaction rolled back
+        audit.record_now(c.db, c.clock, taken.entry)
+        raise Conflict(taken.message, code="identity_taken") from None
     except IntegrityError as exc:  # unique person_id: someone else holds this person already
-        raise Conflict(
-            "该身份已绑定其他账号。如非本人操作，请携带身份证件到经办窗口或联系客服处理",
-            code="identity_taken",
-        ) from exc
+        raise Conflict(IDENTITY_TAKEN, code="identity_taken") from exc
+    return BindOutcome(method, displaced)
+
+
+class _Taken(Exception):
+    def __init__(self, message: str, entry: AuditEntry) -> None:
+        super().__init__(message)
+        self.message, self.entry = message, entry
+
+
+def _mark_verified(account: UserAccount, verification: Verification, now: datetime) -> None:
+    account.binding_verified_by = verification.method.value
+    account.binding_verified_at = now
+    account.binding_verified_by_staff_id = verification.staff_account_id
+
+
+def _unbind(account: UserAccount) -> None:
+    account.person_id = account.bound_at = None
+    account.binding_verified_by = account.binding_verified_at = None
+    account.binding_verified_by_staff_id = None
 
 
 def _check_consents(consents: dict[str, str]) -> None:

@@ -34,7 +34,7 @@ class SmsTemplate(StrEnum):
     """Every text the product sends. The value is the key in ``SMS_TEMPLATE_IDS``."""
 
     LOGIN_CODE = "login_code"
-    PAYMENT_CODE = "payment_code"
+    PAYMENT_CODE = "payment_code"  # before issue 15; kept for rows already in the outbox
     RELATIVE_CODE = "relative_code"
     PROXY_GRANT_CODE = "proxy_grant_code"
     DEBIT_NOTICE = "debit_notice"
@@ -54,6 +54,10 @@ class SmsTemplate(StrEnum):
     CLAIM_SETTLED = "claim_settled"
     COMPLAINT_REPLIED = "complaint_replied"
     COMPLAINT_RESOLVED = "complaint_resolved"
+    # Issue 15 (added last: providers' template ids are numbered in this order by the fake).
+    DEBIT_CONFIRM_CODE = "debit_confirm_code"  # the owner confirms one debit
+    BINDING_DISPLACED = "binding_displaced"
+    BINDING_VERIFIED = "binding_verified"
 
     @property
     def pattern(self) -> str:
@@ -79,6 +83,15 @@ PATTERNS: Mapping[SmsTemplate, str] = {
         "您的登录验证码为{code}，5分钟内有效。工作人员不会索要验证码，请勿告诉他人。",
     SmsTemplate.PAYMENT_CODE:
         "您正在确认使用医保个人账户支付，验证码{code}，5分钟内有效，请勿告诉他人。",
+    SmsTemplate.DEBIT_CONFIRM_CODE:
+        "您正在确认使用医保个人账户支付{amount}（被保险人：{insured}），验证码{code}，"
+        "5分钟内有效。如非本人或您授权的亲友操作，请勿提供。",
+    SmsTemplate.BINDING_DISPLACED:
+        "您账号中的实名身份已由本人核验后绑定到另一账号，您的账号已解除绑定。"
+        "如有疑问请携带身份证到经办窗口或联系客服。",
+    SmsTemplate.BINDING_VERIFIED:
+        "您已通过{method}完成惠民保实名核验，此前未经核验的其他账号绑定已解除。"
+        "如非本人操作请联系客服。",
     SmsTemplate.RELATIVE_CODE:
         "您的亲属正在将您添加为家庭成员，验证码{code}，5分钟内有效。如非本人同意请勿提供。",
     SmsTemplate.PROXY_GRANT_CODE:
@@ -120,7 +133,8 @@ PATTERNS: Mapping[SmsTemplate, str] = {
 }
 
 _CODE_TEMPLATES = frozenset({SmsTemplate.LOGIN_CODE, SmsTemplate.PAYMENT_CODE,
-                             SmsTemplate.RELATIVE_CODE, SmsTemplate.PROXY_GRANT_CODE})
+                             SmsTemplate.DEBIT_CONFIRM_CODE, SmsTemplate.RELATIVE_CODE,
+                             SmsTemplate.PROXY_GRANT_CODE})
 
 
 @dataclass(frozen=True)

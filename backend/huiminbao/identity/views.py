@@ -9,15 +9,22 @@ from huiminbao.audit.models import Consent
 from huiminbao.core.clock import Clock
 from huiminbao.core.idnumber import age_on
 from huiminbao.core.masking import mask_id_number, mask_name, mask_phone
-from huiminbao.identity.domain import Role
+from huiminbao.identity.domain import BindingVerification, Role
 from huiminbao.identity.services import Profile
 
 
-def me_view(profile: Profile, clock: Clock, csrf_token: str | None) -> dict[str, Any]:
+def me_view(profile: Profile, clock: Clock, csrf_token: str | None, *,
+            identity_check_available: bool = False) -> dict[str, Any]:
     account, person = profile.account, profile.person
+    verified_by = (BindingVerification(account.binding_verified_by)
+                   if person is not None and account.binding_verified_by else None)
     identity: dict[str, Any] = {"bound": person is not None, "person_id": None, "name": None,
                                 "id_number": None, "birth_date_year": None, "age": None,
-                                "sex": None}
+                                "sex": None, "verified": verified_by is not None,
+                                "verified_by": verified_by.value if verified_by else None,
+                                "verified_by_label": verified_by.label if verified_by else None,
+                                "verified_at": account.binding_verified_at if verified_by else None,
+                                "identity_check_available": identity_check_available}
     if person is not None:
         identity.update(
             person_id=person.id, name=mask_name(person.name),

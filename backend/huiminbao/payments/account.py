@@ -9,12 +9,14 @@ from huiminbao.core.errors import RuleViolation
 from huiminbao.core.masking import mask_id_number, mask_name
 from huiminbao.identity import consent_gate
 from huiminbao.identity import services as identity
+from huiminbao.identity.access import require_verified_binding
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.consent_rules import Purpose
 from huiminbao.registry.port import Scheme
 
 
 def personal_account_view(c: Container, actor: Actor) -> dict[str, Any]:
+    require_verified_binding(actor)
     profile = identity.profile(c, actor.account_id)
     person = profile.person
     if person is None:

@@ -16,9 +16,11 @@ from huiminbao.core.errors import DomainError, RemoteUnavailable
 from huiminbao.core.masking import mask_phone
 from huiminbao.core.ratelimit import limiter
 from huiminbao.enrollment import services as enrollment
-from huiminbao.identity import services as identity
+from huiminbao.enrollment.routes import enrollment_request
+from huiminbao.enrollment.schemas import EnrollmentRequestSchema
+from huiminbao.identity.access import acts_for, subject_for
 from huiminbao.identity.auth import current_actor
-from huiminbao.identity.domain import OtpPurpose
+from huiminbao.identity.domain import Action
 from huiminbao.identity.schemas import OtpSentSchema
 from huiminbao.payments import account
 from huiminbao.payments.gateway import GatewayError, InvalidNotification
@@ -97,14 +99,26 @@ class MyAccount(MethodView):
 @blp.route("/me/payment-code")
 class PaymentCode(MethodView):
     decorators: ClassVar[list[Any]] = [
+        # Only a code actually sent counts: a debit the rules refuse sends none.
         limiter.limit("1 per minute;10 per day", methods=["POST"], scope="payment-code",
-                      key_func=lambda: f"account:{current_actor().account_id}"),
+                      key_func=lambda: f"account:{current_actor().account_id}",
+                      deduct_when=lambda response: response.status_code == 200),
     ]
 
+    @acts_for(Action.ENROLL)
+    @blp.arguments(EnrollmentRequestSchema)
     @blp.response(200, OtpSentSchema)
-    def post(self) -> dict[str, Any]:
-        """Text a code to the caller's own phone to confirm a personal-account debit."""
-        c = container()
-        phone = identity.profile(c, current_actor().account_id).account.phone
-        expires_at = identity.send_code(c, phone, OtpPurpose.CONFIRM_PAYMENT)
+    @blp.alt_response(403, description="`identity_unverified`: the caller's binding is not "
+                                        "verified, so no personal account may be used")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Text the personal account's owner a code that confirms this debit: the body is the
+        enrollment about to be sent (as for the preview). The code goes to the phone the
+        registry holds for the owner (not the caller's login phone, unless they are the same),
+        names the amount and the insured (masked), and confirms only this debit. The answer
+        shows that phone masked."""
+        c, actor = container(), current_actor()
+        subject = subject_for(Action.ENROLL, actor)
+        quote = enrollment.quote(c, actor, subject,
+                                 enrollment_request(body, subject.person_id))
+        phone, expires_at = enrollment.send_debit_code(c, quote)
         return {"phone": mask_phone(phone), "expires_at": expires_at, "resend_after_seconds": 60}

@@ -53,6 +53,14 @@ def enroll(session: Session, method: str, tier: str = "standard", *, key: str | 
     )
 
 
+def payment_code(session: Session, tier: str = "standard", *,
+                 headers: dict[str, str] | None = None, **changes: Any):  # type: ignore[no-untyped-def]
+    """Ask for the code that confirms this personal-account debit (texted to the owner)."""
+    request = body(session.client, "personal_account", tier) | changes
+    return session.client.post("/api/v1/me/payment-code", json=request,
+                               headers={**session.bearer, **(headers or {})})
+
+
 def balance(session: Session) -> dict[str, Any]:
     response = session.client.get("/api/v1/me/account", headers=session.bearer)
     assert response.status_code == 200, response.get_json()

@@ -20,7 +20,7 @@ from huiminbao.enrollment.models import Order, Policy
 from huiminbao.identity.models import SmsMessage
 from huiminbao.payments.ledger import LedgerEntry
 
-from .enrollment_helpers import balance, body, enroll, sign_in
+from .enrollment_helpers import balance, body, enroll, payment_code, sign_in
 from .helpers import latest_code
 
 
@@ -128,8 +128,9 @@ def test_an_old_sign_in_needs_a_fresh_sms_code(client: FlaskClient, clock: Movab
     missing = enroll(zhang, "personal_account")
     assert missing.status_code == 422
     assert missing.get_json()["code"] == "sms_code_required"
-    sent = client.post("/api/v1/me/payment-code", headers=zhang.bearer)
-    assert sent.status_code == 200
+    sent = payment_code(zhang)
+    assert sent.status_code == 200, sent.get_json()
+    assert sent.get_json()["phone"] == "138****0001"
     code = latest_code(client, "13800000001")
     wrong = enroll(zhang, "personal_account", sms_code="000000" if code != "000000" else "111111")
     assert wrong.get_json()["code"] == "wrong_code"

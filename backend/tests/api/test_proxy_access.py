@@ -45,9 +45,10 @@ PROBES = {
     Scope.VIEW_POLICIES: Probe("GET", "/api/v1/policies"),
     Scope.CLAIMS_SUBMIT: Probe("POST", "/api/v1/claims", json=CLAIM, admitted=(201, 422)),
     Scope.CLAIMS_VIEW: Probe("GET", "/api/v1/claims"),
-    Scope.PAY_FROM_PRINCIPAL_ACCOUNT: Probe("POST", "/api/v1/enrollments",
-                                            payment_method="personal_account",
-                                            admitted=(201,)),
+    # The confirm sheet of a debit from the principal's account (the debit itself then needs
+    # the principal's SMS code: test_debit_confirmation.py).
+    Scope.PAY_FROM_PRINCIPAL_ACCOUNT: Probe("POST", "/api/v1/enrollments/preview",
+                                            payment_method="personal_account"),
 }
 STATES = ["wrong_scope", "revoked", "expired", "pending", "active"]
 

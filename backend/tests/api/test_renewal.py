@@ -115,3 +115,34 @@ def test_no_consent_no_notice_no_debit(client: FlaskClient, wired: Container) ->
     enroll(zhang, "personal_account")
     next_id = _next_year_product(wired)
     assert renewal.notify(wired, next_id).notified == 0
+
+
+def test_a_renewal_debits_only_an_account_whose_binding_is_verified(
+    client: FlaskClient, wired: Container, clock: MovableClock
+) -> None:
+    """Issue 15: the standing consent of a verified owner confirms a renewal debit; a binding
+    that is no longer verified (e.g. displaced and bound again by name and ID number only)
+    spends nothing."""
+    from datetime import UTC, datetime, time
+
+    from huiminbao.identity.models import UserAccount
+
+    zhang = sign_in(client, "张伟")
+    policy_no = enroll(zhang, "personal_account").get_json()["policies"][0]["policy_no"]
+    consent = client.get("/api/v1/auto-renew-consent").get_json()
+    client.put(f"/api/v1/policies/{policy_no}/auto-renew", headers=zhang.bearer,
+               json={"enabled": True, "consent_version": consent["version"]})
+    next_id = _next_year_product(wired)
+    renewal.notify(wired, next_id)
+    with wired.db.transaction() as session:
+        account = session.get(UserAccount, zhang.me["account_id"])
+        assert account is not None and account.binding_verified_by == "registry_phone"
+        account.binding_verified_by = None
+    before = wired.registry.balance("330106198803150130")
+    clock.travel_to(datetime.combine(_window_day(wired, next_id), time(9), UTC))
+    counts = renewal.run(wired, next_id)
+    assert (counts.renewed, counts.failed) == (0, 1)
+    assert wired.registry.balance("330106198803150130") == before
+    with wired.db.read() as session:
+        notice = session.scalars(select(RenewalNotice)).one()
+    assert notice.status == "failed" and "身份核验" in (notice.reason or "")

@@ -87,7 +87,7 @@ def world(pg_url: str) -> Iterator[World]:
     clock = MovableClock(TEST_NOW)
     container = build_container(Settings(database_url=pg_url, testing=True), clock=clock)
     product = ensure_demo_product(container.db, clock)
-    generate_population(container.db, clock, 400, seed=int(uuid.uuid4().int % 10**6))
+    generate_population(container.db, clock, 800, seed=int(uuid.uuid4().int % 10**6))
     members = sign_in_pool(container, product.id, TRIES + 5)
     assert len(members) >= TRIES + 5
     gated = GatedRegistry(container.registry)

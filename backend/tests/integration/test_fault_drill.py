@@ -193,9 +193,10 @@ def drill(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dri
         _with_query(pg_url, application_name=f"{tag}_check"), services,
         redis_url=REDIS_URL, secret_key=secret_key, testing=True)
     container = build_container(settings)  # the system clock, as the servers have
-    # About half the generated persons can enroll themselves from their personal account.
+    # About a third of the generated persons can enroll themselves from their personal
+    # account with the phone the registry holds for them.
     generate_population(container.db, container.clock,
-                        4 * ROUNDS * (2 * (BURST + 1) + LOAD_PERSONS + 1), seed=13)
+                        7 * ROUNDS * (2 * (BURST + 1) + LOAD_PERSONS + 1), seed=13)
     product = ensure_demo_product(container.db, container.clock)
     with container.db.read() as session:
         product = session.scalars(select(Product).where(Product.id == product.id)).one()

@@ -361,7 +361,7 @@ def test_an_online_order_killed_before_the_gateway_heard_of_it_gets_its_pay_page
 def _fresh_resident(app: Flask, container: Container) -> Session:
     """A signed-in person of a freshly generated population (the demo city's are all taken)."""
     product = ensure_demo_product(container.db, container.clock)
-    generate_population(container.db, container.clock, 30, seed=uuid.uuid4().int % 10**6)
+    generate_population(container.db, container.clock, 60, seed=uuid.uuid4().int % 10**6)
     member = sign_in_pool(container, product.id, 1)[0]
     return Session(app.test_client(), member.token, "", {
         "account_id": member.account_id, "identity": {"person_id": member.person_id}})

@@ -16,9 +16,11 @@ from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.config import Settings
 from huiminbao.core.container import Container
+from huiminbao.core.ratelimit import limiter
 from huiminbao.proxy.payments import paid_this_year
 from huiminbao.registry.demo import load_demo_population
 from tests.api.enrollment_helpers import PEOPLE, product, sign_in
+from tests.api.helpers import latest_code
 from tests.api.test_proxy import granted
 from tests.conftest import TEST_NOW
 from tests.races import race
@@ -57,14 +59,27 @@ def test_simultaneous_payments_under_one_grant_stay_within_its_limit(
                     limit=30000)
     item = product(agent.client)
 
+    acting = {**agent.bearer, "X-Acting-For": str(grant["principal_person_id"])}
+
+    def request(index: int) -> dict[str, Any]:
+        return {"product_id": item["id"], "payment_method": "personal_account",
+                "insured": [{"person_id": insured[index], "tier": "standard"}],
+                "confirmations": {"terms_version": item["terms"]["version"],
+                                  "not_basic_insurance": True, "debit_amount_fen": 15000}}
+
+    # The principal confirms each debit with its own code (issue 15), read out to the agent.
+    codes = []
+    for index in range(3):
+        sent = agent.client.post("/api/v1/me/payment-code", json=request(index), headers=acting)
+        assert sent.status_code == 200, sent.get_json()
+        codes.append(latest_code(agent.client, PEOPLE["张建国"][0]))
+        limiter.reset()  # one code a minute per account, in real time
+
     def pay_for(index: int) -> tuple[int, Any]:
-        response = app.test_client().post("/api/v1/enrollments", json={
-            "product_id": item["id"], "payment_method": "personal_account",
-            "insured": [{"person_id": insured[index], "tier": "standard"}],
-            "confirmations": {"terms_version": item["terms"]["version"],
-                              "not_basic_insurance": True, "debit_amount_fen": 15000},
-        }, headers={**agent.bearer, "X-Acting-For": str(grant["principal_person_id"]),
-                    "Idempotency-Key": uuid.uuid4().hex})
+        body = request(index)
+        body["confirmations"]["sms_code"] = codes[index]
+        response = app.test_client().post("/api/v1/enrollments", json=body, headers={
+            **acting, "Idempotency-Key": uuid.uuid4().hex})
         return response.status_code, response.get_json()
 
     results = race(3, pay_for)

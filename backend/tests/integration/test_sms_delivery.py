@@ -257,12 +257,13 @@ def test_other_codes_go_the_same_way(wired: Container, fake: FakeTencentSms) -> 
     from huiminbao.identity.services import send_code
 
     fake.error_code = "FailedOperation.InsufficientBalanceInSmsPackage"
+    debit = {"amount": "¥150.00", "insured": "张*国"}  # a debit code names both (issue 15)
     with pytest.raises(Busy):
-        send_code(wired, "13911114444", OtpPurpose.CONFIRM_PAYMENT)
+        send_code(wired, "13911114444", OtpPurpose.CONFIRM_PAYMENT, params=debit)
     fake.error_code = None
-    send_code(wired, "13911114444", OtpPurpose.CONFIRM_PAYMENT)
+    send_code(wired, "13911114444", OtpPurpose.CONFIRM_PAYMENT, params=debit)
     [received] = fake.sent_to("13911114444")
-    assert received.template is SmsTemplate.PAYMENT_CODE
+    assert received.template is SmsTemplate.DEBIT_CONFIRM_CODE
 
 
 def test_a_provider_outage_during_a_burst_of_50_enrollments_loses_and_doubles_nothing(
@@ -343,7 +344,8 @@ def test_production_blanks_a_code_given_up_by_the_request_or_by_the_sweep(
 
     fake.down = True
     with pytest.raises(Busy):
-        send_code(production, "13911116666", OtpPurpose.CONFIRM_PAYMENT)  # given up at once
+        send_code(production, "13911116666", OtpPurpose.CONFIRM_PAYMENT,  # given up at once
+                  params={"amount": "¥150.00", "insured": "张*"})
     fake.down = False
     with production.db.transaction() as session:
         expired = production.sms.send(session, "13911117777", SmsTemplate.LOGIN_CODE,

@@ -91,10 +91,16 @@ def test_no_text_carries_an_id_number() -> None:
                                            "insured": "330106199001011234"})
 
 
-def test_codes_are_the_four_code_templates() -> None:
+def test_codes_are_the_code_templates() -> None:
     assert {t for t in SmsTemplate if t.is_code} == {
-        SmsTemplate.LOGIN_CODE, SmsTemplate.PAYMENT_CODE, SmsTemplate.RELATIVE_CODE,
-        SmsTemplate.PROXY_GRANT_CODE}
+        SmsTemplate.LOGIN_CODE, SmsTemplate.PAYMENT_CODE, SmsTemplate.DEBIT_CONFIRM_CODE,
+        SmsTemplate.RELATIVE_CODE, SmsTemplate.PROXY_GRANT_CODE}
+
+
+def test_the_debit_code_names_amount_and_insured_and_no_id_number() -> None:
+    text = SmsText(SmsTemplate.DEBIT_CONFIRM_CODE, {
+        "amount": "¥150.00", "insured": "张*国", "code": "123456"}).render()
+    assert "¥150.00" in text and "被保险人：张*国" in text and "验证码123456" in text
 
 
 # ---------------------------------------------------------------- configuration
@@ -160,7 +166,8 @@ def test_a_template_without_a_provider_id_is_named() -> None:
 def test_a_code_templates_redacted_text_keeps_the_wording_and_drops_the_code() -> None:
     for template in (t for t in SmsTemplate if t.is_code):
         text, params = redacted_code_text(template)
-        assert params == {"code": REDACTED_CODE}
-        assert text == SIGNATURE + template.pattern.format(code=REDACTED_CODE)
+        assert params == {name: REDACTED_CODE for name in template.parameters}
+        assert "code" in params
+        assert text == SIGNATURE + template.pattern.format(**params)
     with pytest.raises(ValueError, match="no one-time code"):
         redacted_code_text(SmsTemplate.DEBIT_NOTICE)
