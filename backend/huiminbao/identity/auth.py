@@ -65,6 +65,7 @@ STAFF_ONLY: dict[tuple[str, str], frozenset[Role]] = {
     ("disclosure.ComplaintQueue", "GET"): _REVIEWERS,
     ("disclosure.ComplaintReplies", "POST"): _REVIEWERS,
     ("console.CounterEnrollments", "POST"): _COUNTER,
+    ("console.CounterIdentityChecks", "POST"): _COUNTER,
     ("proxy.StaffGrants", "GET"): _COUNTER,
 }
 

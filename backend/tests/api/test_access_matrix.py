@@ -105,6 +105,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     # The person's own data
     ("identity.Me", "GET"): SELF,
     ("identity.Identity", "POST"): SELF,
+    ("identity.IdentityCheck", "POST"): SELF,
     ("identity.MyConsent", "PUT"): SELF,
     ("identity.MyConsent", "DELETE"): SELF,
     ("identity.Preferences", "PUT"): SELF,
@@ -112,7 +113,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("privacy.AccountDeletion", "GET"): SELF,
     ("privacy.AccountDeletion", "POST"): SELF,
     ("payments.MyAccount", "GET"): SELF,
-    ("payments.PaymentCode", "POST"): SELF,
+    ("payments.PaymentCode", "POST"): scoped(Action.ENROLL),
     ("enrollment.EnrollmentPreview", "POST"): scoped(Action.ENROLL),
     ("enrollment.Enrollments", "GET"): SELF,
     ("enrollment.Enrollments", "POST"): scoped(Action.ENROLL),
@@ -167,6 +168,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("disclosure.ComplaintQueue", "GET"): REVIEWERS,
     ("disclosure.ComplaintReplies", "POST"): REVIEWERS,
     ("console.CounterEnrollments", "POST"): COUNTER,
+    ("console.CounterIdentityChecks", "POST"): COUNTER,
     ("proxy.StaffGrants", "GET"): COUNTER,
     # Service clients: signed callbacks
     ("claims.Settlements", "POST"): SERVICE,  # hospitals (HMAC-signed requests)
