@@ -38,6 +38,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import String, Text
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import operators
 from sqlalchemy.sql.operators import OperatorType
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -234,6 +235,8 @@ def index_of(column: str) -> Callable[[Any], str | None]:
 
 # ---------------------------------------------------------------- column types
 
+_NULL_TESTS = frozenset({operators.is_, operators.is_not})
+
 
 class Encrypted(TypeDecorator[str]):
     """A personal value stored as an envelope; reads hand back the plain value."""
@@ -243,6 +246,8 @@ class Encrypted(TypeDecorator[str]):
 
     class comparator_factory(TypeDecorator.Comparator[str]):  # noqa: N801 (SQLAlchemy's name)
         def operate(self, op: OperatorType, *other: Any, **kwargs: Any) -> Any:
+            if op in _NULL_TESTS:  # IS NULL / IS NOT NULL say nothing about the value
+                return super().operate(op, *other, **kwargs)
             raise TypeError("an encrypted column cannot be compared in SQL: "
                             "compare its blind index (core/crypto.blind_index)")
 

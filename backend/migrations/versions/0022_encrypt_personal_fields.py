@@ -176,9 +176,9 @@ def upgrade() -> None:
                 if field.unique:
                     batch.create_unique_constraint(f"{field.unique}_index", [field.index])
         if field.plain_index:
-            name, columns = field.plain_index
             op.create_index(_index_name(field), field.table,
-                            [field.index if c == field.column else c for c in columns])
+                            [field.index if c == field.column else c
+                             for c in field.plain_index[1]])
 
 
 def downgrade() -> None:
