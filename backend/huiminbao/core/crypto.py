@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.operators import OperatorType
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -238,6 +239,10 @@ def index_of(column: str) -> Callable[[Any], str | None]:
 _NULL_TESTS = frozenset({operators.is_, operators.is_not})
 
 
+def _is_column(value: Any) -> bool:
+    return isinstance(value, ColumnElement) and not isinstance(value, BindParameter)
+
+
 class Encrypted(TypeDecorator[str]):
     """A personal value stored as an envelope; reads hand back the plain value."""
 
@@ -246,7 +251,9 @@ class Encrypted(TypeDecorator[str]):
 
     class comparator_factory(TypeDecorator.Comparator[str]):  # noqa: N801 (SQLAlchemy's name)
         def operate(self, op: OperatorType, *other: Any, **kwargs: Any) -> Any:
-            if op in _NULL_TESTS:  # IS NULL / IS NOT NULL say nothing about the value
+            # IS NULL / IS NOT NULL say nothing about the value; column against column is
+            # what SQLAlchemy itself does when matching columns (and compares envelopes).
+            if op in _NULL_TESTS or all(_is_column(o) for o in other):
                 return super().operate(op, *other, **kwargs)
             raise TypeError("an encrypted column cannot be compared in SQL: "
                             "compare its blind index (core/crypto.blind_index)")
