@@ -168,13 +168,6 @@ class Settings:
         except KeyringError as exc:
             raise ConfigError(str(exc)) from exc
         if self.mode is Mode.PRODUCTION:
-            demo = Keyring.demo()
-            if set(ring.keys.values()) & set(demo.keys.values()) \
-                    or ring.index_key == demo.index_key:
-                raise ConfigError(
-                    f"production mode needs {FIELD_KEYS_ENV} (kid:base64key,...) and "
-                    f"{INDEX_KEY_ENV}: random 32-byte keys, not the published demo keys "
-                    "(ID numbers, phones and claim documents are encrypted with them)")
             if self.secret_key == DEMO_SECRET_KEY or len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
                 raise ConfigError(
                     "production mode needs HUIMINBAO_SECRET_KEY: a random value of at least "
@@ -189,6 +182,13 @@ class Settings:
                 raise ConfigError("production mode needs REDIS_URL: rate limits and one-time "
                                   "codes are shared by every worker and app server (in-process "
                                   "counters let each worker allow its own share)")
+            demo = Keyring.demo()
+            if set(ring.keys.values()) & set(demo.keys.values()) \
+                    or ring.index_key == demo.index_key:
+                raise ConfigError(
+                    f"production mode needs {FIELD_KEYS_ENV} (kid:base64key,...) and "
+                    f"{INDEX_KEY_ENV}: random 32-byte keys, not the published demo keys "
+                    "(ID numbers, phones and claim documents are encrypted with them)")
 
 
 def parse_aware_datetime(raw: str, name: str) -> datetime:
