@@ -3,7 +3,6 @@ a correctly wired production setup and fails (exit 1), naming the port, on a bro
 
 from __future__ import annotations
 
-import base64
 import secrets
 from collections.abc import Iterator
 
@@ -31,8 +30,6 @@ def production_env(pg_url: str, services: LocalServices) -> dict[str, str]:
     return {
         "HUIMINBAO_MODE": "production",
         "HUIMINBAO_SECRET_KEY": secrets.token_urlsafe(32),
-        "HUIMINBAO_FIELD_KEYS": "p1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
-        "HUIMINBAO_INDEX_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
         "HUIMINBAO_PUBLIC_URL": "https://hmb.example.gov.cn",
         "DATABASE_URL": pg_url,
         "REDIS_URL": REDIS_URL,
