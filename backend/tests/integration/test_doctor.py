@@ -3,6 +3,7 @@ a correctly wired production setup and fails (exit 1), naming the port, on a bro
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Iterator
 
