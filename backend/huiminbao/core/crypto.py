@@ -225,7 +225,8 @@ def open_sealed(data: bytes) -> bytes:
 
 def index_of(column: str) -> Callable[[Any], str | None]:
     """A column default that fills a blind index from the value inserted in ``column`` (works
-    for ORM flushes and Core inserts alike, one row or many)."""
+    for ORM flushes and Core inserts alike, one row or many). Only on INSERT: these values do
+    not change once written; code that ever changes one must set its index with it."""
 
     def default(context: Any) -> str | None:
         value = context.get_current_parameters().get(column)
