@@ -159,9 +159,11 @@ def _balance(id_number: str, row: RegistryAccountRow) -> AccountBalance:
 
 
 def _row_values(row: RegistryOperationRow) -> dict[str, object]:
-    """The columns of an operation not yet stored (its id comes from the database)."""
+    """The columns of an operation not yet stored (its id comes from the database, its ID
+    number's blind index from the column default)."""
     return {column.key: getattr(row, column.key)
-            for column in table_of(RegistryOperationRow).columns if column.key != "id"}
+            for column in table_of(RegistryOperationRow).columns
+            if column.key not in ("id", "id_number_index")}
 
 
 def _result(row: RegistryOperationRow) -> OperationResult:

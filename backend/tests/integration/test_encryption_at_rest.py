@@ -22,7 +22,7 @@ from huiminbao.claims.models import ClaimDocument
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.config import Settings
 from huiminbao.core.container import Container
-from huiminbao.core.crypto import DOCUMENT_MAGIC
+from huiminbao.core.crypto import DOCUMENT_MAGIC, blind_index
 from huiminbao.identity.models import OtpChallenge, Person, SmsMessage, UserAccount
 from huiminbao.proxy.models import ProxyGrant
 from huiminbao.registry.demo import load_demo_population
@@ -111,9 +111,13 @@ def test_a_dump_after_the_journeys_holds_no_id_number_or_phone(
             "debits": session.scalar(select(func.count()).select_from(RegistryOperationRow)),
             "documents": session.scalar(select(func.count()).select_from(ClaimDocument)),
         }
+        # The registry's own records are found by their blind index too.
+        zhang_debits = session.scalars(select(RegistryOperationRow.id_number).where(
+            RegistryOperationRow.id_number_index == blind_index(PEOPLE["张伟"][1]))).all()
     # The journeys really wrote personal data (no vacuous pass).
     assert counts["people"] >= 5 and counts["texts"] >= 3 and counts["codes"] >= 2, counts
     assert counts["grants"] == 1 and counts["debits"] >= 2 and counts["documents"] == 1, counts
+    assert zhang_debits and set(zhang_debits) == {PEOPLE["张伟"][1]}, zhang_debits
     assert PEOPLE["张伟"][1] in id_numbers and FAMILY["李娜"][0] in id_numbers
     assert PEOPLE["张伟"][0] in phones and len(phones) >= 5
     assert len(id_numbers) >= 10
