@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, g
 
 from huiminbao import __version__
+from huiminbao.core import crypto
 from huiminbao.core.api import Api, register_error_handlers
 from huiminbao.core.clock import Clock, MovableClock, SystemClock
 from huiminbao.core.config import Mode, Settings
@@ -47,6 +48,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         # demos and e2e journeys can move time through /api/v1/dev/clock.
         start = settings.now_override or datetime.now(UTC)
         clock = MovableClock(start) if settings.is_demo else SystemClock()
+    crypto.install(settings.keyring())  # personal data at rest: the keys of these settings
     db = Database(settings.database_url, statement_timeout=settings.db_statement_timeout)
     try:
         adapters = build_adapters(settings, db, clock)

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from huiminbao.claims.s3_standin import S3Server
+from huiminbao.core import crypto
 from huiminbao.core.config import Mode, Settings
+from huiminbao.core.crypto import FIELD_KEYS_ENV, INDEX_KEY_ENV, Keyring
 from huiminbao.identity.sms_fake_tencent import FakeTencentSms
 from huiminbao.payments.gateway import NOTIFY_PATH
 from huiminbao.payments.wechatpay_v3_standin import WechatPayStandin
@@ -47,6 +49,12 @@ class RequestCounter:
         return counted
 
 
+# Keys of personal data for production-shaped runs on these stand-ins (benchmarks, drills): not
+# the demo keys, which production refuses; fixed, so every process of one run shares them.
+STANDIN_FIELD_KEYS = "standin1:c3RhbmRpbi1maWVsZC1rZXktaHVpbWluYmFvLTAwMDE="
+STANDIN_INDEX_KEY = "c3RhbmRpbi1pbmRleC1rZXktaHVpbWluYmFvLTAwMDE="
+
+
 @dataclass
 class LocalServices:
     registry: RunningRegistryServer
@@ -62,6 +70,9 @@ class LocalServices:
         (migrated; ``demo`` also loads the demo city into it)."""
         started: list[object] = []
         calls = RequestCounter()
+        # The registry server runs in this process and seals what it stores with this process's
+        # keyring: the one the served apps get (``env``).
+        crypto.install(Keyring.parse(STANDIN_FIELD_KEYS, STANDIN_INDEX_KEY))
         try:
             registry = RunningRegistryServer.start(database_url, demo=demo, wrap=calls.wrap)
             started.append(registry)
@@ -84,6 +95,8 @@ class LocalServices:
             **self.gateway.env(app_base_url.rstrip("/") + NOTIFY_PATH),
             **self.sms.env(),
             **self.documents.env(self.bucket),
+            FIELD_KEYS_ENV: STANDIN_FIELD_KEYS,
+            INDEX_KEY_ENV: STANDIN_INDEX_KEY,
         }
 
     def stop(self) -> None:
@@ -101,5 +114,6 @@ def production_settings(database_url: str, services: LocalServices, *,
                         app_base_url: str = "http://127.0.0.1:8000", **fields: Any) -> Settings:
     """Production settings with every port on ``services`` (the benchmark's and the drills'
     in-process containers; their served apps get the same through ``services.env``)."""
+    fields = {"field_keys": STANDIN_FIELD_KEYS, "index_key": STANDIN_INDEX_KEY, **fields}
     return Settings(mode=Mode.PRODUCTION, database_url=database_url, public_url=app_base_url,
                     port_env=services.env(app_base_url), **fields)

@@ -22,6 +22,7 @@ from huiminbao.audit.consents import CONSENT_TEXTS, ConsentKind
 from huiminbao.catalog.models import Product
 from huiminbao.core import idnumber
 from huiminbao.core.clock import Clock
+from huiminbao.core.crypto import blind_index, keyring
 from huiminbao.core.db import Database
 from huiminbao.payments import ledger
 from huiminbao.registry.generator import SyntheticPerson, synthetic_persons
@@ -92,6 +93,14 @@ def _copy(raw: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[
             copy.write_row(row)
 
 
+def _sealed(value: str | None) -> str | None:
+    return None if value is None else keyring().encrypt(value)
+
+
+def _sealed_and_index(value: str) -> tuple[str, str]:
+    return keyring().encrypt(value), blind_index(value)
+
+
 @dataclass
 class _Plan:
     persons: Sequence[SyntheticPerson]
@@ -113,18 +122,21 @@ class _Plan:
 
     def tables(self) -> Iterable[tuple[str, Sequence[str], Iterable[Sequence[Any]]]]:
         yield ("registry_persons",
-               ("id", "id_number", "name", "phone", "city_code", "scheme", "status", "assistance",
-                "created_at", "updated_at"),
-               ((self._ids("registry_persons", i), s.id_number, s.person.name, s.person.phone,
-                 s.person.city_code, s.person.scheme.value, s.person.status.value,
-                 s.person.assistance.value, self.now, self.now)
+               ("id", "id_number", "id_number_index", "name", "phone", "city_code", "scheme",
+                "status", "assistance", "created_at", "updated_at"),
+               # COPY bypasses the column types: seal and index here, as they would.
+               ((self._ids("registry_persons", i), _sealed(s.id_number), blind_index(s.id_number),
+                 s.person.name, _sealed(s.person.phone), s.person.city_code,
+                 s.person.scheme.value, s.person.status.value, s.person.assistance.value,
+                 self.now, self.now)
                 for i, s in enumerate(self.persons)))
-        yield ("people", ("id", "id_number", "name", "birth_date", "sex", "created_at"),
+        yield ("people",
+               ("id", "id_number", "id_number_index", "name", "birth_date", "sex", "created_at"),
                self._people())
         yield ("user_accounts",
-               ("id", "phone", "role", "person_id", "bound_at", "elderly_mode", "created_at"),
-               ((self._ids("user_accounts", i),
-                 f"{PHONE_PREFIX}{self._ids('people', i):09d}", "resident",
+               ("id", "phone", "phone_index", "role", "person_id", "bound_at", "elderly_mode",
+                "created_at"),
+               ((self._ids("user_accounts", i), *_sealed_and_index(self._phone(i)), "resident",
                  self._ids("people", i), self._when(i), False, self._when(i))
                 for i in range(len(self.persons))))
         yield ("consents",
@@ -184,11 +196,15 @@ class _Plan:
     def _order_no(self, index: int) -> str:
         return f"HMBULK{self._ids('orders', index):014d}"
 
+    def _phone(self, index: int) -> str:
+        return f"{PHONE_PREFIX}{self._ids('people', index):09d}"
+
     def _people(self) -> Iterable[Sequence[Any]]:
         today = self.now.date()
         for i, s in enumerate(self.persons):
             parsed = idnumber.parse(s.id_number, today=today)
-            yield (self._ids("people", i), s.id_number, s.person.name, parsed.birth_date,
+            yield (self._ids("people", i), _sealed(s.id_number), blind_index(s.id_number),
+                   s.person.name, parsed.birth_date,
                    parsed.sex.value, self.now)
 
     def _orders(self) -> Iterable[Sequence[Any]]:

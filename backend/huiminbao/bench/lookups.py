@@ -117,7 +117,7 @@ def _measure(wired: Any, app: Any, product_id: int, samples: int,
     def person_row(index: int) -> None:
         with wired.db.read() as session:
             found = session.scalars(select(Person).where(
-                Person.id_number == id_numbers[index])).one()
+                Person.id_number_is(id_numbers[index]))).one()
             assert found is not None
 
     def registry_person(index: int) -> None:

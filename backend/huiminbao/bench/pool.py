@@ -82,7 +82,7 @@ def eligible_persons(session: Session, product: Product,
         select(RegistryPersonRow.id, RegistryPersonRow.id_number, RegistryPersonRow.name,
                RegistryPersonRow.phone)
         .join(RegistryAccountRow, RegistryAccountRow.person_id == RegistryPersonRow.id)
-        .outerjoin(Person, Person.id_number == RegistryPersonRow.id_number)
+        .outerjoin(Person, Person.id_number_index == RegistryPersonRow.id_number_index)
         .where(RegistryPersonRow.city_code == product.city_code,
                RegistryPersonRow.scheme == Scheme.EMPLOYEE.value,
                RegistryPersonRow.status == PersonStatus.ACTIVE.value,

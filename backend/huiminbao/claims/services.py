@@ -56,6 +56,7 @@ from huiminbao.claims.storage import (
     safe_filename,
 )
 from huiminbao.core.container import Container
+from huiminbao.core.crypto import open_sealed, seal
 from huiminbao.core.errors import Busy, Conflict, InvalidInput, NotFound, RuleViolation
 from huiminbao.core.idempotency import link_resource
 from huiminbao.enrollment.domain import PolicyStatus
@@ -459,7 +460,7 @@ def add_document(c: Container, actor: Actor, number: str, filename: str, data: b
     # certainly not written: deleting after an ambiguous commit could strand a written row.
     key = new_document_key(kind.extension)
     try:
-        c.documents.put(key, data, kind.content_type)
+        c.documents.put(key, seal(data), kind.content_type)  # encrypted before it leaves
     except DocumentStoreUnavailable as exc:
         raise Busy(DOCUMENT_STORE_DOWN, code="document_store_unavailable") from exc
     by = EventActor.of(actor, decision.grant_id)
@@ -533,7 +534,7 @@ def read_document(c: Container, actor: Actor, number: str, document_id: int) -> 
     if document is None:
         raise NotFound()
     try:
-        data = c.documents.get(document.storage_key)
+        data = open_sealed(c.documents.get(document.storage_key))
     except DocumentStoreUnavailable as exc:
         raise Busy(DOCUMENT_STORE_DOWN_READ, code="document_store_unavailable") from exc
     except KeyError as exc:

@@ -94,7 +94,7 @@ def receive(c: Container, client: AuthenticatedClient, request: SettlementReques
         return earlier
 
     with c.db.read() as session:
-        person = session.scalars(select(Person).where(Person.id_number == id_number)).one_or_none()
+        person = session.scalars(select(Person).where(Person.id_number_is(id_number))).one_or_none()
     phone = claimant_phone(c, person.id) if person is not None else None
     try:
         return _settle(c, client, request, id_number, fingerprint, person, phone)

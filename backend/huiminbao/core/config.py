@@ -16,6 +16,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from huiminbao.core.crypto import (
+    DEMO_FIELD_KEYS,
+    DEMO_INDEX_KEY,
+    FIELD_KEYS_ENV,
+    INDEX_KEY_ENV,
+    Keyring,
+    KeyringError,
+)
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_INSTANCE_DIR = REPO_ROOT / "instance"
 DEFAULT_FRONTEND_DIR = REPO_ROOT / "frontend"
@@ -68,6 +77,10 @@ class Settings:
     # The variables of the real adapters behind each port (registry, payment gateway, SMS,
     # document store); wiring.py parses them. Kept out of repr: they hold keys.
     port_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Keys of personal data at rest (core/crypto.py): field keys "kid:base64,..." (the first
+    # seals new values) and the blind-index key. Demo mode: the published demo keys.
+    field_keys: str = field(default=DEMO_FIELD_KEYS, repr=False)
+    index_key: str = field(default=DEMO_INDEX_KEY, repr=False)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -121,6 +134,8 @@ class Settings:
                                          "HUIMINBAO_TRUSTED_PROXIES"),
             port_env={name: value for name, value in env.items()
                       if name.startswith(PORT_SETTING_PREFIXES) and value.strip()},
+            field_keys=env.get(FIELD_KEYS_ENV, "").strip() or DEMO_FIELD_KEYS,
+            index_key=env.get(INDEX_KEY_ENV, "").strip() or DEMO_INDEX_KEY,
         )
         settings.check()
         return settings
@@ -129,6 +144,9 @@ class Settings:
         updated = replace(self, **changes)
         updated.check()
         return updated
+
+    def keyring(self) -> Keyring:
+        return Keyring.parse(self.field_keys, self.index_key)
 
     def check(self) -> None:
         if not 0 < self.idempotency_lease_seconds <= MAX_IDEMPOTENCY_LEASE_SECONDS:
@@ -145,6 +163,10 @@ class Settings:
                                   f"open (http only on this machine), not {self.public_url!r}")
         if not 0 <= self.trusted_proxies <= 5:
             raise ConfigError("HUIMINBAO_TRUSTED_PROXIES must be between 0 and 5")
+        try:
+            ring = self.keyring()
+        except KeyringError as exc:
+            raise ConfigError(str(exc)) from exc
         if self.mode is Mode.PRODUCTION:
             if self.secret_key == DEMO_SECRET_KEY or len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
                 raise ConfigError(
@@ -160,6 +182,13 @@ class Settings:
                 raise ConfigError("production mode needs REDIS_URL: rate limits and one-time "
                                   "codes are shared by every worker and app server (in-process "
                                   "counters let each worker allow its own share)")
+            demo = Keyring.demo()
+            if set(ring.keys.values()) & set(demo.keys.values()) \
+                    or ring.index_key == demo.index_key:
+                raise ConfigError(
+                    f"production mode needs {FIELD_KEYS_ENV} (kid:base64key,...) and "
+                    f"{INDEX_KEY_ENV}: random 32-byte keys, not the published demo keys "
+                    "(ID numbers, phones and claim documents are encrypted with them)")
 
 
 def parse_aware_datetime(raw: str, name: str) -> datetime:

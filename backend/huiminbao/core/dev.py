@@ -33,7 +33,7 @@ class DevSmsOutbox(MethodView):
         """The latest messages sent to a phone (newest first), for demos and e2e tests."""
         with container().db.read() as session:
             messages = session.scalars(
-                select(SmsMessage).where(SmsMessage.phone == query["phone"])
+                select(SmsMessage).where(SmsMessage.phone_is(query["phone"]))
                 .order_by(SmsMessage.id.desc()).limit(10)  # sent order, whatever the clock says
             ).all()
         return {"items": [{"phone": mask_phone(m.phone), "text": m.text,

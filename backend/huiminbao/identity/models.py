@@ -14,10 +14,17 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import ColumnElement
 
+from huiminbao.core.crypto import (
+    INDEX_LENGTH,
+    EncryptedString,
+    EncryptedText,
+    blind_index,
+    index_of,
+)
 from huiminbao.core.db import Base, BigIntPk, UtcDateTime
 
 
@@ -28,11 +35,19 @@ class Person(Base):
     __tablename__ = "people"
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
-    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    # Encrypted at rest (core/crypto.py); looked up by its blind index.
+    id_number: Mapped[str] = mapped_column(EncryptedString())
+    id_number_index: Mapped[str] = mapped_column(String(INDEX_LENGTH), unique=True,
+                                                 default=index_of("id_number"))
     name: Mapped[str] = mapped_column(String(64))  # NFC, as the registry has it
     birth_date: Mapped[date] = mapped_column(Date)
     sex: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    @classmethod
+    def id_number_is(cls, id_number: str) -> ColumnElement[bool]:
+        """Where this is the person with ``id_number`` (normalized), by its blind index."""
+        return cls.id_number_index == blind_index(id_number)
 
 
 class UserAccount(Base):
@@ -44,7 +59,10 @@ class UserAccount(Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
-    phone: Mapped[str] = mapped_column(String(11), unique=True)
+    # Encrypted at rest (core/crypto.py); looked up by its blind index.
+    phone: Mapped[str] = mapped_column(EncryptedString())
+    phone_index: Mapped[str] = mapped_column(String(INDEX_LENGTH), unique=True,
+                                             default=index_of("phone"))
     role: Mapped[str] = mapped_column(String(16), default="resident")
     display_name: Mapped[str | None] = mapped_column(String(64))  # staff only
     # One person is bound to at most one account (unique); NULL until real-name binding.
@@ -64,6 +82,11 @@ class UserAccount(Base):
 
     person: Mapped[Person | None] = relationship(lazy="joined")
 
+    @classmethod
+    def phone_is(cls, phone: str) -> ColumnElement[bool]:
+        """Where this is the account of ``phone``, by its blind index."""
+        return cls.phone_index == blind_index(phone)
+
 
 class OtpChallenge(Base):
     """A one-time code, stored only as a keyed hash; a newer code for the same phone and purpose
@@ -71,11 +94,12 @@ class OtpChallenge(Base):
 
     __tablename__ = "otp_challenges"
     __table_args__ = (
-        Index("ix_otp_challenges_phone_purpose", "phone", "purpose", "created_at"),
+        Index("ix_otp_challenges_phone_purpose", "phone_index", "purpose", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
-    phone: Mapped[str] = mapped_column(String(11))
+    phone: Mapped[str] = mapped_column(EncryptedString())
+    phone_index: Mapped[str] = mapped_column(String(INDEX_LENGTH), default=index_of("phone"))
     purpose: Mapped[str] = mapped_column(String(24))
     code_hash: Mapped[str] = mapped_column(String(64))
     # What the code confirms (a debit's owner, amount and insured, hashed): a code sent for one
@@ -86,6 +110,10 @@ class OtpChallenge(Base):
     wrong_attempts: Mapped[int] = mapped_column(Integer, default=0)
     consumed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     voided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    @classmethod
+    def phone_is(cls, phone: str) -> ColumnElement[bool]:
+        return cls.phone_index == blind_index(phone)
 
 
 class AuthSession(Base):
@@ -128,7 +156,7 @@ class SmsMessage(Base):
 
     __tablename__ = "sms_outbox"
     __table_args__ = (
-        Index("ix_sms_outbox_phone_created_at", "phone", "created_at"),
+        Index("ix_sms_outbox_phone_created_at", "phone_index", "created_at"),
         Index("ix_sms_outbox_status_next_attempt_at", "status", "next_attempt_at"),
         CheckConstraint(
             "status IN ('queued', 'sending', 'sent', 'failed', 'given_up')",
@@ -137,8 +165,10 @@ class SmsMessage(Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
-    phone: Mapped[str] = mapped_column(String(11))
-    text: Mapped[str] = mapped_column(Text)  # rendered, with the signature: what the resident reads
+    phone: Mapped[str] = mapped_column(EncryptedString())
+    phone_index: Mapped[str] = mapped_column(String(INDEX_LENGTH), default=index_of("phone"))
+    # Rendered, with the signature: what the resident reads (encrypted: it may name people).
+    text: Mapped[str] = mapped_column(EncryptedText())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     template: Mapped[str | None] = mapped_column(String(40))  # None: written before 0016
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -150,6 +180,10 @@ class SmsMessage(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(128))
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    @classmethod
+    def phone_is(cls, phone: str) -> ColumnElement[bool]:
+        return cls.phone_index == blind_index(phone)
 
 
 class ServiceClient(Base):

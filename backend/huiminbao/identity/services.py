@@ -135,7 +135,7 @@ def _void_open_codes(session: Session, phone: str, purpose: OtpPurpose, now: dat
     only those sent for that context, so codes for two different debits may be open at once."""
     statement = (
         update(OtpChallenge)
-        .where(OtpChallenge.phone == phone, OtpChallenge.purpose == purpose.value,
+        .where(OtpChallenge.phone_is(phone), OtpChallenge.purpose == purpose.value,
                OtpChallenge.consumed_at.is_(None), OtpChallenge.voided_at.is_(None))
     )
     if context is not None:
@@ -159,7 +159,7 @@ def consume_code(c: Container, session: Session, phone: str, purpose: OtpPurpose
     now = c.clock.now()
     statement = (
         select(OtpChallenge)
-        .where(OtpChallenge.phone == phone, OtpChallenge.purpose == purpose.value,
+        .where(OtpChallenge.phone_is(phone), OtpChallenge.purpose == purpose.value,
                OtpChallenge.consumed_at.is_(None), OtpChallenge.voided_at.is_(None))
     )
     if context is not None:
@@ -229,7 +229,7 @@ def login_with_code(c: Container, phone: str, code: str) -> SignIn:
 
 
 def _account_for_phone(c: Container, session: Session, phone: str) -> UserAccount:
-    account = session.scalars(select(UserAccount).where(UserAccount.phone == phone)).one_or_none()
+    account = session.scalars(select(UserAccount).where(UserAccount.phone_is(phone))).one_or_none()
     if account is not None:
         return account
     account = UserAccount(phone=phone, role=Role.RESIDENT.value, created_at=c.clock.now())
@@ -237,7 +237,7 @@ def _account_for_phone(c: Container, session: Session, phone: str) -> UserAccoun
         with session.begin_nested():
             session.add(account)
     except IntegrityError:  # the same phone signed up at the same moment elsewhere
-        account = session.scalars(select(UserAccount).where(UserAccount.phone == phone)).one()
+        account = session.scalars(select(UserAccount).where(UserAccount.phone_is(phone))).one()
     return account
 
 
@@ -521,7 +521,7 @@ def _check_consents(consents: dict[str, str]) -> None:
 
 def person_for(session: Session, id_number: str, name: str, now: datetime) -> Person:
     """The product's record of a person, created from the registry's data on first sight."""
-    person = session.scalars(select(Person).where(Person.id_number == id_number)).one_or_none()
+    person = session.scalars(select(Person).where(Person.id_number_is(id_number))).one_or_none()
     if person is not None:
         if person.name != name:
             person.name = name  # the registry is the source of truth for names
@@ -533,7 +533,7 @@ def person_for(session: Session, id_number: str, name: str, now: datetime) -> Pe
         with session.begin_nested():
             session.add(person)
     except IntegrityError:
-        person = session.scalars(select(Person).where(Person.id_number == id_number)).one()
+        person = session.scalars(select(Person).where(Person.id_number_is(id_number))).one()
     return person
 
 
@@ -624,7 +624,7 @@ def create_staff(c: Container, phone: str, role: Role, display_name: str) -> Use
     if not role.is_staff:
         raise InvalidInput("只能创建工作人员账号")
     with c.db.transaction() as session:
-        account = session.scalars(select(UserAccount).where(UserAccount.phone == phone)).first()
+        account = session.scalars(select(UserAccount).where(UserAccount.phone_is(phone))).first()
         if account is None:
             account = UserAccount(phone=phone, created_at=c.clock.now(), role=role.value,
                                   display_name=display_name)

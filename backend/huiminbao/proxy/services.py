@@ -248,7 +248,7 @@ def counter_lookup(c: Container, actor: Actor, raw_id_number: str) -> list[Grant
             details={"principal_id_number": mask_id_number(parsed.value)},
         ))
         principal_id = session.scalars(
-            select(Person.id).where(Person.id_number == parsed.value)).first()
+            select(Person.id).where(Person.id_number_is(parsed.value))).first()
         if principal_id is None:
             return []
         grants = session.scalars(

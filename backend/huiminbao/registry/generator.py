@@ -17,6 +17,7 @@ from sqlalchemy import Table, select
 
 from huiminbao.core import idnumber
 from huiminbao.core.clock import Clock
+from huiminbao.core.crypto import blind_index
 from huiminbao.core.db import Database
 from huiminbao.registry.models import (
     EntryKind,
@@ -145,7 +146,8 @@ def _insert_chunk(db: Database, batch: Sequence[SyntheticPerson], now: datetime)
         existing = set(
             session.scalars(
                 select(RegistryPersonRow.id_number).where(
-                    RegistryPersonRow.id_number.in_([s.id_number for s in batch])
+                    RegistryPersonRow.id_number_index.in_(
+                        [blind_index(s.id_number) for s in batch])
                 )
             )
         )

@@ -13,6 +13,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from huiminbao.core.crypto import INDEX_LENGTH, EncryptedString, index_of
 from huiminbao.core.db import Base, BigIntPk, UtcDateTime
 from huiminbao.registry.port import (
     Assistance,
@@ -54,9 +55,13 @@ class RegistryPersonRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
-    id_number: Mapped[str] = mapped_column(String(ID_NUMBER_LENGTH), unique=True)
+    # ID number and phone are encrypted at rest (core/crypto.py): the simulator shares the
+    # product's database in demo mode. Looked up by the ID number's blind index.
+    id_number: Mapped[str] = mapped_column(EncryptedString())
+    id_number_index: Mapped[str] = mapped_column(String(INDEX_LENGTH), unique=True,
+                                                 default=index_of("id_number"))
     name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))  # NFC
-    phone: Mapped[str | None] = mapped_column(String(11))
+    phone: Mapped[str | None] = mapped_column(EncryptedString())
     city_code: Mapped[str] = mapped_column(String(6))
     scheme: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
@@ -162,7 +167,9 @@ class RegistryOperationRow(Base):
     request_no: Mapped[str] = mapped_column(String(REQUEST_NO_MAX_LENGTH), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
     # NULL only for a refund whose original is unknown (no person to name).
-    id_number: Mapped[str | None] = mapped_column(String(ID_NUMBER_LENGTH), index=True)
+    id_number: Mapped[str | None] = mapped_column(EncryptedString())
+    id_number_index: Mapped[str | None] = mapped_column(String(INDEX_LENGTH), index=True,
+                                                        default=index_of("id_number"))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("registry_accounts.id"), index=True)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     # Balance kinds the caller allowed, in order, comma-separated (debits; empty for refunds).

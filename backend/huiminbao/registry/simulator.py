@@ -34,9 +34,11 @@ from typing import TypeVar
 from sqlalchemy import case, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql import ColumnElement
 
 from huiminbao.core import idnumber
 from huiminbao.core.clock import Clock
+from huiminbao.core.crypto import blind_index
 from huiminbao.core.db import Database, table_of
 from huiminbao.core.masking import normalize_name
 from huiminbao.registry.models import (
@@ -157,9 +159,11 @@ def _balance(id_number: str, row: RegistryAccountRow) -> AccountBalance:
 
 
 def _row_values(row: RegistryOperationRow) -> dict[str, object]:
-    """The columns of an operation not yet stored (its id comes from the database)."""
+    """The columns of an operation not yet stored (its id comes from the database, its ID
+    number's blind index from the column default)."""
     return {column.key: getattr(row, column.key)
-            for column in table_of(RegistryOperationRow).columns if column.key != "id"}
+            for column in table_of(RegistryOperationRow).columns
+            if column.key not in ("id", "id_number_index")}
 
 
 def _result(row: RegistryOperationRow) -> OperationResult:
@@ -198,9 +202,14 @@ def _set_balance(account: RegistryAccountRow, kind: BalanceKind, value: int) -> 
 # --- session-level helpers (shared with importer, generator and demo) --------------------------
 
 
+def _person_is(id_number: str) -> ColumnElement[bool]:
+    """The registry person with this ID number (compared through its blind index)."""
+    return RegistryPersonRow.id_number_index == blind_index(idnumber.normalize(id_number))
+
+
 def find_person_row(session: Session, id_number: str) -> RegistryPersonRow | None:
     return session.scalars(
-        select(RegistryPersonRow).where(RegistryPersonRow.id_number == id_number)
+        select(RegistryPersonRow).where(RegistryPersonRow.id_number_index == blind_index(id_number))
     ).one_or_none()
 
 
@@ -215,7 +224,8 @@ def person_rows_by_id_number(
     found: dict[str, RegistryPersonRow] = {}
     for chunk in _chunks(list(dict.fromkeys(id_numbers))):
         rows = session.scalars(
-            select(RegistryPersonRow).where(RegistryPersonRow.id_number.in_(chunk))
+            select(RegistryPersonRow).where(
+                RegistryPersonRow.id_number_index.in_([blind_index(n) for n in chunk]))
         )
         found.update((row.id_number, row) for row in rows)
     return found
@@ -497,7 +507,7 @@ class SimulatedRegistry:
         with self._db.read() as session:
             on_file = session.scalar(
                 select(RegistryPersonRow.phone)
-                .where(RegistryPersonRow.id_number == idnumber.normalize(id_number)))
+                .where(_person_is(id_number)))
         return on_file is not None and on_file.strip() == wanted
 
     def relations(self, id_number: str) -> list[FamilyLink]:
@@ -507,7 +517,7 @@ class SimulatedRegistry:
                 select(relative.id_number, RegistryRelationRow.relation)
                 .join(RegistryPersonRow, RegistryPersonRow.id == RegistryRelationRow.person_id)
                 .join(relative, relative.id == RegistryRelationRow.relative_id)
-                .where(RegistryPersonRow.id_number == idnumber.normalize(id_number))
+                .where(_person_is(id_number))
                 .order_by(RegistryRelationRow.id)
             ).all()
             return [
@@ -520,7 +530,7 @@ class SimulatedRegistry:
             account = session.scalars(
                 select(RegistryAccountRow)
                 .join(RegistryPersonRow, RegistryPersonRow.id == RegistryAccountRow.person_id)
-                .where(RegistryPersonRow.id_number == normalized)
+                .where(RegistryPersonRow.id_number_index == blind_index(normalized))
             ).one_or_none()
             return _balance(normalized, account) if account else None
 
@@ -538,7 +548,7 @@ class SimulatedRegistry:
                 )
                 .join(RegistryPersonRow, RegistryPersonRow.id == RegistryAccountRow.person_id)
                 .where(
-                    RegistryPersonRow.id_number == idnumber.normalize(id_number),
+                    _person_is(id_number),
                     RegistryAccountEntryRow.kind != EntryKind.DEPOSIT.value,
                 )
                 .order_by(RegistryAccountEntryRow.id.desc())
@@ -631,7 +641,7 @@ class SimulatedRegistry:
         found = session.execute(
             select(RegistryPersonRow.status, RegistryAccountRow)
             .join(RegistryAccountRow, RegistryAccountRow.person_id == RegistryPersonRow.id)
-            .where(RegistryPersonRow.id_number == request.id_number)
+            .where(RegistryPersonRow.id_number_index == blind_index(request.id_number))
             .with_for_update(of=RegistryAccountRow)
             .execution_options(populate_existing=True)
         ).one_or_none()
@@ -922,7 +932,7 @@ class SimulatedRegistry:
                     RegistryAccountRow, RegistryAccountRow.id == RegistryAccountEntryRow.account_id
                 )
                 .join(RegistryPersonRow, RegistryPersonRow.id == RegistryAccountRow.person_id)
-                .where(RegistryPersonRow.id_number == idnumber.normalize(id_number))
+                .where(_person_is(id_number))
                 .group_by(RegistryAccountEntryRow.balance_kind)
             ).all()
         for kind, total in rows:
@@ -974,16 +984,16 @@ class SimulatedRegistry:
         from sqlalchemy.dialects.postgresql import ARRAY
 
         # Sorted: the unique index on id_number is then walked in order.
-        wanted = sorted({idnumber.normalize(n) for n in id_numbers})
+        wanted = sorted({blind_index(idnumber.normalize(n)) for n in id_numbers})
         scheme = RegistryPersonRow.scheme
         if self._db.is_postgresql:
             # One array parameter, not one bound parameter per number.
             ids = bindparam("ids", wanted, type_=ARRAY(String()))
             statements = [select(scheme, func.count()).where(
-                RegistryPersonRow.id_number == any_(ids)).group_by(scheme)]
+                RegistryPersonRow.id_number_index == any_(ids)).group_by(scheme)]
         else:
             statements = [select(scheme, func.count()).where(
-                RegistryPersonRow.id_number.in_(chunk)).group_by(scheme)
+                RegistryPersonRow.id_number_index.in_(chunk)).group_by(scheme)
                 for chunk in _chunks(wanted)]
         counts: dict[Scheme, int] = {}
         with self._db.read() as session:

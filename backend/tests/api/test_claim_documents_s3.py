@@ -29,6 +29,7 @@ from huiminbao.claims.s3_standin import S3Server
 from huiminbao.claims.storage import DocumentStoreUnavailable, new_document_key
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import Container
+from huiminbao.core.crypto import DOCUMENT_MAGIC
 
 from .test_claims_support import (
     PDF_BYTES,
@@ -179,6 +180,9 @@ def test_an_upload_goes_to_the_bucket_typed_by_its_content_and_comes_back(
     assert number not in key and "张" not in key
     head = _raw_client(s3_env).head_object(Bucket=s3_env["S3_BUCKET"], Key=key)
     assert head["ContentType"] == "image/png" and head["ServerSideEncryption"] == "AES256"
+    # Sealed by the app before it left (core/crypto.py): the bucket never holds the image.
+    stored = _raw_client(s3_env).get_object(Bucket=s3_env["S3_BUCKET"], Key=key)["Body"].read()
+    assert stored.startswith(DOCUMENT_MAGIC) and PNG_BYTES[8:40] not in stored
     with wired.db.read() as session:
         assert session.scalars(select(ClaimDocument.storage_key)).one() == key
     assert not (wired.documents.root / "claims").exists()  # type: ignore[attr-defined]

@@ -58,7 +58,7 @@ def test_counter_staff_enroll_wang_xiuying_for_cash(client: FlaskClient, wired: 
     assert WANG[1] not in response.get_data(as_text=True)
 
     with wired.db.read() as session:
-        person = session.scalars(select(Person).where(Person.id_number == WANG[1])).one()
+        person = session.scalars(select(Person).where(Person.id_number_is(WANG[1]))).one()
         order = session.scalars(select(Order).where(Order.order_no == answer["order_no"])).one()
         policy = session.scalars(select(Policy).where(
             Policy.policy_no == answer["policy_no"])).one()
@@ -161,7 +161,7 @@ def test_a_counter_enrollment_interrupted_before_its_payment_was_booked_can_be_d
     assert again.status_code == 201, again.get_json()
     with wired.db.read() as session:
         statuses = sorted(session.scalars(select(Order.status).join(
-            Person, Person.id == Order.buyer_person_id).where(Person.id_number == WANG[1])))
+            Person, Person.id == Order.buyer_person_id).where(Person.id_number_is(WANG[1]))))
         booked = ledger.balance(session, "counter_cash:330100")
     assert statuses == ["cancelled", "issued"]
     assert booked == -15000  # the cash, booked once

@@ -166,7 +166,7 @@ def test_figures_as_of_a_stated_time(app: Flask, wired: Container, clock: Movabl
     clock.advance(timedelta(hours=1))
     with wired.db.read() as session:
         account_id = session.scalars(select(UserAccount.id).where(
-            UserAccount.phone == PEOPLE["张伟"][0])).one()
+            UserAccount.phone_is(PEOPLE["张伟"][0]))).one()
     signed = open_session_for(wired, account_id, method="sms")  # no second code within a minute
     cancelled = client.post(f"/api/v1/policies/{enrolled['张伟']}/cancel", headers={
         "Authorization": f"Bearer {signed.access_token}", "Idempotency-Key": uuid.uuid4().hex})

@@ -425,8 +425,9 @@ def test_the_debit_text_goes_out_even_when_a_read_of_the_order_issued_it_first(
     assert answer.status_code == 201, answer.get_json()
     assert answer.get_json()["status"] == "issued"
     with wired.db.read() as session:
-        texts = session.scalars(select(SmsMessage.text).where(
-            SmsMessage.text.contains("您的医保个人账户已支付"))).all()
+        # Texts are encrypted at rest: searched after decryption.
+        texts = [text for text in session.scalars(select(SmsMessage.text))
+                 if "您的医保个人账户已支付" in text]
     assert len(texts) == 1
 
 

@@ -251,7 +251,7 @@ def audit_events(wired: Container, action: str) -> list[AuditEvent]:
 def openid_of(wired: Container, phone: str) -> str | None:
     with wired.db.read() as session:
         return session.scalars(
-            select(UserAccount.wechat_openid).where(UserAccount.phone == phone)
+            select(UserAccount.wechat_openid).where(UserAccount.phone_is(phone))
         ).one()
 
 

@@ -175,7 +175,7 @@ def test_both_parents_pay_for_their_child_at_once(pg_app: tuple[Flask, Container
         parents.append(parent)
     with container.db.read() as session:
         child_id = session.scalars(select(Person.id).where(
-            Person.id_number == "330106201805090316")).one()
+            Person.id_number_is("330106201805090316"))).one()
     request = {**body(parents[0].client, "personal_account"),
                "insured": [{"person_id": child_id, "tier": "standard"}]}
     request.pop("tier")

@@ -60,6 +60,7 @@ from huiminbao.bench.pool import PoolMember, one_click_body, sign_in_pool
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.catalog.models import Product
 from huiminbao.core.container import Container
+from huiminbao.core.crypto import blind_index
 from huiminbao.enrollment.models import Order
 from huiminbao.enrollment.reconcile import reconcile
 from huiminbao.registry.generator import generate_population
@@ -438,8 +439,9 @@ def settle_and_check_money(drill: Drill, r: Round) -> None:
             RegistryOperationRow.request_no, RegistryOperationRow.kind,
             RegistryOperationRow.id_number, RegistryOperationRow.amount_fen,
             RegistryOperationRow.original_request_no,
-        ).where(RegistryOperationRow.status == "succeeded", RegistryOperationRow.id_number.in_(
-            [m.id_number for m in drill.members.values()]))).all()
+        ).where(RegistryOperationRow.status == "succeeded",
+                RegistryOperationRow.id_number_index.in_(
+                    [blind_index(m.id_number) for m in drill.members.values()]))).all()
 
     for order in orders:
         if order.status == "pending_payment":

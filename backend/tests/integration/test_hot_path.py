@@ -27,6 +27,7 @@ from huiminbao.catalog.models import Product
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.config import Settings
 from huiminbao.core.container import Container
+from huiminbao.core.crypto import blind_index
 from huiminbao.core.idempotency import IdempotencyRecord
 from huiminbao.enrollment.models import OrderItem, Policy
 from huiminbao.identity.models import Person
@@ -178,15 +179,16 @@ def test_the_named_hot_lookups_use_their_indexes(hot: HotPath) -> None:
     member = hot.members[1]
     with hot.container.db.read() as session:
         registry_id = session.scalars(select(RegistryPersonRow.id).where(
-            RegistryPersonRow.id_number == member.id_number)).one()
+            RegistryPersonRow.id_number_index == blind_index(member.id_number))).one()
     # Each query, and the indexes that may answer it.
     queries: dict[str, tuple[Select[Any], tuple[str, ...]]] = {
         "person by ID number (people)": (
-            select(Person).where(Person.id_number == member.id_number),
-            ("uq_people_id_number",)),
+            select(Person).where(Person.id_number_is(member.id_number)),
+            ("uq_people_id_number_index",)),
         "person by ID number (registry)": (
-            select(RegistryPersonRow).where(RegistryPersonRow.id_number == member.id_number),
-            ("uq_registry_persons_id_number",)),
+            select(RegistryPersonRow).where(
+                RegistryPersonRow.id_number_index == blind_index(member.id_number)),
+            ("uq_registry_persons_id_number_index",)),
         "live policy by insured and product": (
             select(Policy.id).where(Policy.product_id == hot.product_id,
                                     Policy.insured_person_id == member.person_id,

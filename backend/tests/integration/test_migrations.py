@@ -20,6 +20,7 @@ from sqlalchemy import (
     text,
 )
 
+from huiminbao.core.crypto import keyring
 from huiminbao.core.db import Base, UtcDateTime
 from huiminbao.core.migrate import downgrade_engine, upgrade, upgrade_engine
 from huiminbao.core.models_registry import import_all_models
@@ -94,7 +95,9 @@ def _code_rows_after_0018(engine: Engine) -> dict[str, tuple[str, dict[str, str]
             select(column("status"), column("template"), column("text"),
                    column("params", JSON)).select_from(table("sms_outbox"))).all()
         connection.execute(text("DELETE FROM sms_outbox"))
-    return {f"{row.status}:{row.template}": (row.text, row.params) for row in found}
+    # 0022 sealed the texts (core/crypto.py): open them to compare.
+    return {f"{row.status}:{row.template}": (keyring().decrypt(row.text), row.params)
+            for row in found}
 
 
 def _check_redaction(found: dict[str, tuple[str, dict[str, str]]]) -> None:

@@ -106,6 +106,7 @@ from huiminbao.core import idnumber
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.config import Settings
 from huiminbao.core.container import Container
+from huiminbao.core.crypto import blind_index
 from huiminbao.core.errors import DomainError
 from huiminbao.enrollment import services
 from huiminbao.enrollment.domain import PAYMENT_ATTEMPT_WINDOW, PaymentMethod
@@ -517,7 +518,8 @@ class MoneyModel(RuleBasedStateMachine):
                 self.account_ids[user.person_id] = session.scalars(
                     select(RegistryAccountRow.id).join(
                         RegistryPersonRow, RegistryPersonRow.id == RegistryAccountRow.person_id)
-                    .where(RegistryPersonRow.id_number == user.member.id_number)).one()
+                    .where(RegistryPersonRow.id_number_index
+                           == blind_index(user.member.id_number))).one()
         assert self.child_person_id
         self.ready = True
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 
 import pytest
 
 from huiminbao.core.config import DEMO_SECRET_KEY, ConfigError, Mode, Settings, on_this_machine
+
+REAL_KEY = base64.b64encode(b"k" * 32).decode()
+REAL_INDEX_KEY = base64.b64encode(b"x" * 32).decode()
 
 
 def test_defaults_are_the_embedded_demo() -> None:
@@ -65,7 +69,9 @@ def test_refuses_unsafe_or_malformed_settings(env: dict[str, str], complaint: st
 def test_production_starts_with_a_real_secret() -> None:
     settings = Settings.from_env({"HUIMINBAO_MODE": "production", "HUIMINBAO_SECRET_KEY": "k" * 40,
                                   "HUIMINBAO_PUBLIC_URL": "https://hmb.example.gov.cn/",
-                                  "REDIS_URL": "redis://127.0.0.1:6379/0"})
+                                  "REDIS_URL": "redis://127.0.0.1:6379/0",
+                                  "HUIMINBAO_FIELD_KEYS": f"p1:{REAL_KEY}",
+                                  "HUIMINBAO_INDEX_KEY": REAL_INDEX_KEY})
     assert settings.public_url == "https://hmb.example.gov.cn"
     assert settings.mode is Mode.PRODUCTION
 

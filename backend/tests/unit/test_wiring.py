@@ -31,7 +31,9 @@ from huiminbao.wiring import PORTS, Port, checked_ports, choose_ports
 SECRET = "s" * 40
 PRODUCTION = {"HUIMINBAO_MODE": "production", "HUIMINBAO_SECRET_KEY": SECRET,
               "HUIMINBAO_PUBLIC_URL": "https://hmb.example.gov.cn",
-              "REDIS_URL": "redis://127.0.0.1:6379/13"}
+              "REDIS_URL": "redis://127.0.0.1:6379/13",
+              "HUIMINBAO_FIELD_KEYS": "p1:" + base64.b64encode(b"p" * 32).decode(),
+              "HUIMINBAO_INDEX_KEY": base64.b64encode(b"i" * 32).decode()}
 
 
 def _key() -> str:
