@@ -5,7 +5,7 @@ sealed still opens), this rewrites every encrypted column (every column of an ``
 or ``EncryptedText`` type, found in the models) and every claim document in batches, each batch
 its own transaction. A value already under the active key is left alone, so a second run changes
 nothing and an interrupted run can simply be started again; a value stored in plain (before
-migration 0022) is sealed too. Each row is written only if it still holds what was read, so a
+migration 0021) is sealed too. Each row is written only if it still holds what was read, so a
 concurrent change (a code's text blanked after sending) is never overwritten with the old value.
 When the run reports nothing left under an old key, that key can be removed from the keyring.
 

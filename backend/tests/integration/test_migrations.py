@@ -95,7 +95,7 @@ def _code_rows_after_0018(engine: Engine) -> dict[str, tuple[str, dict[str, str]
             select(column("status"), column("template"), column("text"),
                    column("params", JSON)).select_from(table("sms_outbox"))).all()
         connection.execute(text("DELETE FROM sms_outbox"))
-    # 0022 sealed the texts (core/crypto.py): open them to compare.
+    # 0021 sealed the texts (core/crypto.py): open them to compare.
     return {f"{row.status}:{row.template}": (keyring().decrypt(row.text), row.params)
             for row in found}
 

@@ -1,4 +1,4 @@
-"""Migration 0022 converts existing rows: plain ID numbers, phones and texts become envelopes,
+"""Migration 0021 converts existing rows: plain ID numbers, phones and texts become envelopes,
 blind indexes are filled and carry the uniqueness; the models then find the rows; downgrading
 gives the plain values back. On SQLite and PostgreSQL."""
 
@@ -18,7 +18,7 @@ from huiminbao.core.migrate import downgrade_engine, upgrade_engine
 from huiminbao.identity.models import OtpChallenge, Person, SmsMessage, UserAccount
 from huiminbao.registry.models import RegistryPersonRow
 
-BEFORE = "0019_order_payer_ip"
+BEFORE = "0020_binding_verification"
 ID_NUMBER = "330106198803150130"
 PHONE = "13800000001"
 AT = datetime(2026, 12, 4, tzinfo=UTC)
@@ -95,7 +95,7 @@ def _check(engine: Engine) -> None:
     assert is_envelope(_raw(engine, "SELECT id_number FROM people")[0] or "")
 
 
-def test_0022_converts_existing_rows_on_sqlite(tmp_path: Path) -> None:
+def test_0021_converts_existing_rows_on_sqlite(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'migrated.sqlite3'}")
     try:
         _check(engine)
@@ -104,7 +104,7 @@ def test_0022_converts_existing_rows_on_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_0022_converts_existing_rows_on_postgresql(pg_url: str) -> None:
+def test_0021_converts_existing_rows_on_postgresql(pg_url: str) -> None:
     engine = create_engine(pg_url)
     try:
         with engine.begin() as connection:  # the module's schema starts at head

@@ -13,8 +13,8 @@ definitions are edited in place instead: the value column's length, the new colu
 and the unique constraint renamed onto the index column, after which REINDEX rebuilds its index
 from the new definition.
 
-Revision ID: 0022_encrypt_personal_fields
-Revises: 0019_order_payer_ip
+Revision ID: 0021_encrypt_personal_fields
+Revises: 0020_binding_verification
 Create Date: 2026-12-05
 """
 
@@ -28,8 +28,8 @@ from alembic import op
 
 from huiminbao.core.crypto import ENVELOPE_LENGTH, INDEX_LENGTH, Keyring, is_envelope, keyring
 
-revision = "0022_encrypt_personal_fields"
-down_revision = "0019_order_payer_ip"
+revision = "0021_encrypt_personal_fields"
+down_revision = "0020_binding_verification"
 branch_labels = None
 depends_on = None
 
