@@ -724,7 +724,8 @@ def check_books(c: Container) -> list[str]:
             select(ledger.LedgerTransaction.order_no, func.sum(ledger.LedgerEntry.amount_fen))
             .join(ledger.LedgerEntry,
                   ledger.LedgerEntry.transaction_id == ledger.LedgerTransaction.id)
-            .where(ledger.LedgerTransaction.kind == "claim", ledger.LedgerEntry.amount_fen > 0)
+            .where(ledger.LedgerTransaction.kind == "claim", ledger.LedgerEntry.amount_fen > 0,
+                   ledger.LedgerEntry.account.like("claim_payout:%"))
             .group_by(ledger.LedgerTransaction.order_no)).all())
         owed = dict(session.execute(
             select(Claim.claim_no, Claim.payout_fen)

@@ -49,7 +49,7 @@ def test_split_table(amount: int, shares: list[Share], expected: list[tuple[str,
 ])
 def test_invalid_shares_name_every_problem(shares: list[Share], messages: list[str]) -> None:
     assert [problem.message for problem in validate_shares(shares)] == messages
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid co-insurer shares"):
         split_by_shares(100, shares)
 
 
