@@ -210,3 +210,65 @@ def clerk_account(wired: Container, phone: str) -> int:
     with wired.db.read() as session:
         return int(session.scalars(select(UserAccount.id).where(
             UserAccount.phone == phone)).one())
+
+
+def _assign(admin: Session, wired: Container, phone: str, insurer: str) -> Session:
+    clerk = staff(admin.client, wired, phone)
+    admin = refresh(wired, admin)
+    answer = admin.client.put(f"/api/v1/admin/insurer-staff/{clerk_account(wired, phone)}",
+                              json={"insurer": insurer}, headers=admin.bearer)
+    assert answer.status_code == 200, answer.get_json()
+    return refresh(wired, clerk)
+
+
+def test_a_contested_claim_needs_a_second_insurers_approval(
+    client: FlaskClient, wired: Container, clock: MovableClock
+) -> None:
+    admin = staff(client, wired, "13900000036", Role.ADMIN)
+    product_id = product(client)["id"]
+    set_up = _insurers(admin, product_id, {"insurers": GROUP,
+                                           "contested_claim_threshold_fen": 50_000})
+    assert set_up.get_json()["contested_claim_threshold_fen"] == 50_000
+    people = []
+    for name in ("张伟", "李娜"):
+        people.append(sign_in(client, name))
+        assert enroll(people[-1], "personal_account").status_code == 201
+    zhang, li = into_coverage(clock, wired, *people)
+    big = submit(zhang, {"in_policy_self_pay_fen": 2_123_457, "items": []}).get_json()
+    small = submit(li, {"in_policy_self_pay_fen": 2_000_999, "items": []}).get_json()
+    admin = refresh(wired, admin)
+    first = _assign(admin, wired, "13900000037", "甲财产保险杭州分公司")
+    same = _assign(admin, wired, "13900000038", "甲财产保险杭州分公司")
+    second = _assign(admin, wired, "13900000039", "乙人寿保险杭州分公司")
+    nobody = refresh(wired, staff(client, wired, "13900000040"))
+    first, same, second = (refresh(wired, s) for s in (first, same, second))
+
+    refused = decide(nobody, big["claim_no"], "approve")
+    assert refused.status_code == 409 and refused.get_json()["code"] == "contested_no_insurer"
+    once = decide(first, big["claim_no"], "approve")
+    assert once.status_code == 200, once.get_json()
+    assert once.get_json()["status"] == "under_review"
+    assert once.get_json()["first_approval_insurer"] == "甲财产保险杭州分公司"
+    assert once.get_json()["payout_fen"] is None  # nothing approved, nothing counted yet
+    again = decide(same, big["claim_no"], "approve")
+    assert again.status_code == 409 and again.get_json()["code"] == "contested_same_insurer"
+    assert "另一家共保机构" in again.get_json()["message"]
+    approved = decide(second, big["claim_no"], "approve")
+    assert approved.status_code == 200, approved.get_json()
+    assert approved.get_json()["status"] == "approved"
+    assert approved.get_json()["payout_fen"] > 50_000
+    assert approved.get_json()["first_approval_insurer"] is None
+
+    # Under the threshold one approval, by anyone who reviews claims, is enough.
+    direct = decide(nobody, small["claim_no"], "approve")
+    assert direct.get_json()["status"] == "approved" and direct.get_json()["payout_fen"] < 50_000
+
+    with wired.db.read() as session:
+        trail = session.scalars(select(AuditEvent).where(
+            AuditEvent.object_id == big["claim_no"],
+            AuditEvent.action.in_(["claim.first_approval", "claim.approve"]))
+            .order_by(AuditEvent.id)).all()
+        assert [e.action for e in trail] == ["claim.first_approval", "claim.approve"]
+        assert trail[0].details["insurer"] == "甲财产保险杭州分公司"
+        assert trail[1].details["first_approval"]["insurer"] == "甲财产保险杭州分公司"
+        assert trail[1].actor_account_id == clerk_account(wired, "13900000039")
