@@ -241,14 +241,15 @@ function insurerRow(index, member, rows) {
     { type: "text", value: member.insurer, autocomplete: "off", "data-co": "name" });
   const share = field(`co-share-${index}`, "份额（%）",
     { type: "text", inputmode: "decimal", value: member.share_bp ? bpToPercent(member.share_bp) : "", "data-co": "share" });
-  const lead = h("input", { type: "radio", name: "co-lead", id: `co-lead-${index}`, value: String(index),
-    checked: member.lead || null, "data-co": "lead" });
+  const lead = h("input", { type: "radio", class: "check__input", name: "co-lead", id: `co-lead-${index}`,
+    value: String(index), checked: member.lead || null, "data-co": "lead" });
   const remove = h("button", { type: "button", class: "btn btn--small btn--quiet" }, "移除",
     h("span", { class: "visually-hidden" }, `（承保机构${index + 1}）`));
   const node = h("fieldset", { class: "coinsurer-row", "data-coinsurer": String(index) },
     h("legend", { class: "field__label" }, `承保机构${index + 1}`),
     h("div", { class: "form-grid" }, name.node, share.node),
-    h("p", { class: "field" }, lead, h("label", { for: `co-lead-${index}` }, " 主承保机构")), remove);
+    h("div", { class: "check" }, lead, h("label", { class: "check__label", for: `co-lead-${index}` }, "主承保机构")),
+    remove);
   remove.addEventListener("click", () => rows.remove(node));
   return { node, name: name.input, share: share.input, lead };
 }

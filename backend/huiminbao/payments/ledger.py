@@ -184,3 +184,31 @@ def unbalanced_transactions(session: Session) -> list[str]:
         .having(func.sum(LedgerEntry.amount_fen) != 0)
     )
     return [reference for (reference,) in rows]
+
+
+def coinsurance_violations(session: Session) -> list[str]:
+    """Each product's insurer accounts sum to its product account (premium income, claim
+    payouts), and ``coinsurance_split`` is their negative (for ``huiminbao reconcile``)."""
+    totals: dict[tuple[str, int], int] = {}
+    for account, amount in session.execute(
+            select(LedgerEntry.account, func.sum(LedgerEntry.amount_fen))
+            .where(LedgerEntry.account.like("insurer_%") |
+                   LedgerEntry.account.like("coinsurance_split:%"))
+            .group_by(LedgerEntry.account)):
+        prefix, _sep, rest = account.partition(":")
+        key = (prefix, int(rest.split(":")[0]))
+        totals[key] = totals.get(key, 0) + int(amount)
+    violations = []
+    for product_id in sorted({product_id for _prefix, product_id in totals}):
+        premium = totals.get(("insurer_premium", product_id), 0)
+        payout = totals.get(("insurer_payout", product_id), 0)
+        expected = {"insurer_premium": balance(session, premium_income(product_id)),
+                    "insurer_payout": balance(session, claims_payable(product_id))}
+        for prefix, held in (("insurer_premium", premium), ("insurer_payout", payout)):
+            if held != expected[prefix]:
+                violations.append(f"共保分摊与产品账户不符：产品 {product_id} 的 {prefix} 合计 "
+                                  f"{held} 分，应为 {expected[prefix]} 分")
+        split = totals.get(("coinsurance_split", product_id), 0)
+        if split != -(premium + payout):
+            violations.append(f"共保分摊对冲账户不平：产品 {product_id}")
+    return violations

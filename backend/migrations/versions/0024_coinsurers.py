@@ -24,6 +24,22 @@ branch_labels = None
 depends_on = None
 
 
+_BACKFILL = (
+    "INSERT INTO ledger_entries (transaction_id, account, amount_fen) "
+    "SELECT e.transaction_id, 'insurer_premium:' || pi.product_id || ':' || pi.id, "
+    "e.amount_fen FROM ledger_entries e JOIN product_insurers pi "
+    "ON e.account = 'premium_income:' || pi.product_id",
+    "INSERT INTO ledger_entries (transaction_id, account, amount_fen) "
+    "SELECT e.transaction_id, 'insurer_payout:' || pi.product_id || ':' || pi.id, "
+    "e.amount_fen FROM ledger_entries e JOIN product_insurers pi "
+    "ON e.account = 'claims_payable:' || pi.product_id",
+    "INSERT INTO ledger_entries (transaction_id, account, amount_fen) "
+    "SELECT e.transaction_id, 'coinsurance_split:' || pi.product_id, -e.amount_fen "
+    "FROM ledger_entries e JOIN product_insurers pi "
+    "ON e.account IN ('premium_income:' || pi.product_id, 'claims_payable:' || pi.product_id)",
+)
+
+
 def upgrade() -> None:
     op.add_column("products", sa.Column("contested_claim_threshold_fen", sa.BigInteger(),
                                         nullable=True))
@@ -71,9 +87,15 @@ def upgrade() -> None:
     op.execute(
         "INSERT INTO product_insurers (product_id, position, insurer, share_bp, is_lead) "
         "SELECT id, 0, insurer, 10000, TRUE FROM products")
+    # Money booked before: the one insurer's whole part, in the transaction that booked it (as
+    # ``ledger.post`` now does), so statements and ``huiminbao reconcile`` cover the history.
+    for statement in _BACKFILL:
+        op.execute(statement)
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM ledger_entries WHERE account LIKE 'insurer_premium:%' "
+               "OR account LIKE 'insurer_payout:%' OR account LIKE 'coinsurance_split:%'")
     op.drop_table("claim_co_decisions")
     op.drop_table("insurer_staff")
     op.drop_index(op.f("ix_product_insurers_product_id"), table_name="product_insurers")

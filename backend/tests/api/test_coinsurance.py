@@ -163,6 +163,7 @@ def test_three_insurers_statements_equal_their_shares_and_the_ledger(
             premiums_total - refunds_total)
         assert ledger.balance(session, ledger.claims_payable(product_id)) == -payouts_total
         assert ledger.unbalanced_transactions(session) == []
+        assert ledger.coinsurance_violations(session) == []
         audited = session.scalars(select(AuditEvent.action).where(
             AuditEvent.action.in_(["product.coinsurers", "insurer.statement"]))).all()
     assert sorted(audited) == ["insurer.statement"] * 3 + ["product.coinsurers"]
