@@ -75,6 +75,11 @@ class Product(Base):
     # 002 三(一): a claim whose payout is above this needs a second insurer's decision (null:
     # no claim does).
     contested_claim_threshold_fen: Mapped[int | None] = mapped_column(BigInteger)
+    # 002 三(五): the payout ratio the product aims at (basis points; null: none set), and how
+    # this product uses the previous year's surplus (结余滚存): an amount and a note, published.
+    target_payout_ratio_bp: Mapped[int | None] = mapped_column(Integer)
+    surplus_used_fen: Mapped[int | None] = mapped_column(BigInteger)
+    surplus_use_note: Mapped[str | None] = mapped_column(Text)
 
     tiers: Mapped[list[Tier]] = relationship(
         back_populates="product", order_by="Tier.position", cascade="all, delete-orphan"

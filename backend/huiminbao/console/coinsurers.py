@@ -290,3 +290,44 @@ def statement_csv(s: Statement) -> bytes:
     writer.writerow(("理赔赔付合计", "", "", _yuan(-s.payouts_fen)))
     writer.writerow(("净额", "", "", _yuan(s.net_fen)))
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+# ---------------------------------------------------------------- surplus (002 三(五))
+
+
+SURPLUS_NOTE_MISSING = "请说明上年度结余的使用方式"
+SURPLUS_NOTE_LENGTH = "结余使用说明不能超过500个字"
+
+
+@dataclass(frozen=True)
+class SurplusSetting:
+    product_id: int
+    target_payout_ratio_bp: int | None
+    surplus_used_fen: int | None
+    surplus_use_note: str | None
+
+
+def set_surplus(c: Container, by: AuditActor, product_id: int, target_ratio_bp: int | None,
+                used_fen: int | None, note: str | None) -> SurplusSetting:
+    """The product's target payout ratio, and how it uses the previous year's surplus (an
+    amount and a note, shown on its disclosure page); audited."""
+    note = (note or "").strip() or None
+    if used_fen is not None and note is None:
+        raise InvalidInput(SURPLUS_NOTE_MISSING, errors={"surplus_use_note": [
+            SURPLUS_NOTE_MISSING]})
+    if note is not None and len(note) > 500:
+        raise InvalidInput(SURPLUS_NOTE_LENGTH, errors={"surplus_use_note": [
+            SURPLUS_NOTE_LENGTH]})
+    with c.db.transaction() as session:
+        product = _product(session, product_id, lock=True)
+        product.target_payout_ratio_bp = target_ratio_bp
+        product.surplus_used_fen = used_fen
+        product.surplus_use_note = note if used_fen is not None else None
+        audit.record(session, c.clock, AuditEntry(
+            action="product.surplus", actor=by, object_type="product",
+            object_id=str(product.id),
+            details={"target_payout_ratio_bp": target_ratio_bp, "surplus_used_fen": used_fen,
+                     "surplus_use_note": product.surplus_use_note},
+        ))
+        return SurplusSetting(product.id, product.target_payout_ratio_bp,
+                              product.surplus_used_fen, product.surplus_use_note)

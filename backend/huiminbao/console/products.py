@@ -135,6 +135,7 @@ def clone_product(c: Container, by: AuditActor, source_id: int, request: CloneRe
                                                 share_bp=m.share_bp, is_lead=m.is_lead)
                                  for m in _coinsurers_of(session, source.id)] or product.coinsurers
         product.contested_claim_threshold_fen = source.contested_claim_threshold_fen
+        product.target_payout_ratio_bp = source.target_payout_ratio_bp
         session.add(product)
         session.flush()
         copied = _copy_item_lists(session, source.id, product.id)

@@ -38,6 +38,7 @@ from huiminbao.console.schemas import (
     StaffInsurerSchema,
     StatementQuerySchema,
     StatementSchema,
+    SurplusSchema,
 )
 from huiminbao.console.uploads import idempotent_upload
 from huiminbao.console.views import (
@@ -155,6 +156,25 @@ class ProductCoinsurers(MethodView):
                   for item in body["insurers"]]
         return coinsurance_view(coinsurers.set_coinsurance(
             container(), _by(actor), product_id, shares, body["contested_claim_threshold_fen"]))
+
+
+@blp.route("/admin/products/<int:product_id>/surplus")
+class ProductSurplus(MethodView):
+    @blp.arguments(SurplusSchema)
+    @blp.response(200, SurplusSchema)
+    @blp.alt_response(404, description="No such product")
+    def put(self, body: dict[str, Any], product_id: int) -> dict[str, Any]:
+        """The product's target payout ratio (after its coverage year the disclosure shows the
+        payout ratio and the surplus against it, from the ledger) and how it uses the previous
+        year's surplus: an amount and a note, published on its disclosure page (002 三(五);
+        administrators; audited)."""
+        actor = _administrator()
+        saved = coinsurers.set_surplus(container(), _by(actor), product_id,
+                                       body["target_payout_ratio_bp"], body["surplus_used_fen"],
+                                       body["surplus_use_note"])
+        return {"target_payout_ratio_bp": saved.target_payout_ratio_bp,
+                "surplus_used_fen": saved.surplus_used_fen,
+                "surplus_use_note": saved.surplus_use_note}
 
 
 @blp.route("/admin/insurer-staff/<int:account_id>")

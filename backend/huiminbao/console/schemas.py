@@ -286,3 +286,16 @@ class StatementSchema(Schema):
     refunds_fen = fields.Integer()
     payouts_fen = fields.Integer()
     net_fen = fields.Integer()
+
+
+class SurplusSchema(Schema):
+    target_payout_ratio_bp = fields.Integer(
+        required=True, allow_none=True, strict=True,
+        validate=validate.Range(min=1, max=10000, error="目标赔付率须大于0%且不超过100%"),
+        metadata={"description": "basis points: 8500 = 85 %; null: none set"})
+    surplus_used_fen = fields.Integer(
+        load_default=None, allow_none=True, strict=True,
+        validate=validate.Range(min=0, max=10**13, error="结余使用金额须为不小于0的整数（分）"),
+        metadata={"description": "how much of the previous year's surplus this product uses"})
+    surplus_use_note = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "how it is used; required with an amount"})

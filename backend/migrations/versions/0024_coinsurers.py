@@ -1,6 +1,7 @@
 """Co-insurers (共保体, 002 三(一)): a product's insurers with their shares and one lead; the
 insurer each insurer-staff account works for; a contested claim's first approval; the amount
-above which a claim is contested. Each existing product gets its one insurer (the ``insurer``
+above which a claim is contested; the product's target payout ratio and how it uses the
+previous year's surplus (002 三(五)). Each existing product gets its one insurer (the ``insurer``
 string) at 10,000 basis points as the lead.
 
 ``products`` gains a nullable column with a plain ``ALTER TABLE … ADD COLUMN``, which SQLite does
@@ -43,6 +44,9 @@ _BACKFILL = (
 def upgrade() -> None:
     op.add_column("products", sa.Column("contested_claim_threshold_fen", sa.BigInteger(),
                                         nullable=True))
+    op.add_column("products", sa.Column("target_payout_ratio_bp", sa.Integer(), nullable=True))
+    op.add_column("products", sa.Column("surplus_used_fen", sa.BigInteger(), nullable=True))
+    op.add_column("products", sa.Column("surplus_use_note", sa.Text(), nullable=True))
     op.create_table(
         "product_insurers",
         sa.Column("id", BigIntPk, autoincrement=True, nullable=False),
@@ -100,4 +104,7 @@ def downgrade() -> None:
     op.drop_table("insurer_staff")
     op.drop_index(op.f("ix_product_insurers_product_id"), table_name="product_insurers")
     op.drop_table("product_insurers")
+    op.drop_column("products", "surplus_use_note")
+    op.drop_column("products", "surplus_used_fen")
+    op.drop_column("products", "target_payout_ratio_bp")
     op.drop_column("products", "contested_claim_threshold_fen")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
 
@@ -273,3 +274,67 @@ def test_a_contested_claim_needs_a_second_insurers_approval(
         assert trail[0].details["insurer"] == "甲财产保险杭州分公司"
         assert trail[1].details["first_approval"]["insurer"] == "甲财产保险杭州分公司"
         assert trail[1].actor_account_id == clerk_account(wired, "13900000039")
+
+
+NEXT_YEAR = {"year": 2028,
+             "enrollment": {"opens_on": "2027-11-15", "closes_on": "2027-12-31"},
+             "coverage": {"starts_on": "2028-01-07", "ends_on": "2029-01-06"}}
+
+
+def test_the_year_end_surplus_is_disclosed_and_next_years_product_publishes_its_use(
+    client: FlaskClient, wired: Container, clock: MovableClock
+) -> None:
+    admin = staff(client, wired, "13900000041", Role.ADMIN)
+    demo = product(client)
+    target = admin.client.put(f"/api/v1/admin/products/{demo['id']}/surplus",
+                              json={"target_payout_ratio_bp": 8500}, headers=admin.bearer)
+    assert target.status_code == 200, target.get_json()
+    people = []
+    for name in ("张伟", "李娜"):
+        people.append(sign_in(client, name))
+        assert enroll(people[-1], "personal_account").status_code == 201
+    zhang, _li = into_coverage(clock, wired, *people)
+    reviewer = staff(client, wired, "13900000042")
+    claim = submit(zhang, {"in_policy_self_pay_fen": 2_000_999, "items": []}).get_json()
+    decide(reviewer, claim["claim_no"], "approve")
+    payout = decide(reviewer, claim["claim_no"], "mark_paid").get_json()["payout_fen"]
+    assert payout > 0
+    during = client.get(f"/api/v1/disclosure/{demo['id']}").get_json()
+    assert during["year_end"] is None  # the year has not ended
+
+    clock.travel_to(datetime(2028, 1, 10, 2, tzinfo=UTC))  # after the coverage year
+    after = client.get(f"/api/v1/disclosure/{demo['id']}").get_json()
+    premium = 2 * demo["tiers"][0]["premium_fen"]
+    with wired.db.read() as session:  # the ledger's own figures
+        assert ledger.balance(session, ledger.premium_income(demo["id"])) == premium
+        assert ledger.balance(session, ledger.claims_payable(demo["id"])) == -payout
+    assert after["year_end"] == {
+        "target_payout_ratio": "85.00%", "target_payout_ratio_bp": 8500,
+        "premium_income_fen": premium, "payout_fen": payout,
+        "payout_ratio": after["payout_ratio"],
+        "surplus_fen": premium * 8500 // 10000 - payout}
+    surplus = after["year_end"]["surplus_fen"]
+
+    # Next year's product records how the surplus is used, and publishes it.
+    admin = refresh(wired, admin)
+    draft = admin.client.post(f"/api/v1/admin/products/{demo['id']}/clone", json=NEXT_YEAR,
+                              headers=admin.bearer).get_json()
+    no_note = admin.client.put(f"/api/v1/admin/products/{draft['id']}/surplus",
+                               json={"target_payout_ratio_bp": 8500, "surplus_used_fen": surplus},
+                               headers=admin.bearer)
+    assert no_note.status_code == 422
+    assert no_note.get_json()["errors"]["surplus_use_note"] == ["请说明上年度结余的使用方式"]
+    used = admin.client.put(f"/api/v1/admin/products/{draft['id']}/surplus", json={
+        "target_payout_ratio_bp": 8500, "surplus_used_fen": surplus,
+        "surplus_use_note": "用于提高特药赔付比例"}, headers=admin.bearer)
+    assert used.status_code == 200, used.get_json()
+    published = admin.client.post(f"/api/v1/admin/products/{draft['id']}/publish",
+                                  headers=admin.bearer)
+    assert published.status_code == 200, published.get_json()
+    shown = client.get(f"/api/v1/disclosure/{draft['id']}").get_json()
+    assert shown["surplus_use"] == {"amount_fen": surplus, "note": "用于提高特药赔付比例"}
+    download = client.get(f"/api/v1/disclosure/{draft['id']}.csv").data.decode("utf-8-sig")
+    assert "使用上年度结余（元）,用于提高特药赔付比例," in download
+    with wired.db.read() as session:
+        assert session.scalars(select(AuditEvent.action).where(
+            AuditEvent.action == "product.surplus")).all() == ["product.surplus"] * 2
