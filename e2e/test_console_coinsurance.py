@@ -99,3 +99,11 @@ def test_an_administrator_sets_three_insurers_and_reads_their_statements(
         "SELECT SUM(amount_fen) FROM ledger_entries WHERE account LIKE :accounts").bindparams(
         accounts=f"insurer_premium:{product_id}:%"))
     assert income == parts == 2 * premium
+
+    # The target payout ratio, for the year-end figures on the disclosure page.
+    surplus = page.locator("form[data-form=surplus]")
+    surplus.get_by_label("目标赔付率（%，选填）").fill("85")
+    surplus.get_by_role("button", name="保存结余设置").click()
+    expect(surplus.get_by_role("status")).to_contain_text("已保存")
+    assert scalar(live_server, text("SELECT target_payout_ratio_bp FROM products WHERE id = :id")
+                  .bindparams(id=product_id)) == 8500

@@ -361,16 +361,52 @@ function statementForm(product, setting) {
   return form;
 }
 
+function surplusForm(product, setting) {
+  const ratio = field("sp-ratio", "目标赔付率（%，选填）", { type: "text", inputmode: "decimal",
+    value: setting.target_payout_ratio_bp == null ? "" : bpToPercent(setting.target_payout_ratio_bp) },
+  "保障年度结束后，信息披露页按账面数据显示赔付率和相对目标的结余");
+  const used = field("sp-used", "使用上年度结余金额（元，选填）", { type: "text", inputmode: "decimal",
+    value: setting.surplus_used_fen == null ? "" : formatFen(setting.surplus_used_fen, { symbol: "" }).replace(/,/g, "") });
+  const note = field("sp-note", "结余使用说明", { type: "text", value: setting.surplus_use_note || "", autocomplete: "off" },
+    "随产品在信息披露页公布，例如：用于提高特药赔付比例");
+  const alertBox = h("div", { class: "form-alert-slot", role: "alert" });
+  const done = h("div", { class: "form-status-slot", role: "status" });
+  const button = h("button", { type: "submit", class: "btn" }, "保存结余设置");
+  const form = h("form", { class: "form", novalidate: true, "data-form": "surplus" },
+    h("h3", { class: "sub-title" }, "赔付率目标与结余使用"),
+    h("div", { class: "form-grid" }, ratio.node, used.node, note.node), alertBox, done, button);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    done.replaceChildren();
+    const bp = ratio.input.value.trim() ? percentToBp(ratio.input.value) : null;
+    const fen = used.input.value.trim() ? yuanToFen(used.input.value) : null;
+    submitPanel({
+      form, button, busyText: "正在保存…", alertBox,
+      fields: { target_payout_ratio_bp: ratio.input, surplus_used_fen: used.input, surplus_use_note: note.input },
+      send: () => api.put(`/admin/products/${product.id}/surplus`, {
+        target_payout_ratio_bp: bp === null ? null : (Number.isNaN(bp) ? -1 : bp),
+        surplus_used_fen: fen === null ? null : (Number.isNaN(fen) ? -1 : fen),
+        surplus_use_note: note.input.value.trim() || null,
+      }),
+      done: () => showStatus(done, "已保存，信息披露页随产品公布。"),
+    });
+  });
+  return form;
+}
+
 async function coinsurancePanel(product) {
   let setting;
+  let surplus;
   try {
-    setting = await api.get(`/admin/products/${product.id}/insurers`);
+    [setting, surplus] = await Promise.all([api.get(`/admin/products/${product.id}/insurers`),
+      api.get(`/admin/products/${product.id}/surplus`)]);
   } catch (error) {
     showFormAlert(listStatus, error.message);
     return;
   }
   replaceChildren(statementBox, statementForm(product, setting));
-  openPanel(`共保体与对账单：${product.name}（${product.year}年度）`, coinsuranceForm(product, setting), statementBox);
+  openPanel(`共保体与对账单：${product.name}（${product.year}年度）`, coinsuranceForm(product, setting), statementBox,
+    surplusForm(product, surplus));
 }
 
 function actions(product) {

@@ -307,6 +307,13 @@ class SurplusSetting:
     surplus_use_note: str | None
 
 
+def surplus_setting(c: Container, product_id: int) -> SurplusSetting:
+    with c.db.read() as session:
+        product = _product(session, product_id)
+        return SurplusSetting(product.id, product.target_payout_ratio_bp,
+                              product.surplus_used_fen, product.surplus_use_note)
+
+
 def set_surplus(c: Container, by: AuditActor, product_id: int, target_ratio_bp: int | None,
                 used_fen: int | None, note: str | None) -> SurplusSetting:
     """The product's target payout ratio, and how it uses the previous year's surplus (an

@@ -160,6 +160,13 @@ class ProductCoinsurers(MethodView):
 
 @blp.route("/admin/products/<int:product_id>/surplus")
 class ProductSurplus(MethodView):
+    @blp.response(200, SurplusSchema)
+    @blp.alt_response(404, description="No such product")
+    def get(self, product_id: int) -> dict[str, Any]:
+        """The product's target payout ratio and recorded use of last year's surplus."""
+        _administrator()
+        return _surplus_view(coinsurers.surplus_setting(container(), product_id))
+
     @blp.arguments(SurplusSchema)
     @blp.response(200, SurplusSchema)
     @blp.alt_response(404, description="No such product")
@@ -172,9 +179,13 @@ class ProductSurplus(MethodView):
         saved = coinsurers.set_surplus(container(), _by(actor), product_id,
                                        body["target_payout_ratio_bp"], body["surplus_used_fen"],
                                        body["surplus_use_note"])
-        return {"target_payout_ratio_bp": saved.target_payout_ratio_bp,
-                "surplus_used_fen": saved.surplus_used_fen,
-                "surplus_use_note": saved.surplus_use_note}
+        return _surplus_view(saved)
+
+
+def _surplus_view(saved: coinsurers.SurplusSetting) -> dict[str, Any]:
+    return {"target_payout_ratio_bp": saved.target_payout_ratio_bp,
+            "surplus_used_fen": saved.surplus_used_fen,
+            "surplus_use_note": saved.surplus_use_note}
 
 
 @blp.route("/admin/insurer-staff/<int:account_id>")
