@@ -338,3 +338,31 @@ def test_the_year_end_surplus_is_disclosed_and_next_years_product_publishes_its_
     with wired.db.read() as session:
         assert session.scalars(select(AuditEvent.action).where(
             AuditEvent.action == "product.surplus")).all() == ["product.surplus"] * 2
+
+
+def test_next_years_product_keeps_the_group_and_its_shares_can_change_while_a_draft(
+    client: FlaskClient, wired: Container
+) -> None:
+    admin = staff(client, wired, "13900000043", Role.ADMIN)
+    demo = product(client)
+    group = {"insurers": GROUP, "contested_claim_threshold_fen": 80_000}
+    assert _insurers(admin, demo["id"], group).status_code == 200
+    draft = admin.client.post(f"/api/v1/admin/products/{demo['id']}/clone", json=NEXT_YEAR,
+                              headers=admin.bearer).get_json()
+    copied = admin.client.get(f"/api/v1/admin/products/{draft['id']}/insurers",
+                              headers=admin.bearer).get_json()
+    assert [(i["insurer"], i["share_bp"], i["lead"]) for i in copied["insurers"]] == [
+        (g["insurer"], g["share_bp"], g["lead"]) for g in GROUP]
+    assert copied["contested_claim_threshold_fen"] == 80_000 and copied["editable"] is True
+    assert draft["insurer"] == GROUP[0]["insurer"]
+    # A new lead at new shares: the product's insurer follows the lead.
+    changed = _insurers(admin, draft["id"], {"insurers": [
+        {"insurer": GROUP[1]["insurer"], "share_bp": 6000, "lead": True},
+        {"insurer": GROUP[0]["insurer"], "share_bp": 4000, "lead": False}]})
+    assert changed.status_code == 200, changed.get_json()
+    listed = admin.client.get("/api/v1/admin/products", headers=admin.bearer).get_json()["items"]
+    assert next(p for p in listed if p["id"] == draft["id"])["insurer"] == GROUP[1]["insurer"]
+    with wired.db.read() as session:  # the source's group is untouched
+        assert session.scalars(select(ProductInsurer.share_bp).where(
+            ProductInsurer.product_id == demo["id"]).order_by(ProductInsurer.position)
+        ).all() == [5000, 3000, 2000]
