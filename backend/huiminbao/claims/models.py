@@ -224,7 +224,8 @@ class Settlement(Base):
 class ClaimCoDecision(Base):
     """A contested claim's first approval (002 三(一): the co-insurers decide contested claims
     jointly): the claim stays under review until staff of a different insurer approves too.
-    One row per claim; append-only."""
+    One row per claim; removed when a supplement is requested (the claim is then reviewed
+    afresh, by two insurers again). The audit log keeps every approval."""
 
     __tablename__ = "claim_co_decisions"
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from huiminbao.audit import services as audit
@@ -718,6 +718,9 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
             elif final is ClaimStatus.PAID:
                 book_payout(session, claim, now)
                 claim.paid_at = now
+            elif final is ClaimStatus.SUPPLEMENT_REQUESTED:  # reviewed afresh: both approve
+                session.execute(delete(ClaimCoDecision).where(
+                    ClaimCoDecision.claim_id == claim.id))
             record_status(session, c, claim, final, by,
                           decision_message(final, claim.payout_fen, message))
             notify(session, c, phone, claim)

@@ -255,7 +255,13 @@ def test_a_contested_claim_needs_a_second_insurers_approval(
     again = decide(same, big["claim_no"], "approve")
     assert again.status_code == 409 and again.get_json()["code"] == "contested_same_insurer"
     assert "另一家共保机构" in again.get_json()["message"]
-    approved = decide(second, big["claim_no"], "approve")
+    # A supplement asked for: the claim is reviewed afresh, by two insurers again.
+    asked = decide(second, big["claim_no"], "request_supplement", "请补充费用清单")
+    assert asked.get_json()["first_approval_insurer"] is None
+    anew = decide(second, big["claim_no"], "approve")
+    assert anew.get_json()["status"] == "under_review", anew.get_json()
+    assert anew.get_json()["first_approval_insurer"] == "乙人寿保险杭州分公司"
+    approved = decide(first, big["claim_no"], "approve")
     assert approved.status_code == 200, approved.get_json()
     assert approved.get_json()["status"] == "approved"
     assert approved.get_json()["payout_fen"] > 50_000
@@ -270,10 +276,12 @@ def test_a_contested_claim_needs_a_second_insurers_approval(
             AuditEvent.object_id == big["claim_no"],
             AuditEvent.action.in_(["claim.first_approval", "claim.approve"]))
             .order_by(AuditEvent.id)).all()
-        assert [e.action for e in trail] == ["claim.first_approval", "claim.approve"]
-        assert trail[0].details["insurer"] == "甲财产保险杭州分公司"
-        assert trail[1].details["first_approval"]["insurer"] == "甲财产保险杭州分公司"
-        assert trail[1].actor_account_id == clerk_account(wired, "13900000039")
+        assert [e.action for e in trail] == ["claim.first_approval", "claim.first_approval",
+                                             "claim.approve"]
+        assert [e.details["insurer"] for e in trail[:2]] == ["甲财产保险杭州分公司",
+                                                             "乙人寿保险杭州分公司"]
+        assert trail[2].details["first_approval"]["insurer"] == "乙人寿保险杭州分公司"
+        assert trail[2].actor_account_id == clerk_account(wired, "13900000037")
 
 
 NEXT_YEAR = {"year": 2028,
