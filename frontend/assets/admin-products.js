@@ -1,6 +1,7 @@
 // 产品配置: every product (GET /admin/products); next year's product from this year's
 // (POST /admin/products/{id}/clone); a draft edited (PUT /admin/products/{id}) and published
-// (POST /admin/products/{id}/publish); the complaint deadline (PUT …/complaint-settings).
+// (POST /admin/products/{id}/publish); the complaint deadline (PUT …/complaint-settings); the
+// co-insurers and their shares (PUT …/insurers) and each insurer's statement (GET …/statement).
 // The server checks every rule and answers all violations at once, each under its field.
 
 import { api } from "./api.js";
@@ -224,6 +225,190 @@ async function publish(product) {
   }
 }
 
+/** Percent typed by a person ("50", "33.33") -> basis points; NaN when not a percentage. */
+function percentToBp(text) {
+  const match = /^\s*(\d{1,3})(?:\.(\d{1,2}))?\s*%?\s*$/.exec(String(text));
+  if (!match) return Number.NaN;
+  return Number(match[1]) * 100 + Number((match[2] || "").padEnd(2, "0"));
+}
+
+function bpToPercent(bp) {
+  return (bp / 100).toString();
+}
+
+function insurerRow(index, member, rows) {
+  const name = field(`co-name-${index}`, `承保机构${index + 1}名称`,
+    { type: "text", value: member.insurer, autocomplete: "off", "data-co": "name" });
+  const share = field(`co-share-${index}`, "份额（%）",
+    { type: "text", inputmode: "decimal", value: member.share_bp ? bpToPercent(member.share_bp) : "", "data-co": "share" });
+  const lead = h("input", { type: "radio", class: "check__input", name: "co-lead", id: `co-lead-${index}`,
+    value: String(index), checked: member.lead || null, "data-co": "lead" });
+  const remove = h("button", { type: "button", class: "btn btn--small btn--quiet" }, "移除",
+    h("span", { class: "visually-hidden" }, `（承保机构${index + 1}）`));
+  const node = h("fieldset", { class: "coinsurer-row", "data-coinsurer": String(index) },
+    h("legend", { class: "field__label" }, `承保机构${index + 1}`),
+    h("div", { class: "form-grid" }, name.node, share.node),
+    h("div", { class: "check" }, lead, h("label", { class: "check__label", for: `co-lead-${index}` }, "主承保机构")),
+    remove);
+  remove.addEventListener("click", () => rows.remove(node));
+  return { node, name: name.input, share: share.input, lead };
+}
+
+function coinsuranceForm(product, setting) {
+  const list = h("div", { class: "form-stack" });
+  const rows = [];
+  const manager = {
+    remove(node) {
+      const index = rows.findIndex((r) => r.node === node);
+      if (index >= 0) rows.splice(index, 1);
+      node.remove();
+    },
+  };
+  const add = (member) => {
+    const row = insurerRow(rows.length ? Math.max(...rows.map((r) => Number(r.node.dataset.coinsurer))) + 1 : 0, member, manager);
+    rows.push(row);
+    list.append(row.node);
+  };
+  setting.insurers.forEach(add);
+  const threshold = field("co-threshold", "共保复核金额（元，选填）", {
+    type: "text", inputmode: "decimal",
+    value: setting.contested_claim_threshold_fen == null ? "" : formatFen(setting.contested_claim_threshold_fen, { symbol: "" }).replace(/,/g, ""),
+  }, "赔付金额超过此数的理赔，须由两家不同承保机构的审核人员分别审核通过；不填则不需要");
+  const alertBox = h("div", { class: "form-alert-slot", role: "alert" });
+  const done = h("div", { class: "form-status-slot", role: "status" });
+  const addButton = h("button", { type: "button", class: "btn btn--small", "data-action": "add-insurer" }, "添加承保机构");
+  addButton.addEventListener("click", () => add({ insurer: "", share_bp: 0, lead: false }));
+  const button = h("button", { type: "submit", class: "btn btn--primary", disabled: setting.editable ? null : true }, "保存共保体");
+  const form = h("form", { class: "form", novalidate: true, "data-form": "coinsurers" },
+    h("h3", { class: "sub-title" }, "共保体及份额"),
+    h("p", { class: "card__lead" }, setting.editable
+      ? "各承保机构份额之和须为100%，并指定一家主承保机构。保费和理赔款按份额分摊记账，分摊不尽的尾差（分）记入主承保机构。"
+      : "该产品已按现有份额记账，份额不能再修改。"),
+    list, addButton, threshold.node, alertBox, done, button);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    done.replaceChildren();
+    const fields = { contested_claim_threshold_fen: threshold.input };
+    rows.forEach((row, index) => {
+      fields[`insurers.${index}.insurer`] = row.name;
+      fields[`insurers.${index}.share_bp`] = row.share;
+    });
+    const fen = threshold.input.value.trim() ? yuanToFen(threshold.input.value) : null;
+    const body = {
+      insurers: rows.map((row) => {
+        const bp = percentToBp(row.share.value);
+        return { insurer: row.name.value.trim(), share_bp: Number.isNaN(bp) ? 0 : bp, lead: row.lead.checked };
+      }),
+      contested_claim_threshold_fen: fen === null ? null : (Number.isNaN(fen) ? -1 : fen),
+    };
+    submitPanel({
+      form, button, busyText: "正在保存…", fields, alertBox,
+      send: () => api.put(`/admin/products/${product.id}/insurers`, body),
+      done: (saved) => {
+        showStatus(done, `已保存：${saved.insurers.map((m) => `${m.insurer} ${m.share_label}${m.lead ? "（主承保）" : ""}`).join("，")}。`);
+        replaceChildren(statementBox, statementForm(product, saved));
+      },
+    });
+  });
+  return form;
+}
+
+const statementBox = h("div", { "data-statement": "" });
+
+function statementForm(product, setting) {
+  const id = `st-insurer-${product.id}`;
+  const select = h("select", { id, class: "field__input" },
+    setting.insurers.map((m) => h("option", { value: m.insurer }, `${m.insurer}（${m.share_label}）`)));
+  const from = field("st-from", "开始日期", { type: "date", value: product.enrollment.opens_on });
+  const to = field("st-to", "结束日期", { type: "date", value: addYears(product.enrollment.opens_on, 1) });
+  const alertBox = h("div", { class: "form-alert-slot", role: "alert" });
+  const result = h("div", { "data-statement-result": "" });
+  const button = h("button", { type: "submit", class: "btn" }, "查看对账单");
+  const form = h("form", { class: "form", novalidate: true, "data-form": "statement" },
+    h("h3", { class: "sub-title" }, "承保机构对账单"),
+    h("div", { class: "form-grid" },
+      h("div", { class: "field" }, h("label", { class: "field__label", for: id }, "承保机构"), select),
+      from.node, to.node),
+    alertBox, button, result);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const query = new URLSearchParams({ insurer: select.value, from: from.input.value, to: to.input.value });
+    submitPanel({
+      form, button, busyText: "正在查询…", fields: { from: from.input, to: to.input }, alertBox,
+      send: () => api.get(`/admin/products/${product.id}/statement?${query}`),
+      done: (s) => {
+        query.set("format", "csv");
+        replaceChildren(result,
+          dataTable({
+            caption: `${s.insurer}（份额${bpToPercent(s.share_bp)}%${s.lead ? "，主承保" : ""}）${s.from}至${s.to}：共${s.lines.length}笔`,
+            columns: [
+              { label: "类型", cell: (l) => l.kind_label },
+              { label: "业务编号", cell: (l) => h("span", { class: "mono" }, l.reference) },
+              { label: "金额", cell: (l) => formatFen(l.amount_fen) },
+            ],
+            rows: s.lines,
+          }),
+          h("dl", { class: "statement-totals", "data-statement-totals": "" },
+            h("dt", {}, "保费收入合计"), h("dd", { "data-total": "premiums" }, formatFen(s.premiums_fen)),
+            h("dt", {}, "退费合计"), h("dd", { "data-total": "refunds" }, formatFen(s.refunds_fen)),
+            h("dt", {}, "理赔赔付合计"), h("dd", { "data-total": "payouts" }, formatFen(s.payouts_fen)),
+            h("dt", {}, "净额"), h("dd", { "data-total": "net" }, formatFen(s.net_fen))),
+          h("a", { class: "btn btn--small", href: `/api/v1/admin/products/${product.id}/statement?${query}`,
+            download: "", "data-action": "download-statement" }, "下载对账单（CSV）"));
+      },
+    });
+  });
+  return form;
+}
+
+function surplusForm(product, setting) {
+  const ratio = field("sp-ratio", "目标赔付率（%，选填）", { type: "text", inputmode: "decimal",
+    value: setting.target_payout_ratio_bp == null ? "" : bpToPercent(setting.target_payout_ratio_bp) },
+  "保障年度结束后，信息披露页按账面数据显示赔付率和相对目标的结余");
+  const used = field("sp-used", "使用上年度结余金额（元，选填）", { type: "text", inputmode: "decimal",
+    value: setting.surplus_used_fen == null ? "" : formatFen(setting.surplus_used_fen, { symbol: "" }).replace(/,/g, "") });
+  const note = field("sp-note", "结余使用说明", { type: "text", value: setting.surplus_use_note || "", autocomplete: "off" },
+    "随产品在信息披露页公布，例如：用于提高特药赔付比例");
+  const alertBox = h("div", { class: "form-alert-slot", role: "alert" });
+  const done = h("div", { class: "form-status-slot", role: "status" });
+  const button = h("button", { type: "submit", class: "btn" }, "保存结余设置");
+  const form = h("form", { class: "form", novalidate: true, "data-form": "surplus" },
+    h("h3", { class: "sub-title" }, "赔付率目标与结余使用"),
+    h("div", { class: "form-grid" }, ratio.node, used.node, note.node), alertBox, done, button);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    done.replaceChildren();
+    const bp = ratio.input.value.trim() ? percentToBp(ratio.input.value) : null;
+    const fen = used.input.value.trim() ? yuanToFen(used.input.value) : null;
+    submitPanel({
+      form, button, busyText: "正在保存…", alertBox,
+      fields: { target_payout_ratio_bp: ratio.input, surplus_used_fen: used.input, surplus_use_note: note.input },
+      send: () => api.put(`/admin/products/${product.id}/surplus`, {
+        target_payout_ratio_bp: bp === null ? null : (Number.isNaN(bp) ? -1 : bp),
+        surplus_used_fen: fen === null ? null : (Number.isNaN(fen) ? -1 : fen),
+        surplus_use_note: note.input.value.trim() || null,
+      }),
+      done: () => showStatus(done, "已保存，信息披露页随产品公布。"),
+    });
+  });
+  return form;
+}
+
+async function coinsurancePanel(product) {
+  let setting;
+  let surplus;
+  try {
+    [setting, surplus] = await Promise.all([api.get(`/admin/products/${product.id}/insurers`),
+      api.get(`/admin/products/${product.id}/surplus`)]);
+  } catch (error) {
+    showFormAlert(listStatus, error.message);
+    return;
+  }
+  replaceChildren(statementBox, statementForm(product, setting));
+  openPanel(`共保体与对账单：${product.name}（${product.year}年度）`, coinsuranceForm(product, setting), statementBox,
+    surplusForm(product, surplus));
+}
+
 function actions(product) {
   const button = (text, handler, extra = "") => {
     const el = h("button", { type: "button", class: `btn btn--small ${extra}`.trim() }, text,
@@ -235,6 +420,7 @@ function actions(product) {
     button("复制为下一年度", cloneForm, "btn--quiet"),
     product.status === "draft" ? button("编辑", editForm, "btn--quiet") : null,
     product.status === "draft" ? button("发布", publish, "btn--primary") : null,
+    button("共保体", coinsurancePanel, "btn--quiet"),
     product.status !== "draft"
       ? button("投诉时限", (p) => openPanel(`投诉处理时限：${p.name}`, deadlineForm(p)), "btn--quiet") : null);
 }

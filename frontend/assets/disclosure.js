@@ -90,6 +90,16 @@ function render(data) {
   } else {
     items.push(stat("claims", "理赔数据", "暂未接入"));
   }
+  const yearEnd = data.year_end;
+  if (yearEnd) {  // 002 三(五): after the coverage year, against the target payout ratio
+    items.push(
+      stat("target-ratio", "目标赔付率", yearEnd.target_payout_ratio, `年度赔付率（账面）${yearEnd.payout_ratio ?? "—"}`),
+      stat("surplus", yearEnd.surplus_fen >= 0 ? "年度结余" : "超出目标的赔付",
+        formatFen(Math.abs(yearEnd.surplus_fen)), "按目标赔付率×保费收入−赔付金额计算，结余滚存用于参保人"));
+  }
+  if (data.surplus_use) {
+    items.push(stat("surplus-use", "使用上年度结余", formatFen(data.surplus_use.amount_fen), data.surplus_use.note));
+  }
   replaceChildren(figuresBox, items);
   csvLink.href = data.csv_url;
   csvLink.setAttribute("download", `disclosure-${data.product.id}.csv`);

@@ -7,8 +7,9 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from huiminbao.catalog.coinsurance import WHOLE_BP
 from huiminbao.catalog.domain import BenefitCategory, ProductStatus, one_year_from
-from huiminbao.catalog.models import Benefit, Product, ProductTerms, Tier
+from huiminbao.catalog.models import Benefit, Product, ProductInsurer, ProductTerms, Tier
 from huiminbao.core.clock import Clock
 from huiminbao.core.db import Database
 
@@ -129,6 +130,8 @@ def ensure_demo_product(db: Database, clock: Clock) -> Product:
                 version=f"{starts_on.year}.1", notice=NOTICE, coverage=COVERAGE,
                 claim_scope=CLAIM_SCOPE, exclusions=EXCLUSIONS, published_at=clock.now(),
             ))
+            product.coinsurers.append(ProductInsurer(position=0, insurer=product.insurer,
+                                                     share_bp=WHOLE_BP, is_lead=True))
             session.add(product)
             session.flush()
         elif not product.window.is_open_on(today):

@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from huiminbao.catalog.coinsurance import Share
 from huiminbao.catalog.domain import (
     ALL_ASSISTANCE_CATEGORIES,
     BenefitCategory,
@@ -71,12 +72,25 @@ class Product(Base):
     eligibility_conditions: Mapped[str] = mapped_column(Text, default="", server_default="")
     health_questions: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # 002 三(一): a claim whose payout is above this needs a second insurer's decision (null:
+    # no claim does).
+    contested_claim_threshold_fen: Mapped[int | None] = mapped_column(BigInteger)
+    # 002 三(五): the payout ratio the product aims at (basis points; null: none set), and how
+    # this product uses the previous year's surplus (结余滚存): an amount and a note, published.
+    target_payout_ratio_bp: Mapped[int | None] = mapped_column(Integer)
+    surplus_used_fen: Mapped[int | None] = mapped_column(BigInteger)
+    surplus_use_note: Mapped[str | None] = mapped_column(Text)
 
     tiers: Mapped[list[Tier]] = relationship(
         back_populates="product", order_by="Tier.position", cascade="all, delete-orphan"
     )
     terms: Mapped[list[ProductTerms]] = relationship(
         back_populates="product", order_by="ProductTerms.published_at.desc()",
+        cascade="all, delete-orphan",
+    )
+    # 共保体: the insurers and their shares; ``insurer`` above names the lead.
+    coinsurers: Mapped[list[ProductInsurer]] = relationship(
+        back_populates="product", order_by="ProductInsurer.position",
         cascade="all, delete-orphan",
     )
 
@@ -185,3 +199,40 @@ class ProductTerms(Base):
     published_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     product: Mapped[Product] = relationship(back_populates="terms")
+
+
+class ProductInsurer(Base):
+    """One insurer of a product's co-insurance group (共保体) and its share of premiums and
+    payouts. The ledger books each insurer's part on accounts named by this row's id."""
+
+    __tablename__ = "product_insurers"
+    __table_args__ = (
+        UniqueConstraint("product_id", "insurer", name="uq_product_insurers_product_id_insurer"),
+        CheckConstraint("share_bp > 0 AND share_bp <= 10000", name="share_range"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"),
+                                            index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    insurer: Mapped[str] = mapped_column(String(200))
+    share_bp: Mapped[int] = mapped_column(Integer)  # basis points: 5000 = 50 %
+    is_lead: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    product: Mapped[Product] = relationship(back_populates="coinsurers")
+
+    @property
+    def share(self) -> Share:
+        return Share(self.insurer, self.share_bp, self.is_lead)
+
+
+class InsurerStaff(Base):
+    """Which insurer an insurer-staff account works for (contested claims need a second
+    insurer's decision; each insurer reads its own statement)."""
+
+    __tablename__ = "insurer_staff"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("user_accounts.id", ondelete="CASCADE"), primary_key=True)
+    insurer: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

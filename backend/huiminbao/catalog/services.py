@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
+from huiminbao.catalog.coinsurance import WHOLE_BP
 from huiminbao.catalog.domain import (
     BenefitCategory,
     PayableBalances,
@@ -19,7 +20,7 @@ from huiminbao.catalog.domain import (
     Violation,
     validate_product,
 )
-from huiminbao.catalog.models import Benefit, Product, ProductTerms, Tier
+from huiminbao.catalog.models import Benefit, Product, ProductInsurer, ProductTerms, Tier
 from huiminbao.core.clock import Clock
 from huiminbao.core.container import Container
 from huiminbao.core.db import Database
@@ -32,6 +33,7 @@ _CATEGORY_ORDER = {category.value: index for index, category in enumerate(Benefi
 _WITH_DETAILS = (
     selectinload(Product.tiers).selectinload(Tier.benefits),
     selectinload(Product.terms),
+    selectinload(Product.coinsurers),
 )
 
 
@@ -139,6 +141,9 @@ def _new_product(draft: ProductDraft, now: datetime) -> Product:
         version=draft.terms.version, notice=draft.terms.notice, coverage=draft.terms.coverage,
         claim_scope=draft.terms.claim_scope, exclusions=draft.terms.exclusions, published_at=now,
     ))
+    # One insurer underwrites alone until the console lists a co-insurance group (共保体).
+    product.coinsurers.append(ProductInsurer(position=0, insurer=draft.insurer,
+                                             share_bp=WHOLE_BP, is_lead=True))
     return product
 
 

@@ -153,6 +153,48 @@ def decision_path(current: ClaimStatus, decision: Decision) -> list[ClaimStatus]
     return path
 
 
+# ---------------------------------------------------------------- contested claims
+
+
+class ApprovalStep(StrEnum):
+    """What an approval does under the co-insurers' joint decision (002 三(一)): a claim paying
+    more than the product's ``contested_claim_threshold_fen`` needs the approval of staff of
+    two different insurers. The first approval is recorded and the claim stays under review;
+    the second, by another insurer, approves it. A rejection needs no second decision."""
+
+    FINAL = "final"  # not contested, or the second insurer's approval: the claim is approved
+    FIRST = "first"  # contested: recorded, waiting for another insurer
+    SAME_INSURER = "same_insurer"  # refused: the first approval came from this insurer
+    NO_INSURER = "no_insurer"  # refused: the approver works for no insurer of record
+
+    @property
+    def refusal(self) -> str | None:
+        return {
+            ApprovalStep.SAME_INSURER: "该理赔金额超过共保体复核标准，已由贵机构审核通过，"
+                                       "需由另一家共保机构复核",
+            ApprovalStep.NO_INSURER: "该理赔金额超过共保体复核标准，需由共保机构工作人员审核；"
+                                     "您的账号尚未关联承保机构",
+        }.get(self)
+
+
+def is_contested(payout_fen: int, threshold_fen: int | None) -> bool:
+    return threshold_fen is not None and payout_fen > threshold_fen
+
+
+def approval_step(payout_fen: int, threshold_fen: int | None, first_insurer: str | None,
+                  approver_insurer: str | None) -> ApprovalStep:
+    """The step an approval takes (see ``ApprovalStep``)."""
+    if not is_contested(payout_fen, threshold_fen):
+        return ApprovalStep.FINAL
+    if approver_insurer is None:
+        return ApprovalStep.NO_INSURER
+    if first_insurer is None:
+        return ApprovalStep.FIRST
+    if first_insurer == approver_insurer:
+        return ApprovalStep.SAME_INSURER
+    return ApprovalStep.FINAL
+
+
 # ---------------------------------------------------------------- bill checks
 
 

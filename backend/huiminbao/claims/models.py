@@ -219,3 +219,19 @@ class Settlement(Base):
     response_status: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[Any] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ClaimCoDecision(Base):
+    """A contested claim's first approval (002 三(一): the co-insurers decide contested claims
+    jointly): the claim stays under review until staff of a different insurer approves too.
+    One row per claim; removed when a supplement is requested (the claim is then reviewed
+    afresh, by two insurers again). The audit log keeps every approval."""
+
+    __tablename__ = "claim_co_decisions"
+
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    account_id: Mapped[int] = mapped_column(BigInteger)
+    insurer: Mapped[str] = mapped_column(String(200))
+    payout_fen: Mapped[int] = mapped_column(BigInteger)
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -71,6 +71,7 @@ def _detail(details: services.ClaimDetails, *, for_staff: bool = False) -> dict[
         details.claim, policy_no=details.policy_no, product_name=details.product_name,
         tier_name=details.tier_name, insured=details.insured, breakdown=details.breakdown,
         preview=details.preview, for_staff=for_staff,
+        first_approval_insurer=details.first_approval_insurer if for_staff else None,
         document_url=lambda document_id: url_for("claims.ClaimDocumentFile", claim_no=number,
                                                  document_id=document_id),
     )

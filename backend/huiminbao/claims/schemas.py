@@ -155,6 +155,10 @@ class ClaimDetailView(ClaimSummaryView):
     documents = fields.List(fields.Nested(ClaimDocumentView))
     timeline = fields.List(fields.Nested(ClaimTimelineEntryView))
     notice = fields.String()
+    first_approval_insurer = fields.String(allow_none=True, metadata={
+        "description": "staff only: a contested claim (payout above the product's "
+                       "contested_claim_threshold_fen) approved by this insurer, waiting for "
+                       "another insurer's approval (共保体复核)"})
 
 
 class ClaimEstimateView(Schema):

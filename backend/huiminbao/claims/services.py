@@ -14,33 +14,38 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.catalog.domain import BenefitCategory, ProductStatus
-from huiminbao.catalog.models import Product, Tier
+from huiminbao.catalog.models import InsurerStaff, Product, Tier
 from huiminbao.claims import payout
 from huiminbao.claims.domain import (
     INITIAL_STATUSES,
     OPEN_STATUSES,
     SUPPLEMENT_RECEIVED,
+    ApprovalStep,
     Channel,
     ClaimStatus,
     Decision,
     InvalidTransition,
+    approval_step,
     claim_no,
     claimant_sms,
     decision_message,
     decision_path,
     default_message,
+    is_contested,
     stay_problem,
     transition,
 )
 from huiminbao.claims.models import (
     Claim,
+    ClaimCoDecision,
     ClaimDocument,
     ClaimEvent,
     ClaimItem,
@@ -132,6 +137,8 @@ class ClaimDetails:
     insured: Person
     breakdown: Breakdown | None  # stored when decided; a preview for staff otherwise
     preview: bool = False
+    # A contested claim approved by one insurer, waiting for another's approval.
+    first_approval_insurer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -355,7 +362,8 @@ def _details(session: Session, claim: Claim, *, preview: bool = False) -> ClaimD
                                      _claim_bill(claim), usage_of(session, claim.policy_id))
         is_preview = True
     return ClaimDetails(claim, policy.policy_no, product.name,
-                        tier.name if tier else claim.tier_code, insured, breakdown, is_preview)
+                        tier.name if tier else claim.tier_code, insured, breakdown, is_preview,
+                        awaiting_second_insurer(session, claim))
 
 
 # ---------------------------------------------------------------- submitting online
@@ -694,29 +702,86 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
         except InvalidTransition as exc:
             raise Conflict(f"该理赔当前状态为“{current.label}”，不能{decision.label}",
                            code="invalid_transition") from exc
-        for status in path[:-1]:
-            record_status(session, c, claim, status, by, default_message(status, None))
         final = path[-1]
+        step, breakdown = ApprovalStep.FINAL, None
         if final is ClaimStatus.APPROVED:
             breakdown = payout.calculate(rules_for(session, claim.product_id, claim.tier_code),
                                          _claim_bill(claim), usage_of(session, policy_id))
-            store_breakdown(session, claim, breakdown)
-            claim.decided_at = now
-        elif final is ClaimStatus.REJECTED:
-            claim.reject_reason, claim.decided_at = message, now
-        elif final is ClaimStatus.PAID:
-            book_payout(session, claim, now)
-            claim.paid_at = now
-        record_status(session, c, claim, final, by,
-                      decision_message(final, claim.payout_fen, message))
-        notify(session, c, phone, claim)
-        audit.record(session, c.clock, AuditEntry(
-            action=f"claim.{decision.value}", actor=by.audit, subject_person_id=person_id,
-            object_type="claim", object_id=number,
-            details={"status": final.value, "payout_fen": claim.payout_fen},
-        ))
+            step = _approval_step(session, claim, actor, breakdown.total_fen)
+            if step.refusal is not None:
+                raise Conflict(step.refusal, code=f"contested_{step.value}")
+        for status in path[:-1]:
+            record_status(session, c, claim, status, by, default_message(status, None))
+        if step is ApprovalStep.FIRST:  # a contested claim stays under review for a second
+            assert breakdown is not None
+            _first_approval(session, c, claim, actor, by, breakdown.total_fen, now)
+        else:
+            if breakdown is not None:
+                store_breakdown(session, claim, breakdown)
+                claim.decided_at = now
+            elif final is ClaimStatus.REJECTED:
+                claim.reject_reason, claim.decided_at = message, now
+            elif final is ClaimStatus.PAID:
+                book_payout(session, claim, now)
+                claim.paid_at = now
+            elif final is ClaimStatus.SUPPLEMENT_REQUESTED:  # reviewed afresh: both approve
+                session.execute(delete(ClaimCoDecision).where(
+                    ClaimCoDecision.claim_id == claim.id))
+            record_status(session, c, claim, final, by,
+                          decision_message(final, claim.payout_fen, message))
+            notify(session, c, phone, claim)
+            audit.record(session, c.clock, AuditEntry(
+                action=f"claim.{decision.value}", actor=by.audit, subject_person_id=person_id,
+                object_type="claim", object_id=number,
+                details={"status": final.value, "payout_fen": claim.payout_fen,
+                         **_co_decision_details(session, claim)},
+            ))
     with c.db.read() as session:
         return _details(session, _find(session, number), preview=True)
+
+
+def _approval_step(session: Session, claim: Claim, actor: Actor, payout_fen: int
+                   ) -> ApprovalStep:
+    """Whether this approval is final, a contested claim's first, or refused (002 三(一))."""
+    threshold = session.scalar(select(Product.contested_claim_threshold_fen).where(
+        Product.id == claim.product_id))
+    if not is_contested(payout_fen, threshold):
+        return ApprovalStep.FINAL
+    first = session.get(ClaimCoDecision, claim.id)
+    approver = session.scalars(select(InsurerStaff.insurer).where(
+        InsurerStaff.account_id == actor.account_id)).one_or_none()
+    return approval_step(payout_fen, threshold, first.insurer if first else None, approver)
+
+
+def _first_approval(session: Session, c: Container, claim: Claim, actor: Actor,
+                    by: EventActor, payout_fen: int, now: datetime) -> None:
+    """A contested claim's first approval: recorded and audited; the claim stays under review
+    until staff of another insurer approve it too."""
+    insurer = session.scalars(select(InsurerStaff.insurer).where(
+        InsurerStaff.account_id == actor.account_id)).one()
+    session.add(ClaimCoDecision(claim_id=claim.id, account_id=actor.account_id,
+                                insurer=insurer, payout_fen=payout_fen, decided_at=now))
+    audit.record(session, c.clock, AuditEntry(
+        action="claim.first_approval", actor=by.audit, subject_person_id=claim.insured_person_id,
+        object_type="claim", object_id=claim.claim_no,
+        details={"insurer": insurer, "payout_fen": payout_fen},
+    ))
+
+
+def _co_decision_details(session: Session, claim: Claim) -> dict[str, Any]:
+    first = session.get(ClaimCoDecision, claim.id)
+    if first is None:
+        return {}
+    return {"first_approval": {"account_id": first.account_id, "insurer": first.insurer,
+                               "payout_fen": first.payout_fen}}
+
+
+def awaiting_second_insurer(session: Session, claim: Claim) -> str | None:
+    """The insurer whose approval of a contested claim waits for another's, or None."""
+    if ClaimStatus(claim.status) is not ClaimStatus.UNDER_REVIEW:
+        return None
+    first = session.get(ClaimCoDecision, claim.id)
+    return first.insurer if first else None
 
 
 # ---------------------------------------------------------------- books
@@ -730,7 +795,8 @@ def check_books(c: Container) -> list[str]:
             select(ledger.LedgerTransaction.order_no, func.sum(ledger.LedgerEntry.amount_fen))
             .join(ledger.LedgerEntry,
                   ledger.LedgerEntry.transaction_id == ledger.LedgerTransaction.id)
-            .where(ledger.LedgerTransaction.kind == "claim", ledger.LedgerEntry.amount_fen > 0)
+            .where(ledger.LedgerTransaction.kind == "claim", ledger.LedgerEntry.amount_fen > 0,
+                   ledger.LedgerEntry.account.like("claim_payout:%"))
             .group_by(ledger.LedgerTransaction.order_no)).all())
         owed = dict(session.execute(
             select(Claim.claim_no, Claim.payout_fen)

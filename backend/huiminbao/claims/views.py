@@ -108,8 +108,8 @@ def claim_summary_view(claim: Claim, policy_no: str, product_name: str,
 
 def claim_detail_view(claim: Claim, *, policy_no: str, product_name: str, tier_name: str,
                       insured: Person, breakdown: Breakdown | None, preview: bool,
-                      document_url: Callable[[int], str], for_staff: bool = False
-                      ) -> dict[str, Any]:
+                      document_url: Callable[[int], str], for_staff: bool = False,
+                      first_approval_insurer: str | None = None) -> dict[str, Any]:
     view = claim_summary_view(claim, policy_no, product_name, insured)
     view.update({
         "tier": claim.tier_code,
@@ -131,4 +131,6 @@ def claim_detail_view(claim: Claim, *, policy_no: str, product_name: str, tier_n
         "timeline": timeline_view(claim.events, for_staff=for_staff),
         "notice": CLAIM_NOTICE,
     })
+    if for_staff:
+        view["first_approval_insurer"] = first_approval_insurer
     return view

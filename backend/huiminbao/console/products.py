@@ -28,7 +28,7 @@ from huiminbao.catalog.domain import (
     Violation,
     validate_product,
 )
-from huiminbao.catalog.models import Product, Tier
+from huiminbao.catalog.models import Product, ProductInsurer, Tier
 
 # The catalog's own storage rules and builder: clones and edits cannot drift from creation.
 from huiminbao.catalog.services import _new_product, _rejected, _store_violations
@@ -38,6 +38,7 @@ from huiminbao.disclosure.models import ComplaintSetting
 
 _MAX_CODE = 40
 NOT_DRAFT = "只有草稿状态的产品可以编辑"
+LEAD_TWICE = "主承保机构不能与共保体中的其他承保机构同名"
 EDIT_STATUS = "编辑草稿时状态只能是 draft（草稿）；发布请使用“发布”"
 
 
@@ -128,6 +129,13 @@ def clone_product(c: Container, by: AuditActor, source_id: int, request: CloneRe
         if violations:
             raise _rejected(violations)
         product = _new_product(draft, now)
+        # The co-insurance group and its contested-claim amount carry over (the lead's name is
+        # the product's insurer, as in the source).
+        product.coinsurers[:] = [ProductInsurer(position=m.position, insurer=m.insurer,
+                                                share_bp=m.share_bp, is_lead=m.is_lead)
+                                 for m in _coinsurers_of(session, source.id)] or product.coinsurers
+        product.contested_claim_threshold_fen = source.contested_claim_threshold_fen
+        product.target_payout_ratio_bp = source.target_payout_ratio_bp
         session.add(product)
         session.flush()
         copied = _copy_item_lists(session, source.id, product.id)
@@ -142,6 +150,11 @@ def clone_product(c: Container, by: AuditActor, source_id: int, request: CloneRe
                      "item_lists": copied},
         ))
     return _reload(c, product.id)
+
+
+def _coinsurers_of(session: Session, product_id: int) -> list[ProductInsurer]:
+    return list(session.scalars(select(ProductInsurer).where(
+        ProductInsurer.product_id == product_id).order_by(ProductInsurer.position)))
 
 
 def _copy_item_lists(session: Session, source_id: int, target_id: int) -> int:
@@ -180,6 +193,14 @@ def update_draft(c: Container, by: AuditActor, product_id: int, draft: ProductDr
                        "subsidized_tier_code", "subsidized_categories",
                        "eligibility_conditions"):
             setattr(product, column, getattr(fresh, column))
+        # The lead insurer is the product's insurer: a renamed insurer renames the lead.
+        members = _coinsurers_of(session, product.id)
+        if any(m.insurer == product.insurer and not m.is_lead for m in members):
+            raise _rejected([Violation("insurer", "insurer_unique", LEAD_TWICE)])
+        for member in members:
+            if member.is_lead:
+                member.insurer = product.insurer
+        fresh.coinsurers.clear()
         product.tiers.clear()
         product.terms.clear()
         session.flush()  # the old tiers and terms go before new ones take their codes

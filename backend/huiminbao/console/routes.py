@@ -6,21 +6,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from werkzeug.datastructures import FileStorage
 
 from huiminbao.audit.services import AuditActor
+from huiminbao.catalog.coinsurance import Share
 from huiminbao.catalog.domain import CoveragePeriod, EnrollmentWindow, ProductDraft
 from huiminbao.catalog.schemas import ProductDraftSchema, ProductSchema, product_view
-from huiminbao.console import bulk, counter, products, roster
+from huiminbao.console import bulk, coinsurers, counter, products, roster
 from huiminbao.console.csvfiles import read_csv
 from huiminbao.console.schemas import (
     BatchView,
     BulkFormSchema,
     BulkUploadSchema,
     CloneInSchema,
+    CoinsuranceInSchema,
+    CoinsuranceSchema,
     CounterIdentityInSchema,
     CounterIdentityView,
     CounterInSchema,
@@ -33,15 +38,22 @@ from huiminbao.console.schemas import (
     RosterView,
     SmsOutboxQuerySchema,
     SmsOutboxSchema,
+    StaffInsurerInSchema,
+    StaffInsurerSchema,
+    StatementQuerySchema,
+    StatementSchema,
+    SurplusSchema,
     multipart_body,
 )
 from huiminbao.console.uploads import idempotent_upload
 from huiminbao.console.views import (
     batch_view,
+    coinsurance_view,
     counter_view,
     reconcile_runs_view,
     roster_view,
     sms_outbox_view,
+    statement_view,
 )
 from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
@@ -118,6 +130,107 @@ class EditDraftProduct(MethodView):
         c = container()
         product = products.update_draft(c, _by(actor), product_id, draft)
         return product_view(product, c.clock.today())
+
+
+# ---------------------------------------------------------------- co-insurers (共保体)
+
+
+@blp.route("/admin/products/<int:product_id>/insurers")
+class ProductCoinsurers(MethodView):
+    @blp.response(200, CoinsuranceSchema)
+    @blp.alt_response(404, description="No such product")
+    def get(self, product_id: int) -> dict[str, Any]:
+        """The product's co-insurance group (administrators): each insurer, its share in basis
+        points and the lead; the amount above which a claim needs a second insurer."""
+        _administrator()
+        return coinsurance_view(coinsurers.coinsurance(container(), product_id))
+
+    @blp.arguments(CoinsuranceInSchema)
+    @blp.response(200, CoinsuranceSchema)
+    @blp.alt_response(404, description="No such product")
+    @blp.alt_response(409, description="Money was already split by the current shares "
+                                       "(`shares_fixed`)")
+    @blp.alt_response(422, description="Shares do not sum to 100 %, not exactly one lead, or an "
+                                       "insurer twice (`invalid_coinsurers`, all at once)")
+    def put(self, body: dict[str, Any], product_id: int) -> dict[str, Any]:
+        """Replace the co-insurance group (administrators; audited). Premiums, refunds and
+        claim payouts are then split in the ledger by these shares, the rounding remainder to
+        the lead. Shares cannot change once money has been split by them."""
+        actor = _administrator()
+        shares = [Share(item["insurer"], item["share_bp"], item["lead"])
+                  for item in body["insurers"]]
+        return coinsurance_view(coinsurers.set_coinsurance(
+            container(), _by(actor), product_id, shares, body["contested_claim_threshold_fen"]))
+
+
+@blp.route("/admin/products/<int:product_id>/surplus")
+class ProductSurplus(MethodView):
+    @blp.response(200, SurplusSchema)
+    @blp.alt_response(404, description="No such product")
+    def get(self, product_id: int) -> dict[str, Any]:
+        """The product's target payout ratio and recorded use of last year's surplus."""
+        _administrator()
+        return _surplus_view(coinsurers.surplus_setting(container(), product_id))
+
+    @blp.arguments(SurplusSchema)
+    @blp.response(200, SurplusSchema)
+    @blp.alt_response(404, description="No such product")
+    def put(self, body: dict[str, Any], product_id: int) -> dict[str, Any]:
+        """The product's target payout ratio (after its coverage year the disclosure shows the
+        payout ratio and the surplus against it, from the ledger) and how it uses the previous
+        year's surplus: an amount and a note, published on its disclosure page (002 三(五);
+        administrators; audited)."""
+        actor = _administrator()
+        saved = coinsurers.set_surplus(container(), _by(actor), product_id,
+                                       body["target_payout_ratio_bp"], body["surplus_used_fen"],
+                                       body["surplus_use_note"])
+        return _surplus_view(saved)
+
+
+def _surplus_view(saved: coinsurers.SurplusSetting) -> dict[str, Any]:
+    return {"target_payout_ratio_bp": saved.target_payout_ratio_bp,
+            "surplus_used_fen": saved.surplus_used_fen,
+            "surplus_use_note": saved.surplus_use_note}
+
+
+@blp.route("/admin/insurer-staff/<int:account_id>")
+class InsurerStaffMember(MethodView):
+    @blp.arguments(StaffInsurerInSchema)
+    @blp.response(200, StaffInsurerSchema)
+    @blp.alt_response(404, description="No such insurer-staff account")
+    def put(self, body: dict[str, Any], account_id: int) -> dict[str, Any]:
+        """Which insurer an insurer-staff account works for (administrators; audited): it
+        reads that insurer's statements and counts as that insurer in contested claims."""
+        actor = _administrator()
+        insurer = coinsurers.assign_staff(container(), _by(actor), account_id, body["insurer"])
+        return {"account_id": account_id, "insurer": insurer}
+
+
+@blp.route("/admin/products/<int:product_id>/statement")
+class InsurerStatement(MethodView):
+    @blp.arguments(StatementQuerySchema, location="query")
+    @blp.response(200, StatementSchema)
+    @blp.alt_response(200, description="`format=csv`: text/csv (UTF-8 with BOM)")
+    @blp.alt_response(403, description="Not an administrator or insurer staff")
+    @blp.alt_response(404, description="No such product, or the insurer is not one of its")
+    @blp.alt_response(422, description="Insurer staff asking for another insurer's statement")
+    def get(self, query: dict[str, Any], product_id: int) -> Any:
+        """An insurer's statement for a period (administrators; insurer staff: their own
+        insurer only; audited): every premium, refund and claim payout booked on its ledger
+        accounts, with totals and the net. `format=csv` downloads it."""
+        actor = require_role(Role.ADMIN, Role.INSURER_STAFF)
+        found = coinsurers.statement(container(), actor, product_id, query["insurer"],
+                                     query["starts_on"], query["ends_on"])
+        if query["format"] != "csv":
+            return statement_view(found)
+        response = Response(coinsurers.statement_csv(found),
+                            content_type="text/csv; charset=utf-8")
+        name = f"{found.product_name}-{found.insurer}-对账单-{found.starts_on}-{found.ends_on}.csv"
+        response.headers["Content-Disposition"] = (
+            f"attachment; filename=\"statement-{product_id}.csv\"; "
+            f"filename*=UTF-8''{quote(name)}")
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
 
 # ---------------------------------------------------------------- employer group enrollment

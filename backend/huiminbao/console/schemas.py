@@ -249,3 +249,99 @@ class SmsOutboxSchema(Schema):
     items = fields.List(fields.Nested(SmsOutboxItemSchema))
     counts = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
         "description": "messages per state among those listed"})
+
+
+# ---------------------------------------------------------------- co-insurers (共保体)
+
+
+class CoinsurerInSchema(Schema):
+    insurer = fields.String(required=True, validate=validate.Length(
+        max=200, error="承保机构名称不能超过200个字"),
+        metadata={"description": "the insurer's name"})
+    share_bp = fields.Integer(required=True, strict=True, validate=validate.Range(
+        min=1, max=10000, error="每家承保机构的份额必须大于0%且不超过100%"), metadata={
+        "description": "basis points: 5000 = 50 %; all shares sum to 10000"})
+    lead = fields.Boolean(load_default=False, metadata={"description": "the lead (主承保)"})
+
+
+class CoinsuranceInSchema(Schema):
+    insurers = fields.List(fields.Nested(CoinsurerInSchema), required=True,
+                           validate=validate.Length(max=10, error="共保体最多10家承保机构"))
+    contested_claim_threshold_fen = fields.Integer(
+        load_default=None, allow_none=True, strict=True,
+        validate=validate.Range(min=1, max=10**12, error="共保复核金额须为正数（分），不设请留空"),
+        metadata={"description": "claims paying more than this need a second insurer's "
+                                 "approval; null: none do"})
+
+
+class CoinsurerSchema(Schema):
+    id = fields.Integer(metadata={"description": "names the ledger accounts "
+                                                 "insurer_premium/insurer_payout:<product>:<id>"})
+    insurer = fields.String()
+    share_bp = fields.Integer()
+    share_label = fields.String(metadata={"description": "e.g. 50%"})
+    lead = fields.Boolean()
+
+
+class CoinsuranceSchema(Schema):
+    product_id = fields.Integer()
+    insurers = fields.List(fields.Nested(CoinsurerSchema))
+    contested_claim_threshold_fen = fields.Integer(allow_none=True)
+    editable = fields.Boolean(metadata={"description": "false once money has been split by "
+                                                      "these shares"})
+
+
+class StaffInsurerInSchema(Schema):
+    insurer = fields.String(required=True)
+
+
+class StaffInsurerSchema(Schema):
+    account_id = fields.Integer()
+    insurer = fields.String()
+
+
+class StatementQuerySchema(Schema):
+    insurer = fields.String(required=True)
+    starts_on = fields.Date(required=True, data_key="from", metadata={
+        "description": "first day (China time), included"})
+    ends_on = fields.Date(required=True, data_key="to", metadata={
+        "description": "last day (China time), included"})
+    format = fields.String(load_default="json", validate=validate.OneOf(
+        ["json", "csv"], error="format 只能是 json 或 csv"))
+
+
+class StatementLineSchema(Schema):
+    occurred_at = fields.DateTime()
+    kind = fields.String(metadata={"description": "premium | refund | payout"})
+    kind_label = fields.String()
+    reference = fields.String()
+    amount_fen = fields.Integer(metadata={"description": "premiums positive, refunds and "
+                                                         "payouts negative"})
+
+
+class StatementSchema(Schema):
+    product_id = fields.Integer()
+    product_name = fields.String()
+    insurer = fields.String()
+    share_bp = fields.Integer()
+    lead = fields.Boolean()
+    starts_on = fields.Date(data_key="from")
+    ends_on = fields.Date(data_key="to")
+    lines = fields.List(fields.Nested(StatementLineSchema))
+    premiums_fen = fields.Integer()
+    refunds_fen = fields.Integer()
+    payouts_fen = fields.Integer()
+    net_fen = fields.Integer()
+
+
+class SurplusSchema(Schema):
+    target_payout_ratio_bp = fields.Integer(
+        required=True, allow_none=True, strict=True,
+        validate=validate.Range(min=1, max=10000, error="目标赔付率须大于0%且不超过100%"),
+        metadata={"description": "basis points: 8500 = 85 %; null: none set"})
+    surplus_used_fen = fields.Integer(
+        load_default=None, allow_none=True, strict=True,
+        validate=validate.Range(min=0, max=10**13, error="结余使用金额须为不小于0的整数（分）"),
+        metadata={"description": "how much of the previous year's surplus this product uses"})
+    surplus_use_note = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "how it is used; required with an amount"})

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from huiminbao.catalog.coinsurance import percent_label
 from huiminbao.catalog.domain import AssistanceCategory
-from huiminbao.console import bulk, roster
+from huiminbao.console import bulk, coinsurers, roster
 from huiminbao.console.counter import CounterResult
 from huiminbao.core.clock import to_china_time
 from huiminbao.core.masking import mask_phone, scrub_text
@@ -110,4 +111,27 @@ def sms_outbox_view(entries: Sequence[OutboxEntry]) -> dict[str, Any]:
             "provider_message_id": entry.provider_message_id,
         } for entry in entries],
         "counts": counts,
+    }
+
+
+def coinsurance_view(setting: coinsurers.CoinsuranceSetting) -> dict[str, Any]:
+    return {
+        "product_id": setting.product_id,
+        "insurers": [{"id": m.id, "insurer": m.insurer, "share_bp": m.share_bp,
+                      "share_label": percent_label(m.share_bp), "lead": m.is_lead}
+                     for m in setting.insurers],
+        "contested_claim_threshold_fen": setting.contested_claim_threshold_fen,
+        "editable": setting.editable,
+    }
+
+
+def statement_view(s: coinsurers.Statement) -> dict[str, Any]:
+    return {
+        "product_id": s.product_id, "product_name": s.product_name, "insurer": s.insurer,
+        "share_bp": s.share_bp, "lead": s.lead, "starts_on": s.starts_on, "ends_on": s.ends_on,
+        "lines": [{"occurred_at": line.occurred_at, "kind": line.kind,
+                   "kind_label": line.kind_label, "reference": line.reference,
+                   "amount_fen": line.amount_fen} for line in s.lines],
+        "premiums_fen": s.premiums_fen, "refunds_fen": s.refunds_fen,
+        "payouts_fen": s.payouts_fen, "net_fen": s.net_fen,
     }

@@ -102,6 +102,13 @@ def payout_ratio_hundredths(payout_fen: int, premium_fen: int) -> int | None:
     return (2 * numerator + premium_fen) // (2 * premium_fen)
 
 
+def surplus_fen(premium_fen: int, payout_fen: int, target_ratio_bp: int) -> int:
+    """002 三(五) 结余: what the target payout ratio would have paid out of the premiums, less
+    what was paid (integer fen, the target's share rounded down); negative: paid beyond the
+    target (a shortfall)."""
+    return premium_fen * target_ratio_bp // 10_000 - payout_fen
+
+
 def format_percent(hundredths: int | None) -> str | None:
     if hundredths is None:
         return None

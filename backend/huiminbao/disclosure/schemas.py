@@ -65,6 +65,22 @@ class ClaimsFiguresSchema(Schema):
     largest_payout_fen = fields.Integer(metadata={"description": "largest single payout"})
 
 
+class YearEndSchema(Schema):
+    target_payout_ratio = fields.String(metadata={"description": "e.g. 85.00%"})
+    target_payout_ratio_bp = fields.Integer()
+    premium_income_fen = fields.Integer()
+    payout_fen = fields.Integer(metadata={"description": "claim payouts booked in the ledger"})
+    payout_ratio = fields.String(allow_none=True)
+    surplus_fen = fields.Integer(metadata={
+        "description": "target ratio × premium income − payouts (fen, rounded down); negative: "
+                       "paid beyond the target"})
+
+
+class SurplusUseSchema(Schema):
+    amount_fen = fields.Integer(metadata={"description": "the previous year's surplus used"})
+    note = fields.String(metadata={"description": "how it is used (e.g. 提高赔付比例)"})
+
+
 class DisclosureSchema(Schema):
     product = fields.Nested(DisclosedProductSchema)
     as_of = fields.DateTime(metadata={
@@ -80,6 +96,12 @@ class DisclosureSchema(Schema):
         "description": "payouts ÷ premiums, e.g. 12.34% (integer arithmetic, half up)"})
     payout_ratio_hundredths = fields.Integer(allow_none=True, metadata={
         "description": "the same ratio in hundredths of a percent (1234 = 12.34 %)"})
+    year_end = fields.Nested(YearEndSchema, allow_none=True, metadata={
+        "description": "002 三(五): after the coverage year ends, when a target payout ratio is "
+                       "set; null before"})
+    surplus_use = fields.Nested(SurplusUseSchema, allow_none=True, metadata={
+        "description": "how this product uses the previous year's surplus (结余滚存); null: "
+                       "none recorded"})
     csv_url = fields.String()
 
 

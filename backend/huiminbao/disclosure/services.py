@@ -12,10 +12,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from huiminbao.catalog.domain import ProductStatus
 from huiminbao.catalog.models import Product
@@ -32,8 +32,10 @@ from huiminbao.disclosure.domain import (
     format_percent,
     format_yuan,
     payout_ratio_hundredths,
+    surplus_fen,
 )
 from huiminbao.disclosure.figures import UNKNOWN_SCHEME, Figures
+from huiminbao.payments import ledger
 
 AS_OF_IN_FUTURE = "统计时点不能晚于当前时间"
 
@@ -43,6 +45,28 @@ class Bucket:
     key: str
     label: str
     count: int
+
+
+@dataclass(frozen=True)
+class YearEnd:
+    """002 三(五): once the coverage year has ended, the payout ratio against the product's
+    target and the surplus (结余), from the ledger."""
+
+    target_ratio_bp: int
+    premium_income_fen: int
+    payout_fen: int  # the product's claim payouts booked in the ledger
+
+    @property
+    def surplus_fen(self) -> int:
+        return surplus_fen(self.premium_income_fen, self.payout_fen, self.target_ratio_bp)
+
+    @property
+    def payout_ratio(self) -> str | None:
+        return format_percent(payout_ratio_hundredths(self.payout_fen, self.premium_income_fen))
+
+    @property
+    def target_ratio(self) -> str:
+        return format_percent(self.target_ratio_bp) or ""
 
 
 @dataclass(frozen=True)
@@ -56,6 +80,7 @@ class Disclosure:
     by_channel: list[Bucket]
     premium_income_fen: int
     claims: ClaimFigures
+    year_end: YearEnd | None = None
 
     @property
     def payout_ratio_hundredths(self) -> int | None:
@@ -89,7 +114,23 @@ def disclosure(c: Container, product_id: int, as_of: datetime | None = None) -> 
         figures = snapshots.live_figures(c, product.id)
     else:
         figures = snapshots.as_of_figures(c, product.id, as_of)
-    return _disclosure(product, figures, live=as_of is None)
+    return replace(_disclosure(product, figures, live=as_of is None),
+                   year_end=_year_end(c, product, figures))
+
+
+def _year_end(c: Container, product: Product, figures: Figures) -> YearEnd | None:
+    """The year-end figures, once the coverage year has ended and a target ratio is set."""
+    if (product.target_payout_ratio_bp is None
+            or to_china_time(figures.as_of).date() <= product.coverage_ends_on):
+        return None
+    with c.db.read() as session:
+        payable = session.scalar(
+            select(func.coalesce(func.sum(ledger.LedgerEntry.amount_fen), 0))
+            .join(ledger.LedgerTransaction,
+                  ledger.LedgerTransaction.id == ledger.LedgerEntry.transaction_id)
+            .where(ledger.LedgerEntry.account == ledger.claims_payable(product.id),
+                   ledger.LedgerTransaction.occurred_at <= figures.as_of)) or 0
+    return YearEnd(product.target_payout_ratio_bp, figures.premium_income_fen, -int(payable))
 
 
 def _disclosure(product: Product, figures: Figures, *, live: bool) -> Disclosure:
@@ -138,6 +179,15 @@ def disclosure_rows(d: Disclosure) -> list[tuple[str, str, str]]:
         ]
     else:
         rows.append(("理赔数据", "", "暂未接入"))
+    if d.year_end is not None:
+        rows += [
+            ("年度赔付率（账面）", "", d.year_end.payout_ratio or "—"),
+            ("目标赔付率", "", d.year_end.target_ratio),
+            ("年度结余（元）", "目标赔付率×保费收入−赔付金额", format_yuan(d.year_end.surplus_fen)),
+        ]
+    if product.surplus_used_fen is not None:
+        rows.append(("使用上年度结余（元）", _text_cell(product.surplus_use_note or ""),
+                     format_yuan(product.surplus_used_fen)))
     return rows
 
 

@@ -47,6 +47,17 @@ def disclosure_view(d: Disclosure, csv_url: str) -> dict[str, Any]:
                    "largest_payout_fen": claims.largest_payout_fen},
         "payout_ratio": d.payout_ratio if claims.available else None,
         "payout_ratio_hundredths": d.payout_ratio_hundredths if claims.available else None,
+        "year_end": None if d.year_end is None else {
+            "target_payout_ratio": d.year_end.target_ratio,
+            "target_payout_ratio_bp": d.year_end.target_ratio_bp,
+            "premium_income_fen": d.year_end.premium_income_fen,
+            "payout_fen": d.year_end.payout_fen,
+            "payout_ratio": d.year_end.payout_ratio,
+            "surplus_fen": d.year_end.surplus_fen,
+        },
+        "surplus_use": None if d.product.surplus_used_fen is None else {
+            "amount_fen": d.product.surplus_used_fen, "note": d.product.surplus_use_note or "",
+        },
         "csv_url": csv_url,
     }
 

@@ -313,6 +313,7 @@ def _check(c: Container) -> list[str]:
     with c.db.read() as session:
         unbalanced = ledger.unbalanced_transactions(session)
         violations += [f"账务交易借贷不平：{reference}" for reference in unbalanced]
+        violations += ledger.coinsurance_violations(session)
 
         income = dict(session.execute(
             select(ledger.LedgerEntry.account, func.sum(ledger.LedgerEntry.amount_fen))

@@ -8,6 +8,16 @@ back. Money that arrives for an order already closed goes to ``stray_payments`` 
 with its refund, never into premium income. A claim payout (kind ``claim``) moves money from
 ``claims_payable:7`` (the product's payouts) to ``claim_payout:42`` (the insured person).
 Entries are never changed or deleted; a balance is always the sum of its entries.
+
+Co-insurance (共保体): whenever a transaction moves money on a product's ``premium_income`` or
+``claims_payable`` account, ``post`` books in the same transaction each insurer's part of that
+amount (``catalog.coinsurance.split_by_shares``: integer fen, the rounding remainder to the lead)
+on ``insurer_premium:<product>:<insurer>`` / ``insurer_payout:<product>:<insurer>`` (the insurer
+being the product's ``product_insurers`` row), balanced by ``coinsurance_split:<product>``. The
+product's accounts are untouched, so for each product the insurers' premium accounts always sum
+to ``premium_income`` and their payout accounts to ``claims_payable``; ``coinsurance_split`` is
+their negative (a memo pair, moving no real money). Callers do nothing: every payment, refund
+and claim payout is split here, once.
 """
 
 from __future__ import annotations
@@ -18,6 +28,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from huiminbao.catalog.coinsurance import Share, split_by_shares
+from huiminbao.catalog.models import ProductInsurer
 from huiminbao.core.db import Base, BigIntPk, UtcDateTime, table_of
 
 
@@ -52,6 +64,22 @@ class LedgerEntry(Base):
     amount_fen: Mapped[int] = mapped_column(BigInteger)  # positive: money in; negative: out
 
     transaction: Mapped[LedgerTransaction] = relationship(back_populates="entries")
+
+
+def insurer_premium(product_id: int, insurer_id: int) -> str:
+    """An insurer's share of a product's premium income (payments in, refunds out)."""
+    return f"insurer_premium:{product_id}:{insurer_id}"
+
+
+def insurer_payout(product_id: int, insurer_id: int) -> str:
+    """An insurer's share of a product's claim payouts (negative: money out, as
+    ``claims_payable``)."""
+    return f"insurer_payout:{product_id}:{insurer_id}"
+
+
+def coinsurance_split(product_id: int) -> str:
+    """The counterpart of a product's insurer accounts (see the module's docstring)."""
+    return f"coinsurance_split:{product_id}"
 
 
 def personal_account(person_id: int) -> str:
@@ -101,6 +129,8 @@ def post(
     moves = [(account, amount) for account, amount in moves if amount != 0]
     if not moves or sum(amount for _account, amount in moves) != 0:
         raise UnbalancedTransaction(f"{reference}: entries must be non-empty and sum to zero")
+    moves += [(account, amount) for account, amount in _insurer_shares(session, moves)
+              if amount != 0]
     # Two INSERTs (the transaction, then its entries in one statement), not unit-of-work objects.
     transaction_id = int(session.execute(
         insert(table_of(LedgerTransaction)).values(kind=kind, reference=reference,
@@ -111,6 +141,32 @@ def post(
         {"transaction_id": transaction_id, "account": account, "amount_fen": amount}
         for account, amount in moves])
     return transaction_id
+
+
+_SPLIT_ACCOUNTS = {"premium_income": insurer_premium, "claims_payable": insurer_payout}
+
+
+def _insurer_shares(session: Session, moves: Sequence[tuple[str, int]]
+                    ) -> list[tuple[str, int]]:
+    """Each insurer's part of the moves on product accounts, and their counterpart."""
+    split: list[tuple[str, int]] = []
+    for account, amount in moves:
+        prefix, _sep, product_part = account.partition(":")
+        insurer_account = _SPLIT_ACCOUNTS.get(prefix)
+        if insurer_account is None:
+            continue
+        product_id = int(product_part)
+        rows = session.execute(
+            select(ProductInsurer.id, ProductInsurer.share_bp, ProductInsurer.is_lead)
+            .where(ProductInsurer.product_id == product_id)
+            .order_by(ProductInsurer.position, ProductInsurer.id)).all()
+        if not rows:  # a product stored without its insurers (older test fixtures)
+            continue
+        shares = [Share(str(row_id), share_bp, lead) for row_id, share_bp, lead in rows]
+        split += [(insurer_account(product_id, int(key)), fen)
+                  for key, fen in split_by_shares(amount, shares)]
+        split.append((coinsurance_split(product_id), -amount))
+    return split
 
 
 def balance(session: Session, account: str) -> int:
@@ -128,3 +184,31 @@ def unbalanced_transactions(session: Session) -> list[str]:
         .having(func.sum(LedgerEntry.amount_fen) != 0)
     )
     return [reference for (reference,) in rows]
+
+
+def coinsurance_violations(session: Session) -> list[str]:
+    """Each product's insurer accounts sum to its product account (premium income, claim
+    payouts), and ``coinsurance_split`` is their negative (for ``huiminbao reconcile``)."""
+    totals: dict[tuple[str, int], int] = {}
+    for account, amount in session.execute(
+            select(LedgerEntry.account, func.sum(LedgerEntry.amount_fen))
+            .where(LedgerEntry.account.like("insurer_%") |
+                   LedgerEntry.account.like("coinsurance_split:%"))
+            .group_by(LedgerEntry.account)):
+        prefix, _sep, rest = account.partition(":")
+        key = (prefix, int(rest.split(":")[0]))
+        totals[key] = totals.get(key, 0) + int(amount)
+    violations = []
+    for product_id in sorted({product_id for _prefix, product_id in totals}):
+        premium = totals.get(("insurer_premium", product_id), 0)
+        payout = totals.get(("insurer_payout", product_id), 0)
+        expected = {"insurer_premium": balance(session, premium_income(product_id)),
+                    "insurer_payout": balance(session, claims_payable(product_id))}
+        for prefix, held in (("insurer_premium", premium), ("insurer_payout", payout)):
+            if held != expected[prefix]:
+                violations.append(f"共保分摊与产品账户不符：产品 {product_id} 的 {prefix} 合计 "
+                                  f"{held} 分，应为 {expected[prefix]} 分")
+        split = totals.get(("coinsurance_split", product_id), 0)
+        if split != -(premium + payout):
+            violations.append(f"共保分摊对冲账户不平：产品 {product_id}")
+    return violations

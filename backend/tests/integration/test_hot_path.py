@@ -42,10 +42,11 @@ pytestmark = pytest.mark.postgres
 # pass; then one held connection per request, published products kept in memory, the quote's
 # reads folded, and the order completed in one UPDATE; issue 13 added one UPDATE that links the
 # Idempotency-Key to the new order in the order's own transaction, so a retry after a crash
-# answers from the order; issue 15 added one SELECT of the caller's standing consents, which
-# the consent gate checks before the quote processes anyone's data). Lower them as the path
+# answers from the order; then one SELECT of the caller's standing consents, which the consent
+# gate checks before the quote processes anyone's data, and one indexed SELECT of the product's
+# co-insurer shares, which the payment's ledger transaction splits by). Lower them as the path
 # gets leaner.
-STATEMENT_BUDGET = 25  # SQL statements sent through the engine (BEGIN/COMMIT not included)
+STATEMENT_BUDGET = 26  # SQL statements sent through the engine (BEGIN/COMMIT not included)
 TRANSACTION_BUDGET = 10  # sessions begun (read sessions included; on PostgreSQL they autocommit)
 CHECKOUT_BUDGET = 1  # connections taken from the pool (each one also pings: pool_pre_ping)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -120,5 +121,80 @@ def test_0018_blanks_sent_and_given_up_codes_on_postgresql(pg_url: str) -> None:
     engine = create_engine(pg_url)
     try:
         _check_redaction(_code_rows_after_0018(engine))
+    finally:
+        engine.dispose()
+
+
+def _ledger_after_0022(engine: Engine) -> tuple[list[Any], dict[str, int]]:
+    """Upgrade to 0021, book a premium, a refund and a payout the old way, upgrade to head: the
+    product's insurers and the ledger's balances."""
+    upgrade_engine(engine, "0021_encrypt_personal_fields")
+    downgrade_engine(engine, "0021_encrypt_personal_fields")
+    at = bindparam("at", type_=UtcDateTime)
+    with engine.begin() as connection:
+        for statement in ("DELETE FROM ledger_entries", "DELETE FROM ledger_transactions",
+                          "DELETE FROM products"):
+            connection.execute(text(statement))
+        connection.execute(text(
+            "INSERT INTO products (id, code, city_code, city_name, year, name, insurer, status, "
+            "window_opens_on, window_closes_on, coverage_starts_on, coverage_ends_on, "
+            "payable_balances, first_year, subsidized_categories, eligibility_conditions, "
+            "health_questions, created_at) VALUES (7, 'M-2027', '330100', '杭州市', 2027, '测试', "
+            "'甲保险', 'published', '2026-11-01', '2026-12-31', '2027-01-01', '2027-12-31', "
+            "'prior_years', FALSE, 'tekun', '', '', :at)").bindparams(at),
+            {"at": datetime(2026, 11, 1, tzinfo=UTC)})
+        for tx, kind, account, amount in ((1, "payment", "premium_income:7", 15001),
+                                          (2, "refund", "premium_income:7", -15001),
+                                          (3, "payment", "premium_income:7", 15001),
+                                          (4, "claim", "claims_payable:7", -9999)):
+            connection.execute(text(
+                "INSERT INTO ledger_transactions (id, kind, reference, order_no, purpose, "
+                "occurred_at) VALUES (:id, :kind, :ref, 'HM1', '保费', :at)").bindparams(at),
+                {"id": tx, "kind": kind, "ref": f"ref:{tx}",
+                 "at": datetime(2026, 11, 2, tzinfo=UTC)})
+            connection.execute(text(
+                "INSERT INTO ledger_entries (transaction_id, account, amount_fen) VALUES "
+                "(:tx, :account, :amount), (:tx, 'elsewhere', :minus)"),
+                {"tx": tx, "account": account, "amount": amount, "minus": -amount})
+    upgrade_engine(engine)
+    with engine.begin() as connection:
+        insurers = connection.execute(text(
+            "SELECT id, insurer, share_bp, is_lead FROM product_insurers WHERE product_id = 7"
+        )).all()
+        balances = {account: int(total) for account, total in connection.execute(text(
+            "SELECT account, SUM(amount_fen) FROM ledger_entries GROUP BY account"))}
+        unbalanced = connection.execute(text(
+            "SELECT transaction_id FROM ledger_entries GROUP BY transaction_id "
+            "HAVING SUM(amount_fen) <> 0")).all()
+        for statement in ("DELETE FROM ledger_entries", "DELETE FROM ledger_transactions",
+                          "DELETE FROM product_insurers", "DELETE FROM products"):
+            connection.execute(text(statement))
+    assert unbalanced == []
+    return list(insurers), balances
+
+
+def _check_0022(insurers: list[Any], balances: dict[str, int]) -> None:
+    [(insurer_id, name, share_bp, is_lead)] = insurers
+    assert (name, share_bp, bool(is_lead)) == ("甲保险", 10000, True)
+    assert balances[f"insurer_premium:7:{insurer_id}"] == balances["premium_income:7"] == 15001
+    assert balances[f"insurer_payout:7:{insurer_id}"] == balances["claims_payable:7"] == -9999
+    assert balances["coinsurance_split:7"] == -15001 + 9999
+
+
+def test_0022_gives_each_product_its_insurer_and_splits_the_history_on_sqlite(
+        tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'migrated.sqlite3'}")
+    try:
+        _check_0022(*_ledger_after_0022(engine))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_0022_gives_each_product_its_insurer_and_splits_the_history_on_postgresql(
+        pg_url: str) -> None:
+    engine = create_engine(pg_url)
+    try:
+        _check_0022(*_ledger_after_0022(engine))
     finally:
         engine.dispose()

@@ -14,9 +14,11 @@ from huiminbao.claims import signing
 from huiminbao.claims.domain import (
     INITIAL_STATUSES,
     TRANSITIONS,
+    ApprovalStep,
     ClaimStatus,
     Decision,
     InvalidTransition,
+    approval_step,
     claim_no,
     claimant_text,
     decision_message,
@@ -263,3 +265,23 @@ POLYGLOTS = [
 def test_a_document_must_be_whole_and_nothing_else(filename: str, data: bytes) -> None:
     with pytest.raises(UnacceptableDocument, match="不是完整的"):
         check_document(filename, data)
+
+
+# ---------------------------------------------------------------- contested claims (共保体)
+
+
+@pytest.mark.parametrize(("payout", "threshold", "first", "approver", "step"), [
+    (500_000, None, None, None, ApprovalStep.FINAL),  # no threshold: nothing is contested
+    (500_000, 500_000, None, "甲", ApprovalStep.FINAL),  # at the threshold: not above it
+    (500_000, 500_000, None, None, ApprovalStep.FINAL),
+    (500_001, 500_000, None, "甲", ApprovalStep.FIRST),
+    (500_001, 500_000, None, None, ApprovalStep.NO_INSURER),
+    (500_001, 500_000, "甲", "甲", ApprovalStep.SAME_INSURER),
+    (500_001, 500_000, "甲", "乙", ApprovalStep.FINAL),
+    (500_001, 500_000, "甲", None, ApprovalStep.NO_INSURER),
+])
+def test_contested_claims_need_two_insurers(payout: int, threshold: int | None,
+                                            first: str | None, approver: str | None,
+                                            step: ApprovalStep) -> None:
+    assert approval_step(payout, threshold, first, approver) is step
+    assert (step.refusal is None) == (step in {ApprovalStep.FINAL, ApprovalStep.FIRST})

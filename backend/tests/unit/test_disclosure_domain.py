@@ -23,6 +23,7 @@ from huiminbao.disclosure.domain import (
     payout_ratio_hundredths,
     reply_sms,
     response_due_at,
+    surplus_fen,
     text_length_problem,
 )
 
@@ -150,3 +151,14 @@ def test_reply_texts_carry_the_number_only() -> None:
         text = reply_sms("TS2026112200001", status)
         assert "TS2026112200001" in text
         assert not any(char.isdigit() for char in text.replace("TS2026112200001", ""))
+
+
+@pytest.mark.parametrize(("premium", "payout", "target", "surplus"), [
+    (30_000, 749, 8500, 24_751),
+    (30_001, 0, 8500, 25_500),  # 25,500.85 rounded down
+    (30_000, 30_000, 8500, -4_500),  # paid beyond the target: a shortfall
+    (0, 0, 8500, 0),
+])
+def test_the_surplus_against_the_target_payout_ratio(premium: int, payout: int, target: int,
+                                                      surplus: int) -> None:
+    assert surplus_fen(premium, payout, target) == surplus
