@@ -75,6 +75,7 @@ def start_cli(server: LiveServer, *args: str) -> subprocess.Popen[str]:
     env = dict(os.environ)
     env.pop("REDIS_URL", None)
     env.pop("HUIMINBAO_NOW", None)
+    env.update(server.keys_env)
     env.update({
         "DATABASE_URL": f"sqlite:///{server.workdir / 'e2e.sqlite3'}",
         "HUIMINBAO_MODE": "demo",

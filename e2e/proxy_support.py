@@ -25,6 +25,7 @@ def wired(server: LiveServer) -> Iterator[Any]:
     from huiminbao.core.config import Settings
 
     settings = Settings.from_env({
+        **server.keys_env,
         "DATABASE_URL": f"sqlite:///{server.workdir / 'e2e.sqlite3'}", "HUIMINBAO_MODE": "demo",
     })
     container = build_container(settings)

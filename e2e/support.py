@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +23,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from huiminbao.core.config import PORT_SETTING_PREFIXES
+from huiminbao.core.crypto import FIELD_KEYS_ENV, INDEX_KEY_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Screenshots go here (E2E_ARTIFACTS_DIR moves them, e.g. out of pytest-playwright's --output).
@@ -54,6 +55,9 @@ class LiveServer:
     base_url: str
     process: subprocess.Popen[bytes]
     workdir: Path
+    # The keys of personal data the server seals with: a command or in-process service run
+    # against its database must use the same ones (stand-in runs use their own keys).
+    keys_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def stdout_path(self) -> Path:
@@ -105,7 +109,9 @@ def start_server(workdir: Path, *, port: int | None = None,
     with (workdir / "server.stdout.log").open("wb") as out, \
             (workdir / "server.stderr.log").open("wb") as err:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out, stderr=err)
-    server = LiveServer(base_url=f"http://127.0.0.1:{port}", process=process, workdir=workdir)
+    server = LiveServer(base_url=f"http://127.0.0.1:{port}", process=process, workdir=workdir,
+                        keys_env={name: env[name] for name in (FIELD_KEYS_ENV, INDEX_KEY_ENV)
+                                  if name in env})
     # The server's JSON logs join the session's scan for full ID numbers and phone numbers.
     from tests.log_scan import watch_log_file
 
