@@ -18,7 +18,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from huiminbao.core.clock import to_china_time
-from huiminbao.enrollment.domain import format_fen
+from huiminbao.core.money import format_fen
 from huiminbao.identity.sms_domain import SmsTemplate, SmsText
 
 

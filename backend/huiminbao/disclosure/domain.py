@@ -117,13 +117,6 @@ def format_percent(hundredths: int | None) -> str | None:
     return f"{sign}{whole}.{part:02d}%"
 
 
-def format_yuan(amount_fen: int) -> str:
-    """Plain yuan with two decimals (for CSV cells): 15000 -> "150.00"."""
-    sign = "-" if amount_fen < 0 else ""
-    yuan, fen = divmod(abs(amount_fen), 100)
-    return f"{sign}{yuan}.{fen:02d}"
-
-
 # ---------------------------------------------------------------- complaints
 
 

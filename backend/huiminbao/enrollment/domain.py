@@ -216,9 +216,3 @@ def cancel_refusal(status: PolicyStatus, coverage_starts_on: date,
                           f"保障期已于{coverage_starts_on:%Y年%m月%d日}开始，不能退保。"
                           "如有疑问请联系承保公司客服")
     return None
-
-
-def format_fen(amount_fen: int) -> str:
-    sign = "-" if amount_fen < 0 else ""
-    yuan, fen = divmod(abs(amount_fen), 100)
-    return f"{sign}¥{yuan:,}.{fen:02d}"

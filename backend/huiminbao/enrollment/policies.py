@@ -22,13 +22,13 @@ from huiminbao.catalog.models import Product
 from huiminbao.core.clock import CHINA_TZ
 from huiminbao.core.container import Container
 from huiminbao.core.errors import DomainError, Forbidden, InvalidInput, NotFound, RuleViolation
+from huiminbao.core.money import format_fen
 from huiminbao.enrollment import numbers
 from huiminbao.enrollment.domain import (
     OrderStatus,
     PaymentMethod,
     PolicyStatus,
     cancel_refusal,
-    format_fen,
     policy_transition,
     transition,
 )

@@ -35,6 +35,7 @@ from huiminbao.core.errors import (
 from huiminbao.core.idempotency import link_resource
 from huiminbao.core.idnumber import age_on
 from huiminbao.core.masking import mask_name
+from huiminbao.core.money import format_fen
 from huiminbao.enrollment import numbers
 from huiminbao.enrollment.domain import (
     PAYMENT_ATTEMPT_WINDOW,
@@ -44,7 +45,6 @@ from huiminbao.enrollment.domain import (
     PolicyStatus,
     can_pay_from_personal_account,
     eligibility,
-    format_fen,
     is_subsidized,
     price,
     transition,

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 from huiminbao.core.clock import CHINA_TZ
-from huiminbao.enrollment.domain import format_fen
+from huiminbao.core.money import format_fen
 from huiminbao.identity.domain import Action
 
 MAX_VALID_DAYS = 366  # a grant lasts at most one year

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from huiminbao.core.money import format_yuan
 from huiminbao.disclosure.domain import (
     COMPLAINT_TRANSITIONS,
     ComplaintStatus,
@@ -17,7 +18,6 @@ from huiminbao.disclosure.domain import (
     complaint_no,
     complaint_transition,
     format_percent,
-    format_yuan,
     is_overdue,
     normalize_text,
     payout_ratio_hundredths,
