@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from huiminbao.catalog.domain import EnrollmentWindow
+from huiminbao.core.states import StateMachine
 from huiminbao.registry.port import Assistance, PersonStatus, RegistryPerson, Scheme
 
 UNPAID_ORDER_LIFETIME = timedelta(minutes=30)
@@ -55,7 +56,7 @@ _ORDER_LABELS = {
     OrderStatus.REFUNDED: "已退款",
 }
 
-ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+ORDER_TRANSITIONS = StateMachine({
     OrderStatus.PENDING_PAYMENT: frozenset({
         OrderStatus.PAID, OrderStatus.CANCELLED, OrderStatus.EXPIRED,
     }),
@@ -64,7 +65,7 @@ ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.CANCELLED: frozenset(),
     OrderStatus.EXPIRED: frozenset(),
     OrderStatus.REFUNDED: frozenset(),
-}
+})
 
 
 class PolicyStatus(StrEnum):
@@ -76,28 +77,14 @@ class PolicyStatus(StrEnum):
         return {PolicyStatus.ACTIVE: "有效", PolicyStatus.CANCELLED: "已退保"}[self]
 
 
-POLICY_TRANSITIONS: dict[PolicyStatus, frozenset[PolicyStatus]] = {
+POLICY_TRANSITIONS = StateMachine({
     PolicyStatus.ACTIVE: frozenset({PolicyStatus.CANCELLED}),
     PolicyStatus.CANCELLED: frozenset(),
-}
+})
 
 
-class InvalidTransition(Exception):
-    def __init__(self, current: StrEnum, target: StrEnum) -> None:
-        super().__init__(f"{current.value} -> {target.value} is not allowed")
-        self.current, self.target = current, target
-
-
-def transition(current: OrderStatus, target: OrderStatus) -> OrderStatus:
-    if target not in ORDER_TRANSITIONS[current]:
-        raise InvalidTransition(current, target)
-    return target
-
-
-def policy_transition(current: PolicyStatus, target: PolicyStatus) -> PolicyStatus:
-    if target not in POLICY_TRANSITIONS[current]:
-        raise InvalidTransition(current, target)
-    return target
+transition = ORDER_TRANSITIONS.transition
+policy_transition = POLICY_TRANSITIONS.transition
 
 
 class PaymentMethod(StrEnum):

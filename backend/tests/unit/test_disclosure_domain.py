@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime
 import pytest
 
 from huiminbao.core.money import format_yuan
+from huiminbao.core.states import InvalidTransition
 from huiminbao.disclosure.domain import (
     COMPLAINT_TRANSITIONS,
     ComplaintStatus,
-    InvalidTransition,
     add_working_days,
     age_band,
     channel_of,
