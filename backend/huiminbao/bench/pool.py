@@ -25,6 +25,7 @@ from huiminbao.audit.models import Consent
 from huiminbao.catalog.models import Product
 from huiminbao.core import idnumber
 from huiminbao.core.container import Container
+from huiminbao.core.crypto import blind_index
 from huiminbao.identity.domain import SESSION_TTL, BindingVerification, Role, hash_secret
 from huiminbao.identity.models import AuthSession, Person, UserAccount
 from huiminbao.registry.models import RegistryAccountRow, RegistryPersonRow
@@ -108,7 +109,7 @@ def sign_in_pool(c: Container, product_id: int, size: int) -> list[PoolMember]:
         eligible = eligible_persons(session, product, size + 50)
         phones = [phone for _row, _id, _name, phone in eligible if phone]
         taken = set(session.scalars(select(UserAccount.phone).where(
-            UserAccount.phone.in_(phones)))) if phones else set()
+            UserAccount.phone_index.in_([blind_index(p) for p in phones])))) if phones else set()
     counts: dict[str, int] = {}
     for phone in phones:
         counts[phone] = counts.get(phone, 0) + 1

@@ -402,7 +402,7 @@ def verify_at_counter(c: Container, staff_account_id: int, staff_role: Role, pho
     resident signed the two consents on paper at the counter (the caller checked)."""
     phone = check_phone(phone)
     with c.db.read() as session:
-        account = session.scalars(select(UserAccount).where(UserAccount.phone == phone)).first()
+        account = session.scalars(select(UserAccount).where(UserAccount.phone_is(phone))).first()
         account_id = account.id if account is not None else None
     if account_id is None or account is None or Role(account.role) is not Role.RESIDENT:
         message = "该手机号尚未登录过惠民保，请居民先用此手机号登录一次后再核验"

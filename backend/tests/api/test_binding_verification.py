@@ -105,7 +105,7 @@ def test_owner_verified_binding_displaces_the_unverified_one_and_both_phones_are
     assert again.status_code == 409 and again.get_json()["code"] == "identity_taken"
     with wired.db.read() as session:
         holder = session.scalars(select(UserAccount).where(
-            UserAccount.phone == ZHANG_REGISTRY_PHONE)).one()
+            UserAccount.phone_is(ZHANG_REGISTRY_PHONE))).one()
         assert holder.binding_verified_by == "registry_phone"
         events = session.scalars(select(AuditEvent).where(
             AuditEvent.action == "identity.displace")).all()
@@ -213,7 +213,7 @@ def test_counter_verification_records_the_staff_member(
 
     with wired.db.read() as session:
         account = session.scalars(select(UserAccount).where(
-            UserAccount.phone == owner_phone)).one()
+            UserAccount.phone_is(owner_phone))).one()
         assert account.binding_verified_by_staff_id == staff.me["account_id"]
         bound = session.scalars(select(AuditEvent).where(
             AuditEvent.action == "identity.bind", AuditEvent.outcome == "ok",

@@ -211,7 +211,7 @@ def clerk_account(wired: Container, phone: str) -> int:
 
     with wired.db.read() as session:
         return int(session.scalars(select(UserAccount.id).where(
-            UserAccount.phone == phone)).one())
+            UserAccount.phone_is(phone))).one())
 
 
 def _assign(admin: Session, wired: Container, phone: str, insurer: str) -> Session:

@@ -62,7 +62,7 @@ def _attempt(c: Container, account_id: int, name: str, id_number: str,
 
 def _holders(c: Container, id_number: str) -> list[UserAccount]:
     with c.db.read() as session:
-        person_id = session.scalars(select(Person.id).where(Person.id_number == id_number)).one()
+        person_id = session.scalars(select(Person.id).where(Person.id_number_is(id_number))).one()
         return list(session.scalars(select(UserAccount).where(
             UserAccount.person_id == person_id)))
 
