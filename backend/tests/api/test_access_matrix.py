@@ -167,6 +167,12 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("claims_admin.AdminClaimDecision", "POST"): REVIEWERS,
     ("disclosure.ComplaintQueue", "GET"): REVIEWERS,
     ("disclosure.ComplaintReplies", "POST"): REVIEWERS,
+    ("console.ProductCoinsurers", "GET"): ADMIN,
+    ("console.ProductCoinsurers", "PUT"): ADMIN,
+    ("console.ProductSurplus", "GET"): ADMIN,
+    ("console.ProductSurplus", "PUT"): ADMIN,
+    ("console.InsurerStaffMember", "PUT"): ADMIN,
+    ("console.InsurerStatement", "GET"): REVIEWERS,
     ("console.CounterEnrollments", "POST"): COUNTER,
     ("console.CounterIdentityChecks", "POST"): COUNTER,
     ("proxy.StaffGrants", "GET"): COUNTER,
@@ -176,7 +182,7 @@ ACCESS: dict[tuple[str, str], Access] = {
 }
 
 # Path values that match each route's converters (the objects need not exist).
-_PATH_VALUES = {"product_id": 1, "member_id": 1, "grant_id": 1, "document_id": 1,
+_PATH_VALUES = {"product_id": 1, "account_id": 1, "member_id": 1, "grant_id": 1, "document_id": 1,
                 "filename": "app.js", "kind": "privacy", "order_no": "HM000000000000000000",
                 "policy_no": "XHYL2027000000000000", "claim_no": "LP000000000000",
                 "complaint_no": "TS000000000000", "batch_no": "PL000000000000",

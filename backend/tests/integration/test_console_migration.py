@@ -11,6 +11,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
 from huiminbao.app import build_container
+from huiminbao.audit.consents import CONSENT_TEXTS
+from huiminbao.audit.models import Consent
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.config import Settings
@@ -37,6 +39,10 @@ def _one_subsidized_order(url: str, clock: MovableClock) -> None:
                                   created_at=clock.now())
             session.add(account)
             session.flush()
+            # Bound as the API binds: with both consents standing (the consent gate checks them).
+            session.add_all(Consent(account_id=account.id, kind=kind.value,
+                                    text_version=consent.version, granted_at=clock.now())
+                            for kind, consent in CONSENT_TEXTS.items())
             actor = Actor(account.id, Role.RESIDENT, person.id, 0, clock.now(), "test")
         subject = Subject(person.id, Basis.SELF)
         request = services.EnrollmentRequest(

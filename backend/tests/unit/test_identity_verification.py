@@ -19,6 +19,7 @@ from huiminbao.identity.verification import (
     SimulatedIdentityVerifier,
 )
 from huiminbao.registry.port import Assistance, PersonStatus, RegistryPerson, Scheme
+from huiminbao.standins import STANDIN_FIELD_KEYS, STANDIN_INDEX_KEY
 from huiminbao.wiring import build_identity_checks, identity_check_problem
 
 ZHANG = ("330106198803150130", "张伟")
@@ -82,7 +83,9 @@ def _settings(tmp_path: Path, env: dict[str, str], *, production: bool) -> Setti
     if production:
         base |= {"HUIMINBAO_MODE": "production", "HUIMINBAO_SECRET_KEY": "s" * 40,
                  "HUIMINBAO_PUBLIC_URL": "https://hmb.example.gov.cn",
-                 "REDIS_URL": "redis://127.0.0.1:6379/13"}
+                 "REDIS_URL": "redis://127.0.0.1:6379/13",
+                 "HUIMINBAO_FIELD_KEYS": STANDIN_FIELD_KEYS,
+                 "HUIMINBAO_INDEX_KEY": STANDIN_INDEX_KEY}
     return Settings.from_env(base | env)
 
 
