@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 
 class BenefitCategory(StrEnum):
@@ -196,8 +198,8 @@ class ProductDraft:
     @property
     def effective_subsidized_tier(self) -> str | None:
         if self.subsidized_tier is not None:
-            return self.subsidized_tier
-        return cheapest_tier_code(self.tiers)
+            return self.subsidized_tier  # an unknown code is refused by validate_product
+        return subsidized_tier_code(self.tiers, None)
 
 
 @dataclass(frozen=True)
@@ -207,8 +209,19 @@ class Violation:
     message: str  # Chinese, names the rule
 
 
-def cheapest_tier_code(tiers: tuple[TierDraft, ...]) -> str | None:
-    """The tier the subsidy pays by default: the lowest premium, the first listed on a tie."""
+class _Priced(Protocol):
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def premium_fen(self) -> int: ...
+
+
+def subsidized_tier_code(tiers: Sequence[_Priced], configured: str | None) -> str | None:
+    """The tier the subsidy fund buys (003 三(三)3): the product's configured tier, else the
+    lowest premium, the first listed on a tie. ``tiers`` in the product's order."""
+    if configured is not None and any(tier.code == configured for tier in tiers):
+        return configured
     if not tiers:
         return None
     return min(enumerate(tiers), key=lambda pair: (pair[1].premium_fen, pair[0]))[1].code

@@ -25,6 +25,7 @@ from huiminbao.catalog.domain import (
     CoveragePeriod,
     EnrollmentWindow,
     ProductStatus,
+    subsidized_tier_code,
 )
 from huiminbao.core.db import Base, BigIntPk, UtcDateTime
 
@@ -112,11 +113,8 @@ class Product(Base):
     @property
     def subsidized_tier(self) -> Tier | None:
         """The tier the subsidy fund pays for: the configured one, else the cheapest."""
-        if self.subsidized_tier_code is not None:
-            return self.tier(self.subsidized_tier_code)
-        if not self.tiers:
-            return None
-        return min(self.tiers, key=lambda tier: (tier.premium_fen, tier.position))
+        code = subsidized_tier_code(self.tiers, self.subsidized_tier_code)
+        return self.tier(code) if code is not None else None
 
     @property
     def subsidized_category_list(self) -> list[str]:

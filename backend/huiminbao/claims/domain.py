@@ -18,7 +18,8 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from huiminbao.core.clock import to_china_time
-from huiminbao.enrollment.domain import format_fen
+from huiminbao.core.money import format_fen
+from huiminbao.core.states import StateMachine
 from huiminbao.identity.sms_domain import SmsTemplate, SmsText
 
 
@@ -63,7 +64,7 @@ OPEN_STATUSES = frozenset({
 # How a claim comes into being: online, or settled by a hospital.
 INITIAL_STATUSES = frozenset({ClaimStatus.SUBMITTED, ClaimStatus.SETTLED})
 
-TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
+TRANSITIONS = StateMachine({
     ClaimStatus.SUBMITTED: frozenset({ClaimStatus.UNDER_REVIEW}),
     ClaimStatus.UNDER_REVIEW: frozenset({
         ClaimStatus.SUPPLEMENT_REQUESTED, ClaimStatus.APPROVED, ClaimStatus.REJECTED,
@@ -73,19 +74,10 @@ TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
     ClaimStatus.PAID: frozenset(),
     ClaimStatus.REJECTED: frozenset(),
     ClaimStatus.SETTLED: frozenset(),
-}
+})
 
 
-class InvalidTransition(Exception):
-    def __init__(self, current: ClaimStatus, target: ClaimStatus) -> None:
-        super().__init__(f"{current.value} -> {target.value} is not allowed")
-        self.current, self.target = current, target
-
-
-def transition(current: ClaimStatus, target: ClaimStatus) -> ClaimStatus:
-    if target not in TRANSITIONS[current]:
-        raise InvalidTransition(current, target)
-    return target
+transition = TRANSITIONS.transition
 
 
 class Channel(StrEnum):

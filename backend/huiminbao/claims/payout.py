@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from huiminbao.catalog.domain import BASIS_POINTS, BenefitCategory
-from huiminbao.enrollment.domain import format_fen
+from huiminbao.core.money import format_fen
 
 CATEGORY_ORDER: tuple[BenefitCategory, ...] = (
     BenefitCategory.COMPLIANT, BenefitCategory.REASONABLE, BenefitCategory.SPECIAL_DRUG,

@@ -32,7 +32,6 @@ from huiminbao.claims.domain import (
     Channel,
     ClaimStatus,
     Decision,
-    InvalidTransition,
     approval_step,
     claim_no,
     claimant_sms,
@@ -64,6 +63,7 @@ from huiminbao.core.container import Container
 from huiminbao.core.crypto import open_sealed, seal
 from huiminbao.core.errors import Busy, Conflict, InvalidInput, NotFound, RuleViolation
 from huiminbao.core.idempotency import link_resource
+from huiminbao.core.states import InvalidTransition
 from huiminbao.enrollment.domain import PolicyStatus
 from huiminbao.enrollment.models import Policy
 from huiminbao.identity import consent_gate

@@ -47,7 +47,8 @@ from huiminbao.core import idnumber
 from huiminbao.core.container import Container
 from huiminbao.core.errors import Conflict, InvalidInput
 from huiminbao.core.masking import mask_id_number
-from huiminbao.enrollment.domain import PolicyStatus, format_fen
+from huiminbao.core.money import format_fen
+from huiminbao.enrollment.domain import PolicyStatus
 from huiminbao.enrollment.models import Policy
 from huiminbao.identity.domain import hash_secret
 from huiminbao.identity.models import Person

@@ -27,6 +27,7 @@ from huiminbao.catalog.models import InsurerStaff, Product, ProductInsurer
 from huiminbao.core.clock import CHINA_TZ, to_china_time
 from huiminbao.core.container import Container
 from huiminbao.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from huiminbao.core.money import format_yuan
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.domain import Role
 from huiminbao.identity.models import UserAccount
@@ -264,12 +265,6 @@ def account_balances(session: Session, product_id: int) -> dict[str, int]:
 CSV_HEADER = ("日期时间", "类型", "业务编号", "金额（元）")
 
 
-def _yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    whole, rest = divmod(abs(fen), 100)
-    return f"{sign}{whole}.{rest:02d}"
-
-
 def statement_csv(s: Statement) -> bytes:
     """UTF-8 with a byte-order mark (Excel reads the Chinese): one line per ledger entry, then
     the totals."""
@@ -283,12 +278,12 @@ def statement_csv(s: Statement) -> bytes:
     writer.writerow(CSV_HEADER)
     for line in s.lines:
         writer.writerow((f"{to_china_time(line.occurred_at):%Y-%m-%d %H:%M:%S}",
-                         line.kind_label, line.reference, _yuan(line.amount_fen)))
+                         line.kind_label, line.reference, format_yuan(line.amount_fen)))
     writer.writerow(())
-    writer.writerow(("保费收入合计", "", "", _yuan(s.premiums_fen)))
-    writer.writerow(("退费合计", "", "", _yuan(-s.refunds_fen)))
-    writer.writerow(("理赔赔付合计", "", "", _yuan(-s.payouts_fen)))
-    writer.writerow(("净额", "", "", _yuan(s.net_fen)))
+    writer.writerow(("保费收入合计", "", "", format_yuan(s.premiums_fen)))
+    writer.writerow(("退费合计", "", "", format_yuan(-s.refunds_fen)))
+    writer.writerow(("理赔赔付合计", "", "", format_yuan(-s.payouts_fen)))
+    writer.writerow(("净额", "", "", format_yuan(s.net_fen)))
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

@@ -17,15 +17,15 @@ from huiminbao.catalog.domain import ProductStatus
 from huiminbao.catalog.models import Product
 from huiminbao.core.container import Container
 from huiminbao.core.errors import InvalidInput, RuleViolation
-from huiminbao.core.masking import mask_name
+from huiminbao.core.masking import mask_name, normalize_name
 from huiminbao.enrollment import services
-from huiminbao.enrollment.domain import PaymentMethod, PolicyStatus
+from huiminbao.enrollment.domain import PaymentMethod, PolicyStatus, eligibility, window_refusal
 from huiminbao.enrollment.models import Order, OrderItem, Policy
 from huiminbao.identity.access import Subject
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.domain import Basis
 from huiminbao.payments import ledger
-from huiminbao.registry.port import PersonStatus, RegistryPerson
+from huiminbao.registry.port import RegistryPerson
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,9 @@ def open_product(c: Container, product_id: int) -> Product:
             .options(selectinload(Product.tiers))).one_or_none()
     if product is None or product.status != ProductStatus.PUBLISHED.value:
         raise InvalidInput("请选择已发布的产品", errors={"product_id": ["未找到已发布的该产品"]})
-    if not product.window.is_open_on(c.clock.today()):
-        raise RuleViolation(
-            f"{product.name}当前不在投保期内（投保期为{product.window_opens_on:%Y年%m月%d日}至"
-            f"{product.window_closes_on:%Y年%m月%d日}）", code="window_closed")
+    closed = window_refusal(product.name, product.window, c.clock.today())
+    if closed is not None:
+        raise RuleViolation(closed.message, code=closed.code)
     return product
 
 
@@ -100,17 +99,13 @@ def paid_from(c: Container, product_id: int, person_id: int, account: str) -> st
 def registry_problem(found: RegistryPerson | None, typed_name: str, city_code: str,
                      city_name: str) -> str | None:
     """Why a listed person cannot be enrolled, in the third person (for reports)."""
-    from huiminbao.core.masking import normalize_name
-
-    if found is None:
-        return "未查询到该人员的基本医疗保险参保信息"
+    refusal = eligibility(found, city_code, city_name)
+    if refusal is not None and refusal.code == "not_insured":
+        return refusal.report
+    assert found is not None
     if normalize_name(found.name) != normalize_name(typed_name):
         return "姓名与医保登记信息不一致"
-    if found.city_code != city_code:
-        return f"基本医疗保险参保地不在{city_name}，不能参加本产品"
-    if found.status is not PersonStatus.ACTIVE:
-        return "基本医疗保险处于暂停（中断）状态，恢复正常参保后方可参保"
-    return None
+    return refusal.report if refusal is not None else None
 
 
 def masked(name: str) -> str:

@@ -29,7 +29,7 @@ from huiminbao.core.clock import to_china_time
 from huiminbao.core.container import Container
 from huiminbao.core.errors import DomainError, NotFound
 from huiminbao.core.masking import mask_id_number, mask_name, normalize_name
-from huiminbao.enrollment.domain import PaymentMethod
+from huiminbao.enrollment.domain import PaymentMethod, subsidy_covers
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.services import person_for
 from huiminbao.registry.port import Assistance, RegistryPerson
@@ -130,7 +130,7 @@ def _check_rows(c: Container, product: Product, file: CsvFile) -> list[_Checked]
     today = c.clock.today()
     seen: dict[str, int] = {}
     checked: list[_Checked] = []
-    allowed = set(product.subsidized_category_list)
+    allowed = product.subsidized_category_list
     for row in file.rows:
         raw_id, raw_name, raw_category = (row.values[key] for key in HEADER)
         item = _Checked(row.line, raw_id, normalize_name(raw_name), category_of(raw_category),
@@ -140,7 +140,7 @@ def _check_rows(c: Container, product: Product, file: CsvFile) -> list[_Checked]
             item.reason = _row_problem(item, raw_id, raw_category, today, seen)
         if item.reason is not None:
             item.outcome = "failed"
-        elif item.category is not None and item.category.value not in allowed:
+        elif item.category is not None and not subsidy_covers(item.category.value, allowed):
             item.outcome = "skipped"
             item.reason = f"本产品的资助人群不含“{item.category.label}”"
     return checked

@@ -28,7 +28,7 @@ from huiminbao.disclosure.domain import (
     REPLY_MAX_CHARS,
     ComplaintCategory,
     ComplaintStatus,
-    InvalidTransition,
+    InvalidComplaintTransition,
     complaint_no,
     complaint_transition,
     is_overdue,
@@ -290,7 +290,7 @@ def reply(c: Container, actor: Actor, number: str, message: str,
                             else current)
         try:
             new_status = complaint_transition(current, wanted)
-        except InvalidTransition as exc:
+        except InvalidComplaintTransition as exc:
             raise RuleViolation(exc.message, code="invalid_transition",
                                 errors={"status": [exc.message]}) from exc
         complaint.replies.append(ComplaintReply(

@@ -24,6 +24,7 @@ from enum import StrEnum
 
 from huiminbao.core.clock import CHINA_TZ, to_china_time
 from huiminbao.core.idnumber import age_on
+from huiminbao.core.states import InvalidTransition, StateMachine
 from huiminbao.identity.sms_domain import SmsTemplate, SmsText
 
 # ---------------------------------------------------------------- enrolled persons
@@ -117,13 +118,6 @@ def format_percent(hundredths: int | None) -> str | None:
     return f"{sign}{whole}.{part:02d}%"
 
 
-def format_yuan(amount_fen: int) -> str:
-    """Plain yuan with two decimals (for CSV cells): 15000 -> "150.00"."""
-    sign = "-" if amount_fen < 0 else ""
-    yuan, fen = divmod(abs(amount_fen), 100)
-    return f"{sign}{yuan}.{fen:02d}"
-
-
 # ---------------------------------------------------------------- complaints
 
 
@@ -163,18 +157,11 @@ class ComplaintStatus(StrEnum):
         }[self]
 
 
-COMPLAINT_TRANSITIONS: dict[ComplaintStatus, frozenset[ComplaintStatus]] = {
-    ComplaintStatus.RECEIVED: frozenset({ComplaintStatus.IN_PROGRESS}),
-    ComplaintStatus.IN_PROGRESS: frozenset({ComplaintStatus.IN_PROGRESS,
-                                            ComplaintStatus.RESOLVED}),
-    ComplaintStatus.RESOLVED: frozenset(),
-}
 
 
-class InvalidTransition(Exception):
-    def __init__(self, current: ComplaintStatus, target: ComplaintStatus) -> None:
-        super().__init__(f"{current.value} -> {target.value} is not allowed")
-        self.current, self.target = current, target
+class InvalidComplaintTransition(InvalidTransition):
+    current: ComplaintStatus
+    target: ComplaintStatus
 
     @property
     def message(self) -> str:
@@ -185,10 +172,13 @@ class InvalidTransition(Exception):
         return f"投诉状态不能从“{self.current.label}”变为“{self.target.label}”"
 
 
-def complaint_transition(current: ComplaintStatus, target: ComplaintStatus) -> ComplaintStatus:
-    if target not in COMPLAINT_TRANSITIONS[current]:
-        raise InvalidTransition(current, target)
-    return target
+COMPLAINT_TRANSITIONS = StateMachine({
+    ComplaintStatus.RECEIVED: frozenset({ComplaintStatus.IN_PROGRESS}),
+    ComplaintStatus.IN_PROGRESS: frozenset({ComplaintStatus.IN_PROGRESS,
+                                            ComplaintStatus.RESOLVED}),
+    ComplaintStatus.RESOLVED: frozenset(),
+}, InvalidComplaintTransition)
+complaint_transition = COMPLAINT_TRANSITIONS.transition
 
 
 COMPLAINT_MIN_CHARS = 10

@@ -23,6 +23,7 @@ from huiminbao.core.clock import to_china_time
 from huiminbao.core.container import Container
 from huiminbao.core.db import Database
 from huiminbao.core.errors import InvalidInput, NotFound
+from huiminbao.core.money import format_yuan
 from huiminbao.disclosure import snapshots
 from huiminbao.disclosure.claims_figures import ClaimFigures
 from huiminbao.disclosure.domain import (
@@ -30,7 +31,6 @@ from huiminbao.disclosure.domain import (
     SCHEME_LABELS,
     Channel,
     format_percent,
-    format_yuan,
     payout_ratio_hundredths,
     surplus_fen,
 )

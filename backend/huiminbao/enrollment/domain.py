@@ -6,10 +6,13 @@ them raises ``InvalidTransition``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
+from huiminbao.catalog.domain import EnrollmentWindow
+from huiminbao.core.states import StateMachine
 from huiminbao.registry.port import Assistance, PersonStatus, RegistryPerson, Scheme
 
 UNPAID_ORDER_LIFETIME = timedelta(minutes=30)
@@ -53,7 +56,7 @@ _ORDER_LABELS = {
     OrderStatus.REFUNDED: "已退款",
 }
 
-ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+ORDER_TRANSITIONS = StateMachine({
     OrderStatus.PENDING_PAYMENT: frozenset({
         OrderStatus.PAID, OrderStatus.CANCELLED, OrderStatus.EXPIRED,
     }),
@@ -62,7 +65,7 @@ ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.CANCELLED: frozenset(),
     OrderStatus.EXPIRED: frozenset(),
     OrderStatus.REFUNDED: frozenset(),
-}
+})
 
 
 class PolicyStatus(StrEnum):
@@ -74,28 +77,14 @@ class PolicyStatus(StrEnum):
         return {PolicyStatus.ACTIVE: "有效", PolicyStatus.CANCELLED: "已退保"}[self]
 
 
-POLICY_TRANSITIONS: dict[PolicyStatus, frozenset[PolicyStatus]] = {
+POLICY_TRANSITIONS = StateMachine({
     PolicyStatus.ACTIVE: frozenset({PolicyStatus.CANCELLED}),
     PolicyStatus.CANCELLED: frozenset(),
-}
+})
 
 
-class InvalidTransition(Exception):
-    def __init__(self, current: StrEnum, target: StrEnum) -> None:
-        super().__init__(f"{current.value} -> {target.value} is not allowed")
-        self.current, self.target = current, target
-
-
-def transition(current: OrderStatus, target: OrderStatus) -> OrderStatus:
-    if target not in ORDER_TRANSITIONS[current]:
-        raise InvalidTransition(current, target)
-    return target
-
-
-def policy_transition(current: PolicyStatus, target: PolicyStatus) -> PolicyStatus:
-    if target not in POLICY_TRANSITIONS[current]:
-        raise InvalidTransition(current, target)
-    return target
+transition = ORDER_TRANSITIONS.transition
+policy_transition = POLICY_TRANSITIONS.transition
 
 
 class PaymentMethod(StrEnum):
@@ -128,7 +117,8 @@ class PaymentMethod(StrEnum):
 @dataclass(frozen=True)
 class Ineligible:
     code: str
-    message: str
+    message: str  # to the person (second person)
+    report: str = ""  # about the person, in staff reports (third person)
 
 
 def eligibility(person: RegistryPerson | None, city_code: str, city_name: str) -> Ineligible | None:
@@ -136,16 +126,28 @@ def eligibility(person: RegistryPerson | None, city_code: str, city_name: str) -
     health, pre-existing-condition or occupation condition (002 二(一), 003 二(一))."""
     if person is None:
         return Ineligible("not_insured", f"未查询到您在{city_name}的基本医疗保险参保信息，"
-                                         "本产品仅面向本市基本医保参保人员")
+                                         "本产品仅面向本市基本医保参保人员",
+                          "未查询到该人员的基本医疗保险参保信息")
     if person.city_code != city_code:
         return Ineligible("other_city", f"您的基本医疗保险参保地不在{city_name}，"
                                         "本产品仅面向本市基本医保参保人员。"
-                                        "请在参保地参加当地的惠民保产品")
+                                        "请在参保地参加当地的惠民保产品",
+                          f"基本医疗保险参保地不在{city_name}，不能参加本产品")
     if person.status is not PersonStatus.ACTIVE:
         return Ineligible("insurance_suspended", "您的基本医疗保险目前处于暂停（中断）状态，"
                                                  "恢复正常参保缴费后即可投保。"
-                                                 "如有疑问请咨询当地医保经办机构")
+                                                 "如有疑问请咨询当地医保经办机构",
+                          "基本医疗保险处于暂停（中断）状态，恢复正常参保后方可参保")
     return None
+
+
+def window_refusal(product_name: str, window: EnrollmentWindow, today: date) -> Ineligible | None:
+    """Enrollment happens only inside the product's window, both ends included (003 三(八))."""
+    if window.is_open_on(today):
+        return None
+    return Ineligible("window_closed",
+                      f"{product_name}当前不在投保期内（投保期为{window.opens_on:%Y年%m月%d日}至"
+                      f"{window.closes_on:%Y年%m月%d日}）")
 
 
 def can_pay_from_personal_account(person: RegistryPerson) -> bool:
@@ -157,8 +159,16 @@ SUBSIDIZED_GROUPS = frozenset({
 })
 
 
-def is_subsidized_group(person: RegistryPerson) -> bool:
-    return person.assistance in SUBSIDIZED_GROUPS
+def subsidy_covers(group: str, categories: Iterable[str]) -> bool:
+    """Whether a product whose subsidy buys for ``categories`` (its ``subsidized_categories``)
+    pays for a person of assistance ``group`` (003 三(三)3: only the groups the product names,
+    never someone outside every group). ``group`` is the registry's or the roster's value."""
+    return group in {a.value for a in SUBSIDIZED_GROUPS} and group in set(categories)
+
+
+def is_subsidized(person: RegistryPerson, categories: Iterable[str]) -> bool:
+    """Whether the product's subsidy pays for this person, as the registry knows them."""
+    return subsidy_covers(person.assistance.value, categories)
 
 
 @dataclass(frozen=True)
@@ -182,7 +192,14 @@ def coverage_started(starts_on: date, today: date) -> bool:
     return today >= starts_on
 
 
-def format_fen(amount_fen: int) -> str:
-    sign = "-" if amount_fen < 0 else ""
-    yuan, fen = divmod(abs(amount_fen), 100)
-    return f"{sign}¥{yuan:,}.{fen:02d}"
+def cancel_refusal(status: PolicyStatus, coverage_starts_on: date,
+                   today: date) -> Ineligible | None:
+    """A live policy may be cancelled, with the full premium back, until its coverage starts;
+    only its holder may ask (checked by the caller: that is an access question)."""
+    if status is not PolicyStatus.ACTIVE:
+        return Ineligible("already_cancelled", "该保单已退保")
+    if coverage_started(coverage_starts_on, today):
+        return Ineligible("coverage_started",
+                          f"保障期已于{coverage_starts_on:%Y年%m月%d日}开始，不能退保。"
+                          "如有疑问请联系承保公司客服")
+    return None

@@ -22,12 +22,13 @@ from huiminbao.catalog.models import Product
 from huiminbao.core.clock import CHINA_TZ
 from huiminbao.core.container import Container
 from huiminbao.core.errors import DomainError, Forbidden, InvalidInput, NotFound, RuleViolation
+from huiminbao.core.money import format_fen
 from huiminbao.enrollment import numbers
 from huiminbao.enrollment.domain import (
     OrderStatus,
     PaymentMethod,
     PolicyStatus,
-    format_fen,
+    cancel_refusal,
     policy_transition,
     transition,
 )
@@ -261,12 +262,10 @@ def cancel_policy(c: Container, actor: Actor, policy_no: str) -> PolicyDetails:
         if existing is not None:
             refund_no = existing.refund_no  # cancelled already: just make sure the money went
         else:
-            if PolicyStatus(policy.status) is not PolicyStatus.ACTIVE:
-                raise RuleViolation("该保单已退保", code="already_cancelled")
-            if today >= policy.coverage_starts_on:
-                raise RuleViolation(
-                    f"保障期已于{policy.coverage_starts_on:%Y年%m月%d日}开始，不能退保。"
-                    "如有疑问请联系承保公司客服", code="coverage_started")
+            refusal = cancel_refusal(PolicyStatus(policy.status), policy.coverage_starts_on,
+                                     today)
+            if refusal is not None:
+                raise RuleViolation(refusal.message, code=refusal.code)
             item = session.get(OrderItem, policy.order_item_id)
             assert item is not None
             order = session.scalars(select(Order).where(Order.id == item.order_id)

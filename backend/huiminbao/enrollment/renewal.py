@@ -17,8 +17,9 @@ from huiminbao.core.clock import CHINA_TZ
 from huiminbao.core.container import Container
 from huiminbao.core.errors import DomainError, NotFound, RuleViolation
 from huiminbao.core.masking import mask_name
+from huiminbao.core.money import format_fen
 from huiminbao.enrollment import services
-from huiminbao.enrollment.domain import PaymentMethod, PolicyStatus, format_fen
+from huiminbao.enrollment.domain import PaymentMethod, PolicyStatus
 from huiminbao.enrollment.models import Policy, RenewalNotice
 from huiminbao.identity.access import Subject
 from huiminbao.identity.auth import Actor

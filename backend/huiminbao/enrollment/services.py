@@ -35,6 +35,7 @@ from huiminbao.core.errors import (
 from huiminbao.core.idempotency import link_resource
 from huiminbao.core.idnumber import age_on
 from huiminbao.core.masking import mask_name
+from huiminbao.core.money import format_fen
 from huiminbao.enrollment import numbers
 from huiminbao.enrollment.domain import (
     PAYMENT_ATTEMPT_WINDOW,
@@ -44,10 +45,10 @@ from huiminbao.enrollment.domain import (
     PolicyStatus,
     can_pay_from_personal_account,
     eligibility,
-    format_fen,
-    is_subsidized_group,
+    is_subsidized,
     price,
     transition,
+    window_refusal,
 )
 from huiminbao.enrollment.models import Order, OrderItem, Policy, Refund, SubsidyUse
 from huiminbao.identity import consent_gate
@@ -178,23 +179,13 @@ def payable_sources(product: Product) -> list[BalanceKind]:
     return [BalanceKind(kind) for kind in product.payable_balances.split(",")]
 
 
-def subsidized_tier(product: Product) -> Tier:
-    code = getattr(product, "subsidized_tier_code", None)
-    tier = product.tier(code) if code else None
-    return tier or min(product.tiers, key=lambda t: (t.premium_fen, t.position))
-
-
 def _open_product(c: Container, product_id: int) -> Product:
     product = c.products.get(product_id)
     if product is None:
         raise NotFound("未找到该产品")
-    today = c.clock.today()
-    if not product.window.is_open_on(today):
-        opens, closes = product.window_opens_on, product.window_closes_on
-        raise RuleViolation(
-            f"当前不在投保期内（投保期为{opens:%Y年%m月%d日}至{closes:%Y年%m月%d日}）",
-            code="window_closed",
-        )
+    closed = window_refusal(product.name, product.window, c.clock.today())
+    if closed is not None:
+        raise RuleViolation(closed.message, code=closed.code)
     return product
 
 
@@ -261,7 +252,8 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
     _refuse_taken(product, [people[pid] for pid in person_ids], taken)
 
     subsidized = [pid for pid in person_ids
-                  if is_subsidized_group(registered[people[pid].id_number])]
+                  if is_subsidized(registered[people[pid].id_number],
+                                   product.subsidized_category_list)]
     subsidy_used: set[int] = set()
     if subsidized:
         with c.db.read() as session:
@@ -274,7 +266,9 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
         assert tier is not None
         subsidy_base = None
         if person.id in subsidized and person.id not in subsidy_used:
-            subsidy_base = subsidized_tier(product).premium_fen
+            subsidized_tier = product.subsidized_tier
+            assert subsidized_tier is not None  # a product has at least one tier
+            subsidy_base = subsidized_tier.premium_fen
         cost = price(tier.premium_fen, subsidy_base)
         relation, verified = relations[person.id]
         lines.append(Line(person, registered[person.id_number], tier, cost.premium_fen,

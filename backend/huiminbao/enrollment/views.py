@@ -6,7 +6,7 @@ from typing import Any
 
 from huiminbao.core.clock import Clock
 from huiminbao.core.masking import mask_id_number, mask_name, mask_phone
-from huiminbao.enrollment.domain import OrderStatus, PaymentMethod, PolicyStatus
+from huiminbao.enrollment.domain import OrderStatus, PaymentMethod, PolicyStatus, cancel_refusal
 from huiminbao.enrollment.models import Order
 from huiminbao.enrollment.policies import (
     PolicyDetails,
@@ -119,9 +119,8 @@ def policy_view(details: PolicyDetails, clock: Clock, verify_url: str, qr_url: s
         "coverage_ends_on": policy.coverage_ends_on,
         "issued_at": policy.issued_at,
         "cancelled_at": policy.cancelled_at,
-        "can_cancel": status is PolicyStatus.ACTIVE
-        and viewer_person_id == policy.holder_person_id
-        and clock.today() < policy.coverage_starts_on,
+        "can_cancel": viewer_person_id == policy.holder_person_id
+        and cancel_refusal(status, policy.coverage_starts_on, clock.today()) is None,
         "refund": None if refund is None else {
             "refund_no": refund.refund_no, "amount_fen": refund.amount_fen,
             "subsidy_fen": refund.subsidy_fen, "status": refund.status,

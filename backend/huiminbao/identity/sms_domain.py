@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from huiminbao.core.states import InvalidTransition, StateMachine
+
 SIGNATURE = "【西湖益联保】"  # shown in the outbox; a provider adds its registered sign name
 _ID_NUMBER = re.compile(r"\d{17}[\dXx]")
 
@@ -192,7 +194,11 @@ class SmsStatus(StrEnum):
                 SmsStatus.GIVEN_UP: "已放弃"}[self]
 
 
-TRANSITIONS: Mapping[SmsStatus, frozenset[SmsStatus]] = {
+class InvalidSmsTransition(InvalidTransition, ValueError):
+    """An SMS status move the table refuses (also a ValueError, as it always was)."""
+
+
+TRANSITIONS = StateMachine({
     SmsStatus.QUEUED: frozenset({SmsStatus.SENDING, SmsStatus.GIVEN_UP}),
     # A lease that ran out is taken over: sending -> sending (the next attempt).
     SmsStatus.SENDING: frozenset({SmsStatus.SENT, SmsStatus.FAILED, SmsStatus.GIVEN_UP,
@@ -200,19 +206,10 @@ TRANSITIONS: Mapping[SmsStatus, frozenset[SmsStatus]] = {
     SmsStatus.FAILED: frozenset({SmsStatus.SENDING, SmsStatus.GIVEN_UP}),
     SmsStatus.SENT: frozenset(),
     SmsStatus.GIVEN_UP: frozenset(),
-}
+}, InvalidSmsTransition)
 
 
-class InvalidSmsTransition(ValueError):
-    def __init__(self, current: SmsStatus, target: SmsStatus) -> None:
-        super().__init__(f"an SMS cannot go from {current.value} to {target.value}")
-        self.current, self.target = current, target
-
-
-def transition(current: SmsStatus, target: SmsStatus) -> SmsStatus:
-    if target not in TRANSITIONS[current]:
-        raise InvalidSmsTransition(current, target)
-    return target
+transition = TRANSITIONS.transition
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from flask import Blueprint, Response, abort, make_response, redirect, render_te
 
 from huiminbao.core.clock import to_china_time
 from huiminbao.core.container import container
+from huiminbao.core.money import format_yuan
 from huiminbao.payments.gateway import GatewayRequestConflict, TradeNotFound, TradeState
 from huiminbao.payments.gateway_simulator import PayPage, SimulatedGateway
 
@@ -43,10 +44,6 @@ def _gateway() -> SimulatedGateway:
     return gateway
 
 
-def format_yuan(amount_fen: int) -> str:
-    return f"{amount_fen // 100:,}.{amount_fen % 100:02d}"
-
-
 def _state_key(page: PayPage) -> str | None:
     if page.trade_state.was_paid:
         return "paid"
@@ -66,7 +63,7 @@ def _render(
         TEMPLATE,
         page=page,
         merchant_name=gateway.merchant_name,
-        amount=format_yuan(page.amount_fen) if page else None,
+        amount=format_yuan(page.amount_fen, grouping=True) if page else None,
         expires_at=to_china_time(page.expires_at).strftime("%H:%M") if page else None,
         state=state,
         state_message=MESSAGES[state] if state else None,

@@ -60,6 +60,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from huiminbao.core.clock import CHINA_TZ, Clock, SystemClock
 from huiminbao.core.local_http import LocalHttpServer
+from huiminbao.core.money import format_fen, format_yuan
 from huiminbao.payments.wechatpay_v3 import (
     aes_gcm_encrypt,
     answer_message,
@@ -597,9 +598,6 @@ class WechatPayStandin:
         def on_day(instant: datetime | None) -> bool:
             return instant is not None and instant.astimezone(CHINA_TZ).date() == day
 
-        def yuan(fen: int) -> str:
-            return f"{fen // 100}.{fen % 100:02d}"
-
         def row(values: list[str]) -> str:
             return ",".join(f"`{value}" for value in values)
 
@@ -619,9 +617,10 @@ class WechatPayStandin:
                     lines.append(row([
                         f"{p.success_time.astimezone(CHINA_TZ):%Y-%m-%d %H:%M:%S}", p.appid,
                         self.mchid, "0", "", p.transaction_id, p.out_trade_no, "oUpF8u",
-                        p.trade_type, "SUCCESS", "OTHERS", "CNY", yuan(p.amount), "0.00", "0",
+                        p.trade_type, "SUCCESS", "OTHERS", "CNY", format_yuan(p.amount),
+                        "0.00", "0",
                         "0", "0.00", "0.00", "", "", _cell(p.description), "", "0.00", "0.60%",
-                        yuan(p.amount), "0.00", ""]))
+                        format_yuan(p.amount), "0.00", ""]))
             for r in self._refunds.values():
                 if r.status == "SUCCESS" and on_day(r.success_time):
                     assert r.success_time is not None
@@ -631,15 +630,17 @@ class WechatPayStandin:
                         f"{r.success_time.astimezone(CHINA_TZ):%Y-%m-%d %H:%M:%S}", p.appid,
                         self.mchid, "0", "", p.transaction_id or "", p.out_trade_no, "oUpF8u",
                         p.trade_type, "REFUND", "OTHERS", "CNY", "0.00", "0.00", r.refund_id,
-                        r.out_refund_no, yuan(r.amount), "0.00", "ORIGINAL", "SUCCESS",
-                        _cell(p.description), "", "0.00", "0.60%", "0.00", yuan(r.amount),
+                        r.out_refund_no, format_yuan(r.amount), "0.00", "ORIGINAL", "SUCCESS",
+                        _cell(p.description), "", "0.00", "0.60%", "0.00",
+                        format_yuan(r.amount),
                         ""]))
         if not lines:
             return None
         summary = ("总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,"
                    "申请退款总金额")
-        totals = row([str(len(lines)), yuan(paid_total), yuan(refund_total), "0.00", "0.00",
-                      yuan(paid_total), yuan(refund_total)])
+        totals = row([str(len(lines)), format_yuan(paid_total), format_yuan(refund_total),
+                      "0.00", "0.00",
+                      format_yuan(paid_total), format_yuan(refund_total)])
         return "\r\n".join([header, *lines, summary, totals]) + "\r\n"
 
     def authorized(self, method: str, path_query: str, body: bytes,
@@ -672,18 +673,18 @@ class WechatPayStandin:
         if payment is None:
             content = "<p>未找到该支付订单，请返回商户重新发起支付。</p>"
         elif state != "NOTPAY":
-            content = (f"<p class=\"amount\">¥{_yuan(payment.amount)}</p><p>"
+            content = (f"<p class=\"amount\">{format_fen(payment.amount)}</p><p>"
                        + ("该订单已支付。" if state in ("SUCCESS", "REFUND") else "该订单已关闭。")
                        + "</p>")
         else:
             content = (
                 f"<p>{esc(self.merchant_name)}</p><p>{esc(payment.description)}</p>"
-                f"<p class=\"amount\">¥{_yuan(payment.amount)}</p>"
+                f"<p class=\"amount\">{format_fen(payment.amount)}</p>"
                 f"<form method=\"post\" action=\"/pay/h5/confirm\">"
                 f"<input type=\"hidden\" name=\"prepay_id\" value=\"{esc(prepay_id)}\">"
                 f"<input type=\"hidden\" name=\"token\" value=\"{self.page_token(prepay_id)}\">"
                 f"<input type=\"hidden\" name=\"redirect_url\" value=\"{esc(redirect_url)}\">"
-                f"<button type=\"submit\">确认支付 ¥{_yuan(payment.amount)}</button></form>")
+                f"<button type=\"submit\">确认支付 {format_fen(payment.amount)}</button></form>")
         back = (f"<p><a href=\"{esc(redirect_url)}\">取消并返回商户</a></p>"
                 if redirect_url.startswith(("http://", "https://")) else "")
         alert = f"<p role=\"alert\">{esc(message)}</p>" if message else ""
@@ -695,10 +696,6 @@ class WechatPayStandin:
             "button{width:100%;padding:.8em;font-size:1.1em;background:#07c160;color:#fff;"
             "border:0;border-radius:6px}</style></head><body><h1>微信支付</h1>"
             f"{alert}{content}{back}</body></html>")
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen // 100:,}.{fen % 100:02d}"
 
 
 def _cell(text: str) -> str:

@@ -13,7 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 from huiminbao.core.clock import CHINA_TZ
-from huiminbao.enrollment.domain import format_fen
+from huiminbao.core.money import format_fen
+from huiminbao.core.states import StateMachine
 from huiminbao.identity.domain import Action
 
 MAX_VALID_DAYS = 366  # a grant lasts at most one year
@@ -100,26 +101,17 @@ _STATUS_LABELS = {
     GrantStatus.EXPIRED: "已过期",
 }
 
-GRANT_TRANSITIONS: dict[GrantStatus, frozenset[GrantStatus]] = {
+GRANT_TRANSITIONS = StateMachine({
     GrantStatus.PENDING: frozenset({GrantStatus.ACTIVE, GrantStatus.CANCELLED,
                                     GrantStatus.EXPIRED}),
     GrantStatus.ACTIVE: frozenset({GrantStatus.REVOKED, GrantStatus.EXPIRED}),
     GrantStatus.REVOKED: frozenset(),
     GrantStatus.CANCELLED: frozenset(),
     GrantStatus.EXPIRED: frozenset(),
-}
+})
 
 
-class InvalidTransition(Exception):
-    def __init__(self, current: GrantStatus, target: GrantStatus) -> None:
-        super().__init__(f"{current.value} -> {target.value} is not allowed")
-        self.current, self.target = current, target
-
-
-def transition(current: GrantStatus, target: GrantStatus) -> GrantStatus:
-    if target not in GRANT_TRANSITIONS[current]:
-        raise InvalidTransition(current, target)
-    return target
+transition = GRANT_TRANSITIONS.transition
 
 
 def effective_status(stored: GrantStatus, *, pending_expires_at: datetime,

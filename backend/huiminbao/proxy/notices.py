@@ -7,7 +7,8 @@ from sqlalchemy import select
 from huiminbao.catalog.models import Product
 from huiminbao.core.container import Container
 from huiminbao.core.masking import mask_name
-from huiminbao.enrollment.domain import PaymentMethod, format_fen
+from huiminbao.core.money import format_fen
+from huiminbao.enrollment.domain import PaymentMethod
 from huiminbao.enrollment.models import Order
 from huiminbao.identity.models import Person, UserAccount
 from huiminbao.identity.sms_domain import SmsTemplate

@@ -267,6 +267,27 @@ def test_a_higher_tier_pays_only_the_difference(client: FlaskClient) -> None:
     assert online.get_json()["subsidy_fen"] == 15000
 
 
+def test_the_subsidy_follows_the_products_categories(client: FlaskClient,
+                                                     wired: Container) -> None:
+    """A product that subsidizes only some assistance groups (here 特困 and 残疾人员) gives a
+    低保 recipient no subsidy online, exactly as its roster import skips her."""
+    from huiminbao.catalog.models import Product
+
+    with wired.db.transaction() as session:
+        product = session.scalars(select(Product)).first()
+        assert product is not None
+        product.subsidized_categories = "tekun,disabled"
+    wired.products.forget()
+    sun = sign_in(client, "孙丽")
+    preview = client.post("/api/v1/enrollments/preview", headers=sun.bearer,
+                          json=body(client, "online")).get_json()
+    assert "premium_fen" in preview, preview
+    assert (preview["premium_fen"], preview["subsidy_fen"], preview["payable_fen"]) == (
+        15000, 0, 15000)
+    refused = enroll(sun, "subsidy")
+    assert refused.get_json()["code"] == "not_subsidized"
+
+
 def test_others_are_not_subsidized(client: FlaskClient) -> None:
     liu = sign_in(client, "刘䶮")
     refused = enroll(liu, "subsidy")

@@ -17,7 +17,6 @@ from huiminbao.claims.domain import (
     ApprovalStep,
     ClaimStatus,
     Decision,
-    InvalidTransition,
     approval_step,
     claim_no,
     claimant_text,
@@ -38,6 +37,7 @@ from huiminbao.claims.storage import (
     safe_filename,
 )
 from huiminbao.core.config import Settings
+from huiminbao.core.states import InvalidTransition
 from huiminbao.identity.sms import check_sms_text
 from tests.api.test_claims_support import image_bytes
 

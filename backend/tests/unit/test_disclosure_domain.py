@@ -7,17 +7,17 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from huiminbao.core.money import format_yuan
+from huiminbao.core.states import InvalidTransition
 from huiminbao.disclosure.domain import (
     COMPLAINT_TRANSITIONS,
     ComplaintStatus,
-    InvalidTransition,
     add_working_days,
     age_band,
     channel_of,
     complaint_no,
     complaint_transition,
     format_percent,
-    format_yuan,
     is_overdue,
     normalize_text,
     payout_ratio_hundredths,

@@ -7,12 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from huiminbao.core.states import InvalidTransition
 from huiminbao.identity.domain import Action
 from huiminbao.proxy.domain import (
     GRANT_TRANSITIONS,
     Evidence,
     GrantStatus,
-    InvalidTransition,
     Scope,
     allows,
     effective_status,
