@@ -38,9 +38,7 @@ export function overduePill(complaint) {
     h("span", { "aria-hidden": "true" }, "!"), "已超时");
 }
 
-export function fact(term, value, attrs = {}) {
-  return h("div", { class: "fact", ...attrs }, h("dt", {}, term), h("dd", {}, value));
-}
+export { fact } from "./dom.js";
 
 export function complaintFacts(complaint, { staff = false } = {}) {
   return [

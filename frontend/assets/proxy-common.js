@@ -54,9 +54,7 @@ export function dayTime(iso) {
   return `${formatInstantDate(iso)} ${time}`;
 }
 
-export function fact(term, value, attrs = {}) {
-  return h("div", { class: "fact", ...attrs }, h("dt", {}, term), h("dd", {}, value));
-}
+export { fact } from "./dom.js";
 
 /** The scope labels as a list with a tick each (the server's words, for agent or principal). */
 export function scopeList(labels) {
