@@ -4,7 +4,7 @@
 
 import { API_BASE, ApiError, CSRF_COOKIE, readCookie } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
-import { formatFen, formatInstant } from "./format.js";
+import { formatFen, formatInstant, parseYuan } from "./format.js";
 import { clearFieldError, setFieldError } from "./forms.js";
 import { longNumber } from "./insurance.js";
 
@@ -62,7 +62,7 @@ export const STATUS_EXPLAINED = {
 };
 
 // Money typed in yuan: the one rule (format.js), re-exported for the claim pages.
-export { parseYuan } from "./format.js";
+export { parseYuan };
 
 // ---------------------------------------------------------------- dates and times
 
