@@ -7,6 +7,7 @@ import { h, replaceChildren } from "./dom.js";
 import { formatFen, formatInstant, parseYuan } from "./format.js";
 import { clearFieldError, setFieldError } from "./forms.js";
 import { longNumber } from "./insurance.js";
+import { showError } from "./page.js";
 
 export const CLAIMS_PATH = "/claims.html";
 export const NEW_CLAIM_PATH = "/claim-new.html";
@@ -60,6 +61,13 @@ export const STATUS_EXPLAINED = {
   rejected: "本次理赔未予赔付，原因见下方。",
   settled: "医院已为您一站式结算，惠民保赔付款已直接抵扣住院费用，无需再申请。",
 };
+
+/** The claim review pages' answer to a 403: this account is not insurer staff (true when handled). */
+export function staffRefusal(box, error) {
+  if (!(error instanceof ApiError && error.status === 403)) return false;
+  showError(box, new ApiError({ status: 403, code: "forbidden", message: "您的账号没有理赔审核权限。请使用保险公司工作人员账号登录。" }));
+  return true;
+}
 
 // Money typed in yuan: the one rule (format.js), re-exported for the claim pages.
 export { parseYuan };

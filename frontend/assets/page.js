@@ -79,19 +79,20 @@ export function clearState(box) {
  * The load every page does: hide `content`, show loading in `box`, await `fetch()`; signed out
  * goes to the login page, an error shows its message with 重试 (running the same load again);
  * otherwise `render(data)`, then `content` is shown. `render` returns false when it filled `box`
- * itself (nothing to list, a step to take first): `content` then stays hidden.
+ * itself (nothing to list, a step to take first): `content` then stays hidden. `onError(error)`
+ * may answer an error its own way (a page's refusal in words) by returning true.
  * Resolves to the data, or undefined when there is none to show.
  */
-export function loadInto({ box, content, fetch, render }) {
+export function loadInto({ box, content, fetch, render, onError = () => false, loadingText }) {
   const run = async () => {
     content.hidden = true;
-    showLoading(box);
+    showLoading(box, loadingText);
     let data;
     try {
       data = await fetch();
     } catch (error) {
       if (isLoggedOut(error)) redirectToLogin();
-      else showError(box, error, run)?.focus();
+      else if (!onError(error)) showError(box, error, run)?.focus();
       return undefined;
     }
     if (render(data) === false) return undefined;
