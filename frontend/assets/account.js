@@ -6,8 +6,8 @@ import { api, ApiError } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import { BALANCE_NAMES, fact } from "./insurance.js";
-import { clearState, initPage, showError, showLoading } from "./page.js";
-import { BIND_PATH, isLoggedOut, ME_PATH, redirectToLogin, rememberModeOnAccount } from "./session.js";
+import { initPage, loadInto } from "./page.js";
+import { BIND_PATH, ME_PATH, rememberModeOnAccount } from "./session.js";
 
 const stateBox = document.getElementById("account-state");
 const content = document.getElementById("account-content");
@@ -97,28 +97,19 @@ function showNoAccount(error) {
       links));
 }
 
-async function load() {
-  content.hidden = true;
-  showLoading(stateBox);
-  let account;
-  try {
-    account = await api.get("/me/account");
-  } catch (error) {
-    if (isLoggedOut(error)) {
-      redirectToLogin();
-      return;
-    }
-    if (error instanceof ApiError && (error.status === 422 || error.code === "identity_unverified")) {
+function load() {
+  return loadInto({
+    box: stateBox, content, fetch: () => api.get("/me/account"),
+    onError: (error) => {
+      if (!(error instanceof ApiError && (error.status === 422 || error.code === "identity_unverified"))) return false;
       showNoAccount(error);
-      return;
-    }
-    showError(stateBox, error, load)?.focus();
-    return;
-  }
-  renderBalances(account);
-  renderHistory(account);
-  clearState(stateBox);
-  content.hidden = false;
+      return true;
+    },
+    render: (account) => {
+      renderBalances(account);
+      renderHistory(account);
+    },
+  });
 }
 
 initPage();

@@ -19,7 +19,10 @@ import { h } from "./dom.js";
 const STORE_KEY = "huiminbao.actingFor";
 export const PROXY_PATH = "/proxy.html";
 
-/** [method, path under /api/v1] that act for the person named in X-Acting-For. */
+/**
+ * [method, path under /api/v1] that act for the person named in X-Acting-For: exactly the views
+ * the backend marks with @acts_for (e2e/test_frontend_shared.py compares the two lists).
+ */
 export const ACTING_ENDPOINTS = Object.freeze([
   ["GET", /^\/policies$/],
   ["POST", /^\/enrollments\/preview$/],
@@ -28,6 +31,8 @@ export const ACTING_ENDPOINTS = Object.freeze([
   ["GET", /^\/claims$/],
   ["POST", /^\/claims$/],
   ["POST", /^\/claims\/estimate$/],
+  ["GET", /^\/complaints$/],
+  ["POST", /^\/complaints$/],
 ]);
 
 /** The person this tab acts for: {person_id, name, grant_id, scopes}, or null (acting for oneself). */

@@ -2,7 +2,7 @@
 // the identity document and taking cash (with a receipt number) or recording a subsidy.
 
 import { api } from "./api.js";
-import { h, replaceChildren } from "./dom.js";
+import { fact, h, replaceChildren } from "./dom.js";
 import { clearFieldError, clearFormAlert, setBusy, showApiError, showFormAlert } from "./forms.js";
 import { formatDateRange, formatFen } from "./format.js";
 import { clearState, showEmpty } from "./page.js";
@@ -31,9 +31,6 @@ const fields = {
 let product = null;
 let intentKey = null; // one key per walk-in: a retry after a lost answer never charges twice
 
-function fact(term, value, key) {
-  return h("div", { class: "fact", "data-fact": key }, h("dt", {}, term), h("dd", {}, value));
-}
 
 function showResult(answer) {
   replaceChildren(resultFacts,

@@ -8,7 +8,7 @@ import { api } from "./api.js";
 import { confirmDialog } from "./dialog.js";
 import { h, replaceChildren } from "./dom.js";
 import { clearFieldError, clearFormAlert, setBusy, showApiError, showFormAlert, showStatus } from "./forms.js";
-import { formatDateRange, formatFen } from "./format.js";
+import { formatDateRange, formatFen, parseYuan } from "./format.js";
 import { clearState } from "./page.js";
 import { ADMIN, dataTable, otherErrors, pill, startConsole } from "./admin.js";
 
@@ -136,11 +136,10 @@ function draftBody(product) {
   };
 }
 
-/** Yuan typed by a person ("150", "150.5") -> fen, with integers only; NaN when not money. */
+/** Yuan typed by a person -> fen (the one rule, format.js); -1 lets the server name a bad amount. */
 function yuanToFen(text) {
-  const match = /^\s*(\d{1,9})(?:\.(\d{1,2}))?\s*$/.exec(String(text));
-  if (!match) return Number.NaN;
-  return Number(match[1]) * 100 + Number((match[2] || "").padEnd(2, "0"));
+  const { fen, error } = parseYuan(text);
+  return error || fen === null ? -1 : fen;
 }
 
 function editForm(product) {
@@ -170,7 +169,7 @@ function editForm(product) {
     body.terms.version = fields["terms.version"].value.trim();
     body.tiers.forEach((tier, index) => {
       const fen = yuanToFen(fields[`tiers.${index}.premium_fen`].value);
-      tier.premium_fen = Number.isNaN(fen) ? -1 : fen;
+      tier.premium_fen = fen;
     });
     submitPanel({
       form, button, busyText: "正在保存…", fields, alertBox,
@@ -299,7 +298,7 @@ function coinsuranceForm(product, setting) {
         const bp = percentToBp(row.share.value);
         return { insurer: row.name.value.trim(), share_bp: Number.isNaN(bp) ? 0 : bp, lead: row.lead.checked };
       }),
-      contested_claim_threshold_fen: fen === null ? null : (Number.isNaN(fen) ? -1 : fen),
+      contested_claim_threshold_fen: fen,
     };
     submitPanel({
       form, button, busyText: "正在保存…", fields, alertBox,
@@ -385,7 +384,7 @@ function surplusForm(product, setting) {
       fields: { target_payout_ratio_bp: ratio.input, surplus_used_fen: used.input, surplus_use_note: note.input },
       send: () => api.put(`/admin/products/${product.id}/surplus`, {
         target_payout_ratio_bp: bp === null ? null : (Number.isNaN(bp) ? -1 : bp),
-        surplus_used_fen: fen === null ? null : (Number.isNaN(fen) ? -1 : fen),
+        surplus_used_fen: fen,
         surplus_use_note: note.input.value.trim() || null,
       }),
       done: () => showStatus(done, "已保存，信息披露页随产品公布。"),

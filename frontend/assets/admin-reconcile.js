@@ -3,7 +3,7 @@
 // inconsistencies listed.
 
 import { api } from "./api.js";
-import { h, replaceChildren } from "./dom.js";
+import { fact, h, replaceChildren } from "./dom.js";
 import { formatInstant } from "./format.js";
 import { clearFormAlert, setBusy, showFormAlert, showStatus } from "./forms.js";
 import { clearState, showEmpty, showError, showLoading } from "./page.js";
@@ -33,7 +33,6 @@ function violationList(run) {
 }
 
 function figures(run) {
-  const fact = (term, value) => h("div", { class: "fact" }, h("dt", {}, term), h("dd", {}, value));
   const taken = seconds(run);
   return h("dl", { class: "facts reconcile-facts" },
     fact("对账时间", `${formatInstant(run.started_at)}${taken === null ? "" : `（用时 ${taken} 秒）`}`),

@@ -4,9 +4,10 @@
 
 import { API_BASE, ApiError, CSRF_COOKIE, readCookie } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
-import { formatDate, formatFen, formatInstant } from "./format.js";
-import { clearFieldError, halfWidth, setFieldError } from "./forms.js";
+import { formatFen, formatInstant, parseYuan } from "./format.js";
+import { clearFieldError, setFieldError } from "./forms.js";
 import { longNumber } from "./insurance.js";
+import { showError } from "./page.js";
 
 export const CLAIMS_PATH = "/claims.html";
 export const NEW_CLAIM_PATH = "/claim-new.html";
@@ -61,34 +62,23 @@ export const STATUS_EXPLAINED = {
   settled: "医院已为您一站式结算，惠民保赔付款已直接抵扣住院费用，无需再申请。",
 };
 
-// ---------------------------------------------------------------- money typed in yuan
-
-const YUAN_PATTERN = /^(\d{1,9})(?:\.(\d{1,2}))?$/;
-
-/**
- * "30000", "30,000.5", "３００００元", "¥1,234.56" -> fen as an integer (no floats).
- * Returns {fen} or {error} (a Chinese message); empty text gives {fen: null}.
- */
-export function parseYuan(raw, { required = false, positive = false } = {}) {
-  const text = halfWidth(raw).replace(/[\s,，¥￥元]/g, "");
-  if (!text) return required ? { error: "请填写金额" } : { fen: null };
-  const match = YUAN_PATTERN.exec(text);
-  if (!match) return { error: "请填写金额数字，例如 30000 或 1234.56（单位：元）" };
-  const fen = Number(match[1]) * 100 + Number((match[2] || "").padEnd(2, "0"));
-  if (positive && fen <= 0) return { error: "金额应大于0" };
-  return { fen };
+/** The claim review pages' answer to a 403: this account is not insurer staff (true when handled). */
+export function staffRefusal(box, error) {
+  if (!(error instanceof ApiError && error.status === 403)) return false;
+  showError(box, new ApiError({ status: 403, code: "forbidden", message: "您的账号没有理赔审核权限。请使用保险公司工作人员账号登录。" }));
+  return true;
 }
+
+// Money typed in yuan: the one rule (format.js), re-exported for the claim pages.
+export { parseYuan };
 
 // ---------------------------------------------------------------- dates and times
 
 // formatInstant is shared (format.js); the claim pages import it from here.
 export { formatInstant };
 
-/** "2027年1月8日 至 2027年1月10日", each date kept on one line. */
-export function stay(admittedOn, dischargedOn) {
-  return [h("span", { class: "nowrap" }, formatDate(admittedOn)), " 至 ",
-    h("span", { class: "nowrap" }, formatDate(dischargedOn))];
-}
+/** A hospital stay: "2027年1月8日 至 2027年1月10日", each date kept on one line. */
+export { dateRange as stay } from "./format.js";
 
 export function fileSize(bytes) {
   const value = Number(bytes) || 0;
@@ -99,9 +89,7 @@ export function fileSize(bytes) {
 
 // ---------------------------------------------------------------- facts
 
-export function fact(term, value, attrs = {}) {
-  return h("div", { class: "fact", ...attrs }, h("dt", {}, term), h("dd", {}, value));
-}
+export { fact } from "./dom.js";
 
 export function claimNumber(claimNo) {
   return longNumber(claimNo);

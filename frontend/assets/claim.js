@@ -9,10 +9,10 @@ import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import { clearFieldError, clearFormAlert, setFieldError, showStatus } from "./forms.js";
 import {
-  billLines, claimChip, claimNumber, ESTIMATE_PATH, fact, fileProblem, latestMessage, renderBreakdown,
-  renderDocuments, renderTimeline, STATUS_EXPLAINED, stay, uploadDocument,
+  billLines, claimChip, claimNumber, ESTIMATE_PATH, fact, fileProblem, latestMessage,
+  renderBreakdown, renderDocuments, renderTimeline, STATUS_EXPLAINED, stay, uploadDocument,
 } from "./claim-common.js";
-import { clearState, initPage, showError, showLoading } from "./page.js";
+import { initPage, loadInto, showError } from "./page.js";
 import { isLoggedOut, redirectToLogin, rememberModeOnAccount } from "./session.js";
 
 const params = new URLSearchParams(window.location.search);
@@ -179,27 +179,21 @@ async function reload() {
   }
 }
 
-async function load() {
-  content.hidden = true;
-  showLoading(stateBox);
+function load() {
   if (!claimNo) {
+    content.hidden = true;
     showError(stateBox, new ApiError({ status: 404, code: "not_found", message: "缺少理赔编号，请从“理赔记录”进入。" }));
-    return;
+    return Promise.resolve();
   }
-  let c;
-  try {
-    c = await api.get(`/claims/${encodeURIComponent(claimNo)}`);
-  } catch (error) {
-    if (isLoggedOut(error)) {
-      redirectToLogin();
-      return;
-    }
-    showError(stateBox, error, load)?.focus();
-    return;
-  }
-  render(c);
-  clearState(stateBox);
-  content.hidden = false;
+  return loadInto({
+    box: stateBox, content, fetch: () => api.get(`/claims/${encodeURIComponent(claimNo)}`), render,
+  }).then((c) => {
+    if (c) saySubmitted();
+  });
+}
+
+/** After 申请理赔: what was sent and what failed, said once (not again on a reload). */
+function saySubmitted() {
   const submitted = Number(params.get("submitted") || 0);
   const failed = Number(params.get("failed") || 0);
   if (params.has("submitted")) {

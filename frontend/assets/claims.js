@@ -7,12 +7,10 @@
 import { api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
-import {
-  claimChip, claimNumber, claimPath, claimsSubject, fact, stay,
-} from "./claim-common.js";
+import { claimChip, claimNumber, claimPath, claimsSubject, fact, stay } from "./claim-common.js";
 import { actingAllows, actingFor } from "./acting.js";
-import { clearState, initPage, showError, showLoading } from "./page.js";
-import { isLoggedOut, redirectToLogin, rememberModeOnAccount } from "./session.js";
+import { initPage, itemsOf, loadInto } from "./page.js";
+import { rememberModeOnAccount } from "./session.js";
 
 const stateBox = document.getElementById("claims-state");
 const list = document.getElementById("claim-list");
@@ -60,28 +58,20 @@ function showNone() {
           : "在医院一站式结算或在线申请理赔后，进度会显示在这里。")));
 }
 
-async function load() {
-  list.hidden = true;
-  showLoading(stateBox);
-  let data;
-  try {
-    data = await api.get("/claims", principal ? { actingFor: principal } : undefined);
-  } catch (error) {
-    if (isLoggedOut(error)) {
-      redirectToLogin();
-      return;
-    }
-    showError(stateBox, error, load)?.focus();
-    return;
-  }
-  const items = Array.isArray(data?.items) ? data.items : [];
-  if (!items.length) {
-    showNone();
-    return;
-  }
-  replaceChildren(list, items.map(renderClaim));
-  clearState(stateBox);
-  list.hidden = false;
+function load() {
+  return loadInto({
+    box: stateBox, content: list,
+    fetch: () => api.get("/claims", principal ? { actingFor: principal } : undefined),
+    render: (data) => {
+      const items = itemsOf(data);
+      if (!items.length) {
+        showNone();
+        return false;
+      }
+      replaceChildren(list, items.map(renderClaim));
+      return true;
+    },
+  });
 }
 
 initPage();

@@ -1,7 +1,7 @@
 // Pieces shared by the complaint pages (the person's and the staff queue): status in words and a
 // shape (never colour alone), the deadline, and the replies as a timeline.
 
-import { h, paragraphs } from "./dom.js";
+import { fact, h, paragraphs } from "./dom.js";
 import { formatInstantDate } from "./format.js";
 
 const TIME = new Intl.DateTimeFormat("zh-CN", {
@@ -38,9 +38,7 @@ export function overduePill(complaint) {
     h("span", { "aria-hidden": "true" }, "!"), "已超时");
 }
 
-export function fact(term, value, attrs = {}) {
-  return h("div", { class: "fact", ...attrs }, h("dt", {}, term), h("dd", {}, value));
-}
+export { fact };
 
 export function complaintFacts(complaint, { staff = false } = {}) {
   return [

@@ -2,35 +2,25 @@
 
 import { api } from "./api.js";
 import { paragraphs, replaceChildren } from "./dom.js";
-import { clearState, initPage, showError, showLoading } from "./page.js";
-import { isLoggedOut, redirectToLogin, rememberModeOnAccount } from "./session.js";
+import { initPage, loadInto } from "./page.js";
+import { rememberModeOnAccount } from "./session.js";
 import { complaintFacts, complaintStatus, overduePill, replyItems } from "./complaint-view.js";
 
 const stateBox = document.getElementById("complaint-state");
 const content = document.getElementById("complaint-content");
 
-async function load() {
-  content.hidden = true;
-  showLoading(stateBox);
+function load() {
   const number = new URLSearchParams(window.location.search).get("no") || "";
-  let complaint;
-  try {
-    complaint = await api.get(`/complaints/${encodeURIComponent(number)}`);
-  } catch (error) {
-    if (isLoggedOut(error)) {
-      redirectToLogin();
-      return;
-    }
-    showError(stateBox, error, load)?.focus();
-    return;
-  }
-  replaceChildren(document.getElementById("complaint-badge"), complaintStatus(complaint),
-    overduePill(complaint));
-  replaceChildren(document.getElementById("complaint-facts"), complaintFacts(complaint));
-  replaceChildren(document.getElementById("complaint-text"), paragraphs(complaint.content));
-  replaceChildren(document.getElementById("reply-list"), replyItems(complaint));
-  clearState(stateBox);
-  content.hidden = false;
+  return loadInto({
+    box: stateBox, content, fetch: () => api.get(`/complaints/${encodeURIComponent(number)}`),
+    render: (complaint) => {
+      replaceChildren(document.getElementById("complaint-badge"), complaintStatus(complaint),
+        overduePill(complaint));
+      replaceChildren(document.getElementById("complaint-facts"), complaintFacts(complaint));
+      replaceChildren(document.getElementById("complaint-text"), paragraphs(complaint.content));
+      replaceChildren(document.getElementById("reply-list"), replyItems(complaint));
+    },
+  });
 }
 
 initPage();

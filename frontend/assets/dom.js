@@ -36,3 +36,12 @@ export function replaceChildren(el, ...children) {
   el.replaceChildren();
   append(el, children);
 }
+
+/**
+ * One row of a <dl class="facts">: fact("保单号", value, {"data-fact": "policy-no"}).
+ * `attrs` may be just the data-fact key as a string; a missing value reads "—".
+ */
+export function fact(term, value, attrs = {}) {
+  const extra = typeof attrs === "string" ? { "data-fact": attrs } : attrs || {};
+  return h("div", { class: "fact", ...extra }, h("dt", {}, term), h("dd", {}, value ?? "—"));
+}

@@ -1,7 +1,10 @@
 // Display formatting for money (integer fen), ratios (basis points) and ISO dates.
 //
 // Money is never turned into a float: fen are split into yuan and fen with integer (BigInt)
-// arithmetic, so 0.1 + 0.2 style rounding errors cannot appear on a price.
+// arithmetic, so 0.1 + 0.2 style rounding errors cannot appear on a price. Money typed by a person
+// is read back with parseYuan, the one rule for every form.
+
+import { h } from "./dom.js";
 
 const FEN_PER_YUAN = 100n;
 
@@ -62,6 +65,12 @@ export function formatDate(iso) {
   return `${year}年${Number(month)}月${Number(day)}日`;
 }
 
+/** "2027年1月8日 至 2028年1月7日" as nodes: each date kept on one line, the range free to wrap. */
+export function dateRange(startIso, endIso) {
+  return [h("span", { class: "nowrap" }, formatDate(startIso)), " 至 ",
+    h("span", { class: "nowrap" }, formatDate(endIso))];
+}
+
 /** "2026年11月15日 至 2027年1月6日" */
 export function formatDateRange(startIso, endIso) {
   return `${formatDate(startIso)} 至 ${formatDate(endIso)}`;
@@ -92,4 +101,31 @@ export function formatInstant(iso) {
   if (Number.isNaN(when.getTime())) return "";
   const parts = Object.fromEntries(CHINA_TIME.formatToParts(when).map((p) => [p.type, p.value]));
   return `${formatDate(`${parts.year}-${parts.month}-${parts.day}`)} ${parts.hour}:${parts.minute}`;
+}
+
+/** Full-width digits and letters (from some Chinese keyboards) as their ASCII forms. */
+export function halfWidth(text) {
+  return String(text ?? "").replace(/[\uff01-\uff5e]/g,
+    (ch) => String.fromCharCode(ch.charCodeAt(0) - 0xfee0)).replace(/\u3000/g, " ");
+}
+
+const YUAN_PATTERN = /^(\d{1,9})(?:\.(\d{0,2}))?$/;
+
+/**
+ * Yuan as people type it -> fen as an integer (no floats). The one rule for every money field:
+ * "30000", "30,000.5", "¥1,234.56", "３００００元", " 150 " are accepted; a negative amount and
+ * more than two decimals are not. Returns {fen} or {error} (a Chinese message); empty text gives
+ * {fen: null} unless `required`; `positive` refuses 0; `max` (fen) caps the amount.
+ */
+export function parseYuan(raw, { required = false, positive = false, max = null } = {}) {
+  const text = halfWidth(raw).replace(/[\s,，¥￥元]/g, "").replace(/[。．]/g, ".");
+  if (!text) return required ? { error: "请填写金额" } : { fen: null };
+  if (/^[-－−]/.test(text)) return { error: "金额不能为负数" };
+  if (/^\d+\.\d{3,}$/.test(text)) return { error: "金额最多精确到分（小数点后两位）" };
+  const match = YUAN_PATTERN.exec(text);
+  if (!match) return { error: "请填写金额数字，例如 30000 或 1234.56（单位：元）" };
+  const fen = Number(match[1]) * 100 + Number((match[2] || "").padEnd(2, "0"));
+  if (positive && fen <= 0) return { error: "金额应大于0" };
+  if (max !== null && fen > max) return { error: `金额不能超过${formatFen(max, { compact: true })}` };
+  return { fen };
 }

@@ -91,11 +91,8 @@ export function showApiError(error, fields, alertBox) {
   return first;
 }
 
-/** Full-width digits and letters (from some Chinese keyboards) as their ASCII forms. */
-export function halfWidth(text) {
-  return String(text ?? "").replace(/[\uff01-\uff5e]/g,
-    (ch) => String.fromCharCode(ch.charCodeAt(0) - 0xfee0)).replace(/\u3000/g, " ");
-}
+// halfWidth lives with the other text rules in format.js; forms keep exporting it.
+export { halfWidth } from "./format.js";
 
 /** Busy state for a submit button: disabled, with its text swapped while the request runs. */
 export function setBusy(button, busy, busyText) {

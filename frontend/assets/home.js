@@ -2,7 +2,7 @@
 
 import { api } from "./api.js";
 import { h, paragraphs, replaceChildren } from "./dom.js";
-import { formatDate, formatFen, formatRatio } from "./format.js";
+import { dateRange, formatFen, formatRatio } from "./format.js";
 import { clearState, initPage, showEmpty, showError, showLoading } from "./page.js";
 import { fetchSession, LOGIN_PATH, loginUrl, ME_PATH } from "./session.js";
 
@@ -43,10 +43,6 @@ function renderTier(tier, productId) {
     h("ul", { class: "benefits", role: "list" }, (tier.benefits || []).map(renderBenefit)));
 }
 
-function dateRange(startIso, endIso) {
-  return [h("span", { class: "nowrap" }, formatDate(startIso)), " 至 ",
-    h("span", { class: "nowrap" }, formatDate(endIso))];
-}
 
 function paymentText(product) {
   const balances = (product.payable_balances || []).map((code) => BALANCE_NAMES[code]).filter(Boolean);

@@ -1,7 +1,6 @@
 // Words and small pieces shared by the enrollment, policy and account pages.
 
 import { h } from "./dom.js";
-import { formatDate } from "./format.js";
 
 export const ENROLL_PATH = "/enroll.html";
 export const RESULT_PATH = "/enrollment-result.html";
@@ -57,11 +56,7 @@ export function validityTone(policy) {
   return String(policy.validity || "").startsWith("有效") ? "ok" : "off";
 }
 
-/** "2027年1月8日 至 2028年1月7日", each date kept on one line, the range free to wrap. */
-export function dateRange(startIso, endIso) {
-  return [h("span", { class: "nowrap" }, formatDate(startIso)), " 至 ",
-    h("span", { class: "nowrap" }, formatDate(endIso))];
-}
+export { dateRange } from "./format.js";
 
 /**
  * A long number (policy, order, refund) in groups of four, which may wrap only between groups:
@@ -79,9 +74,7 @@ export function longNumber(text) {
   return h("span", { class: "mono long-number" }, children);
 }
 
-export function fact(term, value, attrs = {}) {
-  return h("div", { class: "fact", ...attrs }, h("dt", {}, term), h("dd", {}, value));
-}
+export { fact } from "./dom.js";
 
 // ---------------------------------------------------------------- an unpaid online order
 //

@@ -2,7 +2,7 @@
 
 import { api, ApiError, errorMessage } from "./api.js";
 import { confirmDialog } from "./dialog.js";
-import { h, paragraphs, replaceChildren } from "./dom.js";
+import { fact, h, paragraphs, replaceChildren } from "./dom.js";
 import { clearFormAlert, setBusy, showFormAlert, showStatus } from "./forms.js";
 import { offerElderlyMode } from "./elderly-offer.js";
 import { formatInstantDate } from "./format.js";
@@ -30,9 +30,6 @@ const elderlySwitch = document.getElementById("elderly-switch");
 const alertBox = document.getElementById("me-alert");
 const logoutButton = document.getElementById("logout");
 
-function fact(term, value, attrs = {}) {
-  return h("div", { class: "fact", ...attrs }, h("dt", {}, term), h("dd", {}, value));
-}
 
 function renderProfile(me) {
   const identity = me.identity || {};

@@ -4,12 +4,12 @@
 
 import { api, errorMessage } from "./api.js";
 import { confirmDialog } from "./dialog.js";
-import { h, paragraphs, replaceChildren } from "./dom.js";
+import { fact, h, paragraphs, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import { clearFormAlert, setBusy, showFormAlert } from "./forms.js";
-import { clearState, initPage, showError, showLoading } from "./page.js";
+import { initPage, loadInto } from "./page.js";
 import { dayTime } from "./proxy-common.js";
-import { isLoggedOut, redirectToLogin, rememberModeOnAccount } from "./session.js";
+import { rememberModeOnAccount } from "./session.js";
 
 const stateBox = document.getElementById("data-state");
 const content = document.getElementById("data-content");
@@ -21,9 +21,6 @@ function when(iso) {
   return iso ? h("time", { datetime: iso }, dayTime(iso)) : "—";
 }
 
-function fact(term, value, key) {
-  return h("div", { class: "fact", "data-fact": key || null }, h("dt", {}, term), h("dd", {}, value ?? "—"));
-}
 
 function section(key, title, items, render, empty) {
   const id = `data-${key}-title`;
@@ -194,25 +191,15 @@ async function requestDeletion(plan, button) {
   deletionBody.querySelector("[data-deleted]")?.focus();
 }
 
-async function load() {
-  content.hidden = true;
-  showLoading(stateBox);
-  let data;
-  let plan;
-  try {
-    [data, plan] = await Promise.all([api.get("/me/data-export"), api.get("/me/deletion")]);
-  } catch (error) {
-    if (isLoggedOut(error)) {
-      redirectToLogin();
-      return;
-    }
-    showError(stateBox, error, load)?.focus();
-    return;
-  }
-  render(data);
-  renderDeletion(plan);
-  clearState(stateBox);
-  content.hidden = false;
+function load() {
+  return loadInto({
+    box: stateBox, content,
+    fetch: () => Promise.all([api.get("/me/data-export"), api.get("/me/deletion")]),
+    render: ([data, plan]) => {
+      render(data);
+      renderDeletion(plan);
+    },
+  });
 }
 
 initPage();

@@ -1,11 +1,12 @@
 // What every page shares: the 长辈模式 switch in the header and the loading / error / empty states.
 //
-// A new page: copy the <head>, <header> and <footer> of index.html, give <main> its content, add
-// assets/<page>.js that calls initPage() and renders into a [data-state] box with the helpers below.
+// A new page: see "Adding a page" in frontend/README.md; its script calls initPage() and loads its
+// data with loadInto() (or renders into a [data-state] box with the helpers below).
 
 import { ApiError, errorMessage } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { currentMode, MODES, onModeChange, toggleMode } from "./prefs.js";
+import { isLoggedOut, redirectToLogin } from "./session.js";
 
 function syncToggle(button, mode) {
   const on = mode === MODES.ELDERLY;
@@ -72,4 +73,37 @@ export function clearState(box) {
   box.removeAttribute("aria-busy");
   box.replaceChildren();
   box.hidden = true;
+}
+
+/**
+ * The load every page does: hide `content`, show loading in `box`, await `fetch()`; signed out
+ * goes to the login page, an error shows its message with 重试 (running the same load again);
+ * otherwise `render(data)`, then `content` is shown. `render` returns false when it filled `box`
+ * itself (nothing to list, a step to take first): `content` then stays hidden. `onError(error)`
+ * may answer an error its own way (a page's refusal in words) by returning true.
+ * Resolves to the data, or undefined when there is none to show.
+ */
+export function loadInto({ box, content, fetch, render, onError = () => false, loadingText }) {
+  const run = async () => {
+    content.hidden = true;
+    showLoading(box, loadingText);
+    let data;
+    try {
+      data = await fetch();
+    } catch (error) {
+      if (isLoggedOut(error)) redirectToLogin();
+      else if (!onError(error)) showError(box, error, run)?.focus();
+      return undefined;
+    }
+    if (render(data) === false) return undefined;
+    clearState(box);
+    content.hidden = false;
+    return data;
+  };
+  return run();
+}
+
+/** The `items` of a list answer, or an empty list. */
+export function itemsOf(data) {
+  return Array.isArray(data?.items) ? data.items : [];
 }

@@ -5,8 +5,8 @@ import { api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import { dateRange, ENROLL_PATH, fact, longNumber, policyPath, statusPill, validityTone } from "./insurance.js";
-import { clearState, initPage, showError, showLoading } from "./page.js";
-import { isLoggedOut, redirectToLogin, rememberModeOnAccount } from "./session.js";
+import { initPage, itemsOf, loadInto } from "./page.js";
+import { rememberModeOnAccount } from "./session.js";
 
 const stateBox = document.getElementById("policies-state");
 const list = document.getElementById("policy-list");
@@ -39,28 +39,19 @@ function showNone() {
       h("a", { class: "btn btn--primary state__action", href: ENROLL_PATH }, "立即参保")));
 }
 
-async function load() {
-  list.hidden = true;
-  showLoading(stateBox);
-  let data;
-  try {
-    data = await api.get("/policies");
-  } catch (error) {
-    if (isLoggedOut(error)) {
-      redirectToLogin();
-      return;
-    }
-    showError(stateBox, error, load)?.focus();
-    return;
-  }
-  const items = Array.isArray(data?.items) ? data.items : [];
-  if (!items.length) {
-    showNone();
-    return;
-  }
-  replaceChildren(list, items.map(renderPolicy));
-  clearState(stateBox);
-  list.hidden = false;
+function load() {
+  return loadInto({
+    box: stateBox, content: list, fetch: () => api.get("/policies"),
+    render: (data) => {
+      const items = itemsOf(data);
+      if (!items.length) {
+        showNone();
+        return false;
+      }
+      replaceChildren(list, items.map(renderPolicy));
+      return true;
+    },
+  });
 }
 
 // Acting for a family member (acting.js): GET /policies answers with theirs.

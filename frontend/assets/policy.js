@@ -11,7 +11,7 @@ import {
   dateRange, fact, longNumber, METHOD_LABELS, refundDestination, statusPill, validityTone,
 } from "./insurance.js";
 import { Intent } from "./intent.js";
-import { clearState, initPage, showError, showLoading } from "./page.js";
+import { initPage, loadInto, showError } from "./page.js";
 import { isLoggedOut, redirectToLogin, rememberModeOnAccount } from "./session.js";
 
 const policyNo = new URLSearchParams(window.location.search).get("no") || "";
@@ -255,27 +255,15 @@ async function reload() {
   }
 }
 
-async function load() {
-  content.hidden = true;
-  showLoading(stateBox);
+function load() {
   if (!policyNo) {
+    content.hidden = true;
     showError(stateBox, new ApiError({ status: 404, code: "not_found", message: "缺少保单号，请从“我的保单”进入。" }));
-    return;
+    return Promise.resolve();
   }
-  let p;
-  try {
-    p = await api.get(`/policies/${encodeURIComponent(policyNo)}`);
-  } catch (error) {
-    if (isLoggedOut(error)) {
-      redirectToLogin();
-      return;
-    }
-    showError(stateBox, error, load)?.focus();
-    return;
-  }
-  render(p);
-  clearState(stateBox);
-  content.hidden = false;
+  return loadInto({
+    box: stateBox, content, fetch: () => api.get(`/policies/${encodeURIComponent(policyNo)}`), render,
+  });
 }
 
 initPage();

@@ -4,9 +4,9 @@
 import { api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
-import { clearState, initPage, showEmpty, showError, showLoading } from "./page.js";
+import { initPage, itemsOf, loadInto, showEmpty } from "./page.js";
 import { dayTime } from "./proxy-common.js";
-import { isLoggedOut, redirectToLogin, rememberModeOnAccount } from "./session.js";
+import { rememberModeOnAccount } from "./session.js";
 
 const stateBox = document.getElementById("activity-state");
 const list = document.getElementById("activity-list");
@@ -35,28 +35,19 @@ function renderItem(item) {
           h("span", { "aria-hidden": "true" }, ok ? "✓" : "!"), ok ? "已办理" : "未成功")))));
 }
 
-async function load() {
-  list.hidden = true;
-  showLoading(stateBox);
-  let data;
-  try {
-    data = await api.get("/me/proxy-activity");
-  } catch (error) {
-    if (isLoggedOut(error)) {
-      redirectToLogin();
-      return;
-    }
-    showError(stateBox, error, load)?.focus();
-    return;
-  }
-  const items = Array.isArray(data?.items) ? data.items : [];
-  if (!items.length) {
-    showEmpty(stateBox, "还没有家人替您办理过业务", "家人申请代办、您确认授权以及家人代您办理的每一件事，都会记录在这里。");
-    return;
-  }
-  replaceChildren(list, items.map(renderItem));
-  clearState(stateBox);
-  list.hidden = false;
+function load() {
+  return loadInto({
+    box: stateBox, content: list, fetch: () => api.get("/me/proxy-activity"),
+    render: (data) => {
+      const items = itemsOf(data);
+      if (!items.length) {
+        showEmpty(stateBox, "还没有家人替您办理过业务", "家人申请代办、您确认授权以及家人代您办理的每一件事，都会记录在这里。");
+        return false;
+      }
+      replaceChildren(list, items.map(renderItem));
+      return true;
+    },
+  });
 }
 
 initPage();

@@ -2,7 +2,7 @@
 // grant's status as a pill (shape + words, never colour alone), the things an agent can do for the
 // principal, and an inline confirmation (no pop-ups: the question replaces the buttons in place).
 
-import { h, replaceChildren } from "./dom.js";
+import { fact, h, replaceChildren } from "./dom.js";
 import { formatFen, formatInstantDate } from "./format.js";
 import { ENROLL_PATH, POLICIES_PATH, statusPill } from "./insurance.js";
 
@@ -54,9 +54,7 @@ export function dayTime(iso) {
   return `${formatInstantDate(iso)} ${time}`;
 }
 
-export function fact(term, value, attrs = {}) {
-  return h("div", { class: "fact", ...attrs }, h("dt", {}, term), h("dd", {}, value));
-}
+export { fact };
 
 /** The scope labels as a list with a tick each (the server's words, for agent or principal). */
 export function scopeList(labels) {

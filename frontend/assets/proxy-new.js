@@ -12,6 +12,7 @@ import { startActing } from "./acting.js";
 import { api, ApiError, errorMessage } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { offerElderlyMode } from "./elderly-offer.js";
+import { parseYuan } from "./format.js";
 import {
   clearFieldError, clearFormAlert, halfWidth, setBusy, setFieldError, showApiError, showFormAlert, showStatus,
 } from "./forms.js";
@@ -127,13 +128,6 @@ function checkedValue(container) {
   return container.querySelector("input:checked")?.value || null;
 }
 
-/** "300" / "300.5" / "300.50" yuan -> fen (integer arithmetic), or null. */
-function yuanToFen(raw) {
-  const text = halfWidth(raw).replace(/[\s,，¥￥元]/g, "");
-  const match = /^(\d{1,7})(?:\.(\d{1,2}))?$/.exec(text);
-  if (!match) return null;
-  return Number(match[1]) * 100 + Number((match[2] || "").padEnd(2, "0"));
-}
 
 function readForm() {
   let first = null;
@@ -155,8 +149,9 @@ function readForm() {
   } else setGroupError(scopesBox, "");
   let payLimit = null;
   if (scopes.includes(PAY_SCOPE)) {
-    payLimit = yuanToFen(limitInput.value);
-    if (payLimit === null || payLimit <= 0 || payLimit > MAX_LIMIT_YUAN * 100) {
+    const { fen, error } = parseYuan(limitInput.value, { positive: true });
+    payLimit = error ? null : fen;
+    if (payLimit === null || payLimit > MAX_LIMIT_YUAN * 100) {
       setFieldError(limitInput, limitInput.value.trim()
         ? `请输入大于0、不超过${MAX_LIMIT_YUAN}的金额（元）` : "请填写每年最多可缴费的金额");
       first ??= limitInput;

@@ -8,10 +8,11 @@ import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import { clearFieldError, clearFormAlert, setBusy, setFieldError, showFormAlert, showStatus } from "./forms.js";
 import {
-  billLines, claimChip, claimNumber, fact, formatInstant, renderBreakdown, renderDocuments, renderTimeline, stay,
+  billLines, claimChip, claimNumber, fact, formatInstant, renderBreakdown, renderDocuments,
+  renderTimeline, staffRefusal, stay,
 } from "./claim-common.js";
 import { Intent } from "./intent.js";
-import { clearState, initPage, showError, showLoading } from "./page.js";
+import { initPage, loadInto, showError } from "./page.js";
 import { redirectToLogin, rememberModeOnAccount } from "./session.js";
 
 const claimNo = new URLSearchParams(window.location.search).get("no") || "";
@@ -227,31 +228,17 @@ async function reload() {
   }
 }
 
-async function load() {
-  content.hidden = true;
-  showLoading(stateBox);
+function load() {
   if (!claimNo) {
+    content.hidden = true;
     showError(stateBox, new ApiError({ status: 404, code: "not_found", message: "缺少理赔编号，请从审核队列进入。" }));
-    return;
+    return Promise.resolve();
   }
-  let c;
-  try {
-    c = await api.get(`/admin/claims/${encodeURIComponent(claimNo)}`);
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 401) {
-      redirectToLogin();
-      return;
-    }
-    if (error instanceof ApiError && error.status === 403) {
-      showError(stateBox, new ApiError({ status: 403, code: "forbidden", message: "您的账号没有理赔审核权限。请使用保险公司工作人员账号登录。" }));
-      return;
-    }
-    showError(stateBox, error, load)?.focus();
-    return;
-  }
-  render(c);
-  clearState(stateBox);
-  content.hidden = false;
+  return loadInto({
+    box: stateBox, content, fetch: () => api.get(`/admin/claims/${encodeURIComponent(claimNo)}`),
+    onError: (error) => staffRefusal(stateBox, error),
+    render,
+  });
 }
 
 initPage();

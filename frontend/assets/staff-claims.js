@@ -1,12 +1,12 @@
 // 理赔审核 (insurer staff): the queue, GET /admin/claims?status=…, oldest first, one tab per
 // status. Each claim links to staff/claim.html, where the decisions are made.
 
-import { api, ApiError } from "./api.js";
+import { api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
-import { claimChip, formatInstant, STAFF_QUEUE_PATH, staffClaimPath, stay } from "./claim-common.js";
-import { clearState, initPage, showEmpty, showError, showLoading } from "./page.js";
-import { logout, redirectToLogin, rememberModeOnAccount } from "./session.js";
+import { claimChip, formatInstant, STAFF_QUEUE_PATH, staffClaimPath, staffRefusal, stay } from "./claim-common.js";
+import { initPage, itemsOf, loadInto, showEmpty } from "./page.js";
+import { logout, rememberModeOnAccount } from "./session.js";
 
 export const VIEWS = [
   { key: "pending", label: "待审核", statuses: ["submitted", "under_review"] },
@@ -54,33 +54,21 @@ function renderTable(items) {
         h("td", {}, formatInstant(claim.created_at)))))));
 }
 
-async function load() {
-  table.hidden = true;
-  showLoading(stateBox);
+function load() {
   const query = view.statuses.map((s) => `status=${encodeURIComponent(s)}`).join("&");
-  let data;
-  try {
-    data = await api.get(`/admin/claims?${query}`);
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 401) {
-      redirectToLogin();
-      return;
-    }
-    if (error instanceof ApiError && error.status === 403) {
-      showError(stateBox, new ApiError({ status: 403, code: "forbidden", message: "您的账号没有理赔审核权限。请使用保险公司工作人员账号登录。" }));
-      return;
-    }
-    showError(stateBox, error, load)?.focus();
-    return;
-  }
-  const items = Array.isArray(data?.items) ? data.items : [];
-  if (!items.length) {
-    showEmpty(stateBox, `没有“${view.label}”的理赔`, "新的理赔会按提交时间排在这里。");
-    return;
-  }
-  renderTable(items);
-  clearState(stateBox);
-  table.hidden = false;
+  return loadInto({
+    box: stateBox, content: table, fetch: () => api.get(`/admin/claims?${query}`),
+    onError: (error) => staffRefusal(stateBox, error),
+    render: (data) => {
+      const items = itemsOf(data);
+      if (!items.length) {
+        showEmpty(stateBox, `没有“${view.label}”的理赔`, "新的理赔会按提交时间排在这里。");
+        return false;
+      }
+      renderTable(items);
+      return true;
+    },
+  });
 }
 
 initPage();

@@ -1,4 +1,8 @@
-"""Serves the static mobile frontend and the offline Swagger UI assets."""
+"""Serves the mobile frontend and the offline Swagger UI assets.
+
+Pages (``*.html``) are Jinja templates extending ``frontend/_layouts/`` (the one ``<head>``,
+header and footer), rendered here; everything else is served as it is. Nothing under a folder
+or file starting with ``_`` is served."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import gzip
 from pathlib import Path
 
 import flask_swagger_ui
+import jinja2
 from flask import Blueprint, Response, abort, request, send_from_directory
 from werkzeug.security import safe_join
 
@@ -15,22 +20,34 @@ SWAGGER_UI_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
 
 def frontend_blueprint(frontend_dir: Path) -> Blueprint:
     bp = Blueprint("frontend", __name__)
+    pages = jinja2.Environment(loader=jinja2.FileSystemLoader(frontend_dir), autoescape=True,
+                               auto_reload=True)
+
+    def page(filename: str) -> Response:
+        try:
+            html = pages.get_template(filename).render()
+        except jinja2.TemplateNotFound:
+            abort(404)
+        response = Response(html, mimetype="text/html")
+        response.add_etag()
+        response.make_conditional(request)
+        return _gzip(response, html.encode())
 
     @bp.get("/")
     def index() -> Response:
-        return _no_store(_compressed(frontend_dir, "index.html"))
+        return _no_store(page("index.html"))
 
     @bp.get("/verify/<string:token>")
     def verify_page(token: str) -> Response:
         # The e-policy QR points here; the page reads the token from its own URL. The URL is a
         # credential for the policy's check: kept out of every cache, not just revalidated.
-        response = send_from_directory(frontend_dir, "verify.html")
+        response = page("verify.html")
         response.headers["Cache-Control"] = "no-store"
         return response
 
     @bp.get("/<path:filename>")
     def asset(filename: str) -> Response:
-        if filename.startswith("api/"):
+        if filename.startswith("api/") or any(part.startswith("_") for part in filename.split("/")):
             abort(404)
         target = frontend_dir / filename
         if target.is_dir():
@@ -38,7 +55,7 @@ def frontend_blueprint(frontend_dir: Path) -> Blueprint:
         elif not target.exists() and (frontend_dir / f"{filename}.html").exists():
             filename = f"{filename}.html"  # pretty URLs: /policies -> policies.html
         if filename.endswith(".html"):
-            return _no_store(_compressed(frontend_dir, filename))
+            return _no_store(page(filename))
         return _compressed(frontend_dir, filename)
 
     return bp
@@ -73,9 +90,17 @@ def _compressed(directory: Path, filename: str) -> Response:
     path = safe_join(str(directory), filename)
     if path is None:
         return response
-    body = _gzipped(path, Path(path).stat().st_mtime_ns)
     response.close()
     response.direct_passthrough = False
+    return _gzip(response, _gzipped(path, Path(path).stat().st_mtime_ns), compressed=True)
+
+
+def _gzip(response: Response, body: bytes, *, compressed: bool = False) -> Response:
+    """The body gzip-compressed when the browser accepts it (and the answer is a 200)."""
+    if not compressed:
+        if "gzip" not in request.headers.get("Accept-Encoding", "") or response.status_code != 200:
+            return response
+        body = gzip.compress(body, compresslevel=6, mtime=0)
     response.set_data(body)
     response.headers["Content-Encoding"] = "gzip"
     response.headers["Content-Length"] = str(len(body))
