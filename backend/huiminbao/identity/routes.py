@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from flask import Response, jsonify, make_response, request
+from flask import Response, after_this_request, make_response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import fields
 
 from huiminbao.audit.consents import CONSENT_TEXTS, ConsentKind
 from huiminbao.core.container import container
 from huiminbao.core.errors import DomainError, NotFound
 from huiminbao.core.masking import mask_phone
 from huiminbao.core.ratelimit import json_field_key, limiter
+from huiminbao.core.responses import ResponseSchema
 from huiminbao.identity import services, wechat
 from huiminbao.identity.auth import (
     CSRF_COOKIE,
@@ -84,7 +85,7 @@ class Login(MethodView):
 
     @blp.arguments(LoginSchema)
     @blp.response(200, LoginResultSchema)
-    def post(self, body: dict[str, Any]) -> Response:
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Sign in with the code (creating the account on first login).
 
         Returns a bearer token for API clients and sets the session cookie for the web
@@ -96,15 +97,18 @@ class Login(MethodView):
             services.end_cookie_session(c, previous_cookie)
         wechat.link_pending_wechat(c, sign_in.account_id)  # a WeChat login waiting for a phone
         me = me_view(services.profile(c, sign_in.account_id), c.clock, sign_in.csrf_token)
-        payload = LoginResultSchema().dump({
-            "access_token": sign_in.access_token, "token_type": "Bearer",
-            "expires_at": sign_in.access_token_expires_at, "csrf_token": sign_in.csrf_token,
-            "me": me,
-        })
-        response = make_response(jsonify(payload))
-        _set_session_cookies(response, sign_in.cookie_token, sign_in.csrf_token)
-        wechat.clear_pending_link(response)
-        return response
+
+        @after_this_request
+        def _sign_in_browser(response: Response) -> Response:
+            if response.status_code >= 400:  # the answer failed: nobody is signed in
+                return response
+            _set_session_cookies(response, sign_in.cookie_token, sign_in.csrf_token)
+            wechat.clear_pending_link(response)
+            return response
+
+        return {"access_token": sign_in.access_token, "token_type": "Bearer",
+                "expires_at": sign_in.access_token_expires_at, "csrf_token": sign_in.csrf_token,
+                "me": me}
 
 
 def _set_session_cookies(response: Response, cookie_token: str, csrf_token: str) -> None:
@@ -117,12 +121,12 @@ def _set_session_cookies(response: Response, cookie_token: str, csrf_token: str)
                         samesite="Lax", secure=secure, path="/")
 
 
-class AuthMethodsSchema(Schema):
+class AuthMethodsSchema(ResponseSchema):
     sms = fields.Boolean()
     wechat = fields.Boolean()
 
 
-class SessionStateSchema(Schema):
+class SessionStateSchema(ResponseSchema):
     authenticated = fields.Boolean()
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from huiminbao.core.responses import ResponseSchema
+
 _PHONE = validate.Regexp(r"^1[3-9]\d{9}$", error="请输入11位手机号码")
 _CODE = validate.Regexp(r"^\d{6}$", error="请输入6位数字验证码")
 
@@ -12,7 +14,7 @@ class OtpRequestSchema(Schema):
     phone = fields.String(required=True, validate=_PHONE)
 
 
-class OtpSentSchema(Schema):
+class OtpSentSchema(ResponseSchema):
     phone = fields.String(metadata={"description": "masked"})
     expires_at = fields.DateTime()
     resend_after_seconds = fields.Integer()
@@ -23,7 +25,7 @@ class LoginSchema(Schema):
     code = fields.String(required=True, validate=_CODE)
 
 
-class IdentityView(Schema):
+class IdentityView(ResponseSchema):
     bound = fields.Boolean()
     person_id = fields.Integer(allow_none=True)
     name = fields.String(allow_none=True, metadata={"description": "masked: 张*三"})
@@ -41,7 +43,7 @@ class IdentityView(Schema):
         "description": "a face / eID check is offered (POST /me/identity/check)"})
 
 
-class ConsentView(Schema):
+class ConsentView(ResponseSchema):
     kind = fields.String()
     title = fields.String()
     text_version = fields.String()
@@ -49,7 +51,7 @@ class ConsentView(Schema):
     withdrawn_at = fields.DateTime(allow_none=True)
 
 
-class MeSchema(Schema):
+class MeSchema(ResponseSchema):
     account_id = fields.Integer()
     phone = fields.String(metadata={"description": "masked: 138****5678"})
     role = fields.String()
@@ -63,7 +65,7 @@ class MeSchema(Schema):
     )
 
 
-class LoginResultSchema(Schema):
+class LoginResultSchema(ResponseSchema):
     access_token = fields.String()
     token_type = fields.String()
     expires_at = fields.DateTime()
@@ -96,7 +98,7 @@ class IdentityCheckRequestSchema(Schema):
     )
 
 
-class IdentityCheckStartSchema(Schema):
+class IdentityCheckStartSchema(ResponseSchema):
     ticket = fields.String(metadata={"description": "send back as check_ticket once taken"})
     url = fields.String(allow_none=True, metadata={
         "description": "the verification service's page; null for the demo simulator"})
@@ -104,7 +106,7 @@ class IdentityCheckStartSchema(Schema):
     expires_at = fields.DateTime()
 
 
-class ConsentTextSchema(Schema):
+class ConsentTextSchema(ResponseSchema):
     kind = fields.String()
     version = fields.String()
     title = fields.String()
@@ -113,7 +115,7 @@ class ConsentTextSchema(Schema):
         "description": "what withdrawing this consent stops (issued policies stay valid)"})
 
 
-class ConsentTextListSchema(Schema):
+class ConsentTextListSchema(ResponseSchema):
     items = fields.List(fields.Nested(ConsentTextSchema))
 
 
@@ -128,13 +130,13 @@ class PreferencesSchema(Schema):
     ))
 
 
-class SmsMessageSchema(Schema):
+class SmsMessageSchema(ResponseSchema):
     phone = fields.String()
     text = fields.String()
     created_at = fields.DateTime()
 
 
-class SmsListSchema(Schema):
+class SmsListSchema(ResponseSchema):
     items = fields.List(fields.Nested(SmsMessageSchema))
 
 
