@@ -10,7 +10,7 @@ every schema nested in one, derives from it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import marshmallow as ma
@@ -39,3 +39,34 @@ class ResponseSchema(ma.Schema):
                     raise UndeclaredResponseKeys(message)
                 log.warning("response keys dropped: %s", message)
         return data
+
+
+class Masked(ma.fields.String):
+    """A name, phone or ID number, masked as it is dumped (DESIGN §5): the schema reads the
+    real attribute and only its masked form leaves."""
+
+    def __init__(self, mask: Callable[[str], str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mask = mask
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else self.mask(str(value))
+
+
+class Label(ma.fields.String):
+    """The Chinese label of a stored value, read from ``source`` (the attribute that holds the
+    value, which its own field dumps too): ``of`` is an enum whose members have a ``label`` (a
+    status, a role), or a function from the value to its label."""
+
+    def __init__(self, of: Callable[[Any], Any], source: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.of, self.source = of, source
+
+    def serialize(self, attr: str, obj: Any, accessor: Any = None, **kwargs: Any) -> Any:
+        return super().serialize(self.source, obj, accessor, **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        found = self.of(value)
+        return str(getattr(found, "label", found))

@@ -38,7 +38,7 @@ from huiminbao.identity.schemas import (
     OtpSentSchema,
     PreferencesSchema,
 )
-from huiminbao.identity.views import me_view
+from huiminbao.identity.schemas import Me as MeView
 
 blp = Blueprint("identity", __name__, url_prefix="/api/v1", description="登录与实名认证")
 
@@ -96,7 +96,7 @@ class Login(MethodView):
             # Rotate: whatever session this browser had before stops working now.
             services.end_cookie_session(c, previous_cookie)
         wechat.link_pending_wechat(c, sign_in.account_id)  # a WeChat login waiting for a phone
-        me = me_view(services.profile(c, sign_in.account_id), c.clock, sign_in.csrf_token)
+        me = MeView(services.profile(c, sign_in.account_id), c.clock.today(), sign_in.csrf_token)
 
         @after_this_request
         def _sign_in_browser(response: Response) -> Response:
@@ -166,13 +166,13 @@ class Logout(MethodView):
 @blp.route("/me")
 class Me(MethodView):
     @blp.response(200, MeSchema)
-    def get(self) -> dict[str, Any]:
+    def get(self) -> MeView:
         """The caller's profile, masked, with consents and (for cookie sessions) the CSRF token."""
         c = container()
         actor = current_actor()
         csrf = _csrf_for(actor.session_id) if actor.via == "cookie" else None
-        return me_view(services.profile(c, actor.account_id), c.clock, csrf,
-                       identity_check_available=c.identity_checks is not None)
+        return MeView(services.profile(c, actor.account_id), c.clock.today(), csrf,
+                      identity_check_available=c.identity_checks is not None)
 
 
 def _csrf_for(session_id: int) -> str | None:
@@ -193,7 +193,7 @@ class Identity(MethodView):
     @blp.response(200, MeSchema)
     @blp.alt_response(409, description="`identity_taken`: another account holds the person "
                                         "(verified, or this binding is not verified either)")
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, body: dict[str, Any]) -> MeView:
         """Real-name binding: name and ID number checked against the registry, both consents
         recorded. A mismatch answers one neutral message.
 
@@ -206,8 +206,8 @@ class Identity(MethodView):
         actor = current_actor()
         services.bind_identity(c, actor.account_id, body["name"], body["id_number"],
                                body["consents"], check_ticket=body["check_ticket"])
-        return me_view(services.profile(c, actor.account_id), c.clock, None,
-                       identity_check_available=c.identity_checks is not None)
+        return MeView(services.profile(c, actor.account_id), c.clock.today(),
+                      identity_check_available=c.identity_checks is not None)
 
 
 @blp.route("/me/identity/check")
@@ -271,9 +271,9 @@ def _kind(raw: str) -> ConsentKind:
 class Preferences(MethodView):
     @blp.arguments(PreferencesSchema)
     @blp.response(200, MeSchema)
-    def put(self, body: dict[str, Any]) -> dict[str, Any]:
+    def put(self, body: dict[str, Any]) -> MeView:
         """Elderly mode (large text, larger targets) and language."""
         c = container()
         actor = current_actor()
         services.set_preferences(c, actor.account_id, elderly_mode=body["elderly_mode"])
-        return me_view(services.profile(c, actor.account_id), c.clock, None)
+        return MeView(services.profile(c, actor.account_id), c.clock.today())
