@@ -20,9 +20,10 @@ from huiminbao.catalog.domain import (
     TierDraft,
 )
 from huiminbao.catalog.models import Product
+from huiminbao.core.responses import ResponseSchema
 
 
-class BenefitSchema(Schema):
+class BenefitSchema(ResponseSchema):
     category = fields.String(metadata={"description": "compliant | reasonable | special_drug"})
     label = fields.String()
     deductible_fen = fields.Integer(metadata={"description": "annual deductible, fen"})
@@ -30,25 +31,25 @@ class BenefitSchema(Schema):
     cap_fen = fields.Integer(metadata={"description": "annual cap, fen"})
 
 
-class TierSchema(Schema):
+class TierSchema(ResponseSchema):
     code = fields.String()
     name = fields.String()
     premium_fen = fields.Integer(metadata={"description": "premium per person per year, fen"})
     benefits = fields.List(fields.Nested(BenefitSchema))
 
 
-class WindowSchema(Schema):
+class WindowSchema(ResponseSchema):
     opens_on = fields.Date()
     closes_on = fields.Date(metadata={"description": "inclusive"})
     is_open = fields.Boolean()
 
 
-class CoverageSchema(Schema):
+class CoverageSchema(ResponseSchema):
     starts_on = fields.Date()
     ends_on = fields.Date(metadata={"description": "inclusive"})
 
 
-class TermsSchema(Schema):
+class TermsSchema(ResponseSchema):
     version = fields.String()
     notice = fields.String(metadata={"description": "commercial insurance, not basic insurance"})
     coverage = fields.String()
@@ -56,7 +57,7 @@ class TermsSchema(Schema):
     exclusions = fields.String()
 
 
-class SubsidySchema(Schema):
+class SubsidySchema(ResponseSchema):
     tier = fields.String(allow_none=True, metadata={"description": "code of the subsidized tier"})
     tier_name = fields.String(allow_none=True)
     categories = fields.List(fields.String(), metadata={
@@ -64,7 +65,7 @@ class SubsidySchema(Schema):
     })
 
 
-class ProductSchema(Schema):
+class ProductSchema(ResponseSchema):
     id = fields.Integer()
     code = fields.String()
     name = fields.String()
@@ -88,7 +89,7 @@ class ProductSchema(Schema):
     terms = fields.Nested(TermsSchema, allow_none=True)
 
 
-class ProductListSchema(Schema):
+class ProductListSchema(ResponseSchema):
     items = fields.List(fields.Nested(ProductSchema))
 
 

@@ -83,13 +83,13 @@ def _detail(details: services.ClaimDetails, *, for_staff: bool = False) -> dict[
 def _resume_submission(resource: str, _rerun: Callable[[], Any]) -> Any:
     """A retry whose first attempt died after the claim was written: answer with that claim."""
     number = resource.removeprefix("claim:")
-    return ClaimDetailView().dump(_detail(services.load_details(container(), number))), 201
+    return _detail(services.load_details(container(), number)), 201
 
 
 def _resume_decision(resource: str, _rerun: Callable[[], Any]) -> Any:
     """A retry whose first attempt died after its decision was written: the claim as it is."""
     details = services.staff_claim(container(), _staff(), resource.removeprefix("claim:"))
-    return ClaimDetailView().dump(_detail(details, for_staff=True))
+    return _detail(details, for_staff=True)
 
 
 @blp.route("/claims")
@@ -119,8 +119,7 @@ class Claims(MethodView):
             in_policy_self_pay_fen=body["in_policy_self_pay_fen"], items=_items(body),
             policy_no=body["policy_no"],
         ))
-        # Dumped here: the idempotency layer stores exactly the JSON the client received.
-        return ClaimDetailView().dump(_detail(services.load_details(c, number))), 201
+        return _detail(services.load_details(c, number)), 201
 
 
 @blp.route("/claims/estimate")
@@ -298,4 +297,4 @@ class AdminClaimDecision(MethodView):
         payout)."""
         details = services.decide(container(), _staff(), claim_no, Decision(body["decision"]),
                                   body["message"])
-        return ClaimDetailView().dump(_detail(details, for_staff=True))
+        return _detail(details, for_staff=True)

@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from huiminbao.claims.domain import ClaimStatus, Decision
 from huiminbao.core.inputs import Id
+from huiminbao.core.responses import ResponseSchema
 
 MAX_FEN = 10**10  # 1亿元: far beyond any hospital bill, well within BIGINT
 _MONEY = validate.Range(min=0, max=MAX_FEN, error="金额超出允许范围")
@@ -66,7 +67,28 @@ class SettlementRequestSchema(_BillSchema, _StaySchema):
                               metadata={"description": "the patient's ID number (never echoed)"})
 
 
-class PayoutLineView(Schema):
+class BillItemView(ResponseSchema):
+    code = fields.String()
+    name = fields.String()
+    amount_fen = fields.Integer()
+
+
+class UncoveredItemView(BillItemView):
+    reason = fields.String(metadata={"description": "why the item is not covered, in Chinese"})
+
+
+class ClaimItemView(BillItemView):
+    category = fields.String(allow_none=True)
+    category_label = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class EarlierUseView(ResponseSchema):
+    deductible_used_fen = fields.Integer()
+    paid_fen = fields.Integer()
+
+
+class PayoutLineView(ResponseSchema):
     category = fields.String()
     label = fields.String()
     eligible_fen = fields.Integer()
@@ -80,21 +102,21 @@ class PayoutLineView(Schema):
     computed_fen = fields.Integer()
     payout_fen = fields.Integer()
     capped = fields.Boolean()
-    items = fields.List(fields.Dict())
+    items = fields.List(fields.Nested(BillItemView))
     text = fields.String(metadata={"description": "the line in plain Chinese"})
 
 
-class PayoutBreakdownView(Schema):
+class PayoutBreakdownView(ResponseSchema):
     total_fen = fields.Integer()
     eligible_fen = fields.Integer()
     uncovered_fen = fields.Integer()
     lines = fields.List(fields.Nested(PayoutLineView))
-    uncovered = fields.List(fields.Dict(), metadata={
-        "description": "items not covered: code, name, amount_fen, reason"})
+    uncovered = fields.List(fields.Nested(UncoveredItemView), metadata={
+        "description": "items not covered"})
     summary = fields.List(fields.String(), metadata={"description": "plain Chinese"})
 
 
-class ClaimSummaryView(Schema):
+class ClaimSummaryView(ResponseSchema):
     claim_no = fields.String()
     status = fields.String()
     status_label = fields.String()
@@ -113,11 +135,11 @@ class ClaimSummaryView(Schema):
     created_at = fields.DateTime()
 
 
-class ClaimListView(Schema):
+class ClaimListView(ResponseSchema):
     items = fields.List(fields.Nested(ClaimSummaryView))
 
 
-class ClaimTimelineEntryView(Schema):
+class ClaimTimelineEntryView(ResponseSchema):
     status = fields.String()
     status_label = fields.String()
     from_status = fields.String(allow_none=True)
@@ -130,7 +152,7 @@ class ClaimTimelineEntryView(Schema):
     grant_id = fields.Integer(allow_none=True, metadata={"description": "staff only"})
 
 
-class ClaimDocumentView(Schema):
+class ClaimDocumentView(ResponseSchema):
     id = fields.Integer()
     filename = fields.String()
     content_type = fields.String()
@@ -144,7 +166,7 @@ class ClaimDetailView(ClaimSummaryView):
     tier_name = fields.String()
     insured_id_number = fields.String(metadata={"description": "masked"})
     in_policy_self_pay_fen = fields.Integer()
-    items = fields.List(fields.Dict())
+    items = fields.List(fields.Nested(ClaimItemView))
     breakdown = fields.Nested(PayoutBreakdownView, allow_none=True)
     breakdown_is_estimate = fields.Boolean(metadata={
         "description": "staff view of an open claim: what approval would pay now"})
@@ -161,7 +183,7 @@ class ClaimDetailView(ClaimSummaryView):
                        "another insurer's approval (共保体复核)"})
 
 
-class ClaimEstimateView(Schema):
+class ClaimEstimateView(ResponseSchema):
     product_id = fields.Integer()
     product_name = fields.String()
     tier = fields.String()
@@ -169,7 +191,7 @@ class ClaimEstimateView(Schema):
     policy_no = fields.String(allow_none=True)
     payout_fen = fields.Integer()
     breakdown = fields.Nested(PayoutBreakdownView)
-    used_before = fields.Dict(metadata={
+    used_before = fields.Dict(keys=fields.String(), values=fields.Nested(EarlierUseView), metadata={
         "description": "per category: deductible_used_fen and paid_fen of earlier claims"})
     notice = fields.String()
 
@@ -178,7 +200,7 @@ class ClaimUploadSchema(Schema):
     file = Upload(required=True, metadata={"description": "JPEG, PNG or PDF, at most 10 MB"})
 
 
-class ClaimUploadedView(Schema):
+class ClaimUploadedView(ResponseSchema):
     document = fields.Nested(ClaimDocumentView)
     claim = fields.Nested(ClaimDetailView)
 
@@ -199,7 +221,7 @@ class ClaimDecisionSchema(Schema):
         "description": "to the claimant; required for reject and request_supplement"})
 
 
-class SettlementView(Schema):
+class SettlementView(ResponseSchema):
     settlement_no = fields.String()
     outcome = fields.String(metadata={"description": "settled | no_policy | outside_coverage"})
     accepted = fields.Boolean()
@@ -212,13 +234,13 @@ class SettlementView(Schema):
     message = fields.String()
 
 
-class ProductItemView(Schema):
+class ProductItemView(ResponseSchema):
     kind = fields.String()
     code = fields.String()
     name = fields.String()
 
 
-class ProductItemListView(Schema):
+class ProductItemListView(ResponseSchema):
     product_id = fields.Integer()
     special_drugs = fields.List(fields.Nested(ProductItemView))
     reasonable_items = fields.List(fields.Nested(ProductItemView))

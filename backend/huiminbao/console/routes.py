@@ -257,7 +257,7 @@ class EmployerBulkEnrollment(MethodView):
                                      form["product_id"],
                                      _read(files["file"], bulk.HEADER, bulk.MAX_ROWS))
         report = bulk.upload(c, actor, upload)
-        return BatchView().dump(batch_view(report)), 200 if report.replayed else 201
+        return batch_view(report), 200 if report.replayed else 201
 
 
 @blp.route("/admin/enrollments/bulk/<string:batch_no>")
@@ -289,7 +289,7 @@ class SubsidyRoster(MethodView):
         c = container()
         report = roster.import_roster(c, actor, form["product_id"],
                                       _read(files["file"], roster.HEADER, roster.MAX_ROWS))
-        return RosterView().dump(roster_view(report)), 201
+        return roster_view(report), 201
 
 
 # ---------------------------------------------------------------- counter
@@ -324,7 +324,7 @@ class CounterEnrollments(MethodView):
             id_document_checked=bool(evidence["id_document_checked"]),
             receipt_no=evidence["receipt_no"], product_id=body["product_id"])
         result = counter.enroll_walk_in(container(), actor, request)
-        return CounterView().dump(counter_view(result)), 201
+        return counter_view(result), 201
 
 
 @blp.route("/counter/identity-checks")

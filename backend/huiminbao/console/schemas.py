@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from huiminbao.catalog.schemas import CoverageInSchema, WindowInSchema
 from huiminbao.core.inputs import Id
+from huiminbao.core.responses import ResponseSchema
 
 _PAYMENTS = ["counter_cash", "subsidy"]
 
@@ -57,14 +58,14 @@ def multipart_body(schema: type[Schema]) -> dict[str, Any]:
     return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
 
 
-class BatchCountsSchema(Schema):
+class BatchCountsSchema(ResponseSchema):
     total = fields.Integer()
     enrolled = fields.Integer()
     already = fields.Integer(metadata={"description": "insured by this employer before"})
     failed = fields.Integer()
 
 
-class BatchRowSchema(Schema):
+class BatchRowSchema(ResponseSchema):
     line = fields.Integer(metadata={"description": "line in the file (the header is line 1)"})
     id_number = fields.String(metadata={"description": "masked"})
     name = fields.String(metadata={"description": "masked"})
@@ -75,7 +76,7 @@ class BatchRowSchema(Schema):
     policy_no = fields.String(allow_none=True)
 
 
-class BatchView(Schema):
+class BatchView(ResponseSchema):
     batch_no = fields.String()
     employer_code = fields.String()
     employer_name = fields.String()
@@ -93,14 +94,14 @@ class BatchView(Schema):
     rows = fields.List(fields.Nested(BatchRowSchema))
 
 
-class RosterCountsSchema(Schema):
+class RosterCountsSchema(ResponseSchema):
     total = fields.Integer()
     enrolled = fields.Integer()
     skipped = fields.Integer()
     failed = fields.Integer()
 
 
-class RosterRowSchema(Schema):
+class RosterRowSchema(ResponseSchema):
     line = fields.Integer()
     id_number = fields.String(metadata={"description": "masked"})
     name = fields.String(metadata={"description": "masked"})
@@ -112,7 +113,7 @@ class RosterRowSchema(Schema):
     policy_no = fields.String(allow_none=True)
 
 
-class RosterView(Schema):
+class RosterView(ResponseSchema):
     import_no = fields.String()
     product_id = fields.Integer()
     product_name = fields.String()
@@ -163,7 +164,7 @@ class CounterIdentityInSchema(Schema):
     evidence = fields.Nested(IdentityEvidenceSchema, required=True)
 
 
-class CounterIdentityView(Schema):
+class CounterIdentityView(ResponseSchema):
     phone = fields.String(metadata={"description": "masked"})
     name = fields.String(metadata={"description": "masked"})
     id_number = fields.String(metadata={"description": "masked"})
@@ -174,7 +175,7 @@ class CounterIdentityView(Schema):
     staff_name = fields.String()
 
 
-class CounterView(Schema):
+class CounterView(ResponseSchema):
     order_no = fields.String()
     policy_no = fields.String()
     channel = fields.String()
@@ -202,7 +203,7 @@ class ReconcileRunQuerySchema(Schema):
         "description": "how many runs, newest first (1–100, default 20)"})
 
 
-class ReconcileRunSchema(Schema):
+class ReconcileRunSchema(ResponseSchema):
     started_at = fields.DateTime()
     finished_at = fields.DateTime()
     ok = fields.Boolean(metadata={"description": "true: no violation found"})
@@ -215,7 +216,7 @@ class ReconcileRunSchema(Schema):
         "description": "what does not add up, in Chinese (healed money is listed too)"})
 
 
-class ReconcileRunListSchema(Schema):
+class ReconcileRunListSchema(ResponseSchema):
     items = fields.List(fields.Nested(ReconcileRunSchema), metadata={
         "description": "newest first"})
     latest_ok = fields.Boolean(allow_none=True, metadata={
@@ -231,7 +232,7 @@ class SmsOutboxQuerySchema(Schema):
         "description": "how many messages, newest first (1–200, default 50)"})
 
 
-class SmsOutboxItemSchema(Schema):
+class SmsOutboxItemSchema(ResponseSchema):
     id = fields.Integer()
     phone = fields.String(metadata={"description": "masked: 138****5678"})
     template = fields.String(allow_none=True, metadata={"description": "template key"})
@@ -245,7 +246,7 @@ class SmsOutboxItemSchema(Schema):
     provider_message_id = fields.String(allow_none=True)
 
 
-class SmsOutboxSchema(Schema):
+class SmsOutboxSchema(ResponseSchema):
     items = fields.List(fields.Nested(SmsOutboxItemSchema))
     counts = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
         "description": "messages per state among those listed"})
@@ -274,7 +275,7 @@ class CoinsuranceInSchema(Schema):
                                  "approval; null: none do"})
 
 
-class CoinsurerSchema(Schema):
+class CoinsurerSchema(ResponseSchema):
     id = fields.Integer(metadata={"description": "names the ledger accounts "
                                                  "insurer_premium/insurer_payout:<product>:<id>"})
     insurer = fields.String()
@@ -283,7 +284,7 @@ class CoinsurerSchema(Schema):
     lead = fields.Boolean()
 
 
-class CoinsuranceSchema(Schema):
+class CoinsuranceSchema(ResponseSchema):
     product_id = fields.Integer()
     insurers = fields.List(fields.Nested(CoinsurerSchema))
     contested_claim_threshold_fen = fields.Integer(allow_none=True)
@@ -295,7 +296,7 @@ class StaffInsurerInSchema(Schema):
     insurer = fields.String(required=True)
 
 
-class StaffInsurerSchema(Schema):
+class StaffInsurerSchema(ResponseSchema):
     account_id = fields.Integer()
     insurer = fields.String()
 
@@ -310,7 +311,7 @@ class StatementQuerySchema(Schema):
         ["json", "csv"], error="format 只能是 json 或 csv"))
 
 
-class StatementLineSchema(Schema):
+class StatementLineSchema(ResponseSchema):
     occurred_at = fields.DateTime()
     kind = fields.String(metadata={"description": "premium | refund | payout"})
     kind_label = fields.String()
@@ -319,7 +320,7 @@ class StatementLineSchema(Schema):
                                                          "payouts negative"})
 
 
-class StatementSchema(Schema):
+class StatementSchema(ResponseSchema):
     product_id = fields.Integer()
     product_name = fields.String()
     insurer = fields.String()
@@ -334,7 +335,7 @@ class StatementSchema(Schema):
     net_fen = fields.Integer()
 
 
-class SurplusSchema(Schema):
+class SurplusSchema(ResponseSchema):
     target_payout_ratio_bp = fields.Integer(
         required=True, allow_none=True, strict=True,
         validate=validate.Range(min=1, max=10000, error="目标赔付率须大于0%且不超过100%"),

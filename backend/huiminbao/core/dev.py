@@ -6,13 +6,14 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import fields
 from sqlalchemy import select
 
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import container
 from huiminbao.core.errors import Conflict
 from huiminbao.core.masking import mask_phone
+from huiminbao.core.responses import ResponseSchema
 from huiminbao.identity.models import SmsMessage
 from huiminbao.identity.schemas import SmsListSchema, SmsQuerySchema
 
@@ -21,7 +22,7 @@ blp = Blueprint(
 )
 
 
-class ClockSchema(Schema):
+class ClockSchema(ResponseSchema):
     now = fields.AwareDateTime(required=True, metadata={"description": "ISO 8601 with offset"})
 
 

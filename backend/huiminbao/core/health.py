@@ -6,16 +6,17 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import fields
 
 from huiminbao import __version__
 from huiminbao.core.api import DATABASE_RETRY_AFTER_SECONDS
 from huiminbao.core.container import container
+from huiminbao.core.responses import ResponseSchema
 
 blp = Blueprint("health", __name__, url_prefix="/api/v1", description="服务状态")
 
 
-class HealthSchema(Schema):
+class HealthSchema(ResponseSchema):
     status = fields.String(metadata={"description": "ok or degraded"})
     version = fields.String()
     mode = fields.String()

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from flask import Response, g, has_request_context, make_response, request
+from flask import Response, after_this_request, g, has_request_context, make_response, request
 from sqlalchemy import (
     JSON,
     CheckConstraint,
@@ -259,10 +259,13 @@ def _take_over(c: Container, record_id: int, now: datetime) -> _Lease | None:
     return _Lease(record_id, holder, taken.resource)
 
 
-def _run(lease: _Lease, action: Callable[[], Any], *, resumed: bool) -> Response:
+def _run(lease: _Lease, action: Callable[[], Any], *, resumed: bool) -> Any:
+    """Run the view (or resume it) under the lease and hand back what it returns, for the
+    response decorator above it to dump: the answer is stored once it is the response the
+    client gets (``after_this_request``), so the view returns data, never JSON it dumped."""
     setattr(g, _LEASE_OF_REQUEST, lease)  # for link_resource, during the action
     try:
-        response = make_response(action())
+        result = action()
     except DomainError as error:
         # A refusal is an answer too: a retry gets the same refusal, not a second try.
         from huiminbao.core.api import error_response
@@ -275,10 +278,18 @@ def _run(lease: _Lease, action: Callable[[], Any], *, resumed: bool) -> Response
         raise
     finally:
         g.pop(_LEASE_OF_REQUEST, None)
-    _finish(lease, response)
-    # A resumed answer comes from what the first attempt did: nothing ran twice.
-    response.headers["Idempotency-Replayed"] = "true" if resumed else "false"
-    return response
+
+    @after_this_request
+    def _store(response: Response) -> Response:
+        if response.status_code >= 500:  # the answer failed after the view (its dump)
+            _give_up(lease)
+            return response
+        _finish(lease, response)
+        # A resumed answer comes from what the first attempt did: nothing ran twice.
+        response.headers["Idempotency-Replayed"] = "true" if resumed else "false"
+        return response
+
+    return result
 
 
 def _finish(lease: _Lease, response: Response) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from huiminbao.catalog.schemas import CoverageSchema
+from huiminbao.core.responses import ResponseSchema
 from huiminbao.disclosure.domain import (
     MAX_RESPONSE_WORKING_DAYS,
     ComplaintCategory,
@@ -31,23 +33,28 @@ class DisclosureCsvQuerySchema(Schema):
     as_of = fields.AwareDateTime(load_default=None)
 
 
-class BucketSchema(Schema):
+class BucketSchema(ResponseSchema):
     key = fields.String()
     label = fields.String()
     count = fields.Integer()
 
 
-class DisclosedProductSchema(Schema):
+class EnrollmentDatesSchema(ResponseSchema):
+    opens_on = fields.Date()
+    closes_on = fields.Date(metadata={"description": "inclusive"})
+
+
+class DisclosedProductSchema(ResponseSchema):
     id = fields.Integer()
     name = fields.String()
     city_name = fields.String()
     year = fields.Integer()
     insurer = fields.String()
-    enrollment = fields.Dict(metadata={"description": "opens_on, closes_on"})
-    coverage = fields.Dict(metadata={"description": "starts_on, ends_on"})
+    enrollment = fields.Nested(EnrollmentDatesSchema)
+    coverage = fields.Nested(CoverageSchema)
 
 
-class EnrolledSchema(Schema):
+class EnrolledSchema(ResponseSchema):
     total = fields.Integer(metadata={"description": "persons with a live policy at as_of"})
     by_scheme = fields.List(fields.Nested(BucketSchema), metadata={
         "description": "employee (职工医保) | resident (城乡居民医保) [| unknown]"})
@@ -57,7 +64,7 @@ class EnrolledSchema(Schema):
         "description": "personal_account | online | subsidy | employer | counter"})
 
 
-class ClaimsFiguresSchema(Schema):
+class ClaimsFiguresSchema(ResponseSchema):
     available = fields.Boolean(metadata={"description": "false while claims data is absent"})
     accepted = fields.Integer(metadata={"description": "claims received (受理)"})
     paid = fields.Integer(metadata={"description": "claims paid (incl. one-stop settlements)"})
@@ -65,7 +72,7 @@ class ClaimsFiguresSchema(Schema):
     largest_payout_fen = fields.Integer(metadata={"description": "largest single payout"})
 
 
-class YearEndSchema(Schema):
+class YearEndSchema(ResponseSchema):
     target_payout_ratio = fields.String(metadata={"description": "e.g. 85.00%"})
     target_payout_ratio_bp = fields.Integer()
     premium_income_fen = fields.Integer()
@@ -76,12 +83,12 @@ class YearEndSchema(Schema):
                        "paid beyond the target"})
 
 
-class SurplusUseSchema(Schema):
+class SurplusUseSchema(ResponseSchema):
     amount_fen = fields.Integer(metadata={"description": "the previous year's surplus used"})
     note = fields.String(metadata={"description": "how it is used (e.g. 提高赔付比例)"})
 
 
-class DisclosureSchema(Schema):
+class DisclosureSchema(ResponseSchema):
     product = fields.Nested(DisclosedProductSchema)
     as_of = fields.DateTime(metadata={
         "description": "the instant the figures were counted at"})
@@ -105,7 +112,7 @@ class DisclosureSchema(Schema):
     csv_url = fields.String()
 
 
-class DisclosureProductListSchema(Schema):
+class DisclosureProductListSchema(ResponseSchema):
     items = fields.List(fields.Nested(DisclosedProductSchema))
 
 
@@ -123,7 +130,7 @@ class ComplaintInSchema(Schema):
                              validate=validate.Length(max=32, error="理赔编号格式不正确"))
 
 
-class ReplyView(Schema):
+class ReplyView(ResponseSchema):
     author_label = fields.String(metadata={"description": "who answered (a role, not a name)"})
     message = fields.String()
     from_status = fields.String()
@@ -132,7 +139,7 @@ class ReplyView(Schema):
     created_at = fields.DateTime()
 
 
-class ComplaintView(Schema):
+class ComplaintView(ResponseSchema):
     complaint_no = fields.String()
     category = fields.String()
     category_label = fields.String()
@@ -152,16 +159,16 @@ class ComplaintView(Schema):
     replies = fields.List(fields.Nested(ReplyView))
 
 
-class ComplaintListSchema(Schema):
+class ComplaintListSchema(ResponseSchema):
     items = fields.List(fields.Nested(ComplaintView))
 
 
-class CategorySchema(Schema):
+class CategorySchema(ResponseSchema):
     code = fields.String()
     label = fields.String()
 
 
-class CategoryListSchema(Schema):
+class CategoryListSchema(ResponseSchema):
     items = fields.List(fields.Nested(CategorySchema))
 
 
@@ -179,7 +186,7 @@ class ReplyInSchema(Schema):
         "description": "default: in_progress (from received), else unchanged"})
 
 
-class ComplaintSettingsSchema(Schema):
+class ComplaintSettingsSchema(ResponseSchema):
     response_working_days = fields.Integer(required=True, strict=True, validate=validate.Range(
         min=1, max=MAX_RESPONSE_WORKING_DAYS,
         error=f"投诉处理时限应为1至{MAX_RESPONSE_WORKING_DAYS}个工作日"), metadata={

@@ -21,10 +21,10 @@ def product_brief(product: Product) -> dict[str, Any]:
     return {
         "id": product.id, "name": product.name, "city_name": product.city_name,
         "year": product.year, "insurer": product.insurer,
-        "enrollment": {"opens_on": product.window_opens_on.isoformat(),
-                       "closes_on": product.window_closes_on.isoformat()},
-        "coverage": {"starts_on": product.coverage_starts_on.isoformat(),
-                     "ends_on": product.coverage_ends_on.isoformat()},
+        "enrollment": {"opens_on": product.window_opens_on,
+                       "closes_on": product.window_closes_on},
+        "coverage": {"starts_on": product.coverage_starts_on,
+                     "ends_on": product.coverage_ends_on},
     }
 
 

@@ -12,6 +12,7 @@ from huiminbao.core.container import container
 from huiminbao.core.idnumber import age_on
 from huiminbao.core.masking import mask_id_number, mask_name
 from huiminbao.core.ratelimit import limiter
+from huiminbao.core.responses import ResponseSchema
 from huiminbao.enrollment import family
 from huiminbao.identity.access import subject_for
 from huiminbao.identity.auth import current_actor
@@ -21,7 +22,7 @@ from huiminbao.registry.port import Relation
 blp = Blueprint("family", __name__, url_prefix="/api/v1", description="家庭成员")
 
 
-class MemberSchema(Schema):
+class MemberSchema(ResponseSchema):
     id = fields.Integer()
     person_id = fields.Integer()
     name = fields.String(metadata={"description": "masked"})
@@ -37,7 +38,7 @@ class MemberSchema(Schema):
                                  metadata={"description": "pending: the relative's masked phone"})
 
 
-class MemberListSchema(Schema):
+class MemberListSchema(ResponseSchema):
     items = fields.List(fields.Nested(MemberSchema))
 
 
@@ -99,7 +100,7 @@ def _account_key() -> str:
     return f"account:{current_actor().account_id}"
 
 
-class CodeSentSchema(Schema):
+class CodeSentSchema(ResponseSchema):
     sent_to = fields.String()
 
 

@@ -14,6 +14,7 @@ from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
 from huiminbao.core.ratelimit import limiter
 from huiminbao.core.requests import public_root
+from huiminbao.core.responses import ResponseSchema
 from huiminbao.enrollment import policies, services
 from huiminbao.enrollment.domain import OrderStatus, PaymentMethod
 from huiminbao.enrollment.schemas import (
@@ -89,7 +90,7 @@ class EnrollmentPreview(MethodView):
         return quote_view(services.quote(c, actor, subject, request))
 
 
-class OrderListSchema(Schema):
+class OrderListSchema(ResponseSchema):
     items = fields.List(fields.Nested(OrderView))
 
 
@@ -99,7 +100,6 @@ class OrderQuerySchema(Schema):
 
 
 # Built once: a schema instance is reusable, and building one costs more than a dump.
-_ORDER_VIEW = OrderView()
 
 
 def _resume_enrollment(resource: str, _rerun: Callable[[], Any]) -> Any:
@@ -113,7 +113,7 @@ def _resume_enrollment(resource: str, _rerun: Callable[[], Any]) -> Any:
     # because they want to pay); then the order is settled as its request is known to be gone.
     services.recover_pay_page(c, order_no, *_gateway_urls())
     services.resolve_pending(c, order_no, abandoned=True)
-    return _ORDER_VIEW.dump(_order_response(services.order_details(c, actor, order_no))), 201
+    return _order_response(services.order_details(c, actor, order_no)), 201
 
 
 @blp.route("/enrollments")
@@ -140,8 +140,7 @@ class Enrollments(MethodView):
         subject = subject_for(Action.ENROLL, actor)
         request = enrollment_request(body, subject.person_id)
         details = services.enroll(c, actor, subject, request)
-        # Dumped here: the idempotency layer stores exactly the JSON the client received.
-        return _ORDER_VIEW.dump(_order_response(details)), 201
+        return _order_response(details), 201
 
 
 @blp.route("/enrollments/<string:order_no>")
@@ -221,7 +220,7 @@ class PolicyCancel(MethodView):
     def post(self, policy_no: str) -> Any:
         """Cancel before coverage starts; the premium goes back to where it came from."""
         details = policies.cancel_policy(container(), current_actor(), policy_no)
-        return PolicyView().dump(_policy_response(details))
+        return _policy_response(details)
 
 
 @blp.route("/policies/<string:policy_no>/auto-renew")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from huiminbao.core.inputs import Id
+from huiminbao.core.responses import ResponseSchema
 from huiminbao.enrollment.domain import PaymentMethod
 
 _METHODS = [method.value for method in PaymentMethod]
@@ -42,7 +43,7 @@ class EnrollmentRequestSchema(Schema):
     confirmations = fields.Nested(ConfirmationsSchema, load_default=dict)
 
 
-class LineView(Schema):
+class LineView(ResponseSchema):
     person_id = fields.Integer()
     name = fields.String(metadata={"description": "masked"})
     relation = fields.String()
@@ -53,7 +54,16 @@ class LineView(Schema):
     payable_fen = fields.Integer()
 
 
-class QuoteView(Schema):
+class QuoteAccountView(ResponseSchema):
+    holder = fields.String(metadata={"description": "masked"})
+    balances = fields.List(fields.String(), metadata={
+        "description": "the balances the premium may be paid from"})
+    balance_before_fen = fields.Integer()
+    balance_after_fen = fields.Integer()
+    shortfall_fen = fields.Integer()
+
+
+class QuoteView(ResponseSchema):
     product_id = fields.Integer()
     product_name = fields.String()
     terms_version = fields.String()
@@ -63,23 +73,22 @@ class QuoteView(Schema):
     premium_fen = fields.Integer()
     subsidy_fen = fields.Integer()
     payable_fen = fields.Integer()
-    account = fields.Dict(allow_none=True, metadata={
-        "description": "personal account: holder (masked), balance_before_fen, "
-                       "balance_after_fen, shortfall_fen, balances"})
+    account = fields.Nested(QuoteAccountView, allow_none=True, metadata={
+        "description": "personal account payments only"})
     needs_sms_code = fields.Boolean(metadata={
         "description": "the account owner confirms with an SMS code (POST /me/payment-code)"})
     sms_code_phone = fields.String(allow_none=True, metadata={
         "description": "masked: the phone the registry holds for the account owner"})
 
 
-class PolicyBrief(Schema):
+class PolicyBrief(ResponseSchema):
     policy_no = fields.String()
     person_id = fields.Integer()
     insured_name = fields.String()
     status = fields.String()
 
 
-class OrderView(Schema):
+class OrderView(ResponseSchema):
     order_no = fields.String()
     status = fields.String()
     status_label = fields.String()
@@ -99,7 +108,15 @@ class OrderView(Schema):
     policies = fields.List(fields.Nested(PolicyBrief))
 
 
-class PolicyView(Schema):
+class RefundView(ResponseSchema):
+    refund_no = fields.String()
+    amount_fen = fields.Integer()
+    subsidy_fen = fields.Integer()
+    status = fields.String()
+    settled_at = fields.DateTime(allow_none=True)
+
+
+class PolicyView(ResponseSchema):
     policy_no = fields.String()
     status = fields.String()
     status_label = fields.String()
@@ -122,7 +139,7 @@ class PolicyView(Schema):
     issued_at = fields.DateTime()
     cancelled_at = fields.DateTime(allow_none=True)
     can_cancel = fields.Boolean()
-    refund = fields.Dict(allow_none=True)
+    refund = fields.Nested(RefundView, allow_none=True)
     auto_renew = fields.Boolean()
     viewer_is_payer = fields.Boolean(metadata={
         "description": "the signed-in person's account paid this policy"})
@@ -135,7 +152,7 @@ class PolicyView(Schema):
     notice = fields.String()
 
 
-class PolicyListSchema(Schema):
+class PolicyListSchema(ResponseSchema):
     items = fields.List(fields.Nested(PolicyView))
 
 
@@ -144,12 +161,12 @@ class AutoRenewSchema(Schema):
     consent_version = fields.String(load_default=None)
 
 
-class AutoRenewConsentSchema(Schema):
+class AutoRenewConsentSchema(ResponseSchema):
     version = fields.String()
     text = fields.String()
 
 
-class VerifyView(Schema):
+class VerifyView(ResponseSchema):
     valid = fields.Boolean()
     policy_no = fields.String()
     product_name = fields.String()

@@ -124,7 +124,7 @@ def policy_view(details: PolicyDetails, clock: Clock, verify_url: str, qr_url: s
         "refund": None if refund is None else {
             "refund_no": refund.refund_no, "amount_fen": refund.amount_fen,
             "subsidy_fen": refund.subsidy_fen, "status": refund.status,
-            "settled_at": refund.settled_at.isoformat() if refund.settled_at else None,
+            "settled_at": refund.settled_at,
         },
         "auto_renew": policy.auto_renew,
         "viewer_is_payer": is_payer(policy, actor_person_id),

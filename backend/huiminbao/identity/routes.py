@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from flask import Response, jsonify, make_response, request
+from flask import Response, after_this_request, make_response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import fields
 
 from huiminbao.audit.consents import CONSENT_TEXTS, ConsentKind
 from huiminbao.core.container import container
 from huiminbao.core.errors import DomainError, NotFound
 from huiminbao.core.masking import mask_phone
 from huiminbao.core.ratelimit import json_field_key, limiter
+from huiminbao.core.responses import ResponseSchema
 from huiminbao.identity import services, wechat
 from huiminbao.identity.auth import (
     CSRF_COOKIE,
@@ -37,7 +38,7 @@ from huiminbao.identity.schemas import (
     OtpSentSchema,
     PreferencesSchema,
 )
-from huiminbao.identity.views import me_view
+from huiminbao.identity.schemas import Me as MeView
 
 blp = Blueprint("identity", __name__, url_prefix="/api/v1", description="登录与实名认证")
 
@@ -84,7 +85,7 @@ class Login(MethodView):
 
     @blp.arguments(LoginSchema)
     @blp.response(200, LoginResultSchema)
-    def post(self, body: dict[str, Any]) -> Response:
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Sign in with the code (creating the account on first login).
 
         Returns a bearer token for API clients and sets the session cookie for the web
@@ -95,16 +96,19 @@ class Login(MethodView):
             # Rotate: whatever session this browser had before stops working now.
             services.end_cookie_session(c, previous_cookie)
         wechat.link_pending_wechat(c, sign_in.account_id)  # a WeChat login waiting for a phone
-        me = me_view(services.profile(c, sign_in.account_id), c.clock, sign_in.csrf_token)
-        payload = LoginResultSchema().dump({
-            "access_token": sign_in.access_token, "token_type": "Bearer",
-            "expires_at": sign_in.access_token_expires_at, "csrf_token": sign_in.csrf_token,
-            "me": me,
-        })
-        response = make_response(jsonify(payload))
-        _set_session_cookies(response, sign_in.cookie_token, sign_in.csrf_token)
-        wechat.clear_pending_link(response)
-        return response
+        me = MeView(services.profile(c, sign_in.account_id), c.clock.today(), sign_in.csrf_token)
+
+        @after_this_request
+        def _sign_in_browser(response: Response) -> Response:
+            if response.status_code >= 400:  # the answer failed: nobody is signed in
+                return response
+            _set_session_cookies(response, sign_in.cookie_token, sign_in.csrf_token)
+            wechat.clear_pending_link(response)
+            return response
+
+        return {"access_token": sign_in.access_token, "token_type": "Bearer",
+                "expires_at": sign_in.access_token_expires_at, "csrf_token": sign_in.csrf_token,
+                "me": me}
 
 
 def _set_session_cookies(response: Response, cookie_token: str, csrf_token: str) -> None:
@@ -117,12 +121,12 @@ def _set_session_cookies(response: Response, cookie_token: str, csrf_token: str)
                         samesite="Lax", secure=secure, path="/")
 
 
-class AuthMethodsSchema(Schema):
+class AuthMethodsSchema(ResponseSchema):
     sms = fields.Boolean()
     wechat = fields.Boolean()
 
 
-class SessionStateSchema(Schema):
+class SessionStateSchema(ResponseSchema):
     authenticated = fields.Boolean()
 
 
@@ -162,13 +166,13 @@ class Logout(MethodView):
 @blp.route("/me")
 class Me(MethodView):
     @blp.response(200, MeSchema)
-    def get(self) -> dict[str, Any]:
+    def get(self) -> MeView:
         """The caller's profile, masked, with consents and (for cookie sessions) the CSRF token."""
         c = container()
         actor = current_actor()
         csrf = _csrf_for(actor.session_id) if actor.via == "cookie" else None
-        return me_view(services.profile(c, actor.account_id), c.clock, csrf,
-                       identity_check_available=c.identity_checks is not None)
+        return MeView(services.profile(c, actor.account_id), c.clock.today(), csrf,
+                      identity_check_available=c.identity_checks is not None)
 
 
 def _csrf_for(session_id: int) -> str | None:
@@ -189,7 +193,7 @@ class Identity(MethodView):
     @blp.response(200, MeSchema)
     @blp.alt_response(409, description="`identity_taken`: another account holds the person "
                                         "(verified, or this binding is not verified either)")
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, body: dict[str, Any]) -> MeView:
         """Real-name binding: name and ID number checked against the registry, both consents
         recorded. A mismatch answers one neutral message.
 
@@ -202,8 +206,8 @@ class Identity(MethodView):
         actor = current_actor()
         services.bind_identity(c, actor.account_id, body["name"], body["id_number"],
                                body["consents"], check_ticket=body["check_ticket"])
-        return me_view(services.profile(c, actor.account_id), c.clock, None,
-                       identity_check_available=c.identity_checks is not None)
+        return MeView(services.profile(c, actor.account_id), c.clock.today(),
+                      identity_check_available=c.identity_checks is not None)
 
 
 @blp.route("/me/identity/check")
@@ -267,9 +271,9 @@ def _kind(raw: str) -> ConsentKind:
 class Preferences(MethodView):
     @blp.arguments(PreferencesSchema)
     @blp.response(200, MeSchema)
-    def put(self, body: dict[str, Any]) -> dict[str, Any]:
+    def put(self, body: dict[str, Any]) -> MeView:
         """Elderly mode (large text, larger targets) and language."""
         c = container()
         actor = current_actor()
         services.set_preferences(c, actor.account_id, elderly_mode=body["elderly_mode"])
-        return me_view(services.profile(c, actor.account_id), c.clock, None)
+        return MeView(services.profile(c, actor.account_id), c.clock.today())

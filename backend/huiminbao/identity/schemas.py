@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
+
 from marshmallow import Schema, fields, validate
+
+from huiminbao.audit.consents import CONSENT_TEXTS, ConsentKind
+from huiminbao.audit.models import Consent
+from huiminbao.core.idnumber import age_on
+from huiminbao.core.masking import mask_id_number, mask_name, mask_phone
+from huiminbao.core.responses import Label, Masked, ResponseSchema
+from huiminbao.identity.domain import BindingVerification, Role
+from huiminbao.identity.models import Person, UserAccount
+from huiminbao.identity.services import Profile
 
 _PHONE = validate.Regexp(r"^1[3-9]\d{9}$", error="请输入11位手机号码")
 _CODE = validate.Regexp(r"^\d{6}$", error="请输入6位数字验证码")
@@ -12,7 +24,7 @@ class OtpRequestSchema(Schema):
     phone = fields.String(required=True, validate=_PHONE)
 
 
-class OtpSentSchema(Schema):
+class OtpSentSchema(ResponseSchema):
     phone = fields.String(metadata={"description": "masked"})
     expires_at = fields.DateTime()
     resend_after_seconds = fields.Integer()
@@ -23,11 +35,98 @@ class LoginSchema(Schema):
     code = fields.String(required=True, validate=_CODE)
 
 
-class IdentityView(Schema):
+@dataclass(frozen=True)
+class Me:
+    """What ``/me`` answers: the caller's profile as of ``today``, with this session's CSRF
+    token (cookie sessions) and whether a face / eID check is offered."""
+
+    profile: Profile
+    today: date
+    csrf_token: str | None = None
+    identity_check_available: bool = False
+
+    @property
+    def account(self) -> UserAccount:
+        return self.profile.account
+
+    @property
+    def consents(self) -> list[Consent]:
+        return self.profile.consents
+
+    @property
+    def identity(self) -> _Identity:
+        return _Identity(self)
+
+
+@dataclass(frozen=True)
+class _Identity:
+    """The binding part of ``Me``: every key present, null when nothing is bound."""
+
+    me: Me
+
+    @property
+    def _person(self) -> Person | None:
+        return self.me.profile.person
+
+    @property
+    def _verified_by(self) -> BindingVerification | None:
+        by = self.me.account.binding_verified_by
+        return BindingVerification(by) if self._person is not None and by else None
+
+    @property
+    def bound(self) -> bool:
+        return self._person is not None
+
+    @property
+    def person_id(self) -> int | None:
+        return self._person.id if self._person else None
+
+    @property
+    def name(self) -> str | None:
+        return self._person.name if self._person else None
+
+    @property
+    def id_number(self) -> str | None:
+        return self._person.id_number if self._person else None
+
+    @property
+    def birth_date_year(self) -> int | None:
+        return self._person.birth_date.year if self._person else None
+
+    @property
+    def age(self) -> int | None:
+        return age_on(self._person.birth_date, self.me.today) if self._person else None
+
+    @property
+    def sex(self) -> str | None:
+        return self._person.sex if self._person else None
+
+    @property
+    def verified(self) -> bool:
+        return self._verified_by is not None
+
+    @property
+    def verified_by(self) -> str | None:
+        return self._verified_by.value if self._verified_by else None
+
+    @property
+    def verified_by_label(self) -> str | None:
+        return self._verified_by.label if self._verified_by else None
+
+    @property
+    def verified_at(self) -> datetime | None:
+        return self.me.account.binding_verified_at if self._verified_by else None
+
+    @property
+    def identity_check_available(self) -> bool:
+        return self.me.identity_check_available
+
+
+class IdentityView(ResponseSchema):
     bound = fields.Boolean()
     person_id = fields.Integer(allow_none=True)
-    name = fields.String(allow_none=True, metadata={"description": "masked: 张*三"})
-    id_number = fields.String(allow_none=True, metadata={"description": "masked"})
+    name = Masked(mask_name, allow_none=True, metadata={"description": "masked: 张*三"})
+    id_number = Masked(mask_id_number, allow_none=True, metadata={"description": "masked"})
     birth_date_year = fields.Integer(allow_none=True)
     age = fields.Integer(allow_none=True)
     sex = fields.String(allow_none=True)
@@ -41,20 +140,25 @@ class IdentityView(Schema):
         "description": "a face / eID check is offered (POST /me/identity/check)"})
 
 
-class ConsentView(Schema):
+class ConsentView(ResponseSchema):
+    """A consent record as it is stored."""
+
     kind = fields.String()
-    title = fields.String()
+    title = Label(lambda kind: CONSENT_TEXTS[ConsentKind(kind)].title, source="kind")
     text_version = fields.String()
     granted_at = fields.DateTime()
     withdrawn_at = fields.DateTime(allow_none=True)
 
 
-class MeSchema(Schema):
-    account_id = fields.Integer()
-    phone = fields.String(metadata={"description": "masked: 138****5678"})
-    role = fields.String()
-    role_label = fields.String()
-    elderly_mode = fields.Boolean()
+class MeSchema(ResponseSchema):
+    """Dumps a ``Me``."""
+
+    account_id = fields.Integer(attribute="account.id")
+    phone = Masked(mask_phone, attribute="account.phone",
+                   metadata={"description": "masked: 138****5678"})
+    role = fields.String(attribute="account.role")
+    role_label = Label(Role, source="account.role")
+    elderly_mode = fields.Boolean(attribute="account.elderly_mode")
     identity = fields.Nested(IdentityView)
     consents = fields.List(fields.Nested(ConsentView))
     csrf_token = fields.String(
@@ -63,7 +167,7 @@ class MeSchema(Schema):
     )
 
 
-class LoginResultSchema(Schema):
+class LoginResultSchema(ResponseSchema):
     access_token = fields.String()
     token_type = fields.String()
     expires_at = fields.DateTime()
@@ -96,7 +200,7 @@ class IdentityCheckRequestSchema(Schema):
     )
 
 
-class IdentityCheckStartSchema(Schema):
+class IdentityCheckStartSchema(ResponseSchema):
     ticket = fields.String(metadata={"description": "send back as check_ticket once taken"})
     url = fields.String(allow_none=True, metadata={
         "description": "the verification service's page; null for the demo simulator"})
@@ -104,7 +208,7 @@ class IdentityCheckStartSchema(Schema):
     expires_at = fields.DateTime()
 
 
-class ConsentTextSchema(Schema):
+class ConsentTextSchema(ResponseSchema):
     kind = fields.String()
     version = fields.String()
     title = fields.String()
@@ -113,7 +217,7 @@ class ConsentTextSchema(Schema):
         "description": "what withdrawing this consent stops (issued policies stay valid)"})
 
 
-class ConsentTextListSchema(Schema):
+class ConsentTextListSchema(ResponseSchema):
     items = fields.List(fields.Nested(ConsentTextSchema))
 
 
@@ -128,13 +232,13 @@ class PreferencesSchema(Schema):
     ))
 
 
-class SmsMessageSchema(Schema):
+class SmsMessageSchema(ResponseSchema):
     phone = fields.String()
     text = fields.String()
     created_at = fields.DateTime()
 
 
-class SmsListSchema(Schema):
+class SmsListSchema(ResponseSchema):
     items = fields.List(fields.Nested(SmsMessageSchema))
 
 

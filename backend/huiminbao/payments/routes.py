@@ -9,12 +9,13 @@ from typing import Any, ClassVar
 from flask import Response, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import fields
 
 from huiminbao.core.container import container
 from huiminbao.core.errors import DomainError, RemoteUnavailable
 from huiminbao.core.masking import mask_phone
 from huiminbao.core.ratelimit import limiter
+from huiminbao.core.responses import ResponseSchema
 from huiminbao.enrollment import services as enrollment
 from huiminbao.enrollment.routes import enrollment_request
 from huiminbao.enrollment.schemas import EnrollmentRequestSchema
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="支付与个人账户")
 
 
-class NotifyAnswer(Schema):
+class NotifyAnswer(ResponseSchema):
     code = fields.String(metadata={"description": "SUCCESS, or FAIL with an HTTP error status"})
     message = fields.String()
 
@@ -69,7 +70,7 @@ class OnlineNotify(MethodView):
         return {"code": "SUCCESS", "message": "成功"}
 
 
-class AccountEntryView(Schema):
+class AccountEntryView(ResponseSchema):
     occurred_at = fields.DateTime()
     kind = fields.String(metadata={"description": "debit | refund"})
     balance = fields.String(metadata={"description": "prior_years | current_year"})
@@ -78,7 +79,7 @@ class AccountEntryView(Schema):
     purpose = fields.String()
 
 
-class AccountView(Schema):
+class AccountView(ResponseSchema):
     holder = fields.String(metadata={"description": "masked name"})
     account = fields.String(metadata={"description": "masked ID number of the account"})
     prior_years_fen = fields.Integer()

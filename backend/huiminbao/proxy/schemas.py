@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from huiminbao.core.responses import ResponseSchema
 from huiminbao.proxy.domain import ConfirmMethod, Evidence, Scope
 
 _SCOPES = " | ".join(scope.value for scope in Scope)
@@ -35,12 +36,12 @@ class GrantRequestSchema(Schema):
         metadata={"description": " | ".join(_METHODS)})
 
 
-class EvidenceView(Schema):
+class EvidenceView(ResponseSchema):
     code = fields.String()
     label = fields.String()
 
 
-class GrantView(Schema):
+class GrantView(ResponseSchema):
     id = fields.Integer()
     role = fields.String(metadata={"description": "the caller's part: agent | principal | staff"})
     agent_name = fields.String(metadata={"description": "masked"})
@@ -72,12 +73,12 @@ class GrantView(Schema):
     counter_note = fields.String(allow_none=True, metadata={"description": "staff only"})
 
 
-class GrantListsView(Schema):
+class GrantListsView(ResponseSchema):
     as_agent = fields.List(fields.Nested(GrantView))
     as_principal = fields.List(fields.Nested(GrantView))
 
 
-class StaffGrantListView(Schema):
+class StaffGrantListView(ResponseSchema):
     items = fields.List(fields.Nested(GrantView))
 
 
@@ -105,18 +106,18 @@ class ConfirmSchema(Schema):
                             metadata={"description": "counter staff only"})
 
 
-class CodeSentView(Schema):
+class CodeSentView(ResponseSchema):
     sent_to = fields.String(metadata={"description": "the principal's masked phone"})
     expires_at = fields.AwareDateTime()
     resend_after_seconds = fields.Integer()
 
 
-class ScopeLine(Schema):
+class ScopeLine(ResponseSchema):
     code = fields.String()
     label = fields.String()
 
 
-class ConfirmationView(Schema):
+class ConfirmationView(ResponseSchema):
     grant_id = fields.Integer()
     status = fields.String()
     status_label = fields.String()
@@ -136,7 +137,7 @@ class ConfirmationAnswerSchema(Schema):
                            metadata={"description": "true confirms; false declines (cancels)"})
 
 
-class ActivityView(Schema):
+class ActivityView(ResponseSchema):
     id = fields.Integer()
     occurred_at = fields.AwareDateTime()
     grant_id = fields.Integer()
@@ -150,5 +151,5 @@ class ActivityView(Schema):
     outcome = fields.String(metadata={"description": "ok | failed"})
 
 
-class ActivityListView(Schema):
+class ActivityListView(ResponseSchema):
     items = fields.List(fields.Nested(ActivityView))
