@@ -120,8 +120,10 @@ def pg_db(pg_url: str) -> Iterator[Database]:
 
 
 @pytest.fixture
-def pg_wired(pg_url: str, clock: MovableClock) -> Iterator[Container]:
-    settings = Settings(database_url=pg_url, testing=True)
+def pg_wired(pg_url: str, clock: MovableClock, tmp_path: Path) -> Iterator[Container]:
+    """A container on this module's schema; claim documents go to the test's own directory."""
+    settings = Settings(database_url=pg_url, testing=True,
+                        extra={"documents_dir": str(tmp_path / "documents")})
     container = build_container(settings, clock=clock)
     yield container
     container.db.dispose()

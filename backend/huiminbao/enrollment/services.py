@@ -346,9 +346,8 @@ def _check_family_rules(result: Quote, already_paid_for: set[int]) -> None:
                 f"{mask_name(line.person.name)}的亲属关系尚未核验，不能使用个人账户为其缴费。"
                 "请先完成核验，或选择在线支付", code="relation_unverified")
     persons = already_paid_for | {line.person.id for line in result.lines}
-    limit = getattr(result.product, "max_insured_per_account", None) or MAX_PERSONS_PER_ACCOUNT
-    if len(persons) > limit:
-        raise RuleViolation(f"每个医保个人账户每年最多为{limit}人缴纳本产品保费，"
+    if len(persons) > MAX_PERSONS_PER_ACCOUNT:
+        raise RuleViolation(f"每个医保个人账户每年最多为{MAX_PERSONS_PER_ACCOUNT}人缴纳本产品保费，"
                             "其余家人请选择在线支付", code="account_person_limit")
 
 
