@@ -1,4 +1,4 @@
-"""Buying for family (issue 5), on 家人, 为家人投保 and 为家人投保结果.
+"""Buying for family, on 家人, 为家人投保 and 为家人投保结果.
 
 - 张伟 adds his family on 家人 (李娜, 张小宇, 张建国 and 王秀英, all verified by the registry;
   刘䶮 as "parent" is refused with the reason) and buys 标准版 for all four in one confirmation

@@ -63,7 +63,7 @@ def test_fifty_replays_of_one_key_execute_once(pg_app: Flask, pg_wired: Containe
     request = body(lin.client, "personal_account")
     key = f"race-same-{uuid.uuid4().hex}"
     results = race(50, lambda i: _post(app, lin, request, key))
-    # A duplicate waits at most 1.5 s for the first answer (issue 13); on a slow machine a late
+    # A duplicate waits at most 1.5 s for the first answer; on a slow machine a late
     # one may be told 409 idempotency_in_progress instead, and its retry gets the same answer.
     first = _post(app, lin, request, key)[1]
     assert first["status"] == "issued", first

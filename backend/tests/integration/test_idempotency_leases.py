@@ -1,4 +1,4 @@
-"""Idempotency keys that cannot get stuck (issue 13), on PostgreSQL.
+"""Idempotency keys that cannot get stuck, on PostgreSQL.
 
 A process killed mid-request leaves its key 'running' (the answer was never stored). Here the
 kill is a ``ProcessKilled`` raised at a chosen step: like ``kill -9`` it passes every ``except

@@ -50,7 +50,7 @@ def test_simultaneous_payments_under_one_grant_stay_within_its_limit(
                 "confirmations": {"terms_version": item["terms"]["version"],
                                   "not_basic_insurance": True, "debit_amount_fen": 15000}}
 
-    # The principal confirms each debit with its own code (issue 15), read out to the agent.
+    # The principal confirms each debit with its own code, read out to the agent.
     codes = []
     for index in range(3):
         sent = agent.client.post("/api/v1/me/payment-code", json=request(index), headers=acting)
