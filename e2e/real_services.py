@@ -1,4 +1,4 @@
-"""The journeys again, with every port on its real adapter over HTTP (issue "Going live").
+"""The journeys again, with every port on its real adapter over HTTP.
 
 A module that imports ``live_server`` from here gets ``huiminbao serve`` (demo mode: demo city,
 movable clock) whose registry is reached through the registry protocol (``registry

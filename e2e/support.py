@@ -309,7 +309,7 @@ def sign_up(page: Page, base_url: str, phone: str, name: str, id_number: str) ->
     expect(page).to_have_url(re.compile(r"/me\.html$"))
 
 
-# The owner's debit code names the amount and the insured (issue 15).
+# The owner's debit code names the amount and the insured.
 _PAYMENT_CODE_IN_SMS = re.compile(r"确认使用医保个人账户支付[^，]*，验证码(\d{6})")
 
 

@@ -1,4 +1,4 @@
-"""Knowing 张伟's ID number is not enough (issue 15): someone who types his name and ID number
+"""Knowing 张伟's ID number is not enough: someone who types his name and ID number
 on another phone is bound *unverified*: the binding page says so and what to do, the account
 page shows no balance and says why, and the confirm sheet offers no personal account. When 张伟
 binds with the phone the registry holds for him, he takes his identity back, and the other

@@ -1,4 +1,4 @@
-"""A complaint from filed to resolved (issue 9): 张伟 files one from 我的 → 投诉与建议; insurer
+"""A complaint from filed to resolved: 张伟 files one from 我的 → 投诉与建议; insurer
 staff find it in the queue, reply (处理中) and resolve it (已办结); 张伟 sees both replies, and the
 texts he got carry the complaint number only."""
 

@@ -1,4 +1,4 @@
-"""Consent that binds (issue 15 item 3), as a person meets it: 张伟 withdraws his personal-
+"""Consent that binds, as a person meets it: 张伟 withdraws his personal-
 information consent, finds 参保 stopped with the reason and the way back, gives the consent again
 and can enroll; 李娜 reads and downloads what the platform holds about her — including someone's
 refused attempt to act for her — and closes her account.

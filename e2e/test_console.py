@@ -1,4 +1,4 @@
-"""Operator console journeys (issue 9): an administrator uploads an employer's CSV with 3 good and
+"""Operator console journeys: an administrator uploads an employer's CSV with 3 good and
 2 bad rows (3 policies, the 2 bad rows listed with reasons) and uploading it again adds nothing;
 the subsidy roster is enrolled with the subsidy fund; counter staff enroll 王秀英 for cash at the
 counter; a product cloned for next year validates, publishes and shows on the home page when its

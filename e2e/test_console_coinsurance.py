@@ -1,4 +1,4 @@
-"""Co-insurers in the console (issue 19): an administrator lists three insurers at 50/30/20 % for
+"""Co-insurers in the console: an administrator lists three insurers at 50/30/20 % for
 the demo product (a wrong sum is refused with the reason), residents enroll, and each insurer's
 statement shows its share of the premiums, on screen and as a CSV download whose totals equal
 the ledger (the live server's SQLite file, opened read-only)."""

@@ -1,4 +1,4 @@
-"""The public disclosure page (issue 9): reached from the home page's footer without logging in,
+"""The public disclosure page: reached from the home page's footer without logging in,
 its figures equal counts taken straight from the live server's database (opened read-only), the
 charts are drawn without any CDN, and the CSV download opens in Excel (UTF-8 with BOM)."""
 

@@ -96,6 +96,8 @@ def test_sun_li_uses_every_page_in_elderly_mode(page: Page, base_url: str) -> No
     cdp.detach()
 
     # ---------------------------------------------------------------- 登录 and 实名认证
+    # The page's timers run on Playwright's clock: "no ticking seconds" is checked by moving it.
+    page.clock.install()
     page.get_by_role("link", name="登录", exact=True).click()
     expect(page).to_have_url(re.compile(r"/login\.html"))
     check_elderly(page, "登录")
@@ -103,7 +105,7 @@ def test_sun_li_uses_every_page_in_elderly_mode(page: Page, base_url: str) -> No
     resend = page.locator("#send-code")
     expect(resend).to_be_disabled()
     expect(resend).to_have_text("请稍后再获取")  # no ticking seconds in 长辈模式
-    page.wait_for_timeout(1200)
+    page.clock.run_for(1200)  # a ticking countdown would have changed the text by now
     expect(resend).to_have_text("请稍后再获取")
     check_elderly(page, "登录 (code sent)")
     keep_screenshot(page, "elderly-login")

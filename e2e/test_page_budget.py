@@ -1,4 +1,4 @@
-"""The home page's budget (issue 8): its first load transfers at most 100 KB in at most 15
+"""The home page's budget: its first load transfers at most 100 KB in at most 15
 requests, counted from Playwright's network events; and on Chromium's "Fast 3G" network
 emulation (DevTools' preset) the first content is painted within 2 seconds.
 

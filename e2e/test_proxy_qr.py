@@ -144,7 +144,7 @@ def test_zhang_wei_enrolls_his_father_who_confirmed_by_qr_code_then_revokes(
     keep_screenshot(page, "proxy-enroll-acting")
     grants = page.request.get("/api/v1/proxy/grants").json()["as_agent"]
     father_person = grants[0]["principal_person_id"]
-    # The debit is his father's to confirm (issue 15): a code to the phone the registry holds
+    # The debit is his father's to confirm: a code to the phone the registry holds
     # for him, naming the amount and the insured, which he reads out to his son.
     page.get_by_role("button", name="获取验证码").click()
     expect(page.get_by_text("验证码已发送至 138****0004")).to_be_visible()

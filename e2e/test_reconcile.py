@@ -1,4 +1,4 @@
-"""资金对账 in the console (issue 13): an administrator opens it from the console home and reads
+"""资金对账 in the console: an administrator opens it from the console home and reads
 the latest run of ``huiminbao reconcile`` in words (✓ 账实一致), every run in a table, and an
 earlier run's inconsistency listed — on an iPhone-sized screen, passing axe.
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,13 +49,48 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(database_url=f"sqlite:///{tmp_path / 'test.sqlite3'}", testing=True)
 
 
-@pytest.fixture
-def wired(settings: Settings, clock: MovableClock) -> Iterator[Container]:
-    """A container on a migrated SQLite file with the demo city loaded."""
-    upgrade(settings.database_url)
-    container = build_container(settings, clock=clock)
+SQLITE_PREFIX = "sqlite:///"
+
+
+def _load_demo(container: Container, clock: MovableClock) -> None:
     load_demo_population(container.db, clock)
     ensure_demo_product(container.db, clock)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated and loaded with the demo city at TEST_NOW, once per session:
+    migrating and loading took about as long as a typical API test itself, so every ``wired``
+    starts from a copy of this file instead."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    settings = Settings(database_url=f"{SQLITE_PREFIX}{path}", testing=True)
+    upgrade(settings.database_url)
+    clock = MovableClock(TEST_NOW)
+    container = build_container(settings, clock=clock)
+    _load_demo(container, clock)
+    container.db.dispose()
+    return path
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """SQLite's online backup: a consistent copy whatever journal mode the source was left in."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
+@pytest.fixture
+def wired(settings: Settings, clock: MovableClock,
+          sqlite_template: Path) -> Iterator[Container]:
+    """A container on a migrated SQLite file with the demo city loaded."""
+    target = Path(settings.database_url.removeprefix(SQLITE_PREFIX))
+    from_template = clock.now() == TEST_NOW and not target.exists()
+    if from_template:
+        _copy_sqlite(sqlite_template, target)
+    else:  # a test that moved the clock first gets its demo city loaded at its own time
+        upgrade(settings.database_url)
+    container = build_container(settings, clock=clock)
+    if not from_template:
+        _load_demo(container, clock)
     yield container
     container.db.dispose()
 
@@ -120,8 +157,10 @@ def pg_db(pg_url: str) -> Iterator[Database]:
 
 
 @pytest.fixture
-def pg_wired(pg_url: str, clock: MovableClock) -> Iterator[Container]:
-    settings = Settings(database_url=pg_url, testing=True)
+def pg_wired(pg_url: str, clock: MovableClock, tmp_path: Path) -> Iterator[Container]:
+    """A container on this module's schema; claim documents go to the test's own directory."""
+    settings = Settings(database_url=pg_url, testing=True,
+                        extra={"documents_dir": str(tmp_path / "documents")})
     container = build_container(settings, clock=clock)
     yield container
     container.db.dispose()

@@ -1,5 +1,5 @@
 """A loopback TCP proxy in front of PostgreSQL that can refuse or black-hole the traffic, to see
-what the application does when its database goes away (issue 13).
+what the application does when its database goes away.
 
     with FaultProxy("127.0.0.1", 5432) as proxy:
         url = proxy.url_for(database_url)   # the same SQLAlchemy URL, pointed at the proxy

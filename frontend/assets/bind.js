@@ -1,7 +1,7 @@
 // 实名认证: name + ID number checked against the registry, with both consents
 // (GET /consent-texts, POST /me/identity).
 //
-// The answer says whether the binding is verified (issue 15): a login with the phone the registry
+// The answer says whether the binding is verified: a login with the phone the registry
 // holds for the person verifies it at once and the page goes on as before. Otherwise the page
 // explains what an unverified binding cannot do and offers 刷脸核验 (POST /me/identity/check, then
 // the binding again with its ticket; the demo simulator answers at once) or 到柜台核验.

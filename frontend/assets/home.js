@@ -110,7 +110,7 @@ function renderTiers(product) {
     tiers.map((tier) => renderTier(tier, product.id)));
 }
 
-// 为家人投保 (issue 5): several family members in one confirmation, paid from one's own account.
+// 为家人投保: several family members in one confirmation, paid from one's own account.
 function familyEnrollLink(href) {
   return h("a", { class: "btn btn--block family-enroll-link", href, "data-family-enroll": true },
     "为家人投保");

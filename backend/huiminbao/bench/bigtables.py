@@ -31,7 +31,7 @@ from huiminbao.registry.models import RegistryPersonRow
 TABLES = ("registry_persons", "people", "user_accounts", "consents", "auth_sessions", "orders",
           "order_items", "policies", "ledger_transactions", "ledger_entries", "idempotency_keys",
           "registry_operations")
-# Every bound account holds the two consents given at binding (issue 15: checked per request).
+# Every bound account holds the two consents given at binding (checked per request).
 CONSENT_KINDS = ("personal_info", "sensitive_info")
 # Loaded accounts get phone numbers of their own: 17 + nine digits of the people row id.
 PHONE_PREFIX = "17"

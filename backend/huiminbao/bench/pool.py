@@ -5,7 +5,7 @@ What a pool member gets is what ``login_with_code`` followed by ``bind_identity`
 for a person who signs in with the phone the registry holds for them: a ``people`` row exactly as
 ``identity.services.person_for`` creates it (name from the registry, birth date and sex from the
 ID number), a resident account on that phone bound to it and verified by ``registry_phone``
-(issue 15: only a verified binding spends a personal account), the two current consents,
+(only a verified binding spends a personal account), the two current consents,
 and an ``auth_sessions`` row whose bearer token ``TokenService`` signs. Only the audit events of
 those two steps are left out: they are not on the enrollment path being measured.
 """
@@ -71,7 +71,7 @@ def eligible_persons(session: Session, product: Product,
     an account), active, not in a subsidized group (their premium would be subsidized), with
     enough on the balances the product accepts, and not yet known to the product (no ``people``
     row), so a rerun on the same database picks fresh persons; and with a phone on file, which
-    they sign in with (issue 15: only that, a face check or the counter verifies a binding)."""
+    they sign in with (only that, a face check or the counter verifies a binding)."""
     premium = min(tier.premium_fen for tier in product.tiers)
     sources = [BalanceKind(kind) for kind in product.payable_balances.split(",")]
     balances = [RegistryAccountRow.prior_years_fen if kind is BalanceKind.PRIOR_YEARS

@@ -164,7 +164,7 @@ class CounterIdentityResult:
 
 def verify_identity(c: Container, staff: Actor, phone: str, name: str, id_number: str, *,
                     id_document_checked: bool, consents_signed: bool) -> CounterIdentityResult:
-    """Counter staff verified the resident's ID card in person (issue 15): the account that
+    """Counter staff verified the resident's ID card in person: the account that
     signs in with ``phone`` is bound to the person, verified by ``counter`` with the staff
     account recorded on it and in the audit log (identity.bind / identity.verify)."""
     require_counter_staff(staff)

@@ -5,11 +5,10 @@ one row are left to the caller, which reports them by line."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from dataclasses import dataclass
 
+from huiminbao.core.csvrows import CsvSyntaxError, csv_records
 from huiminbao.core.errors import InvalidInput
 
 FILE_FIELD = "file"
@@ -47,30 +46,26 @@ def _decode(data: bytes) -> str:
 def read_csv(filename: str, data: bytes, header: tuple[str, ...], *, max_rows: int) -> CsvFile:
     if not data.strip():
         raise _refuse("上传的文件是空的")
-    reader = csv.reader(io.StringIO(_decode(data), newline=""))
     try:
-        first = next(reader)
-    except (StopIteration, csv.Error) as exc:
-        raise _refuse("无法读取文件内容，请上传 CSV 文件") from exc
-    if tuple(cell.strip().lower() for cell in first) != header:
+        records = csv_records(_decode(data))
+    except CsvSyntaxError as exc:
+        if exc.line == 1:
+            raise _refuse("无法读取文件内容，请上传 CSV 文件") from exc
+        raise _refuse(f"第{exc.line}行格式有误，无法读取：请检查引号是否成对") from exc
+    if not records:
+        raise _refuse("无法读取文件内容，请上传 CSV 文件")
+    first, data_records = records[0], records[1:]
+    if first.line != 1 or tuple(cell.lower() for cell in first.cells) != header:
         raise _refuse(f"第1行表头应为：{','.join(header)}")
+    if len(data_records) > max_rows:
+        raise _refuse(f"一次最多上传{max_rows}行数据，请分批上传")
     rows: list[CsvRow] = []
-    line = reader.line_num
-    try:
-        for record in reader:
-            start, line = line + 1, reader.line_num
-            if not any(cell.strip() for cell in record):
-                continue  # blank lines (often at the end) are not rows
-            if len(rows) >= max_rows:
-                raise _refuse(f"一次最多上传{max_rows}行数据，请分批上传")
-            cells = [cell.strip() for cell in record]
-            problem = None
-            if len(cells) != len(header):
-                problem = f"应有{len(header)}列（{','.join(header)}），实际为{len(cells)}列"
-                cells = (cells + [""] * len(header))[:len(header)]
-            rows.append(CsvRow(start, dict(zip(header, cells, strict=True)), problem))
-    except csv.Error as exc:
-        raise _refuse(f"第{line + 1}行格式有误，无法读取：请检查引号是否成对") from exc
+    for record in data_records:
+        cells, problem = record.cells, None
+        if len(cells) != len(header):
+            problem = f"应有{len(header)}列（{','.join(header)}），实际为{len(cells)}列"
+            cells = (cells + [""] * len(header))[:len(header)]
+        rows.append(CsvRow(record.line, dict(zip(header, cells, strict=True)), problem))
     if not rows:
         raise _refuse("文件中没有数据行")
     return CsvFile(filename=filename[:200] or "upload.csv",

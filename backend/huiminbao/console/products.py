@@ -32,6 +32,7 @@ from huiminbao.catalog.models import Product, ProductInsurer, Tier
 
 # The catalog's own storage rules and builder: clones and edits cannot drift from creation.
 from huiminbao.catalog.services import _new_product, _rejected, _store_violations
+from huiminbao.claims.models import ProductItem
 from huiminbao.core.container import Container
 from huiminbao.core.errors import Conflict, InvalidInput, NotFound
 from huiminbao.disclosure.models import ComplaintSetting
@@ -158,11 +159,7 @@ def _coinsurers_of(session: Session, product_id: int) -> list[ProductInsurer]:
 
 
 def _copy_item_lists(session: Session, source_id: int, target_id: int) -> int:
-    """The claims domain's 特药 and 合理 lists of the product, if that domain is present."""
-    try:
-        from huiminbao.claims.models import ProductItem
-    except ImportError:
-        return 0
+    """The claims domain's 特药 and 合理 lists of the product."""
     items = session.scalars(select(ProductItem).where(ProductItem.product_id == source_id)
                             .order_by(ProductItem.id)).all()
     session.add_all(ProductItem(product_id=target_id, kind=item.kind, code=item.code,

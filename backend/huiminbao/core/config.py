@@ -30,7 +30,7 @@ DEFAULT_INSTANCE_DIR = REPO_ROOT / "instance"
 DEFAULT_FRONTEND_DIR = REPO_ROOT / "frontend"
 DEMO_SECRET_KEY = "demo-only-secret-key-do-not-use-in-production"  # noqa: S105
 MIN_SECRET_KEY_LENGTH = 32
-# How long a running Idempotency-Key is held before a retry may take it over (issue 13). Longer
+# How long a running Idempotency-Key is held before a retry may take it over. Longer
 # than a healthy enrollment ever runs (a few database round trips and one registry or gateway
 # call: well under a second, a few seconds under load), so a live request is not taken over;
 # short enough that a retry after a crash is answered from its order within seconds.

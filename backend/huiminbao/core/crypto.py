@@ -1,4 +1,4 @@
-"""Personal data encrypted at rest (issue 15): field encryption, blind indexes, sealed documents.
+"""Personal data encrypted at rest: field encryption, blind indexes, sealed documents.
 
 - **Fields.** ID numbers, phones and texts that name people are stored as AES-256-GCM envelopes
   ``v1:<kid>:<base64(nonce + ciphertext + tag)>``: ``kid`` names the key of the keyring that

@@ -11,7 +11,7 @@ When the run reports nothing left under an old key, that key can be removed from
 
 The blind-index key (``HUIMINBAO_INDEX_KEY``) does not rotate here: a new index key means
 recomputing every index column from the decrypted values while lookups keep working, which needs
-two index columns side by side for the changeover. Not done (issue 15 leaves it out).
+two index columns side by side for the changeover. Not done yet.
 """
 
 from __future__ import annotations

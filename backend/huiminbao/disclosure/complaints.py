@@ -17,6 +17,7 @@ from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.catalog.domain import ProductStatus
 from huiminbao.catalog.models import Product
+from huiminbao.claims.models import Claim
 from huiminbao.core.clock import to_china_time
 from huiminbao.core.container import Container
 from huiminbao.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
@@ -134,10 +135,6 @@ def _own_policy_product(session: Session, subject: Subject, policy_no: str) -> i
 
 
 def _own_claim_product(session: Session, subject: Subject, claim_no: str) -> int:
-    try:
-        from huiminbao.claims.models import Claim
-    except ImportError:
-        raise InvalidInput(CLAIM_NOT_YOURS, errors={"claim_no": [CLAIM_NOT_YOURS]}) from None
     row = session.execute(
         select(Claim.product_id, Claim.insured_person_id, Policy.holder_person_id)
         .join(Policy, Policy.id == Claim.policy_id)

@@ -1,4 +1,4 @@
-"""Data fix (issue 15): auto-renewals switched on by someone other than the paying account owner.
+"""Data fix: auto-renewals switched on by someone other than the paying account owner.
 
 Before the payer-only rule (``policies.auto_renew_refusal``), anyone who could act on a policy
 could turn auto-renewal on — the insured relative, an agent under a grant — consenting to future

@@ -354,9 +354,7 @@ def _check(c: Container) -> list[str]:
     from huiminbao.claims.services import check_books
 
     violations += check_books(c)
-    audit_balances = getattr(c.registry, "accounts_out_of_balance", None)
-    if audit_balances is not None:
-        violations += [f"个人账户余额与流水不符：{who}" for who in audit_balances()]
+    violations += [f"个人账户余额与流水不符：{who}" for who in c.registry.accounts_out_of_balance()]
     return violations
 
 

@@ -141,7 +141,7 @@ def _renew(c: Container, notice: RenewalNotice, nxt: Product) -> tuple[str, str 
     if account is None:
         return "skipped", None, "投保人账号不存在"
     # The holder's standing consent stands in for the confirm sheet; nobody else's will do.
-    # Only a verified binding's account is spent (issue 15): the same gate as any debit.
+    # Only a verified binding's account is spent: the same gate as any debit.
     actor = Actor(account_id=account.id, role=Role.RESIDENT, person_id=policy.holder_person_id,
                   session_id=0, authenticated_at=c.clock.now(), via="renewal",
                   login_method="renewal", phone=account.phone,

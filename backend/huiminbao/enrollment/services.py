@@ -280,7 +280,7 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
     if result.payment_method is PaymentMethod.PERSONAL_ACCOUNT:
         _check_family_rules(result, already_paid_for)
         if subject.acting_for:
-            # Proxy (issue 6): an agent pays from the principal's account only under a grant
+            # Proxy: an agent pays from the principal's account only under a grant
             # with that scope and within its yearly limit. Re-checked under a lock at create.
             with c.db.read() as session:
                 proxy_payments.check_payment_allowed(c, session, subject.grant_id,
@@ -340,9 +340,8 @@ def _check_family_rules(result: Quote, already_paid_for: set[int]) -> None:
                 f"{mask_name(line.person.name)}的亲属关系尚未核验，不能使用个人账户为其缴费。"
                 "请先完成核验，或选择在线支付", code="relation_unverified")
     persons = already_paid_for | {line.person.id for line in result.lines}
-    limit = getattr(result.product, "max_insured_per_account", None) or MAX_PERSONS_PER_ACCOUNT
-    if len(persons) > limit:
-        raise RuleViolation(f"每个医保个人账户每年最多为{limit}人缴纳本产品保费，"
+    if len(persons) > MAX_PERSONS_PER_ACCOUNT:
+        raise RuleViolation(f"每个医保个人账户每年最多为{MAX_PERSONS_PER_ACCOUNT}人缴纳本产品保费，"
                             "其余家人请选择在线支付", code="account_person_limit")
 
 
@@ -413,7 +412,7 @@ def _check_payment_method(c: Container, actor: Actor, payer_person: Person | Non
         raise RuleViolation("本单保费已由政府资助全额支付，请选择“政府资助”方式参保",
                             code="fully_subsidized")
     if method is PaymentMethod.PERSONAL_ACCOUNT:
-        require_verified_binding(actor)  # before any balance is read (issue 15)
+        require_verified_binding(actor)  # before any balance is read
         # The payer is usually among the insured, whose registry records are already here.
         payer = None if payer_person is None else (
             registered.get(payer_person.id_number) or c.registry.find_person(
@@ -554,13 +553,13 @@ def create_order(c: Container, actor: Actor, subject: Subject, result: Quote, *,
     try:
         with c.db.transaction() as session:
             if subject.acting_for and result.payment_method is PaymentMethod.PERSONAL_ACCOUNT:
-                # Proxy (issue 6): locks the grant row until this order commits, so payments
+                # Proxy: locks the grant row until this order commits, so payments
                 # under one grant are checked against its yearly limit one at a time.
                 proxy_payments.check_payment_allowed(c, session, subject.grant_id,
                                                      result.payable_fen, lock=True)
             session.add(order)
             session.flush()
-            link_resource(session, f"order:{order.order_no}")  # a retry answers from it (issue 13)
+            link_resource(session, f"order:{order.order_no}")  # a retry answers from it
             for item, line in zip(order.items, result.lines, strict=True):
                 if line.subsidy_fen:
                     session.add(SubsidyUse(person_id=line.person.id, year=product.year,
@@ -666,7 +665,7 @@ def complete_payment(c: Container, order_number: str, *, transaction_id: str | N
                     c.sms.send(session, phone, text.template, text.params)
         return load_order(c, order_number)
     _tell_insured_relatives(c, order)
-    proxy_notices.tell_principal(c, order)  # issue 6: an order made under a grant
+    proxy_notices.tell_principal(c, order)  # an order made under a grant
     return order
 
 

@@ -6,7 +6,8 @@ every request, so a logout or revocation stops the very next request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hmac
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -89,6 +90,9 @@ class Actor:
     login_method: str = "sms"  # how this session signed in: sms | wechat
     phone: str = ""  # the account's login phone (never shown; the contact check asks about it)
     binding_verified: bool = False  # the real-name binding is proven (identity/access.py)
+    # A cookie session's CSRF token, read with the session itself, so GET /me hands it to the page
+    # without a second read. None for bearer tokens, which a browser never sends by itself.
+    csrf_token: str | None = field(default=None, repr=False)
 
     def authenticated_recently(self, now: datetime) -> bool:
         return now - self.authenticated_at <= RECENT_AUTHENTICATION
@@ -173,9 +177,10 @@ def _resolve() -> Actor | None:
         return None  # an ended session is the same as no session
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
-        if not sent or sent != found.csrf_token:
+        # Constant time: how long a refusal takes tells nothing about how much of a guess matched.
+        if not sent or not hmac.compare_digest(sent.encode(), found.csrf_token.encode()):
             raise Forbidden("页面已过期，请刷新后重试", code="csrf_failed")
-    return _actor(found, "cookie")
+    return _actor(found, "cookie", csrf_token=found.csrf_token)
 
 
 # Columns, not objects: the session check runs on every request and needs only these.
@@ -191,13 +196,14 @@ def _live(found: Row[*tuple[Any, ...]], now: datetime) -> bool:
 
 
 def _actor(found: Row[*tuple[Any, ...]], via: str, jti: str | None = None,
-           token_expires_at: datetime | None = None) -> Actor:
+           token_expires_at: datetime | None = None, *, csrf_token: str | None = None) -> Actor:
     return Actor(
         account_id=found.account_id, role=Role(found.role), person_id=found.person_id,
         session_id=found.id, authenticated_at=found.authenticated_at, via=via,
         token_jti=jti, token_expires_at=token_expires_at, login_method=found.method,
         phone=found.phone,
         binding_verified=found.person_id is not None and found.binding_verified_by is not None,
+        csrf_token=csrf_token,
     )
 
 

@@ -170,17 +170,8 @@ class Me(MethodView):
         """The caller's profile, masked, with consents and (for cookie sessions) the CSRF token."""
         c = container()
         actor = current_actor()
-        csrf = _csrf_for(actor.session_id) if actor.via == "cookie" else None
-        return MeView(services.profile(c, actor.account_id), c.clock.today(), csrf,
+        return MeView(services.profile(c, actor.account_id), c.clock.today(), actor.csrf_token,
                       identity_check_available=c.identity_checks is not None)
-
-
-def _csrf_for(session_id: int) -> str | None:
-    from huiminbao.identity.models import AuthSession
-
-    with container().db.read() as session:
-        auth_session = session.get(AuthSession, session_id)
-        return auth_session.csrf_token if auth_session else None
 
 
 @blp.route("/me/identity")

@@ -189,8 +189,8 @@ def code_context(description: str) -> str:
 
 def sheet_confirms_debit(c: Container, actor: Actor, owner_person_id: int,
                          owner: RegistryPerson) -> bool:
-    """Whether the confirm sheet alone is the owner's confirmation of a personal-account debit
-    (issue 15): the caller is the owner, signed in by an SMS code less than 10 minutes ago, to
+    """Whether the confirm sheet alone is the owner's confirmation of a personal-account debit:
+    the caller is the owner, signed in by an SMS code less than 10 minutes ago, to
     the phone the registry holds for them (the contact check, answered from the registry record
     the quote has just read). Otherwise the owner confirms with a code texted to that registry
     phone (``enrollment.services.send_debit_code``)."""
@@ -331,7 +331,7 @@ def bind_identity(
     """Bind the account to the registry person with this name and ID number, recording the two
     consents. A mismatch answers one neutral message that does not say which part was wrong.
 
-    The binding is *verified* (issue 15) when the account's login phone is the phone the
+    The binding is *verified* when the account's login phone is the phone the
     registry holds for the person (the registry's yes/no contact check), or when
     ``check_ticket`` is a passed face / eID check of this very person. A verified binding takes
     the person from an account holding them unverified; nothing takes them from a verified

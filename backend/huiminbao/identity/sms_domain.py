@@ -36,7 +36,7 @@ class SmsTemplate(StrEnum):
     """Every text the product sends. The value is the key in ``SMS_TEMPLATE_IDS``."""
 
     LOGIN_CODE = "login_code"
-    PAYMENT_CODE = "payment_code"  # before issue 15; kept for rows already in the outbox
+    PAYMENT_CODE = "payment_code"  # before per-debit codes; kept for rows already in the outbox
     RELATIVE_CODE = "relative_code"
     PROXY_GRANT_CODE = "proxy_grant_code"
     DEBIT_NOTICE = "debit_notice"
@@ -56,7 +56,7 @@ class SmsTemplate(StrEnum):
     CLAIM_SETTLED = "claim_settled"
     COMPLAINT_REPLIED = "complaint_replied"
     COMPLAINT_RESOLVED = "complaint_resolved"
-    # Issue 15 (added last: providers' template ids are numbered in this order by the fake).
+    # Added last: providers' template ids are numbered in this order by the fake.
     DEBIT_CONFIRM_CODE = "debit_confirm_code"  # the owner confirms one debit
     BINDING_DISPLACED = "binding_displaced"
     BINDING_VERIFIED = "binding_verified"

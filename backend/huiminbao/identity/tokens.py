@@ -1,11 +1,14 @@
-"""Bearer tokens: JWT (HS256 only) signed with a key derived from the secret key, via joserfc."""
+"""Bearer tokens: JWT (HS256 only) signed with a key derived from the secret key, via joserfc;
+and short-lived signed links (itsdangerous) timed by the application's clock."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
@@ -68,3 +71,21 @@ class TokenService:
             jti=str(claims["jti"]),
             expires_at=datetime.fromtimestamp(claims["exp"], tz=self._clock.now().tzinfo),
         )
+
+
+class _ClockSigner(TimestampSigner):
+    """Timestamps from the application's clock, so a link's ten minutes follow the demo clock."""
+
+    def __init__(self, *args: Any, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clock = clock
+
+    def get_timestamp(self) -> int:
+        return int(self._clock.now().timestamp())
+
+
+def timed_serializer(secret_key: str, salt: str, clock: Clock) -> URLSafeTimedSerializer:
+    """A signer of short-lived tokens (``loads(token, max_age=...)``) whose age is measured on
+    ``clock`` rather than the wall clock."""
+    return URLSafeTimedSerializer(secret_key, salt=salt, signer=_ClockSigner,
+                                  signer_kwargs={"clock": clock})

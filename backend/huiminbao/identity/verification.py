@@ -1,5 +1,5 @@
 """The identity-verification port: a face or eID check that proves the person at the phone is the
-person whose name and ID number were typed (DESIGN §2.11, issue 15).
+person whose name and ID number were typed (DESIGN §2.11).
 
 Real services work in two steps, and so does the port:
 

@@ -45,19 +45,19 @@ import requests
 from authlib.integrations.base_client import MismatchingStateError, OAuthError
 from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
 from flask import Flask, Response, current_app, request, session
-from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
-from huiminbao.core.clock import Clock
 from huiminbao.core.config import Settings
 from huiminbao.core.container import Container, container
 from huiminbao.core.errors import NotFound
 from huiminbao.identity import services
 from huiminbao.identity.models import UserAccount
 from huiminbao.identity.services import SignIn
+from huiminbao.identity.tokens import timed_serializer
 
 log = logging.getLogger(__name__)
 
@@ -328,20 +328,8 @@ def mask_openid(openid: str) -> str:
 # ---------------------------------------------------------------- linking on first use
 
 
-class _ClockSigner(TimestampSigner):
-    """Timestamps from the application's clock, so the ten minutes follow the demo clock."""
-
-    def __init__(self, *args: Any, clock: Clock, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._clock = clock
-
-    def get_timestamp(self) -> int:
-        return int(self._clock.now().timestamp())
-
-
 def _link_serializer(c: Container) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(c.settings.secret_key, salt=LINK_SALT, signer=_ClockSigner,
-                                  signer_kwargs={"clock": c.clock})
+    return timed_serializer(c.settings.secret_key, LINK_SALT, c.clock)
 
 
 def read_link_token(c: Container, token: str) -> tuple[str | None, str | None]:

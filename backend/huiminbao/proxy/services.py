@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ from huiminbao.audit import services as audit
 from huiminbao.audit.models import AuditEvent
 from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.core import idnumber
-from huiminbao.core.clock import CHINA_TZ, Clock
+from huiminbao.core.clock import CHINA_TZ
 from huiminbao.core.container import Container
 from huiminbao.core.errors import (
     Conflict,
@@ -41,6 +41,7 @@ from huiminbao.identity.consent_rules import Purpose
 from huiminbao.identity.domain import OtpPurpose, Role
 from huiminbao.identity.models import Person, UserAccount
 from huiminbao.identity.sms_domain import SmsTemplate
+from huiminbao.identity.tokens import timed_serializer
 from huiminbao.proxy.domain import (
     CONFIRM_TOKEN_LIFETIME,
     NOTE_MAX_LENGTH,
@@ -264,20 +265,8 @@ def counter_lookup(c: Container, actor: Actor, raw_id_number: str) -> list[Grant
 # ---------------------------------------------------------------- confirming: QR code
 
 
-class _ClockSigner(TimestampSigner):
-    """Timestamps from the application's clock, so the ten minutes follow the demo clock."""
-
-    def __init__(self, *args: Any, clock: Clock, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._clock = clock
-
-    def get_timestamp(self) -> int:
-        return int(self._clock.now().timestamp())
-
-
 def _serializer(c: Container) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(c.settings.secret_key, salt=CONFIRM_SALT, signer=_ClockSigner,
-                                  signer_kwargs={"clock": c.clock})
+    return timed_serializer(c.settings.secret_key, CONFIRM_SALT, c.clock)
 
 
 def confirmation_token(c: Container, actor: Actor, grant_id: int) -> tuple[str, datetime]:

@@ -365,6 +365,10 @@ class HttpRegistry:
         with self._shaped():
             return [wire.entry_in(item) for item in wire.list_of(body.get("entries"), "entries")]
 
+    def accounts_out_of_balance(self) -> list[str]:
+        """A remote registry keeps its own books and audits them itself: nothing to report."""
+        return []
+
     def scheme_counts(self, id_numbers: Sequence[str]) -> dict[Scheme, int]:
         counts: dict[Scheme, int] = {}
         # Distinct first, so a number given twice in different batches still counts once.

@@ -21,8 +21,6 @@ An employee-scheme person without a row in accounts.csv gets an account with zer
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -33,6 +31,7 @@ from pathlib import Path
 
 from huiminbao.core import idnumber
 from huiminbao.core.clock import Clock
+from huiminbao.core.csvrows import CsvRecord, CsvSyntaxError, csv_records
 from huiminbao.core.db import Database
 from huiminbao.core.masking import normalize_name
 from huiminbao.registry.port import (
@@ -192,12 +191,6 @@ def load_population(
 # --- reading and checking ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Record:
-    line: int
-    cells: list[str]
-
-
 class _FileReader:
     """Reads one CSV file into records, collecting file-level problems as row errors."""
 
@@ -210,7 +203,7 @@ class _FileReader:
     def error(self, line: int, message: str) -> None:
         self.errors.append(RowError(self.name, line, message))
 
-    def records(self) -> list[_Record] | None:
+    def records(self) -> list[CsvRecord] | None:
         """The data records, or None if the file cannot be read at all (already reported)."""
         raw = self.path.read_bytes()
         try:
@@ -223,17 +216,10 @@ class _FileReader:
             line = text[: text.index("\x00")].count("\n") + 1
             self.error(line, "文件含有空字符（NUL），不是有效的 CSV 文本")
             return None
-        records: list[_Record] = []
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        next_line = 1
         try:
-            for cells in reader:
-                line, next_line = next_line, reader.line_num + 1
-                if not cells or all(not cell.strip() for cell in cells):
-                    continue  # blank lines (e.g. at the end of the file) are ignored
-                records.append(_Record(line, [cell.strip() for cell in cells]))
-        except csv.Error as exc:
-            self.error(reader.line_num, f"CSV 格式错误：{exc}")
+            records = csv_records(text, strict=True)
+        except CsvSyntaxError as exc:
+            self.error(exc.line, f"CSV 格式错误：{exc.detail}")
             return None
         if not records or records[0].line != 1:
             self.error(1, f"缺少表头，第一行应为：{','.join(self.header)}")
@@ -317,7 +303,7 @@ class _Checker:
         self._check_relations(relation_records)
         return Population(persons=self.persons, openings=self.openings, links=self.links)
 
-    def _records(self, file_name: str, header: tuple[str, ...]) -> list[_Record]:
+    def _records(self, file_name: str, header: tuple[str, ...]) -> list[CsvRecord]:
         path = self.directory / file_name
         if not path.is_file():
             return []
@@ -377,7 +363,7 @@ class _Checker:
             )
 
     def _learn_database_persons(
-        self, account_records: list[_Record], relation_records: list[_Record]
+        self, account_records: list[CsvRecord], relation_records: list[CsvRecord]
     ) -> None:
         """Persons referenced by accounts/relations but not in persons.csv may be in the DB."""
         referenced = {idnumber.normalize(record.cells[0]) for record in account_records}
@@ -401,7 +387,7 @@ class _Checker:
             self._error(file_name, line, f"{label}不在 persons.csv 中，也不在已导入的人员中")
         return False
 
-    def _check_accounts(self, records: list[_Record]) -> None:
+    def _check_accounts(self, records: list[CsvRecord]) -> None:
         first_seen: dict[str, int] = {}
         for record in records:
             raw_id, raw_prior, raw_current = record.cells
@@ -437,7 +423,7 @@ class _Checker:
             if prior is not None and current is not None and not problems:
                 self.openings[parsed.value] = OpeningBalance(prior, current)
 
-    def _check_relations(self, records: list[_Record]) -> None:
+    def _check_relations(self, records: list[CsvRecord]) -> None:
         # Unordered pair -> (line, person, relative, relation) as first listed.
         pairs: dict[frozenset[str], tuple[int, str, str, Relation]] = {}
         spouse_of: dict[str, tuple[int, str]] = {}

@@ -190,6 +190,11 @@ class RegistryPort(Protocol):
         find money that moved without an order of ours to show for it."""
         ...
 
+    def accounts_out_of_balance(self) -> list[str]:
+        """Accounts (masked ID numbers) whose balances differ from the sum of their entries.
+        Reconciliation asks every registry; one whose books are not ours to read answers []."""
+        ...
+
     def scheme_counts(self, id_numbers: Sequence[str]) -> dict[Scheme, int]:
         """How many of the persons with these ID numbers are in each scheme: an aggregate for
         public statistics, so that no row per person has to leave the registry. An ID number

@@ -1,5 +1,5 @@
 """An index on the orders a personal account paid, by payer and product: the six-persons-per-
-account rule reads it on every personal-account enrollment (issue 8's EXPLAIN test found it
+account rule reads it on every personal-account enrollment (the hot-path EXPLAIN test found it
 reading the whole table).
 
 Revision ID: 0013_hot_path_indexes

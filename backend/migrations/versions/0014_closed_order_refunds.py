@@ -1,5 +1,5 @@
 """Money that arrives for a closed order goes back: a refund without a policy (``policy_id``
-NULL, one per order), and the runs of ``reconcile`` kept for the console (issue 13).
+NULL, one per order), and the runs of ``reconcile`` kept for the console.
 
 Revision ID: 0014_closed_order_refunds
 Revises: 0013_hot_path_indexes

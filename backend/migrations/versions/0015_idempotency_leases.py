@@ -1,4 +1,4 @@
-"""Idempotency keys hold a lease and name what their request created (issue 13): a key whose
+"""Idempotency keys hold a lease and name what their request created: a key whose
 request died before storing its answer is taken over by a retry once the lease has ended, and
 answered from its order instead of staying 'running' for ever.
 

@@ -1,4 +1,4 @@
-"""Real-name binding records how it was proven (issue 15): the registry's phone, an identity
+"""Real-name binding records how it was proven: the registry's phone, an identity
 check (face / eID) or counter staff who saw the ID card, with the staff account; one-time codes
 carry what they confirm (a debit's owner, amount and insured, hashed).
 

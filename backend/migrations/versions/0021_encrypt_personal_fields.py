@@ -1,4 +1,4 @@
-"""Personal data encrypted at rest (issue 15): ID numbers, phones and SMS texts become AES-256-GCM
+"""Personal data encrypted at rest: ID numbers, phones and SMS texts become AES-256-GCM
 envelopes (core/crypto.py); equality lookups go through a new blind-index column beside each
 looked-up value (HMAC-SHA256), which takes over the value's unique constraint or index.
 

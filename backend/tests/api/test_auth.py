@@ -159,6 +159,26 @@ def test_cookie_requests_that_change_things_need_the_csrf_token(client: FlaskCli
     assert right.get_json()["elderly_mode"] is True
 
 
+def test_a_near_miss_or_non_ascii_csrf_token_is_refused_not_a_server_error(
+    client: FlaskClient,
+) -> None:
+    session = login(client, PHONE)
+    for sent in (session.csrf[:-1], session.csrf + "x", "é" * len(session.csrf)):
+        response = client.put("/api/v1/me/preferences", json={"elderly_mode": True},
+                              headers={"X-CSRF-Token": sent})
+        assert response.status_code == 403, sent
+        assert response.get_json()["code"] == "csrf_failed"
+
+
+def test_me_hands_the_cookie_session_its_csrf_token_and_a_bearer_none(
+    client: FlaskClient,
+) -> None:
+    session = login(client, PHONE)
+    assert client.get("/api/v1/me").get_json()["csrf_token"] == session.csrf
+    client.delete_cookie("hmb_session")
+    assert client.get("/api/v1/me", headers=session.bearer).get_json()["csrf_token"] is None
+
+
 def test_bearer_requests_need_no_csrf_token(client: FlaskClient) -> None:
     session = login(client, PHONE)
     client.delete_cookie("hmb_session")

@@ -1,4 +1,4 @@
-"""Every bad input is a 4xx in the error shape (issue 15 item 6), never a 500, and writes nothing:
+"""Every bad input is a 4xx in the error shape, never a 500, and writes nothing:
 ids beyond 64 bits (body and path), JSON nested too deep, integer literals too long for Python,
 unpaired surrogates and NUL characters in text, and a non-ASCII ``X-Acting-For``."""
 

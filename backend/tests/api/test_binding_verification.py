@@ -1,4 +1,4 @@
-"""Issue 15 item 1: a binding proves control, not knowledge. Name + ID number from a phone that is
+"""A binding proves control, not knowledge. Name + ID number from a phone that is
 not the registry's binds *unverified*: no balance, no history, no debit from any account. The
 owner's verified binding (registry phone, face check, counter) displaces it; both phones hear."""
 

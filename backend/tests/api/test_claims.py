@@ -383,7 +383,7 @@ class ProcessKilled(BaseException):
 def test_a_claim_written_before_a_crash_is_the_answer_to_its_retry_not_a_second_claim(
     client: FlaskClient, wired: Container, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 13: the first attempt wrote the claim and died before answering; once its key's
+    """The first attempt wrote the claim and died before answering; once its key's
     lease has ended, a retry with the same key answers with that claim (never files another,
     which could be paid twice), and so does the next one."""
     from datetime import timedelta

@@ -1,4 +1,4 @@
-"""Co-insurers (共保体, issue 19): an administrator lists three insurers at 50/30/20 %; premiums,
+"""Co-insurers (共保体): an administrator lists three insurers at 50/30/20 %; premiums,
 a refund and claim payouts are split in the ledger per share; each insurer's statement equals its
 ledger accounts, sums to its share to the fen, and the three sum to the totals."""
 

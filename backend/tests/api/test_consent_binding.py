@@ -1,4 +1,4 @@
-"""Consent that binds (issue 15 item 3): withdrawing a consent stops every purpose that depends
+"""Consent that binds: withdrawing a consent stops every purpose that depends
 on it, through the API, with a Chinese message saying what stopped and how to resume; giving it
 again resumes it; issued policies stay readable. Also the data export (PIPL Art. 45) and the
 deletion request (Art. 47)."""

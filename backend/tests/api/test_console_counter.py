@@ -142,7 +142,7 @@ def test_only_counter_staff_and_administrators(app: Flask, wired: Container) -> 
 def test_a_counter_enrollment_interrupted_before_its_payment_was_booked_can_be_done_again(
         wired: Container, counter: Session, clock: MovableClock,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The process died after writing the order, before booking the cash (issue 13): nothing
+    """The process died after writing the order, before booking the cash: nothing
     was booked, so once the key's lease has ended the same request releases that order and
     enrolls the person, with the cash booked once."""
     from datetime import timedelta

@@ -1,5 +1,5 @@
-"""Database trouble answers 503 with Retry-After in the one error shape, never 500 (DESIGN §5,
-issue 13): here the application's database refuses every connection."""
+"""Database trouble answers 503 with Retry-After in the one error shape, never 500 (DESIGN §5):
+here the application's database refuses every connection."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 15 item 2: every personal-account debit is confirmed by the account's owner. Within 10
+"""Every personal-account debit is confirmed by the account's owner. Within 10
 minutes of a login whose phone passed the registry's contact check the confirm sheet is enough;
 otherwise a code goes to the phone the registry holds for the owner (never shown in full), and
 its text names the amount and the insured (masked)."""
@@ -133,7 +133,7 @@ def test_an_unverified_agent_cannot_pay_from_a_principals_account(
 
         account = session.get(UserAccount, agent.me["account_id"])
         assert account is not None
-        account.binding_verified_by = None  # e.g. a binding from before issue 15
+        account.binding_verified_by = None  # e.g. a binding made before bindings were verified
     refused = agent.client.post("/api/v1/enrollments/preview", headers=acting(agent, grant),
                                 json=body(agent.client, "personal_account"))
     assert refused.status_code == 403 and refused.get_json()["code"] == "identity_unverified"

@@ -1,4 +1,4 @@
-"""The live disclosure answers from a stored count of the figures (issue 8: well under 100 ms at a
+"""The live disclosure answers from a stored count of the figures (well under 100 ms at a
 million policies): the count is at most ``MAX_AGE`` old and says when it was made; one request
 at a time counts again; ``huiminbao disclosure refresh`` counts ahead of the requests; the
 registry counts the schemes without handing out a row per person."""

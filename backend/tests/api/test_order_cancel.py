@@ -1,4 +1,4 @@
-"""Cancelling an unpaid order asks the payment side first (issue 13): a debit that went through
+"""Cancelling an unpaid order asks the payment side first: a debit that went through
 completes the order instead, one that may still be on its way is not closed under it, and a
 registry that cannot answer gets a 503 with Retry-After. The buyer is told which, in words."""
 

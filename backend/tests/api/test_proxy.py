@@ -89,7 +89,7 @@ def enroll_for(agent: Session, grant: dict[str, Any], method: str, **kwargs: Any
 
 def with_owner_code(agent: Session, grant: dict[str, Any], request: dict[str, Any]) -> None:
     """The principal, as the account's owner, confirms a debit from it with the code texted to
-    the phone the registry holds for them (issue 15); they read it out to the agent. A request
+    the phone the registry holds for them; they read it out to the agent. A request
     the rules refuse gets no code and goes on without one, to be refused as before."""
     sent = agent.client.post("/api/v1/me/payment-code", json=request,
                              headers=acting(agent, grant))

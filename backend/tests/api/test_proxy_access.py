@@ -1,4 +1,4 @@
-"""The access matrix for grants (issue 6): for each scope, the endpoint it opens is refused under
+"""The access matrix for grants: for each scope, the endpoint it opens is refused under
 a grant of the wrong scope, a revoked, an expired and a pending grant, and admitted under an
 active grant of that scope. Every refusal answers the same neutral 403 and is audited."""
 

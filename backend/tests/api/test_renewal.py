@@ -120,7 +120,7 @@ def test_no_consent_no_notice_no_debit(client: FlaskClient, wired: Container) ->
 def test_a_renewal_debits_only_an_account_whose_binding_is_verified(
     client: FlaskClient, wired: Container, clock: MovableClock
 ) -> None:
-    """Issue 15: the standing consent of a verified owner confirms a renewal debit; a binding
+    """The standing consent of a verified owner confirms a renewal debit; a binding
     that is no longer verified (e.g. displaced and bound again by name and ID number only)
     spends nothing."""
     from datetime import UTC, datetime, time

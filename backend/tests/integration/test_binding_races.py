@@ -1,4 +1,4 @@
-"""Real-name binding under concurrency, on PostgreSQL (issue 15): many accounts bind one ID
+"""Real-name binding under concurrency, on PostgreSQL: many accounts bind one ID
 number at the same moment; at most one binding of the person is ever verified, and exactly one
 account holds the person at the end."""
 

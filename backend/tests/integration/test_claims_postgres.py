@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from huiminbao.app import build_container, create_app
-from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.claims.models import Claim, ClaimPayoutLine
 from huiminbao.claims.services import check_books
-from huiminbao.core.clock import MovableClock
-from huiminbao.core.config import Settings
 from huiminbao.core.container import Container
 from huiminbao.payments.ledger import LedgerTransaction
-from huiminbao.registry.demo import load_demo_population
 from tests.api.enrollment_helpers import enroll, sign_in
 from tests.api.helpers import Session
 from tests.api.test_claims_support import (
@@ -41,19 +34,6 @@ from tests.races import race
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def pg_app(pg_url: str, tmp_path: Path) -> Iterator[tuple[Flask, Container]]:
-    """A fresh app on this module's PostgreSQL schema, demo city loaded, clock at TEST_NOW."""
-    clock = MovableClock(TEST_NOW)
-    settings = Settings(database_url=pg_url, testing=True,
-                        extra={"documents_dir": str(tmp_path / "documents")})
-    container = build_container(settings, clock=clock)
-    load_demo_population(container.db, clock)
-    ensure_demo_product(container.db, clock)
-    yield create_app(container=container), container
-    container.db.dispose()
-
-
 def _enrolled_in_coverage(app: Flask, container: Container, name: str) -> Session:
     container.clock.travel_to(TEST_NOW)  # type: ignore[attr-defined]
     session = sign_in(app.test_client(), name)
@@ -68,9 +48,9 @@ def _claims_of(container: Container, person: int) -> list[Claim]:
 
 
 def test_one_settlement_sent_twenty_times_at_once_creates_one_claim(
-    pg_app: tuple[Flask, Container],
+    pg_app: Flask, pg_wired: Container,
 ) -> None:
-    app, container = pg_app
+    app, container = pg_app, pg_wired
     zhang = _enrolled_in_coverage(app, container, "张伟")
     issued = hospital(container)
     raw = json.dumps(settlement_body("张伟", WORKED_EXAMPLE, number="JS-RACE-0001")).encode()
@@ -96,9 +76,9 @@ def test_one_settlement_sent_twenty_times_at_once_creates_one_claim(
 
 
 def test_twenty_different_settlements_at_once_use_each_deductible_once(
-    pg_app: tuple[Flask, Container],
+    pg_app: Flask, pg_wired: Container,
 ) -> None:
-    app, container = pg_app
+    app, container = pg_app, pg_wired
     lin = _enrolled_in_coverage(app, container, "林𫖮")
     issued = hospital(container, "浙江省人民医院")
 
@@ -126,9 +106,9 @@ def test_twenty_different_settlements_at_once_use_each_deductible_once(
 
 
 def test_two_approvals_at_once_cannot_both_use_the_deductible(
-    pg_app: tuple[Flask, Container],
+    pg_app: Flask, pg_wired: Container,
 ) -> None:
-    app, container = pg_app
+    app, container = pg_app, pg_wired
     li = _enrolled_in_coverage(app, container, "李娜")
     reviewer = staff(app.test_client(), container, "13900000009")
     figures = {"in_policy_self_pay_fen": 3_000_000, "items": []}

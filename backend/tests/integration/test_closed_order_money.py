@@ -1,4 +1,4 @@
-"""Money that moves for an order being closed is never kept (issue 13), on PostgreSQL.
+"""Money that moves for an order being closed is never kept, on PostgreSQL.
 
 A personal-account enrollment writes its order, then sends the debit; meanwhile the same user
 (another tab) cancels the pending order. Whatever the interleaving, each try ends with the order

@@ -1,4 +1,4 @@
-"""Database faults on PostgreSQL, through a loopback proxy (issue 13): while the database refuses
+"""Database faults on PostgreSQL, through a loopback proxy: while the database refuses
 connections or black-holes them, requests answer 503 with Retry-After within a bound instead of
 500 or hanging, /health answers within ~2 s, and once the database is back the same application
 answers 200 again by itself (no restart).

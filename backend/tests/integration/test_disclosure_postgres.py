@@ -9,24 +9,14 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from huiminbao.app import create_app
-from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import Container
 from huiminbao.disclosure import snapshots
 from huiminbao.disclosure.figures import consistent_read, count_figures
-from huiminbao.registry.demo import load_demo_population
 from huiminbao.registry.port import Scheme
 from tests.api.enrollment_helpers import PEOPLE, enroll, sign_in
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def pg_app(pg_wired: Container, clock: MovableClock) -> Flask:
-    load_demo_population(pg_wired.db, clock)
-    ensure_demo_product(pg_wired.db, clock)
-    return create_app(container=pg_wired)
 
 
 def test_figures_on_postgresql(pg_app: Flask, pg_wired: Container, clock: MovableClock) -> None:

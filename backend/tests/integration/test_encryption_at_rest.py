@@ -1,4 +1,4 @@
-"""Personal data at rest, on PostgreSQL (issue 15 item 4): after real journeys — bind and enroll,
+"""Personal data at rest, on PostgreSQL: after real journeys — bind and enroll,
 buy for family, a proxy grant, a claim with a document, texts sent — a ``pg_dump`` of the schema
 holds no ID number and no phone in plain text, and the stored claim document is sealed."""
 

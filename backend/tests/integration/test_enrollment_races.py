@@ -5,41 +5,23 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from huiminbao.app import build_container, create_app
-from huiminbao.catalog.demo import ensure_demo_product
-from huiminbao.core.clock import MovableClock
-from huiminbao.core.config import Settings
 from huiminbao.core.container import Container
 from huiminbao.enrollment import services
 from huiminbao.enrollment.models import Order, OrderItem, Policy
 from huiminbao.enrollment.reconcile import reconcile
 from huiminbao.identity.models import Person
 from huiminbao.payments.ledger import LedgerTransaction
-from huiminbao.registry.demo import load_demo_population
 from tests.api.enrollment_helpers import body, sign_in
 from tests.api.helpers import Session
-from tests.conftest import TEST_NOW
 from tests.races import race
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def pg_app(pg_url: str) -> Iterator[tuple[Flask, Container]]:
-    """A fresh app on this module's PostgreSQL schema, demo city loaded once per schema."""
-    clock = MovableClock(TEST_NOW)
-    container = build_container(Settings(database_url=pg_url, testing=True), clock=clock)
-    load_demo_population(container.db, clock)
-    ensure_demo_product(container.db, clock)
-    yield create_app(container=container), container
-    container.db.dispose()
 
 
 def _post(app: Flask, session: Session, json: dict[str, Any], key: str) -> tuple[int, Any]:
@@ -59,9 +41,9 @@ def _policies_of(container: Container, person_id: int) -> int:
 
 
 def test_fifty_enrollments_for_one_person_with_different_keys(
-    pg_app: tuple[Flask, Container],
+    pg_app: Flask, pg_wired: Container,
 ) -> None:
-    app, container = pg_app
+    app, container = pg_app, pg_wired
     zhang = sign_in(app.test_client(), "张伟")
     request = body(zhang.client, "personal_account")
     results = race(50, lambda i: _post(app, zhang, request, f"race-diff-{i}-{uuid.uuid4().hex}"))
@@ -75,13 +57,13 @@ def test_fifty_enrollments_for_one_person_with_different_keys(
     assert balance is not None and balance.prior_years_fen == 200000 - 15000
 
 
-def test_fifty_replays_of_one_key_execute_once(pg_app: tuple[Flask, Container]) -> None:
-    app, container = pg_app
+def test_fifty_replays_of_one_key_execute_once(pg_app: Flask, pg_wired: Container) -> None:
+    app, container = pg_app, pg_wired
     lin = sign_in(app.test_client(), "林𫖮")
     request = body(lin.client, "personal_account")
     key = f"race-same-{uuid.uuid4().hex}"
     results = race(50, lambda i: _post(app, lin, request, key))
-    # A duplicate waits at most 1.5 s for the first answer (issue 13); on a slow machine a late
+    # A duplicate waits at most 1.5 s for the first answer; on a slow machine a late
     # one may be told 409 idempotency_in_progress instead, and its retry gets the same answer.
     first = _post(app, lin, request, key)[1]
     assert first["status"] == "issued", first
@@ -101,8 +83,10 @@ def test_fifty_replays_of_one_key_execute_once(pg_app: tuple[Flask, Container]) 
     assert _debits(container, "330108199701130742") == 1
 
 
-def test_twenty_duplicate_gateway_notifications_pay_once(pg_app: tuple[Flask, Container]) -> None:
-    app, container = pg_app
+def test_twenty_duplicate_gateway_notifications_pay_once(
+    pg_app: Flask, pg_wired: Container,
+) -> None:
+    app, container = pg_app, pg_wired
     liu = sign_in(app.test_client(), "刘䶮")
     status, order = _post(app, liu, body(liu.client, "online"), uuid.uuid4().hex)
     assert status == 201, order
@@ -135,9 +119,9 @@ def test_twenty_duplicate_gateway_notifications_pay_once(pg_app: tuple[Flask, Co
 
 
 def test_a_crash_after_the_debit_is_completed_by_reconcile(
-    pg_app: tuple[Flask, Container], monkeypatch: pytest.MonkeyPatch
+    pg_app: Flask, pg_wired: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app, container = pg_app
+    app, container = pg_app, pg_wired
     li = sign_in(app.test_client(), "李娜")
 
     def crash(*_args: Any, **_kwargs: Any) -> Any:
@@ -162,10 +146,10 @@ def test_a_crash_after_the_debit_is_completed_by_reconcile(
     assert _debits(container, "330106199007220243") == 1
 
 
-def test_both_parents_pay_for_their_child_at_once(pg_app: tuple[Flask, Container]) -> None:
+def test_both_parents_pay_for_their_child_at_once(pg_app: Flask, pg_wired: Container) -> None:
     """张伟 and 李娜 each try 30 times with different keys: one policy, one debit, and the
     loser is told 已参保 (or that an order is pending) and charged nothing."""
-    app, container = pg_app
+    app, container = pg_app, pg_wired
     parents = []
     for name in ("张伟", "李娜"):
         parent = sign_in(app.test_client(), name)

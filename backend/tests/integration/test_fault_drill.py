@@ -1,4 +1,4 @@
-"""The fault drill (issue 13): a real ``huiminbao serve`` (production mode, gthread, 2 workers ×
+"""The fault drill: a real ``huiminbao serve`` (production mode, gthread, 2 workers ×
 4 threads) on PostgreSQL, with personal-account enrollments of signed-in persons (as the rush
 benchmark makes them) running while the server or its database fails:
 

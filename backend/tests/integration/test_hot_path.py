@@ -1,4 +1,4 @@
-"""The enrollment hot path on PostgreSQL (issue 8): how many SQL statements, transactions and
+"""The enrollment hot path on PostgreSQL: how many SQL statements, transactions and
 connection checkouts one one-click personal-account enrollment costs, and whether every lookup on
 it uses an index when the tables hold realistic numbers of rows.
 
@@ -38,9 +38,9 @@ from tests.conftest import TEST_NOW
 pytestmark = pytest.mark.postgres
 
 # One personal-account enrollment of oneself (the debit notice texted), as counted on 2026-11-22
-# (issue 8: 47 statements in 16 transactions and 16 checkouts at first; 40/14/14 after the first
+# (47 statements in 16 transactions and 16 checkouts at first; 40/14/14 after the first
 # pass; then one held connection per request, published products kept in memory, the quote's
-# reads folded, and the order completed in one UPDATE; issue 13 added one UPDATE that links the
+# reads folded, and the order completed in one UPDATE; then one UPDATE that links the
 # Idempotency-Key to the new order in the order's own transaction, so a retry after a crash
 # answers from the order; then one SELECT of the caller's standing consents, which the consent
 # gate checks before the quote processes anyone's data, and one indexed SELECT of the product's
@@ -61,7 +61,7 @@ BIG_TABLES = frozenset({
     "registry_account_entries", "audit_events", "sms_outbox",
 })
 # Statements of the hot path that still read a whole big table: (table, a piece of the
-# statement). Each is a finding of issue 8; remove its entry once the index exists.
+# statement), found by the EXPLAIN check below; remove its entry once the index exists.
 KNOWN_SEQ_SCANS: frozenset[tuple[str, str]] = frozenset()
 _SEQ_SCAN = re.compile(r"Seq Scan on (\w+)")
 

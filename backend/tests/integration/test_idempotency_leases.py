@@ -1,4 +1,4 @@
-"""Idempotency keys that cannot get stuck (issue 13), on PostgreSQL.
+"""Idempotency keys that cannot get stuck, on PostgreSQL.
 
 A process killed mid-request leaves its key 'running' (the answer was never stored). Here the
 kill is a ``ProcessKilled`` raised at a chosen step: like ``kill -9`` it passes every ``except
@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -22,7 +22,6 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select, text
 
-from huiminbao.app import build_container, create_app
 from huiminbao.bench.pool import sign_in_pool
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.core.clock import MovableClock
@@ -31,11 +30,9 @@ from huiminbao.core.container import Container
 from huiminbao.core.idempotency import IdempotencyRecord
 from huiminbao.enrollment import services
 from huiminbao.enrollment.models import Order, Policy
-from huiminbao.registry.demo import load_demo_population
 from huiminbao.registry.generator import generate_population
 from tests.api.enrollment_helpers import PEOPLE, body, sign_in
 from tests.api.helpers import Session
-from tests.conftest import TEST_NOW
 from tests.races import race
 
 pytestmark = pytest.mark.postgres
@@ -46,16 +43,6 @@ AFTER_THE_LEASE = LEASE + timedelta(seconds=1)
 
 class ProcessKilled(BaseException):
     """The worker process died here (``kill -9``): no handler of the application runs."""
-
-
-@pytest.fixture
-def pg_app(pg_url: str) -> Iterator[tuple[Flask, Container, MovableClock]]:
-    clock = MovableClock(TEST_NOW)
-    container = build_container(Settings(database_url=pg_url, testing=True), clock=clock)
-    load_demo_population(container.db, clock)
-    ensure_demo_product(container.db, clock)
-    yield create_app(container=container), container, clock
-    container.db.dispose()
 
 
 def _post(app: Flask, session: Session, json: dict[str, Any],
@@ -117,9 +104,9 @@ def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> Counter[str]:
 
 
 def test_a_key_killed_after_the_debit_is_answered_from_its_issued_order(
-    pg_app: tuple[Flask, Container, MovableClock], monkeypatch: pytest.MonkeyPatch,
+    pg_app: Flask, pg_wired: Container, clock: MovableClock, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    app, container, clock = pg_app
+    app, container = pg_app, pg_wired
     zhang = sign_in(app.test_client(), "张伟")
     request, key = body(zhang.client, "personal_account"), f"killed-{uuid.uuid4().hex}"
     _killed_at(monkeypatch, "complete_payment", app, zhang, request, key)
@@ -147,9 +134,9 @@ def test_a_key_killed_after_the_debit_is_answered_from_its_issued_order(
 
 
 def test_a_key_killed_before_the_debit_releases_its_order(
-    pg_app: tuple[Flask, Container, MovableClock], monkeypatch: pytest.MonkeyPatch,
+    pg_app: Flask, pg_wired: Container, clock: MovableClock, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    app, container, clock = pg_app
+    app, container = pg_app, pg_wired
     li = sign_in(app.test_client(), "李娜")
     request, key = body(li.client, "personal_account"), f"killed-{uuid.uuid4().hex}"
     _killed_at(monkeypatch, "debit_personal_account", app, li, request, key)
@@ -168,9 +155,9 @@ def test_a_key_killed_before_the_debit_releases_its_order(
 
 
 def test_a_key_killed_before_its_order_existed_runs_the_request(
-    pg_app: tuple[Flask, Container, MovableClock], monkeypatch: pytest.MonkeyPatch,
+    pg_app: Flask, pg_wired: Container, clock: MovableClock, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    app, container, clock = pg_app
+    app, container = pg_app, pg_wired
     lin = sign_in(app.test_client(), "林𫖮")
     request, key = body(lin.client, "personal_account"), f"killed-{uuid.uuid4().hex}"
     _killed_at(monkeypatch, "create_order", app, lin, request, key)
@@ -186,11 +173,11 @@ def test_a_key_killed_before_its_order_existed_runs_the_request(
 
 
 def test_a_failure_after_the_order_existed_keeps_the_key_resumable(
-    pg_app: tuple[Flask, Container, MovableClock], monkeypatch: pytest.MonkeyPatch,
+    pg_app: Flask, pg_wired: Container, clock: MovableClock, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """An unexpected error once the order exists: the key is not forgotten (a retry would enroll
     a second time), its lease ends at once, and the next retry completes that order."""
-    app, container, _clock = pg_app
+    app, container = pg_app, pg_wired
     father = sign_in(app.test_client(), "张建国")
     request, key = body(father.client, "personal_account"), f"failed-{uuid.uuid4().hex}"
 
@@ -215,9 +202,9 @@ def test_a_failure_after_the_order_existed_keeps_the_key_resumable(
 
 
 def test_duplicates_of_a_live_key_get_409_quickly_and_after_its_lease_one_runs(
-    pg_app: tuple[Flask, Container, MovableClock], monkeypatch: pytest.MonkeyPatch,
+    pg_app: Flask, pg_wired: Container, clock: MovableClock, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    app, container, clock = pg_app
+    app, container = pg_app, pg_wired
     zhou = sign_in(app.test_client(), "周强")
     request, key = body(zhou.client, "online"), f"killed-{uuid.uuid4().hex}"
     _killed_at(monkeypatch, "create_order", app, zhou, request, key)
@@ -269,11 +256,11 @@ def test_duplicates_of_a_live_key_get_409_quickly_and_after_its_lease_one_runs(
 
 
 def test_many_retries_after_the_lease_resume_the_order_once(
-    pg_app: tuple[Flask, Container, MovableClock], monkeypatch: pytest.MonkeyPatch,
+    pg_app: Flask, pg_wired: Container, clock: MovableClock, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """An online order created (its payment opened at the gateway), the process killed before
     answering: after the lease, twenty retries at once settle it once and all answer with it."""
-    app, container, clock = pg_app
+    app, container = pg_app, pg_wired
     liu = sign_in(app.test_client(), "刘䶮")
     request, key = body(liu.client, "online"), f"killed-{uuid.uuid4().hex}"
     _killed_at(monkeypatch, "load_order", app, liu, request, key)
@@ -295,11 +282,11 @@ def test_many_retries_after_the_lease_resume_the_order_once(
 
 
 def test_an_answer_that_could_not_be_stored_is_resumed_after_the_lease(
-    pg_app: tuple[Flask, Container, MovableClock], monkeypatch: pytest.MonkeyPatch,
+    pg_app: Flask, pg_wired: Container, clock: MovableClock, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The database connection is terminated after the policy was issued, before the answer is
     stored: the client still gets its answer, and a retry after the lease answers the same."""
-    app, container, clock = pg_app
+    app, container = pg_app, pg_wired
     sun = sign_in(app.test_client(), "孙丽")
     request, key = body(sun.client, "subsidy"), f"lost-{uuid.uuid4().hex}"
     complete = services.complete_payment
@@ -327,12 +314,12 @@ def test_an_answer_that_could_not_be_stored_is_resumed_after_the_lease(
 
 
 def test_an_online_order_killed_before_the_gateway_heard_of_it_gets_its_pay_page_on_retry(
-    pg_app: tuple[Flask, Container, MovableClock], monkeypatch: pytest.MonkeyPatch,
+    pg_app: Flask, pg_wired: Container, clock: MovableClock, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Written, then the process died before the gateway was asked: the payer retries because
     they want to pay, so the retry after the lease opens the payment (same number) and answers
     with its page — one order, one payment at the gateway."""
-    app, container, clock = pg_app
+    app, container = pg_app, pg_wired
     zhao = _fresh_resident(app, container)
     request, key = body(zhao.client, "online"), f"killed-{uuid.uuid4().hex}"
 
@@ -368,12 +355,12 @@ def _fresh_resident(app: Flask, container: Container) -> Session:
 
 
 def test_a_slow_first_attempt_taken_over_cannot_undo_or_double_its_successor(
-    pg_app: tuple[Flask, Container, MovableClock], monkeypatch: pytest.MonkeyPatch,
+    pg_app: Flask, pg_wired: Container, clock: MovableClock, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The first attempt is alive but slower than its lease; a retry takes the key over. When
     the first attempt moves on, it may not write an order (its link is refused and rolls the
     order back), nor store its answer over the retry's, which then enrolls once."""
-    app, container, clock = pg_app
+    app, container = pg_app, pg_wired
     resident = _fresh_resident(app, container)
     request, key = body(resident.client, "personal_account"), f"slow-{uuid.uuid4().hex}"
     inside = [threading.Event(), threading.Event()]

@@ -5,24 +5,17 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from huiminbao.app import build_container, create_app
-from huiminbao.catalog.demo import ensure_demo_product
-from huiminbao.core.clock import MovableClock
-from huiminbao.core.config import Settings
 from huiminbao.core.container import Container
 from huiminbao.core.ratelimit import limiter
 from huiminbao.proxy.payments import paid_this_year
-from huiminbao.registry.demo import load_demo_population
 from tests.api.enrollment_helpers import PEOPLE, product, sign_in
 from tests.api.helpers import latest_code
 from tests.api.test_proxy import granted
-from tests.conftest import TEST_NOW
 from tests.races import race
 
 pytestmark = pytest.mark.postgres
@@ -30,20 +23,10 @@ pytestmark = pytest.mark.postgres
 WANG_XIUYING_ID = "33010219430618052X"
 
 
-@pytest.fixture
-def pg_app(pg_url: str) -> Iterator[tuple[Flask, Container]]:
-    clock = MovableClock(TEST_NOW)
-    container = build_container(Settings(database_url=pg_url, testing=True), clock=clock)
-    load_demo_population(container.db, clock)
-    ensure_demo_product(container.db, clock)
-    yield create_app(container=container), container
-    container.db.dispose()
-
-
 def test_simultaneous_payments_under_one_grant_stay_within_its_limit(
-    pg_app: tuple[Flask, Container],
+    pg_app: Flask, pg_wired: Container,
 ) -> None:
-    app, container = pg_app
+    app, container = pg_app, pg_wired
     agent = sign_in(app.test_client(), "张伟")
     principal = sign_in(app.test_client(), "张建国")
     family = {"王秀英": (WANG_XIUYING_ID, "spouse"), "张伟": (PEOPLE["张伟"][1], "child")}
@@ -67,7 +50,7 @@ def test_simultaneous_payments_under_one_grant_stay_within_its_limit(
                 "confirmations": {"terms_version": item["terms"]["version"],
                                   "not_basic_insurance": True, "debit_amount_fen": 15000}}
 
-    # The principal confirms each debit with its own code (issue 15), read out to the agent.
+    # The principal confirms each debit with its own code, read out to the agent.
     codes = []
     for index in range(3):
         sent = agent.client.post("/api/v1/me/payment-code", json=request(index), headers=acting)

@@ -1,4 +1,4 @@
-"""Scale-out (issue 8): two app servers — two ``huiminbao serve`` processes on two ports, in
+"""Scale-out: two app servers — two ``huiminbao serve`` processes on two ports, in
 production mode with one secret key — share one PostgreSQL schema and one Redis database, and
 hold no state of their own. A storm split across both issues one policy and one debit per
 person; an Idempotency-Key replayed on the other server answers the first result; the code

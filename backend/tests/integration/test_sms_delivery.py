@@ -257,7 +257,7 @@ def test_other_codes_go_the_same_way(wired: Container, fake: FakeTencentSms) -> 
     from huiminbao.identity.services import send_code
 
     fake.error_code = "FailedOperation.InsufficientBalanceInSmsPackage"
-    debit = {"amount": "¥150.00", "insured": "张*国"}  # a debit code names both (issue 15)
+    debit = {"amount": "¥150.00", "insured": "张*国"}  # a debit code names both
     with pytest.raises(Busy):
         send_code(wired, "13911114444", OtpPurpose.CONFIRM_PAYMENT, params=debit)
     fake.error_code = None

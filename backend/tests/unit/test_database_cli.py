@@ -1,5 +1,5 @@
 """Every ``huiminbao`` command explains a database it cannot reach in one Chinese line, with the
-URL's password masked, and exits 1 without a traceback (issue 13)."""
+URL's password masked, and exits 1 without a traceback."""
 
 from __future__ import annotations
 

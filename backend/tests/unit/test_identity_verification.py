@@ -1,5 +1,5 @@
 """The identity-check simulator's documented outcomes, the displacement rule, and the wiring
-that refuses the simulator in production (issue 15)."""
+that refuses the simulator in production."""
 
 from __future__ import annotations
 
