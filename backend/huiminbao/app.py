@@ -182,13 +182,14 @@ def start_background_workers(app: Flask) -> None:
     import threading
 
     from huiminbao.identity.sms_worker import SmsWorker
-    from huiminbao.payments.gateway_simulator import NotificationDispatcher, SimulatedGateway
+    from huiminbao.payments.gateway_notifications import NotificationDispatcher
+    from huiminbao.payments.gateway_simulator import SimulatedGateway
 
     wired: Container = app.extensions["huiminbao"]
     if not wired.settings.is_demo:
         return
     if isinstance(wired.gateway, SimulatedGateway):
-        dispatcher = NotificationDispatcher(wired.gateway)
+        dispatcher = NotificationDispatcher(wired.gateway.notifications)
         dispatcher.start()
         app.extensions["gateway_dispatcher"] = dispatcher
     if wired.sms_provider is not None:

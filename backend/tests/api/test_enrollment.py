@@ -202,7 +202,7 @@ def _pay_at_gateway(client: FlaskClient, wired: Container, pay_url: str) -> None
                              content_type="application/json")
         return answer.status_code == 200
 
-    assert wired.gateway.deliver_due(transport) == 1  # type: ignore[attr-defined]
+    assert wired.gateway.notifications.deliver_due(transport) == 1  # type: ignore[attr-defined]
 
 
 def test_liu_yan_pays_online_and_the_notification_issues_the_policy(

@@ -100,7 +100,7 @@ def test_confirming_pays_and_returns_to_the_merchant(
     assert response.status_code == 303
     assert response.headers["Location"] == RETURN_URL
     assert state_of(gateway, payment) is TradeState.SUCCESS
-    notification = gateway.notification_state(payment.out_trade_no)
+    notification = gateway.notifications.state(payment.out_trade_no)
     assert notification is not None
     assert notification.status is NotificationStatus.PENDING
     paid = gateway.query(payment.out_trade_no)

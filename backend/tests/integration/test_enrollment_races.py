@@ -94,7 +94,7 @@ def test_twenty_duplicate_gateway_notifications_pay_once(
     prepay_id = order["pay_url"].rsplit("/", 1)[1]
     gateway.confirm(prepay_id)
     captured: list[bytes] = []
-    gateway.deliver_due(lambda url, payload: captured.append(payload) or True)
+    gateway.notifications.deliver_due(lambda url, payload: captured.append(payload) or True)
     assert len(captured) == 1
 
     def notify(_index: int) -> int:

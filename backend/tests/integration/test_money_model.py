@@ -702,7 +702,7 @@ class MoneyModel(RuleBasedStateMachine):
             gateway.faults.arm(fault.operation, fault.fault)
         try:
             if sender == "dispatcher":
-                gateway.inner.deliver_due(lambda _url, body: post(body))
+                gateway.inner.notifications.deliver_due(lambda _url, body: post(body))
             else:
                 request_no = self._order(order_no).payment_request_no
                 paid = gateway.inner.query(request_no)
