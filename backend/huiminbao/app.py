@@ -114,10 +114,10 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     api = Api(app)
     register_error_handlers(app)
     _register_blueprints(app, api, settings)
-    from huiminbao.payments.gateway_simulator import SimulatedGateway
+    from huiminbao.payments.gateway.simulator import SimulatedGateway
 
     if isinstance(wired.gateway, SimulatedGateway):  # only ever in demo mode (wiring.py)
-        from huiminbao.payments.gateway_routes import gateway_pages
+        from huiminbao.payments.gateway.routes import gateway_pages
 
         app.register_blueprint(gateway_pages)
     app.register_blueprint(swagger_assets_blueprint())
@@ -144,7 +144,7 @@ def _hold_one_connection_per_request(app: Flask, wired: Container) -> None:
 def _register_blueprints(app: Flask, api: Any, settings: Settings) -> None:
     from huiminbao.catalog.routes import blp as catalog_blp
     from huiminbao.core.health import blp as health_blp
-    from huiminbao.enrollment.family_routes import blp as family_blp
+    from huiminbao.enrollment.family.routes import blp as family_blp
     from huiminbao.enrollment.routes import blp as enrollment_blp
     from huiminbao.identity.routes import blp as identity_blp
     from huiminbao.identity.wechat_routes import blp as wechat_blp
@@ -182,8 +182,8 @@ def start_background_workers(app: Flask) -> None:
     import threading
 
     from huiminbao.identity.sms_worker import SmsWorker
-    from huiminbao.payments.gateway_notifications import NotificationDispatcher
-    from huiminbao.payments.gateway_simulator import SimulatedGateway
+    from huiminbao.payments.gateway.notifications import NotificationDispatcher
+    from huiminbao.payments.gateway.simulator import SimulatedGateway
 
     wired: Container = app.extensions["huiminbao"]
     if not wired.settings.is_demo:

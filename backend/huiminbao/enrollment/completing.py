@@ -36,7 +36,7 @@ from huiminbao.enrollment.models import Order, OrderItem, Policy, Refund, Subsid
 from huiminbao.identity.models import Person
 from huiminbao.identity.sms_domain import SmsTemplate, SmsText
 from huiminbao.payments import ledger
-from huiminbao.payments.gateway import (
+from huiminbao.payments.gateway.port import (
     GatewayRequestConflict,
 )
 from huiminbao.proxy import notices as proxy_notices

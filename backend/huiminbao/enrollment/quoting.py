@@ -265,7 +265,7 @@ def relation_to(session: Session, subject: Subject, person: Person) -> tuple[str
     subject may not buy for them (only self, spouse, children and parents)."""
     if person.id == subject.person_id:
         return "self", True
-    from huiminbao.enrollment.family import active_member
+    from huiminbao.enrollment.family.members import active_member
 
     member = active_member(session, subject.person_id, person.id)
     if member is None:

@@ -35,7 +35,7 @@ from huiminbao.enrollment import completing, policies, resolving
 from huiminbao.enrollment.domain import OrderStatus, PaymentMethod
 from huiminbao.enrollment.models import Order, Policy, ReconcileRun, Refund
 from huiminbao.payments import ledger
-from huiminbao.payments.gateway import GatewayUnavailable
+from huiminbao.payments.gateway.port import GatewayUnavailable
 from huiminbao.registry.port import OperationKind, OperationStatus, RegistryUnavailable
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from huiminbao.enrollment.domain import (
 )
 from huiminbao.enrollment.models import Order, Refund
 from huiminbao.identity.auth import Actor
-from huiminbao.payments.gateway import (
+from huiminbao.payments.gateway.port import (
     GatewayError,
     GatewayRequestConflict,
     GatewayUnavailable,

@@ -31,7 +31,7 @@ from huiminbao.enrollment.views import order_view, policy_view, quote_view, veri
 from huiminbao.identity.access import acts_for, subject_for
 from huiminbao.identity.auth import current_actor
 from huiminbao.identity.domain import Action
-from huiminbao.payments.gateway import NOTIFY_PATH
+from huiminbao.payments.gateway.port import NOTIFY_PATH
 
 blp = Blueprint("enrollment", __name__, url_prefix="/api/v1", description="参保与保单")
 

@@ -24,7 +24,7 @@ from huiminbao.identity.auth import current_actor
 from huiminbao.identity.domain import Action
 from huiminbao.identity.schemas import OtpSentSchema
 from huiminbao.payments import account
-from huiminbao.payments.gateway import GatewayError, InvalidNotification
+from huiminbao.payments.gateway.port import GatewayError, InvalidNotification
 
 log = logging.getLogger(__name__)
 

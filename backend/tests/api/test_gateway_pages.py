@@ -12,10 +12,10 @@ from flask.testing import FlaskClient
 from huiminbao.app import create_app
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import Container
-from huiminbao.payments.gateway import GatewayPayment, TradeState
-from huiminbao.payments.gateway_models import NotificationStatus
-from huiminbao.payments.gateway_routes import gateway_pages
-from huiminbao.payments.gateway_simulator import PAYMENT_TTL, SimulatedGateway
+from huiminbao.payments.gateway.models import NotificationStatus
+from huiminbao.payments.gateway.port import GatewayPayment, TradeState
+from huiminbao.payments.gateway.routes import gateway_pages
+from huiminbao.payments.gateway.simulator import PAYMENT_TTL, SimulatedGateway
 
 NOTIFY_URL = "http://127.0.0.1:8000/api/v1/payments/online/notify"
 RETURN_URL = "/enroll/result.html?order=HMB0001"

@@ -31,7 +31,7 @@ from huiminbao.core.config import ConfigError
 from huiminbao.core.container import Container
 from huiminbao.enrollment import resolving
 from huiminbao.enrollment.models import Order, Refund
-from huiminbao.payments.gateway import (
+from huiminbao.payments.gateway.port import (
     NOTIFY_PATH,
     GatewayRequestConflict,
     GatewayUnavailable,

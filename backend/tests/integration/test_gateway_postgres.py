@@ -22,7 +22,19 @@ from sqlalchemy import func, select
 
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.db import Database
-from huiminbao.payments.gateway import (
+from huiminbao.payments.gateway.models import (
+    GatewayNotificationRow,
+    GatewayPaymentRow,
+    GatewayRefundRow,
+    NotificationStatus,
+)
+from huiminbao.payments.gateway.notifications import (
+    MAX_DELIVERY_ATTEMPTS,
+    RETRY_SCHEDULE,
+    NotificationDispatcher,
+    http_transport,
+)
+from huiminbao.payments.gateway.port import (
     GatewayPayment,
     GatewayRefund,
     GatewayRequestConflict,
@@ -33,19 +45,7 @@ from huiminbao.payments.gateway import (
     TradeNotFound,
     TradeState,
 )
-from huiminbao.payments.gateway_models import (
-    GatewayNotificationRow,
-    GatewayPaymentRow,
-    GatewayRefundRow,
-    NotificationStatus,
-)
-from huiminbao.payments.gateway_notifications import (
-    MAX_DELIVERY_ATTEMPTS,
-    RETRY_SCHEDULE,
-    NotificationDispatcher,
-    http_transport,
-)
-from huiminbao.payments.gateway_simulator import PAYMENT_TTL, SimulatedGateway
+from huiminbao.payments.gateway.simulator import PAYMENT_TTL, SimulatedGateway
 
 pytestmark = pytest.mark.postgres
 

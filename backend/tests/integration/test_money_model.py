@@ -115,7 +115,8 @@ from huiminbao.enrollment.reconcile import reconcile
 from huiminbao.identity.access import Basis, Subject
 from huiminbao.identity.auth import Actor, current_actor
 from huiminbao.payments import ledger
-from huiminbao.payments.gateway import (
+from huiminbao.payments.gateway.models import GatewayPaymentRow, GatewayRefundRow
+from huiminbao.payments.gateway.port import (
     GatewayPayment,
     GatewayQueryResult,
     GatewayRefund,
@@ -124,8 +125,7 @@ from huiminbao.payments.gateway import (
     GatewayUnavailable,
     PaymentNotification,
 )
-from huiminbao.payments.gateway_models import GatewayPaymentRow, GatewayRefundRow
-from huiminbao.payments.gateway_simulator import SimulatedGateway
+from huiminbao.payments.gateway.simulator import SimulatedGateway
 from huiminbao.registry.models import RegistryAccountRow, RegistryOperationRow, RegistryPersonRow
 from huiminbao.registry.port import (
     AccountBalance,

@@ -1,5 +1,5 @@
 """The built-in payment gateway: ``PaymentGateway`` over its own ``gateway_*`` tables, with its own
-confirm page (``gateway_routes``) and asynchronous, signed, retried payment notifications.
+confirm page (``gateway.routes``) and asynchronous, signed, retried payment notifications.
 
 It behaves like WeChat Pay for the merchant (this product):
 
@@ -19,7 +19,7 @@ from the winner's record. Refusals of refunds are recorded like successes, so a 
 ``out_refund_no`` always gets the same answer. On SQLite, ``Database`` opens every transaction
 with ``BEGIN IMMEDIATE``, which serializes writers in place of row locks.
 
-Notifications are delivered by ``gateway_notifications``.
+Notifications are delivered by ``notifications``.
 
 ``fail_next`` injects "outcome unknown" failures for tests of the merchant's recovery.
 """
@@ -43,7 +43,17 @@ from sqlalchemy.orm import Session
 from huiminbao.core.clock import Clock, to_china_time
 from huiminbao.core.db import Database
 from huiminbao.identity.domain import hash_secret
-from huiminbao.payments.gateway import (
+from huiminbao.payments.gateway.models import (
+    DESCRIPTION_MAX_LENGTH,
+    REASON_MAX_LENGTH,
+    URL_MAX_LENGTH,
+    GatewayNotificationRow,
+    GatewayPaymentRow,
+    GatewayRefundRow,
+    NotificationStatus,
+)
+from huiminbao.payments.gateway.notifications import NotificationOutbox
+from huiminbao.payments.gateway.port import (
     GatewayPayment,
     GatewayQueryResult,
     GatewayRefund,
@@ -60,16 +70,6 @@ from huiminbao.payments.gateway import (
     decode_notification,
     encode_notification,
 )
-from huiminbao.payments.gateway_models import (
-    DESCRIPTION_MAX_LENGTH,
-    REASON_MAX_LENGTH,
-    URL_MAX_LENGTH,
-    GatewayNotificationRow,
-    GatewayPaymentRow,
-    GatewayRefundRow,
-    NotificationStatus,
-)
-from huiminbao.payments.gateway_notifications import NotificationOutbox
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from sqlalchemy import Select, select
 
 from huiminbao.core.clock import Clock
 from huiminbao.core.db import Database
-from huiminbao.payments.gateway_models import (
+from huiminbao.payments.gateway.models import (
     REASON_MAX_LENGTH,
     GatewayNotificationRow,
     GatewayPaymentRow,
