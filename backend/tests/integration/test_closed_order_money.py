@@ -25,7 +25,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from huiminbao.app import build_container, create_app
-from huiminbao.bench.pool import PoolMember, sign_in_pool
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.cli import main as cli
 from huiminbao.core.clock import MovableClock
@@ -38,6 +37,7 @@ from huiminbao.enrollment.reconcile import reconcile
 from huiminbao.payments import ledger
 from huiminbao.registry.generator import generate_population
 from huiminbao.registry.port import BalanceKind, OperationResult, RegistryPort
+from huiminbao_bench.pool import PoolMember, sign_in_pool
 from tests.conftest import TEST_NOW
 
 pytestmark = pytest.mark.postgres

@@ -23,7 +23,6 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select, text
 
-from huiminbao.bench.pool import sign_in_pool
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.config import Settings
@@ -32,6 +31,7 @@ from huiminbao.core.idempotency import IdempotencyRecord
 from huiminbao.enrollment import completing, order_reading, ordering, quoting, resolving
 from huiminbao.enrollment.models import Order, Policy
 from huiminbao.registry.generator import generate_population
+from huiminbao_bench.pool import sign_in_pool
 from tests.api.enrollment_helpers import PEOPLE, body, sign_in
 from tests.api.helpers import Session
 from tests.races import race

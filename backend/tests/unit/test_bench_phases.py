@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from huiminbao.bench.phases import STEPS, PhaseReport, format_report, stopwatches
 from huiminbao.enrollment import quoting
+from huiminbao_bench.phases import STEPS, PhaseReport, format_report, stopwatches
 
 
 def test_every_step_named_exists_and_is_restored_after_timing() -> None:
