@@ -169,7 +169,7 @@ def _register_blueprints(app: Flask, api: Any, settings: Settings) -> None:
     api.register_blueprint(disclosure_blp)
     api.register_blueprint(console_blp)
     if settings.is_demo:
-        from huiminbao.core.dev import blp as dev_blp
+        from huiminbao.dev import blp as dev_blp
 
         api.register_blueprint(dev_blp)
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from huiminbao.core.commands import CommandGroup, settings_from_env, wired_from_env
+from huiminbao.commands import CommandGroup, settings_from_env, wired_from_env
 from huiminbao.core.config import Settings
 
 if TYPE_CHECKING:
@@ -373,8 +373,8 @@ def staff_create(phone: str, role: str, display_name: str) -> None:
 
 def _attach_domain_commands() -> None:
     from huiminbao.claims.cli import clients
-    from huiminbao.core.keys import keys
     from huiminbao.disclosure.cli import disclosure
+    from huiminbao.key_rotation import keys
     from huiminbao.payments.cli import wechatpay
 
     main.add_command(clients)

@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from huiminbao.app import create_app, start_background_workers
     from huiminbao.cli import _run_gunicorn
-    from huiminbao.core.commands import settings_from_env
+    from huiminbao.commands import settings_from_env
 
     app = create_app(settings_from_env())  # the benchmark has migrated its database already
     options: dict[str, Any] = {
