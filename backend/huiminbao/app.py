@@ -55,6 +55,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     except BaseException:
         db.dispose()
         raise
+    _subscribe_to_enrollment()
     return Container(
         settings=settings,
         db=db,
@@ -69,6 +70,17 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         products=PublishedProducts(db),
         identity_checks=build_identity_checks(settings, clock, adapters[Port.REGISTRY]),
     )
+
+
+def _subscribe_to_enrollment() -> None:
+    """What follows an issued order, in this order: the insured relatives' notice, then the
+    principal's notice of an order an agent made under a grant."""
+    from huiminbao.enrollment import events
+    from huiminbao.enrollment.family.notices import tell_insured_relatives
+    from huiminbao.proxy.notices import tell_principal
+
+    events.subscribe_order_issued(tell_insured_relatives)
+    events.subscribe_order_issued(tell_principal)
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> Flask:

@@ -23,9 +23,7 @@ from huiminbao.core.errors import (
     RemoteUnavailable,
     RuleViolation,
 )
-from huiminbao.core.idnumber import age_on
-from huiminbao.core.masking import mask_name
-from huiminbao.enrollment import numbers, order_reading
+from huiminbao.enrollment import events, numbers, order_reading
 from huiminbao.enrollment.domain import (
     OrderStatus,
     PaymentMethod,
@@ -33,13 +31,11 @@ from huiminbao.enrollment.domain import (
     transition,
 )
 from huiminbao.enrollment.models import Order, OrderItem, Policy, Refund, SubsidyUse
-from huiminbao.identity.models import Person
-from huiminbao.identity.sms_domain import SmsTemplate, SmsText
+from huiminbao.identity.sms_domain import SmsText
 from huiminbao.payments import ledger
 from huiminbao.payments.gateway.port import (
     GatewayRequestConflict,
 )
-from huiminbao.proxy import notices as proxy_notices
 
 log = logging.getLogger(__name__)
 
@@ -85,35 +81,8 @@ def complete_payment(c: Container, order_number: str, *, transaction_id: str | N
                 for phone, text in texts:
                     c.sms.send(session, phone, text.template, text.params)
         return order_reading.load_order(c, order_number)
-    _tell_insured_relatives(c, order)
-    proxy_notices.tell_principal(c, order)  # an order made under a grant
+    events.order_issued(c, order)  # notices to insured relatives and to a grant's principal
     return order
-
-
-def _tell_insured_relatives(c: Container, order: Order) -> None:
-    """Adult family members learn that a policy was bought for them, and by whom (masked)."""
-    if all(item.insured_person_id == order.buyer_person_id for item in order.items):
-        return  # the common case on the hot path: someone enrolling themself
-    product = c.products.get(order.product_id)
-    with c.db.read() as session:
-        buyer = session.get(Person, order.buyer_person_id)
-        product = product or session.get(Product, order.product_id)
-        insured = [session.get(Person, item.insured_person_id) for item in order.items
-                   if item.insured_person_id != order.buyer_person_id]
-    if buyer is None or product is None:
-        return
-    today = c.clock.today()
-    for person in insured:
-        if person is None or age_on(person.birth_date, today) < 18:
-            continue
-        registered = c.registry.find_person(person.id_number)
-        if registered is None or not registered.phone:
-            continue
-        with c.db.transaction() as session:
-            c.sms.send(session, registered.phone, SmsTemplate.ENROLLED_BY_RELATIVE, {
-                "buyer": mask_name(buyer.name), "product": product.name,
-                "starts": f"{product.coverage_starts_on:%Y年%m月%d日}",
-                "ends": f"{product.coverage_ends_on:%Y年%m月%d日}"})
 
 
 @dataclass(frozen=True)

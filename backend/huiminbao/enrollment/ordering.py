@@ -40,7 +40,6 @@ from huiminbao.identity.access import Subject
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.domain import OtpPurpose
 from huiminbao.identity.sms_domain import SmsTemplate, SmsText
-from huiminbao.proxy import payments as proxy_payments
 from huiminbao.registry.port import (
     FailureReason,
     RegistryUnavailable,
@@ -138,8 +137,8 @@ def create_order(c: Container, actor: Actor, subject: Subject, result: Quote, *,
             if subject.acting_for and result.payment_method is PaymentMethod.PERSONAL_ACCOUNT:
                 # Proxy: locks the grant row until this order commits, so payments
                 # under one grant are checked against its yearly limit one at a time.
-                proxy_payments.check_payment_allowed(c, session, subject.grant_id,
-                                                     result.payable_fen, lock=True)
+                c.grants.check_payment_allowed(c, session, subject.grant_id,
+                                               result.payable_fen, lock=True)
             session.add(order)
             session.flush()
             link_resource(session, f"order:{order.order_no}")  # a retry answers from it

@@ -39,7 +39,6 @@ from huiminbao.identity.auth import Actor
 from huiminbao.identity.consent_rules import Purpose
 from huiminbao.identity.domain import OtpPurpose
 from huiminbao.identity.models import Person
-from huiminbao.proxy import payments as proxy_payments
 from huiminbao.registry.port import (
     BalanceKind,
     RegistryPerson,
@@ -242,8 +241,8 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
             # Proxy: an agent pays from the principal's account only under a grant
             # with that scope and within its yearly limit. Re-checked under a lock at create.
             with c.db.read() as session:
-                proxy_payments.check_payment_allowed(c, session, subject.grant_id,
-                                                     result.payable_fen)
+                c.grants.check_payment_allowed(c, session, subject.grant_id,
+                                               result.payable_fen)
     return result
 
 

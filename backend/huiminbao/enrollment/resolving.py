@@ -25,6 +25,7 @@ from huiminbao.enrollment.domain import (
     PaymentMethod,
 )
 from huiminbao.enrollment.models import Order, Refund
+from huiminbao.enrollment.order_reading import OrderDetails
 from huiminbao.identity.auth import Actor
 from huiminbao.payments.gateway.port import (
     GatewayError,
@@ -121,6 +122,30 @@ def resolve_pending(c: Container, order_number: str, *, abandoned: bool = False)
     if expired:
         return completing.close_unpaid(c, order_number, OrderStatus.EXPIRED, EXPIRED)
     return order
+
+
+def read_order(c: Container, actor: Actor, order_number: str) -> OrderDetails:
+    """One order, for its buyer or whoever may act for the buyer (others get 404, before anything
+    else happens). A pending order is first settled with what the payment side already decided
+    (``resolve_pending``: asked with the order's own request number, so nothing is paid or
+    charged by reading); a settled order is answered as it is."""
+    details = order_reading.order_details(c, actor, order_number)
+    if OrderStatus(details.order.status) is not OrderStatus.PENDING_PAYMENT:
+        return details
+    resolve_pending(c, order_number)
+    return order_reading.order_details(c, actor, order_number)
+
+
+def resume_order(c: Container, actor: Actor, order_number: str, notify_url: str,
+                 return_url: str) -> OrderDetails:
+    """A retried enrollment whose first attempt died after writing its order (its
+    Idempotency-Key lease ran out): the gate first, as for a read; an online order gets the pay
+    page the first attempt never kept (the payer retried because they want to pay); then the
+    order is settled knowing its request is gone, and answered as the enrollment is."""
+    order_reading.order_details(c, actor, order_number)
+    recover_pay_page(c, order_number, notify_url, return_url)
+    resolve_pending(c, order_number, abandoned=True)
+    return order_reading.order_details(c, actor, order_number)
 
 
 def recover_pay_page(c: Container, order_number: str, notify_url: str, return_url: str) -> None:

@@ -106,14 +106,9 @@ def _resume_enrollment(resource: str, _rerun: Callable[[], Any]) -> Any:
     """A retry whose first attempt died after creating its order: settle the order (ask the
     registry or gateway with its request number: complete it if the money moved, release it if
     the payment never reached them) and answer as the POST does."""
-    c, actor = container(), current_actor()
-    order_no = resource.removeprefix("order:")
-    order_reading.order_details(c, actor, order_no)  # the gate first, as for a GET
-    # Online: the pay page the first attempt never kept is asked for again (the payer retried
-    # because they want to pay); then the order is settled as its request is known to be gone.
-    resolving.recover_pay_page(c, order_no, *_gateway_urls())
-    resolving.resolve_pending(c, order_no, abandoned=True)
-    return _order_response(order_reading.order_details(c, actor, order_no)), 201
+    details = resolving.resume_order(container(), current_actor(),
+                                     resource.removeprefix("order:"), *_gateway_urls())
+    return _order_response(details), 201
 
 
 @blp.route("/enrollments")
@@ -148,10 +143,7 @@ class EnrollmentDetail(MethodView):
     @blp.response(200, OrderView)
     def get(self, order_no: str) -> dict[str, Any]:
         """An order; a pending one is first settled by asking the registry or gateway."""
-        c, actor = container(), current_actor()
-        order_reading.order_details(c, actor, order_no)  # the gate first: strangers get 404
-        resolving.resolve_pending(c, order_no)
-        return _order_response(order_reading.order_details(c, actor, order_no))
+        return _order_response(resolving.read_order(container(), current_actor(), order_no))
 
 
 @blp.route("/enrollments/<string:order_no>/cancel")

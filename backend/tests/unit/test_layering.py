@@ -59,6 +59,12 @@ def test_core_imports_nothing_above_it() -> None:
                       type_only_ok=frozenset({"core/container.py"})) == []
 
 
+def test_enrollment_does_not_import_proxy() -> None:
+    # Proxy builds on enrollment: it checks an agent's payment through ``c.grants`` and hears of
+    # issued orders through ``enrollment.events``.
+    assert _offenders("enrollment", allowed=(), forbidden=("huiminbao.proxy",)) == []
+
+
 def test_the_layering_check_sees_an_import_above_core(tmp_path: Path) -> None:
     module = tmp_path / "example.py"
     module.write_text("def f():\n    from huiminbao.enrollment import quoting\n"
