@@ -36,7 +36,7 @@ from huiminbao.core.idempotency import link_resource
 from huiminbao.core.idnumber import age_on
 from huiminbao.core.masking import mask_name
 from huiminbao.core.money import format_fen
-from huiminbao.enrollment import numbers
+from huiminbao.enrollment import numbers, subsidy_funds
 from huiminbao.enrollment.domain import (
     PAYMENT_ATTEMPT_WINDOW,
     UNPAID_ORDER_LIFETIME,
@@ -47,6 +47,7 @@ from huiminbao.enrollment.domain import (
     eligibility,
     is_subsidized,
     price,
+    relief_choice_refusal,
     transition,
     window_refusal,
 )
@@ -242,7 +243,8 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
     for choice in request.insured:
         person = people[choice.person_id]
         found = registered.get(person.id_number)
-        refusal = eligibility(found, product.city_code, product.city_name)
+        refusal = (eligibility(found, product.city_code, product.city_name)
+                   or relief_choice_refusal(found, product.subsidized_category_list))
         if refusal is not None:
             message = refusal.message
             if person.id != subject.person_id:
@@ -562,9 +564,11 @@ def create_order(c: Container, actor: Actor, subject: Subject, result: Quote, *,
             link_resource(session, f"order:{order.order_no}")  # a retry answers from it
             for item, line in zip(order.items, result.lines, strict=True):
                 if line.subsidy_fen:
-                    session.add(SubsidyUse(person_id=line.person.id, year=product.year,
-                                           order_item_id=item.id, amount_fen=line.subsidy_fen,
-                                           active=True, created_at=now))
+                    session.add(SubsidyUse(
+                        person_id=line.person.id, year=product.year, order_item_id=item.id,
+                        amount_fen=line.subsidy_fen, active=True, created_at=now,
+                        fund_account=subsidy_funds.online_fund_account(
+                            session, product.city_code, line.registry_person)))
             audit.record(session, c.clock, AuditEntry(
                 action="order.create", actor=AuditActor(actor.account_id, actor.role.value),
                 subject_person_id=subject.person_id,
@@ -789,8 +793,8 @@ def _post_payment(session: Session, order: Order, product: Product, now: datetim
                   offline_source: str | None = None) -> None:
     method = PaymentMethod(order.payment_method)
     moves: list[tuple[str, int]] = [(ledger.premium_income(product.id), order.premium_fen)]
-    if order.subsidy_fen:
-        moves.append((ledger.subsidy_fund(product.city_code), -order.subsidy_fen))
+    if order.subsidy_fen:  # out of each payer's fund (enrollment.subsidy_funds)
+        moves += subsidy_funds.payment_moves(session, order, product.city_code)
     if order.payable_fen:
         if method is PaymentMethod.PERSONAL_ACCOUNT:
             assert order.payer_person_id is not None

@@ -147,6 +147,8 @@ def _person(row: RegistryPersonRow) -> RegistryPerson:
         scheme=Scheme(row.scheme),
         status=PersonStatus(row.status),
         assistance=Assistance(row.assistance),
+        district_code=row.district_code,
+        other_relief_insurance=bool(row.other_relief_insurance),
     )
 
 
@@ -241,7 +243,7 @@ def account_row_of(
     return session.scalars(statement).one_or_none()
 
 
-def _person_values(person: RegistryPerson) -> dict[str, str | None]:
+def _person_values(person: RegistryPerson) -> dict[str, str | bool | None]:
     return {
         "name": normalize_name(person.name),
         "phone": person.phone or None,
@@ -249,6 +251,8 @@ def _person_values(person: RegistryPerson) -> dict[str, str | None]:
         "scheme": Scheme(person.scheme).value,
         "status": PersonStatus(person.status).value,
         "assistance": Assistance(person.assistance).value,
+        "district_code": person.district_code,
+        "other_relief_insurance": bool(person.other_relief_insurance),
     }
 
 

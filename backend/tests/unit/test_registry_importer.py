@@ -351,7 +351,7 @@ def test_names_outside_the_bmp_round_trip(
 def test_demo_population_loads_once(db: Database, clock: MovableClock) -> None:
     registry = SimulatedRegistry(db, clock)
     first = load_demo_population(registry, clock)
-    assert first.persons.created == len(DEMO_PERSONS) == 11
+    assert first.persons.created == len(DEMO_PERSONS) == 12
     zhang_wei = demo_person("张伟")
     registry.debit(
         "DEMO-1", zhang_wei.id_number, 30_000, sources=[BalanceKind.PRIOR_YEARS], purpose="保费"
