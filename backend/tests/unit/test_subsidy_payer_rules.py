@@ -15,6 +15,7 @@ from huiminbao.enrollment.domain import (
     relief_choice_refusal,
 )
 from huiminbao.payments import ledger
+from huiminbao.registry import wire
 from huiminbao.registry.port import Assistance, PersonStatus, RegistryPerson, Scheme
 
 CITY = FundPayer("hangzhou", "杭州市财政局", PayerKind.CITY)
@@ -91,3 +92,17 @@ def test_a_payer_draft_is_checked_field_by_field() -> None:
     assert draft_problems(replace(good, name=" ", city_code="3301")) == {
         "city_code": ["城市代码应为6位数字，如 330100"],
         "name": ["请填写出资方名称（不超过100字）"]}
+
+
+def test_the_registry_flag_and_district_cross_the_wire_and_may_be_absent() -> None:
+    flagged = replace(PERSON, other_relief_insurance=True)
+    sent = wire.person_out(flagged)
+    assert (sent["district_code"], sent["other_relief_insurance"]) == ("330106", True)
+    assert wire.person_in(sent) == flagged
+    older = {key: value for key, value in sent.items()
+             if key not in ("district_code", "other_relief_insurance")}
+    assert wire.person_in(older) == replace(PERSON, district_code=None)
+    with pytest.raises(ValueError, match="district_code"):
+        wire.person_in(sent | {"district_code": "33"})
+    with pytest.raises(ValueError, match="other_relief_insurance"):
+        wire.person_in(sent | {"other_relief_insurance": "yes"})
