@@ -328,7 +328,7 @@ class _Checker:
         first_seen: dict[str, int] = {}
         for record in records:
             raw_id, raw_name, phone, city_code, scheme, status, assistance = record.cells[:7]
-            district, relief = (record.cells[7:] + ["", ""])[:2]
+            district, relief = [*record.cells[7:], "", ""][:2]
             problems: list[str] = []
             parsed, id_problem = _parse_id(raw_id, self.today)
             if id_problem:
