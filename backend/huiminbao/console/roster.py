@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql import ColumnElement
 
 from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
@@ -308,16 +309,19 @@ def _enroll_row(c: Container, staff: Actor, product: Product, tier_code: str,
 
 def load_report(c: Container, import_id: int) -> RosterReport:
     with c.db.read() as session:
-        found = session.execute(
-            select(SubsidyRosterImport, Product.name)
-            .join(Product, Product.id == SubsidyRosterImport.product_id)
-            .where(SubsidyRosterImport.id == import_id)
-            .options(selectinload(SubsidyRosterImport.rows))
-        ).one_or_none()
+        roster, product_name = _import_with_rows(session, SubsidyRosterImport.id == import_id)
+    return RosterReport(roster, product_name)
+
+
+def _import_with_rows(session: Session, where: ColumnElement[bool]
+                      ) -> tuple[SubsidyRosterImport, str]:
+    found = session.execute(
+        select(SubsidyRosterImport, Product.name)
+        .join(Product, Product.id == SubsidyRosterImport.product_id)
+        .where(where).options(selectinload(SubsidyRosterImport.rows))).one_or_none()
     if found is None:
         raise NotFound("未找到该批次")
-    roster, product_name = found
-    return RosterReport(roster, product_name)
+    return found[0], str(found[1])
 
 
 # ---------------------------------------------------------------- receipts
@@ -352,14 +356,8 @@ class Receipt:
 def receipt(c: Container, import_no: str) -> Receipt:
     """Per person: who paid how much for whom (a donor's 捐赠回执, a roster's funding record)."""
     with c.db.read() as session:
-        found = session.execute(
-            select(SubsidyRosterImport, Product.name)
-            .join(Product, Product.id == SubsidyRosterImport.product_id)
-            .where(SubsidyRosterImport.import_no == import_no)
-            .options(selectinload(SubsidyRosterImport.rows))).one_or_none()
-        if found is None:
-            raise NotFound("未找到该批次")
-        roster, product_name = found
+        roster, product_name = _import_with_rows(
+            session, SubsidyRosterImport.import_no == import_no)
         names = {payer.code: payer.name for payer in city_payers(session, roster.city_code)}
         donor = (session.get(SubsidyPayer, roster.donor_payer_id)
                  if roster.donor_payer_id is not None else None)

@@ -356,39 +356,36 @@ class SurplusSchema(ResponseSchema):
 
 _PAYER_KINDS = ["city", "district", "charity"]
 _GROUPS = ["tekun", "dibao", "dibian", "disabled"]
-_GROUP_ERROR = "资助类别只能是 tekun（特困）、dibao（低保）、dibian（低边）或 disabled（残疾人员）"
+_GROUP = validate.OneOf(_GROUPS, error="资助类别只能是 tekun（特困）、dibao（低保）、dibian（低边）"
+                                        "或 disabled（残疾人员）")
+_PAYER_NAME = validate.Length(min=1, max=100, error="请填写出资方名称（不超过100字）")
+_CITY_CODE = validate.Regexp(r"^[0-9]{6}$", error="城市代码应为6位数字，如 330100")
 
 
 class PayerQuerySchema(Schema):
-    city_code = fields.String(required=True, validate=validate.Regexp(
-        r"^[0-9]{6}$", error="城市代码应为6位数字，如 330100"))
+    city_code = fields.String(required=True, validate=_CITY_CODE)
 
 
 class PayerInSchema(Schema):
-    city_code = fields.String(required=True, validate=validate.Regexp(
-        r"^[0-9]{6}$", error="城市代码应为6位数字，如 330100"))
+    city_code = fields.String(required=True, validate=_CITY_CODE)
     code = fields.String(required=True, validate=validate.Regexp(
         r"^[a-z0-9][a-z0-9_-]{1,31}$",
         error="出资方代码应为2至32位小写字母、数字、下划线或连字符，如 xihu"), metadata={
         "description": "names the fund account subsidy_fund:<city>:<code> (the city "
                        "government's is subsidy_fund:<city>); rosters may name it"})
-    name = fields.String(required=True, validate=validate.Length(
-        min=1, max=100, error="请填写出资方名称（不超过100字）"))
+    name = fields.String(required=True, validate=_PAYER_NAME)
     kind = fields.String(required=True, validate=validate.OneOf(
         _PAYER_KINDS, error="出资方类型只能是 city（市级财政）、district（区县财政）或 "
                             "charity（慈善捐赠）"))
     district_code = fields.String(load_default=None, allow_none=True, metadata={
         "description": "a district payer's district (6 digits)"})
-    categories = fields.List(fields.String(validate=validate.OneOf(_GROUPS, error=_GROUP_ERROR)),
-                             load_default=list, metadata={
+    categories = fields.List(fields.String(validate=_GROUP), load_default=list, metadata={
         "description": "the assistance groups a district pays for"})
 
 
 class PayerUpdateSchema(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=100,
-                                                  error="请填写出资方名称（不超过100字）"))
-    categories = fields.List(fields.String(validate=validate.OneOf(_GROUPS,
-                                                                   error=_GROUP_ERROR)))
+    name = fields.String(validate=_PAYER_NAME)
+    categories = fields.List(fields.String(validate=_GROUP))
     active = fields.Boolean()
 
 
