@@ -104,8 +104,9 @@ class SubsidyRosterImport(Base):
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    # A donor's list (002 三(三)): every person on it is paid for by this charity / donor.
-    donor_payer_id: Mapped[int | None] = mapped_column(ForeignKey("subsidy_payers.id"))
+    # A donor's list (002 三(三)): every person on it is paid for by this charity / donor (its
+    # code among the city's ``subsidy_payers``).
+    donor_code: Mapped[str | None] = mapped_column(String(32))
 
     rows: Mapped[list[SubsidyRosterRow]] = relationship(
         back_populates="roster_import", order_by="SubsidyRosterRow.line",

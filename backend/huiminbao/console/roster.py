@@ -126,7 +126,8 @@ def import_roster(c: Container, staff: Actor, product_id: int, file: CsvFile, *,
             item.outcome = "skipped"
             item.reason = f"本产品的资助人群不含“{item.category.label}”"
 
-    import_id = _open_import(c, staff, product, file, checked, donor_payer_id)
+    import_id = _open_import(c, staff, product, file, checked,
+                             donor.code if donor is not None else None)
     with c.db.read() as session:
         pending = session.scalars(select(SubsidyRosterRow).where(
             SubsidyRosterRow.import_id == import_id, SubsidyRosterRow.outcome == "pending")
@@ -256,14 +257,14 @@ def _row_problem(item: _Checked, raw_id: str, raw_category: str, today: date,
 
 
 def _open_import(c: Container, staff: Actor, product: Product, file: CsvFile,
-                 checked: list[_Checked], donor_payer_id: int | None) -> int:
+                 checked: list[_Checked], donor_code: str | None) -> int:
     now = c.clock.now()
     with c.db.transaction() as session:
         roster = SubsidyRosterImport(
             import_no=_import_no(now), product_id=product.id, city_code=product.city_code,
             year=product.year, file_sha256=file.sha256, filename=file.filename,
             uploaded_by_account_id=staff.account_id, status="processing", created_at=now,
-            donor_payer_id=donor_payer_id)
+            donor_code=donor_code)
         for row in checked:
             person_id = None
             if row.outcome == "pending" and row.registered is not None:
@@ -359,10 +360,9 @@ def receipt(c: Container, import_no: str) -> Receipt:
         roster, product_name = _import_with_rows(
             session, SubsidyRosterImport.import_no == import_no)
         names = {payer.code: payer.name for payer in city_payers(session, roster.city_code)}
-        donor = (session.get(SubsidyPayer, roster.donor_payer_id)
-                 if roster.donor_payer_id is not None else None)
     return Receipt(roster.import_no, product_name, roster.year,
-                   donor.name if donor else None, roster.created_at, [
+                   names.get(roster.donor_code) if roster.donor_code else None,
+                   roster.created_at, [
                        ReceiptLine(row.line, row.name_masked, row.id_number_masked, row.outcome,
                                    row.reason, row.policy_no,
                                    names.get(row.payer_code or "") if row.payer_code else None,

@@ -124,8 +124,8 @@ class RosterView(ResponseSchema):
     status = fields.String()
     message = fields.String()
     created_at = fields.DateTime()
-    donor_payer_id = fields.Integer(allow_none=True, metadata={
-        "description": "a donor's list: the donor paying for every person"})
+    donor = fields.String(allow_none=True, metadata={
+        "description": "a donor's list: the code of the donor paying for every person"})
     counts = fields.Nested(RosterCountsSchema)
     rows = fields.List(fields.Nested(RosterRowSchema))
 

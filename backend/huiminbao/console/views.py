@@ -58,7 +58,7 @@ def roster_view(report: roster.RosterReport) -> dict[str, Any]:
         "message": (f"共{counts['total']}行：{counts['enrolled']}人资助参保成功，"
                     f"{counts['skipped']}人已跳过，{counts['failed']}行未通过"),
         "created_at": imported.created_at, "counts": counts,
-        "donor_payer_id": imported.donor_payer_id,
+        "donor": imported.donor_code,
         "rows": [{
             "line": row.line, "id_number": row.id_number_masked, "name": row.name_masked,
             "category": row.category,

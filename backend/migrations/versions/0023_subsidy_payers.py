@@ -3,7 +3,9 @@ government, districts, charities and donors), the fund account each subsidy is b
 payer a roster row or a donor's list names, and the registry's district and 择一 flag (another
 policy-based poverty-relief insurance).
 
-Columns are added with a plain ``ALTER TABLE … ADD COLUMN``, which SQLite does in place (see 0019).
+Columns are added and dropped with a plain ``ALTER TABLE``, which SQLite does in place (see 0019):
+batch mode's copy-drop-rename fails on tables other tables refer to. A donor's list names its
+donor by code (``donor_code``, as roster rows name their payer), so no foreign key is added.
 Subsidies booked before keep ``fund_account`` NULL: the city's fund, as they were booked.
 
 Revision ID: 0023_subsidy_payers
@@ -45,11 +47,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("city_code", "code", name="uq_subsidy_payers_city_code_code"),
     )
     op.add_column("subsidy_uses", sa.Column("fund_account", sa.String(length=64), nullable=True))
-    with op.batch_alter_table("subsidy_roster_imports") as batch:  # SQLite: copy and move
-        batch.add_column(sa.Column("donor_payer_id", BigIntPk, nullable=True))
-        batch.create_foreign_key(
-            op.f("fk_subsidy_roster_imports_donor_payer_id_subsidy_payers"), "subsidy_payers",
-            ["donor_payer_id"], ["id"])
+    op.add_column("subsidy_roster_imports",
+                  sa.Column("donor_code", sa.String(length=32), nullable=True))
     op.add_column("subsidy_roster_rows",
                   sa.Column("payer_code", sa.String(length=32), nullable=True))
     op.add_column("subsidy_roster_rows", sa.Column("subsidy_fen", sa.BigInteger(), nullable=True))
@@ -61,16 +60,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("registry_persons") as batch:
-        batch.drop_column("other_relief_insurance")
-        batch.drop_column("district_code")
-    with op.batch_alter_table("subsidy_roster_rows") as batch:
-        batch.drop_column("subsidy_fen")
-        batch.drop_column("payer_code")
-    with op.batch_alter_table("subsidy_roster_imports") as batch:
-        batch.drop_constraint(op.f("fk_subsidy_roster_imports_donor_payer_id_subsidy_payers"),
-                              type_="foreignkey")
-        batch.drop_column("donor_payer_id")
-    with op.batch_alter_table("subsidy_uses") as batch:
-        batch.drop_column("fund_account")
+    for table, column in (("registry_persons", "other_relief_insurance"),
+                          ("registry_persons", "district_code"),
+                          ("subsidy_roster_rows", "subsidy_fen"),
+                          ("subsidy_roster_rows", "payer_code"),
+                          ("subsidy_roster_imports", "donor_code"),
+                          ("subsidy_uses", "fund_account")):
+        op.drop_column(table, column)
     op.drop_table("subsidy_payers")
