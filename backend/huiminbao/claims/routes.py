@@ -14,6 +14,9 @@ from flask_smorest import Blueprint
 
 from huiminbao.claims import clients, services, settlement
 from huiminbao.claims.domain import ClaimStatus, Decision
+from huiminbao.claims.filing import PayeeInput
+from huiminbao.claims.kinds import ClaimKind
+from huiminbao.claims.payees import PayeeKind
 from huiminbao.claims.schemas import (
     ClaimDecisionSchema,
     ClaimDetailView,
@@ -29,7 +32,12 @@ from huiminbao.claims.schemas import (
     SettlementView,
 )
 from huiminbao.claims.signing import CLIENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
-from huiminbao.claims.views import breakdown_view, claim_detail_view, claim_summary_view
+from huiminbao.claims.views import (
+    ClaimExtras,
+    breakdown_view,
+    claim_detail_view,
+    claim_summary_view,
+)
 from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
 from huiminbao.core.ratelimit import limiter
@@ -65,6 +73,13 @@ def _items(body: dict[str, Any]) -> list[services.ItemInput]:
     return [services.ItemInput(i["code"], i["name"], i["amount_fen"]) for i in body["items"]]
 
 
+def _payee(body: dict[str, Any] | None) -> PayeeInput | None:
+    if body is None:
+        return None
+    return PayeeInput(PayeeKind(body["kind"]), body["card_no"], body["name"], body["id_number"],
+                      body["relation"])
+
+
 def _detail(details: services.ClaimDetails, *, for_staff: bool = False) -> dict[str, Any]:
     number = details.claim.claim_no
     return claim_detail_view(
@@ -72,6 +87,8 @@ def _detail(details: services.ClaimDetails, *, for_staff: bool = False) -> dict[
         tier_name=details.tier_name, insured=details.insured, breakdown=details.breakdown,
         preview=details.preview, for_staff=for_staff,
         first_approval_insurer=details.first_approval_insurer if for_staff else None,
+        extras=ClaimExtras(container().clock.today(), details.payee, details.payout,
+                           details.documents_needed, details.clock),
         document_url=lambda document_id: url_for("claims.ClaimDocumentFile", claim_no=number,
                                                  document_id=document_id),
     )
@@ -100,7 +117,9 @@ class Claims(MethodView):
         """Claims where the caller (or, with X-Acting-For, the principal) is the insured."""
         c, actor = container(), current_actor()
         subject = subject_for(Action.VIEW_CLAIMS, actor)
-        return {"items": [claim_summary_view(s.claim, s.policy_no, s.product_name, s.insured)
+        today = c.clock.today()
+        return {"items": [claim_summary_view(s.claim, s.policy_no, s.product_name, s.insured,
+                                             today)
                           for s in services.list_claims(c, subject)]}
 
     @acts_for(Action.SUBMIT_CLAIMS)
@@ -117,7 +136,10 @@ class Claims(MethodView):
             hospital_name=body["hospital_name"], admitted_on=body["admitted_on"],
             discharged_on=body["discharged_on"],
             in_policy_self_pay_fen=body["in_policy_self_pay_fen"], items=_items(body),
-            policy_no=body["policy_no"],
+            policy_no=body["policy_no"], kind=ClaimKind(body["kind"]),
+            diagnosis_code=body["diagnosis_code"], prescription_no=body["prescription_no"],
+            pharmacy_code=body["pharmacy_code"], treatment_city_code=body["treatment_city_code"],
+            payee=_payee(body["payee"]),
         ))
         return _detail(services.load_details(c, number)), 201
 
@@ -267,7 +289,9 @@ class AdminClaims(MethodView):
         _staff()
         statuses = [ClaimStatus(s) for s in query["status"]] if query["status"] else [
             ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW]
-        return {"items": [claim_summary_view(s.claim, s.policy_no, s.product_name, s.insured)
+        today = container().clock.today()
+        return {"items": [claim_summary_view(s.claim, s.policy_no, s.product_name, s.insured,
+                                             today)
                           for s in services.review_queue(container(), statuses)]}
 
 
@@ -296,5 +320,6 @@ class AdminClaimDecision(MethodView):
         or request_supplement (a message to the claimant is required), mark_paid (books the
         payout)."""
         details = services.decide(container(), _staff(), claim_no, Decision(body["decision"]),
-                                  body["message"])
+                                  body["message"], missing=body["missing"],
+                                  supervisor_reason=body["supervisor_reason"])
         return _detail(details, for_staff=True)
