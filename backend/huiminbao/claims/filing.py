@@ -9,9 +9,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from huiminbao.audit import services as audit
+from huiminbao.audit.services import AuditActor, AuditEntry
+from huiminbao.catalog.domain import ProductStatus
+from huiminbao.catalog.models import Product
 from huiminbao.claims import kinds
 from huiminbao.claims.kinds import ClaimKind, KindFacts, KindRule, SpecialDrugRules
 from huiminbao.claims.models import (
@@ -31,7 +35,7 @@ from huiminbao.claims.payees import (
 )
 from huiminbao.claims.payout import normalize_code
 from huiminbao.core.container import Container
-from huiminbao.core.errors import Busy, InvalidInput
+from huiminbao.core.errors import Busy, InvalidInput, NotFound, RuleViolation
 from huiminbao.core.idnumber import InvalidIdNumber, age_on
 from huiminbao.core.idnumber import parse as parse_id
 from huiminbao.core.masking import normalize_name
@@ -164,3 +168,54 @@ def documents_for(rule: KindRule, payee_kind: PayeeKind | None) -> Sequence[str]
     """The documents this claim needs: its kind's, and an heir's proofs."""
     extra = HEIR_DOCUMENTS if payee_kind is PayeeKind.HEIR else ()
     return (*rule.documents, *extra)
+
+
+# ---------------------------------------------------------------- the product's kinds
+
+
+@dataclass(frozen=True)
+class ProductKinds:
+    product_id: int
+    rules: tuple[KindRule, ...]
+    pharmacies: tuple[ProductPharmacy, ...]
+
+
+def product_kinds(c: Container, product_id: int) -> ProductKinds:
+    """A published product's claim kinds (documents, promises) and designated pharmacies."""
+    with c.db.read() as session:
+        product = session.get(Product, product_id)
+        if product is None or product.status != ProductStatus.PUBLISHED.value:
+            raise NotFound("未找到该产品")
+        pharmacies = tuple(session.scalars(select(ProductPharmacy).where(
+            ProductPharmacy.product_id == product_id).order_by(ProductPharmacy.code)))
+        return ProductKinds(product_id, tuple(kind_rules(session, product_id).values()),
+                            pharmacies)
+
+
+def set_product_kinds(c: Container, actor_account_id: int, role: str, product_id: int,
+                      rules: Sequence[KindRule]) -> ProductKinds:
+    """A draft product's claim kinds, validated against the law's limits (Chinese reasons)."""
+    problems = kinds.kind_rule_problems(rules)
+    if problems:
+        raise InvalidInput(next(iter(problems.values()))[0], code="claim_kinds_invalid",
+                           errors=problems)
+    with c.db.transaction() as session:
+        product = session.get(Product, product_id)
+        if product is None:
+            raise NotFound("未找到该产品")
+        if product.status != ProductStatus.DRAFT.value:
+            raise RuleViolation("产品已发布，理赔类型和时限不能再修改", code="product_not_draft")
+        session.execute(delete(ProductClaimKind).where(ProductClaimKind.product_id == product_id))
+        session.add_all(ProductClaimKind(
+            product_id=product_id, kind=rule.kind.value, position=index,
+            documents=[d.strip() for d in rule.documents],
+            decide_within_working_days=rule.decide_within_working_days,
+            pay_within_days=rule.pay_within_days) for index, rule in enumerate(rules))
+        audit.record(session, c.clock, AuditEntry(
+            action="product.claim_kinds", actor=AuditActor(actor_account_id, role),
+            object_type="product", object_id=str(product_id),
+            details={"kinds": [rule.kind.value for rule in rules]}))
+    with c.db.read() as session:
+        return ProductKinds(product_id, tuple(kind_rules(session, product_id).values()),
+                            tuple(session.scalars(select(ProductPharmacy).where(
+                                ProductPharmacy.product_id == product_id))))

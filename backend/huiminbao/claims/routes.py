@@ -12,10 +12,10 @@ from flask import Response, g, jsonify, make_response, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from huiminbao.claims import clients, services, settlement
+from huiminbao.claims import clients, filing, payouts, services, settlement
 from huiminbao.claims.domain import ClaimStatus, Decision
 from huiminbao.claims.filing import PayeeInput
-from huiminbao.claims.kinds import ClaimKind
+from huiminbao.claims.kinds import ClaimKind, KindRule
 from huiminbao.claims.payees import PayeeKind
 from huiminbao.claims.schemas import (
     ClaimDecisionSchema,
@@ -27,6 +27,9 @@ from huiminbao.claims.schemas import (
     ClaimUploadedView,
     ClaimUploadSchema,
     EstimateRequestSchema,
+    PayoutRunView,
+    ProductClaimKindsSchema,
+    ProductClaimKindsView,
     ProductItemListView,
     SettlementRequestSchema,
     SettlementView,
@@ -39,6 +42,7 @@ from huiminbao.claims.views import (
     claim_summary_view,
 )
 from huiminbao.core.container import container
+from huiminbao.core.errors import Busy
 from huiminbao.core.idempotency import idempotent
 from huiminbao.core.ratelimit import limiter
 from huiminbao.identity.access import acts_for, subject_for
@@ -230,6 +234,28 @@ class ProductClaimItems(MethodView):
                 "reasonable_items": [i for i in view if i["kind"] == "reasonable"]}
 
 
+def _kinds_view(found: filing.ProductKinds) -> dict[str, Any]:
+    return {
+        "product_id": found.product_id,
+        "kinds": [{"kind": r.kind.value, "label": r.kind.label, "documents": list(r.documents),
+                   "decide_within_working_days": r.decide_within_working_days,
+                   "pay_within_days": r.pay_within_days,
+                   "period_labels": list(r.kind.period_labels)} for r in found.rules],
+        "pharmacies": [{"code": p.code, "name": p.name, "address": p.address}
+                       for p in found.pharmacies],
+    }
+
+
+@blp.route("/products/<int:product_id>/claim-kinds")
+class ProductClaimKinds(MethodView):
+    @blp.response(200, ProductClaimKindsView)
+    def get(self, product_id: int) -> dict[str, Any]:
+        """Public: the claim kinds the product accepts, the documents each needs, the
+        product's promises (decide within N working days of complete material, pay within M
+        days of the decision) and its designated special-drug pharmacies."""
+        return _kinds_view(filing.product_kinds(container(), product_id))
+
+
 # ---------------------------------------------------------------- hospitals
 
 
@@ -323,3 +349,48 @@ class AdminClaimDecision(MethodView):
                                   body["message"], missing=body["missing"],
                                   supervisor_reason=body["supervisor_reason"])
         return _detail(details, for_staff=True)
+
+
+@admin_blp.route("/products/<int:product_id>/claim-kinds")
+class AdminProductClaimKinds(MethodView):
+    @admin_blp.arguments(ProductClaimKindsSchema)
+    @admin_blp.response(200, ProductClaimKindsView)
+    @admin_blp.alt_response(401, description="Not signed in")
+    @admin_blp.alt_response(403, description="Not an administrator")
+    @admin_blp.alt_response(409, description="The product is published")
+    def put(self, body: dict[str, Any], product_id: int) -> dict[str, Any]:
+        """Set a draft product's claim kinds: documents and promises, within the law's limits
+        (decide within 20 working days at most, pay within 10 days at most)."""
+        actor = require_role(Role.ADMIN)
+        rules = [KindRule(ClaimKind(k["kind"]), tuple(k["documents"]),
+                          k["decide_within_working_days"], k["pay_within_days"])
+                 for k in body["kinds"]]
+        return _kinds_view(filing.set_product_kinds(container(), actor.account_id,
+                                                    actor.role.value, product_id, rules))
+
+
+def _admin_owner() -> str:
+    return f"account:{require_role(Role.ADMIN).account_id}"
+
+
+@admin_blp.route("/claim-payout-runs")
+class PayoutRuns(MethodView):
+    @admin_blp.response(200, PayoutRunView)
+    @admin_blp.alt_response(401, description="Not signed in")
+    @admin_blp.alt_response(403, description="Not an administrator")
+    @admin_blp.alt_response(503, description="No payout service is wired")
+    @admin_blp.doc(parameters=IDEMPOTENCY_HEADER)
+    @idempotent(_admin_owner)
+    def post(self) -> dict[str, Any]:
+        """Pay every approved claim with a verified payee through the payout service (also
+        ``huiminbao claims payout-run``). Two runs at once pay each claim once; a payment whose
+        outcome is unknown stays pending and is queried by its request number first."""
+        actor = require_role(Role.ADMIN)
+        try:
+            report = payouts.run_payouts(container(), actor_account_id=actor.account_id,
+                                         actor_role=actor.role.value)
+        except payouts.PayoutsUnavailable as exc:
+            raise Busy("未接入赔款支付通道，暂时无法支付", code="payouts_unavailable") from exc
+        return {"paid": report.paid, "failed": report.failed, "pending": report.pending,
+                "message": f"已支付{len(report.paid)}件，支付失败{len(report.failed)}件"
+                           f"（下次重试），结果待确认{len(report.pending)}件"}

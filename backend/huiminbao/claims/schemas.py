@@ -326,6 +326,24 @@ class PharmacyView(ResponseSchema):
     address = fields.String()
 
 
+class KindRuleSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(
+        [k.value for k in ClaimKind], error="请选择理赔类型"))
+    documents = fields.List(fields.String(validate=validate.Length(min=1, max=60)),
+                            required=True, validate=validate.Length(
+                                min=1, max=20, error="材料清单应为1至20项"))
+    decide_within_working_days = fields.Integer(required=True, strict=True, metadata={
+        "description": "promise: decide within N working days of complete material (1-20; "
+                       "保险法 §23 allows 30 days)"})
+    pay_within_days = fields.Integer(required=True, strict=True, metadata={
+        "description": "promise: pay within N days of the decision (1-10, 保险法 §23)"})
+
+
+class ProductClaimKindsSchema(Schema):
+    kinds = fields.List(fields.Nested(KindRuleSchema), required=True,
+                        validate=validate.Length(max=4, error="理赔类型最多4种"))
+
+
 class ProductClaimKindsView(ResponseSchema):
     product_id = fields.Integer()
     kinds = fields.List(fields.Nested(ClaimKindView))
