@@ -242,7 +242,7 @@ def clock_of(today: date, due_on: date, stage: str) -> Clock:
 def supplement_message(missing: Sequence[str], note: str | None) -> str:
     """The one request for more documents: every missing document, numbered, at once."""
     listed = "；".join(f"{index}. {item.strip()}" for index, item in enumerate(missing, 1))
-    text = f"请一次性补充以下全部材料：{listed}"
+    text = f"{listed}（以上为需补充的全部材料）"
     return f"{text}。{note.strip()}" if note and note.strip() else text
 
 

@@ -48,7 +48,7 @@ from huiminbao.audit.services import AuditEntry
 from huiminbao.claims import services
 from huiminbao.claims.domain import ClaimStatus
 from huiminbao.claims.models import Claim, ClaimPayee, ClaimPayout, SimulatedTransfer
-from huiminbao.claims.payees import mask_card
+from huiminbao.claims.payees import mask_card, with_check_digit
 from huiminbao.core.clock import Clock
 from huiminbao.core.container import Container
 from huiminbao.core.crypto import blind_index
@@ -120,7 +120,7 @@ class PayoutPort(Protocol):
 
 
 # Cards the simulator refuses (a documented way to see a failed payout and its retry).
-SIMULATED_REFUSED_CARDS = frozenset({"6217000000000000006"})
+SIMULATED_REFUSED_CARDS = frozenset({with_check_digit("621700000000000000")})
 
 
 @dataclass
