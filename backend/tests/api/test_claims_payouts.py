@@ -363,3 +363,34 @@ def test_overdue_claims_are_flagged_in_the_queue_and_counted_in_disclosure(
     assert figures["claims"]["overdue"] == 0
     assert figures["claims"]["median_days_to_decision"] == round(
         (due - date(2027, 3, 20)).days + 1, 1)
+
+
+def test_a_minors_money_goes_to_a_parent_the_registry_records(
+    client: FlaskClient, wired: Container, clock: MovableClock
+) -> None:
+    from .enrollment_helpers import PEOPLE, sign_in
+    from .test_family import _add, _buy
+
+    zhang = sign_in(client, "张伟")
+    added = _add(zhang, "张小宇", "330106201805090316", "child")
+    assert added.status_code == 201, added.get_json()
+    child = int(added.get_json()["person_id"])
+    assert _buy(zhang, [child]).status_code == 201
+    [zhang] = into_coverage(clock, wired, zhang)
+    grants = FakeGrants()
+    wired.grants = grants
+    grants.allowed[(person_id(zhang), child)] = {Action.SUBMIT_CLAIMS}
+    acting = {"X-Acting-For": str(child)}
+
+    # Somebody the registry does not record as the child's parent is no guardian.
+    stranger = submit(zhang, OUTPATIENT, headers=acting, payee={
+        "kind": "guardian", "card_no": new_card(), "name": "孙丽",
+        "id_number": PEOPLE["孙丽"][1]})
+    assert "不是被保险人的父母" in _error(stranger, "payee.id_number")
+    # The father, filing for his son, receives it as the guardian (not as "an agent").
+    card = new_card()
+    guardian = submit(zhang, OUTPATIENT, headers=acting, payee={
+        "kind": "guardian", "card_no": card, "name": "张伟", "id_number": PEOPLE["张伟"][1]})
+    assert guardian.status_code == 201, guardian.get_json()
+    assert guardian.get_json()["payee"]["kind_label"] == "监护人"
+    assert guardian.get_json()["payee"]["holder_name"] == "张*"
