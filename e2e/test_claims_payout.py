@@ -15,16 +15,14 @@ from playwright.sync_api import Browser, Page, expect
 from e2e.claims_support import (
     api_post,
     coverage_day,
-    demo_product,
-    enrollment_body,
+    enrolled_online_on_last_day,
     finish_cli,
     image_bytes,
-    last_enrollment_day,
     move_clock,
     start_cli,
     start_staff,
 )
-from e2e.support import LiveServer, assert_no_axe_violations, keep_screenshot, log_in, sign_up
+from e2e.support import LiveServer, assert_no_axe_violations, keep_screenshot, log_in
 
 pytestmark = pytest.mark.e2e
 
@@ -39,13 +37,7 @@ def test_li_na_files_an_outpatient_special_claim_and_is_paid_to_her_card(
     reviewer = start_staff(live_server, REVIEWER_PHONE)
     admin = start_cli(live_server, "staff", "create", "--phone", ADMIN_PHONE, "--role", "admin",
                       "--name", "运营管理员")
-    product = demo_product(base_url)
-    move_clock(base_url, last_enrollment_day(product))
-    sign_up(page, base_url, PHONE, NAME, ID_NUMBER)
-    order = api_post(page, "/api/v1/enrollments", enrollment_body(product, "online"))
-    page.goto(order["pay_url"])
-    page.get_by_role("button", name="确认支付").click()
-    expect(page.get_by_role("region", name="参保成功")).to_be_visible(timeout=20_000)
+    product = enrolled_online_on_last_day(page, base_url, PHONE, NAME, ID_NUMBER)
 
     # ---------------------------------------------------------------- she claims 门特
     move_clock(base_url, coverage_day(product, 3))
