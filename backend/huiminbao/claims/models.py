@@ -346,6 +346,8 @@ class ClaimPayout(Base):
     status: Mapped[str] = mapped_column(String(16))
     request_no: Mapped[str] = mapped_column(String(40), unique=True)
     attempts: Mapped[int] = mapped_column(Integer)
+    # Attempts allowed: MAX_ATTEMPTS, and as many again after each change of the payee's card.
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     reference: Mapped[str | None] = mapped_column(String(64))  # the payout service's number
     last_error: Mapped[str | None] = mapped_column(String(200))

@@ -6,7 +6,8 @@ payment is a ``ClaimPayout`` row with a status (``PAYOUT_TRANSITIONS``)::
 
     (none) → sending → paid
                      → failed → sending (the next run retries, with a new request number,
-                                         at most MAX_ATTEMPTS attempts)
+                                         at most MAX_ATTEMPTS attempts; a new card from the
+                                         claimant allows MAX_ATTEMPTS more)
 
 The request number is the key: the payout service pays one request number at most once (its
 ``transfer`` is idempotent per request number, like every real 代付 API) and answers ``query``
@@ -39,22 +40,28 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditEntry
-from huiminbao.claims import services
-from huiminbao.claims.domain import ClaimStatus
+from huiminbao.claims import filing, services
+from huiminbao.claims.domain import OPEN_STATUSES, ClaimStatus
+from huiminbao.claims.filing import PayeeInput
 from huiminbao.claims.models import Claim, ClaimPayee, ClaimPayout, SimulatedTransfer
 from huiminbao.claims.payees import mask_card, with_check_digit
 from huiminbao.core.clock import Clock
 from huiminbao.core.container import Container
 from huiminbao.core.crypto import blind_index
 from huiminbao.core.db import Database
+from huiminbao.core.errors import NotFound, RuleViolation
 from huiminbao.core.money import format_fen
 from huiminbao.core.states import StateMachine
+from huiminbao.identity.access import require_access
+from huiminbao.identity.auth import Actor
+from huiminbao.identity.domain import Action, Basis
+from huiminbao.identity.models import Person
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +88,8 @@ PAYOUT_TRANSITIONS = StateMachine({
 })
 
 
-def payout_label(status: PayoutStatus, attempts: int) -> str:
-    if status is PayoutStatus.FAILED and attempts >= MAX_ATTEMPTS:
+def payout_label(status: PayoutStatus, attempts: int, max_attempts: int = MAX_ATTEMPTS) -> str:
+    if status is PayoutStatus.FAILED and attempts >= max_attempts:
         return "支付失败，请联系客服核对收款账户"
     return status.label
 
@@ -258,11 +265,12 @@ def _take(c: Container) -> list[_Work]:
             if payout is None:
                 payout = ClaimPayout(claim_id=claim.id, status=PayoutStatus.SENDING.value,
                                      request_no=_request_no(claim.claim_no, 1), attempts=1,
+                                     max_attempts=MAX_ATTEMPTS,
                                      amount_fen=claim.payout_fen, created_at=now, updated_at=now)
                 session.add(payout)
             elif payout.status == PayoutStatus.FAILED.value:
-                if payout.attempts >= MAX_ATTEMPTS:
-                    continue
+                if payout.attempts >= payout.max_attempts:
+                    continue  # left to the claimant (a new card) or staff
                 payout.status = PAYOUT_TRANSITIONS.transition(
                     PayoutStatus.FAILED, PayoutStatus.SENDING).value
                 payout.attempts += 1
@@ -335,3 +343,59 @@ def _paid(session: Session, c: Container, claim: Claim, payout: ClaimPayout, wor
         f"理赔款{format_fen(work.amount_fen)}已支付至尾号{work.card_no[-4:]}的银行卡"
         f"（{mask_card(work.card_no)}），请注意查收。")
     services.notify(session, c, phone, claim)
+
+
+# ---------------------------------------------------------------- a new card
+
+
+PAYEE_LOCKED = "赔款正在支付或已支付，不能更换收款账户"
+
+
+def change_payee(c: Container, actor: Actor, number: str, payee: PayeeInput) -> None:
+    """Name (or replace) the claim's payee, e.g. after the bank refused the first card: for the
+    claimant or an agent with claims_submit, while the claim is open or approved and its money
+    is neither being sent nor paid. A failed payout gets MAX_ATTEMPTS more attempts."""
+    with c.db.read() as session:
+        claim = session.scalars(select(Claim).where(Claim.claim_no == number)).one_or_none()
+        if claim is None:
+            raise NotFound()
+        decision = require_access(c, session, actor, Action.SUBMIT_CLAIMS,
+                                  claim.insured_person_id, object_type="claim", object_id=number)
+        _check_payee_change(session, claim)
+        insured = session.get(Person, claim.insured_person_id)
+        agent = session.get(Person, actor.person_id) if (
+            decision.basis is Basis.PROXY_GRANT and actor.person_id is not None) else None
+        assert insured is not None
+        insured_name, insured_id = insured.name, insured.id_number
+        agent_id = agent.id_number if agent is not None else None
+    checked = filing.check_payee(c, payee, insured_name=insured_name, insured_id=insured_id,
+                                 agent_id=agent_id, today=c.clock.today())
+    by = services.EventActor.of(actor, decision.grant_id)
+    with c.db.transaction() as session:
+        claim = session.scalars(select(Claim).where(Claim.claim_no == number)
+                                .with_for_update()).one()
+        payout = _check_payee_change(session, claim)
+        session.execute(delete(ClaimPayee).where(ClaimPayee.claim_id == claim.id))
+        session.add(checked.row(claim.id, c.clock.now()))
+        if payout is not None:  # failed: the next run tries the new card
+            payout.max_attempts = payout.attempts + MAX_ATTEMPTS
+            payout.last_error = None
+        audit.record(session, c.clock, AuditEntry(
+            action="claim.payee_change", actor=by.audit,
+            subject_person_id=claim.insured_person_id,
+            acting_for_person_id=(claim.insured_person_id
+                                  if decision.basis is Basis.PROXY_GRANT else None),
+            grant_id=decision.grant_id, object_type="claim", object_id=number,
+            details={"kind": checked.kind.value, "card_last4": checked.card_no[-4:]}))
+
+
+def _check_payee_change(session: Session, claim: Claim) -> ClaimPayout | None:
+    status = ClaimStatus(claim.status)
+    if status not in OPEN_STATUSES and status is not ClaimStatus.APPROVED:
+        raise RuleViolation(PAYEE_LOCKED if status is ClaimStatus.PAID
+                            else "该理赔已审结，不能更换收款账户", code="payee_locked")
+    payout = session.scalars(select(ClaimPayout).where(
+        ClaimPayout.claim_id == claim.id)).one_or_none()
+    if payout is not None and payout.status != PayoutStatus.FAILED.value:
+        raise RuleViolation(PAYEE_LOCKED, code="payee_locked")
+    return payout

@@ -27,6 +27,7 @@ from huiminbao.claims.schemas import (
     ClaimUploadedView,
     ClaimUploadSchema,
     EstimateRequestSchema,
+    PayeeSchema,
     PayoutRunView,
     ProductClaimKindsSchema,
     ProductClaimKindsView,
@@ -182,6 +183,22 @@ class ClaimDetail(MethodView):
         """One claim: status, timeline and the breakdown in plain Chinese. For the insured, an
         agent holding claims_view, and the insurer's staff; anyone else gets 404."""
         return _detail(services.get_claim(container(), current_actor(), claim_no))
+
+
+@blp.route("/claims/<string:claim_no>/payee")
+class ClaimPayee(MethodView):
+    @blp.arguments(PayeeSchema)
+    @blp.response(200, ClaimDetailView)
+    def put(self, body: dict[str, Any], claim_no: str) -> dict[str, Any]:
+        """Name or replace the claim's payee (the claimant, or an agent with claims_submit;
+        anyone else gets 404), e.g. after the bank refused the first card. The card is verified
+        as the payee's; a failed payout is retried on it by the next payout run. Not while the
+        money is being sent or once it is paid."""
+        c = container()
+        payee = _payee(body)
+        assert payee is not None
+        payouts.change_payee(c, current_actor(), claim_no, payee)
+        return _detail(services.load_details(c, claim_no))
 
 
 @blp.route("/claims/<string:claim_no>/documents")

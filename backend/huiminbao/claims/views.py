@@ -120,7 +120,8 @@ def payout_view(payout: ClaimPayout | None) -> dict[str, Any] | None:
     if payout is None:
         return None
     status = PayoutStatus(payout.status)
-    return {"status": status.value, "status_label": payout_label(status, payout.attempts),
+    return {"status": status.value,
+            "status_label": payout_label(status, payout.attempts, payout.max_attempts),
             "amount_fen": payout.amount_fen, "attempts": payout.attempts,
             "paid_at": payout.paid_at}
 

@@ -112,6 +112,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("request_no", sa.String(length=40), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("max_attempts", sa.Integer(), server_default="3", nullable=False),
         sa.Column("amount_fen", sa.BigInteger(), nullable=False),
         sa.Column("reference", sa.String(length=64), nullable=True),
         sa.Column("last_error", sa.String(length=200), nullable=True),

@@ -293,6 +293,24 @@ def test_a_refused_payout_is_retried_with_a_new_request_number_then_left_to_staf
     with wired.db.read() as session:
         assert ledger.balance(session, ledger.claim_payout(person_id(lina))) == 0
 
+    # She names another card of hers: the next run pays it, under a fourth request number.
+    good = new_card("621661")
+    changed = lina.client.put(f"/api/v1/claims/{number}/payee", json={"card_no": good},
+                              headers=lina.bearer)
+    assert changed.status_code == 200, changed.get_json()
+    assert changed.get_json()["payee"]["bank_name"] == "中国银行"
+    assert run(admin).get_json()["paid"] == [number]
+    with wired.db.read() as session:
+        row = session.scalars(select(ClaimPayout)).one()
+        assert (row.status, row.attempts) == ("paid", 4) and row.request_no not in numbers
+    payouts = wired.payouts
+    assert isinstance(payouts, SimulatedPayouts) and payouts.paid_fen(good) == row.amount_fen
+    assert payouts.paid_fen(card) == 0
+    # Paid: the card can no longer change.
+    late = lina.client.put(f"/api/v1/claims/{number}/payee", json={"card_no": new_card()},
+                           headers=lina.bearer)
+    assert late.status_code == 422 and late.get_json()["code"] == "payee_locked"
+
 
 # ---------------------------------------------------------------- documents asked for once
 
