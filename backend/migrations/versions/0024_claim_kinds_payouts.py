@@ -7,8 +7,8 @@ payout; and the two simulators' books (bank cards, transfers; demo mode and test
 ``claims`` gains columns with plain ``ALTER TABLE … ADD COLUMN`` (server defaults for the
 non-null ones), which SQLite does in place (see 0019). Existing claims are inpatient claims.
 
-Revision ID: 0026_claim_kinds_payouts
-Revises: 0022_coinsurers
+Revision ID: 0024_claim_kinds_payouts
+Revises: 0023_subsidy_payers
 Create Date: 2026-12-06
 """
 
@@ -20,8 +20,8 @@ from alembic import op
 from huiminbao.core.crypto import ENVELOPE_LENGTH
 from huiminbao.core.db import BigIntPk, UtcDateTime
 
-revision = "0026_claim_kinds_payouts"
-down_revision = "0022_coinsurers"
+revision = "0024_claim_kinds_payouts"
+down_revision = "0023_subsidy_payers"
 branch_labels = None
 depends_on = None
 
