@@ -38,6 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
+from itertools import pairwise
 
 from huiminbao.catalog.domain import BASIS_POINTS, BenefitCategory
 from huiminbao.core.money import format_fen
@@ -91,7 +92,7 @@ class CategoryRule:
         if not all(0 <= ratio <= BASIS_POINTS for ratio in ratios):
             raise ValueError("ratio must be 0..10000 basis points")
         edges = [0, *(band.above_fen for band in self.bands)]
-        if any(low >= high for low, high in zip(edges, edges[1:], strict=False)):
+        if any(low >= high for low, high in pairwise(edges)):
             raise ValueError("bands must start above 0 and ascend")
         if self.waiting_days < 0:
             raise ValueError("waiting days must not be negative")
