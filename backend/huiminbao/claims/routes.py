@@ -72,6 +72,7 @@ def _detail(details: services.ClaimDetails, *, for_staff: bool = False) -> dict[
         tier_name=details.tier_name, insured=details.insured, breakdown=details.breakdown,
         preview=details.preview, for_staff=for_staff,
         first_approval_insurer=details.first_approval_insurer if for_staff else None,
+        listed=details.listed,
         document_url=lambda document_id: url_for("claims.ClaimDocumentFile", claim_no=number,
                                                  document_id=document_id),
     )
@@ -117,7 +118,7 @@ class Claims(MethodView):
             hospital_name=body["hospital_name"], admitted_on=body["admitted_on"],
             discharged_on=body["discharged_on"],
             in_policy_self_pay_fen=body["in_policy_self_pay_fen"], items=_items(body),
-            policy_no=body["policy_no"],
+            policy_no=body["policy_no"], diagnosis_codes=body["diagnosis_codes"],
         ))
         return _detail(services.load_details(c, number)), 201
 
@@ -136,6 +137,7 @@ class ClaimEstimate(MethodView):
         result = services.estimate(c, subject, services.EstimateRequest(
             in_policy_self_pay_fen=body["in_policy_self_pay_fen"], items=_items(body),
             policy_no=body["policy_no"], product_id=body["product_id"], tier=body["tier"],
+            diagnosis_codes=body["diagnosis_codes"], treated_on=body["treated_on"],
         ))
         return {
             "product_id": result.product_id, "product_name": result.product_name,

@@ -26,6 +26,7 @@ def test_open_products_show_the_demo_product_with_its_terms(client: FlaskClient)
     assert compliant == {
         "category": "compliant", "label": "医保范围内合规费用",
         "deductible_fen": 2_000_000, "ratio_bp": 7500, "cap_fen": 100_000_000,
+        "bands": [], "waiting_days": 0,
     }
     assert "商业保险" in product["terms"]["notice"]
     assert "不是基本医疗保险" in product["terms"]["notice"]
