@@ -9,7 +9,14 @@ from sqlalchemy.orm import Session
 
 from huiminbao.catalog.coinsurance import WHOLE_BP
 from huiminbao.catalog.domain import BenefitCategory, ProductStatus, one_year_from
-from huiminbao.catalog.models import Benefit, Product, ProductInsurer, ProductTerms, Tier
+from huiminbao.catalog.models import (
+    Benefit,
+    PreExistingTerm,
+    Product,
+    ProductInsurer,
+    ProductTerms,
+    Tier,
+)
 from huiminbao.core.clock import Clock
 from huiminbao.core.db import Database
 
@@ -68,6 +75,22 @@ DEMO_SPECIAL_DRUGS = (
     ("TY003", "奥希替尼片"),
     ("TY004", "帕博利珠单抗注射液"),
     ("TY005", "伊布替尼胶囊"),
+)
+# The 特药 list's listed indications (适应症) and designated pharmacies (定点药店), by code.
+DEMO_PHARMACIES = ("杭州市第一医药特药药房（解放路店）", "浙江英特药房（庆春路店）")
+DEMO_DRUG_TERMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "TY001": (("经典型霍奇金淋巴瘤", "非小细胞肺癌", "肝细胞癌"), DEMO_PHARMACIES),
+    "TY002": (("ALK阳性的局部晚期或转移性非小细胞肺癌",), DEMO_PHARMACIES),
+    "TY003": (("EGFR T790M突变阳性的非小细胞肺癌",), DEMO_PHARMACIES[:1]),
+    "TY004": (("黑色素瘤", "非小细胞肺癌", "食管癌"), DEMO_PHARMACIES[1:]),
+    "TY005": (("套细胞淋巴瘤", "慢性淋巴细胞白血病"), DEMO_PHARMACIES),
+}
+# Pre-existing conditions (既往症) the demo product pays at 70 % (Hangzhou's floor) and whose
+# out-of-policy items it does not cover: (ICD-10 prefix, name, compliant, reasonable, drug).
+DEMO_PRE_EXISTING: tuple[tuple[str, str, int | None, int | None, int | None], ...] = (
+    ("C22", "肝癌", 7_000, None, 7_000),
+    ("C34", "肺癌", 7_000, None, 7_000),
+    ("N18", "慢性肾病", 7_000, None, 7_000),
 )
 DEMO_REASONABLE_ITEMS = (
     ("HL001", "质子重离子放射治疗"),
@@ -132,6 +155,12 @@ def ensure_demo_product(db: Database, clock: Clock) -> Product:
             ))
             product.coinsurers.append(ProductInsurer(position=0, insurer=product.insurer,
                                                      share_bp=WHOLE_BP, is_lead=True))
+            product.pre_existing.extend(
+                PreExistingTerm(position=index, code_prefix=code, name=name,
+                                compliant_ratio_bp=compliant, reasonable_ratio_bp=reasonable,
+                                special_drug_ratio_bp=drug)
+                for index, (code, name, compliant, reasonable, drug)
+                in enumerate(DEMO_PRE_EXISTING))
             session.add(product)
             session.flush()
         elif not product.window.is_open_on(today):
@@ -147,10 +176,17 @@ def _ensure_item_lists(session: Session, product_id: int) -> None:
     lists that are already there are left as they are."""
     from huiminbao.claims.models import ProductItem
 
-    if session.scalars(select(ProductItem.id).where(ProductItem.product_id == product_id)
-                       .limit(1)).first() is not None:
-        return
-    for kind, items in (("special_drug", DEMO_SPECIAL_DRUGS),
-                        ("reasonable", DEMO_REASONABLE_ITEMS)):
-        session.add_all(ProductItem(product_id=product_id, kind=kind, code=code, name=name)
-                        for code, name in items)
+    existing = session.scalars(select(ProductItem).where(ProductItem.product_id == product_id)
+                               ).all()
+    if not existing:
+        for kind, items in (("special_drug", DEMO_SPECIAL_DRUGS),
+                            ("reasonable", DEMO_REASONABLE_ITEMS)):
+            session.add_all(ProductItem(product_id=product_id, kind=kind, code=code, name=name)
+                            for code, name in items)
+        session.flush()
+        existing = session.scalars(select(ProductItem).where(
+            ProductItem.product_id == product_id)).all()
+    for item in existing:  # lists seeded before indications existed get them once
+        terms = DEMO_DRUG_TERMS.get(item.code)
+        if item.kind == "special_drug" and terms and not item.indications:
+            item.indications, item.pharmacies = "\n".join(terms[0]), "\n".join(terms[1])

@@ -165,15 +165,18 @@ def product_view(product: Product, today: date) -> dict[str, Any]:
         "health_questions": product.health_question_list,
         "terms": product.current_terms,
         "deductible_mode": product.deductible_mode,
-        "pre_existing": [{"code_prefix": term.code_prefix, "name": term.name,
-                          "ratios": {category.value: ratio
-                                     for category, ratio in term.ratios.items()}}
-                         for term in product.pre_existing],
+        "pre_existing": pre_existing_view(product),
         "highlights": highlights(
             [pre_existing_draft(term) for term in product.pre_existing],
             [benefit.waiting_days for tier in product.tiers for benefit in tier.benefits],
             product.deductible_mode),
     }
+
+
+def pre_existing_view(product: Product) -> list[dict[str, Any]]:
+    return [{"code_prefix": term.code_prefix, "name": term.name,
+             "ratios": {category.value: ratio for category, ratio in term.ratios.items()}}
+            for term in product.pre_existing]
 
 
 def pre_existing_draft(term: PreExistingTerm) -> PreExistingDraft:

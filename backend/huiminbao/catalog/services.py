@@ -67,6 +67,26 @@ def open_products(db: Database, clock: Clock, city_code: str) -> Sequence[Produc
         return session.scalars(query).all()
 
 
+def visible_products(db: Database, clock: Clock, city_code: str) -> Sequence[Product]:
+    """Published products of the city from the day their window opens to the last day of their
+    coverage: residents look up the benefits and terms of the year they are covered for after
+    the window has closed (each product says whether its window is open)."""
+    today = clock.today()
+    with db.read() as session:
+        query = (
+            select(Product)
+            .where(
+                Product.city_code == city_code,
+                Product.status == ProductStatus.PUBLISHED.value,
+                Product.window_opens_on <= today,
+                Product.coverage_ends_on >= today,
+            )
+            .options(*_WITH_DETAILS)
+            .order_by(Product.window_opens_on.desc(), Product.id)
+        )
+        return session.scalars(query).all()
+
+
 def get_product(db: Database, product_id: int) -> Product:
     with db.read() as session:
         product = session.scalars(

@@ -13,6 +13,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from huiminbao.claims import clients, services, settlement
+from huiminbao.claims import terms as claim_terms
 from huiminbao.claims.domain import ClaimStatus, Decision
 from huiminbao.claims.schemas import (
     ClaimDecisionSchema,
@@ -27,6 +28,8 @@ from huiminbao.claims.schemas import (
     ProductItemListView,
     SettlementRequestSchema,
     SettlementView,
+    SpecialDrugListView,
+    SpecialDrugQuerySchema,
 )
 from huiminbao.claims.signing import CLIENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from huiminbao.claims.views import breakdown_view, claim_detail_view, claim_summary_view
@@ -208,6 +211,20 @@ class ProductClaimItems(MethodView):
         return {"product_id": product_id,
                 "special_drugs": [i for i in view if i["kind"] == "special_drug"],
                 "reasonable_items": [i for i in view if i["kind"] == "reasonable"]}
+
+
+@blp.route("/products/<int:product_id>/special-drugs")
+class ProductSpecialDrugs(MethodView):
+    @blp.arguments(SpecialDrugQuerySchema, location="query")
+    @blp.response(200, SpecialDrugListView)
+    def get(self, query: dict[str, Any], product_id: int) -> dict[str, Any]:
+        """Public: search the product's 特药 list by name, code, indication or pharmacy; each
+        drug with its listed indications and designated pharmacies."""
+        found = claim_terms.search_special_drugs(container(), product_id, query["q"])
+        return {"product_id": product_id, "product_name": found.product_name,
+                "query": found.query, "notice": claim_terms.SPECIAL_DRUG_NOTICE,
+                "items": [{"code": d.code, "name": d.name, "indications": d.indication_list,
+                           "pharmacies": d.pharmacy_list} for d in found.drugs]}
 
 
 # ---------------------------------------------------------------- hospitals

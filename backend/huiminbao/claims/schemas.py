@@ -273,3 +273,24 @@ class ProductItemListView(ResponseSchema):
     product_id = fields.Integer()
     special_drugs = fields.List(fields.Nested(ProductItemView))
     reasonable_items = fields.List(fields.Nested(ProductItemView))
+
+
+class SpecialDrugQuerySchema(Schema):
+    q = fields.String(load_default="", validate=validate.Length(max=40, error="搜索内容最多40个字"),
+                      metadata={"description": "part of the drug's name or code, an indication "
+                                               "or a pharmacy; empty: the whole list"})
+
+
+class SpecialDrugView(ResponseSchema):
+    code = fields.String()
+    name = fields.String()
+    indications = fields.List(fields.String(), metadata={"description": "listed indications"})
+    pharmacies = fields.List(fields.String(), metadata={"description": "designated pharmacies"})
+
+
+class SpecialDrugListView(ResponseSchema):
+    product_id = fields.Integer()
+    product_name = fields.String()
+    query = fields.String()
+    items = fields.List(fields.Nested(SpecialDrugView))
+    notice = fields.String()

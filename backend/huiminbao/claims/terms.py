@@ -16,14 +16,14 @@ settlements and the estimator all call it through ``compute``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from huiminbao.catalog.domain import BenefitCategory, DeductibleMode
+from huiminbao.catalog.domain import BenefitCategory, DeductibleMode, ProductStatus
 from huiminbao.catalog.models import PreExistingTerm, Product, Tier
 from huiminbao.claims import payout
 from huiminbao.claims.models import Claim, ProductItem
@@ -42,8 +42,8 @@ from huiminbao.enrollment.domain import PolicyStatus
 from huiminbao.enrollment.models import Policy
 from huiminbao.identity.models import Person
 
-ICD10_CODE = re.compile(r"[A-Z]\d{2}(\.\d{1,4})?")
-MAX_DIAGNOSES = 5
+SPECIAL_DRUG_NOTICE = ("特药须在定点药店（或定点医院）购买，并符合所列适应症，"
+                       "方可按特定药品费用赔付；清单每年调整，以当年度保险条款为准。")
 
 
 def normalize_codes(codes: Iterable[str]) -> tuple[str, ...]:
@@ -149,3 +149,27 @@ def compute(session: Session, policy: Policy, tier_code: str, bill: Bill, earlie
     return payout.calculate(
         payout_rules(session, policy.product_id, tier_code), bill, earlier,
         circumstances(session, policy, diagnosis_codes, treated_on, prior))
+
+
+@dataclass(frozen=True)
+class SpecialDrugs:
+    product_name: str
+    query: str
+    drugs: list[ProductItem]
+
+
+def search_special_drugs(c: Container, product_id: int, query: str) -> SpecialDrugs:
+    """A published product's 特药 list, filtered by ``query`` (case-insensitive, in the name,
+    code, indications or pharmacies), by code."""
+    wanted = " ".join(query.split()).casefold()
+    with c.db.read() as session:
+        product = session.get(Product, product_id)
+        if product is None or product.status != ProductStatus.PUBLISHED.value:
+            raise NotFound("未找到该产品")
+        drugs = session.scalars(select(ProductItem).where(
+            ProductItem.product_id == product_id, ProductItem.kind == "special_drug")
+            .order_by(ProductItem.code)).all()
+        name = product.name
+    found = [drug for drug in drugs if not wanted or wanted in "\n".join(
+        (drug.code, drug.name, drug.indications, drug.pharmacies)).casefold()]
+    return SpecialDrugs(name, wanted, found)

@@ -87,6 +87,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("catalog.Products", "GET"): PUBLIC,
     ("catalog.ProductDetail", "GET"): PUBLIC,
     ("claims.ProductClaimItems", "GET"): PUBLIC,
+    ("claims.ProductSpecialDrugs", "GET"): PUBLIC,
     ("disclosure.DisclosedProducts", "GET"): PUBLIC,
     ("disclosure.ProductDisclosure", "GET"): PUBLIC,
     ("disclosure.ProductDisclosureCsv", "GET"): PUBLIC,
