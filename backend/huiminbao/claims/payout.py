@@ -445,7 +445,7 @@ def _basis(rules: PayoutRules, category: BenefitCategory, circumstances: Circums
         if ratio is None:
             return (LineBasis.NOT_COVERED, None,
                     f"既往症（{condition.name}）不属于{category.label}的保障范围")
-        return LineBasis.PRE_EXISTING, ratio, f"既往症（{condition.name}）"
+        return LineBasis.PRE_EXISTING, ratio, f"既往症：{condition.name}"
     return LineBasis.STANDARD, None, None
 
 

@@ -171,9 +171,11 @@ DEMO_RELATIONS: tuple[tuple[str, str, Relation], ...] = (
 
 
 # Diagnoses in the demo persons' settlement records (ICD-10, first recorded on): what products'
-# pre-existing-condition terms ask about. 王秀英 was treated for liver cancer (C22.0) in 2023.
+# pre-existing-condition terms ask about. 王秀英 was treated for liver cancer (C22.0) in 2023;
+# 林𫖮 has chronic kidney disease (N18.3) on record since 2024.
 DEMO_DIAGNOSES: tuple[tuple[str, str, date], ...] = (
     (WANG_XIUYING.id_number, "C22.0", date(2023, 4, 12)),
+    (LIN_YAN.id_number, "N18.3", date(2024, 6, 20)),
     (ZHANG_JIANGUO.id_number, "I10", date(2019, 9, 3)),
 )
 

@@ -176,7 +176,7 @@ def test_the_estimator_applies_a_pre_existing_condition_on_the_callers_policy(
     compliant, reasonable, _drug = liver["breakdown"]["lines"]
     assert (compliant["basis"], compliant["ratio_bp"], compliant["payout_fen"]) == (
         "pre_existing", 7_000, 130_000 * 70 * Y // 100)
-    assert compliant["note"] == "既往症（肝癌）"
+    assert compliant["note"] == "既往症：肝癌"
     assert (reasonable["basis"], reasonable["payout_fen"], reasonable["deductible_used_fen"]) == (
         "not_covered", 0, 0)
     assert "既往症（肝癌）不属于医保范围外合理费用的保障范围" in reasonable["text"]

@@ -139,7 +139,7 @@ def test_pre_existing_line_says_so() -> None:
     breakdown = calculate(standard(), Bill(30_000 * Y), circumstances=Circumstances(
         ("C22.0",), _prior("C22", date(2026, 12, 31)), STARTS, date(2027, 3, 1)))
     assert breakdown.line(COMPLIANT).describe() == (
-        "医保范围内合规费用 ¥30,000.00（既往症（肝癌）），扣除免赔额 ¥20,000.00 后按 30% "
+        "医保范围内合规费用 ¥30,000.00（既往症：肝癌），扣除免赔额 ¥20,000.00 后按 30% "
         "赔付 ¥3,000.00")
 
 
