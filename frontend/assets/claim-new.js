@@ -178,6 +178,9 @@ function collect() {
     in_policy_self_pay_fen: inPolicy.fen,
     items,
     policy_no: state.policyNo,
+    // ICD-10 codes as printed ("C22.0, K74"): the server checks each and names a bad one.
+    diagnosis_codes: (document.getElementById("diagnosis")?.value || "")
+      .split(/[,，、\s]+/).map((code) => code.trim()).filter(Boolean),
   };
 }
 
