@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -49,22 +49,25 @@ _WITH_DETAILS = (
 )
 
 
-def open_products(db: Database, clock: Clock, city_code: str) -> Sequence[Product]:
-    """Published products of the city whose enrollment window includes today."""
-    today = clock.today()
+def _published_in_city(db: Database, city_code: str, *conditions: ColumnElement[bool],
+                       newest_first: bool = False) -> Sequence[Product]:
     with db.read() as session:
         query = (
             select(Product)
-            .where(
-                Product.city_code == city_code,
-                Product.status == ProductStatus.PUBLISHED.value,
-                Product.window_opens_on <= today,
-                Product.window_closes_on >= today,
-            )
+            .where(Product.city_code == city_code,
+                   Product.status == ProductStatus.PUBLISHED.value, *conditions)
             .options(*_WITH_DETAILS)
-            .order_by(Product.window_opens_on, Product.id)
+            .order_by(Product.window_opens_on.desc() if newest_first
+                      else Product.window_opens_on, Product.id)
         )
         return session.scalars(query).all()
+
+
+def open_products(db: Database, clock: Clock, city_code: str) -> Sequence[Product]:
+    """Published products of the city whose enrollment window includes today."""
+    today = clock.today()
+    return _published_in_city(db, city_code, Product.window_opens_on <= today,
+                              Product.window_closes_on >= today)
 
 
 def visible_products(db: Database, clock: Clock, city_code: str) -> Sequence[Product]:
@@ -72,19 +75,8 @@ def visible_products(db: Database, clock: Clock, city_code: str) -> Sequence[Pro
     coverage: residents look up the benefits and terms of the year they are covered for after
     the window has closed (each product says whether its window is open)."""
     today = clock.today()
-    with db.read() as session:
-        query = (
-            select(Product)
-            .where(
-                Product.city_code == city_code,
-                Product.status == ProductStatus.PUBLISHED.value,
-                Product.window_opens_on <= today,
-                Product.coverage_ends_on >= today,
-            )
-            .options(*_WITH_DETAILS)
-            .order_by(Product.window_opens_on.desc(), Product.id)
-        )
-        return session.scalars(query).all()
+    return _published_in_city(db, city_code, Product.window_opens_on <= today,
+                              Product.coverage_ends_on >= today, newest_first=True)
 
 
 def get_product(db: Database, product_id: int) -> Product:
