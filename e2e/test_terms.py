@@ -65,7 +65,7 @@ def test_lin_yan_reads_the_terms_searches_a_drug_and_estimates_on_her_policy(
     page.goto(order["pay_url"])
     page.get_by_role("button", name="确认支付").click()
     expect(page.get_by_role("region", name="参保成功")).to_be_visible(timeout=20_000)
-    move_clock(base_url, coverage_day(product, 40))
+    move_clock(base_url, coverage_day(product, 3))  # the session (7 days) still lives
 
     page.goto("/")
     expect(page.locator(".status-badge")).to_have_text(re.compile("当前不在投保时间内"))
@@ -77,7 +77,7 @@ def test_lin_yan_reads_the_terms_searches_a_drug_and_estimates_on_her_policy(
     page.goto("/estimate.html")
     expect(page.locator("#basis-policy")).to_contain_text("标准版")
     page.get_by_label("本次治疗的疾病").select_option("N18")
-    page.get_by_label("入院或就诊日期（选填）").fill(str(coverage_day(product, 30)))
+    page.get_by_label("入院或就诊日期（选填）").fill(str(coverage_day(product, 1)))
     page.get_by_label("医保范围内个人负担费用（元）").fill("150000")
     # The policy's own product's list, though its window has closed (not only 其他).
     page.get_by_label("费用项目 1").select_option("TY001")
