@@ -131,14 +131,21 @@ def prior_for_claim(c: Container, number: str) -> tuple[Diagnosis, ...]:
 
 
 def circumstances(session: Session, policy: Policy, diagnosis_codes: Sequence[str],
-                  treated_on: date | None, prior: Sequence[Diagnosis] = ()) -> Circumstances:
-    product = session.get(Product, policy.product_id)
-    assert product is not None
+                  treated_on: date | None, prior: Sequence[Diagnosis] = (),
+                  rules: PayoutRules | None = None) -> Circumstances:
+    """What the terms ask about a bill on ``policy``. Whether the insured enrolls for the first
+    time is looked up only when ``rules`` (if given) have a waiting period."""
+    waiting = rules is None or any(rule.waiting_days for rule in rules.benefits.values())
+    first = False
+    if waiting:
+        product = session.get(Product, policy.product_id)
+        assert product is not None
+        first = first_enrollment(session, policy.insured_person_id, product,
+                                 policy.coverage_starts_on)
     return Circumstances(
         diagnosis_codes=tuple(diagnosis_codes), prior_diagnoses=tuple(prior),
         coverage_starts_on=policy.coverage_starts_on, treated_on=treated_on,
-        first_enrollment=first_enrollment(session, policy.insured_person_id, product,
-                                          policy.coverage_starts_on))
+        first_enrollment=first)
 
 
 def compute(session: Session, policy: Policy, tier_code: str, bill: Bill, earlier: YearToDate,
@@ -146,9 +153,9 @@ def compute(session: Session, policy: Policy, tier_code: str, bill: Bill, earlie
             prior: Sequence[Diagnosis] = ()) -> Breakdown:
     """The payout of a bill on a policy: the one engine of approvals, settlements, previews
     and the estimator."""
-    return payout.calculate(
-        payout_rules(session, policy.product_id, tier_code), bill, earlier,
-        circumstances(session, policy, diagnosis_codes, treated_on, prior))
+    rules = payout_rules(session, policy.product_id, tier_code)
+    return payout.calculate(rules, bill, earlier, circumstances(
+        session, policy, diagnosis_codes, treated_on, prior, rules))
 
 
 @dataclass(frozen=True)
