@@ -91,3 +91,12 @@ def test_lin_yan_reads_the_terms_searches_a_drug_and_estimates_on_her_policy(
         "赔付 ¥91,000.00")
     keep_screenshot(page, "terms-estimate")
     assert_no_axe_violations(page, "赔付估算（既往症）")
+
+    # ------------------------------------------------------------ her e-policy, its own cover
+    policies = page.request.get("/api/v1/policies").json()["items"]
+    page.goto(f"/policy.html?no={policies[0]['policy_no']}")
+    cover = page.locator("[data-cover]")
+    expect(cover.locator("[data-benefit='compliant'] dd")).to_have_text(
+        "免赔额¥20,000.00，赔付比例75%，封顶线¥1,000,000.00")
+    expect(cover.locator(f"[data-policy-terms='{product['terms']['version']}']")).to_be_visible()
+    expect(cover.locator("[data-fact='pre-existing']")).to_contain_text("慢性肾病（N18）")
