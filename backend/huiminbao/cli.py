@@ -163,12 +163,14 @@ def demo_data() -> None:
 def _load_demo_data(settings: Settings) -> None:
     from huiminbao.app import build_container
     from huiminbao.catalog.demo import ensure_demo_product
+    from huiminbao.console.payers import ensure_demo_payers
     from huiminbao.registry.demo import load_demo_population
 
     wired = build_container(settings)
     try:
         load_demo_population(wired.db, wired.clock)
         ensure_demo_product(wired.db, wired.clock)
+        ensure_demo_payers(wired.db, wired.clock)
     finally:
         wired.db.dispose()
 

@@ -23,7 +23,7 @@ from huiminbao.core.errors import (
     RemoteUnavailable,
     RuleViolation,
 )
-from huiminbao.enrollment import events, numbers, order_reading
+from huiminbao.enrollment import events, numbers, order_reading, subsidy_funds
 from huiminbao.enrollment.domain import (
     OrderStatus,
     PaymentMethod,
@@ -179,8 +179,8 @@ def _post_payment(session: Session, order: Order, product: Product, now: datetim
                   offline_source: str | None = None) -> None:
     method = PaymentMethod(order.payment_method)
     moves: list[tuple[str, int]] = [(ledger.premium_income(product.id), order.premium_fen)]
-    if order.subsidy_fen:
-        moves.append((ledger.subsidy_fund(product.city_code), -order.subsidy_fen))
+    if order.subsidy_fen:  # out of each payer's fund (enrollment.subsidy_funds)
+        moves += subsidy_funds.payment_moves(session, order, product.city_code)
     if order.payable_fen:
         if method is PaymentMethod.PERSONAL_ACCOUNT:
             assert order.payer_person_id is not None

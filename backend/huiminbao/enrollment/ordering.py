@@ -25,7 +25,7 @@ from huiminbao.core.errors import (
 from huiminbao.core.idempotency import link_resource
 from huiminbao.core.masking import mask_name
 from huiminbao.core.money import format_fen
-from huiminbao.enrollment import completing, numbers, order_reading, quoting
+from huiminbao.enrollment import completing, numbers, order_reading, quoting, subsidy_funds
 from huiminbao.enrollment.completing import DEBIT_FAILED
 from huiminbao.enrollment.domain import (
     UNPAID_ORDER_LIFETIME,
@@ -144,9 +144,11 @@ def create_order(c: Container, actor: Actor, subject: Subject, result: Quote, *,
             link_resource(session, f"order:{order.order_no}")  # a retry answers from it
             for item, line in zip(order.items, result.lines, strict=True):
                 if line.subsidy_fen:
-                    session.add(SubsidyUse(person_id=line.person.id, year=product.year,
-                                           order_item_id=item.id, amount_fen=line.subsidy_fen,
-                                           active=True, created_at=now))
+                    session.add(SubsidyUse(
+                        person_id=line.person.id, year=product.year, order_item_id=item.id,
+                        amount_fen=line.subsidy_fen, active=True, created_at=now,
+                        fund_account=subsidy_funds.online_fund_account(
+                            session, product.city_code, line.registry_person)))
             audit.record(session, c.clock, AuditEntry(
                 action="order.create", actor=AuditActor(actor.account_id, actor.role.value),
                 subject_person_id=subject.person_id,

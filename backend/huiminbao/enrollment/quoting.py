@@ -29,6 +29,7 @@ from huiminbao.enrollment.domain import (
     eligibility,
     is_subsidized,
     price,
+    relief_choice_refusal,
     window_refusal,
 )
 from huiminbao.enrollment.models import Order, OrderItem, SubsidyUse
@@ -200,7 +201,8 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
     for choice in request.insured:
         person = people[choice.person_id]
         found = registered.get(person.id_number)
-        refusal = eligibility(found, product.city_code, product.city_name)
+        refusal = (eligibility(found, product.city_code, product.city_name)
+                   or relief_choice_refusal(found, product.subsidized_category_list))
         if refusal is not None:
             message = refusal.message
             if person.id != subject.person_id:

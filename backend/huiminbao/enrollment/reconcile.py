@@ -31,7 +31,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from huiminbao.core.container import Container
-from huiminbao.enrollment import completing, policies, resolving
+from huiminbao.enrollment import completing, policies, resolving, subsidy_funds
 from huiminbao.enrollment.domain import OrderStatus, PaymentMethod
 from huiminbao.enrollment.models import Order, Policy, ReconcileRun, Refund
 from huiminbao.payments import ledger
@@ -314,6 +314,7 @@ def _check(c: Container) -> list[str]:
         unbalanced = ledger.unbalanced_transactions(session)
         violations += [f"账务交易借贷不平：{reference}" for reference in unbalanced]
         violations += ledger.coinsurance_violations(session)
+        violations += subsidy_funds.fund_violations(session)
 
         income = dict(session.execute(
             select(ledger.LedgerEntry.account, func.sum(ledger.LedgerEntry.amount_fen))

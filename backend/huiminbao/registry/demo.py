@@ -30,6 +30,8 @@ class DemoPerson:
     status: PersonStatus = PersonStatus.ACTIVE
     assistance: Assistance = Assistance.NONE
     city_code: str = HANGZHOU
+    # Already insured by another policy-based poverty-relief insurance (择一, 003 三(三)3).
+    other_relief_insurance: bool = False
     # Opening balances in fen; None for persons without a personal account.
     prior_years_fen: int | None = None
     current_year_fen: int | None = None
@@ -49,7 +51,15 @@ class DemoPerson:
             scheme=self.scheme,
             status=self.status,
             assistance=self.assistance,
+            district_code=self.district_code,
+            other_relief_insurance=self.other_relief_insurance,
         )
+
+    @property
+    def district_code(self) -> str | None:
+        """Demo residents of 杭州 are insured in the district their ID number was issued in
+        (330106 西湖区, 330110 余杭区, …): the district whose government pays their subsidy."""
+        return self.id_number[:6] if self.city_code == HANGZHOU else None
 
 
 ZHANG_WEI = DemoPerson(
@@ -127,6 +137,15 @@ SUN_LI = DemoPerson(
     assistance=Assistance.DIBAO,
     role="低保 recipient: subsidized enrollment",
 )
+QIAN_GUILAN = DemoPerson(
+    "钱桂兰",
+    "330106195103082129",
+    "13800000012",
+    Scheme.RESIDENT,
+    assistance=Assistance.TEKUN,
+    other_relief_insurance=True,
+    role="特困 resident who already holds another poverty-relief insurance: refused (择一)",
+)
 ZHOU_QIANG = DemoPerson(
     "周强",
     "330106199308121011",
@@ -155,6 +174,7 @@ DEMO_PERSONS: tuple[DemoPerson, ...] = (
     LIN_YAN,
     ZHAO_MIN,
     SUN_LI,
+    QIAN_GUILAN,
     ZHOU_QIANG,
     WU_FANG,
 )

@@ -46,7 +46,7 @@ class Change(StrEnum):
     UNCHANGED = "unchanged"
 
 
-def _person_values(person: RegistryPerson) -> dict[str, str | None]:
+def _person_values(person: RegistryPerson) -> dict[str, str | bool | None]:
     return {
         "name": normalize_name(person.name),
         "phone": person.phone or None,
@@ -54,6 +54,8 @@ def _person_values(person: RegistryPerson) -> dict[str, str | None]:
         "scheme": Scheme(person.scheme).value,
         "status": PersonStatus(person.status).value,
         "assistance": Assistance(person.assistance).value,
+        "district_code": person.district_code,
+        "other_relief_insurance": bool(person.other_relief_insurance),
     }
 
 

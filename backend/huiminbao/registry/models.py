@@ -12,12 +12,14 @@ from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
     Index,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -74,6 +76,9 @@ class RegistryPersonRow(Base):
     scheme: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
     assistance: Mapped[str] = mapped_column(String(16))
+    district_code: Mapped[str | None] = mapped_column(String(6))
+    other_relief_insurance: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                         server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

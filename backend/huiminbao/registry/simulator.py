@@ -136,6 +136,8 @@ def _person(row: RegistryPersonRow) -> RegistryPerson:
         scheme=Scheme(row.scheme),
         status=PersonStatus(row.status),
         assistance=Assistance(row.assistance),
+        district_code=row.district_code,
+        other_relief_insurance=bool(row.other_relief_insurance),
     )
 
 
