@@ -345,7 +345,10 @@ def test_a_product_cloned_for_next_year_publishes_and_opens_with_its_window(
     heading = page.get_by_role("heading", level=2, name="西湖益联保（下一年度版）")
     expect(heading).to_be_visible()
     expect(page.get_by_text("投保进行中")).to_be_visible()
-    expect(page.get_by_role("region", name="标准版")).to_contain_text("¥169.00")
+    # This year's product stays listed for its coverage year (its window closed), after it.
+    next_year = page.get_by_role("article", name="西湖益联保（下一年度版）")
+    expect(next_year.get_by_role("region", name="标准版")).to_contain_text("¥169.00")
+    expect(page.get_by_role("article")).to_have_count(2)
     published = scalar(live_server, text("SELECT COUNT(*) FROM products "
                                          "WHERE status = 'published'"))
     assert published == 2

@@ -124,15 +124,75 @@ function draftBody(product) {
     payable_balances: product.payable_balances,
     tiers: product.tiers.map((t) => ({
       code: t.code, name: t.name, premium_fen: t.premium_fen,
-      benefits: Object.fromEntries(t.benefits.map((b) => [b.category,
-        { deductible_fen: b.deductible_fen, ratio_bp: b.ratio_bp, cap_fen: b.cap_fen }])),
+      benefits: Object.fromEntries(t.benefits.map((b) => [b.category, {
+        deductible_fen: b.deductible_fen, ratio_bp: b.ratio_bp, cap_fen: b.cap_fen,
+        bands: (b.bands || []).map((band) => ({ above_fen: band.above_fen, ratio_bp: band.ratio_bp })),
+        waiting_days: b.waiting_days || 0,
+      }])),
     })),
+    deductible_mode: product.deductible_mode || "per_category",
+    pre_existing: (product.pre_existing || []).map((c) => ({ code_prefix: c.code_prefix, name: c.name, ratios: { ...c.ratios } })),
     subsidy: { tier: product.subsidy?.tier ?? null, categories: product.subsidy?.categories ?? [] },
     eligibility_conditions: product.eligibility_conditions,
     terms: {
       version: product.terms.version, notice: product.terms.notice, coverage: product.terms.coverage,
       claim_scope: product.terms.claim_scope, exclusions: product.terms.exclusions,
     },
+  };
+}
+
+// ---------------------------------------------------------------- claim terms (issue 17)
+// One line per pre-existing condition: "C22 肝癌 70 不赔 70" — ICD-10 prefix, name, then the
+// ratio (%) of 合规费用, 合理费用 and 特药, or 不赔 (not covered). Bands: "100000:80, 300000:90" —
+// above this many yuan after the deductible, this percent.
+
+const CATEGORIES = ["compliant", "reasonable", "special_drug"];
+
+function conditionLine(c) {
+  const ratio = (bp) => (bp === null || bp === undefined ? "不赔" : bpToPercent(bp));
+  return [c.code_prefix, c.name, ...CATEGORIES.map((cat) => ratio(c.ratios[cat]))].join(" ");
+}
+
+function parseConditions(text) {
+  return text.split("\n").map((line) => line.trim()).filter(Boolean).map((line) => {
+    const [code, name, ...ratios] = line.split(/\s+/);
+    const bp = (value) => (value === undefined || /^不赔|不保|null$/.test(value) ? null
+      : (Number.isNaN(percentToBp(value)) ? -1 : percentToBp(value)));
+    return { code_prefix: code || "", name: name || "", ratios: Object.fromEntries(CATEGORIES.map((cat, i) => [cat, bp(ratios[i])])) };
+  });
+}
+
+function bandsText(bands) {
+  return (bands || []).map((b) => `${formatFen(b.above_fen, { symbol: "" }).replace(/,/g, "").replace(/\.00$/, "")}:${bpToPercent(b.ratio_bp)}`).join(", ");
+}
+
+function parseBands(text) {
+  return text.split(/[,，]/).map((part) => part.trim()).filter(Boolean).map((part) => {
+    const [yuan, percent] = part.split(/[:：]/);
+    const bp = percentToBp(percent || "");
+    return { above_fen: yuanToFen(yuan || ""), ratio_bp: Number.isNaN(bp) ? -1 : bp };
+  });
+}
+
+function textArea(id, label, value, hint) {
+  const input = h("textarea", { id, class: "field__input", rows: "3", "aria-describedby": `${id}-hint` });
+  input.value = value;
+  return {
+    input,
+    node: h("div", { class: "field field--wide" },
+      h("label", { class: "field__label", for: id }, label), input,
+      h("p", { class: "field__hint", id: `${id}-hint` }, hint),
+      h("p", { class: "field__error", id: `${id}-error`, hidden: true })),
+  };
+}
+
+function selectField(id, label, options, value) {
+  const input = h("select", { id, class: "field__input" },
+    options.map(([v, text]) => h("option", { value: v, selected: v === value }, text)));
+  return {
+    input,
+    node: h("div", { class: "field" }, h("label", { class: "field__label", for: id }, label), input,
+      h("p", { class: "field__error", id: `${id}-error`, hidden: true })),
   };
 }
 
@@ -152,7 +212,19 @@ function editForm(product) {
   product.tiers.forEach((tier, index) => {
     parts[`tiers.${index}.premium_fen`] = field(`edit-premium-${index}`, `${tier.name}保费（元/人/年）`,
       { type: "text", inputmode: "decimal", value: formatFen(tier.premium_fen, { symbol: "" }).replace(/,/g, "") });
+    const compliant = tier.benefits.find((b) => b.category === "compliant") || {};
+    parts[`tiers.${index}.benefits.compliant.bands`] = field(`edit-bands-${index}`, `${tier.name}合规费用分段赔付`,
+      { type: "text", value: bandsText(compliant.bands), autocomplete: "off" },
+      "免赔额后超过的金额（元）:比例（%），多段用逗号分隔，如 100000:80；不分段留空");
+    parts[`tiers.${index}.waiting_days`] = field(`edit-waiting-${index}`, `${tier.name}首次参保等待期（天）`,
+      { type: "number", inputmode: "numeric", min: "0", max: "180", value: String(compliant.waiting_days || 0) },
+      "适用于各类费用；连续续保无等待期");
   });
+  parts.deductible_mode = selectField("edit-deductible-mode", "免赔额计算方式",
+    [["per_category", "各类费用分别计算"], ["shared", "各类费用共用一个免赔额"]], product.deductible_mode || "per_category");
+  parts.pre_existing = textArea("edit-pre-existing", "既往症赔付规则",
+    (product.pre_existing || []).map(conditionLine).join("\n"),
+    "每行一种：ICD-10编码前缀 名称 合规费用比例 合理费用比例 特药比例（% 或“不赔”），如 C22 肝癌 70 不赔 70；比例不得低于本市下限");
   const alertBox = h("div", { class: "form-alert-slot", role: "alert" });
   const button = h("button", { type: "submit", class: "btn btn--primary" }, "保存并校验");
   const form = h("form", { class: "form", novalidate: true, "data-form": "edit" },
@@ -170,7 +242,12 @@ function editForm(product) {
     body.tiers.forEach((tier, index) => {
       const fen = yuanToFen(fields[`tiers.${index}.premium_fen`].value);
       tier.premium_fen = fen;
+      if (tier.benefits.compliant) tier.benefits.compliant.bands = parseBands(fields[`tiers.${index}.benefits.compliant.bands`].value);
+      const waiting = Number.parseInt(fields[`tiers.${index}.waiting_days`].value || "0", 10);
+      Object.values(tier.benefits).forEach((b) => { b.waiting_days = Number.isNaN(waiting) ? -1 : waiting; });
     });
+    body.deductible_mode = fields.deductible_mode.value;
+    body.pre_existing = parseConditions(fields.pre_existing.value);
     submitPanel({
       form, button, busyText: "正在保存…", fields, alertBox,
       send: () => api.put(`/admin/products/${product.id}`, body),

@@ -268,6 +268,9 @@ function collect() {
       name: payeeKind === "self" ? null : payeeNameInput.value.trim(),
       id_number: payeeKind === "self" ? null : payeeIdInput.value.trim(),
     } : null,
+    // ICD-10 codes as printed ("C22.0, K74"): the server checks each and names a bad one.
+    diagnosis_codes: (document.getElementById("diagnosis")?.value || "")
+      .split(/[,，、\s]+/).map((code) => code.trim()).filter(Boolean),
   };
 }
 

@@ -30,11 +30,16 @@ class Products(MethodView):
     @blp.arguments(ProductQuerySchema, location="query")
     @blp.response(200, ProductListSchema)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
-        """Products open for enrollment today in the city (default: this deployment's city)."""
+        """The city's products (default: this deployment's city) from the day their enrollment
+        window opens to the last day of their coverage, newest window first.
+
+        Changed from "open for enrollment only" (issue 17): an insured person looks up the
+        benefits and terms of the year they are covered for after the window has closed;
+        ``enrollment.is_open`` says whether one may still enroll."""
         wired = container()
         city_code = query["city_code"] or wired.settings.city_code
         today = wired.clock.today()
-        products = services.open_products(wired.db, wired.clock, city_code)
+        products = services.visible_products(wired.db, wired.clock, city_code)
         return {"items": [product_view(product, today) for product in products]}
 
 

@@ -39,6 +39,17 @@ class ProductItem(Base):
     kind: Mapped[str] = mapped_column(String(16))
     code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(100))
+    # 特药 only: the listed indications (适应症) and the designated pharmacies, one a line.
+    indications: Mapped[str] = mapped_column(Text, default="", server_default="")
+    pharmacies: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+    @property
+    def indication_list(self) -> list[str]:
+        return [line for line in self.indications.split("\n") if line.strip()]
+
+    @property
+    def pharmacy_list(self) -> list[str]:
+        return [line for line in self.pharmacies.split("\n") if line.strip()]
 
 
 class Claim(Base):
@@ -91,6 +102,9 @@ class Claim(Base):
     decide_by: Mapped[date | None] = mapped_column(Date)
     pay_by: Mapped[date | None] = mapped_column(Date)
     supplement_requests: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # ICD-10 codes of what was treated, comma-separated (the terms' pre-existing conditions
+    # compare them with the registry's earlier diagnoses of the insured).
+    diagnosis_codes: Mapped[str | None] = mapped_column(EncryptedString())
 
     items: Mapped[list[ClaimItem]] = relationship(
         back_populates="claim", order_by="ClaimItem.position", cascade="all, delete-orphan")
@@ -158,6 +172,12 @@ class ClaimPayoutLine(Base):
     cap_remaining_fen: Mapped[int] = mapped_column(BigInteger)
     computed_fen: Mapped[int] = mapped_column(BigInteger)
     payout_fen: Mapped[int] = mapped_column(BigInteger)
+    # Which rule paid the line (standard, pre_existing, not_covered, waiting), its note, and
+    # the band segments [[amount_fen, ratio_bp, paid_fen], ...] (null: one at ratio_bp).
+    basis: Mapped[str] = mapped_column(String(16), default="standard",
+                                       server_default="standard")
+    note: Mapped[str | None] = mapped_column(String(200))
+    segments: Mapped[list[list[int]] | None] = mapped_column(JSON)
 
     claim: Mapped[Claim] = relationship(back_populates="lines")
 

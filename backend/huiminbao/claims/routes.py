@@ -13,6 +13,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from huiminbao.claims import clients, filing, payouts, services, settlement
+from huiminbao.claims import terms as claim_terms
 from huiminbao.claims.domain import ClaimStatus, Decision
 from huiminbao.claims.filing import PayeeInput
 from huiminbao.claims.kinds import ClaimKind, KindRule
@@ -34,6 +35,8 @@ from huiminbao.claims.schemas import (
     ProductItemListView,
     SettlementRequestSchema,
     SettlementView,
+    SpecialDrugListView,
+    SpecialDrugQuerySchema,
 )
 from huiminbao.claims.signing import CLIENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from huiminbao.claims.views import (
@@ -94,6 +97,7 @@ def _detail(details: services.ClaimDetails, *, for_staff: bool = False) -> dict[
         first_approval_insurer=details.first_approval_insurer if for_staff else None,
         extras=ClaimExtras(container().clock.today(), details.payee, details.payout,
                            details.documents_needed, details.clock),
+        listed=details.listed,
         document_url=lambda document_id: url_for("claims.ClaimDocumentFile", claim_no=number,
                                                  document_id=document_id),
     )
@@ -141,7 +145,8 @@ class Claims(MethodView):
             hospital_name=body["hospital_name"], admitted_on=body["admitted_on"],
             discharged_on=body["discharged_on"],
             in_policy_self_pay_fen=body["in_policy_self_pay_fen"], items=_items(body),
-            policy_no=body["policy_no"], kind=ClaimKind(body["kind"]),
+            policy_no=body["policy_no"], diagnosis_codes=body["diagnosis_codes"],
+            kind=ClaimKind(body["kind"]),
             diagnosis_code=body["diagnosis_code"], prescription_no=body["prescription_no"],
             pharmacy_code=body["pharmacy_code"], treatment_city_code=body["treatment_city_code"],
             payee=_payee(body["payee"]),
@@ -163,6 +168,7 @@ class ClaimEstimate(MethodView):
         result = services.estimate(c, subject, services.EstimateRequest(
             in_policy_self_pay_fen=body["in_policy_self_pay_fen"], items=_items(body),
             policy_no=body["policy_no"], product_id=body["product_id"], tier=body["tier"],
+            diagnosis_codes=body["diagnosis_codes"], treated_on=body["treated_on"],
         ))
         return {
             "product_id": result.product_id, "product_name": result.product_name,
@@ -271,6 +277,20 @@ class ProductClaimKinds(MethodView):
         product's promises (decide within N working days of complete material, pay within M
         days of the decision) and its designated special-drug pharmacies."""
         return _kinds_view(filing.product_kinds(container(), product_id))
+
+
+@blp.route("/products/<int:product_id>/special-drugs")
+class ProductSpecialDrugs(MethodView):
+    @blp.arguments(SpecialDrugQuerySchema, location="query")
+    @blp.response(200, SpecialDrugListView)
+    def get(self, query: dict[str, Any], product_id: int) -> dict[str, Any]:
+        """Public: search the product's 特药 list by name, code, indication or pharmacy; each
+        drug with its listed indications and designated pharmacies."""
+        found = claim_terms.search_special_drugs(container(), product_id, query["q"])
+        return {"product_id": product_id, "product_name": found.product_name,
+                "query": found.query, "notice": claim_terms.SPECIAL_DRUG_NOTICE,
+                "items": [{"code": d.code, "name": d.name, "indications": d.indication_list,
+                           "pharmacies": d.pharmacy_list} for d in found.drugs]}
 
 
 # ---------------------------------------------------------------- hospitals

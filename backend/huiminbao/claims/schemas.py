@@ -61,6 +61,19 @@ class PayeeSchema(Schema):
     relation = fields.String(load_default=None, validate=validate.Length(max=16))
 
 
+_ICD10 = validate.Regexp(r"^\s*[A-Za-z]\d{2}(\.\d{1,4})?\s*$",
+                         error="诊断编码应为ICD-10编码，如 C22.0")
+
+
+def _diagnosis_codes() -> fields.List[Any]:
+    return fields.List(
+        fields.String(validate=_ICD10), load_default=list,
+        validate=validate.Length(max=5, error="诊断编码最多5个"),
+        metadata={"description": "ICD-10 codes of what was treated (the product's "
+                                 "pre-existing-condition terms compare them with the "
+                                 "registry's earlier diagnoses)"})
+
+
 class ClaimRequestSchema(_BillSchema, _StaySchema):
     policy_no = fields.String(load_default=None, validate=validate.Length(max=32), metadata={
         "description": "default: the insured person's live policy covering the stay"})
@@ -80,6 +93,7 @@ class ClaimRequestSchema(_BillSchema, _StaySchema):
                                         metadata={"description": "out_of_city: where treated"})
     payee = fields.Nested(PayeeSchema, load_default=None, metadata={
         "description": "who receives the money; the card is verified as the payee's"})
+    diagnosis_codes = _diagnosis_codes()
 
 
 class EstimateRequestSchema(_BillSchema):
@@ -89,6 +103,9 @@ class EstimateRequestSchema(_BillSchema):
         "description": "without a policy: the product to estimate on"})
     tier = fields.String(load_default=None, validate=validate.Length(max=32), metadata={
         "description": "without a policy: the tier to estimate on"})
+    diagnosis_codes = _diagnosis_codes()
+    treated_on = fields.Date(load_default=None, metadata={
+        "description": "first day of treatment (a first-time enrollee's waiting period)"})
 
 
 class SettlementRequestSchema(_BillSchema, _StaySchema):
@@ -122,6 +139,12 @@ class EarlierUseView(ResponseSchema):
     paid_fen = fields.Integer()
 
 
+class PayoutSegmentView(ResponseSchema):
+    amount_fen = fields.Integer()
+    ratio_bp = fields.Integer()
+    paid_fen = fields.Integer()
+
+
 class PayoutLineView(ResponseSchema):
     category = fields.String()
     label = fields.String()
@@ -136,6 +159,12 @@ class PayoutLineView(ResponseSchema):
     computed_fen = fields.Integer()
     payout_fen = fields.Integer()
     capped = fields.Boolean()
+    basis = fields.String(metadata={
+        "description": "standard | pre_existing | not_covered | waiting (the rule that paid)"})
+    note = fields.String(allow_none=True, metadata={
+        "description": "the pre-existing condition or waiting period, in Chinese"})
+    segments = fields.List(fields.Nested(PayoutSegmentView), metadata={
+        "description": "the ratio bands this line was paid in"})
     items = fields.List(fields.Nested(BillItemView))
     text = fields.String(metadata={"description": "the line in plain Chinese"})
 
@@ -373,3 +402,24 @@ class ProductItemListView(ResponseSchema):
     product_id = fields.Integer()
     special_drugs = fields.List(fields.Nested(ProductItemView))
     reasonable_items = fields.List(fields.Nested(ProductItemView))
+
+
+class SpecialDrugQuerySchema(Schema):
+    q = fields.String(load_default="", validate=validate.Length(max=40, error="搜索内容最多40个字"),
+                      metadata={"description": "part of the drug's name or code, an indication "
+                                               "or a pharmacy; empty: the whole list"})
+
+
+class SpecialDrugView(ResponseSchema):
+    code = fields.String()
+    name = fields.String()
+    indications = fields.List(fields.String(), metadata={"description": "listed indications"})
+    pharmacies = fields.List(fields.String(), metadata={"description": "designated pharmacies"})
+
+
+class SpecialDrugListView(ResponseSchema):
+    product_id = fields.Integer()
+    product_name = fields.String()
+    query = fields.String()
+    items = fields.List(fields.Nested(SpecialDrugView))
+    notice = fields.String()

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from huiminbao.audit import services as audit
@@ -24,6 +24,7 @@ from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.catalog.domain import BenefitCategory, ProductStatus
 from huiminbao.catalog.models import InsurerStaff, Product, Tier
 from huiminbao.claims import filing, kinds, payout
+from huiminbao.claims import terms as claim_terms
 from huiminbao.claims.domain import (
     INITIAL_STATUSES,
     OPEN_STATUSES,
@@ -116,6 +117,7 @@ class ClaimRequest:
         return KindFacts(self.kind, self.diagnosis_code, self.prescription_no,
                          (self.pharmacy_code or "").strip() or None, self.treatment_city_code,
                          tuple(payout.normalize_code(i.code) for i in self.items))
+    diagnosis_codes: Sequence[str] = ()  # ICD-10, for the terms' pre-existing conditions
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,8 @@ class EstimateRequest:
     policy_no: str | None = None
     product_id: int | None = None
     tier: str | None = None
+    diagnosis_codes: Sequence[str] = ()  # ICD-10, for the terms' pre-existing conditions
+    treated_on: date | None = None  # for a first-time enrollee's waiting period
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,9 @@ class ClaimDetails:
     payout: ClaimPayout | None = None
     documents_needed: tuple[str, ...] = ()
     clock: kinds.Clock | None = None  # the promise now running (decision, then payment)
+    # Before the claim is computed: what each listed item code counts as (special_drug,
+    # reasonable), so that a listed drug shows its category while the claim waits for review.
+    listed: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -175,36 +182,26 @@ class Estimate:
 
 
 def rules_for(session: Session, product_id: int, tier_code: str) -> PayoutRules:
-    tier = session.scalars(
-        select(Tier).where(Tier.product_id == product_id, Tier.code == tier_code)
-        .options(selectinload(Tier.benefits))
-    ).one_or_none()
-    if tier is None:
-        raise NotFound("未找到该保障档次")
-    benefits = {
-        BenefitCategory(b.category): payout.CategoryRule(b.deductible_fen, b.ratio_bp, b.cap_fen)
-        for b in tier.benefits
-    }
-    lists: dict[str, dict[str, str]] = {"special_drug": {}, "reasonable": {}}
-    for item in session.scalars(select(ProductItem).where(ProductItem.product_id == product_id)):
-        lists[item.kind][payout.normalize_code(item.code)] = item.name
-    return PayoutRules(benefits, special_drugs=lists["special_drug"],
-                       reasonable_items=lists["reasonable"])
+    """The tier's rules with the product's terms (claims/terms.py)."""
+    return claim_terms.payout_rules(session, product_id, tier_code)
 
 
 def usage_of(session: Session, policy_id: int) -> YearToDate:
     """What the policy's counted claims (approved, paid, settled) used, per category."""
+    banded = case((ClaimPayoutLine.basis == payout.LineBasis.STANDARD.value,
+                   ClaimPayoutLine.eligible_fen - ClaimPayoutLine.deductible_used_fen), else_=0)
     rows = session.execute(
         select(ClaimPayoutLine.category, func.sum(ClaimPayoutLine.deductible_used_fen),
-               func.sum(ClaimPayoutLine.payout_fen))
+               func.sum(ClaimPayoutLine.payout_fen), func.sum(banded))
         .join(Claim, Claim.id == ClaimPayoutLine.claim_id)
         .where(Claim.policy_id == policy_id,
                Claim.status.in_([s.value for s in ClaimStatus if s.counts_toward_limits]))
         .group_by(ClaimPayoutLine.category)
     ).all()
     return YearToDate({
-        BenefitCategory(category): payout.CategoryUsage(int(deductible or 0), int(paid or 0))
-        for category, deductible, paid in rows
+        BenefitCategory(category): payout.CategoryUsage(int(deductible or 0), int(paid or 0),
+                                                        int(in_bands or 0))
+        for category, deductible, paid, in_bands in rows
     })
 
 
@@ -235,6 +232,8 @@ def store_breakdown(session: Session, claim: Claim, breakdown: Breakdown) -> Non
             deductible_used_fen=line.deductible_used_fen, ratio_bp=line.ratio_bp,
             cap_fen=line.cap_fen, cap_remaining_fen=line.cap_remaining_fen,
             computed_fen=line.computed_fen, payout_fen=line.payout_fen,
+            basis=line.basis.value, note=line.note,
+            segments=[[s.amount_fen, s.ratio_bp, s.paid_fen] for s in line.segments] or None,
         ))
     reasons = {id(entry.item): entry.reason for entry in breakdown.uncovered}
     categories = {id(item): line.category.value for line in breakdown.lines
@@ -280,6 +279,8 @@ def stored_breakdown(claim: Claim) -> Breakdown | None:
             cap_fen=line.cap_fen, cap_remaining_fen=line.cap_remaining_fen,
             computed_fen=line.computed_fen, payout_fen=line.payout_fen,
             items=tuple(items_by_category.get(line.category, ())),
+            basis=payout.LineBasis(line.basis), note=line.note,
+            segments=tuple(payout.Segment(*segment) for segment in line.segments or ()),
         )
         for line in claim.lines
     )
@@ -316,9 +317,16 @@ def record_status(session: Session, c: Container, claim: Claim, target: ClaimSta
 
 
 def notify(session: Session, c: Container, phone: str | None, claim: Claim) -> None:
+    """Text the claimant (``phone``: the principal's, when they have one) and, for a claim an
+    agent filed under a grant, the agent too, at each status change."""
+    text = claimant_sms(ClaimStatus(claim.status), claim.claim_no, claim.payout_fen)
     if phone:
-        text = claimant_sms(ClaimStatus(claim.status), claim.claim_no, claim.payout_fen)
         c.sms.send(session, phone, text.template, text.params)
+    if claim.acted_for_grant_id is not None and claim.submitted_by_account_id is not None:
+        agent_phone = session.scalar(select(UserAccount.phone).where(
+            UserAccount.id == claim.submitted_by_account_id))
+        if agent_phone and agent_phone != phone:
+            c.sms.send(session, agent_phone, text.template, text.params)
 
 
 def claimant_phone(c: Container, person_id: int) -> str | None:
@@ -367,8 +375,8 @@ def _find(session: Session, number: str, *, lock: bool = False) -> Claim:
     return claim
 
 
-def _details(session: Session, claim: Claim, today: date, *,
-             preview: bool = False) -> ClaimDetails:
+def _details(session: Session, claim: Claim, today: date, *, preview: bool = False,
+             prior: Sequence[payout.Diagnosis] = ()) -> ClaimDetails:
     policy = session.get(Policy, claim.policy_id)
     product = session.get(Product, claim.product_id)
     insured = session.get(Person, claim.insured_person_id)
@@ -378,9 +386,13 @@ def _details(session: Session, claim: Claim, today: date, *,
     breakdown = stored_breakdown(claim)
     is_preview = False
     if breakdown is None and preview and ClaimStatus(claim.status) in OPEN_STATUSES:
-        breakdown = payout.calculate(rules_for(session, claim.product_id, claim.tier_code),
-                                     _claim_bill(claim), usage_of(session, claim.policy_id))
+        breakdown = _compute(session, claim, policy, prior)
         is_preview = True
+    listed: dict[str, str] = {}
+    if not claim.lines and claim.items:
+        listed = {payout.normalize_code(code): kind for code, kind in session.execute(
+            select(ProductItem.code, ProductItem.kind)
+            .where(ProductItem.product_id == claim.product_id))}
     payee = session.get(ClaimPayee, claim.id)
     rule = _rule_of(session, claim)
     return ClaimDetails(claim, policy.policy_no, product.name,
@@ -390,7 +402,7 @@ def _details(session: Session, claim: Claim, today: date, *,
                             ClaimPayout.claim_id == claim.id)).one_or_none(),
                         tuple(filing.documents_for(
                             rule, PayeeKind(payee.kind) if payee else None)),
-                        running_clock(claim, today))
+                        running_clock(claim, today), listed)
 
 
 def running_clock(claim: Claim, today: date) -> kinds.Clock | None:
@@ -402,6 +414,23 @@ def running_clock(claim: Claim, today: date) -> kinds.Clock | None:
     if status is ClaimStatus.APPROVED and claim.pay_by:
         return kinds.clock_of(today, claim.pay_by, "payment")
     return None
+
+
+def _compute(session: Session, claim: Claim, policy: Policy,
+             prior: Sequence[payout.Diagnosis]) -> Breakdown:
+    """The claim's payout now, under the product's terms (claims/terms.py)."""
+    return claim_terms.compute(session, policy, claim.tier_code, _claim_bill(claim),
+                               usage_of(session, claim.policy_id),
+                               _diagnoses(claim), claim.admitted_on, prior)
+
+
+def _diagnoses(claim: Claim) -> list[str]:
+    """Every ICD-10 code the claim states: its kind's diagnosis (a drug's indication, a
+    门特 disease) and the optional list the claimant adds, for the pre-existing terms."""
+    codes = claim_terms.split_codes(claim.diagnosis_codes)
+    if claim.diagnosis_code and claim.diagnosis_code not in codes:
+        codes = (claim.diagnosis_code, *codes)
+    return list(codes)
 
 
 # ---------------------------------------------------------------- submitting online
@@ -457,6 +486,8 @@ def submit_claim(c: Container, actor: Actor, subject: Subject, request: ClaimReq
             pharmacy_code=(request.pharmacy_code or "").strip() or None,
             treatment_city_code=(request.treatment_city_code or "").strip() or None,
             material_complete_at=now, decide_by=kinds.decide_by(today, rule),
+            diagnosis_codes=claim_terms.join_codes(
+                claim_terms.normalize_codes(request.diagnosis_codes)),
             items=[ClaimItem(position=index, code=item.code, name=item.name,
                              amount_fen=item.amount_fen) for index, item in enumerate(bill.items)],
         )
@@ -678,14 +709,14 @@ def estimate(c: Container, subject: Subject, request: EstimateRequest) -> Estima
     Without a policy (yet), on the chosen product and tier with nothing used."""
     _check_bill(request.items, request.in_policy_self_pay_fen)
     bill = bill_of(request.in_policy_self_pay_fen, request.items)
+    codes = claim_terms.normalize_codes(request.diagnosis_codes)
     today = c.clock.today()
     with c.db.read() as session:
         policy = _policy_to_estimate(session, subject.person_id, request.policy_no, today)
         if policy is not None:
             product_id, tier_code = policy.product_id, policy.tier_code
-            earlier = usage_of(session, policy.id)
         elif request.product_id is not None and request.tier:
-            product_id, tier_code, earlier = request.product_id, request.tier, YearToDate()
+            product_id, tier_code = request.product_id, request.tier
         else:
             raise RuleViolation("您还没有有效的惠民保保单：请选择产品和保障档次后估算",
                                 code="no_policy",
@@ -694,11 +725,29 @@ def estimate(c: Container, subject: Subject, request: EstimateRequest) -> Estima
         if product is None or (policy is None
                                and product.status != ProductStatus.PUBLISHED.value):
             raise NotFound("未找到该产品")
+        starts_on = policy.coverage_starts_on if policy else product.coverage_starts_on
+        policy_id = policy.id if policy else None
+    # The registry (only for a listed pre-existing condition), outside any transaction.
+    prior = claim_terms.prior_diagnoses(c, subject.person_id, product_id, starts_on, codes)
+    with c.db.read() as session:
+        product = session.get(Product, product_id)
+        assert product is not None
         rules = rules_for(session, product_id, tier_code)
         tier = session.scalars(select(Tier).where(Tier.product_id == product_id,
                                                   Tier.code == tier_code)).one()
-        return Estimate(payout.calculate(rules, bill, earlier), product.id, product.name,
-                        tier.code, tier.name, policy.policy_no if policy else None, earlier)
+        policy = session.get(Policy, policy_id) if policy_id is not None else None
+        if policy is not None:
+            earlier = usage_of(session, policy.id)
+            circumstances = claim_terms.circumstances(session, policy, codes,
+                                                      request.treated_on, prior)
+        else:
+            earlier = YearToDate()
+            circumstances = payout.Circumstances(
+                codes, prior, starts_on, request.treated_on,
+                claim_terms.first_enrollment(session, subject.person_id, product, starts_on))
+        return Estimate(payout.calculate(rules, bill, earlier, circumstances), product.id,
+                        product.name, tier.code, tier.name,
+                        policy.policy_no if policy else None, earlier)
 
 
 def _policy_to_estimate(session: Session, person_id: int, policy_no: str | None,
@@ -741,9 +790,14 @@ def staff_claim(c: Container, actor: Actor, number: str) -> ClaimDetails:
     """A claim for review: an open claim comes with the breakdown approval would give now."""
     with c.db.read() as session:
         claim = _find(session, number)
+        require_access(c, session, actor, Action.REVIEW_CLAIMS, claim.insured_person_id,
+                       object_type="claim", object_id=number)
+    prior = claim_terms.prior_for_claim(c, number)  # the registry, outside any transaction
+    with c.db.read() as session:
+        claim = _find(session, number)
         decision = require_access(c, session, actor, Action.REVIEW_CLAIMS,
                                   claim.insured_person_id, object_type="claim", object_id=number)
-        details = _details(session, claim, c.clock.today(), preview=True)
+        details = _details(session, claim, c.clock.today(), preview=True, prior=prior)
     audit.record_now(c.db, c.clock, AuditEntry(
         action="claim.review_view", actor=AuditActor(actor.account_id, actor.role.value),
         subject_person_id=claim.insured_person_id, grant_id=decision.grant_id,
@@ -771,6 +825,7 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
                        object_type="claim", object_id=number)
         policy_id, person_id = claim.policy_id, claim.insured_person_id
     phone = claimant_phone(c, person_id)
+    prior = claim_terms.prior_for_claim(c, number)  # the registry, outside any transaction
     by = EventActor.of(actor)
     now = c.clock.now()
     with c.db.transaction() as session:
@@ -796,8 +851,9 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
                            code="paid_by_payout_run")
         step, breakdown = ApprovalStep.FINAL, None
         if final is ClaimStatus.APPROVED:
-            breakdown = payout.calculate(rules_for(session, claim.product_id, claim.tier_code),
-                                         _claim_bill(claim), usage_of(session, policy_id))
+            policy = session.get(Policy, policy_id)
+            assert policy is not None
+            breakdown = _compute(session, claim, policy, prior)
             step = _approval_step(session, claim, actor, breakdown.total_fen)
             if step.refusal is not None:
                 raise Conflict(step.refusal, code=f"contested_{step.value}")
@@ -834,7 +890,8 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
                             if final is ClaimStatus.SUPPLEMENT_REQUESTED else {})},
             ))
     with c.db.read() as session:
-        return _details(session, _find(session, number), c.clock.today(), preview=True)
+        return _details(session, _find(session, number), c.clock.today(), preview=True,
+                        prior=prior)
 
 
 def _has_payee(session: Session, claim_id: int) -> bool:

@@ -3,7 +3,7 @@ the timeline, masked names and ID numbers, amounts in fen."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -13,7 +13,7 @@ from huiminbao.claims.domain import OPEN_STATUSES, Channel, ClaimStatus
 from huiminbao.claims.kinds import ClaimKind, Clock
 from huiminbao.claims.models import Claim, ClaimEvent, ClaimPayee, ClaimPayout
 from huiminbao.claims.payees import PayeeKind, mask_card
-from huiminbao.claims.payout import Breakdown, CategoryPayout, ratio_label
+from huiminbao.claims.payout import Breakdown, CategoryPayout, normalize_code, ratio_label
 from huiminbao.core.masking import mask_id_number, mask_name
 from huiminbao.identity.models import Person
 
@@ -40,6 +40,10 @@ def line_view(line: CategoryPayout) -> dict[str, Any]:
         "computed_fen": line.computed_fen,
         "payout_fen": line.payout_fen,
         "capped": line.capped,
+        "basis": line.basis.value,
+        "note": line.note,
+        "segments": [{"amount_fen": seg.amount_fen, "ratio_bp": seg.ratio_bp,
+                      "paid_fen": seg.paid_fen} for seg in line.segments],
         "items": [_item(i.code, i.name, i.amount_fen) for i in line.items],
         "text": line.describe(),
     }
@@ -165,21 +169,33 @@ class ClaimExtras:
     clock: Clock | None = None
 
 
+def _claim_item(code: str, name: str, amount_fen: int, category: str | None,
+                reason: str | None, listed: Mapping[str, str]) -> dict[str, Any]:
+    """An item with its category: as computed, or (not computed yet) as the product's lists
+    say, so a listed 特药 shows 特定药品费用 before review."""
+    if category is None and reason is None:
+        category = listed.get(normalize_code(code))
+    return {**_item(code, name, amount_fen), "category": category,
+            "category_label": BenefitCategory(category).label if category else None,
+            "reason": reason}
+
+
 def claim_detail_view(claim: Claim, *, policy_no: str, product_name: str, tier_name: str,
                       insured: Person, breakdown: Breakdown | None, preview: bool,
                       document_url: Callable[[int], str], for_staff: bool = False,
                       first_approval_insurer: str | None = None,
-                      extras: ClaimExtras | None = None) -> dict[str, Any]:
+                      extras: ClaimExtras | None = None,
+                      listed: Mapping[str, str] | None = None) -> dict[str, Any]:
     extras = extras or ClaimExtras()
     view = claim_summary_view(claim, policy_no, product_name, insured, extras.today)
+    listed = listed or {}
     view.update({
         "tier": claim.tier_code,
         "tier_name": tier_name,
         "insured_id_number": mask_id_number(insured.id_number),
         "in_policy_self_pay_fen": claim.in_policy_self_pay_fen,
-        "items": [{**_item(i.code, i.name, i.amount_fen), "category": i.category,
-                   "category_label": BenefitCategory(i.category).label if i.category else None,
-                   "reason": i.reason} for i in claim.items],
+        "items": [_claim_item(i.code, i.name, i.amount_fen, i.category, i.reason, listed)
+                  for i in claim.items],
         "breakdown": breakdown_view(breakdown) if breakdown is not None else None,
         "breakdown_is_estimate": preview,
         "reject_reason": claim.reject_reason,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from huiminbao.catalog.schemas import BenefitSchema, PreExistingSchema, TermsSchema
 from huiminbao.core.inputs import Id
 from huiminbao.core.responses import ResponseSchema
 from huiminbao.enrollment.domain import PaymentMethod
@@ -150,6 +151,13 @@ class PolicyView(ResponseSchema):
     verify_url = fields.String()
     qr_url = fields.String()
     notice = fields.String()
+    # The e-policy's own cover, whatever the catalog shows today: the tier's benefits, the
+    # terms the holder agreed to (the order's version), the product's claim terms.
+    benefits = fields.List(fields.Nested(BenefitSchema))
+    terms = fields.Nested(TermsSchema, allow_none=True, metadata={
+        "description": "the terms version agreed when the policy was bought"})
+    deductible_mode = fields.String(metadata={"description": "per_category | shared"})
+    pre_existing = fields.List(fields.Nested(PreExistingSchema))
 
 
 class PolicyListSchema(ResponseSchema):

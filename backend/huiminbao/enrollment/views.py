@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from huiminbao.catalog.schemas import pre_existing_view
 from huiminbao.core.clock import Clock
 from huiminbao.core.masking import mask_id_number, mask_name, mask_phone
 from huiminbao.enrollment.domain import OrderStatus, PaymentMethod, PolicyStatus, cancel_refusal
@@ -95,9 +96,15 @@ def policy_view(details: PolicyDetails, clock: Clock, verify_url: str, qr_url: s
     policy, product = details.policy, details.product
     status = PolicyStatus(policy.status)
     tier = product.tier(policy.tier_code)
+    agreed = next((t for t in product.terms if t.version == details.order.terms_version),
+                  product.current_terms)
     terms = product.current_terms
     refund = details.refund
     return {
+        "benefits": list(tier.benefits) if tier else [],
+        "terms": agreed,
+        "deductible_mode": product.deductible_mode,
+        "pre_existing": pre_existing_view(product),
         "policy_no": policy.policy_no,
         "status": status.value,
         "status_label": status.label,

@@ -31,6 +31,7 @@ LOGIN_REQUIRED = "请先登录"
 # other endpoint that takes input is asked for a login before its input is validated.
 PUBLIC_WITH_INPUT: frozenset[tuple[str, str]] = frozenset({
     ("catalog.Products", "GET"),
+    ("claims.ProductSpecialDrugs", "GET"),  # residents search the 特药 list before enrolling
     ("identity.SendCode", "POST"),
     ("identity.Login", "POST"),
     ("claims.Settlements", "POST"),  # hospitals: signed requests (hospital_signed runs first)

@@ -88,6 +88,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("catalog.ProductDetail", "GET"): PUBLIC,
     ("claims.ProductClaimItems", "GET"): PUBLIC,
     ("claims.ProductClaimKinds", "GET"): PUBLIC,
+    ("claims.ProductSpecialDrugs", "GET"): PUBLIC,
     ("disclosure.DisclosedProducts", "GET"): PUBLIC,
     ("disclosure.ProductDisclosure", "GET"): PUBLIC,
     ("disclosure.ProductDisclosureCsv", "GET"): PUBLIC,

@@ -112,9 +112,10 @@ def test_clone_next_year_edit_publish_and_it_opens_with_its_window(
     names = [p["name"] for p in client.get("/api/v1/products").get_json()["items"]]
     assert "西湖益联保（2028版）" not in names
     clock.travel_to(datetime(2027, 11, 15, 0, 30, tzinfo=UTC))  # 08:30 in Hangzhou
-    open_now = client.get("/api/v1/products").get_json()["items"]
-    assert [p["name"] for p in open_now] == ["西湖益联保（2028版）"]
-    assert open_now[0]["enrollment"]["is_open"] is True
+    # The 2027 product stays listed for its coverage year, its window closed; the newest first.
+    listed = client.get("/api/v1/products").get_json()["items"]
+    assert [(p["name"], p["enrollment"]["is_open"]) for p in listed] == [
+        ("西湖益联保（2028版）", True), (source["name"], False)]
     assert client.put(f"/api/v1/admin/products/{draft['id']}", json=body,
                       headers=staff.bearer).status_code in {401, 409}
 
