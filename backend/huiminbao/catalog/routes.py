@@ -19,7 +19,7 @@ from huiminbao.catalog.schemas import (
     product_view,
 )
 from huiminbao.core.container import container
-from huiminbao.identity.auth import require_role
+from huiminbao.identity.auth import current_actor, staff_only
 from huiminbao.identity.domain import Role
 
 blp = Blueprint("catalog", __name__, url_prefix="/api/v1", description="产品目录")
@@ -47,25 +47,26 @@ class ProductDetail(MethodView):
         return product_view(services.get_product(wired.db, product_id), wired.clock.today())
 
 
-def _administrator() -> AuditActor:
-    actor = require_role(Role.ADMIN)
+def _caller() -> AuditActor:
+    actor = current_actor()
     return AuditActor(actor.account_id, actor.role.value)
 
 
 @blp.route("/admin/products")
 class AdminProducts(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.arguments(ProductQuerySchema, location="query")
     @blp.response(200, ProductListSchema)
     @blp.alt_response(401, description="Not signed in")
     @blp.alt_response(403, description="Not an administrator")
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """All products, drafts included, newest first (administrators)."""
-        _administrator()
         wired = container()
         today = wired.clock.today()
         products = services.all_products(wired.db, query["city_code"])
         return {"items": [product_view(product, today) for product in products]}
 
+    @staff_only(Role.ADMIN)
     @blp.arguments(ProductDraftSchema)
     @blp.response(201, ProductSchema)
     @blp.alt_response(401, description="Not signed in")
@@ -83,7 +84,7 @@ class AdminProducts(MethodView):
         (002 二(一), 003 二(一)); terms that say it is commercial insurance, not basic
         insurance (002 四(二)). Nothing is stored when any rule fails.
         """
-        by = _administrator()
+        by = _caller()
         wired = container()
         product = services.create_product(wired, by, draft)
         return product_view(product, wired.clock.today())
@@ -91,18 +92,19 @@ class AdminProducts(MethodView):
 
 @blp.route("/admin/products/<int:product_id>")
 class AdminProductDetail(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.response(200, ProductSchema)
     @blp.alt_response(401, description="Not signed in")
     @blp.alt_response(403, description="Not an administrator")
     def get(self, product_id: int) -> dict[str, Any]:
         """One product in any status (administrators)."""
-        _administrator()
         wired = container()
         return product_view(services.get_any_product(wired.db, product_id), wired.clock.today())
 
 
 @blp.route("/admin/products/<int:product_id>/publish")
 class PublishProduct(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.response(200, ProductSchema)
     @blp.alt_response(401, description="Not signed in")
     @blp.alt_response(403, description="Not an administrator")
@@ -110,7 +112,7 @@ class PublishProduct(MethodView):
     @blp.alt_response(422, description="The city already has a published product that year")
     def post(self, product_id: int) -> dict[str, Any]:
         """Publish a draft product (administrators)."""
-        by = _administrator()
+        by = _caller()
         wired = container()
         product = services.publish_product(wired, by, product_id)
         return product_view(product, wired.clock.today())

@@ -34,7 +34,7 @@ from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
 from huiminbao.core.ratelimit import limiter
 from huiminbao.identity.access import acts_for, subject_for
-from huiminbao.identity.auth import Actor, account_or_address, current_actor, require_role
+from huiminbao.identity.auth import account_or_address, current_actor, staff_only
 from huiminbao.identity.domain import Action, Role
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,14 +51,6 @@ SIGNED_HEADERS = [{"in": "header", "name": name, "required": True, "schema": {"t
 
 def _account_owner() -> str:
     return f"account:{current_actor().account_id}"
-
-
-def _staff() -> Actor:
-    return require_role(Role.INSURER_STAFF, Role.ADMIN)
-
-
-def _staff_owner() -> str:
-    return f"account:{_staff().account_id}"
 
 
 def _items(body: dict[str, Any]) -> list[services.ItemInput]:
@@ -88,7 +80,7 @@ def _resume_submission(resource: str, _rerun: Callable[[], Any]) -> Any:
 
 def _resume_decision(resource: str, _rerun: Callable[[], Any]) -> Any:
     """A retry whose first attempt died after its decision was written: the claim as it is."""
-    details = services.staff_claim(container(), _staff(), resource.removeprefix("claim:"))
+    details = services.staff_claim(container(), current_actor(), resource.removeprefix("claim:"))
     return _detail(details, for_staff=True)
 
 
@@ -258,13 +250,13 @@ class Settlements(MethodView):
 
 @admin_blp.route("/claims")
 class AdminClaims(MethodView):
+    @staff_only(Role.INSURER_STAFF, Role.ADMIN)
     @admin_blp.arguments(ClaimQueueQuerySchema, location="query")
     @admin_blp.response(200, ClaimListView)
     @admin_blp.alt_response(401, description="Not signed in")
     @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """The review queue, oldest first (default: submitted and under review)."""
-        _staff()
         statuses = [ClaimStatus(s) for s in query["status"]] if query["status"] else [
             ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW]
         return {"items": [claim_summary_view(s.claim, s.policy_no, s.product_name, s.insured)
@@ -273,28 +265,30 @@ class AdminClaims(MethodView):
 
 @admin_blp.route("/claims/<string:claim_no>")
 class AdminClaimDetail(MethodView):
+    @staff_only(Role.INSURER_STAFF, Role.ADMIN)
     @admin_blp.response(200, ClaimDetailView)
     @admin_blp.alt_response(401, description="Not signed in")
     @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
     def get(self, claim_no: str) -> dict[str, Any]:
         """A claim for review with its documents; an open claim comes with the breakdown that
         approving it now would give (``breakdown_is_estimate``)."""
-        return _detail(services.staff_claim(container(), _staff(), claim_no), for_staff=True)
+        return _detail(services.staff_claim(container(), current_actor(), claim_no), for_staff=True)
 
 
 @admin_blp.route("/claims/<string:claim_no>/decision")
 class AdminClaimDecision(MethodView):
+    @staff_only(Role.INSURER_STAFF, Role.ADMIN)
     @admin_blp.arguments(ClaimDecisionSchema)
     @admin_blp.response(200, ClaimDetailView)
     @admin_blp.alt_response(401, description="Not signed in")
     @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
     @admin_blp.alt_response(409, description="Not allowed in the claim's current status")
     @admin_blp.doc(parameters=IDEMPOTENCY_HEADER)
-    @idempotent(_staff_owner, resume=_resume_decision)
+    @idempotent(_account_owner, resume=_resume_decision)
     def post(self, body: dict[str, Any], claim_no: str) -> Any:
         """Decide: start_review, approve (computes the payout now, in approval order), reject
         or request_supplement (a message to the claimant is required), mark_paid (books the
         payout)."""
-        details = services.decide(container(), _staff(), claim_no, Decision(body["decision"]),
-                                  body["message"])
+        details = services.decide(container(), current_actor(), claim_no,
+                                  Decision(body["decision"]), body["message"])
         return _detail(details, for_staff=True)

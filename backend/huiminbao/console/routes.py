@@ -60,7 +60,7 @@ from huiminbao.core.idempotency import idempotent
 from huiminbao.enrollment import reconcile, services
 from huiminbao.enrollment.domain import PaymentMethod
 from huiminbao.identity import sms_worker
-from huiminbao.identity.auth import Actor, current_actor, require_role
+from huiminbao.identity.auth import Actor, current_actor, staff_only
 from huiminbao.identity.domain import Role
 from huiminbao.identity.sms_domain import SmsStatus
 
@@ -71,22 +71,12 @@ _IDEMPOTENCY_HEADER = [{"in": "header", "name": "Idempotency-Key", "required": T
                         "schema": {"type": "string"}}]
 
 
-def _administrator() -> Actor:
-    return require_role(Role.ADMIN)
-
-
 def _by(actor: Actor) -> AuditActor:
     return AuditActor(actor.account_id, actor.role.value)
 
 
-def _admin_owner() -> str:
-    return f"account:{_administrator().account_id}"
-
-
-def _counter_owner() -> str:
-    actor = current_actor()
-    counter.require_counter_staff(actor)  # refused before any idempotency record is made
-    return f"account:{actor.account_id}"
+def _account_owner() -> str:
+    return f"account:{current_actor().account_id}"
 
 
 def _read(upload: FileStorage, header: tuple[str, ...], max_rows: int) -> Any:
@@ -98,6 +88,7 @@ def _read(upload: FileStorage, header: tuple[str, ...], max_rows: int) -> Any:
 
 @blp.route("/admin/products/<int:product_id>/clone")
 class CloneProduct(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.arguments(CloneInSchema)
     @blp.response(201, ProductSchema)
     @blp.alt_response(422, description="The copy breaks a rule (`invalid_product`, all at once)")
@@ -105,7 +96,7 @@ class CloneProduct(MethodView):
         """Next year's product from this one, as a draft: tiers, benefits, terms (version
         `<year>.1`), subsidy settings, eligibility, item lists and complaint deadline copied;
         the new window and coverage; a new code. Validated like `POST /admin/products`."""
-        actor = _administrator()
+        actor = current_actor()
         c = container()
         request = products.CloneRequest(
             year=body["year"],
@@ -119,6 +110,7 @@ class CloneProduct(MethodView):
 
 @blp.route("/admin/products/<int:product_id>")
 class EditDraftProduct(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.arguments(ProductDraftSchema)
     @blp.response(200, ProductSchema)
     @blp.alt_response(409, description="Not a draft (published products are not edited)")
@@ -126,7 +118,7 @@ class EditDraftProduct(MethodView):
     def put(self, draft: ProductDraft, product_id: int) -> dict[str, Any]:
         """Replace a draft product's configuration (administrators); `status` must stay
         `draft` — publishing is `POST /admin/products/{id}/publish`."""
-        actor = _administrator()
+        actor = current_actor()
         c = container()
         product = products.update_draft(c, _by(actor), product_id, draft)
         return product_view(product, c.clock.today())
@@ -137,14 +129,15 @@ class EditDraftProduct(MethodView):
 
 @blp.route("/admin/products/<int:product_id>/insurers")
 class ProductCoinsurers(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.response(200, CoinsuranceSchema)
     @blp.alt_response(404, description="No such product")
     def get(self, product_id: int) -> dict[str, Any]:
         """The product's co-insurance group (administrators): each insurer, its share in basis
         points and the lead; the amount above which a claim needs a second insurer."""
-        _administrator()
         return coinsurance_view(coinsurers.coinsurance(container(), product_id))
 
+    @staff_only(Role.ADMIN)
     @blp.arguments(CoinsuranceInSchema)
     @blp.response(200, CoinsuranceSchema)
     @blp.alt_response(404, description="No such product")
@@ -156,7 +149,7 @@ class ProductCoinsurers(MethodView):
         """Replace the co-insurance group (administrators; audited). Premiums, refunds and
         claim payouts are then split in the ledger by these shares, the rounding remainder to
         the lead. Shares cannot change once money has been split by them."""
-        actor = _administrator()
+        actor = current_actor()
         shares = [Share(item["insurer"], item["share_bp"], item["lead"])
                   for item in body["insurers"]]
         return coinsurance_view(coinsurers.set_coinsurance(
@@ -165,13 +158,14 @@ class ProductCoinsurers(MethodView):
 
 @blp.route("/admin/products/<int:product_id>/surplus")
 class ProductSurplus(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.response(200, SurplusSchema)
     @blp.alt_response(404, description="No such product")
     def get(self, product_id: int) -> dict[str, Any]:
         """The product's target payout ratio and recorded use of last year's surplus."""
-        _administrator()
         return _surplus_view(coinsurers.surplus_setting(container(), product_id))
 
+    @staff_only(Role.ADMIN)
     @blp.arguments(SurplusSchema)
     @blp.response(200, SurplusSchema)
     @blp.alt_response(404, description="No such product")
@@ -180,7 +174,7 @@ class ProductSurplus(MethodView):
         payout ratio and the surplus against it, from the ledger) and how it uses the previous
         year's surplus: an amount and a note, published on its disclosure page (002 三(五);
         administrators; audited)."""
-        actor = _administrator()
+        actor = current_actor()
         saved = coinsurers.set_surplus(container(), _by(actor), product_id,
                                        body["target_payout_ratio_bp"], body["surplus_used_fen"],
                                        body["surplus_use_note"])
@@ -195,19 +189,21 @@ def _surplus_view(saved: coinsurers.SurplusSetting) -> dict[str, Any]:
 
 @blp.route("/admin/insurer-staff/<int:account_id>")
 class InsurerStaffMember(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.arguments(StaffInsurerInSchema)
     @blp.response(200, StaffInsurerSchema)
     @blp.alt_response(404, description="No such insurer-staff account")
     def put(self, body: dict[str, Any], account_id: int) -> dict[str, Any]:
         """Which insurer an insurer-staff account works for (administrators; audited): it
         reads that insurer's statements and counts as that insurer in contested claims."""
-        actor = _administrator()
+        actor = current_actor()
         insurer = coinsurers.assign_staff(container(), _by(actor), account_id, body["insurer"])
         return {"account_id": account_id, "insurer": insurer}
 
 
 @blp.route("/admin/products/<int:product_id>/statement")
 class InsurerStatement(MethodView):
+    @staff_only(Role.INSURER_STAFF, Role.ADMIN)
     @blp.arguments(StatementQuerySchema, location="query")
     @blp.response(200, StatementSchema)
     @blp.alt_response(200, description="`format=csv`: text/csv (UTF-8 with BOM)")
@@ -218,7 +214,7 @@ class InsurerStatement(MethodView):
         """An insurer's statement for a period (administrators; insurer staff: their own
         insurer only; audited): every premium, refund and claim payout booked on its ledger
         accounts, with totals and the net. `format=csv` downloads it."""
-        actor = require_role(Role.ADMIN, Role.INSURER_STAFF)
+        actor = current_actor()
         found = coinsurers.statement(container(), actor, product_id, query["insurer"],
                                      query["starts_on"], query["ends_on"])
         if query["format"] != "csv":
@@ -238,6 +234,7 @@ class InsurerStatement(MethodView):
 
 @blp.route("/admin/enrollments/bulk")
 class EmployerBulkEnrollment(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.arguments(BulkFormSchema, location="form")
     @blp.arguments(CsvUploadSchema, location="files")
     @blp.doc(requestBody=multipart_body(BulkUploadSchema))
@@ -245,13 +242,13 @@ class EmployerBulkEnrollment(MethodView):
     @blp.alt_response(200, schema=BatchView,
                       description="This very file was uploaded before: its report, `replayed`")
     @blp.doc(parameters=_IDEMPOTENCY_HEADER)
-    @idempotent_upload(_admin_owner)
+    @idempotent_upload(_account_owner)
     def post(self, form: dict[str, Any], files: dict[str, Any]) -> Any:
         """Employer group enrollment: a CSV `id_number,name,tier` (header on line 1). Each row
         is checked (ID checksum, name as registered, this city and active, tier, duplicates)
         and enrolled paid by the employer (ledger `employer:<code>`); failed rows are listed
         with their line and a Chinese reason. The same file again enrolls nobody."""
-        actor = _administrator()
+        actor = current_actor()
         c = container()
         upload = bulk.EmployerUpload(form["employer_code"], form["employer_name"],
                                      form["product_id"],
@@ -262,10 +259,10 @@ class EmployerBulkEnrollment(MethodView):
 
 @blp.route("/admin/enrollments/bulk/<string:batch_no>")
 class EmployerBatchDetail(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.response(200, BatchView)
     def get(self, batch_no: str) -> dict[str, Any]:
         """An earlier upload's report."""
-        _administrator()
         return batch_view(bulk.find_report(container(), batch_no))
 
 
@@ -274,18 +271,19 @@ class EmployerBatchDetail(MethodView):
 
 @blp.route("/admin/subsidy-roster")
 class SubsidyRoster(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.arguments(RosterFormSchema, location="form")
     @blp.arguments(CsvUploadSchema, location="files")
     @blp.doc(requestBody=multipart_body(RosterUploadSchema))
     @blp.response(201, RosterView)
     @blp.doc(parameters=_IDEMPOTENCY_HEADER)
-    @idempotent_upload(_admin_owner)
+    @idempotent_upload(_account_owner)
     def post(self, form: dict[str, Any], files: dict[str, Any]) -> Any:
         """Import the year's assistance list (CSV `id_number,name,category`: tekun/特困,
         dibao/低保, dibian/低边, disabled/残疾人员) and enroll each person with the subsidy
         fund in the subsidized tier; one subsidy per person per year. The report lists every
         row: enrolled, skipped (already subsidized or insured) or failed, with the reason."""
-        actor = _administrator()
+        actor = current_actor()
         c = container()
         report = roster.import_roster(c, actor, form["product_id"],
                                       _read(files["file"], roster.HEADER, roster.MAX_ROWS))
@@ -305,18 +303,18 @@ def _resume_counter(resource: str, rerun: Callable[[], Any]) -> Any:
 
 @blp.route("/counter/enrollments")
 class CounterEnrollments(MethodView):
+    @staff_only(Role.COUNTER_STAFF, Role.ADMIN)
     @blp.arguments(CounterInSchema)
     @blp.response(201, CounterView)
     @blp.alt_response(403, description="Not counter staff (or an administrator)")
     @blp.doc(parameters=_IDEMPOTENCY_HEADER)
-    @idempotent(_counter_owner, resume=_resume_counter)
+    @idempotent(_account_owner, resume=_resume_counter)
     def post(self, body: dict[str, Any]) -> Any:
         """Counter-assisted enrollment of a walk-in resident (counter staff): the identity
         document checked, the premium taken in cash (`counter_cash`, with the receipt number)
         or a subsidized enrollment. Recorded as channel `counter`, the staff member in the
         audit log."""
         actor = current_actor()
-        counter.require_counter_staff(actor)
         evidence = body["evidence"]
         request = counter.CounterRequest(
             id_number=body["id_number"], name=body["name"], tier=body["tier"],
@@ -329,6 +327,7 @@ class CounterEnrollments(MethodView):
 
 @blp.route("/counter/identity-checks")
 class CounterIdentityChecks(MethodView):
+    @staff_only(Role.COUNTER_STAFF, Role.ADMIN)
     @blp.arguments(CounterIdentityInSchema)
     @blp.response(200, CounterIdentityView)
     @blp.alt_response(403, description="Not counter staff (or an administrator)")
@@ -338,7 +337,6 @@ class CounterIdentityChecks(MethodView):
         member recorded on the account and in the audit log. Ends an unverified binding of the
         same person on another account (both phones are texted); a verified one stays."""
         actor = current_actor()
-        counter.require_counter_staff(actor)
         evidence = body["evidence"]
         result = counter.verify_identity(
             container(), actor, body["phone"], body["name"], body["id_number"],
@@ -355,6 +353,7 @@ class CounterIdentityChecks(MethodView):
 
 @blp.route("/admin/reconcile-runs")
 class ReconcileRuns(MethodView):
+    @staff_only(Role.INSURER_STAFF, Role.ADMIN)
     @blp.arguments(ReconcileRunQuerySchema, location="query")
     @blp.response(200, ReconcileRunListSchema)
     @blp.alt_response(403, description="Not an administrator or insurer staff")
@@ -362,7 +361,6 @@ class ReconcileRuns(MethodView):
         """The latest runs of `huiminbao reconcile` (administrators, insurer staff), newest
         first: what each settled and healed, and every inconsistency it found. A scheduled job
         runs it every few minutes; `latest_ok` is null until it has run once."""
-        require_role(Role.ADMIN, Role.INSURER_STAFF)
         return reconcile_runs_view(reconcile.latest_runs(container(), query["limit"]))
 
 
@@ -371,6 +369,7 @@ class ReconcileRuns(MethodView):
 
 @blp.route("/admin/sms")
 class SmsOutbox(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.arguments(SmsOutboxQuerySchema, location="query")
     @blp.response(200, SmsOutboxSchema)
     @blp.alt_response(403, description="Not an administrator")
@@ -378,7 +377,6 @@ class SmsOutbox(MethodView):
         """The latest texts (administrators), newest first: template, state (queued, sending,
         sent, failed and waiting for a retry, given up), attempts, the provider's message id
         and the last error; phones masked, never the text (it may hold a one-time code)."""
-        _administrator()
         status = SmsStatus(query["status"]) if query["status"] else None
         return sms_outbox_view(sms_worker.recent_messages(
             container(), limit=query["limit"], status=status))

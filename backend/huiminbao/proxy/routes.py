@@ -14,7 +14,8 @@ from huiminbao.core.errors import InvalidInput
 from huiminbao.core.ratelimit import limiter
 from huiminbao.core.requests import public_root
 from huiminbao.enrollment.policies import qr_png
-from huiminbao.identity.auth import account_or_address, current_actor
+from huiminbao.identity.auth import account_or_address, current_actor, staff_only
+from huiminbao.identity.domain import Role
 from huiminbao.proxy import services
 from huiminbao.proxy.domain import ConfirmMethod
 from huiminbao.proxy.schemas import (
@@ -188,6 +189,7 @@ class Confirmations(MethodView):
 
 @blp.route("/admin/proxy/grants")
 class StaffGrants(MethodView):
+    @staff_only(Role.COUNTER_STAFF, Role.ADMIN)
     @blp.arguments(StaffGrantQuerySchema, location="query")
     @blp.response(200, StaffGrantListView)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
