@@ -11,6 +11,7 @@ from urllib.parse import quote
 from flask import Response, g, jsonify, make_response, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
 
 from huiminbao.claims import clients, services, settlement
 from huiminbao.claims.domain import ClaimStatus, Decision
@@ -32,6 +33,7 @@ from huiminbao.claims.signing import CLIENT_ID_HEADER, SIGNATURE_HEADER, TIMESTA
 from huiminbao.claims.views import breakdown_view, claim_detail_view, claim_summary_view
 from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
+from huiminbao.core.pagination import page_items, window_of
 from huiminbao.core.ratelimit import limiter
 from huiminbao.identity.access import acts_for, subject_for
 from huiminbao.identity.auth import account_or_address, current_actor, staff_only
@@ -255,12 +257,16 @@ class AdminClaims(MethodView):
     @admin_blp.response(200, ClaimListView)
     @admin_blp.alt_response(401, description="Not signed in")
     @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
-        """The review queue, oldest first (default: submitted and under review)."""
+    @admin_blp.paginate(page_size=50, max_page_size=200)
+    def get(self, query: dict[str, Any],
+            pagination_parameters: PaginationParameters) -> dict[str, Any]:
+        """The review queue, oldest first (default: submitted and under review), a page at a
+        time (`page`, `page_size`; totals in the `X-Pagination` header)."""
         statuses = [ClaimStatus(s) for s in query["status"]] if query["status"] else [
             ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW]
+        page = services.review_queue(container(), statuses, window_of(pagination_parameters))
         return {"items": [claim_summary_view(s.claim, s.policy_no, s.product_name, s.insured)
-                          for s in services.review_queue(container(), statuses)]}
+                          for s in page_items(pagination_parameters, page)]}
 
 
 @admin_blp.route("/claims/<string:claim_no>")

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
 from werkzeug.datastructures import FileStorage
 
 from huiminbao.audit.services import AuditActor
@@ -57,6 +58,7 @@ from huiminbao.console.views import (
 )
 from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
+from huiminbao.core.pagination import page_items, window_of
 from huiminbao.enrollment import reconcile, services
 from huiminbao.enrollment.domain import PaymentMethod
 from huiminbao.identity import sms_worker
@@ -373,10 +375,14 @@ class SmsOutbox(MethodView):
     @blp.arguments(SmsOutboxQuerySchema, location="query")
     @blp.response(200, SmsOutboxSchema)
     @blp.alt_response(403, description="Not an administrator")
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
-        """The latest texts (administrators), newest first: template, state (queued, sending,
-        sent, failed and waiting for a retry, given up), attempts, the provider's message id
-        and the last error; phones masked, never the text (it may hold a one-time code)."""
+    @blp.paginate(page_size=50, max_page_size=200)
+    def get(self, query: dict[str, Any],
+            pagination_parameters: PaginationParameters) -> dict[str, Any]:
+        """The texts (administrators), newest first, a page at a time (`page`, `page_size`;
+        totals in the `X-Pagination` header): template, state (queued, sending, sent, failed
+        and waiting for a retry, given up), attempts, the provider's message id and the last
+        error; phones masked, never the text (it may hold a one-time code)."""
         status = SmsStatus(query["status"]) if query["status"] else None
-        return sms_outbox_view(sms_worker.recent_messages(
-            container(), limit=query["limit"], status=status))
+        page = sms_worker.recent_messages(container(), window=window_of(pagination_parameters),
+                                          status=status)
+        return sms_outbox_view(page_items(pagination_parameters, page))

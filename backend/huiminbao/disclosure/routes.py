@@ -9,9 +9,11 @@ from urllib.parse import quote
 from flask import Response, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
 
 from huiminbao.audit.services import AuditActor
 from huiminbao.core.container import container
+from huiminbao.core.pagination import page_items, window_of
 from huiminbao.core.ratelimit import limiter
 from huiminbao.disclosure import complaints, services
 from huiminbao.disclosure.domain import ComplaintCategory, ComplaintStatus
@@ -184,14 +186,19 @@ class ComplaintQueue(MethodView):
     @blp.arguments(ComplaintQueueQuerySchema, location="query")
     @blp.response(200, ComplaintListSchema)
     @blp.alt_response(403, description="Not insurer staff or an administrator")
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+    @blp.paginate(page_size=50, max_page_size=200)
+    def get(self, query: dict[str, Any],
+            pagination_parameters: PaginationParameters) -> dict[str, Any]:
         """The complaint queue (insurer staff, administrators): unresolved first, by deadline;
-        `overdue` marks those past their deadline (the product's working days)."""
+        `overdue` marks those past their deadline (the product's working days). A page at a
+        time (`page`, `page_size`; totals in the `X-Pagination` header)."""
         c = container()
         status = ComplaintStatus(query["status"]) if query["status"] else None
         now = c.clock.now()
+        page = complaints.staff_queue(c, status, query["overdue"],
+                                      window_of(pagination_parameters))
         return {"items": [complaint_view(d, now)
-                          for d in complaints.staff_queue(c, status, query["overdue"])]}
+                          for d in page_items(pagination_parameters, page)]}
 
 
 @blp.route("/admin/complaints/<string:complaint_no>/replies")
