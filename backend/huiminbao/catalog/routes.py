@@ -18,7 +18,9 @@ from huiminbao.catalog.schemas import (
     ProductSchema,
     product_view,
 )
+from huiminbao.catalog.versions import product_version
 from huiminbao.core.container import container
+from huiminbao.core.etags import ETAG_HEADER, IF_MATCH, if_match, tagged
 from huiminbao.identity.auth import current_actor, staff_only
 from huiminbao.identity.domain import Role
 
@@ -93,13 +95,15 @@ class AdminProducts(MethodView):
 @blp.route("/admin/products/<int:product_id>")
 class AdminProductDetail(MethodView):
     @staff_only(Role.ADMIN)
-    @blp.response(200, ProductSchema)
+    @blp.response(200, ProductSchema, headers=ETAG_HEADER)
     @blp.alt_response(401, description="Not signed in")
     @blp.alt_response(403, description="Not an administrator")
-    def get(self, product_id: int) -> dict[str, Any]:
-        """One product in any status (administrators)."""
+    def get(self, product_id: int) -> Any:
+        """One product in any status (administrators), with its version as `ETag`: editing or
+        publishing it sends that back as `If-Match`."""
         wired = container()
-        return product_view(services.get_any_product(wired.db, product_id), wired.clock.today())
+        product = services.get_any_product(wired.db, product_id)
+        return tagged(product_view(product, wired.clock.today()), product_version(product))
 
 
 @blp.route("/admin/products/<int:product_id>/publish")
@@ -109,10 +113,14 @@ class PublishProduct(MethodView):
     @blp.alt_response(401, description="Not signed in")
     @blp.alt_response(403, description="Not an administrator")
     @blp.alt_response(409, description="The product is not a draft")
+    @blp.alt_response(412, description="`If-Match` names a version another administrator "
+                      "has since replaced")
     @blp.alt_response(422, description="The city already has a published product that year")
+    @blp.doc(parameters=[IF_MATCH])
     def post(self, product_id: int) -> dict[str, Any]:
-        """Publish a draft product (administrators)."""
+        """Publish a draft product (administrators); with `If-Match`, only the version the
+        administrator reviewed (the editor sends it)."""
         by = _caller()
         wired = container()
-        product = services.publish_product(wired, by, product_id)
+        product = services.publish_product(wired, by, product_id, if_match())
         return product_view(product, wired.clock.today())

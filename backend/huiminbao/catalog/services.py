@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -21,6 +21,7 @@ from huiminbao.catalog.domain import (
     validate_product,
 )
 from huiminbao.catalog.models import Benefit, Product, ProductInsurer, ProductTerms, Tier
+from huiminbao.catalog.versions import check_version
 from huiminbao.core.clock import Clock
 from huiminbao.core.container import Container
 from huiminbao.core.db import Database
@@ -192,8 +193,10 @@ def get_any_product(db: Database, product_id: int) -> Product:
     return product
 
 
-def publish_product(c: Container, by: AuditActor, product_id: int) -> Product:
-    """Publish a draft, unless the city already has a published product for that year."""
+def publish_product(c: Container, by: AuditActor, product_id: int,
+                    if_match: Collection[str] | None = None) -> Product:
+    """Publish a draft, unless the city already has a published product for that year; when
+    ``if_match`` is given, only the version the administrator reviewed (catalog/versions.py)."""
     with c.db.transaction() as session:
         product = session.scalars(
             select(Product).where(Product.id == product_id).options(*_WITH_DETAILS)
@@ -203,6 +206,7 @@ def publish_product(c: Container, by: AuditActor, product_id: int) -> Product:
             raise NotFound("未找到该产品")
         if product.status != ProductStatus.DRAFT.value:
             raise Conflict("只有草稿状态的产品可以发布", code="not_draft")
+        check_version(product, if_match)
         violations = _one_per_city_year(session, product.city_code, product.city_name,
                                         product.year, other_than=product.id)
         if violations:

@@ -18,6 +18,7 @@ from huiminbao.audit.services import AuditActor
 from huiminbao.catalog.coinsurance import Share
 from huiminbao.catalog.domain import CoveragePeriod, EnrollmentWindow, ProductDraft
 from huiminbao.catalog.schemas import ProductDraftSchema, ProductSchema, product_view
+from huiminbao.catalog.versions import product_version
 from huiminbao.console import bulk, coinsurers, counter, products, roster
 from huiminbao.console.csvfiles import read_csv
 from huiminbao.console.schemas import (
@@ -57,6 +58,7 @@ from huiminbao.console.views import (
     statement_view,
 )
 from huiminbao.core.container import container
+from huiminbao.core.etags import ETAG_HEADER, IF_MATCH, if_match, tagged
 from huiminbao.core.idempotency import idempotent
 from huiminbao.core.pagination import page_items, window_of
 from huiminbao.enrollment import reconcile, services
@@ -114,16 +116,22 @@ class CloneProduct(MethodView):
 class EditDraftProduct(MethodView):
     @staff_only(Role.ADMIN)
     @blp.arguments(ProductDraftSchema)
-    @blp.response(200, ProductSchema)
+    @blp.response(200, ProductSchema, headers=ETAG_HEADER)
     @blp.alt_response(409, description="Not a draft (published products are not edited)")
+    @blp.alt_response(412, description="Another administrator saved since this version was "
+                      "read: nothing is written; read it again")
     @blp.alt_response(422, description="The draft breaks a rule (`invalid_product`)")
-    def put(self, draft: ProductDraft, product_id: int) -> dict[str, Any]:
-        """Replace a draft product's configuration (administrators); `status` must stay
-        `draft` — publishing is `POST /admin/products/{id}/publish`."""
+    @blp.alt_response(428, description="No `If-Match`: a change must name the version it "
+                      "replaces")
+    @blp.doc(parameters=[{**IF_MATCH, "required": True}])
+    def put(self, draft: ProductDraft, product_id: int) -> Any:
+        """Replace a draft product's configuration (administrators), if it is still the
+        version read (`If-Match`: the `ETag` of `GET /admin/products/{id}`); `status` must stay
+        `draft` — publishing is `POST /admin/products/{id}/publish`. Answers the new `ETag`."""
         actor = current_actor()
         c = container()
-        product = products.update_draft(c, _by(actor), product_id, draft)
-        return product_view(product, c.clock.today())
+        product = products.update_draft(c, _by(actor), product_id, draft, if_match())
+        return tagged(product_view(product, c.clock.today()), product_version(product))
 
 
 # ---------------------------------------------------------------- co-insurers (共保体)
