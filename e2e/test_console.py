@@ -350,3 +350,4 @@ def test_a_product_cloned_for_next_year_publishes_and_opens_with_its_window(
                                          "WHERE status = 'published'"))
     assert published == 2
     assert not small_touch_targets(page, 44)
+
