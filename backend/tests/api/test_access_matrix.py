@@ -23,7 +23,7 @@ from sqlalchemy import select
 from huiminbao.app import create_app
 from huiminbao.audit.models import AuditEvent
 from huiminbao.core.container import Container
-from huiminbao.identity.auth import staff_roles
+from huiminbao.identity.auth import staff_roles, view_method
 from huiminbao.identity.domain import Action, Role
 from huiminbao.identity.services import create_staff
 
@@ -445,9 +445,8 @@ def test_a_new_route_nobody_classified_is_reported(wired: Container) -> None:
 
 
 def _view_method(app: Flask, endpoint: str, method: str) -> Any:
-    view = app.view_functions[endpoint]
-    view_class = getattr(view, "view_class", None)
-    return getattr(view_class, method.lower(), None) if view_class else view
+    with app.app_context():
+        return view_method(endpoint, method)
 
 
 def test_the_staff_roles_are_the_ones_the_views_declare(app: Flask) -> None:
