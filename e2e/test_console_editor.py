@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from e2e.support import LiveServer, assert_no_axe_violations
-from e2e.test_console import create_staff, demo_product, staff_log_in
+from e2e.test_console import open_products_as_admin
 
 pytestmark = pytest.mark.e2e
 
@@ -19,10 +19,7 @@ pytestmark = pytest.mark.e2e
 def test_an_edit_another_administrator_saved_first_is_not_overwritten(
     page: Page, base_url: str, live_server: LiveServer
 ) -> None:
-    source = demo_product(base_url)
-    create_staff(live_server, "13700000014", "admin", "管理员丁")
-    staff_log_in(page, base_url, "13700000014", "/admin/products.html")
-    row = page.locator(f"tr[data-product='{source['code']}']")
+    _, row = open_products_as_admin(page, base_url, live_server, "13700000014", "管理员丁")
     row.get_by_role("button", name=re.compile("复制为下一年度")).click()
     page.get_by_label("产品代码（选填）").fill(f"E2E-ETAG-{os.getpid()}")
     page.get_by_role("button", name="复制为草稿").click()

@@ -7,14 +7,14 @@ import secrets
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
@@ -129,29 +129,35 @@ def _database_url(url: str, database: str) -> str:
     return make_url(url).set(database=database).render_as_string(hide_password=False)
 
 
-def _drop_database(admin: Engine, name: str) -> None:
+@contextmanager
+def _fresh_database(prefix: str, template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database (a copy of ``template`` when given), dropped afterwards."""
+    admin = _admin_engine_or_fail(test_database_url())
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    # The default strategy (WAL_LOG) copies a template block by block, about a second here;
+    # FILE_COPY forces a checkpoint of the whole shared cluster first and took several.
+    copy = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+    try:
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
-    """A PostgreSQL database migrated once per session, dropped afterwards: every ``pg_url`` is
-    a copy of it (``CREATE DATABASE ... TEMPLATE``), which takes a fraction of a migration."""
-    base_url = test_database_url()
-    admin = _admin_engine_or_fail(base_url)
-    name = f"tmpl_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
+    """A PostgreSQL database migrated once per session: every ``pg_url`` is a copy of it
+    (``CREATE DATABASE ... TEMPLATE``), which takes a fraction of a migration."""
+    with _fresh_database("tmpl") as name:
         # NullPool: a template may have no open connection when it is copied.
-        migrate_engine = create_engine(_database_url(base_url, name), poolclass=NullPool)
+        migrate_engine = create_engine(_database_url(test_database_url(), name),
+                                       poolclass=NullPool)
         upgrade_engine(migrate_engine)
         migrate_engine.dispose()
         yield name
-    finally:
-        _drop_database(admin, name)
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -159,18 +165,8 @@ def pg_url(pg_template: str) -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for one test module (a copy of the session's
     template), dropped afterwards. Module scope: the module's tests share module-scoped
     fixtures on it (pools, running servers), each making its own unique data."""
-    base_url = test_database_url()
-    admin = _admin_engine_or_fail(base_url)
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        # The default strategy (WAL_LOG) copies block by block, about a second here; FILE_COPY
-        # forces a checkpoint of the whole shared cluster first and took several.
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
-    try:
-        yield _database_url(base_url, name)
-    finally:
-        _drop_database(admin, name)
-        admin.dispose()
+    with _fresh_database("t", pg_template) as name:
+        yield _database_url(test_database_url(), name)
 
 
 @pytest.fixture(scope="module")
