@@ -2,9 +2,11 @@
 // (POST /admin/products/{id}/clone); a draft edited (PUT /admin/products/{id}) and published
 // (POST /admin/products/{id}/publish); the complaint deadline (PUT …/complaint-settings); the
 // co-insurers and their shares (PUT …/insurers) and each insurer's statement (GET …/statement).
-// The server checks every rule and answers all violations at once, each under its field.
+// The server checks every rule and answers all violations at once, each under its field. The
+// editor reads the draft's version (ETag) when it opens and saves with If-Match: when another
+// administrator saved in between, nothing is written and the editor offers to reload (412).
 
-import { api } from "./api.js";
+import { api, requestWithHeaders } from "./api.js";
 import { confirmDialog } from "./dialog.js";
 import { h, replaceChildren } from "./dom.js";
 import { clearFieldError, clearFormAlert, setBusy, showApiError, showFormAlert, showStatus } from "./forms.js";
@@ -48,13 +50,14 @@ function openPanel(title, ...children) {
 }
 
 /** Submit a panel form: busy button, every field error under its field, the rest in the alert. */
-async function submitPanel({ form, button, busyText, fields, alertBox, send, done }) {
+async function submitPanel({ form, button, busyText, fields, alertBox, send, done, onError }) {
   clearFormAlert(alertBox);
   Object.values(fields).forEach(clearFieldError);
   setBusy(button, true, busyText);
   try {
     done(await send());
   } catch (error) {
+    if (onError?.(error)) return form;
     const first = showApiError(error, fields, alertBox);
     const rest = otherErrors(error, Object.keys(fields));
     if (rest.length) showFormAlert(alertBox, `${error.message}：${rest.join("；")}`);
@@ -108,7 +111,7 @@ function cloneForm(product) {
       send: () => api.post(`/admin/products/${product.id}/clone`, body),
       done: async (draft) => {
         await loadList(`已生成草稿“${draft.name}”（${draft.code}，${draft.year}年度），请检查后发布。`);
-        editForm(draft);
+        await openEditor(draft);
       },
     });
   });
@@ -202,7 +205,31 @@ function yuanToFen(text) {
   return error || fen === null ? -1 : fen;
 }
 
-function editForm(product) {
+/** Open the editor on the draft as it is now, with its version for If-Match. */
+async function openEditor(product) {
+  let answer;
+  try {
+    answer = await requestWithHeaders("GET", `/admin/products/${product.id}`);
+  } catch (error) {
+    showFormAlert(listStatus, error.message);
+    return;
+  }
+  editForm(answer.data, answer.headers.get("ETag"));
+}
+
+/** Another administrator saved first: say so, keep what was typed on screen, offer a reload. */
+function showStale(alertBox, product, error) {
+  const reload = h("button", { type: "button", class: "btn btn--small", "data-reload": "" },
+    "重新加载最新内容");
+  reload.addEventListener("click", () => openEditor(product));
+  replaceChildren(alertBox, h("div", { class: "form-alert form-alert--error", "data-stale": "" },
+    h("span", { class: "form-alert__icon", "aria-hidden": "true" }, "!"),
+    h("p", { class: "form-alert__text" },
+      `${error.message}。重新加载会显示对方保存的内容，您的修改需要重新填写。`), reload));
+  reload.focus();
+}
+
+function editForm(product, etag) {
   const parts = {
     name: field("edit-name", "产品名称", { type: "text", value: product.name, autocomplete: "off" }),
     code: field("edit-code", "产品代码", { type: "text", value: product.code, autocomplete: "off", spellcheck: "false" }),
@@ -250,10 +277,16 @@ function editForm(product) {
     body.pre_existing = parseConditions(fields.pre_existing.value);
     submitPanel({
       form, button, busyText: "正在保存…", fields, alertBox,
-      send: () => api.put(`/admin/products/${product.id}`, body),
-      done: async (saved) => {
+      send: () => requestWithHeaders("PUT", `/admin/products/${product.id}`, { body, ifMatch: etag }),
+      done: async ({ data: saved, headers }) => {
         await loadList(`草稿“${saved.name}”已保存，校验通过，可以发布。`);
-        editForm(saved);
+        editForm(saved, headers.get("ETag"));
+      },
+      onError: (error) => {
+        if (error.status !== 412 && error.status !== 428) return false;
+        showStale(alertBox, product, error);
+        loadList(); // the list shows what the other administrator saved
+        return true;
       },
     });
   });
@@ -494,7 +527,7 @@ function actions(product) {
   };
   return h("span", { class: "row-actions" },
     button("复制为下一年度", cloneForm, "btn--quiet"),
-    product.status === "draft" ? button("编辑", editForm, "btn--quiet") : null,
+    product.status === "draft" ? button("编辑", openEditor, "btn--quiet") : null,
     product.status === "draft" ? button("发布", publish, "btn--primary") : null,
     button("共保体", coinsurancePanel, "btn--quiet"),
     product.status !== "draft"

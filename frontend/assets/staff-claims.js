@@ -1,5 +1,6 @@
 // 理赔审核 (insurer staff): the queue, GET /admin/claims?status=…, oldest first, one tab per
-// status. Each claim links to staff/claim.html, where the decisions are made.
+// status, a page at a time ("加载更多"). Each claim links to staff/claim.html, where the decisions
+// are made.
 
 import { api, errorMessage } from "./api.js";
 import { newKey } from "./intent.js";
@@ -7,6 +8,7 @@ import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import { claimChip, formatInstant, STAFF_QUEUE_PATH, staffClaimPath, staffRefusal, stay } from "./claim-common.js";
 import { initPage, itemsOf, loadInto, showEmpty } from "./page.js";
+import { moreBoxAfter, pager, showMore } from "./paging.js";
 import { logout, rememberModeOnAccount } from "./session.js";
 
 export const VIEWS = [
@@ -38,10 +40,12 @@ function renderTabs() {
     }, v.label))));
 }
 
-function renderTable(items) {
+const PAGE_SIZE = 50;
+
+function renderTable(items, total) {
   replaceChildren(table,
     h("table", { class: "data-table" },
-      h("caption", { class: "visually-hidden" }, `${view.label}：${items.length} 件，最早提交的在前`),
+      h("caption", { class: "visually-hidden" }, `${view.label}：共 ${total} 件，最早提交的在前`),
       h("thead", {}, h("tr", {},
         ["理赔编号", "被保险人", "医院", "住院日期", "费用合计", "赔付金额", "状态", "提交时间"]
           .map((text) => h("th", { scope: "col" }, text)))),
@@ -59,18 +63,27 @@ function renderTable(items) {
         h("td", {}, formatInstant(claim.created_at)))))));
 }
 
+function renderPage(data, pages) {
+  const items = itemsOf(data);
+  renderTable(items, data.total);
+  showMore(moreBoxAfter(table), {
+    shown: items.length, total: data.total, more: data.more,
+    onMore: async () => renderPage(await pages.next(), pages),
+  });
+}
+
 function load() {
   const query = view.statuses.map((s) => `status=${encodeURIComponent(s)}`).join("&");
+  const pages = pager(`/admin/claims?${query}`, PAGE_SIZE);
   return loadInto({
-    box: stateBox, content: table, fetch: () => api.get(`/admin/claims?${query}`),
+    box: stateBox, content: table, fetch: () => pages.next(),
     onError: (error) => staffRefusal(stateBox, error),
     render: (data) => {
-      const items = itemsOf(data);
-      if (!items.length) {
+      if (!itemsOf(data).length) {
         showEmpty(stateBox, `没有“${view.label}”的理赔`, "新的理赔会按提交时间排在这里。");
         return false;
       }
-      renderTable(items);
+      renderPage(data, pages);
       return true;
     },
   });

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, select
@@ -32,6 +32,7 @@ from huiminbao.catalog.models import (
     ProductTerms,
     Tier,
 )
+from huiminbao.catalog.versions import check_version
 from huiminbao.core.clock import Clock
 from huiminbao.core.container import Container
 from huiminbao.core.db import Database
@@ -259,8 +260,10 @@ def get_any_product(db: Database, product_id: int) -> Product:
     return product
 
 
-def publish_product(c: Container, by: AuditActor, product_id: int) -> Product:
-    """Publish a draft, unless the city already has a published product for that year."""
+def publish_product(c: Container, by: AuditActor, product_id: int,
+                    if_match: Collection[str] | None = None) -> Product:
+    """Publish a draft, unless the city already has a published product for that year; when
+    ``if_match`` is given, only the version the administrator reviewed (catalog/versions.py)."""
     with c.db.transaction() as session:
         product = session.scalars(
             select(Product).where(Product.id == product_id).options(*_WITH_DETAILS)
@@ -270,6 +273,7 @@ def publish_product(c: Container, by: AuditActor, product_id: int) -> Product:
             raise NotFound("未找到该产品")
         if product.status != ProductStatus.DRAFT.value:
             raise Conflict("只有草稿状态的产品可以发布", code="not_draft")
+        check_version(product, if_match)
         # Every rule again (the city's floors may have changed since the draft was saved).
         violations = validate_product(draft_of(product), **city_rules(c))
         violations += _one_per_city_year(session, product.city_code, product.city_name,

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from flask import Response, g, jsonify, make_response, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
 
 from huiminbao.claims import clients, filing, payouts, services, settlement
 from huiminbao.claims import terms as claim_terms
@@ -48,9 +49,10 @@ from huiminbao.claims.views import (
 from huiminbao.core.container import container
 from huiminbao.core.errors import Busy
 from huiminbao.core.idempotency import idempotent
+from huiminbao.core.pagination import page_items, window_of
 from huiminbao.core.ratelimit import limiter
 from huiminbao.identity.access import acts_for, subject_for
-from huiminbao.identity.auth import Actor, account_or_address, current_actor, require_role
+from huiminbao.identity.auth import account_or_address, current_actor, staff_only
 from huiminbao.identity.domain import Action, Role
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -67,14 +69,6 @@ SIGNED_HEADERS = [{"in": "header", "name": name, "required": True, "schema": {"t
 
 def _account_owner() -> str:
     return f"account:{current_actor().account_id}"
-
-
-def _staff() -> Actor:
-    return require_role(Role.INSURER_STAFF, Role.ADMIN)
-
-
-def _staff_owner() -> str:
-    return f"account:{_staff().account_id}"
 
 
 def _items(body: dict[str, Any]) -> list[services.ItemInput]:
@@ -114,7 +108,7 @@ def _resume_submission(resource: str, _rerun: Callable[[], Any]) -> Any:
 
 def _resume_decision(resource: str, _rerun: Callable[[], Any]) -> Any:
     """A retry whose first attempt died after its decision was written: the claim as it is."""
-    details = services.staff_claim(container(), _staff(), resource.removeprefix("claim:"))
+    details = services.staff_claim(container(), current_actor(), resource.removeprefix("claim:"))
     return _detail(details, for_staff=True)
 
 
@@ -343,53 +337,61 @@ class Settlements(MethodView):
 
 @admin_blp.route("/claims")
 class AdminClaims(MethodView):
+    @staff_only(Role.INSURER_STAFF, Role.ADMIN)
     @admin_blp.arguments(ClaimQueueQuerySchema, location="query")
     @admin_blp.response(200, ClaimListView)
     @admin_blp.alt_response(401, description="Not signed in")
     @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
-        """The review queue, oldest first (default: submitted and under review)."""
-        _staff()
+    @admin_blp.paginate(page_size=50, max_page_size=200)
+    def get(self, query: dict[str, Any],
+            pagination_parameters: PaginationParameters) -> dict[str, Any]:
+        """The review queue, oldest first (default: submitted and under review), a page at a
+        time (`page`, `page_size`; totals in the `X-Pagination` header)."""
         statuses = [ClaimStatus(s) for s in query["status"]] if query["status"] else [
             ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW]
         today = container().clock.today()
+        page = services.review_queue(container(), statuses, window_of(pagination_parameters))
         return {"items": [claim_summary_view(s.claim, s.policy_no, s.product_name, s.insured,
                                              today)
-                          for s in services.review_queue(container(), statuses)]}
+                          for s in page_items(pagination_parameters, page)]}
 
 
 @admin_blp.route("/claims/<string:claim_no>")
 class AdminClaimDetail(MethodView):
+    @staff_only(Role.INSURER_STAFF, Role.ADMIN)
     @admin_blp.response(200, ClaimDetailView)
     @admin_blp.alt_response(401, description="Not signed in")
     @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
     def get(self, claim_no: str) -> dict[str, Any]:
         """A claim for review with its documents; an open claim comes with the breakdown that
         approving it now would give (``breakdown_is_estimate``)."""
-        return _detail(services.staff_claim(container(), _staff(), claim_no), for_staff=True)
+        return _detail(services.staff_claim(container(), current_actor(), claim_no), for_staff=True)
 
 
 @admin_blp.route("/claims/<string:claim_no>/decision")
 class AdminClaimDecision(MethodView):
+    @staff_only(Role.INSURER_STAFF, Role.ADMIN)
     @admin_blp.arguments(ClaimDecisionSchema)
     @admin_blp.response(200, ClaimDetailView)
     @admin_blp.alt_response(401, description="Not signed in")
     @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
     @admin_blp.alt_response(409, description="Not allowed in the claim's current status")
     @admin_blp.doc(parameters=IDEMPOTENCY_HEADER)
-    @idempotent(_staff_owner, resume=_resume_decision)
+    @idempotent(_account_owner, resume=_resume_decision)
     def post(self, body: dict[str, Any], claim_no: str) -> Any:
         """Decide: start_review, approve (computes the payout now, in approval order), reject
         or request_supplement (a message to the claimant is required), mark_paid (books the
         payout)."""
-        details = services.decide(container(), _staff(), claim_no, Decision(body["decision"]),
-                                  body["message"], missing=body["missing"],
+        details = services.decide(container(), current_actor(), claim_no,
+                                  Decision(body["decision"]), body["message"],
+                                  missing=body["missing"],
                                   supervisor_reason=body["supervisor_reason"])
         return _detail(details, for_staff=True)
 
 
 @admin_blp.route("/products/<int:product_id>/claim-kinds")
 class AdminProductClaimKinds(MethodView):
+    @staff_only(Role.ADMIN)
     @admin_blp.arguments(ProductClaimKindsSchema)
     @admin_blp.response(200, ProductClaimKindsView)
     @admin_blp.alt_response(401, description="Not signed in")
@@ -398,7 +400,7 @@ class AdminProductClaimKinds(MethodView):
     def put(self, body: dict[str, Any], product_id: int) -> dict[str, Any]:
         """Set a draft product's claim kinds: documents and promises, within the law's limits
         (decide within 20 working days at most, pay within 10 days at most)."""
-        actor = require_role(Role.ADMIN)
+        actor = current_actor()
         rules = [KindRule(ClaimKind(k["kind"]), tuple(k["documents"]),
                           k["decide_within_working_days"], k["pay_within_days"])
                  for k in body["kinds"]]
@@ -406,23 +408,20 @@ class AdminProductClaimKinds(MethodView):
                                                     actor.role.value, product_id, rules))
 
 
-def _admin_owner() -> str:
-    return f"account:{require_role(Role.ADMIN).account_id}"
-
-
 @admin_blp.route("/claim-payout-runs")
 class PayoutRuns(MethodView):
+    @staff_only(Role.ADMIN)
     @admin_blp.response(200, PayoutRunView)
     @admin_blp.alt_response(401, description="Not signed in")
     @admin_blp.alt_response(403, description="Not an administrator")
     @admin_blp.alt_response(503, description="No payout service is wired")
     @admin_blp.doc(parameters=IDEMPOTENCY_HEADER)
-    @idempotent(_admin_owner)
+    @idempotent(_account_owner)
     def post(self) -> dict[str, Any]:
         """Pay every approved claim with a verified payee through the payout service (also
         ``huiminbao claims payout-run``). Two runs at once pay each claim once; a payment whose
         outcome is unknown stays pending and is queried by its request number first."""
-        actor = require_role(Role.ADMIN)
+        actor = current_actor()
         try:
             report = payouts.run_payouts(container(), actor_account_id=actor.account_id,
                                          actor_role=actor.role.value)

@@ -68,6 +68,7 @@ from huiminbao.core.container import Container
 from huiminbao.core.crypto import open_sealed, seal
 from huiminbao.core.errors import Busy, Conflict, InvalidInput, NotFound, RuleViolation
 from huiminbao.core.idempotency import link_resource
+from huiminbao.core.pagination import FIRST_PAGE, Page, Window, count_rows
 from huiminbao.core.states import InvalidTransition
 from huiminbao.enrollment.domain import PolicyStatus
 from huiminbao.enrollment.models import Policy
@@ -770,20 +771,19 @@ def _policy_to_estimate(session: Session, person_id: int, policy_no: str | None,
 # ---------------------------------------------------------------- the insurer's review
 
 
-def review_queue(c: Container, statuses: Sequence[ClaimStatus], limit: int = 200
-                 ) -> list[ClaimSummary]:
-    """Claims in these statuses, oldest first (first come, first reviewed)."""
+def review_queue(c: Container, statuses: Sequence[ClaimStatus], window: Window = FIRST_PAGE
+                 ) -> Page[ClaimSummary]:
+    """Claims in these statuses, oldest first (first come, first reviewed), a page at a time."""
+    query = (select(Claim, Policy.policy_no, Product.name, Person)
+             .join(Policy, Policy.id == Claim.policy_id)
+             .join(Product, Product.id == Claim.product_id)
+             .join(Person, Person.id == Claim.insured_person_id)
+             .where(Claim.status.in_([s.value for s in statuses]))
+             .order_by(Claim.created_at, Claim.id))
     with c.db.read() as session:
-        rows = session.execute(
-            select(Claim, Policy.policy_no, Product.name, Person)
-            .join(Policy, Policy.id == Claim.policy_id)
-            .join(Product, Product.id == Claim.product_id)
-            .join(Person, Person.id == Claim.insured_person_id)
-            .where(Claim.status.in_([s.value for s in statuses]))
-            .order_by(Claim.created_at, Claim.id).limit(limit)
-        ).all()
-        return [ClaimSummary(claim, policy_no, name, person)
-                for claim, policy_no, name, person in rows]
+        rows = session.execute(query.offset(window.offset).limit(window.limit)).all()
+        return Page([ClaimSummary(claim, policy_no, name, person)
+                     for claim, policy_no, name, person in rows], count_rows(session, query))
 
 
 def staff_claim(c: Container, actor: Actor, number: str) -> ClaimDetails:

@@ -10,6 +10,7 @@ is written when any rule fails. Publishing stays ``POST /admin/products/{id}/pub
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 from sqlalchemy import select
@@ -35,6 +36,7 @@ from huiminbao.catalog.services import (
     city_rules,
     draft_of,
 )
+from huiminbao.catalog.versions import require_version
 from huiminbao.claims.models import ProductItem
 from huiminbao.core.container import Container
 from huiminbao.core.errors import Conflict, InvalidInput, NotFound
@@ -149,8 +151,10 @@ def _copy_item_lists(session: Session, source_id: int, target_id: int) -> int:
     return len(items)
 
 
-def update_draft(c: Container, by: AuditActor, product_id: int, draft: ProductDraft) -> Product:
-    """Replace a draft's configuration (validated as a whole, all violations at once)."""
+def update_draft(c: Container, by: AuditActor, product_id: int, draft: ProductDraft,
+                 if_match: Collection[str] | None) -> Product:
+    """Replace a draft's configuration (validated as a whole, all violations at once), if it is
+    still the version the administrator read (``if_match``: catalog/versions.py)."""
     if draft.status is not ProductStatus.DRAFT:
         raise InvalidInput(EDIT_STATUS, errors={"status": [EDIT_STATUS]})
     violations = validate_product(draft, **city_rules(c))
@@ -161,6 +165,7 @@ def update_draft(c: Container, by: AuditActor, product_id: int, draft: ProductDr
             raise NotFound("未找到该产品")
         if product.status != ProductStatus.DRAFT.value:
             raise Conflict(NOT_DRAFT, code="not_draft")
+        require_version(product, if_match)
         if draft.code != product.code:
             violations += [v for v in _store_violations(session, draft) if v.field == "code"]
         if violations:
