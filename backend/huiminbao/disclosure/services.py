@@ -9,8 +9,6 @@ is in ``disclosure.figures``; how the latest count is kept, in ``disclosure.snap
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -21,6 +19,7 @@ from huiminbao.catalog.domain import ProductStatus
 from huiminbao.catalog.models import Product
 from huiminbao.core.clock import to_china_time
 from huiminbao.core.container import Container
+from huiminbao.core.csvrows import excel_csv, text_cell
 from huiminbao.core.db import Database
 from huiminbao.core.errors import InvalidInput, NotFound
 from huiminbao.core.money import format_yuan
@@ -158,10 +157,10 @@ def disclosure_rows(d: Disclosure) -> list[tuple[str, str, str]]:
     product = d.product
     claims = d.claims
     rows: list[tuple[str, str, str]] = [
-        ("产品名称", "", _text_cell(product.name)),
-        ("城市", "", _text_cell(product.city_name)),
+        ("产品名称", "", text_cell(product.name)),
+        ("城市", "", text_cell(product.city_name)),
         ("年度", "", str(product.year)),
-        ("承保机构", "", _text_cell(product.insurer)),
+        ("承保机构", "", text_cell(product.insurer)),
         ("统计时点", "", to_china_time(d.as_of).isoformat(timespec="seconds")),
         ("参保人数", "合计", str(d.enrolled_total)),
     ]
@@ -186,20 +185,10 @@ def disclosure_rows(d: Disclosure) -> list[tuple[str, str, str]]:
             ("年度结余（元）", "目标赔付率×保费收入−赔付金额", format_yuan(d.year_end.surplus_fen)),
         ]
     if product.surplus_used_fen is not None:
-        rows.append(("使用上年度结余（元）", _text_cell(product.surplus_use_note or ""),
+        rows.append(("使用上年度结余（元）", text_cell(product.surplus_use_note or ""),
                      format_yuan(product.surplus_used_fen)))
     return rows
 
 
-def _text_cell(text: str) -> str:
-    """Free text that a spreadsheet would run as a formula (=, +, -, @) is quoted with '."""
-    return f"'{text}" if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
-
-
 def disclosure_csv(d: Disclosure) -> bytes:
-    """UTF-8 with a byte-order mark, so that Excel opens the Chinese text correctly."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    writer.writerows(disclosure_rows(d))
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    return excel_csv([CSV_HEADER, *disclosure_rows(d)])

@@ -71,6 +71,8 @@ STAFF_ONLY: dict[tuple[str, str], frozenset[Role]] = {
     ("console.ProductSurplus", "PUT"): _ADMIN,
     ("console.InsurerStaffMember", "PUT"): _ADMIN,
     ("console.InsurerStatement", "GET"): _REVIEWERS,
+    ("reports.BureauReport", "GET"): _ADMIN,
+    ("reports.BureauReportCsv", "GET"): _ADMIN,
     ("console.CounterEnrollments", "POST"): _COUNTER,
     ("console.CounterIdentityChecks", "POST"): _COUNTER,
     ("proxy.StaffGrants", "GET"): _COUNTER,

@@ -173,6 +173,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("console.ProductSurplus", "PUT"): ADMIN,
     ("console.InsurerStaffMember", "PUT"): ADMIN,
     ("console.InsurerStatement", "GET"): REVIEWERS,
+    ("reports.BureauReport", "GET"): ADMIN,
+    ("reports.BureauReportCsv", "GET"): ADMIN,
     ("console.CounterEnrollments", "POST"): COUNTER,
     ("console.CounterIdentityChecks", "POST"): COUNTER,
     ("proxy.StaffGrants", "GET"): COUNTER,
