@@ -15,6 +15,7 @@ from flask_smorest import Blueprint
 from huiminbao.claims import clients, services, settlement
 from huiminbao.claims.domain import ClaimStatus, Decision
 from huiminbao.claims.schemas import (
+    ClaimAppealSchema,
     ClaimDecisionSchema,
     ClaimDetailView,
     ClaimEstimateView,
@@ -158,6 +159,18 @@ class ClaimDetail(MethodView):
         return _detail(services.get_claim(container(), current_actor(), claim_no))
 
 
+@blp.route("/claims/<string:claim_no>/appeal")
+class ClaimAppeal(MethodView):
+    @blp.arguments(ClaimAppealSchema)
+    @blp.response(200, ClaimDetailView)
+    @blp.alt_response(409, description="Not rejected, or appealed before")
+    def post(self, body: dict[str, Any], claim_no: str) -> dict[str, Any]:
+        """Appeal a rejected claim, once, with a reason (the insured, or an agent holding the
+        claims scope; anyone else gets 404). The claim becomes `appealed`: staff of an insurer
+        other than the one that rejected it approve it or uphold the rejection."""
+        return _detail(services.appeal(container(), current_actor(), claim_no, body["reason"]))
+
+
 @blp.route("/claims/<string:claim_no>/documents")
 class ClaimDocuments(MethodView):
     # Photos of a long stay's invoices come in a burst; a script filling storage does not.
@@ -266,7 +279,7 @@ class AdminClaims(MethodView):
         """The review queue, oldest first (default: submitted and under review)."""
         _staff()
         statuses = [ClaimStatus(s) for s in query["status"]] if query["status"] else [
-            ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW]
+            ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW, ClaimStatus.APPEALED]
         return {"items": [claim_summary_view(s.claim, s.policy_no, s.product_name, s.insured)
                           for s in services.review_queue(container(), statuses)]}
 

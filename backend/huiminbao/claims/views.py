@@ -7,7 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 from huiminbao.catalog.domain import BenefitCategory
-from huiminbao.claims.domain import OPEN_STATUSES, Channel, ClaimStatus
+from huiminbao.claims.domain import (
+    OPEN_STATUSES,
+    Channel,
+    ClaimStatus,
+    appeal_problem,
+    appeal_state,
+)
 from huiminbao.claims.models import Claim, ClaimEvent
 from huiminbao.claims.payout import Breakdown, CategoryPayout, ratio_label
 from huiminbao.core.masking import mask_id_number, mask_name
@@ -130,7 +136,19 @@ def claim_detail_view(claim: Claim, *, policy_no: str, product_name: str, tier_n
                        "url": document_url(d.id)} for d in claim.documents],
         "timeline": timeline_view(claim.events, for_staff=for_staff),
         "notice": CLAIM_NOTICE,
+        "can_appeal": appeal_problem(ClaimStatus(claim.status),
+                                     claim.appealed_at is not None) is None,
+        "appeal": appeal_view(claim),
     })
     if for_staff:
         view["first_approval_insurer"] = first_approval_insurer
+        view["appeal_rejected_by_insurer"] = claim.appeal_rejected_by_insurer
     return view
+
+
+def appeal_view(claim: Claim) -> dict[str, Any] | None:
+    state = appeal_state(ClaimStatus(claim.status), claim.appealed_at is not None)
+    if state is None:
+        return None
+    return {"reason": claim.appeal_reason, "filed_at": claim.appealed_at, "state": state.value,
+            "state_label": state.label, "decided_at": claim.appeal_decided_at}

@@ -92,7 +92,8 @@ def period_of(month: str | None, first_day: date | None, last_day: date | None,
         period = Period(first_day, last_day,
                         f"{first_day:%Y年%m月%d日}至{last_day:%Y年%m月%d日}")
     if period.first_day > today:
-        raise PeriodProblem("from" if month is None else "month", "统计期间尚未开始，请选择今天或以前的日期")
+        raise PeriodProblem("from" if month is None else "month",
+                            "统计期间尚未开始，请选择今天或以前的日期")
     return period
 
 

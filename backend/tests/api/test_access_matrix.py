@@ -134,6 +134,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("claims.ClaimEstimate", "POST"): scoped(Action.VIEW_CLAIMS),
     ("claims.ClaimDetail", "GET"): own("claim"),
     ("claims.ClaimDocuments", "POST"): own("claim"),
+    ("claims.ClaimAppeal", "POST"): own("claim"),
     ("claims.ClaimDocumentFile", "GET"): own("claim"),
     ("proxy.Grants", "GET"): SELF,
     ("proxy.Grants", "POST"): SELF,
