@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from huiminbao.catalog.domain import ProductStatus
 from huiminbao.catalog.models import Product
@@ -123,13 +124,37 @@ def _year_end(c: Container, product: Product, figures: Figures) -> YearEnd | Non
             or to_china_time(figures.as_of).date() <= product.coverage_ends_on):
         return None
     with c.db.read() as session:
-        payable = session.scalar(
-            select(func.coalesce(func.sum(ledger.LedgerEntry.amount_fen), 0))
-            .join(ledger.LedgerTransaction,
-                  ledger.LedgerTransaction.id == ledger.LedgerEntry.transaction_id)
-            .where(ledger.LedgerEntry.account == ledger.claims_payable(product.id),
-                   ledger.LedgerTransaction.occurred_at <= figures.as_of)) or 0
-    return YearEnd(product.target_payout_ratio_bp, figures.premium_income_fen, -int(payable))
+        payable = _account_total(session, ledger.claims_payable(product.id), figures.as_of)
+    return YearEnd(product.target_payout_ratio_bp, figures.premium_income_fen, -payable)
+
+
+def _account_total(session: Session, account: str, as_of: datetime) -> int:
+    """A ledger account's balance as of an instant."""
+    return int(session.scalar(
+        select(func.coalesce(func.sum(ledger.LedgerEntry.amount_fen), 0))
+        .join(ledger.LedgerTransaction,
+              ledger.LedgerTransaction.id == ledger.LedgerEntry.transaction_id)
+        .where(ledger.LedgerEntry.account == account,
+               ledger.LedgerTransaction.occurred_at <= as_of)) or 0)
+
+
+def previous_year_end(c: Container, product: Product) -> YearEnd | None:
+    """The year-end figures of the city's published product of the year before ``product``'s,
+    now, from the ledger (what its disclosure page shows); None while there is none: no such
+    product, its coverage year not over, or no target ratio set."""
+    now = c.clock.now()
+    with c.db.read() as session:
+        previous = session.scalars(
+            select(Product).where(Product.city_code == product.city_code,
+                                  Product.year == product.year - 1,
+                                  Product.status == ProductStatus.PUBLISHED.value)
+            .order_by(Product.id.desc())).first()
+        if (previous is None or previous.target_payout_ratio_bp is None
+                or to_china_time(now).date() <= previous.coverage_ends_on):
+            return None
+        premium = _account_total(session, ledger.premium_income(previous.id), now)
+        payable = _account_total(session, ledger.claims_payable(previous.id), now)
+    return YearEnd(previous.target_payout_ratio_bp, premium, -payable)
 
 
 def _disclosure(product: Product, figures: Figures, *, live: bool) -> Disclosure:
