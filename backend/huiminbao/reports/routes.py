@@ -53,9 +53,9 @@ class BureauReport(MethodView):
         category and timeliness. Stock figures equal the disclosure's as of `as_of`."""
         report = _report(product_id, query)
         period = report.period
-        csv_url = (url_for("reports.BureauReportCsv", product_id=product_id) + "?"
-                   + urlencode({"from": period.first_day.isoformat(),
-                                "to": period.last_day.isoformat()}))
+        same = ({"month": query["month"].strip()} if (query["month"] or "").strip()
+                else {"from": period.first_day.isoformat(), "to": period.last_day.isoformat()})
+        csv_url = url_for("reports.BureauReportCsv", product_id=product_id) + "?" + urlencode(same)
         return ReportAnswer(report, csv_url)
 
 
