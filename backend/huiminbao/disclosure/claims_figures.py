@@ -98,7 +98,7 @@ def period_claims(session: Session, product_id: int, start: datetime, end: datet
         paid_by_channel={channel: int(count) for channel, count, _ in paid},
         payout_by_channel={channel: int(total or 0) for channel, _, total in paid},
         payout_by_category=dict(by_category),
-        seconds_to_decision=tuple(sorted(_seconds(a, b) for a, b in decided)),
+        seconds_to_decision=tuple(sorted(_seconds(a, b) for a, b in decided if b is not None)),
         seconds_to_payment=tuple(sorted(_seconds(a, b) for a, b in paid_online)),
     )
 
