@@ -63,28 +63,22 @@ function barChart(section) {
     })));
 }
 
+const SVG = "http://www.w3.org/2000/svg";
+
+function svgElement(tag, attrs) {
+  const element = document.createElementNS(SVG, tag);
+  Object.entries(attrs).forEach(([name, value]) => element.setAttribute(name, String(value)));
+  return element;
+}
+
 function svgBar(share) {
-  const ns = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("class", "bar-chart__bar");
-  svg.setAttribute("viewBox", "0 0 100 10");
-  svg.setAttribute("preserveAspectRatio", "none");
-  svg.setAttribute("aria-hidden", "true");
-  svg.setAttribute("focusable", "false");
-  const track = document.createElementNS(ns, "rect");
-  track.setAttribute("class", "bar-chart__track");
-  track.setAttribute("x", "0");
-  track.setAttribute("y", "0");
-  track.setAttribute("width", "100");
-  track.setAttribute("height", "10");
-  const bar = document.createElementNS(ns, "rect");
-  bar.setAttribute("class", "bar-chart__fill");
-  bar.setAttribute("x", "0");
-  bar.setAttribute("y", "0");
-  bar.setAttribute("height", "10");
+  const svg = svgElement("svg", { class: "bar-chart__bar", viewBox: "0 0 100 10",
+    preserveAspectRatio: "none", "aria-hidden": "true", focusable: "false" });
   // A non-zero value always shows a sliver, so "small" and "none" differ.
-  bar.setAttribute("width", String(share > 0 ? Math.max(1, share * 100) : 0));
-  svg.append(track, bar);
+  svg.append(
+    svgElement("rect", { class: "bar-chart__track", x: 0, y: 0, width: 100, height: 10 }),
+    svgElement("rect", { class: "bar-chart__fill", x: 0, y: 0, height: 10,
+      width: share > 0 ? Math.max(1, share * 100) : 0 }));
   return svg;
 }
 
