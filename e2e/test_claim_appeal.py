@@ -15,11 +15,13 @@ from playwright.sync_api import Browser, Page, expect
 from e2e.claims_support import (
     HOSPITAL,
     api_post,
+    check_elderly,
     coverage_day,
     demo_product,
     enrollment_body,
     last_enrollment_day,
     move_clock,
+    switch_elderly,
 )
 from e2e.support import LiveServer, assert_no_axe_violations, keep_screenshot, log_in, sign_up
 from e2e.test_claims_online import decide
@@ -93,6 +95,10 @@ def test_zhou_qiang_appeals_and_a_second_insurer_approves(
     expect(page.locator("#appeal-reason-error")).to_contain_text("请填写申诉理由")
     appeal_card.get_by_label("申诉理由").fill(REASON)
     assert_no_axe_violations(page, "on 理赔详情 (rejected, appeal form)")
+    switch_elderly(page, True)  # the appeal is for older people too: large text, big targets
+    check_elderly(page, "理赔详情 (appeal form)")
+    keep_screenshot(page, "claim-appeal-elderly")
+    switch_elderly(page, False)
     with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/appeal")) as sent:
         appeal_card.get_by_role("button", name="提交申诉").click()
     assert sent.value.post_data_json == {"reason": REASON}
