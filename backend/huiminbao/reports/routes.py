@@ -3,7 +3,7 @@ shape the answer."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -25,14 +25,14 @@ REPORT_ROLES = (Role.ADMIN,)
 
 
 @dataclass(frozen=True)
-class ReportAnswer:
-    """The report and the address of the same report as a CSV download."""
+class ReportAnswer(Report):
+    """The report with the address of the same report as a CSV download."""
 
-    report: Report
-    csv_url: str
+    csv_url: str = ""
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.report, name)
+    @classmethod
+    def of(cls, report: Report, csv_url: str) -> ReportAnswer:
+        return cls(**{f.name: getattr(report, f.name) for f in fields(report)}, csv_url=csv_url)
 
 
 def _report(product_id: int, query: dict[str, Any]) -> Report:
@@ -56,7 +56,7 @@ class BureauReport(MethodView):
         same = ({"month": query["month"].strip()} if (query["month"] or "").strip()
                 else {"from": period.first_day.isoformat(), "to": period.last_day.isoformat()})
         csv_url = url_for("reports.BureauReportCsv", product_id=product_id) + "?" + urlencode(same)
-        return ReportAnswer(report, csv_url)
+        return ReportAnswer.of(report, csv_url)
 
 
 @blp.route("/admin/products/<int:product_id>/report.csv")
