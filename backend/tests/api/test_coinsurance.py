@@ -327,6 +327,11 @@ def test_the_year_end_surplus_is_disclosed_and_next_years_product_publishes_its_
     admin = refresh(wired, admin)
     draft = admin.client.post(f"/api/v1/admin/products/{demo['id']}/clone", json=NEXT_YEAR,
                               headers=admin.bearer).get_json()
+    setting = admin.client.get(f"/api/v1/admin/products/{draft['id']}/surplus",
+                               headers=admin.bearer).get_json()
+    assert setting["previous_year_surplus_fen"] == surplus
+    assert admin.client.get(f"/api/v1/admin/products/{demo['id']}/surplus", headers=admin.bearer
+                            ).get_json()["previous_year_surplus_fen"] is None
     no_note = admin.client.put(f"/api/v1/admin/products/{draft['id']}/surplus",
                                json={"target_payout_ratio_bp": 8500, "surplus_used_fen": surplus},
                                headers=admin.bearer)
