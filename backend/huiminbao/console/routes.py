@@ -57,7 +57,7 @@ from huiminbao.console.views import (
 )
 from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
-from huiminbao.enrollment import reconcile, services
+from huiminbao.enrollment import reconcile, resolving
 from huiminbao.enrollment.domain import PaymentMethod
 from huiminbao.identity import sms_worker
 from huiminbao.identity.auth import Actor, current_actor, require_role
@@ -300,7 +300,7 @@ def _resume_counter(resource: str, rerun: Callable[[], Any]) -> Any:
     """A retry whose first attempt died after writing its order. Cash is booked only when the
     order completes, so an order left pending booked nothing: it is released at once (its
     request is known to be gone) and the enrollment runs again."""
-    services.resolve_pending(container(), resource.removeprefix("order:"), abandoned=True)
+    resolving.resolve_pending(container(), resource.removeprefix("order:"), abandoned=True)
     return rerun()
 
 

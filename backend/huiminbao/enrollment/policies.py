@@ -41,7 +41,7 @@ from huiminbao.identity.domain import Action, hash_secret
 from huiminbao.identity.models import Person
 from huiminbao.identity.sms_domain import SmsTemplate
 from huiminbao.payments import ledger
-from huiminbao.payments.gateway import GatewayUnavailable
+from huiminbao.payments.gateway.port import GatewayUnavailable
 from huiminbao.registry.port import RegistryUnavailable
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from huiminbao.core.clock import Clock
 from huiminbao.core.db import Database
 from huiminbao.registry.importer import LoadCounts, Population, load_population
+from huiminbao.registry.loading import OpeningBalance
 from huiminbao.registry.port import Assistance, PersonStatus, RegistryPerson, Relation, Scheme
-from huiminbao.registry.simulator import OpeningBalance, SimulatedRegistry
+from huiminbao.registry.simulator import SimulatedRegistry
 
 HANGZHOU = "330100"
 SHANGHAI = "310100"

@@ -34,6 +34,13 @@ from huiminbao.core.clock import Clock
 from huiminbao.core.csvrows import CsvRecord, CsvSyntaxError, csv_records
 from huiminbao.core.db import Database
 from huiminbao.core.masking import normalize_name
+from huiminbao.registry.loading import (
+    Change,
+    OpeningBalance,
+    ensure_accounts_in,
+    link_all_in,
+    upsert_persons_in,
+)
 from huiminbao.registry.port import (
     Assistance,
     PersonStatus,
@@ -41,14 +48,7 @@ from huiminbao.registry.port import (
     Relation,
     Scheme,
 )
-from huiminbao.registry.simulator import (
-    Change,
-    OpeningBalance,
-    ensure_accounts_in,
-    link_all_in,
-    person_rows_by_id_number,
-    upsert_persons_in,
-)
+from huiminbao.registry.rows import person_rows_by_id_number
 
 PERSONS_FILE = "persons.csv"
 ACCOUNTS_FILE = "accounts.csv"
