@@ -254,6 +254,19 @@ class PayoutView(ResponseSchema):
     paid_at = fields.DateTime(allow_none=True)
 
 
+class ClaimAppealView(ResponseSchema):
+    reason = fields.String()
+    filed_at = fields.DateTime()
+    state = fields.String(metadata={"description": "pending | upheld | overturned"})
+    state_label = fields.String()
+    decided_at = fields.DateTime(allow_none=True)
+
+
+class ClaimAppealSchema(Schema):
+    reason = fields.String(required=True, metadata={
+        "description": "why the rejection is wrong (5–500 characters)"})
+
+
 class ClaimDetailView(ClaimSummaryView):
     tier = fields.String()
     tier_name = fields.String()
@@ -284,6 +297,13 @@ class ClaimDetailView(ClaimSummaryView):
         "description": "staff only: a contested claim (payout above the product's "
                        "contested_claim_threshold_fen) approved by this insurer, waiting for "
                        "another insurer's approval (共保体复核)"})
+    can_appeal = fields.Boolean(metadata={
+        "description": "rejected and not appealed yet: the claimant may appeal once"})
+    appeal = fields.Nested(ClaimAppealView, allow_none=True, metadata={
+        "description": "the claimant's appeal and its outcome; null: not appealed"})
+    appeal_rejected_by_insurer = fields.String(allow_none=True, metadata={
+        "description": "staff only: the insurer whose staff made the appealed rejection; "
+                       "the appeal is decided by staff of another insurer"})
 
 
 class ClaimEstimateView(ResponseSchema):
@@ -312,7 +332,8 @@ class ClaimQueueQuerySchema(Schema):
     status = fields.List(
         fields.String(validate=validate.OneOf([s.value for s in ClaimStatus])),
         load_default=None,
-        metadata={"description": "default: submitted, under_review (repeat to combine)"})
+        metadata={"description": "default: submitted, under_review, appealed (repeat to "
+                                 "combine)"})
 
 
 class ClaimDecisionSchema(Schema):

@@ -9,7 +9,13 @@ from datetime import date
 from typing import Any
 
 from huiminbao.catalog.domain import BenefitCategory
-from huiminbao.claims.domain import OPEN_STATUSES, Channel, ClaimStatus
+from huiminbao.claims.domain import (
+    OPEN_STATUSES,
+    Channel,
+    ClaimStatus,
+    appeal_problem,
+    appeal_state,
+)
 from huiminbao.claims.kinds import ClaimKind, Clock
 from huiminbao.claims.models import Claim, ClaimEvent, ClaimPayee, ClaimPayout
 from huiminbao.claims.payees import PayeeKind, mask_card
@@ -217,7 +223,19 @@ def claim_detail_view(claim: Claim, *, policy_no: str, product_name: str, tier_n
         "payee": payee_view(extras.payee),
         "payout": payout_view(extras.payout),
         "supplement_requests": claim.supplement_requests,
+        "can_appeal": appeal_problem(ClaimStatus(claim.status),
+                                     claim.appealed_at is not None) is None,
+        "appeal": appeal_view(claim),
     })
     if for_staff:
         view["first_approval_insurer"] = first_approval_insurer
+        view["appeal_rejected_by_insurer"] = claim.appeal_rejected_by_insurer
     return view
+
+
+def appeal_view(claim: Claim) -> dict[str, Any] | None:
+    state = appeal_state(ClaimStatus(claim.status), claim.appealed_at is not None)
+    if state is None:
+        return None
+    return {"reason": claim.appeal_reason, "filed_at": claim.appealed_at, "state": state.value,
+            "state_label": state.label, "decided_at": claim.appeal_decided_at}

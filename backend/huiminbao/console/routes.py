@@ -212,7 +212,8 @@ class ProductSurplus(MethodView):
 def _surplus_view(saved: coinsurers.SurplusSetting) -> dict[str, Any]:
     return {"target_payout_ratio_bp": saved.target_payout_ratio_bp,
             "surplus_used_fen": saved.surplus_used_fen,
-            "surplus_use_note": saved.surplus_use_note}
+            "surplus_use_note": saved.surplus_use_note,
+            "previous_year_surplus_fen": saved.previous_year_surplus_fen}
 
 
 @blp.route("/admin/insurer-staff/<int:account_id>")
