@@ -33,6 +33,12 @@ class OtpSentSchema(ResponseSchema):
 class LoginSchema(Schema):
     phone = fields.String(required=True, validate=_PHONE)
     code = fields.String(required=True, validate=_CODE)
+    agreements = fields.Dict(
+        keys=fields.String(validate=validate.Length(max=24)),
+        values=fields.String(validate=validate.Length(max=20)), load_default=dict,
+        metadata={"description": "the versions of 用户协议 and 隐私政策 ticked on the login page "
+                                 "(document → version); needed until the account has accepted "
+                                 "the current ones"})
 
 
 @dataclass(frozen=True)
@@ -219,6 +225,17 @@ class ConsentTextSchema(ResponseSchema):
 
 class ConsentTextListSchema(ResponseSchema):
     items = fields.List(fields.Nested(ConsentTextSchema))
+
+
+class AgreementTextSchema(ResponseSchema):
+    document = fields.String(metadata={"description": "user_agreement | privacy_policy"})
+    version = fields.String()
+    title = fields.String()
+    body = fields.String()
+
+
+class AgreementTextListSchema(ResponseSchema):
+    items = fields.List(fields.Nested(AgreementTextSchema))
 
 
 class ConsentGrantSchema(Schema):
