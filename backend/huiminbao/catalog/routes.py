@@ -9,9 +9,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from huiminbao.audit.services import AuditActor
+from huiminbao.catalog import help as product_help
 from huiminbao.catalog import services
 from huiminbao.catalog.domain import ProductDraft
 from huiminbao.catalog.schemas import (
+    HelpInSchema,
+    HelpSchema,
     ProductDraftSchema,
     ProductListSchema,
     ProductQuerySchema,
@@ -114,3 +117,34 @@ class PublishProduct(MethodView):
         wired = container()
         product = services.publish_product(wired, by, product_id)
         return product_view(product, wired.clock.today())
+
+
+# ---------------------------------------------------------------- help (客服与投诉)
+
+
+@blp.route("/help")
+class PublicHelp(MethodView):
+    @blp.response(200, HelpSchema)
+    def get(self) -> product_help.Help:
+        """The current product's hotline, service hours, service points and FAQ (no login):
+        what every resident page's 客服与投诉 shows. `configured` is false until set."""
+        return product_help.public_help(container())
+
+
+@blp.route("/admin/products/<int:product_id>/help")
+class ProductHelpSettings(MethodView):
+    @blp.response(200, HelpSchema)
+    def get(self, product_id: int) -> product_help.Help:
+        """The product's help settings (administrators)."""
+        require_role(Role.ADMIN)
+        return product_help.help_of(container(), product_id)
+
+    @blp.arguments(HelpInSchema)
+    @blp.response(200, HelpSchema)
+    @blp.alt_response(422, description="A field missing or too long, or a malformed hotline")
+    def put(self, body: dict[str, Any], product_id: int) -> product_help.Help:
+        """Set the hotline, service hours, service points (name, address, hours, map link
+        text) and FAQ; residents see them at once."""
+        actor = require_role(Role.ADMIN)
+        return product_help.set_help(container(), AuditActor(actor.account_id, actor.role.value),
+                                     product_id, body)

@@ -38,6 +38,9 @@ PUBLIC_WITH_INPUT: frozenset[tuple[str, str]] = frozenset({
     ("disclosure.ProductDisclosureCsv", "GET"),
     ("dev.DevSmsOutbox", "GET"),
     ("dev.DevClock", "PUT"),
+    ("disclosure.PublicComplaintCode", "POST"),
+    ("disclosure.PublicComplaints", "POST"),
+    ("disclosure.PublicComplaintRating", "POST"),
 })
 
 _ADMIN = frozenset({Role.ADMIN})
@@ -74,6 +77,8 @@ STAFF_ONLY: dict[tuple[str, str], frozenset[Role]] = {
     ("console.CounterEnrollments", "POST"): _COUNTER,
     ("console.CounterIdentityChecks", "POST"): _COUNTER,
     ("proxy.StaffGrants", "GET"): _COUNTER,
+    ("catalog.ProductHelpSettings", "GET"): _ADMIN,
+    ("catalog.ProductHelpSettings", "PUT"): _ADMIN,
 }
 
 

@@ -73,6 +73,7 @@ _OTP_TEMPLATES = {
     OtpPurpose.CONFIRM_PAYMENT: SmsTemplate.DEBIT_CONFIRM_CODE,
     OtpPurpose.VERIFY_RELATIVE: SmsTemplate.RELATIVE_CODE,
     OtpPurpose.PROXY_GRANT: SmsTemplate.PROXY_GRANT_CODE,
+    OtpPurpose.COMPLAINT: SmsTemplate.COMPLAINT_CODE,
 }
 SMS_FAILED = "短信发送失败，请稍后重试"
 
