@@ -202,7 +202,7 @@ def file_without_account(c: Container, filing: AnonymousFiling) -> AnonymousRece
         except IntegrityError as exc:
             if attempt == NUMBER_ATTEMPTS - 1:
                 raise Conflict("投诉提交冲突，请稍后重试", code="conflict") from exc
-    return AnonymousReceipt(ComplaintDetails(complaint, name), token)
+    return AnonymousReceipt(get_with_token(c, complaint.complaint_no, token), token)
 
 
 def get_with_token(c: Container, number: str, token: str) -> ComplaintDetails:
@@ -335,8 +335,8 @@ def get_complaint(c: Container, actor: Actor, number: str) -> ComplaintDetails:
             require_access(c, session, actor, Action.FILE_COMPLAINTS,
                            complaint.complainant_person_id, object_type="complaint",
                            object_id=complaint.complaint_no)
-        rating = _rating_of(session, complaint.complaint_no)
-    return ComplaintDetails(complaint, _name_of(session, complaint), rating)
+        return ComplaintDetails(complaint, _name_of(session, complaint),
+                                _rating_of(session, complaint.complaint_no))
 
 
 def _name_of(session: Session, complaint: Complaint) -> str:
