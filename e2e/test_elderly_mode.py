@@ -18,6 +18,7 @@ from playwright.sync_api import Page, expect
 
 from e2e.proxy_support import elderly_problems
 from e2e.support import (
+    agree_to_terms,
     assert_no_axe_violations,
     bind_identity,
     body_font_size,
@@ -110,6 +111,7 @@ def test_sun_li_uses_every_page_in_elderly_mode(page: Page, base_url: str) -> No
     check_elderly(page, "登录 (code sent)")
     keep_screenshot(page, "elderly-login")
     page.get_by_label("短信验证码").fill(sms_code(base_url, PHONE))
+    agree_to_terms(page)
     page.get_by_role("button", name="登录", exact=True).click()
     expect(page).to_have_url(re.compile(r"/bind\.html"))
     expect(page.get_by_label("姓名")).to_be_visible()

@@ -60,7 +60,8 @@ def test_the_operator_sets_help_and_everyone_reads_it(app: Flask, wired: Contain
     assert bad.status_code == 422
     errors = bad.get_json()["errors"]
     assert "客服电话只能包含数字" in errors["hotline"][0]
-    assert errors["service_points"] == ["第1条服务网点：请填写名称", "第1条服务网点：请填写办公时间"]
+    assert errors["service_points"] == [
+        "第1条服务网点：请填写名称", "第1条服务网点：请填写办公时间"]
     saved = operator.client.put(f"/api/v1/admin/products/{product_id}/help",
                                 headers=operator.bearer, json=HELP)
     assert saved.status_code == 200, saved.get_json()
