@@ -6,7 +6,7 @@
 import { api } from "./api.js";
 import { h, paragraphs, replaceChildren } from "./dom.js";
 import { clearFormAlert, setBusy, showApiError } from "./forms.js";
-import { initPage, loadInto, showEmpty } from "./page.js";
+import { initPage, loadInto, showMissing } from "./page.js";
 import { rememberModeOnAccount } from "./session.js";
 import { complaintFacts, complaintStatus, overduePill, replyItems } from "./complaint-view.js";
 import { getPublicComplaint, ratePublicComplaint, tokenFor } from "./complaint-tokens.js";
@@ -80,10 +80,8 @@ function render(complaint) {
 
 function load() {
   if (!number) {
-    showEmpty(stateBox, "请选择要查看的投诉", "");
-    stateBox.querySelector(".state").append(
-      h("a", { class: "btn btn--primary btn--block state__action", href: "/complaints.html" }, "查看我的投诉"),
-      h("a", { class: "btn btn--block state__action", href: "/help.html" }, "客服与投诉"));
+    showMissing(stateBox, { title: "请选择要查看的投诉", text: "这个链接没有带投诉编号，请在投诉与建议中选择。",
+      href: "/complaints.html", action: "查看我的投诉" });
     return undefined;
   }
   return loadInto({

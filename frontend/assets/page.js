@@ -121,6 +121,27 @@ export function showError(box, error, onRetry) {
   return retry;
 }
 
+/**
+ * A page opened without the number it shows (a link cut short): says what is missing and
+ * offers the list to choose from — not an error.
+ */
+export function showMissing(box, { title, text, href, action }) {
+  box.hidden = false;
+  box.removeAttribute("aria-busy");
+  const link = h("a", { class: "btn btn--primary btn--block state__action", href }, action);
+  replaceChildren(
+    box,
+    h("div", { class: "state state--empty", "data-missing": true },
+      h("p", { class: "state__title" }, title),
+      h("p", { class: "state__text" }, text),
+      link,
+      h("p", { class: "state__meta" },
+        h("a", { class: "state__link", href: "/" }, "返回首页"), " · ",
+        h("a", { class: "state__link", href: "/help.html" }, "客服与投诉"))),
+  );
+  return link;
+}
+
 /** Empty: nothing to show, said in words. */
 export function showEmpty(box, text, hint = "") {
   box.hidden = false;
