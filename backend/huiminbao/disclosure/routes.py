@@ -3,6 +3,7 @@ and shape the answer."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -21,8 +22,6 @@ from huiminbao.disclosure.schemas import (
     AnonymousComplaintResultSchema,
     CategoryListSchema,
     ClaimRatingSchema,
-    ComplaintCodeInSchema,
-    ComplaintCodeSentSchema,
     ComplaintInSchema,
     ComplaintListSchema,
     ComplaintQueueQuerySchema,
@@ -45,6 +44,7 @@ from huiminbao.disclosure.views import (
 from huiminbao.identity.access import acts_for, subject_for
 from huiminbao.identity.auth import current_actor, optional_actor, require_role
 from huiminbao.identity.domain import Action, Role
+from huiminbao.identity.schemas import OtpRequestSchema, OtpSentSchema
 
 blp = Blueprint("disclosure", __name__, url_prefix="/api/v1",
                 description="信息披露（公开）与投诉")
@@ -220,8 +220,8 @@ class PublicComplaintCode(MethodView):
         limiter.limit("20 per hour", methods=["POST"], scope="complaint-code-ip"),
     ]
 
-    @blp.arguments(ComplaintCodeInSchema)
-    @blp.response(200, ComplaintCodeSentSchema)
+    @blp.arguments(OtpRequestSchema)
+    @blp.response(200, OtpSentSchema)
     @blp.alt_response(429, description="Too many codes for this phone or address")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Text a 6-digit code to the complainant's phone: filing without an account needs it
@@ -296,10 +296,7 @@ class ClaimRating(MethodView):
     @blp.alt_response(404, description="No such claim, or not the caller's")
     def get(self, claim_no: str) -> dict[str, Any]:
         """The claim's satisfaction rating (null until rated): its insured or holder."""
-        rated = ratings.claim_rating(container(), current_actor(), claim_no)
-        return {"rating": None if rated is None else {
-            "score": rated.score, "score_label": SCORE_LABELS[rated.score],
-            "comment": rated.comment, "rated_at": None}}
+        return _claim_rating(ratings.claim_rating(container(), current_actor(), claim_no), None)
 
     @blp.arguments(RatingInSchema)
     @blp.response(201, ClaimRatingSchema)
@@ -307,10 +304,17 @@ class ClaimRating(MethodView):
     @blp.alt_response(422, description="Not closed yet (`not_closed`), or a bad score")
     def post(self, body: dict[str, Any], claim_no: str) -> dict[str, Any]:
         """Rate how a paid, refused or settled claim was handled (1-5, optional comment), once."""
-        rated = ratings.rate_claim(container(), current_actor(), claim_no,
+        c = container()
+        rated = ratings.rate_claim(c, current_actor(), claim_no,
                                    ratings.Rating(body["score"], body["comment"]))
-        return {"rating": {"score": rated.score, "score_label": SCORE_LABELS[rated.score],
-                           "comment": rated.comment, "rated_at": container().clock.now()}}
+        return _claim_rating(rated, c.clock.now())
+
+
+def _claim_rating(rated: ratings.Rating | None, rated_at: datetime | None) -> dict[str, Any]:
+    if rated is None:
+        return {"rating": None}
+    return {"rating": {"score": rated.score, "score_label": SCORE_LABELS[rated.score],
+                       "comment": rated.comment, "rated_at": rated_at}}
 
 
 @blp.route("/disclosure/<int:product_id>/satisfaction")

@@ -12,6 +12,7 @@ from huiminbao.disclosure.domain import (
     ComplaintStatus,
 )
 from huiminbao.disclosure.snapshots import MAX_AGE
+from huiminbao.identity.schemas import OtpRequestSchema
 
 _CATEGORIES = [category.value for category in ComplaintCategory]
 _MAX_AGE_MINUTES = int(MAX_AGE.total_seconds() // 60)
@@ -207,21 +208,9 @@ class ComplaintSettingsSchema(ResponseSchema):
 
 # ---------------------------------------------------------------- without an account, ratings
 
-_PHONE = validate.Regexp(r"^1[3-9][0-9]{9}$", error="请输入11位手机号码")
+class AnonymousComplaintInSchema(OtpRequestSchema):
+    """The phone (checked as at login), its SMS code, and the complaint."""
 
-
-class ComplaintCodeInSchema(Schema):
-    phone = fields.String(required=True, validate=_PHONE)
-
-
-class ComplaintCodeSentSchema(ResponseSchema):
-    phone = fields.String(metadata={"description": "masked"})
-    expires_at = fields.DateTime()
-    resend_after_seconds = fields.Integer()
-
-
-class AnonymousComplaintInSchema(Schema):
-    phone = fields.String(required=True, validate=_PHONE)
     code = fields.String(required=True, validate=validate.Regexp(
         r"^[0-9]{6}$", error="请输入6位数字验证码"))
     name = fields.String(load_default="", metadata={

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import Container
 from huiminbao.core.ratelimit import limiter
 from huiminbao.disclosure.domain import average_tenths
@@ -19,6 +20,14 @@ from huiminbao.disclosure.models import Complaint
 from huiminbao.identity.domain import Role
 
 from .enrollment_helpers import sign_in
+from .test_claims_support import (
+    WORKED_EXAMPLE,
+    decide,
+    enrolled,
+    into_coverage,
+    staff,
+    submit,
+)
 from .test_console_support import admin, demo_product_id, staff_session
 
 TEXT = "在线缴费后一直显示待支付，电话也打不通，请尽快处理。"
@@ -166,3 +175,25 @@ def test_averages_in_tenths_round_half_up() -> None:
     assert average_tenths(13, 3) == 43  # 4.333…
     assert average_tenths(89, 20) == 45  # 4.45 → 4.5
     assert average_tenths(5, 1) == 50
+
+
+def test_a_closed_claim_is_rated_once_by_its_claimant(
+        client: FlaskClient, wired: Container, clock: MovableClock) -> None:
+    zhang = enrolled(client)
+    [zhang] = into_coverage(clock, wired, zhang)
+    number = submit(zhang, WORKED_EXAMPLE).get_json()["claim_no"]
+    url = f"/api/v1/claims/{number}/rating"
+    early = client.post(url, headers=zhang.bearer, json={"score": 5})
+    assert early.status_code == 422 and early.get_json()["code"] == "not_closed"
+    decide(staff(client, wired), number, "reject", "所附发票非本次住院发票")
+    assert client.get(url, headers=zhang.bearer).get_json() == {"rating": None}
+    rated = client.post(url, headers=zhang.bearer, json={"score": 2, "comment": "等太久了"})
+    assert rated.status_code == 201, rated.get_json()
+    assert rated.get_json()["rating"]["score_label"] == "不满意"
+    assert client.get(url, headers=zhang.bearer).get_json()["rating"]["comment"] == "等太久了"
+    again = client.post(url, headers=zhang.bearer, json={"score": 5})
+    assert again.status_code == 409
+    product_id = client.get("/api/v1/policies", headers=zhang.bearer).get_json()["items"][0][
+        "product_id"]
+    claims = client.get(f"/api/v1/disclosure/{product_id}/satisfaction").get_json()["claims"]
+    assert claims == {"count": 1, "average": "2.0"}
