@@ -72,13 +72,14 @@ def accepted_by(session: Session, account_id: int) -> dict[str, str]:
     return {document: version for document, version in rows if current.get(document) == version}
 
 
-def settle_at_login(session: Session, account_id: int, agreed: Mapping[str, str],
+def settle_at_login(session: Session, account_id: int, agreed: Mapping[str, str | None],
                     now: datetime) -> list[str]:
     """Within the login's transaction: record the current versions ticked now that the account
     had not yet accepted, or refuse the login when a current text is accepted neither before
     nor now. Returns the documents newly recorded (for the audit)."""
     before = accepted_by(session, account_id)
-    if missing({**agreed, **before}):
+    ticked = {document: version for document, version in agreed.items() if version}
+    if missing({**ticked, **before}):
         raise InvalidInput(AGREEMENT_REQUIRED, code="agreement_required",
                            errors={"agreements": [AGREEMENT_REQUIRED]})
     recorded = []

@@ -30,15 +30,18 @@ class OtpSentSchema(ResponseSchema):
     resend_after_seconds = fields.Integer()
 
 
+class AgreedVersionsSchema(Schema):
+    user_agreement = fields.String(load_default=None, validate=validate.Length(max=20))
+    privacy_policy = fields.String(load_default=None, validate=validate.Length(max=20))
+
+
 class LoginSchema(Schema):
     phone = fields.String(required=True, validate=_PHONE)
     code = fields.String(required=True, validate=_CODE)
-    agreements = fields.Dict(
-        keys=fields.String(validate=validate.Length(max=24)),
-        values=fields.String(validate=validate.Length(max=20)), load_default=dict,
-        metadata={"description": "the versions of 用户协议 and 隐私政策 ticked on the login page "
-                                 "(document → version); needed until the account has accepted "
-                                 "the current ones"})
+    agreements = fields.Nested(
+        lambda: AgreedVersionsSchema(), load_default=dict,
+        metadata={"description": "the versions of 用户协议 and 隐私政策 ticked on the login page; "
+                                 "needed until the account has accepted the current ones"})
 
 
 @dataclass(frozen=True)

@@ -215,7 +215,7 @@ class SignIn:
 
 
 def login_with_code(c: Container, phone: str, code: str,
-                    agreed: Mapping[str, str] | None = None) -> SignIn:
+                    agreed: Mapping[str, str | None] | None = None) -> SignIn:
     """``agreed``: the user agreement and privacy policy versions ticked on the login page
     (document → version). A resident must have accepted the current ones, now or before; when
     not, nothing is written (the code stays usable) and the answer is ``agreement_required``."""
