@@ -180,6 +180,7 @@ async function start() {
     return;
   }
   if (!me || !me.identity?.bound) {
+    content.remove(); // one complaint form on the page: this one
     if (me) {
       const link = document.getElementById("guest-login");
       link.textContent = "实名认证后投诉";
@@ -192,6 +193,7 @@ async function start() {
     }
     return;
   }
+  guest.content.remove(); // bound: complaints are filed and listed on the account
   try {
     const [categories, policies] = await Promise.all([
       api.get("/complaint-categories"), api.get("/policies").catch(() => ({ items: [] }))]);
