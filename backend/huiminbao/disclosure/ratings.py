@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.catalog.models import Product
+from huiminbao.claims import services as claim_services
 from huiminbao.claims.domain import ClaimStatus
-from huiminbao.claims.models import Claim
 from huiminbao.core.container import Container
 from huiminbao.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from huiminbao.disclosure import complaints
@@ -26,7 +26,6 @@ from huiminbao.disclosure.domain import (
     rating_problem,
 )
 from huiminbao.disclosure.models import Complaint, SatisfactionRating
-from huiminbao.enrollment.models import Policy
 from huiminbao.identity.auth import Actor
 
 CLOSED_CLAIMS = frozenset({ClaimStatus.PAID, ClaimStatus.REJECTED, ClaimStatus.SETTLED})
@@ -105,33 +104,22 @@ def rate_complaint_with_token(c: Container, number: str, token: str,
 
 
 def rate_claim(c: Container, actor: Actor, claim_no: str, rating: Rating) -> Rating:
-    """The insured or the policy holder rates a claim once it is paid, refused or settled."""
+    """Whoever may see the claim (its insured, or an agent for them) rates it once it is paid,
+    refused or settled; anyone else gets the claims' own 404 (and the denial is audited)."""
     rating = _checked(rating)
+    claim = claim_services.get_claim(c, actor, claim_no).claim
+    if ClaimStatus(claim.status) not in CLOSED_CLAIMS:
+        raise RuleViolation(NOT_CLOSED[RatedSubject.CLAIM], code="not_closed")
     with c.db.transaction() as session:
-        row = session.execute(
-            select(Claim.status, Claim.product_id, Claim.insured_person_id,
-                   Policy.holder_person_id)
-            .join(Policy, Policy.id == Claim.policy_id).where(Claim.claim_no == claim_no)
-        ).one_or_none()
-        if row is None or actor.person_id is None or actor.person_id not in {
-                row.insured_person_id, row.holder_person_id}:
-            raise NotFound("未找到该理赔案件")
-        if ClaimStatus(row.status) not in CLOSED_CLAIMS:
-            raise RuleViolation(NOT_CLOSED[RatedSubject.CLAIM], code="not_closed")
-        _store(c, session, RatedSubject.CLAIM, claim_no, int(row.product_id), rating,
+        _store(c, session, RatedSubject.CLAIM, claim_no, claim.product_id, rating,
                actor.account_id)
     return rating
 
 
 def claim_rating(c: Container, actor: Actor, claim_no: str) -> Rating | None:
-    """The claim's rating, if its insured or holder asks; else the same 404 as a wrong number."""
+    """The claim's rating, for whoever may see the claim; else the claims' own 404."""
+    claim_services.get_claim(c, actor, claim_no)
     with c.db.read() as session:
-        row = session.execute(
-            select(Claim.insured_person_id, Policy.holder_person_id)
-            .join(Policy, Policy.id == Claim.policy_id).where(Claim.claim_no == claim_no)
-        ).one_or_none()
-        if row is None or actor.person_id not in {row.insured_person_id, row.holder_person_id}:
-            raise NotFound("未找到该理赔案件")
         rated = session.scalars(select(SatisfactionRating).where(
             SatisfactionRating.subject_type == RatedSubject.CLAIM.value,
             SatisfactionRating.subject_no == claim_no)).one_or_none()
