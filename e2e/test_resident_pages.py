@@ -28,7 +28,7 @@ from e2e.support import (
     request_code,
     sms_code,
 )
-from e2e.test_console import api_session, create_staff
+from e2e.test_console import api_session, create_staff, demo_product, staff_log_in
 
 pytestmark = pytest.mark.e2e
 
@@ -211,3 +211,30 @@ def test_a_logged_out_person_complains_rates_and_sees_the_average(
     page.goto("/disclosure.html")
     expect(page.locator("[data-figure=satisfaction-complaints]")).to_contain_text("4.0分")
     expect(page.locator("[data-figure=satisfaction-complaints]")).to_contain_text("1人评价")
+
+
+def test_the_operator_edits_the_help_residents_see(page: Page, base_url: str,
+                                                   live_server: LiveServer) -> None:
+    product = demo_product(base_url)
+    create_staff(live_server, "13700000420", "admin", "管理员帮助")
+    staff_log_in(page, base_url, "13700000420", "/admin/products.html")
+    row = page.locator(f"tr[data-product='{product['code']}']")
+    row.get_by_role("button", name=re.compile("^客服与帮助")).click()
+    hotline = page.get_by_label("客服电话")
+    expect(hotline).to_have_value("0571-12345")  # the demo's own
+    hotline.fill("请拨打客服")
+    page.get_by_label("服务网点").fill(
+        "滨江区医保窗口 | 杭州市滨江区江南大道1号 | 工作日 9:00-16:00 | 看地图")
+    page.get_by_role("button", name="保存客服信息").click()
+    expect(page.locator(f"#help-{product['id']}-hotline-error")).to_contain_text(
+        "客服电话只能包含数字")
+    hotline.fill("0571-55556666")
+    page.get_by_role("button", name="保存客服信息").click()
+    expect(page.get_by_role("status").filter(has_text="已保存")).to_contain_text("1个服务网点")
+    assert_no_axe_violations(page, "on 客服与帮助")
+
+    page.goto("/help.html")
+    expect(page.get_by_role("link", name="拨打 0571-55556666")).to_have_attribute(
+        "href", "tel:057155556666")
+    expect(page.get_by_text("杭州市滨江区江南大道1号")).to_be_visible()
+    expect(page.get_by_role("link", name="看地图")).to_be_visible()
