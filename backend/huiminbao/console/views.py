@@ -7,11 +7,12 @@ from typing import Any
 
 from huiminbao.catalog.coinsurance import percent_label
 from huiminbao.catalog.domain import AssistanceCategory
-from huiminbao.console import bulk, coinsurers, roster
+from huiminbao.console import bulk, coinsurers, payers, roster
 from huiminbao.console.counter import CounterResult
 from huiminbao.core.clock import to_china_time
 from huiminbao.core.masking import mask_phone, scrub_text
 from huiminbao.disclosure.domain import Channel
+from huiminbao.enrollment.domain import PayerKind
 from huiminbao.enrollment.models import ReconcileRun
 from huiminbao.identity.sms_domain import SmsStatus
 from huiminbao.identity.sms_worker import OutboxEntry
@@ -57,12 +58,14 @@ def roster_view(report: roster.RosterReport) -> dict[str, Any]:
         "message": (f"共{counts['total']}行：{counts['enrolled']}人资助参保成功，"
                     f"{counts['skipped']}人已跳过，{counts['failed']}行未通过"),
         "created_at": imported.created_at, "counts": counts,
+        "donor": imported.donor_code,
         "rows": [{
             "line": row.line, "id_number": row.id_number_masked, "name": row.name_masked,
             "category": row.category,
             "category_label": AssistanceCategory(row.category).label if row.category else None,
             "outcome": row.outcome, "outcome_label": roster.OUTCOME_LABELS[row.outcome],
-            "reason": row.reason, "policy_no": row.policy_no,
+            "reason": row.reason, "policy_no": row.policy_no, "payer": row.payer_code,
+            "subsidy_fen": row.subsidy_fen,
         } for row in imported.rows],
     }
 
@@ -135,3 +138,13 @@ def statement_view(s: coinsurers.Statement) -> dict[str, Any]:
         "premiums_fen": s.premiums_fen, "refunds_fen": s.refunds_fen,
         "payouts_fen": s.payouts_fen, "net_fen": s.net_fen,
     }
+
+
+def payer_view(found: payers.PayerView) -> dict[str, Any]:
+    row = found.row
+    return {"id": row.id, "city_code": row.city_code, "code": row.code, "name": row.name,
+            "kind": row.kind, "kind_label": PayerKind(row.kind).label,
+            "district_code": row.district_code,
+            "categories": [group for group in row.categories.split(",") if group],
+            "active": row.active, "fund_account": found.fund_account,
+            "paid_fen": found.paid_fen}

@@ -15,7 +15,7 @@ from huiminbao.core.idempotency import idempotent
 from huiminbao.core.ratelimit import limiter
 from huiminbao.core.requests import public_root
 from huiminbao.core.responses import ResponseSchema
-from huiminbao.enrollment import policies, services
+from huiminbao.enrollment import order_reading, ordering, policies, quoting, resolving
 from huiminbao.enrollment.domain import OrderStatus, PaymentMethod
 from huiminbao.enrollment.schemas import (
     AutoRenewConsentSchema,
@@ -31,7 +31,7 @@ from huiminbao.enrollment.views import order_view, policy_view, quote_view, veri
 from huiminbao.identity.access import acts_for, subject_for
 from huiminbao.identity.auth import current_actor
 from huiminbao.identity.domain import Action
-from huiminbao.payments.gateway import NOTIFY_PATH
+from huiminbao.payments.gateway.port import NOTIFY_PATH
 
 blp = Blueprint("enrollment", __name__, url_prefix="/api/v1", description="参保与保单")
 
@@ -49,16 +49,16 @@ def _gateway_urls() -> tuple[str, str]:
 
 
 def enrollment_request(body: dict[str, Any],
-                       subject_person_id: int) -> services.EnrollmentRequest:
+                       subject_person_id: int) -> quoting.EnrollmentRequest:
     insured = body["insured"] or [{"person_id": subject_person_id, "tier": body["tier"]}]
     confirmations = body["confirmations"] or {}
     notify_url, return_url = _gateway_urls()
-    return services.EnrollmentRequest(
+    return quoting.EnrollmentRequest(
         product_id=body["product_id"],
-        insured=[services.InsuredChoice(choice["person_id"], choice["tier"] or "")
+        insured=[quoting.InsuredChoice(choice["person_id"], choice["tier"] or "")
                  for choice in insured],
         payment_method=PaymentMethod(body["payment_method"]),
-        confirmations=services.Confirmations(
+        confirmations=quoting.Confirmations(
             terms_version=confirmations.get("terms_version"),
             not_basic_insurance=bool(confirmations.get("not_basic_insurance")),
             debit_amount_fen=confirmations.get("debit_amount_fen"),
@@ -70,7 +70,7 @@ def enrollment_request(body: dict[str, Any],
     )
 
 
-def _order_response(details: services.OrderDetails) -> dict[str, Any]:
+def _order_response(details: order_reading.OrderDetails) -> dict[str, Any]:
     order = details.order
     return order_view(order, details.product_name, details.names, details.tier_names,
                       order.pay_url)
@@ -87,7 +87,7 @@ class EnrollmentPreview(MethodView):
         c, actor = container(), current_actor()
         subject = subject_for(Action.ENROLL, actor)
         request = enrollment_request(body, subject.person_id)
-        return quote_view(services.quote(c, actor, subject, request))
+        return quote_view(quoting.quote(c, actor, subject, request))
 
 
 class OrderListSchema(ResponseSchema):
@@ -106,14 +106,9 @@ def _resume_enrollment(resource: str, _rerun: Callable[[], Any]) -> Any:
     """A retry whose first attempt died after creating its order: settle the order (ask the
     registry or gateway with its request number: complete it if the money moved, release it if
     the payment never reached them) and answer as the POST does."""
-    c, actor = container(), current_actor()
-    order_no = resource.removeprefix("order:")
-    services.order_details(c, actor, order_no)  # the gate first, as for a GET
-    # Online: the pay page the first attempt never kept is asked for again (the payer retried
-    # because they want to pay); then the order is settled as its request is known to be gone.
-    services.recover_pay_page(c, order_no, *_gateway_urls())
-    services.resolve_pending(c, order_no, abandoned=True)
-    return _order_response(services.order_details(c, actor, order_no)), 201
+    details = resolving.resume_order(container(), current_actor(),
+                                     resource.removeprefix("order:"), *_gateway_urls())
+    return _order_response(details), 201
 
 
 @blp.route("/enrollments")
@@ -125,7 +120,7 @@ class Enrollments(MethodView):
         unpaid one to continue or cancel."""
         c, actor = container(), current_actor()
         status = OrderStatus(query["status"]) if query["status"] else None
-        return {"items": [_order_response(d) for d in services.my_orders(c, actor, status)]}
+        return {"items": [_order_response(d) for d in order_reading.my_orders(c, actor, status)]}
 
     @acts_for(Action.ENROLL)
     @blp.arguments(EnrollmentRequestSchema)
@@ -139,7 +134,7 @@ class Enrollments(MethodView):
         c, actor = container(), current_actor()
         subject = subject_for(Action.ENROLL, actor)
         request = enrollment_request(body, subject.person_id)
-        details = services.enroll(c, actor, subject, request)
+        details = ordering.enroll(c, actor, subject, request)
         return _order_response(details), 201
 
 
@@ -148,10 +143,7 @@ class EnrollmentDetail(MethodView):
     @blp.response(200, OrderView)
     def get(self, order_no: str) -> dict[str, Any]:
         """An order; a pending one is first settled by asking the registry or gateway."""
-        c, actor = container(), current_actor()
-        services.order_details(c, actor, order_no)  # the gate first: strangers get 404
-        services.resolve_pending(c, order_no)
-        return _order_response(services.order_details(c, actor, order_no))
+        return _order_response(resolving.read_order(container(), current_actor(), order_no))
 
 
 @blp.route("/enrollments/<string:order_no>/cancel")
@@ -160,8 +152,8 @@ class EnrollmentCancel(MethodView):
     def post(self, order_no: str) -> dict[str, Any]:
         """Cancel an unpaid order (its persons are free to enroll again)."""
         c, actor = container(), current_actor()
-        services.cancel_unpaid(c, actor, order_no)
-        return _order_response(services.order_details(c, actor, order_no))
+        resolving.cancel_unpaid(c, actor, order_no)
+        return _order_response(order_reading.order_details(c, actor, order_no))
 
 
 def _policy_response(details: policies.PolicyDetails) -> dict[str, Any]:

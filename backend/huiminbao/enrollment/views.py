@@ -14,7 +14,7 @@ from huiminbao.enrollment.policies import (
     is_payer,
     validity,
 )
-from huiminbao.enrollment.services import Quote
+from huiminbao.enrollment.quoting import Quote
 
 
 def quote_view(quote: Quote) -> dict[str, Any]:

@@ -46,6 +46,8 @@ OBJECT_ENDPOINTS = [
     Endpoint("POST", "/api/v1/claims/{claim_no}/rating", body={"score": 5}),
     Endpoint("POST", "/api/v1/claims/{claim_no}/documents", upload=True),
     Endpoint("GET", "/api/v1/claims/{claim_no}/documents/{document_id}"),
+    Endpoint("PUT", "/api/v1/claims/{claim_no}/payee",
+             body={"card_no": "6222021234567890128"}),
 ]
 
 

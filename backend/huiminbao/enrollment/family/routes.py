@@ -13,7 +13,7 @@ from huiminbao.core.idnumber import age_on
 from huiminbao.core.masking import mask_id_number, mask_name
 from huiminbao.core.ratelimit import limiter
 from huiminbao.core.responses import ResponseSchema
-from huiminbao.enrollment import family
+from huiminbao.enrollment.family import members as family
 from huiminbao.identity.access import subject_for
 from huiminbao.identity.auth import current_actor
 from huiminbao.identity.domain import Action
