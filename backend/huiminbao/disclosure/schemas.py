@@ -12,6 +12,7 @@ from huiminbao.disclosure.domain import (
     ComplaintStatus,
 )
 from huiminbao.disclosure.snapshots import MAX_AGE
+from huiminbao.identity.schemas import OtpRequestSchema
 
 _CATEGORIES = [category.value for category in ComplaintCategory]
 _MAX_AGE_MINUTES = int(MAX_AGE.total_seconds() // 60)
@@ -145,6 +146,13 @@ class ReplyView(ResponseSchema):
     created_at = fields.DateTime()
 
 
+class RatingView(ResponseSchema):
+    score = fields.Integer(metadata={"description": "1 (很不满意) to 5 (非常满意)"})
+    score_label = fields.String()
+    comment = fields.String()
+    rated_at = fields.DateTime(allow_none=True)
+
+
 class ComplaintView(ResponseSchema):
     complaint_no = fields.String()
     category = fields.String()
@@ -163,6 +171,11 @@ class ComplaintView(ResponseSchema):
     next_statuses = fields.List(fields.String(), metadata={
         "description": "statuses a staff reply may move it to"})
     replies = fields.List(fields.Nested(ReplyView))
+    filed_without_account = fields.Boolean(metadata={
+        "description": "filed after an SMS check of the phone, without logging in"})
+    rating = fields.Nested(RatingView, allow_none=True, metadata={
+        "description": "the complainant's satisfaction rating, once given"})
+    can_rate = fields.Boolean(metadata={"description": "resolved and not yet rated"})
 
 
 class ComplaintListSchema(ResponseSchema):
@@ -197,3 +210,45 @@ class ComplaintSettingsSchema(ResponseSchema):
         min=1, max=MAX_RESPONSE_WORKING_DAYS,
         error=f"投诉处理时限应为1至{MAX_RESPONSE_WORKING_DAYS}个工作日"), metadata={
         "description": "working days (Mon–Fri) a complaint may take; default 5"})
+
+
+# ---------------------------------------------------------------- without an account, ratings
+
+class AnonymousComplaintInSchema(OtpRequestSchema):
+    """The phone (checked as at login), its SMS code, and the complaint."""
+
+    code = fields.String(required=True, validate=validate.Regexp(
+        r"^[0-9]{6}$", error="请输入6位数字验证码"))
+    name = fields.String(load_default="", metadata={
+        "description": "how to address the complainant (optional, up to 20 characters)"})
+    category = fields.String(required=True, validate=validate.OneOf(
+        _CATEGORIES, error="请选择投诉类别"), metadata={"description": " | ".join(_CATEGORIES)})
+    content = fields.String(required=True, metadata={"description": "10 to 1000 characters"})
+
+
+class AnonymousComplaintResultSchema(ResponseSchema):
+    complaint = fields.Nested(ComplaintView)
+    access_token = fields.String(metadata={
+        "description": "shown once: send it as X-Complaint-Token to see and rate the complaint"})
+
+
+class RatingInSchema(Schema):
+    score = fields.Integer(required=True, strict=True, validate=validate.Range(
+        min=1, max=5, error="请选择1至5分的满意度"))
+    comment = fields.String(load_default="", metadata={"description": "up to 200 characters"})
+
+
+class ClaimRatingSchema(ResponseSchema):
+    rating = fields.Nested(RatingView, allow_none=True)
+
+
+class AverageSchema(ResponseSchema):
+    count = fields.Integer()
+    average = fields.String(allow_none=True, metadata={
+        "description": "one decimal, e.g. \"4.5\"; null before the first rating"})
+
+
+class SatisfactionSchema(ResponseSchema):
+    product_id = fields.Integer()
+    complaints = fields.Nested(AverageSchema)
+    claims = fields.Nested(AverageSchema)

@@ -10,9 +10,13 @@ from huiminbao.core.masking import mask_name
 from huiminbao.disclosure.complaints import ComplaintDetails
 from huiminbao.disclosure.domain import (
     COMPLAINT_TRANSITIONS,
+    SCORE_LABELS,
     ComplaintCategory,
     ComplaintStatus,
+    RatedSubject,
 )
+from huiminbao.disclosure.models import SatisfactionRating
+from huiminbao.disclosure.ratings import Averages
 from huiminbao.disclosure.services import Bucket, Disclosure
 from huiminbao.identity.domain import Role
 
@@ -90,4 +94,24 @@ def complaint_view(details: ComplaintDetails, now: datetime) -> dict[str, Any]:
             "to_status_label": ComplaintStatus(reply.to_status).label,
             "created_at": reply.created_at,
         } for reply in complaint.replies],
+        "filed_without_account": complaint.complainant_person_id is None,
+        "rating": rating_view(details.rating),
+        "can_rate": status is ComplaintStatus.RESOLVED and details.rating is None,
     }
+
+
+def rating_view(rating: SatisfactionRating | None) -> dict[str, Any] | None:
+    if rating is None:
+        return None
+    return {"score": rating.score, "score_label": SCORE_LABELS[rating.score],
+            "comment": rating.comment or "", "rated_at": rating.rated_at}
+
+
+def averages_view(product_id: int, found: dict[RatedSubject, Averages]) -> dict[str, Any]:
+    def one(averages: Averages) -> dict[str, Any]:
+        tenths = averages.average_tenths
+        return {"count": averages.count,
+                "average": None if tenths is None else f"{tenths // 10}.{tenths % 10}"}
+
+    return {"product_id": product_id, "complaints": one(found[RatedSubject.COMPLAINT]),
+            "claims": one(found[RatedSubject.CLAIM])}
