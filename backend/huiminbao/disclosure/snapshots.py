@@ -66,7 +66,8 @@ def live_figures(c: Container, product_id: int) -> Figures:
     return refresh(c, product_id)
 
 
-def _stored_row(c: Container, product_id: int, *, replica: bool = True) -> DisclosureSnapshot | None:
+def _stored_row(c: Container, product_id: int, *,
+                replica: bool = True) -> DisclosureSnapshot | None:
     """The stored snapshot; from the replica unless asked otherwise (a snapshot a moment old
     there at worst makes this request claim a recount, which ``_claim_refresh`` then refuses
     on the primary when a newer count is stored)."""
