@@ -133,7 +133,7 @@ def _rates(_ctx: click.Context, _param: click.Parameter, raw: str) -> list[float
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.option("--database-url", default=DEFAULT_BENCH_URL, show_default=True,
               help="base URL; the scratch database is its name + '_openloop'")
-@click.option("--redis-url", default="redis://127.0.0.1:6379/14", show_default=True,
+@click.option("--redis-url", default="redis://127.0.0.1:6379/12", show_default=True,
               help="Redis database for rate limits (flushed first)")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="also write the figures as JSON")
