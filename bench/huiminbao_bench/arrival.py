@@ -37,6 +37,7 @@ def run(options: enrollment.Options, rates: Sequence[float],
     report = enrollment.Report(options, datetime.now(UTC))
     results: list[openloop.OpenLoopResult] = []
     report.figures["open_loop"] = results
+    report.figures["errors"] = []
     with enrollment.prepared(options, report, echo, pgbench_after=False) as ready:
         wired = ready.wired
         with wired.db.read() as session:
@@ -62,7 +63,7 @@ def run(options: enrollment.Options, rates: Sequence[float],
             enrollment._step(echo, f"starting huiminbao serve ({options.model}, production mode)")
             app_server = server.start(options.model, env, Path(raw_workdir))
             try:
-                sender = openloop.http_sender(app_server.base_url)
+                sender = openloop.http_sender(app_server.base_url, report.figures["errors"])
                 warm = requests_for(math.ceil(WARMUP_RATE * WARMUP_S))
                 enrollment._step(echo, f"warm-up: {WARMUP_RATE:g}/s for {WARMUP_S} s")
                 report.figures["warm"] = openloop.run(
@@ -133,6 +134,8 @@ def format_report(report: enrollment.Report) -> str:
         f"  database     {counts['orders_issued']:,} issued orders, "
         f"{counts['policies_active']:,} active policies, {counts['debits']:,} registry debits, "
         f"{counts['orders_other']:,} other orders",
+        *(["  first errors " + " | ".join(report.figures["errors"][:3])]
+          if report.figures["errors"] else []),
         "  reconcile    " + report.figures["reconcile"]["output"].replace("\n", "\n               ")
         + f"  (exit {report.figures['reconcile']['exit']})",
         "",
@@ -148,5 +151,6 @@ def report_json(report: enrollment.Report) -> dict[str, object]:
                         "connections": report.options.concurrency,
                         "model": str(report.options.model)},
             "rates": [r.to_json() for r in report.figures["open_loop"]],
+            "errors": report.figures["errors"],
             "db_counts": report.figures["db_counts"], "reconcile": report.figures["reconcile"],
             "passed": report.passed}

@@ -28,6 +28,9 @@ from urllib.parse import urlsplit
 
 LATE_S = 0.010  # sent this long after its intended time: the generator was behind
 ANSWER_TIMEOUT_S = 30.0
+MAX_ERRORS = 5
+# What a request on a keep-alive connection the server has already closed fails with.
+STALE_CONNECTION = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
 
 @dataclass(frozen=True)
@@ -166,16 +169,17 @@ def run(requests: Sequence[Request], *, rate: float, connections: int,
                           expected_status=expected_status)
 
 
-def http_sender(base_url: str) -> Callable[[], Send]:
+def http_sender(base_url: str, errors: list[str] | None = None) -> Callable[[], Send]:
     """Senders on keep-alive connections to ``base_url`` (one per thread); a connection that
-    failed is replaced for the next request."""
+    failed is replaced for the next request. The first few answers of 400 and above go to
+    ``errors`` (status and the start of the body), for the report."""
     parts = urlsplit(base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
 
     def make() -> Send:
         connection: list[http.client.HTTPConnection] = []
 
-        def send(request: Request) -> int:
+        def attempt(request: Request) -> int:
             if not connection:
                 connection.append(http.client.HTTPConnection(host, port,
                                                              timeout=ANSWER_TIMEOUT_S))
@@ -184,12 +188,27 @@ def http_sender(base_url: str) -> Callable[[], Send]:
                 conn.request(request.method, request.path, body=request.body,
                              headers=request.headers)
                 answer = conn.getresponse()
-                answer.read()
-                return answer.status
+                content = answer.read()
             except (OSError, http.client.HTTPException):
                 conn.close()
                 connection.clear()
                 raise
+            if errors is not None and answer.status >= 400 and len(errors) < MAX_ERRORS:
+                errors.append(f"{answer.status} {content[:200].decode(errors='replace')}")
+            return answer.status
+
+        def send(request: Request) -> int:
+            reused = bool(connection)
+            try:
+                return attempt(request)
+            except STALE_CONNECTION:
+                if not reused:
+                    raise
+            # The server closed an idle keep-alive connection (gunicorn's keepalive is 2 s)
+            # before this request reached it: send it again on a new connection, as any HTTP
+            # client does. The time lost stays in the latency; a POST here carries an
+            # Idempotency-Key, so even a request that had arrived is answered once.
+            return attempt(request)
 
         return send
 
