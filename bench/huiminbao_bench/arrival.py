@@ -38,6 +38,7 @@ def run(options: enrollment.Options, rates: Sequence[float],
     results: list[openloop.OpenLoopResult] = []
     report.figures["open_loop"] = results
     report.figures["errors"] = []
+    report.figures["loadavg"] = []  # the machine's 1-minute load after each rate
     with enrollment.prepared(options, report, echo, pgbench_after=False) as ready:
         wired = ready.wired
         with wired.db.read() as session:
@@ -77,7 +78,10 @@ def run(options: enrollment.Options, rates: Sequence[float],
                     started = time.monotonic()
                     result = openloop.run(batch, rate=rate, connections=options.concurrency,
                                           make_sender=sender, expected_status=201)
-                    echo(f"  {_row(result)}  ({time.monotonic() - started:.1f} s)")
+                    load = os.getloadavg()[0]
+                    report.figures["loadavg"].append(load)
+                    echo(f"  {_row(result)}  ({time.monotonic() - started:.1f} s; load "
+                         f"average {load:.1f})")
                     results.append(result)
             finally:
                 server.stop(app_server)
@@ -128,6 +132,8 @@ def format_report(report: enrollment.Report) -> str:
         f"  {'offered':>9} {'sent':>7} {'201':>7} {'errors':>6} {'late':>6} {'achieved':>10} "
         f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'svc p50':>8} {'svc p99':>8}",
         *(f"  {_row(result)}" for result in results),
+        "  load average after each rate (other jobs on the machine show here): "
+        + ", ".join(f"{load:.1f}" for load in report.figures["loadavg"]),
         "",
         "  late: sent more than 10 ms after its time (every connection was waiting); their "
         "wait is in p50/p99. svc: sent to answered.",
@@ -151,6 +157,6 @@ def report_json(report: enrollment.Report) -> dict[str, object]:
                         "connections": report.options.concurrency,
                         "model": str(report.options.model)},
             "rates": [r.to_json() for r in report.figures["open_loop"]],
-            "errors": report.figures["errors"],
+            "errors": report.figures["errors"], "loadavg": report.figures["loadavg"],
             "db_counts": report.figures["db_counts"], "reconcile": report.figures["reconcile"],
             "passed": report.passed}
