@@ -31,19 +31,21 @@ def _requests(count: int) -> list[Request]:
     return [Request("GET", f"/r/{i}", {}) for i in range(count)]
 
 
+def _server(time: SimulatedTime, seconds: float, status: int) -> openloop.Send:
+    """A simulated server answering every request with ``status`` after ``seconds``."""
+    def send(_request: Request) -> int:
+        time.sleep(seconds)
+        return status
+    return send
+
+
 def test_a_slow_server_shows_in_the_latency_from_the_intended_send_time() -> None:
     """One connection, 10 requests/s due, each answer takes 0.3 s: the generator falls behind
     and request i is sent at 0.3 i instead of 0.1 i. A closed loop would report 300 ms for
     every request; counted from the schedule, request i waited 0.2 i s more."""
     time = SimulatedTime()
-
-    def make_sender() -> openloop.Send:
-        def send(_request: Request) -> int:
-            time.sleep(0.3)
-            return 200
-        return send
-
-    result = openloop.run(_requests(5), rate=10, connections=1, make_sender=make_sender,
+    result = openloop.run(_requests(5), rate=10, connections=1,
+                          make_sender=lambda: _server(time, 0.3, 200),
                           expected_status=200, clock=time.clock, sleep=time.sleep)
     assert [s.intended for s in result.samples] == pytest.approx([0, 0.1, 0.2, 0.3, 0.4])
     assert [s.sent for s in result.samples] == pytest.approx([0, 0.3, 0.6, 0.9, 1.2])
@@ -57,14 +59,8 @@ def test_a_slow_server_shows_in_the_latency_from_the_intended_send_time() -> Non
 
 def test_a_fast_server_is_paced_at_the_rate_and_nothing_is_late() -> None:
     time = SimulatedTime()
-
-    def make_sender() -> openloop.Send:
-        def send(_request: Request) -> int:
-            time.sleep(0.01)
-            return 201
-        return send
-
-    result = openloop.run(_requests(4), rate=20, connections=1, make_sender=make_sender,
+    result = openloop.run(_requests(4), rate=20, connections=1,
+                          make_sender=lambda: _server(time, 0.01, 201),
                           expected_status=201, clock=time.clock, sleep=time.sleep)
     assert [s.sent for s in result.samples] == pytest.approx([0, 0.05, 0.10, 0.15])
     assert [s.latency for s in result.samples] == pytest.approx([0.01] * 4)
