@@ -1,7 +1,8 @@
 // 理赔审核 (insurer staff): the queue, GET /admin/claims?status=…, oldest first, one tab per
 // status. Each claim links to staff/claim.html, where the decisions are made.
 
-import { api } from "./api.js";
+import { api, errorMessage } from "./api.js";
+import { newKey } from "./intent.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import { claimChip, formatInstant, STAFF_QUEUE_PATH, staffClaimPath, staffRefusal, stay } from "./claim-common.js";
@@ -22,6 +23,9 @@ const table = document.getElementById("queue-table");
 const tabs = document.getElementById("status-tabs");
 const title = document.getElementById("queue-title");
 const logoutButton = document.getElementById("logout");
+const payoutCard = document.getElementById("payout-run");
+const payoutButton = document.getElementById("payout-run-button");
+const payoutResult = document.getElementById("payout-run-result");
 
 const requested = new URLSearchParams(window.location.search).get("view");
 const view = VIEWS.find((v) => v.key === requested) || VIEWS[0];
@@ -50,7 +54,8 @@ function renderTable(items) {
         h("td", {}, stay(claim.admitted_on, claim.discharged_on)),
         h("td", { class: "num" }, formatFen(claim.claimed_fen)),
         h("td", { class: "num" }, claim.payout_fen === null || claim.payout_fen === undefined ? "—" : formatFen(claim.payout_fen)),
-        h("td", {}, claimChip(claim.status, claim.status_label)),
+        h("td", {}, claimChip(claim.status, claim.status_label),
+          claim.overdue ? h("span", { class: "data-table__sub is-overdue", "data-overdue": true }, "已超过承诺时限") : null),
         h("td", {}, formatInstant(claim.created_at)))))));
 }
 
@@ -71,8 +76,26 @@ function load() {
   });
 }
 
+// The payout run: one key per click; a retry after an unknown outcome is safe (nothing is paid
+// twice: the server queries a payment whose outcome it does not know before sending again).
+async function runPayouts() {
+  payoutButton.disabled = true;
+  payoutResult.textContent = "正在支付…";
+  try {
+    const report = await api.post("/admin/claim-payout-runs", {}, { idempotencyKey: newKey(), timeoutMs: 60000 });
+    payoutResult.textContent = report.message;
+    load();
+  } catch (error) {
+    payoutResult.textContent = errorMessage(error);
+  } finally {
+    payoutButton.disabled = false;
+  }
+}
+
 initPage();
 rememberModeOnAccount();
+payoutCard.hidden = view.key !== "approved";
+payoutButton.addEventListener("click", runPayouts);
 title.textContent = view.label;
 document.title = `理赔审核：${view.label} - 惠民保`;
 renderTabs();

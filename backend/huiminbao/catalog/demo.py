@@ -139,7 +139,38 @@ def ensure_demo_product(db: Database, clock: Clock) -> Product:
             product.coverage_starts_on, product.coverage_ends_on = starts_on, ends_on
             product.year = starts_on.year
         _ensure_item_lists(session, product.id)
+        _ensure_special_drug_rules(session, product.id)
         return product
+
+
+# Designated pharmacies for special drugs, and the drugs' listed indications (ICD-10 prefixes).
+DEMO_PHARMACIES = (
+    ("YD3301001", "老百姓大药房（特药服务中心·延安路店）", "杭州市上城区延安路128号"),
+    ("YD3301002", "华东医药特药药房（庆春路店）", "杭州市上城区庆春路56号"),
+)
+DEMO_INDICATIONS = (
+    ("TY001", "C81", "霍奇金淋巴瘤"), ("TY001", "C34", "非小细胞肺癌"),
+    ("TY001", "C22", "肝细胞癌"), ("TY001", "C16", "胃癌"),
+    ("TY002", "C34", "ALK阳性非小细胞肺癌"), ("TY003", "C34", "EGFR突变非小细胞肺癌"),
+    ("TY004", "C34", "非小细胞肺癌"), ("TY004", "C43", "黑色素瘤"),
+    ("TY005", "C91", "慢性淋巴细胞白血病"), ("TY005", "C83", "套细胞淋巴瘤"),
+)
+
+
+def _ensure_special_drug_rules(session: Session, product_id: int) -> None:
+    """Seed the demo pharmacies and indications once; what is there is left as it is."""
+    from huiminbao.claims.models import ProductDrugIndication, ProductPharmacy
+
+    if session.scalars(select(ProductPharmacy.id).where(ProductPharmacy.product_id == product_id)
+                       .limit(1)).first() is None:
+        session.add_all(ProductPharmacy(product_id=product_id, code=code, name=name,
+                                        address=address)
+                        for code, name, address in DEMO_PHARMACIES)
+    if session.scalars(select(ProductDrugIndication.id).where(
+            ProductDrugIndication.product_id == product_id).limit(1)).first() is None:
+        session.add_all(ProductDrugIndication(product_id=product_id, drug_code=drug,
+                                              icd_prefix=prefix, label=label)
+                        for drug, prefix, label in DEMO_INDICATIONS)
 
 
 def _ensure_item_lists(session: Session, product_id: int) -> None:

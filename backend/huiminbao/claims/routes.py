@@ -12,8 +12,11 @@ from flask import Response, g, jsonify, make_response, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from huiminbao.claims import clients, services, settlement
+from huiminbao.claims import clients, filing, payouts, services, settlement
 from huiminbao.claims.domain import ClaimStatus, Decision
+from huiminbao.claims.filing import PayeeInput
+from huiminbao.claims.kinds import ClaimKind, KindRule
+from huiminbao.claims.payees import PayeeKind
 from huiminbao.claims.schemas import (
     ClaimDecisionSchema,
     ClaimDetailView,
@@ -24,13 +27,23 @@ from huiminbao.claims.schemas import (
     ClaimUploadedView,
     ClaimUploadSchema,
     EstimateRequestSchema,
+    PayeeSchema,
+    PayoutRunView,
+    ProductClaimKindsSchema,
+    ProductClaimKindsView,
     ProductItemListView,
     SettlementRequestSchema,
     SettlementView,
 )
 from huiminbao.claims.signing import CLIENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
-from huiminbao.claims.views import breakdown_view, claim_detail_view, claim_summary_view
+from huiminbao.claims.views import (
+    ClaimExtras,
+    breakdown_view,
+    claim_detail_view,
+    claim_summary_view,
+)
 from huiminbao.core.container import container
+from huiminbao.core.errors import Busy
 from huiminbao.core.idempotency import idempotent
 from huiminbao.core.ratelimit import limiter
 from huiminbao.identity.access import acts_for, subject_for
@@ -65,6 +78,13 @@ def _items(body: dict[str, Any]) -> list[services.ItemInput]:
     return [services.ItemInput(i["code"], i["name"], i["amount_fen"]) for i in body["items"]]
 
 
+def _payee(body: dict[str, Any] | None) -> PayeeInput | None:
+    if body is None:
+        return None
+    return PayeeInput(PayeeKind(body["kind"]), body["card_no"], body["name"], body["id_number"],
+                      body["relation"])
+
+
 def _detail(details: services.ClaimDetails, *, for_staff: bool = False) -> dict[str, Any]:
     number = details.claim.claim_no
     return claim_detail_view(
@@ -72,6 +92,8 @@ def _detail(details: services.ClaimDetails, *, for_staff: bool = False) -> dict[
         tier_name=details.tier_name, insured=details.insured, breakdown=details.breakdown,
         preview=details.preview, for_staff=for_staff,
         first_approval_insurer=details.first_approval_insurer if for_staff else None,
+        extras=ClaimExtras(container().clock.today(), details.payee, details.payout,
+                           details.documents_needed, details.clock),
         document_url=lambda document_id: url_for("claims.ClaimDocumentFile", claim_no=number,
                                                  document_id=document_id),
     )
@@ -100,7 +122,9 @@ class Claims(MethodView):
         """Claims where the caller (or, with X-Acting-For, the principal) is the insured."""
         c, actor = container(), current_actor()
         subject = subject_for(Action.VIEW_CLAIMS, actor)
-        return {"items": [claim_summary_view(s.claim, s.policy_no, s.product_name, s.insured)
+        today = c.clock.today()
+        return {"items": [claim_summary_view(s.claim, s.policy_no, s.product_name, s.insured,
+                                             today)
                           for s in services.list_claims(c, subject)]}
 
     @acts_for(Action.SUBMIT_CLAIMS)
@@ -117,7 +141,10 @@ class Claims(MethodView):
             hospital_name=body["hospital_name"], admitted_on=body["admitted_on"],
             discharged_on=body["discharged_on"],
             in_policy_self_pay_fen=body["in_policy_self_pay_fen"], items=_items(body),
-            policy_no=body["policy_no"],
+            policy_no=body["policy_no"], kind=ClaimKind(body["kind"]),
+            diagnosis_code=body["diagnosis_code"], prescription_no=body["prescription_no"],
+            pharmacy_code=body["pharmacy_code"], treatment_city_code=body["treatment_city_code"],
+            payee=_payee(body["payee"]),
         ))
         return _detail(services.load_details(c, number)), 201
 
@@ -156,6 +183,22 @@ class ClaimDetail(MethodView):
         """One claim: status, timeline and the breakdown in plain Chinese. For the insured, an
         agent holding claims_view, and the insurer's staff; anyone else gets 404."""
         return _detail(services.get_claim(container(), current_actor(), claim_no))
+
+
+@blp.route("/claims/<string:claim_no>/payee")
+class ClaimPayee(MethodView):
+    @blp.arguments(PayeeSchema)
+    @blp.response(200, ClaimDetailView)
+    def put(self, body: dict[str, Any], claim_no: str) -> dict[str, Any]:
+        """Name or replace the claim's payee (the claimant, or an agent with claims_submit;
+        anyone else gets 404), e.g. after the bank refused the first card. The card is verified
+        as the payee's; a failed payout is retried on it by the next payout run. Not while the
+        money is being sent or once it is paid."""
+        c = container()
+        payee = _payee(body)
+        assert payee is not None
+        payouts.change_payee(c, current_actor(), claim_no, payee)
+        return _detail(services.load_details(c, claim_no))
 
 
 @blp.route("/claims/<string:claim_no>/documents")
@@ -206,6 +249,28 @@ class ProductClaimItems(MethodView):
         return {"product_id": product_id,
                 "special_drugs": [i for i in view if i["kind"] == "special_drug"],
                 "reasonable_items": [i for i in view if i["kind"] == "reasonable"]}
+
+
+def _kinds_view(found: filing.ProductKinds) -> dict[str, Any]:
+    return {
+        "product_id": found.product_id,
+        "kinds": [{"kind": r.kind.value, "label": r.kind.label, "documents": list(r.documents),
+                   "decide_within_working_days": r.decide_within_working_days,
+                   "pay_within_days": r.pay_within_days,
+                   "period_labels": list(r.kind.period_labels)} for r in found.rules],
+        "pharmacies": [{"code": p.code, "name": p.name, "address": p.address}
+                       for p in found.pharmacies],
+    }
+
+
+@blp.route("/products/<int:product_id>/claim-kinds")
+class ProductClaimKinds(MethodView):
+    @blp.response(200, ProductClaimKindsView)
+    def get(self, product_id: int) -> dict[str, Any]:
+        """Public: the claim kinds the product accepts, the documents each needs, the
+        product's promises (decide within N working days of complete material, pay within M
+        days of the decision) and its designated special-drug pharmacies."""
+        return _kinds_view(filing.product_kinds(container(), product_id))
 
 
 # ---------------------------------------------------------------- hospitals
@@ -267,7 +332,9 @@ class AdminClaims(MethodView):
         _staff()
         statuses = [ClaimStatus(s) for s in query["status"]] if query["status"] else [
             ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW]
-        return {"items": [claim_summary_view(s.claim, s.policy_no, s.product_name, s.insured)
+        today = container().clock.today()
+        return {"items": [claim_summary_view(s.claim, s.policy_no, s.product_name, s.insured,
+                                             today)
                           for s in services.review_queue(container(), statuses)]}
 
 
@@ -296,5 +363,51 @@ class AdminClaimDecision(MethodView):
         or request_supplement (a message to the claimant is required), mark_paid (books the
         payout)."""
         details = services.decide(container(), _staff(), claim_no, Decision(body["decision"]),
-                                  body["message"])
+                                  body["message"], missing=body["missing"],
+                                  supervisor_reason=body["supervisor_reason"])
         return _detail(details, for_staff=True)
+
+
+@admin_blp.route("/products/<int:product_id>/claim-kinds")
+class AdminProductClaimKinds(MethodView):
+    @admin_blp.arguments(ProductClaimKindsSchema)
+    @admin_blp.response(200, ProductClaimKindsView)
+    @admin_blp.alt_response(401, description="Not signed in")
+    @admin_blp.alt_response(403, description="Not an administrator")
+    @admin_blp.alt_response(409, description="The product is published")
+    def put(self, body: dict[str, Any], product_id: int) -> dict[str, Any]:
+        """Set a draft product's claim kinds: documents and promises, within the law's limits
+        (decide within 20 working days at most, pay within 10 days at most)."""
+        actor = require_role(Role.ADMIN)
+        rules = [KindRule(ClaimKind(k["kind"]), tuple(k["documents"]),
+                          k["decide_within_working_days"], k["pay_within_days"])
+                 for k in body["kinds"]]
+        return _kinds_view(filing.set_product_kinds(container(), actor.account_id,
+                                                    actor.role.value, product_id, rules))
+
+
+def _admin_owner() -> str:
+    return f"account:{require_role(Role.ADMIN).account_id}"
+
+
+@admin_blp.route("/claim-payout-runs")
+class PayoutRuns(MethodView):
+    @admin_blp.response(200, PayoutRunView)
+    @admin_blp.alt_response(401, description="Not signed in")
+    @admin_blp.alt_response(403, description="Not an administrator")
+    @admin_blp.alt_response(503, description="No payout service is wired")
+    @admin_blp.doc(parameters=IDEMPOTENCY_HEADER)
+    @idempotent(_admin_owner)
+    def post(self) -> dict[str, Any]:
+        """Pay every approved claim with a verified payee through the payout service (also
+        ``huiminbao claims payout-run``). Two runs at once pay each claim once; a payment whose
+        outcome is unknown stays pending and is queried by its request number first."""
+        actor = require_role(Role.ADMIN)
+        try:
+            report = payouts.run_payouts(container(), actor_account_id=actor.account_id,
+                                         actor_role=actor.role.value)
+        except payouts.PayoutsUnavailable as exc:
+            raise Busy("未接入赔款支付通道，暂时无法支付", code="payouts_unavailable") from exc
+        return {"paid": report.paid, "failed": report.failed, "pending": report.pending,
+                "message": f"已支付{len(report.paid)}件，支付失败{len(report.failed)}件"
+                           f"（下次重试），结果待确认{len(report.pending)}件"}

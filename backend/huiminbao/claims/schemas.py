@@ -8,6 +8,8 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from huiminbao.claims.domain import ClaimStatus, Decision
+from huiminbao.claims.kinds import ClaimKind
+from huiminbao.claims.payees import PayeeKind
 from huiminbao.core.inputs import Id
 from huiminbao.core.responses import ResponseSchema
 
@@ -42,10 +44,42 @@ class _StaySchema(Schema):
             raise ValidationError("出院日期不能早于入院日期", "discharged_on")
 
 
+class PayeeSchema(Schema):
+    kind = fields.String(load_default=PayeeKind.SELF.value,
+                         validate=validate.OneOf([k.value for k in PayeeKind],
+                                                 error="请选择收款人：本人、监护人或继承人"),
+                         metadata={"description": "self (default) | guardian (insured under 18) "
+                                                  "| heir (deceased insured)"})
+    card_no = fields.String(required=True,
+                            validate=validate.Regexp(r"^[0-9 ]{12,23}$",
+                                                     error="银行卡号应为12至19位数字"),
+                            metadata={"description": "the payee's own debit card"})
+    name = fields.String(load_default=None, validate=validate.Length(max=40),
+                         metadata={"description": "guardian or heir: the payee's name"})
+    id_number = fields.String(load_default=None, validate=validate.Length(max=32),
+                              metadata={"description": "guardian or heir: the payee's ID number"})
+    relation = fields.String(load_default=None, validate=validate.Length(max=16))
+
+
 class ClaimRequestSchema(_BillSchema, _StaySchema):
     policy_no = fields.String(load_default=None, validate=validate.Length(max=32), metadata={
         "description": "default: the insured person's live policy covering the stay"})
     hospital_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    kind = fields.String(load_default=ClaimKind.INPATIENT.value,
+                         validate=validate.OneOf([k.value for k in ClaimKind],
+                                                 error="请选择理赔类型"),
+                         metadata={"description": " | ".join(k.value for k in ClaimKind)})
+    diagnosis_code = fields.String(load_default=None, validate=validate.Length(max=16),
+                                   metadata={"description": "ICD-10; outpatient_special and "
+                                                            "special_drug need it"})
+    prescription_no = fields.String(load_default=None, validate=validate.Length(max=64),
+                                    metadata={"description": "special_drug: the prescription"})
+    pharmacy_code = fields.String(load_default=None, validate=validate.Length(max=32),
+                                  metadata={"description": "special_drug: designated pharmacy"})
+    treatment_city_code = fields.String(load_default=None, validate=validate.Length(max=6),
+                                        metadata={"description": "out_of_city: where treated"})
+    payee = fields.Nested(PayeeSchema, load_default=None, metadata={
+        "description": "who receives the money; the card is verified as the payee's"})
 
 
 class EstimateRequestSchema(_BillSchema):
@@ -133,6 +167,12 @@ class ClaimSummaryView(ResponseSchema):
     claimed_fen = fields.Integer()
     payout_fen = fields.Integer(allow_none=True)
     created_at = fields.DateTime()
+    kind = fields.String(metadata={"description": "inpatient | outpatient_special | "
+                                                  "special_drug | out_of_city"})
+    kind_label = fields.String()
+    decide_by = fields.Date(allow_none=True, metadata={"description": "promised decision day"})
+    overdue = fields.Boolean(metadata={"description": "past the promised decision or payment "
+                                                      "day"})
 
 
 class ClaimListView(ResponseSchema):
@@ -161,6 +201,30 @@ class ClaimDocumentView(ResponseSchema):
     url = fields.String()
 
 
+class ClaimClockView(ResponseSchema):
+    stage = fields.String(metadata={"description": "decision | payment"})
+    due_on = fields.Date()
+    days_left = fields.Integer()
+    overdue = fields.Boolean()
+    text = fields.String()
+
+
+class PayeeView(ResponseSchema):
+    kind = fields.String()
+    kind_label = fields.String()
+    holder_name = fields.String(metadata={"description": "masked"})
+    bank_name = fields.String()
+    card = fields.String(metadata={"description": "masked"})
+
+
+class PayoutView(ResponseSchema):
+    status = fields.String(metadata={"description": "sending | paid | failed"})
+    status_label = fields.String()
+    amount_fen = fields.Integer()
+    attempts = fields.Integer()
+    paid_at = fields.DateTime(allow_none=True)
+
+
 class ClaimDetailView(ClaimSummaryView):
     tier = fields.String()
     tier_name = fields.String()
@@ -177,6 +241,16 @@ class ClaimDetailView(ClaimSummaryView):
     documents = fields.List(fields.Nested(ClaimDocumentView))
     timeline = fields.List(fields.Nested(ClaimTimelineEntryView))
     notice = fields.String()
+    diagnosis_code = fields.String(allow_none=True)
+    prescription_no = fields.String(allow_none=True)
+    pharmacy_code = fields.String(allow_none=True)
+    treatment_city_code = fields.String(allow_none=True)
+    documents_needed = fields.List(fields.String())
+    pay_by = fields.Date(allow_none=True)
+    clock = fields.Nested(ClaimClockView, allow_none=True)
+    payee = fields.Nested(PayeeView, allow_none=True)
+    payout = fields.Nested(PayoutView, allow_none=True)
+    supplement_requests = fields.Integer()
     first_approval_insurer = fields.String(allow_none=True, metadata={
         "description": "staff only: a contested claim (payout above the product's "
                        "contested_claim_threshold_fen) approved by this insurer, waiting for "
@@ -219,6 +293,61 @@ class ClaimDecisionSchema(Schema):
                              metadata={"description": " | ".join(d.value for d in Decision)})
     message = fields.String(load_default=None, validate=validate.Length(max=500), metadata={
         "description": "to the claimant; required for reject and request_supplement"})
+    missing = fields.List(fields.String(validate=validate.Length(min=1, max=100)),
+                          load_default=list,
+                          validate=validate.Length(max=30, error="最多列出30项材料"),
+                          metadata={"description": "request_supplement: every missing document "
+                                                   "(asked once; else the message is the list)"})
+    supervisor_reason = fields.String(load_default=None, validate=validate.Length(max=500),
+                                      metadata={"description": "a second request_supplement: "
+                                                               "an administrator's reason"})
+
+
+class PayoutRunView(ResponseSchema):
+    paid = fields.List(fields.String(), metadata={"description": "claim numbers paid"})
+    failed = fields.List(fields.String(), metadata={"description": "refused by the bank side"})
+    pending = fields.List(fields.String(), metadata={
+        "description": "outcome not known yet: left sending, queried by the next run"})
+    message = fields.String()
+
+
+class ClaimKindView(ResponseSchema):
+    kind = fields.String()
+    label = fields.String()
+    documents = fields.List(fields.String())
+    decide_within_working_days = fields.Integer()
+    pay_within_days = fields.Integer()
+    period_labels = fields.List(fields.String())
+
+
+class PharmacyView(ResponseSchema):
+    code = fields.String()
+    name = fields.String()
+    address = fields.String()
+
+
+class KindRuleSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(
+        [k.value for k in ClaimKind], error="请选择理赔类型"))
+    documents = fields.List(fields.String(validate=validate.Length(min=1, max=60)),
+                            required=True, validate=validate.Length(
+                                min=1, max=20, error="材料清单应为1至20项"))
+    decide_within_working_days = fields.Integer(required=True, strict=True, metadata={
+        "description": "promise: decide within N working days of complete material (1-20; "
+                       "保险法 §23 allows 30 days)"})
+    pay_within_days = fields.Integer(required=True, strict=True, metadata={
+        "description": "promise: pay within N days of the decision (1-10, 保险法 §23)"})
+
+
+class ProductClaimKindsSchema(Schema):
+    kinds = fields.List(fields.Nested(KindRuleSchema), required=True,
+                        validate=validate.Length(max=4, error="理赔类型最多4种"))
+
+
+class ProductClaimKindsView(ResponseSchema):
+    product_id = fields.Integer()
+    kinds = fields.List(fields.Nested(ClaimKindView))
+    pharmacies = fields.List(fields.Nested(PharmacyView))
 
 
 class SettlementView(ResponseSchema):

@@ -23,7 +23,7 @@ from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.catalog.domain import BenefitCategory, ProductStatus
 from huiminbao.catalog.models import InsurerStaff, Product, Tier
-from huiminbao.claims import payout
+from huiminbao.claims import filing, kinds, payout
 from huiminbao.claims.domain import (
     INITIAL_STATUSES,
     OPEN_STATUSES,
@@ -42,15 +42,19 @@ from huiminbao.claims.domain import (
     stay_problem,
     transition,
 )
+from huiminbao.claims.kinds import ClaimKind, KindFacts
 from huiminbao.claims.models import (
     Claim,
     ClaimCoDecision,
     ClaimDocument,
     ClaimEvent,
     ClaimItem,
+    ClaimPayee,
+    ClaimPayout,
     ClaimPayoutLine,
     ProductItem,
 )
+from huiminbao.claims.payees import PayeeKind
 from huiminbao.claims.payout import Bill, BillItem, Breakdown, PayoutRules, YearToDate
 from huiminbao.claims.storage import (
     DocumentStoreUnavailable,
@@ -70,7 +74,7 @@ from huiminbao.identity import consent_gate
 from huiminbao.identity.access import Subject, require_access
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.consent_rules import Purpose
-from huiminbao.identity.domain import Action, Basis
+from huiminbao.identity.domain import Action, Basis, Role
 from huiminbao.identity.models import Person, UserAccount
 from huiminbao.payments import ledger
 from huiminbao.registry.port import RegistryUnavailable
@@ -101,6 +105,17 @@ class ClaimRequest:
     in_policy_self_pay_fen: int
     items: Sequence[ItemInput]
     policy_no: str | None = None
+    kind: ClaimKind = ClaimKind.INPATIENT
+    diagnosis_code: str | None = None
+    prescription_no: str | None = None
+    pharmacy_code: str | None = None
+    treatment_city_code: str | None = None
+    payee: filing.PayeeInput | None = None
+
+    def facts(self) -> KindFacts:
+        return KindFacts(self.kind, self.diagnosis_code, self.prescription_no,
+                         (self.pharmacy_code or "").strip() or None, self.treatment_city_code,
+                         tuple(payout.normalize_code(i.code) for i in self.items))
 
 
 @dataclass(frozen=True)
@@ -139,6 +154,10 @@ class ClaimDetails:
     preview: bool = False
     # A contested claim approved by one insurer, waiting for another's approval.
     first_approval_insurer: str | None = None
+    payee: ClaimPayee | None = None
+    payout: ClaimPayout | None = None
+    documents_needed: tuple[str, ...] = ()
+    clock: kinds.Clock | None = None  # the promise now running (decision, then payment)
 
 
 @dataclass(frozen=True)
@@ -348,7 +367,8 @@ def _find(session: Session, number: str, *, lock: bool = False) -> Claim:
     return claim
 
 
-def _details(session: Session, claim: Claim, *, preview: bool = False) -> ClaimDetails:
+def _details(session: Session, claim: Claim, today: date, *,
+             preview: bool = False) -> ClaimDetails:
     policy = session.get(Policy, claim.policy_id)
     product = session.get(Product, claim.product_id)
     insured = session.get(Person, claim.insured_person_id)
@@ -361,9 +381,27 @@ def _details(session: Session, claim: Claim, *, preview: bool = False) -> ClaimD
         breakdown = payout.calculate(rules_for(session, claim.product_id, claim.tier_code),
                                      _claim_bill(claim), usage_of(session, claim.policy_id))
         is_preview = True
+    payee = session.get(ClaimPayee, claim.id)
+    rule = _rule_of(session, claim)
     return ClaimDetails(claim, policy.policy_no, product.name,
                         tier.name if tier else claim.tier_code, insured, breakdown, is_preview,
-                        awaiting_second_insurer(session, claim))
+                        awaiting_second_insurer(session, claim), payee,
+                        session.scalars(select(ClaimPayout).where(
+                            ClaimPayout.claim_id == claim.id)).one_or_none(),
+                        tuple(filing.documents_for(
+                            rule, PayeeKind(payee.kind) if payee else None)),
+                        running_clock(claim, today))
+
+
+def running_clock(claim: Claim, today: date) -> kinds.Clock | None:
+    """The promise running now: the decision while the claim is open and its material
+    complete (the clock stops while documents are awaited), then the payment until paid."""
+    status = ClaimStatus(claim.status)
+    if status in {ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW} and claim.decide_by:
+        return kinds.clock_of(today, claim.decide_by, "decision")
+    if status is ClaimStatus.APPROVED and claim.pay_by:
+        return kinds.clock_of(today, claim.pay_by, "payment")
+    return None
 
 
 # ---------------------------------------------------------------- submitting online
@@ -395,6 +433,7 @@ def submit_claim(c: Container, actor: Actor, subject: Subject, request: ClaimReq
     phone = claimant_phone(c, subject.person_id)
     now, today = c.clock.now(), c.clock.today()
     by = EventActor.of(actor, subject.grant_id)
+    rule, payee = _check_kind_and_payee(c, actor, subject, request, today)
     with c.db.transaction() as session:
         policy = _policy_for_stay(session, subject.person_id, request.policy_no,
                                   request.admitted_on, request.discharged_on)
@@ -412,22 +451,55 @@ def submit_claim(c: Container, actor: Actor, subject: Subject, request: ClaimReq
             admitted_on=request.admitted_on, discharged_on=request.discharged_on,
             in_policy_self_pay_fen=bill.in_policy_self_pay_fen, claimed_fen=bill.total_fen,
             submitted_by_account_id=actor.account_id, acted_for_grant_id=subject.grant_id,
-            created_at=now,
+            created_at=now, kind=request.kind.value,
+            diagnosis_code=kinds.normalize_diagnosis(request.diagnosis_code),
+            prescription_no=(request.prescription_no or "").strip() or None,
+            pharmacy_code=(request.pharmacy_code or "").strip() or None,
+            treatment_city_code=(request.treatment_city_code or "").strip() or None,
+            material_complete_at=now, decide_by=kinds.decide_by(today, rule),
             items=[ClaimItem(position=index, code=item.code, name=item.name,
                              amount_fen=item.amount_fen) for index, item in enumerate(bill.items)],
         )
         session.add(claim)
         session.flush()
+        if payee is not None:
+            session.add(payee.row(claim.id, now))
         link_resource(session, f"claim:{claim.claim_no}")  # a retry answers with this claim
-        start_timeline(session, c, claim, by, default_message(ClaimStatus.SUBMITTED, None))
+        documents = filing.documents_for(rule, payee.kind if payee else None)
+        start_timeline(session, c, claim, by,
+                       f"理赔申请已提交。请上传以下材料：{'、'.join(documents)}。"
+                       f"{kinds.clock_of(today, claim.decide_by, 'decision').describe()}。"
+                       if claim.decide_by else default_message(ClaimStatus.SUBMITTED, None))
         notify(session, c, phone, claim)
         audit.record(session, c.clock, AuditEntry(
             action="claim.submit", actor=by.audit, subject_person_id=subject.person_id,
             acting_for_person_id=subject.person_id if subject.acting_for else None,
             grant_id=subject.grant_id, object_type="claim", object_id=claim.claim_no,
-            details={"claimed_fen": claim.claimed_fen, "policy_no": policy.policy_no},
+            details={"claimed_fen": claim.claimed_fen, "policy_no": policy.policy_no,
+                     "kind": claim.kind, "payee": payee.kind.value if payee else None},
         ))
         return claim.claim_no
+
+
+def _check_kind_and_payee(c: Container, actor: Actor, subject: Subject, request: ClaimRequest,
+                          today: date) -> tuple[kinds.KindRule, filing.CheckedPayee | None]:
+    """The product's rule for the claim's kind (its problems refused at once) and the payee,
+    its card confirmed by the bank's side (a remote call, before the transaction)."""
+    with c.db.read() as session:
+        policy = _policy_for_stay(session, subject.person_id, request.policy_no,
+                                  request.admitted_on, request.discharged_on)
+        product = session.get(Product, policy.product_id)
+        insured = session.get(Person, subject.person_id)
+        agent = session.get(Person, actor.person_id) if (
+            subject.acting_for and actor.person_id is not None) else None
+        assert product is not None and insured is not None
+        rule = filing.check_kind(session, policy.product_id, product.city_code, request.facts())
+        insured_name, insured_id = insured.name, insured.id_number
+        agent_id = agent.id_number if agent is not None else None
+    if request.payee is None:
+        return rule, None
+    return rule, filing.check_payee(c, request.payee, insured_name=insured_name,
+                                    insured_id=insured_id, agent_id=agent_id, today=today)
 
 
 # ---------------------------------------------------------------- documents
@@ -488,6 +560,9 @@ def add_document(c: Container, actor: Actor, number: str, filename: str, data: b
             )
             session.add(document)
             if status is ClaimStatus.SUPPLEMENT_REQUESTED:
+                # Material complete again: the decision clock starts afresh (保险法 §23).
+                claim.material_complete_at = c.clock.now()
+                claim.decide_by = kinds.decide_by(c.clock.today(), _rule_of(session, claim))
                 record_status(session, c, claim, ClaimStatus.UNDER_REVIEW, by, SUPPLEMENT_RECEIVED)
                 notify(session, c, phone, claim)
             audit.record(session, c.clock, AuditEntry(
@@ -591,7 +666,7 @@ def get_claim(c: Container, actor: Actor, number: str) -> ClaimDetails:
         claim = _find(session, number)
         require_access(c, session, actor, Action.VIEW_CLAIMS, claim.insured_person_id,
                        object_type="claim", object_id=number)
-        return _details(session, claim)
+        return _details(session, claim, c.clock.today())
 
 
 # ---------------------------------------------------------------- estimating
@@ -668,7 +743,7 @@ def staff_claim(c: Container, actor: Actor, number: str) -> ClaimDetails:
         claim = _find(session, number)
         decision = require_access(c, session, actor, Action.REVIEW_CLAIMS,
                                   claim.insured_person_id, object_type="claim", object_id=number)
-        details = _details(session, claim, preview=True)
+        details = _details(session, claim, c.clock.today(), preview=True)
     audit.record_now(c.db, c.clock, AuditEntry(
         action="claim.review_view", actor=AuditActor(actor.account_id, actor.role.value),
         subject_person_id=claim.insured_person_id, grant_id=decision.grant_id,
@@ -678,8 +753,15 @@ def staff_claim(c: Container, actor: Actor, number: str) -> ClaimDetails:
 
 
 def decide(c: Container, actor: Actor, number: str, decision: Decision,
-           message: str | None) -> ClaimDetails:
+           message: str | None, *, missing: Sequence[str] = (),
+           supervisor_reason: str | None = None) -> ClaimDetails:
+    """A staff decision. A request for more documents lists everything missing at once
+    (``missing``, else the message is the list) and is made once; a second needs an
+    administrator and their reason, which the audit log keeps (保险法 §22)."""
     message = (message or "").strip() or None
+    missing = [item.strip() for item in missing if item.strip()]
+    if decision is Decision.REQUEST_SUPPLEMENT and missing:
+        message = kinds.supplement_message(missing, message)
     if decision.needs_message and not message:
         raise InvalidInput(decision.missing_message, code="message_required",
                            errors={"message": [decision.missing_message]})
@@ -703,6 +785,15 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
             raise Conflict(f"该理赔当前状态为“{current.label}”，不能{decision.label}",
                            code="invalid_transition") from exc
         final = path[-1]
+        if decision is Decision.REQUEST_SUPPLEMENT:
+            refusal = kinds.supplement_problem(missing or [message or ""],
+                                               claim.supplement_requests, supervisor_reason,
+                                               actor.role is Role.ADMIN)
+            if refusal is not None:
+                raise Conflict(refusal, code="supplement_limit")
+        if decision is Decision.MARK_PAID and _has_payee(session, claim.id):
+            raise Conflict("该理赔已指定收款银行卡，理赔款由赔款支付批次支付，不能手工标记已支付",
+                           code="paid_by_payout_run")
         step, breakdown = ApprovalStep.FINAL, None
         if final is ClaimStatus.APPROVED:
             breakdown = payout.calculate(rules_for(session, claim.product_id, claim.tier_code),
@@ -719,6 +810,7 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
             if breakdown is not None:
                 store_breakdown(session, claim, breakdown)
                 claim.decided_at = now
+                claim.pay_by = kinds.pay_by(c.clock.today(), _rule_of(session, claim))
             elif final is ClaimStatus.REJECTED:
                 claim.reject_reason, claim.decided_at = message, now
             elif final is ClaimStatus.PAID:
@@ -727,6 +819,7 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
             elif final is ClaimStatus.SUPPLEMENT_REQUESTED:  # reviewed afresh: both approve
                 session.execute(delete(ClaimCoDecision).where(
                     ClaimCoDecision.claim_id == claim.id))
+                claim.supplement_requests += 1
             record_status(session, c, claim, final, by,
                           decision_message(final, claim.payout_fen, message))
             notify(session, c, phone, claim)
@@ -734,10 +827,25 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
                 action=f"claim.{decision.value}", actor=by.audit, subject_person_id=person_id,
                 object_type="claim", object_id=number,
                 details={"status": final.value, "payout_fen": claim.payout_fen,
-                         **_co_decision_details(session, claim)},
+                         **_co_decision_details(session, claim),
+                         **({"supplement_request": claim.supplement_requests,
+                             "missing": missing or [message],
+                             "supervisor_reason": (supervisor_reason or "").strip() or None}
+                            if final is ClaimStatus.SUPPLEMENT_REQUESTED else {})},
             ))
     with c.db.read() as session:
-        return _details(session, _find(session, number), preview=True)
+        return _details(session, _find(session, number), c.clock.today(), preview=True)
+
+
+def _has_payee(session: Session, claim_id: int) -> bool:
+    return session.get(ClaimPayee, claim_id) is not None
+
+
+def _rule_of(session: Session, claim: Claim) -> kinds.KindRule:
+    """The product's rule for the claim's kind (the defaults for a kind it no longer lists)."""
+    kind = ClaimKind(claim.kind)
+    rules = filing.kind_rules(session, claim.product_id)
+    return rules.get(kind) or kinds.rules_by_kind(())[kind]
 
 
 def _approval_step(session: Session, claim: Claim, actor: Actor, payout_fen: int
@@ -827,4 +935,4 @@ def load_details(c: Container, number: str) -> ClaimDetails:
     """A claim without the gate: only to answer a caller who has just acted on it through the
     gate (submitted it, uploaded to it)."""
     with c.db.read() as session:
-        return _details(session, _find(session, number))
+        return _details(session, _find(session, number), c.clock.today())

@@ -4,11 +4,15 @@ the timeline, masked names and ID numbers, amounts in fen."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from huiminbao.catalog.domain import BenefitCategory
 from huiminbao.claims.domain import OPEN_STATUSES, Channel, ClaimStatus
-from huiminbao.claims.models import Claim, ClaimEvent
+from huiminbao.claims.kinds import ClaimKind, Clock
+from huiminbao.claims.models import Claim, ClaimEvent, ClaimPayee, ClaimPayout
+from huiminbao.claims.payees import PayeeKind, mask_card
 from huiminbao.claims.payout import Breakdown, CategoryPayout, ratio_label
 from huiminbao.core.masking import mask_id_number, mask_name
 from huiminbao.identity.models import Person
@@ -83,9 +87,49 @@ def timeline_view(events: list[ClaimEvent], *, for_staff: bool = False) -> list[
     return entries
 
 
+def is_overdue(claim: Claim, today: date) -> bool:
+    """Past the promised decision day while open (not while documents are awaited), or past
+    the promised payment day while approved and unpaid."""
+    status = ClaimStatus(claim.status)
+    if status in {ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW}:
+        return claim.decide_by is not None and today > claim.decide_by
+    if status is ClaimStatus.APPROVED:
+        return claim.pay_by is not None and today > claim.pay_by
+    return False
+
+
+def clock_view(clock: Clock | None) -> dict[str, Any] | None:
+    if clock is None:
+        return None
+    return {"stage": clock.stage, "due_on": clock.due_on, "days_left": clock.days_left,
+            "overdue": clock.overdue, "text": clock.describe()}
+
+
+def payee_view(payee: ClaimPayee | None) -> dict[str, Any] | None:
+    if payee is None:
+        return None
+    kind = PayeeKind(payee.kind)
+    return {"kind": kind.value, "kind_label": kind.label,
+            "holder_name": mask_name(payee.holder_name), "bank_name": payee.bank_name,
+            "card": mask_card(payee.card_no)}
+
+
+def payout_view(payout: ClaimPayout | None) -> dict[str, Any] | None:
+    from huiminbao.claims.payouts import PayoutStatus, payout_label
+
+    if payout is None:
+        return None
+    status = PayoutStatus(payout.status)
+    return {"status": status.value,
+            "status_label": payout_label(status, payout.attempts, payout.max_attempts),
+            "amount_fen": payout.amount_fen, "attempts": payout.attempts,
+            "paid_at": payout.paid_at}
+
+
 def claim_summary_view(claim: Claim, policy_no: str, product_name: str,
-                       insured: Person) -> dict[str, Any]:
+                       insured: Person, today: date | None = None) -> dict[str, Any]:
     status, channel = ClaimStatus(claim.status), Channel(claim.channel)
+    kind = ClaimKind(claim.kind or ClaimKind.INPATIENT.value)
     return {
         "claim_no": claim.claim_no,
         "status": status.value,
@@ -103,14 +147,31 @@ def claim_summary_view(claim: Claim, policy_no: str, product_name: str,
         "claimed_fen": claim.claimed_fen,
         "payout_fen": claim.payout_fen,
         "created_at": claim.created_at,
+        "kind": kind.value,
+        "kind_label": kind.label,
+        "decide_by": claim.decide_by,
+        "overdue": today is not None and is_overdue(claim, today),
     }
+
+
+@dataclass(frozen=True)
+class ClaimExtras:
+    """What the detail view shows beyond the claim row: payee, payout, documents, clock."""
+
+    today: date | None = None
+    payee: ClaimPayee | None = None
+    payout: ClaimPayout | None = None
+    documents_needed: tuple[str, ...] = ()
+    clock: Clock | None = None
 
 
 def claim_detail_view(claim: Claim, *, policy_no: str, product_name: str, tier_name: str,
                       insured: Person, breakdown: Breakdown | None, preview: bool,
                       document_url: Callable[[int], str], for_staff: bool = False,
-                      first_approval_insurer: str | None = None) -> dict[str, Any]:
-    view = claim_summary_view(claim, policy_no, product_name, insured)
+                      first_approval_insurer: str | None = None,
+                      extras: ClaimExtras | None = None) -> dict[str, Any]:
+    extras = extras or ClaimExtras()
+    view = claim_summary_view(claim, policy_no, product_name, insured, extras.today)
     view.update({
         "tier": claim.tier_code,
         "tier_name": tier_name,
@@ -130,6 +191,16 @@ def claim_detail_view(claim: Claim, *, policy_no: str, product_name: str, tier_n
                        "url": document_url(d.id)} for d in claim.documents],
         "timeline": timeline_view(claim.events, for_staff=for_staff),
         "notice": CLAIM_NOTICE,
+        "diagnosis_code": claim.diagnosis_code,
+        "prescription_no": claim.prescription_no,
+        "pharmacy_code": claim.pharmacy_code,
+        "treatment_city_code": claim.treatment_city_code,
+        "documents_needed": list(extras.documents_needed),
+        "pay_by": claim.pay_by,
+        "clock": clock_view(extras.clock),
+        "payee": payee_view(extras.payee),
+        "payout": payout_view(extras.payout),
+        "supplement_requests": claim.supplement_requests,
     })
     if for_staff:
         view["first_approval_insurer"] = first_approval_insurer

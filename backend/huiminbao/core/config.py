@@ -37,7 +37,8 @@ MIN_SECRET_KEY_LENGTH = 32
 DEFAULT_IDEMPOTENCY_LEASE_SECONDS = 15.0
 MAX_IDEMPOTENCY_LEASE_SECONDS = 600.0
 # The prefixes of the real adapters' settings (wiring.PORTS says which adapter reads which).
-PORT_SETTING_PREFIXES = ("HUIMINBAO_REGISTRY_", "WECHATPAY_", "SMS_", "S3_", "IDENTITY_CHECK_")
+PORT_SETTING_PREFIXES = ("HUIMINBAO_REGISTRY_", "WECHATPAY_", "SMS_", "S3_", "IDENTITY_CHECK_",
+                         "BANK_CARD_CHECK_", "CLAIM_PAYOUT_")
 
 
 class Mode(StrEnum):

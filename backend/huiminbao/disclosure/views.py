@@ -44,7 +44,8 @@ def disclosure_view(d: Disclosure, csv_url: str) -> dict[str, Any]:
         "premium_income_fen": d.premium_income_fen,
         "claims": {"available": claims.available, "accepted": claims.accepted,
                    "paid": claims.paid, "payout_fen": claims.payout_fen,
-                   "largest_payout_fen": claims.largest_payout_fen},
+                   "largest_payout_fen": claims.largest_payout_fen,
+                   **claims.clock_json()},
         "payout_ratio": d.payout_ratio if claims.available else None,
         "payout_ratio_hundredths": d.payout_ratio_hundredths if claims.available else None,
         "year_end": None if d.year_end is None else {

@@ -68,6 +68,8 @@ STAFF_ONLY: dict[tuple[str, str], frozenset[Role]] = {
     ("claims_admin.AdminClaims", "GET"): _REVIEWERS,
     ("claims_admin.AdminClaimDetail", "GET"): _REVIEWERS,
     ("claims_admin.AdminClaimDecision", "POST"): _REVIEWERS,
+    ("claims_admin.AdminProductClaimKinds", "PUT"): _ADMIN,
+    ("claims_admin.PayoutRuns", "POST"): _ADMIN,
     ("disclosure.ComplaintQueue", "GET"): _REVIEWERS,
     ("disclosure.ComplaintReplies", "POST"): _REVIEWERS,
     ("console.ProductCoinsurers", "GET"): _ADMIN,
