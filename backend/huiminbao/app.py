@@ -55,7 +55,8 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         start = settings.now_override or datetime.now(UTC)
         clock = MovableClock(start) if settings.is_demo else SystemClock()
     crypto.install(settings.keyring())  # personal data at rest: the keys of these settings
-    db = Database(settings.database_url, statement_timeout=settings.db_statement_timeout)
+    db = Database(settings.database_url, replica_url=settings.replica_database_url,
+                  statement_timeout=settings.db_statement_timeout)
     try:
         adapters = build_adapters(settings, db, clock)
     except BaseException:

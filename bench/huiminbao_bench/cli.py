@@ -108,3 +108,56 @@ def phases(persons: int, samples: int, database_url: str, redis_url: str) -> Non
     except BenchSetupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(bench_phases.format_report(report))
+
+
+def _rates(_ctx: click.Context, _param: click.Parameter, raw: str) -> list[float]:
+    try:
+        rates = [float(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter("comma-separated rates per second, e.g. 20,40,60") from None
+    if not rates or any(not 0 < rate <= 2000 for rate in rates):
+        raise click.BadParameter("each rate must be more than 0 and at most 2000 per second")
+    return rates
+
+
+@bench.command("open-loop")
+@click.option("--rates", default="20,40,60", show_default=True, callback=_rates,
+              help="offered enrollment rates per second, comma-separated, run in this order")
+@click.option("--persons", default=20_000, show_default=True,
+              type=click.IntRange(1_000, 2_000_000), help="synthetic insured persons to generate")
+@click.option("--duration", default=30, show_default=True, type=click.IntRange(3, 600),
+              help="seconds at each rate")
+@click.option("--connections", default=64, show_default=True, type=click.IntRange(1, 1024),
+              help="most requests the generator keeps in flight")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--database-url", default=DEFAULT_BENCH_URL, show_default=True,
+              help="base URL; the scratch database is its name + '_openloop'")
+@click.option("--redis-url", default="redis://127.0.0.1:6379/12", show_default=True,
+              help="Redis database for rate limits (flushed first)")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="also write the figures as JSON")
+def open_loop(rates: list[float], persons: int, duration: int, connections: int, workers: int,
+              threads: int, database_url: str, redis_url: str, json_path: Path | None) -> None:
+    """Enrollment latency at constant arrival rates (open loop): p50/p99 from each request's
+    intended send time, so a stall is not hidden; then the database is counted and reconciled."""
+    import json
+
+    from huiminbao_bench import arrival
+    from huiminbao_bench import enrollment as bench_enrollment
+    from huiminbao_bench.server import WorkerModel
+
+    options = bench_enrollment.Options(
+        persons=persons, duration_s=duration, concurrency=connections,
+        model=WorkerModel("gthread", workers, threads), database_url=database_url,
+        redis_url=redis_url, database_suffix="_openloop")
+    try:
+        report = arrival.run(options, rates, click.echo)
+    except BenchSetupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(arrival.format_report(report))
+    if json_path is not None:
+        json_path.write_text(json.dumps(arrival.report_json(report), ensure_ascii=False,
+                                        indent=2), encoding="utf-8")
+    if not report.passed.get("reconcile: zero invariant violations", False):
+        sys.exit(1)

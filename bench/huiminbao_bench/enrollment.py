@@ -24,7 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,6 +62,7 @@ class Options:
     pgbench_clients: int = 8
     keep_database: bool = False
     seed: int = 0
+    database_suffix: str = ""  # another benchmark's scratch database beside the default one
 
 
 @dataclass
@@ -81,16 +83,28 @@ def _step(echo: Callable[[str], None], message: str) -> float:
     return time.monotonic()
 
 
-def run(options: Options, echo: Callable[[str], None]) -> Report:
+@dataclass
+class Prepared:
+    """A benchmark database with its population and open product, and the wired services."""
+
+    database: ScratchDatabase
+    settings: Any
+    wired: Any
+    product_id: int
+    eligible: int
+
+
+@contextmanager
+def prepared(options: Options, report: Report, echo: Callable[[str], None],
+             *, pgbench_after: bool = True) -> Iterator[Prepared]:
+    """Steps 1 (database, population, product) and, after the block, 5 and 6 (pgbench unless
+    ``pgbench_after`` is false, reconcile); the database is dropped at the end."""
     from huiminbao.app import build_container
     from huiminbao.catalog.demo import ensure_demo_product
     from huiminbao.registry.generator import generate_population
     from huiminbao.standins import LocalServices, production_settings
 
-    loadgen.wrk_path()
-    pgbench.pgbench_path()
-    database = ScratchDatabase.parse(options.database_url)
-    report = Report(options, datetime.now(UTC))
+    database = ScratchDatabase.parse(options.database_url, suffix=options.database_suffix)
     secret_key = secrets.token_urlsafe(48)
     _flush_redis(options.redis_url)
 
@@ -116,13 +130,14 @@ def run(options: Options, echo: Callable[[str], None]) -> Report:
             report.figures["eligible"] = eligible
             echo(f"  {options.persons:,} persons in {report.figures['generate_s']:.1f} s; "
                  f"{eligible:,} can enroll themselves from their personal account")
-            _run_storm(options, database, settings, wired, product.id, eligible, report, echo)
+            yield Prepared(database, settings, wired, product.id, eligible)
         finally:
             wired.db.dispose()
-        _step(echo, "pgbench baseline on the same PostgreSQL")
-        report.figures["pgbench"] = pgbench.run(
-            database.sibling("_pgbench"), clients=options.pgbench_clients,
-            duration_s=options.pgbench_duration_s)
+        if pgbench_after:
+            _step(echo, "pgbench baseline on the same PostgreSQL")
+            report.figures["pgbench"] = pgbench.run(
+                database.sibling("_pgbench"), clients=options.pgbench_clients,
+                duration_s=options.pgbench_duration_s)
         _step(echo, "huiminbao reconcile against the benchmark database")
         _reconcile(settings, report)
     finally:
@@ -132,6 +147,15 @@ def run(options: Options, echo: Callable[[str], None]) -> Report:
             echo(f"· kept database {database.name}")
         else:
             database.drop()
+
+
+def run(options: Options, echo: Callable[[str], None]) -> Report:
+    loadgen.wrk_path()
+    pgbench.pgbench_path()
+    report = Report(options, datetime.now(UTC))
+    with prepared(options, report, echo) as ready:
+        _run_storm(options, ready.database, ready.settings, ready.wired, ready.product_id,
+                   ready.eligible, report, echo)
     _judge(report)
     return report
 

@@ -54,6 +54,9 @@ class ConfigError(RuntimeError):
 class Settings:
     mode: Mode = Mode.DEMO
     database_url: str = f"sqlite:///{DEFAULT_INSTANCE_DIR / 'huiminbao.sqlite3'}"
+    # A PostgreSQL streaming replica of database_url (HUIMINBAO_REPLICA_DATABASE_URL) for the
+    # reads that may be a little behind (Database.replica_read); unset: they use the primary.
+    replica_database_url: str | None = None
     redis_url: str | None = None
     secret_key: str = DEMO_SECRET_KEY
     now_override: datetime | None = None
@@ -120,6 +123,7 @@ class Settings:
         settings = cls(
             mode=mode,
             database_url=env.get("DATABASE_URL") or cls.database_url,
+            replica_database_url=env.get("HUIMINBAO_REPLICA_DATABASE_URL", "").strip() or None,
             redis_url=env.get("REDIS_URL") or None,
             secret_key=env.get("HUIMINBAO_SECRET_KEY") or DEMO_SECRET_KEY,
             now_override=now_override,
@@ -161,6 +165,11 @@ class Settings:
                               f"most {MAX_IDEMPOTENCY_LEASE_SECONDS:g} seconds")
         if not 0 < self.min_pre_existing_ratio_bp <= 10_000:
             raise ConfigError("HUIMINBAO_MIN_PRE_EXISTING_RATIO_BP must be 1..10000 basis points")
+        if self.replica_database_url is not None and not (
+                self.database_url.startswith("postgresql")
+                and self.replica_database_url.startswith("postgresql")):
+            raise ConfigError("HUIMINBAO_REPLICA_DATABASE_URL is a PostgreSQL streaming replica "
+                              "of DATABASE_URL: both must be postgresql:// URLs")
         if bool(self.wechat_app_id) != bool(self.wechat_app_secret):
             raise ConfigError("WECHAT_APP_ID and WECHAT_APP_SECRET must be set together")
         if self.public_url is not None:

@@ -266,11 +266,17 @@ class Database:
     request run one after another on one pooled connection, taken at first use and given back at
     the end: a request that reads, writes, calls the registry and writes again costs one pool
     checkout (and one pre-ping) instead of one per step. A session opened while that connection
-    is busy (nested use) takes a connection of its own, as outside a request."""
+    is busy (nested use) takes a connection of its own, as outside a request.
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    With ``replica_url`` (a PostgreSQL streaming replica of ``url``), ``replica_read()`` sessions
+    run there; every other session runs on the primary. Which reads may be a little behind is
+    decided per use case by the service that opens the session (README, production topology)."""
+
+    def __init__(self, url: str, *, replica_url: str | None = None, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
+        self.replica_url = replica_url
+        self.replica_engine = make_engine(replica_url, **engine_kwargs) if replica_url else None
         self._held = threading.local()
         self._health_engine_lock = threading.Lock()
         self._health_engine: Engine | None = None
@@ -358,6 +364,29 @@ class Database:
             session.connection()  # marks the held connection busy, as in transaction()
             yield session
 
+    @property
+    def read_engine(self) -> Engine:
+        """Where reads that may be a little behind go: the replica, else the primary."""
+        return self.replica_engine if self.replica_engine is not None else self.engine
+
+    @contextmanager
+    def replica_read(self) -> Iterator[Session]:
+        """A ``read()`` session on the streaming replica, when there is one (else ``read()``).
+
+        For reads that may be a few seconds behind the primary (lookups, policy lists, public
+        disclosure, reports): a row the caller committed a moment ago may not be there yet, so a
+        read that must see the caller's own write uses ``read()``. The replica is read-only: a
+        write here fails. Each session takes its own pooled replica connection (the request's
+        held connection is the primary's)."""
+        if self.replica_engine is None:
+            with self.read() as session:
+                yield session
+            return
+        with self.replica_engine.connect() as connection:
+            self._prepare(connection, readonly=True)
+            with Session(bind=connection, expire_on_commit=False) as session:
+                yield session
+
     def ping(self) -> bool:
         """Whether the database answers ``SELECT 1`` within about two seconds.
 
@@ -398,6 +427,8 @@ class Database:
         """``close=False`` in a forked child: forget the parent's connections without closing
         them under the parent (gunicorn's post_fork)."""
         self.engine.dispose(close=close)
+        if self.replica_engine is not None:
+            self.replica_engine.dispose(close=close)
         if self._health_engine is not None:
             self._health_engine.dispose(close=close)
 

@@ -147,12 +147,17 @@ def consistent_read(db: Database) -> Iterator[Session]:
     (autocommit), so a policy committed between the grouped count and the ID numbers would be
     in one and not the other. Here PostgreSQL gets one REPEATABLE READ, READ ONLY transaction
     on a connection of its own; on SQLite a read session already is one deferred transaction.
+
+    It runs on the streaming replica when there is one (``Database.read_engine``): a count reads
+    every policy of a product, the heaviest read there is, and public figures may be behind by
+    the replica's lag (milliseconds to seconds; a policy committed that shortly before the
+    count's instant is in the next count).
     """
     if not db.is_postgresql:
         with db.read() as session:
             yield session
         return
-    with db.engine.connect() as connection:
+    with db.read_engine.connect() as connection:
         connection.execution_options(isolation_level="REPEATABLE READ")
         with Session(bind=connection) as session:
             session.execute(text("SET TRANSACTION READ ONLY"))

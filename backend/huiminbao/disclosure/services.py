@@ -92,8 +92,9 @@ class Disclosure:
 
 
 def published_products(db: Database, city_code: str | None = None) -> Sequence[Product]:
-    """Every published product (newest year first): the ones with public figures."""
-    with db.read() as session:
+    """Every published product (newest year first): the ones with public figures. From the
+    replica: a product published a moment ago may be missing for the replica's lag."""
+    with db.replica_read() as session:
         query = (select(Product).where(Product.status == ProductStatus.PUBLISHED.value)
                  .order_by(Product.year.desc(), Product.id.desc()))
         if city_code is not None:
@@ -103,10 +104,13 @@ def published_products(db: Database, city_code: str | None = None) -> Sequence[P
 
 def disclosure(c: Container, product_id: int, as_of: datetime | None = None) -> Disclosure:
     """Live (``as_of`` None): the latest count's figures, at most a few minutes old. As of a
-    stated instant: counted for that instant."""
+    stated instant: counted for that instant.
+
+    Public figures, so every read is from the replica (``Database.replica_read``); only
+    storing a recount (``snapshots``) writes, on the primary."""
     if as_of is not None and as_of > c.clock.now():
         raise InvalidInput(AS_OF_IN_FUTURE, errors={"as_of": [AS_OF_IN_FUTURE]})
-    with c.db.read() as session:
+    with c.db.replica_read() as session:
         product = session.get(Product, product_id)
         if product is None or product.status != ProductStatus.PUBLISHED.value:
             raise NotFound("未找到该产品")
@@ -123,7 +127,7 @@ def _year_end(c: Container, product: Product, figures: Figures) -> YearEnd | Non
     if (product.target_payout_ratio_bp is None
             or to_china_time(figures.as_of).date() <= product.coverage_ends_on):
         return None
-    with c.db.read() as session:
+    with c.db.replica_read() as session:
         payable = _account_total(session, ledger.claims_payable(product.id), figures.as_of)
     return YearEnd(product.target_payout_ratio_bp, figures.premium_income_fen, -payable)
 

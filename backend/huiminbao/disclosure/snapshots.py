@@ -52,7 +52,9 @@ def live_figures(c: Container, product_id: int) -> Figures:
     if row is None:
         # Nothing to answer with yet: the first request counts, the others wait for its count.
         with _FIRST_COUNT[product_id]:
-            row = _stored_row(c, product_id)
+            # On the primary: a count that the request we waited for stored a moment ago may
+            # not have reached the replica yet.
+            row = _stored_row(c, product_id, replica=False)
             if row is None:
                 return refresh(c, product_id)
     now = c.clock.now()  # read after any wait: a count stored meanwhile is not from the future
@@ -64,8 +66,12 @@ def live_figures(c: Container, product_id: int) -> Figures:
     return refresh(c, product_id)
 
 
-def _stored_row(c: Container, product_id: int) -> DisclosureSnapshot | None:
-    with c.db.read() as session:
+def _stored_row(c: Container, product_id: int, *,
+                replica: bool = True) -> DisclosureSnapshot | None:
+    """The stored snapshot; from the replica unless asked otherwise (a snapshot a moment old
+    there at worst makes this request claim a recount, which ``_claim_refresh`` then refuses
+    on the primary when a newer count is stored)."""
+    with (c.db.replica_read() if replica else c.db.read()) as session:
         return session.get(DisclosureSnapshot, product_id)
 
 
@@ -91,7 +97,7 @@ def refresh(c: Container, product_id: int) -> Figures:
 
 def stored_figures(c: Container, product_id: int) -> tuple[Figures, int] | None:
     """The stored snapshot and how long its count took (ms), without counting anything."""
-    with c.db.read() as session:
+    with c.db.replica_read() as session:
         row = session.get(DisclosureSnapshot, product_id)
     if row is None:
         return None

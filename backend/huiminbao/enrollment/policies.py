@@ -69,8 +69,13 @@ class PolicyDetails:
 
 
 def list_policies(c: Container, subject: Subject) -> list[PolicyDetails]:
-    """Policies where the subject is the insured person or the holder (the buyer)."""
-    with c.db.read() as session:
+    """Policies where the subject is the insured person or the holder (the buyer).
+
+    From the replica (``Database.replica_read``): the list may lag the primary by the replica's
+    delay, so a policy issued a moment ago can be missing for that long. Reads that must see
+    the caller's own write stay on the primary: ``get_policy`` (the page a resident lands on
+    after paying or cancelling), and the order, payment and refund reads of the enrollment."""
+    with c.db.replica_read() as session:
         policies = session.scalars(
             select(Policy).where(or_(Policy.insured_person_id == subject.person_id,
                                      Policy.holder_person_id == subject.person_id))
@@ -177,12 +182,15 @@ def policy_for_token(c: Container, token: str) -> PolicyDetails:
 
     Tokens issued before they expired (itsdangerous, the policy number only) are accepted until
     the same date a new token for that policy would expire: printed e-policies keep working
-    through their year and the claims after it, then answer "expired" like any other."""
+    through their year and the claims after it, then answer "expired" like any other.
+
+    A public lookup, from the replica: a token is only handed out once its policy is issued,
+    and scanned later than the replica's lag."""
     if token.count(".") == 2:
         policy_no, policy_id, expired = _read_jwt(c, token)
     else:
         policy_no, policy_id, expired = _read_legacy(c, token), None, False
-    with c.db.read() as session:
+    with c.db.replica_read() as session:
         policy = session.scalars(select(Policy).where(Policy.policy_no == policy_no)).one_or_none()
         if policy is None or (policy_id is not None and policy.id != policy_id):
             raise NotFound(VERIFY_INVALID)

@@ -85,3 +85,15 @@ def test_one_rule_says_what_is_this_machine(host: str | None, local: bool) -> No
     """Plain http, and demo mode's real adapters, are allowed only towards this machine: the
     settings, the wiring and both HTTP adapters ask this one function."""
     assert on_this_machine(host) is local
+
+
+def test_a_replica_url_is_read_and_must_be_postgresql_beside_a_postgresql_primary() -> None:
+    assert Settings.from_env({}).replica_database_url is None
+    settings = Settings.from_env({"DATABASE_URL": "postgresql+psycopg://u@primary/db",
+                                  "HUIMINBAO_REPLICA_DATABASE_URL": "postgresql+psycopg://u@r/db"})
+    assert settings.replica_database_url == "postgresql+psycopg://u@r/db"
+    with pytest.raises(ConfigError, match="HUIMINBAO_REPLICA_DATABASE_URL"):
+        Settings.from_env({"HUIMINBAO_REPLICA_DATABASE_URL": "postgresql+psycopg://u@r/db"})
+    with pytest.raises(ConfigError, match="HUIMINBAO_REPLICA_DATABASE_URL"):
+        Settings.from_env({"DATABASE_URL": "postgresql+psycopg://u@primary/db",
+                           "HUIMINBAO_REPLICA_DATABASE_URL": "sqlite:///replica.sqlite3"})
