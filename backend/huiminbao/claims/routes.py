@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 
-from flask import Response, g, jsonify, make_response, request, url_for
+from flask import Response, g, jsonify, make_response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -21,15 +21,17 @@ from huiminbao.claims.schemas import (
     ClaimListView,
     ClaimQueueQuerySchema,
     ClaimRequestSchema,
+    ClaimUploaded,
     ClaimUploadedView,
     ClaimUploadSchema,
     EstimateRequestSchema,
+    ProductItemLists,
     ProductItemListView,
     SettlementRequestSchema,
     SettlementView,
+    StaffClaimDetailView,
 )
 from huiminbao.claims.signing import CLIENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
-from huiminbao.claims.views import breakdown_view, claim_detail_view, claim_summary_view
 from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
 from huiminbao.core.ratelimit import limiter
@@ -65,31 +67,18 @@ def _items(body: dict[str, Any]) -> list[services.ItemInput]:
     return [services.ItemInput(i["code"], i["name"], i["amount_fen"]) for i in body["items"]]
 
 
-def _detail(details: services.ClaimDetails, *, for_staff: bool = False) -> dict[str, Any]:
-    number = details.claim.claim_no
-    return claim_detail_view(
-        details.claim, policy_no=details.policy_no, product_name=details.product_name,
-        tier_name=details.tier_name, insured=details.insured, breakdown=details.breakdown,
-        preview=details.preview, for_staff=for_staff,
-        first_approval_insurer=details.first_approval_insurer if for_staff else None,
-        document_url=lambda document_id: url_for("claims.ClaimDocumentFile", claim_no=number,
-                                                 document_id=document_id),
-    )
-
-
 # ---------------------------------------------------------------- claimants
 
 
 def _resume_submission(resource: str, _rerun: Callable[[], Any]) -> Any:
     """A retry whose first attempt died after the claim was written: answer with that claim."""
     number = resource.removeprefix("claim:")
-    return _detail(services.load_details(container(), number)), 201
+    return services.load_details(container(), number), 201
 
 
 def _resume_decision(resource: str, _rerun: Callable[[], Any]) -> Any:
     """A retry whose first attempt died after its decision was written: the claim as it is."""
-    details = services.staff_claim(container(), _staff(), resource.removeprefix("claim:"))
-    return _detail(details, for_staff=True)
+    return services.staff_claim(container(), _staff(), resource.removeprefix("claim:"))
 
 
 @blp.route("/claims")
@@ -100,8 +89,7 @@ class Claims(MethodView):
         """Claims where the caller (or, with X-Acting-For, the principal) is the insured."""
         c, actor = container(), current_actor()
         subject = subject_for(Action.VIEW_CLAIMS, actor)
-        return {"items": [claim_summary_view(s.claim, s.policy_no, s.product_name, s.insured)
-                          for s in services.list_claims(c, subject)]}
+        return {"items": services.list_claims(c, subject)}
 
     @acts_for(Action.SUBMIT_CLAIMS)
     @blp.arguments(ClaimRequestSchema)
@@ -119,7 +107,7 @@ class Claims(MethodView):
             in_policy_self_pay_fen=body["in_policy_self_pay_fen"], items=_items(body),
             policy_no=body["policy_no"],
         ))
-        return _detail(services.load_details(c, number)), 201
+        return services.load_details(c, number), 201
 
 
 @blp.route("/claims/estimate")
@@ -127,35 +115,25 @@ class ClaimEstimate(MethodView):
     @acts_for(Action.VIEW_CLAIMS)
     @blp.arguments(EstimateRequestSchema)
     @blp.response(200, ClaimEstimateView)
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, body: dict[str, Any]) -> services.Estimate:
         """"花了这些钱，大概能赔多少？" The same calculation as a settlement, counting what this
         policy year's approved, paid and settled claims already used. Without a policy, give
         product_id and tier. Writes nothing."""
         c, actor = container(), current_actor()
         subject = subject_for(Action.VIEW_CLAIMS, actor)
-        result = services.estimate(c, subject, services.EstimateRequest(
+        return services.estimate(c, subject, services.EstimateRequest(
             in_policy_self_pay_fen=body["in_policy_self_pay_fen"], items=_items(body),
             policy_no=body["policy_no"], product_id=body["product_id"], tier=body["tier"],
         ))
-        return {
-            "product_id": result.product_id, "product_name": result.product_name,
-            "tier": result.tier, "tier_name": result.tier_name, "policy_no": result.policy_no,
-            "payout_fen": result.breakdown.total_fen,
-            "breakdown": breakdown_view(result.breakdown),
-            "used_before": {category.value: {"deductible_used_fen": use.deductible_used_fen,
-                                             "paid_fen": use.paid_fen}
-                            for category, use in result.earlier.usage.items()},
-            "notice": services.ESTIMATE_NOTICE,
-        }
 
 
 @blp.route("/claims/<string:claim_no>")
 class ClaimDetail(MethodView):
     @blp.response(200, ClaimDetailView)
-    def get(self, claim_no: str) -> dict[str, Any]:
+    def get(self, claim_no: str) -> services.ClaimDetails:
         """One claim: status, timeline and the breakdown in plain Chinese. For the insured, an
         agent holding claims_view, and the insurer's staff; anyone else gets 404."""
-        return _detail(services.get_claim(container(), current_actor(), claim_no))
+        return services.get_claim(container(), current_actor(), claim_no)
 
 
 @blp.route("/claims/<string:claim_no>/documents")
@@ -167,16 +145,14 @@ class ClaimDocuments(MethodView):
     ]
     @blp.arguments(ClaimUploadSchema, location="files")
     @blp.response(201, ClaimUploadedView)
-    def post(self, files: dict[str, Any], claim_no: str) -> dict[str, Any]:
+    def post(self, files: dict[str, Any], claim_no: str) -> ClaimUploaded:
         """Upload one document (multipart field ``file``): JPEG, PNG or PDF, at most 10 MB,
         checked by content. A claim waiting for a supplement goes back under review."""
         c, actor = container(), current_actor()
         upload = files["file"]
         data = upload.read()
         document_id = services.add_document(c, actor, claim_no, upload.filename or "", data)
-        detail = _detail(services.load_details(c, claim_no))
-        document = next(d for d in detail["documents"] if d["id"] == document_id)
-        return {"document": document, "claim": detail}
+        return ClaimUploaded(services.load_details(c, claim_no), document_id)
 
 
 @blp.route("/claims/<string:claim_no>/documents/<int:document_id>")
@@ -199,13 +175,9 @@ class ClaimDocumentFile(MethodView):
 @blp.route("/products/<int:product_id>/claim-items")
 class ProductClaimItems(MethodView):
     @blp.response(200, ProductItemListView)
-    def get(self, product_id: int) -> dict[str, Any]:
+    def get(self, product_id: int) -> ProductItemLists:
         """Public: the product's 特药 list and 合理费用 list (items on neither are not covered)."""
-        items = services.product_item_lists(container(), product_id)
-        view = [{"kind": i.kind, "code": i.code, "name": i.name} for i in items]
-        return {"product_id": product_id,
-                "special_drugs": [i for i in view if i["kind"] == "special_drug"],
-                "reasonable_items": [i for i in view if i["kind"] == "reasonable"]}
+        return ProductItemLists(product_id, services.product_item_lists(container(), product_id))
 
 
 # ---------------------------------------------------------------- hospitals
@@ -267,25 +239,24 @@ class AdminClaims(MethodView):
         _staff()
         statuses = [ClaimStatus(s) for s in query["status"]] if query["status"] else [
             ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW]
-        return {"items": [claim_summary_view(s.claim, s.policy_no, s.product_name, s.insured)
-                          for s in services.review_queue(container(), statuses)]}
+        return {"items": services.review_queue(container(), statuses)}
 
 
 @admin_blp.route("/claims/<string:claim_no>")
 class AdminClaimDetail(MethodView):
-    @admin_blp.response(200, ClaimDetailView)
+    @admin_blp.response(200, StaffClaimDetailView)
     @admin_blp.alt_response(401, description="Not signed in")
     @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
-    def get(self, claim_no: str) -> dict[str, Any]:
+    def get(self, claim_no: str) -> services.ClaimDetails:
         """A claim for review with its documents; an open claim comes with the breakdown that
         approving it now would give (``breakdown_is_estimate``)."""
-        return _detail(services.staff_claim(container(), _staff(), claim_no), for_staff=True)
+        return services.staff_claim(container(), _staff(), claim_no)
 
 
 @admin_blp.route("/claims/<string:claim_no>/decision")
 class AdminClaimDecision(MethodView):
     @admin_blp.arguments(ClaimDecisionSchema)
-    @admin_blp.response(200, ClaimDetailView)
+    @admin_blp.response(200, StaffClaimDetailView)
     @admin_blp.alt_response(401, description="Not signed in")
     @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
     @admin_blp.alt_response(409, description="Not allowed in the claim's current status")
@@ -295,6 +266,5 @@ class AdminClaimDecision(MethodView):
         """Decide: start_review, approve (computes the payout now, in approval order), reject
         or request_supplement (a message to the claimant is required), mark_paid (books the
         payout)."""
-        details = services.decide(container(), _staff(), claim_no, Decision(body["decision"]),
-                                  body["message"])
-        return _detail(details, for_staff=True)
+        return services.decide(container(), _staff(), claim_no, Decision(body["decision"]),
+                               body["message"])

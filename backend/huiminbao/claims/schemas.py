@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from flask import url_for
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from huiminbao.claims.domain import ClaimStatus, Decision
+from huiminbao.catalog.domain import BenefitCategory
+from huiminbao.claims.domain import OPEN_STATUSES, Channel, ClaimStatus, Decision
+from huiminbao.claims.models import ClaimDocument, ClaimEvent, ProductItem
+from huiminbao.claims.payout import Breakdown, CategoryPayout, ratio_label
+from huiminbao.claims.services import ESTIMATE_NOTICE, ClaimDetails
 from huiminbao.core.inputs import Id
-from huiminbao.core.responses import ResponseSchema
+from huiminbao.core.masking import mask_id_number, mask_name
+from huiminbao.core.responses import (
+    Computed,
+    ComputedBoolean,
+    ComputedList,
+    Label,
+    Masked,
+    ResponseSchema,
+)
+
+CLAIM_NOTICE = ("本产品为商业保险，不是基本医疗保险。理赔范围和责任免除以保险条款为准；"
+                "赔付金额按年度免赔额、赔付比例和封顶线计算。")
 
 MAX_FEN = 10**10  # 1亿元: far beyond any hospital bill, well within BIGINT
 _MONEY = validate.Range(min=0, max=MAX_FEN, error="金额超出允许范围")
@@ -73,13 +90,16 @@ class BillItemView(ResponseSchema):
     amount_fen = fields.Integer()
 
 
-class UncoveredItemView(BillItemView):
+class UncoveredItemView(ResponseSchema):
+    code = fields.String(attribute="item.code")
+    name = fields.String(attribute="item.name")
+    amount_fen = fields.Integer(attribute="item.amount_fen")
     reason = fields.String(metadata={"description": "why the item is not covered, in Chinese"})
 
 
 class ClaimItemView(BillItemView):
     category = fields.String(allow_none=True)
-    category_label = fields.String(allow_none=True)
+    category_label = Label(BenefitCategory, source="category", allow_none=True)
     reason = fields.String(allow_none=True)
 
 
@@ -96,14 +116,14 @@ class PayoutLineView(ResponseSchema):
     deductible_remaining_fen = fields.Integer()
     deductible_used_fen = fields.Integer()
     ratio_bp = fields.Integer()
-    ratio = fields.String()
+    ratio = Label(ratio_label, source="ratio_bp")
     cap_fen = fields.Integer()
     cap_remaining_fen = fields.Integer()
     computed_fen = fields.Integer()
     payout_fen = fields.Integer()
     capped = fields.Boolean()
     items = fields.List(fields.Nested(BillItemView))
-    text = fields.String(metadata={"description": "the line in plain Chinese"})
+    text = Computed(CategoryPayout.describe, metadata={"description": "the line in plain Chinese"})
 
 
 class PayoutBreakdownView(ResponseSchema):
@@ -113,96 +133,162 @@ class PayoutBreakdownView(ResponseSchema):
     lines = fields.List(fields.Nested(PayoutLineView))
     uncovered = fields.List(fields.Nested(UncoveredItemView), metadata={
         "description": "items not covered"})
-    summary = fields.List(fields.String(), metadata={"description": "plain Chinese"})
+    summary = ComputedList(Breakdown.describe, fields.String(),
+                           metadata={"description": "plain Chinese"})
 
 
 class ClaimSummaryView(ResponseSchema):
-    claim_no = fields.String()
-    status = fields.String()
-    status_label = fields.String()
-    channel = fields.String()
-    channel_label = fields.String()
+    """A claim in a list: dumps a ``ClaimSummary`` (or ``ClaimDetails``)."""
+
+    claim_no = fields.String(attribute="claim.claim_no")
+    status = fields.String(attribute="claim.status")
+    status_label = Label(ClaimStatus, source="claim.status")
+    channel = fields.String(attribute="claim.channel")
+    channel_label = Label(Channel, source="claim.channel")
     policy_no = fields.String()
-    product_id = fields.Integer()
+    product_id = fields.Integer(attribute="claim.product_id")
     product_name = fields.String()
-    insured_person_id = fields.Integer()
-    insured_name = fields.String(metadata={"description": "masked"})
-    hospital_name = fields.String()
-    admitted_on = fields.Date()
-    discharged_on = fields.Date()
-    claimed_fen = fields.Integer()
-    payout_fen = fields.Integer(allow_none=True)
-    created_at = fields.DateTime()
+    insured_person_id = fields.Integer(attribute="insured.id")
+    insured_name = Masked(mask_name, attribute="insured.name", metadata={"description": "masked"})
+    hospital_name = fields.String(attribute="claim.hospital_name")
+    admitted_on = fields.Date(attribute="claim.admitted_on")
+    discharged_on = fields.Date(attribute="claim.discharged_on")
+    claimed_fen = fields.Integer(attribute="claim.claimed_fen")
+    payout_fen = fields.Integer(attribute="claim.payout_fen", allow_none=True)
+    created_at = fields.DateTime(attribute="claim.created_at")
 
 
 class ClaimListView(ResponseSchema):
     items = fields.List(fields.Nested(ClaimSummaryView))
 
 
+def _by(event: ClaimEvent) -> str:
+    if event.actor_client:
+        return "医院（一站式结算）"
+    if event.actor_role in {"insurer_staff", "admin"}:
+        return "保险公司"
+    if event.grant_id is not None:
+        return "代办人"
+    if event.actor_account_id is not None:
+        return "申请人"
+    return "系统"
+
+
 class ClaimTimelineEntryView(ResponseSchema):
-    status = fields.String()
-    status_label = fields.String()
+    """A ``ClaimEvent`` as the claimant sees it."""
+
+    status = fields.String(attribute="to_status")
+    status_label = Label(ClaimStatus, source="to_status")
     from_status = fields.String(allow_none=True)
-    at = fields.DateTime()
-    by = fields.String()
+    at = fields.DateTime(attribute="occurred_at")
+    by = Computed(_by)
     message = fields.String()
-    actor_account_id = fields.Integer(allow_none=True, metadata={"description": "staff only"})
-    actor_role = fields.String(allow_none=True, metadata={"description": "staff only"})
-    actor_client = fields.String(allow_none=True, metadata={"description": "staff only"})
-    grant_id = fields.Integer(allow_none=True, metadata={"description": "staff only"})
+
+
+class StaffClaimTimelineEntryView(ClaimTimelineEntryView):
+    """A ``ClaimEvent`` as the insurer's staff see it: who acted, exactly."""
+
+    actor_account_id = fields.Integer(allow_none=True)
+    actor_role = fields.String(allow_none=True)
+    actor_client = fields.String(allow_none=True)
+    grant_id = fields.Integer(allow_none=True)
+
+
+@dataclass(frozen=True)
+class ClaimDocumentLink:
+    """A claim's document with the address it is downloaded from."""
+
+    document: ClaimDocument
+    claim_no: str
+
+    @property
+    def url(self) -> str:
+        return url_for("claims.ClaimDocumentFile", claim_no=self.claim_no,
+                       document_id=self.document.id)
 
 
 class ClaimDocumentView(ResponseSchema):
-    id = fields.Integer()
-    filename = fields.String()
-    content_type = fields.String()
-    size_bytes = fields.Integer()
-    uploaded_at = fields.DateTime()
+    """Dumps a ``ClaimDocumentLink``."""
+
+    id = fields.Integer(attribute="document.id")
+    filename = fields.String(attribute="document.filename")
+    content_type = fields.String(attribute="document.content_type")
+    size_bytes = fields.Integer(attribute="document.size_bytes")
+    uploaded_at = fields.DateTime(attribute="document.uploaded_at")
     url = fields.String()
 
 
+def document_links(details: ClaimDetails) -> list[ClaimDocumentLink]:
+    return [ClaimDocumentLink(d, details.claim.claim_no) for d in details.claim.documents]
+
+
 class ClaimDetailView(ClaimSummaryView):
-    tier = fields.String()
+    """One claim as the claimant sees it: dumps a ``ClaimDetails``."""
+
+    tier = fields.String(attribute="claim.tier_code")
     tier_name = fields.String()
-    insured_id_number = fields.String(metadata={"description": "masked"})
-    in_policy_self_pay_fen = fields.Integer()
-    items = fields.List(fields.Nested(ClaimItemView))
+    insured_id_number = Masked(mask_id_number, attribute="insured.id_number",
+                               metadata={"description": "masked"})
+    in_policy_self_pay_fen = fields.Integer(attribute="claim.in_policy_self_pay_fen")
+    items = fields.List(fields.Nested(ClaimItemView), attribute="claim.items")
     breakdown = fields.Nested(PayoutBreakdownView, allow_none=True)
-    breakdown_is_estimate = fields.Boolean(metadata={
+    breakdown_is_estimate = fields.Boolean(attribute="preview", metadata={
         "description": "staff view of an open claim: what approval would pay now"})
-    reject_reason = fields.String(allow_none=True)
-    decided_at = fields.DateTime(allow_none=True)
-    paid_at = fields.DateTime(allow_none=True)
-    can_upload = fields.Boolean()
-    documents = fields.List(fields.Nested(ClaimDocumentView))
-    timeline = fields.List(fields.Nested(ClaimTimelineEntryView))
-    notice = fields.String()
+    reject_reason = fields.String(attribute="claim.reject_reason", allow_none=True)
+    decided_at = fields.DateTime(attribute="claim.decided_at", allow_none=True)
+    paid_at = fields.DateTime(attribute="claim.paid_at", allow_none=True)
+    can_upload = ComputedBoolean(lambda d: ClaimStatus(d.claim.status) in OPEN_STATUSES)
+    documents = ComputedList(document_links, fields.Nested(ClaimDocumentView))
+    timeline = fields.List(fields.Nested(ClaimTimelineEntryView), attribute="claim.events")
+    notice = Computed(lambda _: CLAIM_NOTICE)
+
+
+class StaffClaimDetailView(ClaimDetailView):
+    """One claim as the insurer's staff see it."""
+
+    timeline = fields.List(fields.Nested(StaffClaimTimelineEntryView), attribute="claim.events")
     first_approval_insurer = fields.String(allow_none=True, metadata={
-        "description": "staff only: a contested claim (payout above the product's "
+        "description": "a contested claim (payout above the product's "
                        "contested_claim_threshold_fen) approved by this insurer, waiting for "
                        "another insurer's approval (共保体复核)"})
 
 
 class ClaimEstimateView(ResponseSchema):
+    """Dumps an ``Estimate``."""
+
     product_id = fields.Integer()
     product_name = fields.String()
     tier = fields.String()
     tier_name = fields.String()
     policy_no = fields.String(allow_none=True)
-    payout_fen = fields.Integer()
+    payout_fen = fields.Integer(attribute="breakdown.total_fen")
     breakdown = fields.Nested(PayoutBreakdownView)
-    used_before = fields.Dict(keys=fields.String(), values=fields.Nested(EarlierUseView), metadata={
+    used_before = fields.Dict(keys=fields.String(), values=fields.Nested(EarlierUseView),
+                              attribute="earlier.usage", metadata={
         "description": "per category: deductible_used_fen and paid_fen of earlier claims"})
-    notice = fields.String()
+    notice = Computed(lambda _: ESTIMATE_NOTICE)
 
 
 class ClaimUploadSchema(Schema):
     file = Upload(required=True, metadata={"description": "JPEG, PNG or PDF, at most 10 MB"})
 
 
+@dataclass(frozen=True)
+class ClaimUploaded:
+    details: ClaimDetails
+    document_id: int
+
+    @property
+    def document(self) -> ClaimDocumentLink:
+        return next(link for link in document_links(self.details)
+                    if link.document.id == self.document_id)
+
+
 class ClaimUploadedView(ResponseSchema):
+    """Dumps a ``ClaimUploaded``."""
+
     document = fields.Nested(ClaimDocumentView)
-    claim = fields.Nested(ClaimDetailView)
+    claim = fields.Nested(ClaimDetailView, attribute="details")
 
 
 class ClaimQueueQuerySchema(Schema):
@@ -240,7 +326,23 @@ class ProductItemView(ResponseSchema):
     name = fields.String()
 
 
+@dataclass(frozen=True)
+class ProductItemLists:
+    product_id: int
+    items: list[ProductItem]
+
+    @property
+    def special_drugs(self) -> list[ProductItem]:
+        return [i for i in self.items if i.kind == "special_drug"]
+
+    @property
+    def reasonable_items(self) -> list[ProductItem]:
+        return [i for i in self.items if i.kind == "reasonable"]
+
+
 class ProductItemListView(ResponseSchema):
+    """Dumps ``ProductItemLists``."""
+
     product_id = fields.Integer()
     special_drugs = fields.List(fields.Nested(ProductItemView))
     reasonable_items = fields.List(fields.Nested(ProductItemView))
