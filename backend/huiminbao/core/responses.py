@@ -99,3 +99,7 @@ class ComputedInteger(_Computed, ma.fields.Integer):
 
 class ComputedList(_Computed, ma.fields.List[Any]):
     """A list computed from the dumped object, each element dumped by the inner field."""
+
+
+class ComputedNested(_Computed, ma.fields.Nested):
+    """An object computed from the dumped object (None: null), dumped by the nested schema."""
