@@ -8,6 +8,7 @@ from datetime import date
 from marshmallow import Schema, fields, validate
 
 from huiminbao.catalog.models import Product, ProductTerms
+from huiminbao.core.idnumber import age_on
 from huiminbao.core.inputs import Id
 from huiminbao.core.masking import mask_id_number, mask_name, mask_phone
 from huiminbao.core.responses import (
@@ -21,6 +22,7 @@ from huiminbao.core.responses import (
     ResponseSchema,
 )
 from huiminbao.enrollment.domain import OrderStatus, PaymentMethod, PolicyStatus, cancel_refusal
+from huiminbao.enrollment.family import RELATION_LABELS, MemberView
 from huiminbao.enrollment.models import OrderItem, Policy
 from huiminbao.enrollment.policies import (
     PolicyDetails,
@@ -29,6 +31,7 @@ from huiminbao.enrollment.policies import (
     validity,
 )
 from huiminbao.enrollment.services import OrderDetails, Quote
+from huiminbao.registry.port import Relation
 
 _METHODS = [method.value for method in PaymentMethod]
 
@@ -337,3 +340,64 @@ class VerifyView(ResponseSchema):
     validity = fields.String()
     coverage_starts_on = fields.Date(attribute="policy.coverage_starts_on")
     coverage_ends_on = fields.Date(attribute="policy.coverage_ends_on")
+
+
+# ---------------------------------------------------------------- family
+
+
+@dataclass(frozen=True)
+class Relative:
+    """A relative on a person's family list as of ``today``; ``code_sent_to``: where the
+    relative's confirmation code just went (masked), when one did."""
+
+    view: MemberView
+    today: date
+    code_sent_to: str | None = None
+
+    @property
+    def age(self) -> int:
+        return age_on(self.view.person.birth_date, self.today)
+
+
+class MemberSchema(ResponseSchema):
+    """Dumps a ``Relative``."""
+
+    id = fields.Integer(attribute="view.member.id")
+    person_id = fields.Integer(attribute="view.person.id")
+    name = Masked(mask_name, attribute="view.person.name", metadata={"description": "masked"})
+    id_number = Masked(mask_id_number, attribute="view.person.id_number",
+                       metadata={"description": "masked"})
+    relation = fields.String(attribute="view.member.relation")
+    relation_label = Label(lambda relation: RELATION_LABELS[Relation(relation)],
+                           source="view.member.relation")
+    verified = ComputedBoolean(lambda member: member.view.member.verification != "pending")
+    verification = fields.String(attribute="view.member.verification",
+                                 metadata={"description": "registry | sms | pending"})
+    age = fields.Integer()
+    coverage = fields.String(attribute="view.coverage",
+                             metadata={"description": "未参保 / 待支付 / 已参保 / 已由他人投保"})
+    policy_no = fields.String(attribute="view.policy_no", allow_none=True)
+    code_sent_to = fields.String(allow_none=True,
+                                 metadata={"description": "pending: the relative's masked phone"})
+
+
+class MemberListSchema(ResponseSchema):
+    items = fields.List(fields.Nested(MemberSchema))
+
+
+class AddMemberSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=64,
+                                                                 error="请输入亲属姓名"))
+    id_number = fields.String(required=True, validate=validate.Length(min=1, max=32,
+                                                                      error="请输入身份证号码"))
+    relation = fields.String(required=True, validate=validate.OneOf(
+        [r.value for r in Relation], error="关系只能是配偶、子女或父母"))
+
+
+class VerifyMemberSchema(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^\d{6}$",
+                                                                 error="请输入6位数字验证码"))
+
+
+class CodeSentSchema(ResponseSchema):
+    sent_to = fields.String()
