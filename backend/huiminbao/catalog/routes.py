@@ -14,9 +14,9 @@ from huiminbao.catalog.domain import ProductDraft
 from huiminbao.catalog.schemas import (
     ProductDraftSchema,
     ProductListSchema,
+    ProductOnDay,
     ProductQuerySchema,
     ProductSchema,
-    product_view,
 )
 from huiminbao.core.container import container
 from huiminbao.identity.auth import require_role
@@ -35,16 +35,16 @@ class Products(MethodView):
         city_code = query["city_code"] or wired.settings.city_code
         today = wired.clock.today()
         products = services.open_products(wired.db, wired.clock, city_code)
-        return {"items": [product_view(product, today) for product in products]}
+        return {"items": [ProductOnDay(product, today) for product in products]}
 
 
 @blp.route("/products/<int:product_id>")
 class ProductDetail(MethodView):
     @blp.response(200, ProductSchema)
-    def get(self, product_id: int) -> dict[str, Any]:
+    def get(self, product_id: int) -> ProductOnDay:
         """One published product with its tiers, benefits, window and current terms."""
         wired = container()
-        return product_view(services.get_product(wired.db, product_id), wired.clock.today())
+        return ProductOnDay(services.get_product(wired.db, product_id), wired.clock.today())
 
 
 def _administrator() -> AuditActor:
@@ -64,7 +64,7 @@ class AdminProducts(MethodView):
         wired = container()
         today = wired.clock.today()
         products = services.all_products(wired.db, query["city_code"])
-        return {"items": [product_view(product, today) for product in products]}
+        return {"items": [ProductOnDay(product, today) for product in products]}
 
     @blp.arguments(ProductDraftSchema)
     @blp.response(201, ProductSchema)
@@ -74,7 +74,7 @@ class AdminProducts(MethodView):
         "The product breaks a rule (code `invalid_product`): `errors` maps every failing field "
         "to its Chinese message(s), all at once; `message` is 产品配置不符合规则：共N项"
     ))
-    def post(self, draft: ProductDraft) -> dict[str, Any]:
+    def post(self, draft: ProductDraft) -> ProductOnDay:
         """Configure a city's product for a year (administrators).
 
         Checked against DESIGN.md §2: deductible at most ¥20,000, every ratio at least 70 %,
@@ -86,7 +86,7 @@ class AdminProducts(MethodView):
         by = _administrator()
         wired = container()
         product = services.create_product(wired, by, draft)
-        return product_view(product, wired.clock.today())
+        return ProductOnDay(product, wired.clock.today())
 
 
 @blp.route("/admin/products/<int:product_id>")
@@ -94,11 +94,11 @@ class AdminProductDetail(MethodView):
     @blp.response(200, ProductSchema)
     @blp.alt_response(401, description="Not signed in")
     @blp.alt_response(403, description="Not an administrator")
-    def get(self, product_id: int) -> dict[str, Any]:
+    def get(self, product_id: int) -> ProductOnDay:
         """One product in any status (administrators)."""
         _administrator()
         wired = container()
-        return product_view(services.get_any_product(wired.db, product_id), wired.clock.today())
+        return ProductOnDay(services.get_any_product(wired.db, product_id), wired.clock.today())
 
 
 @blp.route("/admin/products/<int:product_id>/publish")
@@ -108,9 +108,9 @@ class PublishProduct(MethodView):
     @blp.alt_response(403, description="Not an administrator")
     @blp.alt_response(409, description="The product is not a draft")
     @blp.alt_response(422, description="The city already has a published product that year")
-    def post(self, product_id: int) -> dict[str, Any]:
+    def post(self, product_id: int) -> ProductOnDay:
         """Publish a draft product (administrators)."""
         by = _administrator()
         wired = container()
         product = services.publish_product(wired, by, product_id)
-        return product_view(product, wired.clock.today())
+        return ProductOnDay(product, wired.clock.today())

@@ -16,7 +16,7 @@ from werkzeug.datastructures import FileStorage
 from huiminbao.audit.services import AuditActor
 from huiminbao.catalog.coinsurance import Share
 from huiminbao.catalog.domain import CoveragePeriod, EnrollmentWindow, ProductDraft
-from huiminbao.catalog.schemas import ProductDraftSchema, ProductSchema, product_view
+from huiminbao.catalog.schemas import ProductDraftSchema, ProductOnDay, ProductSchema
 from huiminbao.console import bulk, coinsurers, counter, products, roster
 from huiminbao.console.csvfiles import read_csv
 from huiminbao.console.schemas import (
@@ -101,7 +101,7 @@ class CloneProduct(MethodView):
     @blp.arguments(CloneInSchema)
     @blp.response(201, ProductSchema)
     @blp.alt_response(422, description="The copy breaks a rule (`invalid_product`, all at once)")
-    def post(self, body: dict[str, Any], product_id: int) -> dict[str, Any]:
+    def post(self, body: dict[str, Any], product_id: int) -> ProductOnDay:
         """Next year's product from this one, as a draft: tiers, benefits, terms (version
         `<year>.1`), subsidy settings, eligibility, item lists and complaint deadline copied;
         the new window and coverage; a new code. Validated like `POST /admin/products`."""
@@ -114,7 +114,7 @@ class CloneProduct(MethodView):
             coverage=CoveragePeriod(body["coverage"]["starts_on"], body["coverage"]["ends_on"]),
             code=body["code"], name=body["name"])
         product = products.clone_product(c, _by(actor), product_id, request)
-        return product_view(product, c.clock.today())
+        return ProductOnDay(product, c.clock.today())
 
 
 @blp.route("/admin/products/<int:product_id>")
@@ -123,13 +123,13 @@ class EditDraftProduct(MethodView):
     @blp.response(200, ProductSchema)
     @blp.alt_response(409, description="Not a draft (published products are not edited)")
     @blp.alt_response(422, description="The draft breaks a rule (`invalid_product`)")
-    def put(self, draft: ProductDraft, product_id: int) -> dict[str, Any]:
+    def put(self, draft: ProductDraft, product_id: int) -> ProductOnDay:
         """Replace a draft product's configuration (administrators); `status` must stay
         `draft` — publishing is `POST /admin/products/{id}/publish`."""
         actor = _administrator()
         c = container()
         product = products.update_draft(c, _by(actor), product_id, draft)
-        return product_view(product, c.clock.today())
+        return ProductOnDay(product, c.clock.today())
 
 
 # ---------------------------------------------------------------- co-insurers (共保体)

@@ -17,18 +17,19 @@ from huiminbao.disclosure import complaints, services
 from huiminbao.disclosure.domain import ComplaintCategory, ComplaintStatus
 from huiminbao.disclosure.schemas import (
     CategoryListSchema,
+    ComplaintAnswer,
     ComplaintInSchema,
     ComplaintListSchema,
     ComplaintQueueQuerySchema,
     ComplaintSettingsSchema,
     ComplaintView,
+    DisclosureAnswer,
     DisclosureCsvQuerySchema,
     DisclosureProductListSchema,
     DisclosureQuerySchema,
     DisclosureSchema,
     ReplyInSchema,
 )
-from huiminbao.disclosure.views import complaint_view, disclosure_view, product_brief
 from huiminbao.identity.access import acts_for, subject_for
 from huiminbao.identity.auth import current_actor, optional_actor, require_role
 from huiminbao.identity.domain import Action, Role
@@ -78,7 +79,7 @@ class DisclosedProducts(MethodView):
         """Published products whose figures are public (newest year first)."""
         c = container()
         products = services.published_products(c.db, c.settings.city_code)
-        return {"items": [product_brief(product) for product in products]}
+        return {"items": products}
 
 
 @blp.route("/disclosure/<int:product_id>")
@@ -100,7 +101,7 @@ class ProductDisclosure(MethodView):
         csv_url = url_for("disclosure.ProductDisclosureCsv", product_id=product_id)
         if query["as_of"] is not None:
             csv_url += f"?as_of={quote(query['as_of'].isoformat())}"
-        return disclosure_view(figures, csv_url)
+        return DisclosureAnswer(figures, csv_url)
 
 
 @blp.route("/disclosure/<int:product_id>.csv")
@@ -127,7 +128,7 @@ class ComplaintCategories(MethodView):
     @blp.response(200, CategoryListSchema)
     def get(self) -> dict[str, Any]:
         """The complaint categories with their Chinese labels."""
-        return {"items": [{"code": c.value, "label": c.label} for c in ComplaintCategory]}
+        return {"items": list(ComplaintCategory)}
 
 
 @blp.route("/complaints")
@@ -144,14 +145,13 @@ class Complaints(MethodView):
         c, actor = container(), current_actor()
         subject = subject_for(Action.FILE_COMPLAINTS, actor)
         now = c.clock.now()
-        return {"items": [complaint_view(d, now)
-                          for d in complaints.list_complaints(c, subject)]}
+        return {"items": [ComplaintAnswer(d, now) for d in complaints.list_complaints(c, subject)]}
 
     @acts_for(Action.FILE_COMPLAINTS)
     @blp.arguments(ComplaintInSchema)
     @blp.response(201, ComplaintView)
     @blp.alt_response(422, description="Text too short or long; a policy or claim not theirs")
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, body: dict[str, Any]) -> ComplaintAnswer:
         """File a complaint (category, 10–1000 characters, optionally one's own policy or claim
         number). Answers with its number (TS + date + sequence) and deadline."""
         c, actor = container(), current_actor()
@@ -160,19 +160,19 @@ class Complaints(MethodView):
                                    body["policy_no"], body["claim_no"])
         complaint = complaints.file_complaint(c, actor, subject, filing)
         details = complaints.get_complaint(c, actor, complaint.complaint_no)
-        return complaint_view(details, c.clock.now())
+        return ComplaintAnswer(details, c.clock.now())
 
 
 @blp.route("/complaints/<string:complaint_no>")
 class ComplaintDetail(MethodView):
     @blp.response(200, ComplaintView)
     @blp.alt_response(404, description="No such complaint, or not the caller's")
-    def get(self, complaint_no: str) -> dict[str, Any]:
+    def get(self, complaint_no: str) -> ComplaintAnswer:
         """One complaint with the staff's replies: the complainant, whoever holds a complaints
         grant for them, or complaint staff."""
         c = container()
         details = complaints.get_complaint(c, current_actor(), complaint_no)
-        return complaint_view(details, c.clock.now())
+        return ComplaintAnswer(details, c.clock.now())
 
 
 # ---------------------------------------------------------------- staff
@@ -194,7 +194,7 @@ class ComplaintQueue(MethodView):
         c = container()
         status = ComplaintStatus(query["status"]) if query["status"] else None
         now = c.clock.now()
-        return {"items": [complaint_view(d, now)
+        return {"items": [ComplaintAnswer(d, now)
                           for d in complaints.staff_queue(c, status, query["overdue"])]}
 
 
@@ -203,14 +203,14 @@ class ComplaintReplies(MethodView):
     @blp.arguments(ReplyInSchema)
     @blp.response(201, ComplaintView)
     @blp.alt_response(422, description="Empty reply, or a transition the table does not allow")
-    def post(self, body: dict[str, Any], complaint_no: str) -> dict[str, Any]:
+    def post(self, body: dict[str, Any], complaint_no: str) -> ComplaintAnswer:
         """Reply and move the complaint (received → in_progress → resolved); the complainant
         is texted the complaint number only."""
         actor = _complaint_staff()
         c = container()
         target = ComplaintStatus(body["status"]) if body["status"] else None
         details = complaints.reply(c, actor, complaint_no, body["message"], target)
-        return complaint_view(details, c.clock.now())
+        return ComplaintAnswer(details, c.clock.now())
 
 
 @blp.route("/admin/products/<int:product_id>/complaint-settings")

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
-from huiminbao.catalog.schemas import CoverageSchema
-from huiminbao.core.responses import ResponseSchema
+from huiminbao.catalog.schemas import CoverageSchema, EnrollmentDatesSchema
+from huiminbao.core.masking import mask_name
+from huiminbao.core.responses import (
+    Computed,
+    ComputedBoolean,
+    ComputedInteger,
+    ComputedNested,
+    Label,
+    Masked,
+    ResponseSchema,
+)
+from huiminbao.disclosure.complaints import ComplaintDetails
 from huiminbao.disclosure.domain import (
+    COMPLAINT_TRANSITIONS,
     MAX_RESPONSE_WORKING_DAYS,
     ComplaintCategory,
     ComplaintStatus,
 )
+from huiminbao.disclosure.models import Complaint
+from huiminbao.disclosure.services import Disclosure
 from huiminbao.disclosure.snapshots import MAX_AGE
+from huiminbao.identity.domain import Role
 
 _CATEGORIES = [category.value for category in ComplaintCategory]
 _MAX_AGE_MINUTES = int(MAX_AGE.total_seconds() // 60)
@@ -39,23 +58,23 @@ class BucketSchema(ResponseSchema):
     count = fields.Integer()
 
 
-class EnrollmentDatesSchema(ResponseSchema):
-    opens_on = fields.Date()
-    closes_on = fields.Date(metadata={"description": "inclusive"})
-
-
 class DisclosedProductSchema(ResponseSchema):
+    """Dumps a ``Product``."""
+
     id = fields.Integer()
     name = fields.String()
     city_name = fields.String()
     year = fields.Integer()
     insurer = fields.String()
-    enrollment = fields.Nested(EnrollmentDatesSchema)
+    enrollment = fields.Nested(EnrollmentDatesSchema, attribute="window")
     coverage = fields.Nested(CoverageSchema)
 
 
 class EnrolledSchema(ResponseSchema):
-    total = fields.Integer(metadata={"description": "persons with a live policy at as_of"})
+    """Dumps a ``Disclosure``'s enrolment figures."""
+
+    total = fields.Integer(attribute="enrolled_total",
+                           metadata={"description": "persons with a live policy at as_of"})
     by_scheme = fields.List(fields.Nested(BucketSchema), metadata={
         "description": "employee (职工医保) | resident (城乡居民医保) [| unknown]"})
     by_age_band = fields.List(fields.Nested(BucketSchema), metadata={
@@ -73,8 +92,11 @@ class ClaimsFiguresSchema(ResponseSchema):
 
 
 class YearEndSchema(ResponseSchema):
-    target_payout_ratio = fields.String(metadata={"description": "e.g. 85.00%"})
-    target_payout_ratio_bp = fields.Integer()
+    """Dumps a ``YearEnd``."""
+
+    target_payout_ratio = fields.String(attribute="target_ratio",
+                                        metadata={"description": "e.g. 85.00%"})
+    target_payout_ratio_bp = fields.Integer(attribute="target_ratio_bp")
     premium_income_fen = fields.Integer()
     payout_fen = fields.Integer(metadata={"description": "claim payouts booked in the ledger"})
     payout_ratio = fields.String(allow_none=True)
@@ -84,11 +106,31 @@ class YearEndSchema(ResponseSchema):
 
 
 class SurplusUseSchema(ResponseSchema):
-    amount_fen = fields.Integer(metadata={"description": "the previous year's surplus used"})
-    note = fields.String(metadata={"description": "how it is used (e.g. 提高赔付比例)"})
+    """Dumps a ``Product`` that records a surplus use."""
+
+    amount_fen = fields.Integer(attribute="surplus_used_fen",
+                                metadata={"description": "the previous year's surplus used"})
+    note = Computed(lambda product: product.surplus_use_note or "",
+                    metadata={"description": "how it is used (e.g. 提高赔付比例)"})
+
+
+@dataclass(frozen=True)
+class DisclosureAnswer:
+    disclosure: Disclosure
+    csv_url: str
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.disclosure, name)
+
+
+def _if_claims(attribute: str) -> Callable[[DisclosureAnswer], Any]:
+    """A payout ratio, null while claims data is absent."""
+    return lambda answer: getattr(answer, attribute) if answer.claims.available else None
 
 
 class DisclosureSchema(ResponseSchema):
+    """Dumps a ``DisclosureAnswer``."""
+
     product = fields.Nested(DisclosedProductSchema)
     as_of = fields.DateTime(metadata={
         "description": "the instant the figures were counted at"})
@@ -96,17 +138,20 @@ class DisclosureSchema(ResponseSchema):
         "description": f"true: the latest figures, counted at most {_MAX_AGE_MINUTES} minutes "
                        "before the request (as_of says when); false: counted as of the requested "
                        "as_of"})
-    enrolled = fields.Nested(EnrolledSchema)
+    enrolled = ComputedNested(lambda answer: answer.disclosure, EnrolledSchema)
     premium_income_fen = fields.Integer(metadata={"description": "net of refunds"})
     claims = fields.Nested(ClaimsFiguresSchema)
-    payout_ratio = fields.String(allow_none=True, metadata={
+    payout_ratio = Computed(_if_claims("payout_ratio"), allow_none=True, metadata={
         "description": "payouts ÷ premiums, e.g. 12.34% (integer arithmetic, half up)"})
-    payout_ratio_hundredths = fields.Integer(allow_none=True, metadata={
+    payout_ratio_hundredths = ComputedInteger(_if_claims("payout_ratio_hundredths"),
+                                              allow_none=True, metadata={
         "description": "the same ratio in hundredths of a percent (1234 = 12.34 %)"})
     year_end = fields.Nested(YearEndSchema, allow_none=True, metadata={
         "description": "002 三(五): after the coverage year ends, when a target payout ratio is "
                        "set; null before"})
-    surplus_use = fields.Nested(SurplusUseSchema, allow_none=True, metadata={
+    surplus_use = ComputedNested(
+        lambda answer: answer.product if answer.product.surplus_used_fen is not None else None,
+        SurplusUseSchema, allow_none=True, metadata={
         "description": "how this product uses the previous year's surplus (结余滚存); null: "
                        "none recorded"})
     csv_url = fields.String()
@@ -131,32 +176,63 @@ class ComplaintInSchema(Schema):
 
 
 class ReplyView(ResponseSchema):
-    author_label = fields.String(metadata={"description": "who answered (a role, not a name)"})
+    """Dumps a ``ComplaintReply``."""
+
+    author_label = Label(Role, source="author_role",
+                         metadata={"description": "who answered (a role, not a name)"})
     message = fields.String()
     from_status = fields.String()
     to_status = fields.String()
-    to_status_label = fields.String()
+    to_status_label = Label(ComplaintStatus, source="to_status")
     created_at = fields.DateTime()
+
+
+@dataclass(frozen=True)
+class ComplaintAnswer:
+    """A complaint as of ``now`` (overdue or not)."""
+
+    details: ComplaintDetails
+    now: datetime
+
+    @property
+    def complaint(self) -> Complaint:
+        return self.details.complaint
+
+    @property
+    def overdue(self) -> bool:
+        return self.details.overdue(self.now)
+
+    @property
+    def next_statuses(self) -> list[str]:
+        status = ComplaintStatus(self.complaint.status)
+        return sorted(s.value for s in COMPLAINT_TRANSITIONS[status])
 
 
 class ComplaintView(ResponseSchema):
-    complaint_no = fields.String()
-    category = fields.String()
-    category_label = fields.String()
-    status = fields.String(metadata={"description": " | ".join(_STATUSES)})
-    status_label = fields.String()
-    content = fields.String()
-    policy_no = fields.String(allow_none=True)
-    claim_no = fields.String(allow_none=True)
-    complainant_name = fields.String(metadata={"description": "masked"})
-    filed_by_agent = fields.Boolean(metadata={"description": "filed by someone acting for them"})
-    created_at = fields.DateTime()
-    due_at = fields.DateTime(metadata={"description": "unresolved from this instant: overdue"})
+    """Dumps a ``ComplaintAnswer``."""
+
+    complaint_no = fields.String(attribute="complaint.complaint_no")
+    category = fields.String(attribute="complaint.category")
+    category_label = Label(ComplaintCategory, source="complaint.category")
+    status = fields.String(attribute="complaint.status",
+                           metadata={"description": " | ".join(_STATUSES)})
+    status_label = Label(ComplaintStatus, source="complaint.status")
+    content = fields.String(attribute="complaint.content")
+    policy_no = fields.String(attribute="complaint.policy_no", allow_none=True)
+    claim_no = fields.String(attribute="complaint.claim_no", allow_none=True)
+    complainant_name = Masked(mask_name, attribute="details.complainant_name",
+                              metadata={"description": "masked"})
+    filed_by_agent = ComputedBoolean(
+        lambda answer: answer.complaint.acted_for_grant_id is not None,
+        metadata={"description": "filed by someone acting for them"})
+    created_at = fields.DateTime(attribute="complaint.created_at")
+    due_at = fields.DateTime(attribute="complaint.due_at", metadata={
+        "description": "unresolved from this instant: overdue"})
     overdue = fields.Boolean()
-    resolved_at = fields.DateTime(allow_none=True)
+    resolved_at = fields.DateTime(attribute="complaint.resolved_at", allow_none=True)
     next_statuses = fields.List(fields.String(), metadata={
         "description": "statuses a staff reply may move it to"})
-    replies = fields.List(fields.Nested(ReplyView))
+    replies = fields.List(fields.Nested(ReplyView), attribute="complaint.replies")
 
 
 class ComplaintListSchema(ResponseSchema):
@@ -164,7 +240,9 @@ class ComplaintListSchema(ResponseSchema):
 
 
 class CategorySchema(ResponseSchema):
-    code = fields.String()
+    """Dumps a ``ComplaintCategory``."""
+
+    code = fields.String(attribute="value")
     label = fields.String()
 
 
