@@ -46,19 +46,11 @@ from huiminbao.console.schemas import (
     multipart_body,
 )
 from huiminbao.console.uploads import idempotent_upload
-from huiminbao.console.views import (
-    batch_view,
-    coinsurance_view,
-    counter_view,
-    reconcile_runs_view,
-    roster_view,
-    sms_outbox_view,
-    statement_view,
-)
 from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
 from huiminbao.enrollment import reconcile, services
 from huiminbao.enrollment.domain import PaymentMethod
+from huiminbao.enrollment.models import ReconcileRun
 from huiminbao.identity import sms_worker
 from huiminbao.identity.auth import Actor, current_actor, require_role
 from huiminbao.identity.domain import Role
@@ -139,11 +131,11 @@ class EditDraftProduct(MethodView):
 class ProductCoinsurers(MethodView):
     @blp.response(200, CoinsuranceSchema)
     @blp.alt_response(404, description="No such product")
-    def get(self, product_id: int) -> dict[str, Any]:
+    def get(self, product_id: int) -> coinsurers.CoinsuranceSetting:
         """The product's co-insurance group (administrators): each insurer, its share in basis
         points and the lead; the amount above which a claim needs a second insurer."""
         _administrator()
-        return coinsurance_view(coinsurers.coinsurance(container(), product_id))
+        return coinsurers.coinsurance(container(), product_id)
 
     @blp.arguments(CoinsuranceInSchema)
     @blp.response(200, CoinsuranceSchema)
@@ -152,30 +144,30 @@ class ProductCoinsurers(MethodView):
                                        "(`shares_fixed`)")
     @blp.alt_response(422, description="Shares do not sum to 100 %, not exactly one lead, or an "
                                        "insurer twice (`invalid_coinsurers`, all at once)")
-    def put(self, body: dict[str, Any], product_id: int) -> dict[str, Any]:
+    def put(self, body: dict[str, Any], product_id: int) -> coinsurers.CoinsuranceSetting:
         """Replace the co-insurance group (administrators; audited). Premiums, refunds and
         claim payouts are then split in the ledger by these shares, the rounding remainder to
         the lead. Shares cannot change once money has been split by them."""
         actor = _administrator()
         shares = [Share(item["insurer"], item["share_bp"], item["lead"])
                   for item in body["insurers"]]
-        return coinsurance_view(coinsurers.set_coinsurance(
-            container(), _by(actor), product_id, shares, body["contested_claim_threshold_fen"]))
+        return coinsurers.set_coinsurance(
+            container(), _by(actor), product_id, shares, body["contested_claim_threshold_fen"])
 
 
 @blp.route("/admin/products/<int:product_id>/surplus")
 class ProductSurplus(MethodView):
     @blp.response(200, SurplusSchema)
     @blp.alt_response(404, description="No such product")
-    def get(self, product_id: int) -> dict[str, Any]:
+    def get(self, product_id: int) -> coinsurers.SurplusSetting:
         """The product's target payout ratio and recorded use of last year's surplus."""
         _administrator()
-        return _surplus_view(coinsurers.surplus_setting(container(), product_id))
+        return coinsurers.surplus_setting(container(), product_id)
 
     @blp.arguments(SurplusSchema)
     @blp.response(200, SurplusSchema)
     @blp.alt_response(404, description="No such product")
-    def put(self, body: dict[str, Any], product_id: int) -> dict[str, Any]:
+    def put(self, body: dict[str, Any], product_id: int) -> coinsurers.SurplusSetting:
         """The product's target payout ratio (after its coverage year the disclosure shows the
         payout ratio and the surplus against it, from the ledger) and how it uses the previous
         year's surplus: an amount and a note, published on its disclosure page (002 三(五);
@@ -184,13 +176,7 @@ class ProductSurplus(MethodView):
         saved = coinsurers.set_surplus(container(), _by(actor), product_id,
                                        body["target_payout_ratio_bp"], body["surplus_used_fen"],
                                        body["surplus_use_note"])
-        return _surplus_view(saved)
-
-
-def _surplus_view(saved: coinsurers.SurplusSetting) -> dict[str, Any]:
-    return {"target_payout_ratio_bp": saved.target_payout_ratio_bp,
-            "surplus_used_fen": saved.surplus_used_fen,
-            "surplus_use_note": saved.surplus_use_note}
+        return saved
 
 
 @blp.route("/admin/insurer-staff/<int:account_id>")
@@ -222,7 +208,7 @@ class InsurerStatement(MethodView):
         found = coinsurers.statement(container(), actor, product_id, query["insurer"],
                                      query["starts_on"], query["ends_on"])
         if query["format"] != "csv":
-            return statement_view(found)
+            return found
         response = Response(coinsurers.statement_csv(found),
                             content_type="text/csv; charset=utf-8")
         name = f"{found.product_name}-{found.insurer}-对账单-{found.starts_on}-{found.ends_on}.csv"
@@ -257,16 +243,16 @@ class EmployerBulkEnrollment(MethodView):
                                      form["product_id"],
                                      _read(files["file"], bulk.HEADER, bulk.MAX_ROWS))
         report = bulk.upload(c, actor, upload)
-        return batch_view(report), 200 if report.replayed else 201
+        return report, 200 if report.replayed else 201
 
 
 @blp.route("/admin/enrollments/bulk/<string:batch_no>")
 class EmployerBatchDetail(MethodView):
     @blp.response(200, BatchView)
-    def get(self, batch_no: str) -> dict[str, Any]:
+    def get(self, batch_no: str) -> bulk.BatchReport:
         """An earlier upload's report."""
         _administrator()
-        return batch_view(bulk.find_report(container(), batch_no))
+        return bulk.find_report(container(), batch_no)
 
 
 # ---------------------------------------------------------------- subsidy roster
@@ -289,7 +275,7 @@ class SubsidyRoster(MethodView):
         c = container()
         report = roster.import_roster(c, actor, form["product_id"],
                                       _read(files["file"], roster.HEADER, roster.MAX_ROWS))
-        return roster_view(report), 201
+        return report, 201
 
 
 # ---------------------------------------------------------------- counter
@@ -324,7 +310,7 @@ class CounterEnrollments(MethodView):
             id_document_checked=bool(evidence["id_document_checked"]),
             receipt_no=evidence["receipt_no"], product_id=body["product_id"])
         result = counter.enroll_walk_in(container(), actor, request)
-        return counter_view(result), 201
+        return result, 201
 
 
 @blp.route("/counter/identity-checks")
@@ -332,7 +318,7 @@ class CounterIdentityChecks(MethodView):
     @blp.arguments(CounterIdentityInSchema)
     @blp.response(200, CounterIdentityView)
     @blp.alt_response(403, description="Not counter staff (or an administrator)")
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, body: dict[str, Any]) -> counter.CounterIdentityResult:
         """Counter staff verified a resident's ID card in person: the resident's account (the
         phone they sign in with) is bound to the person and verified by `counter`, the staff
         member recorded on the account and in the audit log. Ends an unverified binding of the
@@ -344,10 +330,7 @@ class CounterIdentityChecks(MethodView):
             container(), actor, body["phone"], body["name"], body["id_number"],
             id_document_checked=bool(evidence["id_document_checked"]),
             consents_signed=bool(evidence["consents_signed"]))
-        return {"phone": result.phone, "name": result.name, "id_number": result.id_number,
-                "verified_by": result.verified_by.value,
-                "verified_by_label": result.verified_by.label, "displaced": result.displaced,
-                "staff_name": result.staff_name}
+        return result
 
 
 # ---------------------------------------------------------------- reconciliation
@@ -358,12 +341,12 @@ class ReconcileRuns(MethodView):
     @blp.arguments(ReconcileRunQuerySchema, location="query")
     @blp.response(200, ReconcileRunListSchema)
     @blp.alt_response(403, description="Not an administrator or insurer staff")
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+    def get(self, query: dict[str, Any]) -> list[ReconcileRun]:
         """The latest runs of `huiminbao reconcile` (administrators, insurer staff), newest
         first: what each settled and healed, and every inconsistency it found. A scheduled job
         runs it every few minutes; `latest_ok` is null until it has run once."""
         require_role(Role.ADMIN, Role.INSURER_STAFF)
-        return reconcile_runs_view(reconcile.latest_runs(container(), query["limit"]))
+        return reconcile.latest_runs(container(), query["limit"])
 
 
 # ---------------------------------------------------------------- SMS delivery
@@ -374,11 +357,10 @@ class SmsOutbox(MethodView):
     @blp.arguments(SmsOutboxQuerySchema, location="query")
     @blp.response(200, SmsOutboxSchema)
     @blp.alt_response(403, description="Not an administrator")
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+    def get(self, query: dict[str, Any]) -> list[sms_worker.OutboxEntry]:
         """The latest texts (administrators), newest first: template, state (queued, sending,
         sent, failed and waiting for a retry, given up), attempts, the provider's message id
         and the last error; phones masked, never the text (it may hold a one-time code)."""
         _administrator()
         status = SmsStatus(query["status"]) if query["status"] else None
-        return sms_outbox_view(sms_worker.recent_messages(
-            container(), limit=query["limit"], status=status))
+        return list(sms_worker.recent_messages(container(), limit=query["limit"], status=status))
