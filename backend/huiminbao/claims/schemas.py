@@ -108,6 +108,13 @@ class EarlierUseView(ResponseSchema):
     paid_fen = fields.Integer()
 
 
+# Earlier claims' use of this policy year, per benefit category (a category without any use is
+# left out).
+EarlierUsesView = ResponseSchema.from_dict(
+    {category.value: fields.Nested(EarlierUseView) for category in BenefitCategory},
+    name="EarlierUsesView")
+
+
 class PayoutLineView(ResponseSchema):
     category = fields.String()
     label = fields.String()
@@ -263,8 +270,7 @@ class ClaimEstimateView(ResponseSchema):
     policy_no = fields.String(allow_none=True)
     payout_fen = fields.Integer(attribute="breakdown.total_fen")
     breakdown = fields.Nested(PayoutBreakdownView)
-    used_before = fields.Dict(keys=fields.String(), values=fields.Nested(EarlierUseView),
-                              attribute="earlier.usage", metadata={
+    used_before = fields.Nested(EarlierUsesView, attribute="earlier.usage", metadata={
         "description": "per category: deductible_used_fen and paid_fen of earlier claims"})
     notice = Computed(lambda _: ESTIMATE_NOTICE)
 

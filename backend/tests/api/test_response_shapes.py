@@ -65,8 +65,6 @@ def test_a_key_the_schema_does_not_declare_fails_the_answer(app: Flask) -> None:
 # Objects whose keys are data, not a shape: each with why.
 FREE_FORM = {
     ("Error", "errors"): "field name -> messages: the names are the request's fields",
-    ("SmsOutbox", "counts"): "state -> count: the states present among the listed messages",
-    ("ClaimEstimateView", "used_before"): "category code -> amounts: the product's categories",
     ("ExportAudit", "details"): "what an audited act recorded: each action records its own",
 }
 
