@@ -12,10 +12,11 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from huiminbao.catalog.domain import BenefitCategory
 from huiminbao.claims.domain import OPEN_STATUSES, Channel, ClaimStatus, Decision
 from huiminbao.claims.models import ClaimDocument, ClaimEvent, ProductItem
-from huiminbao.claims.payout import Breakdown, CategoryPayout, ratio_label
+from huiminbao.claims.payout import Breakdown, CategoryPayout
 from huiminbao.claims.services import ESTIMATE_NOTICE, ClaimDetails
 from huiminbao.core.inputs import Id
 from huiminbao.core.masking import mask_id_number, mask_name
+from huiminbao.core.money import format_percent
 from huiminbao.core.responses import (
     Computed,
     ComputedBoolean,
@@ -123,7 +124,7 @@ class PayoutLineView(ResponseSchema):
     deductible_remaining_fen = fields.Integer()
     deductible_used_fen = fields.Integer()
     ratio_bp = fields.Integer()
-    ratio = Label(ratio_label, source="ratio_bp")
+    ratio = Label(format_percent, source="ratio_bp")
     cap_fen = fields.Integer()
     cap_remaining_fen = fields.Integer()
     computed_fen = fields.Integer()

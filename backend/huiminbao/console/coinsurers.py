@@ -27,7 +27,7 @@ from huiminbao.catalog.models import InsurerStaff, Product, ProductInsurer
 from huiminbao.core.clock import CHINA_TZ, to_china_time
 from huiminbao.core.container import Container
 from huiminbao.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
-from huiminbao.core.money import format_yuan
+from huiminbao.core.money import format_percent, format_yuan
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.domain import Role
 from huiminbao.identity.models import UserAccount
@@ -272,7 +272,7 @@ def statement_csv(s: Statement) -> bytes:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(("产品", s.product_name))
     writer.writerow(("承保机构", s.insurer))
-    writer.writerow(("共保份额", f"{s.share_bp / 100:g}%" + ("（主承保）" if s.lead else "")))
+    writer.writerow(("共保份额", format_percent(s.share_bp) + ("（主承保）" if s.lead else "")))
     writer.writerow(("对账期间", f"{s.starts_on.isoformat()} 至 {s.ends_on.isoformat()}"))
     writer.writerow(())
     writer.writerow(CSV_HEADER)

@@ -8,7 +8,6 @@ from typing import Any
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
-from huiminbao.catalog.coinsurance import percent_label
 from huiminbao.catalog.domain import AssistanceCategory
 from huiminbao.catalog.schemas import CoverageInSchema, WindowInSchema
 from huiminbao.console import bulk, roster
@@ -16,6 +15,7 @@ from huiminbao.console.counter import CounterResult
 from huiminbao.core.clock import to_china_time
 from huiminbao.core.inputs import Id
 from huiminbao.core.masking import mask_phone, scrub_text
+from huiminbao.core.money import format_percent
 from huiminbao.core.responses import (
     Computed,
     ComputedBoolean,
@@ -376,7 +376,7 @@ class CoinsurerSchema(ResponseSchema):
                                                  "insurer_premium/insurer_payout:<product>:<id>"})
     insurer = fields.String()
     share_bp = fields.Integer()
-    share_label = Label(percent_label, source="share_bp", metadata={"description": "e.g. 50%"})
+    share_label = Label(format_percent, source="share_bp", metadata={"description": "e.g. 50%"})
     lead = fields.Boolean(attribute="is_lead")
 
 
