@@ -111,11 +111,14 @@ def _roster_message(report: roster.RosterReport) -> str:
             f"{counts['skipped']}人已跳过，{counts['failed']}行未通过")
 
 
-class BatchCountsSchema(ResponseSchema):
+class _ImportCountsSchema(ResponseSchema):
     total = fields.Integer()
     enrolled = fields.Integer()
-    already = fields.Integer(metadata={"description": "insured by this employer before"})
     failed = fields.Integer()
+
+
+class BatchCountsSchema(_ImportCountsSchema):
+    already = fields.Integer(metadata={"description": "insured by this employer before"})
 
 
 class _ImportRowSchema(ResponseSchema):
@@ -154,11 +157,8 @@ class BatchView(ResponseSchema):
     rows = fields.List(fields.Nested(BatchRowSchema), attribute="batch.rows")
 
 
-class RosterCountsSchema(ResponseSchema):
-    total = fields.Integer()
-    enrolled = fields.Integer()
+class RosterCountsSchema(_ImportCountsSchema):
     skipped = fields.Integer()
-    failed = fields.Integer()
 
 
 class RosterRowSchema(_ImportRowSchema):

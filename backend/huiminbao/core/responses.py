@@ -72,6 +72,14 @@ class Label(ma.fields.String):
         return str(getattr(found, "label", found))
 
 
+class CodeLabel(ResponseSchema):
+    """A value of a labelled enum (a category, a kind of evidence): its code and Chinese
+    label."""
+
+    code = ma.fields.String(attribute="value")
+    label = ma.fields.String()
+
+
 class _Computed:
     """A value computed from the whole dumped object by ``of`` (a rule's answer, a notice, a
     URL), typed in the OpenAPI by the field class it is mixed into."""

@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 from huiminbao.catalog.schemas import CoverageSchema, EnrollmentDatesSchema
 from huiminbao.core.masking import mask_name
 from huiminbao.core.responses import (
+    CodeLabel,
     Computed,
     ComputedBoolean,
     ComputedInteger,
@@ -239,15 +240,8 @@ class ComplaintListSchema(ResponseSchema):
     items = fields.List(fields.Nested(ComplaintView))
 
 
-class CategorySchema(ResponseSchema):
-    """Dumps a ``ComplaintCategory``."""
-
-    code = fields.String(attribute="value")
-    label = fields.String()
-
-
 class CategoryListSchema(ResponseSchema):
-    items = fields.List(fields.Nested(CategorySchema))
+    items = fields.List(fields.Nested(CodeLabel))
 
 
 class ComplaintQueueQuerySchema(Schema):

@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, post_dump, validate
 from huiminbao.core.clock import CHINA_TZ
 from huiminbao.core.masking import mask_id_number, mask_name
 from huiminbao.core.responses import (
+    CodeLabel,
     Computed,
     ComputedInteger,
     ComputedList,
@@ -50,11 +51,6 @@ class GrantRequestSchema(Schema):
         validate=validate.OneOf(_METHODS,
                                 error="请选择确认方式：扫码确认、短信验证码或窗口现场确认"),
         metadata={"description": " | ".join(_METHODS)})
-
-
-class EvidenceView(ResponseSchema):
-    code = fields.String()
-    label = Label(Evidence, source="code")
 
 
 @dataclass(frozen=True)
@@ -145,8 +141,8 @@ class GrantView(ResponseSchema):
                              metadata={"description": "staff only, masked"})
     principal_id_number = Masked(mask_id_number, attribute="details.principal.id_number",
                                  metadata={"description": "staff only, masked"})
-    evidence = ComputedList(lambda answer: [{"code": code} for code in answer.grant.evidence or []],
-                            fields.Nested(EvidenceView), metadata={"description": "staff only"})
+    evidence = ComputedList(lambda answer: [Evidence(code) for code in answer.grant.evidence or []],
+                            fields.Nested(CodeLabel), metadata={"description": "staff only"})
     counter_note = fields.String(attribute="grant.counter_note", allow_none=True,
                                  metadata={"description": "staff only"})
 
