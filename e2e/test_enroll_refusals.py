@@ -1,6 +1,7 @@
 """Who cannot enroll, or cannot pay that way, is told why in words: 赵敏 (insurance suspended),
-吴芳 (insured in Shanghai), 周强 (balance ¥0.01 short: offered online payment); and a tampered
-QR code fails verification."""
+吴芳 (insured in Shanghai), 钱桂兰 (特困, already in another policy-based poverty-relief
+insurance: 择一), 周强 (balance ¥0.01 short: offered online payment); and a tampered QR code fails
+verification."""
 
 from __future__ import annotations
 
@@ -51,6 +52,16 @@ def test_wu_fang_is_told_the_product_is_for_hangzhou(page: Page, base_url: str) 
     expect(page).to_have_url(re.compile(r"/enroll\.html$"))
     expect_refused(page, "other_city", "不在杭州市")
     assert_no_axe_violations(page, "on 确认参保 refused (other city)")
+
+
+def test_qian_guilan_is_told_she_may_hold_only_one_poverty_relief_insurance(
+        page: Page, base_url: str) -> None:
+    sign_up(page, base_url, "13800000012", "钱桂兰", "330106195103082129")
+    open_enroll_from_home(page)
+    expect_refused(page, "other_relief_insurance",
+                   "您已参加其他政策性扶贫类商业补充医疗保险。按规定，困难人员只能在本保险和其他"
+                   "政策性扶贫类商业补充医疗保险中择一投保，政府不重复资助")
+    assert_no_axe_violations(page, "on 确认参保 refused (择一)")
 
 
 def test_zhou_qiang_is_short_by_one_fen_and_pays_online(page: Page, base_url: str) -> None:

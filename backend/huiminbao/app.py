@@ -55,6 +55,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     except BaseException:
         db.dispose()
         raise
+    _subscribe_to_enrollment()
     return Container(
         settings=settings,
         db=db,
@@ -69,6 +70,17 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         products=PublishedProducts(db),
         identity_checks=build_identity_checks(settings, clock, adapters[Port.REGISTRY]),
     )
+
+
+def _subscribe_to_enrollment() -> None:
+    """What follows an issued order, in this order: the insured relatives' notice, then the
+    principal's notice of an order an agent made under a grant."""
+    from huiminbao.enrollment import events
+    from huiminbao.enrollment.family.notices import tell_insured_relatives
+    from huiminbao.proxy.notices import tell_principal
+
+    events.subscribe_order_issued(tell_insured_relatives)
+    events.subscribe_order_issued(tell_principal)
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> Flask:
@@ -114,10 +126,10 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     api = Api(app)
     register_error_handlers(app)
     _register_blueprints(app, api, settings)
-    from huiminbao.payments.gateway_simulator import SimulatedGateway
+    from huiminbao.payments.gateway.simulator import SimulatedGateway
 
     if isinstance(wired.gateway, SimulatedGateway):  # only ever in demo mode (wiring.py)
-        from huiminbao.payments.gateway_routes import gateway_pages
+        from huiminbao.payments.gateway.routes import gateway_pages
 
         app.register_blueprint(gateway_pages)
     app.register_blueprint(swagger_assets_blueprint())
@@ -144,7 +156,7 @@ def _hold_one_connection_per_request(app: Flask, wired: Container) -> None:
 def _register_blueprints(app: Flask, api: Any, settings: Settings) -> None:
     from huiminbao.catalog.routes import blp as catalog_blp
     from huiminbao.core.health import blp as health_blp
-    from huiminbao.enrollment.family_routes import blp as family_blp
+    from huiminbao.enrollment.family.routes import blp as family_blp
     from huiminbao.enrollment.routes import blp as enrollment_blp
     from huiminbao.identity.routes import blp as identity_blp
     from huiminbao.identity.wechat_routes import blp as wechat_blp
@@ -169,7 +181,7 @@ def _register_blueprints(app: Flask, api: Any, settings: Settings) -> None:
     api.register_blueprint(disclosure_blp)
     api.register_blueprint(console_blp)
     if settings.is_demo:
-        from huiminbao.core.dev import blp as dev_blp
+        from huiminbao.dev import blp as dev_blp
 
         api.register_blueprint(dev_blp)
 
@@ -182,13 +194,14 @@ def start_background_workers(app: Flask) -> None:
     import threading
 
     from huiminbao.identity.sms_worker import SmsWorker
-    from huiminbao.payments.gateway_simulator import NotificationDispatcher, SimulatedGateway
+    from huiminbao.payments.gateway.notifications import NotificationDispatcher
+    from huiminbao.payments.gateway.simulator import SimulatedGateway
 
     wired: Container = app.extensions["huiminbao"]
     if not wired.settings.is_demo:
         return
     if isinstance(wired.gateway, SimulatedGateway):
-        dispatcher = NotificationDispatcher(wired.gateway)
+        dispatcher = NotificationDispatcher(wired.gateway.notifications)
         dispatcher.start()
         app.extensions["gateway_dispatcher"] = dispatcher
     if wired.sms_provider is not None:

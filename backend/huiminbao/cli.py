@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from huiminbao.bench.cli import bench
-from huiminbao.core.commands import CommandGroup, settings_from_env, wired_from_env
+from huiminbao.commands import CommandGroup, settings_from_env, wired_from_env
 from huiminbao.core.config import Settings
 
 if TYPE_CHECKING:
@@ -23,7 +23,20 @@ def main() -> None:
     """惠民保 enrollment platform."""
 
 
-main.add_command(bench)  # huiminbao bench enrollment | lookups (backend/huiminbao/bench/)
+
+
+def _add_tool_commands() -> None:
+    """Commands of development tools kept out of the product (the load benchmarks in bench/:
+    ``huiminbao bench ...``), found through the ``huiminbao.commands`` entry points of the
+    distributions that declare them: installed with the dev extra, absent from a production
+    install. Nothing is imported unless such a tool is installed."""
+    for entry in entry_points(group="huiminbao.commands"):
+        command = entry.load()
+        if isinstance(command, click.Command):
+            main.add_command(command, entry.name)
+
+
+_add_tool_commands()
 
 
 @main.command()
@@ -150,12 +163,14 @@ def demo_data() -> None:
 def _load_demo_data(settings: Settings) -> None:
     from huiminbao.app import build_container
     from huiminbao.catalog.demo import ensure_demo_product
+    from huiminbao.console.payers import ensure_demo_payers
     from huiminbao.registry.demo import load_demo_population
 
     wired = build_container(settings)
     try:
         load_demo_population(wired.db, wired.clock)
         ensure_demo_product(wired.db, wired.clock)
+        ensure_demo_payers(wired.db, wired.clock)
     finally:
         wired.db.dispose()
 
@@ -360,8 +375,8 @@ def staff_create(phone: str, role: str, display_name: str) -> None:
 
 def _attach_domain_commands() -> None:
     from huiminbao.claims.cli import clients
-    from huiminbao.core.keys import keys
     from huiminbao.disclosure.cli import disclosure
+    from huiminbao.key_rotation import keys
     from huiminbao.payments.cli import wechatpay
 
     main.add_command(clients)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from huiminbao.commands import masked_url
 from huiminbao.core.clock import SystemClock
-from huiminbao.core.commands import masked_url
 from huiminbao.core.config import Settings
 from huiminbao.core.db import Database
 from huiminbao.wiring import Port, PortChoice, build_port, choose_ports

@@ -28,7 +28,7 @@ from huiminbao.core import crypto
 from huiminbao.core.config import Mode, Settings
 from huiminbao.core.crypto import FIELD_KEYS_ENV, INDEX_KEY_ENV, Keyring
 from huiminbao.identity.sms_fake_tencent import FakeTencentSms
-from huiminbao.payments.gateway import NOTIFY_PATH
+from huiminbao.payments.gateway.port import NOTIFY_PATH
 from huiminbao.payments.wechatpay_v3_standin import WechatPayStandin
 from huiminbao.registry.server import RunningRegistryServer
 

@@ -218,8 +218,8 @@ def build_port(choice: PortChoice, settings: Settings, db: Database, clock: Cloc
         return HttpRegistry(config)
     if choice.port is Port.GATEWAY:
         if config is None:
-            from huiminbao.payments.gateway import default_merchant_key
-            from huiminbao.payments.gateway_simulator import SimulatedGateway
+            from huiminbao.payments.gateway.port import default_merchant_key
+            from huiminbao.payments.gateway.simulator import SimulatedGateway
 
             return SimulatedGateway(db, clock, default_merchant_key(settings.secret_key))
         from huiminbao.payments.wechatpay_v3 import WechatPayV3Gateway

@@ -8,6 +8,7 @@ const TASKS = [
   { href: "/admin/products.html", title: "产品配置", text: "由本年度产品复制下一年度产品，编辑、校验并发布", roles: ADMIN },
   { href: "/admin/bulk.html", title: "单位团体参保", text: "上传单位职工名单，由单位统一缴费参保", roles: ADMIN },
   { href: "/admin/subsidy.html", title: "资助参保名单", text: "导入特困、低保、低边、残疾人员名单，由政府资助参保", roles: ADMIN },
+  { href: "/admin/payers.html", title: "资助出资方", text: "登记市、区县财政和慈善捐赠方，查看各自资助金额；捐赠方为指定人员出资并下载回执", roles: ADMIN },
   { href: "/admin/counter.html", title: "窗口办理", text: "为到窗口办理的居民参保，现金缴费或资助参保", roles: COUNTER_STAFF },
   { href: "/admin/complaints.html", title: "投诉处理", text: "回复投诉、跟踪处理进度，超时投诉醒目提示", roles: COMPLAINT_STAFF },
   { href: "/admin/reconcile.html", title: "资金对账", text: "查看自动对账结果：扣款、支付、退款与账务是否一致", roles: RECONCILE_STAFF },

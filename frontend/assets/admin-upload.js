@@ -81,6 +81,11 @@ export async function setupUpload({ path, fields, submitText, busyText, extraCol
       render(await postForm(path, data, newKey()));
     } catch (error) {
       const first = showApiError(error, allFields, alertBox);
+      const fileErrors = error.errors?.file || [];
+      // Lines that refuse the whole file (e.g. an unregistered payer): every line, and why.
+      if (fileErrors.length && error.code !== "invalid_file") {
+        setFieldError(file, `${error.message}：${fileErrors.join("；")}`);
+      }
       const rest = otherErrors(error, Object.keys(allFields));
       if (rest.length) showFormAlert(alertBox, `${error.message}：${rest.join("；")}`);
       (first || submit).focus();

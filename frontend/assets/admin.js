@@ -13,6 +13,7 @@ const CONSOLE_PAGES = [
   ["/admin/products.html", "产品配置"],
   ["/admin/bulk.html", "单位团体参保"],
   ["/admin/subsidy.html", "资助参保名单"],
+  ["/admin/payers.html", "资助出资方"],
   ["/admin/counter.html", "窗口办理"],
   ["/counter/proxy.html", "代办授权确认"],
   ["/admin/complaints.html", "投诉处理"],

@@ -26,6 +26,7 @@ const DEFAULT_TIER = "standard";
 const BLOCKING = new Set([
   "insurance_suspended", "other_city", "already_insured", "pending_order", "window_closed",
   "identity_required", "not_registered", "consent_required", "consent_withdrawn", "subsidy_used",
+  "other_relief_insurance",
   "not_found", "forbidden", "not_authorized",
 ]);
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from huiminbao.core.commands import wired_from_env
+from huiminbao.commands import wired_from_env
 
 
 @click.group()

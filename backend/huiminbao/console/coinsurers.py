@@ -12,8 +12,6 @@ claim payouts out, and the totals; it is the ledger itself, so it equals the acc
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -24,6 +22,7 @@ from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.catalog.coinsurance import MAX_NAME, Share, validate_shares
 from huiminbao.catalog.models import InsurerStaff, Product, ProductInsurer
+from huiminbao.console.csvfiles import excel_csv
 from huiminbao.core.clock import CHINA_TZ, to_china_time
 from huiminbao.core.container import Container
 from huiminbao.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
@@ -266,25 +265,17 @@ CSV_HEADER = ("日期时间", "类型", "业务编号", "金额（元）")
 
 
 def statement_csv(s: Statement) -> bytes:
-    """UTF-8 with a byte-order mark (Excel reads the Chinese): one line per ledger entry, then
-    the totals."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(("产品", s.product_name))
-    writer.writerow(("承保机构", s.insurer))
-    writer.writerow(("共保份额", format_percent(s.share_bp) + ("（主承保）" if s.lead else "")))
-    writer.writerow(("对账期间", f"{s.starts_on.isoformat()} 至 {s.ends_on.isoformat()}"))
-    writer.writerow(())
-    writer.writerow(CSV_HEADER)
-    for line in s.lines:
-        writer.writerow((f"{to_china_time(line.occurred_at):%Y-%m-%d %H:%M:%S}",
-                         line.kind_label, line.reference, format_yuan(line.amount_fen)))
-    writer.writerow(())
-    writer.writerow(("保费收入合计", "", "", format_yuan(s.premiums_fen)))
-    writer.writerow(("退费合计", "", "", format_yuan(-s.refunds_fen)))
-    writer.writerow(("理赔赔付合计", "", "", format_yuan(-s.payouts_fen)))
-    writer.writerow(("净额", "", "", format_yuan(s.net_fen)))
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    """One line per ledger entry, then the totals (``excel_csv``)."""
+    return excel_csv([
+        ("产品", s.product_name), ("承保机构", s.insurer),
+        ("共保份额", format_percent(s.share_bp) + ("（主承保）" if s.lead else "")),
+        ("对账期间", f"{s.starts_on.isoformat()} 至 {s.ends_on.isoformat()}"), (), CSV_HEADER,
+        *[(f"{to_china_time(line.occurred_at):%Y-%m-%d %H:%M:%S}", line.kind_label,
+           line.reference, format_yuan(line.amount_fen)) for line in s.lines],
+        (), ("保费收入合计", "", "", format_yuan(s.premiums_fen)),
+        ("退费合计", "", "", format_yuan(-s.refunds_fen)),
+        ("理赔赔付合计", "", "", format_yuan(-s.payouts_fen)),
+        ("净额", "", "", format_yuan(s.net_fen))])
 
 
 # ---------------------------------------------------------------- surplus (002 三(五))

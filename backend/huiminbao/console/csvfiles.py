@@ -5,7 +5,10 @@ one row are left to the caller, which reports them by line."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from huiminbao.core.csvrows import CsvSyntaxError, csv_records
@@ -43,7 +46,9 @@ def _decode(data: bytes) -> str:
         raise _refuse("无法识别文件编码，请将文件另存为 UTF-8 编码的 CSV 后重新上传") from exc
 
 
-def read_csv(filename: str, data: bytes, header: tuple[str, ...], *, max_rows: int) -> CsvFile:
+def read_csv(filename: str, data: bytes, header: tuple[str, ...], *, max_rows: int,
+             optional: tuple[str, ...] = ()) -> CsvFile:
+    """``optional``: trailing columns the file may leave out (then read as empty)."""
     if not data.strip():
         raise _refuse("上传的文件是空的")
     try:
@@ -55,8 +60,11 @@ def read_csv(filename: str, data: bytes, header: tuple[str, ...], *, max_rows: i
     if not records:
         raise _refuse("无法读取文件内容，请上传 CSV 文件")
     first, data_records = records[0], records[1:]
-    if first.line != 1 or tuple(cell.lower() for cell in first.cells) != header:
-        raise _refuse(f"第1行表头应为：{','.join(header)}")
+    typed = tuple(cell.strip().lower() for cell in first.cells)
+    if first.line != 1 or typed not in (header, header + optional):
+        raise _refuse(f"第1行表头应为：{','.join(header + optional)}" + (
+            f"（{'、'.join(optional)}列可省略）" if optional else ""))
+    header = typed
     if len(data_records) > max_rows:
         raise _refuse(f"一次最多上传{max_rows}行数据，请分批上传")
     rows: list[CsvRow] = []
@@ -65,8 +73,18 @@ def read_csv(filename: str, data: bytes, header: tuple[str, ...], *, max_rows: i
         if len(cells) != len(header):
             problem = f"应有{len(header)}列（{','.join(header)}），实际为{len(cells)}列"
             cells = (cells + [""] * len(header))[:len(header)]
-        rows.append(CsvRow(record.line, dict(zip(header, cells, strict=True)), problem))
+        values = dict(zip(header, cells, strict=True))
+        rows.append(CsvRow(record.line, values | {name: "" for name in optional
+                                                  if name not in values}, problem))
     if not rows:
         raise _refuse("文件中没有数据行")
     return CsvFile(filename=filename[:200] or "upload.csv",
                    sha256=hashlib.sha256(data).hexdigest(), rows=rows)
+
+
+def excel_csv(rows: Iterable[Sequence[str]]) -> bytes:
+    """A CSV download: UTF-8 with a byte-order mark (Excel reads the Chinese), CRLF lines."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerows(rows)
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")

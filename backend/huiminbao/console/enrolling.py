@@ -18,7 +18,7 @@ from huiminbao.catalog.models import Product
 from huiminbao.core.container import Container
 from huiminbao.core.errors import InvalidInput, RuleViolation
 from huiminbao.core.masking import mask_name, normalize_name
-from huiminbao.enrollment import services
+from huiminbao.enrollment import completing, ordering, quoting, subsidy_funds
 from huiminbao.enrollment.domain import PaymentMethod, PolicyStatus, eligibility, window_refusal
 from huiminbao.enrollment.models import Order, OrderItem, Policy
 from huiminbao.identity.access import Subject
@@ -38,21 +38,25 @@ class Enrolled:
 
 
 def enroll_for(c: Container, staff: Actor, person_id: int, product_id: int, tier_code: str,
-               method: PaymentMethod, *, channel: str, offline_source: str | None = None
-               ) -> Enrolled:
+               method: PaymentMethod, *, channel: str, offline_source: str | None = None,
+               subsidy_fund: str | None = None) -> Enrolled:
     """Quote, order, pay and issue for one person; raises the enrollment domain's own errors
-    (already insured, window closed, …) with their Chinese messages."""
+    (already insured, window closed, …) with their Chinese messages. ``subsidy_fund``: the
+    payer a roster or a donor's list names (else the payer rule decides)."""
     subject = Subject(person_id, Basis.STAFF_ROLE)
-    request = services.EnrollmentRequest(
-        product_id=product_id, insured=[services.InsuredChoice(person_id, tier_code)],
+    request = quoting.EnrollmentRequest(
+        product_id=product_id, insured=[quoting.InsuredChoice(person_id, tier_code)],
         payment_method=method,
         # The staff member reads the notice and terms with the person (or the employer signed
         # the group agreement); no personal-account debit is ever confirmed here.
-        confirmations=services.Confirmations(None, True, None, None),
+        confirmations=quoting.Confirmations(None, True, None, None),
     )
-    quote = services.quote(c, staff, subject, request, staff_recorded=True)
-    order = services.create_order(c, staff, subject, quote, channel=channel)
-    order = services.complete_payment(c, order.order_no, transaction_id=None,
+    quote = quoting.quote(c, staff, subject, request, staff_recorded=True)
+    order = ordering.create_order(c, staff, subject, quote, channel=channel)
+    if subsidy_fund is not None and order.subsidy_fen:
+        with c.db.transaction() as session:
+            subsidy_funds.assign_fund(session, order.order_no, subsidy_fund)
+    order = completing.complete_payment(c, order.order_no, transaction_id=None,
                                       offline_source=offline_source)
     policy = next(item.policy for item in order.items if item.policy is not None)
     return Enrolled(order.order_no, policy.policy_no, order.premium_fen, order.subsidy_fen,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -103,6 +104,9 @@ class SubsidyRosterImport(Base):
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # A donor's list (002 三(三)): every person on it is paid for by this charity / donor (its
+    # code among the city's ``subsidy_payers``).
+    donor_code: Mapped[str | None] = mapped_column(String(32))
 
     rows: Mapped[list[SubsidyRosterRow]] = relationship(
         back_populates="roster_import", order_by="SubsidyRosterRow.line",
@@ -135,6 +139,8 @@ class SubsidyRosterRow(Base):
     reason: Mapped[str | None] = mapped_column(String(200))
     order_no: Mapped[str | None] = mapped_column(String(32))
     policy_no: Mapped[str | None] = mapped_column(String(32))
+    payer_code: Mapped[str | None] = mapped_column(String(32))  # who pays (None: by the rule)
+    subsidy_fen: Mapped[int | None] = mapped_column(BigInteger)  # paid by the payer, enrolled
 
     roster_import: Mapped[SubsidyRosterImport] = relationship(back_populates="rows")
 

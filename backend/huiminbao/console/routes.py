@@ -17,7 +17,7 @@ from huiminbao.audit.services import AuditActor
 from huiminbao.catalog.coinsurance import Share
 from huiminbao.catalog.domain import CoveragePeriod, EnrollmentWindow, ProductDraft
 from huiminbao.catalog.schemas import ProductDraftSchema, ProductOnDay, ProductSchema
-from huiminbao.console import bulk, coinsurers, counter, products, roster
+from huiminbao.console import bulk, coinsurers, counter, payers, products, roster
 from huiminbao.console.csvfiles import read_csv
 from huiminbao.console.schemas import (
     BatchView,
@@ -31,6 +31,13 @@ from huiminbao.console.schemas import (
     CounterInSchema,
     CounterView,
     CsvUploadSchema,
+    PayerInSchema,
+    PayerListSchema,
+    PayerQuerySchema,
+    PayerSchema,
+    PayerUpdateSchema,
+    ReceiptQuerySchema,
+    ReceiptSchema,
     ReconcileRunListSchema,
     ReconcileRunQuerySchema,
     RosterFormSchema,
@@ -48,8 +55,8 @@ from huiminbao.console.schemas import (
 from huiminbao.console.uploads import idempotent_upload
 from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
-from huiminbao.enrollment import reconcile, services
-from huiminbao.enrollment.domain import PaymentMethod
+from huiminbao.enrollment import reconcile, resolving
+from huiminbao.enrollment.domain import PayerKind, PaymentMethod
 from huiminbao.enrollment.models import ReconcileRun
 from huiminbao.identity import sms_worker
 from huiminbao.identity.auth import Actor, current_actor, require_role
@@ -81,8 +88,18 @@ def _counter_owner() -> str:
     return f"account:{actor.account_id}"
 
 
-def _read(upload: FileStorage, header: tuple[str, ...], max_rows: int) -> Any:
-    return read_csv(upload.filename or "upload.csv", upload.read(), header, max_rows=max_rows)
+def _read(upload: FileStorage, header: tuple[str, ...], max_rows: int,
+          optional: tuple[str, ...] = ()) -> Any:
+    return read_csv(upload.filename or "upload.csv", upload.read(), header, max_rows=max_rows,
+                    optional=optional)
+
+
+def _csv_download(data: bytes, ascii_name: str, name: str) -> Response:
+    response = Response(data, content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # ---------------------------------------------------------------- products
@@ -209,14 +226,9 @@ class InsurerStatement(MethodView):
                                      query["starts_on"], query["ends_on"])
         if query["format"] != "csv":
             return found
-        response = Response(coinsurers.statement_csv(found),
-                            content_type="text/csv; charset=utf-8")
-        name = f"{found.product_name}-{found.insurer}-对账单-{found.starts_on}-{found.ends_on}.csv"
-        response.headers["Content-Disposition"] = (
-            f"attachment; filename=\"statement-{product_id}.csv\"; "
-            f"filename*=UTF-8''{quote(name)}")
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return _csv_download(
+            coinsurers.statement_csv(found), f"statement-{product_id}.csv",
+            f"{found.product_name}-{found.insurer}-对账单-{found.starts_on}-{found.ends_on}.csv")
 
 
 # ---------------------------------------------------------------- employer group enrollment
@@ -274,7 +286,90 @@ class SubsidyRoster(MethodView):
         actor = _administrator()
         c = container()
         report = roster.import_roster(c, actor, form["product_id"],
-                                      _read(files["file"], roster.HEADER, roster.MAX_ROWS))
+                                      _read(files["file"], roster.HEADER, roster.MAX_ROWS,
+                                            optional=roster.OPTIONAL))
+        return report, 201
+
+
+@blp.route("/admin/subsidy-roster/<import_no>/receipt")
+class SubsidyReceipt(MethodView):
+    @blp.arguments(ReceiptQuerySchema, location="query")
+    @blp.response(200, ReceiptSchema)
+    @blp.alt_response(200, description="`format=csv`: text/csv (UTF-8 with BOM)")
+    @blp.alt_response(404, description="No such roster or donor's list")
+    def get(self, query: dict[str, Any], import_no: str) -> Any:
+        """The per-person receipt of a roster or a donor's list: for each person (masked),
+        the outcome, the policy, the paying body and the amount its fund paid; the total.
+        `format=csv` downloads it."""
+        _administrator()
+        found = roster.receipt(container(), import_no)
+        if query["format"] != "csv":
+            return found
+        return _csv_download(roster.receipt_csv(found), f"receipt-{import_no}.csv",
+                             f"{found.product_name}-资助回执-{import_no}.csv")
+
+
+# ---------------------------------------------------------------- paying bodies
+
+
+@blp.route("/admin/subsidy-payers")
+class SubsidyPayers(MethodView):
+    @blp.arguments(PayerQuerySchema, location="query")
+    @blp.response(200, PayerListSchema)
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """A city's paying bodies (市级财政, 区县财政, 慈善捐赠) with their fund accounts and what
+        each fund has paid (from the ledger)."""
+        _administrator()
+        return {"payers": payers.list_payers(container(), query["city_code"])}
+
+    @blp.arguments(PayerInSchema)
+    @blp.response(201, PayerSchema)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Register a paying body (audited). A city has one city payer (its fund is
+        `subsidy_fund:<city>`), one payer per district (with the groups it pays for), and any
+        number of charities / donors; their funds are `subsidy_fund:<city>:<code>`."""
+        actor = _administrator()
+        draft = payers.PayerDraft(body["city_code"], body["code"], body["name"],
+                                  PayerKind(body["kind"]), body["district_code"] or None,
+                                  tuple(dict.fromkeys(body["categories"])))
+        return payers.create_payer(container(), actor, draft), 201
+
+
+@blp.route("/admin/subsidy-payers/<int:payer_id>")
+class SubsidyPayerDetail(MethodView):
+    @blp.arguments(PayerUpdateSchema)
+    @blp.response(200, PayerSchema)
+    @blp.alt_response(404, description="No such paying body")
+    def put(self, body: dict[str, Any], payer_id: int) -> payers.PayerView:
+        """Rename a paying body, change the groups a district pays for, or (de)activate it
+        (audited). Payers are never deleted: their fund accounts keep their history."""
+        actor = _administrator()
+        categories = body.get("categories")
+        return payers.update_payer(
+            container(), actor, payer_id, name=body.get("name"),
+            categories=tuple(dict.fromkeys(categories)) if categories is not None else None,
+            active=body.get("active"))
+
+
+@blp.route("/admin/subsidy-payers/<int:payer_id>/fundings")
+class DonorFunding(MethodView):
+    @blp.arguments(RosterFormSchema, location="form")
+    @blp.arguments(CsvUploadSchema, location="files")
+    @blp.doc(requestBody=multipart_body(RosterUploadSchema))
+    @blp.response(201, RosterView)
+    @blp.alt_response(404, description="No such paying body")
+    @blp.doc(parameters=_IDEMPOTENCY_HEADER)
+    @idempotent_upload(_admin_owner)
+    def post(self, form: dict[str, Any], files: dict[str, Any], payer_id: int) -> Any:
+        """A charity or donor funds the premiums of the people it names (002 三(三); CSV
+        `id_number,name`): each is enrolled in the subsidized tier, paid from the donor's fund
+        (`subsidy_fund:<city>:<code>`); the assistance group comes from the registry, one
+        subsidy per person per year, 择一 applies. The per-person receipt is
+        `GET /admin/subsidy-roster/{import_no}/receipt`."""
+        actor = _administrator()
+        report = roster.import_roster(
+            container(), actor, form["product_id"],
+            _read(files["file"], roster.DONOR_HEADER, roster.MAX_ROWS), donor_payer_id=payer_id)
         return report, 201
 
 
@@ -285,7 +380,7 @@ def _resume_counter(resource: str, rerun: Callable[[], Any]) -> Any:
     """A retry whose first attempt died after writing its order. Cash is booked only when the
     order completes, so an order left pending booked nothing: it is released at once (its
     request is known to be gone) and the enrollment runs again."""
-    services.resolve_pending(container(), resource.removeprefix("order:"), abandoned=True)
+    resolving.resolve_pending(container(), resource.removeprefix("order:"), abandoned=True)
     return rerun()
 
 

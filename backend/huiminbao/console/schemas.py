@@ -26,7 +26,7 @@ from huiminbao.core.responses import (
     ResponseSchema,
 )
 from huiminbao.disclosure.domain import Channel
-from huiminbao.enrollment.domain import PaymentMethod
+from huiminbao.enrollment.domain import PayerKind, PaymentMethod
 from huiminbao.identity.domain import BindingVerification
 from huiminbao.identity.sms_domain import SmsStatus
 from huiminbao.identity.sms_worker import OutboxEntry
@@ -166,6 +166,9 @@ class RosterRowSchema(_ImportRowSchema):
     category_label = Label(AssistanceCategory, source="category", allow_none=True)
     outcome = fields.String(metadata={"description": "enrolled | skipped | failed"})
     outcome_label = Label(roster.OUTCOME_LABELS.__getitem__, source="outcome")
+    payer = fields.String(attribute="payer_code", allow_none=True,
+                          metadata={"description": "the paying body's code"})
+    subsidy_fen = fields.Integer(allow_none=True, metadata={"description": "paid by it"})
 
 
 class RosterView(ResponseSchema):
@@ -179,6 +182,8 @@ class RosterView(ResponseSchema):
     status = fields.String(attribute="roster_import.status")
     message = Computed(_roster_message)
     created_at = fields.DateTime(attribute="roster_import.created_at")
+    donor = fields.String(attribute="roster_import.donor_code", allow_none=True, metadata={
+        "description": "a donor's list: the code of the donor paying for every person"})
     counts = ComputedNested(roster_counts, RosterCountsSchema)
     rows = fields.List(fields.Nested(RosterRowSchema), attribute="roster_import.rows")
 
@@ -442,3 +447,89 @@ class SurplusSchema(ResponseSchema):
         metadata={"description": "how much of the previous year's surplus this product uses"})
     surplus_use_note = fields.String(load_default=None, allow_none=True, metadata={
         "description": "how it is used; required with an amount"})
+
+
+# ---------------------------------------------------------------- paying bodies (资助出资方)
+
+_PAYER_KINDS = ["city", "district", "charity"]
+_GROUPS = ["tekun", "dibao", "dibian", "disabled"]
+_GROUP = validate.OneOf(_GROUPS, error="资助类别只能是 tekun（特困）、dibao（低保）、dibian（低边）"
+                                        "或 disabled（残疾人员）")
+_PAYER_NAME = validate.Length(min=1, max=100, error="请填写出资方名称（不超过100字）")
+_CITY_CODE = validate.Regexp(r"^[0-9]{6}$", error="城市代码应为6位数字，如 330100")
+
+
+class PayerQuerySchema(Schema):
+    city_code = fields.String(required=True, validate=_CITY_CODE)
+
+
+class PayerInSchema(Schema):
+    city_code = fields.String(required=True, validate=_CITY_CODE)
+    code = fields.String(required=True, validate=validate.Regexp(
+        r"^[a-z0-9][a-z0-9_-]{1,31}$",
+        error="出资方代码应为2至32位小写字母、数字、下划线或连字符，如 xihu"), metadata={
+        "description": "names the fund account subsidy_fund:<city>:<code> (the city "
+                       "government's is subsidy_fund:<city>); rosters may name it"})
+    name = fields.String(required=True, validate=_PAYER_NAME)
+    kind = fields.String(required=True, validate=validate.OneOf(
+        _PAYER_KINDS, error="出资方类型只能是 city（市级财政）、district（区县财政）或 "
+                            "charity（慈善捐赠）"))
+    district_code = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "a district payer's district (6 digits)"})
+    categories = fields.List(fields.String(validate=_GROUP), load_default=list, metadata={
+        "description": "the assistance groups a district pays for"})
+
+
+class PayerUpdateSchema(Schema):
+    name = fields.String(validate=_PAYER_NAME)
+    categories = fields.List(fields.String(validate=_GROUP))
+    active = fields.Boolean()
+
+
+class PayerSchema(ResponseSchema):
+    """Dumps a ``PayerView``."""
+
+    id = fields.Integer(attribute="row.id")
+    city_code = fields.String(attribute="row.city_code")
+    code = fields.String(attribute="row.code")
+    name = fields.String(attribute="row.name")
+    kind = fields.String(attribute="row.kind",
+                         metadata={"description": "city | district | charity"})
+    kind_label = Label(PayerKind, source="row.kind")
+    district_code = fields.String(attribute="row.district_code", allow_none=True)
+    categories = ComputedList(lambda payer: [group for group in payer.row.categories.split(",")
+                                             if group], fields.String())
+    active = fields.Boolean(attribute="row.active")
+    fund_account = fields.String(metadata={"description": "its ledger account"})
+    paid_fen = fields.Integer(metadata={
+        "description": "subsidies its fund has paid, net of refunds (from the ledger)"})
+
+
+class PayerListSchema(ResponseSchema):
+    payers = fields.List(fields.Nested(PayerSchema))
+
+
+class ReceiptQuerySchema(Schema):
+    format = fields.String(load_default="json", validate=validate.OneOf(
+        ["json", "csv"], error="format 只能是 json 或 csv"))
+
+
+class ReceiptLineSchema(ResponseSchema):
+    line = fields.Integer()
+    name = fields.String(metadata={"description": "masked"})
+    id_number = fields.String(metadata={"description": "masked"})
+    outcome = fields.String()
+    reason = fields.String(allow_none=True)
+    policy_no = fields.String(allow_none=True)
+    payer_name = fields.String(allow_none=True)
+    subsidy_fen = fields.Integer()
+
+
+class ReceiptSchema(ResponseSchema):
+    import_no = fields.String()
+    product_name = fields.String()
+    year = fields.Integer()
+    donor_name = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    total_fen = fields.Integer()
+    lines = fields.List(fields.Nested(ReceiptLineSchema))

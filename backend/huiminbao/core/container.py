@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from huiminbao.identity.sms import SmsProvider, SmsSender
     from huiminbao.identity.tokens import TokenService
     from huiminbao.identity.verification import IdentityVerifier
-    from huiminbao.payments.gateway import PaymentGateway
+    from huiminbao.payments.gateway.port import PaymentGateway
     from huiminbao.registry.port import RegistryPort
 
 

@@ -9,7 +9,7 @@
     builds the Swagger UI config. Its text is fixed (the spec URL and our constant
     ``OPENAPI_SWAGGER_UI_CONFIG``, no request data), so that route allows exactly that script
     by its SHA-256 hash, computed from the rendered page, instead of ``'unsafe-inline'``;
-  - the built-in gateway's demo pay page (``payments/gateway_routes.py``) already sends a
+  - the built-in gateway's demo pay page (``payments/gateway/routes.py``) already sends a
     stricter per-response policy with a style nonce; an answer that set its own policy keeps it.
 
   ``frame-ancestors 'none'``: WeChat's webview opens our pages top-level and nothing embeds

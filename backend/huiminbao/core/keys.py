@@ -1,4 +1,5 @@
-"""``huiminbao keys rotate``: re-encrypt personal data under the active field key.
+"""Re-encrypting personal data at rest under the active field key (``huiminbao keys rotate``,
+in ``key_rotation.py``, runs it with the claim documents).
 
 After a new key is put first in ``HUIMINBAO_FIELD_KEYS`` (the old ones stay listed, so what they
 sealed still opens), this rewrites every encrypted column (every column of an ``EncryptedString``
@@ -17,14 +18,12 @@ two index columns side by side for the changeover. Not done yet.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import click
 from sqlalchemy import Column, String, Table, and_, bindparam, select, type_coerce
 
-from huiminbao.core.container import Container
-from huiminbao.core.crypto import Encrypted, Keyring, document_key_id, is_envelope
+from huiminbao.core.crypto import Encrypted, Keyring, is_envelope
 from huiminbao.core.db import Base, Database
 
 DEFAULT_BATCH = 500
@@ -89,59 +88,3 @@ def rotate_fields(db: Database, ring: Keyring, *, batch: int = DEFAULT_BATCH,
                     session.execute(rewrite, stale)
                     report.rewritten[name] += len(stale)
     return report
-
-
-def rotate_documents(wired: Container, ring: Keyring, *, batch: int = DEFAULT_BATCH,
-                     report: RotationReport | None = None,
-                     echo: Callable[[str], None] | None = None) -> RotationReport:
-    """Re-seal every claim document not under the active key (documents stored in plain, before
-    encryption, are sealed too). A document missing from the store is reported, not fatal."""
-    from huiminbao.claims.models import ClaimDocument
-
-    report = report or RotationReport(ring.active)
-    name = "claim documents"
-    report.examined[name] += 0
-    last = 0
-    while True:
-        with wired.db.read() as session:
-            rows = session.execute(
-                select(ClaimDocument.id, ClaimDocument.storage_key, ClaimDocument.content_type)
-                .where(ClaimDocument.id > last).order_by(ClaimDocument.id).limit(batch)).all()
-        if not rows:
-            return report
-        last = rows[-1][0]
-        for document_id, key, content_type in rows:
-            report.examined[name] += 1
-            try:
-                data = wired.documents.get(key)
-            except KeyError:
-                if echo is not None:
-                    echo(f"材料 #{document_id} 不在存储中，已跳过")
-                continue
-            if document_key_id(data) == ring.active:
-                continue
-            wired.documents.put(key, ring.seal(ring.open_sealed(data)), content_type)
-            report.rewritten[name] += 1
-
-
-@click.group()
-def keys() -> None:
-    """Keys of personal data at rest (HUIMINBAO_FIELD_KEYS, HUIMINBAO_INDEX_KEY)."""
-
-
-@keys.command("rotate")
-@click.option("--batch", default=DEFAULT_BATCH, show_default=True,
-              type=click.IntRange(1, 10_000), help="rows per transaction")
-@click.option("--documents/--no-documents", default=True, show_default=True,
-              help="re-seal claim documents in the document store too")
-def rotate(batch: int, documents: bool) -> None:
-    """Re-encrypt every encrypted field (and claim document) under the active key: the first
-    of HUIMINBAO_FIELD_KEYS. Idempotent; prints what it examined and rewrote."""
-    from huiminbao.core.commands import wired_from_env
-
-    with wired_from_env() as wired:
-        ring = wired.settings.keyring()
-        report = rotate_fields(wired.db, ring, batch=batch)
-        if documents:
-            rotate_documents(wired, ring, batch=batch, report=report, echo=click.echo)
-    click.echo(report.format())

@@ -12,7 +12,7 @@ import time
 
 import click
 
-from huiminbao.core.commands import wired_from_env
+from huiminbao.commands import wired_from_env
 
 
 @click.group()

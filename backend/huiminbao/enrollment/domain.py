@@ -203,3 +203,79 @@ def cancel_refusal(status: PolicyStatus, coverage_starts_on: date,
                           f"保障期已于{coverage_starts_on:%Y年%m月%d日}开始，不能退保。"
                           "如有疑问请联系承保公司客服")
     return None
+
+
+# ---------------------------------------------------------------- subsidy payers and 择一
+
+
+class PayerKind(StrEnum):
+    """Who pays a subsidized premium (003 三(三)3: each level of government for its own
+    subsidized residents; 002 三(三): charities and donors)."""
+
+    CITY = "city"  # 市级财政
+    DISTRICT = "district"  # 区、县（市）财政
+    CHARITY = "charity"  # 慈善组织、捐赠人
+
+    @property
+    def label(self) -> str:
+        return {PayerKind.CITY: "市级财政", PayerKind.DISTRICT: "区县财政",
+                PayerKind.CHARITY: "慈善捐赠"}[self]
+
+
+@dataclass(frozen=True)
+class FundPayer:
+    """A paying body as the rules see it (the registry row, without the database)."""
+
+    code: str
+    name: str
+    kind: PayerKind
+    district_code: str | None = None  # a district payer's district
+    categories: frozenset[str] = frozenset()  # the assistance groups a district pays for
+    active: bool = True
+
+
+def online_subsidy_payer(person: RegistryPerson, payers: Iterable[FundPayer]) -> FundPayer | None:
+    """Who pays the subsidy of a person enrolling online (003 三(三)3): the government of the
+    person's district (医保参保所属区县) when that district pays for the person's assistance
+    group, else the city. ``None``: the city's fund, no city payer being registered. Charities
+    pay only for the people they name (a roster or a donor's list), never by this rule."""
+    active = [payer for payer in payers if payer.active]
+    for payer in active:
+        if (payer.kind is PayerKind.DISTRICT and person.district_code is not None
+                and payer.district_code == person.district_code
+                and person.assistance.value in payer.categories):
+            return payer
+    return next((payer for payer in active if payer.kind is PayerKind.CITY), None)
+
+
+def payer_refusal(payer: FundPayer, person: RegistryPerson) -> str | None:
+    """Why a roster's named payer may not pay for this person, in the third person (staff
+    reports); None when it may. A district pays for its own residents only, in the groups it
+    funds; the city and charities pay for anyone in the city."""
+    if not payer.active:
+        return f"出资方“{payer.name}”已停用"
+    if payer.kind is not PayerKind.DISTRICT:
+        return None
+    if person.district_code != payer.district_code:
+        return (f"该人员医保参保地不在{payer.name}的辖区，"
+                f"按规定由各级政府资助本级困难人员，请改由其参保地区县或市级财政出资")
+    if person.assistance.value not in payer.categories:
+        return f"{payer.name}不资助该类别人员，请改由市级财政或其他出资方出资"
+    return None
+
+
+RELIEF_CHOICE_MESSAGE = (
+    "已参加其他政策性扶贫类商业补充医疗保险。按规定，困难人员只能在本保险和其他政策性扶贫类"
+    "商业补充医疗保险中择一投保，政府不重复资助，因此不能再资助参加本产品。"
+    "如需改选本保险，请先到民政或医保部门办理变更")
+
+
+def relief_choice_refusal(person: RegistryPerson | None,
+                          categories: Iterable[str]) -> Ineligible | None:
+    """择一 (003 三(三)3): a person the product's subsidy would pay for who already holds another
+    policy-based poverty-relief insurance (the registry's flag) is refused, with the reason."""
+    if person is None or not person.other_relief_insurance or not is_subsidized(person,
+                                                                                   categories):
+        return None
+    return Ineligible("other_relief_insurance", f"您{RELIEF_CHOICE_MESSAGE}",
+                      f"该人员{RELIEF_CHOICE_MESSAGE}")

@@ -165,6 +165,34 @@ class SubsidyUse(Base):
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The ledger account the subsidy is paid from and refunded to (``ledger.subsidy_fund``); NULL
+    # for subsidies booked before paying bodies were recorded: the city's fund.
+    fund_account: Mapped[str | None] = mapped_column(String(64))
+
+
+class SubsidyPayer(Base):
+    """A body that pays subsidized premiums in a city (003 三(三)3, 002 三(三)): the city
+    government, a district's, or a charity / donor. Its money moves on
+    ``ledger.subsidy_fund(city_code, code)`` (the city's on ``subsidy_fund:<city>``)."""
+
+    __tablename__ = "subsidy_payers"
+    __table_args__ = (
+        UniqueConstraint("city_code", "code", name="uq_subsidy_payers_city_code_code"),
+        CheckConstraint("kind IN ('city', 'district', 'charity')", name="kind_values"),
+        CheckConstraint("(kind = 'district') = (district_code IS NOT NULL)",
+                        name="district_code_for_districts"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    city_code: Mapped[str] = mapped_column(String(6))
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))
+    district_code: Mapped[str | None] = mapped_column(String(6))
+    categories: Mapped[str] = mapped_column(String(64), default="")  # comma-separated groups
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Refund(Base):

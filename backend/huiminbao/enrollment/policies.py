@@ -23,7 +23,7 @@ from huiminbao.core.clock import CHINA_TZ
 from huiminbao.core.container import Container
 from huiminbao.core.errors import DomainError, Forbidden, InvalidInput, NotFound, RuleViolation
 from huiminbao.core.money import format_fen
-from huiminbao.enrollment import numbers
+from huiminbao.enrollment import numbers, subsidy_funds
 from huiminbao.enrollment.domain import (
     OrderStatus,
     PaymentMethod,
@@ -41,7 +41,7 @@ from huiminbao.identity.domain import Action, hash_secret
 from huiminbao.identity.models import Person
 from huiminbao.identity.sms_domain import SmsTemplate
 from huiminbao.payments import ledger
-from huiminbao.payments.gateway import GatewayUnavailable
+from huiminbao.payments.gateway.port import GatewayUnavailable
 from huiminbao.registry.port import RegistryUnavailable
 
 log = logging.getLogger(__name__)
@@ -349,7 +349,8 @@ def settle_refund(c: Container, refund_no: str) -> Refund:
         held_in = ledger.STRAY_PAYMENTS if stray else ledger.premium_income(product.id)
         moves: list[tuple[str, int]] = [(held_in, -(locked.amount_fen + locked.subsidy_fen))]
         if locked.subsidy_fen:
-            moves.append((ledger.subsidy_fund(product.city_code), locked.subsidy_fen))
+            moves.append((subsidy_funds.refund_account(session, locked, product.city_code),
+                          locked.subsidy_fen))
         if locked.amount_fen:
             if method.is_offline:
                 # Off-line money (an employer's transfer, cash at a counter) goes back to the

@@ -31,11 +31,11 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from huiminbao.core.container import Container
-from huiminbao.enrollment import policies, services
+from huiminbao.enrollment import completing, policies, resolving, subsidy_funds
 from huiminbao.enrollment.domain import OrderStatus, PaymentMethod
 from huiminbao.enrollment.models import Order, Policy, ReconcileRun, Refund
 from huiminbao.payments import ledger
-from huiminbao.payments.gateway import GatewayUnavailable
+from huiminbao.payments.gateway.port import GatewayUnavailable
 from huiminbao.registry.port import OperationKind, OperationStatus, RegistryUnavailable
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def _settle_and_check(c: Container, report: ReconcileReport) -> None:
             Order.status == OrderStatus.PENDING_PAYMENT.value)).all()
     for order_no in pending:
         with _each(report, f"订单 {order_no}"):
-            order = services.resolve_pending(c, order_no)
+            order = resolving.resolve_pending(c, order_no)
             if order.status != OrderStatus.PENDING_PAYMENT.value:
                 report.settled_orders[order_no] = order.status
 
@@ -200,7 +200,7 @@ def _heal_stray_payments(c: Container, arrivals: Sequence[_Arrival],
         if order.id in held:
             continue
         with _each(report, f"订单 {order.order_no} 的到账款项"):
-            services.complete_payment(c, order.order_no, transaction_id=None)
+            completing.complete_payment(c, order.order_no, transaction_id=None)
         refund = _stray_refunds(c, [order.id]).get(order.id)
         report.healed[order.order_no] = refund.refund_no if refund else "—"
         report.violations.append(
@@ -314,6 +314,7 @@ def _check(c: Container) -> list[str]:
         unbalanced = ledger.unbalanced_transactions(session)
         violations += [f"账务交易借贷不平：{reference}" for reference in unbalanced]
         violations += ledger.coinsurance_violations(session)
+        violations += subsidy_funds.fund_violations(session)
 
         income = dict(session.execute(
             select(ledger.LedgerEntry.account, func.sum(ledger.LedgerEntry.amount_fen))

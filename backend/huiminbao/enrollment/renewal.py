@@ -18,7 +18,7 @@ from huiminbao.core.container import Container
 from huiminbao.core.errors import DomainError, NotFound, RuleViolation
 from huiminbao.core.masking import mask_name
 from huiminbao.core.money import format_fen
-from huiminbao.enrollment import services
+from huiminbao.enrollment import ordering, quoting
 from huiminbao.enrollment.domain import PaymentMethod, PolicyStatus
 from huiminbao.enrollment.models import Policy, RenewalNotice
 from huiminbao.identity.access import Subject
@@ -147,21 +147,21 @@ def _renew(c: Container, notice: RenewalNotice, nxt: Product) -> tuple[str, str 
                   login_method="renewal", phone=account.phone,
                   binding_verified=account.binding_verified_by is not None)
     subject = Subject(policy.holder_person_id, Basis.SELF)
-    request = services.EnrollmentRequest(
+    request = quoting.EnrollmentRequest(
         product_id=nxt.id,
-        insured=[services.InsuredChoice(policy.insured_person_id, policy.tier_code)],
+        insured=[quoting.InsuredChoice(policy.insured_person_id, policy.tier_code)],
         payment_method=PaymentMethod.PERSONAL_ACCOUNT,
-        confirmations=services.Confirmations(None, True, None, None),
+        confirmations=quoting.Confirmations(None, True, None, None),
     )
     try:
         # A withdrawn consent stops renewal debits like any other purpose that depends on it.
         require_now(c, actor, [Purpose.AUTO_RENEW])
-        quote = services.quote(c, actor, subject, request)
+        quote = quoting.quote(c, actor, subject, request)
         if quote.shortfall_fen > 0:
             raise RuleViolation(f"个人账户余额不足，还差{format_fen(quote.shortfall_fen)}",
                                 code="insufficient_balance")
-        order = services.create_order(c, actor, subject, quote, channel="renewal")
-        order = services.debit_personal_account(c, order.order_no, quote)
+        order = ordering.create_order(c, actor, subject, quote, channel="renewal")
+        order = ordering.debit_personal_account(c, order.order_no, quote)
     except ConsentWithdrawn as exc:
         audit.record_now(c.db, c.clock, exc.entry)
         return "skipped", None, exc.message[:200]

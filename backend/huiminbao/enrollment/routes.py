@@ -14,7 +14,7 @@ from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
 from huiminbao.core.ratelimit import limiter
 from huiminbao.core.requests import public_root
-from huiminbao.enrollment import policies, services
+from huiminbao.enrollment import order_reading, ordering, policies, quoting, resolving
 from huiminbao.enrollment.domain import OrderStatus, PaymentMethod
 from huiminbao.enrollment.schemas import (
     AutoRenewConsentSchema,
@@ -31,7 +31,7 @@ from huiminbao.enrollment.schemas import (
 from huiminbao.identity.access import acts_for, subject_for
 from huiminbao.identity.auth import current_actor
 from huiminbao.identity.domain import Action
-from huiminbao.payments.gateway import NOTIFY_PATH
+from huiminbao.payments.gateway.port import NOTIFY_PATH
 
 blp = Blueprint("enrollment", __name__, url_prefix="/api/v1", description="参保与保单")
 
@@ -49,16 +49,16 @@ def _gateway_urls() -> tuple[str, str]:
 
 
 def enrollment_request(body: dict[str, Any],
-                       subject_person_id: int) -> services.EnrollmentRequest:
+                       subject_person_id: int) -> quoting.EnrollmentRequest:
     insured = body["insured"] or [{"person_id": subject_person_id, "tier": body["tier"]}]
     confirmations = body["confirmations"] or {}
     notify_url, return_url = _gateway_urls()
-    return services.EnrollmentRequest(
+    return quoting.EnrollmentRequest(
         product_id=body["product_id"],
-        insured=[services.InsuredChoice(choice["person_id"], choice["tier"] or "")
+        insured=[quoting.InsuredChoice(choice["person_id"], choice["tier"] or "")
                  for choice in insured],
         payment_method=PaymentMethod(body["payment_method"]),
-        confirmations=services.Confirmations(
+        confirmations=quoting.Confirmations(
             terms_version=confirmations.get("terms_version"),
             not_basic_insurance=bool(confirmations.get("not_basic_insurance")),
             debit_amount_fen=confirmations.get("debit_amount_fen"),
@@ -75,13 +75,13 @@ class EnrollmentPreview(MethodView):
     @acts_for(Action.ENROLL)
     @blp.arguments(EnrollmentRequestSchema)
     @blp.response(200, QuoteView)
-    def post(self, body: dict[str, Any]) -> services.Quote:
+    def post(self, body: dict[str, Any]) -> quoting.Quote:
         """The confirm sheet: who is insured, tiers, amounts, subsidy, and for the personal
         account the masked holder and the balance before and after. Writes nothing."""
         c, actor = container(), current_actor()
         subject = subject_for(Action.ENROLL, actor)
         request = enrollment_request(body, subject.person_id)
-        return services.quote(c, actor, subject, request)
+        return quoting.quote(c, actor, subject, request)
 
 
 class OrderQuerySchema(Schema):
@@ -93,14 +93,9 @@ def _resume_enrollment(resource: str, _rerun: Callable[[], Any]) -> Any:
     """A retry whose first attempt died after creating its order: settle the order (ask the
     registry or gateway with its request number: complete it if the money moved, release it if
     the payment never reached them) and answer as the POST does."""
-    c, actor = container(), current_actor()
-    order_no = resource.removeprefix("order:")
-    services.order_details(c, actor, order_no)  # the gate first, as for a GET
-    # Online: the pay page the first attempt never kept is asked for again (the payer retried
-    # because they want to pay); then the order is settled as its request is known to be gone.
-    services.recover_pay_page(c, order_no, *_gateway_urls())
-    services.resolve_pending(c, order_no, abandoned=True)
-    return services.order_details(c, actor, order_no), 201
+    details = resolving.resume_order(container(), current_actor(),
+                                     resource.removeprefix("order:"), *_gateway_urls())
+    return details, 201
 
 
 @blp.route("/enrollments")
@@ -112,7 +107,7 @@ class Enrollments(MethodView):
         unpaid one to continue or cancel."""
         c, actor = container(), current_actor()
         status = OrderStatus(query["status"]) if query["status"] else None
-        return {"items": services.my_orders(c, actor, status)}
+        return {"items": order_reading.my_orders(c, actor, status)}
 
     @acts_for(Action.ENROLL)
     @blp.arguments(EnrollmentRequestSchema)
@@ -126,29 +121,26 @@ class Enrollments(MethodView):
         c, actor = container(), current_actor()
         subject = subject_for(Action.ENROLL, actor)
         request = enrollment_request(body, subject.person_id)
-        details = services.enroll(c, actor, subject, request)
+        details = ordering.enroll(c, actor, subject, request)
         return details, 201
 
 
 @blp.route("/enrollments/<string:order_no>")
 class EnrollmentDetail(MethodView):
     @blp.response(200, OrderView)
-    def get(self, order_no: str) -> services.OrderDetails:
+    def get(self, order_no: str) -> order_reading.OrderDetails:
         """An order; a pending one is first settled by asking the registry or gateway."""
-        c, actor = container(), current_actor()
-        services.order_details(c, actor, order_no)  # the gate first: strangers get 404
-        services.resolve_pending(c, order_no)
-        return services.order_details(c, actor, order_no)
+        return resolving.read_order(container(), current_actor(), order_no)
 
 
 @blp.route("/enrollments/<string:order_no>/cancel")
 class EnrollmentCancel(MethodView):
     @blp.response(200, OrderView)
-    def post(self, order_no: str) -> services.OrderDetails:
+    def post(self, order_no: str) -> order_reading.OrderDetails:
         """Cancel an unpaid order (its persons are free to enroll again)."""
         c, actor = container(), current_actor()
-        services.cancel_unpaid(c, actor, order_no)
-        return services.order_details(c, actor, order_no)
+        resolving.cancel_unpaid(c, actor, order_no)
+        return order_reading.order_details(c, actor, order_no)
 
 
 def _policy_response(details: policies.PolicyDetails) -> PolicyAnswer:

@@ -22,15 +22,16 @@ from huiminbao.core.responses import (
     ResponseSchema,
 )
 from huiminbao.enrollment.domain import OrderStatus, PaymentMethod, PolicyStatus, cancel_refusal
-from huiminbao.enrollment.family import RELATION_LABELS, MemberView
+from huiminbao.enrollment.family.members import RELATION_LABELS, MemberView
 from huiminbao.enrollment.models import OrderItem, Policy
+from huiminbao.enrollment.order_reading import OrderDetails
 from huiminbao.enrollment.policies import (
     PolicyDetails,
     auto_renew_refusal,
     is_payer,
     validity,
 )
-from huiminbao.enrollment.services import OrderDetails, Quote
+from huiminbao.enrollment.quoting import Quote
 from huiminbao.registry.port import Relation
 
 _METHODS = [method.value for method in PaymentMethod]

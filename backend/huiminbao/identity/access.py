@@ -41,11 +41,21 @@ class GrantFinder(Protocol):
     def active_grant_id(self, session: Session, agent_person_id: int, principal_person_id: int,
                         action: Action, now: datetime) -> int | None: ...
 
+    def check_payment_allowed(self, c: Container, session: Session, grant_id: int | None,
+                              amount_fen: int, *, lock: bool = False) -> None:
+        """Refuse (``Forbidden`` or ``RuleViolation``) a payment from the principal's personal
+        account under this grant that its scopes or its yearly limit do not allow. ``lock``:
+        hold the grant until the caller's transaction ends."""
+
 
 class NoGrants:
     def active_grant_id(self, session: Session, agent_person_id: int, principal_person_id: int,
                         action: Action, now: datetime) -> int | None:
         return None
+
+    def check_payment_allowed(self, c: Container, session: Session, grant_id: int | None,
+                              amount_fen: int, *, lock: bool = False) -> None:
+        raise Forbidden(NOT_AUTHORIZED_TO_ACT, code="not_authorized")
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from huiminbao.core.container import Container
 from huiminbao.core.errors import NotFound, RuleViolation
 from huiminbao.core.masking import mask_phone
 from huiminbao.enrollment.domain import OrderStatus
-from huiminbao.enrollment.family_models import FamilyMember
+from huiminbao.enrollment.family.models import FamilyMember
 from huiminbao.enrollment.models import Order, Policy
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.models import AuthSession, UserAccount

@@ -27,7 +27,7 @@ from huiminbao.core.masking import mask_id_number, mask_name, mask_phone
 from huiminbao.disclosure.domain import ComplaintCategory, ComplaintStatus
 from huiminbao.disclosure.models import Complaint
 from huiminbao.enrollment.domain import OrderStatus, PaymentMethod, PolicyStatus
-from huiminbao.enrollment.family_models import FamilyMember
+from huiminbao.enrollment.family.models import FamilyMember
 from huiminbao.enrollment.models import Order, OrderItem, Policy
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.consent_rules import stops
@@ -158,7 +158,7 @@ def _consents(session: Session, account_id: int) -> list[dict[str, Any]]:
 def _family(session: Session, pid: int | None, names: _Names) -> list[dict[str, Any]]:
     if pid is None:
         return []
-    from huiminbao.enrollment.family import RELATION_LABELS
+    from huiminbao.enrollment.family.members import RELATION_LABELS
     from huiminbao.registry.port import Relation
 
     members = session.scalars(select(FamilyMember).where(FamilyMember.owner_person_id == pid)

@@ -193,7 +193,7 @@ def sheet_confirms_debit(c: Container, actor: Actor, owner_person_id: int,
     the caller is the owner, signed in by an SMS code less than 10 minutes ago, to
     the phone the registry holds for them (the contact check, answered from the registry record
     the quote has just read). Otherwise the owner confirms with a code texted to that registry
-    phone (``enrollment.services.send_debit_code``)."""
+    phone (``enrollment.quoting.send_debit_code``)."""
     return (actor.person_id == owner_person_id and actor.login_method == "sms"
             and actor.authenticated_recently(c.clock.now()) and bool(actor.phone)
             and owner.phone is not None and owner.phone.strip() == actor.phone)

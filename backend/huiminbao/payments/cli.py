@@ -8,7 +8,7 @@ import threading
 
 import click
 
-from huiminbao.payments.gateway import NOTIFY_PATH
+from huiminbao.payments.gateway.port import NOTIFY_PATH
 
 
 @click.group()

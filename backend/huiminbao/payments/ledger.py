@@ -2,7 +2,8 @@
 
 Accounts are named by what they are, e.g. ``personal_account:42`` (a person's 个人账户 as a
 source of premium), ``gateway:online`` (money received through the payment gateway),
-``subsidy_fund:330100`` (the city's assistance fund) and ``premium_income:7`` (a product's
+``subsidy_fund:330100`` (the city's assistance fund; ``subsidy_fund:330100:<payer>`` a
+district's or a donor's, see ``enrollment.subsidy_funds``) and ``premium_income:7`` (a product's
 premium income). A payment moves money from its source into premium income; a refund moves it
 back. Money that arrives for an order already closed goes to ``stray_payments`` and back out
 with its refund, never into premium income. A claim payout (kind ``claim``) moves money from
@@ -90,8 +91,10 @@ def premium_income(product_id: int) -> str:
     return f"premium_income:{product_id}"
 
 
-def subsidy_fund(city_code: str) -> str:
-    return f"subsidy_fund:{city_code}"
+def subsidy_fund(city_code: str, payer_code: str | None = None) -> str:
+    """The city government's subsidy fund (``subsidy_fund:330100``), or another paying body's
+    (a district, a charity): ``subsidy_fund:330100:xihu``."""
+    return f"subsidy_fund:{city_code}:{payer_code}" if payer_code else f"subsidy_fund:{city_code}"
 
 
 def claims_payable(product_id: int) -> str:

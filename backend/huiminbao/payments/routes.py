@@ -14,7 +14,7 @@ from huiminbao.core.container import container
 from huiminbao.core.errors import DomainError, RemoteUnavailable
 from huiminbao.core.masking import mask_phone
 from huiminbao.core.ratelimit import limiter
-from huiminbao.enrollment import services as enrollment
+from huiminbao.enrollment import quoting, resolving
 from huiminbao.enrollment.routes import enrollment_request
 from huiminbao.enrollment.schemas import EnrollmentRequestSchema
 from huiminbao.identity.access import acts_for, subject_for
@@ -22,7 +22,7 @@ from huiminbao.identity.auth import current_actor
 from huiminbao.identity.domain import Action
 from huiminbao.identity.schemas import OtpSentSchema
 from huiminbao.payments import account
-from huiminbao.payments.gateway import GatewayError, InvalidNotification
+from huiminbao.payments.gateway.port import GatewayError, InvalidNotification
 from huiminbao.payments.schemas import AccountView, NotifyAnswer
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class OnlineNotify(MethodView):
         gateway's or not understood, 503 when the gateway could not be asked back), which makes
         the gateway retry later."""
         try:
-            enrollment.handle_gateway_notification(
+            resolving.handle_gateway_notification(
                 container(), request.get_data(), dict(request.headers.items()))
         except InvalidNotification:
             return _notify_failure(401, "通知签名校验失败")
@@ -96,7 +96,7 @@ class PaymentCode(MethodView):
         shows that phone masked."""
         c, actor = container(), current_actor()
         subject = subject_for(Action.ENROLL, actor)
-        quote = enrollment.quote(c, actor, subject,
+        quote = quoting.quote(c, actor, subject,
                                  enrollment_request(body, subject.person_id))
-        phone, expires_at = enrollment.send_debit_code(c, quote)
+        phone, expires_at = quoting.send_debit_code(c, quote)
         return {"phone": mask_phone(phone), "expires_at": expires_at, "resend_after_seconds": 60}

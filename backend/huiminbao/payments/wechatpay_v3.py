@@ -73,7 +73,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from huiminbao.core.clock import CHINA_TZ, Clock
 from huiminbao.core.config import ConfigError, on_this_machine
-from huiminbao.payments.gateway import (
+from huiminbao.payments.gateway.port import (
     MAX_NOTIFICATION_BYTES,
     NOTIFY_PATH,
     GatewayError,

@@ -1,4 +1,5 @@
-"""The gate's grant lookup (``identity.access.GrantFinder``), backed by ``proxy_grants``.
+"""The gate's grant lookup and the payment check under a grant (``identity.access.GrantFinder``),
+backed by ``proxy_grants``.
 
 Asked on every request that acts for someone, inside that request's own session; nothing is
 cached, so a revoked or expired grant stops the very next request.
@@ -11,7 +12,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from huiminbao.core.container import Container
 from huiminbao.identity.domain import Action
+from huiminbao.proxy import payments
 from huiminbao.proxy.domain import GrantStatus, allows, parse_scopes
 from huiminbao.proxy.models import ProxyGrant
 
@@ -32,3 +35,7 @@ class ProxyGrantFinder:
             if allows(parse_scopes(scopes), action):
                 return int(grant_id)
         return None
+
+    def check_payment_allowed(self, c: Container, session: Session, grant_id: int | None,
+                              amount_fen: int, *, lock: bool = False) -> None:
+        payments.check_payment_allowed(c, session, grant_id, amount_fen, lock=lock)

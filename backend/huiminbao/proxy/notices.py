@@ -1,4 +1,5 @@
-"""Telling the principal, by SMS, of every enrollment and payment an agent made for them."""
+"""Telling the principal, by SMS, of every enrollment and payment an agent made for them.
+``tell_principal`` is subscribed to enrollment's ``order_issued`` event at wiring time."""
 
 from __future__ import annotations
 

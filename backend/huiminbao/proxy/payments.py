@@ -1,12 +1,12 @@
 """The yearly limit on an agent paying from the principal's personal account.
 
-``check_payment_allowed`` is called by the enrollment service twice: while quoting (a plain
-read, so the confirm sheet already says no) and inside the transaction that creates the order,
-with ``lock=True``. There it locks the grant row ``FOR UPDATE`` before summing what was already
-paid under the grant; the lock is held until the new order commits, so a second payment under
-the same grant waits, then sums again and sees the first order. Two simultaneous payments can
-therefore never together exceed the limit. (On SQLite every writing transaction begins
-IMMEDIATE, which serializes them the same way.)
+``check_payment_allowed`` is called by enrollment (through ``c.grants``) twice: while quoting (a
+plain read, so the confirm sheet already says no) and inside the transaction that creates the
+order, with ``lock=True``. There it locks the grant row ``FOR UPDATE`` before summing what was
+already paid under the grant; the lock is held until the new order commits, so a second payment
+under the same grant waits, then sums again and sees the first order. Two simultaneous payments can
+therefore never together exceed the limit. (On SQLite every writing transaction begins IMMEDIATE,
+which serializes them the same way.)
 """
 
 from __future__ import annotations

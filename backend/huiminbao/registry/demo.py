@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from huiminbao.core.clock import Clock
 from huiminbao.core.db import Database
 from huiminbao.registry.importer import LoadCounts, Population, load_population
+from huiminbao.registry.loading import OpeningBalance
 from huiminbao.registry.port import Assistance, PersonStatus, RegistryPerson, Relation, Scheme
-from huiminbao.registry.simulator import OpeningBalance, SimulatedRegistry
+from huiminbao.registry.simulator import SimulatedRegistry
 
 HANGZHOU = "330100"
 SHANGHAI = "310100"
@@ -28,6 +29,8 @@ class DemoPerson:
     status: PersonStatus = PersonStatus.ACTIVE
     assistance: Assistance = Assistance.NONE
     city_code: str = HANGZHOU
+    # Already insured by another policy-based poverty-relief insurance (择一, 003 三(三)3).
+    other_relief_insurance: bool = False
     # Opening balances in fen; None for persons without a personal account.
     prior_years_fen: int | None = None
     current_year_fen: int | None = None
@@ -47,7 +50,15 @@ class DemoPerson:
             scheme=self.scheme,
             status=self.status,
             assistance=self.assistance,
+            district_code=self.district_code,
+            other_relief_insurance=self.other_relief_insurance,
         )
+
+    @property
+    def district_code(self) -> str | None:
+        """Demo residents of 杭州 are insured in the district their ID number was issued in
+        (330106 西湖区, 330110 余杭区, …): the district whose government pays their subsidy."""
+        return self.id_number[:6] if self.city_code == HANGZHOU else None
 
 
 ZHANG_WEI = DemoPerson(
@@ -125,6 +136,15 @@ SUN_LI = DemoPerson(
     assistance=Assistance.DIBAO,
     role="低保 recipient: subsidized enrollment",
 )
+QIAN_GUILAN = DemoPerson(
+    "钱桂兰",
+    "330106195103082129",
+    "13800000012",
+    Scheme.RESIDENT,
+    assistance=Assistance.TEKUN,
+    other_relief_insurance=True,
+    role="特困 resident who already holds another poverty-relief insurance: refused (择一)",
+)
 ZHOU_QIANG = DemoPerson(
     "周强",
     "330106199308121011",
@@ -153,6 +173,7 @@ DEMO_PERSONS: tuple[DemoPerson, ...] = (
     LIN_YAN,
     ZHAO_MIN,
     SUN_LI,
+    QIAN_GUILAN,
     ZHOU_QIANG,
     WU_FANG,
 )

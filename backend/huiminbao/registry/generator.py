@@ -19,6 +19,7 @@ from huiminbao.core import idnumber
 from huiminbao.core.clock import Clock
 from huiminbao.core.crypto import blind_index
 from huiminbao.core.db import Database
+from huiminbao.registry.loading import OPENING_PURPOSE, opening_request_no
 from huiminbao.registry.models import (
     EntryKind,
     RegistryAccountEntryRow,
@@ -26,7 +27,6 @@ from huiminbao.registry.models import (
     RegistryPersonRow,
 )
 from huiminbao.registry.port import Assistance, BalanceKind, PersonStatus, RegistryPerson, Scheme
-from huiminbao.registry.simulator import OPENING_PURPOSE, opening_request_no
 
 INSERT_CHUNK = 2_000
 

@@ -2,8 +2,10 @@
 
 Files (UTF-8, with or without BOM; the first line is the header, exactly as shown):
 
-* ``persons.csv`` (required): ``id_number,name,phone,city_code,scheme,status,assistance``;
-  ``phone`` and ``assistance`` may be empty (no phone; no assistance).
+* ``persons.csv`` (required): ``id_number,name,phone,city_code,scheme,status,assistance``,
+  optionally followed by ``district_code,other_relief_insurance`` (the district the person's
+  insurance belongs to; ``1`` when the person holds another policy-based poverty-relief
+  insurance, 择一); ``phone``, ``assistance`` and the two optional columns may be empty.
 * ``accounts.csv`` (optional): ``id_number,prior_years_fen,current_year_fen``, employee-scheme
   persons only.
 * ``relations.csv`` (optional): ``id_number,relative_id_number,relation`` where ``relation`` is
@@ -34,6 +36,13 @@ from huiminbao.core.clock import Clock
 from huiminbao.core.csvrows import CsvRecord, CsvSyntaxError, csv_records
 from huiminbao.core.db import Database
 from huiminbao.core.masking import normalize_name
+from huiminbao.registry.loading import (
+    Change,
+    OpeningBalance,
+    ensure_accounts_in,
+    link_all_in,
+    upsert_persons_in,
+)
 from huiminbao.registry.port import (
     Assistance,
     PersonStatus,
@@ -41,19 +50,14 @@ from huiminbao.registry.port import (
     Relation,
     Scheme,
 )
-from huiminbao.registry.simulator import (
-    Change,
-    OpeningBalance,
-    ensure_accounts_in,
-    link_all_in,
-    person_rows_by_id_number,
-    upsert_persons_in,
-)
+from huiminbao.registry.rows import person_rows_by_id_number
 
 PERSONS_FILE = "persons.csv"
 ACCOUNTS_FILE = "accounts.csv"
 RELATIONS_FILE = "relations.csv"
 PERSONS_HEADER = ("id_number", "name", "phone", "city_code", "scheme", "status", "assistance")
+PERSONS_OPTIONAL = ("district_code", "other_relief_insurance")
+_FLAGS = {"": False, "0": False, "false": False, "否": False, "1": True, "true": True, "是": True}
 ACCOUNTS_HEADER = ("id_number", "prior_years_fen", "current_year_fen")
 RELATIONS_HEADER = ("id_number", "relative_id_number", "relation")
 
@@ -194,10 +198,12 @@ def load_population(
 class _FileReader:
     """Reads one CSV file into records, collecting file-level problems as row errors."""
 
-    def __init__(self, path: Path, header: tuple[str, ...], errors: list[RowError]) -> None:
+    def __init__(self, path: Path, header: tuple[str, ...], errors: list[RowError],
+                 optional: tuple[str, ...] = ()) -> None:
         self.path = path
         self.name = path.name
         self.header = header
+        self.optional = optional  # trailing columns a file may leave out
         self.errors = errors
 
     def error(self, line: int, message: str) -> None:
@@ -224,17 +230,19 @@ class _FileReader:
         if not records or records[0].line != 1:
             self.error(1, f"缺少表头，第一行应为：{','.join(self.header)}")
             return None
-        if tuple(records[0].cells) != self.header:
-            self.error(1, f"表头不正确，应为：{','.join(self.header)}")
+        header = tuple(records[0].cells)
+        if header not in (self.header, self.header + self.optional):
+            self.error(1, f"表头不正确，应为：{','.join(self.header)}" + (
+                f"（可在末尾加上 {','.join(self.optional)}）" if self.optional else ""))
             return None
         rows = records[1:]
         for record in rows:
-            if len(record.cells) != len(self.header):
+            if len(record.cells) != len(header):
                 self.error(
                     record.line,
-                    f"列数不正确：应为 {len(self.header)} 列，实际为 {len(record.cells)} 列",
+                    f"列数不正确：应为 {len(header)} 列，实际为 {len(record.cells)} 列",
                 )
-        return [record for record in rows if len(record.cells) == len(self.header)]
+        return [record for record in rows if len(record.cells) == len(header)]
 
 
 def _values(enum: type[StrEnum]) -> set[str]:
@@ -313,13 +321,14 @@ class _Checker:
         self.errors.append(RowError(file_name, line, message))
 
     def _check_persons(self, path: Path) -> None:
-        records = _FileReader(path, PERSONS_HEADER, self.errors).records()
+        records = _FileReader(path, PERSONS_HEADER, self.errors, PERSONS_OPTIONAL).records()
         if records is None:
             return
         self.persons_readable = True
         first_seen: dict[str, int] = {}
         for record in records:
-            raw_id, raw_name, phone, city_code, scheme, status, assistance = record.cells
+            raw_id, raw_name, phone, city_code, scheme, status, assistance = record.cells[:7]
+            district, relief = [*record.cells[7:], "", ""][:2]
             problems: list[str] = []
             parsed, id_problem = _parse_id(raw_id, self.today)
             if id_problem:
@@ -340,6 +349,10 @@ class _Checker:
             assistance = assistance or Assistance.NONE.value
             if assistance not in _values(Assistance):
                 problems.append(f"救助类别应为 {_ASSISTANCE_TEXT}")
+            if district and not _CITY_CODE.fullmatch(district):
+                problems.append("区县代码应为6位数字，如 330106，或留空")
+            if relief.strip().lower() not in _FLAGS:
+                problems.append("是否已参加其他政策性扶贫类保险应填 1（是）或 0（否），或留空")
             for problem in problems:
                 self._error(PERSONS_FILE, record.line, problem)
             if parsed is None:
@@ -359,6 +372,8 @@ class _Checker:
                     scheme=Scheme(scheme),
                     status=PersonStatus(status),
                     assistance=Assistance(assistance),
+                    district_code=district or None,
+                    other_relief_insurance=_FLAGS[relief.strip().lower()],
                 )
             )
 

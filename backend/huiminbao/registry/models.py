@@ -10,7 +10,16 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from huiminbao.core.crypto import INDEX_LENGTH, EncryptedString, index_of
@@ -66,6 +75,9 @@ class RegistryPersonRow(Base):
     scheme: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
     assistance: Mapped[str] = mapped_column(String(16))
+    district_code: Mapped[str | None] = mapped_column(String(6))
+    other_relief_insurance: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                         server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

@@ -80,6 +80,10 @@ class RegistryPerson:
     scheme: Scheme
     status: PersonStatus
     assistance: Assistance
+    # The district (区、县(市)) the person's basic insurance belongs to, when the registry says.
+    district_code: str | None = None
+    # Already insured by another policy-based poverty-relief insurance (003 三(三)3: 择一).
+    other_relief_insurance: bool = False
 
 
 @dataclass(frozen=True)

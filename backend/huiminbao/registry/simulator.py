@@ -16,20 +16,16 @@ Money rules, which hold on PostgreSQL under concurrency:
 On SQLite, ``Database`` opens every transaction with ``BEGIN IMMEDIATE``, which serializes writers
 in place of row locks.
 
-Besides the port, the simulator has administration helpers (persons, accounts, relations,
-deposits) for the importer, the synthetic population generator and the demo data. The module-level
-``*_in`` functions work inside a caller's session so that an import is all or nothing.
+Besides the port, the simulator has administration methods (persons, accounts, relations,
+deposits) over the bulk loading in ``loading.py``.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from typing import TypeVar
 
 from sqlalchemy import case, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -40,7 +36,14 @@ from huiminbao.core import idnumber
 from huiminbao.core.clock import Clock
 from huiminbao.core.crypto import blind_index
 from huiminbao.core.db import Database, table_of
-from huiminbao.core.masking import normalize_name
+from huiminbao.registry.loading import (
+    Change,
+    OpeningBalance,
+    ensure_accounts_in,
+    link_all_in,
+    record_deposit_in,
+    upsert_person_in,
+)
 from huiminbao.registry.models import (
     PURPOSE_MAX_LENGTH,
     REQUEST_NO_MAX_LENGTH,
@@ -67,11 +70,17 @@ from huiminbao.registry.port import (
     RequestNumberReused,
     Scheme,
 )
+from huiminbao.registry.rows import (
+    account_row_of,
+    checked_amount,
+    checked_id_number,
+    find_person_row,
+    get_balance,
+    in_chunks,
+    person_rows_by_id_number,
+    set_balance,
+)
 
-_T = TypeVar("_T")
-_ID_NUMBER_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
-# Chunk size for IN (...) lookups: well under SQLite's and PostgreSQL's parameter limits.
-LOOKUP_CHUNK = 500
 # Attempts at one money operation when a concurrent first-time request wins the request number.
 _MAX_ATTEMPTS = 3
 # How PostgreSQL and SQLite name the unique request number in their error messages.
@@ -81,35 +90,13 @@ _REQUEST_NO_CONFLICT_MARKERS = (
 )
 
 
-class Change(StrEnum):
-    """What an idempotent administration step did."""
-
-    CREATED = "created"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-
-
 # --- validation of port arguments -------------------------------------------------------------
-
-
-def _checked_id_number(raw: str) -> str:
-    value = idnumber.normalize(raw)
-    if not _ID_NUMBER_SHAPE.fullmatch(value):
-        raise ValueError("id_number must be 17 digits followed by a digit or X")
-    return value
 
 
 def _checked_request_no(request_no: str, *, label: str = "request_no") -> str:
     if not isinstance(request_no, str) or not 0 < len(request_no) <= REQUEST_NO_MAX_LENGTH:
         raise ValueError(f"{label} must be a non-empty string of at most 64 characters")
     return request_no
-
-
-def _checked_amount(amount_fen: int) -> int:
-    # bool is an int subclass; True fen is a programming error, not one fen.
-    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
-        raise ValueError("amount_fen must be a positive integer number of fen")
-    return amount_fen
 
 
 def _checked_purpose(purpose: str) -> str:
@@ -147,6 +134,8 @@ def _person(row: RegistryPersonRow) -> RegistryPerson:
         scheme=Scheme(row.scheme),
         status=PersonStatus(row.status),
         assistance=Assistance(row.assistance),
+        district_code=row.district_code,
+        other_relief_insurance=bool(row.other_relief_insurance),
     )
 
 
@@ -188,266 +177,12 @@ def _result(row: RegistryOperationRow) -> OperationResult:
     )
 
 
-def _get_balance(account: RegistryAccountRow, kind: BalanceKind) -> int:
-    return account.prior_years_fen if kind is BalanceKind.PRIOR_YEARS else account.current_year_fen
-
-
-def _set_balance(account: RegistryAccountRow, kind: BalanceKind, value: int) -> None:
-    if kind is BalanceKind.PRIOR_YEARS:
-        account.prior_years_fen = value
-    else:
-        account.current_year_fen = value
-
-
 # --- session-level helpers (shared with importer, generator and demo) --------------------------
 
 
 def _person_is(id_number: str) -> ColumnElement[bool]:
     """The registry person with this ID number (compared through its blind index)."""
     return RegistryPersonRow.id_number_index == blind_index(idnumber.normalize(id_number))
-
-
-def find_person_row(session: Session, id_number: str) -> RegistryPersonRow | None:
-    return session.scalars(
-        select(RegistryPersonRow).where(RegistryPersonRow.id_number_index == blind_index(id_number))
-    ).one_or_none()
-
-
-def _chunks(values: Sequence[_T], size: int = LOOKUP_CHUNK) -> Iterator[Sequence[_T]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def person_rows_by_id_number(
-    session: Session, id_numbers: Iterable[str]
-) -> dict[str, RegistryPersonRow]:
-    found: dict[str, RegistryPersonRow] = {}
-    for chunk in _chunks(list(dict.fromkeys(id_numbers))):
-        rows = session.scalars(
-            select(RegistryPersonRow).where(
-                RegistryPersonRow.id_number_index.in_([blind_index(n) for n in chunk]))
-        )
-        found.update((row.id_number, row) for row in rows)
-    return found
-
-
-def account_row_of(
-    session: Session, person_id: int, *, for_update: bool = False
-) -> RegistryAccountRow | None:
-    statement = select(RegistryAccountRow).where(RegistryAccountRow.person_id == person_id)
-    if for_update:
-        # populate_existing: a row already in this session must show the locked, current values.
-        statement = statement.with_for_update().execution_options(populate_existing=True)
-    return session.scalars(statement).one_or_none()
-
-
-def _person_values(person: RegistryPerson) -> dict[str, str | None]:
-    return {
-        "name": normalize_name(person.name),
-        "phone": person.phone or None,
-        "city_code": person.city_code,
-        "scheme": Scheme(person.scheme).value,
-        "status": PersonStatus(person.status).value,
-        "assistance": Assistance(person.assistance).value,
-    }
-
-
-def upsert_persons_in(
-    session: Session,
-    persons: Sequence[RegistryPerson],
-    now: datetime,
-    *,
-    update_existing: bool = True,
-) -> tuple[dict[str, RegistryPersonRow], list[Change]]:
-    """Create each person or bring their row in line (keyed by ID number); with
-    ``update_existing=False`` an existing row is left as it is.
-
-    Returns the rows by ID number and, per input, what happened to it. A later duplicate of an
-    earlier input in the same call is applied on top of it.
-    """
-    id_numbers = [_checked_id_number(person.id_number) for person in persons]
-    rows = person_rows_by_id_number(session, id_numbers)
-    changes: list[Change] = []
-    for id_number, person in zip(id_numbers, persons, strict=True):
-        values = _person_values(person)
-        row = rows.get(id_number)
-        if row is None:
-            row = RegistryPersonRow(id_number=id_number, created_at=now, updated_at=now, **values)
-            session.add(row)
-            rows[id_number] = row
-            changes.append(Change.CREATED)
-        elif not update_existing or all(
-            getattr(row, column) == value for column, value in values.items()
-        ):
-            changes.append(Change.UNCHANGED)
-        else:
-            for column, value in values.items():
-                setattr(row, column, value)
-            row.updated_at = now
-            changes.append(Change.UPDATED)
-    session.flush()
-    return rows, changes
-
-
-def upsert_person_in(session: Session, person: RegistryPerson, now: datetime) -> Change:
-    _rows, changes = upsert_persons_in(session, [person], now)
-    return changes[0]
-
-
-def record_deposit_in(
-    session: Session,
-    account: RegistryAccountRow,
-    balance_kind: BalanceKind,
-    amount_fen: int,
-    *,
-    request_no: str,
-    purpose: str,
-    now: datetime,
-) -> None:
-    """Add money to a balance with its ledger entry; the caller holds the account row (locked)."""
-    _checked_amount(amount_fen)
-    new_balance = _get_balance(account, balance_kind) + amount_fen
-    _set_balance(account, balance_kind, new_balance)
-    account.updated_at = now
-    session.add(
-        RegistryAccountEntryRow(
-            account_id=account.id,
-            request_no=request_no,
-            kind=EntryKind.DEPOSIT.value,
-            balance_kind=balance_kind.value,
-            amount_fen=amount_fen,
-            balance_after_fen=new_balance,
-            purpose=purpose,
-            occurred_at=now,
-        )
-    )
-
-
-@dataclass(frozen=True)
-class OpeningBalance:
-    """Balances an account starts with when it is opened (fen)."""
-
-    prior_years_fen: int = 0
-    current_year_fen: int = 0
-
-    def __post_init__(self) -> None:
-        if self.prior_years_fen < 0 or self.current_year_fen < 0:
-            raise ValueError("opening balances must not be negative")
-
-
-OPENING_PURPOSE = "开户余额"
-
-
-def opening_request_no(account_id: int) -> str:
-    # Keyed by the account, not the ID number, so ledgers never carry a full ID number.
-    return f"OPENING-{account_id}"
-
-
-def ensure_accounts_in(
-    session: Session,
-    openings: Sequence[tuple[RegistryPersonRow, OpeningBalance]],
-    now: datetime,
-) -> list[Change]:
-    """Open each person's account with its opening balances (recorded as deposit entries), or
-    leave an existing account alone: its balances may have moved since it was opened."""
-    person_ids = [person.id for person, _opening in openings]
-    existing: set[int] = set()
-    for chunk in _chunks(person_ids):
-        existing.update(
-            session.scalars(
-                select(RegistryAccountRow.person_id).where(RegistryAccountRow.person_id.in_(chunk))
-            )
-        )
-    changes: list[Change] = []
-    opened: list[tuple[RegistryAccountRow, OpeningBalance]] = []
-    for person, opening in openings:
-        if person.id in existing:
-            changes.append(Change.UNCHANGED)
-            continue
-        account = RegistryAccountRow(
-            person_id=person.id,
-            prior_years_fen=0,
-            current_year_fen=0,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(account)
-        existing.add(person.id)
-        opened.append((account, opening))
-        changes.append(Change.CREATED)
-    session.flush()  # account ids for the entries
-    for account, opening in opened:
-        for kind, amount in (
-            (BalanceKind.PRIOR_YEARS, opening.prior_years_fen),
-            (BalanceKind.CURRENT_YEAR, opening.current_year_fen),
-        ):
-            if amount:
-                record_deposit_in(
-                    session,
-                    account,
-                    kind,
-                    amount,
-                    request_no=opening_request_no(account.id),
-                    purpose=OPENING_PURPOSE,
-                    now=now,
-                )
-    session.flush()
-    return changes
-
-
-def link_all_in(
-    session: Session,
-    links: Sequence[tuple[RegistryPersonRow, RegistryPersonRow, Relation]],
-    now: datetime,
-    *,
-    update_existing: bool = True,
-) -> list[Change]:
-    """For each ``(person, relative, relation)``: the relative is the person's ``relation``.
-    Both directions are stored; an existing pair with another relation is corrected unless
-    ``update_existing`` is False."""
-    for person, relative, _relation in links:
-        if person.id == relative.id:
-            raise ValueError("a person cannot be their own relative")
-    person_ids = list({row.id for link in links for row in link[:2]})
-    existing: dict[tuple[int, int], RegistryRelationRow] = {}
-    for chunk in _chunks(person_ids):
-        for row in session.scalars(
-            select(RegistryRelationRow).where(RegistryRelationRow.person_id.in_(chunk))
-        ):
-            existing[(row.person_id, row.relative_id)] = row
-
-    def link_one_way(person_id: int, relative_id: int, relation: Relation) -> Change:
-        row = existing.get((person_id, relative_id))
-        if row is None:
-            row = RegistryRelationRow(
-                person_id=person_id,
-                relative_id=relative_id,
-                relation=relation.value,
-                created_at=now,
-            )
-            session.add(row)
-            existing[(person_id, relative_id)] = row
-            return Change.CREATED
-        if row.relation == relation.value or not update_existing:
-            return Change.UNCHANGED
-        row.relation = relation.value
-        return Change.UPDATED
-
-    changes: list[Change] = []
-    for person, relative, relation in links:
-        relation = Relation(relation)
-        both = (
-            link_one_way(person.id, relative.id, relation),
-            link_one_way(relative.id, person.id, relation.inverse),
-        )
-        if Change.CREATED in both:
-            changes.append(Change.CREATED)
-        elif Change.UPDATED in both:
-            changes.append(Change.UPDATED)
-        else:
-            changes.append(Change.UNCHANGED)
-    session.flush()
-    return changes
 
 
 # --- the port ----------------------------------------------------------------------------------
@@ -596,8 +331,8 @@ class SimulatedRegistry:
     ) -> OperationResult:
         request = _DebitRequest(
             request_no=_checked_request_no(request_no),
-            id_number=_checked_id_number(id_number),
-            amount_fen=_checked_amount(amount_fen),
+            id_number=checked_id_number(id_number),
+            amount_fen=checked_amount(amount_fen),
             sources=_checked_sources(sources),
             purpose=_checked_purpose(purpose),
         )
@@ -621,7 +356,7 @@ class SimulatedRegistry:
             original_request_no=_checked_request_no(
                 original_request_no, label="original_request_no"
             ),
-            amount_fen=_checked_amount(amount_fen),
+            amount_fen=checked_amount(amount_fen),
             purpose=_checked_purpose(purpose),
         )
         for _attempt in range(_MAX_ATTEMPTS):
@@ -690,7 +425,7 @@ class SimulatedRegistry:
         remaining = amount_fen
         taken: dict[BalanceKind, int] = {}
         for kind in sources:
-            part = min(_get_balance(account, kind), remaining)
+            part = min(get_balance(account, kind), remaining)
             if part:
                 taken[kind] = part
                 remaining -= part
@@ -798,8 +533,8 @@ class SimulatedRegistry:
         session.execute(insert(table_of(RegistryOperationRow)).values(_row_values(operation)))
         entries = []
         for kind, amount in moved.items():
-            new_balance = _get_balance(account, kind) + sign * amount
-            _set_balance(account, kind, new_balance)
+            new_balance = get_balance(account, kind) + sign * amount
+            set_balance(account, kind, new_balance)
             entries.append({
                 "account_id": account.id, "request_no": operation.request_no,
                 "kind": entry_kind.value, "balance_kind": kind.value, "amount_fen": sign * amount,
@@ -890,7 +625,7 @@ class SimulatedRegistry:
 
         With a ``request_no`` already used for a deposit to this account, nothing moves again.
         """
-        _checked_amount(amount_fen)
+        checked_amount(amount_fen)
         balance_kind = BalanceKind(balance_kind)
         deposit_no = _checked_request_no(request_no or f"DEPOSIT-{uuid.uuid4().hex}")
         with self._db.transaction() as session:
@@ -994,7 +729,7 @@ class SimulatedRegistry:
         else:
             statements = [select(scheme, func.count()).where(
                 RegistryPersonRow.id_number_index.in_(chunk)).group_by(scheme)
-                for chunk in _chunks(wanted)]
+                for chunk in in_chunks(wanted)]
         counts: dict[Scheme, int] = {}
         with self._db.read() as session:
             for statement in statements:

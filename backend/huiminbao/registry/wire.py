@@ -74,6 +74,7 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+_DISTRICT = re.compile(r"[0-9]{6}")
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 
 # --- values ------------------------------------------------------------------------------------
@@ -91,6 +92,8 @@ def person_out(person: RegistryPerson) -> dict[str, Any]:
         "scheme": person.scheme.value,
         "status": person.status.value,
         "assistance": person.assistance.value,
+        "district_code": person.district_code,
+        "other_relief_insurance": person.other_relief_insurance,
     }
 
 
@@ -103,7 +106,27 @@ def person_in(value: Mapping[str, Any]) -> RegistryPerson:
         scheme=Scheme(text(value, "scheme")),
         status=PersonStatus(text(value, "status")),
         assistance=Assistance(text(value, "assistance")),
+        # Optional fields: a registry that does not send them knows no district and
+        # no other poverty-relief insurance.
+        district_code=_optional_district(value.get("district_code")),
+        other_relief_insurance=_optional_flag(value.get("other_relief_insurance")),
     )
+
+
+def _optional_district(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _DISTRICT.fullmatch(value):
+        raise ValueError("district_code must be 6 digits or null")
+    return value
+
+
+def _optional_flag(value: object) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ValueError("other_relief_insurance must be a boolean")
+    return value
 
 
 def _optional_phone(value: object) -> str | None:

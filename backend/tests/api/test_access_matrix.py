@@ -160,6 +160,11 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("console.EmployerBulkEnrollment", "POST"): ADMIN,
     ("console.EmployerBatchDetail", "GET"): ADMIN,
     ("console.SubsidyRoster", "POST"): ADMIN,
+    ("console.SubsidyReceipt", "GET"): ADMIN,
+    ("console.SubsidyPayers", "GET"): ADMIN,
+    ("console.SubsidyPayers", "POST"): ADMIN,
+    ("console.SubsidyPayerDetail", "PUT"): ADMIN,
+    ("console.DonorFunding", "POST"): ADMIN,
     ("console.SmsOutbox", "GET"): ADMIN,
     ("console.ReconcileRuns", "GET"): REVIEWERS,
     ("claims_admin.AdminClaims", "GET"): REVIEWERS,
@@ -186,6 +191,7 @@ _PATH_VALUES = {"product_id": 1, "account_id": 1, "member_id": 1, "grant_id": 1,
                 "filename": "app.js", "kind": "privacy", "order_no": "HM000000000000000000",
                 "policy_no": "XHYL2027000000000000", "claim_no": "LP000000000000",
                 "complaint_no": "TS000000000000", "batch_no": "PL000000000000",
+                "import_no": "ZZ00000000000000000000", "payer_id": 1,
                 "token": "t" * 32, "prepay_id": "wx000000000000"}
 
 

@@ -147,14 +147,14 @@ def test_a_counter_enrollment_interrupted_before_its_payment_was_booked_can_be_d
     enrolls the person, with the cash booked once."""
     from datetime import timedelta
 
-    from huiminbao.enrollment import services
+    from huiminbao.enrollment import completing
 
     def die(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("process died before the payment was booked")
 
     key = f"counter-{uuid.uuid4().hex}"
     with monkeypatch.context() as patch:
-        patch.setattr(services, "complete_payment", die)
+        patch.setattr(completing, "complete_payment", die)
         assert post(counter, walk_in(), key=key).status_code == 500
     clock.advance(timedelta(seconds=wired.settings.idempotency_lease_seconds + 1))
     again = post(counter, walk_in(), key=key)

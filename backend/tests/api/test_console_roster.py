@@ -99,7 +99,8 @@ def test_refusals_of_the_file_write_nothing(client: FlaskClient, wired: Containe
     response = upload(staff, URL, b"id_number,name,tier\n1,2,3\n",
                       {"product_id": demo_product_id(client)})
     assert response.status_code == 422
-    assert response.get_json()["errors"]["file"] == ["第1行表头应为：id_number,name,category"]
+    assert response.get_json()["errors"]["file"] == [
+        "第1行表头应为：id_number,name,category,payer（payer列可省略）"]
     assert count(wired, SubsidyRosterImport) == 0 and count(wired, SubsidyRosterRow) == 0
     missing = upload(staff, URL, roster(), {})
     assert missing.get_json()["errors"]["product_id"] == ["此项为必填项"]

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import Container
-from huiminbao.enrollment import services
+from huiminbao.enrollment import completing
 from huiminbao.enrollment.models import Order, Policy
 from huiminbao.identity.models import SmsMessage
 from huiminbao.payments.ledger import LedgerEntry
@@ -202,7 +202,7 @@ def _pay_at_gateway(client: FlaskClient, wired: Container, pay_url: str) -> None
                              content_type="application/json")
         return answer.status_code == 200
 
-    assert wired.gateway.deliver_due(transport) == 1  # type: ignore[attr-defined]
+    assert wired.gateway.notifications.deliver_due(transport) == 1  # type: ignore[attr-defined]
 
 
 def test_liu_yan_pays_online_and_the_notification_issues_the_policy(
@@ -433,15 +433,15 @@ def test_the_debit_text_goes_out_even_when_a_read_of_the_order_issued_it_first(
     """Between the registry's debit and the completion, another call (the result page's read,
     settling a pending order) may issue the order first: the owner is still told of the debit,
     once."""
-    real = services._complete_payment
+    real = completing._complete_payment
 
     def read_settles_it_first(c: Container, order_number: str, transaction_id: str | None,
                               offline_source: str | None = None,
-                              texts: Sequence[tuple[str, str]] = ()) -> services.Completion:
+                              texts: Sequence[tuple[str, str]] = ()) -> completing.Completion:
         assert real(c, order_number, transaction_id, offline_source).issued is not None
         return real(c, order_number, transaction_id, offline_source, texts)
 
-    monkeypatch.setattr(services, "_complete_payment", read_settles_it_first)
+    monkeypatch.setattr(completing, "_complete_payment", read_settles_it_first)
     answer = enroll(sign_in(client, "张伟"), "personal_account")
     assert answer.status_code == 201, answer.get_json()
     assert answer.get_json()["status"] == "issued"

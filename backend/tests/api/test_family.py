@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from huiminbao.core.container import Container
-from huiminbao.enrollment import services
+from huiminbao.enrollment import quoting
 
 from .enrollment_helpers import PEOPLE, balance, product, sign_in
 from .helpers import Session, latest_code
@@ -264,7 +264,7 @@ def test_only_family_members_can_be_insured(client: FlaskClient, app: Any) -> No
 def test_an_account_pays_for_at_most_the_product_limit(
     client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(services, "MAX_PERSONS_PER_ACCOUNT", 3)
+    monkeypatch.setattr(quoting, "MAX_PERSONS_PER_ACCOUNT", 3)
     zhang = sign_in(client, "张伟")
     ids = _add_family(zhang)
     refused = _buy(zhang, list(ids.values()))

@@ -12,10 +12,10 @@ from flask.testing import FlaskClient
 from huiminbao.app import create_app
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import Container
-from huiminbao.payments.gateway import GatewayPayment, TradeState
-from huiminbao.payments.gateway_models import NotificationStatus
-from huiminbao.payments.gateway_routes import gateway_pages
-from huiminbao.payments.gateway_simulator import PAYMENT_TTL, SimulatedGateway
+from huiminbao.payments.gateway.models import NotificationStatus
+from huiminbao.payments.gateway.port import GatewayPayment, TradeState
+from huiminbao.payments.gateway.routes import gateway_pages
+from huiminbao.payments.gateway.simulator import PAYMENT_TTL, SimulatedGateway
 
 NOTIFY_URL = "http://127.0.0.1:8000/api/v1/payments/online/notify"
 RETURN_URL = "/enroll/result.html?order=HMB0001"
@@ -100,7 +100,7 @@ def test_confirming_pays_and_returns_to_the_merchant(
     assert response.status_code == 303
     assert response.headers["Location"] == RETURN_URL
     assert state_of(gateway, payment) is TradeState.SUCCESS
-    notification = gateway.notification_state(payment.out_trade_no)
+    notification = gateway.notifications.state(payment.out_trade_no)
     assert notification is not None
     assert notification.status is NotificationStatus.PENDING
     paid = gateway.query(payment.out_trade_no)

@@ -29,9 +29,9 @@ from huiminbao.app import create_app
 from huiminbao.core.clock import CHINA_TZ, MovableClock
 from huiminbao.core.config import ConfigError
 from huiminbao.core.container import Container
-from huiminbao.enrollment import services
+from huiminbao.enrollment import resolving
 from huiminbao.enrollment.models import Order, Refund
-from huiminbao.payments.gateway import (
+from huiminbao.payments.gateway.port import (
     NOTIFY_PATH,
     GatewayRequestConflict,
     GatewayUnavailable,
@@ -652,7 +652,7 @@ def test_a_lost_pay_page_is_asked_for_with_the_orders_own_parameters(
         session.execute(update(Order).where(Order.id == row.id).values(pay_url=None))
     clock.advance(timedelta(minutes=5))
     with served.app.test_request_context(environ_base={"REMOTE_ADDR": "198.51.100.7"}):
-        services.recover_pay_page(served.wired, order["order_no"], "https://x/n",
+        resolving.recover_pay_page(served.wired, order["order_no"], "https://x/n",
                                   "https://x/r?order_no={order_no}")
     recovered = _order_for(served.wired, order["order_no"])
     assert recovered.pay_url is not None

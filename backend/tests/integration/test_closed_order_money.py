@@ -25,19 +25,19 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from huiminbao.app import build_container, create_app
-from huiminbao.bench.pool import PoolMember, sign_in_pool
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.cli import main as cli
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.config import Settings
 from huiminbao.core.container import Container
-from huiminbao.enrollment import services
+from huiminbao.enrollment import completing, resolving
 from huiminbao.enrollment.domain import PAYMENT_ATTEMPT_WINDOW, OrderStatus
 from huiminbao.enrollment.models import Order, Refund
 from huiminbao.enrollment.reconcile import reconcile
 from huiminbao.payments import ledger
 from huiminbao.registry.generator import generate_population
 from huiminbao.registry.port import BalanceKind, OperationResult, RegistryPort
+from huiminbao_bench.pool import PoolMember, sign_in_pool
 from tests.conftest import TEST_NOW
 
 pytestmark = pytest.mark.postgres
@@ -289,7 +289,7 @@ def test_an_order_the_registry_never_heard_of_stops_holding_its_person(world: Wo
             Order.buyer_person_id == member.person_id,
             Order.status == "cancelled")).all()
     assert statuses == ["cancelled", "issued"]
-    assert reasons == [services.NEVER_SENT]
+    assert reasons == [resolving.NEVER_SENT]
 
 
 def test_reconcile_refunds_a_kept_debit_once_and_is_clean_the_second_time(
@@ -330,14 +330,14 @@ def _seed_kept_debit(world: World, member: PoolMember, product: dict[str, Any],
         raise RuntimeError("process died after the debit")
 
     with monkeypatch.context() as patched:
-        patched.setattr(services, "complete_payment", crash)
+        patched.setattr(completing, "complete_payment", crash)
         assert _enroll(world.app.test_client(), member, product).status_code == 500
     with world.container.db.transaction() as session:
         order = session.scalars(select(Order).where(
             Order.buyer_person_id == member.person_id)).one()
         session.execute(update(Order).where(Order.id == order.id).values(
             status="cancelled", closed_at=world.clock.now(), failure_reason="已由您取消"))
-        services._release(session, order.items)
+        completing._release(session, order.items)
     outcome = world.container.registry.query(order.payment_request_no)
     assert outcome is not None and outcome.succeeded
     return order.order_no
@@ -361,7 +361,7 @@ def test_a_late_gateway_notification_for_a_closed_order_is_refunded_once(world: 
         order = session.scalars(select(Order).where(Order.order_no == order_no)).one()
         session.execute(update(Order).where(Order.id == order.id).values(
             status="expired", closed_at=world.clock.now(), failure_reason="超时"))
-        services._release(session, order.items)
+        completing._release(session, order.items)
     notification = gateway.signed_notification(order.payment_request_no)
     for _ in range(3):  # the gateway retries; each delivery is answered, one refund is made
         answer = world.app.test_client().post("/api/v1/payments/online/notify",
@@ -391,7 +391,7 @@ def test_a_reconcile_run_that_breaks_is_recorded_and_one_bad_item_does_not_stop_
         raise RuntimeError("the registry went away mid-heal")
 
     with monkeypatch.context() as patched:  # one item fails: reported, the run goes on
-        patched.setattr(services, "complete_payment", unreachable)
+        patched.setattr(completing, "complete_payment", unreachable)
         report = reconcile(world.container)
     assert any(order_no in v and "本次未能处理" in v for v in report.violations), report
     latest = reconciliation.latest_runs(world.container, 1)[0]
@@ -442,7 +442,7 @@ def test_an_order_cancelled_while_its_payment_is_being_opened_gets_no_pay_page(
         with world.container.db.read() as session:
             opened["order_no"] = session.scalars(select(Order.order_no).where(
                 Order.payment_request_no == out_trade_no)).one()
-        services.close_unpaid(world.container, opened["order_no"], OrderStatus.CANCELLED,
+        completing.close_unpaid(world.container, opened["order_no"], OrderStatus.CANCELLED,
                               "已由您取消")
         return payment
 

@@ -18,7 +18,7 @@ from huiminbao.core.clock import MovableClock
 from huiminbao.core.config import Settings
 from huiminbao.core.db import make_engine
 from huiminbao.core.migrate import downgrade_engine, upgrade, upgrade_engine
-from huiminbao.enrollment import services
+from huiminbao.enrollment import completing, ordering, quoting
 from huiminbao.enrollment.domain import PaymentMethod
 from huiminbao.identity.access import Subject
 from huiminbao.identity.auth import Actor
@@ -45,12 +45,12 @@ def _one_subsidized_order(url: str, clock: MovableClock) -> None:
                             for kind, consent in CONSENT_TEXTS.items())
             actor = Actor(account.id, Role.RESIDENT, person.id, 0, clock.now(), "test")
         subject = Subject(person.id, Basis.SELF)
-        request = services.EnrollmentRequest(
-            product.id, [services.InsuredChoice(person.id, "standard")], PaymentMethod.SUBSIDY,
-            services.Confirmations(None, True, None, None))
-        order = services.create_order(wired, actor, subject,
-                                      services.quote(wired, actor, subject, request))
-        services.complete_payment(wired, order.order_no, transaction_id=None)
+        request = quoting.EnrollmentRequest(
+            product.id, [quoting.InsuredChoice(person.id, "standard")], PaymentMethod.SUBSIDY,
+            quoting.Confirmations(None, True, None, None))
+        order = ordering.create_order(wired, actor, subject,
+                                      quoting.quote(wired, actor, subject, request))
+        completing.complete_payment(wired, order.order_no, transaction_id=None)
     finally:
         wired.db.dispose()
 

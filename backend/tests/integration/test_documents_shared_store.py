@@ -21,7 +21,6 @@ from flask import Flask
 from sqlalchemy import select
 
 from huiminbao.app import build_container, create_app
-from huiminbao.bench import server
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.claims.models import ClaimDocument
 from huiminbao.claims.object_store import S3DocumentStore
@@ -29,6 +28,7 @@ from huiminbao.core.clock import MovableClock
 from huiminbao.core.config import REPO_ROOT, Settings
 from huiminbao.core.container import Container
 from huiminbao.registry.demo import load_demo_population
+from huiminbao_bench import server
 from tests.api.helpers import login
 from tests.api.test_claims_support import (
     IN_COVERAGE,
@@ -130,7 +130,7 @@ def _start_served(env: dict[str, str], workdir: Path) -> server.AppServer:
         process = subprocess.Popen(
             # gunicorn serving create_app() from the environment, as ``huiminbao serve`` does
             # (without its migrations and demo data: the test has made its own).
-            [sys.executable, "-m", "huiminbao.bench.server", "--port", str(port),
+            [sys.executable, "-m", "huiminbao_bench.server", "--port", str(port),
              "--workers", "1", "--worker-class", "sync"],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)

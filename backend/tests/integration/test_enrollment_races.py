@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from huiminbao.core.container import Container
-from huiminbao.enrollment import services
+from huiminbao.enrollment import completing
 from huiminbao.enrollment.models import Order, OrderItem, Policy
 from huiminbao.enrollment.reconcile import reconcile
 from huiminbao.identity.models import Person
@@ -94,7 +94,7 @@ def test_twenty_duplicate_gateway_notifications_pay_once(
     prepay_id = order["pay_url"].rsplit("/", 1)[1]
     gateway.confirm(prepay_id)
     captured: list[bytes] = []
-    gateway.deliver_due(lambda url, payload: captured.append(payload) or True)
+    gateway.notifications.deliver_due(lambda url, payload: captured.append(payload) or True)
     assert len(captured) == 1
 
     def notify(_index: int) -> int:
@@ -127,7 +127,7 @@ def test_a_crash_after_the_debit_is_completed_by_reconcile(
     def crash(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("process died after the registry debit")
 
-    monkeypatch.setattr(services, "complete_payment", crash)
+    monkeypatch.setattr(completing, "complete_payment", crash)
     status, _answer = _post(app, li, body(li.client, "personal_account"), uuid.uuid4().hex)
     assert status == 500
     assert _debits(container, "330106199007220243") == 1

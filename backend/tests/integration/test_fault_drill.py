@@ -55,8 +55,6 @@ from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from huiminbao.app import build_container
-from huiminbao.bench import server
-from huiminbao.bench.pool import PoolMember, one_click_body, sign_in_pool
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.catalog.models import Product
 from huiminbao.core.container import Container
@@ -66,6 +64,8 @@ from huiminbao.enrollment.reconcile import reconcile
 from huiminbao.registry.generator import generate_population
 from huiminbao.registry.models import RegistryOperationRow
 from huiminbao.standins import LocalServices, production_settings
+from huiminbao_bench import server
+from huiminbao_bench.pool import PoolMember, one_click_body, sign_in_pool
 from tests import conftest
 from tests.faultproxy import FaultProxy
 from tests.log_scan import watch_log_file

@@ -22,7 +22,19 @@ from sqlalchemy import func, select
 
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.db import Database
-from huiminbao.payments.gateway import (
+from huiminbao.payments.gateway.models import (
+    GatewayNotificationRow,
+    GatewayPaymentRow,
+    GatewayRefundRow,
+    NotificationStatus,
+)
+from huiminbao.payments.gateway.notifications import (
+    MAX_DELIVERY_ATTEMPTS,
+    RETRY_SCHEDULE,
+    NotificationDispatcher,
+    http_transport,
+)
+from huiminbao.payments.gateway.port import (
     GatewayPayment,
     GatewayRefund,
     GatewayRequestConflict,
@@ -33,20 +45,7 @@ from huiminbao.payments.gateway import (
     TradeNotFound,
     TradeState,
 )
-from huiminbao.payments.gateway_models import (
-    GatewayNotificationRow,
-    GatewayPaymentRow,
-    GatewayRefundRow,
-    NotificationStatus,
-)
-from huiminbao.payments.gateway_simulator import (
-    MAX_DELIVERY_ATTEMPTS,
-    PAYMENT_TTL,
-    RETRY_SCHEDULE,
-    NotificationDispatcher,
-    SimulatedGateway,
-    http_transport,
-)
+from huiminbao.payments.gateway.simulator import PAYMENT_TTL, SimulatedGateway
 
 pytestmark = pytest.mark.postgres
 
@@ -365,31 +364,31 @@ def test_failed_deliveries_follow_the_retry_schedule_then_give_up(
     payment = paid(gateway, url=url)
     failing = Recorder({url}, answers=[False] * MAX_DELIVERY_ATTEMPTS)
 
-    gateway.deliver_due(failing)
+    gateway.notifications.deliver_due(failing)
     assert len(failing.calls) == 1
     due = START
     for attempt, wait in enumerate(RETRY_SCHEDULE, start=2):
-        state = gateway.notification_state(payment.out_trade_no)
+        state = gateway.notifications.state(payment.out_trade_no)
         assert state is not None
         assert state.status is NotificationStatus.PENDING
         assert state.next_attempt_at is not None
         assert wait - timedelta(seconds=1) < state.next_attempt_at - clock.now() <= wait
         due = state.next_attempt_at
         clock.travel_to(due - timedelta(seconds=1))
-        gateway.deliver_due(failing)
+        gateway.notifications.deliver_due(failing)
         assert len(failing.calls) == attempt - 1, "delivered before it was due"
         clock.travel_to(due)
-        gateway.deliver_due(failing)
+        gateway.notifications.deliver_due(failing)
         assert len(failing.calls) == attempt
 
-    state = gateway.notification_state(payment.out_trade_no)
+    state = gateway.notifications.state(payment.out_trade_no)
     assert state is not None
     assert state.status is NotificationStatus.FAILED
     assert state.attempts == MAX_DELIVERY_ATTEMPTS == 16
     assert state.last_error == "rejected"
     assert due - START >= sum(RETRY_SCHEDULE, timedelta()) == timedelta(hours=24, minutes=4)
     clock.advance(timedelta(days=2))
-    gateway.deliver_due(failing)
+    gateway.notifications.deliver_due(failing)
     assert len(failing.calls) == MAX_DELIVERY_ATTEMPTS
 
     # Every attempt carried a valid, freshly signed notification of this payment.
@@ -414,16 +413,16 @@ def test_a_successful_delivery_stops_the_retries(
             raise ConnectionRefusedError("connection refused")
         return True
 
-    gateway.deliver_due(explode)
-    state = gateway.notification_state(payment.out_trade_no)
+    gateway.notifications.deliver_due(explode)
+    state = gateway.notifications.state(payment.out_trade_no)
     assert state is not None
     assert state.last_error is not None
     assert state.last_error.startswith("ConnectionRefusedError")
     for _ in range(3):
         clock.advance(timedelta(minutes=1))
-        gateway.deliver_due(transport)
+        gateway.notifications.deliver_due(transport)
     assert len(transport.calls) == 3
-    state = gateway.notification_state(payment.out_trade_no)
+    state = gateway.notifications.state(payment.out_trade_no)
     assert state is not None
     assert state.status is NotificationStatus.DELIVERED
     assert state.attempts == 4
@@ -431,7 +430,7 @@ def test_a_successful_delivery_stops_the_retries(
     assert state.last_error is None
 
     clock.advance(timedelta(days=2))
-    gateway.deliver_due(transport)
+    gateway.notifications.deliver_due(transport)
     assert len(transport.calls) == 3
 
 
@@ -441,10 +440,11 @@ def test_concurrent_deliverers_deliver_each_due_notification_once(
     urls = {notify_url() for _ in range(5)}
     payments = [paid(gateway, url=url) for url in urls]
     transport = Recorder(urls, delay=0.02)
-    no_errors(all_at_once([lambda: gateway.deliver_due(transport, batch=2)] * THREADS))
+    deliver = gateway.notifications.deliver_due
+    no_errors(all_at_once([lambda: deliver(transport, batch=2)] * THREADS))
     assert sorted(url for url, _body in transport.calls) == sorted(urls)
     for payment in payments:
-        state = gateway.notification_state(payment.out_trade_no)
+        state = gateway.notifications.state(payment.out_trade_no)
         assert state is not None
         assert state.status is NotificationStatus.DELIVERED
         assert state.attempts == 1
@@ -514,7 +514,7 @@ def test_the_dispatcher_delivers_over_http(
     url, handler = merchant
     handler.statuses.append(503)
     payment = paid(gateway, url=url)
-    dispatcher = NotificationDispatcher(gateway, interval=0.05)
+    dispatcher = NotificationDispatcher(gateway.notifications, interval=0.05)
     dispatcher.start()
     try:
         deadline = time.monotonic() + 10
@@ -522,7 +522,7 @@ def test_the_dispatcher_delivers_over_http(
             time.sleep(0.02)
         assert handler.received, "the first attempt never came"
         while time.monotonic() < deadline:  # wait until the failure is recorded
-            state = gateway.notification_state(payment.out_trade_no)
+            state = gateway.notifications.state(payment.out_trade_no)
             if state is not None and state.last_error is not None:
                 break
             time.sleep(0.02)
@@ -537,7 +537,7 @@ def test_the_dispatcher_delivers_over_http(
     assert len(handler.received) == 2
     notification = gateway.verify_notification(handler.received[-1])
     assert notification.out_trade_no == payment.out_trade_no
-    state = gateway.notification_state(payment.out_trade_no)
+    state = gateway.notifications.state(payment.out_trade_no)
     assert state is not None
     assert state.status is NotificationStatus.DELIVERED
     assert state.attempts == 2

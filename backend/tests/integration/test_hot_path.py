@@ -20,8 +20,6 @@ from sqlalchemy import Select, event, select
 from sqlalchemy.dialects import postgresql
 
 from huiminbao.app import build_container, create_app
-from huiminbao.bench.bigtables import load_enrolled
-from huiminbao.bench.pool import PoolMember, one_click_body, sign_in_pool
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.catalog.models import Product
 from huiminbao.core.clock import MovableClock
@@ -33,6 +31,8 @@ from huiminbao.enrollment.models import OrderItem, Policy
 from huiminbao.identity.models import Person
 from huiminbao.registry.generator import generate_population
 from huiminbao.registry.models import RegistryAccountRow, RegistryPersonRow
+from huiminbao_bench.bigtables import load_enrolled
+from huiminbao_bench.pool import PoolMember, one_click_body, sign_in_pool
 from tests.conftest import TEST_NOW
 
 pytestmark = pytest.mark.postgres

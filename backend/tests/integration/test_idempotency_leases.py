@@ -16,21 +16,22 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from types import ModuleType
 from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import func, select, text
 
-from huiminbao.bench.pool import sign_in_pool
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.config import Settings
 from huiminbao.core.container import Container
 from huiminbao.core.idempotency import IdempotencyRecord
-from huiminbao.enrollment import services
+from huiminbao.enrollment import completing, order_reading, ordering, quoting, resolving
 from huiminbao.enrollment.models import Order, Policy
 from huiminbao.registry.generator import generate_population
+from huiminbao_bench.pool import sign_in_pool
 from tests.api.enrollment_helpers import PEOPLE, body, sign_in
 from tests.api.helpers import Session
 from tests.races import race
@@ -52,15 +53,23 @@ def _post(app: Flask, session: Session, json: dict[str, Any],
     return response.status_code, response.get_json(), dict(response.headers)
 
 
+# Where each step of an enrollment lives: patched there, as its callers reach it through its module.
+STEPS: dict[str, ModuleType] = {
+    "quote": quoting, "enroll": ordering, "create_order": ordering,
+    "debit_personal_account": ordering, "complete_payment": completing,
+    "load_order": order_reading, "resolve_pending": resolving,
+}
+
+
 def _killed_at(monkeypatch: pytest.MonkeyPatch, step: str, app: Flask, session: Session,
                json: dict[str, Any], key: str) -> None:
-    """Post, and kill the process when the enrollment reaches ``services.<step>``."""
+    """Post, and kill the process when the enrollment reaches ``step``."""
 
     def die(*_args: Any, **_kwargs: Any) -> Any:
         raise ProcessKilled(step)
 
     with monkeypatch.context() as patch:
-        patch.setattr(services, step, die)
+        patch.setattr(STEPS[step], step, die)
         with pytest.raises(ProcessKilled):
             _post(app, session, json, key)
 
@@ -91,15 +100,15 @@ def _policies_of(container: Container, session: Session) -> int:
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> Counter[str]:
-    """Count the calls of ``services.<name>`` (which still does its work)."""
+    """Count the calls of ``name`` (which still does its work)."""
     calls: Counter[str] = Counter()
-    original: Callable[..., Any] = getattr(services, name)
+    original: Callable[..., Any] = getattr(STEPS[name], name)
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         calls[name] += 1
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(services, name, counted)
+    monkeypatch.setattr(STEPS[name], name, counted)
     return calls
 
 
@@ -185,7 +194,7 @@ def test_a_failure_after_the_order_existed_keeps_the_key_resumable(
         raise RuntimeError("the database went away after the debit")
 
     with monkeypatch.context() as patch:
-        patch.setattr(services, "complete_payment", fail)
+        patch.setattr(completing, "complete_payment", fail)
         status, _answer, _headers = _post(app, father, request, key)
     assert status == 500
     (order,) = _orders_of(container, father)
@@ -289,7 +298,7 @@ def test_an_answer_that_could_not_be_stored_is_resumed_after_the_lease(
     app, container = pg_app, pg_wired
     sun = sign_in(app.test_client(), "孙丽")
     request, key = body(sun.client, "subsidy"), f"lost-{uuid.uuid4().hex}"
-    complete = services.complete_payment
+    complete = completing.complete_payment
 
     def complete_then_lose_the_connection(*args: Any, **kwargs: Any) -> Any:
         order = complete(*args, **kwargs)
@@ -301,7 +310,7 @@ def test_an_answer_that_could_not_be_stored_is_resumed_after_the_lease(
         return order
 
     with monkeypatch.context() as patch:
-        patch.setattr(services, "complete_payment", complete_then_lose_the_connection)
+        patch.setattr(completing, "complete_payment", complete_then_lose_the_connection)
         status, answer, _headers = _post(app, sun, request, key)
     assert (status, answer["status"]) == (201, "issued"), answer
     record = _record(container, sun, key)
@@ -365,7 +374,7 @@ def test_a_slow_first_attempt_taken_over_cannot_undo_or_double_its_successor(
     request, key = body(resident.client, "personal_account"), f"slow-{uuid.uuid4().hex}"
     inside = [threading.Event(), threading.Event()]
     release = [threading.Event(), threading.Event()]
-    real_quote, calls = services.quote, Counter[str]()
+    real_quote, calls = quoting.quote, Counter[str]()
 
     def held_quote(*args: Any, **kwargs: Any) -> Any:
         attempt = calls["quote"]
@@ -374,7 +383,7 @@ def test_a_slow_first_attempt_taken_over_cannot_undo_or_double_its_successor(
         release[attempt].wait(30)
         return real_quote(*args, **kwargs)
 
-    monkeypatch.setattr(services, "quote", held_quote)
+    monkeypatch.setattr(quoting, "quote", held_quote)
     answers: dict[str, Any] = {}
 
     def post_as(name: str) -> threading.Thread:

@@ -108,14 +108,15 @@ from huiminbao.core.config import Settings
 from huiminbao.core.container import Container
 from huiminbao.core.crypto import blind_index
 from huiminbao.core.errors import DomainError
-from huiminbao.enrollment import services
+from huiminbao.enrollment import ordering, quoting, resolving
 from huiminbao.enrollment.domain import PAYMENT_ATTEMPT_WINDOW, PaymentMethod
 from huiminbao.enrollment.models import Order, OrderItem, Policy, Refund
 from huiminbao.enrollment.reconcile import reconcile
 from huiminbao.identity.access import Basis, Subject
 from huiminbao.identity.auth import Actor, current_actor
 from huiminbao.payments import ledger
-from huiminbao.payments.gateway import (
+from huiminbao.payments.gateway.models import GatewayPaymentRow, GatewayRefundRow
+from huiminbao.payments.gateway.port import (
     GatewayPayment,
     GatewayQueryResult,
     GatewayRefund,
@@ -124,8 +125,7 @@ from huiminbao.payments.gateway import (
     GatewayUnavailable,
     PaymentNotification,
 )
-from huiminbao.payments.gateway_models import GatewayPaymentRow, GatewayRefundRow
-from huiminbao.payments.gateway_simulator import SimulatedGateway
+from huiminbao.payments.gateway.simulator import SimulatedGateway
 from huiminbao.registry.models import RegistryAccountRow, RegistryOperationRow, RegistryPersonRow
 from huiminbao.registry.port import (
     AccountBalance,
@@ -625,18 +625,18 @@ class MoneyModel(RuleBasedStateMachine):
                 fault: FaultPlan | None) -> object:
         person_ids = [self._person_of(buyer, who) for who in insured]
         personal = method is PaymentMethod.PERSONAL_ACCOUNT
-        request = services.EnrollmentRequest(
+        request = quoting.EnrollmentRequest(
             product_id=self.product_id,
-            insured=[services.InsuredChoice(person_id, tier) for person_id in person_ids],
+            insured=[quoting.InsuredChoice(person_id, tier) for person_id in person_ids],
             payment_method=method,
-            confirmations=services.Confirmations(
+            confirmations=quoting.Confirmations(
                 terms_version=self.terms_version, not_basic_insurance=True,
                 debit_amount_fen=PREMIUMS[tier] * len(person_ids) if personal else None,
                 sms_code=None),
             return_url="https://hmb.test/enrollment-result.html?order_no={order_no}",
             notify_url=NOTIFY_URL)
         subject = Subject(self.users[buyer].person_id, Basis.SELF)
-        self._attempt(fault, lambda: services.enroll(
+        self._attempt(fault, lambda: ordering.enroll(
             self.world.container, self._actor(buyer), subject, request))
         return multiple(*self._new_orders())
 
@@ -659,7 +659,7 @@ class MoneyModel(RuleBasedStateMachine):
         def cancel_in_the_other_tab(order_no: str) -> None:
             self.world.clock.advance(timedelta(seconds=debit_takes_seconds))
             with contextlib.suppress(DomainError):  # e.g. 该订单正在扣款
-                services.cancel_unpaid(self.world.container, self._actor(buyer), order_no)
+                resolving.cancel_unpaid(self.world.container, self._actor(buyer), order_no)
 
         self.world.registry.faults.meanwhile("debit", cancel_in_the_other_tab)
         return self._enroll(buyer, insured, PaymentMethod.PERSONAL_ACCOUNT, tier, None)
@@ -702,7 +702,7 @@ class MoneyModel(RuleBasedStateMachine):
             gateway.faults.arm(fault.operation, fault.fault)
         try:
             if sender == "dispatcher":
-                gateway.inner.deliver_due(lambda _url, body: post(body))
+                gateway.inner.notifications.deliver_due(lambda _url, body: post(body))
             else:
                 request_no = self._order(order_no).payment_request_no
                 paid = gateway.inner.query(request_no)

@@ -109,6 +109,12 @@ def test_reads_over_http_equal_the_simulator(
     assert remote.contact_matches(ZHANG_WEI.id_number, local.phone)
     assert not remote.contact_matches(ZHANG_WEI.id_number, "13912345678")
     assert not remote.contact_matches("110101190001019999", local.phone)
+    # 择一 and the paying district travel through the port (protocol Person, optional fields).
+    flagged = remote.find_person(demo_person("钱桂兰").id_number)
+    assert flagged is not None and flagged.other_relief_insurance
+    assert flagged.district_code == "330106" and flagged == simulator.find_person(
+        flagged.id_number)
+    assert not person.other_relief_insurance
 
 
 def test_money_over_http_matches_the_simulator_and_is_idempotent(

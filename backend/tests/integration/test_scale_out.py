@@ -23,8 +23,6 @@ import pytest
 from sqlalchemy import func, select
 
 from huiminbao.app import build_container
-from huiminbao.bench import server
-from huiminbao.bench.pool import PoolMember, one_click_body, sign_in_pool
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.catalog.models import Product
 from huiminbao.core.container import Container
@@ -34,6 +32,8 @@ from huiminbao.identity.sms_domain import SmsTemplate
 from huiminbao.identity.sms_fake_tencent import FakeTencentSms
 from huiminbao.registry.generator import generate_population
 from huiminbao.standins import LocalServices, production_settings
+from huiminbao_bench import server
+from huiminbao_bench.pool import PoolMember, one_click_body, sign_in_pool
 from tests.log_scan import watch_log_file
 from tests.served import Answer, call, redis_or_fail
 

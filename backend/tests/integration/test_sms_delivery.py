@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import delete, select
 
 from huiminbao.app import create_app
-from huiminbao.bench.pool import one_click_body, sign_in_pool
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.catalog.models import Product
 from huiminbao.core.clock import MovableClock
@@ -43,6 +42,7 @@ from huiminbao.identity.sms_worker import (
     deliver_due,
 )
 from huiminbao.registry.generator import generate_population
+from huiminbao_bench.pool import one_click_body, sign_in_pool
 
 pytestmark = pytest.mark.postgres
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from huiminbao.bench.phases import STEPS, PhaseReport, format_report, stopwatches
-from huiminbao.enrollment import services
+from huiminbao.enrollment import quoting
+from huiminbao_bench.phases import STEPS, PhaseReport, format_report, stopwatches
 
 
 def test_every_step_named_exists_and_is_restored_after_timing() -> None:
-    original_quote = services.quote
+    original_quote = quoting.quote
     spent: dict[str, float] = defaultdict(float)
     with stopwatches(spent):
-        assert services.quote is not original_quote  # wrapped while timing
-    assert services.quote is original_quote
+        assert quoting.quote is not original_quote  # wrapped while timing
+    assert quoting.quote is original_quote
     assert {label for _owner, _attribute, label, _depth in STEPS} >= {
         "quote (every rule checked)", "registry: debit", "order paid, policy issued"}
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from huiminbao.payments.gateway import (
+from huiminbao.payments.gateway.port import (
     InvalidNotification,
     PaymentNotification,
     TradeState,

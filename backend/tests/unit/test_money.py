@@ -25,7 +25,7 @@ def test_yuan_text(fen: int, plain: str, grouped: str, symbol: str) -> None:
 
 def test_the_gateway_page_shows_a_negative_amount_as_negative() -> None:
     """The simulated gateway's page once floored -1 fen to "-1.99"."""
-    from huiminbao.payments import gateway_routes
+    from huiminbao.payments.gateway import routes as gateway_routes
 
     assert gateway_routes.format_yuan(-1, grouping=True) == "-0.01"
     assert gateway_routes.format_yuan(-100, grouping=True) == "-1.00"

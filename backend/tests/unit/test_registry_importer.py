@@ -223,7 +223,8 @@ def test_relations_are_checked_for_plausibility(
     ("setup", "expected"),
     [
         ("missing", RowError("persons.csv", 0, "缺少必需的文件 persons.csv")),
-        ("bad header", RowError("persons.csv", 1, f"表头不正确，应为：{PERSONS_HEADER}")),
+        ("bad header", RowError("persons.csv", 1, f"表头不正确，应为：{PERSONS_HEADER}"
+                                "（可在末尾加上 district_code,other_relief_insurance）")),
         ("empty", RowError("persons.csv", 1, f"缺少表头，第一行应为：{PERSONS_HEADER}")),
         ("not utf-8", RowError("persons.csv", 2, "文件不是 UTF-8 编码，请以 UTF-8 格式保存后重试")),
     ],
@@ -351,7 +352,7 @@ def test_names_outside_the_bmp_round_trip(
 def test_demo_population_loads_once(db: Database, clock: MovableClock) -> None:
     registry = SimulatedRegistry(db, clock)
     first = load_demo_population(registry, clock)
-    assert first.persons.created == len(DEMO_PERSONS) == 11
+    assert first.persons.created == len(DEMO_PERSONS) == 12
     zhang_wei = demo_person("张伟")
     registry.debit(
         "DEMO-1", zhang_wei.id_number, 30_000, sources=[BalanceKind.PRIOR_YEARS], purpose="保费"
@@ -398,3 +399,22 @@ def test_accounts_and_relations_may_name_persons_already_in_the_database(
     assert (report.persons.created, report.accounts.created, report.relations.created) == (1, 1, 1)
     assert registry.balance(FATHER) == AccountBalance(FATHER, 1_000, 200)
     assert registry.relations(FATHER) == [FamilyLink(CHILD, Relation.CHILD)]
+
+
+def test_the_district_and_the_poverty_relief_flag_are_optional_columns(
+        tmp_path: Path, registry: SimulatedRegistry, db: Database, clock: MovableClock) -> None:
+    header = PERSONS_HEADER + ",district_code,other_relief_insurance"
+    write(tmp_path / "bad", "persons.csv", header,
+          f"{GRANDMA},王秀英,,330100,resident,active,dibao,3301,maybe")
+    refused = import_directory(db, clock, tmp_path / "bad")
+    assert [error.message for error in refused.errors] == [
+        "区县代码应为6位数字，如 330106，或留空",
+        "是否已参加其他政策性扶贫类保险应填 1（是）或 0（否），或留空"]
+    write(tmp_path / "good", "persons.csv", header,
+          f"{GRANDMA},王秀英,,330100,resident,active,dibao,330102,1",
+          f"{CHILD},张小宇,,330100,resident,active,none,,")
+    assert not import_directory(db, clock, tmp_path / "good").errors
+    grandma, child = registry.find_person(GRANDMA), registry.find_person(CHILD)
+    assert grandma is not None and child is not None
+    assert (grandma.district_code, grandma.other_relief_insurance) == ("330102", True)
+    assert (child.district_code, child.other_relief_insurance) == (None, False)

@@ -16,6 +16,7 @@ import pytest
 from huiminbao.core import idnumber
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.db import Base, Database
+from huiminbao.registry.loading import Change
 from huiminbao.registry.port import (
     AccountBalance,
     Assistance,
@@ -29,7 +30,7 @@ from huiminbao.registry.port import (
     RequestNumberReused,
     Scheme,
 )
-from huiminbao.registry.simulator import Change, SimulatedRegistry
+from huiminbao.registry.simulator import SimulatedRegistry
 
 PRIOR = BalanceKind.PRIOR_YEARS
 CURRENT = BalanceKind.CURRENT_YEAR

@@ -21,7 +21,7 @@ from huiminbao.cli import main
 from huiminbao.core.config import ConfigError, Settings
 from huiminbao.identity.sms_fake_tencent import FakeTencentSms
 from huiminbao.identity.sms_tencent import TencentSmsProvider
-from huiminbao.payments.gateway_simulator import SimulatedGateway
+from huiminbao.payments.gateway.simulator import SimulatedGateway
 from huiminbao.payments.wechatpay_v3 import WechatPayV3Gateway
 from huiminbao.payments.wechatpay_v3_standin import WechatPayStandin
 from huiminbao.registry.http_adapter import HttpRegistry

@@ -22,8 +22,8 @@ from flask import Blueprint, Response, abort, make_response, redirect, render_te
 from huiminbao.core.clock import to_china_time
 from huiminbao.core.container import container
 from huiminbao.core.money import format_yuan
-from huiminbao.payments.gateway import GatewayRequestConflict, TradeNotFound, TradeState
-from huiminbao.payments.gateway_simulator import PayPage, SimulatedGateway
+from huiminbao.payments.gateway.port import GatewayRequestConflict, TradeNotFound, TradeState
+from huiminbao.payments.gateway.simulator import PayPage, SimulatedGateway
 
 gateway_pages = Blueprint("gateway_pages", __name__, template_folder="templates")
 

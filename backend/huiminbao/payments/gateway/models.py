@@ -14,7 +14,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from huiminbao.core.db import Base, BigIntPk, UtcDateTime
-from huiminbao.payments.gateway import (
+from huiminbao.payments.gateway.port import (
     MERCHANT_NO_MAX_LENGTH,
     RefundFailure,
     RefundStatus,

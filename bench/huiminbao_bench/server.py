@@ -2,7 +2,7 @@
 its own, on a free port of 127.0.0.1.
 
 ``huiminbao serve`` always runs gunicorn's ``gthread`` workers. To compare worker models the
-benchmark can also start this module (``python -m huiminbao.bench.server``), which serves the
+benchmark can also start this module (``python -m huiminbao_bench.server``), which serves the
 same application with the same options but lets the worker class be chosen.
 """
 
@@ -98,7 +98,7 @@ def start(model: WorkerModel, env: dict[str, str], workdir: Path,
     if model.worker_class == "gthread":
         command = [sys.executable, "-m", "huiminbao.cli", "serve", *common]
     else:
-        command = [sys.executable, "-m", "huiminbao.bench.server", *common,
+        command = [sys.executable, "-m", "huiminbao_bench.server", *common,
                    "--worker-class", model.worker_class]
     log_path = workdir / f"server-{port}.log"
     with log_path.open("wb") as log:
@@ -157,7 +157,7 @@ def kill(server: AppServer) -> None:
     server.process.wait(timeout=STOP_TIMEOUT_S)
 
 
-# ---------------------------------------------------------------- python -m huiminbao.bench.server
+# ---------------------------------------------------------------- python -m huiminbao_bench.server
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from huiminbao.app import create_app, start_background_workers
     from huiminbao.cli import _run_gunicorn
-    from huiminbao.core.commands import settings_from_env
+    from huiminbao.commands import settings_from_env
 
     app = create_app(settings_from_env())  # the benchmark has migrated its database already
     options: dict[str, Any] = {

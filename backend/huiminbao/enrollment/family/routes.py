@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from huiminbao.core.container import container
 from huiminbao.core.ratelimit import limiter
-from huiminbao.enrollment import family
+from huiminbao.enrollment.family import members as family
 from huiminbao.enrollment.schemas import (
     AddMemberSchema,
     CodeSentSchema,

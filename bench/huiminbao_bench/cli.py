@@ -1,4 +1,5 @@
-"""``huiminbao bench …``: the load benchmarks (attached to the main command line in cli.py)."""
+"""``huiminbao bench …``: the load benchmarks (added to the main command line through the
+``huiminbao.commands`` entry point declared in bench/pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from huiminbao.bench.database import DEFAULT_BENCH_URL, BenchSetupError
+from huiminbao_bench.database import DEFAULT_BENCH_URL, BenchSetupError
 
 
 @click.group()
@@ -47,8 +48,8 @@ def enrollment(persons: int, pool: int, duration: int, health_duration: int, con
                pgbench_duration: int, keep_database: bool, json_path: Path | None) -> None:
     """The enrollment rush: one-click personal-account enrollments against gunicorn on
     PostgreSQL, with the health-check and pgbench baselines, then reconcile."""
-    from huiminbao.bench import enrollment as bench_enrollment
-    from huiminbao.bench.server import WorkerModel
+    from huiminbao_bench import enrollment as bench_enrollment
+    from huiminbao_bench.server import WorkerModel
 
     options = bench_enrollment.Options(
         persons=persons, pool=pool, duration_s=duration, health_duration_s=health_duration,
@@ -79,7 +80,7 @@ def enrollment(persons: int, pool: int, duration: int, health_duration: int, con
 def lookups(persons: int, samples: int, database_url: str, keep_database: bool) -> None:
     """Big tables: load N persons and N policies (COPY), then time a person lookup, a policy
     list and the disclosure figures. Reported, not asserted; loading takes a few minutes."""
-    from huiminbao.bench import lookups as bench_lookups
+    from huiminbao_bench import lookups as bench_lookups
 
     try:
         bench_lookups.run(persons=persons, samples=samples, database_url=database_url,
@@ -99,7 +100,7 @@ def lookups(persons: int, samples: int, database_url: str, keep_database: bool) 
 def phases(persons: int, samples: int, database_url: str, redis_url: str) -> None:
     """Where one enrollment's CPU goes: each step of the use case timed in-process (the
     Flask test client on PostgreSQL), against a health check's. About a minute."""
-    from huiminbao.bench import phases as bench_phases
+    from huiminbao_bench import phases as bench_phases
 
     try:
         report = bench_phases.run(persons=persons, samples=samples, database_url=database_url,

@@ -22,19 +22,19 @@ from typing import Any
 
 from sqlalchemy import text
 
-from huiminbao.bench.database import ScratchDatabase
+from huiminbao_bench.database import ScratchDatabase
 
 # (owner, attribute, label, depth): the steps timed, in the order a request meets them; depth
 # 1 is a part of the step above it (its time is included there).
 STEPS: tuple[tuple[str, str, str, int], ...] = (
     ("huiminbao.identity.auth", "_resolve", "authentication (token, session)", 0),
     ("huiminbao.core.idempotency", "_claim", "Idempotency-Key claimed", 0),
-    ("huiminbao.enrollment.services", "quote", "quote (every rule checked)", 0),
+    ("huiminbao.enrollment.quoting", "quote", "quote (every rule checked)", 0),
     ("huiminbao.registry.simulator:SimulatedRegistry", "find_persons", "registry: persons", 1),
     ("huiminbao.registry.simulator:SimulatedRegistry", "balance", "registry: balance", 1),
-    ("huiminbao.enrollment.services", "create_order", "order written", 0),
+    ("huiminbao.enrollment.ordering", "create_order", "order written", 0),
     ("huiminbao.registry.simulator:SimulatedRegistry", "debit", "registry: debit", 0),
-    ("huiminbao.enrollment.services", "_complete_payment", "order paid, policy issued", 0),
+    ("huiminbao.enrollment.completing", "_complete_payment", "order paid, policy issued", 0),
     ("huiminbao.core.idempotency", "_finish", "Idempotency-Key answer stored", 0),
 )
 
@@ -85,12 +85,12 @@ def _timed(function: Callable[..., Any], label: str, spent: dict[str, float]) ->
 def run(*, persons: int, samples: int, database_url: str, redis_url: str,
         echo: Callable[[str], None]) -> PhaseReport:
     from huiminbao.app import build_container, create_app
-    from huiminbao.bench.pool import one_click_body, sign_in_pool
     from huiminbao.catalog.demo import ensure_demo_product
     from huiminbao.core.clock import SystemClock
     from huiminbao.core.config import Mode, Settings
     from huiminbao.core.logging import configure_logging
     from huiminbao.registry.generator import generate_population
+    from huiminbao_bench.pool import one_click_body, sign_in_pool
 
     database = ScratchDatabase.parse(database_url, suffix="_phases")
     echo(f"· creating database {database.name}, {persons:,} persons")

@@ -32,10 +32,10 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from huiminbao.bench import loadgen, pgbench, procs, server
-from huiminbao.bench.database import BenchSetupError, ScratchDatabase
-from huiminbao.bench.pool import PoolMember, one_click_body, sign_in_pool
 from huiminbao.core.config import REPO_ROOT
+from huiminbao_bench import loadgen, pgbench, procs, server
+from huiminbao_bench.database import BenchSetupError, ScratchDatabase
+from huiminbao_bench.pool import PoolMember, one_click_body, sign_in_pool
 
 TARGET_RATIO = 1 / 3
 TARGET_P99_MS = 250.0
@@ -148,8 +148,8 @@ def _flush_redis(url: str) -> None:
 
 
 def _count_eligible(wired: Any, product_id: int) -> int:
-    from huiminbao.bench.pool import eligible_persons
     from huiminbao.catalog.models import Product
+    from huiminbao_bench.pool import eligible_persons
 
     with wired.db.read() as session:
         product = session.get(Product, product_id)

@@ -23,8 +23,8 @@ from urllib.parse import quote
 
 from sqlalchemy import func, select, text
 
-from huiminbao.bench.bigtables import load_enrolled
-from huiminbao.bench.database import ScratchDatabase
+from huiminbao_bench.bigtables import load_enrolled
+from huiminbao_bench.database import ScratchDatabase
 
 COUNT_SAMPLES = 2  # a count of the figures reads every live policy: seconds at a million
 

@@ -19,7 +19,7 @@ from huiminbao.core.container import Container
 from huiminbao.core.errors import Busy, Conflict, InvalidInput, NotFound, RuleViolation
 from huiminbao.core.masking import mask_id_number, mask_name, mask_phone, normalize_name
 from huiminbao.enrollment.domain import PolicyStatus
-from huiminbao.enrollment.family_models import FamilyMember
+from huiminbao.enrollment.family.models import FamilyMember
 from huiminbao.enrollment.models import OrderItem, Policy
 from huiminbao.identity import consent_gate
 from huiminbao.identity import services as identity

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from huiminbao.bench.database import BenchSetupError
+from huiminbao_bench.database import BenchSetupError
 
 WRK_TIMEOUT = "30s"  # a slow answer is a slow answer (in p99), not a dropped one
 MARKER = "HMB"
