@@ -27,6 +27,7 @@ from e2e.support import (
     api_json,
     body_font_size,
     http_put_json,
+    sign_up,
     small_touch_targets,
 )
 
@@ -169,6 +170,21 @@ def enrollment_body(product: dict[str, Any], method: str) -> dict[str, Any]:
         confirmations["debit_amount_fen"] = standard["premium_fen"]
     return {"product_id": product["id"], "tier": "standard", "payment_method": method,
             "confirmations": confirmations}
+
+
+def enrolled_online_on_last_day(page: Page, base_url: str, phone: str, name: str,
+                                id_number: str) -> dict[str, Any]:
+    """Sign up and enroll online (the order, then the payment gateway's own page) on the
+    window's last day, so a claim three days into coverage is made in the same session.
+    Returns the product."""
+    product = demo_product(base_url)
+    move_clock(base_url, last_enrollment_day(product))
+    sign_up(page, base_url, phone, name, id_number)
+    order = api_post(page, "/api/v1/enrollments", enrollment_body(product, "online"))
+    page.goto(order["pay_url"])
+    page.get_by_role("button", name="确认支付").click()
+    expect(page.get_by_role("region", name="参保成功")).to_be_visible(timeout=20_000)
+    return product
 
 
 # ------------------------------------------------------------------------------ documents

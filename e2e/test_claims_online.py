@@ -17,19 +17,16 @@ from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
 
 from e2e.claims_support import (
     HOSPITAL,
-    api_post,
     check_elderly,
     coverage_day,
-    demo_product,
-    enrollment_body,
+    enrolled_online_on_last_day,
     finish_cli,
     image_bytes,
-    last_enrollment_day,
     move_clock,
     start_staff,
     switch_elderly,
 )
-from e2e.support import LiveServer, assert_no_axe_violations, keep_screenshot, log_in, sign_up
+from e2e.support import LiveServer, assert_no_axe_violations, keep_screenshot, log_in
 
 pytestmark = pytest.mark.e2e
 
@@ -53,15 +50,8 @@ def test_liu_yan_claims_online_and_the_insurer_reviews_it(
     page: Page, base_url: str, live_server: LiveServer, browser: Browser
 ) -> None:
     reviewer = start_staff(live_server, STAFF_PHONE)  # ready by the time the claim is in
-    product = demo_product(base_url)
-    move_clock(base_url, last_enrollment_day(product))
-    sign_up(page, base_url, PHONE, NAME, ID_NUMBER)
-
     # Enrolled online: the order, then the payment gateway's own page.
-    order = api_post(page, "/api/v1/enrollments", enrollment_body(product, "online"))
-    page.goto(order["pay_url"])
-    page.get_by_role("button", name="确认支付").click()
-    expect(page.get_by_role("region", name="参保成功")).to_be_visible(timeout=20_000)
+    product = enrolled_online_on_last_day(page, base_url, PHONE, NAME, ID_NUMBER)
 
     # ---------------------------------------------------------------- he claims online
     move_clock(base_url, coverage_day(product, 3))

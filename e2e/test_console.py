@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import Engine, create_engine, text
 
 from e2e.support import (
@@ -137,6 +137,15 @@ def api_session(base_url: str, phone: str, *, bind: tuple[str, str] | None = Non
 def demo_product(base_url: str) -> dict[str, Any]:
     items = api_json(base_url, "/api/v1/products")["items"]
     return next(item for item in items if item["name"] == DEMO_PRODUCT)
+
+
+def open_products_as_admin(page: Page, base_url: str, server: LiveServer, phone: str,
+                           name: str) -> tuple[dict[str, Any], Locator]:
+    """A new administrator signed in to 产品配置: the demo product and its row."""
+    product = demo_product(base_url)
+    create_staff(server, phone, "admin", name)
+    staff_log_in(page, base_url, phone, "/admin/products.html")
+    return product, page.locator(f"tr[data-product='{product['code']}']")
 
 
 def csv_file(rows: list[str], header: str) -> dict[str, Any]:
@@ -300,10 +309,7 @@ def restore_clock(base_url: str) -> Iterator[None]:
 def test_a_product_cloned_for_next_year_publishes_and_opens_with_its_window(
     page: Page, base_url: str, live_server: LiveServer, restore_clock: None
 ) -> None:
-    source = demo_product(base_url)
-    create_staff(live_server, "13700000004", "admin", "管理员丙")
-    staff_log_in(page, base_url, "13700000004", "/admin/products.html")
-    row = page.locator(f"tr[data-product='{source['code']}']")
+    source, row = open_products_as_admin(page, base_url, live_server, "13700000004", "管理员丙")
     row.get_by_role("button", name=re.compile("复制为下一年度")).click()
     expect(page.get_by_label("新产品年度")).to_have_value(str(source["year"] + 1))
     expect(page.get_by_label("投保开始日期")).to_have_value(add_year(source["enrollment"]["opens_on"]))
@@ -345,8 +351,12 @@ def test_a_product_cloned_for_next_year_publishes_and_opens_with_its_window(
     heading = page.get_by_role("heading", level=2, name="西湖益联保（下一年度版）")
     expect(heading).to_be_visible()
     expect(page.get_by_text("投保进行中")).to_be_visible()
-    expect(page.get_by_role("region", name="标准版")).to_contain_text("¥169.00")
+    # This year's product stays listed for its coverage year (its window closed), after it.
+    next_year = page.get_by_role("article", name="西湖益联保（下一年度版）")
+    expect(next_year.get_by_role("region", name="标准版")).to_contain_text("¥169.00")
+    expect(page.get_by_role("article")).to_have_count(2)
     published = scalar(live_server, text("SELECT COUNT(*) FROM products "
                                          "WHERE status = 'published'"))
     assert published == 2
     assert not small_touch_targets(page, 44)
+

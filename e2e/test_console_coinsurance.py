@@ -15,7 +15,12 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import text
 
 from e2e.support import LiveServer, assert_no_axe_violations, keep_screenshot
-from e2e.test_console import api_session, create_staff, demo_product, scalar, staff_log_in
+from e2e.test_console import (
+    api_session,
+    demo_product,
+    open_products_as_admin,
+    scalar,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -43,10 +48,8 @@ def enroll_residents(base: str) -> int:
 def test_an_administrator_sets_three_insurers_and_reads_their_statements(
     page: Page, base_url: str, live_server: LiveServer
 ) -> None:
-    product = demo_product(base_url)
-    create_staff(live_server, "13700000051", "admin", "管理员共保")
-    staff_log_in(page, base_url, "13700000051", "/admin/products.html")
-    row = page.locator(f"tr[data-product='{product['code']}']")
+    product, row = open_products_as_admin(page, base_url, live_server, "13700000051",
+                                          "管理员共保")
     row.get_by_role("button", name=re.compile("^共保体")).click()
     expect(page.get_by_role("heading", name=re.compile("共保体与对账单"))).to_be_focused()
     expect(page.get_by_label("承保机构1名称")).to_have_value(LEAD)

@@ -41,7 +41,13 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     from huiminbao.identity.sms import OutboxSmsSender
     from huiminbao.identity.tokens import TokenService
     from huiminbao.proxy.finder import ProxyGrantFinder
-    from huiminbao.wiring import Port, build_adapters, build_identity_checks
+    from huiminbao.wiring import (
+        Port,
+        build_adapters,
+        build_bank_cards,
+        build_identity_checks,
+        build_payouts,
+    )
 
     if clock is None:
         # Demo mode always has a movable clock (HUIMINBAO_NOW or the real time as its start) so
@@ -69,6 +75,8 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         documents=adapters[Port.DOCUMENTS],
         products=PublishedProducts(db),
         identity_checks=build_identity_checks(settings, clock, adapters[Port.REGISTRY]),
+        bank_cards=build_bank_cards(settings, db, clock),
+        payouts=build_payouts(settings, db, clock),
     )
 
 

@@ -374,12 +374,13 @@ def staff_create(phone: str, role: str, display_name: str) -> None:
 
 
 def _attach_domain_commands() -> None:
-    from huiminbao.claims.cli import clients
+    from huiminbao.claims.cli import claims, clients
     from huiminbao.disclosure.cli import disclosure
     from huiminbao.key_rotation import keys
     from huiminbao.payments.cli import wechatpay
 
     main.add_command(clients)
+    main.add_command(claims)  # huiminbao claims payout-run (run from cron)
     main.add_command(disclosure)  # huiminbao disclosure refresh (run from cron)
     main.add_command(keys)  # huiminbao keys rotate (after a new field key is put first)
     main.add_command(wechatpay)  # huiminbao wechatpay serve-standin (local testing only)

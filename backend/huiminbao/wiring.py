@@ -188,12 +188,54 @@ def build_identity_checks(settings: Settings, clock: Clock, registry: Any) -> An
     return SimulatedIdentityVerifier(settings.secret_key, clock, registry)
 
 
+BANK_CARD_CHECK_SETTING = "BANK_CARD_CHECK_PROVIDER"
+CLAIM_PAYOUT_SETTING = "CLAIM_PAYOUT_PROVIDER"
+_CLAIM_PORTS = {
+    BANK_CARD_CHECK_SETTING: ("bank-card verification", "huiminbao.claims.payees.BankCardVerifier"),
+    CLAIM_PAYOUT_SETTING: ("claim payout", "huiminbao.claims.payouts.PayoutPort"),
+}
+
+
+def claim_port_problem(settings: Settings, setting: str) -> str | None:
+    """The claims' bank-card verification and payout ports: demo mode wires their simulators
+    (unset or ``simulator``); production refuses the simulator by name and any provider this
+    build has no adapter for. Unset in production, the port is not offered: payees cannot be
+    named and payout runs refuse, until a real adapter is wired here."""
+    provider = settings.port_env.get(setting, "").strip()
+    what, protocol = _CLAIM_PORTS[setting]
+    if not provider or provider == "simulator":
+        if provider and not settings.is_demo:
+            return (f"{setting}=simulator: the {what} simulator serves demo mode only; "
+                    "unset it or wire a real adapter")
+        return None
+    return (f"{setting}={provider}: no adapter for it in this build (implement {protocol} "
+            "and wire it here)")
+
+
+def build_bank_cards(settings: Settings, db: Database, clock: Clock) -> Any:
+    if claim_port_problem(settings, BANK_CARD_CHECK_SETTING) is not None or not settings.is_demo:
+        return None
+    from huiminbao.claims.payees import SimulatedBankCards
+
+    return SimulatedBankCards(db, clock)
+
+
+def build_payouts(settings: Settings, db: Database, clock: Clock) -> Any:
+    if claim_port_problem(settings, CLAIM_PAYOUT_SETTING) is not None or not settings.is_demo:
+        return None
+    from huiminbao.claims.payouts import SimulatedPayouts
+
+    return SimulatedPayouts(db, clock)
+
+
 def checked_ports(settings: Settings) -> dict[Port, PortChoice]:
     """The choices, or ``ConfigError`` naming every setting that is missing or wrong."""
     choices = choose_ports(settings)
     problems = [choice.problem for choice in choices if choice.problem]
     if (identity_problem := identity_check_problem(settings)) is not None:
         problems.append(identity_problem)
+    problems += [problem for setting in _CLAIM_PORTS
+                 if (problem := claim_port_problem(settings, setting)) is not None]
     if problems:
         raise ConfigError("; ".join(problems))
     return {choice.port: choice for choice in choices}

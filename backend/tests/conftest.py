@@ -1,4 +1,4 @@
-"""Shared fixtures: applications on a fresh SQLite file, and isolated PostgreSQL schemas."""
+"""Shared fixtures: applications on a fresh SQLite file, and isolated PostgreSQL databases."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ import secrets
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from hypothesis import settings as hypothesis_settings
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 from huiminbao.app import build_container, create_app
 from huiminbao.catalog.demo import ensure_demo_product
@@ -28,6 +30,11 @@ from huiminbao.core.migrate import upgrade, upgrade_engine
 from huiminbao.registry.demo import load_demo_population
 
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+# Property tests check what is true, not how fast: on a shared, loaded machine a 200 ms
+# per-example deadline fails at random.
+hypothesis_settings.register_profile("huiminbao", deadline=None)
+hypothesis_settings.load_profile("huiminbao")
 # A fixed instant keeps date-dependent tests reproducible: 2026-11-22 10:00 in Hangzhou.
 TEST_NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 
@@ -124,29 +131,48 @@ def _admin_engine_or_fail(url: str):  # type: ignore[no-untyped-def]
     return engine
 
 
-def _schema_url(url: str, schema: str) -> str:
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options=-csearch_path%3D{schema}"
+def _database_url(url: str, database: str) -> str:
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+@contextmanager
+def _fresh_database(prefix: str, template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database (a copy of ``template`` when given), dropped afterwards."""
+    admin = _admin_engine_or_fail(test_database_url())
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    # The default strategy (WAL_LOG) copies a template block by block, about a second here;
+    # FILE_COPY forces a checkpoint of the whole shared cluster first and took several.
+    copy = f' TEMPLATE "{template}"' if template else ""
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+    try:
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A PostgreSQL database migrated once per session: every ``pg_url`` is a copy of it
+    (``CREATE DATABASE ... TEMPLATE``), which takes a fraction of a migration."""
+    with _fresh_database("tmpl") as name:
+        # NullPool: a template may have no open connection when it is copied.
+        migrate_engine = create_engine(_database_url(test_database_url(), name),
+                                       poolclass=NullPool)
+        upgrade_engine(migrate_engine)
+        migrate_engine.dispose()
+        yield name
 
 
 @pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL schema for one test module, dropped afterwards."""
-    base_url = test_database_url()
-    admin = _admin_engine_or_fail(base_url)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = _schema_url(base_url, schema)
-    try:
-        migrate_engine = create_engine(url)
-        upgrade_engine(migrate_engine)
-        migrate_engine.dispose()
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+def pg_url(pg_template: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for one test module (a copy of the session's
+    template), dropped afterwards. Module scope: the module's tests share module-scoped
+    fixtures on it (pools, running servers), each making its own unique data."""
+    with _fresh_database("t", pg_template) as name:
+        yield _database_url(test_database_url(), name)
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,12 @@
-// 投诉处理: the staff queue (GET /api/v1/admin/complaints?status=&overdue=), overdue ones flagged
-// in words, and replying (POST /api/v1/admin/complaints/{no}/replies).
+// 投诉处理: the staff queue (GET /api/v1/admin/complaints?status=&overdue=), a page at a time
+// ("加载更多"), overdue ones flagged in words, and replying (POST /api/v1/admin/complaints/{no}/replies).
 
 import { api } from "./api.js";
 import { h, paragraphs, replaceChildren } from "./dom.js";
 import { clearFieldError, clearFormAlert, setBusy, showApiError, showStatus } from "./forms.js";
 import { clearState, showEmpty, showError, showLoading } from "./page.js";
 import { COMPLAINT_STAFF, dataTable, startConsole } from "./admin.js";
+import { moreBoxAfter, pager, showMore } from "./paging.js";
 import {
   chinaDateTime, complaintFacts, complaintStatus, lastDay, overduePill, replyItems,
 } from "./complaint-view.js";
@@ -45,9 +46,11 @@ function showDetail(complaint, { focus = true } = {}) {
   if (focus) document.getElementById("detail-title").focus();
 }
 
-function renderQueue(items) {
+const PAGE_SIZE = 50;
+
+function renderQueue(items, total) {
   replaceChildren(queueBox, dataTable({
-    caption: `共${items.length}件投诉（未办结的在前，按答复时限排序）`,
+    caption: `共${total}件投诉（未办结的在前，按答复时限排序）`,
     columns: [
       { label: "投诉编号", cell: (c) => h("span", { class: "mono" }, c.complaint_no) },
       { label: "类别", cell: (c) => c.category_label },
@@ -73,20 +76,28 @@ async function loadQueue() {
   const query = new URLSearchParams();
   if (statusFilter.value) query.set("status", statusFilter.value);
   if (overdueFilter.checked) query.set("overdue", "true");
+  const moreBox = moreBoxAfter(queueBox);
+  moreBox.replaceChildren();
+  const pages = pager(`/admin/complaints${query.size ? `?${query}` : ""}`, PAGE_SIZE);
   let data;
   try {
-    data = await api.get(`/admin/complaints${query.size ? `?${query}` : ""}`);
+    data = await pages.next();
   } catch (error) {
     showError(queueState, error, loadQueue);
     return [];
   }
-  const items = data?.items || [];
+  const items = data.items;
   if (!items.length) {
     showEmpty(queueState, "没有符合条件的投诉");
     return items;
   }
   clearState(queueState);
-  renderQueue(items);
+  const show = (page) => {
+    renderQueue(page.items, page.total);
+    showMore(moreBox, { shown: page.items.length, total: page.total, more: page.more,
+      onMore: async () => show(await pages.next()) });
+  };
+  show(data);
   return items;
 }
 

@@ -2,9 +2,11 @@
 // (POST /admin/products/{id}/clone); a draft edited (PUT /admin/products/{id}) and published
 // (POST /admin/products/{id}/publish); the complaint deadline (PUT …/complaint-settings); the
 // co-insurers and their shares (PUT …/insurers) and each insurer's statement (GET …/statement).
-// The server checks every rule and answers all violations at once, each under its field.
+// The server checks every rule and answers all violations at once, each under its field. The
+// editor reads the draft's version (ETag) when it opens and saves with If-Match: when another
+// administrator saved in between, nothing is written and the editor offers to reload (412).
 
-import { api } from "./api.js";
+import { api, requestWithHeaders } from "./api.js";
 import { confirmDialog } from "./dialog.js";
 import { h, replaceChildren } from "./dom.js";
 import { clearFieldError, clearFormAlert, setBusy, showApiError, showFormAlert, showStatus } from "./forms.js";
@@ -48,13 +50,14 @@ function openPanel(title, ...children) {
 }
 
 /** Submit a panel form: busy button, every field error under its field, the rest in the alert. */
-async function submitPanel({ form, button, busyText, fields, alertBox, send, done }) {
+async function submitPanel({ form, button, busyText, fields, alertBox, send, done, onError }) {
   clearFormAlert(alertBox);
   Object.values(fields).forEach(clearFieldError);
   setBusy(button, true, busyText);
   try {
     done(await send());
   } catch (error) {
+    if (onError?.(error)) return form;
     const first = showApiError(error, fields, alertBox);
     const rest = otherErrors(error, Object.keys(fields));
     if (rest.length) showFormAlert(alertBox, `${error.message}：${rest.join("；")}`);
@@ -108,7 +111,7 @@ function cloneForm(product) {
       send: () => api.post(`/admin/products/${product.id}/clone`, body),
       done: async (draft) => {
         await loadList(`已生成草稿“${draft.name}”（${draft.code}，${draft.year}年度），请检查后发布。`);
-        editForm(draft);
+        await openEditor(draft);
       },
     });
   });
@@ -124,9 +127,14 @@ function draftBody(product) {
     payable_balances: product.payable_balances,
     tiers: product.tiers.map((t) => ({
       code: t.code, name: t.name, premium_fen: t.premium_fen,
-      benefits: Object.fromEntries(t.benefits.map((b) => [b.category,
-        { deductible_fen: b.deductible_fen, ratio_bp: b.ratio_bp, cap_fen: b.cap_fen }])),
+      benefits: Object.fromEntries(t.benefits.map((b) => [b.category, {
+        deductible_fen: b.deductible_fen, ratio_bp: b.ratio_bp, cap_fen: b.cap_fen,
+        bands: (b.bands || []).map((band) => ({ above_fen: band.above_fen, ratio_bp: band.ratio_bp })),
+        waiting_days: b.waiting_days || 0,
+      }])),
     })),
+    deductible_mode: product.deductible_mode || "per_category",
+    pre_existing: (product.pre_existing || []).map((c) => ({ code_prefix: c.code_prefix, name: c.name, ratios: { ...c.ratios } })),
     subsidy: { tier: product.subsidy?.tier ?? null, categories: product.subsidy?.categories ?? [] },
     eligibility_conditions: product.eligibility_conditions,
     terms: {
@@ -136,13 +144,92 @@ function draftBody(product) {
   };
 }
 
+// ---------------------------------------------------------------- claim terms (issue 17)
+// One line per pre-existing condition: "C22 肝癌 70 不赔 70" — ICD-10 prefix, name, then the
+// ratio (%) of 合规费用, 合理费用 and 特药, or 不赔 (not covered). Bands: "100000:80, 300000:90" —
+// above this many yuan after the deductible, this percent.
+
+const CATEGORIES = ["compliant", "reasonable", "special_drug"];
+
+function conditionLine(c) {
+  const ratio = (bp) => (bp === null || bp === undefined ? "不赔" : bpToPercent(bp));
+  return [c.code_prefix, c.name, ...CATEGORIES.map((cat) => ratio(c.ratios[cat]))].join(" ");
+}
+
+function parseConditions(text) {
+  return text.split("\n").map((line) => line.trim()).filter(Boolean).map((line) => {
+    const [code, name, ...ratios] = line.split(/\s+/);
+    const bp = (value) => (value === undefined || /^不赔|不保|null$/.test(value) ? null
+      : (Number.isNaN(percentToBp(value)) ? -1 : percentToBp(value)));
+    return { code_prefix: code || "", name: name || "", ratios: Object.fromEntries(CATEGORIES.map((cat, i) => [cat, bp(ratios[i])])) };
+  });
+}
+
+function bandsText(bands) {
+  return (bands || []).map((b) => `${formatFen(b.above_fen, { symbol: "" }).replace(/,/g, "").replace(/\.00$/, "")}:${bpToPercent(b.ratio_bp)}`).join(", ");
+}
+
+function parseBands(text) {
+  return text.split(/[,，]/).map((part) => part.trim()).filter(Boolean).map((part) => {
+    const [yuan, percent] = part.split(/[:：]/);
+    const bp = percentToBp(percent || "");
+    return { above_fen: yuanToFen(yuan || ""), ratio_bp: Number.isNaN(bp) ? -1 : bp };
+  });
+}
+
+function textArea(id, label, value, hint) {
+  const input = h("textarea", { id, class: "field__input", rows: "3", "aria-describedby": `${id}-hint` });
+  input.value = value;
+  return {
+    input,
+    node: h("div", { class: "field field--wide" },
+      h("label", { class: "field__label", for: id }, label), input,
+      h("p", { class: "field__hint", id: `${id}-hint` }, hint),
+      h("p", { class: "field__error", id: `${id}-error`, hidden: true })),
+  };
+}
+
+function selectField(id, label, options, value) {
+  const input = h("select", { id, class: "field__input" },
+    options.map(([v, text]) => h("option", { value: v, selected: v === value }, text)));
+  return {
+    input,
+    node: h("div", { class: "field" }, h("label", { class: "field__label", for: id }, label), input,
+      h("p", { class: "field__error", id: `${id}-error`, hidden: true })),
+  };
+}
+
 /** Yuan typed by a person -> fen (the one rule, format.js); -1 lets the server name a bad amount. */
 function yuanToFen(text) {
   const { fen, error } = parseYuan(text);
   return error || fen === null ? -1 : fen;
 }
 
-function editForm(product) {
+/** Open the editor on the draft as it is now, with its version for If-Match. */
+async function openEditor(product) {
+  let answer;
+  try {
+    answer = await requestWithHeaders("GET", `/admin/products/${product.id}`);
+  } catch (error) {
+    showFormAlert(listStatus, error.message);
+    return;
+  }
+  editForm(answer.data, answer.headers.get("ETag"));
+}
+
+/** Another administrator saved first: say so, keep what was typed on screen, offer a reload. */
+function showStale(alertBox, product, error) {
+  const reload = h("button", { type: "button", class: "btn btn--small", "data-reload": "" },
+    "重新加载最新内容");
+  reload.addEventListener("click", () => openEditor(product));
+  replaceChildren(alertBox, h("div", { class: "form-alert form-alert--error", "data-stale": "" },
+    h("span", { class: "form-alert__icon", "aria-hidden": "true" }, "!"),
+    h("p", { class: "form-alert__text" },
+      `${error.message}。重新加载会显示对方保存的内容，您的修改需要重新填写。`), reload));
+  reload.focus();
+}
+
+function editForm(product, etag) {
   const parts = {
     name: field("edit-name", "产品名称", { type: "text", value: product.name, autocomplete: "off" }),
     code: field("edit-code", "产品代码", { type: "text", value: product.code, autocomplete: "off", spellcheck: "false" }),
@@ -152,7 +239,19 @@ function editForm(product) {
   product.tiers.forEach((tier, index) => {
     parts[`tiers.${index}.premium_fen`] = field(`edit-premium-${index}`, `${tier.name}保费（元/人/年）`,
       { type: "text", inputmode: "decimal", value: formatFen(tier.premium_fen, { symbol: "" }).replace(/,/g, "") });
+    const compliant = tier.benefits.find((b) => b.category === "compliant") || {};
+    parts[`tiers.${index}.benefits.compliant.bands`] = field(`edit-bands-${index}`, `${tier.name}合规费用分段赔付`,
+      { type: "text", value: bandsText(compliant.bands), autocomplete: "off" },
+      "免赔额后超过的金额（元）:比例（%），多段用逗号分隔，如 100000:80；不分段留空");
+    parts[`tiers.${index}.waiting_days`] = field(`edit-waiting-${index}`, `${tier.name}首次参保等待期（天）`,
+      { type: "number", inputmode: "numeric", min: "0", max: "180", value: String(compliant.waiting_days || 0) },
+      "适用于各类费用；连续续保无等待期");
   });
+  parts.deductible_mode = selectField("edit-deductible-mode", "免赔额计算方式",
+    [["per_category", "各类费用分别计算"], ["shared", "各类费用共用一个免赔额"]], product.deductible_mode || "per_category");
+  parts.pre_existing = textArea("edit-pre-existing", "既往症赔付规则",
+    (product.pre_existing || []).map(conditionLine).join("\n"),
+    "每行一种：ICD-10编码前缀 名称 合规费用比例 合理费用比例 特药比例（% 或“不赔”），如 C22 肝癌 70 不赔 70；比例不得低于本市下限");
   const alertBox = h("div", { class: "form-alert-slot", role: "alert" });
   const button = h("button", { type: "submit", class: "btn btn--primary" }, "保存并校验");
   const form = h("form", { class: "form", novalidate: true, "data-form": "edit" },
@@ -170,13 +269,24 @@ function editForm(product) {
     body.tiers.forEach((tier, index) => {
       const fen = yuanToFen(fields[`tiers.${index}.premium_fen`].value);
       tier.premium_fen = fen;
+      if (tier.benefits.compliant) tier.benefits.compliant.bands = parseBands(fields[`tiers.${index}.benefits.compliant.bands`].value);
+      const waiting = Number.parseInt(fields[`tiers.${index}.waiting_days`].value || "0", 10);
+      Object.values(tier.benefits).forEach((b) => { b.waiting_days = Number.isNaN(waiting) ? -1 : waiting; });
     });
+    body.deductible_mode = fields.deductible_mode.value;
+    body.pre_existing = parseConditions(fields.pre_existing.value);
     submitPanel({
       form, button, busyText: "正在保存…", fields, alertBox,
-      send: () => api.put(`/admin/products/${product.id}`, body),
-      done: async (saved) => {
+      send: () => requestWithHeaders("PUT", `/admin/products/${product.id}`, { body, ifMatch: etag }),
+      done: async ({ data: saved, headers }) => {
         await loadList(`草稿“${saved.name}”已保存，校验通过，可以发布。`);
-        editForm(saved);
+        editForm(saved, headers.get("ETag"));
+      },
+      onError: (error) => {
+        if (error.status !== 412 && error.status !== 428) return false;
+        showStale(alertBox, product, error);
+        loadList(); // the list shows what the other administrator saved
+        return true;
       },
     });
   });
@@ -417,7 +527,7 @@ function actions(product) {
   };
   return h("span", { class: "row-actions" },
     button("复制为下一年度", cloneForm, "btn--quiet"),
-    product.status === "draft" ? button("编辑", editForm, "btn--quiet") : null,
+    product.status === "draft" ? button("编辑", openEditor, "btn--quiet") : null,
     product.status === "draft" ? button("发布", publish, "btn--primary") : null,
     button("共保体", coinsurancePanel, "btn--quiet"),
     product.status !== "draft"

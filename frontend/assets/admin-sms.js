@@ -1,13 +1,13 @@
 // 短信发送状态: each text's delivery state (GET /api/v1/admin/sms) for administrators: template,
 // masked phone, state in words with a shape (never colour alone), attempts and the last error.
-// Never the text itself (it may hold a one-time code).
+// Never the text itself (it may hold a one-time code). A page at a time ("加载更多").
 
-import { api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatInstant } from "./format.js";
 import { clearFormAlert, setBusy, showFormAlert, showStatus } from "./forms.js";
 import { clearState, showError, showLoading } from "./page.js";
 import { ADMIN, dataTable, pill, startConsole } from "./admin.js";
+import { moreBoxAfter, pager, showMore } from "./paging.js";
 
 const TEMPLATES = {
   login_code: "登录验证码", payment_code: "支付验证码", debit_confirm_code: "扣款确认验证码",
@@ -36,13 +36,29 @@ function url() {
   return filter.value ? `/admin/sms?status=${encodeURIComponent(filter.value)}` : "/admin/sms";
 }
 
+const PAGE_SIZE = 50;
+let pages = null;
+let counts = {};
+
+function addCounts(more) {
+  for (const [status, n] of Object.entries(more || {})) counts[status] = (counts[status] || 0) + n;
+}
+
+/** The first page again (a new filter, or 刷新). */
+async function firstPage() {
+  pages = pager(url(), PAGE_SIZE);
+  const body = await pages.next();
+  counts = {};
+  addCounts(body.counts);
+  return body;
+}
+
 function render(body) {
   const items = body?.items || [];
   clearState(stateBox);
   content.hidden = false;
-  const counts = body?.counts || {};
   summary.textContent = items.length
-    ? `共 ${items.length} 条：已发送 ${counts.sent || 0}，待发送 ${(counts.queued || 0) + (counts.sending || 0)}，等待重试 ${counts.failed || 0}，已放弃 ${counts.given_up || 0}`
+    ? `共 ${body.total} 条，已显示 ${items.length} 条：已发送 ${counts.sent || 0}，待发送 ${(counts.queued || 0) + (counts.sending || 0)}，等待重试 ${counts.failed || 0}，已放弃 ${counts.given_up || 0}`
     : "没有符合条件的短信";
   replaceChildren(messages, items.length ? dataTable({
     caption: "最近的短信（最新的在前，时间为北京时间）",
@@ -58,12 +74,20 @@ function render(body) {
     rows: items,
     rowAttrs: (m) => ({ "data-status": m.status }),
   }) : null);
+  showMore(moreBoxAfter(messages), {
+    shown: items.length, total: body.total, more: body.more,
+    onMore: async () => {
+      const next = await pages.next();
+      addCounts(next.counts);
+      render(next);
+    },
+  });
 }
 
 async function loadFirst() {
   showLoading(stateBox);
   try {
-    render(await api.get(url()));
+    render(await firstPage());
   } catch (error) {
     showError(stateBox, error, loadFirst);
   }
@@ -74,7 +98,7 @@ async function refresh() {
   reloadStatus.replaceChildren();
   setBusy(reload, true, "正在刷新…");
   try {
-    render(await api.get(url()));
+    render(await firstPage());
     showStatus(reloadStatus, `已刷新：${formatInstant(new Date().toISOString())}`);
   } catch (error) {
     showFormAlert(reloadAlert, `刷新失败：${error.message}`);

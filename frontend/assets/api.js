@@ -78,16 +78,30 @@ async function readJson(response) {
 
 /**
  * Send one request. `path` is relative to /api/v1 ("/products") unless it starts with "/api/".
- * Options: body (sent as JSON), headers, idempotencyKey, actingFor (default: acting.js's choice
- * on the endpoints that act for someone), signal, timeoutMs.
+ * Options: body (sent as JSON), headers, idempotencyKey, ifMatch (the ETag of the version a change
+ * replaces), actingFor (default: acting.js's choice on the endpoints that act for someone), signal,
+ * timeoutMs.
  */
 export async function request(method, path, options = {}) {
-  const { body, headers = {}, idempotencyKey, actingFor, signal, timeoutMs = DEFAULT_TIMEOUT_MS } =
+  return (await send(method, path, options)).data;
+}
+
+/** Like `request`, answering `{ data, headers }`: for the ETag a later change sends back as
+ * `ifMatch`, and the X-Pagination header of a list read a page at a time (paging.js). */
+export async function requestWithHeaders(method, path, options = {}) {
+  const { data, response } = await send(method, path, options);
+  return { data, headers: response.headers };
+}
+
+async function send(method, path, options) {
+  const { body, headers = {}, idempotencyKey, ifMatch, actingFor, signal,
+    timeoutMs = DEFAULT_TIMEOUT_MS } =
     options;
   const url = path.startsWith("/api/") ? path : API_BASE + path;
   const finalHeaders = { Accept: "application/json", ...headers };
   if (body !== undefined) finalHeaders["Content-Type"] = "application/json";
   if (idempotencyKey) finalHeaders["Idempotency-Key"] = idempotencyKey;
+  if (ifMatch) finalHeaders["If-Match"] = ifMatch;
   // While this tab acts for a family member (acting.js), the endpoints that act for a subject say
   // whom; `actingFor` overrides that (null: never).
   const actingPerson = actingFor === undefined ? actingHeaderFor(method, url) : actingFor;
@@ -122,7 +136,7 @@ export async function request(method, path, options = {}) {
   }
 
   const data = await readJson(response);
-  if (response.ok) return data;
+  if (response.ok) return { data, response };
 
   const payload = data && typeof data === "object" ? data : {};
   throw new ApiError({

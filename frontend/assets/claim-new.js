@@ -1,4 +1,6 @@
-// 申请理赔: choose the policy, the hospital and the stay, the figures of the bill (合规 amount and
+// 申请理赔: choose the policy, the claim's kind (住院, 门特/门慢, 特药, 异地就医: the product's
+// GET /products/{id}/claim-kinds, with each kind's documents and the designated pharmacies), the
+// hospital and the stay, the payee's bank card, the figures of the bill (合规 amount and
 // the items outside basic insurance, picked from the product's 特药 / 合理费用 lists), photos;
 // POST /claims (Idempotency-Key, kept while the outcome is unknown), then each document with
 // POST /claims/{claim_no}/documents, then the claim's page.
@@ -33,6 +35,18 @@ const addItemButton = document.getElementById("add-item");
 const cameraInput = document.getElementById("files-camera");
 const filesInput = document.getElementById("files");
 const fileList = document.getElementById("file-list");
+const kindOptions = document.getElementById("kind-options");
+const kindDocuments = document.getElementById("kind-documents");
+const admittedLabel = document.getElementById("admitted-on-label");
+const dischargedLabel = document.getElementById("discharged-on-label");
+const diagnosisInput = document.getElementById("diagnosis-code");
+const prescriptionInput = document.getElementById("prescription-no");
+const pharmacySelect = document.getElementById("pharmacy");
+const cityInput = document.getElementById("treatment-city");
+const payeeKindSelect = document.getElementById("payee-kind");
+const payeeNameInput = document.getElementById("payee-name");
+const payeeIdInput = document.getElementById("payee-id");
+const payeeCardInput = document.getElementById("payee-card");
 const statusBox = document.getElementById("claim-new-status");
 const alertBox = document.getElementById("claim-new-alert");
 const submitButton = document.getElementById("claim-submit");
@@ -40,8 +54,9 @@ const submitButton = document.getElementById("claim-submit");
 const intent = new Intent("claim-new");
 const picker = new ItemPicker(itemList, addItemButton);
 const catalogs = new Map();
+const kindLists = new Map();
 
-const state = { policies: [], policyNo: null, files: [], submitting: false };
+const state = { policies: [], policyNo: null, files: [], submitting: false, kinds: [], kind: "inpatient" };
 
 // ---------------------------------------------------------------- policies
 
@@ -70,10 +85,59 @@ async function loadCatalog(productId) {
   picker.setCatalog(await catalogs.get(productId));
 }
 
+// ---------------------------------------------------------------- kinds
+
+function kindChoice(kind, checked) {
+  const id = `kind-${kind.kind}`;
+  return h("div", { class: "choice", "data-kind": kind.kind },
+    h("input", { type: "radio", class: "choice__input", name: "kind", id, value: kind.kind, checked }),
+    h("label", { class: "choice__label", for: id },
+      h("span", { class: "choice__text" },
+        h("span", { class: "choice__title" }, kind.label),
+        h("span", { class: "choice__meta" },
+          `材料齐全后${kind.decide_within_working_days}个工作日内核定，核定后${kind.pay_within_days}日内支付`))));
+}
+
+function selectKind(value) {
+  const kind = state.kinds.find((k) => k.kind === value) || state.kinds[0];
+  if (!kind) return;
+  state.kind = kind.kind;
+  admittedLabel.textContent = kind.period_labels[0];
+  dischargedLabel.textContent = kind.period_labels[1];
+  kindDocuments.textContent = `需要的材料：${kind.documents.join("、")}`;
+  for (const field of form.querySelectorAll("[data-for-kinds]")) {
+    field.hidden = !field.dataset.forKinds.split(" ").includes(kind.kind);
+  }
+}
+
+async function loadKinds(productId) {
+  if (!kindLists.has(productId)) {
+    kindLists.set(productId, api.get(`/products/${encodeURIComponent(productId)}/claim-kinds`)
+      .catch(() => ({ kinds: [], pharmacies: [] })));
+  }
+  const found = await kindLists.get(productId);
+  state.kinds = found.kinds.length ? found.kinds : [{
+    kind: "inpatient", label: "住院医疗费用", documents: ["医疗费用发票", "住院费用明细清单", "出院小结"],
+    decide_within_working_days: 10, pay_within_days: 10, period_labels: ["入院日期", "出院日期"],
+  }];
+  replaceChildren(kindOptions, state.kinds.map((k, index) => kindChoice(k, index === 0)));
+  replaceChildren(pharmacySelect, [h("option", { value: "" }, "请选择定点药店"),
+    ...found.pharmacies.map((p) => h("option", { value: p.code }, `${p.name}（${p.address}）`))]);
+  selectKind(state.kinds[0].kind);
+}
+
 function selectPolicy(policyNo) {
   state.policyNo = policyNo;
   const policy = currentPolicy();
-  if (policy) loadCatalog(policy.product_id);
+  if (policy) {
+    loadCatalog(policy.product_id);
+    loadKinds(policy.product_id);
+  }
+}
+
+function showPayeeFields() {
+  const other = payeeKindSelect.value !== "self";
+  for (const field of form.querySelectorAll("[data-payee-other]")) field.hidden = !other;
 }
 
 function showBlocked(title, reason, links) {
@@ -129,6 +193,15 @@ const FIELDS = {
   admitted_on: admittedInput,
   discharged_on: dischargedInput,
   in_policy_self_pay_fen: inPolicyInput,
+  diagnosis_code: diagnosisInput,
+  prescription_no: prescriptionInput,
+  pharmacy_code: pharmacySelect,
+  treatment_city_code: cityInput,
+  items: addItemButton,
+  "payee.kind": payeeKindSelect,
+  "payee.name": payeeNameInput,
+  "payee.id_number": payeeIdInput,
+  "payee.card_no": payeeCardInput,
 };
 
 function clearErrors() {
@@ -167,17 +240,37 @@ function collect() {
     showFormAlert(alertBox, "请选择理赔保单");
     first ??= policyOptions.querySelector("input");
   }
+  const card = payeeCardInput.value.replace(/\s+/g, "");
+  const payeeKind = payeeKindSelect.value;
+  if (card && !/^\d{12,19}$/.test(card)) mark(payeeCardInput, "银行卡号应为12至19位数字");
+  if (!card && payeeKind !== "self") mark(payeeCardInput, "请填写收款人的银行卡号");
+  if (payeeKind !== "self" && !payeeNameInput.value.trim()) mark(payeeNameInput, "请填写收款人姓名");
+  if (payeeKind !== "self" && !payeeIdInput.value.trim()) mark(payeeIdInput, "请填写收款人身份证号码");
   if (first) {
     first.focus();
     return null;
   }
+  const optional = (input) => (input.closest("[data-for-kinds]")?.hidden ? null : input.value.trim() || null);
   return {
+    kind: state.kind,
     hospital_name: hospital,
     admitted_on: admittedInput.value,
     discharged_on: dischargedInput.value,
     in_policy_self_pay_fen: inPolicy.fen,
     items,
     policy_no: state.policyNo,
+    diagnosis_code: optional(diagnosisInput),
+    prescription_no: optional(prescriptionInput),
+    pharmacy_code: optional(pharmacySelect),
+    treatment_city_code: optional(cityInput),
+    payee: card ? {
+      kind: payeeKind, card_no: card,
+      name: payeeKind === "self" ? null : payeeNameInput.value.trim(),
+      id_number: payeeKind === "self" ? null : payeeIdInput.value.trim(),
+    } : null,
+    // ICD-10 codes as printed ("C22.0, K74"): the server checks each and names a bad one.
+    diagnosis_codes: (document.getElementById("diagnosis")?.value || "")
+      .split(/[,，、\s]+/).map((code) => code.trim()).filter(Boolean),
   };
 }
 
@@ -291,6 +384,12 @@ policyOptions.addEventListener("change", (event) => {
     selectPolicy(event.target.value);
   }
 });
+kindOptions.addEventListener("change", (event) => {
+  if (event.target instanceof HTMLInputElement && event.target.name === "kind") {
+    selectKind(event.target.value);
+  }
+});
+payeeKindSelect.addEventListener("change", showPayeeFields);
 cameraInput.addEventListener("change", () => addFiles(cameraInput));
 filesInput.addEventListener("change", () => addFiles(filesInput));
 inPolicyInput.addEventListener("input", () => clearFieldError(inPolicyInput));

@@ -86,7 +86,12 @@ function render(data) {
       stat("claims-paid", "理赔赔付件数", `${claims.paid}件`),
       stat("payout", "赔付金额", formatFen(claims.payout_fen)),
       stat("payout-ratio", "赔付率", data.payout_ratio ?? "—", data.payout_ratio ? "" : "暂无保费收入"),
-      stat("largest-payout", "单笔最高赔付", formatFen(claims.largest_payout_fen)));
+      stat("largest-payout", "单笔最高赔付", formatFen(claims.largest_payout_fen)),
+      stat("median-decision", "理赔核定用时（中位数）",
+        claims.median_days_to_decision == null ? "—" : `${claims.median_days_to_decision}天`),
+      stat("median-payment", "申请至赔款到账（中位数）",
+        claims.median_days_to_payment == null ? "—" : `${claims.median_days_to_payment}天`),
+      stat("claims-overdue", "超过承诺时限未处理", `${claims.overdue ?? 0}件`));
   } else {
     items.push(stat("claims", "理赔数据", "暂未接入"));
   }

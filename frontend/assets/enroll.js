@@ -238,7 +238,9 @@ async function load() {
   }
   const items = Array.isArray(data?.items) ? data.items : [];
   const wanted = Number(new URLSearchParams(window.location.search).get("product"));
-  const product = items.find((item) => item.id === wanted) || items.find((item) => item.enrollment?.is_open) || items[0];
+  // The list also holds products whose coverage year runs after their window closed.
+  const open = items.filter((item) => item.enrollment?.is_open);
+  const product = open.find((item) => item.id === wanted) || open[0];
   if (!product) {
     checkout.showBlocked(new ApiError({ status: 404, code: "window_closed", message: "当前没有开放投保的产品。每年投保时间开始后，可在首页参保。" }));
     return;

@@ -30,9 +30,21 @@ const submitButton = document.getElementById("estimate-submit");
 const resultCard = document.getElementById("estimate-result");
 const resultBody = document.getElementById("result-body");
 const noticeText = document.getElementById("estimate-notice");
+const treatedOnInput = document.getElementById("treated-on");
+const conditionField = document.getElementById("condition-field");
+const conditionSelect = document.getElementById("condition");
 
 const picker = new ItemPicker(itemList, addItemButton);
-const state = { product: null, tier: "standard", hasPolicy: false, busy: false };
+const state = { product: null, tier: "standard", hasPolicy: false, policyNo: null, busy: false };
+
+/** The product's listed pre-existing conditions (既往症), to say what the treatment was for. */
+function showConditions() {
+  const listed = state.product?.pre_existing || [];
+  replaceChildren(conditionSelect,
+    h("option", { value: "" }, "不是以下疾病 / 不确定"),
+    listed.map((item) => h("option", { value: item.code_prefix }, `${item.name}（${item.code_prefix}）`)));
+  conditionField.hidden = !listed.length;
+}
 
 function tierChoice(tier, checked) {
   const id = `tier-${tier.code}`;
@@ -106,6 +118,9 @@ async function estimate(event) {
     return;
   }
   const body = { in_policy_self_pay_fen: inPolicy.fen || 0, items };
+  if (conditionSelect.value) body.diagnosis_codes = [conditionSelect.value];
+  if (treatedOnInput.value) body.treated_on = treatedOnInput.value;
+  if (state.hasPolicy && state.policyNo) body.policy_no = state.policyNo;
   if (!state.hasPolicy && state.product) {
     body.product_id = state.product.id;
     body.tier = state.tier;
@@ -179,13 +194,27 @@ async function load() {
   }
   // Acting for a relative (acting.js): /policies and /claims/estimate are theirs.
   const personId = actingFor()?.person_id ?? me.identity.person_id;
-  const live = (policies?.items || []).filter((p) => p.status === "active" && p.insured_person_id === personId);
+  const today = new Date().toISOString().slice(0, 10);
+  const live = (policies?.items || []).filter((p) => p.status === "active" && p.insured_person_id === personId)
+    // The policy running today first, else the next one to start (as the server picks).
+    .sort((a, b) => Number(b.coverage_starts_on <= today) - Number(a.coverage_starts_on <= today));
   const items = products?.items || [];
   state.hasPolicy = live.length > 0;
-  const productId = live[0]?.product_id;
-  state.product = items.find((p) => p.id === productId) || items.find((p) => p.enrollment?.is_open) || items[0] || null;
+  state.policyNo = live[0]?.policy_no || null;
+  state.product = null;
+  if (state.hasPolicy) {
+    // The policy's own product, whether or not its window is still open.
+    try {
+      state.product = await api.get(`/products/${encodeURIComponent(live[0].product_id)}`);
+    } catch {
+      state.product = null;
+    }
+  } else {
+    state.product = items.find((p) => p.enrollment?.is_open) || items[0] || null;
+  }
   if (state.hasPolicy) showBasis(live[0]);
   else showTiers();
+  showConditions();
   if (state.product) {
     try {
       picker.setCatalog(await api.get(`/products/${encodeURIComponent(state.product.id)}/claim-items`));

@@ -1,4 +1,5 @@
-// Home page: the product(s) open for enrollment in this city, from GET /api/v1/products.
+// Home page: the city's product(s) from GET /api/v1/products — open for enrollment, or in their
+// coverage year after the window closed (benefits and terms stay visible all year).
 
 import { api } from "./api.js";
 import { h, paragraphs, replaceChildren } from "./dom.js";
@@ -8,8 +9,11 @@ import { fetchSession, LOGIN_PATH, loginUrl, ME_PATH } from "./session.js";
 
 const BALANCE_NAMES = { prior_years: "历年账户", current_year: "当年账户" };
 
-// Rules of every 惠民保 product (no health questions, no age limit): said plainly up front.
-const HIGHLIGHTS = ["无健康告知", "不限年龄", "既往症可保可赔"];
+// The product's highlights come from its terms (GET /products: ``highlights``), so a product that
+// limits pre-existing conditions never says 既往症可保可赔; these are only the rules of every
+// 惠民保 product, for a server that sends none.
+const BASE_HIGHLIGHTS = ["无健康告知", "不限年龄"];
+const CATEGORY_LABELS = { compliant: "医保范围内合规费用", reasonable: "医保范围外合理费用", special_drug: "特定药品费用" };
 
 const stateBox = document.getElementById("home-state");
 const productsBox = document.getElementById("products");
@@ -21,13 +25,57 @@ function figure(term, value, extraClass = "") {
     h("dd", { class: "figure__value" }, value));
 }
 
+/** 75%, or with bands "70%，超过¥100,000部分80%". */
+function ratioText(benefit) {
+  const bands = benefit.bands || [];
+  if (!bands.length) return formatRatio(benefit.ratio_bp);
+  return [formatRatio(benefit.ratio_bp),
+    ...bands.map((band) => `超过${formatFen(band.above_fen, { compact: true })}部分${formatRatio(band.ratio_bp)}`)].join("，");
+}
+
 function renderBenefit(benefit) {
   return h("li", { class: "benefit", "data-category": benefit.category },
     h("p", { class: "benefit__label" }, benefit.label),
     h("dl", { class: "benefit__figures" },
       figure("免赔额", formatFen(benefit.deductible_fen, { compact: true })),
-      figure("赔付比例", formatRatio(benefit.ratio_bp)),
-      figure("封顶线", formatFen(benefit.cap_fen, { compact: true }))));
+      figure("赔付比例", ratioText(benefit)),
+      figure("封顶线", formatFen(benefit.cap_fen, { compact: true }))),
+    benefit.waiting_days
+      ? h("p", { class: "benefit__note", "data-waiting": benefit.waiting_days },
+        `首次参保等待期 ${benefit.waiting_days} 天（连续续保无等待期）`)
+      : null);
+}
+
+function conditionRatios(condition) {
+  return Object.entries(condition.ratios || {})
+    .map(([category, ratio]) => `${CATEGORY_LABELS[category] || category}${ratio === null ? "不予赔付" : `按${formatRatio(ratio)}赔付`}`)
+    .join("；");
+}
+
+/** 理赔规则: the deductible mode, the pre-existing conditions and the special-drug list search. */
+function renderClaimTerms(product) {
+  const conditions = product.pre_existing || [];
+  const shared = product.deductible_mode === "shared";
+  return h("section", { class: "card claim-terms", "aria-labelledby": `claim-terms-${product.id}`, "data-claim-terms": true },
+    h("h3", { class: "card__title", id: `claim-terms-${product.id}` }, "理赔规则"),
+    h("dl", { class: "facts" },
+      h("div", { class: "fact", "data-fact": "deductible-mode" },
+        h("dt", {}, "免赔额"),
+        h("dd", {}, shared ? "各类费用共用一个年度免赔额" : "各类费用分别计算年度免赔额")),
+      h("div", { class: "fact", "data-fact": "pre-existing" },
+        h("dt", {}, "既往症"),
+        h("dd", {}, conditions.length
+          ? h("ul", { class: "plain-list", role: "list" }, conditions.map((condition) =>
+            h("li", { "data-condition": condition.code_prefix },
+              `${condition.name}（${condition.code_prefix}）：${conditionRatios(condition)}`)))
+          : "既往症与其他疾病按相同规则赔付")),
+      h("div", { class: "fact", "data-fact": "special-drugs" },
+        h("dt", {}, "特药"),
+        h("dd", {}, h("a", { href: `/drugs.html?product=${encodeURIComponent(product.id)}`, "data-drug-search": true },
+          "查询特药清单、适应症和定点药店")))),
+    conditions.length
+      ? h("p", { class: "terms__intro" }, "既往症指投保前医保记录中已确诊的上述疾病，以医保记录为准。")
+      : null);
 }
 
 function renderTier(tier, productId) {
@@ -66,7 +114,7 @@ function renderHero(product, headingId) {
     h("p", { class: "hero__meta" }, `${product.city_name} · ${product.year}年度城市定制型商业医疗保险`),
     h("p", { class: "hero__meta" }, `承保公司：${product.insurer}`),
     h("ul", { class: "highlights", role: "list" },
-      HIGHLIGHTS.map((text) => h("li", { class: "highlight" },
+      (product.highlights?.length ? product.highlights : BASE_HIGHLIGHTS).map((text) => h("li", { class: "highlight" },
         h("span", { class: "highlight__icon", "aria-hidden": "true" }, "✓"), text))),
     lowest === null ? null : h("p", { class: "hero__price" },
       h("span", { class: "hero__price-label" }, "保费低至"),
@@ -197,6 +245,7 @@ function renderProduct(product, signedIn) {
     renderNotice(product),
     renderDates(product),
     renderTiers(product),
+    renderClaimTerms(product),
     renderEnroll(product, signedIn),
     renderTerms(product));
 }

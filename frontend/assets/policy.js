@@ -5,7 +5,7 @@
 import { api, ApiError, errorMessage } from "./api.js";
 import { confirmDialog } from "./dialog.js";
 import { h, paragraphs, replaceChildren } from "./dom.js";
-import { formatDate, formatFen, formatInstantDate } from "./format.js";
+import { formatDate, formatFen, formatInstantDate, formatRatio } from "./format.js";
 import { clearFormAlert, setBusy, showFormAlert, showStatus } from "./forms.js";
 import {
   dateRange, fact, longNumber, METHOD_LABELS, refundDestination, statusPill, validityTone,
@@ -93,8 +93,41 @@ function renderPolicy(p) {
         h("p", { class: "no-print" },
           h("a", { href: p.verify_url, "data-verify-link": true }, "在线验真"),
           h("span", { class: "visually-hidden" }, `（保单 ${p.policy_no}）`)))),
+    renderCover(p),
     p.notice ? h("p", { class: "epolicy__notice" },
       h("span", { class: "notice__icon", "aria-hidden": "true" }, "!"), p.notice) : null);
+}
+
+const CATEGORY_LABELS = { compliant: "医保范围内合规费用", reasonable: "医保范围外合理费用", special_drug: "特定药品费用" };
+
+function benefitText(b) {
+  const bands = (b.bands || []).map((band) => `，超过${formatFen(band.above_fen)}部分${formatRatio(band.ratio_bp)}`).join("");
+  const waiting = b.waiting_days ? `；首次参保等待期${b.waiting_days}天` : "";
+  return `免赔额${formatFen(b.deductible_fen)}，赔付比例${formatRatio(b.ratio_bp)}${bands}，封顶线${formatFen(b.cap_fen)}${waiting}`;
+}
+
+/** The policy's own cover: its tier's benefits, the claim terms and the terms it was bought under. */
+function renderCover(p) {
+  const benefits = p.benefits || [];
+  const conditions = p.pre_existing || [];
+  const terms = p.terms;
+  if (!benefits.length && !terms) return null;
+  return h("section", { class: "epolicy__cover", "aria-label": "保障内容与条款", "data-cover": true },
+    h("h3", { class: "epolicy__section-title" }, "保障内容"),
+    h("dl", { class: "facts" },
+      benefits.map((b) => fact(b.label, benefitText(b), { "data-benefit": b.category, class: "fact fact--stack" })),
+      fact("免赔额计算", p.deductible_mode === "shared" ? "各类费用共用一个年度免赔额" : "各类费用分别计算",
+        { "data-fact": "deductible-mode" }),
+      conditions.length ? fact("既往症", conditions.map((c) => `${c.name}（${c.code_prefix}）：${
+        Object.entries(c.ratios).map(([cat, r]) => `${CATEGORY_LABELS[cat] || cat}${r === null ? "不予赔付" : formatRatio(r)}`).join("，")}`).join("；"),
+      { "data-fact": "pre-existing", class: "fact fact--stack" }) : null),
+    terms ? h("div", { class: "epolicy__terms", "data-policy-terms": terms.version },
+      h("h3", { class: "epolicy__section-title" }, `保险条款（版本 ${terms.version}）`),
+      [["保障责任", terms.coverage], ["理赔范围", terms.claim_scope], ["责任免除", terms.exclusions]]
+        .filter(([, text]) => text)
+        .map(([title, text]) => h("details", { class: "disclosure" },
+          h("summary", { class: "disclosure__summary" }, title),
+          h("div", { class: "disclosure__body" }, paragraphs(text))))) : null);
 }
 
 // ---------------------------------------------------------------- 退保

@@ -1,10 +1,11 @@
 // 谁替我办了什么: GET /me/proxy-activity, newest first — when, who (masked), what in words, on
-// which order or policy, how much, and whether it went through (a shape and words).
+// which order or policy, how much, and whether it went through (a shape and words). Twenty at a
+// time, "加载更多" for older ones.
 
-import { api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import { initPage, itemsOf, loadInto, showEmpty } from "./page.js";
+import { moreBoxAfter, pager, showMore } from "./paging.js";
 import { dayTime } from "./proxy-common.js";
 import { rememberModeOnAccount } from "./session.js";
 
@@ -35,16 +36,27 @@ function renderItem(item) {
           h("span", { "aria-hidden": "true" }, ok ? "✓" : "!"), ok ? "已办理" : "未成功")))));
 }
 
+const PAGE_SIZE = 20;
+
+function renderPage(data, pages) {
+  const items = itemsOf(data);
+  replaceChildren(list, items.map(renderItem));
+  showMore(moreBoxAfter(list), {
+    shown: items.length, total: data.total, more: data.more,
+    onMore: async () => renderPage(await pages.next(), pages),
+  });
+}
+
 function load() {
+  const pages = pager("/me/proxy-activity", PAGE_SIZE);
   return loadInto({
-    box: stateBox, content: list, fetch: () => api.get("/me/proxy-activity"),
+    box: stateBox, content: list, fetch: () => pages.next(),
     render: (data) => {
-      const items = itemsOf(data);
-      if (!items.length) {
+      if (!itemsOf(data).length) {
         showEmpty(stateBox, "还没有家人替您办理过业务", "家人申请代办、您确认授权以及家人代您办理的每一件事，都会记录在这里。");
         return false;
       }
-      replaceChildren(list, items.map(renderItem));
+      renderPage(data, pages);
       return true;
     },
   });

@@ -1,11 +1,14 @@
 // 理赔审核 (insurer staff): the queue, GET /admin/claims?status=…, oldest first, one tab per
-// status. Each claim links to staff/claim.html, where the decisions are made.
+// status, a page at a time ("加载更多"). Each claim links to staff/claim.html, where the decisions
+// are made.
 
-import { api } from "./api.js";
+import { api, errorMessage } from "./api.js";
+import { newKey } from "./intent.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import { claimChip, formatInstant, STAFF_QUEUE_PATH, staffClaimPath, staffRefusal, stay } from "./claim-common.js";
 import { initPage, itemsOf, loadInto, showEmpty } from "./page.js";
+import { moreBoxAfter, pager, showMore } from "./paging.js";
 import { logout, rememberModeOnAccount } from "./session.js";
 
 export const VIEWS = [
@@ -22,6 +25,9 @@ const table = document.getElementById("queue-table");
 const tabs = document.getElementById("status-tabs");
 const title = document.getElementById("queue-title");
 const logoutButton = document.getElementById("logout");
+const payoutCard = document.getElementById("payout-run");
+const payoutButton = document.getElementById("payout-run-button");
+const payoutResult = document.getElementById("payout-run-result");
 
 const requested = new URLSearchParams(window.location.search).get("view");
 const view = VIEWS.find((v) => v.key === requested) || VIEWS[0];
@@ -34,10 +40,12 @@ function renderTabs() {
     }, v.label))));
 }
 
-function renderTable(items) {
+const PAGE_SIZE = 50;
+
+function renderTable(items, total) {
   replaceChildren(table,
     h("table", { class: "data-table" },
-      h("caption", { class: "visually-hidden" }, `${view.label}：${items.length} 件，最早提交的在前`),
+      h("caption", { class: "visually-hidden" }, `${view.label}：共 ${total} 件，最早提交的在前`),
       h("thead", {}, h("tr", {},
         ["理赔编号", "被保险人", "医院", "住院日期", "费用合计", "赔付金额", "状态", "提交时间"]
           .map((text) => h("th", { scope: "col" }, text)))),
@@ -50,29 +58,57 @@ function renderTable(items) {
         h("td", {}, stay(claim.admitted_on, claim.discharged_on)),
         h("td", { class: "num" }, formatFen(claim.claimed_fen)),
         h("td", { class: "num" }, claim.payout_fen === null || claim.payout_fen === undefined ? "—" : formatFen(claim.payout_fen)),
-        h("td", {}, claimChip(claim.status, claim.status_label)),
+        h("td", {}, claimChip(claim.status, claim.status_label),
+          claim.overdue ? h("span", { class: "data-table__sub is-overdue", "data-overdue": true }, "已超过承诺时限") : null),
         h("td", {}, formatInstant(claim.created_at)))))));
+}
+
+function renderPage(data, pages) {
+  const items = itemsOf(data);
+  renderTable(items, data.total);
+  showMore(moreBoxAfter(table), {
+    shown: items.length, total: data.total, more: data.more,
+    onMore: async () => renderPage(await pages.next(), pages),
+  });
 }
 
 function load() {
   const query = view.statuses.map((s) => `status=${encodeURIComponent(s)}`).join("&");
+  const pages = pager(`/admin/claims?${query}`, PAGE_SIZE);
   return loadInto({
-    box: stateBox, content: table, fetch: () => api.get(`/admin/claims?${query}`),
+    box: stateBox, content: table, fetch: () => pages.next(),
     onError: (error) => staffRefusal(stateBox, error),
     render: (data) => {
-      const items = itemsOf(data);
-      if (!items.length) {
+      if (!itemsOf(data).length) {
         showEmpty(stateBox, `没有“${view.label}”的理赔`, "新的理赔会按提交时间排在这里。");
         return false;
       }
-      renderTable(items);
+      renderPage(data, pages);
       return true;
     },
   });
 }
 
+// The payout run: one key per click; a retry after an unknown outcome is safe (nothing is paid
+// twice: the server queries a payment whose outcome it does not know before sending again).
+async function runPayouts() {
+  payoutButton.disabled = true;
+  payoutResult.textContent = "正在支付…";
+  try {
+    const report = await api.post("/admin/claim-payout-runs", {}, { idempotencyKey: newKey(), timeoutMs: 60000 });
+    payoutResult.textContent = report.message;
+    load();
+  } catch (error) {
+    payoutResult.textContent = errorMessage(error);
+  } finally {
+    payoutButton.disabled = false;
+  }
+}
+
 initPage();
 rememberModeOnAccount();
+payoutCard.hidden = view.key !== "approved";
+payoutButton.addEventListener("click", runPayouts);
 title.textContent = view.label;
 document.title = `理赔审核：${view.label} - 惠民保`;
 renderTabs();

@@ -60,7 +60,7 @@ class PublishedProducts:
             product = session.scalars(
                 select(Product).where(Product.id == product_id)
                 .options(selectinload(Product.tiers).selectinload(Tier.benefits),
-                         selectinload(Product.terms))
+                         selectinload(Product.terms), selectinload(Product.pre_existing))
             ).one_or_none()
         if product is None or product.status != ProductStatus.PUBLISHED.value:
             return None

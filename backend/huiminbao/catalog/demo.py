@@ -9,7 +9,14 @@ from sqlalchemy.orm import Session
 
 from huiminbao.catalog.coinsurance import WHOLE_BP
 from huiminbao.catalog.domain import BenefitCategory, ProductStatus, one_year_from
-from huiminbao.catalog.models import Benefit, Product, ProductInsurer, ProductTerms, Tier
+from huiminbao.catalog.models import (
+    Benefit,
+    PreExistingTerm,
+    Product,
+    ProductInsurer,
+    ProductTerms,
+    Tier,
+)
 from huiminbao.core.clock import Clock
 from huiminbao.core.db import Database
 
@@ -68,6 +75,32 @@ DEMO_SPECIAL_DRUGS = (
     ("TY003", "奥希替尼片"),
     ("TY004", "帕博利珠单抗注射液"),
     ("TY005", "伊布替尼胶囊"),
+)
+# Designated pharmacies for special drugs, and the drugs' listed indications (ICD-10 prefixes).
+DEMO_PHARMACIES = (
+    ("YD3301001", "老百姓大药房（特药服务中心·延安路店）", "杭州市上城区延安路128号"),
+    ("YD3301002", "华东医药特药药房（庆春路店）", "杭州市上城区庆春路56号"),
+)
+DEMO_INDICATIONS = (
+    ("TY001", "C81", "霍奇金淋巴瘤"), ("TY001", "C34", "非小细胞肺癌"),
+    ("TY001", "C22", "肝细胞癌"), ("TY001", "C16", "胃癌"),
+    ("TY002", "C34", "ALK阳性非小细胞肺癌"), ("TY003", "C34", "EGFR突变非小细胞肺癌"),
+    ("TY004", "C34", "非小细胞肺癌"), ("TY004", "C43", "黑色素瘤"),
+    ("TY005", "C91", "慢性淋巴细胞白血病"), ("TY005", "C83", "套细胞淋巴瘤"),
+)
+# What residents read in the 特药 search: each drug's indications and pharmacies, from the
+# same lists the claims check (one source for both).
+_PHARMACY_NAMES = tuple(name for _, name, _ in DEMO_PHARMACIES)
+DEMO_DRUG_TERMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    drug: (tuple(label for code, _, label in DEMO_INDICATIONS if code == drug), _PHARMACY_NAMES)
+    for drug in dict.fromkeys(code for code, _, _ in DEMO_INDICATIONS)
+}
+# Pre-existing conditions (既往症) the demo product pays at 70 % (Hangzhou's floor) and whose
+# out-of-policy items it does not cover: (ICD-10 prefix, name, compliant, reasonable, drug).
+DEMO_PRE_EXISTING: tuple[tuple[str, str, int | None, int | None, int | None], ...] = (
+    ("C22", "肝癌", 7_000, None, 7_000),
+    ("C34", "肺癌", 7_000, None, 7_000),
+    ("N18", "慢性肾病", 7_000, None, 7_000),
 )
 DEMO_REASONABLE_ITEMS = (
     ("HL001", "质子重离子放射治疗"),
@@ -132,6 +165,12 @@ def ensure_demo_product(db: Database, clock: Clock) -> Product:
             ))
             product.coinsurers.append(ProductInsurer(position=0, insurer=product.insurer,
                                                      share_bp=WHOLE_BP, is_lead=True))
+            product.pre_existing.extend(
+                PreExistingTerm(position=index, code_prefix=code, name=name,
+                                compliant_ratio_bp=compliant, reasonable_ratio_bp=reasonable,
+                                special_drug_ratio_bp=drug)
+                for index, (code, name, compliant, reasonable, drug)
+                in enumerate(DEMO_PRE_EXISTING))
             session.add(product)
             session.flush()
         elif not product.window.is_open_on(today):
@@ -139,7 +178,24 @@ def ensure_demo_product(db: Database, clock: Clock) -> Product:
             product.coverage_starts_on, product.coverage_ends_on = starts_on, ends_on
             product.year = starts_on.year
         _ensure_item_lists(session, product.id)
+        _ensure_special_drug_rules(session, product.id)
         return product
+
+
+def _ensure_special_drug_rules(session: Session, product_id: int) -> None:
+    """Seed the demo pharmacies and indications once; what is there is left as it is."""
+    from huiminbao.claims.models import ProductDrugIndication, ProductPharmacy
+
+    if session.scalars(select(ProductPharmacy.id).where(ProductPharmacy.product_id == product_id)
+                       .limit(1)).first() is None:
+        session.add_all(ProductPharmacy(product_id=product_id, code=code, name=name,
+                                        address=address)
+                        for code, name, address in DEMO_PHARMACIES)
+    if session.scalars(select(ProductDrugIndication.id).where(
+            ProductDrugIndication.product_id == product_id).limit(1)).first() is None:
+        session.add_all(ProductDrugIndication(product_id=product_id, drug_code=drug,
+                                              icd_prefix=prefix, label=label)
+                        for drug, prefix, label in DEMO_INDICATIONS)
 
 
 def _ensure_item_lists(session: Session, product_id: int) -> None:
@@ -147,10 +203,17 @@ def _ensure_item_lists(session: Session, product_id: int) -> None:
     lists that are already there are left as they are."""
     from huiminbao.claims.models import ProductItem
 
-    if session.scalars(select(ProductItem.id).where(ProductItem.product_id == product_id)
-                       .limit(1)).first() is not None:
-        return
-    for kind, items in (("special_drug", DEMO_SPECIAL_DRUGS),
-                        ("reasonable", DEMO_REASONABLE_ITEMS)):
-        session.add_all(ProductItem(product_id=product_id, kind=kind, code=code, name=name)
-                        for code, name in items)
+    existing = session.scalars(select(ProductItem).where(ProductItem.product_id == product_id)
+                               ).all()
+    if not existing:
+        for kind, items in (("special_drug", DEMO_SPECIAL_DRUGS),
+                            ("reasonable", DEMO_REASONABLE_ITEMS)):
+            session.add_all(ProductItem(product_id=product_id, kind=kind, code=code, name=name)
+                            for code, name in items)
+        session.flush()
+        existing = session.scalars(select(ProductItem).where(
+            ProductItem.product_id == product_id)).all()
+    for item in existing:  # lists seeded before indications existed get them once
+        terms = DEMO_DRUG_TERMS.get(item.code)
+        if item.kind == "special_drug" and terms and not item.indications:
+            item.indications, item.pharmacies = "\n".join(terms[0]), "\n".join(terms[1])

@@ -28,6 +28,19 @@ class BenefitCategory(StrEnum):
         }[self]
 
 
+class DeductibleMode(StrEnum):
+    """How the tier's annual deductibles are read: one per category (the default), or one
+    shared by all categories (the categories' deductibles are then equal)."""
+
+    PER_CATEGORY = "per_category"
+    SHARED = "shared"
+
+    @property
+    def label(self) -> str:
+        return {DeductibleMode.PER_CATEGORY: "各类费用分别计算免赔额",
+                DeductibleMode.SHARED: "各类费用共用一个年度免赔额"}[self]
+
+
 class ProductStatus(StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
@@ -147,11 +160,38 @@ UNKNOWN_ASSISTANCE_CATEGORY = "资助人群只能是特困、低保、低边或�
 
 
 @dataclass(frozen=True)
+class BandDraft:
+    """Above ``above_fen`` of the year's amount after the deductible, pay ``ratio_bp``."""
+
+    above_fen: int
+    ratio_bp: int
+
+
+@dataclass(frozen=True)
 class BenefitDraft:
     category: str
     deductible_fen: int
     ratio_bp: int
     cap_fen: int
+    bands: tuple[BandDraft, ...] = ()
+    waiting_days: int = 0  # first-time enrollees only
+
+
+@dataclass(frozen=True)
+class PreExistingDraft:
+    """A pre-existing condition (既往症): an ICD-10 code prefix, its name, and per category a
+    ratio or None ("not covered")."""
+
+    code_prefix: str
+    name: str
+    compliant_ratio_bp: int | None
+    reasonable_ratio_bp: int | None
+    special_drug_ratio_bp: int | None
+
+    def ratio(self, category: BenefitCategory) -> int | None:
+        return {BenefitCategory.COMPLIANT: self.compliant_ratio_bp,
+                BenefitCategory.REASONABLE: self.reasonable_ratio_bp,
+                BenefitCategory.SPECIAL_DRUG: self.special_drug_ratio_bp}[category]
 
 
 @dataclass(frozen=True)
@@ -189,6 +229,8 @@ class ProductDraft:
     eligibility_conditions: tuple[str, ...] = ()
     health_questions: tuple[str, ...] = ()
     status: ProductStatus = ProductStatus.DRAFT
+    deductible_mode: str = DeductibleMode.PER_CATEGORY.value
+    pre_existing: tuple[PreExistingDraft, ...] = ()
 
     @property
     def year(self) -> int:
@@ -263,8 +305,10 @@ def notice_separates_from_basic_insurance(notice: str) -> bool:
     return "商业保险" in notice and ("不是基本医疗保险" in notice or "非基本医保" in notice)
 
 
-def validate_product(draft: ProductDraft) -> list[Violation]:
-    """Every rule the draft breaks, in a stable order; an empty list means it may be stored."""
+def validate_product(draft: ProductDraft, *,
+                     min_pre_existing_ratio_bp: int = MIN_RATIO_BP) -> list[Violation]:
+    """Every rule the draft breaks, in a stable order; an empty list means it may be stored.
+    ``min_pre_existing_ratio_bp`` is the city's floor for pre-existing-condition ratios."""
     violations: list[Violation] = []
     violations += _identity_rules(draft)
     violations += _date_rules(draft)
@@ -272,6 +316,7 @@ def validate_product(draft: ProductDraft) -> list[Violation]:
     violations += _payment_rules(draft)
     violations += _eligibility_rules(draft)
     violations += _terms_rules(draft.terms)
+    violations += _claim_terms_rules(draft, min_pre_existing_ratio_bp)
     return violations
 
 
@@ -391,7 +436,107 @@ def _benefit_rules(tier: TierDraft, path: str, label: str) -> list[Violation]:
         if rule.cap_fen < MIN_CAP_FEN:
             found.append(Violation(f"{where}.cap_fen", "cap_min",
                                    f"{what}的封顶线不得低于100万元（杭州方案 三(五)）"))
+        found += _band_rules(rule, where, what)
     return found
+
+
+MAX_BANDS = 5
+MAX_WAITING_DAYS = 180
+MAX_PRE_EXISTING = 50
+_ICD10_PREFIX = re.compile(r"[A-Z]\d{2}(\.\d{1,2})?")
+
+
+def _band_rules(rule: BenefitDraft, where: str, what: str) -> list[Violation]:
+    found: list[Violation] = []
+    if not 0 <= rule.waiting_days <= MAX_WAITING_DAYS:
+        found.append(Violation(f"{where}.waiting_days", "waiting_days_range",
+                               f"{what}的等待期应为0至{MAX_WAITING_DAYS}天"))
+    if len(rule.bands) > MAX_BANDS:
+        return [*found, Violation(f"{where}.bands", "bands_max",
+                                  f"{what}的分段赔付最多设置{MAX_BANDS}段")]
+    previous = 0
+    for index, band in enumerate(rule.bands):
+        path = f"{where}.bands.{index}"
+        if band.above_fen <= previous:
+            found.append(Violation(f"{path}.above_fen", "bands_ascending",
+                                   f"{what}的分段起点应大于0且逐段递增"))
+        previous = max(previous, band.above_fen)
+        if band.ratio_bp < MIN_RATIO_BP:
+            found.append(Violation(f"{path}.ratio_bp", "ratio_min",
+                                   f"{what}的分段赔付比例不得低于70%（杭州方案 三(五)）"))
+        elif band.ratio_bp > BASIS_POINTS:
+            found.append(Violation(f"{path}.ratio_bp", "ratio_max",
+                                   f"{what}的分段赔付比例不得高于100%"))
+    return found
+
+
+def _percent(ratio_bp: int) -> str:
+    whole, rest = divmod(ratio_bp, 100)
+    return f"{whole}%" if rest == 0 else f"{whole}.{rest:02d}".rstrip("0") + "%"
+
+
+def _claim_terms_rules(draft: ProductDraft, floor_bp: int) -> list[Violation]:
+    """The deductible mode and the pre-existing conditions (issue 17 item 5)."""
+    found: list[Violation] = []
+    if draft.deductible_mode not in {mode.value for mode in DeductibleMode}:
+        found.append(Violation("deductible_mode", "deductible_mode_values",
+                               "免赔额方式只能是 per_category（各类分别计算）或 shared（共用）"))
+    elif draft.deductible_mode == DeductibleMode.SHARED.value:
+        for index, tier in enumerate(draft.tiers):
+            if len({benefit.deductible_fen for benefit in tier.benefits}) > 1:
+                label = tier.name.strip() or f"第{index + 1}档"
+                found.append(Violation(f"tiers.{index}.benefits", "shared_deductible_equal",
+                                       f"共用免赔额时，{label}各类费用的免赔额应相同"))
+    if len(draft.pre_existing) > MAX_PRE_EXISTING:
+        return [*found, Violation("pre_existing", "pre_existing_max",
+                                  f"既往症最多列出{MAX_PRE_EXISTING}项")]
+    seen: set[str] = set()
+    for index, condition in enumerate(draft.pre_existing):
+        path = f"pre_existing.{index}"
+        label = condition.name.strip() or condition.code_prefix or f"第{index + 1}项"
+        if not _ICD10_PREFIX.fullmatch(condition.code_prefix):
+            found.append(Violation(f"{path}.code_prefix", "icd10_prefix",
+                                   "既往症应以ICD-10编码前缀表示，如 C22 或 C22.0"))
+        elif condition.code_prefix in seen:
+            found.append(Violation(f"{path}.code_prefix", "pre_existing_unique",
+                                   f"既往症编码“{condition.code_prefix}”重复"))
+        seen.add(condition.code_prefix)
+        found += _text_rule(condition.name, f"{path}.name", "既往症名称", 40)
+        for category in BenefitCategory:
+            ratio = condition.ratio(category)
+            if ratio is None:
+                continue
+            where = f"{path}.ratios.{category.value}"
+            if ratio < floor_bp:
+                found.append(Violation(
+                    where, "pre_existing_ratio_min",
+                    f"既往症（{label}）·{category.label}的赔付比例不得低于{_percent(floor_bp)}"
+                    "（本市既往症赔付比例下限）"))
+            elif ratio > BASIS_POINTS:
+                found.append(Violation(where, "ratio_max",
+                                       f"既往症（{label}）·{category.label}的赔付比例不得高于100%"))
+    return found
+
+
+def highlights(pre_existing: Sequence[PreExistingDraft], waiting_days: Sequence[int],
+               deductible_mode: str) -> list[str]:
+    """The home page's highlights, from the product's terms (002 四(二): 合理引导预期): never
+    "既往症可保可赔" for a product that limits pre-existing conditions."""
+    texts = ["无健康告知", "不限年龄"]
+    if not pre_existing:
+        texts.append("既往症可保可赔")
+    else:
+        names = "、".join(condition.name for condition in pre_existing[:3])
+        more = "等" if len(pre_existing) > 3 else ""
+        excluded = any(condition.ratio(category) is None for condition in pre_existing
+                       for category in BenefitCategory)
+        texts.append(f"既往症可保；{names}{more}既往症按约定比例赔付"
+                     f"{'或部分费用不赔' if excluded else ''}")
+    longest = max(waiting_days, default=0)
+    texts.append(f"首次参保等待期{longest}天，连续续保无等待期" if longest else "无等待期")
+    if deductible_mode == DeductibleMode.SHARED.value:
+        texts.append("各类费用共用一个年度免赔额")
+    return texts
 
 
 def _payment_rules(draft: ProductDraft) -> list[Violation]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -21,8 +22,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from huiminbao.catalog.coinsurance import Share
 from huiminbao.catalog.domain import (
     ALL_ASSISTANCE_CATEGORIES,
+    BandDraft,
     BenefitCategory,
     CoveragePeriod,
+    DeductibleMode,
     EnrollmentWindow,
     ProductStatus,
     subsidized_tier_code,
@@ -44,6 +47,8 @@ class Product(Base):
         # 002 二(一), 003 二(一): the product never asks a health question; kept as a column so
         # the record itself shows it, and the database refuses anything else.
         CheckConstraint("health_questions = ''", name="no_health_questions"),
+        CheckConstraint("deductible_mode IN ('per_category', 'shared')",
+                        name="deductible_mode_values"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
@@ -81,6 +86,11 @@ class Product(Base):
     target_payout_ratio_bp: Mapped[int | None] = mapped_column(Integer)
     surplus_used_fen: Mapped[int | None] = mapped_column(BigInteger)
     surplus_use_note: Mapped[str | None] = mapped_column(Text)
+    # One annual deductible per category (per_category) or one shared by all (shared; the
+    # tiers' categories then have equal deductibles).
+    deductible_mode: Mapped[str] = mapped_column(
+        String(16), default=DeductibleMode.PER_CATEGORY.value,
+        server_default=DeductibleMode.PER_CATEGORY.value)
 
     tiers: Mapped[list[Tier]] = relationship(
         back_populates="product", order_by="Tier.position", cascade="all, delete-orphan"
@@ -92,6 +102,10 @@ class Product(Base):
     # 共保体: the insurers and their shares; ``insurer`` above names the lead.
     coinsurers: Mapped[list[ProductInsurer]] = relationship(
         back_populates="product", order_by="ProductInsurer.position",
+        cascade="all, delete-orphan",
+    )
+    pre_existing: Mapped[list[PreExistingTerm]] = relationship(
+        back_populates="product", order_by="PreExistingTerm.position",
         cascade="all, delete-orphan",
     )
 
@@ -171,12 +185,50 @@ class Benefit(Base):
     deductible_fen: Mapped[int] = mapped_column(BigInteger)
     ratio_bp: Mapped[int] = mapped_column(Integer)  # basis points: 7500 = 75 %
     cap_fen: Mapped[int] = mapped_column(BigInteger)
+    # Ratio bands after the deductible: [{"above_fen", "ratio_bp"}, ...] ascending; ``ratio_bp``
+    # applies below the first.
+    bands: Mapped[list[dict[str, int]]] = mapped_column(JSON, default=list, server_default="[]")
+    # First-time enrollees: treatment starting within this many days of coverage is not paid.
+    waiting_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     tier: Mapped[Tier] = relationship(back_populates="benefits")
 
     @property
     def label(self) -> str:
         return BenefitCategory(self.category).label
+
+    @property
+    def band_list(self) -> list[BandDraft]:
+        return [BandDraft(int(b["above_fen"]), int(b["ratio_bp"])) for b in self.bands or []]
+
+
+class PreExistingTerm(Base):
+    """A pre-existing condition (既往症) the product pays differently: an ICD-10 code prefix and,
+    per category, a ratio or NULL for "not covered"."""
+
+    __tablename__ = "product_pre_existing"
+    __table_args__ = (
+        UniqueConstraint("product_id", "code_prefix",
+                         name="uq_product_pre_existing_product_id_code_prefix"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"),
+                                            index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    code_prefix: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(40))
+    compliant_ratio_bp: Mapped[int | None] = mapped_column(Integer)
+    reasonable_ratio_bp: Mapped[int | None] = mapped_column(Integer)
+    special_drug_ratio_bp: Mapped[int | None] = mapped_column(Integer)
+
+    product: Mapped[Product] = relationship(back_populates="pre_existing")
+
+    @property
+    def ratios(self) -> dict[BenefitCategory, int | None]:
+        return {BenefitCategory.COMPLIANT: self.compliant_ratio_bp,
+                BenefitCategory.REASONABLE: self.reasonable_ratio_bp,
+                BenefitCategory.SPECIAL_DRUG: self.special_drug_ratio_bp}
 
 
 class ProductTerms(Base):

@@ -18,8 +18,10 @@ from huiminbao.catalog.schemas import (
     ProductQuerySchema,
     ProductSchema,
 )
+from huiminbao.catalog.versions import product_version
 from huiminbao.core.container import container
-from huiminbao.identity.auth import require_role
+from huiminbao.core.etags import ETAG_HEADER, IF_MATCH, if_match, tagged
+from huiminbao.identity.auth import current_actor, staff_only
 from huiminbao.identity.domain import Role
 
 blp = Blueprint("catalog", __name__, url_prefix="/api/v1", description="产品目录")
@@ -30,11 +32,16 @@ class Products(MethodView):
     @blp.arguments(ProductQuerySchema, location="query")
     @blp.response(200, ProductListSchema)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
-        """Products open for enrollment today in the city (default: this deployment's city)."""
+        """The city's products (default: this deployment's city) from the day their enrollment
+        window opens to the last day of their coverage, newest window first.
+
+        Changed from "open for enrollment only" (issue 17): an insured person looks up the
+        benefits and terms of the year they are covered for after the window has closed;
+        ``enrollment.is_open`` says whether one may still enroll."""
         wired = container()
         city_code = query["city_code"] or wired.settings.city_code
         today = wired.clock.today()
-        products = services.open_products(wired.db, wired.clock, city_code)
+        products = services.visible_products(wired.db, wired.clock, city_code)
         return {"items": [ProductOnDay(product, today) for product in products]}
 
 
@@ -47,25 +54,26 @@ class ProductDetail(MethodView):
         return ProductOnDay(services.get_product(wired.db, product_id), wired.clock.today())
 
 
-def _administrator() -> AuditActor:
-    actor = require_role(Role.ADMIN)
+def _caller() -> AuditActor:
+    actor = current_actor()
     return AuditActor(actor.account_id, actor.role.value)
 
 
 @blp.route("/admin/products")
 class AdminProducts(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.arguments(ProductQuerySchema, location="query")
     @blp.response(200, ProductListSchema)
     @blp.alt_response(401, description="Not signed in")
     @blp.alt_response(403, description="Not an administrator")
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """All products, drafts included, newest first (administrators)."""
-        _administrator()
         wired = container()
         today = wired.clock.today()
         products = services.all_products(wired.db, query["city_code"])
         return {"items": [ProductOnDay(product, today) for product in products]}
 
+    @staff_only(Role.ADMIN)
     @blp.arguments(ProductDraftSchema)
     @blp.response(201, ProductSchema)
     @blp.alt_response(401, description="Not signed in")
@@ -83,7 +91,7 @@ class AdminProducts(MethodView):
         (002 二(一), 003 二(一)); terms that say it is commercial insurance, not basic
         insurance (002 四(二)). Nothing is stored when any rule fails.
         """
-        by = _administrator()
+        by = _caller()
         wired = container()
         product = services.create_product(wired, by, draft)
         return ProductOnDay(product, wired.clock.today())
@@ -91,26 +99,33 @@ class AdminProducts(MethodView):
 
 @blp.route("/admin/products/<int:product_id>")
 class AdminProductDetail(MethodView):
-    @blp.response(200, ProductSchema)
+    @staff_only(Role.ADMIN)
+    @blp.response(200, ProductSchema, headers=ETAG_HEADER)
     @blp.alt_response(401, description="Not signed in")
     @blp.alt_response(403, description="Not an administrator")
-    def get(self, product_id: int) -> ProductOnDay:
-        """One product in any status (administrators)."""
-        _administrator()
+    def get(self, product_id: int) -> Any:
+        """One product in any status (administrators), with its version as `ETag`: editing or
+        publishing it sends that back as `If-Match`."""
         wired = container()
-        return ProductOnDay(services.get_any_product(wired.db, product_id), wired.clock.today())
+        product = services.get_any_product(wired.db, product_id)
+        return tagged(ProductOnDay(product, wired.clock.today()), product_version(product))
 
 
 @blp.route("/admin/products/<int:product_id>/publish")
 class PublishProduct(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.response(200, ProductSchema)
     @blp.alt_response(401, description="Not signed in")
     @blp.alt_response(403, description="Not an administrator")
     @blp.alt_response(409, description="The product is not a draft")
+    @blp.alt_response(412, description="`If-Match` names a version another administrator "
+                      "has since replaced")
     @blp.alt_response(422, description="The city already has a published product that year")
+    @blp.doc(parameters=[IF_MATCH])
     def post(self, product_id: int) -> ProductOnDay:
-        """Publish a draft product (administrators)."""
-        by = _administrator()
+        """Publish a draft product (administrators); with `If-Match`, only the version the
+        administrator reviewed (the editor sends it)."""
+        by = _caller()
         wired = container()
-        product = services.publish_product(wired, by, product_id)
+        product = services.publish_product(wired, by, product_id, if_match())
         return ProductOnDay(product, wired.clock.today())

@@ -10,26 +10,54 @@ from marshmallow import Schema, fields, post_load, validate
 
 from huiminbao.catalog.domain import (
     ALL_ASSISTANCE_CATEGORIES,
+    BandDraft,
     BenefitCategory,
     BenefitDraft,
     CoveragePeriod,
+    DeductibleMode,
     EnrollmentWindow,
     PayableBalances,
+    PreExistingDraft,
     ProductDraft,
     ProductStatus,
     TermsDraft,
     TierDraft,
+    highlights,
 )
-from huiminbao.catalog.models import Product
+from huiminbao.catalog.models import PreExistingTerm, Product
 from huiminbao.core.responses import Computed, ComputedList, ComputedNested, ResponseSchema
+
+
+class BandSchema(ResponseSchema):
+    above_fen = fields.Integer(metadata={
+        "description": "above this much of the year's amount after the deductible, fen"})
+    ratio_bp = fields.Integer(metadata={"description": "ratio of this band, basis points"})
 
 
 class BenefitSchema(ResponseSchema):
     category = fields.String(metadata={"description": "compliant | reasonable | special_drug"})
     label = fields.String()
     deductible_fen = fields.Integer(metadata={"description": "annual deductible, fen"})
-    ratio_bp = fields.Integer(metadata={"description": "reimbursement ratio, basis points"})
+    ratio_bp = fields.Integer(metadata={
+        "description": "reimbursement ratio, basis points (below the first band)"})
     cap_fen = fields.Integer(metadata={"description": "annual cap, fen"})
+    bands = fields.List(fields.Nested(BandSchema), metadata={
+        "description": "ratio bands after the deductible, ascending; empty: one ratio"})
+    waiting_days = fields.Integer(metadata={
+        "description": "waiting period of first-time enrollees, days (0: none)"})
+
+
+class CategoryRatiosSchema(ResponseSchema):
+    compliant = fields.Integer(allow_none=True, metadata={"description": "null: not covered"})
+    reasonable = fields.Integer(allow_none=True, metadata={"description": "null: not covered"})
+    special_drug = fields.Integer(allow_none=True, metadata={"description": "null: not covered"})
+
+
+class PreExistingSchema(ResponseSchema):
+    code_prefix = fields.String(metadata={"description": "ICD-10 code prefix, e.g. C22"})
+    name = fields.String(metadata={"description": "e.g. 肝癌"})
+    ratios = fields.Nested(CategoryRatiosSchema, metadata={
+        "description": "per category: the ratio in basis points, or null (not covered)"})
 
 
 class TierSchema(ResponseSchema):
@@ -142,6 +170,13 @@ class ProductSchema(ResponseSchema):
     health_questions = fields.List(fields.String(), attribute="health_question_list",
                                    metadata={"description": "always empty"})
     terms = fields.Nested(TermsSchema, attribute="current_terms", allow_none=True)
+    deductible_mode = fields.String(metadata={"description": "per_category | shared"})
+    pre_existing = fields.List(fields.Nested(PreExistingSchema), metadata={
+        "description": "pre-existing conditions (既往症) paid at their own ratios or not at all, "
+                       "when the registry recorded the diagnosis before coverage started"})
+    highlights = ComputedList(lambda product: product_highlights(product.product),
+                              fields.String(), metadata={
+        "description": "the product's highlights, derived from its terms"})
 
 
 class ProductListSchema(ResponseSchema):
@@ -154,6 +189,18 @@ class ProductQuerySchema(Schema):
         validate=validate.Regexp(r"^\d{6}$", error="城市代码应为6位数字"),
         metadata={"description": "6-digit city code; defaults to the deployment's city"},
     )
+
+
+def product_highlights(product: Product) -> list[str]:
+    return highlights(
+        [pre_existing_draft(term) for term in product.pre_existing],
+        [benefit.waiting_days for tier in product.tiers for benefit in tier.benefits],
+        product.deductible_mode)
+
+
+def pre_existing_draft(term: PreExistingTerm) -> PreExistingDraft:
+    return PreExistingDraft(term.code_prefix, term.name, term.compliant_ratio_bp,
+                            term.reasonable_ratio_bp, term.special_drug_ratio_bp)
 
 
 # ---------------------------------------------------------------- administrator's product draft
@@ -174,12 +221,37 @@ def _fen(description: str) -> fields.Integer:
                           metadata={"description": description})
 
 
+class BandInSchema(Schema):
+    above_fen = _fen("above this much of the year's amount after the deductible, fen")
+    ratio_bp = fields.Integer(required=True, strict=True, metadata={
+        "description": "the band's ratio, basis points (at least 7000 = 70 %)"})
+
+
 class BenefitRuleInSchema(Schema):
     deductible_fen = _fen("annual deductible, fen (at most 2,000,000 = ¥20,000)")
     ratio_bp = fields.Integer(required=True, strict=True, metadata={
         "description": "reimbursement ratio, basis points (at least 7000 = 70 %)",
     })
     cap_fen = _fen("annual cap, fen (at least 100,000,000 = ¥1,000,000)")
+    bands = fields.List(fields.Nested(BandInSchema), load_default=list, metadata={
+        "description": "ratio bands after the deductible, ascending (at most 5)"})
+    waiting_days = fields.Integer(load_default=0, strict=True, metadata={
+        "description": "waiting period of first-time enrollees, days (0..180; renewals none)"})
+
+
+class CategoryRatiosInSchema(Schema):
+    compliant = fields.Integer(required=True, strict=True, allow_none=True,
+                               metadata={"description": "basis points; null: not covered"})
+    reasonable = fields.Integer(required=True, strict=True, allow_none=True,
+                                metadata={"description": "basis points; null: not covered"})
+    special_drug = fields.Integer(required=True, strict=True, allow_none=True,
+                                  metadata={"description": "basis points; null: not covered"})
+
+
+class PreExistingInSchema(Schema):
+    code_prefix = fields.String(required=True, metadata={"description": "ICD-10 prefix, e.g. C22"})
+    name = fields.String(required=True, metadata={"description": "e.g. 肝癌"})
+    ratios = fields.Nested(CategoryRatiosInSchema, required=True)
 
 
 class TierBenefitsInSchema(Schema):
@@ -257,6 +329,12 @@ class ProductDraftSchema(Schema):
         "description": "must be empty: the product never asks a health question",
     })
     terms = fields.Nested(TermsInSchema, required=True)
+    deductible_mode = fields.String(load_default=DeductibleMode.PER_CATEGORY.value, metadata={
+        "description": "per_category (each category its own deductible) or shared (one for all;"
+                       " the categories' deductibles must then be equal)"})
+    pre_existing = fields.List(fields.Nested(PreExistingInSchema), load_default=list, metadata={
+        "description": "pre-existing conditions paid at their own ratio per category or not at "
+                       "all; ratios at least the city's floor (default 70 %)"})
 
     @post_load
     def to_draft(self, data: dict[str, Any], **_: Any) -> ProductDraft:
@@ -281,6 +359,12 @@ class ProductDraftSchema(Schema):
             ),
             health_questions=tuple(data["health_questions"]),
             terms=TermsDraft(**{key: value.strip() for key, value in data["terms"].items()}),
+            deductible_mode=data["deductible_mode"].strip(),
+            pre_existing=tuple(
+                PreExistingDraft(item["code_prefix"].strip().upper(), item["name"].strip(),
+                                 item["ratios"]["compliant"], item["ratios"]["reasonable"],
+                                 item["ratios"]["special_drug"])
+                for item in data["pre_existing"]),
         )
 
 
@@ -290,7 +374,9 @@ def _tier_draft(tier: dict[str, Any]) -> TierDraft:
         name=tier["name"].strip(),
         premium_fen=tier["premium_fen"],
         benefits=tuple(
-            BenefitDraft(category.value, rule["deductible_fen"], rule["ratio_bp"], rule["cap_fen"])
+            BenefitDraft(category.value, rule["deductible_fen"], rule["ratio_bp"], rule["cap_fen"],
+                         tuple(BandDraft(b["above_fen"], b["ratio_bp"]) for b in rule["bands"]),
+                         rule["waiting_days"])
             for category in BenefitCategory
             if (rule := tier["benefits"][category.value]) is not None
         ),

@@ -47,3 +47,31 @@ def clients_disable(client_id: str) -> None:
         except DomainError as exc:
             raise click.ClickException(exc.message) from exc
     click.echo(f"已停用接入凭证 {client_id}")
+
+
+@click.group()
+def claims() -> None:
+    """Claims: paying approved claims."""
+
+
+@claims.command("payout-run")
+def claims_payout_run() -> None:
+    """Pay every approved claim with a verified payee through the payout service (run it from
+    cron, e.g. every 30 minutes). Safe to run twice at once, and after a crash: a payment whose
+    outcome is unknown is queried by its request number before anything is sent again."""
+    from huiminbao.claims.payouts import PayoutsUnavailable, run_payouts
+
+    with wired_from_env() as wired:
+        try:
+            report = run_payouts(wired)
+        except PayoutsUnavailable as exc:
+            raise click.ClickException(
+                "未接入赔款支付通道（CLAIM_PAYOUT_PROVIDER），无法支付") from exc
+    click.echo(f"已支付 {len(report.paid)} 件，支付失败 {len(report.failed)} 件（下次重试），"
+               f"结果待确认 {len(report.pending)} 件（下次先查询）")
+    for number in report.paid:
+        click.echo(f"  已支付 {number}")
+    for number in report.failed:
+        click.echo(f"  失败 {number}")
+    for number in report.pending:
+        click.echo(f"  待确认 {number}")

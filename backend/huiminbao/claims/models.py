@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from huiminbao.core.crypto import EncryptedString
 from huiminbao.core.db import Base, BigIntPk, UtcDateTime
 
 
@@ -38,6 +39,17 @@ class ProductItem(Base):
     kind: Mapped[str] = mapped_column(String(16))
     code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(100))
+    # 特药 only: the listed indications (适应症) and the designated pharmacies, one a line.
+    indications: Mapped[str] = mapped_column(Text, default="", server_default="")
+    pharmacies: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+    @property
+    def indication_list(self) -> list[str]:
+        return [line for line in self.indications.split("\n") if line.strip()]
+
+    @property
+    def pharmacy_list(self) -> list[str]:
+        return [line for line in self.pharmacies.split("\n") if line.strip()]
 
 
 class Claim(Base):
@@ -76,6 +88,23 @@ class Claim(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # approved/rejected/settled
     paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The claim's kind (claims/kinds.py) and its kind-specific facts.
+    kind: Mapped[str] = mapped_column(String(24), default="inpatient",
+                                      server_default="inpatient")
+    diagnosis_code: Mapped[str | None] = mapped_column(String(16))
+    prescription_no: Mapped[str | None] = mapped_column(String(64))
+    pharmacy_code: Mapped[str | None] = mapped_column(String(32))
+    treatment_city_code: Mapped[str | None] = mapped_column(String(6))
+    # The clock (保险法 §22-23): material complete (submission, or the supplement's arrival),
+    # the promised decision day, the promised payment day (set at approval), and how many
+    # times documents were asked for.
+    material_complete_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decide_by: Mapped[date | None] = mapped_column(Date)
+    pay_by: Mapped[date | None] = mapped_column(Date)
+    supplement_requests: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # ICD-10 codes of what was treated, comma-separated (the terms' pre-existing conditions
+    # compare them with the registry's earlier diagnoses of the insured).
+    diagnosis_codes: Mapped[str | None] = mapped_column(EncryptedString())
 
     items: Mapped[list[ClaimItem]] = relationship(
         back_populates="claim", order_by="ClaimItem.position", cascade="all, delete-orphan")
@@ -143,6 +172,12 @@ class ClaimPayoutLine(Base):
     cap_remaining_fen: Mapped[int] = mapped_column(BigInteger)
     computed_fen: Mapped[int] = mapped_column(BigInteger)
     payout_fen: Mapped[int] = mapped_column(BigInteger)
+    # Which rule paid the line (standard, pre_existing, not_covered, waiting), its note, and
+    # the band segments [[amount_fen, ratio_bp, paid_fen], ...] (null: one at ratio_bp).
+    basis: Mapped[str] = mapped_column(String(16), default="standard",
+                                       server_default="standard")
+    note: Mapped[str | None] = mapped_column(String(200))
+    segments: Mapped[list[list[int]] | None] = mapped_column(JSON)
 
     claim: Mapped[Claim] = relationship(back_populates="lines")
 
@@ -235,3 +270,132 @@ class ClaimCoDecision(Base):
     insurer: Mapped[str] = mapped_column(String(200))
     payout_fen: Mapped[int] = mapped_column(BigInteger)
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ProductClaimKind(Base):
+    """A claim kind a product offers (claims/kinds.py), its documents and promises. A product
+    without rows offers ``kinds.DEFAULT_KIND_RULES``."""
+
+    __tablename__ = "product_claim_kinds"
+    __table_args__ = (
+        UniqueConstraint("product_id", "kind", name="uq_product_claim_kinds_product_id_kind"),
+        CheckConstraint("decide_within_working_days BETWEEN 1 AND 20", name="decide_within_law"),
+        CheckConstraint("pay_within_days BETWEEN 1 AND 10", name="pay_within_law"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    documents: Mapped[Any] = mapped_column(JSON)  # list of document names
+    decide_within_working_days: Mapped[int] = mapped_column(Integer)
+    pay_within_days: Mapped[int] = mapped_column(Integer)
+
+
+class ProductPharmacy(Base):
+    """A product's designated pharmacy for special drugs (特药定点药店)."""
+
+    __tablename__ = "product_pharmacies"
+    __table_args__ = (
+        UniqueConstraint("product_id", "code", name="uq_product_pharmacies_product_id_code"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(200), default="", server_default="")
+
+
+class ProductDrugIndication(Base):
+    """One listed indication of a special drug: an ICD-10 code prefix (e.g. ``C34`` for lung
+    cancer). A drug without rows is paid for any diagnosis."""
+
+    __tablename__ = "product_drug_indications"
+    __table_args__ = (
+        UniqueConstraint("product_id", "drug_code", "icd_prefix",
+                         name="uq_product_drug_indications_product_id_drug_code_icd_prefix"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    drug_code: Mapped[str] = mapped_column(String(32))
+    icd_prefix: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(100))
+
+
+class ClaimPayee(Base):
+    """Who receives a claim's money and where: the insured (``self``), a minor's guardian, or a
+    deceased insured's heir - never the agent who filed it. The holder's name and ID number and
+    the card number are encrypted at rest; the bank-card verification port checked that the
+    card is the holder's."""
+
+    __tablename__ = "claim_payees"
+    __table_args__ = (
+        CheckConstraint("kind IN ('self', 'guardian', 'heir')", name="kind_values"),
+    )
+
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    holder_name: Mapped[str] = mapped_column(EncryptedString())
+    holder_id_number: Mapped[str] = mapped_column(EncryptedString())
+    relation: Mapped[str | None] = mapped_column(String(16))
+    card_no: Mapped[str] = mapped_column(EncryptedString())
+    card_last4: Mapped[str] = mapped_column(String(4))
+    bank_name: Mapped[str] = mapped_column(String(40))
+    check_reference: Mapped[str] = mapped_column(String(64))
+    verified_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ClaimPayout(Base):
+    """The payment of an approved claim to its payee (claims/payouts.py): one row per claim,
+    its status (``PAYOUT_TRANSITIONS``), the request number of the current attempt (the payout
+    service pays one request number at most once), and the attempts made."""
+
+    __tablename__ = "claim_payouts"
+    __table_args__ = (
+        CheckConstraint("status IN ('sending', 'paid', 'failed')", name="status_values"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        Index("ix_claim_payouts_status_updated_at", "status", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"),
+                                          unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    request_no: Mapped[str] = mapped_column(String(40), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    # Attempts allowed: MAX_ATTEMPTS, and as many again after each change of the payee's card.
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    reference: Mapped[str | None] = mapped_column(String(64))  # the payout service's number
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class SimulatedBankCard(Base):
+    """The bank-card simulator's book (demo mode and tests only): which ID number holds a card,
+    by keyed hashes; a card is registered to the first person it is checked for."""
+
+    __tablename__ = "sim_bank_cards"
+
+    card_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder_hash: Mapped[str] = mapped_column(String(64))
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SimulatedTransfer(Base):
+    """The payout simulator's transfers (demo mode and tests only), one per request number."""
+
+    __tablename__ = "sim_payout_transfers"
+
+    request_no: Mapped[str] = mapped_column(String(40), primary_key=True)
+    card_hash: Mapped[str] = mapped_column(String(64))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    reference: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -11,9 +11,14 @@ from urllib.parse import quote
 from flask import Response, g, jsonify, make_response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
 
-from huiminbao.claims import clients, services, settlement
+from huiminbao.claims import clients, filing, payouts, services, settlement
+from huiminbao.claims import terms as claim_terms
 from huiminbao.claims.domain import ClaimStatus, Decision
+from huiminbao.claims.filing import PayeeInput
+from huiminbao.claims.kinds import ClaimKind, KindRule
+from huiminbao.claims.payees import PayeeKind
 from huiminbao.claims.schemas import (
     ClaimDecisionSchema,
     ClaimDetailView,
@@ -25,18 +30,27 @@ from huiminbao.claims.schemas import (
     ClaimUploadedView,
     ClaimUploadSchema,
     EstimateRequestSchema,
+    PayeeSchema,
+    PayoutRunView,
+    ProductClaimKindsSchema,
+    ProductClaimKindsView,
     ProductItemLists,
     ProductItemListView,
     SettlementRequestSchema,
     SettlementView,
+    SpecialDrugListView,
+    SpecialDrugQuerySchema,
+    SpecialDrugSearch,
     StaffClaimDetailView,
 )
 from huiminbao.claims.signing import CLIENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from huiminbao.core.container import container
+from huiminbao.core.errors import Busy
 from huiminbao.core.idempotency import idempotent
+from huiminbao.core.pagination import page_items, window_of
 from huiminbao.core.ratelimit import limiter
 from huiminbao.identity.access import acts_for, subject_for
-from huiminbao.identity.auth import Actor, account_or_address, current_actor, require_role
+from huiminbao.identity.auth import account_or_address, current_actor, staff_only
 from huiminbao.identity.domain import Action, Role
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,16 +69,15 @@ def _account_owner() -> str:
     return f"account:{current_actor().account_id}"
 
 
-def _staff() -> Actor:
-    return require_role(Role.INSURER_STAFF, Role.ADMIN)
-
-
-def _staff_owner() -> str:
-    return f"account:{_staff().account_id}"
-
-
 def _items(body: dict[str, Any]) -> list[services.ItemInput]:
     return [services.ItemInput(i["code"], i["name"], i["amount_fen"]) for i in body["items"]]
+
+
+def _payee(body: dict[str, Any] | None) -> PayeeInput | None:
+    if body is None:
+        return None
+    return PayeeInput(PayeeKind(body["kind"]), body["card_no"], body["name"], body["id_number"],
+                      body["relation"])
 
 
 # ---------------------------------------------------------------- claimants
@@ -78,7 +91,7 @@ def _resume_submission(resource: str, _rerun: Callable[[], Any]) -> Any:
 
 def _resume_decision(resource: str, _rerun: Callable[[], Any]) -> Any:
     """A retry whose first attempt died after its decision was written: the claim as it is."""
-    return services.staff_claim(container(), _staff(), resource.removeprefix("claim:"))
+    return services.staff_claim(container(), current_actor(), resource.removeprefix("claim:"))
 
 
 @blp.route("/claims")
@@ -105,7 +118,11 @@ class Claims(MethodView):
             hospital_name=body["hospital_name"], admitted_on=body["admitted_on"],
             discharged_on=body["discharged_on"],
             in_policy_self_pay_fen=body["in_policy_self_pay_fen"], items=_items(body),
-            policy_no=body["policy_no"],
+            policy_no=body["policy_no"], diagnosis_codes=body["diagnosis_codes"],
+            kind=ClaimKind(body["kind"]),
+            diagnosis_code=body["diagnosis_code"], prescription_no=body["prescription_no"],
+            pharmacy_code=body["pharmacy_code"], treatment_city_code=body["treatment_city_code"],
+            payee=_payee(body["payee"]),
         ))
         return services.load_details(c, number), 201
 
@@ -124,6 +141,7 @@ class ClaimEstimate(MethodView):
         return services.estimate(c, subject, services.EstimateRequest(
             in_policy_self_pay_fen=body["in_policy_self_pay_fen"], items=_items(body),
             policy_no=body["policy_no"], product_id=body["product_id"], tier=body["tier"],
+            diagnosis_codes=body["diagnosis_codes"], treated_on=body["treated_on"],
         ))
 
 
@@ -134,6 +152,22 @@ class ClaimDetail(MethodView):
         """One claim: status, timeline and the breakdown in plain Chinese. For the insured, an
         agent holding claims_view, and the insurer's staff; anyone else gets 404."""
         return services.get_claim(container(), current_actor(), claim_no)
+
+
+@blp.route("/claims/<string:claim_no>/payee")
+class ClaimPayee(MethodView):
+    @blp.arguments(PayeeSchema)
+    @blp.response(200, ClaimDetailView)
+    def put(self, body: dict[str, Any], claim_no: str) -> services.ClaimDetails:
+        """Name or replace the claim's payee (the claimant, or an agent with claims_submit;
+        anyone else gets 404), e.g. after the bank refused the first card. The card is verified
+        as the payee's; a failed payout is retried on it by the next payout run. Not while the
+        money is being sent or once it is paid."""
+        c = container()
+        payee = _payee(body)
+        assert payee is not None
+        payouts.change_payee(c, current_actor(), claim_no, payee)
+        return services.load_details(c, claim_no)
 
 
 @blp.route("/claims/<string:claim_no>/documents")
@@ -178,6 +212,27 @@ class ProductClaimItems(MethodView):
     def get(self, product_id: int) -> ProductItemLists:
         """Public: the product's 特药 list and 合理费用 list (items on neither are not covered)."""
         return ProductItemLists(product_id, services.product_item_lists(container(), product_id))
+
+
+@blp.route("/products/<int:product_id>/claim-kinds")
+class ProductClaimKinds(MethodView):
+    @blp.response(200, ProductClaimKindsView)
+    def get(self, product_id: int) -> filing.ProductKinds:
+        """Public: the claim kinds the product accepts, the documents each needs, the
+        product's promises (decide within N working days of complete material, pay within M
+        days of the decision) and its designated special-drug pharmacies."""
+        return filing.product_kinds(container(), product_id)
+
+
+@blp.route("/products/<int:product_id>/special-drugs")
+class ProductSpecialDrugs(MethodView):
+    @blp.arguments(SpecialDrugQuerySchema, location="query")
+    @blp.response(200, SpecialDrugListView)
+    def get(self, query: dict[str, Any], product_id: int) -> SpecialDrugSearch:
+        """Public: search the product's 特药 list by name, code, indication or pharmacy; each
+        drug with its listed indications and designated pharmacies."""
+        return SpecialDrugSearch(
+            product_id, claim_terms.search_special_drugs(container(), product_id, query["q"]))
 
 
 # ---------------------------------------------------------------- hospitals
@@ -230,41 +285,88 @@ class Settlements(MethodView):
 
 @admin_blp.route("/claims")
 class AdminClaims(MethodView):
+    @staff_only(Role.INSURER_STAFF, Role.ADMIN)
     @admin_blp.arguments(ClaimQueueQuerySchema, location="query")
     @admin_blp.response(200, ClaimListView)
     @admin_blp.alt_response(401, description="Not signed in")
     @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
-        """The review queue, oldest first (default: submitted and under review)."""
-        _staff()
+    @admin_blp.paginate(page_size=50, max_page_size=200)
+    def get(self, query: dict[str, Any],
+            pagination_parameters: PaginationParameters) -> dict[str, Any]:
+        """The review queue, oldest first (default: submitted and under review), a page at a
+        time (`page`, `page_size`; totals in the `X-Pagination` header)."""
         statuses = [ClaimStatus(s) for s in query["status"]] if query["status"] else [
             ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW]
-        return {"items": services.review_queue(container(), statuses)}
+        page = services.review_queue(container(), statuses, window_of(pagination_parameters))
+        return {"items": page_items(pagination_parameters, page)}
 
 
 @admin_blp.route("/claims/<string:claim_no>")
 class AdminClaimDetail(MethodView):
+    @staff_only(Role.INSURER_STAFF, Role.ADMIN)
     @admin_blp.response(200, StaffClaimDetailView)
     @admin_blp.alt_response(401, description="Not signed in")
     @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
     def get(self, claim_no: str) -> services.ClaimDetails:
         """A claim for review with its documents; an open claim comes with the breakdown that
         approving it now would give (``breakdown_is_estimate``)."""
-        return services.staff_claim(container(), _staff(), claim_no)
+        return services.staff_claim(container(), current_actor(), claim_no)
 
 
 @admin_blp.route("/claims/<string:claim_no>/decision")
 class AdminClaimDecision(MethodView):
+    @staff_only(Role.INSURER_STAFF, Role.ADMIN)
     @admin_blp.arguments(ClaimDecisionSchema)
     @admin_blp.response(200, StaffClaimDetailView)
     @admin_blp.alt_response(401, description="Not signed in")
     @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
     @admin_blp.alt_response(409, description="Not allowed in the claim's current status")
     @admin_blp.doc(parameters=IDEMPOTENCY_HEADER)
-    @idempotent(_staff_owner, resume=_resume_decision)
+    @idempotent(_account_owner, resume=_resume_decision)
     def post(self, body: dict[str, Any], claim_no: str) -> Any:
         """Decide: start_review, approve (computes the payout now, in approval order), reject
         or request_supplement (a message to the claimant is required), mark_paid (books the
         payout)."""
-        return services.decide(container(), _staff(), claim_no, Decision(body["decision"]),
-                               body["message"])
+        return services.decide(container(), current_actor(), claim_no,
+                               Decision(body["decision"]), body["message"],
+                               missing=body["missing"], supervisor_reason=body["supervisor_reason"])
+
+
+@admin_blp.route("/products/<int:product_id>/claim-kinds")
+class AdminProductClaimKinds(MethodView):
+    @staff_only(Role.ADMIN)
+    @admin_blp.arguments(ProductClaimKindsSchema)
+    @admin_blp.response(200, ProductClaimKindsView)
+    @admin_blp.alt_response(401, description="Not signed in")
+    @admin_blp.alt_response(403, description="Not an administrator")
+    @admin_blp.alt_response(409, description="The product is published")
+    def put(self, body: dict[str, Any], product_id: int) -> filing.ProductKinds:
+        """Set a draft product's claim kinds: documents and promises, within the law's limits
+        (decide within 20 working days at most, pay within 10 days at most)."""
+        actor = current_actor()
+        rules = [KindRule(ClaimKind(k["kind"]), tuple(k["documents"]),
+                          k["decide_within_working_days"], k["pay_within_days"])
+                 for k in body["kinds"]]
+        return filing.set_product_kinds(container(), actor.account_id, actor.role.value,
+                                        product_id, rules)
+
+
+@admin_blp.route("/claim-payout-runs")
+class PayoutRuns(MethodView):
+    @staff_only(Role.ADMIN)
+    @admin_blp.response(200, PayoutRunView)
+    @admin_blp.alt_response(401, description="Not signed in")
+    @admin_blp.alt_response(403, description="Not an administrator")
+    @admin_blp.alt_response(503, description="No payout service is wired")
+    @admin_blp.doc(parameters=IDEMPOTENCY_HEADER)
+    @idempotent(_account_owner)
+    def post(self) -> payouts.RunReport:
+        """Pay every approved claim with a verified payee through the payout service (also
+        ``huiminbao claims payout-run``). Two runs at once pay each claim once; a payment whose
+        outcome is unknown stays pending and is queried by its request number first."""
+        actor = current_actor()
+        try:
+            return payouts.run_payouts(container(), actor_account_id=actor.account_id,
+                                       actor_role=actor.role.value)
+        except payouts.PayoutsUnavailable as exc:
+            raise Busy("未接入赔款支付通道，暂时无法支付", code="payouts_unavailable") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,10 +11,21 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from huiminbao.catalog.domain import BenefitCategory
-from huiminbao.claims.domain import OPEN_STATUSES, Channel, ClaimStatus, Decision
-from huiminbao.claims.models import ClaimDocument, ClaimEvent, ProductItem
-from huiminbao.claims.payout import Breakdown, CategoryPayout
-from huiminbao.claims.services import ESTIMATE_NOTICE, ClaimDetails
+from huiminbao.claims.domain import OPEN_STATUSES, Channel, ClaimStatus, Decision, is_overdue
+from huiminbao.claims.kinds import ClaimKind, Clock, KindRule
+from huiminbao.claims.models import (
+    ClaimDocument,
+    ClaimEvent,
+    ClaimItem,
+    ClaimPayout,
+    ProductItem,
+)
+from huiminbao.claims.payees import PayeeKind, mask_card
+from huiminbao.claims.payout import Breakdown, CategoryPayout, normalize_code
+from huiminbao.claims.payouts import PayoutStatus, RunReport, payout_label
+from huiminbao.claims.services import ESTIMATE_NOTICE, ClaimDetails, ClaimSummary
+from huiminbao.claims.terms import SPECIAL_DRUG_NOTICE, SpecialDrugs
+from huiminbao.core.container import container
 from huiminbao.core.inputs import Id
 from huiminbao.core.masking import mask_id_number, mask_name
 from huiminbao.core.money import format_percent
@@ -60,10 +72,56 @@ class _StaySchema(Schema):
             raise ValidationError("出院日期不能早于入院日期", "discharged_on")
 
 
+class PayeeSchema(Schema):
+    kind = fields.String(load_default=PayeeKind.SELF.value,
+                         validate=validate.OneOf([k.value for k in PayeeKind],
+                                                 error="请选择收款人：本人、监护人或继承人"),
+                         metadata={"description": "self (default) | guardian (insured under 18) "
+                                                  "| heir (deceased insured)"})
+    card_no = fields.String(required=True,
+                            validate=validate.Regexp(r"^[0-9 ]{12,23}$",
+                                                     error="银行卡号应为12至19位数字"),
+                            metadata={"description": "the payee's own debit card"})
+    name = fields.String(load_default=None, validate=validate.Length(max=40),
+                         metadata={"description": "guardian or heir: the payee's name"})
+    id_number = fields.String(load_default=None, validate=validate.Length(max=32),
+                              metadata={"description": "guardian or heir: the payee's ID number"})
+    relation = fields.String(load_default=None, validate=validate.Length(max=16))
+
+
+_ICD10 = validate.Regexp(r"^\s*[A-Za-z]\d{2}(\.\d{1,4})?\s*$",
+                         error="诊断编码应为ICD-10编码，如 C22.0")
+
+
+def _diagnosis_codes() -> fields.List[Any]:
+    return fields.List(
+        fields.String(validate=_ICD10), load_default=list,
+        validate=validate.Length(max=5, error="诊断编码最多5个"),
+        metadata={"description": "ICD-10 codes of what was treated (the product's "
+                                 "pre-existing-condition terms compare them with the "
+                                 "registry's earlier diagnoses)"})
+
+
 class ClaimRequestSchema(_BillSchema, _StaySchema):
     policy_no = fields.String(load_default=None, validate=validate.Length(max=32), metadata={
         "description": "default: the insured person's live policy covering the stay"})
     hospital_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    kind = fields.String(load_default=ClaimKind.INPATIENT.value,
+                         validate=validate.OneOf([k.value for k in ClaimKind],
+                                                 error="请选择理赔类型"),
+                         metadata={"description": " | ".join(k.value for k in ClaimKind)})
+    diagnosis_code = fields.String(load_default=None, validate=validate.Length(max=16),
+                                   metadata={"description": "ICD-10; outpatient_special and "
+                                                            "special_drug need it"})
+    prescription_no = fields.String(load_default=None, validate=validate.Length(max=64),
+                                    metadata={"description": "special_drug: the prescription"})
+    pharmacy_code = fields.String(load_default=None, validate=validate.Length(max=32),
+                                  metadata={"description": "special_drug: designated pharmacy"})
+    treatment_city_code = fields.String(load_default=None, validate=validate.Length(max=6),
+                                        metadata={"description": "out_of_city: where treated"})
+    payee = fields.Nested(PayeeSchema, load_default=None, metadata={
+        "description": "who receives the money; the card is verified as the payee's"})
+    diagnosis_codes = _diagnosis_codes()
 
 
 class EstimateRequestSchema(_BillSchema):
@@ -73,6 +131,9 @@ class EstimateRequestSchema(_BillSchema):
         "description": "without a policy: the product to estimate on"})
     tier = fields.String(load_default=None, validate=validate.Length(max=32), metadata={
         "description": "without a policy: the tier to estimate on"})
+    diagnosis_codes = _diagnosis_codes()
+    treated_on = fields.Date(load_default=None, metadata={
+        "description": "first day of treatment (a first-time enrollee's waiting period)"})
 
 
 class SettlementRequestSchema(_BillSchema, _StaySchema):
@@ -98,6 +159,30 @@ class UncoveredItemView(ResponseSchema):
     reason = fields.String(metadata={"description": "why the item is not covered, in Chinese"})
 
 
+@dataclass(frozen=True)
+class ListedClaimItem:
+    """A claim's item with its category: as computed, or (not computed yet) as the product's
+    lists say, so a listed 特药 shows 特定药品费用 before review."""
+
+    item: ClaimItem
+    listed: Mapping[str, str]
+
+    code = property(lambda self: self.item.code)
+    name = property(lambda self: self.item.name)
+    amount_fen = property(lambda self: self.item.amount_fen)
+    reason = property(lambda self: self.item.reason)
+
+    @property
+    def category(self) -> str | None:
+        if self.item.category is None and self.item.reason is None:
+            return self.listed.get(normalize_code(self.item.code))
+        return self.item.category
+
+
+def listed_items(details: ClaimDetails) -> list[ListedClaimItem]:
+    return [ListedClaimItem(i, details.listed) for i in details.claim.items]
+
+
 class ClaimItemView(BillItemView):
     category = fields.String(allow_none=True)
     category_label = Label(BenefitCategory, source="category", allow_none=True)
@@ -116,6 +201,12 @@ EarlierUsesView = ResponseSchema.from_dict(
     name="EarlierUsesView")
 
 
+class PayoutSegmentView(ResponseSchema):
+    amount_fen = fields.Integer()
+    ratio_bp = fields.Integer()
+    paid_fen = fields.Integer()
+
+
 class PayoutLineView(ResponseSchema):
     category = fields.String()
     label = fields.String()
@@ -130,6 +221,12 @@ class PayoutLineView(ResponseSchema):
     computed_fen = fields.Integer()
     payout_fen = fields.Integer()
     capped = fields.Boolean()
+    basis = fields.String(metadata={
+        "description": "standard | pre_existing | not_covered | waiting (the rule that paid)"})
+    note = fields.String(allow_none=True, metadata={
+        "description": "the pre-existing condition or waiting period, in Chinese"})
+    segments = fields.List(fields.Nested(PayoutSegmentView), metadata={
+        "description": "the ratio bands this line was paid in"})
     items = fields.List(fields.Nested(BillItemView))
     text = Computed(CategoryPayout.describe, metadata={"description": "the line in plain Chinese"})
 
@@ -143,6 +240,16 @@ class PayoutBreakdownView(ResponseSchema):
         "description": "items not covered"})
     summary = ComputedList(Breakdown.describe, fields.String(),
                            metadata={"description": "plain Chinese"})
+
+
+def _kind(found: ClaimSummary | ClaimDetails) -> ClaimKind:
+    return ClaimKind(found.claim.kind or ClaimKind.INPATIENT.value)
+
+
+def _overdue(found: ClaimSummary | ClaimDetails) -> bool:
+    claim = found.claim
+    return is_overdue(ClaimStatus(claim.status), claim.decide_by, claim.pay_by,
+                      container().clock.today())
 
 
 class ClaimSummaryView(ResponseSchema):
@@ -164,6 +271,14 @@ class ClaimSummaryView(ResponseSchema):
     claimed_fen = fields.Integer(attribute="claim.claimed_fen")
     payout_fen = fields.Integer(attribute="claim.payout_fen", allow_none=True)
     created_at = fields.DateTime(attribute="claim.created_at")
+    kind = Computed(lambda s: _kind(s).value, metadata={
+        "description": "inpatient | outpatient_special | special_drug | out_of_city"})
+    kind_label = Computed(lambda s: _kind(s).label)
+    decide_by = fields.Date(attribute="claim.decide_by", allow_none=True,
+                            metadata={"description": "promised decision day"})
+    overdue = ComputedBoolean(_overdue,
+                              metadata={"description": "past the promised decision or payment "
+                                                       "day"})
 
 
 class ClaimListView(ResponseSchema):
@@ -230,6 +345,40 @@ def document_links(details: ClaimDetails) -> list[ClaimDocumentLink]:
     return [ClaimDocumentLink(d, details.claim.claim_no) for d in details.claim.documents]
 
 
+class ClaimClockView(ResponseSchema):
+    """Dumps a ``kinds.Clock``."""
+
+    stage = fields.String(metadata={"description": "decision | payment"})
+    due_on = fields.Date()
+    days_left = fields.Integer()
+    overdue = fields.Boolean()
+    text = Computed(Clock.describe)
+
+
+class PayeeView(ResponseSchema):
+    """Dumps a ``ClaimPayee``."""
+
+    kind = fields.String()
+    kind_label = Label(PayeeKind, source="kind")
+    holder_name = Masked(mask_name, metadata={"description": "masked"})
+    bank_name = fields.String()
+    card = Masked(mask_card, attribute="card_no", metadata={"description": "masked"})
+
+
+def _payout_label(payout: ClaimPayout) -> str:
+    return payout_label(PayoutStatus(payout.status), payout.attempts, payout.max_attempts)
+
+
+class PayoutView(ResponseSchema):
+    """Dumps a ``ClaimPayout``."""
+
+    status = fields.String(metadata={"description": "sending | paid | failed"})
+    status_label = Computed(_payout_label)
+    amount_fen = fields.Integer()
+    attempts = fields.Integer()
+    paid_at = fields.DateTime(allow_none=True)
+
+
 class ClaimDetailView(ClaimSummaryView):
     """One claim as the claimant sees it: dumps a ``ClaimDetails``."""
 
@@ -238,7 +387,7 @@ class ClaimDetailView(ClaimSummaryView):
     insured_id_number = Masked(mask_id_number, attribute="insured.id_number",
                                metadata={"description": "masked"})
     in_policy_self_pay_fen = fields.Integer(attribute="claim.in_policy_self_pay_fen")
-    items = fields.List(fields.Nested(ClaimItemView), attribute="claim.items")
+    items = ComputedList(listed_items, fields.Nested(ClaimItemView))
     breakdown = fields.Nested(PayoutBreakdownView, allow_none=True)
     breakdown_is_estimate = fields.Boolean(attribute="preview", metadata={
         "description": "staff view of an open claim: what approval would pay now"})
@@ -249,6 +398,16 @@ class ClaimDetailView(ClaimSummaryView):
     documents = ComputedList(document_links, fields.Nested(ClaimDocumentView))
     timeline = fields.List(fields.Nested(ClaimTimelineEntryView), attribute="claim.events")
     notice = Computed(lambda _: CLAIM_NOTICE)
+    diagnosis_code = fields.String(attribute="claim.diagnosis_code", allow_none=True)
+    prescription_no = fields.String(attribute="claim.prescription_no", allow_none=True)
+    pharmacy_code = fields.String(attribute="claim.pharmacy_code", allow_none=True)
+    treatment_city_code = fields.String(attribute="claim.treatment_city_code", allow_none=True)
+    documents_needed = fields.List(fields.String())
+    pay_by = fields.Date(attribute="claim.pay_by", allow_none=True)
+    clock = fields.Nested(ClaimClockView, allow_none=True)
+    payee = fields.Nested(PayeeView, allow_none=True)
+    payout = fields.Nested(PayoutView, allow_none=True)
+    supplement_requests = fields.Integer(attribute="claim.supplement_requests")
 
 
 class StaffClaimDetailView(ClaimDetailView):
@@ -312,6 +471,76 @@ class ClaimDecisionSchema(Schema):
                              metadata={"description": " | ".join(d.value for d in Decision)})
     message = fields.String(load_default=None, validate=validate.Length(max=500), metadata={
         "description": "to the claimant; required for reject and request_supplement"})
+    missing = fields.List(fields.String(validate=validate.Length(min=1, max=100)),
+                          load_default=list,
+                          validate=validate.Length(max=30, error="最多列出30项材料"),
+                          metadata={"description": "request_supplement: every missing document "
+                                                   "(asked once; else the message is the list)"})
+    supervisor_reason = fields.String(load_default=None, validate=validate.Length(max=500),
+                                      metadata={"description": "a second request_supplement: "
+                                                               "an administrator's reason"})
+
+
+def _run_message(report: RunReport) -> str:
+    return (f"已支付{len(report.paid)}件，支付失败{len(report.failed)}件"
+            f"（下次重试），结果待确认{len(report.pending)}件")
+
+
+def _period_labels(rule: KindRule) -> list[str]:
+    return list(rule.kind.period_labels)
+
+
+class PayoutRunView(ResponseSchema):
+    """Dumps a ``payouts.RunReport``."""
+
+    paid = fields.List(fields.String(), metadata={"description": "claim numbers paid"})
+    failed = fields.List(fields.String(), metadata={"description": "refused by the bank side"})
+    pending = fields.List(fields.String(), metadata={
+        "description": "outcome not known yet: left sending, queried by the next run"})
+    message = Computed(_run_message)
+
+
+class ClaimKindView(ResponseSchema):
+    """Dumps a ``kinds.KindRule``."""
+
+    kind = Computed(lambda r: r.kind.value)
+    label = Computed(lambda r: r.kind.label)
+    documents = fields.List(fields.String())
+    decide_within_working_days = fields.Integer()
+    pay_within_days = fields.Integer()
+    period_labels = ComputedList(_period_labels, fields.String())
+
+
+class PharmacyView(ResponseSchema):
+    code = fields.String()
+    name = fields.String()
+    address = fields.String()
+
+
+class KindRuleSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(
+        [k.value for k in ClaimKind], error="请选择理赔类型"))
+    documents = fields.List(fields.String(validate=validate.Length(min=1, max=60)),
+                            required=True, validate=validate.Length(
+                                min=1, max=20, error="材料清单应为1至20项"))
+    decide_within_working_days = fields.Integer(required=True, strict=True, metadata={
+        "description": "promise: decide within N working days of complete material (1-20; "
+                       "保险法 §23 allows 30 days)"})
+    pay_within_days = fields.Integer(required=True, strict=True, metadata={
+        "description": "promise: pay within N days of the decision (1-10, 保险法 §23)"})
+
+
+class ProductClaimKindsSchema(Schema):
+    kinds = fields.List(fields.Nested(KindRuleSchema), required=True,
+                        validate=validate.Length(max=4, error="理赔类型最多4种"))
+
+
+class ProductClaimKindsView(ResponseSchema):
+    """Dumps a ``filing.ProductKinds``."""
+
+    product_id = fields.Integer()
+    kinds = fields.List(fields.Nested(ClaimKindView), attribute="rules")
+    pharmacies = fields.List(fields.Nested(PharmacyView))
 
 
 class SettlementView(ResponseSchema):
@@ -353,3 +582,36 @@ class ProductItemListView(ResponseSchema):
     product_id = fields.Integer()
     special_drugs = fields.List(fields.Nested(ProductItemView))
     reasonable_items = fields.List(fields.Nested(ProductItemView))
+
+
+class SpecialDrugQuerySchema(Schema):
+    q = fields.String(load_default="", validate=validate.Length(max=40, error="搜索内容最多40个字"),
+                      metadata={"description": "part of the drug's name or code, an indication "
+                                               "or a pharmacy; empty: the whole list"})
+
+
+class SpecialDrugView(ResponseSchema):
+    """Dumps a 特药 ``ProductItem``."""
+
+    code = fields.String()
+    name = fields.String()
+    indications = fields.List(fields.String(), attribute="indication_list",
+                              metadata={"description": "listed indications"})
+    pharmacies = fields.List(fields.String(), attribute="pharmacy_list",
+                             metadata={"description": "designated pharmacies"})
+
+
+@dataclass(frozen=True)
+class SpecialDrugSearch:
+    product_id: int
+    found: SpecialDrugs
+
+
+class SpecialDrugListView(ResponseSchema):
+    """Dumps a ``SpecialDrugSearch``."""
+
+    product_id = fields.Integer()
+    product_name = fields.String(attribute="found.product_name")
+    query = fields.String(attribute="found.query")
+    items = fields.List(fields.Nested(SpecialDrugView), attribute="found.drugs")
+    notice = Computed(lambda _: SPECIAL_DRUG_NOTICE)

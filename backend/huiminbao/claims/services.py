@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.catalog.domain import BenefitCategory, ProductStatus
 from huiminbao.catalog.models import InsurerStaff, Product, Tier
-from huiminbao.claims import payout
+from huiminbao.claims import filing, kinds, payout
+from huiminbao.claims import terms as claim_terms
 from huiminbao.claims.domain import (
     INITIAL_STATUSES,
     OPEN_STATUSES,
@@ -42,15 +43,19 @@ from huiminbao.claims.domain import (
     stay_problem,
     transition,
 )
+from huiminbao.claims.kinds import ClaimKind, KindFacts
 from huiminbao.claims.models import (
     Claim,
     ClaimCoDecision,
     ClaimDocument,
     ClaimEvent,
     ClaimItem,
+    ClaimPayee,
+    ClaimPayout,
     ClaimPayoutLine,
     ProductItem,
 )
+from huiminbao.claims.payees import PayeeKind
 from huiminbao.claims.payout import Bill, BillItem, Breakdown, PayoutRules, YearToDate
 from huiminbao.claims.storage import (
     DocumentStoreUnavailable,
@@ -63,6 +68,7 @@ from huiminbao.core.container import Container
 from huiminbao.core.crypto import open_sealed, seal
 from huiminbao.core.errors import Busy, Conflict, InvalidInput, NotFound, RuleViolation
 from huiminbao.core.idempotency import link_resource
+from huiminbao.core.pagination import FIRST_PAGE, Page, Window, count_rows
 from huiminbao.core.states import InvalidTransition
 from huiminbao.enrollment.domain import PolicyStatus
 from huiminbao.enrollment.models import Policy
@@ -70,7 +76,7 @@ from huiminbao.identity import consent_gate
 from huiminbao.identity.access import Subject, require_access
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.consent_rules import Purpose
-from huiminbao.identity.domain import Action, Basis
+from huiminbao.identity.domain import Action, Basis, Role
 from huiminbao.identity.models import Person, UserAccount
 from huiminbao.payments import ledger
 from huiminbao.registry.port import RegistryUnavailable
@@ -101,6 +107,18 @@ class ClaimRequest:
     in_policy_self_pay_fen: int
     items: Sequence[ItemInput]
     policy_no: str | None = None
+    kind: ClaimKind = ClaimKind.INPATIENT
+    diagnosis_code: str | None = None
+    prescription_no: str | None = None
+    pharmacy_code: str | None = None
+    treatment_city_code: str | None = None
+    payee: filing.PayeeInput | None = None
+
+    def facts(self) -> KindFacts:
+        return KindFacts(self.kind, self.diagnosis_code, self.prescription_no,
+                         (self.pharmacy_code or "").strip() or None, self.treatment_city_code,
+                         tuple(payout.normalize_code(i.code) for i in self.items))
+    diagnosis_codes: Sequence[str] = ()  # ICD-10, for the terms' pre-existing conditions
 
 
 @dataclass(frozen=True)
@@ -110,6 +128,8 @@ class EstimateRequest:
     policy_no: str | None = None
     product_id: int | None = None
     tier: str | None = None
+    diagnosis_codes: Sequence[str] = ()  # ICD-10, for the terms' pre-existing conditions
+    treated_on: date | None = None  # for a first-time enrollee's waiting period
 
 
 @dataclass(frozen=True)
@@ -139,6 +159,13 @@ class ClaimDetails:
     preview: bool = False
     # A contested claim approved by one insurer, waiting for another's approval.
     first_approval_insurer: str | None = None
+    payee: ClaimPayee | None = None
+    payout: ClaimPayout | None = None
+    documents_needed: tuple[str, ...] = ()
+    clock: kinds.Clock | None = None  # the promise now running (decision, then payment)
+    # Before the claim is computed: what each listed item code counts as (special_drug,
+    # reasonable), so that a listed drug shows its category while the claim waits for review.
+    listed: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -156,36 +183,26 @@ class Estimate:
 
 
 def rules_for(session: Session, product_id: int, tier_code: str) -> PayoutRules:
-    tier = session.scalars(
-        select(Tier).where(Tier.product_id == product_id, Tier.code == tier_code)
-        .options(selectinload(Tier.benefits))
-    ).one_or_none()
-    if tier is None:
-        raise NotFound("未找到该保障档次")
-    benefits = {
-        BenefitCategory(b.category): payout.CategoryRule(b.deductible_fen, b.ratio_bp, b.cap_fen)
-        for b in tier.benefits
-    }
-    lists: dict[str, dict[str, str]] = {"special_drug": {}, "reasonable": {}}
-    for item in session.scalars(select(ProductItem).where(ProductItem.product_id == product_id)):
-        lists[item.kind][payout.normalize_code(item.code)] = item.name
-    return PayoutRules(benefits, special_drugs=lists["special_drug"],
-                       reasonable_items=lists["reasonable"])
+    """The tier's rules with the product's terms (claims/terms.py)."""
+    return claim_terms.payout_rules(session, product_id, tier_code)
 
 
 def usage_of(session: Session, policy_id: int) -> YearToDate:
     """What the policy's counted claims (approved, paid, settled) used, per category."""
+    banded = case((ClaimPayoutLine.basis == payout.LineBasis.STANDARD.value,
+                   ClaimPayoutLine.eligible_fen - ClaimPayoutLine.deductible_used_fen), else_=0)
     rows = session.execute(
         select(ClaimPayoutLine.category, func.sum(ClaimPayoutLine.deductible_used_fen),
-               func.sum(ClaimPayoutLine.payout_fen))
+               func.sum(ClaimPayoutLine.payout_fen), func.sum(banded))
         .join(Claim, Claim.id == ClaimPayoutLine.claim_id)
         .where(Claim.policy_id == policy_id,
                Claim.status.in_([s.value for s in ClaimStatus if s.counts_toward_limits]))
         .group_by(ClaimPayoutLine.category)
     ).all()
     return YearToDate({
-        BenefitCategory(category): payout.CategoryUsage(int(deductible or 0), int(paid or 0))
-        for category, deductible, paid in rows
+        BenefitCategory(category): payout.CategoryUsage(int(deductible or 0), int(paid or 0),
+                                                        int(in_bands or 0))
+        for category, deductible, paid, in_bands in rows
     })
 
 
@@ -216,6 +233,8 @@ def store_breakdown(session: Session, claim: Claim, breakdown: Breakdown) -> Non
             deductible_used_fen=line.deductible_used_fen, ratio_bp=line.ratio_bp,
             cap_fen=line.cap_fen, cap_remaining_fen=line.cap_remaining_fen,
             computed_fen=line.computed_fen, payout_fen=line.payout_fen,
+            basis=line.basis.value, note=line.note,
+            segments=[[s.amount_fen, s.ratio_bp, s.paid_fen] for s in line.segments] or None,
         ))
     reasons = {id(entry.item): entry.reason for entry in breakdown.uncovered}
     categories = {id(item): line.category.value for line in breakdown.lines
@@ -261,6 +280,8 @@ def stored_breakdown(claim: Claim) -> Breakdown | None:
             cap_fen=line.cap_fen, cap_remaining_fen=line.cap_remaining_fen,
             computed_fen=line.computed_fen, payout_fen=line.payout_fen,
             items=tuple(items_by_category.get(line.category, ())),
+            basis=payout.LineBasis(line.basis), note=line.note,
+            segments=tuple(payout.Segment(*segment) for segment in line.segments or ()),
         )
         for line in claim.lines
     )
@@ -297,9 +318,16 @@ def record_status(session: Session, c: Container, claim: Claim, target: ClaimSta
 
 
 def notify(session: Session, c: Container, phone: str | None, claim: Claim) -> None:
+    """Text the claimant (``phone``: the principal's, when they have one) and, for a claim an
+    agent filed under a grant, the agent too, at each status change."""
+    text = claimant_sms(ClaimStatus(claim.status), claim.claim_no, claim.payout_fen)
     if phone:
-        text = claimant_sms(ClaimStatus(claim.status), claim.claim_no, claim.payout_fen)
         c.sms.send(session, phone, text.template, text.params)
+    if claim.acted_for_grant_id is not None and claim.submitted_by_account_id is not None:
+        agent_phone = session.scalar(select(UserAccount.phone).where(
+            UserAccount.id == claim.submitted_by_account_id))
+        if agent_phone and agent_phone != phone:
+            c.sms.send(session, agent_phone, text.template, text.params)
 
 
 def claimant_phone(c: Container, person_id: int) -> str | None:
@@ -348,7 +376,8 @@ def _find(session: Session, number: str, *, lock: bool = False) -> Claim:
     return claim
 
 
-def _details(session: Session, claim: Claim, *, preview: bool = False) -> ClaimDetails:
+def _details(session: Session, claim: Claim, today: date, *, preview: bool = False,
+             prior: Sequence[payout.Diagnosis] = ()) -> ClaimDetails:
     policy = session.get(Policy, claim.policy_id)
     product = session.get(Product, claim.product_id)
     insured = session.get(Person, claim.insured_person_id)
@@ -358,12 +387,51 @@ def _details(session: Session, claim: Claim, *, preview: bool = False) -> ClaimD
     breakdown = stored_breakdown(claim)
     is_preview = False
     if breakdown is None and preview and ClaimStatus(claim.status) in OPEN_STATUSES:
-        breakdown = payout.calculate(rules_for(session, claim.product_id, claim.tier_code),
-                                     _claim_bill(claim), usage_of(session, claim.policy_id))
+        breakdown = _compute(session, claim, policy, prior)
         is_preview = True
+    listed: dict[str, str] = {}
+    if not claim.lines and claim.items:
+        listed = {payout.normalize_code(code): kind for code, kind in session.execute(
+            select(ProductItem.code, ProductItem.kind)
+            .where(ProductItem.product_id == claim.product_id))}
+    payee = session.get(ClaimPayee, claim.id)
+    rule = _rule_of(session, claim)
     return ClaimDetails(claim, policy.policy_no, product.name,
                         tier.name if tier else claim.tier_code, insured, breakdown, is_preview,
-                        awaiting_second_insurer(session, claim))
+                        awaiting_second_insurer(session, claim), payee,
+                        session.scalars(select(ClaimPayout).where(
+                            ClaimPayout.claim_id == claim.id)).one_or_none(),
+                        tuple(filing.documents_for(
+                            rule, PayeeKind(payee.kind) if payee else None)),
+                        running_clock(claim, today), listed)
+
+
+def running_clock(claim: Claim, today: date) -> kinds.Clock | None:
+    """The promise running now: the decision while the claim is open and its material
+    complete (the clock stops while documents are awaited), then the payment until paid."""
+    status = ClaimStatus(claim.status)
+    if status in {ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW} and claim.decide_by:
+        return kinds.clock_of(today, claim.decide_by, "decision")
+    if status is ClaimStatus.APPROVED and claim.pay_by:
+        return kinds.clock_of(today, claim.pay_by, "payment")
+    return None
+
+
+def _compute(session: Session, claim: Claim, policy: Policy,
+             prior: Sequence[payout.Diagnosis]) -> Breakdown:
+    """The claim's payout now, under the product's terms (claims/terms.py)."""
+    return claim_terms.compute(session, policy, claim.tier_code, _claim_bill(claim),
+                               usage_of(session, claim.policy_id),
+                               _diagnoses(claim), claim.admitted_on, prior)
+
+
+def _diagnoses(claim: Claim) -> list[str]:
+    """Every ICD-10 code the claim states: its kind's diagnosis (a drug's indication, a
+    门特 disease) and the optional list the claimant adds, for the pre-existing terms."""
+    codes = claim_terms.split_codes(claim.diagnosis_codes)
+    if claim.diagnosis_code and claim.diagnosis_code not in codes:
+        codes = (claim.diagnosis_code, *codes)
+    return list(codes)
 
 
 # ---------------------------------------------------------------- submitting online
@@ -395,6 +463,7 @@ def submit_claim(c: Container, actor: Actor, subject: Subject, request: ClaimReq
     phone = claimant_phone(c, subject.person_id)
     now, today = c.clock.now(), c.clock.today()
     by = EventActor.of(actor, subject.grant_id)
+    rule, payee = _check_kind_and_payee(c, actor, subject, request, today)
     with c.db.transaction() as session:
         policy = _policy_for_stay(session, subject.person_id, request.policy_no,
                                   request.admitted_on, request.discharged_on)
@@ -412,22 +481,57 @@ def submit_claim(c: Container, actor: Actor, subject: Subject, request: ClaimReq
             admitted_on=request.admitted_on, discharged_on=request.discharged_on,
             in_policy_self_pay_fen=bill.in_policy_self_pay_fen, claimed_fen=bill.total_fen,
             submitted_by_account_id=actor.account_id, acted_for_grant_id=subject.grant_id,
-            created_at=now,
+            created_at=now, kind=request.kind.value,
+            diagnosis_code=kinds.normalize_diagnosis(request.diagnosis_code),
+            prescription_no=(request.prescription_no or "").strip() or None,
+            pharmacy_code=(request.pharmacy_code or "").strip() or None,
+            treatment_city_code=(request.treatment_city_code or "").strip() or None,
+            material_complete_at=now, decide_by=kinds.decide_by(today, rule),
+            diagnosis_codes=claim_terms.join_codes(
+                claim_terms.normalize_codes(request.diagnosis_codes)),
             items=[ClaimItem(position=index, code=item.code, name=item.name,
                              amount_fen=item.amount_fen) for index, item in enumerate(bill.items)],
         )
         session.add(claim)
         session.flush()
+        if payee is not None:
+            session.add(payee.row(claim.id, now))
         link_resource(session, f"claim:{claim.claim_no}")  # a retry answers with this claim
-        start_timeline(session, c, claim, by, default_message(ClaimStatus.SUBMITTED, None))
+        documents = filing.documents_for(rule, payee.kind if payee else None)
+        start_timeline(session, c, claim, by,
+                       f"理赔申请已提交。请上传以下材料：{'、'.join(documents)}。"
+                       f"{kinds.clock_of(today, claim.decide_by, 'decision').describe()}。"
+                       if claim.decide_by else default_message(ClaimStatus.SUBMITTED, None))
         notify(session, c, phone, claim)
         audit.record(session, c.clock, AuditEntry(
             action="claim.submit", actor=by.audit, subject_person_id=subject.person_id,
             acting_for_person_id=subject.person_id if subject.acting_for else None,
             grant_id=subject.grant_id, object_type="claim", object_id=claim.claim_no,
-            details={"claimed_fen": claim.claimed_fen, "policy_no": policy.policy_no},
+            details={"claimed_fen": claim.claimed_fen, "policy_no": policy.policy_no,
+                     "kind": claim.kind, "payee": payee.kind.value if payee else None},
         ))
         return claim.claim_no
+
+
+def _check_kind_and_payee(c: Container, actor: Actor, subject: Subject, request: ClaimRequest,
+                          today: date) -> tuple[kinds.KindRule, filing.CheckedPayee | None]:
+    """The product's rule for the claim's kind (its problems refused at once) and the payee,
+    its card confirmed by the bank's side (a remote call, before the transaction)."""
+    with c.db.read() as session:
+        policy = _policy_for_stay(session, subject.person_id, request.policy_no,
+                                  request.admitted_on, request.discharged_on)
+        product = session.get(Product, policy.product_id)
+        insured = session.get(Person, subject.person_id)
+        agent = session.get(Person, actor.person_id) if (
+            subject.acting_for and actor.person_id is not None) else None
+        assert product is not None and insured is not None
+        rule = filing.check_kind(session, policy.product_id, product.city_code, request.facts())
+        insured_name, insured_id = insured.name, insured.id_number
+        agent_id = agent.id_number if agent is not None else None
+    if request.payee is None:
+        return rule, None
+    return rule, filing.check_payee(c, request.payee, insured_name=insured_name,
+                                    insured_id=insured_id, agent_id=agent_id, today=today)
 
 
 # ---------------------------------------------------------------- documents
@@ -488,6 +592,9 @@ def add_document(c: Container, actor: Actor, number: str, filename: str, data: b
             )
             session.add(document)
             if status is ClaimStatus.SUPPLEMENT_REQUESTED:
+                # Material complete again: the decision clock starts afresh (保险法 §23).
+                claim.material_complete_at = c.clock.now()
+                claim.decide_by = kinds.decide_by(c.clock.today(), _rule_of(session, claim))
                 record_status(session, c, claim, ClaimStatus.UNDER_REVIEW, by, SUPPLEMENT_RECEIVED)
                 notify(session, c, phone, claim)
             audit.record(session, c.clock, AuditEntry(
@@ -591,7 +698,7 @@ def get_claim(c: Container, actor: Actor, number: str) -> ClaimDetails:
         claim = _find(session, number)
         require_access(c, session, actor, Action.VIEW_CLAIMS, claim.insured_person_id,
                        object_type="claim", object_id=number)
-        return _details(session, claim)
+        return _details(session, claim, c.clock.today())
 
 
 # ---------------------------------------------------------------- estimating
@@ -603,14 +710,14 @@ def estimate(c: Container, subject: Subject, request: EstimateRequest) -> Estima
     Without a policy (yet), on the chosen product and tier with nothing used."""
     _check_bill(request.items, request.in_policy_self_pay_fen)
     bill = bill_of(request.in_policy_self_pay_fen, request.items)
+    codes = claim_terms.normalize_codes(request.diagnosis_codes)
     today = c.clock.today()
     with c.db.read() as session:
         policy = _policy_to_estimate(session, subject.person_id, request.policy_no, today)
         if policy is not None:
             product_id, tier_code = policy.product_id, policy.tier_code
-            earlier = usage_of(session, policy.id)
         elif request.product_id is not None and request.tier:
-            product_id, tier_code, earlier = request.product_id, request.tier, YearToDate()
+            product_id, tier_code = request.product_id, request.tier
         else:
             raise RuleViolation("您还没有有效的惠民保保单：请选择产品和保障档次后估算",
                                 code="no_policy",
@@ -619,11 +726,29 @@ def estimate(c: Container, subject: Subject, request: EstimateRequest) -> Estima
         if product is None or (policy is None
                                and product.status != ProductStatus.PUBLISHED.value):
             raise NotFound("未找到该产品")
+        starts_on = policy.coverage_starts_on if policy else product.coverage_starts_on
+        policy_id = policy.id if policy else None
+    # The registry (only for a listed pre-existing condition), outside any transaction.
+    prior = claim_terms.prior_diagnoses(c, subject.person_id, product_id, starts_on, codes)
+    with c.db.read() as session:
+        product = session.get(Product, product_id)
+        assert product is not None
         rules = rules_for(session, product_id, tier_code)
         tier = session.scalars(select(Tier).where(Tier.product_id == product_id,
                                                   Tier.code == tier_code)).one()
-        return Estimate(payout.calculate(rules, bill, earlier), product.id, product.name,
-                        tier.code, tier.name, policy.policy_no if policy else None, earlier)
+        policy = session.get(Policy, policy_id) if policy_id is not None else None
+        if policy is not None:
+            earlier = usage_of(session, policy.id)
+            circumstances = claim_terms.circumstances(session, policy, codes,
+                                                      request.treated_on, prior)
+        else:
+            earlier = YearToDate()
+            circumstances = payout.Circumstances(
+                codes, prior, starts_on, request.treated_on,
+                claim_terms.first_enrollment(session, subject.person_id, product, starts_on))
+        return Estimate(payout.calculate(rules, bill, earlier, circumstances), product.id,
+                        product.name, tier.code, tier.name,
+                        policy.policy_no if policy else None, earlier)
 
 
 def _policy_to_estimate(session: Session, person_id: int, policy_no: str | None,
@@ -646,29 +771,33 @@ def _policy_to_estimate(session: Session, person_id: int, policy_no: str | None,
 # ---------------------------------------------------------------- the insurer's review
 
 
-def review_queue(c: Container, statuses: Sequence[ClaimStatus], limit: int = 200
-                 ) -> list[ClaimSummary]:
-    """Claims in these statuses, oldest first (first come, first reviewed)."""
+def review_queue(c: Container, statuses: Sequence[ClaimStatus], window: Window = FIRST_PAGE
+                 ) -> Page[ClaimSummary]:
+    """Claims in these statuses, oldest first (first come, first reviewed), a page at a time."""
+    query = (select(Claim, Policy.policy_no, Product.name, Person)
+             .join(Policy, Policy.id == Claim.policy_id)
+             .join(Product, Product.id == Claim.product_id)
+             .join(Person, Person.id == Claim.insured_person_id)
+             .where(Claim.status.in_([s.value for s in statuses]))
+             .order_by(Claim.created_at, Claim.id))
     with c.db.read() as session:
-        rows = session.execute(
-            select(Claim, Policy.policy_no, Product.name, Person)
-            .join(Policy, Policy.id == Claim.policy_id)
-            .join(Product, Product.id == Claim.product_id)
-            .join(Person, Person.id == Claim.insured_person_id)
-            .where(Claim.status.in_([s.value for s in statuses]))
-            .order_by(Claim.created_at, Claim.id).limit(limit)
-        ).all()
-        return [ClaimSummary(claim, policy_no, name, person)
-                for claim, policy_no, name, person in rows]
+        rows = session.execute(query.offset(window.offset).limit(window.limit)).all()
+        return Page([ClaimSummary(claim, policy_no, name, person)
+                     for claim, policy_no, name, person in rows], count_rows(session, query))
 
 
 def staff_claim(c: Container, actor: Actor, number: str) -> ClaimDetails:
     """A claim for review: an open claim comes with the breakdown approval would give now."""
     with c.db.read() as session:
         claim = _find(session, number)
+        require_access(c, session, actor, Action.REVIEW_CLAIMS, claim.insured_person_id,
+                       object_type="claim", object_id=number)
+    prior = claim_terms.prior_for_claim(c, number)  # the registry, outside any transaction
+    with c.db.read() as session:
+        claim = _find(session, number)
         decision = require_access(c, session, actor, Action.REVIEW_CLAIMS,
                                   claim.insured_person_id, object_type="claim", object_id=number)
-        details = _details(session, claim, preview=True)
+        details = _details(session, claim, c.clock.today(), preview=True, prior=prior)
     audit.record_now(c.db, c.clock, AuditEntry(
         action="claim.review_view", actor=AuditActor(actor.account_id, actor.role.value),
         subject_person_id=claim.insured_person_id, grant_id=decision.grant_id,
@@ -678,8 +807,15 @@ def staff_claim(c: Container, actor: Actor, number: str) -> ClaimDetails:
 
 
 def decide(c: Container, actor: Actor, number: str, decision: Decision,
-           message: str | None) -> ClaimDetails:
+           message: str | None, *, missing: Sequence[str] = (),
+           supervisor_reason: str | None = None) -> ClaimDetails:
+    """A staff decision. A request for more documents lists everything missing at once
+    (``missing``, else the message is the list) and is made once; a second needs an
+    administrator and their reason, which the audit log keeps (保险法 §22)."""
     message = (message or "").strip() or None
+    missing = [item.strip() for item in missing if item.strip()]
+    if decision is Decision.REQUEST_SUPPLEMENT and missing:
+        message = kinds.supplement_message(missing, message)
     if decision.needs_message and not message:
         raise InvalidInput(decision.missing_message, code="message_required",
                            errors={"message": [decision.missing_message]})
@@ -689,6 +825,7 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
                        object_type="claim", object_id=number)
         policy_id, person_id = claim.policy_id, claim.insured_person_id
     phone = claimant_phone(c, person_id)
+    prior = claim_terms.prior_for_claim(c, number)  # the registry, outside any transaction
     by = EventActor.of(actor)
     now = c.clock.now()
     with c.db.transaction() as session:
@@ -703,10 +840,20 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
             raise Conflict(f"该理赔当前状态为“{current.label}”，不能{decision.label}",
                            code="invalid_transition") from exc
         final = path[-1]
+        if decision is Decision.REQUEST_SUPPLEMENT:
+            refusal = kinds.supplement_problem(missing or [message or ""],
+                                               claim.supplement_requests, supervisor_reason,
+                                               actor.role is Role.ADMIN)
+            if refusal is not None:
+                raise Conflict(refusal, code="supplement_limit")
+        if decision is Decision.MARK_PAID and _has_payee(session, claim.id):
+            raise Conflict("该理赔已指定收款银行卡，理赔款由赔款支付批次支付，不能手工标记已支付",
+                           code="paid_by_payout_run")
         step, breakdown = ApprovalStep.FINAL, None
         if final is ClaimStatus.APPROVED:
-            breakdown = payout.calculate(rules_for(session, claim.product_id, claim.tier_code),
-                                         _claim_bill(claim), usage_of(session, policy_id))
+            policy = session.get(Policy, policy_id)
+            assert policy is not None
+            breakdown = _compute(session, claim, policy, prior)
             step = _approval_step(session, claim, actor, breakdown.total_fen)
             if step.refusal is not None:
                 raise Conflict(step.refusal, code=f"contested_{step.value}")
@@ -719,6 +866,7 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
             if breakdown is not None:
                 store_breakdown(session, claim, breakdown)
                 claim.decided_at = now
+                claim.pay_by = kinds.pay_by(c.clock.today(), _rule_of(session, claim))
             elif final is ClaimStatus.REJECTED:
                 claim.reject_reason, claim.decided_at = message, now
             elif final is ClaimStatus.PAID:
@@ -727,6 +875,7 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
             elif final is ClaimStatus.SUPPLEMENT_REQUESTED:  # reviewed afresh: both approve
                 session.execute(delete(ClaimCoDecision).where(
                     ClaimCoDecision.claim_id == claim.id))
+                claim.supplement_requests += 1
             record_status(session, c, claim, final, by,
                           decision_message(final, claim.payout_fen, message))
             notify(session, c, phone, claim)
@@ -734,10 +883,26 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
                 action=f"claim.{decision.value}", actor=by.audit, subject_person_id=person_id,
                 object_type="claim", object_id=number,
                 details={"status": final.value, "payout_fen": claim.payout_fen,
-                         **_co_decision_details(session, claim)},
+                         **_co_decision_details(session, claim),
+                         **({"supplement_request": claim.supplement_requests,
+                             "missing": missing or [message],
+                             "supervisor_reason": (supervisor_reason or "").strip() or None}
+                            if final is ClaimStatus.SUPPLEMENT_REQUESTED else {})},
             ))
     with c.db.read() as session:
-        return _details(session, _find(session, number), preview=True)
+        return _details(session, _find(session, number), c.clock.today(), preview=True,
+                        prior=prior)
+
+
+def _has_payee(session: Session, claim_id: int) -> bool:
+    return session.get(ClaimPayee, claim_id) is not None
+
+
+def _rule_of(session: Session, claim: Claim) -> kinds.KindRule:
+    """The product's rule for the claim's kind (the defaults for a kind it no longer lists)."""
+    kind = ClaimKind(claim.kind)
+    rules = filing.kind_rules(session, claim.product_id)
+    return rules.get(kind) or kinds.rules_by_kind(())[kind]
 
 
 def _approval_step(session: Session, claim: Claim, actor: Actor, payout_fen: int
@@ -827,4 +992,4 @@ def load_details(c: Container, number: str) -> ClaimDetails:
     """A claim without the gate: only to answer a caller who has just acted on it through the
     gate (submitted it, uploaded to it)."""
     with c.db.read() as session:
-        return _details(session, _find(session, number))
+        return _details(session, _find(session, number), c.clock.today())

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditEntry
-from huiminbao.claims import payout
+from huiminbao.claims import terms as claim_terms
 from huiminbao.claims.clients import AuthenticatedClient
 from huiminbao.claims.domain import Channel, ClaimStatus, claim_no, default_message
 from huiminbao.claims.models import Claim, ClaimItem, Settlement
@@ -38,7 +38,6 @@ from huiminbao.claims.services import (
     book_payout,
     claimant_phone,
     notify,
-    rules_for,
     start_timeline,
     store_breakdown,
     usage_of,
@@ -139,8 +138,9 @@ def _settle(c: Container, client: AuthenticatedClient, request: SettlementReques
             ))
             return SettlementAnswer(200, body)
 
-        breakdown = payout.calculate(rules_for(session, policy.product_id, policy.tier_code),
-                                     bill, usage_of(session, policy.id))
+        # No diagnosis in the feed yet: waiting periods apply, pre-existing terms do not.
+        breakdown = claim_terms.compute(session, policy, policy.tier_code, bill,
+                                        usage_of(session, policy.id), (), request.admitted_on)
         claim = Claim(
             claim_no=claim_no(now), policy_id=policy.id, product_id=policy.product_id,
             insured_person_id=policy.insured_person_id, tier_code=policy.tier_code,

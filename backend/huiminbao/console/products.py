@@ -10,6 +10,7 @@ is written when any rule fails. Publishing stays ``POST /admin/products/{id}/pub
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 from sqlalchemy import select
@@ -18,20 +19,24 @@ from sqlalchemy.orm import Session, selectinload
 from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.catalog.domain import (
-    BenefitDraft,
     CoveragePeriod,
     EnrollmentWindow,
     ProductDraft,
     ProductStatus,
-    TermsDraft,
-    TierDraft,
     Violation,
     validate_product,
 )
 from huiminbao.catalog.models import Product, ProductInsurer, Tier
 
 # The catalog's own storage rules and builder: clones and edits cannot drift from creation.
-from huiminbao.catalog.services import _new_product, _rejected, _store_violations
+from huiminbao.catalog.services import (
+    _new_product,
+    _rejected,
+    _store_violations,
+    city_rules,
+    draft_of,
+)
+from huiminbao.catalog.versions import require_version
 from huiminbao.claims.models import ProductItem
 from huiminbao.core.container import Container
 from huiminbao.core.errors import Conflict, InvalidInput, NotFound
@@ -52,29 +57,6 @@ class CloneRequest:
     name: str | None = None
 
 
-def draft_of(product: Product) -> ProductDraft:
-    """A stored product as the draft it was made from."""
-    terms = product.current_terms
-    assert terms is not None
-    return ProductDraft(
-        code=product.code, name=product.name, city_code=product.city_code,
-        city_name=product.city_name, insurer=product.insurer, window=product.window,
-        coverage=product.coverage, first_year=product.first_year,
-        payable_balances=tuple(product.payable_balances.split(",")),
-        tiers=tuple(TierDraft(
-            code=tier.code, name=tier.name, premium_fen=tier.premium_fen,
-            benefits=tuple(BenefitDraft(b.category, b.deductible_fen, b.ratio_bp, b.cap_fen)
-                           for b in tier.benefits))
-            for tier in product.tiers),
-        terms=TermsDraft(version=terms.version, notice=terms.notice, coverage=terms.coverage,
-                         claim_scope=terms.claim_scope, exclusions=terms.exclusions),
-        subsidized_tier=product.subsidized_tier_code,
-        subsidized_categories=tuple(product.subsidized_category_list),
-        eligibility_conditions=tuple(product.eligibility_condition_list),
-        status=ProductStatus(product.status),
-    )
-
-
 def next_code(code: str, from_year: int, to_year: int) -> str:
     """XHYLB-2027 → XHYLB-2028; a code without the year gets it appended."""
     if str(from_year) in code:
@@ -88,7 +70,8 @@ def next_name(name: str, from_year: int, to_year: int) -> str:
 
 def _load(session: Session, product_id: int, *, lock: bool = False) -> Product | None:
     query = select(Product).where(Product.id == product_id).options(
-        selectinload(Product.tiers).selectinload(Tier.benefits), selectinload(Product.terms))
+        selectinload(Product.tiers).selectinload(Tier.benefits), selectinload(Product.terms),
+        selectinload(Product.pre_existing))
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
     return session.scalars(query).one_or_none()
@@ -121,7 +104,7 @@ def clone_product(c: Container, by: AuditActor, source_id: int, request: CloneRe
             terms=replace(draft_of(source).terms, version=f"{request.year}.1"),
             status=ProductStatus.DRAFT,
         )
-        violations = validate_product(draft)
+        violations = validate_product(draft, **city_rules(c))
         if request.coverage.starts_on.year != request.year:
             violations.append(Violation(
                 "coverage.starts_on", "year_mismatch",
@@ -163,15 +146,18 @@ def _copy_item_lists(session: Session, source_id: int, target_id: int) -> int:
     items = session.scalars(select(ProductItem).where(ProductItem.product_id == source_id)
                             .order_by(ProductItem.id)).all()
     session.add_all(ProductItem(product_id=target_id, kind=item.kind, code=item.code,
-                                name=item.name) for item in items)
+                                name=item.name, indications=item.indications,
+                                pharmacies=item.pharmacies) for item in items)
     return len(items)
 
 
-def update_draft(c: Container, by: AuditActor, product_id: int, draft: ProductDraft) -> Product:
-    """Replace a draft's configuration (validated as a whole, all violations at once)."""
+def update_draft(c: Container, by: AuditActor, product_id: int, draft: ProductDraft,
+                 if_match: Collection[str] | None) -> Product:
+    """Replace a draft's configuration (validated as a whole, all violations at once), if it is
+    still the version the administrator read (``if_match``: catalog/versions.py)."""
     if draft.status is not ProductStatus.DRAFT:
         raise InvalidInput(EDIT_STATUS, errors={"status": [EDIT_STATUS]})
-    violations = validate_product(draft)
+    violations = validate_product(draft, **city_rules(c))
     now = c.clock.now()
     with c.db.transaction() as session:
         product = _load(session, product_id, lock=True)
@@ -179,6 +165,7 @@ def update_draft(c: Container, by: AuditActor, product_id: int, draft: ProductDr
             raise NotFound("未找到该产品")
         if product.status != ProductStatus.DRAFT.value:
             raise Conflict(NOT_DRAFT, code="not_draft")
+        require_version(product, if_match)
         if draft.code != product.code:
             violations += [v for v in _store_violations(session, draft) if v.field == "code"]
         if violations:
@@ -188,7 +175,7 @@ def update_draft(c: Container, by: AuditActor, product_id: int, draft: ProductDr
                        "window_opens_on", "window_closes_on", "coverage_starts_on",
                        "coverage_ends_on", "payable_balances", "first_year",
                        "subsidized_tier_code", "subsidized_categories",
-                       "eligibility_conditions"):
+                       "eligibility_conditions", "deductible_mode"):
             setattr(product, column, getattr(fresh, column))
         # The lead insurer is the product's insurer: a renamed insurer renames the lead.
         members = _coinsurers_of(session, product.id)
@@ -200,12 +187,15 @@ def update_draft(c: Container, by: AuditActor, product_id: int, draft: ProductDr
         fresh.coinsurers.clear()
         product.tiers.clear()
         product.terms.clear()
+        product.pre_existing.clear()
         session.flush()  # the old tiers and terms go before new ones take their codes
-        tiers, terms = list(fresh.tiers), list(fresh.terms)
+        tiers, terms, conditions = list(fresh.tiers), list(fresh.terms), list(fresh.pre_existing)
         fresh.tiers.clear()
         fresh.terms.clear()
+        fresh.pre_existing.clear()
         product.tiers.extend(tiers)
         product.terms.extend(terms)
+        product.pre_existing.extend(conditions)
         audit.record(session, c.clock, AuditEntry(
             action="product.update", actor=by, object_type="product", object_id=str(product.id),
             details={"code": product.code, "year": product.year},

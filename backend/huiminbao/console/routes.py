@@ -11,12 +11,14 @@ from urllib.parse import quote
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
 from werkzeug.datastructures import FileStorage
 
 from huiminbao.audit.services import AuditActor
 from huiminbao.catalog.coinsurance import Share
 from huiminbao.catalog.domain import CoveragePeriod, EnrollmentWindow, ProductDraft
 from huiminbao.catalog.schemas import ProductDraftSchema, ProductOnDay, ProductSchema
+from huiminbao.catalog.versions import product_version
 from huiminbao.console import bulk, coinsurers, counter, payers, products, roster
 from huiminbao.console.csvfiles import read_csv
 from huiminbao.console.schemas import (
@@ -54,12 +56,14 @@ from huiminbao.console.schemas import (
 )
 from huiminbao.console.uploads import idempotent_upload
 from huiminbao.core.container import container
+from huiminbao.core.etags import ETAG_HEADER, IF_MATCH, if_match, tagged
 from huiminbao.core.idempotency import idempotent
+from huiminbao.core.pagination import page_items, window_of
 from huiminbao.enrollment import reconcile, resolving
 from huiminbao.enrollment.domain import PayerKind, PaymentMethod
 from huiminbao.enrollment.models import ReconcileRun
 from huiminbao.identity import sms_worker
-from huiminbao.identity.auth import Actor, current_actor, require_role
+from huiminbao.identity.auth import Actor, current_actor, staff_only
 from huiminbao.identity.domain import Role
 from huiminbao.identity.sms_domain import SmsStatus
 
@@ -70,22 +74,12 @@ _IDEMPOTENCY_HEADER = [{"in": "header", "name": "Idempotency-Key", "required": T
                         "schema": {"type": "string"}}]
 
 
-def _administrator() -> Actor:
-    return require_role(Role.ADMIN)
-
-
 def _by(actor: Actor) -> AuditActor:
     return AuditActor(actor.account_id, actor.role.value)
 
 
-def _admin_owner() -> str:
-    return f"account:{_administrator().account_id}"
-
-
-def _counter_owner() -> str:
-    actor = current_actor()
-    counter.require_counter_staff(actor)  # refused before any idempotency record is made
-    return f"account:{actor.account_id}"
+def _account_owner() -> str:
+    return f"account:{current_actor().account_id}"
 
 
 def _read(upload: FileStorage, header: tuple[str, ...], max_rows: int,
@@ -107,6 +101,7 @@ def _csv_download(data: bytes, ascii_name: str, name: str) -> Response:
 
 @blp.route("/admin/products/<int:product_id>/clone")
 class CloneProduct(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.arguments(CloneInSchema)
     @blp.response(201, ProductSchema)
     @blp.alt_response(422, description="The copy breaks a rule (`invalid_product`, all at once)")
@@ -114,7 +109,7 @@ class CloneProduct(MethodView):
         """Next year's product from this one, as a draft: tiers, benefits, terms (version
         `<year>.1`), subsidy settings, eligibility, item lists and complaint deadline copied;
         the new window and coverage; a new code. Validated like `POST /admin/products`."""
-        actor = _administrator()
+        actor = current_actor()
         c = container()
         request = products.CloneRequest(
             year=body["year"],
@@ -128,17 +123,24 @@ class CloneProduct(MethodView):
 
 @blp.route("/admin/products/<int:product_id>")
 class EditDraftProduct(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.arguments(ProductDraftSchema)
-    @blp.response(200, ProductSchema)
+    @blp.response(200, ProductSchema, headers=ETAG_HEADER)
     @blp.alt_response(409, description="Not a draft (published products are not edited)")
+    @blp.alt_response(412, description="Another administrator saved since this version was "
+                      "read: nothing is written; read it again")
     @blp.alt_response(422, description="The draft breaks a rule (`invalid_product`)")
-    def put(self, draft: ProductDraft, product_id: int) -> ProductOnDay:
-        """Replace a draft product's configuration (administrators); `status` must stay
-        `draft` — publishing is `POST /admin/products/{id}/publish`."""
-        actor = _administrator()
+    @blp.alt_response(428, description="No `If-Match`: a change must name the version it "
+                      "replaces")
+    @blp.doc(parameters=[{**IF_MATCH, "required": True}])
+    def put(self, draft: ProductDraft, product_id: int) -> Any:
+        """Replace a draft product's configuration (administrators), if it is still the
+        version read (`If-Match`: the `ETag` of `GET /admin/products/{id}`); `status` must stay
+        `draft` — publishing is `POST /admin/products/{id}/publish`. Answers the new `ETag`."""
+        actor = current_actor()
         c = container()
-        product = products.update_draft(c, _by(actor), product_id, draft)
-        return ProductOnDay(product, c.clock.today())
+        product = products.update_draft(c, _by(actor), product_id, draft, if_match())
+        return tagged(ProductOnDay(product, c.clock.today()), product_version(product))
 
 
 # ---------------------------------------------------------------- co-insurers (共保体)
@@ -146,14 +148,15 @@ class EditDraftProduct(MethodView):
 
 @blp.route("/admin/products/<int:product_id>/insurers")
 class ProductCoinsurers(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.response(200, CoinsuranceSchema)
     @blp.alt_response(404, description="No such product")
     def get(self, product_id: int) -> coinsurers.CoinsuranceSetting:
         """The product's co-insurance group (administrators): each insurer, its share in basis
         points and the lead; the amount above which a claim needs a second insurer."""
-        _administrator()
         return coinsurers.coinsurance(container(), product_id)
 
+    @staff_only(Role.ADMIN)
     @blp.arguments(CoinsuranceInSchema)
     @blp.response(200, CoinsuranceSchema)
     @blp.alt_response(404, description="No such product")
@@ -165,7 +168,7 @@ class ProductCoinsurers(MethodView):
         """Replace the co-insurance group (administrators; audited). Premiums, refunds and
         claim payouts are then split in the ledger by these shares, the rounding remainder to
         the lead. Shares cannot change once money has been split by them."""
-        actor = _administrator()
+        actor = current_actor()
         shares = [Share(item["insurer"], item["share_bp"], item["lead"])
                   for item in body["insurers"]]
         return coinsurers.set_coinsurance(
@@ -174,13 +177,14 @@ class ProductCoinsurers(MethodView):
 
 @blp.route("/admin/products/<int:product_id>/surplus")
 class ProductSurplus(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.response(200, SurplusSchema)
     @blp.alt_response(404, description="No such product")
     def get(self, product_id: int) -> coinsurers.SurplusSetting:
         """The product's target payout ratio and recorded use of last year's surplus."""
-        _administrator()
         return coinsurers.surplus_setting(container(), product_id)
 
+    @staff_only(Role.ADMIN)
     @blp.arguments(SurplusSchema)
     @blp.response(200, SurplusSchema)
     @blp.alt_response(404, description="No such product")
@@ -189,7 +193,7 @@ class ProductSurplus(MethodView):
         payout ratio and the surplus against it, from the ledger) and how it uses the previous
         year's surplus: an amount and a note, published on its disclosure page (002 三(五);
         administrators; audited)."""
-        actor = _administrator()
+        actor = current_actor()
         saved = coinsurers.set_surplus(container(), _by(actor), product_id,
                                        body["target_payout_ratio_bp"], body["surplus_used_fen"],
                                        body["surplus_use_note"])
@@ -198,19 +202,21 @@ class ProductSurplus(MethodView):
 
 @blp.route("/admin/insurer-staff/<int:account_id>")
 class InsurerStaffMember(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.arguments(StaffInsurerInSchema)
     @blp.response(200, StaffInsurerSchema)
     @blp.alt_response(404, description="No such insurer-staff account")
     def put(self, body: dict[str, Any], account_id: int) -> dict[str, Any]:
         """Which insurer an insurer-staff account works for (administrators; audited): it
         reads that insurer's statements and counts as that insurer in contested claims."""
-        actor = _administrator()
+        actor = current_actor()
         insurer = coinsurers.assign_staff(container(), _by(actor), account_id, body["insurer"])
         return {"account_id": account_id, "insurer": insurer}
 
 
 @blp.route("/admin/products/<int:product_id>/statement")
 class InsurerStatement(MethodView):
+    @staff_only(Role.INSURER_STAFF, Role.ADMIN)
     @blp.arguments(StatementQuerySchema, location="query")
     @blp.response(200, StatementSchema)
     @blp.alt_response(200, description="`format=csv`: text/csv (UTF-8 with BOM)")
@@ -221,7 +227,7 @@ class InsurerStatement(MethodView):
         """An insurer's statement for a period (administrators; insurer staff: their own
         insurer only; audited): every premium, refund and claim payout booked on its ledger
         accounts, with totals and the net. `format=csv` downloads it."""
-        actor = require_role(Role.ADMIN, Role.INSURER_STAFF)
+        actor = current_actor()
         found = coinsurers.statement(container(), actor, product_id, query["insurer"],
                                      query["starts_on"], query["ends_on"])
         if query["format"] != "csv":
@@ -236,6 +242,7 @@ class InsurerStatement(MethodView):
 
 @blp.route("/admin/enrollments/bulk")
 class EmployerBulkEnrollment(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.arguments(BulkFormSchema, location="form")
     @blp.arguments(CsvUploadSchema, location="files")
     @blp.doc(requestBody=multipart_body(BulkUploadSchema))
@@ -243,13 +250,13 @@ class EmployerBulkEnrollment(MethodView):
     @blp.alt_response(200, schema=BatchView,
                       description="This very file was uploaded before: its report, `replayed`")
     @blp.doc(parameters=_IDEMPOTENCY_HEADER)
-    @idempotent_upload(_admin_owner)
+    @idempotent_upload(_account_owner)
     def post(self, form: dict[str, Any], files: dict[str, Any]) -> Any:
         """Employer group enrollment: a CSV `id_number,name,tier` (header on line 1). Each row
         is checked (ID checksum, name as registered, this city and active, tier, duplicates)
         and enrolled paid by the employer (ledger `employer:<code>`); failed rows are listed
         with their line and a Chinese reason. The same file again enrolls nobody."""
-        actor = _administrator()
+        actor = current_actor()
         c = container()
         upload = bulk.EmployerUpload(form["employer_code"], form["employer_name"],
                                      form["product_id"],
@@ -260,10 +267,10 @@ class EmployerBulkEnrollment(MethodView):
 
 @blp.route("/admin/enrollments/bulk/<string:batch_no>")
 class EmployerBatchDetail(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.response(200, BatchView)
     def get(self, batch_no: str) -> bulk.BatchReport:
         """An earlier upload's report."""
-        _administrator()
         return bulk.find_report(container(), batch_no)
 
 
@@ -272,18 +279,19 @@ class EmployerBatchDetail(MethodView):
 
 @blp.route("/admin/subsidy-roster")
 class SubsidyRoster(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.arguments(RosterFormSchema, location="form")
     @blp.arguments(CsvUploadSchema, location="files")
     @blp.doc(requestBody=multipart_body(RosterUploadSchema))
     @blp.response(201, RosterView)
     @blp.doc(parameters=_IDEMPOTENCY_HEADER)
-    @idempotent_upload(_admin_owner)
+    @idempotent_upload(_account_owner)
     def post(self, form: dict[str, Any], files: dict[str, Any]) -> Any:
         """Import the year's assistance list (CSV `id_number,name,category`: tekun/特困,
         dibao/低保, dibian/低边, disabled/残疾人员) and enroll each person with the subsidy
         fund in the subsidized tier; one subsidy per person per year. The report lists every
         row: enrolled, skipped (already subsidized or insured) or failed, with the reason."""
-        actor = _administrator()
+        actor = current_actor()
         c = container()
         report = roster.import_roster(c, actor, form["product_id"],
                                       _read(files["file"], roster.HEADER, roster.MAX_ROWS,
@@ -293,6 +301,7 @@ class SubsidyRoster(MethodView):
 
 @blp.route("/admin/subsidy-roster/<import_no>/receipt")
 class SubsidyReceipt(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.arguments(ReceiptQuerySchema, location="query")
     @blp.response(200, ReceiptSchema)
     @blp.alt_response(200, description="`format=csv`: text/csv (UTF-8 with BOM)")
@@ -301,7 +310,6 @@ class SubsidyReceipt(MethodView):
         """The per-person receipt of a roster or a donor's list: for each person (masked),
         the outcome, the policy, the paying body and the amount its fund paid; the total.
         `format=csv` downloads it."""
-        _administrator()
         found = roster.receipt(container(), import_no)
         if query["format"] != "csv":
             return found
@@ -314,21 +322,22 @@ class SubsidyReceipt(MethodView):
 
 @blp.route("/admin/subsidy-payers")
 class SubsidyPayers(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.arguments(PayerQuerySchema, location="query")
     @blp.response(200, PayerListSchema)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """A city's paying bodies (市级财政, 区县财政, 慈善捐赠) with their fund accounts and what
         each fund has paid (from the ledger)."""
-        _administrator()
         return {"payers": payers.list_payers(container(), query["city_code"])}
 
+    @staff_only(Role.ADMIN)
     @blp.arguments(PayerInSchema)
     @blp.response(201, PayerSchema)
     def post(self, body: dict[str, Any]) -> Any:
         """Register a paying body (audited). A city has one city payer (its fund is
         `subsidy_fund:<city>`), one payer per district (with the groups it pays for), and any
         number of charities / donors; their funds are `subsidy_fund:<city>:<code>`."""
-        actor = _administrator()
+        actor = current_actor()
         draft = payers.PayerDraft(body["city_code"], body["code"], body["name"],
                                   PayerKind(body["kind"]), body["district_code"] or None,
                                   tuple(dict.fromkeys(body["categories"])))
@@ -337,13 +346,14 @@ class SubsidyPayers(MethodView):
 
 @blp.route("/admin/subsidy-payers/<int:payer_id>")
 class SubsidyPayerDetail(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.arguments(PayerUpdateSchema)
     @blp.response(200, PayerSchema)
     @blp.alt_response(404, description="No such paying body")
     def put(self, body: dict[str, Any], payer_id: int) -> payers.PayerView:
         """Rename a paying body, change the groups a district pays for, or (de)activate it
         (audited). Payers are never deleted: their fund accounts keep their history."""
-        actor = _administrator()
+        actor = current_actor()
         categories = body.get("categories")
         return payers.update_payer(
             container(), actor, payer_id, name=body.get("name"),
@@ -353,20 +363,21 @@ class SubsidyPayerDetail(MethodView):
 
 @blp.route("/admin/subsidy-payers/<int:payer_id>/fundings")
 class DonorFunding(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.arguments(RosterFormSchema, location="form")
     @blp.arguments(CsvUploadSchema, location="files")
     @blp.doc(requestBody=multipart_body(RosterUploadSchema))
     @blp.response(201, RosterView)
     @blp.alt_response(404, description="No such paying body")
     @blp.doc(parameters=_IDEMPOTENCY_HEADER)
-    @idempotent_upload(_admin_owner)
+    @idempotent_upload(_account_owner)
     def post(self, form: dict[str, Any], files: dict[str, Any], payer_id: int) -> Any:
         """A charity or donor funds the premiums of the people it names (002 三(三); CSV
         `id_number,name`): each is enrolled in the subsidized tier, paid from the donor's fund
         (`subsidy_fund:<city>:<code>`); the assistance group comes from the registry, one
         subsidy per person per year, 择一 applies. The per-person receipt is
         `GET /admin/subsidy-roster/{import_no}/receipt`."""
-        actor = _administrator()
+        actor = current_actor()
         report = roster.import_roster(
             container(), actor, form["product_id"],
             _read(files["file"], roster.DONOR_HEADER, roster.MAX_ROWS), donor_payer_id=payer_id)
@@ -386,18 +397,18 @@ def _resume_counter(resource: str, rerun: Callable[[], Any]) -> Any:
 
 @blp.route("/counter/enrollments")
 class CounterEnrollments(MethodView):
+    @staff_only(Role.COUNTER_STAFF, Role.ADMIN)
     @blp.arguments(CounterInSchema)
     @blp.response(201, CounterView)
     @blp.alt_response(403, description="Not counter staff (or an administrator)")
     @blp.doc(parameters=_IDEMPOTENCY_HEADER)
-    @idempotent(_counter_owner, resume=_resume_counter)
+    @idempotent(_account_owner, resume=_resume_counter)
     def post(self, body: dict[str, Any]) -> Any:
         """Counter-assisted enrollment of a walk-in resident (counter staff): the identity
         document checked, the premium taken in cash (`counter_cash`, with the receipt number)
         or a subsidized enrollment. Recorded as channel `counter`, the staff member in the
         audit log."""
         actor = current_actor()
-        counter.require_counter_staff(actor)
         evidence = body["evidence"]
         request = counter.CounterRequest(
             id_number=body["id_number"], name=body["name"], tier=body["tier"],
@@ -410,6 +421,7 @@ class CounterEnrollments(MethodView):
 
 @blp.route("/counter/identity-checks")
 class CounterIdentityChecks(MethodView):
+    @staff_only(Role.COUNTER_STAFF, Role.ADMIN)
     @blp.arguments(CounterIdentityInSchema)
     @blp.response(200, CounterIdentityView)
     @blp.alt_response(403, description="Not counter staff (or an administrator)")
@@ -419,7 +431,6 @@ class CounterIdentityChecks(MethodView):
         member recorded on the account and in the audit log. Ends an unverified binding of the
         same person on another account (both phones are texted); a verified one stays."""
         actor = current_actor()
-        counter.require_counter_staff(actor)
         evidence = body["evidence"]
         result = counter.verify_identity(
             container(), actor, body["phone"], body["name"], body["id_number"],
@@ -433,6 +444,7 @@ class CounterIdentityChecks(MethodView):
 
 @blp.route("/admin/reconcile-runs")
 class ReconcileRuns(MethodView):
+    @staff_only(Role.INSURER_STAFF, Role.ADMIN)
     @blp.arguments(ReconcileRunQuerySchema, location="query")
     @blp.response(200, ReconcileRunListSchema)
     @blp.alt_response(403, description="Not an administrator or insurer staff")
@@ -440,7 +452,6 @@ class ReconcileRuns(MethodView):
         """The latest runs of `huiminbao reconcile` (administrators, insurer staff), newest
         first: what each settled and healed, and every inconsistency it found. A scheduled job
         runs it every few minutes; `latest_ok` is null until it has run once."""
-        require_role(Role.ADMIN, Role.INSURER_STAFF)
         return reconcile.latest_runs(container(), query["limit"])
 
 
@@ -449,13 +460,18 @@ class ReconcileRuns(MethodView):
 
 @blp.route("/admin/sms")
 class SmsOutbox(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.arguments(SmsOutboxQuerySchema, location="query")
     @blp.response(200, SmsOutboxSchema)
     @blp.alt_response(403, description="Not an administrator")
-    def get(self, query: dict[str, Any]) -> list[sms_worker.OutboxEntry]:
-        """The latest texts (administrators), newest first: template, state (queued, sending,
-        sent, failed and waiting for a retry, given up), attempts, the provider's message id
-        and the last error; phones masked, never the text (it may hold a one-time code)."""
-        _administrator()
+    @blp.paginate(page_size=50, max_page_size=200)
+    def get(self, query: dict[str, Any],
+            pagination_parameters: PaginationParameters) -> list[sms_worker.OutboxEntry]:
+        """The texts (administrators), newest first, a page at a time (`page`, `page_size`;
+        totals in the `X-Pagination` header): template, state (queued, sending, sent, failed
+        and waiting for a retry, given up), attempts, the provider's message id and the last
+        error; phones masked, never the text (it may hold a one-time code)."""
         status = SmsStatus(query["status"]) if query["status"] else None
-        return list(sms_worker.recent_messages(container(), limit=query["limit"], status=status))
+        page = sms_worker.recent_messages(container(), window=window_of(pagination_parameters),
+                                          status=status)
+        return list(page_items(pagination_parameters, page))

@@ -303,9 +303,6 @@ class SmsOutboxQuerySchema(Schema):
     status = fields.String(load_default=None, validate=validate.OneOf(
         ["queued", "sending", "sent", "failed", "given_up"], error="短信状态不正确"), metadata={
         "description": "only messages in this state"})
-    limit = fields.Integer(load_default=50, validate=validate.Range(
-        min=1, max=200, error="条数应为1至200之间的整数"), metadata={
-        "description": "how many messages, newest first (1–200, default 50)"})
 
 
 class SmsOutboxItemSchema(ResponseSchema):

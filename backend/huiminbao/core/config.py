@@ -37,7 +37,8 @@ MIN_SECRET_KEY_LENGTH = 32
 DEFAULT_IDEMPOTENCY_LEASE_SECONDS = 15.0
 MAX_IDEMPOTENCY_LEASE_SECONDS = 600.0
 # The prefixes of the real adapters' settings (wiring.PORTS says which adapter reads which).
-PORT_SETTING_PREFIXES = ("HUIMINBAO_REGISTRY_", "WECHATPAY_", "SMS_", "S3_", "IDENTITY_CHECK_")
+PORT_SETTING_PREFIXES = ("HUIMINBAO_REGISTRY_", "WECHATPAY_", "SMS_", "S3_", "IDENTITY_CHECK_",
+                         "BANK_CARD_CHECK_", "CLAIM_PAYOUT_")
 
 
 class Mode(StrEnum):
@@ -58,6 +59,9 @@ class Settings:
     now_override: datetime | None = None
     frontend_dir: Path = DEFAULT_FRONTEND_DIR
     city_code: str = "330100"
+    # How low a product's pre-existing-condition (既往症) ratio may go, in basis points (issue 17:
+    # a city setting; by default the floor of the general ratios, 003 三(五) 70 %).
+    min_pre_existing_ratio_bp: int = 7_000
     testing: bool = False
     # PostgreSQL's statement_timeout for this process (seconds; core/db.py explains the default).
     # A batch command over a very large database may need more: HUIMINBAO_DB_STATEMENT_TIMEOUT.
@@ -121,6 +125,9 @@ class Settings:
             now_override=now_override,
             frontend_dir=Path(env.get("HUIMINBAO_FRONTEND_DIR") or DEFAULT_FRONTEND_DIR),
             city_code=env.get("HUIMINBAO_CITY_CODE") or cls.city_code,
+            min_pre_existing_ratio_bp=_parse_count(
+                env.get("HUIMINBAO_MIN_PRE_EXISTING_RATIO_BP", "").strip()
+                or str(cls.min_pre_existing_ratio_bp), "HUIMINBAO_MIN_PRE_EXISTING_RATIO_BP"),
             db_statement_timeout=db_statement_timeout,
             wechat_app_id=env.get("WECHAT_APP_ID", "").strip() or None,
             wechat_app_secret=env.get("WECHAT_APP_SECRET", "").strip() or None,
@@ -152,6 +159,8 @@ class Settings:
         if not 0 < self.idempotency_lease_seconds <= MAX_IDEMPOTENCY_LEASE_SECONDS:
             raise ConfigError("HUIMINBAO_IDEMPOTENCY_LEASE_SECONDS must be more than 0 and at "
                               f"most {MAX_IDEMPOTENCY_LEASE_SECONDS:g} seconds")
+        if not 0 < self.min_pre_existing_ratio_bp <= 10_000:
+            raise ConfigError("HUIMINBAO_MIN_PRE_EXISTING_RATIO_BP must be 1..10000 basis points")
         if bool(self.wechat_app_id) != bool(self.wechat_app_secret):
             raise ConfigError("WECHAT_APP_ID and WECHAT_APP_SECRET must be set together")
         if self.public_url is not None:

@@ -17,6 +17,8 @@ from huiminbao.core.db import Database
 
 if TYPE_CHECKING:
     from huiminbao.catalog.cache import PublishedProducts
+    from huiminbao.claims.payees import BankCardVerifier
+    from huiminbao.claims.payouts import PayoutPort
     from huiminbao.claims.storage import DocumentStore
     from huiminbao.identity.access import GrantFinder
     from huiminbao.identity.sms import SmsProvider, SmsSender
@@ -44,6 +46,10 @@ class Container:
     # Face / eID verification of a binding (identity/verification.py): the simulator in demo
     # mode; None where none is offered.
     identity_checks: IdentityVerifier | None = None
+    # Bank-card verification of a claim's payee and the payout service paying approved claims
+    # (claims/payees.py, claims/payouts.py): simulators in demo mode; None where none is wired.
+    bank_cards: BankCardVerifier | None = None
+    payouts: PayoutPort | None = None
 
 
 def container() -> Container:

@@ -81,3 +81,17 @@ class RemoteUnavailable(Exception):
     """A remote service (the registry, the payment gateway) did not answer in time. What was
     asked of it has an unknown outcome, which callers settle by querying with the same request
     number; a request that meets it unhandled answers 503 with ``Retry-After``, never 500."""
+
+
+class PreconditionFailed(DomainError):
+    """The resource changed since the caller read it (its ``If-Match`` is stale)."""
+
+    http_status = 412
+    code = "precondition_failed"
+
+
+class PreconditionRequired(DomainError):
+    """A change that must say which version it replaces (``If-Match``) did not."""
+
+    http_status = 428
+    code = "precondition_required"

@@ -48,6 +48,7 @@ SWAGGER_UI_ENDPOINT = "api-docs.openapi_swagger_ui"
 PUBLIC_API_RULES = frozenset({
     "/api/v1/products",
     "/api/v1/products/<int:product_id>",
+    "/api/v1/products/<int:product_id>/special-drugs",
     "/api/v1/disclosure",
     "/api/v1/disclosure/<int:product_id>",
     "/api/v1/complaint-categories",

@@ -21,6 +21,7 @@ from huiminbao.claims.models import Claim
 from huiminbao.core.clock import to_china_time
 from huiminbao.core.container import Container
 from huiminbao.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from huiminbao.core.pagination import FIRST_PAGE, Page, Window, count_rows
 from huiminbao.disclosure.domain import (
     COMPLAINT_MAX_CHARS,
     COMPLAINT_MIN_CHARS,
@@ -245,8 +246,8 @@ def _load(session: Session, number: str, *, lock: bool = False) -> Complaint | N
 
 
 def staff_queue(c: Container, status: ComplaintStatus | None, overdue: bool | None,
-                limit: int = 500) -> list[ComplaintDetails]:
-    """Unresolved first, the nearest (or longest passed) deadline first."""
+                window: Window = FIRST_PAGE) -> Page[ComplaintDetails]:
+    """Unresolved first, the nearest (or longest passed) deadline first, a page at a time."""
     now = c.clock.now()
     unresolved = Complaint.status != ComplaintStatus.RESOLVED.value
     query = select(Complaint, Person.name).join(
@@ -259,8 +260,10 @@ def staff_queue(c: Container, status: ComplaintStatus | None, overdue: bool | No
         query = query.where(~(unresolved & (Complaint.due_at <= now)))
     query = query.order_by(case((unresolved, 0), else_=1), Complaint.due_at, Complaint.id)
     with c.db.read() as session:
-        rows = session.execute(query.options(selectinload(Complaint.replies)).limit(limit)).all()
-    return [ComplaintDetails(complaint, name) for complaint, name in rows]
+        rows = session.execute(query.options(selectinload(Complaint.replies))
+                               .offset(window.offset).limit(window.limit)).all()
+        total = count_rows(session, query)
+    return Page([ComplaintDetails(complaint, name) for complaint, name in rows], total)
 
 
 # ---------------------------------------------------------------- replying

@@ -68,7 +68,8 @@ class Figures:
             "premium_income_fen": self.premium_income_fen,
             "claims": {"available": claims.available, "accepted": claims.accepted,
                        "paid": claims.paid, "payout_fen": claims.payout_fen,
-                       "largest_payout_fen": claims.largest_payout_fen},
+                       "largest_payout_fen": claims.largest_payout_fen,
+                       **claims.clock_json()},
         }
 
     @classmethod
@@ -83,7 +84,11 @@ class Figures:
             claims=ClaimFigures(available=bool(claims["available"]),
                                 accepted=int(claims["accepted"]), paid=int(claims["paid"]),
                                 payout_fen=int(claims["payout_fen"]),
-                                largest_payout_fen=int(claims["largest_payout_fen"])),
+                                largest_payout_fen=int(claims["largest_payout_fen"]),
+                                # Snapshots stored before the clock was counted lack these.
+                                overdue=int(claims.get("overdue", 0)),
+                                median_days_to_decision=claims.get("median_days_to_decision"),
+                                median_days_to_payment=claims.get("median_days_to_payment")),
         )
 
 

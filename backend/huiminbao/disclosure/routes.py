@@ -9,9 +9,11 @@ from urllib.parse import quote
 from flask import Response, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
 
 from huiminbao.audit.services import AuditActor
 from huiminbao.core.container import container
+from huiminbao.core.pagination import page_items, window_of
 from huiminbao.core.ratelimit import limiter
 from huiminbao.disclosure import complaints, services
 from huiminbao.disclosure.domain import ComplaintCategory, ComplaintStatus
@@ -31,7 +33,7 @@ from huiminbao.disclosure.schemas import (
     ReplyInSchema,
 )
 from huiminbao.identity.access import acts_for, subject_for
-from huiminbao.identity.auth import current_actor, optional_actor, require_role
+from huiminbao.identity.auth import current_actor, optional_actor, staff_only
 from huiminbao.identity.domain import Action, Role
 
 blp = Blueprint("disclosure", __name__, url_prefix="/api/v1",
@@ -178,35 +180,37 @@ class ComplaintDetail(MethodView):
 # ---------------------------------------------------------------- staff
 
 
-def _complaint_staff() -> Any:
-    return require_role(*complaints.COMPLAINT_STAFF)
-
-
 @blp.route("/admin/complaints")
 class ComplaintQueue(MethodView):
+    @staff_only(*complaints.COMPLAINT_STAFF)
     @blp.arguments(ComplaintQueueQuerySchema, location="query")
     @blp.response(200, ComplaintListSchema)
     @blp.alt_response(403, description="Not insurer staff or an administrator")
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+    @blp.paginate(page_size=50, max_page_size=200)
+    def get(self, query: dict[str, Any],
+            pagination_parameters: PaginationParameters) -> dict[str, Any]:
         """The complaint queue (insurer staff, administrators): unresolved first, by deadline;
-        `overdue` marks those past their deadline (the product's working days)."""
-        _complaint_staff()
+        `overdue` marks those past their deadline (the product's working days). A page at a
+        time (`page`, `page_size`; totals in the `X-Pagination` header)."""
         c = container()
         status = ComplaintStatus(query["status"]) if query["status"] else None
         now = c.clock.now()
+        page = complaints.staff_queue(c, status, query["overdue"],
+                                      window_of(pagination_parameters))
         return {"items": [ComplaintAnswer(d, now)
-                          for d in complaints.staff_queue(c, status, query["overdue"])]}
+                          for d in page_items(pagination_parameters, page)]}
 
 
 @blp.route("/admin/complaints/<string:complaint_no>/replies")
 class ComplaintReplies(MethodView):
+    @staff_only(*complaints.COMPLAINT_STAFF)
     @blp.arguments(ReplyInSchema)
     @blp.response(201, ComplaintView)
     @blp.alt_response(422, description="Empty reply, or a transition the table does not allow")
     def post(self, body: dict[str, Any], complaint_no: str) -> ComplaintAnswer:
         """Reply and move the complaint (received → in_progress → resolved); the complainant
         is texted the complaint number only."""
-        actor = _complaint_staff()
+        actor = current_actor()
         c = container()
         target = ComplaintStatus(body["status"]) if body["status"] else None
         details = complaints.reply(c, actor, complaint_no, body["message"], target)
@@ -215,17 +219,18 @@ class ComplaintReplies(MethodView):
 
 @blp.route("/admin/products/<int:product_id>/complaint-settings")
 class ComplaintSettings(MethodView):
+    @staff_only(Role.ADMIN)
     @blp.response(200, ComplaintSettingsSchema)
     def get(self, product_id: int) -> dict[str, Any]:
         """The product's complaint deadline in working days (administrators)."""
-        require_role(Role.ADMIN)
         return {"response_working_days": complaints.working_days_of(container(), product_id)}
 
+    @staff_only(Role.ADMIN)
     @blp.arguments(ComplaintSettingsSchema)
     @blp.response(200, ComplaintSettingsSchema)
     def put(self, body: dict[str, Any], product_id: int) -> dict[str, Any]:
         """Set the deadline (1–30 working days, Mon–Fri); complaints filed from now on get it."""
-        actor = require_role(Role.ADMIN)
+        actor = current_actor()
         days = complaints.set_working_days(container(), AuditActor(actor.account_id,
                                                                    actor.role.value),
                                            product_id, body["response_working_days"])

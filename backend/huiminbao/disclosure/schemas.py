@@ -90,6 +90,12 @@ class ClaimsFiguresSchema(ResponseSchema):
     paid = fields.Integer(metadata={"description": "claims paid (incl. one-stop settlements)"})
     payout_fen = fields.Integer()
     largest_payout_fen = fields.Integer(metadata={"description": "largest single payout"})
+    overdue = fields.Integer(metadata={"description": "claims past the promised decision or "
+                                                      "payment day (保险法 §23)"})
+    median_days_to_decision = fields.Float(allow_none=True, metadata={
+        "description": "online claims: median days from submission to decision"})
+    median_days_to_payment = fields.Float(allow_none=True, metadata={
+        "description": "online claims: median days from submission to payment"})
 
 
 class YearEndSchema(ResponseSchema):

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
-from huiminbao.catalog.models import Product
+from huiminbao.catalog.models import Product, Tier
 from huiminbao.core.clock import CHINA_TZ
 from huiminbao.core.container import Container
 from huiminbao.core.errors import DomainError, Forbidden, InvalidInput, NotFound, RuleViolation
@@ -112,8 +112,9 @@ def _details(session: Session, policy: Policy) -> PolicyDetails:
     assert item is not None
     order = session.get(Order, item.order_id)
     product = session.scalars(select(Product).where(Product.id == policy.product_id)
-                              .options(selectinload(Product.tiers),
-                                       selectinload(Product.terms))).one()
+                              .options(selectinload(Product.tiers).selectinload(Tier.benefits),
+                                       selectinload(Product.terms),
+                                       selectinload(Product.pre_existing))).one()
     insured = session.get(Person, policy.insured_person_id)
     holder = session.get(Person, policy.holder_person_id)
     refund = session.scalars(select(Refund).where(Refund.policy_id == policy.id)).one_or_none()

@@ -7,7 +7,8 @@ from datetime import date
 
 from marshmallow import Schema, fields, validate
 
-from huiminbao.catalog.models import Product, ProductTerms
+from huiminbao.catalog.models import Benefit, Product, ProductTerms
+from huiminbao.catalog.schemas import BenefitSchema, PreExistingSchema, TermsSchema
 from huiminbao.core.idnumber import age_on
 from huiminbao.core.inputs import Id
 from huiminbao.core.masking import mask_id_number, mask_name, mask_phone
@@ -247,6 +248,18 @@ class PolicyAnswer:
         return tier.name if tier else self.policy.tier_code
 
     @property
+    def benefits(self) -> list[Benefit]:
+        tier = self.details.product.tier(self.policy.tier_code)
+        return list(tier.benefits) if tier else []
+
+    @property
+    def agreed_terms(self) -> ProductTerms | None:
+        """The terms version agreed when the policy was bought (else the current one)."""
+        product = self.details.product
+        return next((t for t in product.terms if t.version == self.details.order.terms_version),
+                    product.current_terms)
+
+    @property
     def validity(self) -> str:
         return validity(self.details, self.today)
 
@@ -312,6 +325,15 @@ class PolicyView(ResponseSchema):
     verify_url = fields.String()
     qr_url = fields.String()
     notice = fields.String()
+    # The e-policy's own cover, whatever the catalog shows today: the tier's benefits, the
+    # terms the holder agreed to (the order's version), the product's claim terms.
+    benefits = fields.List(fields.Nested(BenefitSchema))
+    terms = fields.Nested(TermsSchema, attribute="agreed_terms", allow_none=True, metadata={
+        "description": "the terms version agreed when the policy was bought"})
+    deductible_mode = fields.String(attribute="details.product.deductible_mode",
+                                    metadata={"description": "per_category | shared"})
+    pre_existing = fields.List(fields.Nested(PreExistingSchema),
+                               attribute="details.product.pre_existing")
 
 
 class PolicyListSchema(ResponseSchema):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from flask import Flask, Response, current_app, g, has_request_context, request
+from flask import Flask, Response, g, has_request_context, request
 from sqlalchemy.orm import Session
 
 from huiminbao.audit import services as audit
@@ -20,7 +20,12 @@ from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.core.api import error_response
 from huiminbao.core.container import Container, container
 from huiminbao.core.errors import Forbidden, NotFound, RuleViolation
-from huiminbao.identity.auth import Actor, current_actor, require_login_before_input
+from huiminbao.identity.auth import (
+    Actor,
+    current_actor,
+    require_login_before_input,
+    view_method,
+)
 from huiminbao.identity.domain import Action, Basis, Decision, decide
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -163,10 +168,8 @@ def check_acting_for() -> None:
 
 
 def _declared_action() -> Action | None:
-    view = current_app.view_functions.get(request.endpoint or "")
-    view_class = getattr(view, "view_class", None)
-    method = getattr(view_class, request.method.lower(), None) if view_class else view
-    action = getattr(method, "acting_for_action", None)
+    action = getattr(view_method(request.endpoint or "", request.method), "acting_for_action",
+                     None)
     return action if isinstance(action, Action) else None
 
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,6 +48,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from huiminbao.core.container import Container
+from huiminbao.core.pagination import FIRST_PAGE, Page, Window, count_rows
 from huiminbao.identity.domain import OTP_TTL
 from huiminbao.identity.models import SmsMessage
 from huiminbao.identity.sms import SmsProvider, SmsProviderError
@@ -376,13 +377,15 @@ class OutboxEntry:
     provider_message_id: str | None
 
 
-def recent_messages(c: Container, *, limit: int = 50,
-                    status: SmsStatus | None = None) -> Sequence[OutboxEntry]:
-    """The newest messages (newest first), optionally of one status."""
-    query = select(SmsMessage).order_by(SmsMessage.id.desc()).limit(limit)
+def recent_messages(c: Container, *, window: Window = FIRST_PAGE,
+                    status: SmsStatus | None = None) -> Page[OutboxEntry]:
+    """The messages, newest first, optionally of one status, a page at a time."""
+    query = select(SmsMessage).order_by(SmsMessage.id.desc())
     if status is not None:
         query = query.where(SmsMessage.status == status.value)
     with c.db.read() as session:
-        return [OutboxEntry(m.id, m.phone, m.template, m.status, m.attempts, m.created_at,
-                            m.next_attempt_at, m.sent_at, m.last_error, m.provider_message_id)
-                for m in session.scalars(query)]
+        return Page([OutboxEntry(m.id, m.phone, m.template, m.status, m.attempts, m.created_at,
+                                 m.next_attempt_at, m.sent_at, m.last_error,
+                                 m.provider_message_id)
+                     for m in session.scalars(query.offset(window.offset).limit(window.limit))],
+                    count_rows(session, query))

@@ -8,13 +8,16 @@ from typing import Any, ClassVar
 from flask import Response, make_response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
 
 from huiminbao.core.container import container
 from huiminbao.core.errors import InvalidInput
+from huiminbao.core.pagination import page_items, window_of
 from huiminbao.core.ratelimit import limiter
 from huiminbao.core.requests import public_root
 from huiminbao.enrollment.policies import qr_png
-from huiminbao.identity.auth import account_or_address, current_actor
+from huiminbao.identity.auth import account_or_address, current_actor, staff_only
+from huiminbao.identity.domain import Role
 from huiminbao.proxy import services
 from huiminbao.proxy.domain import ConfirmMethod
 from huiminbao.proxy.schemas import (
@@ -183,6 +186,7 @@ class Confirmations(MethodView):
 
 @blp.route("/admin/proxy/grants")
 class StaffGrants(MethodView):
+    @staff_only(Role.COUNTER_STAFF, Role.ADMIN)
     @blp.arguments(StaffGrantQuerySchema, location="query")
     @blp.response(200, StaffGrantListView)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
@@ -196,8 +200,9 @@ class StaffGrants(MethodView):
 @blp.route("/me/proxy-activity")
 class ProxyActivity(MethodView):
     @blp.response(200, ActivityListView)
-    def get(self) -> dict[str, Any]:
+    @blp.paginate(page_size=20, max_page_size=100)
+    def get(self, pagination_parameters: PaginationParameters) -> dict[str, Any]:
         """Everything done under grants for the caller (as principal), newest first: who
         (masked), what (in Chinese), on which object, and the grant's lifecycle."""
-        items = services.activity(container(), current_actor())
-        return {"items": items}
+        page = services.activity(container(), current_actor(), window_of(pagination_parameters))
+        return {"items": page_items(pagination_parameters, page)}

@@ -33,6 +33,7 @@ from huiminbao.core.errors import (
     RuleViolation,
 )
 from huiminbao.core.masking import mask_id_number, mask_name, mask_phone, normalize_name
+from huiminbao.core.pagination import FIRST_PAGE, Page, Window, count_rows
 from huiminbao.identity import consent_gate
 from huiminbao.identity import services as identity
 from huiminbao.identity.access import IDENTITY_REQUIRED
@@ -471,23 +472,23 @@ def _end(c: Container, actor: Actor, grant_id: int, *, declined: bool) -> GrantD
 # ---------------------------------------------------------------- what the principal sees
 
 
-def activity(c: Container, actor: Actor, limit: int = 100) -> list[ActivityItem]:
-    """Every audited act under a grant whose principal is the caller, newest first."""
+def activity(c: Container, actor: Actor, window: Window = FIRST_PAGE) -> Page[ActivityItem]:
+    """Every audited act under a grant whose principal is the caller, newest first, a page at a
+    time."""
     if actor.person_id is None:
-        return []
+        return Page([], 0)
     person_id = actor.person_id
+    query = (select(AuditEvent)
+             .join(ProxyGrant, ProxyGrant.id == AuditEvent.grant_id)
+             .where(ProxyGrant.principal_person_id == person_id,
+                    or_(AuditEvent.subject_person_id == person_id,
+                        AuditEvent.acting_for_person_id == person_id))
+             .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()))
     with c.db.read() as session:
-        events = session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.grant_id.is_not(None),
-                   or_(AuditEvent.subject_person_id == person_id,
-                       AuditEvent.acting_for_person_id == person_id))
-            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()).limit(limit)
-        ).all()
-        grant_ids = {event.grant_id for event in events if event.grant_id is not None}
-        grants = {grant.id: grant for grant in session.scalars(
-            select(ProxyGrant).where(ProxyGrant.id.in_(grant_ids),
-                                     ProxyGrant.principal_person_id == person_id))}
+        events = list(session.scalars(query.offset(window.offset).limit(window.limit)))
+        total = count_rows(session, query)
+        grants = {grant.id: grant for grant in session.scalars(select(ProxyGrant).where(
+            ProxyGrant.id.in_({event.grant_id for event in events})))}
         agents = {person.id: person for person in session.scalars(
             select(Person).where(Person.id.in_({g.agent_person_id for g in grants.values()})))}
         accounts = {account.id: account for account in session.scalars(
@@ -495,9 +496,7 @@ def activity(c: Container, actor: Actor, limit: int = 100) -> list[ActivityItem]
                 {e.actor_account_id for e in events if e.actor_account_id is not None})))}
     items = []
     for event in events:
-        grant = grants.get(event.grant_id or -1)
-        if grant is None:  # a grant of which the caller is not the principal
-            continue
+        grant = grants[event.grant_id or -1]
         agent = agents.get(grant.agent_person_id)
         account = accounts.get(event.actor_account_id or -1)
         if account is None:
@@ -509,7 +508,7 @@ def activity(c: Container, actor: Actor, limit: int = 100) -> list[ActivityItem]
         else:
             by = "staff"
         items.append(ActivityItem(event, mask_name(agent.name) if agent else "", by))
-    return items
+    return Page(items, total)
 
 
 # ---------------------------------------------------------------- helpers

@@ -8,6 +8,7 @@ are never reset by loading again.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from huiminbao.core.clock import Clock
 from huiminbao.core.db import Database
@@ -190,6 +191,16 @@ DEMO_RELATIONS: tuple[tuple[str, str, Relation], ...] = (
 )
 
 
+# Diagnoses in the demo persons' settlement records (ICD-10, first recorded on): what products'
+# pre-existing-condition terms ask about. 王秀英 was treated for liver cancer (C22.0) in 2023;
+# 林𫖮 has chronic kidney disease (N18.3) on record since 2024.
+DEMO_DIAGNOSES: tuple[tuple[str, str, date], ...] = (
+    (WANG_XIUYING.id_number, "C22.0", date(2023, 4, 12)),
+    (LIN_YAN.id_number, "N18.3", date(2024, 6, 20)),
+    (ZHANG_JIANGUO.id_number, "I10", date(2019, 9, 3)),
+)
+
+
 def demo_person(name: str) -> DemoPerson:
     """The demo person with this name (tests read better with names than with ID numbers)."""
     for person in DEMO_PERSONS:
@@ -219,4 +230,8 @@ def load_demo_population(target: SimulatedRegistry | Database, clock: Clock) -> 
     statuses changed by a demo or test are not reset.
     """
     db = target.db if isinstance(target, SimulatedRegistry) else target
-    return load_population(db, clock, demo_population(), update_existing=False)
+    counts = load_population(db, clock, demo_population(), update_existing=False)
+    registry = SimulatedRegistry(db, clock)
+    for id_number, code, diagnosed_on in DEMO_DIAGNOSES:
+        registry.record_diagnosis(id_number, code, diagnosed_on)
+    return counts

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,6 +34,7 @@ from huiminbao.registry.port import (
     FamilyLink,
     OperationKind,
     OperationResult,
+    PriorDiagnosis,
     RegistryPerson,
     RegistryUnavailable,
     RequestNumberReused,
@@ -351,6 +352,13 @@ class HttpRegistry:
         with self._shaped():
             return [wire.link_in(item) for item in wire.list_of(body.get("relations"),
                                                                 "relations")]
+
+    def prior_diagnoses(self, id_number: str, before: date) -> list[PriorDiagnosis]:
+        body = self._ask(Transaction.PRIOR_DIAGNOSES,
+                         {"id_number": id_number, "before": before.isoformat()})
+        with self._shaped():
+            return [wire.diagnosis_in(item) for item in wire.list_of(body.get("diagnoses"),
+                                                                     "diagnoses")]
 
     def balance(self, id_number: str) -> AccountBalance | None:
         body = self._ask(Transaction.BALANCE, {"id_number": id_number})

@@ -7,13 +7,14 @@ money is integer fen in BIGINT columns that CHECK constraints keep from going ne
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     String,
@@ -80,6 +81,19 @@ class RegistryPersonRow(Base):
                                                          server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class RegistryDiagnosisRow(Base):
+    """A diagnosis (ICD-10) in the person's settlement records, with the day it was first
+    recorded: what the product's pre-existing-condition terms ask about. The code is health
+    data and is encrypted at rest."""
+
+    __tablename__ = "registry_diagnoses"
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("registry_persons.id"), index=True)
+    code: Mapped[str] = mapped_column(EncryptedString())
+    diagnosed_on: Mapped[date] = mapped_column(Date)
 
 
 class RegistryAccountRow(Base):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -119,6 +119,15 @@ class FamilyLink:
 
 
 @dataclass(frozen=True)
+class PriorDiagnosis:
+    """A diagnosis (ICD-10 code) in the person's settlement records and the day it was first
+    recorded. Health data: never logged, never shown in a list."""
+
+    code: str
+    diagnosed_on: date
+
+
+@dataclass(frozen=True)
 class OperationResult:
     request_no: str
     kind: OperationKind
@@ -160,6 +169,12 @@ class RegistryPort(Protocol):
         ...
 
     def relations(self, id_number: str) -> list[FamilyLink]: ...
+
+    def prior_diagnoses(self, id_number: str, before: date) -> list[PriorDiagnosis]:
+        """The person's diagnoses first recorded before ``before`` (a policy's coverage start),
+        oldest first; [] for a person the registry does not know. Asked only to apply a
+        product's pre-existing-condition terms to a claim or an estimate."""
+        ...
 
     def balance(self, id_number: str) -> AccountBalance | None: ...
 

@@ -71,6 +71,12 @@ def _relations(registry: RegistryPort, body: dict[str, Any]) -> dict[str, Any]:
     return {"relations": [wire.link_out(link) for link in links]}
 
 
+def _prior_diagnoses(registry: RegistryPort, body: dict[str, Any]) -> dict[str, Any]:
+    found = registry.prior_diagnoses(wire.text(body, "id_number"),
+                                     wire.day(body.get("before"), "before"))
+    return {"diagnoses": [wire.diagnosis_out(diagnosis) for diagnosis in found]}
+
+
 def _scheme_counts(registry: RegistryPort, body: dict[str, Any]) -> dict[str, Any]:
     counts = registry.scheme_counts(wire.text_list(body, "id_numbers", wire.MAX_COUNT_BATCH))
     return {"counts": {scheme.value: count for scheme, count in counts.items()}}
@@ -135,6 +141,7 @@ HANDLERS: dict[str, Handler] = {
     Transaction.CONTACT_CHECK.value: _contact_check,
     Transaction.RELATIONS.value: _relations,
     Transaction.SCHEME_COUNTS.value: _scheme_counts,
+    Transaction.PRIOR_DIAGNOSES.value: _prior_diagnoses,
     Transaction.BALANCE.value: _balance,
     Transaction.ENTRIES.value: _entries,
     Transaction.DEBIT.value: _debit,

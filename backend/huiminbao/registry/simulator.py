@@ -25,7 +25,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import case, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -50,6 +50,7 @@ from huiminbao.registry.models import (
     EntryKind,
     RegistryAccountEntryRow,
     RegistryAccountRow,
+    RegistryDiagnosisRow,
     RegistryOperationRow,
     RegistryPersonRow,
     RegistryRelationRow,
@@ -65,6 +66,7 @@ from huiminbao.registry.port import (
     OperationResult,
     OperationStatus,
     PersonStatus,
+    PriorDiagnosis,
     RegistryPerson,
     Relation,
     RequestNumberReused,
@@ -258,6 +260,31 @@ class SimulatedRegistry:
             return [
                 FamilyLink(relative_id_number=row[0], relation=Relation(row[1])) for row in rows
             ]
+
+    def prior_diagnoses(self, id_number: str, before: date) -> list[PriorDiagnosis]:
+        with self._db.read() as session:
+            rows = session.execute(
+                select(RegistryDiagnosisRow.code, RegistryDiagnosisRow.diagnosed_on)
+                .join(RegistryPersonRow, RegistryPersonRow.id == RegistryDiagnosisRow.person_id)
+                .where(_person_is(id_number), RegistryDiagnosisRow.diagnosed_on < before)
+                .order_by(RegistryDiagnosisRow.diagnosed_on, RegistryDiagnosisRow.id)
+            ).all()
+        return [PriorDiagnosis(code, diagnosed_on) for code, diagnosed_on in rows]
+
+    def record_diagnosis(self, id_number: str, code: str, diagnosed_on: date) -> bool:
+        """Administration (demo data, tests): add a diagnosis to a known person's records
+        unless it is there already. False for an unknown person."""
+        with self._db.transaction() as session:
+            person_id = session.scalar(select(RegistryPersonRow.id).where(_person_is(id_number)))
+            if person_id is None:
+                return False
+            existing = session.execute(
+                select(RegistryDiagnosisRow.code, RegistryDiagnosisRow.diagnosed_on)
+                .where(RegistryDiagnosisRow.person_id == person_id)).all()
+            if (code, diagnosed_on) not in {(row[0], row[1]) for row in existing}:
+                session.add(RegistryDiagnosisRow(person_id=person_id, code=code,
+                                                 diagnosed_on=diagnosed_on))
+            return True
 
     def balance(self, id_number: str) -> AccountBalance | None:
         normalized = idnumber.normalize(id_number)

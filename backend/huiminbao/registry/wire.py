@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from huiminbao.registry.port import (
@@ -22,6 +22,7 @@ from huiminbao.registry.port import (
     OperationResult,
     OperationStatus,
     PersonStatus,
+    PriorDiagnosis,
     RegistryPerson,
     Relation,
     Scheme,
@@ -143,6 +144,24 @@ def link_out(link: FamilyLink) -> dict[str, Any]:
 
 def link_in(value: Mapping[str, Any]) -> FamilyLink:
     return FamilyLink(text(value, "relative_id_number"), Relation(text(value, "relation")))
+
+
+def diagnosis_out(diagnosis: PriorDiagnosis) -> dict[str, Any]:
+    return {"code": diagnosis.code, "diagnosed_on": diagnosis.diagnosed_on.isoformat()}
+
+
+def diagnosis_in(value: Mapping[str, Any]) -> PriorDiagnosis:
+    return PriorDiagnosis(text(value, "code"), day(value.get("diagnosed_on"), "diagnosed_on"))
+
+
+def day(value: object, name: str) -> date:
+    """An ISO 8601 date (``2026-03-01``)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be an ISO 8601 date")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an ISO 8601 date") from exc
 
 
 def balance_out(balance: AccountBalance) -> dict[str, Any]:

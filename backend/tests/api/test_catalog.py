@@ -26,6 +26,7 @@ def test_open_products_show_the_demo_product_with_its_terms(client: FlaskClient)
     assert compliant == {
         "category": "compliant", "label": "医保范围内合规费用",
         "deductible_fen": 2_000_000, "ratio_bp": 7500, "cap_fen": 100_000_000,
+        "bands": [], "waiting_days": 0,
     }
     assert "商业保险" in product["terms"]["notice"]
     assert "不是基本医疗保险" in product["terms"]["notice"]
@@ -40,9 +41,12 @@ def test_product_detail_and_missing_product(client: FlaskClient) -> None:
     assert missing.get_json()["message"] == "未找到该产品"
 
 
-def test_other_cities_and_closed_windows_list_nothing(
+def test_other_cities_list_nothing_and_a_product_stays_listed_until_its_coverage_ends(
     client: FlaskClient, clock: MovableClock
 ) -> None:
     assert client.get("/api/v1/products?city_code=310100").get_json()["items"] == []
-    clock.advance(timedelta(days=60))
+    clock.advance(timedelta(days=60))  # the window has closed, the coverage year runs
+    [product] = client.get("/api/v1/products").get_json()["items"]
+    assert product["enrollment"]["is_open"] is False and product["tiers"] and product["terms"]
+    clock.advance(timedelta(days=400))  # the coverage year is over
     assert client.get("/api/v1/products").get_json()["items"] == []

@@ -3,6 +3,7 @@ and breakdown; the estimator; agents acting for the insured; staff-only endpoint
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -438,3 +439,21 @@ def test_a_claim_takes_a_bounded_number_and_size_of_documents(
     files = [p for p in (wired.documents.root / "claims").rglob("*")  # type: ignore[attr-defined]
              if p.is_file()]
     assert len(files) == 2
+
+
+def test_the_review_queue_is_read_a_page_at_a_time(
+    client: FlaskClient, wired: Container, clock: MovableClock
+) -> None:
+    people = [enrolled(client, name) for name in ("张伟", "李娜")]
+    people = into_coverage(clock, wired, *people)
+    reviewer = staff(client, wired)
+    numbers = [submit(person, WORKED_EXAMPLE, key=f"page-claim-{n:04d}").get_json()["claim_no"]
+               for n, person in enumerate(people)]
+    pages = [client.get(f"/api/v1/admin/claims?page={page}&page_size=1",
+                        headers=reviewer.bearer) for page in (1, 2)]
+    assert [c["claim_no"] for p in pages for c in p.get_json()["items"]] == numbers  # oldest first
+    assert [json.loads(p.headers["X-Pagination"])["total"] for p in pages] == [2, 2]
+    assert client.get("/api/v1/admin/claims?page=3&page_size=1",
+                      headers=reviewer.bearer).get_json()["items"] == []
+    assert client.get("/api/v1/admin/claims?page=0",
+                      headers=reviewer.bearer).status_code == 422

@@ -37,12 +37,15 @@ class Endpoint:
     method: str
     path: str
     upload: bool = False
+    body: dict[str, Any] | None = None
 
 
 OBJECT_ENDPOINTS = [
     Endpoint("GET", "/api/v1/claims/{claim_no}"),
     Endpoint("POST", "/api/v1/claims/{claim_no}/documents", upload=True),
     Endpoint("GET", "/api/v1/claims/{claim_no}/documents/{document_id}"),
+    Endpoint("PUT", "/api/v1/claims/{claim_no}/payee",
+             body={"card_no": "6222021234567890128"}),
 ]
 
 
@@ -61,7 +64,7 @@ def _call(client: FlaskClient, endpoint: Endpoint, path: str, headers: dict[str,
     if endpoint.upload:
         return client.post(path, headers=headers, content_type="multipart/form-data",
                            data={"file": (io.BytesIO(PDF_BYTES), "mine.pdf")})
-    return client.open(path, method=endpoint.method, headers=headers)
+    return client.open(path, method=endpoint.method, headers=headers, json=endpoint.body)
 
 
 @pytest.mark.parametrize("endpoint", OBJECT_ENDPOINTS, ids=lambda e: f"{e.method} {e.path}")

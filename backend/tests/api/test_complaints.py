@@ -4,6 +4,7 @@ the person sees the replies and gets a text with the number only; overdue ones a
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -283,3 +284,22 @@ def test_the_categories_are_listed_in_chinese(app: Flask) -> None:
         ("enrollment", "参保投保"), ("payment", "缴费支付"), ("claims", "理赔"),
         ("refund", "退保退费"), ("service", "服务质量"), ("privacy", "个人信息保护"),
         ("other", "其他")]
+
+
+def test_the_queue_is_read_a_page_at_a_time(zhang: Session, insurer: Session) -> None:
+    filed = [file(zhang, category=category).get_json()["complaint_no"]
+             for category in ("payment", "service", "claims", "other")]
+    assert reply(insurer, filed[0], "正在处理", "in_progress").status_code == 201
+    assert reply(insurer, filed[0], "已解决", "resolved").status_code == 201
+    seen, headers = [], []
+    for page in (1, 2):
+        answer = insurer.client.get(f"/api/v1/admin/complaints?page={page}&page_size=3",
+                                    headers=insurer.bearer)
+        assert answer.status_code == 200, answer.get_json()
+        seen += [item["complaint_no"] for item in answer.get_json()["items"]]
+        headers.append(json.loads(answer.headers["X-Pagination"]))
+    assert seen == [*filed[1:], filed[0]]  # unresolved first, each once, across the pages
+    assert [h["total"] for h in headers] == [4, 4] and headers[0]["next_page"] == 2
+    filtered = insurer.client.get("/api/v1/admin/complaints?status=resolved&page_size=3",
+                                  headers=insurer.bearer)
+    assert json.loads(filtered.headers["X-Pagination"])["total"] == 1

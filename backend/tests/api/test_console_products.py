@@ -18,10 +18,11 @@ from huiminbao.claims.models import ProductItem
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import Container
 from huiminbao.disclosure.models import ComplaintSetting
+from huiminbao.identity.domain import Role
 
 from .enrollment_helpers import PEOPLE
 from .helpers import Session, login
-from .test_console_support import admin, count, demo_product_id
+from .test_console_support import admin, count, demo_product_id, staff_session
 
 NEXT_YEAR = {"year": 2028,
              "enrollment": {"opens_on": "2027-11-15", "closes_on": "2027-12-31"},
@@ -44,6 +45,18 @@ def staff(client: FlaskClient, wired: Container) -> Session:
 def clone(staff: Session, product_id: int, body: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
     return staff.client.post(f"/api/v1/admin/products/{product_id}/clone",
                              json=body or NEXT_YEAR, headers=staff.bearer)
+
+
+def version(staff: Session, product_id: int) -> str:
+    """The product's ETag, as the editor reads it before a change."""
+    answer = staff.client.get(f"/api/v1/admin/products/{product_id}", headers=staff.bearer)
+    assert answer.status_code == 200, answer.get_json()
+    return str(answer.headers["ETag"])
+
+
+def put_draft(staff: Session, product_id: int, body: dict[str, Any], etag: str | None):  # type: ignore[no-untyped-def]
+    headers = {**staff.bearer, **({"If-Match": etag} if etag else {})}
+    return staff.client.put(f"/api/v1/admin/products/{product_id}", json=body, headers=headers)
 
 
 def edit_body(product: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +112,7 @@ def test_clone_next_year_edit_publish_and_it_opens_with_its_window(
     body = edit_body(draft)
     body["name"] = "西湖益联保（2028版）"
     body["tiers"][0]["premium_fen"] = 16900
-    edited = client.put(f"/api/v1/admin/products/{draft['id']}", json=body, headers=staff.bearer)
+    edited = put_draft(staff, draft["id"], body, version(staff, draft["id"]))
     assert edited.status_code == 200, edited.get_json()
     assert edited.get_json()["name"] == "西湖益联保（2028版）"
     assert edited.get_json()["tiers"][0]["premium_fen"] == 16900
@@ -112,9 +125,10 @@ def test_clone_next_year_edit_publish_and_it_opens_with_its_window(
     names = [p["name"] for p in client.get("/api/v1/products").get_json()["items"]]
     assert "西湖益联保（2028版）" not in names
     clock.travel_to(datetime(2027, 11, 15, 0, 30, tzinfo=UTC))  # 08:30 in Hangzhou
-    open_now = client.get("/api/v1/products").get_json()["items"]
-    assert [p["name"] for p in open_now] == ["西湖益联保（2028版）"]
-    assert open_now[0]["enrollment"]["is_open"] is True
+    # The 2027 product stays listed for its coverage year, its window closed; the newest first.
+    listed = client.get("/api/v1/products").get_json()["items"]
+    assert [(p["name"], p["enrollment"]["is_open"]) for p in listed] == [
+        ("西湖益联保（2028版）", True), (source["name"], False)]
     assert client.put(f"/api/v1/admin/products/{draft['id']}", json=body,
                       headers=staff.bearer).status_code in {401, 409}
 
@@ -155,8 +169,7 @@ def test_editing_checks_every_rule_and_only_drafts(client: FlaskClient, wired: C
     bad = copy.deepcopy(body)
     bad["tiers"][0]["benefits"]["compliant"]["ratio_bp"] = 6000
     bad["eligibility_conditions"] = ["年满18周岁"]
-    response = client.put(f"/api/v1/admin/products/{draft['id']}", json=bad,
-                          headers=staff.bearer)
+    response = put_draft(staff, draft["id"], bad, version(staff, draft["id"]))
     assert response.status_code == 422
     errors = response.get_json()["errors"]
     assert errors["tiers.0.benefits.compliant.ratio_bp"] == [
@@ -190,3 +203,44 @@ def test_residents_may_not_clone_or_edit(client: FlaskClient, wired: Container,
     assert app.test_client().post(f"/api/v1/admin/products/{product_id}/clone",
                                   json=NEXT_YEAR).status_code == 401
     assert count(wired, Product) == before
+
+
+def test_two_administrators_editing_one_draft_cannot_overwrite_each_other(
+    client: FlaskClient, wired: Container, app: Flask, staff: Session
+) -> None:
+    draft = clone(staff, demo_product_id(client)).get_json()
+    other = staff_session(app.test_client(), wired, Role.ADMIN, "13600000091", "管理员乙")
+    mine, theirs = version(staff, draft["id"]), version(other, draft["id"])
+    assert mine == theirs and mine.startswith('"')
+
+    first = edit_body(draft)
+    first["name"] = "西湖益联保（甲改）"
+    saved = put_draft(staff, draft["id"], first, mine)
+    assert saved.status_code == 200, saved.get_json()
+    assert saved.headers["ETag"] != mine
+    assert saved.headers["ETag"] == version(staff, draft["id"])  # what the next GET says
+
+    second = edit_body(draft)
+    second["tiers"][0]["premium_fen"] = 19900
+    stale = put_draft(other, draft["id"], second, theirs)
+    assert stale.status_code == 412
+    assert stale.get_json()["message"] == "该产品已被其他管理员修改，请重新加载后再编辑"
+    missing = put_draft(other, draft["id"], second, None)
+    assert missing.status_code == 428
+    assert missing.get_json()["code"] == "precondition_required"
+    now = client.get(f"/api/v1/admin/products/{draft['id']}", headers=staff.bearer).get_json()
+    assert now["name"] == "西湖益联保（甲改）"  # the first save stands
+    assert now["tiers"][0]["premium_fen"] == draft["tiers"][0]["premium_fen"]
+    with wired.db.read() as session:
+        updates = session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "product.update")).all()
+    assert len(updates) == 1
+
+    # Publishing what one reviewed: a stale version is refused too, the current one passes.
+    refused = other.client.post(f"/api/v1/admin/products/{draft['id']}/publish",
+                                headers={**other.bearer, "If-Match": theirs})
+    assert refused.status_code == 412
+    published = other.client.post(f"/api/v1/admin/products/{draft['id']}/publish",
+                                  headers={**other.bearer,
+                                           "If-Match": version(other, draft["id"])})
+    assert published.status_code == 200, published.get_json()

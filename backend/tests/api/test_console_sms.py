@@ -4,6 +4,7 @@ attempts, last error, never the text); demo mode keeps every text in the outbox 
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from flask.testing import FlaskClient
@@ -43,11 +44,35 @@ def test_administrators_see_each_texts_state_without_its_text(
     clock.advance(timedelta(seconds=1))
     counts = SmsWorker(wired, SimulatedSmsProvider()).run_once()  # demo: the simulator
     assert counts.sent == 2
-    sent = client.get(URL + "?status=sent&limit=1", headers=administrator.bearer).get_json()
+    sent = client.get(URL + "?status=sent&page_size=1", headers=administrator.bearer).get_json()
     assert [item["status"] for item in sent["items"]] == ["sent"]
     assert sent["items"][0]["provider_message_id"].startswith("sim-")
     assert client.get(URL + "?status=queued", headers=administrator.bearer).get_json()[
         "items"] == []
+
+
+def test_the_outbox_is_read_a_page_at_a_time(client: FlaskClient, wired: Container) -> None:
+    administrator = admin(client, wired)  # its login code is the first text
+    with wired.db.transaction() as session:
+        for n in range(4):
+            wired.sms.send(session, f"1381234{n:04d}", SmsTemplate.CLAIM_APPROVED,
+                           {"claim_no": f"LP20270320123456{n:02d}", "amount": "1.00元"})
+    pages = []
+    for number in (1, 2, 3):
+        answer = client.get(f"{URL}?page={number}&page_size=2", headers=administrator.bearer)
+        assert answer.status_code == 200, answer.get_json()
+        pages.append(answer)
+    assert [len(p.get_json()["items"]) for p in pages] == [2, 2, 1]
+    ids = [item["id"] for p in pages for item in p.get_json()["items"]]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 5  # newest first, no repeats
+    assert json.loads(pages[0].headers["X-Pagination"]) == {
+        "total": 5, "total_pages": 3, "first_page": 1, "last_page": 3, "page": 1,
+        "next_page": 2}
+    assert json.loads(pages[2].headers["X-Pagination"])["previous_page"] == 2
+    assert pages[0].get_json()["counts"] == {"queued": 2}  # among those listed
+    too_big = client.get(f"{URL}?page_size=201", headers=administrator.bearer)
+    assert too_big.status_code == 422
+    assert too_big.get_json()["errors"] == {"page_size": ["数值超出允许范围"]}
 
 
 def test_others_are_refused(client: FlaskClient, wired: Container) -> None:

@@ -139,7 +139,10 @@ def test_public_figures_equal_the_database(app: Flask, wired: Container,
     claims = figures["claims"]
     assert claims == {"available": True, "accepted": counted["received"],
                       "paid": counted["paid"], "payout_fen": counted["payout"],
-                      "largest_payout_fen": counted["largest"]}
+                      "largest_payout_fen": counted["largest"],
+                      # the online claim paid on the day it came in; none past its promise
+                      "overdue": 0, "median_days_to_decision": 0.0,
+                      "median_days_to_payment": 0.0}
     assert (claims["accepted"], claims["paid"], claims["payout_fen"],
             claims["largest_payout_fen"]) == (4, 2, 17345, 12345)
     assert figures["payout_ratio"] == "28.91%"  # 17345 / 60000 = 28.908…%

@@ -5,6 +5,7 @@ expiry, and what the principal sees of it."""
 from __future__ import annotations
 
 import io
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -496,6 +497,13 @@ def test_zhang_wei_enrolls_his_father_paying_from_his_fathers_account(
     paid = next(item for item in items if item["action"] == "order.paid")
     assert paid["object"] == f"订单 {order.get_json()['order_no']}"
     assert paid["amount_fen"] == 15000 and paid["by"] == "agent"
+    # Read a page at a time: the same acts, newest first, the total in X-Pagination.
+    total = json.loads(activity.headers["X-Pagination"])["total"]
+    assert total == len(items) >= 5
+    halves = [principal.client.get(f"/api/v1/me/proxy-activity?page={n}&page_size=3",
+                                   headers=principal.bearer) for n in (1, 2)]
+    assert [i for half in halves for i in half.get_json()["items"]] == items[:6]
+    assert json.loads(halves[1].headers["X-Pagination"])["total"] == total
     # The agent's own activity page has none of it (he is nobody's principal).
     assert agent.client.get("/api/v1/me/proxy-activity",
                             headers=agent.bearer).get_json()["items"] == []

@@ -135,6 +135,7 @@ from huiminbao.registry.port import (
     FamilyLink,
     OperationResult,
     PersonStatus,
+    PriorDiagnosis,
     RegistryPerson,
     RegistryUnavailable,
     Relation,
@@ -230,6 +231,9 @@ class FaultyRegistry:
 
     def relations(self, id_number: str) -> list[FamilyLink]:
         return self.inner.relations(id_number)
+
+    def prior_diagnoses(self, id_number: str, before: date) -> list[PriorDiagnosis]:
+        return self.inner.prior_diagnoses(id_number, before)
 
     def balance(self, id_number: str) -> AccountBalance | None:
         return self.inner.balance(id_number)
