@@ -188,6 +188,9 @@ def _register_blueprints(app: Flask, api: Any, settings: Settings) -> None:
 
     api.register_blueprint(disclosure_blp)
     api.register_blueprint(console_blp)
+    from huiminbao.reports.routes import blp as reports_blp
+
+    api.register_blueprint(reports_blp)
     if settings.is_demo:
         from huiminbao.dev import blp as dev_blp
 

@@ -13,6 +13,7 @@ const TASKS = [
   { href: "/admin/complaints.html", title: "投诉处理", text: "回复投诉、跟踪处理进度，超时投诉醒目提示", roles: COMPLAINT_STAFF },
   { href: "/admin/reconcile.html", title: "资金对账", text: "查看自动对账结果：扣款、支付、退款与账务是否一致", roles: RECONCILE_STAFF },
   { href: "/admin/sms.html", title: "短信发送状态", text: "查看每条短信是否已送达服务商、失败原因与重试情况", roles: ADMIN },
+  { href: "/admin/reports.html", title: "监管报表", text: "按月或自定义期间统计参保、保费、理赔、时效与投诉，可下载CSV", roles: ADMIN },
 ];
 
 const stateBox = document.getElementById("home-state");

@@ -474,8 +474,11 @@ function surplusForm(product, setting) {
   const ratio = field("sp-ratio", "目标赔付率（%，选填）", { type: "text", inputmode: "decimal",
     value: setting.target_payout_ratio_bp == null ? "" : bpToPercent(setting.target_payout_ratio_bp) },
   "保障年度结束后，信息披露页按账面数据显示赔付率和相对目标的结余");
+  const previous = setting.previous_year_surplus_fen;
   const used = field("sp-used", "使用上年度结余金额（元，选填）", { type: "text", inputmode: "decimal",
-    value: setting.surplus_used_fen == null ? "" : formatFen(setting.surplus_used_fen, { symbol: "" }).replace(/,/g, "") });
+    value: setting.surplus_used_fen == null ? "" : formatFen(setting.surplus_used_fen, { symbol: "" }).replace(/,/g, "") },
+  previous == null ? "上年度产品保障期结束并设定目标赔付率后，才有可使用的结余"
+    : `上年度结余${formatFen(previous)}，使用金额不能超过此数`);
   const note = field("sp-note", "结余使用说明", { type: "text", value: setting.surplus_use_note || "", autocomplete: "off" },
     "随产品在信息披露页公布，例如：用于提高特药赔付比例");
   const alertBox = h("div", { class: "form-alert-slot", role: "alert" });

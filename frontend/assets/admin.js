@@ -19,6 +19,7 @@ const CONSOLE_PAGES = [
   ["/admin/complaints.html", "投诉处理"],
   ["/admin/reconcile.html", "资金对账"],
   ["/admin/sms.html", "短信发送状态"],
+  ["/admin/reports.html", "监管报表"],
   ["/disclosure.html", "信息披露"],
 ];
 

@@ -6,8 +6,8 @@
 
 import { api, ApiError, errorMessage } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
-import { formatFen } from "./format.js";
-import { clearFieldError, clearFormAlert, setFieldError, showStatus } from "./forms.js";
+import { formatFen, formatInstant } from "./format.js";
+import { clearFieldError, clearFormAlert, setBusy, setFieldError, showApiError, showStatus } from "./forms.js";
 import {
   billLines, claimChip, claimNumber, ESTIMATE_PATH, fact, fileProblem, latestMessage,
   renderBreakdown, renderDocuments, renderTimeline, STATUS_EXPLAINED, stay, uploadDocument,
@@ -37,6 +37,17 @@ const documentsBody = document.getElementById("documents-body");
 const timelineBody = document.getElementById("timeline-body");
 const noticeText = document.getElementById("claim-notice");
 const alertBox = document.getElementById("claim-alert");
+const appealCard = document.getElementById("appeal-card");
+const appealBody = document.getElementById("appeal-body");
+const appealForm = document.getElementById("appeal-form");
+const appealReason = document.getElementById("appeal-reason");
+const appealAlert = document.getElementById("appeal-alert");
+const appealSubmit = document.getElementById("appeal-submit");
+const appealStatus = document.getElementById("appeal-status");
+
+// An appeal's state with a shape and words (never colour alone).
+const APPEAL_ICONS = { pending: "…", upheld: "✕", overturned: "✓" };
+const APPEAL_TONES = { pending: "wait", upheld: "off", overturned: "ok" };
 
 let claim = null;
 let uploading = false;
@@ -115,10 +126,53 @@ function renderUpload(c) {
   uploadHint.textContent = "支持 JPG、PNG 照片和 PDF 文件，单个不超过10MB。选好后立即上传。";
 }
 
+function renderAppeal(c) {
+  appealCard.hidden = !c.can_appeal && !c.appeal;
+  appealForm.hidden = !c.can_appeal;
+  const a = c.appeal;
+  replaceChildren(appealBody, a
+    ? h("dl", { class: "facts", "data-appeal": a.state },
+      fact("申诉结果", h("span", { class: `claim-chip claim-chip--${APPEAL_TONES[a.state]}`, "data-appeal-state": a.state },
+        h("span", { class: "claim-chip__icon", "aria-hidden": "true" }, APPEAL_ICONS[a.state]),
+        h("span", { class: "claim-chip__text" }, a.state_label))),
+      fact("申诉理由", a.reason),
+      fact("提出时间", formatInstant(a.filed_at)),
+      a.decided_at ? fact("复核时间", formatInstant(a.decided_at)) : null)
+    : h("p", { class: "card__lead" }, "如对拒赔结果有异议，可以提出申诉。"));
+}
+
+appealForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  clearFieldError(appealReason);
+  clearFormAlert(appealAlert);
+  const reason = appealReason.value.trim();
+  if (reason.length < 5) {
+    setFieldError(appealReason, "请填写申诉理由（至少5个字）");
+    appealReason.focus();
+    return;
+  }
+  setBusy(appealSubmit, true, "正在提交…");
+  try {
+    const updated = await api.post(`/claims/${encodeURIComponent(claim.claim_no)}/appeal`, { reason });
+    render(updated);
+    showStatus(appealStatus, "申诉已提交，将由另一家共保机构复核，结果会短信通知您。");
+  } catch (error) {
+    if (isLoggedOut(error)) {
+      redirectToLogin();
+      return;
+    }
+    showApiError(error, { reason: appealReason }, appealAlert)?.focus();
+    if (error instanceof ApiError && error.status === 409) await reload();
+  } finally {
+    setBusy(appealSubmit, false);
+  }
+});
+
 function render(c) {
   claim = c;
   document.title = `理赔详情 ${c.claim_no} - 惠民保参保服务`;
   renderSummary(c);
+  renderAppeal(c);
   renderUpload(c);
   renderPayout(c);
   renderBill(c);

@@ -61,6 +61,8 @@ const ALLOWED = {
   under_review: ["approve", "request_supplement", "reject"],
   supplement_requested: ["approve", "request_supplement", "reject"],
   approved: ["mark_paid"],
+  // An appeal is approved or the rejection upheld, by staff of another insurer.
+  appealed: ["approve", "reject"],
 };
 
 function payoutPreview(c) {
@@ -110,6 +112,17 @@ function decisionButton(decision) {
   return button;
 }
 
+function appealNote(c) {
+  const by = c.appeal_rejected_by_insurer;
+  return h("div", { class: "callout callout--tight", "data-appeal-note": true },
+    h("p", { class: "callout__title" },
+      h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"), "申请人对拒赔提出申诉"),
+    h("p", { class: "callout__text" }, `申诉理由：${c.appeal?.reason || ""}`),
+    h("p", { class: "callout__text" }, by
+      ? `原拒赔由${by}作出，须由另一家共保机构的工作人员复核：审核通过，或维持拒赔（须填写原因）。`
+      : "须由共保机构的工作人员复核：审核通过，或维持拒赔（须填写原因）。"));
+}
+
 function renderDecision(c) {
   const allowed = ALLOWED[c.status] || [];
   decisionForm.hidden = !allowed.length;
@@ -124,7 +137,8 @@ function renderDecision(c) {
     return;
   }
   const waiting = c.status === "supplement_requested"
-    ? h("p", { class: "card__lead" }, "正在等待申请人补充材料；申请人上传后，理赔会自动回到审核中。") : null;
+    ? h("p", { class: "card__lead" }, "正在等待申请人补充材料；申请人上传后，理赔会自动回到审核中。")
+    : c.status === "appealed" ? appealNote(c) : null;
   replaceChildren(decisionState,
     h("p", { class: "decision__current" }, "当前状态：", claimChip(c.status, c.status_label)),
     waiting);

@@ -13,6 +13,7 @@ import { logout, rememberModeOnAccount } from "./session.js";
 
 export const VIEWS = [
   { key: "pending", label: "待审核", statuses: ["submitted", "under_review"] },
+  { key: "appealed", label: "申诉复核", statuses: ["appealed"] },
   { key: "supplement", label: "待补充材料", statuses: ["supplement_requested"] },
   { key: "approved", label: "审核通过待支付", statuses: ["approved"] },
   { key: "paid", label: "已赔付", statuses: ["paid"] },

@@ -5,6 +5,7 @@ Online claims::
 
     submitted → under_review → supplement_requested ⇄ under_review → approved → paid
                                under_review → rejected (with a reason)
+    rejected → appealed → approved | rejected          (the claimant's one appeal)
 
 One-stop settlements are created ``settled`` directly: the hospital has settled the bill, the
 payout is computed and booked at once. ``TRANSITIONS`` is the only way a status changes; any
@@ -31,6 +32,7 @@ class ClaimStatus(StrEnum):
     PAID = "paid"
     REJECTED = "rejected"
     SETTLED = "settled"  # one-stop settlement: settled by the hospital, payout booked
+    APPEALED = "appealed"  # rejected, appealed by the claimant: another insurer decides
 
     @property
     def label(self) -> str:
@@ -55,11 +57,13 @@ _LABELS = {
     ClaimStatus.PAID: "已赔付",
     ClaimStatus.REJECTED: "未予赔付",
     ClaimStatus.SETTLED: "已一站式结算",
+    ClaimStatus.APPEALED: "申诉复核中",
 }
 
 COUNTED_STATUSES = frozenset({ClaimStatus.APPROVED, ClaimStatus.PAID, ClaimStatus.SETTLED})
 OPEN_STATUSES = frozenset({
     ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW, ClaimStatus.SUPPLEMENT_REQUESTED,
+    ClaimStatus.APPEALED,
 })
 # How a claim comes into being: online, or settled by a hospital.
 INITIAL_STATUSES = frozenset({ClaimStatus.SUBMITTED, ClaimStatus.SETTLED})
@@ -72,8 +76,11 @@ TRANSITIONS = StateMachine({
     ClaimStatus.SUPPLEMENT_REQUESTED: frozenset({ClaimStatus.UNDER_REVIEW}),
     ClaimStatus.APPROVED: frozenset({ClaimStatus.PAID}),
     ClaimStatus.PAID: frozenset(),
-    ClaimStatus.REJECTED: frozenset(),
+    # Appealed once (the service refuses a second: ``appeal_problem``); the appeal's decision
+    # approves the claim or upholds the rejection.
+    ClaimStatus.REJECTED: frozenset({ClaimStatus.APPEALED}),
     ClaimStatus.SETTLED: frozenset(),
+    ClaimStatus.APPEALED: frozenset({ClaimStatus.APPROVED, ClaimStatus.REJECTED}),
 })
 
 
@@ -187,6 +194,85 @@ def approval_step(payout_fen: int, threshold_fen: int | None, first_insurer: str
     return ApprovalStep.FINAL
 
 
+# ---------------------------------------------------------------- appeals
+
+
+class AppealState(StrEnum):
+    """Where a claim's one appeal stands, as the claimant reads it."""
+
+    PENDING = "pending"  # waiting for another insurer's decision
+    UPHELD = "upheld"  # the rejection stands
+    OVERTURNED = "overturned"  # approved on appeal
+
+    @property
+    def label(self) -> str:
+        return {
+            AppealState.PENDING: "复核中",
+            AppealState.UPHELD: "维持原决定",
+            AppealState.OVERTURNED: "申诉成立，予以赔付",
+        }[self]
+
+
+APPEAL_REASON_MIN_CHARS = 5
+APPEAL_REASON_MAX_CHARS = 500
+APPEAL_REASON_MISSING = f"请填写申诉理由（至少{APPEAL_REASON_MIN_CHARS}个字）"
+APPEAL_REASON_TOO_LONG = f"申诉理由不能超过{APPEAL_REASON_MAX_CHARS}个字"
+
+
+def appeal_reason_problem(reason: str) -> str | None:
+    if len(reason) < APPEAL_REASON_MIN_CHARS:
+        return APPEAL_REASON_MISSING
+    if len(reason) > APPEAL_REASON_MAX_CHARS:
+        return APPEAL_REASON_TOO_LONG
+    return None
+
+
+def appeal_problem(status: ClaimStatus, appealed_before: bool) -> str | None:
+    """Why this claim cannot be appealed now, or None: only a rejected claim, and only once."""
+    if appealed_before:
+        return "每件理赔只能申诉一次，本件已申诉过"
+    if status is not ClaimStatus.REJECTED:
+        return f"该理赔当前状态为“{status.label}”，只有未予赔付的理赔可以申诉"
+    return None
+
+
+def appeal_state(status: ClaimStatus, appealed: bool) -> AppealState | None:
+    if not appealed:
+        return None
+    if status is ClaimStatus.APPEALED:
+        return AppealState.PENDING
+    return AppealState.UPHELD if status is ClaimStatus.REJECTED else AppealState.OVERTURNED
+
+
+def appeal_decider_refusal(rejecting_insurer: str | None, decider_insurer: str | None
+                           ) -> ApprovalStep | None:
+    """An appealed claim is contested (002 三(一)): its decision needs staff of an insurer of
+    record other than the one whose staff rejected it (any insurer's, when the rejection came
+    from staff of none). The rejection is the first decision, this one the second, whatever
+    the amount; None when the decider may decide."""
+    if decider_insurer is None:
+        return ApprovalStep.NO_INSURER
+    if rejecting_insurer is not None and rejecting_insurer == decider_insurer:
+        return ApprovalStep.SAME_INSURER
+    return None
+
+
+APPEAL_REFUSALS = {
+    ApprovalStep.SAME_INSURER: "申诉案件需由另一家共保机构复核：原拒赔决定由贵机构作出",
+    ApprovalStep.NO_INSURER: "申诉案件需由共保机构工作人员复核；您的账号尚未关联承保机构",
+}
+
+
+def appeal_outcome_message(status: ClaimStatus, payout_fen: int | None, note: str | None
+                           ) -> str:
+    """The timeline message for an appeal's decision."""
+    note = (note or "").strip()
+    if status is ClaimStatus.REJECTED:
+        reason = f"原因：{note}" if note else ""
+        return f"经另一家共保机构复核，维持原决定，未予赔付。{reason}"
+    return f"经另一家共保机构复核，申诉成立。{decision_message(status, payout_fen, note)}"
+
+
 # ---------------------------------------------------------------- bill checks
 
 
@@ -224,6 +310,7 @@ def claimant_sms(status: ClaimStatus, claim_number: str, payout_fen: int | None)
         ClaimStatus.PAID: SmsTemplate.CLAIM_PAID,
         ClaimStatus.REJECTED: SmsTemplate.CLAIM_REJECTED,
         ClaimStatus.SETTLED: SmsTemplate.CLAIM_SETTLED,
+        ClaimStatus.APPEALED: SmsTemplate.CLAIM_APPEALED,
     }[status]
     params = {"claim_no": claim_number, "amount": format_fen(payout_fen or 0)}
     return SmsText(template, {name: params[name] for name in template.parameters})
@@ -246,6 +333,7 @@ def default_message(status: ClaimStatus, payout_fen: int | None) -> str:
         ClaimStatus.PAID: f"理赔款{amount}已支付，请注意查收。",
         ClaimStatus.REJECTED: "经审核，您的理赔申请未予赔付。",
         ClaimStatus.SETTLED: f"医院已完成一站式结算，惠民保赔付{amount}已直接抵扣住院费用。",
+        ClaimStatus.APPEALED: "您的申诉已受理，将由另一家共保机构复核。",
     }[status]
 
 

@@ -57,7 +57,7 @@ class Claim(Base):
     __table_args__ = (
         CheckConstraint(
             "status IN ('submitted', 'under_review', 'supplement_requested', 'approved', 'paid',"
-            " 'rejected', 'settled')", name="status_values"),
+            " 'rejected', 'settled', 'appealed')", name="status_values"),
         CheckConstraint("channel IN ('online', 'settlement')", name="channel_values"),
         CheckConstraint("in_policy_self_pay_fen >= 0", name="self_pay_non_negative"),
         CheckConstraint("payout_fen IS NULL OR payout_fen >= 0", name="payout_non_negative"),
@@ -105,6 +105,15 @@ class Claim(Base):
     # ICD-10 codes of what was treated, comma-separated (the terms' pre-existing conditions
     # compare them with the registry's earlier diagnoses of the insured).
     diagnosis_codes: Mapped[str | None] = mapped_column(EncryptedString())
+    # The claimant's one appeal of a rejection (revision 0026): the reason, when and by whom
+    # (an agent: under which grant), the insurer whose staff made the rejection (the appeal's
+    # decision must come from another), and when the appeal was decided.
+    appeal_reason: Mapped[str | None] = mapped_column(String(500))
+    appealed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    appealed_by_account_id: Mapped[int | None] = mapped_column(BigInteger)
+    appeal_grant_id: Mapped[int | None] = mapped_column(BigInteger)
+    appeal_rejected_by_insurer: Mapped[str | None] = mapped_column(String(200))
+    appeal_decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     items: Mapped[list[ClaimItem]] = relationship(
         back_populates="claim", order_by="ClaimItem.position", cascade="all, delete-orphan")

@@ -20,6 +20,7 @@ from huiminbao.claims.filing import PayeeInput
 from huiminbao.claims.kinds import ClaimKind, KindRule
 from huiminbao.claims.payees import PayeeKind
 from huiminbao.claims.schemas import (
+    ClaimAppealSchema,
     ClaimDecisionSchema,
     ClaimDetailView,
     ClaimEstimateView,
@@ -170,6 +171,18 @@ class ClaimPayee(MethodView):
         return services.load_details(c, claim_no)
 
 
+@blp.route("/claims/<string:claim_no>/appeal")
+class ClaimAppeal(MethodView):
+    @blp.arguments(ClaimAppealSchema)
+    @blp.response(200, ClaimDetailView)
+    @blp.alt_response(409, description="Not rejected, or appealed before")
+    def post(self, body: dict[str, Any], claim_no: str) -> services.ClaimDetails:
+        """Appeal a rejected claim, once, with a reason (the insured, or an agent holding the
+        claims scope; anyone else gets 404). The claim becomes `appealed`: staff of an insurer
+        other than the one that rejected it approve it or uphold the rejection."""
+        return services.appeal(container(), current_actor(), claim_no, body["reason"])
+
+
 @blp.route("/claims/<string:claim_no>/documents")
 class ClaimDocuments(MethodView):
     # Photos of a long stay's invoices come in a burst; a script filling storage does not.
@@ -296,7 +309,7 @@ class AdminClaims(MethodView):
         """The review queue, oldest first (default: submitted and under review), a page at a
         time (`page`, `page_size`; totals in the `X-Pagination` header)."""
         statuses = [ClaimStatus(s) for s in query["status"]] if query["status"] else [
-            ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW]
+            ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW, ClaimStatus.APPEALED]
         page = services.review_queue(container(), statuses, window_of(pagination_parameters))
         return {"items": page_items(pagination_parameters, page)}
 

@@ -11,9 +11,19 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from huiminbao.catalog.domain import BenefitCategory
-from huiminbao.claims.domain import OPEN_STATUSES, Channel, ClaimStatus, Decision, is_overdue
+from huiminbao.claims.domain import (
+    OPEN_STATUSES,
+    AppealState,
+    Channel,
+    ClaimStatus,
+    Decision,
+    appeal_problem,
+    appeal_state,
+    is_overdue,
+)
 from huiminbao.claims.kinds import ClaimKind, Clock, KindRule
 from huiminbao.claims.models import (
+    Claim,
     ClaimDocument,
     ClaimEvent,
     ClaimItem,
@@ -33,6 +43,7 @@ from huiminbao.core.responses import (
     Computed,
     ComputedBoolean,
     ComputedList,
+    ComputedNested,
     Label,
     Masked,
     ResponseSchema,
@@ -379,6 +390,26 @@ class PayoutView(ResponseSchema):
     paid_at = fields.DateTime(allow_none=True)
 
 
+def _appeal_state(claim: Claim) -> AppealState | None:
+    return appeal_state(ClaimStatus(claim.status), claim.appealed_at is not None)
+
+
+class ClaimAppealView(ResponseSchema):
+    """Dumps an appealed ``Claim``'s appeal."""
+
+    reason = fields.String(attribute="appeal_reason")
+    filed_at = fields.DateTime(attribute="appealed_at")
+    state = Computed(lambda claim: _appeal_state(claim),
+                     metadata={"description": "pending | upheld | overturned"})
+    state_label = Computed(lambda claim: getattr(_appeal_state(claim), "label", None))
+    decided_at = fields.DateTime(attribute="appeal_decided_at", allow_none=True)
+
+
+class ClaimAppealSchema(Schema):
+    reason = fields.String(required=True, metadata={
+        "description": "why the rejection is wrong (5–500 characters)"})
+
+
 class ClaimDetailView(ClaimSummaryView):
     """One claim as the claimant sees it: dumps a ``ClaimDetails``."""
 
@@ -408,6 +439,13 @@ class ClaimDetailView(ClaimSummaryView):
     payee = fields.Nested(PayeeView, allow_none=True)
     payout = fields.Nested(PayoutView, allow_none=True)
     supplement_requests = fields.Integer(attribute="claim.supplement_requests")
+    can_appeal = ComputedBoolean(lambda d: appeal_problem(
+        ClaimStatus(d.claim.status), d.claim.appealed_at is not None) is None, metadata={
+        "description": "rejected and not appealed yet: the claimant may appeal once"})
+    appeal = ComputedNested(
+        lambda d: d.claim if _appeal_state(d.claim) is not None else None, ClaimAppealView,
+        allow_none=True,
+        metadata={"description": "the claimant's appeal and its outcome; null: not appealed"})
 
 
 class StaffClaimDetailView(ClaimDetailView):
@@ -418,6 +456,10 @@ class StaffClaimDetailView(ClaimDetailView):
         "description": "a contested claim (payout above the product's "
                        "contested_claim_threshold_fen) approved by this insurer, waiting for "
                        "another insurer's approval (共保体复核)"})
+    appeal_rejected_by_insurer = fields.String(attribute="claim.appeal_rejected_by_insurer",
+                                               allow_none=True, metadata={
+        "description": "the insurer whose staff made the appealed rejection; the appeal is "
+                       "decided by staff of another insurer"})
 
 
 class ClaimEstimateView(ResponseSchema):
@@ -461,7 +503,8 @@ class ClaimQueueQuerySchema(Schema):
     status = fields.List(
         fields.String(validate=validate.OneOf([s.value for s in ClaimStatus])),
         load_default=None,
-        metadata={"description": "default: submitted, under_review (repeat to combine)"})
+        metadata={"description": "default: submitted, under_review, appealed (repeat to "
+                                 "combine)"})
 
 
 class ClaimDecisionSchema(Schema):

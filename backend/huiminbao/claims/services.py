@@ -26,6 +26,7 @@ from huiminbao.catalog.models import InsurerStaff, Product, Tier
 from huiminbao.claims import filing, kinds, payout
 from huiminbao.claims import terms as claim_terms
 from huiminbao.claims.domain import (
+    APPEAL_REFUSALS,
     INITIAL_STATUSES,
     OPEN_STATUSES,
     SUPPLEMENT_RECEIVED,
@@ -33,6 +34,10 @@ from huiminbao.claims.domain import (
     Channel,
     ClaimStatus,
     Decision,
+    appeal_decider_refusal,
+    appeal_outcome_message,
+    appeal_problem,
+    appeal_reason_problem,
     approval_step,
     claim_no,
     claimant_sms,
@@ -850,11 +855,15 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
             raise Conflict("该理赔已指定收款银行卡，理赔款由赔款支付批次支付，不能手工标记已支付",
                            code="paid_by_payout_run")
         step, breakdown = ApprovalStep.FINAL, None
+        appeal = current is ClaimStatus.APPEALED
+        if appeal:  # the second insurer's decision: final, whatever the amount
+            _check_appeal_decider(session, claim, actor)
         if final is ClaimStatus.APPROVED:
             policy = session.get(Policy, policy_id)
             assert policy is not None
             breakdown = _compute(session, claim, policy, prior)
-            step = _approval_step(session, claim, actor, breakdown.total_fen)
+            if not appeal:
+                step = _approval_step(session, claim, actor, breakdown.total_fen)
             if step.refusal is not None:
                 raise Conflict(step.refusal, code=f"contested_{step.value}")
         for status in path[:-1]:
@@ -876,8 +885,11 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
                 session.execute(delete(ClaimCoDecision).where(
                     ClaimCoDecision.claim_id == claim.id))
                 claim.supplement_requests += 1
+            if appeal:
+                claim.appeal_decided_at = now
             record_status(session, c, claim, final, by,
-                          decision_message(final, claim.payout_fen, message))
+                          appeal_outcome_message(final, claim.payout_fen, message) if appeal
+                          else decision_message(final, claim.payout_fen, message))
             notify(session, c, phone, claim)
             audit.record(session, c.clock, AuditEntry(
                 action=f"claim.{decision.value}", actor=by.audit, subject_person_id=person_id,
@@ -887,7 +899,8 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
                          **({"supplement_request": claim.supplement_requests,
                              "missing": missing or [message],
                              "supervisor_reason": (supervisor_reason or "").strip() or None}
-                            if final is ClaimStatus.SUPPLEMENT_REQUESTED else {})},
+                            if final is ClaimStatus.SUPPLEMENT_REQUESTED else {}),
+                         **(_appeal_details(session, claim, actor) if appeal else {})},
             ))
     with c.db.read() as session:
         return _details(session, _find(session, number), c.clock.today(), preview=True,
@@ -993,3 +1006,72 @@ def load_details(c: Container, number: str) -> ClaimDetails:
     gate (submitted it, uploaded to it)."""
     with c.db.read() as session:
         return _details(session, _find(session, number), c.clock.today())
+
+
+# ---------------------------------------------------------------- appeals
+
+
+def appeal(c: Container, actor: Actor, number: str, reason: str) -> ClaimDetails:
+    """The claimant's one appeal of a rejection (or an agent's, holding the claims scope): the
+    claim becomes ``appealed`` and waits for the decision of an insurer other than the one whose
+    staff rejected it (002 三(一): contested claims are decided jointly). Audited; the claimant
+    is texted."""
+    reason = " ".join((reason or "").split())
+    problem = appeal_reason_problem(reason)
+    if problem:
+        raise InvalidInput(problem, errors={"reason": [problem]})
+    with c.db.read() as session:
+        claim = _find(session, number)
+        access = require_access(c, session, actor, Action.SUBMIT_CLAIMS, claim.insured_person_id,
+                                object_type="claim", object_id=number)
+        consent_gate.require(c, session, actor, [Purpose.CLAIMS_NEW],
+                             principal_person_id=claim.insured_person_id)
+        person_id = claim.insured_person_id
+    phone = claimant_phone(c, person_id)
+    by = EventActor.of(actor, access.grant_id)
+    with c.db.transaction() as session:
+        claim = _find(session, number, lock=True)
+        refusal = appeal_problem(ClaimStatus(claim.status), claim.appealed_at is not None)
+        if refusal:
+            raise Conflict(refusal, code="appeal_not_allowed")
+        claim.appeal_reason, claim.appealed_at = reason, c.clock.now()
+        claim.appealed_by_account_id, claim.appeal_grant_id = actor.account_id, access.grant_id
+        claim.appeal_rejected_by_insurer = _rejecting_insurer(session, claim)
+        record_status(session, c, claim, ClaimStatus.APPEALED, by,
+                      f"{default_message(ClaimStatus.APPEALED, None)}申诉理由：{reason}")
+        notify(session, c, phone, claim)
+        audit.record(session, c.clock, AuditEntry(
+            action="claim.appeal", actor=by.audit, subject_person_id=person_id,
+            acting_for_person_id=person_id if access.basis is Basis.PROXY_GRANT else None,
+            grant_id=access.grant_id, object_type="claim", object_id=number,
+            details={"rejected_by_insurer": claim.appeal_rejected_by_insurer},
+        ))
+    with c.db.read() as session:
+        return _details(session, _find(session, number), c.clock.today())
+
+
+def _rejecting_insurer(session: Session, claim: Claim) -> str | None:
+    """The insurer of the staff member who made the claim's (latest) rejection, if any."""
+    rejection = next((event for event in reversed(claim.events)
+                      if event.to_status == ClaimStatus.REJECTED.value), None)
+    if rejection is None or rejection.actor_account_id is None:
+        return None
+    return session.scalars(select(InsurerStaff.insurer).where(
+        InsurerStaff.account_id == rejection.actor_account_id)).one_or_none()
+
+
+def _decider_insurer(session: Session, actor: Actor) -> str | None:
+    return session.scalars(select(InsurerStaff.insurer).where(
+        InsurerStaff.account_id == actor.account_id)).one_or_none()
+
+
+def _check_appeal_decider(session: Session, claim: Claim, actor: Actor) -> None:
+    refusal = appeal_decider_refusal(claim.appeal_rejected_by_insurer,
+                                     _decider_insurer(session, actor))
+    if refusal is not None:
+        raise Conflict(APPEAL_REFUSALS[refusal], code=f"appeal_{refusal.value}")
+
+
+def _appeal_details(session: Session, claim: Claim, actor: Actor) -> dict[str, Any]:
+    return {"appeal": {"rejected_by_insurer": claim.appeal_rejected_by_insurer,
+                       "decided_by_insurer": _decider_insurer(session, actor)}}

@@ -21,12 +21,14 @@ from sqlalchemy.orm import Session
 from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.catalog.coinsurance import MAX_NAME, Share, validate_shares
+from huiminbao.catalog.domain import ProductStatus
 from huiminbao.catalog.models import InsurerStaff, Product, ProductInsurer
 from huiminbao.console.csvfiles import excel_csv
 from huiminbao.core.clock import CHINA_TZ, to_china_time
 from huiminbao.core.container import Container
 from huiminbao.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from huiminbao.core.money import format_percent, format_yuan
+from huiminbao.disclosure.services import previous_year_end
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.domain import Role
 from huiminbao.identity.models import UserAccount
@@ -283,6 +285,28 @@ def statement_csv(s: Statement) -> bytes:
 
 SURPLUS_NOTE_MISSING = "请说明上年度结余的使用方式"
 SURPLUS_NOTE_LENGTH = "结余使用说明不能超过500个字"
+SURPLUS_UNKNOWN = ("暂无可使用的上年度结余：上年度产品不存在、保障期尚未结束或未设定目标赔付率")
+SURPLUS_PUBLISHED = "产品已发布，结余使用方案随产品公布，不能再修改"
+
+
+def _previous_surplus(c: Container, product_id: int) -> int | None:
+    """The surplus of the city's previous-year product, as its disclosure shows it now (None
+    while there is none to show)."""
+    with c.db.read() as session:
+        product = _product(session, product_id)
+        year_end = previous_year_end(c, product)
+    return None if year_end is None else year_end.surplus_fen
+
+
+def _check_surplus_use(previous_surplus_fen: int | None, used_fen: int) -> None:
+    """The amount used is at most the previous year's surplus (002 三(五)); nothing can be used
+    of a shortfall or of a year not yet over."""
+    if previous_surplus_fen is None:
+        raise InvalidInput(SURPLUS_UNKNOWN, errors={"surplus_used_fen": [SURPLUS_UNKNOWN]})
+    available = max(previous_surplus_fen, 0)
+    if used_fen > available:
+        message = f"结余使用金额不能超过上年度结余{format_yuan(available, grouping=True)}元"
+        raise InvalidInput(message, errors={"surplus_used_fen": [message]})
 
 
 @dataclass(frozen=True)
@@ -291,13 +315,15 @@ class SurplusSetting:
     target_payout_ratio_bp: int | None
     surplus_used_fen: int | None
     surplus_use_note: str | None
+    previous_year_surplus_fen: int | None = None  # what the amount used may not exceed
 
 
 def surplus_setting(c: Container, product_id: int) -> SurplusSetting:
+    previous = _previous_surplus(c, product_id)
     with c.db.read() as session:
         product = _product(session, product_id)
         return SurplusSetting(product.id, product.target_payout_ratio_bp,
-                              product.surplus_used_fen, product.surplus_use_note)
+                              product.surplus_used_fen, product.surplus_use_note, previous)
 
 
 def set_surplus(c: Container, by: AuditActor, product_id: int, target_ratio_bp: int | None,
@@ -311,8 +337,16 @@ def set_surplus(c: Container, by: AuditActor, product_id: int, target_ratio_bp: 
     if note is not None and len(note) > 500:
         raise InvalidInput(SURPLUS_NOTE_LENGTH, errors={"surplus_use_note": [
             SURPLUS_NOTE_LENGTH]})
+    previous = _previous_surplus(c, product_id)
+    if used_fen is not None:
+        _check_surplus_use(previous, used_fen)
     with c.db.transaction() as session:
         product = _product(session, product_id, lock=True)
+        if product.status == ProductStatus.PUBLISHED.value and (
+                (used_fen, note if used_fen is not None else None)
+                != (product.surplus_used_fen, product.surplus_use_note)):
+            raise RuleViolation(SURPLUS_PUBLISHED, code="surplus_published",
+                                errors={"surplus_used_fen": [SURPLUS_PUBLISHED]})
         product.target_payout_ratio_bp = target_ratio_bp
         product.surplus_used_fen = used_fen
         product.surplus_use_note = note if used_fen is not None else None
@@ -323,4 +357,4 @@ def set_surplus(c: Container, by: AuditActor, product_id: int, target_ratio_bp: 
                      "surplus_use_note": product.surplus_use_note},
         ))
         return SurplusSetting(product.id, product.target_payout_ratio_bp,
-                              product.surplus_used_fen, product.surplus_use_note)
+                              product.surplus_used_fen, product.surplus_use_note, previous)

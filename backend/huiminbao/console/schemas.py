@@ -444,6 +444,10 @@ class SurplusSchema(ResponseSchema):
         metadata={"description": "how much of the previous year's surplus this product uses"})
     surplus_use_note = fields.String(load_default=None, allow_none=True, metadata={
         "description": "how it is used; required with an amount"})
+    previous_year_surplus_fen = fields.Integer(dump_only=True, allow_none=True, metadata={
+        "description": "the surplus of the city's previous-year product as its disclosure shows "
+                       "it now (the most surplus_used_fen may be); null: none yet (no such "
+                       "product, its coverage year not over, or no target ratio)"})
 
 
 # ---------------------------------------------------------------- paying bodies (资助出资方)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -39,3 +40,18 @@ def csv_records(text: str, *, strict: bool = False) -> list[CsvRecord]:
     except csv.Error as exc:
         raise CsvSyntaxError(next_line, str(exc)) from exc
     return records
+
+
+# ---------------------------------------------------------------- writing
+
+
+def text_cell(text: str) -> str:
+    """Free text that a spreadsheet would run as a formula (=, +, -, @) is quoted with '."""
+    return f"'{text}" if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
+
+
+def excel_csv(rows: Iterable[Sequence[str]]) -> bytes:
+    """UTF-8 with a byte-order mark, so that Excel opens the Chinese text correctly."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -7,15 +7,16 @@ say false; live figures always have it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from huiminbao.claims.kinds import median
-from huiminbao.claims.models import Claim
+from huiminbao.claims.models import Claim, ClaimPayoutLine
 from huiminbao.core.clock import to_china_time
 
 # Claims whose payout has left the product's funds: paid after review, or settled one-stop.
@@ -40,12 +41,16 @@ class ClaimFigures:
                 "median_days_to_payment": self.median_days_to_payment}
 
 
+def _paid_at() -> ColumnElement[datetime]:
+    return func.coalesce(Claim.paid_at, Claim.decided_at)
+
+
 def claim_figures(session: Session, product_id: int, as_of: datetime) -> ClaimFigures:
     accepted = session.scalar(
         select(func.count(Claim.id))
         .where(Claim.product_id == product_id, Claim.created_at <= as_of)
     ) or 0
-    paid_at = func.coalesce(Claim.paid_at, Claim.decided_at)
+    paid_at = _paid_at()
     count, total, largest = session.execute(
         select(func.count(Claim.id), func.coalesce(func.sum(Claim.payout_fen), 0),
                func.coalesce(func.max(Claim.payout_fen), 0))
@@ -79,3 +84,61 @@ def _clock_figures(session: Session, product_id: int, as_of: datetime) -> dict[s
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
+
+
+@dataclass(frozen=True)
+class PeriodClaims:
+    """A product's claims within ``(start, end]`` by kind: received and paid by channel (线上理赔,
+    一站式结算), payouts by benefit category; and the turnaround of online claims. Paid and
+    payouts follow ``claim_figures`` (the same statuses and instant), so the period's totals
+    equal the difference of ``claim_figures`` at its two ends."""
+
+    received_by_channel: dict[str, int] = field(default_factory=dict)
+    paid_by_channel: dict[str, int] = field(default_factory=dict)
+    payout_by_channel: dict[str, int] = field(default_factory=dict)
+    payout_by_category: dict[str, int] = field(default_factory=dict)
+    # Online claims decided (approved or rejected) in the period: seconds from receipt.
+    seconds_to_decision: tuple[int, ...] = ()
+    # Online claims paid in the period: seconds from receipt to payment.
+    seconds_to_payment: tuple[int, ...] = ()
+
+
+def period_claims(session: Session, product_id: int, start: datetime, end: datetime
+                  ) -> PeriodClaims:
+    of_product = Claim.product_id == product_id
+    received = session.execute(
+        select(Claim.channel, func.count(Claim.id))
+        .where(of_product, Claim.created_at > start, Claim.created_at <= end)
+        .group_by(Claim.channel)).all()
+    paid_at = _paid_at()
+    paid_in_period = (of_product, Claim.status.in_(PAID_STATUSES), paid_at > start,
+                      paid_at <= end)
+    paid = session.execute(
+        select(Claim.channel, func.count(Claim.id), func.coalesce(func.sum(Claim.payout_fen), 0))
+        .where(*paid_in_period).group_by(Claim.channel)).all()
+    categories = session.execute(
+        select(ClaimPayoutLine.category, func.sum(ClaimPayoutLine.payout_fen))
+        .join(Claim, Claim.id == ClaimPayoutLine.claim_id)
+        .where(*paid_in_period).group_by(ClaimPayoutLine.category)).all()
+    decided = session.execute(
+        select(Claim.created_at, Claim.decided_at)
+        .where(of_product, Claim.channel == "online", Claim.decided_at > start,
+               Claim.decided_at <= end)).all()
+    paid_online = session.execute(
+        select(Claim.created_at, paid_at)
+        .where(*paid_in_period, Claim.channel == "online")).all()
+    by_category: Counter[str] = Counter()
+    for category, total in categories:
+        by_category[category] += int(total or 0)
+    return PeriodClaims(
+        received_by_channel={channel: int(count) for channel, count in received},
+        paid_by_channel={channel: int(count) for channel, count, _ in paid},
+        payout_by_channel={channel: int(total or 0) for channel, _, total in paid},
+        payout_by_category=dict(by_category),
+        seconds_to_decision=tuple(sorted(_seconds(a, b) for a, b in decided if b is not None)),
+        seconds_to_payment=tuple(sorted(_seconds(a, b) for a, b in paid_online)),
+    )
+
+
+def _seconds(start: datetime, end: datetime) -> int:
+    return max(0, int((end - start).total_seconds()))

@@ -322,3 +322,42 @@ def _complainant_phones(session: Session, complaint: Complaint) -> Sequence[str]
         .order_by(UserAccount.id)
     ).all()
     return list(dict.fromkeys(phones))
+
+
+# ---------------------------------------------------------------- figures
+
+
+@dataclass(frozen=True)
+class ComplaintFigures:
+    """A product's complaints for a period ``(start, end]``: filed by category; resolved within
+    the period on time (by the deadline given at filing) or late; and, at ``end``, those still
+    open and those of them past their deadline."""
+
+    filed_by_category: dict[str, int]
+    resolved_on_time: int
+    resolved_late: int
+    open_at_end: int
+    overdue_at_end: int
+
+
+def complaint_figures(session: Session, product_id: int, start: datetime, end: datetime
+                      ) -> ComplaintFigures:
+    of_product = Complaint.product_id == product_id
+    filed = session.execute(
+        select(Complaint.category, func.count(Complaint.id))
+        .where(of_product, Complaint.created_at > start, Complaint.created_at <= end)
+        .group_by(Complaint.category)).all()
+    on_time, late = session.execute(
+        select(func.count(Complaint.id).filter(Complaint.resolved_at <= Complaint.due_at),
+               func.count(Complaint.id).filter(Complaint.resolved_at > Complaint.due_at))
+        .where(of_product, Complaint.resolved_at > start, Complaint.resolved_at <= end)).one()
+    # Open at ``end``: filed by then and not resolved by then (a later resolution does not count).
+    still_open = (of_product, Complaint.created_at <= end,
+                  (Complaint.resolved_at.is_(None)) | (Complaint.resolved_at > end))
+    open_count, overdue = session.execute(
+        select(func.count(Complaint.id), func.count(Complaint.id).filter(Complaint.due_at <= end))
+        .where(*still_open)).one()
+    return ComplaintFigures(
+        filed_by_category={category: int(count) for category, count in filed},
+        resolved_on_time=int(on_time or 0), resolved_late=int(late or 0),
+        open_at_end=int(open_count or 0), overdue_at_end=int(overdue or 0))

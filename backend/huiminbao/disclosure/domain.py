@@ -88,6 +88,30 @@ def channel_of(payment_method: str) -> Channel:
     return _CHANNEL_OF_METHOD.get(payment_method, Channel.ONLINE)
 
 
+# 区县: the county-level division an insured person's ID number was issued in (its first six
+# digits). The registry keeps no residence district, so this is 户籍 at issue, as the report
+# says. Names of the demo city's divisions; any other code is shown as the code itself.
+DISTRICT_NAMES = {
+    "330102": "上城区", "330103": "下城区", "330104": "江干区", "330105": "拱墅区",
+    "330106": "西湖区", "330108": "滨江区", "330109": "萧山区", "330110": "余杭区",
+    "330111": "富阳区", "330112": "临安区", "330113": "临平区", "330114": "钱塘区",
+    "330122": "桐庐县", "330127": "淳安县", "330182": "建德市",
+}
+UNKNOWN_DISTRICT = "unknown"
+
+
+def district_of(id_number: str) -> str:
+    """The division code an ID number begins with, or "unknown" for anything else."""
+    code = id_number[:6]
+    return code if len(code) == 6 and code.isdigit() else UNKNOWN_DISTRICT
+
+
+def district_label(code: str) -> str:
+    if code == UNKNOWN_DISTRICT:
+        return "未能确认"
+    return DISTRICT_NAMES.get(code, f"其他（区划代码{code}）")
+
+
 SCHEME_LABELS = {"employee": "职工医保", "resident": "城乡居民医保", "unknown": "未能确认"}
 
 

@@ -18,7 +18,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +29,7 @@ from huiminbao.core.clock import to_china_time
 from huiminbao.core.container import Container
 from huiminbao.core.db import Database, long_statements
 from huiminbao.disclosure.claims_figures import ClaimFigures, claim_figures
-from huiminbao.disclosure.domain import age_band, channel_of
+from huiminbao.disclosure.domain import age_band, channel_of, district_of
 from huiminbao.enrollment.domain import PolicyStatus
 from huiminbao.enrollment.models import Order, OrderItem, Policy
 from huiminbao.identity.models import Person
@@ -58,6 +58,9 @@ class Figures:
     by_channel: dict[str, int]
     premium_income_fen: int
     claims: ClaimFigures
+    # Insured persons by the division code their ID number starts with (``district_of``);
+    # counts stored before districts were counted have none.
+    by_district: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Everything but ``as_of`` (stored in a column of its own)."""
@@ -66,6 +69,7 @@ class Figures:
             "enrolled_total": self.enrolled_total, "by_scheme": dict(self.by_scheme),
             "by_age_band": dict(self.by_age_band), "by_channel": dict(self.by_channel),
             "premium_income_fen": self.premium_income_fen,
+            "by_district": dict(self.by_district),
             "claims": {"available": claims.available, "accepted": claims.accepted,
                        "paid": claims.paid, "payout_fen": claims.payout_fen,
                        "largest_payout_fen": claims.largest_payout_fen,
@@ -89,6 +93,7 @@ class Figures:
                                 overdue=int(claims.get("overdue", 0)),
                                 median_days_to_decision=claims.get("median_days_to_decision"),
                                 median_days_to_payment=claims.get("median_days_to_payment")),
+            by_district={k: int(v) for k, v in data.get("by_district", {}).items()},
         )
 
 
@@ -130,7 +135,7 @@ def count_figures(c: Container, product_id: int, at: datetime) -> Figures:
     return Figures(
         as_of=at, enrolled_total=len(id_numbers), by_scheme=dict(scheme_counts(c, id_numbers)),
         by_age_band=dict(ages), by_channel=dict(channels), premium_income_fen=int(premium),
-        claims=claims,
+        claims=claims, by_district=dict(Counter(district_of(number) for number in id_numbers)),
     )
 
 

@@ -9,18 +9,18 @@ is in ``disclosure.figures``; how the latest count is kept, in ``disclosure.snap
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from huiminbao.catalog.domain import ProductStatus
 from huiminbao.catalog.models import Product
 from huiminbao.core.clock import to_china_time
 from huiminbao.core.container import Container
+from huiminbao.core.csvrows import excel_csv, text_cell
 from huiminbao.core.db import Database
 from huiminbao.core.errors import InvalidInput, NotFound
 from huiminbao.core.money import format_percent, format_yuan
@@ -124,13 +124,37 @@ def _year_end(c: Container, product: Product, figures: Figures) -> YearEnd | Non
             or to_china_time(figures.as_of).date() <= product.coverage_ends_on):
         return None
     with c.db.read() as session:
-        payable = session.scalar(
-            select(func.coalesce(func.sum(ledger.LedgerEntry.amount_fen), 0))
-            .join(ledger.LedgerTransaction,
-                  ledger.LedgerTransaction.id == ledger.LedgerEntry.transaction_id)
-            .where(ledger.LedgerEntry.account == ledger.claims_payable(product.id),
-                   ledger.LedgerTransaction.occurred_at <= figures.as_of)) or 0
-    return YearEnd(product.target_payout_ratio_bp, figures.premium_income_fen, -int(payable))
+        payable = _account_total(session, ledger.claims_payable(product.id), figures.as_of)
+    return YearEnd(product.target_payout_ratio_bp, figures.premium_income_fen, -payable)
+
+
+def _account_total(session: Session, account: str, as_of: datetime) -> int:
+    """A ledger account's balance as of an instant."""
+    return int(session.scalar(
+        select(func.coalesce(func.sum(ledger.LedgerEntry.amount_fen), 0))
+        .join(ledger.LedgerTransaction,
+              ledger.LedgerTransaction.id == ledger.LedgerEntry.transaction_id)
+        .where(ledger.LedgerEntry.account == account,
+               ledger.LedgerTransaction.occurred_at <= as_of)) or 0)
+
+
+def previous_year_end(c: Container, product: Product) -> YearEnd | None:
+    """The year-end figures of the city's published product of the year before ``product``'s,
+    now, from the ledger (what its disclosure page shows); None while there is none: no such
+    product, its coverage year not over, or no target ratio set."""
+    now = c.clock.now()
+    with c.db.read() as session:
+        previous = session.scalars(
+            select(Product).where(Product.city_code == product.city_code,
+                                  Product.year == product.year - 1,
+                                  Product.status == ProductStatus.PUBLISHED.value)
+            .order_by(Product.id.desc())).first()
+        if (previous is None or previous.target_payout_ratio_bp is None
+                or to_china_time(now).date() <= previous.coverage_ends_on):
+            return None
+        premium = _account_total(session, ledger.premium_income(previous.id), now)
+        payable = _account_total(session, ledger.claims_payable(previous.id), now)
+    return YearEnd(previous.target_payout_ratio_bp, premium, -payable)
 
 
 def _disclosure(product: Product, figures: Figures, *, live: bool) -> Disclosure:
@@ -158,10 +182,10 @@ def disclosure_rows(d: Disclosure) -> list[tuple[str, str, str]]:
     product = d.product
     claims = d.claims
     rows: list[tuple[str, str, str]] = [
-        ("产品名称", "", _text_cell(product.name)),
-        ("城市", "", _text_cell(product.city_name)),
+        ("产品名称", "", text_cell(product.name)),
+        ("城市", "", text_cell(product.city_name)),
         ("年度", "", str(product.year)),
-        ("承保机构", "", _text_cell(product.insurer)),
+        ("承保机构", "", text_cell(product.insurer)),
         ("统计时点", "", to_china_time(d.as_of).isoformat(timespec="seconds")),
         ("参保人数", "合计", str(d.enrolled_total)),
     ]
@@ -186,20 +210,10 @@ def disclosure_rows(d: Disclosure) -> list[tuple[str, str, str]]:
             ("年度结余（元）", "目标赔付率×保费收入−赔付金额", format_yuan(d.year_end.surplus_fen)),
         ]
     if product.surplus_used_fen is not None:
-        rows.append(("使用上年度结余（元）", _text_cell(product.surplus_use_note or ""),
+        rows.append(("使用上年度结余（元）", text_cell(product.surplus_use_note or ""),
                      format_yuan(product.surplus_used_fen)))
     return rows
 
 
-def _text_cell(text: str) -> str:
-    """Free text that a spreadsheet would run as a formula (=, +, -, @) is quoted with '."""
-    return f"'{text}" if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
-
-
 def disclosure_csv(d: Disclosure) -> bytes:
-    """UTF-8 with a byte-order mark, so that Excel opens the Chinese text correctly."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    writer.writerows(disclosure_rows(d))
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    return excel_csv([CSV_HEADER, *disclosure_rows(d)])

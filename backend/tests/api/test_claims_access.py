@@ -46,6 +46,7 @@ OBJECT_ENDPOINTS = [
     Endpoint("GET", "/api/v1/claims/{claim_no}/documents/{document_id}"),
     Endpoint("PUT", "/api/v1/claims/{claim_no}/payee",
              body={"card_no": "6222021234567890128"}),
+    Endpoint("POST", "/api/v1/claims/{claim_no}/appeal", body={"reason": "请重新审核本次住院费用"}),
 ]
 
 

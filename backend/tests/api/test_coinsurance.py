@@ -327,11 +327,28 @@ def test_the_year_end_surplus_is_disclosed_and_next_years_product_publishes_its_
     admin = refresh(wired, admin)
     draft = admin.client.post(f"/api/v1/admin/products/{demo['id']}/clone", json=NEXT_YEAR,
                               headers=admin.bearer).get_json()
+    setting = admin.client.get(f"/api/v1/admin/products/{draft['id']}/surplus",
+                               headers=admin.bearer).get_json()
+    assert setting["previous_year_surplus_fen"] == surplus
+    assert admin.client.get(f"/api/v1/admin/products/{demo['id']}/surplus", headers=admin.bearer
+                            ).get_json()["previous_year_surplus_fen"] is None
     no_note = admin.client.put(f"/api/v1/admin/products/{draft['id']}/surplus",
                                json={"target_payout_ratio_bp": 8500, "surplus_used_fen": surplus},
                                headers=admin.bearer)
     assert no_note.status_code == 422
     assert no_note.get_json()["errors"]["surplus_use_note"] == ["请说明上年度结余的使用方式"]
+    too_much = admin.client.put(f"/api/v1/admin/products/{draft['id']}/surplus", json={
+        "target_payout_ratio_bp": 8500, "surplus_used_fen": surplus + 1,
+        "surplus_use_note": "用于提高特药赔付比例"}, headers=admin.bearer)
+    assert too_much.status_code == 422
+    assert too_much.get_json()["errors"]["surplus_used_fen"] == [
+        f"结余使用金额不能超过上年度结余{surplus // 100:,}.{surplus % 100:02d}元"]
+    no_year_before = admin.client.put(f"/api/v1/admin/products/{demo['id']}/surplus", json={
+        "target_payout_ratio_bp": 8500, "surplus_used_fen": 1,
+        "surplus_use_note": "用于提高特药赔付比例"}, headers=admin.bearer)
+    assert no_year_before.status_code == 422
+    assert no_year_before.get_json()["errors"]["surplus_used_fen"] == [
+        "暂无可使用的上年度结余：上年度产品不存在、保障期尚未结束或未设定目标赔付率"]
     used = admin.client.put(f"/api/v1/admin/products/{draft['id']}/surplus", json={
         "target_payout_ratio_bp": 8500, "surplus_used_fen": surplus,
         "surplus_use_note": "用于提高特药赔付比例"}, headers=admin.bearer)
@@ -343,9 +360,18 @@ def test_the_year_end_surplus_is_disclosed_and_next_years_product_publishes_its_
     assert shown["surplus_use"] == {"amount_fen": surplus, "note": "用于提高特药赔付比例"}
     download = client.get(f"/api/v1/disclosure/{draft['id']}.csv").data.decode("utf-8-sig")
     assert "使用上年度结余（元）,用于提高特药赔付比例," in download
+    # Published with the product: the recorded use no longer changes (the target ratio may).
+    changed = admin.client.put(f"/api/v1/admin/products/{draft['id']}/surplus", json={
+        "target_payout_ratio_bp": 8000, "surplus_used_fen": surplus // 2,
+        "surplus_use_note": "用于提高特药赔付比例"}, headers=admin.bearer)
+    assert changed.get_json()["message"] == "产品已发布，结余使用方案随产品公布，不能再修改"
+    kept = admin.client.put(f"/api/v1/admin/products/{draft['id']}/surplus", json={
+        "target_payout_ratio_bp": 8000, "surplus_used_fen": surplus,
+        "surplus_use_note": "用于提高特药赔付比例"}, headers=admin.bearer)
+    assert kept.status_code == 200, kept.get_json()
     with wired.db.read() as session:
         assert session.scalars(select(AuditEvent.action).where(
-            AuditEvent.action == "product.surplus")).all() == ["product.surplus"] * 2
+            AuditEvent.action == "product.surplus")).all() == ["product.surplus"] * 3
 
 
 def test_next_years_product_keeps_the_group_and_its_shares_can_change_while_a_draft(

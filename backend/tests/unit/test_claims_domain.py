@@ -12,11 +12,18 @@ import pytest
 
 from huiminbao.claims import signing
 from huiminbao.claims.domain import (
+    APPEAL_REFUSALS,
     INITIAL_STATUSES,
     TRANSITIONS,
+    AppealState,
     ApprovalStep,
     ClaimStatus,
     Decision,
+    appeal_decider_refusal,
+    appeal_outcome_message,
+    appeal_problem,
+    appeal_reason_problem,
+    appeal_state,
     approval_step,
     claim_no,
     claimant_text,
@@ -49,6 +56,10 @@ ALLOWED = [
     (S.UNDER_REVIEW, S.APPROVED),
     (S.UNDER_REVIEW, S.REJECTED),
     (S.APPROVED, S.PAID),
+    # The claimant's one appeal, and its decision by a second insurer.
+    (S.REJECTED, S.APPEALED),
+    (S.APPEALED, S.APPROVED),
+    (S.APPEALED, S.REJECTED),
 ]
 FORBIDDEN = [pair for pair in itertools.product(ClaimStatus, repeat=2) if pair not in ALLOWED]
 
@@ -80,6 +91,8 @@ def test_the_table_is_exactly_the_allowed_pairs() -> None:
         (S.UNDER_REVIEW, Decision.REJECT, [S.REJECTED]),
         (S.SUPPLEMENT_REQUESTED, Decision.APPROVE, [S.UNDER_REVIEW, S.APPROVED]),
         (S.APPROVED, Decision.MARK_PAID, [S.PAID]),
+        (S.APPEALED, Decision.APPROVE, [S.APPROVED]),
+        (S.APPEALED, Decision.REJECT, [S.REJECTED]),
     ],
 )
 def test_decision_paths(current: ClaimStatus, decision: Decision, path: list[ClaimStatus]) -> None:
@@ -91,7 +104,8 @@ def test_decision_paths(current: ClaimStatus, decision: Decision, path: list[Cla
     [(S.SUBMITTED, Decision.MARK_PAID), (S.UNDER_REVIEW, Decision.MARK_PAID),
      (S.PAID, Decision.APPROVE), (S.REJECTED, Decision.APPROVE), (S.SETTLED, Decision.REJECT),
      (S.APPROVED, Decision.REJECT), (S.UNDER_REVIEW, Decision.START_REVIEW),
-     (S.PAID, Decision.MARK_PAID)],
+     (S.PAID, Decision.MARK_PAID), (S.APPEALED, Decision.REQUEST_SUPPLEMENT),
+     (S.APPEALED, Decision.START_REVIEW), (S.APPEALED, Decision.MARK_PAID)],
 )
 def test_impossible_decisions_raise(current: ClaimStatus, decision: Decision) -> None:
     with pytest.raises(InvalidTransition):
@@ -285,3 +299,51 @@ def test_contested_claims_need_two_insurers(payout: int, threshold: int | None,
                                             step: ApprovalStep) -> None:
     assert approval_step(payout, threshold, first, approver) is step
     assert (step.refusal is None) == (step in {ApprovalStep.FINAL, ApprovalStep.FIRST})
+
+
+@pytest.mark.parametrize(("status", "appealed_before", "allowed"), [
+    (S.REJECTED, False, True),
+    (S.REJECTED, True, False),  # once only: an upheld rejection is final
+    (S.APPEALED, True, False),
+    (S.UNDER_REVIEW, False, False),
+    (S.APPROVED, False, False),
+    (S.PAID, True, False),
+])
+def test_only_a_rejected_claim_may_be_appealed_and_only_once(status: ClaimStatus,
+                                                              appealed_before: bool,
+                                                              allowed: bool) -> None:
+    problem = appeal_problem(status, appealed_before)
+    assert (problem is None) is allowed
+    if appealed_before:
+        assert problem == "每件理赔只能申诉一次，本件已申诉过"
+
+
+def test_appeal_states_and_reasons() -> None:
+    assert appeal_state(S.REJECTED, False) is None
+    assert appeal_state(S.APPEALED, True) is AppealState.PENDING
+    assert appeal_state(S.REJECTED, True) is AppealState.UPHELD
+    assert appeal_state(S.APPROVED, True) is appeal_state(S.PAID, True) is AppealState.OVERTURNED
+    assert appeal_reason_problem("不服") == "请填写申诉理由（至少5个字）"
+    assert appeal_reason_problem("𫖮" * 500) is None
+    assert appeal_reason_problem("𫖮" * 501) == "申诉理由不能超过500个字"
+
+
+@pytest.mark.parametrize(("rejecting", "decider", "refusal"), [
+    ("甲", "乙", None),
+    ("甲", "甲", ApprovalStep.SAME_INSURER),
+    ("甲", None, ApprovalStep.NO_INSURER),
+    (None, "丙", None),  # rejected by staff of no insurer: any insurer's staff decide
+    (None, None, ApprovalStep.NO_INSURER),
+])
+def test_an_appeal_is_decided_by_a_second_insurer(rejecting: str | None, decider: str | None,
+                                                  refusal: ApprovalStep | None) -> None:
+    assert appeal_decider_refusal(rejecting, decider) is refusal
+    if refusal is not None:
+        assert "申诉" in APPEAL_REFUSALS[refusal]
+
+
+def test_appeal_outcomes_read_plainly() -> None:
+    assert appeal_outcome_message(S.REJECTED, None, "门诊治疗") == (
+        "经另一家共保机构复核，维持原决定，未予赔付。原因：门诊治疗")
+    assert appeal_outcome_message(S.APPROVED, 123_400, None) == (
+        "经另一家共保机构复核，申诉成立。经审核，您的理赔申请已通过，赔付金额¥1,234.00。")

@@ -1,0 +1,167 @@
+"""Appeals of rejected claims (issue 19 item 1): once, by the claimant or an agent with the claims
+scope; decided by staff of an insurer other than the one that rejected; audited; the claimant
+sees the appeal and its outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from huiminbao.audit.models import AuditEvent
+from huiminbao.core.clock import MovableClock
+from huiminbao.core.container import Container
+from huiminbao.identity.domain import Action, Role
+from huiminbao.payments import ledger
+
+from .enrollment_helpers import enroll, product, sign_in
+from .helpers import Session
+from .test_claims import FakeGrants
+from .test_claims_support import (
+    decide,
+    into_coverage,
+    person_id,
+    refresh,
+    sms_texts,
+    staff,
+    submit,
+)
+from .test_coinsurance import GROUP, _assign, _insurers
+
+REASON = "出院小结已写明为住院治疗，请重新审核"
+SMALL = {"in_policy_self_pay_fen": 2_000_999, "items": []}
+
+
+def appeal(session: Session, number: str, reason: str = REASON) -> Any:
+    return session.client.post(f"/api/v1/claims/{number}/appeal", json={"reason": reason},
+                               headers=session.bearer)
+
+
+def _group(client: FlaskClient, wired: Container, admin_phone: str,
+           product_id: int) -> tuple[Session, ...]:
+    """The demo product under the 3-insurer group; staff of 甲 (two) and 乙, and a reviewer of
+    no insurer."""
+    admin = staff(client, wired, admin_phone, Role.ADMIN)
+    assert _insurers(admin, product_id, {"insurers": GROUP}).status_code == 200
+    base = int(admin_phone[-2:]) * 10
+    jia = _assign(admin, wired, f"139000{base + 1:05d}", "甲财产保险杭州分公司")
+    jia_too = _assign(refresh(wired, admin), wired, f"139000{base + 2:05d}",
+                      "甲财产保险杭州分公司")
+    yi = _assign(refresh(wired, admin), wired, f"139000{base + 3:05d}", "乙人寿保险杭州分公司")
+    nobody = staff(client, wired, f"139000{base + 4:05d}")
+    return tuple(refresh(wired, s) for s in (jia, jia_too, yi, nobody))
+
+
+def test_an_appeal_is_decided_by_another_insurer_and_the_claimant_sees_it(
+    app: Flask, client: FlaskClient, wired: Container, clock: MovableClock
+) -> None:
+    group = _group(client, wired, "13900000071", product(client)["id"])
+    zhang = sign_in(app.test_client(), "张伟")
+    assert enroll(zhang, "personal_account").status_code == 201
+    zhang, jia, jia_too, yi, nobody = into_coverage(clock, wired, zhang, *group)
+    claim = submit(zhang, SMALL).get_json()
+    number = claim["claim_no"]
+    assert claim["can_appeal"] is False and claim["appeal"] is None
+    assert appeal(zhang, number).status_code == 409  # not rejected: nothing to appeal
+    assert decide(jia, number, "reject", "非住院治疗").status_code == 200
+
+    seen = zhang.client.get(f"/api/v1/claims/{number}", headers=zhang.bearer).get_json()
+    assert seen["status"] == "rejected" and seen["can_appeal"] is True
+    short = appeal(zhang, number, "不服")
+    assert short.status_code == 422
+    assert short.get_json()["errors"] == {"reason": ["请填写申诉理由（至少5个字）"]}
+    filed = appeal(zhang, number)
+    assert filed.status_code == 200, filed.get_json()
+    body = filed.get_json()
+    assert body["status"] == "appealed" and body["status_label"] == "申诉复核中"
+    assert body["can_appeal"] is False
+    assert body["appeal"]["state"] == "pending" and body["appeal"]["reason"] == REASON
+    assert body["timeline"][-1]["message"].endswith(f"申诉理由：{REASON}")
+    assert any("申诉" in text and number in text for text in sms_texts(client, "13800000001"))
+    again = appeal(zhang, number)
+    assert again.status_code == 409
+    assert again.get_json()["message"] == "每件理赔只能申诉一次，本件已申诉过"
+
+    queue = yi.client.get("/api/v1/admin/claims", headers=yi.bearer).get_json()
+    assert number in [c["claim_no"] for c in queue["items"]]
+    same = decide(jia_too, number, "approve")
+    assert same.status_code == 409 and same.get_json()["code"] == "appeal_same_insurer"
+    none = decide(nobody, number, "approve")
+    assert none.status_code == 409 and none.get_json()["code"] == "appeal_no_insurer"
+    supplement = decide(yi, number, "request_supplement", "请补充出院小结")
+    assert supplement.status_code == 409  # an appeal is approved or upheld, nothing else
+    approved = decide(yi, number, "approve")
+    assert approved.status_code == 200, approved.get_json()
+    assert approved.get_json()["status"] == "approved"
+    assert approved.get_json()["appeal_rejected_by_insurer"] == "甲财产保险杭州分公司"
+    payout = approved.get_json()["payout_fen"]
+    assert payout > 0
+    paid = decide(yi, number, "mark_paid")
+    assert paid.get_json()["status"] == "paid"
+
+    zhang = refresh(wired, zhang)
+    outcome = zhang.client.get(f"/api/v1/claims/{number}", headers=zhang.bearer).get_json()
+    assert outcome["appeal"]["state"] == "overturned"
+    assert outcome["appeal"]["state_label"] == "申诉成立，予以赔付"
+    assert outcome["appeal"]["decided_at"] is not None
+    assert "appeal_rejected_by_insurer" not in outcome  # staff only
+    assert "申诉成立" in outcome["timeline"][-2]["message"]
+    with wired.db.read() as session:
+        assert ledger.balance(session, ledger.claim_payout(person_id(zhang))) == payout
+        trail = session.scalars(select(AuditEvent).where(
+            AuditEvent.object_id == number,
+            AuditEvent.action.in_(["claim.reject", "claim.appeal", "claim.approve"]))
+            .order_by(AuditEvent.id)).all()
+    assert [e.action for e in trail] == ["claim.reject", "claim.appeal", "claim.approve"]
+    assert trail[1].details == {"rejected_by_insurer": "甲财产保险杭州分公司"}
+    assert trail[2].details["appeal"] == {"rejected_by_insurer": "甲财产保险杭州分公司",
+                                          "decided_by_insurer": "乙人寿保险杭州分公司"}
+
+
+def test_an_upheld_rejection_is_final_and_an_agent_may_appeal(
+    app: Flask, client: FlaskClient, wired: Container, clock: MovableClock
+) -> None:
+    zhang = sign_in(app.test_client(), "张伟")
+    assert enroll(zhang, "personal_account").status_code == 201
+    li = sign_in(app.test_client(), "李娜")
+    stranger = sign_in(app.test_client(), "周强")
+    grants = FakeGrants()
+    wired.grants = grants
+    zhang, li, stranger = into_coverage(clock, wired, zhang, li, stranger)
+    number = submit(zhang, SMALL).get_json()["claim_no"]
+    admin = staff(client, wired, "13900000081", Role.ADMIN)  # an administrator: no insurer
+    assert decide(admin, number, "reject", "非住院治疗").status_code == 200
+
+    # The claim names its insured person: an agent appeals it without X-Acting-For, through
+    # the grant (claims scope); without one she is a stranger (404).
+    assert appeal(stranger, number).status_code == 404
+    assert appeal(li, number).status_code == 404
+    grants.allowed[(person_id(li), person_id(zhang))] = {Action.SUBMIT_CLAIMS}
+    filed = appeal(li, number)
+    assert filed.status_code == 200, filed.get_json()
+    assert filed.get_json()["timeline"][-1]["by"] == "代办人"
+    with wired.db.read() as session:
+        event = session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "claim.appeal", AuditEvent.object_id == number)).one()
+    assert (event.actor_account_id, event.acting_for_person_id, event.grant_id) == (
+        li.me["account_id"], person_id(zhang), 4242)
+
+    # The rejection came from staff of no insurer: any insurer's staff decides the appeal.
+    clerk = _assign(refresh(wired, admin), wired, "13900000082", "丙健康保险浙江分公司")
+    no_reason = decide(clerk, number, "reject")
+    assert no_reason.status_code == 422
+    upheld = decide(clerk, number, "reject", "住院病历显示为门诊治疗")
+    assert upheld.status_code == 200, upheld.get_json()
+    zhang = refresh(wired, zhang)
+    seen = zhang.client.get(f"/api/v1/claims/{number}", headers=zhang.bearer).get_json()
+    assert seen["status"] == "rejected" and seen["can_appeal"] is False
+    assert seen["appeal"]["state"] == "upheld" and seen["appeal"]["state_label"] == "维持原决定"
+    assert seen["reject_reason"] == "住院病历显示为门诊治疗"
+    assert seen["timeline"][-1]["message"] == (
+        "经另一家共保机构复核，维持原决定，未予赔付。原因：住院病历显示为门诊治疗")
+    refused = appeal(zhang, number)
+    assert refused.status_code == 409
+    assert refused.get_json()["message"] == "每件理赔只能申诉一次，本件已申诉过"
+    assert decide(clerk, number, "approve").status_code == 409
