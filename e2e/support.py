@@ -282,12 +282,21 @@ def request_code(page: Page, phone: str) -> None:
     expect(page.get_by_text("验证码已发送至")).to_be_visible()
 
 
+AGREEMENT_BOX = "我已阅读并同意《用户协议》和《隐私政策》"
+
+
+def agree_to_terms(page: Page) -> None:
+    """On the login page: tick 用户协议 and 隐私政策 (a first login needs them)."""
+    page.get_by_label(AGREEMENT_BOX).check()
+
+
 def log_in(page: Page, base_url: str, phone: str, *, path: str = "/login.html") -> None:
-    """Log in as a person does: open the login page, get a code, type it, press 登录.
-    Returns once the page has left the login page."""
+    """Log in as a person does: open the login page, get a code, type it, tick the agreements,
+    press 登录. Returns once the page has left the login page."""
     page.goto(path)
     request_code(page, phone)
     page.get_by_label("短信验证码").fill(sms_code(base_url, phone))
+    agree_to_terms(page)
     page.get_by_role("button", name="登录", exact=True).click()
     page.wait_for_url(lambda url: "/login" not in url)
 

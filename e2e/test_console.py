@@ -40,6 +40,7 @@ from e2e.support import (
 )
 from huiminbao.audit.consents import CONSENT_TEXTS
 from huiminbao.core import idnumber
+from huiminbao.identity.agreements import current_versions
 
 pytestmark = pytest.mark.e2e
 
@@ -123,7 +124,8 @@ def api_session(base_url: str, phone: str, *, bind: tuple[str, str] | None = Non
     sent = session.post(f"{base_url}/api/v1/auth/otp", json={"phone": phone}, timeout=10)
     assert sent.status_code == 200, sent.text
     signed = session.post(f"{base_url}/api/v1/auth/login",
-                          json={"phone": phone, "code": sms_code(base_url, phone)}, timeout=10)
+                          json={"phone": phone, "code": sms_code(base_url, phone),
+                                "agreements": current_versions()}, timeout=10)
     assert signed.status_code == 200, signed.text
     session.headers["Authorization"] = f"Bearer {signed.json()['access_token']}"
     if bind is not None:

@@ -112,6 +112,12 @@ def test_liu_yan_pays_online_through_the_gateway(page: Page, base_url: str) -> N
     assert [p["policy_no"] for p in policies] == [policy_no]
     assert page.request.get(f"/api/v1/enrollments/{order_no}").json()["status"] == "issued"
 
+    # Home now says so: the bar that said 立即参保 reads 已参保 · 查看保单.
+    page.goto("/")
+    expect(page.get_by_role("link", name="已参保 · 查看保单")).to_be_in_viewport()
+    expect(page.get_by_role("link", name="立即参保")).to_have_count(0)
+    page.go_back()
+
     page.get_by_role("link", name="查看电子保单").click()
     expect(page.locator("#epolicy [data-fact=paid] dd")).to_contain_text("微信支付")
     expect(page.get_by_role("button", name="申请退保")).to_be_visible()

@@ -86,6 +86,11 @@ def test_home_shows_the_open_product_its_notice_and_terms(page: Page, base_url: 
     expect(enroll).to_have_attribute(
         "href", re.compile(r"^/login\.html\?next=%2Fenroll\.html%3Fproduct%3D\d+$"))
     expect(page.get_by_text("参保前请先登录")).to_be_visible()
+    # The bar stays on screen wherever the page is scrolled to.
+    page.evaluate("window.scrollTo(0, 0)")
+    expect(enroll).to_be_in_viewport()
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight / 2)")
+    expect(enroll).to_be_in_viewport()
 
     assert not small_touch_targets(page, 44)
     assert body_font_size(page) >= 16
@@ -105,13 +110,13 @@ def test_home_shows_the_open_product_its_notice_and_terms(page: Page, base_url: 
 
 def test_elderly_mode_enlarges_text_and_targets_and_persists(page: Page) -> None:
     open_home(page)
-    toggle = page.get_by_role("button", name="长辈模式")
-    expect(toggle).to_have_attribute("aria-pressed", "false")
+    toggle = page.get_by_role("switch", name="长辈模式")
+    expect(toggle).to_have_attribute("aria-checked", "false")
     standard_size = body_font_size(page)
 
     toggle.click()
     expect(page.locator("html")).to_have_attribute("data-mode", "elderly")
-    expect(toggle).to_have_attribute("aria-pressed", "true")
+    expect(toggle).to_have_attribute("aria-checked", "true")
     expect(toggle).to_contain_text("开")  # the state is said in words, not only by colour
     assert body_font_size(page) >= 20 > standard_size
     small = small_touch_targets(page, 48)
@@ -121,15 +126,15 @@ def test_elderly_mode_enlarges_text_and_targets_and_persists(page: Page) -> None
     page.reload()
     expect(page.get_by_role("heading", level=2, name=DEMO_PRODUCT)).to_be_visible()
     expect(page.locator("html")).to_have_attribute("data-mode", "elderly")
-    expect(page.get_by_role("button", name="长辈模式")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("switch", name="长辈模式")).to_have_attribute("aria-checked", "true")
     assert body_font_size(page) >= 20
     keep_screenshot(page, "home-elderly-mode")
 
     # And off again, which also persists.
-    page.get_by_role("button", name="长辈模式").click()
+    page.get_by_role("switch", name="长辈模式").click()
     expect(page.locator("html")).not_to_have_attribute("data-mode", "elderly")
     page.reload()
-    expect(page.get_by_role("button", name="长辈模式")).to_have_attribute("aria-pressed", "false")
+    expect(page.get_by_role("switch", name="长辈模式")).to_have_attribute("aria-checked", "false")
     assert body_font_size(page) == standard_size
 
 

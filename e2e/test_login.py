@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from e2e.support import (
+    agree_to_terms,
     assert_no_axe_violations,
     body_font_size,
     http_get,
@@ -106,6 +107,12 @@ def test_wrong_code_is_refused_then_the_right_one_signs_in(page: Page, base_url:
     assert_no_axe_violations(page, "after a wrong code")
 
     code_input.fill(right)
+    page.get_by_role("button", name="登录", exact=True).click()
+    # A first login without 用户协议 and 隐私政策 is refused at the box; the code still works.
+    expect(page.locator("#agree-error")).to_contain_text("《用户协议》和《隐私政策》")
+    page.get_by_text("阅读《隐私政策》").click()
+    expect(page.get_by_text("我的个人信息")).to_be_visible()
+    agree_to_terms(page)
     page.get_by_role("button", name="登录", exact=True).click()
     # Not yet bound, no `next`: on to 实名认证.
     expect(page).to_have_url(re.compile(r"/bind\.html$"))

@@ -164,6 +164,21 @@ def test_counter_staff_confirm_for_wang_xiuying_and_zhang_wei_acts_for_her(
     expect(page.locator(".page-lead")).to_have_text("王*英的保单（您正在为其代办）。")
     expect(page.locator("[data-policy] [data-fact=insured] dd")).to_have_text("王*英")
 
+    # The banner stays on screen while the page scrolls and, in 长辈模式, takes under a sixth of it.
+    page.locator("header [data-mode-toggle]").click()
+    expect(page.locator("html")).to_have_attribute("data-mode", "elderly")
+    page.mouse.wheel(0, 5000)
+    banner = page.get_by_role("region", name="代办提示").bounding_box()
+    screen = page.evaluate("window.innerHeight")
+    assert banner is not None and banner["y"] >= 0, banner
+    assert banner["y"] + banner["height"] <= screen, (banner, screen)
+    assert banner["height"] < screen / 6, (banner, screen)
+    # 医保个人账户 is always one's own: it says whose, also while acting for 王*英.
+    page.goto("/account.html")
+    expect(page.locator("[data-account-owner]")).to_contain_text("不是王*英的")
+    page.locator("header [data-mode-toggle]").click()
+    expect(page.locator("html")).not_to_have_attribute("data-mode", "elderly")
+
     # ---------------------------------------------------------------- 李娜: SMS code, ¥100 a year
     ask_for_grant(page, "李娜", WIFE[2], ["代为参保", "查看保单", "用家人的医保个人账户缴费"],
                   "3天", "短信验证码")

@@ -3,6 +3,7 @@
 // the look-up: both are said in words with the way forward.
 
 import { api, ApiError } from "./api.js";
+import { actingFor } from "./acting.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import { BALANCE_NAMES, fact } from "./insurance.js";
@@ -97,6 +98,20 @@ function showNoAccount(error) {
       links));
 }
 
+/**
+ * Whose account this is, in words: GET /me/account is always the signed-in person's own, also
+ * while this tab acts for a family member — then it says so, naming both.
+ */
+function renderOwner(account) {
+  const owner = document.getElementById("account-owner");
+  const acting = actingFor();
+  owner.textContent = acting
+    ? `这是您本人（${account.holder}）的医保个人账户，不是${acting.name}的。`
+    : `您本人（${account.holder}）的医保个人账户`;
+  owner.classList.toggle("account-owner--acting", Boolean(acting));
+  owner.hidden = false;
+}
+
 function load() {
   return loadInto({
     box: stateBox, content, fetch: () => api.get("/me/account"),
@@ -106,6 +121,7 @@ function load() {
       return true;
     },
     render: (account) => {
+      renderOwner(account);
       renderBalances(account);
       renderHistory(account);
     },

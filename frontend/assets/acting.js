@@ -121,7 +121,8 @@ function renderBanner() {
           : h("a", { class: "btn btn--small acting-banner__switch", href: PROXY_PATH }, "切换"),
         end)));
   const header = document.querySelector(".site-header");
-  if (header) header.after(banner);
+  // Inside the sticky header: the banner stays on screen while the page scrolls (long forms).
+  if (header) header.append(banner);
   else document.body.prepend(banner);
   checkGrant(acting, banner);
 }

@@ -1,7 +1,8 @@
 // 产品配置: every product (GET /admin/products); next year's product from this year's
 // (POST /admin/products/{id}/clone); a draft edited (PUT /admin/products/{id}) and published
 // (POST /admin/products/{id}/publish); the complaint deadline (PUT …/complaint-settings); the
-// co-insurers and their shares (PUT …/insurers) and each insurer's statement (GET …/statement).
+// co-insurers and their shares (PUT …/insurers) and each insurer's statement (GET …/statement);
+// 客服与帮助, what residents see under 客服与投诉 (admin-help.js).
 // The server checks every rule and answers all violations at once, each under its field. The
 // editor reads the draft's version (ETag) when it opens and saves with If-Match: when another
 // administrator saved in between, nothing is written and the editor offers to reload (412).
@@ -13,6 +14,7 @@ import { clearFieldError, clearFormAlert, setBusy, showApiError, showFormAlert, 
 import { formatDateRange, formatFen, parseYuan } from "./format.js";
 import { clearState } from "./page.js";
 import { ADMIN, dataTable, otherErrors, pill, startConsole } from "./admin.js";
+import { helpForm } from "./admin-help.js";
 
 const STATUS = { draft: ["草稿", "off"], published: ["已发布", "ok"], withdrawn: ["已撤回", "off"] };
 
@@ -533,6 +535,7 @@ function actions(product) {
     product.status === "draft" ? button("编辑", openEditor, "btn--quiet") : null,
     product.status === "draft" ? button("发布", publish, "btn--primary") : null,
     button("共保体", coinsurancePanel, "btn--quiet"),
+    button("客服与帮助", (p) => openPanel(`客服与帮助：${p.name}`, helpForm(p)), "btn--quiet"),
     product.status !== "draft"
       ? button("投诉时限", (p) => openPanel(`投诉处理时限：${p.name}`, deadlineForm(p)), "btn--quiet") : null);
 }

@@ -12,7 +12,7 @@ import {
   billLines, claimChip, claimNumber, ESTIMATE_PATH, fact, fileProblem, latestMessage,
   renderBreakdown, renderDocuments, renderTimeline, STATUS_EXPLAINED, stay, uploadDocument,
 } from "./claim-common.js";
-import { initPage, loadInto, showError } from "./page.js";
+import { initPage, loadInto, showMissing } from "./page.js";
 import { isLoggedOut, redirectToLogin, rememberModeOnAccount } from "./session.js";
 
 const params = new URLSearchParams(window.location.search);
@@ -243,7 +243,8 @@ async function reload() {
 function load() {
   if (!claimNo) {
     content.hidden = true;
-    showError(stateBox, new ApiError({ status: 404, code: "not_found", message: "缺少理赔编号，请从“理赔记录”进入。" }));
+    showMissing(stateBox, { title: "请选择要查看的理赔", text: "这个链接没有带理赔编号，请在理赔记录中选择。",
+      href: "/claims.html", action: "查看理赔记录" });
     return Promise.resolve();
   }
   return loadInto({

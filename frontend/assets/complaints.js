@@ -1,13 +1,18 @@
 // 投诉与建议: file a complaint (category, text, optionally one's own policy or claim) and see one's
 // complaints with their state. POST/GET /api/v1/complaints.
+// Not logged in (or not yet 实名认证): 不登录也可以投诉 — the phone's SMS code (POST
+// /public-complaints/code), then POST /public-complaints; the complaint's token stays on this
+// phone (complaint-tokens.js) and those complaints are listed here.
 
 import { api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { clearFieldError, clearFormAlert, setBusy, showApiError, showStatus } from "./forms.js";
 import { formatInstantDate } from "./format.js";
 import { clearState, initPage, showEmpty, showError, showLoading } from "./page.js";
-import { BIND_PATH, fetchMe, redirectToLogin } from "./session.js";
+import { bindUrl, fetchMe } from "./session.js";
+import { resendCountdown } from "./resend.js";
 import { complaintPath, complaintStatus } from "./complaint-view.js";
+import { getPublicComplaint, localNumbers, rememberToken, tokenFor } from "./complaint-tokens.js";
 
 const stateBox = document.getElementById("complaints-state");
 const content = document.getElementById("complaints-content");
@@ -84,6 +89,86 @@ async function submitComplaint(event) {
   }
 }
 
+// ------------------------------------------------------------------------------ without an account
+
+const guest = {
+  content: document.getElementById("guest-content"),
+  form: document.getElementById("guest-form"),
+  phone: document.getElementById("guest-phone"),
+  code: document.getElementById("guest-code"),
+  send: document.getElementById("guest-send"),
+  name: document.getElementById("guest-name"),
+  category: document.getElementById("guest-category"),
+  text: document.getElementById("guest-text"),
+  alert: document.getElementById("guest-alert"),
+  status: document.getElementById("guest-status"),
+  submit: document.getElementById("guest-submit"),
+};
+const guestFields = { phone: guest.phone, code: guest.code, name: guest.name,
+  category: guest.category, content: guest.text };
+
+function guestPhone() {
+  return guest.phone.value.replace(/[\s\-]/g, "");
+}
+
+async function sendGuestCode() {
+  clearFormAlert(guest.alert);
+  clearFieldError(guest.phone);
+  setBusy(guest.send, true, "正在发送…");
+  try {
+    const sent = await api.post("/public-complaints/code", { phone: guestPhone() });
+    setBusy(guest.send, false);
+    showStatus(guest.status, `验证码已发送至 ${sent.phone}`);
+    resendCountdown(guest.send, sent.resend_after_seconds);
+    guest.code.focus();
+  } catch (error) {
+    setBusy(guest.send, false);
+    showApiError(error, { phone: guest.phone }, guest.alert)?.focus();
+  }
+}
+
+async function submitGuest(event) {
+  event.preventDefault();
+  clearFormAlert(guest.alert);
+  Object.values(guestFields).forEach(clearFieldError);
+  setBusy(guest.submit, true, "正在提交…");
+  try {
+    const { complaint, access_token: token } = await api.post("/public-complaints", {
+      phone: guestPhone(), code: guest.code.value.trim(), name: guest.name.value,
+      category: guest.category.value, content: guest.text.value });
+    rememberToken(complaint.complaint_no, token);
+    guest.form.reset();
+    showStatus(guest.status, `已提交，投诉编号 ${complaint.complaint_no}。答复后将短信通知您。`,
+      h("a", { class: "inline-action", href: complaintPath(complaint.complaint_no) }, "查看详情"));
+    await loadLocal();
+  } catch (error) {
+    showApiError(error, guestFields, guest.alert)?.focus();
+  } finally {
+    setBusy(guest.submit, false);
+  }
+}
+
+/** The complaints filed on this phone without an account (their tokens are kept here). */
+async function loadLocal() {
+  const numbers = localNumbers();
+  const found = await Promise.all(numbers.map((number) =>
+    getPublicComplaint(number, tokenFor(number)).catch(() => null)));
+  const items = found.filter(Boolean);
+  document.getElementById("local-card").hidden = !items.length;
+  replaceChildren(document.getElementById("local-list"), items.map(renderItem));
+}
+
+async function startGuest(categories) {
+  replaceChildren(guest.category, h("option", { value: "" }, "请选择"),
+    (categories.items || []).map((c) => h("option", { value: c.code }, c.label)));
+  clearState(stateBox);
+  guest.content.hidden = false;
+  await loadLocal();
+}
+
+guest.send.addEventListener("click", sendGuestCode);
+guest.form.addEventListener("submit", submitGuest);
+
 async function start() {
   initPage();
   showLoading(stateBox);
@@ -94,19 +179,21 @@ async function start() {
     showError(stateBox, error, start)?.focus();
     return;
   }
-  if (!me) {
-    redirectToLogin();
+  if (!me || !me.identity?.bound) {
+    content.remove(); // one complaint form on the page: this one
+    if (me) {
+      const link = document.getElementById("guest-login");
+      link.textContent = "实名认证后投诉";
+      link.href = bindUrl("/complaints.html");
+    }
+    try {
+      await startGuest(await api.get("/complaint-categories"));
+    } catch (error) {
+      showError(stateBox, error, start)?.focus();
+    }
     return;
   }
-  if (!me.identity?.bound) {
-    replaceChildren(stateBox, h("div", { class: "callout" },
-      h("p", { class: "callout__title" }, h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"),
-        "请先完成实名认证"),
-      h("p", {}, "实名认证后即可提交投诉并查看处理进度。"),
-      h("a", { class: "btn btn--primary btn--block", href: BIND_PATH }, "去实名认证")));
-    stateBox.removeAttribute("aria-busy");
-    return;
-  }
+  guest.content.remove(); // bound: complaints are filed and listed on the account
   try {
     const [categories, policies] = await Promise.all([
       api.get("/complaint-categories"), api.get("/policies").catch(() => ({ items: [] }))]);

@@ -1,5 +1,6 @@
 // 信息披露 (public, no login): a product's figures from GET /api/v1/disclosure/{id}, live or as of
-// a stated time, with bar charts drawn as inline SVG (no CDN) and the CSV download.
+// a stated time, with bar charts drawn in HTML (labels at the body size, no CDN), the service
+// satisfaction averages and the CSV download.
 
 import { api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
@@ -7,7 +8,6 @@ import { clearFormAlert, setFieldError, clearFieldError, showFormAlert } from ".
 import { formatFen } from "./format.js";
 import { clearState, initPage, showEmpty, showError, showLoading } from "./page.js";
 
-const SVG_NS = "http://www.w3.org/2000/svg";
 const stateBox = document.getElementById("disclosure-state");
 const content = document.getElementById("disclosure-content");
 const form = document.getElementById("disclosure-form");
@@ -26,13 +26,6 @@ const CHINA_TIME = new Intl.DateTimeFormat("zh-CN", {
   hour: "2-digit", minute: "2-digit", hour12: false,
 });
 
-function svg(tag, attrs = {}, ...children) {
-  const el = document.createElementNS(SVG_NS, tag);
-  for (const [name, value] of Object.entries(attrs)) el.setAttribute(name, String(value));
-  for (const child of children) el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  return el;
-}
-
 function stat(key, term, value, note = "") {
   return h("div", { class: "stat", "data-figure": key },
     h("dt", { class: "stat__term" }, term),
@@ -40,32 +33,23 @@ function stat(key, term, value, note = "") {
     note ? h("dd", { class: "stat__note" }, note) : null);
 }
 
-/** One horizontal bar per bucket; the numbers are written next to the bars and in the label. */
+/**
+ * One horizontal bar per bucket, in HTML: the labels are body text (as large as the page's text,
+ * also in 长辈模式) and wrap on a narrow screen; the numbers are written next to the bars.
+ */
 function barChart(id, title, buckets, unit = "人") {
-  // About one SVG unit per CSS pixel on a phone, so the 16px labels stay 16px there.
-  const rowHeight = 40;
-  const labelWidth = 112;
-  const barSpace = 170;
-  const width = labelWidth + barSpace + 56;
-  const height = buckets.length * rowHeight + 8;
   const max = Math.max(1, ...buckets.map((b) => b.count));
-  const summary = `${title}：` + buckets.map((b) => `${b.label}${b.count}${unit}`).join("，");
-  const chart = svg("svg", {
-    class: "chart__svg", viewBox: `0 0 ${width} ${height}`, role: "img",
-    "aria-labelledby": `${id}-title`, preserveAspectRatio: "xMinYMin meet",
-  }, svg("title", { id: `${id}-title` }, summary));
-  buckets.forEach((bucket, index) => {
-    const y = index * rowHeight + 4;
-    const barWidth = Math.round((bucket.count / max) * barSpace);
-    chart.append(
-      svg("text", { x: 0, y: y + 26, class: "chart__label" }, bucket.label),
-      svg("rect", { x: labelWidth, y: y + 8, width: Math.max(barWidth, 2), height: 24, rx: 4,
-        class: bucket.count ? "chart__bar" : "chart__bar chart__bar--zero" }),
-      svg("text", { x: labelWidth + Math.max(barWidth, 2) + 8, y: y + 26, class: "chart__value",
-        "data-bucket": `${id}:${bucket.key}` }, `${bucket.count}${unit}`));
+  const rows = buckets.map((bucket) => {
+    const bar = h("span", { class: bucket.count ? "hbar__bar" : "hbar__bar hbar__bar--zero" });
+    bar.style.width = `${Math.max(1, Math.round((bucket.count / max) * 100))}%`;
+    return h("li", { class: "hbar__row" },
+      h("span", { class: "hbar__label" }, bucket.label),
+      h("span", { class: "hbar__track", "aria-hidden": "true" }, bar),
+      h("span", { class: "hbar__value", "data-bucket": `${id}:${bucket.key}` }, `${bucket.count}${unit}`));
   });
-  return h("figure", { class: "chart", "data-chart": id },
-    h("figcaption", { class: "chart__title" }, title), chart);
+  return h("figure", { class: "chart", "data-chart": id, "aria-labelledby": `${id}-title` },
+    h("figcaption", { class: "chart__title", id: `${id}-title` }, title),
+    h("ul", { class: "hbar", role: "list" }, rows));
 }
 
 function chinaTime(iso) {
@@ -108,10 +92,29 @@ function render(data) {
   replaceChildren(figuresBox, items);
   csvLink.href = data.csv_url;
   csvLink.setAttribute("download", `disclosure-${data.product.id}.csv`);
+  loadSatisfaction(data.product.id);
   replaceChildren(chartsBox,
     barChart("scheme", "按医保类型", enrolled.by_scheme || []),
     barChart("age", "按年龄段", enrolled.by_age_band || []),
     barChart("channel", "按缴费渠道", enrolled.by_channel || []));
+}
+
+/** 满意度 (GET /disclosure/{id}/satisfaction): how residents rated complaints and claims. */
+async function loadSatisfaction(productId) {
+  const box = document.getElementById("satisfaction");
+  let data;
+  try {
+    data = await api.get(`/disclosure/${encodeURIComponent(productId)}/satisfaction`);
+  } catch {
+    replaceChildren(box, stat("satisfaction", "满意度", "暂时无法获取"));
+    return;
+  }
+  const one = (key, term, figures) => stat(key, term,
+    figures.average ? `${figures.average}分` : "暂无评价",
+    figures.count ? `满分5分，${figures.count}人评价` : "办结后由当事人评价");
+  replaceChildren(box,
+    one("satisfaction-complaints", "投诉处理满意度", data.complaints),
+    one("satisfaction-claims", "理赔服务满意度", data.claims));
 }
 
 /** "2026-11-22T18:30" typed in Beijing time -> an ISO instant with its offset. */

@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { h, paragraphs, replaceChildren } from "./dom.js";
 import { dateRange, formatFen, formatRatio } from "./format.js";
 import { clearState, initPage, showEmpty, showError, showLoading } from "./page.js";
-import { fetchSession, LOGIN_PATH, loginUrl, ME_PATH } from "./session.js";
+import { fetchMe, fetchSession, LOGIN_PATH, loginUrl, ME_PATH } from "./session.js";
 
 const BALANCE_NAMES = { prior_years: "历年账户", current_year: "当年账户" };
 
@@ -164,20 +164,38 @@ function familyEnrollLink(href) {
     "为家人投保");
 }
 
+/**
+ * The bar that keeps the way in on screen while the page scrolls (fixed to the bottom): 立即参保
+ * until the person is insured under this product, then 已参保 · 查看保单.
+ */
+function enrollBar(link) {
+  return h("div", { class: "enroll-bar", "data-enroll-bar": true }, link);
+}
+
+function enrolledBar(product) {
+  return h("section", { class: "card enroll", id: "enroll", "aria-label": "参保" },
+    enrollBar(h("a", { class: "btn btn--primary btn--block", href: "/policies.html", "data-enrolled": true },
+      "已参保 · 查看保单")),
+    h("p", { class: "enroll__note" }, `您已参保${product.name}，可在“我的保单”中查看电子保单。`),
+    familyEnrollLink("/family-enroll.html"));
+}
+
 // 立即参保 leads to 确认参保, where the tier and payment method already have their defaults (one tap
 // here, then agree and pay); logged out, through the login page first (and on to 确认参保).
-function renderEnroll(product, signedIn) {
+function renderEnroll(product, signedIn, enrolled) {
   const open = Boolean(product.enrollment?.is_open);
   const noteId = `enroll-note-${product.id}`;
   const enrollPath = `/enroll.html?product=${encodeURIComponent(product.id)}`;
+  if (enrolled.has(product.id)) return enrolledBar(product);
   if (!signedIn) {
+    const link = h("a", {
+      class: "btn btn--primary btn--block",
+      href: loginUrl(open ? enrollPath : "/"),
+      "aria-describedby": noteId,
+      "data-enroll": true,
+    }, "立即参保");
     return h("section", { class: "card enroll", id: "enroll", "aria-label": "参保" },
-      h("a", {
-        class: "btn btn--primary btn--block",
-        href: loginUrl(open ? enrollPath : "/"),
-        "aria-describedby": noteId,
-        "data-enroll": true,
-      }, "立即参保"),
+      open ? enrollBar(link) : link,
       h("p", { class: "enroll__note", id: noteId },
         open ? "参保前请先登录，使用手机号和短信验证码即可。" : "当前不在投保时间内，可先登录查看账户信息。"),
       open ? familyEnrollLink(loginUrl("/family-enroll.html")) : null);
@@ -197,12 +215,12 @@ function renderEnroll(product, signedIn) {
       h("p", { class: "enroll__more" }, h("a", { href: "/policies.html" }, "查看我的保单")));
   }
   return h("section", { class: "card enroll", id: "enroll", "aria-label": "参保" },
-    h("a", {
+    enrollBar(h("a", {
       class: "btn btn--primary btn--block",
       href: enrollPath,
       "aria-describedby": noteId,
       "data-enroll": true,
-    }, "立即参保"),
+    }, "立即参保")),
     h("p", { class: "enroll__note", id: noteId }, "一键参保：核对信息、勾选同意后即可支付。"),
     familyEnrollLink("/family-enroll.html"),
     h("p", { class: "enroll__more" }, h("a", { href: "/policies.html" }, "查看我的保单")));
@@ -237,7 +255,7 @@ function renderShortcuts(product) {
       links.map(([target, text]) => h("li", {}, h("a", { class: "shortcut", href: `#${target}` }, text)))));
 }
 
-function renderProduct(product, signedIn) {
+function renderProduct(product, signedIn, enrolled) {
   const headingId = `product-${product.id}`;
   return h("article", { class: "product", "aria-labelledby": headingId, "data-product": product.code },
     renderHero(product, headingId),
@@ -246,7 +264,7 @@ function renderProduct(product, signedIn) {
     renderDates(product),
     renderTiers(product),
     renderClaimTerms(product),
-    renderEnroll(product, signedIn),
+    renderEnroll(product, signedIn, enrolled),
     renderTerms(product));
 }
 
@@ -268,6 +286,24 @@ async function loadAccount() {
 
 const account = loadAccount();
 
+/**
+ * The products the signed-in person is insured under (their own live policies), for the bar.
+ * Not signed in, not yet 实名认证, or any failure: none (the bar then says 立即参保).
+ */
+async function enrolledProducts(signedIn) {
+  if (!signedIn) return new Set();
+  try {
+    const me = await fetchMe();
+    const self = me?.identity?.person_id;
+    if (!self) return new Set();
+    const { items = [] } = await api.get("/policies", { actingFor: null });
+    return new Set(items.filter((p) => p.insured_person_id === self && p.status !== "cancelled")
+      .map((p) => p.product_id));
+  } catch {
+    return new Set();
+  }
+}
+
 async function load() {
   productsBox.hidden = true;
   showLoading(stateBox);
@@ -285,7 +321,8 @@ async function load() {
     showEmpty(stateBox, "当前没有开放投保的产品", "每年投保时间开始后，产品将在这里展示。");
     return;
   }
-  replaceChildren(productsBox, items.map((product) => renderProduct(product, signedIn)));
+  const enrolled = await enrolledProducts(signedIn);
+  replaceChildren(productsBox, items.map((product) => renderProduct(product, signedIn, enrolled)));
   clearState(stateBox);
   productsBox.hidden = false;
 }

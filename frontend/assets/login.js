@@ -25,6 +25,30 @@ const alertBox = document.getElementById("login-alert");
 const statusBox = document.getElementById("code-status");
 const wechatNote = document.getElementById("wechat-note");
 const wechatLogin = document.getElementById("wechat-login");
+const agreeBox = document.getElementById("agree");
+const agreementTexts = document.getElementById("agreement-texts");
+
+// 用户协议 and 隐私政策 (GET /agreements): shown here, each readable in full; ticking the box
+// sends their versions with the login. An account that already agreed to these versions may
+// log in without ticking again; the server refuses a first login without them.
+let agreementVersions = {};
+
+async function loadAgreements() {
+  try {
+    const { items } = await api.get("/agreements");
+    agreementVersions = Object.fromEntries(items.map((text) => [text.document, text.version]));
+    agreementTexts.replaceChildren(...items.map((text) => h("details", { class: "agreement-text" },
+      h("summary", { class: "agreement-text__title" }, `阅读《${text.title}》（版本 ${text.version}）`),
+      h("p", { class: "agreement-text__body" }, text.body))));
+  } catch {
+    agreementTexts.replaceChildren(h("p", { class: "field__hint" }, "协议文本加载失败，请刷新页面后重试"));
+  }
+}
+
+agreeBox.addEventListener("change", () => {
+  if (agreeBox.checked) clearFieldError(agreeBox);
+});
+loadAgreements();
 
 /** Digits only: people type "138 0000 0001" or "138-0000-0001"; a leading +86 is dropped. */
 function normalizePhone(raw) {
@@ -146,10 +170,12 @@ async function login(event) {
   setBusy(submitButton, true, "正在登录…");
   let result;
   try {
-    result = await api.post("/auth/login", { phone, code });
+    const agreements = agreeBox.checked ? agreementVersions : {};
+    result = await api.post("/auth/login", { phone, code, agreements });
   } catch (error) {
     setBusy(submitButton, false);
-    const field = showApiError(error, { phone: phoneInput, code: codeInput }, alertBox);
+    const field = showApiError(error, { phone: phoneInput, code: codeInput, agreements: agreeBox },
+      alertBox);
     if (field) {
       field.focus();
       field.select?.();

@@ -12,7 +12,7 @@ import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import { setBusy } from "./forms.js";
 import { ACCOUNT_PATH, fact, forgetPendingOrder, longNumber, POLICIES_PATH, safePayUrl } from "./insurance.js";
-import { clearState, initPage, showError, showLoading } from "./page.js";
+import { clearState, initPage, showError, showLoading, showMissing } from "./page.js";
 import { isLoggedOut, redirectToLogin, rememberModeOnAccount } from "./session.js";
 
 // Polling: quickly at first (the gateway usually answers within a second or two), then calmer.
@@ -232,7 +232,8 @@ export function startResultPage(page) {
   initPage();
   rememberModeOnAccount();
   if (!orderNo) {
-    showError(stateBox, new ApiError({ status: 404, code: "not_found", message: "缺少订单号。请从“我的保单”查看参保结果。" }));
+    showMissing(stateBox, { title: "请选择要查看的参保结果", text: "这个链接没有带订单号，参保结果可以在“我的保单”中查看。",
+      href: "/policies.html", action: "查看我的保单" });
     content.hidden = true;
   } else {
     pollStarted = Date.now();

@@ -6,7 +6,7 @@
 import { ApiError, errorMessage } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { currentMode, MODES, onModeChange, toggleMode } from "./prefs.js";
-import { isLoggedOut, redirectToLogin } from "./session.js";
+import { bindUrl, isLoggedOut, loginUrl, redirectToLogin } from "./session.js";
 
 function syncToggle(button, mode) {
   const on = mode === MODES.ELDERLY;
@@ -36,8 +36,72 @@ export function showLoading(box, text = "正在加载，请稍候…") {
   );
 }
 
-/** Error: the API's Chinese message, the request number for support, and a 重试 button. */
+// ------------------------------------------------------------------------------ the guard
+// A page that needs a login or a verified real-name binding never dead-ends: it says what is
+// missing, offers the one button that fixes it, and that step comes back here afterwards
+// (`next`, honoured by 登录 and 实名认证). showError() and loadInto() use it for every such answer.
+
+const here = () => window.location.pathname + window.location.search;
+
+const GUARDS = {
+  login: {
+    title: "请先登录",
+    text: "登录后才能查看和办理。首次登录将自动创建账户，登录后会回到这一页。",
+    action: "登录",
+    href: () => loginUrl(here()),
+  },
+  identity_required: {
+    title: "请先完成实名认证",
+    text: "为保护您的个人信息，查看保单、理赔和医保个人账户前，需要先核对您的姓名和身份证号码。认证后会回到这一页。",
+    action: "实名认证",
+    href: () => bindUrl(here()),
+  },
+  identity_unverified: {
+    title: "请先核验本人身份",
+    text: "您的实名信息还需要核验是本人，核验后即可继续办理，并会回到这一页。",
+    action: "去核验身份",
+    href: () => bindUrl(here()),
+  },
+};
+
+/** The guard an error calls for ("login", "identity_required", …), or null. */
+export function guardFor(error) {
+  if (isLoggedOut(error)) return "login";
+  if (error instanceof ApiError && Object.hasOwn(GUARDS, error.code)) return error.code;
+  return null;
+}
+
+/**
+ * What is missing and the button that fixes it, in `box`: 登录 (to the login page, then back),
+ * 实名认证 (to 实名认证, then back). Returns the button (a link) to focus.
+ */
+export function showGuard(box, kind) {
+  const guard = GUARDS[kind];
+  box.hidden = false;
+  box.removeAttribute("aria-busy");
+  const action = h("a", { class: "btn btn--primary btn--block state__action", href: guard.href(),
+    "data-guard-action": kind }, guard.action);
+  replaceChildren(
+    box,
+    h("div", { class: "state state--guard", "data-guard": kind },
+      h("p", { class: "state__title" },
+        h("span", { class: "state__icon", "aria-hidden": "true" }, "i"), guard.title),
+      h("p", { class: "state__text" }, guard.text),
+      action,
+      h("p", { class: "state__meta" },
+        h("a", { class: "state__link", href: "/" }, "返回首页"), " · ",
+        h("a", { class: "state__link", href: "/help.html" }, "客服与投诉"))),
+  );
+  return action;
+}
+
+/**
+ * Error: the API's Chinese message, the request number for support, and a 重试 button. An
+ * answer that means "log in first" or "verify your identity first" shows the guard instead.
+ */
 export function showError(box, error, onRetry) {
+  const guard = guardFor(error);
+  if (guard) return showGuard(box, guard);
   box.hidden = false;
   box.removeAttribute("aria-busy");
   const requestId = error instanceof ApiError ? error.requestId : null;
@@ -55,6 +119,27 @@ export function showError(box, error, onRetry) {
       retry),
   );
   return retry;
+}
+
+/**
+ * A page opened without the number it shows (a link cut short): says what is missing and
+ * offers the list to choose from — not an error.
+ */
+export function showMissing(box, { title, text, href, action }) {
+  box.hidden = false;
+  box.removeAttribute("aria-busy");
+  const link = h("a", { class: "btn btn--primary btn--block state__action", href }, action);
+  replaceChildren(
+    box,
+    h("div", { class: "state state--empty", "data-missing": true },
+      h("p", { class: "state__title" }, title),
+      h("p", { class: "state__text" }, text),
+      link,
+      h("p", { class: "state__meta" },
+        h("a", { class: "state__link", href: "/" }, "返回首页"), " · ",
+        h("a", { class: "state__link", href: "/help.html" }, "客服与投诉"))),
+  );
+  return link;
 }
 
 /** Empty: nothing to show, said in words. */
@@ -92,6 +177,7 @@ export function loadInto({ box, content, fetch, render, onError = () => false, l
       data = await fetch();
     } catch (error) {
       if (isLoggedOut(error)) redirectToLogin();
+      else if (guardFor(error)) showGuard(box, guardFor(error));
       else if (!onError(error)) showError(box, error, run)?.focus();
       return undefined;
     }

@@ -11,7 +11,7 @@ import {
   dateRange, fact, longNumber, METHOD_LABELS, refundDestination, statusPill, validityTone,
 } from "./insurance.js";
 import { Intent } from "./intent.js";
-import { initPage, loadInto, showError } from "./page.js";
+import { initPage, loadInto, showMissing } from "./page.js";
 import { isLoggedOut, redirectToLogin, rememberModeOnAccount } from "./session.js";
 
 const policyNo = new URLSearchParams(window.location.search).get("no") || "";
@@ -291,7 +291,8 @@ async function reload() {
 function load() {
   if (!policyNo) {
     content.hidden = true;
-    showError(stateBox, new ApiError({ status: 404, code: "not_found", message: "缺少保单号，请从“我的保单”进入。" }));
+    showMissing(stateBox, { title: "请选择要查看的保单", text: "这个链接没有带保单号，请在“我的保单”中选择。",
+      href: "/policies.html", action: "查看我的保单" });
     return Promise.resolve();
   }
   return loadInto({

@@ -207,8 +207,14 @@ function handleSubmitError(error) {
     return;
   }
   if (code === "no_phone") {
+    // The family member has no phone on record: 短信 is no longer offered, only what can work.
+    const sms = methodOptions.querySelector("input[value=sms]");
+    sms?.closest("label, .choice, li")?.setAttribute("hidden", "");
+    if (sms) sms.disabled = true;
     setGroupError(methodBox, error.message);
-    methodOptions.querySelector("input[value=qr]")?.focus();
+    const qr = methodOptions.querySelector("input[value=qr]");
+    if (qr) qr.checked = true;
+    qr?.focus();
     return;
   }
   if (code === "grant_exists") {
@@ -319,6 +325,13 @@ function smsView(grant) {
         redirectToLogin();
         return;
       }
+      if (error instanceof ApiError && error.code === "no_phone") {
+        markNoPhone(grant);
+        const region = document.getElementById("confirm-method");
+        renderMethod(grant, "qr", region);
+        region.prepend(h("p", { class: "form-alert form-alert--info", role: "status" }, error.message));
+        return;
+      }
       showFormAlert(alert, errorMessage(error));
       if (error instanceof ApiError && error.status === 429 && error.retryAfter) startWait(error.retryAfter);
       return;
@@ -389,8 +402,31 @@ function counterView(grant) {
 const VIEWS = { qr: qrView, sms: smsView, counter: counterView };
 const VIEW_NAMES = { qr: "扫码确认", sms: "短信验证码", counter: "到窗口确认" };
 
+// Grants whose principal has no phone on record (the server said no_phone): 短信 is not offered.
+const NO_PHONE_KEY = "hmb_grants_without_phone";
+
+function hasNoPhone(grant) {
+  try {
+    return JSON.parse(sessionStorage.getItem(NO_PHONE_KEY) || "[]").includes(grant.id);
+  } catch {
+    return false;
+  }
+}
+
+function markNoPhone(grant) {
+  if (hasNoPhone(grant)) return;
+  let ids = [];
+  try {
+    ids = JSON.parse(sessionStorage.getItem(NO_PHONE_KEY) || "[]");
+  } catch {
+    ids = [];
+  }
+  sessionStorage.setItem(NO_PHONE_KEY, JSON.stringify([...ids, grant.id]));
+}
+
 function otherWays(grant, current, region) {
-  const buttons = Object.keys(VIEWS).filter((code) => code !== current).map((code) => {
+  const buttons = Object.keys(VIEWS).filter((code) => code !== current)
+    .filter((code) => code !== "sms" || !hasNoPhone(grant)).map((code) => {
     const button = h("button", { type: "button", class: "btn btn--block", "data-switch-method": code },
       `改用${VIEW_NAMES[code]}`);
     button.addEventListener("click", () => {
@@ -434,7 +470,8 @@ function cancelButton(grant) {
 
 function pendingView(grant) {
   const region = h("div", { class: "form-stack", id: "confirm-method" });
-  renderMethod(grant, grant.confirm_method in VIEWS ? grant.confirm_method : "qr", region);
+  const usable = grant.confirm_method in VIEWS && !(grant.confirm_method === "sms" && hasNoPhone(grant));
+  renderMethod(grant, usable ? grant.confirm_method : "qr", region);
   const waiting = h("p", { class: "proxy-waiting", role: "status", "data-waiting": true },
     h("span", { class: "spinner spinner--small", "aria-hidden": "true" }),
     `正在等待${grant.principal_name}确认…`);

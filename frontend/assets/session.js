@@ -103,6 +103,12 @@ export function loginUrl(next) {
   return safe ? `${LOGIN_PATH}?next=${encodeURIComponent(safe)}` : LOGIN_PATH;
 }
 
+/** 实名认证, coming back to `next` (a same-origin path) afterwards. */
+export function bindUrl(next) {
+  const safe = safeNext(next);
+  return safe && !safe.startsWith(BIND_PATH) ? `${BIND_PATH}?next=${encodeURIComponent(safe)}` : BIND_PATH;
+}
+
 /** Not signed in: go to the login page, coming back here afterwards. */
 export function redirectToLogin(next = window.location.pathname + window.location.search) {
   window.location.replace(loginUrl(next));

@@ -13,6 +13,7 @@ from huiminbao.catalog.models import (
     Benefit,
     PreExistingTerm,
     Product,
+    ProductHelp,
     ProductInsurer,
     ProductTerms,
     Tier,
@@ -179,6 +180,7 @@ def ensure_demo_product(db: Database, clock: Clock) -> Product:
             product.year = starts_on.year
         _ensure_item_lists(session, product.id)
         _ensure_special_drug_rules(session, product.id)
+        _ensure_help(session, product.id, clock)
         return product
 
 
@@ -196,6 +198,35 @@ def _ensure_special_drug_rules(session: Session, product_id: int) -> None:
         session.add_all(ProductDrugIndication(product_id=product_id, drug_code=drug,
                                               icd_prefix=prefix, label=label)
                         for drug, prefix, label in DEMO_INDICATIONS)
+
+
+DEMO_HOTLINE = "0571-12345"
+DEMO_SERVICE_HOURS = "工作日 8:30-17:00，周六 9:00-12:00"
+DEMO_SERVICE_POINTS = (
+        {"name": "市民中心医保服务窗口", "address": "杭州市上城区解放东路18号市民中心C座1楼",
+         "hours": "工作日 9:00-17:00", "map_text": "在地图中查看市民中心"},
+        {"name": "西湖区医保经办大厅", "address": "杭州市西湖区文三路120号",
+         "hours": "工作日 8:30-16:30", "map_text": "在地图中查看西湖区经办大厅"},
+)
+DEMO_FAQ = (
+        {"question": "有既往病史可以参保吗？",
+         "answer": "可以。本产品不设年龄、既往病史和健康状况限制，无需健康告知。"},
+        {"question": "可以用医保个人账户给家人缴费吗？",
+         "answer": "职工医保参保人可以用历年账户为本人及配偶、子女、父母缴费，"
+                   "在“为家人投保”中选择家人即可。"},
+        {"question": "住院后怎么申请理赔？",
+         "answer": "在本市定点医院出院结算时可一站式直接赔付；其他情况可在“理赔”中在线申请。"},
+)
+
+
+def _ensure_help(session: Session, product_id: int, clock: Clock) -> None:
+    """Seed the demo hotline, service points and FAQ once; the operator's edits are kept."""
+    if session.get(ProductHelp, product_id) is not None:
+        return
+    session.add(ProductHelp(
+        product_id=product_id, hotline=DEMO_HOTLINE, service_hours=DEMO_SERVICE_HOURS,
+        service_points=[dict(point) for point in DEMO_SERVICE_POINTS],
+        faq=[dict(item) for item in DEMO_FAQ], updated_at=clock.now()))
 
 
 def _ensure_item_lists(session: Session, product_id: int) -> None:

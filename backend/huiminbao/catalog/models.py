@@ -286,3 +286,20 @@ class InsurerStaff(Base):
         ForeignKey("user_accounts.id", ondelete="CASCADE"), primary_key=True)
     insurer: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ProductHelp(Base):
+    """What a product's residents see under 客服与投诉 on every page: the hotline, its hours, the
+    service points (name, address, hours, the text of a map link) and the FAQ, as the operator
+    set them in the console. ``service_points`` and ``faq`` are lists of small dicts checked by
+    ``console.help``."""
+
+    __tablename__ = "product_help"
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    hotline: Mapped[str] = mapped_column(String(32))
+    service_hours: Mapped[str] = mapped_column(String(100))
+    service_points: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    faq: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -9,9 +9,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from huiminbao.audit.services import AuditActor
+from huiminbao.catalog import help as product_help
 from huiminbao.catalog import services
 from huiminbao.catalog.domain import ProductDraft
 from huiminbao.catalog.schemas import (
+    HelpInSchema,
+    HelpSchema,
     ProductDraftSchema,
     ProductListSchema,
     ProductOnDay,
@@ -129,3 +132,35 @@ class PublishProduct(MethodView):
         wired = container()
         product = services.publish_product(wired, by, product_id, if_match())
         return ProductOnDay(product, wired.clock.today())
+
+
+# ---------------------------------------------------------------- help (客服与投诉)
+
+
+@blp.route("/help")
+class PublicHelp(MethodView):
+    @blp.response(200, HelpSchema)
+    def get(self) -> product_help.Help:
+        """The current product's hotline, service hours, service points and FAQ (no login):
+        what every resident page's 客服与投诉 shows. `configured` is false until set."""
+        return product_help.public_help(container())
+
+
+@blp.route("/admin/products/<int:product_id>/help")
+class ProductHelpSettings(MethodView):
+    @staff_only(Role.ADMIN)
+    @blp.response(200, HelpSchema)
+    def get(self, product_id: int) -> product_help.Help:
+        """The product's help settings (administrators)."""
+        return product_help.help_of(container(), product_id)
+
+    @staff_only(Role.ADMIN)
+    @blp.arguments(HelpInSchema)
+    @blp.response(200, HelpSchema)
+    @blp.alt_response(422, description="A field missing or too long, or a malformed hotline")
+    def put(self, body: dict[str, Any], product_id: int) -> product_help.Help:
+        """Set the hotline, service hours, service points (name, address, hours, map link
+        text) and FAQ; residents see them at once."""
+        actor = current_actor()
+        return product_help.set_help(container(), AuditActor(actor.account_id, actor.role.value),
+                                     product_id, body)

@@ -382,3 +382,49 @@ def _tier_draft(tier: dict[str, Any]) -> TierDraft:
         ),
     )
 
+
+
+# ---------------------------------------------------------------- help (客服与投诉)
+
+
+class ServicePointSchema(ResponseSchema):
+    name = fields.String()
+    address = fields.String()
+    hours = fields.String()
+    map_text = fields.String(metadata={"description": "the text a map link shows (may be empty)"})
+
+
+class FaqSchema(ResponseSchema):
+    question = fields.String()
+    answer = fields.String()
+
+
+class HelpSchema(ResponseSchema):
+    product_id = fields.Integer(allow_none=True)
+    product_name = fields.String()
+    configured = fields.Boolean(metadata={"description": "false until the operator sets it"})
+    hotline = fields.String()
+    service_hours = fields.String()
+    service_points = fields.List(fields.Nested(ServicePointSchema))
+    faq = fields.List(fields.Nested(FaqSchema))
+
+
+class ServicePointInSchema(Schema):
+    name = fields.String(required=True)
+    address = fields.String(required=True)
+    hours = fields.String(required=True)
+    map_text = fields.String(load_default="")
+
+
+class FaqInSchema(Schema):
+    question = fields.String(required=True)
+    answer = fields.String(required=True)
+
+
+class HelpInSchema(Schema):
+    """Checked in Chinese by ``catalog.help.check_help`` (lengths, the hotline's form)."""
+
+    hotline = fields.String(required=True, metadata={"description": "e.g. 0571-88888888"})
+    service_hours = fields.String(required=True)
+    service_points = fields.List(fields.Nested(ServicePointInSchema), load_default=list)
+    faq = fields.List(fields.Nested(FaqInSchema), load_default=list)

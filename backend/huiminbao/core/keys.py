@@ -65,7 +65,7 @@ def rotate_fields(db: Database, ring: Keyring, *, batch: int = DEFAULT_BATCH,
     for table, column in encrypted_columns():
         name = f"{table.name}.{column.name}"
         report.examined[name] += 0
-        pk = table.c.id
+        [pk] = table.primary_key.columns  # one integer key per table (claim_payees: claim_id)
         raw = type_coerce(column, String())
         rewrite = (table.update()
                    .where(and_(pk == bindparam("row_id"),

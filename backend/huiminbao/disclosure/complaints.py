@@ -5,6 +5,7 @@ flagged in the staff queue."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,12 +16,13 @@ from sqlalchemy.orm import Session, selectinload
 
 from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
-from huiminbao.catalog.domain import ProductStatus
+from huiminbao.catalog.help import current_product
 from huiminbao.catalog.models import Product
 from huiminbao.claims.models import Claim
 from huiminbao.core.clock import to_china_time
 from huiminbao.core.container import Container
 from huiminbao.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from huiminbao.core.masking import mask_phone
 from huiminbao.core.pagination import FIRST_PAGE, Page, Window, count_rows
 from huiminbao.disclosure.domain import (
     COMPLAINT_MAX_CHARS,
@@ -31,6 +33,7 @@ from huiminbao.disclosure.domain import (
     ComplaintCategory,
     ComplaintStatus,
     InvalidComplaintTransition,
+    RatedSubject,
     complaint_no,
     complaint_transition,
     is_overdue,
@@ -39,11 +42,17 @@ from huiminbao.disclosure.domain import (
     response_due_at,
     text_length_problem,
 )
-from huiminbao.disclosure.models import Complaint, ComplaintReply, ComplaintSetting
+from huiminbao.disclosure.models import (
+    Complaint,
+    ComplaintReply,
+    ComplaintSetting,
+    SatisfactionRating,
+)
 from huiminbao.enrollment.models import Policy
+from huiminbao.identity import services as identity
 from huiminbao.identity.access import Subject, require_access
 from huiminbao.identity.auth import Actor
-from huiminbao.identity.domain import Action, Role
+from huiminbao.identity.domain import Action, OtpPurpose, Role, hash_secret, same_secret
 from huiminbao.identity.models import Person, UserAccount
 
 # Who works the complaint queue: the insurer's staff and the operating bureau's administrators.
@@ -51,6 +60,7 @@ COMPLAINT_STAFF = frozenset({Role.INSURER_STAFF, Role.ADMIN})
 POLICY_NOT_YOURS = "未找到您名下的该保单，请核对保单号"
 CLAIM_NOT_YOURS = "未找到您名下的该理赔案件，请核对理赔编号"
 NUMBER_ATTEMPTS = 5
+NAME_MAX_CHARS = 20
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,8 @@ class Filing:
 @dataclass(frozen=True)
 class ComplaintDetails:
     complaint: Complaint
-    complainant_name: str  # as the registry has it; views mask it
+    complainant_name: str  # as the registry has it (or as given without an account); masked
+    rating: SatisfactionRating | None = None
 
     def overdue(self, now: datetime) -> bool:
         return is_overdue(ComplaintStatus(self.complaint.status), self.complaint.due_at, now)
@@ -125,6 +136,94 @@ def _store(c: Container, actor: Actor, subject: Subject, category: ComplaintCate
     return complaint
 
 
+@dataclass(frozen=True)
+class AnonymousFiling:
+    """A complaint filed without an account: the phone the SMS code went to proves a way to
+    reach the complainant; the name is how they wish to be addressed (optional)."""
+
+    phone: str
+    code: str
+    name: str
+    category: ComplaintCategory
+    content: str
+
+
+@dataclass(frozen=True)
+class AnonymousReceipt:
+    details: ComplaintDetails
+    access_token: str  # shown once: lets this person see and rate the complaint
+
+
+def send_filing_code(c: Container, phone: str) -> datetime:
+    return identity.send_code(c, phone, OtpPurpose.COMPLAINT)
+
+
+def file_without_account(c: Container, filing: AnonymousFiling) -> AnonymousReceipt:
+    """Check the text and the name, then the SMS code, then store the complaint with the phone
+    and a fresh access token (kept as a keyed hash). A wrong code is counted and refused."""
+    phone = identity.check_phone(filing.phone)
+    content = normalize_text(filing.content)
+    problem = text_length_problem(content, minimum=COMPLAINT_MIN_CHARS,
+                                  maximum=COMPLAINT_MAX_CHARS, what="投诉内容")
+    if problem:
+        raise InvalidInput(problem, errors={"content": [problem]})
+    name = normalize_text(filing.name)
+    if len(name) > NAME_MAX_CHARS:
+        message = f"称呼不能超过{NAME_MAX_CHARS}个字"
+        raise InvalidInput(message, errors={"name": [message]})
+    with c.db.transaction() as session:
+        check = identity.consume_code(c, session, phone, OtpPurpose.COMPLAINT, filing.code)
+    if not check.accepted:
+        raise check.invalid_input()
+    token = secrets.token_urlsafe(24)
+    token_hash = hash_secret(c.settings.secret_key, token)
+    now = c.clock.now()
+    for attempt in range(NUMBER_ATTEMPTS):
+        try:
+            with c.db.transaction() as session:
+                product_id = _current_product_id(session, c)
+                complaint = Complaint(
+                    complaint_no=_next_number(session, now), complainant_person_id=None,
+                    filed_by_account_id=None, complainant_phone=phone,
+                    complainant_name=name or None, access_token_hash=token_hash,
+                    product_id=product_id, category=filing.category.value, content=content,
+                    status=ComplaintStatus.RECEIVED.value, created_at=now,
+                    due_at=response_due_at(now, response_working_days(session, product_id)),
+                    updated_at=now,
+                )
+                session.add(complaint)
+                session.flush()
+                audit.record(session, c.clock, AuditEntry(
+                    action="complaint.file", actor=AuditActor(), object_type="complaint",
+                    object_id=complaint.complaint_no,
+                    details={"category": filing.category.value, "without_account": True,
+                             "phone": mask_phone(phone)},
+                ))
+            break
+        except IntegrityError as exc:
+            if attempt == NUMBER_ATTEMPTS - 1:
+                raise Conflict("投诉提交冲突，请稍后重试", code="conflict") from exc
+    return AnonymousReceipt(get_with_token(c, complaint.complaint_no, token), token)
+
+
+def get_with_token(c: Container, number: str, token: str) -> ComplaintDetails:
+    """A complaint filed without an account, for whoever holds its token; anything else is the
+    same 404 as a wrong number."""
+    with c.db.read() as session:
+        complaint = _load(session, number)
+        if (complaint is None or complaint.access_token_hash is None or not token
+                or not same_secret(c.settings.secret_key, token, complaint.access_token_hash)):
+            raise NotFound("未找到该投诉")
+        return ComplaintDetails(complaint, complaint.complainant_name or "",
+                                _rating_of(session, complaint.complaint_no))
+
+
+def _rating_of(session: Session, number: str) -> SatisfactionRating | None:
+    return session.scalars(select(SatisfactionRating).where(
+        SatisfactionRating.subject_type == RatedSubject.COMPLAINT.value,
+        SatisfactionRating.subject_no == number)).one_or_none()
+
+
 def _own_policy_product(session: Session, subject: Subject, policy_no: str) -> int:
     """The policy must be the subject's (insured or holder); the subject itself was admitted by
     the gate. Anything else gets the same answer as a wrong number."""
@@ -147,18 +246,9 @@ def _own_claim_product(session: Session, subject: Subject, claim_no: str) -> int
 
 
 def _current_product_id(session: Session, c: Container) -> int | None:
-    """A complaint about no particular policy belongs to the city's current product: the one
-    open for enrollment, else the latest published."""
-    today = c.clock.today()
-    published = (select(Product.id)
-                 .where(Product.city_code == c.settings.city_code,
-                        Product.status == ProductStatus.PUBLISHED.value))
-    open_now = session.scalars(published.where(Product.window_opens_on <= today,
-                                               Product.window_closes_on >= today)
-                               .order_by(Product.id.desc())).first()
-    if open_now is not None:
-        return open_now
-    return session.scalars(published.order_by(Product.year.desc(), Product.id.desc())).first()
+    """A complaint about no particular policy belongs to the city's current product."""
+    product = current_product(session, c)
+    return None if product is None else product.id
 
 
 def _next_number(session: Session, now: datetime) -> str:
@@ -219,8 +309,19 @@ def list_complaints(c: Container, subject: Subject) -> list[ComplaintDetails]:
             .options(selectinload(Complaint.replies))
             .order_by(Complaint.created_at.desc(), Complaint.id.desc())
         ).all()
+        ratings = _ratings_of(session, [complaint.complaint_no for complaint in complaints])
     name = person.name if person else ""
-    return [ComplaintDetails(complaint, name) for complaint in complaints]
+    return [ComplaintDetails(complaint, name, ratings.get(complaint.complaint_no))
+            for complaint in complaints]
+
+
+def _ratings_of(session: Session, numbers: Sequence[str]) -> dict[str, SatisfactionRating]:
+    if not numbers:
+        return {}
+    rows = session.scalars(select(SatisfactionRating).where(
+        SatisfactionRating.subject_type == RatedSubject.COMPLAINT.value,
+        SatisfactionRating.subject_no.in_(numbers))).all()
+    return {row.subject_no: row for row in rows}
 
 
 def get_complaint(c: Container, actor: Actor, number: str) -> ComplaintDetails:
@@ -228,14 +329,22 @@ def get_complaint(c: Container, actor: Actor, number: str) -> ComplaintDetails:
     anyone else gets the same 404 as a wrong number."""
     with c.db.read() as session:
         complaint = _load(session, number)
-        if complaint is None:
+        if complaint is None or (complaint.complainant_person_id is None
+                                 and actor.role not in COMPLAINT_STAFF):
             raise NotFound("未找到该投诉")
-        if actor.role not in COMPLAINT_STAFF:
+        if actor.role not in COMPLAINT_STAFF and complaint.complainant_person_id is not None:
             require_access(c, session, actor, Action.FILE_COMPLAINTS,
                            complaint.complainant_person_id, object_type="complaint",
                            object_id=complaint.complaint_no)
-        person = session.get(Person, complaint.complainant_person_id)
-    return ComplaintDetails(complaint, person.name if person else "")
+        return ComplaintDetails(complaint, _name_of(session, complaint),
+                                _rating_of(session, complaint.complaint_no))
+
+
+def _name_of(session: Session, complaint: Complaint) -> str:
+    if complaint.complainant_person_id is None:
+        return complaint.complainant_name or ""
+    person = session.get(Person, complaint.complainant_person_id)
+    return person.name if person else ""
 
 
 def _load(session: Session, number: str, *, lock: bool = False) -> Complaint | None:
@@ -250,7 +359,7 @@ def staff_queue(c: Container, status: ComplaintStatus | None, overdue: bool | No
     """Unresolved first, the nearest (or longest passed) deadline first, a page at a time."""
     now = c.clock.now()
     unresolved = Complaint.status != ComplaintStatus.RESOLVED.value
-    query = select(Complaint, Person.name).join(
+    query = select(Complaint, Person.name).outerjoin(
         Person, Person.id == Complaint.complainant_person_id)
     if status is not None:
         query = query.where(Complaint.status == status.value)
@@ -263,7 +372,10 @@ def staff_queue(c: Container, status: ComplaintStatus | None, overdue: bool | No
         rows = session.execute(query.options(selectinload(Complaint.replies))
                                .offset(window.offset).limit(window.limit)).all()
         total = count_rows(session, query)
-    return Page([ComplaintDetails(complaint, name) for complaint, name in rows], total)
+        ratings = _ratings_of(session, [complaint.complaint_no for complaint, _ in rows])
+    return Page([ComplaintDetails(complaint, name or complaint.complainant_name or "",
+                                  ratings.get(complaint.complaint_no))
+                 for complaint, name in rows], total)
 
 
 # ---------------------------------------------------------------- replying
@@ -308,13 +420,17 @@ def reply(c: Container, actor: Actor, number: str, message: str,
         for phone in _complainant_phones(session, complaint):
             reply = reply_sms_text(complaint.complaint_no, new_status)
             c.sms.send(session, phone, reply.template, reply.params)
-        person = session.get(Person, complaint.complainant_person_id)
+        name = _name_of(session, complaint)
+        rating = _rating_of(session, complaint.complaint_no)
         session.flush()
-    return ComplaintDetails(complaint, person.name if person else "")
+    return ComplaintDetails(complaint, name, rating)
 
 
 def _complainant_phones(session: Session, complaint: Complaint) -> Sequence[str]:
-    """The account that filed it (the person, or their agent) and the person's own account."""
+    """The account that filed it (the person, or their agent) and the person's own account;
+    for a complaint filed without an account, the phone its code went to."""
+    if complaint.complainant_person_id is None:
+        return [complaint.complainant_phone] if complaint.complainant_phone else []
     phones = session.scalars(
         select(UserAccount.phone).where(
             (UserAccount.id == complaint.filed_by_account_id)

@@ -260,3 +260,31 @@ def reply_sms_text(complaint_number: str, status: ComplaintStatus) -> SmsText:
 def reply_sms(complaint_number: str, status: ComplaintStatus) -> str:
     """The text ``reply_sms_text`` renders, as the complainant reads it."""
     return reply_sms_text(complaint_number, status).render()
+
+
+# ---------------------------------------------------------------- satisfaction ratings
+
+RATING_COMMENT_MAX_CHARS = 200
+SCORE_LABELS = {1: "很不满意", 2: "不满意", 3: "一般", 4: "满意", 5: "非常满意"}
+
+
+class RatedSubject(StrEnum):
+    COMPLAINT = "complaint"
+    CLAIM = "claim"
+
+
+def rating_problem(score: int, comment: str) -> dict[str, list[str]]:
+    """Problems with a rating, by field (none: it may be stored)."""
+    errors: dict[str, list[str]] = {}
+    if score not in SCORE_LABELS:
+        errors["score"] = ["请选择1至5分的满意度"]
+    if len(comment) > RATING_COMMENT_MAX_CHARS:
+        errors["comment"] = [f"意见不能超过{RATING_COMMENT_MAX_CHARS}个字"]
+    return errors
+
+
+def average_tenths(total: int, count: int) -> int | None:
+    """The average score in tenths, rounded half up (4.45 → 45): integers only; none rated: None."""
+    if count == 0:
+        return None
+    return (total * 20 + count) // (count * 2)

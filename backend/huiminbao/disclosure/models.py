@@ -15,9 +15,11 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from huiminbao.core.crypto import EncryptedString
 from huiminbao.core.db import Base, BigIntPk, UtcDateTime
 
 
@@ -34,12 +36,20 @@ class Complaint(Base):
             " 'other')", name="category_values"),
         Index("ix_complaints_complainant_person_id", "complainant_person_id", "created_at"),
         Index("ix_complaints_status_due_at", "status", "due_at"),
+        # Filed by a signed-in person, or without an account after an SMS check of the phone.
+        CheckConstraint("complainant_person_id IS NOT NULL OR complainant_phone IS NOT NULL",
+                        name="complainant_known"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
     complaint_no: Mapped[str] = mapped_column(String(20), unique=True)
-    complainant_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
-    filed_by_account_id: Mapped[int] = mapped_column(ForeignKey("user_accounts.id"))
+    complainant_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    filed_by_account_id: Mapped[int | None] = mapped_column(ForeignKey("user_accounts.id"))
+    # Without an account: the phone the SMS code went to, the name given (both encrypted), and
+    # the keyed hash of the token that lets that person see and rate the complaint.
+    complainant_phone: Mapped[str | None] = mapped_column(EncryptedString())
+    complainant_name: Mapped[str | None] = mapped_column(EncryptedString())
+    access_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     acted_for_grant_id: Mapped[int | None] = mapped_column(BigInteger)
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
     category: Mapped[str] = mapped_column(String(16))
@@ -104,3 +114,26 @@ class DisclosureSnapshot(Base):
     figures: Mapped[dict[str, Any]] = mapped_column(JSON)
     counted_in_ms: Mapped[int] = mapped_column(Integer)
     refresh_claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class SatisfactionRating(Base):
+    """The complainant's (or claimant's) one rating of how a closed complaint or claim was
+    handled: 1-5 and an optional comment. One per complaint or claim; averaged in disclosure."""
+
+    __tablename__ = "satisfaction_ratings"
+    __table_args__ = (
+        UniqueConstraint("subject_type", "subject_no", name="uq_satisfaction_ratings_subject"),
+        CheckConstraint("subject_type IN ('complaint', 'claim')", name="subject_type_values"),
+        CheckConstraint("score BETWEEN 1 AND 5", name="score_range"),
+        Index("ix_satisfaction_ratings_product", "product_id", "subject_type"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    subject_type: Mapped[str] = mapped_column(String(16))
+    subject_no: Mapped[str] = mapped_column(String(32))
+    product_id: Mapped[int | None] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    rated_by_account_id: Mapped[int | None] = mapped_column(BigInteger)
+    rated_at: Mapped[datetime] = mapped_column(UtcDateTime)

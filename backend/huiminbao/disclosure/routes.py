@@ -13,12 +13,17 @@ from flask_smorest.pagination import PaginationParameters
 
 from huiminbao.audit.services import AuditActor
 from huiminbao.core.container import container
+from huiminbao.core.masking import mask_phone
 from huiminbao.core.pagination import page_items, window_of
-from huiminbao.core.ratelimit import limiter
-from huiminbao.disclosure import complaints, services
+from huiminbao.core.ratelimit import json_field_key, limiter
+from huiminbao.disclosure import complaints, ratings, services
 from huiminbao.disclosure.domain import ComplaintCategory, ComplaintStatus
 from huiminbao.disclosure.schemas import (
+    AnonymousComplaintInSchema,
+    AnonymousComplaintResultSchema,
     CategoryListSchema,
+    ClaimRatingAnswer,
+    ClaimRatingSchema,
     ComplaintAnswer,
     ComplaintInSchema,
     ComplaintListSchema,
@@ -30,11 +35,15 @@ from huiminbao.disclosure.schemas import (
     DisclosureProductListSchema,
     DisclosureQuerySchema,
     DisclosureSchema,
+    RatingInSchema,
     ReplyInSchema,
+    SatisfactionAnswer,
+    SatisfactionSchema,
 )
 from huiminbao.identity.access import acts_for, subject_for
 from huiminbao.identity.auth import current_actor, optional_actor, staff_only
 from huiminbao.identity.domain import Action, Role
+from huiminbao.identity.schemas import OtpRequestSchema, OtpSentSchema
 
 blp = Blueprint("disclosure", __name__, url_prefix="/api/v1",
                 description="信息披露（公开）与投诉")
@@ -175,6 +184,140 @@ class ComplaintDetail(MethodView):
         c = container()
         details = complaints.get_complaint(c, current_actor(), complaint_no)
         return ComplaintAnswer(details, c.clock.now())
+
+
+@blp.route("/complaints/<string:complaint_no>/rating")
+class ComplaintRating(MethodView):
+    @blp.arguments(RatingInSchema)
+    @blp.response(201, ComplaintView)
+    @blp.alt_response(409, description="Already rated (`already_rated`)")
+    @blp.alt_response(422, description="Not resolved yet (`not_closed`), or a bad score")
+    def post(self, body: dict[str, Any], complaint_no: str) -> ComplaintAnswer:
+        """Rate how a resolved complaint was handled (1-5, optional comment), once."""
+        c = container()
+        details = ratings.rate_complaint(c, current_actor(), complaint_no,
+                                         ratings.Rating(body["score"], body["comment"]))
+        return ComplaintAnswer(details, c.clock.now())
+
+
+# ---------------------------------------------------------------- without an account
+
+RESEND_AFTER_SECONDS = 60
+TOKEN_HEADER = "X-Complaint-Token"  # noqa: S105 (a header name, not a secret)
+
+
+def _sent(response: Response) -> bool:
+    return response.status_code < 500
+
+
+@blp.route("/public-complaints/code")
+class PublicComplaintCode(MethodView):
+    decorators: ClassVar[list[Any]] = [
+        limiter.limit("1 per minute;10 per day", key_func=lambda: json_field_key("phone"),
+                      methods=["POST"], scope="complaint-code-phone", deduct_when=_sent),
+        limiter.limit("20 per hour", methods=["POST"], scope="complaint-code-ip"),
+    ]
+
+    @blp.arguments(OtpRequestSchema)
+    @blp.response(200, OtpSentSchema)
+    @blp.alt_response(429, description="Too many codes for this phone or address")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Text a 6-digit code to the complainant's phone: filing without an account needs it
+        (valid 5 minutes, single use)."""
+        expires_at = complaints.send_filing_code(container(), body["phone"])
+        return {"phone": mask_phone(body["phone"]), "expires_at": expires_at,
+                "resend_after_seconds": RESEND_AFTER_SECONDS}
+
+
+@blp.route("/public-complaints")
+class PublicComplaints(MethodView):
+    decorators: ClassVar[list[Any]] = [
+        limiter.limit("5 per day", key_func=lambda: json_field_key("phone"), methods=["POST"],
+                      scope="public-complaints-phone"),
+        limiter.limit("10 per hour", methods=["POST"], scope="public-complaints-ip"),
+    ]
+
+    @blp.arguments(AnonymousComplaintInSchema)
+    @blp.response(201, AnonymousComplaintResultSchema)
+    @blp.alt_response(422, description="A wrong or expired code, or the text too short/long")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """File a complaint without an account: the phone's SMS code, an optional name, the
+        category and the text. Answers with the complaint and a token (shown once) with which
+        this person sees its replies and rates it."""
+        c = container()
+        receipt = complaints.file_without_account(c, complaints.AnonymousFiling(
+            body["phone"], body["code"], body["name"], ComplaintCategory(body["category"]),
+            body["content"]))
+        return {"complaint": ComplaintAnswer(receipt.details, c.clock.now()),
+                "access_token": receipt.access_token}
+
+
+@blp.route("/public-complaints/<string:complaint_no>")
+class PublicComplaintDetail(MethodView):
+    decorators: ClassVar[list[Any]] = [_PUBLIC_LIMIT]
+
+    @blp.response(200, ComplaintView)
+    @blp.alt_response(404, description="No such complaint, or a wrong token")
+    def get(self, complaint_no: str) -> ComplaintAnswer:
+        """A complaint filed without an account, with its replies: for the holder of its token
+        (header X-Complaint-Token)."""
+        c = container()
+        details = complaints.get_with_token(c, complaint_no,
+                                            request.headers.get(TOKEN_HEADER, ""))
+        return ComplaintAnswer(details, c.clock.now())
+
+
+@blp.route("/public-complaints/<string:complaint_no>/rating")
+class PublicComplaintRating(MethodView):
+    decorators: ClassVar[list[Any]] = [
+        limiter.limit("20 per hour", methods=["POST"], scope="public-rating-ip")]
+
+    @blp.arguments(RatingInSchema)
+    @blp.response(201, ComplaintView)
+    @blp.alt_response(404, description="No such complaint, or a wrong token")
+    @blp.alt_response(409, description="Already rated (`already_rated`)")
+    def post(self, body: dict[str, Any], complaint_no: str) -> ComplaintAnswer:
+        """Rate a resolved complaint filed without an account (header X-Complaint-Token)."""
+        c = container()
+        details = ratings.rate_complaint_with_token(
+            c, complaint_no, request.headers.get(TOKEN_HEADER, ""),
+            ratings.Rating(body["score"], body["comment"]))
+        return ComplaintAnswer(details, c.clock.now())
+
+
+# ---------------------------------------------------------------- claims: ratings
+
+
+@blp.route("/claims/<string:claim_no>/rating")
+class ClaimRating(MethodView):
+    @blp.response(200, ClaimRatingSchema)
+    @blp.alt_response(404, description="No such claim, or not the caller's")
+    def get(self, claim_no: str) -> ClaimRatingAnswer:
+        """The claim's satisfaction rating (null until rated): its insured or holder."""
+        return ClaimRatingAnswer(ratings.claim_rating(container(), current_actor(), claim_no),
+                                 None)
+
+    @blp.arguments(RatingInSchema)
+    @blp.response(201, ClaimRatingSchema)
+    @blp.alt_response(409, description="Already rated (`already_rated`)")
+    @blp.alt_response(422, description="Not closed yet (`not_closed`), or a bad score")
+    def post(self, body: dict[str, Any], claim_no: str) -> ClaimRatingAnswer:
+        """Rate how a paid, refused or settled claim was handled (1-5, optional comment), once."""
+        c = container()
+        rated = ratings.rate_claim(c, current_actor(), claim_no,
+                                   ratings.Rating(body["score"], body["comment"]))
+        return ClaimRatingAnswer(rated, c.clock.now())
+
+
+@blp.route("/disclosure/<int:product_id>/satisfaction")
+class ProductSatisfaction(MethodView):
+    decorators: ClassVar[list[Any]] = [_PUBLIC_LIMIT]
+
+    @blp.response(200, SatisfactionSchema)
+    @blp.alt_response(404, description="No such product")
+    def get(self, product_id: int) -> SatisfactionAnswer:
+        """How residents rated the handling of complaints and claims: count and average."""
+        return SatisfactionAnswer(product_id, ratings.averages(container(), product_id))
 
 
 # ---------------------------------------------------------------- staff

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,13 +25,17 @@ from huiminbao.disclosure.complaints import ComplaintDetails
 from huiminbao.disclosure.domain import (
     COMPLAINT_TRANSITIONS,
     MAX_RESPONSE_WORKING_DAYS,
+    SCORE_LABELS,
     ComplaintCategory,
     ComplaintStatus,
+    RatedSubject,
 )
 from huiminbao.disclosure.models import Complaint
+from huiminbao.disclosure.ratings import Averages, Rating
 from huiminbao.disclosure.services import Disclosure
 from huiminbao.disclosure.snapshots import MAX_AGE
 from huiminbao.identity.domain import Role
+from huiminbao.identity.schemas import OtpRequestSchema
 
 _CATEGORIES = [category.value for category in ComplaintCategory]
 _MAX_AGE_MINUTES = int(MAX_AGE.total_seconds() // 60)
@@ -215,6 +219,15 @@ class ComplaintAnswer:
         return sorted(s.value for s in COMPLAINT_TRANSITIONS[status])
 
 
+class RatingView(ResponseSchema):
+    """Dumps a ``SatisfactionRating``."""
+
+    score = fields.Integer(metadata={"description": "1 (很不满意) to 5 (非常满意)"})
+    score_label = Computed(lambda rating: SCORE_LABELS[rating.score])
+    comment = Computed(lambda rating: rating.comment or "")
+    rated_at = fields.DateTime(allow_none=True)
+
+
 class ComplaintView(ResponseSchema):
     """Dumps a ``ComplaintAnswer``."""
 
@@ -240,6 +253,15 @@ class ComplaintView(ResponseSchema):
     next_statuses = fields.List(fields.String(), metadata={
         "description": "statuses a staff reply may move it to"})
     replies = fields.List(fields.Nested(ReplyView), attribute="complaint.replies")
+    filed_without_account = ComputedBoolean(
+        lambda answer: answer.complaint.complainant_person_id is None,
+        metadata={"description": "filed after an SMS check of the phone, without logging in"})
+    rating = fields.Nested(RatingView, attribute="details.rating", allow_none=True, metadata={
+        "description": "the complainant's satisfaction rating, once given"})
+    can_rate = ComputedBoolean(
+        lambda answer: ComplaintStatus(answer.complaint.status) is ComplaintStatus.RESOLVED
+        and answer.details.rating is None,
+        metadata={"description": "resolved and not yet rated"})
 
 
 class ComplaintListSchema(ResponseSchema):
@@ -269,3 +291,92 @@ class ComplaintSettingsSchema(ResponseSchema):
         min=1, max=MAX_RESPONSE_WORKING_DAYS,
         error=f"投诉处理时限应为1至{MAX_RESPONSE_WORKING_DAYS}个工作日"), metadata={
         "description": "working days (Mon–Fri) a complaint may take; default 5"})
+
+
+# ---------------------------------------------------------------- without an account, ratings
+
+class AnonymousComplaintInSchema(OtpRequestSchema):
+    """The phone (checked as at login), its SMS code, and the complaint."""
+
+    code = fields.String(required=True, validate=validate.Regexp(
+        r"^[0-9]{6}$", error="请输入6位数字验证码"))
+    name = fields.String(load_default="", metadata={
+        "description": "how to address the complainant (optional, up to 20 characters)"})
+    category = fields.String(required=True, validate=validate.OneOf(
+        _CATEGORIES, error="请选择投诉类别"), metadata={"description": " | ".join(_CATEGORIES)})
+    content = fields.String(required=True, metadata={"description": "10 to 1000 characters"})
+
+
+class AnonymousComplaintResultSchema(ResponseSchema):
+    complaint = fields.Nested(ComplaintView)
+    access_token = fields.String(metadata={
+        "description": "shown once: send it as X-Complaint-Token to see and rate the complaint"})
+
+
+class RatingInSchema(Schema):
+    score = fields.Integer(required=True, strict=True, validate=validate.Range(
+        min=1, max=5, error="请选择1至5分的满意度"))
+    comment = fields.String(load_default="", metadata={"description": "up to 200 characters"})
+
+
+@dataclass(frozen=True)
+class ClaimRatingAnswer:
+    """A claim's rating (None until rated), dumped by ``RatingView`` like a stored one."""
+
+    rated: Rating | None
+    rated_at: datetime | None
+
+    @property
+    def rating(self) -> ClaimRatingAnswer | None:
+        return None if self.rated is None else self
+
+    @property
+    def score(self) -> int:
+        assert self.rated is not None
+        return self.rated.score
+
+    @property
+    def comment(self) -> str:
+        assert self.rated is not None
+        return self.rated.comment
+
+
+class ClaimRatingSchema(ResponseSchema):
+    """Dumps a ``ClaimRatingAnswer``."""
+
+    rating = fields.Nested(RatingView, allow_none=True)
+
+
+def _average(averages: Averages) -> str | None:
+    tenths = averages.average_tenths
+    return None if tenths is None else f"{tenths // 10}.{tenths % 10}"
+
+
+class AverageSchema(ResponseSchema):
+    """Dumps ``ratings.Averages``."""
+
+    count = fields.Integer()
+    average = Computed(_average, allow_none=True, metadata={
+        "description": "one decimal, e.g. \"4.5\"; null before the first rating"})
+
+
+@dataclass(frozen=True)
+class SatisfactionAnswer:
+    product_id: int
+    found: Mapping[RatedSubject, Averages]
+
+    @property
+    def complaints(self) -> Averages:
+        return self.found[RatedSubject.COMPLAINT]
+
+    @property
+    def claims(self) -> Averages:
+        return self.found[RatedSubject.CLAIM]
+
+
+class SatisfactionSchema(ResponseSchema):
+    """Dumps a ``SatisfactionAnswer``."""
+
+    product_id = fields.Integer()
+    complaints = fields.Nested(AverageSchema)
+    claims = fields.Nested(AverageSchema)

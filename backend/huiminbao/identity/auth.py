@@ -43,6 +43,9 @@ PUBLIC_WITH_INPUT: frozenset[tuple[str, str]] = frozenset({
     ("disclosure.ProductDisclosureCsv", "GET"),
     ("dev.DevSmsOutbox", "GET"),
     ("dev.DevClock", "PUT"),
+    ("disclosure.PublicComplaintCode", "POST"),
+    ("disclosure.PublicComplaints", "POST"),
+    ("disclosure.PublicComplaintRating", "POST"),
 })
 
 

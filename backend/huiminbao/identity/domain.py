@@ -43,6 +43,7 @@ class OtpPurpose(StrEnum):
     CONFIRM_PAYMENT = "confirm_payment"  # a fresh code before a personal-account debit
     VERIFY_RELATIVE = "verify_relative"
     PROXY_GRANT = "proxy_grant"
+    COMPLAINT = "complaint"  # a complaint filed without an account
 
 
 class BindingVerification(StrEnum):

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql import ColumnElement
@@ -201,3 +202,19 @@ class ServiceClient(Base):
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AgreementAcceptance(Base):
+    """An account's acceptance of one version of the user agreement or the privacy policy, shown
+    at login (``identity/agreements.py``). One row per version: agreeing again records nothing."""
+
+    __tablename__ = "agreement_acceptances"
+    __table_args__ = (
+        UniqueConstraint("account_id", "document", "version", name="uq_agreement_acceptances"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("user_accounts.id", ondelete="CASCADE"))
+    document: Mapped[str] = mapped_column(String(24))
+    version: Mapped[str] = mapped_column(String(20))
+    accepted_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -16,6 +16,7 @@ from huiminbao.core.masking import mask_phone
 from huiminbao.core.ratelimit import json_field_key, limiter
 from huiminbao.core.responses import ResponseSchema
 from huiminbao.identity import services, wechat
+from huiminbao.identity.agreements import AGREEMENT_TEXTS
 from huiminbao.identity.auth import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -26,6 +27,7 @@ from huiminbao.identity.auth import (
 from huiminbao.identity.consent_rules import stops
 from huiminbao.identity.domain import SESSION_TTL, OtpPurpose
 from huiminbao.identity.schemas import (
+    AgreementTextListSchema,
     BindIdentitySchema,
     ConsentGrantSchema,
     ConsentTextListSchema,
@@ -91,7 +93,7 @@ class Login(MethodView):
         Returns a bearer token for API clients and sets the session cookie for the web
         frontend; both belong to one session that logout ends."""
         c = container()
-        sign_in = services.login_with_code(c, body["phone"], body["code"])
+        sign_in = services.login_with_code(c, body["phone"], body["code"], body["agreements"])
         if previous_cookie := request.cookies.get(SESSION_COOKIE):
             # Rotate: whatever session this browser had before stops working now.
             services.end_cookie_session(c, previous_cookie)
@@ -234,6 +236,15 @@ class ConsentTexts(MethodView):
              "body": text.body, "stops": [purpose.label for purpose in stops(text.kind)]}
             for text in CONSENT_TEXTS.values()
         ]}
+
+
+@blp.route("/agreements")
+class Agreements(MethodView):
+    @blp.response(200, AgreementTextListSchema)
+    def get(self) -> dict[str, Any]:
+        """The user agreement and privacy policy (with versions) shown on the login page."""
+        return {"items": [{"document": t.document.value, "version": t.version, "title": t.title,
+                           "body": t.body} for t in AGREEMENT_TEXTS.values()]}
 
 
 @blp.route("/me/consents/<string:kind>")

@@ -30,9 +30,18 @@ class OtpSentSchema(ResponseSchema):
     resend_after_seconds = fields.Integer()
 
 
+class AgreedVersionsSchema(Schema):
+    user_agreement = fields.String(load_default=None, validate=validate.Length(max=20))
+    privacy_policy = fields.String(load_default=None, validate=validate.Length(max=20))
+
+
 class LoginSchema(Schema):
     phone = fields.String(required=True, validate=_PHONE)
     code = fields.String(required=True, validate=_CODE)
+    agreements = fields.Nested(
+        lambda: AgreedVersionsSchema(), load_default=dict,
+        metadata={"description": "the versions of 用户协议 and 隐私政策 ticked on the login page; "
+                                 "needed until the account has accepted the current ones"})
 
 
 @dataclass(frozen=True)
@@ -219,6 +228,17 @@ class ConsentTextSchema(ResponseSchema):
 
 class ConsentTextListSchema(ResponseSchema):
     items = fields.List(fields.Nested(ConsentTextSchema))
+
+
+class AgreementTextSchema(ResponseSchema):
+    document = fields.String(metadata={"description": "user_agreement | privacy_policy"})
+    version = fields.String()
+    title = fields.String()
+    body = fields.String()
+
+
+class AgreementTextListSchema(ResponseSchema):
+    items = fields.List(fields.Nested(AgreementTextSchema))
 
 
 class ConsentGrantSchema(Schema):

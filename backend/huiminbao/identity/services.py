@@ -21,6 +21,7 @@ from huiminbao.core import idnumber
 from huiminbao.core.container import Container
 from huiminbao.core.errors import Busy, Conflict, InvalidInput, NotFound, RuleViolation
 from huiminbao.core.masking import mask_id_number, mask_name, mask_phone, normalize_name
+from huiminbao.identity import agreements
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.domain import (
     OTP_MAX_WRONG_ATTEMPTS,
@@ -72,6 +73,7 @@ _OTP_TEMPLATES = {
     OtpPurpose.CONFIRM_PAYMENT: SmsTemplate.DEBIT_CONFIRM_CODE,
     OtpPurpose.VERIFY_RELATIVE: SmsTemplate.RELATIVE_CODE,
     OtpPurpose.PROXY_GRANT: SmsTemplate.PROXY_GRANT_CODE,
+    OtpPurpose.COMPLAINT: SmsTemplate.COMPLAINT_CODE,
 }
 SMS_FAILED = "短信发送失败，请稍后重试"
 
@@ -212,12 +214,23 @@ class SignIn:
     access_token_expires_at: datetime
 
 
-def login_with_code(c: Container, phone: str, code: str) -> SignIn:
+def login_with_code(c: Container, phone: str, code: str,
+                    agreed: Mapping[str, str | None] | None = None) -> SignIn:
+    """``agreed``: the user agreement and privacy policy versions ticked on the login page
+    (document → version). A resident must have accepted the current ones, now or before; when
+    not, nothing is written (the code stays usable) and the answer is ``agreement_required``."""
     phone = check_phone(phone)
     with c.db.transaction() as session:
         check = consume_code(c, session, phone, OtpPurpose.LOGIN, code)
         if check.accepted:
             account = _account_for_phone(c, session, phone)
+            if account.role == Role.RESIDENT.value:
+                recorded = agreements.settle_at_login(session, account.id, agreed or {},
+                                                      c.clock.now())
+                if recorded:
+                    audit.record(session, c.clock, AuditEntry(
+                        action="agreement.accept", actor=AuditActor(account.id, account.role),
+                        details={doc: agreements.current_versions()[doc] for doc in recorded}))
             sign_in = _open_session(c, session, account, method="sms")
     if not check.accepted:
         audit.record_now(c.db, c.clock, AuditEntry(

@@ -61,6 +61,7 @@ class SmsTemplate(StrEnum):
     DEBIT_CONFIRM_CODE = "debit_confirm_code"  # the owner confirms one debit
     BINDING_DISPLACED = "binding_displaced"
     BINDING_VERIFIED = "binding_verified"
+    COMPLAINT_CODE = "complaint_code"  # filing a complaint without an account
 
     @property
     def pattern(self) -> str:
@@ -130,6 +131,8 @@ PATTERNS: Mapping[SmsTemplate, str] = {
                                 "请登录查看进展。",
     SmsTemplate.CLAIM_SETTLED:
         "您的住院费用已通过一站式结算获得惠民保赔付{amount}（编号{claim_no}），请登录查看明细。",
+    SmsTemplate.COMPLAINT_CODE:
+        "您正在提交惠民保投诉，验证码{code}，5分钟内有效。工作人员不会索要验证码，请勿告诉他人。",
     SmsTemplate.COMPLAINT_REPLIED:
         "您的惠民保投诉（编号{complaint_no}）有新的回复，请登录“惠民保参保服务”查看。",
     SmsTemplate.COMPLAINT_RESOLVED:
@@ -139,7 +142,7 @@ PATTERNS: Mapping[SmsTemplate, str] = {
 
 _CODE_TEMPLATES = frozenset({SmsTemplate.LOGIN_CODE, SmsTemplate.PAYMENT_CODE,
                              SmsTemplate.DEBIT_CONFIRM_CODE, SmsTemplate.RELATIVE_CODE,
-                             SmsTemplate.PROXY_GRANT_CODE})
+                             SmsTemplate.PROXY_GRANT_CODE, SmsTemplate.COMPLAINT_CODE})
 
 
 @dataclass(frozen=True)

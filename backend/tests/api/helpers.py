@@ -9,8 +9,10 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from huiminbao.audit.consents import CONSENT_TEXTS
+from huiminbao.identity.agreements import current_versions
 
 CURRENT_CONSENTS = {kind.value: text.version for kind, text in CONSENT_TEXTS.items()}
+AGREED = current_versions()  # the user agreement and privacy policy ticked at login
 
 
 @dataclass
@@ -38,7 +40,8 @@ def login(client: FlaskClient, phone: str) -> Session:
     sent = client.post("/api/v1/auth/otp", json={"phone": phone})
     assert sent.status_code == 200, sent.get_json()
     response = client.post("/api/v1/auth/login",
-                           json={"phone": phone, "code": latest_code(client, phone)})
+                           json={"phone": phone, "code": latest_code(client, phone),
+                                 "agreements": AGREED})
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     return Session(client, body["access_token"], body["csrf_token"], body["me"])

@@ -95,6 +95,14 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("disclosure.ComplaintCategories", "GET"): PUBLIC,
     ("enrollment.Verify", "GET"): PUBLIC,  # the QR's verify link
     ("identity.ConsentTexts", "GET"): PUBLIC,
+    ("identity.Agreements", "GET"): PUBLIC,  # 用户协议 and 隐私政策, shown on the login page
+    ("catalog.PublicHelp", "GET"): PUBLIC,  # 客服与投诉: hotline, service points, FAQ
+    ("disclosure.ProductSatisfaction", "GET"): PUBLIC,
+    # Complaints without an account: the phone's SMS code, then the complaint's own token
+    ("disclosure.PublicComplaintCode", "POST"): PUBLIC,
+    ("disclosure.PublicComplaints", "POST"): PUBLIC,
+    ("disclosure.PublicComplaintDetail", "GET"): PUBLIC,
+    ("disclosure.PublicComplaintRating", "POST"): PUBLIC,
     ("enrollment.AutoRenewConsent", "GET"): PUBLIC,
     # Signing in
     ("identity.SendCode", "POST"): PUBLIC,
@@ -152,6 +160,9 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("disclosure.Complaints", "GET"): scoped(Action.FILE_COMPLAINTS),
     ("disclosure.Complaints", "POST"): scoped(Action.FILE_COMPLAINTS),
     ("disclosure.ComplaintDetail", "GET"): own("complaint"),
+    ("disclosure.ComplaintRating", "POST"): own("complaint"),
+    ("disclosure.ClaimRating", "GET"): own("claim"),
+    ("disclosure.ClaimRating", "POST"): own("claim"),
     # Staff
     ("catalog.AdminProducts", "GET"): ADMIN,
     ("catalog.AdminProducts", "POST"): ADMIN,
@@ -189,6 +200,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("console.CounterEnrollments", "POST"): COUNTER,
     ("console.CounterIdentityChecks", "POST"): COUNTER,
     ("proxy.StaffGrants", "GET"): COUNTER,
+    ("catalog.ProductHelpSettings", "GET"): ADMIN,
+    ("catalog.ProductHelpSettings", "PUT"): ADMIN,
     # Service clients: signed callbacks
     ("claims.Settlements", "POST"): SERVICE,  # hospitals (HMAC-signed requests)
     ("payments.OnlineNotify", "POST"): SERVICE,  # the payment gateway's signed notification
@@ -391,6 +404,7 @@ def test_a_strangers_request_for_the_owners_object_is_a_plain_404(
 # Further owned objects: "{complaint_no}", "{member_id}" and "{grant_id}" are filled in.
 MORE_OBJECT_ENDPOINTS = [
     Endpoint("GET", "/api/v1/complaints/{complaint_no}"),
+    Endpoint("POST", "/api/v1/complaints/{complaint_no}/rating", {"score": 5}),
     Endpoint("POST", "/api/v1/me/family/{member_id}/code"),
     Endpoint("POST", "/api/v1/me/family/{member_id}/verify", {"code": "123456"}),
     Endpoint("DELETE", "/api/v1/me/family/{member_id}"),

@@ -10,8 +10,12 @@ import pytest
 from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import OctKey
+from sqlalchemy import func, select
 
 from huiminbao.core.clock import MovableClock
+from huiminbao.core.ratelimit import limiter
+from huiminbao.identity.agreements import current_versions as _agreed
+from huiminbao.identity.models import AgreementAcceptance, UserAccount
 from huiminbao.identity.sms import UnsafeSmsText, check_sms_text
 
 from .helpers import latest_code, login
@@ -20,7 +24,8 @@ PHONE = "13900000101"
 
 
 def _login_with(client: FlaskClient, code: str, phone: str = PHONE):  # type: ignore[no-untyped-def]
-    return client.post("/api/v1/auth/login", json={"phone": phone, "code": code})
+    return client.post("/api/v1/auth/login", json={"phone": phone, "code": code,
+                                                    "agreements": _agreed()})
 
 
 def test_code_is_six_digits_and_texted_without_personal_data(client: FlaskClient) -> None:
@@ -335,3 +340,42 @@ def test_public_endpoints_still_check_their_input_for_anonymous_callers(
     missing = client.post("/api/v1/auth/login", json={})
     assert missing.status_code == 422
     assert "phone" in missing.get_json()["errors"]
+
+
+def test_login_needs_the_user_agreement_and_privacy_policy_once(client: FlaskClient) -> None:
+    phone = "13900000177"
+    texts = client.get("/api/v1/agreements").get_json()["items"]
+    assert {t["title"] for t in texts} == {"用户协议", "隐私政策"}
+    assert all(t["version"] and len(t["body"]) > 50 for t in texts)
+
+    client.post("/api/v1/auth/otp", json={"phone": phone})
+    code = latest_code(client, phone)
+    refused = client.post("/api/v1/auth/login", json={"phone": phone, "code": code})
+    assert refused.status_code == 422
+    assert refused.get_json()["code"] == "agreement_required"
+    assert "用户协议" in refused.get_json()["message"]
+    stale = {doc: "2020.1" for doc in _agreed()}
+    refused = client.post("/api/v1/auth/login",
+                          json={"phone": phone, "code": code, "agreements": stale})
+    assert refused.get_json()["code"] == "agreement_required"
+    # The refusal wrote nothing: the same code signs in once the box is ticked.
+    assert _login_with(client, code, phone).status_code == 200
+
+    container = client.application.extensions["huiminbao"]
+    with container.db.read() as session:
+        rows = session.execute(select(AgreementAcceptance.document, AgreementAcceptance.version)
+                               .join(UserAccount, UserAccount.id == AgreementAcceptance.account_id)
+                               .where(UserAccount.phone_is(phone))).all()
+    assert sorted(rows) == sorted(_agreed().items())
+
+    # Agreed once: the next login needs no tick, and records nothing again.
+    limiter.reset()  # a second code within the minute (the limit counts real time)
+    assert client.post("/api/v1/auth/otp", json={"phone": phone}).status_code == 200
+    again = client.post("/api/v1/auth/login",
+                        json={"phone": phone, "code": latest_code(client, phone)})
+    assert again.status_code == 200, again.get_json()
+    with container.db.read() as session:
+        count = session.scalar(select(func.count()).select_from(AgreementAcceptance)
+                               .join(UserAccount, UserAccount.id == AgreementAcceptance.account_id)
+                               .where(UserAccount.phone_is(phone)))
+    assert count == 2

@@ -42,6 +42,8 @@ class Endpoint:
 
 OBJECT_ENDPOINTS = [
     Endpoint("GET", "/api/v1/claims/{claim_no}"),
+    Endpoint("GET", "/api/v1/claims/{claim_no}/rating"),
+    Endpoint("POST", "/api/v1/claims/{claim_no}/rating", body={"score": 5}),
     Endpoint("POST", "/api/v1/claims/{claim_no}/documents", upload=True),
     Endpoint("GET", "/api/v1/claims/{claim_no}/documents/{document_id}"),
     Endpoint("PUT", "/api/v1/claims/{claim_no}/payee",

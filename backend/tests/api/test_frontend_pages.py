@@ -30,9 +30,14 @@ def test_every_page_renders_with_the_shared_skeleton(client: FlaskClient, page: 
     assert html.startswith("<!doctype html>\n<html lang=\"zh-CN\">")
     assert html.count('<link rel="stylesheet" href="/assets/app.css">') == 1
     assert html.count("<main id=\"main\"") == 1 and html.count("<footer") == 1
-    assert "data-mode-toggle" in html or page.startswith(("admin/", "counter/"))
-    assert "{%" not in html and "{{" not in html
+    # One 长辈模式 switch on screen: the header's, or the page's own large one (home, 我的).
+    switches = html.count("data-mode-toggle") + html.count('aria-labelledby="mode-card-label"') + \
+        html.count('id="elderly-switch"')
+    assert switches == 1 or page.startswith(("admin/", "counter/")), page
     console = page.startswith(("admin/", "staff/", "counter/"))
+    # 客服与投诉 in every resident page's footer.
+    assert ('href="/help.html"' in html) is not console, page
+    assert "{%" not in html and "{{" not in html
     assert ('href="/assets/console.css"' in html) is console, page
     assert "<script>" not in html  # the CSP allows no inline script
 

@@ -33,6 +33,7 @@ from huiminbao.audit.models import AuditEvent
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import Container
 from huiminbao.identity import wechat
+from huiminbao.identity.agreements import current_versions as _agreed
 from huiminbao.identity.models import AuthSession, UserAccount
 
 from .helpers import latest_code
@@ -228,7 +229,8 @@ def wechat_round_trip(visitor: FlaskClient, fake: FakeWeChat) -> TestResponse:
 def sms_login(visitor: FlaskClient, phone: str) -> TestResponse:
     assert visitor.post("/api/v1/auth/otp", json={"phone": phone}).status_code == 200
     response = visitor.post("/api/v1/auth/login",
-                            json={"phone": phone, "code": latest_code(visitor, phone)})
+                            json={"phone": phone, "code": latest_code(visitor, phone),
+                                  "agreements": _agreed()})
     assert response.status_code == 200, response.get_json()
     return response
 

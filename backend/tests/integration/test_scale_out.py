@@ -28,6 +28,7 @@ from huiminbao.catalog.models import Product
 from huiminbao.core.container import Container
 from huiminbao.enrollment.models import Order, Policy
 from huiminbao.enrollment.reconcile import reconcile
+from huiminbao.identity.agreements import current_versions as _agreed
 from huiminbao.identity.sms_domain import SmsTemplate
 from huiminbao.identity.sms_fake_tencent import FakeTencentSms
 from huiminbao.registry.generator import generate_population
@@ -200,7 +201,7 @@ def test_a_session_opened_on_one_server_works_and_ends_on_both(cluster: Cluster)
     assert sent.status == 200, sent.body
     code = _latest_code(cluster.sms, phone)
     login = call(cluster.b.base_url, "POST", "/api/v1/auth/login",  # the code, sent from A
-                 body={"phone": phone, "code": code})
+                 body={"phone": phone, "code": code, "agreements": _agreed()})
     assert login.status == 200, login.body
     bearer = {"Authorization": f"Bearer {login.body['access_token']}"}
     session_cookie = re.search(r"hmb_session=([^;]+)", " ".join(login.cookies))

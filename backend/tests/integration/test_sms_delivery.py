@@ -23,6 +23,7 @@ from huiminbao.catalog.models import Product
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.config import Mode
 from huiminbao.core.container import Container
+from huiminbao.identity.agreements import current_versions as _agreed
 from huiminbao.identity.domain import OtpPurpose
 from huiminbao.identity.models import OtpChallenge, SmsMessage
 from huiminbao.identity.sms_domain import (
@@ -225,7 +226,8 @@ def test_a_login_code_is_sent_at_once(
     [stored] = rows(wired).values()
     assert (stored.status, stored.attempts, stored.template) == ("sent", 1, "login_code")
     login = client.post("/api/v1/auth/login",
-                        json={"phone": "13911112222", "code": received.params[0]})
+                        json={"phone": "13911112222", "code": received.params[0],
+                              "agreements": _agreed()})
     assert login.status_code == 200, login.get_json()
 
 
@@ -331,7 +333,8 @@ def test_production_blanks_a_sent_code_in_the_outbox_and_the_code_still_works(
     assert stored.status == "sent"
     assert stored.params == {"code": REDACTED_CODE}
     assert code not in stored.text and "验证码为******，" in stored.text
-    login = client.post("/api/v1/auth/login", json={"phone": "13911115555", "code": code})
+    login = client.post("/api/v1/auth/login", json={"phone": "13911115555", "code": code,
+                                                    "agreements": _agreed()})
     assert login.status_code == 200, login.get_json()
 
 
