@@ -99,9 +99,3 @@ def split_by_shares(amount_fen: int, shares: Sequence[Share]) -> list[tuple[str,
     remainder = amount_fen - sum(fen for _insurer, fen in parts)
     return [(insurer, fen + remainder if share.lead else fen)
             for (insurer, fen), share in zip(parts, shares, strict=True)]
-
-
-def percent_label(share_bp: int) -> str:
-    """5000 → "50%", 3333 → "33.33%"."""
-    whole, rest = divmod(share_bp, 100)
-    return f"{whole}%" if rest == 0 else f"{whole}.{rest:02d}".rstrip("0") + "%"

@@ -17,9 +17,9 @@ from huiminbao.catalog.schemas import (
     HelpSchema,
     ProductDraftSchema,
     ProductListSchema,
+    ProductOnDay,
     ProductQuerySchema,
     ProductSchema,
-    product_view,
 )
 from huiminbao.catalog.versions import product_version
 from huiminbao.core.container import container
@@ -45,16 +45,16 @@ class Products(MethodView):
         city_code = query["city_code"] or wired.settings.city_code
         today = wired.clock.today()
         products = services.visible_products(wired.db, wired.clock, city_code)
-        return {"items": [product_view(product, today) for product in products]}
+        return {"items": [ProductOnDay(product, today) for product in products]}
 
 
 @blp.route("/products/<int:product_id>")
 class ProductDetail(MethodView):
     @blp.response(200, ProductSchema)
-    def get(self, product_id: int) -> dict[str, Any]:
+    def get(self, product_id: int) -> ProductOnDay:
         """One published product with its tiers, benefits, window and current terms."""
         wired = container()
-        return product_view(services.get_product(wired.db, product_id), wired.clock.today())
+        return ProductOnDay(services.get_product(wired.db, product_id), wired.clock.today())
 
 
 def _caller() -> AuditActor:
@@ -74,7 +74,7 @@ class AdminProducts(MethodView):
         wired = container()
         today = wired.clock.today()
         products = services.all_products(wired.db, query["city_code"])
-        return {"items": [product_view(product, today) for product in products]}
+        return {"items": [ProductOnDay(product, today) for product in products]}
 
     @staff_only(Role.ADMIN)
     @blp.arguments(ProductDraftSchema)
@@ -85,7 +85,7 @@ class AdminProducts(MethodView):
         "The product breaks a rule (code `invalid_product`): `errors` maps every failing field "
         "to its Chinese message(s), all at once; `message` is 产品配置不符合规则：共N项"
     ))
-    def post(self, draft: ProductDraft) -> dict[str, Any]:
+    def post(self, draft: ProductDraft) -> ProductOnDay:
         """Configure a city's product for a year (administrators).
 
         Checked against DESIGN.md §2: deductible at most ¥20,000, every ratio at least 70 %,
@@ -97,7 +97,7 @@ class AdminProducts(MethodView):
         by = _caller()
         wired = container()
         product = services.create_product(wired, by, draft)
-        return product_view(product, wired.clock.today())
+        return ProductOnDay(product, wired.clock.today())
 
 
 @blp.route("/admin/products/<int:product_id>")
@@ -111,7 +111,7 @@ class AdminProductDetail(MethodView):
         publishing it sends that back as `If-Match`."""
         wired = container()
         product = services.get_any_product(wired.db, product_id)
-        return tagged(product_view(product, wired.clock.today()), product_version(product))
+        return tagged(ProductOnDay(product, wired.clock.today()), product_version(product))
 
 
 @blp.route("/admin/products/<int:product_id>/publish")
@@ -125,13 +125,13 @@ class PublishProduct(MethodView):
                       "has since replaced")
     @blp.alt_response(422, description="The city already has a published product that year")
     @blp.doc(parameters=[IF_MATCH])
-    def post(self, product_id: int) -> dict[str, Any]:
+    def post(self, product_id: int) -> ProductOnDay:
         """Publish a draft product (administrators); with `If-Match`, only the version the
         administrator reviewed (the editor sends it)."""
         by = _caller()
         wired = container()
         product = services.publish_product(wired, by, product_id, if_match())
-        return product_view(product, wired.clock.today())
+        return ProductOnDay(product, wired.clock.today())
 
 
 # ---------------------------------------------------------------- help (客服与投诉)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -24,7 +25,7 @@ from huiminbao.catalog.domain import (
     highlights,
 )
 from huiminbao.catalog.models import PreExistingTerm, Product
-from huiminbao.core.responses import ResponseSchema
+from huiminbao.core.responses import Computed, ComputedList, ComputedNested, ResponseSchema
 
 
 class BandSchema(ResponseSchema):
@@ -66,13 +67,40 @@ class TierSchema(ResponseSchema):
     benefits = fields.List(fields.Nested(BenefitSchema))
 
 
-class WindowSchema(ResponseSchema):
+class EnrollmentDatesSchema(ResponseSchema):
+    """Dumps an ``EnrollmentWindow``."""
+
     opens_on = fields.Date()
     closes_on = fields.Date(metadata={"description": "inclusive"})
+
+
+@dataclass(frozen=True)
+class WindowOnDay:
+    window: EnrollmentWindow
+    today: date
+
+    @property
+    def opens_on(self) -> date:
+        return self.window.opens_on
+
+    @property
+    def closes_on(self) -> date:
+        return self.window.closes_on
+
+    @property
+    def is_open(self) -> bool:
+        return self.window.is_open_on(self.today)
+
+
+class WindowSchema(EnrollmentDatesSchema):
+    """Dumps a ``WindowOnDay``."""
+
     is_open = fields.Boolean()
 
 
 class CoverageSchema(ResponseSchema):
+    """Dumps a ``CoveragePeriod``."""
+
     starts_on = fields.Date()
     ends_on = fields.Date(metadata={"description": "inclusive"})
 
@@ -85,15 +113,40 @@ class TermsSchema(ResponseSchema):
     exclusions = fields.String()
 
 
+def _subsidized(product: Product, attribute: str) -> str | None:
+    tier = product.subsidized_tier
+    return getattr(tier, attribute) if tier else None
+
+
 class SubsidySchema(ResponseSchema):
-    tier = fields.String(allow_none=True, metadata={"description": "code of the subsidized tier"})
-    tier_name = fields.String(allow_none=True)
-    categories = fields.List(fields.String(), metadata={
+    """Dumps a ``Product``'s subsidy."""
+
+    tier = Computed(lambda product: _subsidized(product, "code"), allow_none=True,
+                    metadata={"description": "code of the subsidized tier"})
+    tier_name = Computed(lambda product: _subsidized(product, "name"), allow_none=True)
+    categories = fields.List(fields.String(), attribute="subsidized_category_list", metadata={
         "description": "tekun (特困) | dibao (低保) | dibian (低边) | disabled (残疾人员)",
     })
 
 
+@dataclass(frozen=True)
+class ProductOnDay:
+    """A product as of ``today`` (whether its window is open); reads as the product."""
+
+    product: Product
+    today: date
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.product, name)
+
+    @property
+    def enrollment(self) -> WindowOnDay:
+        return WindowOnDay(self.product.window, self.today)
+
+
 class ProductSchema(ResponseSchema):
+    """Dumps a ``ProductOnDay``."""
+
     id = fields.Integer()
     code = fields.String()
     name = fields.String()
@@ -107,19 +160,22 @@ class ProductSchema(ResponseSchema):
     })
     enrollment = fields.Nested(WindowSchema)
     coverage = fields.Nested(CoverageSchema)
-    payable_balances = fields.List(fields.String(), metadata={
+    payable_balances = ComputedList(lambda product: product.payable_balances.split(","),
+                                    fields.String(), metadata={
         "description": "personal-account balances that may pay, in order drawn",
     })
     tiers = fields.List(fields.Nested(TierSchema))
-    subsidy = fields.Nested(SubsidySchema)
-    eligibility_conditions = fields.List(fields.String())
-    health_questions = fields.List(fields.String(), metadata={"description": "always empty"})
-    terms = fields.Nested(TermsSchema, allow_none=True)
+    subsidy = ComputedNested(lambda product: product.product, SubsidySchema)
+    eligibility_conditions = fields.List(fields.String(), attribute="eligibility_condition_list")
+    health_questions = fields.List(fields.String(), attribute="health_question_list",
+                                   metadata={"description": "always empty"})
+    terms = fields.Nested(TermsSchema, attribute="current_terms", allow_none=True)
     deductible_mode = fields.String(metadata={"description": "per_category | shared"})
     pre_existing = fields.List(fields.Nested(PreExistingSchema), metadata={
         "description": "pre-existing conditions (既往症) paid at their own ratios or not at all, "
                        "when the registry recorded the diagnosis before coverage started"})
-    highlights = fields.List(fields.String(), metadata={
+    highlights = ComputedList(lambda product: product_highlights(product.product),
+                              fields.String(), metadata={
         "description": "the product's highlights, derived from its terms"})
 
 
@@ -135,48 +191,11 @@ class ProductQuerySchema(Schema):
     )
 
 
-def product_view(product: Product, today: date) -> dict[str, Any]:
-    """The API's view of a product on a given day."""
-    subsidized = product.subsidized_tier
-    return {
-        "id": product.id,
-        "code": product.code,
-        "name": product.name,
-        "status": product.status,
-        "city_code": product.city_code,
-        "city_name": product.city_name,
-        "year": product.year,
-        "insurer": product.insurer,
-        "first_year": product.first_year,
-        "enrollment": {
-            "opens_on": product.window_opens_on,
-            "closes_on": product.window_closes_on,
-            "is_open": product.window.is_open_on(today),
-        },
-        "coverage": {"starts_on": product.coverage_starts_on, "ends_on": product.coverage_ends_on},
-        "payable_balances": product.payable_balances.split(","),
-        "tiers": product.tiers,
-        "subsidy": {
-            "tier": subsidized.code if subsidized else None,
-            "tier_name": subsidized.name if subsidized else None,
-            "categories": product.subsidized_category_list,
-        },
-        "eligibility_conditions": product.eligibility_condition_list,
-        "health_questions": product.health_question_list,
-        "terms": product.current_terms,
-        "deductible_mode": product.deductible_mode,
-        "pre_existing": pre_existing_view(product),
-        "highlights": highlights(
-            [pre_existing_draft(term) for term in product.pre_existing],
-            [benefit.waiting_days for tier in product.tiers for benefit in tier.benefits],
-            product.deductible_mode),
-    }
-
-
-def pre_existing_view(product: Product) -> list[dict[str, Any]]:
-    return [{"code_prefix": term.code_prefix, "name": term.name,
-             "ratios": {category.value: ratio for category, ratio in term.ratios.items()}}
-            for term in product.pre_existing]
+def product_highlights(product: Product) -> list[str]:
+    return highlights(
+        [pre_existing_draft(term) for term in product.pre_existing],
+        [benefit.waiting_days for tier in product.tiers for benefit in tier.benefits],
+        product.deductible_mode)
 
 
 def pre_existing_draft(term: PreExistingTerm) -> PreExistingDraft:

@@ -351,3 +351,14 @@ def decision_message(status: ClaimStatus, payout_fen: int | None, note: str | No
     if status is ClaimStatus.SUPPLEMENT_REQUESTED:
         return f"请补充以下理赔材料：{note}"
     return f"{default_message(status, payout_fen)}{note}"
+
+
+def is_overdue(status: ClaimStatus, decide_by: date | None, pay_by: date | None,
+               today: date) -> bool:
+    """Past the promised decision day while open (not while documents are awaited), or past
+    the promised payment day while approved and unpaid."""
+    if status in {ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW}:
+        return decide_by is not None and today > decide_by
+    if status is ClaimStatus.APPROVED:
+        return pay_by is not None and today > pay_by
+    return False

@@ -41,7 +41,7 @@ from enum import StrEnum
 from itertools import pairwise
 
 from huiminbao.catalog.domain import BASIS_POINTS, BenefitCategory
-from huiminbao.core.money import format_fen
+from huiminbao.core.money import format_fen, format_percent
 
 CATEGORY_ORDER: tuple[BenefitCategory, ...] = (
     BenefitCategory.COMPLIANT, BenefitCategory.REASONABLE, BenefitCategory.SPECIAL_DRUG,
@@ -51,14 +51,6 @@ NOT_LISTED = "不在本产品合理费用清单和特药清单内，不属于保
 
 def normalize_code(code: str) -> str:
     return code.strip().upper()
-
-
-def ratio_label(ratio_bp: int) -> str:
-    """7500 → "75%", 7550 → "75.5%", 7525 → "75.25%"."""
-    whole, rest = divmod(ratio_bp, 100)
-    if rest == 0:
-        return f"{whole}%"
-    return f"{whole}.{rest:02d}".rstrip("0") + "%"
 
 
 def apply_ratio(amount_fen: int, ratio_bp: int) -> int:
@@ -288,7 +280,7 @@ class CategoryPayout:
         """The line in plain Chinese, e.g. "医保范围内合规费用 ¥30,000.00，扣除免赔额
         ¥20,000.00 后按 75% 赔付 ¥7,500.00"."""
         head = f"{self.label} {format_fen(self.eligible_fen)}"
-        how = f"按 {ratio_label(self.ratio_bp)}"
+        how = f"按 {format_percent(self.ratio_bp)}"
         rest = self.eligible_fen - self.deductible_used_fen
         if self.eligible_fen == 0:
             return f"{head}，无需赔付"
@@ -297,7 +289,7 @@ class CategoryPayout:
         if self.basis is LineBasis.PRE_EXISTING and self.note:
             head = f"{head}（{self.note}）"
         if len(self.segments) > 1:
-            how = "分段按 " + "、".join(f"{format_fen(s.amount_fen)} × {ratio_label(s.ratio_bp)}"
+            how = "分段按 " + "、".join(f"{format_fen(s.amount_fen)} × {format_percent(s.ratio_bp)}"
                                        for s in self.segments)
         if rest == 0:
             return (f"{head}，全部计入年度免赔额（本年度免赔额尚余 "

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 
-from flask import Response, g, jsonify, make_response, request, url_for
+from flask import Response, g, jsonify, make_response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
@@ -27,6 +27,7 @@ from huiminbao.claims.schemas import (
     ClaimListView,
     ClaimQueueQuerySchema,
     ClaimRequestSchema,
+    ClaimUploaded,
     ClaimUploadedView,
     ClaimUploadSchema,
     EstimateRequestSchema,
@@ -34,19 +35,16 @@ from huiminbao.claims.schemas import (
     PayoutRunView,
     ProductClaimKindsSchema,
     ProductClaimKindsView,
+    ProductItemLists,
     ProductItemListView,
     SettlementRequestSchema,
     SettlementView,
     SpecialDrugListView,
     SpecialDrugQuerySchema,
+    SpecialDrugSearch,
+    StaffClaimDetailView,
 )
 from huiminbao.claims.signing import CLIENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
-from huiminbao.claims.views import (
-    ClaimExtras,
-    breakdown_view,
-    claim_detail_view,
-    claim_summary_view,
-)
 from huiminbao.core.container import container
 from huiminbao.core.errors import Busy
 from huiminbao.core.idempotency import idempotent
@@ -83,34 +81,18 @@ def _payee(body: dict[str, Any] | None) -> PayeeInput | None:
                       body["relation"])
 
 
-def _detail(details: services.ClaimDetails, *, for_staff: bool = False) -> dict[str, Any]:
-    number = details.claim.claim_no
-    return claim_detail_view(
-        details.claim, policy_no=details.policy_no, product_name=details.product_name,
-        tier_name=details.tier_name, insured=details.insured, breakdown=details.breakdown,
-        preview=details.preview, for_staff=for_staff,
-        first_approval_insurer=details.first_approval_insurer if for_staff else None,
-        extras=ClaimExtras(container().clock.today(), details.payee, details.payout,
-                           details.documents_needed, details.clock),
-        listed=details.listed,
-        document_url=lambda document_id: url_for("claims.ClaimDocumentFile", claim_no=number,
-                                                 document_id=document_id),
-    )
-
-
 # ---------------------------------------------------------------- claimants
 
 
 def _resume_submission(resource: str, _rerun: Callable[[], Any]) -> Any:
     """A retry whose first attempt died after the claim was written: answer with that claim."""
     number = resource.removeprefix("claim:")
-    return _detail(services.load_details(container(), number)), 201
+    return services.load_details(container(), number), 201
 
 
 def _resume_decision(resource: str, _rerun: Callable[[], Any]) -> Any:
     """A retry whose first attempt died after its decision was written: the claim as it is."""
-    details = services.staff_claim(container(), current_actor(), resource.removeprefix("claim:"))
-    return _detail(details, for_staff=True)
+    return services.staff_claim(container(), current_actor(), resource.removeprefix("claim:"))
 
 
 @blp.route("/claims")
@@ -121,10 +103,7 @@ class Claims(MethodView):
         """Claims where the caller (or, with X-Acting-For, the principal) is the insured."""
         c, actor = container(), current_actor()
         subject = subject_for(Action.VIEW_CLAIMS, actor)
-        today = c.clock.today()
-        return {"items": [claim_summary_view(s.claim, s.policy_no, s.product_name, s.insured,
-                                             today)
-                          for s in services.list_claims(c, subject)]}
+        return {"items": services.list_claims(c, subject)}
 
     @acts_for(Action.SUBMIT_CLAIMS)
     @blp.arguments(ClaimRequestSchema)
@@ -146,7 +125,7 @@ class Claims(MethodView):
             pharmacy_code=body["pharmacy_code"], treatment_city_code=body["treatment_city_code"],
             payee=_payee(body["payee"]),
         ))
-        return _detail(services.load_details(c, number)), 201
+        return services.load_details(c, number), 201
 
 
 @blp.route("/claims/estimate")
@@ -154,43 +133,33 @@ class ClaimEstimate(MethodView):
     @acts_for(Action.VIEW_CLAIMS)
     @blp.arguments(EstimateRequestSchema)
     @blp.response(200, ClaimEstimateView)
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, body: dict[str, Any]) -> services.Estimate:
         """"花了这些钱，大概能赔多少？" The same calculation as a settlement, counting what this
         policy year's approved, paid and settled claims already used. Without a policy, give
         product_id and tier. Writes nothing."""
         c, actor = container(), current_actor()
         subject = subject_for(Action.VIEW_CLAIMS, actor)
-        result = services.estimate(c, subject, services.EstimateRequest(
+        return services.estimate(c, subject, services.EstimateRequest(
             in_policy_self_pay_fen=body["in_policy_self_pay_fen"], items=_items(body),
             policy_no=body["policy_no"], product_id=body["product_id"], tier=body["tier"],
             diagnosis_codes=body["diagnosis_codes"], treated_on=body["treated_on"],
         ))
-        return {
-            "product_id": result.product_id, "product_name": result.product_name,
-            "tier": result.tier, "tier_name": result.tier_name, "policy_no": result.policy_no,
-            "payout_fen": result.breakdown.total_fen,
-            "breakdown": breakdown_view(result.breakdown),
-            "used_before": {category.value: {"deductible_used_fen": use.deductible_used_fen,
-                                             "paid_fen": use.paid_fen}
-                            for category, use in result.earlier.usage.items()},
-            "notice": services.ESTIMATE_NOTICE,
-        }
 
 
 @blp.route("/claims/<string:claim_no>")
 class ClaimDetail(MethodView):
     @blp.response(200, ClaimDetailView)
-    def get(self, claim_no: str) -> dict[str, Any]:
+    def get(self, claim_no: str) -> services.ClaimDetails:
         """One claim: status, timeline and the breakdown in plain Chinese. For the insured, an
         agent holding claims_view, and the insurer's staff; anyone else gets 404."""
-        return _detail(services.get_claim(container(), current_actor(), claim_no))
+        return services.get_claim(container(), current_actor(), claim_no)
 
 
 @blp.route("/claims/<string:claim_no>/payee")
 class ClaimPayee(MethodView):
     @blp.arguments(PayeeSchema)
     @blp.response(200, ClaimDetailView)
-    def put(self, body: dict[str, Any], claim_no: str) -> dict[str, Any]:
+    def put(self, body: dict[str, Any], claim_no: str) -> services.ClaimDetails:
         """Name or replace the claim's payee (the claimant, or an agent with claims_submit;
         anyone else gets 404), e.g. after the bank refused the first card. The card is verified
         as the payee's; a failed payout is retried on it by the next payout run. Not while the
@@ -199,7 +168,7 @@ class ClaimPayee(MethodView):
         payee = _payee(body)
         assert payee is not None
         payouts.change_payee(c, current_actor(), claim_no, payee)
-        return _detail(services.load_details(c, claim_no))
+        return services.load_details(c, claim_no)
 
 
 @blp.route("/claims/<string:claim_no>/appeal")
@@ -207,11 +176,11 @@ class ClaimAppeal(MethodView):
     @blp.arguments(ClaimAppealSchema)
     @blp.response(200, ClaimDetailView)
     @blp.alt_response(409, description="Not rejected, or appealed before")
-    def post(self, body: dict[str, Any], claim_no: str) -> dict[str, Any]:
+    def post(self, body: dict[str, Any], claim_no: str) -> services.ClaimDetails:
         """Appeal a rejected claim, once, with a reason (the insured, or an agent holding the
         claims scope; anyone else gets 404). The claim becomes `appealed`: staff of an insurer
         other than the one that rejected it approve it or uphold the rejection."""
-        return _detail(services.appeal(container(), current_actor(), claim_no, body["reason"]))
+        return services.appeal(container(), current_actor(), claim_no, body["reason"])
 
 
 @blp.route("/claims/<string:claim_no>/documents")
@@ -223,16 +192,14 @@ class ClaimDocuments(MethodView):
     ]
     @blp.arguments(ClaimUploadSchema, location="files")
     @blp.response(201, ClaimUploadedView)
-    def post(self, files: dict[str, Any], claim_no: str) -> dict[str, Any]:
+    def post(self, files: dict[str, Any], claim_no: str) -> ClaimUploaded:
         """Upload one document (multipart field ``file``): JPEG, PNG or PDF, at most 10 MB,
         checked by content. A claim waiting for a supplement goes back under review."""
         c, actor = container(), current_actor()
         upload = files["file"]
         data = upload.read()
         document_id = services.add_document(c, actor, claim_no, upload.filename or "", data)
-        detail = _detail(services.load_details(c, claim_no))
-        document = next(d for d in detail["documents"] if d["id"] == document_id)
-        return {"document": document, "claim": detail}
+        return ClaimUploaded(services.load_details(c, claim_no), document_id)
 
 
 @blp.route("/claims/<string:claim_no>/documents/<int:document_id>")
@@ -255,49 +222,30 @@ class ClaimDocumentFile(MethodView):
 @blp.route("/products/<int:product_id>/claim-items")
 class ProductClaimItems(MethodView):
     @blp.response(200, ProductItemListView)
-    def get(self, product_id: int) -> dict[str, Any]:
+    def get(self, product_id: int) -> ProductItemLists:
         """Public: the product's 特药 list and 合理费用 list (items on neither are not covered)."""
-        items = services.product_item_lists(container(), product_id)
-        view = [{"kind": i.kind, "code": i.code, "name": i.name} for i in items]
-        return {"product_id": product_id,
-                "special_drugs": [i for i in view if i["kind"] == "special_drug"],
-                "reasonable_items": [i for i in view if i["kind"] == "reasonable"]}
-
-
-def _kinds_view(found: filing.ProductKinds) -> dict[str, Any]:
-    return {
-        "product_id": found.product_id,
-        "kinds": [{"kind": r.kind.value, "label": r.kind.label, "documents": list(r.documents),
-                   "decide_within_working_days": r.decide_within_working_days,
-                   "pay_within_days": r.pay_within_days,
-                   "period_labels": list(r.kind.period_labels)} for r in found.rules],
-        "pharmacies": [{"code": p.code, "name": p.name, "address": p.address}
-                       for p in found.pharmacies],
-    }
+        return ProductItemLists(product_id, services.product_item_lists(container(), product_id))
 
 
 @blp.route("/products/<int:product_id>/claim-kinds")
 class ProductClaimKinds(MethodView):
     @blp.response(200, ProductClaimKindsView)
-    def get(self, product_id: int) -> dict[str, Any]:
+    def get(self, product_id: int) -> filing.ProductKinds:
         """Public: the claim kinds the product accepts, the documents each needs, the
         product's promises (decide within N working days of complete material, pay within M
         days of the decision) and its designated special-drug pharmacies."""
-        return _kinds_view(filing.product_kinds(container(), product_id))
+        return filing.product_kinds(container(), product_id)
 
 
 @blp.route("/products/<int:product_id>/special-drugs")
 class ProductSpecialDrugs(MethodView):
     @blp.arguments(SpecialDrugQuerySchema, location="query")
     @blp.response(200, SpecialDrugListView)
-    def get(self, query: dict[str, Any], product_id: int) -> dict[str, Any]:
+    def get(self, query: dict[str, Any], product_id: int) -> SpecialDrugSearch:
         """Public: search the product's 特药 list by name, code, indication or pharmacy; each
         drug with its listed indications and designated pharmacies."""
-        found = claim_terms.search_special_drugs(container(), product_id, query["q"])
-        return {"product_id": product_id, "product_name": found.product_name,
-                "query": found.query, "notice": claim_terms.SPECIAL_DRUG_NOTICE,
-                "items": [{"code": d.code, "name": d.name, "indications": d.indication_list,
-                           "pharmacies": d.pharmacy_list} for d in found.drugs]}
+        return SpecialDrugSearch(
+            product_id, claim_terms.search_special_drugs(container(), product_id, query["q"]))
 
 
 # ---------------------------------------------------------------- hospitals
@@ -362,30 +310,27 @@ class AdminClaims(MethodView):
         time (`page`, `page_size`; totals in the `X-Pagination` header)."""
         statuses = [ClaimStatus(s) for s in query["status"]] if query["status"] else [
             ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW, ClaimStatus.APPEALED]
-        today = container().clock.today()
         page = services.review_queue(container(), statuses, window_of(pagination_parameters))
-        return {"items": [claim_summary_view(s.claim, s.policy_no, s.product_name, s.insured,
-                                             today)
-                          for s in page_items(pagination_parameters, page)]}
+        return {"items": page_items(pagination_parameters, page)}
 
 
 @admin_blp.route("/claims/<string:claim_no>")
 class AdminClaimDetail(MethodView):
     @staff_only(Role.INSURER_STAFF, Role.ADMIN)
-    @admin_blp.response(200, ClaimDetailView)
+    @admin_blp.response(200, StaffClaimDetailView)
     @admin_blp.alt_response(401, description="Not signed in")
     @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
-    def get(self, claim_no: str) -> dict[str, Any]:
+    def get(self, claim_no: str) -> services.ClaimDetails:
         """A claim for review with its documents; an open claim comes with the breakdown that
         approving it now would give (``breakdown_is_estimate``)."""
-        return _detail(services.staff_claim(container(), current_actor(), claim_no), for_staff=True)
+        return services.staff_claim(container(), current_actor(), claim_no)
 
 
 @admin_blp.route("/claims/<string:claim_no>/decision")
 class AdminClaimDecision(MethodView):
     @staff_only(Role.INSURER_STAFF, Role.ADMIN)
     @admin_blp.arguments(ClaimDecisionSchema)
-    @admin_blp.response(200, ClaimDetailView)
+    @admin_blp.response(200, StaffClaimDetailView)
     @admin_blp.alt_response(401, description="Not signed in")
     @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
     @admin_blp.alt_response(409, description="Not allowed in the claim's current status")
@@ -395,11 +340,9 @@ class AdminClaimDecision(MethodView):
         """Decide: start_review, approve (computes the payout now, in approval order), reject
         or request_supplement (a message to the claimant is required), mark_paid (books the
         payout)."""
-        details = services.decide(container(), current_actor(), claim_no,
-                                  Decision(body["decision"]), body["message"],
-                                  missing=body["missing"],
-                                  supervisor_reason=body["supervisor_reason"])
-        return _detail(details, for_staff=True)
+        return services.decide(container(), current_actor(), claim_no,
+                               Decision(body["decision"]), body["message"],
+                               missing=body["missing"], supervisor_reason=body["supervisor_reason"])
 
 
 @admin_blp.route("/products/<int:product_id>/claim-kinds")
@@ -410,15 +353,15 @@ class AdminProductClaimKinds(MethodView):
     @admin_blp.alt_response(401, description="Not signed in")
     @admin_blp.alt_response(403, description="Not an administrator")
     @admin_blp.alt_response(409, description="The product is published")
-    def put(self, body: dict[str, Any], product_id: int) -> dict[str, Any]:
+    def put(self, body: dict[str, Any], product_id: int) -> filing.ProductKinds:
         """Set a draft product's claim kinds: documents and promises, within the law's limits
         (decide within 20 working days at most, pay within 10 days at most)."""
         actor = current_actor()
         rules = [KindRule(ClaimKind(k["kind"]), tuple(k["documents"]),
                           k["decide_within_working_days"], k["pay_within_days"])
                  for k in body["kinds"]]
-        return _kinds_view(filing.set_product_kinds(container(), actor.account_id,
-                                                    actor.role.value, product_id, rules))
+        return filing.set_product_kinds(container(), actor.account_id, actor.role.value,
+                                        product_id, rules)
 
 
 @admin_blp.route("/claim-payout-runs")
@@ -430,16 +373,13 @@ class PayoutRuns(MethodView):
     @admin_blp.alt_response(503, description="No payout service is wired")
     @admin_blp.doc(parameters=IDEMPOTENCY_HEADER)
     @idempotent(_account_owner)
-    def post(self) -> dict[str, Any]:
+    def post(self) -> payouts.RunReport:
         """Pay every approved claim with a verified payee through the payout service (also
         ``huiminbao claims payout-run``). Two runs at once pay each claim once; a payment whose
         outcome is unknown stays pending and is queried by its request number first."""
         actor = current_actor()
         try:
-            report = payouts.run_payouts(container(), actor_account_id=actor.account_id,
-                                         actor_role=actor.role.value)
+            return payouts.run_payouts(container(), actor_account_id=actor.account_id,
+                                       actor_role=actor.role.value)
         except payouts.PayoutsUnavailable as exc:
             raise Busy("未接入赔款支付通道，暂时无法支付", code="payouts_unavailable") from exc
-        return {"paid": report.paid, "failed": report.failed, "pending": report.pending,
-                "message": f"已支付{len(report.paid)}件，支付失败{len(report.failed)}件"
-                           f"（下次重试），结果待确认{len(report.pending)}件"}

@@ -2,16 +2,55 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from flask import url_for
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from huiminbao.claims.domain import ClaimStatus, Decision
-from huiminbao.claims.kinds import ClaimKind
-from huiminbao.claims.payees import PayeeKind
+from huiminbao.catalog.domain import BenefitCategory
+from huiminbao.claims.domain import (
+    OPEN_STATUSES,
+    AppealState,
+    Channel,
+    ClaimStatus,
+    Decision,
+    appeal_problem,
+    appeal_state,
+    is_overdue,
+)
+from huiminbao.claims.kinds import ClaimKind, Clock, KindRule
+from huiminbao.claims.models import (
+    Claim,
+    ClaimDocument,
+    ClaimEvent,
+    ClaimItem,
+    ClaimPayout,
+    ProductItem,
+)
+from huiminbao.claims.payees import PayeeKind, mask_card
+from huiminbao.claims.payout import Breakdown, CategoryPayout, normalize_code
+from huiminbao.claims.payouts import PayoutStatus, RunReport, payout_label
+from huiminbao.claims.services import ESTIMATE_NOTICE, ClaimDetails, ClaimSummary
+from huiminbao.claims.terms import SPECIAL_DRUG_NOTICE, SpecialDrugs
+from huiminbao.core.container import container
 from huiminbao.core.inputs import Id
-from huiminbao.core.responses import ResponseSchema
+from huiminbao.core.masking import mask_id_number, mask_name
+from huiminbao.core.money import format_percent
+from huiminbao.core.responses import (
+    Computed,
+    ComputedBoolean,
+    ComputedList,
+    ComputedNested,
+    Label,
+    Masked,
+    ResponseSchema,
+)
+
+CLAIM_NOTICE = ("本产品为商业保险，不是基本医疗保险。理赔范围和责任免除以保险条款为准；"
+                "赔付金额按年度免赔额、赔付比例和封顶线计算。")
 
 MAX_FEN = 10**10  # 1亿元: far beyond any hospital bill, well within BIGINT
 _MONEY = validate.Range(min=0, max=MAX_FEN, error="金额超出允许范围")
@@ -124,19 +163,53 @@ class BillItemView(ResponseSchema):
     amount_fen = fields.Integer()
 
 
-class UncoveredItemView(BillItemView):
+class UncoveredItemView(ResponseSchema):
+    code = fields.String(attribute="item.code")
+    name = fields.String(attribute="item.name")
+    amount_fen = fields.Integer(attribute="item.amount_fen")
     reason = fields.String(metadata={"description": "why the item is not covered, in Chinese"})
+
+
+@dataclass(frozen=True)
+class ListedClaimItem:
+    """A claim's item with its category: as computed, or (not computed yet) as the product's
+    lists say, so a listed 特药 shows 特定药品费用 before review."""
+
+    item: ClaimItem
+    listed: Mapping[str, str]
+
+    code = property(lambda self: self.item.code)
+    name = property(lambda self: self.item.name)
+    amount_fen = property(lambda self: self.item.amount_fen)
+    reason = property(lambda self: self.item.reason)
+
+    @property
+    def category(self) -> str | None:
+        if self.item.category is None and self.item.reason is None:
+            return self.listed.get(normalize_code(self.item.code))
+        return self.item.category
+
+
+def listed_items(details: ClaimDetails) -> list[ListedClaimItem]:
+    return [ListedClaimItem(i, details.listed) for i in details.claim.items]
 
 
 class ClaimItemView(BillItemView):
     category = fields.String(allow_none=True)
-    category_label = fields.String(allow_none=True)
+    category_label = Label(BenefitCategory, source="category", allow_none=True)
     reason = fields.String(allow_none=True)
 
 
 class EarlierUseView(ResponseSchema):
     deductible_used_fen = fields.Integer()
     paid_fen = fields.Integer()
+
+
+# Earlier claims' use of this policy year, per benefit category (a category without any use is
+# left out).
+EarlierUsesView = ResponseSchema.from_dict(
+    {category.value: fields.Nested(EarlierUseView) for category in BenefitCategory},
+    name="EarlierUsesView")
 
 
 class PayoutSegmentView(ResponseSchema):
@@ -153,7 +226,7 @@ class PayoutLineView(ResponseSchema):
     deductible_remaining_fen = fields.Integer()
     deductible_used_fen = fields.Integer()
     ratio_bp = fields.Integer()
-    ratio = fields.String()
+    ratio = Label(format_percent, source="ratio_bp")
     cap_fen = fields.Integer()
     cap_remaining_fen = fields.Integer()
     computed_fen = fields.Integer()
@@ -166,7 +239,7 @@ class PayoutLineView(ResponseSchema):
     segments = fields.List(fields.Nested(PayoutSegmentView), metadata={
         "description": "the ratio bands this line was paid in"})
     items = fields.List(fields.Nested(BillItemView))
-    text = fields.String(metadata={"description": "the line in plain Chinese"})
+    text = Computed(CategoryPayout.describe, metadata={"description": "the line in plain Chinese"})
 
 
 class PayoutBreakdownView(ResponseSchema):
@@ -176,90 +249,160 @@ class PayoutBreakdownView(ResponseSchema):
     lines = fields.List(fields.Nested(PayoutLineView))
     uncovered = fields.List(fields.Nested(UncoveredItemView), metadata={
         "description": "items not covered"})
-    summary = fields.List(fields.String(), metadata={"description": "plain Chinese"})
+    summary = ComputedList(Breakdown.describe, fields.String(),
+                           metadata={"description": "plain Chinese"})
+
+
+def _kind(found: ClaimSummary | ClaimDetails) -> ClaimKind:
+    return ClaimKind(found.claim.kind or ClaimKind.INPATIENT.value)
+
+
+def _overdue(found: ClaimSummary | ClaimDetails) -> bool:
+    claim = found.claim
+    return is_overdue(ClaimStatus(claim.status), claim.decide_by, claim.pay_by,
+                      container().clock.today())
 
 
 class ClaimSummaryView(ResponseSchema):
-    claim_no = fields.String()
-    status = fields.String()
-    status_label = fields.String()
-    channel = fields.String()
-    channel_label = fields.String()
+    """A claim in a list: dumps a ``ClaimSummary`` (or ``ClaimDetails``)."""
+
+    claim_no = fields.String(attribute="claim.claim_no")
+    status = fields.String(attribute="claim.status")
+    status_label = Label(ClaimStatus, source="claim.status")
+    channel = fields.String(attribute="claim.channel")
+    channel_label = Label(Channel, source="claim.channel")
     policy_no = fields.String()
-    product_id = fields.Integer()
+    product_id = fields.Integer(attribute="claim.product_id")
     product_name = fields.String()
-    insured_person_id = fields.Integer()
-    insured_name = fields.String(metadata={"description": "masked"})
-    hospital_name = fields.String()
-    admitted_on = fields.Date()
-    discharged_on = fields.Date()
-    claimed_fen = fields.Integer()
-    payout_fen = fields.Integer(allow_none=True)
-    created_at = fields.DateTime()
-    kind = fields.String(metadata={"description": "inpatient | outpatient_special | "
-                                                  "special_drug | out_of_city"})
-    kind_label = fields.String()
-    decide_by = fields.Date(allow_none=True, metadata={"description": "promised decision day"})
-    overdue = fields.Boolean(metadata={"description": "past the promised decision or payment "
-                                                      "day"})
+    insured_person_id = fields.Integer(attribute="insured.id")
+    insured_name = Masked(mask_name, attribute="insured.name", metadata={"description": "masked"})
+    hospital_name = fields.String(attribute="claim.hospital_name")
+    admitted_on = fields.Date(attribute="claim.admitted_on")
+    discharged_on = fields.Date(attribute="claim.discharged_on")
+    claimed_fen = fields.Integer(attribute="claim.claimed_fen")
+    payout_fen = fields.Integer(attribute="claim.payout_fen", allow_none=True)
+    created_at = fields.DateTime(attribute="claim.created_at")
+    kind = Computed(lambda s: _kind(s).value, metadata={
+        "description": "inpatient | outpatient_special | special_drug | out_of_city"})
+    kind_label = Computed(lambda s: _kind(s).label)
+    decide_by = fields.Date(attribute="claim.decide_by", allow_none=True,
+                            metadata={"description": "promised decision day"})
+    overdue = ComputedBoolean(_overdue,
+                              metadata={"description": "past the promised decision or payment "
+                                                       "day"})
 
 
 class ClaimListView(ResponseSchema):
     items = fields.List(fields.Nested(ClaimSummaryView))
 
 
+def _by(event: ClaimEvent) -> str:
+    if event.actor_client:
+        return "医院（一站式结算）"
+    if event.actor_role in {"insurer_staff", "admin"}:
+        return "保险公司"
+    if event.grant_id is not None:
+        return "代办人"
+    if event.actor_account_id is not None:
+        return "申请人"
+    return "系统"
+
+
 class ClaimTimelineEntryView(ResponseSchema):
-    status = fields.String()
-    status_label = fields.String()
+    """A ``ClaimEvent`` as the claimant sees it."""
+
+    status = fields.String(attribute="to_status")
+    status_label = Label(ClaimStatus, source="to_status")
     from_status = fields.String(allow_none=True)
-    at = fields.DateTime()
-    by = fields.String()
+    at = fields.DateTime(attribute="occurred_at")
+    by = Computed(_by)
     message = fields.String()
-    actor_account_id = fields.Integer(allow_none=True, metadata={"description": "staff only"})
-    actor_role = fields.String(allow_none=True, metadata={"description": "staff only"})
-    actor_client = fields.String(allow_none=True, metadata={"description": "staff only"})
-    grant_id = fields.Integer(allow_none=True, metadata={"description": "staff only"})
+
+
+class StaffClaimTimelineEntryView(ClaimTimelineEntryView):
+    """A ``ClaimEvent`` as the insurer's staff see it: who acted, exactly."""
+
+    actor_account_id = fields.Integer(allow_none=True)
+    actor_role = fields.String(allow_none=True)
+    actor_client = fields.String(allow_none=True)
+    grant_id = fields.Integer(allow_none=True)
+
+
+@dataclass(frozen=True)
+class ClaimDocumentLink:
+    """A claim's document with the address it is downloaded from."""
+
+    document: ClaimDocument
+    claim_no: str
+
+    @property
+    def url(self) -> str:
+        return url_for("claims.ClaimDocumentFile", claim_no=self.claim_no,
+                       document_id=self.document.id)
 
 
 class ClaimDocumentView(ResponseSchema):
-    id = fields.Integer()
-    filename = fields.String()
-    content_type = fields.String()
-    size_bytes = fields.Integer()
-    uploaded_at = fields.DateTime()
+    """Dumps a ``ClaimDocumentLink``."""
+
+    id = fields.Integer(attribute="document.id")
+    filename = fields.String(attribute="document.filename")
+    content_type = fields.String(attribute="document.content_type")
+    size_bytes = fields.Integer(attribute="document.size_bytes")
+    uploaded_at = fields.DateTime(attribute="document.uploaded_at")
     url = fields.String()
 
 
+def document_links(details: ClaimDetails) -> list[ClaimDocumentLink]:
+    return [ClaimDocumentLink(d, details.claim.claim_no) for d in details.claim.documents]
+
+
 class ClaimClockView(ResponseSchema):
+    """Dumps a ``kinds.Clock``."""
+
     stage = fields.String(metadata={"description": "decision | payment"})
     due_on = fields.Date()
     days_left = fields.Integer()
     overdue = fields.Boolean()
-    text = fields.String()
+    text = Computed(Clock.describe)
 
 
 class PayeeView(ResponseSchema):
+    """Dumps a ``ClaimPayee``."""
+
     kind = fields.String()
-    kind_label = fields.String()
-    holder_name = fields.String(metadata={"description": "masked"})
+    kind_label = Label(PayeeKind, source="kind")
+    holder_name = Masked(mask_name, metadata={"description": "masked"})
     bank_name = fields.String()
-    card = fields.String(metadata={"description": "masked"})
+    card = Masked(mask_card, attribute="card_no", metadata={"description": "masked"})
+
+
+def _payout_label(payout: ClaimPayout) -> str:
+    return payout_label(PayoutStatus(payout.status), payout.attempts, payout.max_attempts)
 
 
 class PayoutView(ResponseSchema):
+    """Dumps a ``ClaimPayout``."""
+
     status = fields.String(metadata={"description": "sending | paid | failed"})
-    status_label = fields.String()
+    status_label = Computed(_payout_label)
     amount_fen = fields.Integer()
     attempts = fields.Integer()
     paid_at = fields.DateTime(allow_none=True)
 
 
+def _appeal_state(claim: Claim) -> AppealState | None:
+    return appeal_state(ClaimStatus(claim.status), claim.appealed_at is not None)
+
+
 class ClaimAppealView(ResponseSchema):
-    reason = fields.String()
-    filed_at = fields.DateTime()
-    state = fields.String(metadata={"description": "pending | upheld | overturned"})
-    state_label = fields.String()
-    decided_at = fields.DateTime(allow_none=True)
+    """Dumps an appealed ``Claim``'s appeal."""
+
+    reason = fields.String(attribute="appeal_reason")
+    filed_at = fields.DateTime(attribute="appealed_at")
+    state = Computed(lambda claim: _appeal_state(claim),
+                     metadata={"description": "pending | upheld | overturned"})
+    state_label = Computed(lambda claim: getattr(_appeal_state(claim), "label", None))
+    decided_at = fields.DateTime(attribute="appeal_decided_at", allow_none=True)
 
 
 class ClaimAppealSchema(Schema):
@@ -268,64 +411,92 @@ class ClaimAppealSchema(Schema):
 
 
 class ClaimDetailView(ClaimSummaryView):
-    tier = fields.String()
+    """One claim as the claimant sees it: dumps a ``ClaimDetails``."""
+
+    tier = fields.String(attribute="claim.tier_code")
     tier_name = fields.String()
-    insured_id_number = fields.String(metadata={"description": "masked"})
-    in_policy_self_pay_fen = fields.Integer()
-    items = fields.List(fields.Nested(ClaimItemView))
+    insured_id_number = Masked(mask_id_number, attribute="insured.id_number",
+                               metadata={"description": "masked"})
+    in_policy_self_pay_fen = fields.Integer(attribute="claim.in_policy_self_pay_fen")
+    items = ComputedList(listed_items, fields.Nested(ClaimItemView))
     breakdown = fields.Nested(PayoutBreakdownView, allow_none=True)
-    breakdown_is_estimate = fields.Boolean(metadata={
+    breakdown_is_estimate = fields.Boolean(attribute="preview", metadata={
         "description": "staff view of an open claim: what approval would pay now"})
-    reject_reason = fields.String(allow_none=True)
-    decided_at = fields.DateTime(allow_none=True)
-    paid_at = fields.DateTime(allow_none=True)
-    can_upload = fields.Boolean()
-    documents = fields.List(fields.Nested(ClaimDocumentView))
-    timeline = fields.List(fields.Nested(ClaimTimelineEntryView))
-    notice = fields.String()
-    diagnosis_code = fields.String(allow_none=True)
-    prescription_no = fields.String(allow_none=True)
-    pharmacy_code = fields.String(allow_none=True)
-    treatment_city_code = fields.String(allow_none=True)
+    reject_reason = fields.String(attribute="claim.reject_reason", allow_none=True)
+    decided_at = fields.DateTime(attribute="claim.decided_at", allow_none=True)
+    paid_at = fields.DateTime(attribute="claim.paid_at", allow_none=True)
+    can_upload = ComputedBoolean(lambda d: ClaimStatus(d.claim.status) in OPEN_STATUSES)
+    documents = ComputedList(document_links, fields.Nested(ClaimDocumentView))
+    timeline = fields.List(fields.Nested(ClaimTimelineEntryView), attribute="claim.events")
+    notice = Computed(lambda _: CLAIM_NOTICE)
+    diagnosis_code = fields.String(attribute="claim.diagnosis_code", allow_none=True)
+    prescription_no = fields.String(attribute="claim.prescription_no", allow_none=True)
+    pharmacy_code = fields.String(attribute="claim.pharmacy_code", allow_none=True)
+    treatment_city_code = fields.String(attribute="claim.treatment_city_code", allow_none=True)
     documents_needed = fields.List(fields.String())
-    pay_by = fields.Date(allow_none=True)
+    pay_by = fields.Date(attribute="claim.pay_by", allow_none=True)
     clock = fields.Nested(ClaimClockView, allow_none=True)
     payee = fields.Nested(PayeeView, allow_none=True)
     payout = fields.Nested(PayoutView, allow_none=True)
-    supplement_requests = fields.Integer()
+    supplement_requests = fields.Integer(attribute="claim.supplement_requests")
+    can_appeal = ComputedBoolean(lambda d: appeal_problem(
+        ClaimStatus(d.claim.status), d.claim.appealed_at is not None) is None, metadata={
+        "description": "rejected and not appealed yet: the claimant may appeal once"})
+    appeal = ComputedNested(
+        lambda d: d.claim if _appeal_state(d.claim) is not None else None, ClaimAppealView,
+        allow_none=True,
+        metadata={"description": "the claimant's appeal and its outcome; null: not appealed"})
+
+
+class StaffClaimDetailView(ClaimDetailView):
+    """One claim as the insurer's staff see it."""
+
+    timeline = fields.List(fields.Nested(StaffClaimTimelineEntryView), attribute="claim.events")
     first_approval_insurer = fields.String(allow_none=True, metadata={
-        "description": "staff only: a contested claim (payout above the product's "
+        "description": "a contested claim (payout above the product's "
                        "contested_claim_threshold_fen) approved by this insurer, waiting for "
                        "another insurer's approval (共保体复核)"})
-    can_appeal = fields.Boolean(metadata={
-        "description": "rejected and not appealed yet: the claimant may appeal once"})
-    appeal = fields.Nested(ClaimAppealView, allow_none=True, metadata={
-        "description": "the claimant's appeal and its outcome; null: not appealed"})
-    appeal_rejected_by_insurer = fields.String(allow_none=True, metadata={
-        "description": "staff only: the insurer whose staff made the appealed rejection; "
-                       "the appeal is decided by staff of another insurer"})
+    appeal_rejected_by_insurer = fields.String(attribute="claim.appeal_rejected_by_insurer",
+                                               allow_none=True, metadata={
+        "description": "the insurer whose staff made the appealed rejection; the appeal is "
+                       "decided by staff of another insurer"})
 
 
 class ClaimEstimateView(ResponseSchema):
+    """Dumps an ``Estimate``."""
+
     product_id = fields.Integer()
     product_name = fields.String()
     tier = fields.String()
     tier_name = fields.String()
     policy_no = fields.String(allow_none=True)
-    payout_fen = fields.Integer()
+    payout_fen = fields.Integer(attribute="breakdown.total_fen")
     breakdown = fields.Nested(PayoutBreakdownView)
-    used_before = fields.Dict(keys=fields.String(), values=fields.Nested(EarlierUseView), metadata={
+    used_before = fields.Nested(EarlierUsesView, attribute="earlier.usage", metadata={
         "description": "per category: deductible_used_fen and paid_fen of earlier claims"})
-    notice = fields.String()
+    notice = Computed(lambda _: ESTIMATE_NOTICE)
 
 
 class ClaimUploadSchema(Schema):
     file = Upload(required=True, metadata={"description": "JPEG, PNG or PDF, at most 10 MB"})
 
 
+@dataclass(frozen=True)
+class ClaimUploaded:
+    details: ClaimDetails
+    document_id: int
+
+    @property
+    def document(self) -> ClaimDocumentLink:
+        return next(link for link in document_links(self.details)
+                    if link.document.id == self.document_id)
+
+
 class ClaimUploadedView(ResponseSchema):
+    """Dumps a ``ClaimUploaded``."""
+
     document = fields.Nested(ClaimDocumentView)
-    claim = fields.Nested(ClaimDetailView)
+    claim = fields.Nested(ClaimDetailView, attribute="details")
 
 
 class ClaimQueueQuerySchema(Schema):
@@ -353,21 +524,34 @@ class ClaimDecisionSchema(Schema):
                                                                "an administrator's reason"})
 
 
+def _run_message(report: RunReport) -> str:
+    return (f"已支付{len(report.paid)}件，支付失败{len(report.failed)}件"
+            f"（下次重试），结果待确认{len(report.pending)}件")
+
+
+def _period_labels(rule: KindRule) -> list[str]:
+    return list(rule.kind.period_labels)
+
+
 class PayoutRunView(ResponseSchema):
+    """Dumps a ``payouts.RunReport``."""
+
     paid = fields.List(fields.String(), metadata={"description": "claim numbers paid"})
     failed = fields.List(fields.String(), metadata={"description": "refused by the bank side"})
     pending = fields.List(fields.String(), metadata={
         "description": "outcome not known yet: left sending, queried by the next run"})
-    message = fields.String()
+    message = Computed(_run_message)
 
 
 class ClaimKindView(ResponseSchema):
-    kind = fields.String()
-    label = fields.String()
+    """Dumps a ``kinds.KindRule``."""
+
+    kind = Computed(lambda r: r.kind.value)
+    label = Computed(lambda r: r.kind.label)
     documents = fields.List(fields.String())
     decide_within_working_days = fields.Integer()
     pay_within_days = fields.Integer()
-    period_labels = fields.List(fields.String())
+    period_labels = ComputedList(_period_labels, fields.String())
 
 
 class PharmacyView(ResponseSchema):
@@ -395,8 +579,10 @@ class ProductClaimKindsSchema(Schema):
 
 
 class ProductClaimKindsView(ResponseSchema):
+    """Dumps a ``filing.ProductKinds``."""
+
     product_id = fields.Integer()
-    kinds = fields.List(fields.Nested(ClaimKindView))
+    kinds = fields.List(fields.Nested(ClaimKindView), attribute="rules")
     pharmacies = fields.List(fields.Nested(PharmacyView))
 
 
@@ -419,7 +605,23 @@ class ProductItemView(ResponseSchema):
     name = fields.String()
 
 
+@dataclass(frozen=True)
+class ProductItemLists:
+    product_id: int
+    items: list[ProductItem]
+
+    @property
+    def special_drugs(self) -> list[ProductItem]:
+        return [i for i in self.items if i.kind == "special_drug"]
+
+    @property
+    def reasonable_items(self) -> list[ProductItem]:
+        return [i for i in self.items if i.kind == "reasonable"]
+
+
 class ProductItemListView(ResponseSchema):
+    """Dumps ``ProductItemLists``."""
+
     product_id = fields.Integer()
     special_drugs = fields.List(fields.Nested(ProductItemView))
     reasonable_items = fields.List(fields.Nested(ProductItemView))
@@ -432,15 +634,27 @@ class SpecialDrugQuerySchema(Schema):
 
 
 class SpecialDrugView(ResponseSchema):
+    """Dumps a 特药 ``ProductItem``."""
+
     code = fields.String()
     name = fields.String()
-    indications = fields.List(fields.String(), metadata={"description": "listed indications"})
-    pharmacies = fields.List(fields.String(), metadata={"description": "designated pharmacies"})
+    indications = fields.List(fields.String(), attribute="indication_list",
+                              metadata={"description": "listed indications"})
+    pharmacies = fields.List(fields.String(), attribute="pharmacy_list",
+                             metadata={"description": "designated pharmacies"})
+
+
+@dataclass(frozen=True)
+class SpecialDrugSearch:
+    product_id: int
+    found: SpecialDrugs
 
 
 class SpecialDrugListView(ResponseSchema):
+    """Dumps a ``SpecialDrugSearch``."""
+
     product_id = fields.Integer()
-    product_name = fields.String()
-    query = fields.String()
-    items = fields.List(fields.Nested(SpecialDrugView))
-    notice = fields.String()
+    product_name = fields.String(attribute="found.product_name")
+    query = fields.String(attribute="found.query")
+    items = fields.List(fields.Nested(SpecialDrugView), attribute="found.drugs")
+    notice = Computed(lambda _: SPECIAL_DRUG_NOTICE)

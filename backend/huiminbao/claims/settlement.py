@@ -30,6 +30,7 @@ from huiminbao.claims import terms as claim_terms
 from huiminbao.claims.clients import AuthenticatedClient
 from huiminbao.claims.domain import Channel, ClaimStatus, claim_no, default_message
 from huiminbao.claims.models import Claim, ClaimItem, Settlement
+from huiminbao.claims.schemas import PayoutBreakdownView
 from huiminbao.claims.services import (
     EventActor,
     ItemInput,
@@ -41,7 +42,6 @@ from huiminbao.claims.services import (
     store_breakdown,
     usage_of,
 )
-from huiminbao.claims.views import breakdown_view
 from huiminbao.core import idnumber
 from huiminbao.core.container import Container
 from huiminbao.core.errors import Conflict, InvalidInput
@@ -163,7 +163,7 @@ def _settle(c: Container, client: AuthenticatedClient, request: SettlementReques
         settlement.outcome, settlement.claim_id = "settled", claim.id
         body = {**base, "outcome": "settled", "accepted": True, "claim_no": claim.claim_no,
                 "payout_fen": breakdown.total_fen, "reason": None,
-                "breakdown": breakdown_view(breakdown),
+                "breakdown": PayoutBreakdownView().dump(breakdown),
                 "message": f"一站式结算完成，惠民保赔付{format_fen(breakdown.total_fen)}"}
         settlement.response_status, settlement.response_body = 201, body
         audit.record(session, c.clock, AuditEntry(

@@ -27,7 +27,7 @@ from huiminbao.console.csvfiles import excel_csv
 from huiminbao.core.clock import CHINA_TZ, to_china_time
 from huiminbao.core.container import Container
 from huiminbao.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
-from huiminbao.core.money import format_yuan
+from huiminbao.core.money import format_percent, format_yuan
 from huiminbao.disclosure.services import previous_year_end
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.domain import Role
@@ -270,7 +270,7 @@ def statement_csv(s: Statement) -> bytes:
     """One line per ledger entry, then the totals (``excel_csv``)."""
     return excel_csv([
         ("产品", s.product_name), ("承保机构", s.insurer),
-        ("共保份额", f"{s.share_bp / 100:g}%" + ("（主承保）" if s.lead else "")),
+        ("共保份额", format_percent(s.share_bp) + ("（主承保）" if s.lead else "")),
         ("对账期间", f"{s.starts_on.isoformat()} 至 {s.ends_on.isoformat()}"), (), CSV_HEADER,
         *[(f"{to_china_time(line.occurred_at):%Y-%m-%d %H:%M:%S}", line.kind_label,
            line.reference, format_yuan(line.amount_fen)) for line in s.lines],

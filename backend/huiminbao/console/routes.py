@@ -17,7 +17,7 @@ from werkzeug.datastructures import FileStorage
 from huiminbao.audit.services import AuditActor
 from huiminbao.catalog.coinsurance import Share
 from huiminbao.catalog.domain import CoveragePeriod, EnrollmentWindow, ProductDraft
-from huiminbao.catalog.schemas import ProductDraftSchema, ProductSchema, product_view
+from huiminbao.catalog.schemas import ProductDraftSchema, ProductOnDay, ProductSchema
 from huiminbao.catalog.versions import product_version
 from huiminbao.console import bulk, coinsurers, counter, payers, products, roster
 from huiminbao.console.csvfiles import read_csv
@@ -55,22 +55,13 @@ from huiminbao.console.schemas import (
     multipart_body,
 )
 from huiminbao.console.uploads import idempotent_upload
-from huiminbao.console.views import (
-    batch_view,
-    coinsurance_view,
-    counter_view,
-    payer_view,
-    reconcile_runs_view,
-    roster_view,
-    sms_outbox_view,
-    statement_view,
-)
 from huiminbao.core.container import container
 from huiminbao.core.etags import ETAG_HEADER, IF_MATCH, if_match, tagged
 from huiminbao.core.idempotency import idempotent
 from huiminbao.core.pagination import page_items, window_of
 from huiminbao.enrollment import reconcile, resolving
 from huiminbao.enrollment.domain import PayerKind, PaymentMethod
+from huiminbao.enrollment.models import ReconcileRun
 from huiminbao.identity import sms_worker
 from huiminbao.identity.auth import Actor, current_actor, staff_only
 from huiminbao.identity.domain import Role
@@ -114,7 +105,7 @@ class CloneProduct(MethodView):
     @blp.arguments(CloneInSchema)
     @blp.response(201, ProductSchema)
     @blp.alt_response(422, description="The copy breaks a rule (`invalid_product`, all at once)")
-    def post(self, body: dict[str, Any], product_id: int) -> dict[str, Any]:
+    def post(self, body: dict[str, Any], product_id: int) -> ProductOnDay:
         """Next year's product from this one, as a draft: tiers, benefits, terms (version
         `<year>.1`), subsidy settings, eligibility, item lists and complaint deadline copied;
         the new window and coverage; a new code. Validated like `POST /admin/products`."""
@@ -127,7 +118,7 @@ class CloneProduct(MethodView):
             coverage=CoveragePeriod(body["coverage"]["starts_on"], body["coverage"]["ends_on"]),
             code=body["code"], name=body["name"])
         product = products.clone_product(c, _by(actor), product_id, request)
-        return product_view(product, c.clock.today())
+        return ProductOnDay(product, c.clock.today())
 
 
 @blp.route("/admin/products/<int:product_id>")
@@ -149,7 +140,7 @@ class EditDraftProduct(MethodView):
         actor = current_actor()
         c = container()
         product = products.update_draft(c, _by(actor), product_id, draft, if_match())
-        return tagged(product_view(product, c.clock.today()), product_version(product))
+        return tagged(ProductOnDay(product, c.clock.today()), product_version(product))
 
 
 # ---------------------------------------------------------------- co-insurers (共保体)
@@ -160,10 +151,10 @@ class ProductCoinsurers(MethodView):
     @staff_only(Role.ADMIN)
     @blp.response(200, CoinsuranceSchema)
     @blp.alt_response(404, description="No such product")
-    def get(self, product_id: int) -> dict[str, Any]:
+    def get(self, product_id: int) -> coinsurers.CoinsuranceSetting:
         """The product's co-insurance group (administrators): each insurer, its share in basis
         points and the lead; the amount above which a claim needs a second insurer."""
-        return coinsurance_view(coinsurers.coinsurance(container(), product_id))
+        return coinsurers.coinsurance(container(), product_id)
 
     @staff_only(Role.ADMIN)
     @blp.arguments(CoinsuranceInSchema)
@@ -173,15 +164,15 @@ class ProductCoinsurers(MethodView):
                                        "(`shares_fixed`)")
     @blp.alt_response(422, description="Shares do not sum to 100 %, not exactly one lead, or an "
                                        "insurer twice (`invalid_coinsurers`, all at once)")
-    def put(self, body: dict[str, Any], product_id: int) -> dict[str, Any]:
+    def put(self, body: dict[str, Any], product_id: int) -> coinsurers.CoinsuranceSetting:
         """Replace the co-insurance group (administrators; audited). Premiums, refunds and
         claim payouts are then split in the ledger by these shares, the rounding remainder to
         the lead. Shares cannot change once money has been split by them."""
         actor = current_actor()
         shares = [Share(item["insurer"], item["share_bp"], item["lead"])
                   for item in body["insurers"]]
-        return coinsurance_view(coinsurers.set_coinsurance(
-            container(), _by(actor), product_id, shares, body["contested_claim_threshold_fen"]))
+        return coinsurers.set_coinsurance(
+            container(), _by(actor), product_id, shares, body["contested_claim_threshold_fen"])
 
 
 @blp.route("/admin/products/<int:product_id>/surplus")
@@ -189,15 +180,15 @@ class ProductSurplus(MethodView):
     @staff_only(Role.ADMIN)
     @blp.response(200, SurplusSchema)
     @blp.alt_response(404, description="No such product")
-    def get(self, product_id: int) -> dict[str, Any]:
+    def get(self, product_id: int) -> coinsurers.SurplusSetting:
         """The product's target payout ratio and recorded use of last year's surplus."""
-        return _surplus_view(coinsurers.surplus_setting(container(), product_id))
+        return coinsurers.surplus_setting(container(), product_id)
 
     @staff_only(Role.ADMIN)
     @blp.arguments(SurplusSchema)
     @blp.response(200, SurplusSchema)
     @blp.alt_response(404, description="No such product")
-    def put(self, body: dict[str, Any], product_id: int) -> dict[str, Any]:
+    def put(self, body: dict[str, Any], product_id: int) -> coinsurers.SurplusSetting:
         """The product's target payout ratio (after its coverage year the disclosure shows the
         payout ratio and the surplus against it, from the ledger) and how it uses the previous
         year's surplus: an amount and a note, published on its disclosure page (002 三(五);
@@ -206,14 +197,7 @@ class ProductSurplus(MethodView):
         saved = coinsurers.set_surplus(container(), _by(actor), product_id,
                                        body["target_payout_ratio_bp"], body["surplus_used_fen"],
                                        body["surplus_use_note"])
-        return _surplus_view(saved)
-
-
-def _surplus_view(saved: coinsurers.SurplusSetting) -> dict[str, Any]:
-    return {"target_payout_ratio_bp": saved.target_payout_ratio_bp,
-            "surplus_used_fen": saved.surplus_used_fen,
-            "surplus_use_note": saved.surplus_use_note,
-            "previous_year_surplus_fen": saved.previous_year_surplus_fen}
+        return saved
 
 
 @blp.route("/admin/insurer-staff/<int:account_id>")
@@ -247,7 +231,7 @@ class InsurerStatement(MethodView):
         found = coinsurers.statement(container(), actor, product_id, query["insurer"],
                                      query["starts_on"], query["ends_on"])
         if query["format"] != "csv":
-            return statement_view(found)
+            return found
         return _csv_download(
             coinsurers.statement_csv(found), f"statement-{product_id}.csv",
             f"{found.product_name}-{found.insurer}-对账单-{found.starts_on}-{found.ends_on}.csv")
@@ -278,16 +262,16 @@ class EmployerBulkEnrollment(MethodView):
                                      form["product_id"],
                                      _read(files["file"], bulk.HEADER, bulk.MAX_ROWS))
         report = bulk.upload(c, actor, upload)
-        return batch_view(report), 200 if report.replayed else 201
+        return report, 200 if report.replayed else 201
 
 
 @blp.route("/admin/enrollments/bulk/<string:batch_no>")
 class EmployerBatchDetail(MethodView):
     @staff_only(Role.ADMIN)
     @blp.response(200, BatchView)
-    def get(self, batch_no: str) -> dict[str, Any]:
+    def get(self, batch_no: str) -> bulk.BatchReport:
         """An earlier upload's report."""
-        return batch_view(bulk.find_report(container(), batch_no))
+        return bulk.find_report(container(), batch_no)
 
 
 # ---------------------------------------------------------------- subsidy roster
@@ -312,7 +296,7 @@ class SubsidyRoster(MethodView):
         report = roster.import_roster(c, actor, form["product_id"],
                                       _read(files["file"], roster.HEADER, roster.MAX_ROWS,
                                             optional=roster.OPTIONAL))
-        return roster_view(report), 201
+        return report, 201
 
 
 @blp.route("/admin/subsidy-roster/<import_no>/receipt")
@@ -344,8 +328,7 @@ class SubsidyPayers(MethodView):
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """A city's paying bodies (市级财政, 区县财政, 慈善捐赠) with their fund accounts and what
         each fund has paid (from the ledger)."""
-        return {"payers": [payer_view(found) for found in
-                           payers.list_payers(container(), query["city_code"])]}
+        return {"payers": payers.list_payers(container(), query["city_code"])}
 
     @staff_only(Role.ADMIN)
     @blp.arguments(PayerInSchema)
@@ -358,7 +341,7 @@ class SubsidyPayers(MethodView):
         draft = payers.PayerDraft(body["city_code"], body["code"], body["name"],
                                   PayerKind(body["kind"]), body["district_code"] or None,
                                   tuple(dict.fromkeys(body["categories"])))
-        return payer_view(payers.create_payer(container(), actor, draft)), 201
+        return payers.create_payer(container(), actor, draft), 201
 
 
 @blp.route("/admin/subsidy-payers/<int:payer_id>")
@@ -367,15 +350,15 @@ class SubsidyPayerDetail(MethodView):
     @blp.arguments(PayerUpdateSchema)
     @blp.response(200, PayerSchema)
     @blp.alt_response(404, description="No such paying body")
-    def put(self, body: dict[str, Any], payer_id: int) -> dict[str, Any]:
+    def put(self, body: dict[str, Any], payer_id: int) -> payers.PayerView:
         """Rename a paying body, change the groups a district pays for, or (de)activate it
         (audited). Payers are never deleted: their fund accounts keep their history."""
         actor = current_actor()
         categories = body.get("categories")
-        return payer_view(payers.update_payer(
+        return payers.update_payer(
             container(), actor, payer_id, name=body.get("name"),
             categories=tuple(dict.fromkeys(categories)) if categories is not None else None,
-            active=body.get("active")))
+            active=body.get("active"))
 
 
 @blp.route("/admin/subsidy-payers/<int:payer_id>/fundings")
@@ -398,7 +381,7 @@ class DonorFunding(MethodView):
         report = roster.import_roster(
             container(), actor, form["product_id"],
             _read(files["file"], roster.DONOR_HEADER, roster.MAX_ROWS), donor_payer_id=payer_id)
-        return roster_view(report), 201
+        return report, 201
 
 
 # ---------------------------------------------------------------- counter
@@ -433,7 +416,7 @@ class CounterEnrollments(MethodView):
             id_document_checked=bool(evidence["id_document_checked"]),
             receipt_no=evidence["receipt_no"], product_id=body["product_id"])
         result = counter.enroll_walk_in(container(), actor, request)
-        return counter_view(result), 201
+        return result, 201
 
 
 @blp.route("/counter/identity-checks")
@@ -442,7 +425,7 @@ class CounterIdentityChecks(MethodView):
     @blp.arguments(CounterIdentityInSchema)
     @blp.response(200, CounterIdentityView)
     @blp.alt_response(403, description="Not counter staff (or an administrator)")
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, body: dict[str, Any]) -> counter.CounterIdentityResult:
         """Counter staff verified a resident's ID card in person: the resident's account (the
         phone they sign in with) is bound to the person and verified by `counter`, the staff
         member recorded on the account and in the audit log. Ends an unverified binding of the
@@ -453,10 +436,7 @@ class CounterIdentityChecks(MethodView):
             container(), actor, body["phone"], body["name"], body["id_number"],
             id_document_checked=bool(evidence["id_document_checked"]),
             consents_signed=bool(evidence["consents_signed"]))
-        return {"phone": result.phone, "name": result.name, "id_number": result.id_number,
-                "verified_by": result.verified_by.value,
-                "verified_by_label": result.verified_by.label, "displaced": result.displaced,
-                "staff_name": result.staff_name}
+        return result
 
 
 # ---------------------------------------------------------------- reconciliation
@@ -468,11 +448,11 @@ class ReconcileRuns(MethodView):
     @blp.arguments(ReconcileRunQuerySchema, location="query")
     @blp.response(200, ReconcileRunListSchema)
     @blp.alt_response(403, description="Not an administrator or insurer staff")
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+    def get(self, query: dict[str, Any]) -> list[ReconcileRun]:
         """The latest runs of `huiminbao reconcile` (administrators, insurer staff), newest
         first: what each settled and healed, and every inconsistency it found. A scheduled job
         runs it every few minutes; `latest_ok` is null until it has run once."""
-        return reconcile_runs_view(reconcile.latest_runs(container(), query["limit"]))
+        return reconcile.latest_runs(container(), query["limit"])
 
 
 # ---------------------------------------------------------------- SMS delivery
@@ -486,7 +466,7 @@ class SmsOutbox(MethodView):
     @blp.alt_response(403, description="Not an administrator")
     @blp.paginate(page_size=50, max_page_size=200)
     def get(self, query: dict[str, Any],
-            pagination_parameters: PaginationParameters) -> dict[str, Any]:
+            pagination_parameters: PaginationParameters) -> list[sms_worker.OutboxEntry]:
         """The texts (administrators), newest first, a page at a time (`page`, `page_size`;
         totals in the `X-Pagination` header): template, state (queued, sending, sent, failed
         and waiting for a retry, given up), attempts, the provider's message id and the last
@@ -494,4 +474,4 @@ class SmsOutbox(MethodView):
         status = SmsStatus(query["status"]) if query["status"] else None
         page = sms_worker.recent_messages(container(), window=window_of(pagination_parameters),
                                           status=status)
-        return sms_outbox_view(page_items(pagination_parameters, page))
+        return list(page_items(pagination_parameters, page))

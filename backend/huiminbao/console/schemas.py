@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
+from huiminbao.catalog.domain import AssistanceCategory
 from huiminbao.catalog.schemas import CoverageInSchema, WindowInSchema
+from huiminbao.console import bulk, roster
+from huiminbao.console.counter import CounterResult
+from huiminbao.core.clock import to_china_time
 from huiminbao.core.inputs import Id
-from huiminbao.core.responses import ResponseSchema
+from huiminbao.core.masking import mask_phone, scrub_text
+from huiminbao.core.money import format_percent
+from huiminbao.core.responses import (
+    Computed,
+    ComputedBoolean,
+    ComputedList,
+    ComputedNested,
+    Label,
+    Masked,
+    ResponseSchema,
+)
+from huiminbao.disclosure.domain import Channel
+from huiminbao.enrollment.domain import PayerKind, PaymentMethod
+from huiminbao.identity.domain import BindingVerification
+from huiminbao.identity.sms_domain import SmsStatus
+from huiminbao.identity.sms_worker import OutboxEntry
 
 _PAYMENTS = ["counter_cash", "subsidy"]
 
@@ -58,76 +78,114 @@ def multipart_body(schema: type[Schema]) -> dict[str, Any]:
     return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
 
 
-class BatchCountsSchema(ResponseSchema):
+def _counts(rows: Sequence[Any], *outcomes: str) -> dict[str, int]:
+    """How many rows an import has, and how many ended in each of ``outcomes``."""
+    counts = {"total": len(rows)} | dict.fromkeys(outcomes, 0)
+    for row in rows:
+        if row.outcome in outcomes:
+            counts[row.outcome] += 1
+    return counts
+
+
+def batch_counts(report: bulk.BatchReport) -> dict[str, int]:
+    return _counts(report.batch.rows, "enrolled", "already", "failed")
+
+
+def roster_counts(report: roster.RosterReport) -> dict[str, int]:
+    return _counts(report.roster_import.rows, "enrolled", "skipped", "failed")
+
+
+def _batch_message(report: bulk.BatchReport) -> str:
+    counts, batch = batch_counts(report), report.batch
+    message = (f"共{counts['total']}行：{counts['enrolled']}人参保成功，"
+               f"{counts['already']}人此前已由本单位投保，{counts['failed']}行未通过")
+    if report.replayed:
+        message = (f"该文件已于{to_china_time(batch.created_at):%Y年%m月%d日 %H:%M}上传处理"
+                   f"（批次号{batch.batch_no}），本次未重复投保。上次结果：{message}")
+    return message
+
+
+def _roster_message(report: roster.RosterReport) -> str:
+    counts = roster_counts(report)
+    return (f"共{counts['total']}行：{counts['enrolled']}人资助参保成功，"
+            f"{counts['skipped']}人已跳过，{counts['failed']}行未通过")
+
+
+class _ImportCountsSchema(ResponseSchema):
     total = fields.Integer()
     enrolled = fields.Integer()
-    already = fields.Integer(metadata={"description": "insured by this employer before"})
     failed = fields.Integer()
 
 
-class BatchRowSchema(ResponseSchema):
+class BatchCountsSchema(_ImportCountsSchema):
+    already = fields.Integer(metadata={"description": "insured by this employer before"})
+
+
+class _ImportRowSchema(ResponseSchema):
+    """A stored row of an uploaded file: only masked identifiers were kept."""
+
     line = fields.Integer(metadata={"description": "line in the file (the header is line 1)"})
-    id_number = fields.String(metadata={"description": "masked"})
-    name = fields.String(metadata={"description": "masked"})
-    tier = fields.String()
-    outcome = fields.String(metadata={"description": "enrolled | already | failed | pending"})
-    outcome_label = fields.String()
+    id_number = fields.String(attribute="id_number_masked", metadata={"description": "masked"})
+    name = fields.String(attribute="name_masked", metadata={"description": "masked"})
     reason = fields.String(allow_none=True, metadata={"description": "why not (Chinese)"})
     policy_no = fields.String(allow_none=True)
 
 
+class BatchRowSchema(_ImportRowSchema):
+    tier = fields.String(attribute="tier_code")
+    outcome = fields.String(metadata={"description": "enrolled | already | failed | pending"})
+    outcome_label = Label(bulk.OUTCOME_LABELS.__getitem__, source="outcome")
+
+
 class BatchView(ResponseSchema):
-    batch_no = fields.String()
-    employer_code = fields.String()
-    employer_name = fields.String()
-    product_id = fields.Integer()
+    """Dumps a ``BatchReport``."""
+
+    batch_no = fields.String(attribute="batch.batch_no")
+    employer_code = fields.String(attribute="employer.code")
+    employer_name = fields.String(attribute="employer.name")
+    product_id = fields.Integer(attribute="batch.product_id")
     product_name = fields.String()
-    filename = fields.String()
-    file_sha256 = fields.String()
-    status = fields.String()
+    filename = fields.String(attribute="batch.filename")
+    file_sha256 = fields.String(attribute="batch.file_sha256")
+    status = fields.String(attribute="batch.status")
     replayed = fields.Boolean(metadata={
         "description": "true: this very file was uploaded before; nothing was enrolled now"})
-    message = fields.String()
-    created_at = fields.DateTime()
-    finished_at = fields.DateTime(allow_none=True)
-    counts = fields.Nested(BatchCountsSchema)
-    rows = fields.List(fields.Nested(BatchRowSchema))
+    message = Computed(_batch_message)
+    created_at = fields.DateTime(attribute="batch.created_at")
+    finished_at = fields.DateTime(attribute="batch.finished_at", allow_none=True)
+    counts = ComputedNested(batch_counts, BatchCountsSchema)
+    rows = fields.List(fields.Nested(BatchRowSchema), attribute="batch.rows")
 
 
-class RosterCountsSchema(ResponseSchema):
-    total = fields.Integer()
-    enrolled = fields.Integer()
+class RosterCountsSchema(_ImportCountsSchema):
     skipped = fields.Integer()
-    failed = fields.Integer()
 
 
-class RosterRowSchema(ResponseSchema):
-    line = fields.Integer()
-    id_number = fields.String(metadata={"description": "masked"})
-    name = fields.String(metadata={"description": "masked"})
+class RosterRowSchema(_ImportRowSchema):
     category = fields.String(allow_none=True)
-    category_label = fields.String(allow_none=True)
+    category_label = Label(AssistanceCategory, source="category", allow_none=True)
     outcome = fields.String(metadata={"description": "enrolled | skipped | failed"})
-    outcome_label = fields.String()
-    reason = fields.String(allow_none=True)
-    policy_no = fields.String(allow_none=True)
-    payer = fields.String(allow_none=True, metadata={"description": "the paying body's code"})
+    outcome_label = Label(roster.OUTCOME_LABELS.__getitem__, source="outcome")
+    payer = fields.String(attribute="payer_code", allow_none=True,
+                          metadata={"description": "the paying body's code"})
     subsidy_fen = fields.Integer(allow_none=True, metadata={"description": "paid by it"})
 
 
 class RosterView(ResponseSchema):
-    import_no = fields.String()
-    product_id = fields.Integer()
+    """Dumps a ``RosterReport``."""
+
+    import_no = fields.String(attribute="roster_import.import_no")
+    product_id = fields.Integer(attribute="roster_import.product_id")
     product_name = fields.String()
-    year = fields.Integer()
-    filename = fields.String()
-    status = fields.String()
-    message = fields.String()
-    created_at = fields.DateTime()
-    donor = fields.String(allow_none=True, metadata={
+    year = fields.Integer(attribute="roster_import.year")
+    filename = fields.String(attribute="roster_import.filename")
+    status = fields.String(attribute="roster_import.status")
+    message = Computed(_roster_message)
+    created_at = fields.DateTime(attribute="roster_import.created_at")
+    donor = fields.String(attribute="roster_import.donor_code", allow_none=True, metadata={
         "description": "a donor's list: the code of the donor paying for every person"})
-    counts = fields.Nested(RosterCountsSchema)
-    rows = fields.List(fields.Nested(RosterRowSchema))
+    counts = ComputedNested(roster_counts, RosterCountsSchema)
+    rows = fields.List(fields.Nested(RosterRowSchema), attribute="roster_import.rows")
 
 
 class EvidenceSchema(Schema):
@@ -169,36 +227,45 @@ class CounterIdentityInSchema(Schema):
 
 
 class CounterIdentityView(ResponseSchema):
+    """Dumps a ``CounterIdentityResult`` (masked when it was made)."""
+
     phone = fields.String(metadata={"description": "masked"})
     name = fields.String(metadata={"description": "masked"})
     id_number = fields.String(metadata={"description": "masked"})
     verified_by = fields.String()
-    verified_by_label = fields.String()
+    verified_by_label = Label(BindingVerification, source="verified_by")
     displaced = fields.Boolean(metadata={
         "description": "an unverified binding of this person on another account was ended"})
     staff_name = fields.String()
 
 
+def _tier_name(result: CounterResult) -> str:
+    tier = result.product.tier(result.tier_code)
+    return tier.name if tier else result.tier_code
+
+
 class CounterView(ResponseSchema):
+    """Dumps a ``CounterResult`` (masked when it was made)."""
+
     order_no = fields.String()
     policy_no = fields.String()
-    channel = fields.String()
-    channel_label = fields.String()
-    product_id = fields.Integer()
-    product_name = fields.String()
-    tier = fields.String()
-    tier_name = fields.String()
+    channel = Computed(lambda _: Channel.COUNTER.value)
+    channel_label = Computed(lambda _: Channel.COUNTER.label)
+    product_id = fields.Integer(attribute="product.id")
+    product_name = fields.String(attribute="product.name")
+    tier = fields.String(attribute="tier_code")
+    tier_name = Computed(_tier_name)
     insured_name = fields.String(metadata={"description": "masked"})
     id_number = fields.String(metadata={"description": "masked"})
     premium_fen = fields.Integer()
     subsidy_fen = fields.Integer()
     paid_fen = fields.Integer()
     payment = fields.String()
-    payment_label = fields.String()
+    payment_label = Label(PaymentMethod, source="payment")
     receipt_no = fields.String(allow_none=True)
     staff_name = fields.String()
-    coverage_starts_on = fields.Date()
-    coverage_ends_on = fields.Date()
+    coverage_starts_on = fields.Date(attribute="product.coverage_starts_on")
+    coverage_ends_on = fields.Date(attribute="product.coverage_ends_on")
 
 
 class ReconcileRunQuerySchema(Schema):
@@ -208,6 +275,8 @@ class ReconcileRunQuerySchema(Schema):
 
 
 class ReconcileRunSchema(ResponseSchema):
+    """Dumps a ``ReconcileRun``."""
+
     started_at = fields.DateTime()
     finished_at = fields.DateTime()
     ok = fields.Boolean(metadata={"description": "true: no violation found"})
@@ -216,14 +285,17 @@ class ReconcileRunSchema(ResponseSchema):
     settled_refunds = fields.Integer(metadata={"description": "refunds this run confirmed"})
     healed = fields.Integer(metadata={
         "description": "money that arrived for a closed order, refunded by this run"})
-    violations = fields.List(fields.String(), metadata={
+    violations = ComputedList(lambda run: list(run.violations), fields.String(), metadata={
         "description": "what does not add up, in Chinese (healed money is listed too)"})
 
 
 class ReconcileRunListSchema(ResponseSchema):
-    items = fields.List(fields.Nested(ReconcileRunSchema), metadata={
+    """Dumps the runs, newest first."""
+
+    items = ComputedList(list, fields.Nested(ReconcileRunSchema), metadata={
         "description": "newest first"})
-    latest_ok = fields.Boolean(allow_none=True, metadata={
+    latest_ok = ComputedBoolean(lambda runs: runs[0].ok if runs else None, allow_none=True,
+                                metadata={
         "description": "the newest run's result; null before the first run"})
 
 
@@ -234,22 +306,45 @@ class SmsOutboxQuerySchema(Schema):
 
 
 class SmsOutboxItemSchema(ResponseSchema):
+    """Dumps an ``OutboxEntry``: never the text itself (it may hold a one-time code), its
+    template, state and error."""
+
     id = fields.Integer()
-    phone = fields.String(metadata={"description": "masked: 138****5678"})
+    phone = Masked(mask_phone, metadata={"description": "masked: 138****5678"})
     template = fields.String(allow_none=True, metadata={"description": "template key"})
     status = fields.String(metadata={"description": "queued, sending, sent, failed, given_up"})
-    status_label = fields.String()
+    status_label = Label(SmsStatus, source="status")
     attempts = fields.Integer()
     created_at = fields.DateTime()
     next_attempt_at = fields.DateTime(allow_none=True)
     sent_at = fields.DateTime(allow_none=True)
-    last_error = fields.String(allow_none=True)
+    last_error = Computed(lambda entry: scrub_text(entry.last_error) if entry.last_error else None,
+                          allow_none=True)
     provider_message_id = fields.String(allow_none=True)
 
 
+def _per_state(entries: Sequence[OutboxEntry]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for entry in entries:
+        counts[entry.status] = counts.get(entry.status, 0) + 1
+    return counts
+
+
+class SmsCountsSchema(ResponseSchema):
+    """Messages per state among those listed; a state none is in is left out."""
+
+    queued = fields.Integer()
+    sending = fields.Integer()
+    sent = fields.Integer()
+    failed = fields.Integer()
+    given_up = fields.Integer()
+
+
 class SmsOutboxSchema(ResponseSchema):
-    items = fields.List(fields.Nested(SmsOutboxItemSchema))
-    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+    """Dumps the listed ``OutboxEntry`` items, newest first."""
+
+    items = ComputedList(list, fields.Nested(SmsOutboxItemSchema))
+    counts = ComputedNested(_per_state, SmsCountsSchema, metadata={
         "description": "messages per state among those listed"})
 
 
@@ -277,12 +372,14 @@ class CoinsuranceInSchema(Schema):
 
 
 class CoinsurerSchema(ResponseSchema):
+    """Dumps a ``ProductInsurer``."""
+
     id = fields.Integer(metadata={"description": "names the ledger accounts "
                                                  "insurer_premium/insurer_payout:<product>:<id>"})
     insurer = fields.String()
     share_bp = fields.Integer()
-    share_label = fields.String(metadata={"description": "e.g. 50%"})
-    lead = fields.Boolean()
+    share_label = Label(format_percent, source="share_bp", metadata={"description": "e.g. 50%"})
+    lead = fields.Boolean(attribute="is_lead")
 
 
 class CoinsuranceSchema(ResponseSchema):
@@ -391,15 +488,19 @@ class PayerUpdateSchema(Schema):
 
 
 class PayerSchema(ResponseSchema):
-    id = fields.Integer()
-    city_code = fields.String()
-    code = fields.String()
-    name = fields.String()
-    kind = fields.String(metadata={"description": "city | district | charity"})
-    kind_label = fields.String()
-    district_code = fields.String(allow_none=True)
-    categories = fields.List(fields.String())
-    active = fields.Boolean()
+    """Dumps a ``PayerView``."""
+
+    id = fields.Integer(attribute="row.id")
+    city_code = fields.String(attribute="row.city_code")
+    code = fields.String(attribute="row.code")
+    name = fields.String(attribute="row.name")
+    kind = fields.String(attribute="row.kind",
+                         metadata={"description": "city | district | charity"})
+    kind_label = Label(PayerKind, source="row.kind")
+    district_code = fields.String(attribute="row.district_code", allow_none=True)
+    categories = ComputedList(lambda payer: [group for group in payer.row.categories.split(",")
+                                             if group], fields.String())
+    active = fields.Boolean(attribute="row.active")
     fund_account = fields.String(metadata={"description": "its ledger account"})
     paid_fen = fields.Integer(metadata={
         "description": "subsidies its fund has paid, net of refunds (from the ledger)"})

@@ -70,3 +70,44 @@ class Label(ma.fields.String):
             return None
         found = self.of(value)
         return str(getattr(found, "label", found))
+
+
+class CodeLabel(ResponseSchema):
+    """A value of a labelled enum (a category, a kind of evidence): its code and Chinese
+    label."""
+
+    code = ma.fields.String(attribute="value")
+    label = ma.fields.String()
+
+
+class _Computed:
+    """A value computed from the whole dumped object by ``of`` (a rule's answer, a notice, a
+    URL), typed in the OpenAPI by the field class it is mixed into."""
+
+    def __init__(self, of: Callable[[Any], Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.of = of
+
+    def serialize(self, attr: str, obj: Any, accessor: Any = None, **kwargs: Any) -> Any:
+        value = self.of(obj)
+        return None if value is None else self._serialize(value, attr, obj, **kwargs)  # type: ignore[attr-defined]
+
+
+class Computed(_Computed, ma.fields.String):
+    """A string computed from the dumped object."""
+
+
+class ComputedBoolean(_Computed, ma.fields.Boolean):
+    """A yes/no computed from the dumped object."""
+
+
+class ComputedInteger(_Computed, ma.fields.Integer):
+    """A number computed from the dumped object."""
+
+
+class ComputedList(_Computed, ma.fields.List[Any]):
+    """A list computed from the dumped object, each element dumped by the inner field."""
+
+
+class ComputedNested(_Computed, ma.fields.Nested):
+    """An object computed from the dumped object (None: null), dumped by the nested schema."""

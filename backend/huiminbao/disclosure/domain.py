@@ -134,14 +134,6 @@ def surplus_fen(premium_fen: int, payout_fen: int, target_ratio_bp: int) -> int:
     return premium_fen * target_ratio_bp // 10_000 - payout_fen
 
 
-def format_percent(hundredths: int | None) -> str | None:
-    if hundredths is None:
-        return None
-    whole, part = divmod(abs(hundredths), 100)
-    sign = "-" if hundredths < 0 else ""
-    return f"{sign}{whole}.{part:02d}%"
-
-
 # ---------------------------------------------------------------- complaints
 
 

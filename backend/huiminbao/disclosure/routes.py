@@ -3,7 +3,6 @@ and shape the answer."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -18,30 +17,28 @@ from huiminbao.core.masking import mask_phone
 from huiminbao.core.pagination import page_items, window_of
 from huiminbao.core.ratelimit import json_field_key, limiter
 from huiminbao.disclosure import complaints, ratings, services
-from huiminbao.disclosure.domain import SCORE_LABELS, ComplaintCategory, ComplaintStatus
+from huiminbao.disclosure.domain import ComplaintCategory, ComplaintStatus
 from huiminbao.disclosure.schemas import (
     AnonymousComplaintInSchema,
     AnonymousComplaintResultSchema,
     CategoryListSchema,
+    ClaimRatingAnswer,
     ClaimRatingSchema,
+    ComplaintAnswer,
     ComplaintInSchema,
     ComplaintListSchema,
     ComplaintQueueQuerySchema,
     ComplaintSettingsSchema,
     ComplaintView,
+    DisclosureAnswer,
     DisclosureCsvQuerySchema,
     DisclosureProductListSchema,
     DisclosureQuerySchema,
     DisclosureSchema,
     RatingInSchema,
     ReplyInSchema,
+    SatisfactionAnswer,
     SatisfactionSchema,
-)
-from huiminbao.disclosure.views import (
-    averages_view,
-    complaint_view,
-    disclosure_view,
-    product_brief,
 )
 from huiminbao.identity.access import acts_for, subject_for
 from huiminbao.identity.auth import current_actor, optional_actor, staff_only
@@ -93,7 +90,7 @@ class DisclosedProducts(MethodView):
         """Published products whose figures are public (newest year first)."""
         c = container()
         products = services.published_products(c.db, c.settings.city_code)
-        return {"items": [product_brief(product) for product in products]}
+        return {"items": products}
 
 
 @blp.route("/disclosure/<int:product_id>")
@@ -115,7 +112,7 @@ class ProductDisclosure(MethodView):
         csv_url = url_for("disclosure.ProductDisclosureCsv", product_id=product_id)
         if query["as_of"] is not None:
             csv_url += f"?as_of={quote(query['as_of'].isoformat())}"
-        return disclosure_view(figures, csv_url)
+        return DisclosureAnswer(figures, csv_url)
 
 
 @blp.route("/disclosure/<int:product_id>.csv")
@@ -142,7 +139,7 @@ class ComplaintCategories(MethodView):
     @blp.response(200, CategoryListSchema)
     def get(self) -> dict[str, Any]:
         """The complaint categories with their Chinese labels."""
-        return {"items": [{"code": c.value, "label": c.label} for c in ComplaintCategory]}
+        return {"items": list(ComplaintCategory)}
 
 
 @blp.route("/complaints")
@@ -159,14 +156,13 @@ class Complaints(MethodView):
         c, actor = container(), current_actor()
         subject = subject_for(Action.FILE_COMPLAINTS, actor)
         now = c.clock.now()
-        return {"items": [complaint_view(d, now)
-                          for d in complaints.list_complaints(c, subject)]}
+        return {"items": [ComplaintAnswer(d, now) for d in complaints.list_complaints(c, subject)]}
 
     @acts_for(Action.FILE_COMPLAINTS)
     @blp.arguments(ComplaintInSchema)
     @blp.response(201, ComplaintView)
     @blp.alt_response(422, description="Text too short or long; a policy or claim not theirs")
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, body: dict[str, Any]) -> ComplaintAnswer:
         """File a complaint (category, 10–1000 characters, optionally one's own policy or claim
         number). Answers with its number (TS + date + sequence) and deadline."""
         c, actor = container(), current_actor()
@@ -175,19 +171,19 @@ class Complaints(MethodView):
                                    body["policy_no"], body["claim_no"])
         complaint = complaints.file_complaint(c, actor, subject, filing)
         details = complaints.get_complaint(c, actor, complaint.complaint_no)
-        return complaint_view(details, c.clock.now())
+        return ComplaintAnswer(details, c.clock.now())
 
 
 @blp.route("/complaints/<string:complaint_no>")
 class ComplaintDetail(MethodView):
     @blp.response(200, ComplaintView)
     @blp.alt_response(404, description="No such complaint, or not the caller's")
-    def get(self, complaint_no: str) -> dict[str, Any]:
+    def get(self, complaint_no: str) -> ComplaintAnswer:
         """One complaint with the staff's replies: the complainant, whoever holds a complaints
         grant for them, or complaint staff."""
         c = container()
         details = complaints.get_complaint(c, current_actor(), complaint_no)
-        return complaint_view(details, c.clock.now())
+        return ComplaintAnswer(details, c.clock.now())
 
 
 @blp.route("/complaints/<string:complaint_no>/rating")
@@ -196,12 +192,12 @@ class ComplaintRating(MethodView):
     @blp.response(201, ComplaintView)
     @blp.alt_response(409, description="Already rated (`already_rated`)")
     @blp.alt_response(422, description="Not resolved yet (`not_closed`), or a bad score")
-    def post(self, body: dict[str, Any], complaint_no: str) -> dict[str, Any]:
+    def post(self, body: dict[str, Any], complaint_no: str) -> ComplaintAnswer:
         """Rate how a resolved complaint was handled (1-5, optional comment), once."""
         c = container()
         details = ratings.rate_complaint(c, current_actor(), complaint_no,
                                          ratings.Rating(body["score"], body["comment"]))
-        return complaint_view(details, c.clock.now())
+        return ComplaintAnswer(details, c.clock.now())
 
 
 # ---------------------------------------------------------------- without an account
@@ -252,7 +248,7 @@ class PublicComplaints(MethodView):
         receipt = complaints.file_without_account(c, complaints.AnonymousFiling(
             body["phone"], body["code"], body["name"], ComplaintCategory(body["category"]),
             body["content"]))
-        return {"complaint": complaint_view(receipt.details, c.clock.now()),
+        return {"complaint": ComplaintAnswer(receipt.details, c.clock.now()),
                 "access_token": receipt.access_token}
 
 
@@ -262,13 +258,13 @@ class PublicComplaintDetail(MethodView):
 
     @blp.response(200, ComplaintView)
     @blp.alt_response(404, description="No such complaint, or a wrong token")
-    def get(self, complaint_no: str) -> dict[str, Any]:
+    def get(self, complaint_no: str) -> ComplaintAnswer:
         """A complaint filed without an account, with its replies: for the holder of its token
         (header X-Complaint-Token)."""
         c = container()
         details = complaints.get_with_token(c, complaint_no,
                                             request.headers.get(TOKEN_HEADER, ""))
-        return complaint_view(details, c.clock.now())
+        return ComplaintAnswer(details, c.clock.now())
 
 
 @blp.route("/public-complaints/<string:complaint_no>/rating")
@@ -280,13 +276,13 @@ class PublicComplaintRating(MethodView):
     @blp.response(201, ComplaintView)
     @blp.alt_response(404, description="No such complaint, or a wrong token")
     @blp.alt_response(409, description="Already rated (`already_rated`)")
-    def post(self, body: dict[str, Any], complaint_no: str) -> dict[str, Any]:
+    def post(self, body: dict[str, Any], complaint_no: str) -> ComplaintAnswer:
         """Rate a resolved complaint filed without an account (header X-Complaint-Token)."""
         c = container()
         details = ratings.rate_complaint_with_token(
             c, complaint_no, request.headers.get(TOKEN_HEADER, ""),
             ratings.Rating(body["score"], body["comment"]))
-        return complaint_view(details, c.clock.now())
+        return ComplaintAnswer(details, c.clock.now())
 
 
 # ---------------------------------------------------------------- claims: ratings
@@ -296,27 +292,21 @@ class PublicComplaintRating(MethodView):
 class ClaimRating(MethodView):
     @blp.response(200, ClaimRatingSchema)
     @blp.alt_response(404, description="No such claim, or not the caller's")
-    def get(self, claim_no: str) -> dict[str, Any]:
+    def get(self, claim_no: str) -> ClaimRatingAnswer:
         """The claim's satisfaction rating (null until rated): its insured or holder."""
-        return _claim_rating(ratings.claim_rating(container(), current_actor(), claim_no), None)
+        return ClaimRatingAnswer(ratings.claim_rating(container(), current_actor(), claim_no),
+                                 None)
 
     @blp.arguments(RatingInSchema)
     @blp.response(201, ClaimRatingSchema)
     @blp.alt_response(409, description="Already rated (`already_rated`)")
     @blp.alt_response(422, description="Not closed yet (`not_closed`), or a bad score")
-    def post(self, body: dict[str, Any], claim_no: str) -> dict[str, Any]:
+    def post(self, body: dict[str, Any], claim_no: str) -> ClaimRatingAnswer:
         """Rate how a paid, refused or settled claim was handled (1-5, optional comment), once."""
         c = container()
         rated = ratings.rate_claim(c, current_actor(), claim_no,
                                    ratings.Rating(body["score"], body["comment"]))
-        return _claim_rating(rated, c.clock.now())
-
-
-def _claim_rating(rated: ratings.Rating | None, rated_at: datetime | None) -> dict[str, Any]:
-    if rated is None:
-        return {"rating": None}
-    return {"rating": {"score": rated.score, "score_label": SCORE_LABELS[rated.score],
-                       "comment": rated.comment, "rated_at": rated_at}}
+        return ClaimRatingAnswer(rated, c.clock.now())
 
 
 @blp.route("/disclosure/<int:product_id>/satisfaction")
@@ -325,9 +315,9 @@ class ProductSatisfaction(MethodView):
 
     @blp.response(200, SatisfactionSchema)
     @blp.alt_response(404, description="No such product")
-    def get(self, product_id: int) -> dict[str, Any]:
+    def get(self, product_id: int) -> SatisfactionAnswer:
         """How residents rated the handling of complaints and claims: count and average."""
-        return averages_view(product_id, ratings.averages(container(), product_id))
+        return SatisfactionAnswer(product_id, ratings.averages(container(), product_id))
 
 
 # ---------------------------------------------------------------- staff
@@ -350,7 +340,7 @@ class ComplaintQueue(MethodView):
         now = c.clock.now()
         page = complaints.staff_queue(c, status, query["overdue"],
                                       window_of(pagination_parameters))
-        return {"items": [complaint_view(d, now)
+        return {"items": [ComplaintAnswer(d, now)
                           for d in page_items(pagination_parameters, page)]}
 
 
@@ -360,14 +350,14 @@ class ComplaintReplies(MethodView):
     @blp.arguments(ReplyInSchema)
     @blp.response(201, ComplaintView)
     @blp.alt_response(422, description="Empty reply, or a transition the table does not allow")
-    def post(self, body: dict[str, Any], complaint_no: str) -> dict[str, Any]:
+    def post(self, body: dict[str, Any], complaint_no: str) -> ComplaintAnswer:
         """Reply and move the complaint (received → in_progress → resolved); the complainant
         is texted the complaint number only."""
         actor = current_actor()
         c = container()
         target = ComplaintStatus(body["status"]) if body["status"] else None
         details = complaints.reply(c, actor, complaint_no, body["message"], target)
-        return complaint_view(details, c.clock.now())
+        return ComplaintAnswer(details, c.clock.now())
 
 
 @blp.route("/admin/products/<int:product_id>/complaint-settings")

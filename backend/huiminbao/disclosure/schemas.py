@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
-from huiminbao.catalog.schemas import CoverageSchema
-from huiminbao.core.responses import ResponseSchema
+from huiminbao.catalog.schemas import CoverageSchema, EnrollmentDatesSchema
+from huiminbao.core.masking import mask_name
+from huiminbao.core.responses import (
+    CodeLabel,
+    Computed,
+    ComputedBoolean,
+    ComputedInteger,
+    ComputedNested,
+    Label,
+    Masked,
+    ResponseSchema,
+)
+from huiminbao.disclosure.complaints import ComplaintDetails
 from huiminbao.disclosure.domain import (
+    COMPLAINT_TRANSITIONS,
     MAX_RESPONSE_WORKING_DAYS,
+    SCORE_LABELS,
     ComplaintCategory,
     ComplaintStatus,
+    RatedSubject,
 )
+from huiminbao.disclosure.models import Complaint
+from huiminbao.disclosure.ratings import Averages, Rating
+from huiminbao.disclosure.services import Disclosure
 from huiminbao.disclosure.snapshots import MAX_AGE
+from huiminbao.identity.domain import Role
 from huiminbao.identity.schemas import OtpRequestSchema
 
 _CATEGORIES = [category.value for category in ComplaintCategory]
@@ -40,23 +63,23 @@ class BucketSchema(ResponseSchema):
     count = fields.Integer()
 
 
-class EnrollmentDatesSchema(ResponseSchema):
-    opens_on = fields.Date()
-    closes_on = fields.Date(metadata={"description": "inclusive"})
-
-
 class DisclosedProductSchema(ResponseSchema):
+    """Dumps a ``Product``."""
+
     id = fields.Integer()
     name = fields.String()
     city_name = fields.String()
     year = fields.Integer()
     insurer = fields.String()
-    enrollment = fields.Nested(EnrollmentDatesSchema)
+    enrollment = fields.Nested(EnrollmentDatesSchema, attribute="window")
     coverage = fields.Nested(CoverageSchema)
 
 
 class EnrolledSchema(ResponseSchema):
-    total = fields.Integer(metadata={"description": "persons with a live policy at as_of"})
+    """Dumps a ``Disclosure``'s enrolment figures."""
+
+    total = fields.Integer(attribute="enrolled_total",
+                           metadata={"description": "persons with a live policy at as_of"})
     by_scheme = fields.List(fields.Nested(BucketSchema), metadata={
         "description": "employee (职工医保) | resident (城乡居民医保) [| unknown]"})
     by_age_band = fields.List(fields.Nested(BucketSchema), metadata={
@@ -80,8 +103,11 @@ class ClaimsFiguresSchema(ResponseSchema):
 
 
 class YearEndSchema(ResponseSchema):
-    target_payout_ratio = fields.String(metadata={"description": "e.g. 85.00%"})
-    target_payout_ratio_bp = fields.Integer()
+    """Dumps a ``YearEnd``."""
+
+    target_payout_ratio = fields.String(attribute="target_ratio",
+                                        metadata={"description": "e.g. 85.00%"})
+    target_payout_ratio_bp = fields.Integer(attribute="target_ratio_bp")
     premium_income_fen = fields.Integer()
     payout_fen = fields.Integer(metadata={"description": "claim payouts booked in the ledger"})
     payout_ratio = fields.String(allow_none=True)
@@ -91,11 +117,31 @@ class YearEndSchema(ResponseSchema):
 
 
 class SurplusUseSchema(ResponseSchema):
-    amount_fen = fields.Integer(metadata={"description": "the previous year's surplus used"})
-    note = fields.String(metadata={"description": "how it is used (e.g. 提高赔付比例)"})
+    """Dumps a ``Product`` that records a surplus use."""
+
+    amount_fen = fields.Integer(attribute="surplus_used_fen",
+                                metadata={"description": "the previous year's surplus used"})
+    note = Computed(lambda product: product.surplus_use_note or "",
+                    metadata={"description": "how it is used (e.g. 提高赔付比例)"})
+
+
+@dataclass(frozen=True)
+class DisclosureAnswer:
+    disclosure: Disclosure
+    csv_url: str
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.disclosure, name)
+
+
+def _if_claims(attribute: str) -> Callable[[DisclosureAnswer], Any]:
+    """A payout ratio, null while claims data is absent."""
+    return lambda answer: getattr(answer, attribute) if answer.claims.available else None
 
 
 class DisclosureSchema(ResponseSchema):
+    """Dumps a ``DisclosureAnswer``."""
+
     product = fields.Nested(DisclosedProductSchema)
     as_of = fields.DateTime(metadata={
         "description": "the instant the figures were counted at"})
@@ -103,17 +149,20 @@ class DisclosureSchema(ResponseSchema):
         "description": f"true: the latest figures, counted at most {_MAX_AGE_MINUTES} minutes "
                        "before the request (as_of says when); false: counted as of the requested "
                        "as_of"})
-    enrolled = fields.Nested(EnrolledSchema)
+    enrolled = ComputedNested(lambda answer: answer.disclosure, EnrolledSchema)
     premium_income_fen = fields.Integer(metadata={"description": "net of refunds"})
     claims = fields.Nested(ClaimsFiguresSchema)
-    payout_ratio = fields.String(allow_none=True, metadata={
+    payout_ratio = Computed(_if_claims("payout_ratio"), allow_none=True, metadata={
         "description": "payouts ÷ premiums, e.g. 12.34% (integer arithmetic, half up)"})
-    payout_ratio_hundredths = fields.Integer(allow_none=True, metadata={
+    payout_ratio_hundredths = ComputedInteger(_if_claims("payout_ratio_hundredths"),
+                                              allow_none=True, metadata={
         "description": "the same ratio in hundredths of a percent (1234 = 12.34 %)"})
     year_end = fields.Nested(YearEndSchema, allow_none=True, metadata={
         "description": "002 三(五): after the coverage year ends, when a target payout ratio is "
                        "set; null before"})
-    surplus_use = fields.Nested(SurplusUseSchema, allow_none=True, metadata={
+    surplus_use = ComputedNested(
+        lambda answer: answer.product if answer.product.surplus_used_fen is not None else None,
+        SurplusUseSchema, allow_none=True, metadata={
         "description": "how this product uses the previous year's surplus (结余滚存); null: "
                        "none recorded"})
     csv_url = fields.String()
@@ -138,57 +187,89 @@ class ComplaintInSchema(Schema):
 
 
 class ReplyView(ResponseSchema):
-    author_label = fields.String(metadata={"description": "who answered (a role, not a name)"})
+    """Dumps a ``ComplaintReply``."""
+
+    author_label = Label(Role, source="author_role",
+                         metadata={"description": "who answered (a role, not a name)"})
     message = fields.String()
     from_status = fields.String()
     to_status = fields.String()
-    to_status_label = fields.String()
+    to_status_label = Label(ComplaintStatus, source="to_status")
     created_at = fields.DateTime()
 
 
+@dataclass(frozen=True)
+class ComplaintAnswer:
+    """A complaint as of ``now`` (overdue or not)."""
+
+    details: ComplaintDetails
+    now: datetime
+
+    @property
+    def complaint(self) -> Complaint:
+        return self.details.complaint
+
+    @property
+    def overdue(self) -> bool:
+        return self.details.overdue(self.now)
+
+    @property
+    def next_statuses(self) -> list[str]:
+        status = ComplaintStatus(self.complaint.status)
+        return sorted(s.value for s in COMPLAINT_TRANSITIONS[status])
+
+
 class RatingView(ResponseSchema):
+    """Dumps a ``SatisfactionRating``."""
+
     score = fields.Integer(metadata={"description": "1 (很不满意) to 5 (非常满意)"})
-    score_label = fields.String()
-    comment = fields.String()
+    score_label = Computed(lambda rating: SCORE_LABELS[rating.score])
+    comment = Computed(lambda rating: rating.comment or "")
     rated_at = fields.DateTime(allow_none=True)
 
 
 class ComplaintView(ResponseSchema):
-    complaint_no = fields.String()
-    category = fields.String()
-    category_label = fields.String()
-    status = fields.String(metadata={"description": " | ".join(_STATUSES)})
-    status_label = fields.String()
-    content = fields.String()
-    policy_no = fields.String(allow_none=True)
-    claim_no = fields.String(allow_none=True)
-    complainant_name = fields.String(metadata={"description": "masked"})
-    filed_by_agent = fields.Boolean(metadata={"description": "filed by someone acting for them"})
-    created_at = fields.DateTime()
-    due_at = fields.DateTime(metadata={"description": "unresolved from this instant: overdue"})
+    """Dumps a ``ComplaintAnswer``."""
+
+    complaint_no = fields.String(attribute="complaint.complaint_no")
+    category = fields.String(attribute="complaint.category")
+    category_label = Label(ComplaintCategory, source="complaint.category")
+    status = fields.String(attribute="complaint.status",
+                           metadata={"description": " | ".join(_STATUSES)})
+    status_label = Label(ComplaintStatus, source="complaint.status")
+    content = fields.String(attribute="complaint.content")
+    policy_no = fields.String(attribute="complaint.policy_no", allow_none=True)
+    claim_no = fields.String(attribute="complaint.claim_no", allow_none=True)
+    complainant_name = Masked(mask_name, attribute="details.complainant_name",
+                              metadata={"description": "masked"})
+    filed_by_agent = ComputedBoolean(
+        lambda answer: answer.complaint.acted_for_grant_id is not None,
+        metadata={"description": "filed by someone acting for them"})
+    created_at = fields.DateTime(attribute="complaint.created_at")
+    due_at = fields.DateTime(attribute="complaint.due_at", metadata={
+        "description": "unresolved from this instant: overdue"})
     overdue = fields.Boolean()
-    resolved_at = fields.DateTime(allow_none=True)
+    resolved_at = fields.DateTime(attribute="complaint.resolved_at", allow_none=True)
     next_statuses = fields.List(fields.String(), metadata={
         "description": "statuses a staff reply may move it to"})
-    replies = fields.List(fields.Nested(ReplyView))
-    filed_without_account = fields.Boolean(metadata={
-        "description": "filed after an SMS check of the phone, without logging in"})
-    rating = fields.Nested(RatingView, allow_none=True, metadata={
+    replies = fields.List(fields.Nested(ReplyView), attribute="complaint.replies")
+    filed_without_account = ComputedBoolean(
+        lambda answer: answer.complaint.complainant_person_id is None,
+        metadata={"description": "filed after an SMS check of the phone, without logging in"})
+    rating = fields.Nested(RatingView, attribute="details.rating", allow_none=True, metadata={
         "description": "the complainant's satisfaction rating, once given"})
-    can_rate = fields.Boolean(metadata={"description": "resolved and not yet rated"})
+    can_rate = ComputedBoolean(
+        lambda answer: ComplaintStatus(answer.complaint.status) is ComplaintStatus.RESOLVED
+        and answer.details.rating is None,
+        metadata={"description": "resolved and not yet rated"})
 
 
 class ComplaintListSchema(ResponseSchema):
     items = fields.List(fields.Nested(ComplaintView))
 
 
-class CategorySchema(ResponseSchema):
-    code = fields.String()
-    label = fields.String()
-
-
 class CategoryListSchema(ResponseSchema):
-    items = fields.List(fields.Nested(CategorySchema))
+    items = fields.List(fields.Nested(CodeLabel))
 
 
 class ComplaintQueueQuerySchema(Schema):
@@ -238,17 +319,64 @@ class RatingInSchema(Schema):
     comment = fields.String(load_default="", metadata={"description": "up to 200 characters"})
 
 
+@dataclass(frozen=True)
+class ClaimRatingAnswer:
+    """A claim's rating (None until rated), dumped by ``RatingView`` like a stored one."""
+
+    rated: Rating | None
+    rated_at: datetime | None
+
+    @property
+    def rating(self) -> ClaimRatingAnswer | None:
+        return None if self.rated is None else self
+
+    @property
+    def score(self) -> int:
+        assert self.rated is not None
+        return self.rated.score
+
+    @property
+    def comment(self) -> str:
+        assert self.rated is not None
+        return self.rated.comment
+
+
 class ClaimRatingSchema(ResponseSchema):
+    """Dumps a ``ClaimRatingAnswer``."""
+
     rating = fields.Nested(RatingView, allow_none=True)
 
 
+def _average(averages: Averages) -> str | None:
+    tenths = averages.average_tenths
+    return None if tenths is None else f"{tenths // 10}.{tenths % 10}"
+
+
 class AverageSchema(ResponseSchema):
+    """Dumps ``ratings.Averages``."""
+
     count = fields.Integer()
-    average = fields.String(allow_none=True, metadata={
+    average = Computed(_average, allow_none=True, metadata={
         "description": "one decimal, e.g. \"4.5\"; null before the first rating"})
 
 
+@dataclass(frozen=True)
+class SatisfactionAnswer:
+    product_id: int
+    found: Mapping[RatedSubject, Averages]
+
+    @property
+    def complaints(self) -> Averages:
+        return self.found[RatedSubject.COMPLAINT]
+
+    @property
+    def claims(self) -> Averages:
+        return self.found[RatedSubject.CLAIM]
+
+
 class SatisfactionSchema(ResponseSchema):
+    """Dumps a ``SatisfactionAnswer``."""
+
     product_id = fields.Integer()
     complaints = fields.Nested(AverageSchema)
     claims = fields.Nested(AverageSchema)

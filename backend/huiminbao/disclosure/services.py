@@ -23,14 +23,13 @@ from huiminbao.core.container import Container
 from huiminbao.core.csvrows import excel_csv, text_cell
 from huiminbao.core.db import Database
 from huiminbao.core.errors import InvalidInput, NotFound
-from huiminbao.core.money import format_yuan
+from huiminbao.core.money import format_percent, format_yuan
 from huiminbao.disclosure import snapshots
 from huiminbao.disclosure.claims_figures import ClaimFigures
 from huiminbao.disclosure.domain import (
     AGE_BANDS,
     SCHEME_LABELS,
     Channel,
-    format_percent,
     payout_ratio_hundredths,
     surplus_fen,
 )
@@ -62,11 +61,12 @@ class YearEnd:
 
     @property
     def payout_ratio(self) -> str | None:
-        return format_percent(payout_ratio_hundredths(self.payout_fen, self.premium_income_fen))
+        return format_percent(payout_ratio_hundredths(self.payout_fen, self.premium_income_fen),
+                              fixed=True)
 
     @property
     def target_ratio(self) -> str:
-        return format_percent(self.target_ratio_bp) or ""
+        return format_percent(self.target_ratio_bp, fixed=True)
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class Disclosure:
 
     @property
     def payout_ratio(self) -> str | None:
-        return format_percent(self.payout_ratio_hundredths)
+        return format_percent(self.payout_ratio_hundredths, fixed=True)
 
 
 def published_products(db: Database, city_code: str | None = None) -> Sequence[Product]:

@@ -14,20 +14,20 @@ from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
 from huiminbao.core.ratelimit import limiter
 from huiminbao.core.requests import public_root
-from huiminbao.core.responses import ResponseSchema
 from huiminbao.enrollment import order_reading, ordering, policies, quoting, resolving
 from huiminbao.enrollment.domain import OrderStatus, PaymentMethod
 from huiminbao.enrollment.schemas import (
     AutoRenewConsentSchema,
     AutoRenewSchema,
     EnrollmentRequestSchema,
+    OrderListSchema,
     OrderView,
+    PolicyAnswer,
     PolicyListSchema,
     PolicyView,
     QuoteView,
     VerifyView,
 )
-from huiminbao.enrollment.views import order_view, policy_view, quote_view, verify_view
 from huiminbao.identity.access import acts_for, subject_for
 from huiminbao.identity.auth import current_actor
 from huiminbao.identity.domain import Action
@@ -70,36 +70,23 @@ def enrollment_request(body: dict[str, Any],
     )
 
 
-def _order_response(details: order_reading.OrderDetails) -> dict[str, Any]:
-    order = details.order
-    return order_view(order, details.product_name, details.names, details.tier_names,
-                      order.pay_url)
-
-
 @blp.route("/enrollments/preview")
 class EnrollmentPreview(MethodView):
     @acts_for(Action.ENROLL)
     @blp.arguments(EnrollmentRequestSchema)
     @blp.response(200, QuoteView)
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, body: dict[str, Any]) -> quoting.Quote:
         """The confirm sheet: who is insured, tiers, amounts, subsidy, and for the personal
         account the masked holder and the balance before and after. Writes nothing."""
         c, actor = container(), current_actor()
         subject = subject_for(Action.ENROLL, actor)
         request = enrollment_request(body, subject.person_id)
-        return quote_view(quoting.quote(c, actor, subject, request))
-
-
-class OrderListSchema(ResponseSchema):
-    items = fields.List(fields.Nested(OrderView))
+        return quoting.quote(c, actor, subject, request)
 
 
 class OrderQuerySchema(Schema):
     status = fields.String(load_default=None, validate=validate.OneOf(
         [s.value for s in OrderStatus], error="订单状态不正确"))
-
-
-# Built once: a schema instance is reusable, and building one costs more than a dump.
 
 
 def _resume_enrollment(resource: str, _rerun: Callable[[], Any]) -> Any:
@@ -108,7 +95,7 @@ def _resume_enrollment(resource: str, _rerun: Callable[[], Any]) -> Any:
     the payment never reached them) and answer as the POST does."""
     details = resolving.resume_order(container(), current_actor(),
                                      resource.removeprefix("order:"), *_gateway_urls())
-    return _order_response(details), 201
+    return details, 201
 
 
 @blp.route("/enrollments")
@@ -120,7 +107,7 @@ class Enrollments(MethodView):
         unpaid one to continue or cancel."""
         c, actor = container(), current_actor()
         status = OrderStatus(query["status"]) if query["status"] else None
-        return {"items": [_order_response(d) for d in order_reading.my_orders(c, actor, status)]}
+        return {"items": order_reading.my_orders(c, actor, status)}
 
     @acts_for(Action.ENROLL)
     @blp.arguments(EnrollmentRequestSchema)
@@ -135,38 +122,37 @@ class Enrollments(MethodView):
         subject = subject_for(Action.ENROLL, actor)
         request = enrollment_request(body, subject.person_id)
         details = ordering.enroll(c, actor, subject, request)
-        return _order_response(details), 201
+        return details, 201
 
 
 @blp.route("/enrollments/<string:order_no>")
 class EnrollmentDetail(MethodView):
     @blp.response(200, OrderView)
-    def get(self, order_no: str) -> dict[str, Any]:
+    def get(self, order_no: str) -> order_reading.OrderDetails:
         """An order; a pending one is first settled by asking the registry or gateway."""
-        return _order_response(resolving.read_order(container(), current_actor(), order_no))
+        return resolving.read_order(container(), current_actor(), order_no)
 
 
 @blp.route("/enrollments/<string:order_no>/cancel")
 class EnrollmentCancel(MethodView):
     @blp.response(200, OrderView)
-    def post(self, order_no: str) -> dict[str, Any]:
+    def post(self, order_no: str) -> order_reading.OrderDetails:
         """Cancel an unpaid order (its persons are free to enroll again)."""
         c, actor = container(), current_actor()
         resolving.cancel_unpaid(c, actor, order_no)
-        return _order_response(order_reading.order_details(c, actor, order_no))
+        return order_reading.order_details(c, actor, order_no)
 
 
-def _policy_response(details: policies.PolicyDetails) -> dict[str, Any]:
+def _policy_response(details: policies.PolicyDetails) -> PolicyAnswer:
     c = container()
-    policy_no = details.policy.policy_no
     token = policies.verify_token(c, details.policy)
     actor = current_actor()
     acting = g.get("acting_subject")
     viewer = acting.person_id if acting is not None else actor.person_id
-    return policy_view(details, c.clock,
-                       verify_url=f"{public_root()}/verify/{token}",
-                       qr_url=url_for("enrollment.PolicyQr", policy_no=policy_no),
-                       viewer_person_id=viewer, actor_person_id=actor.person_id)
+    return PolicyAnswer(details, c.clock.today(),
+                        verify_url=f"{public_root()}/verify/{token}",
+                        qr_url=url_for("enrollment.PolicyQr", policy_no=details.policy.policy_no),
+                        viewer_person_id=viewer, actor_person_id=actor.person_id)
 
 
 @blp.route("/policies")
@@ -183,7 +169,7 @@ class Policies(MethodView):
 @blp.route("/policies/<string:policy_no>")
 class PolicyDetail(MethodView):
     @blp.response(200, PolicyView)
-    def get(self, policy_no: str) -> dict[str, Any]:
+    def get(self, policy_no: str) -> PolicyAnswer:
         """One policy (insured, holder, or someone acting for them)."""
         return _policy_response(policies.get_policy(container(), current_actor(), policy_no))
 
@@ -219,7 +205,7 @@ class PolicyCancel(MethodView):
 class PolicyAutoRenew(MethodView):
     @blp.arguments(AutoRenewSchema)
     @blp.response(200, PolicyView)
-    def put(self, body: dict[str, Any], policy_no: str) -> dict[str, Any]:
+    def put(self, body: dict[str, Any], policy_no: str) -> PolicyAnswer:
         """Turn auto-renewal on (with consent to the shown text) or off, at any time."""
         details = policies.set_auto_renew(container(), current_actor(), policy_no,
                                           body["enabled"], body["consent_version"])
@@ -246,8 +232,8 @@ class Verify(MethodView):
     @blp.response(200, VerifyView)
     @blp.alt_response(410, description="此验证码已过期 (code verify_expired): the token's policy "
                       "ended more than 180 days ago; no details are given")
-    def get(self, token: str) -> dict[str, Any]:
+    def get(self, token: str) -> PolicyAnswer:
         """Public: is this e-policy genuine? Product, current validity and the masked name only.
         The token names the policy and expires 180 days after its coverage ends."""
         c = container()
-        return verify_view(policies.policy_for_token(c, token), c.clock)
+        return PolicyAnswer(policies.policy_for_token(c, token), c.clock.today(), "", "")

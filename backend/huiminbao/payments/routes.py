@@ -9,13 +9,11 @@ from typing import Any, ClassVar
 from flask import Response, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import fields
 
 from huiminbao.core.container import container
 from huiminbao.core.errors import DomainError, RemoteUnavailable
 from huiminbao.core.masking import mask_phone
 from huiminbao.core.ratelimit import limiter
-from huiminbao.core.responses import ResponseSchema
 from huiminbao.enrollment import quoting, resolving
 from huiminbao.enrollment.routes import enrollment_request
 from huiminbao.enrollment.schemas import EnrollmentRequestSchema
@@ -25,15 +23,11 @@ from huiminbao.identity.domain import Action
 from huiminbao.identity.schemas import OtpSentSchema
 from huiminbao.payments import account
 from huiminbao.payments.gateway.port import GatewayError, InvalidNotification
+from huiminbao.payments.schemas import AccountView, NotifyAnswer
 
 log = logging.getLogger(__name__)
 
 blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="支付与个人账户")
-
-
-class NotifyAnswer(ResponseSchema):
-    code = fields.String(metadata={"description": "SUCCESS, or FAIL with an HTTP error status"})
-    message = fields.String()
 
 
 def _notify_failure(status: int, message: str) -> Response:
@@ -70,31 +64,14 @@ class OnlineNotify(MethodView):
         return {"code": "SUCCESS", "message": "成功"}
 
 
-class AccountEntryView(ResponseSchema):
-    occurred_at = fields.DateTime()
-    kind = fields.String(metadata={"description": "debit | refund"})
-    balance = fields.String(metadata={"description": "prior_years | current_year"})
-    amount_fen = fields.Integer(metadata={"description": "negative for a debit"})
-    balance_after_fen = fields.Integer()
-    purpose = fields.String()
-
-
-class AccountView(ResponseSchema):
-    holder = fields.String(metadata={"description": "masked name"})
-    account = fields.String(metadata={"description": "masked ID number of the account"})
-    prior_years_fen = fields.Integer()
-    current_year_fen = fields.Integer()
-    entries = fields.List(fields.Nested(AccountEntryView))
-
-
 @blp.route("/me/account")
 class MyAccount(MethodView):
     @blp.response(200, AccountView)
-    def get(self) -> dict[str, Any]:
+    def get(self) -> account.PersonalAccount:
         """The caller's personal medical-insurance account (masked) with every debit and
         refund and its purpose. Needs the sensitive-data consent."""
         c = container()
-        return account.personal_account_view(c, current_actor())
+        return account.personal_account(c, current_actor())
 
 
 @blp.route("/me/payment-code")

@@ -26,13 +26,13 @@ from huiminbao.proxy.schemas import (
     ConfirmationAnswerSchema,
     ConfirmationView,
     ConfirmSchema,
+    GrantAnswer,
     GrantListsView,
     GrantRequestSchema,
     GrantView,
     StaffGrantListView,
     StaffGrantQuerySchema,
 )
-from huiminbao.proxy.views import activity_view, confirmation_view, grant_view
 
 blp = Blueprint("proxy", __name__, url_prefix="/api/v1", description="授权代办（亲友代办）")
 
@@ -40,11 +40,8 @@ RESEND_AFTER_SECONDS = 60
 CONFIRM_PAGE = "proxy-confirm.html"
 
 
-def _view(details: services.GrantDetails) -> dict[str, Any]:
-    actor = current_actor()
-    return grant_view(details, viewer_person_id=actor.person_id,
-                      staff=actor.person_id not in {details.grant.agent_person_id,
-                                                    details.grant.principal_person_id})
+def _view(details: services.GrantDetails) -> GrantAnswer:
+    return GrantAnswer.to(current_actor().person_id, details)
 
 
 @blp.route("/proxy/grants")
@@ -63,14 +60,13 @@ class Grants(MethodView):
         actor = current_actor()
         lists = services.list_grants(container(), actor)
         return {
-            "as_agent": [grant_view(d, viewer_person_id=actor.person_id) for d in lists.as_agent],
-            "as_principal": [grant_view(d, viewer_person_id=actor.person_id)
-                             for d in lists.as_principal],
+            "as_agent": [GrantAnswer(d, actor.person_id) for d in lists.as_agent],
+            "as_principal": [GrantAnswer(d, actor.person_id) for d in lists.as_principal],
         }
 
     @blp.arguments(GrantRequestSchema)
     @blp.response(201, GrantView)
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, body: dict[str, Any]) -> GrantAnswer:
         """Ask to act for a principal (name + ID number, checked against the registry). The
         grant is ``pending`` until the principal confirms by QR code, SMS code or at a counter;
         its ``valid_days`` count from that confirmation."""
@@ -82,19 +78,19 @@ class Grants(MethodView):
             valid_days=body["valid_days"],
             confirm_method=ConfirmMethod(body["confirm_method"]),
         ))
-        return grant_view(details, viewer_person_id=actor.person_id)
+        return GrantAnswer(details, actor.person_id)
 
 
 @blp.route("/proxy/grants/<int:grant_id>")
 class GrantItem(MethodView):
     @blp.response(200, GrantView)
-    def get(self, grant_id: int) -> dict[str, Any]:
+    def get(self, grant_id: int) -> GrantAnswer:
         """One grant (its agent, its principal, or counter staff). The agent's QR screen polls
         this until ``status`` is ``active``."""
         return _view(services.get_grant(container(), current_actor(), grant_id))
 
     @blp.response(200, GrantView)
-    def delete(self, grant_id: int) -> dict[str, Any]:
+    def delete(self, grant_id: int) -> GrantAnswer:
         """End a grant (agent, principal, or counter staff for a principal without a phone):
         a pending request becomes ``cancelled``, an active grant ``revoked``; the very next
         request made under it is refused. Ending an ended grant changes nothing."""
@@ -155,7 +151,7 @@ class GrantSms(MethodView):
 class GrantConfirm(MethodView):
     @blp.arguments(ConfirmSchema)
     @blp.response(200, GrantView)
-    def post(self, body: dict[str, Any], grant_id: int) -> dict[str, Any]:
+    def post(self, body: dict[str, Any], grant_id: int) -> GrantAnswer:
         """Confirm a pending grant, one of: ``{"code"}`` — the agent enters the SMS code the
         principal received; ``{"counter": {"evidence", "note"}}`` — counter staff (or admin)
         confirm in person, recording the documents they checked."""
@@ -175,15 +171,14 @@ class GrantConfirm(MethodView):
 @blp.route("/proxy/confirmations/<string:token>")
 class Confirmations(MethodView):
     @blp.response(200, ConfirmationView)
-    def get(self, token: str) -> dict[str, Any]:
+    def get(self, token: str) -> services.Confirmation:
         """The principal's confirm page (signed in on their own phone): in plain words what the
         agent may do and until when. Only the principal may open it (403 otherwise)."""
-        return confirmation_view(services.read_confirmation(container(), current_actor(),
-                                                            token))
+        return services.read_confirmation(container(), current_actor(), token)
 
     @blp.arguments(ConfirmationAnswerSchema)
     @blp.response(200, GrantView)
-    def post(self, body: dict[str, Any], token: str) -> dict[str, Any]:
+    def post(self, body: dict[str, Any], token: str) -> GrantAnswer:
         """The principal agrees (``active``) or declines (``cancelled``)."""
         return _view(services.answer_confirmation(container(), current_actor(), token,
                                                   body["agree"]))
@@ -199,7 +194,7 @@ class StaffGrants(MethodView):
         this ID number, masked, to confirm or revoke in the principal's presence. Audited."""
         actor = current_actor()
         found = services.counter_lookup(container(), actor, query["principal_id_number"])
-        return {"items": [grant_view(d, viewer_person_id=None, staff=True) for d in found]}
+        return {"items": [GrantAnswer(d, None, staff=True) for d in found]}
 
 
 @blp.route("/me/proxy-activity")
@@ -210,5 +205,4 @@ class ProxyActivity(MethodView):
         """Everything done under grants for the caller (as principal), newest first: who
         (masked), what (in Chinese), on which object, and the grant's lifecycle."""
         page = services.activity(container(), current_actor(), window_of(pagination_parameters))
-        items = page_items(pagination_parameters, page)
-        return {"items": [activity_view(item) for item in items]}
+        return {"items": page_items(pagination_parameters, page)}

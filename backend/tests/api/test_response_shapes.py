@@ -8,6 +8,7 @@ module checks that no response escapes that base, and that the OpenAPI types eve
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import marshmallow as ma
@@ -15,7 +16,15 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from huiminbao.core.responses import ResponseSchema, UndeclaredResponseKeys
+from huiminbao.core.responses import (
+    Computed,
+    ComputedBoolean,
+    ComputedInteger,
+    ComputedList,
+    ComputedNested,
+    ResponseSchema,
+    UndeclaredResponseKeys,
+)
 
 
 def _documented_schemas(app: Flask) -> Iterator[tuple[str, int, ma.Schema]]:
@@ -62,11 +71,29 @@ def test_a_key_the_schema_does_not_declare_fails_the_answer(app: Flask) -> None:
             Answer().dump({"order_no": "A1", "forgotten": 1})
 
 
+def test_computed_fields_read_the_whole_object_and_answer_null_rather_than_leave_out() -> None:
+    class Inner(ResponseSchema):
+        code = ma.fields.String(attribute="value")
+
+    class Answer(ResponseSchema):
+        label = Computed(lambda obj: obj.name.upper())
+        note = Computed(lambda _obj: None, allow_none=True)
+        big = ComputedBoolean(lambda obj: obj.amount > 10)
+        doubled = ComputedInteger(lambda obj: obj.amount * 2)
+        codes = ComputedList(lambda obj: obj.codes, ma.fields.Nested(Inner))
+        first = ComputedNested(lambda obj: obj.codes[0] if obj.codes else None, Inner,
+                               allow_none=True)
+
+    codes = [SimpleNamespace(value="x"), SimpleNamespace(value="y")]
+    dumped = Answer().dump(SimpleNamespace(name="ab", amount=7, codes=codes))
+    assert dumped == {"label": "AB", "note": None, "big": False, "doubled": 14,
+                      "codes": [{"code": "x"}, {"code": "y"}], "first": {"code": "x"}}
+    assert Answer().dump(SimpleNamespace(name="c", amount=11, codes=[]))["first"] is None
+
+
 # Objects whose keys are data, not a shape: each with why.
 FREE_FORM = {
     ("Error", "errors"): "field name -> messages: the names are the request's fields",
-    ("SmsOutbox", "counts"): "state -> count: the states present among the listed messages",
-    ("ClaimEstimateView", "used_before"): "category code -> amounts: the product's categories",
     ("ExportAudit", "details"): "what an audited act recorded: each action records its own",
 }
 

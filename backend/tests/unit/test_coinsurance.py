@@ -13,7 +13,6 @@ from huiminbao.catalog.coinsurance import (
     ONE_LEAD,
     SHARES_SUM,
     Share,
-    percent_label,
     split_by_shares,
     validate_shares,
 )
@@ -58,11 +57,6 @@ def test_valid_shares_have_no_problems() -> None:
     assert [p.rule for p in validate_shares([])] == ["insurers_required"]
     assert [p.rule for p in validate_shares([Share("甲", 0), Share("乙", 10000, True)])] == [
         "share_range"]
-
-
-def test_percent_labels() -> None:
-    assert [percent_label(bp) for bp in (5000, 3333, 10000, 1250, 5)] == [
-        "50%", "33.33%", "100%", "12.5%", "0.05%"]
 
 
 @st.composite

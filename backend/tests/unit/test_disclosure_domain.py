@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from huiminbao.core.money import format_yuan
+from huiminbao.core.money import format_percent, format_yuan
 from huiminbao.core.states import InvalidTransition
 from huiminbao.disclosure.domain import (
     COMPLAINT_TRANSITIONS,
@@ -17,7 +17,6 @@ from huiminbao.disclosure.domain import (
     channel_of,
     complaint_no,
     complaint_transition,
-    format_percent,
     is_overdue,
     normalize_text,
     payout_ratio_hundredths,
@@ -69,7 +68,7 @@ def test_payment_methods_map_to_disclosure_channels(method: str, channel: str) -
 def test_the_payout_ratio_uses_integers_only(payout: int, premium: int, hundredths: int | None,
                                              text: str | None) -> None:
     assert payout_ratio_hundredths(payout, premium) == hundredths
-    assert format_percent(hundredths) == text
+    assert format_percent(hundredths, fixed=True) == text
 
 
 @pytest.mark.parametrize(("fen", "text"), [(0, "0.00"), (5, "0.05"), (15000, "150.00"),

@@ -17,7 +17,6 @@ from huiminbao.claims.payout import (
     PayoutRules,
     YearToDate,
     calculate,
-    ratio_label,
 )
 
 C, R, S = BenefitCategory.COMPLIANT, BenefitCategory.REASONABLE, BenefitCategory.SPECIAL_DRUG
@@ -157,13 +156,6 @@ def test_a_code_on_both_lists_counts_as_a_special_drug() -> None:
     both = PayoutRules(STANDARD.benefits, special_drugs={"X1": "药"},
                        reasonable_items={"X1": "项目"})
     assert calculate(both, Bill(0, (BillItem("X1", "药", 100_000),))).line(S).payout_fen == 80_000
-
-
-@pytest.mark.parametrize(("ratio_bp", "label"),
-                         [(7_500, "75%"), (7_000, "70%"), (7_550, "75.5%"), (7_525, "75.25%"),
-                          (10_000, "100%"), (8_005, "80.05%")])
-def test_ratio_labels(ratio_bp: int, label: str) -> None:
-    assert ratio_label(ratio_bp) == label
 
 
 def test_bad_inputs_are_refused() -> None:
