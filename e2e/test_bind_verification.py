@@ -34,12 +34,14 @@ def test_someone_with_zhang_weis_id_on_another_phone_can_neither_see_nor_spend(
     expect(panel.get_by_role("button", name="刷脸核验")).to_be_visible()  # the demo simulator
     assert_no_axe_violations(page, "on 实名认证 when not verified")
 
-    # The account page hides the balance and says why.
+    # The account page hides the balance, says why, and offers the way to verify (the shared
+    # guard: it returns here afterwards).
     page.goto("/account.html")
-    refusal = page.locator("[data-refusal=identity_unverified]")
-    expect(refusal).to_contain_text("需先完成身份核验")
+    expect(page.get_by_text("请先核验本人身份")).to_be_visible()
     expect(page.get_by_text("¥2,000.00")).to_have_count(0)
-    expect(page.get_by_role("link", name="去核验身份")).to_be_visible()
+    verify = page.get_by_role("link", name="去核验身份")
+    expect(verify).to_be_visible()
+    expect(verify).to_have_attribute("href", "/bind.html?next=%2Faccount.html")
     account = page.request.get("/api/v1/me/account")
     assert account.status == 403 and account.json()["code"] == "identity_unverified"
     assert "prior_years_fen" not in account.text()
