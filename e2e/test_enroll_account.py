@@ -132,7 +132,9 @@ def test_zhang_wei_enrolls_in_three_taps_and_cancels_before_coverage(
 
     # ---------------------------------------------------------------- trying again: 已参保
     page.goto("/")
-    page.get_by_role("link", name="立即参保").click()
+    expect(page.get_by_role("link", name="已参保 · 查看保单")).to_be_visible()
+    expect(page.get_by_role("link", name="立即参保")).to_have_count(0)
+    page.goto("/enroll.html")  # reached another way (a bookmark): refused, nothing to pay
     refusal = page.locator("[data-refusal=already_insured]")
     expect(refusal).to_contain_text("已参保")
     expect(page.get_by_role("button", name=re.compile("确认支付"))).to_be_hidden()

@@ -36,9 +36,10 @@ def test_sun_li_is_enrolled_by_the_subsidy_at_no_cost(page: Page, base_url: str)
     # The page adopts the account's saved mode once /me answers: let it settle first, or
     # that adoption can undo the click below (seen under load).
     page.wait_for_load_state("networkidle")
-    page.get_by_role("button", name="长辈模式").click()
-    expect(page.locator("html")).to_have_attribute("data-mode", "elderly")
     page.goto("/")
+    page.wait_for_load_state("networkidle")
+    page.get_by_role("switch", name="长辈模式").click()  # the home page's one switch
+    expect(page.locator("html")).to_have_attribute("data-mode", "elderly")
     page.get_by_role("link", name="立即参保").click()
 
     # 政府资助 is the one way to pay 标准版, and she pays nothing.
