@@ -27,11 +27,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("products") as batch:
-        batch.add_column(sa.Column("deductible_mode", sa.String(length=16),
-                                   server_default="per_category", nullable=False))
-        batch.create_check_constraint("deductible_mode_values",
-                                      "deductible_mode IN ('per_category', 'shared')")
+    # Plain ADD/DROP COLUMN, which SQLite does in place: a batch copy of ``products`` (or
+    # ``claims``) would drop a table other rows refer to, which SQLite refuses. The CHECK is
+    # PostgreSQL's only; the product editor's validation keeps SQLite's values in the set.
+    op.add_column("products", sa.Column("deductible_mode", sa.String(length=16),
+                                        server_default="per_category", nullable=False))
+    if op.get_bind().dialect.name == "postgresql":
+        op.create_check_constraint("deductible_mode_values", "products",
+                                   "deductible_mode IN ('per_category', 'shared')")
     op.add_column("product_benefits", sa.Column("bands", sa.JSON(), server_default="[]",
                                                 nullable=False))
     op.add_column("product_benefits", sa.Column("waiting_days", sa.Integer(),
@@ -82,20 +85,15 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_registry_diagnoses_person_id"), table_name="registry_diagnoses")
     op.drop_table("registry_diagnoses")
-    with op.batch_alter_table("claim_payout_lines") as batch:
-        batch.drop_column("segments")
-        batch.drop_column("note")
-        batch.drop_column("basis")
-    with op.batch_alter_table("claims") as batch:
-        batch.drop_column("diagnosis_codes")
-    with op.batch_alter_table("product_item_lists") as batch:
-        batch.drop_column("pharmacies")
-        batch.drop_column("indications")
+    for column in ("segments", "note", "basis"):
+        op.drop_column("claim_payout_lines", column)
+    op.drop_column("claims", "diagnosis_codes")
+    for column in ("pharmacies", "indications"):
+        op.drop_column("product_item_lists", column)
     op.drop_index(op.f("ix_product_pre_existing_product_id"), table_name="product_pre_existing")
     op.drop_table("product_pre_existing")
-    with op.batch_alter_table("product_benefits") as batch:
-        batch.drop_column("waiting_days")
-        batch.drop_column("bands")
-    with op.batch_alter_table("products") as batch:
-        batch.drop_constraint("deductible_mode_values", type_="check")
-        batch.drop_column("deductible_mode")
+    for column in ("waiting_days", "bands"):
+        op.drop_column("product_benefits", column)
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_constraint("deductible_mode_values", "products", type_="check")
+    op.drop_column("products", "deductible_mode")
