@@ -427,16 +427,9 @@ def _compute(session: Session, claim: Claim, policy: Policy,
     """The claim's payout now, under the product's terms (claims/terms.py)."""
     return claim_terms.compute(session, policy, claim.tier_code, _claim_bill(claim),
                                usage_of(session, claim.policy_id),
-                               _diagnoses(claim), claim.admitted_on, prior)
-
-
-def _diagnoses(claim: Claim) -> list[str]:
-    """Every ICD-10 code the claim states: its kind's diagnosis (a drug's indication, a
-    门特 disease) and the optional list the claimant adds, for the pre-existing terms."""
-    codes = claim_terms.split_codes(claim.diagnosis_codes)
-    if claim.diagnosis_code and claim.diagnosis_code not in codes:
-        codes = (claim.diagnosis_code, *codes)
-    return list(codes)
+                               claim_terms.stated_codes(claim.diagnosis_code,
+                                                        claim.diagnosis_codes),
+                               claim.admitted_on, prior)
 
 
 # ---------------------------------------------------------------- submitting online

@@ -59,6 +59,13 @@ def split_codes(stored: str | None) -> tuple[str, ...]:
     return tuple(code for code in (stored or "").split(",") if code)
 
 
+def stated_codes(kind_code: str | None, stored: str | None) -> tuple[str, ...]:
+    """Every ICD-10 code a claim states, for the pre-existing terms: its kind's diagnosis (a
+    drug's indication, a 门特 disease) first, then the optional list the claimant adds."""
+    codes = split_codes(stored)
+    return (kind_code, *codes) if kind_code and kind_code not in codes else codes
+
+
 def payout_rules(session: Session, product_id: int, tier_code: str) -> PayoutRules:
     tier = session.scalars(
         select(Tier).where(Tier.product_id == product_id, Tier.code == tier_code)
@@ -127,10 +134,7 @@ def prior_for_claim(c: Container, number: str) -> tuple[Diagnosis, ...]:
     if row is None:
         return ()
     person_id, product_id, kind_code, codes, starts_on = row
-    stated = split_codes(codes)
-    if kind_code and kind_code not in stated:  # the kind's diagnosis (a drug's indication)
-        stated = (kind_code, *stated)
-    return prior_diagnoses(c, person_id, product_id, starts_on, stated)
+    return prior_diagnoses(c, person_id, product_id, starts_on, stated_codes(kind_code, codes))
 
 
 def circumstances(session: Session, policy: Policy, diagnosis_codes: Sequence[str],

@@ -148,3 +148,18 @@ def test_bands_must_ascend_from_above_zero() -> None:
         CategoryRule(0, 7_000, 1, bands=(Band(0, 8_000),))
     with pytest.raises(ValueError, match="bands"):
         CategoryRule(0, 7_000, 1, bands=(Band(200, 8_000), Band(100, 9_000)))
+
+
+@pytest.mark.parametrize(("kind_code", "stored", "expected"), [
+    (None, None, ()),
+    (None, "C22.0,K74", ("C22.0", "K74")),
+    ("C34", None, ("C34",)),  # a special drug's indication alone counts for the terms
+    ("C34", "C22.0", ("C34", "C22.0")),
+    ("C22.0", "C22.0,K74", ("C22.0", "K74")),  # stated twice, counted once
+])
+def test_a_claims_stated_codes_join_its_kinds_diagnosis_and_its_list(
+    kind_code: str | None, stored: str | None, expected: tuple[str, ...]
+) -> None:
+    from huiminbao.claims.terms import stated_codes
+
+    assert stated_codes(kind_code, stored) == expected
