@@ -14,7 +14,14 @@ from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
 from huiminbao.core.ratelimit import limiter
 from huiminbao.core.requests import public_root
-from huiminbao.enrollment import order_reading, ordering, policies, quoting, resolving
+from huiminbao.enrollment import (
+    documents,
+    order_reading,
+    ordering,
+    policies,
+    quoting,
+    resolving,
+)
 from huiminbao.enrollment.domain import OrderStatus, PaymentMethod
 from huiminbao.enrollment.schemas import (
     AutoRenewConsentSchema,
@@ -187,6 +194,42 @@ class PolicyQr(MethodView):
         response.headers["Content-Type"] = "image/png"
         response.headers["Cache-Control"] = "private, no-store"
         return response
+
+
+def _pdf_response(download: documents.Download) -> Response:
+    response = make_response(download.content)
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = download.content_disposition
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# A PDF takes a moment of CPU (font subsetting): a person downloads a few, a script many.
+_PDF_LIMIT = limiter.limit("30 per hour", methods=["GET"], scope="policy-pdf-ip")
+
+
+@blp.route("/policies/<string:policy_no>/epolicy.pdf")
+class PolicyPdf(MethodView):
+    decorators: ClassVar[list[Any]] = [_PDF_LIMIT]
+
+    @blp.response(200, content_type="application/pdf")
+    def get(self, policy_no: str) -> Response:
+        """The e-policy as a PDF to print or forward: masked names, the cover, the terms summary
+        and the QR code of the public verification page. A download by an agent (grant with
+        查看保单) or staff is audited."""
+        return _pdf_response(documents.epolicy_pdf(container(), current_actor(), policy_no,
+                                                   public_root()))
+
+
+@blp.route("/policies/<string:policy_no>/receipt.pdf")
+class PolicyReceiptPdf(MethodView):
+    decorators: ClassVar[list[Any]] = [_PDF_LIMIT]
+
+    @blp.response(200, content_type="application/pdf")
+    def get(self, policy_no: str) -> Response:
+        """The premium receipt (保费缴纳凭证) as a PDF: amount, payment method and payer (masked),
+        order number and time of payment."""
+        return _pdf_response(documents.receipt_pdf(container(), current_actor(), policy_no))
 
 
 @blp.route("/policies/<string:policy_no>/cancel")

@@ -132,6 +132,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("enrollment.Policies", "GET"): scoped(Action.VIEW_POLICIES),
     ("enrollment.PolicyDetail", "GET"): own("policy"),
     ("enrollment.PolicyQr", "GET"): own("policy"),
+    ("enrollment.PolicyPdf", "GET"): own("policy"),
+    ("enrollment.PolicyReceiptPdf", "GET"): own("policy"),
     ("enrollment.PolicyCancel", "POST"): own("policy"),
     ("enrollment.PolicyAutoRenew", "PUT"): own("policy"),
     ("family.Family", "GET"): SELF,
@@ -289,6 +291,8 @@ PERSON_ENDPOINTS = [
 OBJECT_ENDPOINTS = [
     Endpoint("GET", "/api/v1/policies/{policy_no}"),
     Endpoint("GET", "/api/v1/policies/{policy_no}/qr.png"),
+    Endpoint("GET", "/api/v1/policies/{policy_no}/epolicy.pdf"),
+    Endpoint("GET", "/api/v1/policies/{policy_no}/receipt.pdf"),
     Endpoint("PUT", "/api/v1/policies/{policy_no}/auto-renew", {"enabled": False}),
     Endpoint("POST", "/api/v1/policies/{policy_no}/cancel"),
     Endpoint("GET", "/api/v1/enrollments/{order_no}"),
