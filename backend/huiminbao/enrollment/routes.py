@@ -16,6 +16,7 @@ from huiminbao.core.ratelimit import limiter
 from huiminbao.core.requests import public_root
 from huiminbao.enrollment import (
     documents,
+    lookup,
     order_reading,
     ordering,
     policies,
@@ -27,17 +28,21 @@ from huiminbao.enrollment.schemas import (
     AutoRenewConsentSchema,
     AutoRenewSchema,
     EnrollmentRequestSchema,
+    LookupCodeSentSchema,
     OrderListSchema,
     OrderView,
     PolicyAnswer,
     PolicyListSchema,
+    PolicyLookupCodeSchema,
+    PolicyLookupResultSchema,
+    PolicyLookupSchema,
     PolicyView,
     QuoteView,
     VerifyView,
 )
 from huiminbao.identity.access import acts_for, subject_for
 from huiminbao.identity.auth import current_actor
-from huiminbao.identity.domain import Action
+from huiminbao.identity.domain import Action, hash_secret
 from huiminbao.payments.gateway.port import NOTIFY_PATH
 
 blp = Blueprint("enrollment", __name__, url_prefix="/api/v1", description="参保与保单")
@@ -280,3 +285,59 @@ class Verify(MethodView):
         The token names the policy and expires 180 days after its coverage ends."""
         c = container()
         return PolicyAnswer(policies.policy_for_token(c, token), c.clock.today(), "", "")
+
+
+# ---------------------------------------------------------------- 保单查询 without an account
+
+LOOKUP_RESEND_AFTER_SECONDS = 60
+
+
+def _looked_up_key() -> str:
+    """Limits per ID number asked about, keyed by a keyed hash (no ID number in Redis)."""
+    body = request.get_json(silent=True)
+    raw = body.get("id_number") if isinstance(body, dict) else None
+    value = str(raw).strip().upper()[:32] if raw else "-"
+    return "id:" + hash_secret(container().settings.secret_key, f"lookup:{value}")[:32]
+
+
+def _sent(response: Response) -> bool:
+    return response.status_code < 500
+
+
+@blp.route("/policy-lookup/code")
+class PolicyLookupCode(MethodView):
+    decorators: ClassVar[list[Any]] = [
+        limiter.limit("1 per minute;10 per day", key_func=_looked_up_key, methods=["POST"],
+                      scope="policy-lookup-code-id", deduct_when=_sent),
+        limiter.limit("20 per hour", methods=["POST"], scope="policy-lookup-code-ip"),
+    ]
+
+    @blp.arguments(PolicyLookupCodeSchema)
+    @blp.response(200, LookupCodeSentSchema)
+    @blp.alt_response(422, description="no_registry_phone: the registry holds no phone for this "
+                      "ID number (or does not know it); the message names the hotline")
+    @blp.alt_response(429, description="Too many codes for this ID number or address")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Public: text a code to the phone the medical-insurance registry holds for this ID
+        number (5 minutes, single use), to look up its policies without an account."""
+        sent = lookup.send_lookup_code(container(), body["id_number"])
+        return {"phone": sent.phone, "expires_at": sent.expires_at,
+                "resend_after_seconds": LOOKUP_RESEND_AFTER_SECONDS}
+
+
+@blp.route("/policy-lookup")
+class PolicyLookup(MethodView):
+    decorators: ClassVar[list[Any]] = [
+        limiter.limit("10 per hour", key_func=_looked_up_key, methods=["POST"],
+                      scope="policy-lookup-id"),
+        limiter.limit("30 per hour", methods=["POST"], scope="policy-lookup-ip"),
+    ]
+
+    @blp.arguments(PolicyLookupSchema)
+    @blp.response(200, PolicyLookupResultSchema)
+    @blp.alt_response(422, description="A wrong or expired code, or no phone in the registry")
+    def post(self, body: dict[str, Any]) -> lookup.LookupResult:
+        """Public: the masked facts of the policies insuring this ID number's person (product,
+        masked names, validity, coverage), after the code texted to the registry's phone."""
+        result = lookup.look_up(container(), body["id_number"], body["code"])
+        return result

@@ -104,6 +104,9 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("disclosure.PublicComplaintDetail", "GET"): PUBLIC,
     ("disclosure.PublicComplaintRating", "POST"): PUBLIC,
     ("enrollment.AutoRenewConsent", "GET"): PUBLIC,
+    # 保单查询 without an account: a code to the registry's phone, then masked facts only
+    ("enrollment.PolicyLookupCode", "POST"): PUBLIC,
+    ("enrollment.PolicyLookup", "POST"): PUBLIC,
     # Signing in
     ("identity.SendCode", "POST"): PUBLIC,
     ("identity.Login", "POST"): PUBLIC,
