@@ -5,20 +5,16 @@ endpoint accepts. Who may download: the holder and the insured, an agent whose g
 
 from __future__ import annotations
 
-import io
 import re
 from typing import Any
 
-import zxingcpp
 from flask import Flask
 from flask.testing import FlaskClient
-from PIL import Image
-from pypdf import PdfReader
-from pypdf.generic import IndirectObject, NameObject
 from sqlalchemy import select
 
 from huiminbao.audit.models import AuditEvent
 from huiminbao.core.container import Container
+from tests.pdfs import pdf_fonts, pdf_qr_texts, pdf_text, read_pdf
 
 from .enrollment_helpers import PEOPLE, enroll, sign_in
 from .helpers import Session
@@ -34,48 +30,6 @@ def _policy(session: Session) -> dict[str, Any]:
                               headers=session.bearer).get_json()
 
 
-def _reader(content: bytes) -> PdfReader:
-    """The parsed PDF. fpdf2 writes a CFF font's encoding as an embedded CMap stream (two-byte
-    codes to CIDs), which pypdf's text extraction reads one byte at a time; the ToUnicode map is
-    keyed by the same two-byte codes, so extraction reads them as /Identity-H (codes as is)."""
-    assert content.startswith(b"%PDF-")
-    reader = PdfReader(io.BytesIO(content))
-    for page in reader.pages:
-        for ref in page["/Resources"]["/Font"].values():
-            font = ref.get_object()
-            encoding = font.get("/Encoding")
-            if font["/Subtype"] == "/Type0" and isinstance(encoding, IndirectObject):
-                cmap = encoding.get_object().get_data()
-                assert b"<0000> <FFFF>" in cmap  # two-byte codes
-                font[NameObject("/Encoding")] = NameObject("/Identity-H")
-    return reader
-
-
-def _text(reader: PdfReader) -> str:
-    """The document's text without the spacing pypdf puts between CJK glyphs."""
-    return re.sub(r"\s+", "", "".join(page.extract_text() for page in reader.pages))
-
-
-def _qr_texts(reader: PdfReader) -> list[str]:
-    texts = []
-    for page in reader.pages:
-        for embedded in page.images:
-            image = Image.open(io.BytesIO(embedded.data)).convert("RGB")
-            texts += [result.text for result in zxingcpp.read_barcodes(image)]
-    return texts
-
-
-def _fonts(reader: PdfReader) -> list[dict[str, Any]]:
-    fonts = []
-    for page in reader.pages:
-        resources = page["/Resources"]
-        for ref in resources["/Font"].values():
-            font = ref.get_object()
-            for descendant in font.get("/DescendantFonts", []):
-                fonts.append(descendant.get_object())
-    return fonts
-
-
 def test_the_holder_downloads_an_e_policy_that_parses_and_whose_qr_verifies(
         client: FlaskClient) -> None:
     zhang = sign_in(client, "张伟")
@@ -88,20 +42,20 @@ def test_the_holder_downloads_an_e_policy_that_parses_and_whose_qr_verifies(
     assert "no-store" in response.headers["Cache-Control"]
     assert len(response.data) < 400_000  # the font is a subset, not the whole collection
 
-    reader = _reader(response.data)
-    text = _text(reader)
+    reader = read_pdf(response.data)
+    text = pdf_text(reader)
     assert policy["product_name"] in text
     assert "电子保单" in text and policy["policy_no"] in text
     assert "张*" in text and policy["insured_id_number"] in text  # masked, as on the page
     assert "张伟" not in text and PEOPLE["张伟"][1] not in text
     assert policy["terms"]["version"] in text  # the terms summary of the agreed version
 
-    font = _fonts(reader)[0]
+    font = pdf_fonts(reader)[0]
     descriptor = font["/FontDescriptor"].get_object()
     assert any(key in descriptor for key in ("/FontFile2", "/FontFile3"))  # embedded
     assert re.match(r"^/[A-Z]{6}\+", str(font["/BaseFont"]))  # a subset
 
-    [url] = _qr_texts(reader)
+    [url] = pdf_qr_texts(reader)
     assert url == policy["verify_url"]
     verified = client.get("/api/v1/verify/" + url.rsplit("/verify/", 1)[1])
     assert verified.status_code == 200, verified.get_json()
@@ -115,7 +69,7 @@ def test_the_receipt_shows_the_amount_payer_channel_order_and_time(client: Flask
     response = client.get(f"/api/v1/policies/{policy['policy_no']}/receipt.pdf",
                           headers=zhang.bearer)
     assert response.status_code == 200
-    text = _text(_reader(response.data))
+    text = pdf_text(read_pdf(response.data))
     order = client.get("/api/v1/enrollments", headers=zhang.bearer).get_json()["items"][0]
     assert "保费缴纳凭证" in text and policy["product_name"] in text
     assert order["order_no"] in text and policy["policy_no"] in text
@@ -185,6 +139,6 @@ def test_the_insured_may_download_what_a_relative_bought(app: Flask, wired: Cont
         response = session.client.get(f"/api/v1/policies/{policy_no}/epolicy.pdf",
                                       headers=session.bearer)
         assert response.status_code == 200
-        text = _text(_reader(response.data))
+        text = pdf_text(read_pdf(response.data))
         assert "被保险人张*国" in text and "投保人张*" in text
     assert not _events(wired, "policy.epolicy_download", policy_no)
