@@ -4,6 +4,8 @@ the insured or the holder themselves is recorded in the audit log (the principal
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -14,13 +16,14 @@ from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.catalog.domain import BenefitCategory
 from huiminbao.core.clock import CHINA_TZ
 from huiminbao.core.container import Container
-from huiminbao.core.errors import NotFound
+from huiminbao.core.errors import Busy, NotFound
 from huiminbao.core.masking import mask_id_number, mask_name
 from huiminbao.core.money import format_fen, format_percent
 from huiminbao.enrollment.domain import PaymentMethod, PolicyStatus
 from huiminbao.enrollment.models import Policy
 from huiminbao.enrollment.paper import (
     EPolicyPaper,
+    FontMissing,
     PdfFont,
     ReceiptPaper,
     TermsSummary,
@@ -38,6 +41,9 @@ from huiminbao.enrollment.policies import (
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.domain import Action, Basis, Decision
 
+log = logging.getLogger(__name__)
+PDF_UNAVAILABLE = "电子保单暂时无法生成，请稍后再试；也可以打印保单页面，或联系客服"
+
 
 @dataclass(frozen=True)
 class Download:
@@ -54,6 +60,15 @@ class Download:
 
 def pdf_font(c: Container) -> PdfFont:
     return PdfFont(c.settings.pdf_font, c.settings.pdf_font_index)
+
+
+def _render(render: Callable[[], bytes]) -> bytes:
+    """A missing font is the operator's to fix (``huiminbao doctor`` names it): 503, logged."""
+    try:
+        return render()
+    except FontMissing as exc:
+        log.error("PDF not made: %s", exc)
+        raise Busy(PDF_UNAVAILABLE, code="pdf_unavailable") from exc
 
 
 def verify_url(c: Container, public_root: str, policy: Policy) -> str:
@@ -125,7 +140,8 @@ def epolicy_paper(c: Container, details: PolicyDetails, url: str) -> EPolicyPape
 def epolicy_pdf(c: Container, actor: Actor, policy_no: str, public_root: str) -> Download:
     details = _read(c, actor, policy_no, "epolicy")
     paper = epolicy_paper(c, details, verify_url(c, public_root, details.policy))
-    return Download(f"电子保单-{policy_no}.pdf", render_epolicy(paper, pdf_font(c)))
+    return Download(f"电子保单-{policy_no}.pdf",
+                    _render(lambda: render_epolicy(paper, pdf_font(c))))
 
 
 # ---------------------------------------------------------------- receipt
@@ -166,5 +182,6 @@ def receipt_paper(c: Container, details: PolicyDetails) -> ReceiptPaper:
 
 def receipt_pdf(c: Container, actor: Actor, policy_no: str) -> Download:
     details = _read(c, actor, policy_no, "receipt")
+    paper = receipt_paper(c, details)
     return Download(f"保费缴纳凭证-{policy_no}.pdf",
-                    render_receipt(receipt_paper(c, details), pdf_font(c)))
+                    _render(lambda: render_receipt(paper, pdf_font(c))))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from fontTools.ttLib import TTFont, TTLibError
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
@@ -67,6 +68,22 @@ class ReceiptPaper:
     amount: str  # what was paid, "¥150.00"
     issued_at: datetime
     notes: list[str] = field(default_factory=list)
+
+
+def font_problem(font: PdfFont) -> str | None:
+    """Why the documents cannot be made with this font (``huiminbao doctor`` asks), or None."""
+    if not font.path.is_file():
+        return (f"找不到字体文件 {font.path}：请安装 fonts-noto-cjk，"
+                "或用 HUIMINBAO_PDF_FONT 指定含中文字形的字体")
+    try:
+        with font.path.open("rb") as handle:
+            cmap = TTFont(handle, fontNumber=font.index, lazy=True).getBestCmap() or {}
+    except (TTLibError, OSError, IndexError, AssertionError) as exc:
+        return f"无法读取字体 {font.path}（第 {font.index} 个字形集）：{exc}"
+    missing = [char for char in "电子保单缴费凭证¥" if ord(char) not in cmap]
+    if missing:
+        return f"字体 {font.path} 缺少中文字形（如“{missing[0]}”）"
+    return None
 
 
 def _document(font: PdfFont, title: str, issued_at: datetime) -> FPDF:

@@ -6,14 +6,18 @@ endpoint accepts. Who may download: the holder and the insured, an agent whose g
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from huiminbao.audit.models import AuditEvent
 from huiminbao.core.container import Container
+from huiminbao.enrollment import documents
+from huiminbao.enrollment.paper import PdfFont
 from tests.pdfs import pdf_fonts, pdf_qr_texts, pdf_text, read_pdf
 
 from .enrollment_helpers import PEOPLE, enroll, sign_in
@@ -142,3 +146,14 @@ def test_the_insured_may_download_what_a_relative_bought(app: Flask, wired: Cont
         text = pdf_text(read_pdf(response.data))
         assert "被保险人张*国" in text and "投保人张*" in text
     assert not _events(wired, "policy.epolicy_download", policy_no)
+
+
+def test_without_its_font_the_pdf_is_a_503_in_chinese(
+        client: FlaskClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    zhang = sign_in(client, "张伟")
+    policy_no = _policy(zhang)["policy_no"]
+    monkeypatch.setattr(documents, "pdf_font", lambda c: PdfFont(tmp_path / "gone.ttc", 2))
+    response = client.get(f"/api/v1/policies/{policy_no}/receipt.pdf", headers=zhang.bearer)
+    assert response.status_code == 503
+    assert response.get_json()["code"] == "pdf_unavailable"
+    assert response.get_json()["message"] == documents.PDF_UNAVAILABLE
