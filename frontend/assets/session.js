@@ -98,14 +98,14 @@ const OPEN_WITHOUT_BINDING = new Set([ME_PATH, "/", "/index.html", "/help.html",
   "/my-data.html", "/policy-lookup.html"]);
 
 /**
- * Where to go once signed in: `next` if it is safe, else 我的 (bound) or 实名认证 (not yet). Not yet
- * bound and going to a page that needs it: through 实名认证 first, which then goes on to `next`
- * (no stop on that page's own 请先完成实名认证).
+ * Where to go once signed in: `next` if it is safe, else 我的 (bound) or 实名认证 (not yet). A resident
+ * not yet bound and going to a page that needs it: through 实名认证 first, which then goes on to
+ * `next` (no stop on that page's own 请先完成实名认证). Staff go where they were going.
  */
 export function pathAfterLogin(me, next) {
   const safe = safeNext(next);
-  if (me?.identity?.bound) return safe || ME_PATH;
-  if (!safe) return BIND_PATH;
+  if (!safe) return me?.identity?.bound ? ME_PATH : BIND_PATH;
+  if (me?.identity?.bound || (me && me.role !== "resident")) return safe;
   return OPEN_WITHOUT_BINDING.has(new URL(safe, window.location.origin).pathname) ? safe : bindUrl(safe);
 }
 
