@@ -8,12 +8,16 @@ import csv
 import io
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner
 from flask.testing import FlaskClient
 
+from huiminbao.claims.cli import claims as claims_cli
 from huiminbao.claims.services import check_books
 from huiminbao.core.clock import MovableClock
+from huiminbao.core.config import Settings
 from huiminbao.core.container import Container
 from huiminbao.payments import ledger
 
@@ -217,3 +221,28 @@ def test_a_pharmacy_settlement_is_refused_in_chinese_when_the_rules_do_not_allow
     assert backwards.status_code == 422
     with wired.db.read() as session:
         assert ledger.balance(session, ledger.settlement_payable(client_pk(wired, store))) == 0
+
+
+def test_the_statement_command_prints_writes_the_csv_and_refuses_an_open_period(
+    client: FlaskClient, wired: Container, clock: MovableClock, settings: Settings,
+    tmp_path: Path,
+) -> None:
+    zhang = enrolled(client)
+    into_coverage(clock, wired, zhang)
+    store = pharmacy(wired)
+    payout = settle_drug(client, wired, store, drug_body("张伟")).get_json()["payout_fen"]
+    env = {"DATABASE_URL": settings.database_url, "HUIMINBAO_MODE": "demo"}
+    out = tmp_path / "statement.csv"
+    args = ["statement", "--client", store.client_id, "--from", PERIOD["from"],
+            "--to", PERIOD["to"]]
+    shown = CliRunner().invoke(claims_cli, [*args, "--csv", str(out)], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "定点药店：老百姓大药房" in shown.output and "一站式结算 1 笔" in shown.output
+    assert "未结清" in shown.output
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8").lstrip("\ufeff"))))
+    assert int(rows[-1][6]) == payout
+    # A period that has not ended (on the command's wall clock) cannot be cleared.
+    refused = CliRunner().invoke(claims_cli, [
+        "statement", "--client", store.client_id, "--from", "2099-01-01", "--to", "2099-12-31",
+        "--clear"], env=env)
+    assert refused.exit_code != 0 and "只能结清已经结束的期间" in refused.output
