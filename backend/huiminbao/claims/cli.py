@@ -109,7 +109,7 @@ def claims_statement(client_id: str, period_from: datetime, period_to: datetime,
         except DomainError as exc:
             raise click.ClickException(exc.message) from exc
     if csv_path:
-        with open(csv_path, "w", encoding="utf-8", newline="") as out:
+        with open(csv_path, "wb") as out:
             out.write(statements.statement_csv(found))
     click.echo(f"{found.client_kind_label}：{found.client_name}  "
                f"{found.period_from:%Y-%m-%d}至{found.period_to:%Y-%m-%d}")

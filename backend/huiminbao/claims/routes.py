@@ -54,6 +54,7 @@ from huiminbao.core.errors import Busy
 from huiminbao.core.idempotency import idempotent
 from huiminbao.core.pagination import page_items, window_of
 from huiminbao.core.ratelimit import limiter
+from huiminbao.core.web import csv_download
 from huiminbao.identity.access import acts_for, subject_for
 from huiminbao.identity.auth import account_or_address, current_actor, staff_only
 from huiminbao.identity.domain import Action, Role
@@ -469,10 +470,7 @@ class SettlementStatementCsv(MethodView):
         """The same statement as a CSV download (UTF-8 with BOM)."""
         found = statements.statement(container(), query["client_id"], query["period_from"],
                                      query["period_to"])
-        response = Response(statements.statement_csv(found),
-                            content_type="text/csv; charset=utf-8")
-        name = (f"settlement-statement-{found.client_id}-{found.period_from:%Y%m%d}-"
-                f"{found.period_to:%Y%m%d}.csv")
-        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        period = f"{found.period_from:%Y%m%d}-{found.period_to:%Y%m%d}"
+        return csv_download(statements.statement_csv(found),
+                            f"settlement-statement-{found.client_id}-{period}.csv",
+                            f"{found.client_name}-一站式结算对账单-{period}.csv")

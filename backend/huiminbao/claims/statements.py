@@ -14,8 +14,6 @@ afterwards.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -28,6 +26,7 @@ from huiminbao.claims.clients import kind_of
 from huiminbao.claims.models import Claim, Settlement, SettlementStatement
 from huiminbao.core.clock import CHINA_TZ, to_china_time
 from huiminbao.core.container import Container
+from huiminbao.core.csvrows import excel_csv, text_cell
 from huiminbao.core.errors import InvalidInput, NotFound, RuleViolation
 from huiminbao.core.money import format_fen
 from huiminbao.identity.models import ServiceClient
@@ -205,23 +204,20 @@ CSV_HEADER = ("结算单号", "理赔编号", "结算日期", "患者证件号�
               "惠民保赔付（元）", "应付金额（分）")
 
 
-def statement_csv(found: Statement) -> str:
-    """The statement as a CSV (UTF-8 with BOM): one row per settlement, then the total row.
-    The payable is in fen as booked; the other money in yuan."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow((f"{found.client_kind_label}：{found.client_name}",
-                     f"对账期间：{found.period_from:%Y-%m-%d}至{found.period_to:%Y-%m-%d}",
-                     f"对账单号：{found.statement_no or '未结清'}"))
-    writer.writerow(CSV_HEADER)
-    for line in found.lines:
-        writer.writerow((line.settlement_no, line.claim_no, line.received_on.isoformat(),
-                         line.patient, _yuan(line.claimed_fen), _yuan(line.payout_fen),
-                         line.booked_fen))
-    writer.writerow(("合计", f"{found.settlement_count}笔", "", "", "",
-                     _yuan(sum(line.payout_fen for line in found.lines)), found.total_fen))
-    return out.getvalue()
+def statement_csv(found: Statement) -> bytes:
+    """The statement as a CSV (UTF-8 with BOM): a title row, the header, one row per
+    settlement, then the total row. The payable is in fen as booked; the other money in yuan."""
+    rows: list[tuple[str, ...]] = [
+        (text_cell(f"{found.client_kind_label}：{found.client_name}"),
+         f"对账期间：{found.period_from:%Y-%m-%d}至{found.period_to:%Y-%m-%d}",
+         f"对账单号：{found.statement_no or '未结清'}"),
+        CSV_HEADER]
+    rows += [(text_cell(line.settlement_no), line.claim_no, line.received_on.isoformat(),
+              line.patient, _yuan(line.claimed_fen), _yuan(line.payout_fen),
+              str(line.booked_fen)) for line in found.lines]
+    rows.append(("合计", f"{found.settlement_count}笔", "", "", "",
+                 _yuan(sum(line.payout_fen for line in found.lines)), str(found.total_fen)))
+    return excel_csv(rows)
 
 
 def _yuan(fen: int) -> str:
