@@ -17,8 +17,8 @@ import {
 import { ENROLL_PATH, POLICIES_PATH } from "./insurance.js";
 import { actingAllows, actingFor } from "./acting.js";
 import { Intent, outcomeUnknown } from "./intent.js";
-import { clearState, initPage, showError, showLoading } from "./page.js";
-import { BIND_PATH, fetchMe, redirectToLogin } from "./session.js";
+import { clearState, initPage, loadMe, showError } from "./page.js";
+import { BIND_PATH, redirectToLogin } from "./session.js";
 
 const NEW_CLAIM_PATH = "/claim-new.html";
 
@@ -332,27 +332,22 @@ async function load() {
   const acting = actingFor(); // this tab acts for a relative: POST /claims carries X-Acting-For
   form.hidden = true;
   blockedBox.hidden = true;
-  showLoading(stateBox);
-  let me;
+  const me = await loadMe(stateBox, load, NEW_CLAIM_PATH);
+  if (!me) return;
+  if (!me.identity?.bound) {
+    showBlocked("请先完成实名认证", "申请理赔前，需要先核实您的姓名和身份证号码。", [
+      h("a", { class: "btn btn--primary btn--block", href: `${BIND_PATH}?next=${encodeURIComponent(NEW_CLAIM_PATH)}` }, "去实名认证"),
+    ]);
+    return;
+  }
+  if (acting && !actingAllows("claims_submit")) {
+    showBlocked("不能代为申请理赔", `您与${acting.name}的代办授权不包含“代为申请理赔”。请${acting.name}本人申请，或请TA在授权中加上这一项。`, [
+      h("a", { class: "btn btn--block btn--quiet", href: CLAIMS_PATH }, "返回理赔"),
+    ]);
+    return;
+  }
   let data;
   try {
-    me = await fetchMe();
-    if (!me) {
-      redirectToLogin(NEW_CLAIM_PATH);
-      return;
-    }
-    if (!me.identity?.bound) {
-      showBlocked("请先完成实名认证", "申请理赔前，需要先核实您的姓名和身份证号码。", [
-        h("a", { class: "btn btn--primary btn--block", href: `${BIND_PATH}?next=${encodeURIComponent(NEW_CLAIM_PATH)}` }, "去实名认证"),
-      ]);
-      return;
-    }
-    if (acting && !actingAllows("claims_submit")) {
-      showBlocked("不能代为申请理赔", `您与${acting.name}的代办授权不包含“代为申请理赔”。请${acting.name}本人申请，或请TA在授权中加上这一项。`, [
-        h("a", { class: "btn btn--block btn--quiet", href: CLAIMS_PATH }, "返回理赔"),
-      ]);
-      return;
-    }
     data = await api.get("/policies"); // acting for someone: their policies (X-Acting-For)
   } catch (error) {
     showError(stateBox, error, load)?.focus();

@@ -9,8 +9,8 @@ import { clearFieldError, clearFormAlert, setBusy, setFieldError, showFormAlert 
 import { ItemPicker, NEW_CLAIM_PATH, parseYuan, renderBreakdown } from "./claim-common.js";
 import { actingFor } from "./acting.js";
 import { longNumber } from "./insurance.js";
-import { clearState, initPage, showError, showLoading } from "./page.js";
-import { BIND_PATH, fetchMe, redirectToLogin } from "./session.js";
+import { clearState, initPage, loadMe, showError } from "./page.js";
+import { BIND_PATH, redirectToLogin } from "./session.js";
 
 const ESTIMATE_PATH = "/estimate.html";
 const CATEGORY_NAMES = { compliant: "医保范围内合规费用", reasonable: "医保范围外合理费用", special_drug: "特定药品费用" };
@@ -172,21 +172,16 @@ function showBlocked(title, reason, link) {
 
 async function load() {
   content.hidden = true;
-  showLoading(stateBox);
-  let me;
+  const me = await loadMe(stateBox, load, ESTIMATE_PATH);
+  if (!me) return;
+  if (!me.identity?.bound) {
+    showBlocked("请先完成实名认证", "估算会按您本人的保单和本年度已赔付情况计算，请先核实身份。",
+      h("a", { class: "btn btn--primary btn--block", href: `${BIND_PATH}?next=${encodeURIComponent(ESTIMATE_PATH)}` }, "去实名认证"));
+    return;
+  }
   let policies;
   let products;
   try {
-    me = await fetchMe();
-    if (!me) {
-      redirectToLogin(ESTIMATE_PATH);
-      return;
-    }
-    if (!me.identity?.bound) {
-      showBlocked("请先完成实名认证", "估算会按您本人的保单和本年度已赔付情况计算，请先核实身份。",
-        h("a", { class: "btn btn--primary btn--block", href: `${BIND_PATH}?next=${encodeURIComponent(ESTIMATE_PATH)}` }, "去实名认证"));
-      return;
-    }
     [policies, products] = await Promise.all([api.get("/policies"), api.get("/products")]);
   } catch (error) {
     showError(stateBox, error, load)?.focus();

@@ -94,6 +94,24 @@ export function showApiError(error, fields, alertBox) {
 // halfWidth lives with the other text rules in format.js; forms keep exporting it.
 export { halfWidth } from "./format.js";
 
+/** The longest name a form takes, in code points (林𫖮's second character is one, not two). */
+export const NAME_MAX_CHARS = 50;
+
+/**
+ * A person's name from its input (NFC, trimmed), or null with the reason under the field: empty
+ * (`emptyMessage`) or longer than NAME_MAX_CHARS.
+ */
+export function checkNameInput(input, emptyMessage = "请输入姓名") {
+  const name = String(input.value ?? "").normalize("NFC").trim();
+  if (!name) setFieldError(input, emptyMessage);
+  else if ([...name].length > NAME_MAX_CHARS) setFieldError(input, `姓名不能超过${NAME_MAX_CHARS}个字`);
+  else {
+    clearFieldError(input);
+    return name;
+  }
+  return null;
+}
+
 /** Busy state for a submit button: disabled, with its text swapped while the request runs. */
 export function setBusy(button, busy, busyText) {
   if (busy) {

@@ -6,7 +6,7 @@
 import { ApiError, errorMessage } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { currentMode, MODES, onModeChange, toggleMode } from "./prefs.js";
-import { bindUrl, isLoggedOut, loginUrl, redirectToLogin } from "./session.js";
+import { bindUrl, fetchMe, isLoggedOut, loginUrl, redirectToLogin } from "./session.js";
 
 function syncToggle(button, mode) {
   const on = mode === MODES.ELDERLY;
@@ -187,6 +187,39 @@ export function loadInto({ box, content, fetch, render, onError = () => false, l
     return data;
   };
   return run();
+}
+
+/**
+ * The signed-in account, for a page that needs one: loading in `box` meanwhile, an error with
+ * 重试 (`retry`), or off to the login page (coming back to `next`, default this page). Resolves to
+ * the account, or null when the page stops here.
+ */
+export async function loadMe(box, retry, next) {
+  showLoading(box);
+  let me;
+  try {
+    me = await fetchMe();
+  } catch (error) {
+    showError(box, error, retry)?.focus();
+    return null;
+  }
+  if (!me) redirectToLogin(next);
+  return me || null;
+}
+
+/**
+ * Signed in but not yet 实名认证: says so in `box`, why this page needs it (`text`), and links to
+ * 实名认证, coming back to `next` afterwards.
+ */
+export function showBindFirst(box, text, next) {
+  box.hidden = false;
+  box.removeAttribute("aria-busy");
+  replaceChildren(box,
+    h("div", { class: "callout", "data-unbound": true },
+      h("p", { class: "callout__title" },
+        h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"), "请先完成实名认证"),
+      h("p", { class: "callout__text" }, text),
+      h("a", { class: "btn btn--primary btn--block", href: bindUrl(next) }, "去实名认证")));
 }
 
 /** The `items` of a list answer, or an empty list. */

@@ -7,9 +7,9 @@ import { COUNTER_STAFF, startConsole } from "./admin.js";
 import { api, ApiError, errorMessage } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import {
-  clearFieldError, clearFormAlert, setBusy, setFieldError, showApiError, showStatus,
+  clearFieldError, clearFormAlert, setBusy, showApiError, showStatus,
 } from "./forms.js";
-import { idNumberProblem, normalizeIdNumber } from "./idnumber.js";
+import { checkIdNumberInput } from "./idnumber.js";
 import { clearState } from "./page.js";
 import { day, dayTime, fact, grantFacts, grantPill, inlineConfirm } from "./proxy-common.js";
 
@@ -159,14 +159,11 @@ async function search(event) {
   event?.preventDefault();
   clearFormAlert(searchAlert);
   resultsStatus.replaceChildren();
-  const value = normalizeIdNumber(idInput.value);
-  const problem = idNumberProblem(value);
-  if (problem) {
-    setFieldError(idInput, problem);
+  const value = checkIdNumberInput(idInput);
+  if (value === null) {
     idInput.focus();
     return;
   }
-  clearFieldError(idInput);
   setBusy(searchButton, true, "正在查找…");
   let data;
   try {

@@ -16,13 +16,13 @@ import { parseYuan } from "./format.js";
 import {
   clearFieldError, clearFormAlert, halfWidth, setBusy, setFieldError, showApiError, showFormAlert, showStatus,
 } from "./forms.js";
-import { idNumberProblem, normalizeIdNumber } from "./idnumber.js";
-import { clearState, initPage, showError, showLoading } from "./page.js";
+import { checkIdNumberInput } from "./idnumber.js";
+import { clearState, initPage, loadMe, showBindFirst, showError } from "./page.js";
 import {
   day, grantFacts, grantPill, inlineConfirm, PERIODS, PROXY_NEW_PATH, PROXY_PATH, SCOPES, taskLinks,
 } from "./proxy-common.js";
 import { resendCountdown } from "./resend.js";
-import { BIND_PATH, fetchMe, isLoggedOut, redirectToLogin } from "./session.js";
+import { isLoggedOut, redirectToLogin } from "./session.js";
 
 const PAY_SCOPE = "pay_from_principal_account";
 const DEFAULT_PERIOD = 365;
@@ -136,12 +136,8 @@ function readForm() {
     setFieldError(nameInput, "请输入家人的姓名");
     first ??= nameInput;
   } else clearFieldError(nameInput);
-  const idNumber = normalizeIdNumber(idInput.value);
-  const problem = idNumberProblem(idNumber);
-  if (problem) {
-    setFieldError(idInput, problem);
-    first ??= idInput;
-  } else clearFieldError(idInput);
+  const idNumber = checkIdNumberInput(idInput);
+  if (idNumber === null) first ??= idInput;
   const scopes = checkedScopes();
   if (!scopes.length) {
     setGroupError(scopesBox, "请至少选择一项要代办的事");
@@ -564,27 +560,10 @@ async function reload(grantId) {
 
 async function load() {
   form.hidden = true;
-  showLoading(stateBox);
-  let me;
-  try {
-    me = await fetchMe();
-  } catch (error) {
-    showError(stateBox, error, load)?.focus();
-    return;
-  }
-  if (!me) {
-    redirectToLogin();
-    return;
-  }
+  const me = await loadMe(stateBox, load);
+  if (!me) return;
   if (!me.identity?.bound) {
-    stateBox.removeAttribute("aria-busy");
-    replaceChildren(stateBox,
-      h("div", { class: "callout" },
-        h("p", { class: "callout__title" },
-          h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"), "请先完成实名认证"),
-        h("p", { class: "callout__text" }, "为家人代办前，需要先确认您本人的身份。"),
-        h("a", { class: "btn btn--primary btn--block", href: `${BIND_PATH}?next=${encodeURIComponent(PROXY_NEW_PATH)}` },
-          "去实名认证")));
+    showBindFirst(stateBox, "为家人代办前，需要先确认您本人的身份。", PROXY_NEW_PATH);
     return;
   }
   offerElderlyMode(me);

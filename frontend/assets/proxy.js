@@ -11,11 +11,11 @@ import { api, errorMessage } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { offerElderlyMode } from "./elderly-offer.js";
 import { setBusy, showStatus } from "./forms.js";
-import { clearState, initPage, showError, showLoading } from "./page.js";
+import { clearState, initPage, loadMe, showBindFirst, showError } from "./page.js";
 import {
   day, grantFacts, grantPill, inlineConfirm, PROXY_NEW_PATH, PROXY_PATH, taskLinks,
 } from "./proxy-common.js";
-import { BIND_PATH, fetchMe, isLoggedOut, redirectToLogin } from "./session.js";
+import { isLoggedOut, redirectToLogin } from "./session.js";
 
 const stateBox = document.getElementById("proxy-state");
 const content = document.getElementById("proxy-content");
@@ -206,24 +206,13 @@ async function refresh() {
 
 async function load() {
   content.hidden = true;
-  showLoading(stateBox);
+  me = await loadMe(stateBox, load);
+  if (!me) return;
+  if (!me.identity?.bound) {
+    showBindFirst(stateBox, "代办和授权都需要先确认您本人的身份。", PROXY_PATH);
+    return;
+  }
   try {
-    me = await fetchMe();
-    if (!me) {
-      redirectToLogin();
-      return;
-    }
-    if (!me.identity?.bound) {
-      stateBox.removeAttribute("aria-busy");
-      replaceChildren(stateBox,
-        h("div", { class: "callout" },
-          h("p", { class: "callout__title" },
-            h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"), "请先完成实名认证"),
-          h("p", { class: "callout__text" }, "代办和授权都需要先确认您本人的身份。"),
-          h("a", { class: "btn btn--primary btn--block", href: `${BIND_PATH}?next=${encodeURIComponent(PROXY_PATH)}` },
-            "去实名认证")));
-      return;
-    }
     await refresh();
   } catch (error) {
     if (isLoggedOut(error)) {
