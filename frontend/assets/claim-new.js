@@ -6,7 +6,7 @@
 // POST /claims/{claim_no}/documents, then the claim's page.
 
 import { api, ApiError, errorMessage } from "./api.js";
-import { h, replaceChildren } from "./dom.js";
+import { choice, h, replaceChildren } from "./dom.js";
 import { formatDate } from "./format.js";
 import {
   clearFieldError, clearFormAlert, setBusy, setFieldError, showApiError, showFormAlert, showStatus,
@@ -61,16 +61,11 @@ const state = { policies: [], policyNo: null, files: [], submitting: false, kind
 // ---------------------------------------------------------------- policies
 
 function policyChoice(policy, checked) {
-  const id = `policy-${policy.policy_no}`;
-  return h("div", { class: "choice", "data-choice": policy.policy_no },
-    h("input", { type: "radio", class: "choice__input", name: "policy", id, value: policy.policy_no, checked }),
-    h("label", { class: "choice__label", for: id },
-      h("span", { class: "choice__text" },
-        h("span", { class: "choice__title" }, `${policy.product_name} · ${policy.tier_name}`),
-        h("span", { class: "choice__meta" },
-          `被保险人 ${policy.insured_name} · 保障期 `,
-          h("span", { class: "nowrap" }, formatDate(policy.coverage_starts_on)), " 至 ",
-          h("span", { class: "nowrap" }, formatDate(policy.coverage_ends_on))))));
+  return choice({ name: "policy", value: policy.policy_no, checked,
+    title: `${policy.product_name} · ${policy.tier_name}`,
+    meta: [`被保险人 ${policy.insured_name} · 保障期 `,
+      h("span", { class: "nowrap" }, formatDate(policy.coverage_starts_on)), " 至 ",
+      h("span", { class: "nowrap" }, formatDate(policy.coverage_ends_on))] });
 }
 
 function currentPolicy() {
@@ -88,14 +83,8 @@ async function loadCatalog(productId) {
 // ---------------------------------------------------------------- kinds
 
 function kindChoice(kind, checked) {
-  const id = `kind-${kind.kind}`;
-  return h("div", { class: "choice", "data-kind": kind.kind },
-    h("input", { type: "radio", class: "choice__input", name: "kind", id, value: kind.kind, checked }),
-    h("label", { class: "choice__label", for: id },
-      h("span", { class: "choice__text" },
-        h("span", { class: "choice__title" }, kind.label),
-        h("span", { class: "choice__meta" },
-          `材料齐全后${kind.decide_within_working_days}个工作日内核定，核定后${kind.pay_within_days}日内支付`))));
+  return choice({ name: "kind", value: kind.kind, title: kind.label, checked,
+    meta: `材料齐全后${kind.decide_within_working_days}个工作日内核定，核定后${kind.pay_within_days}日内支付` });
 }
 
 function selectKind(value) {

@@ -3,7 +3,7 @@
 // year's earlier claims already used; without a policy, on the tier chosen here.
 
 import { api, ApiError, errorMessage } from "./api.js";
-import { h, replaceChildren } from "./dom.js";
+import { choice, h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import { clearFieldError, clearFormAlert, setBusy, setFieldError, showFormAlert } from "./forms.js";
 import { ItemPicker, NEW_CLAIM_PATH, parseYuan, renderBreakdown } from "./claim-common.js";
@@ -47,13 +47,8 @@ function showConditions() {
 }
 
 function tierChoice(tier, checked) {
-  const id = `tier-${tier.code}`;
-  return h("div", { class: "choice", "data-choice": tier.code },
-    h("input", { type: "radio", class: "choice__input", name: "tier", id, value: tier.code, checked }),
-    h("label", { class: "choice__label", for: id },
-      h("span", { class: "choice__text" },
-        h("span", { class: "choice__title" }, tier.name),
-        h("span", { class: "choice__meta" }, `保费 ${formatFen(tier.premium_fen)}/人/年`))));
+  return choice({ name: "tier", value: tier.code, title: tier.name, checked,
+    meta: `保费 ${formatFen(tier.premium_fen)}/人/年` });
 }
 
 function showTiers() {

@@ -10,7 +10,7 @@
 
 import { startActing } from "./acting.js";
 import { api, ApiError, errorMessage } from "./api.js";
-import { h, replaceChildren } from "./dom.js";
+import { choice, h, replaceChildren } from "./dom.js";
 import { offerElderlyMode } from "./elderly-offer.js";
 import { parseYuan } from "./format.js";
 import {
@@ -70,13 +70,7 @@ function checkbox({ name, value, titleText, hint }) {
 }
 
 function radio({ name, value, titleText, meta, checked }) {
-  const id = `${name}-${value}`;
-  return h("div", { class: "choice", "data-choice": value },
-    h("input", { type: "radio", class: "choice__input", name, id, value, checked: Boolean(checked) }),
-    h("label", { class: "choice__label", for: id },
-      h("span", { class: "choice__text" },
-        h("span", { class: "choice__title" }, titleText),
-        meta ? h("span", { class: "choice__meta" }, meta) : null)));
+  return choice({ name, value, title: titleText, meta: meta || null, checked });
 }
 
 function renderForm() {

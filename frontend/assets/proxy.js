@@ -8,7 +8,7 @@
 
 import { actingFor, startActing, stopActing } from "./acting.js";
 import { api, errorMessage } from "./api.js";
-import { h, replaceChildren } from "./dom.js";
+import { choice, h, replaceChildren } from "./dom.js";
 import { offerElderlyMode } from "./elderly-offer.js";
 import { setBusy, showStatus } from "./forms.js";
 import { clearState, initPage, loadMe, showBindFirst, showError } from "./page.js";
@@ -34,13 +34,7 @@ const LIVE = new Set(["active", "pending"]);
 // ---------------------------------------------------------------- 现在为谁办理
 
 function switchChoice(value, titleText, meta, checked) {
-  const id = `acting-${value}`;
-  return h("div", { class: "choice", "data-choice": value },
-    h("input", { type: "radio", class: "choice__input", name: "acting", id, value, checked: Boolean(checked) }),
-    h("label", { class: "choice__label", for: id },
-      h("span", { class: "choice__text" },
-        h("span", { class: "choice__title" }, titleText),
-        h("span", { class: "choice__meta" }, meta))));
+  return choice({ name: "acting", value, title: titleText, meta, checked });
 }
 
 function renderSwitcher() {
