@@ -17,7 +17,7 @@ import {
 import { ENROLL_PATH, POLICIES_PATH } from "./insurance.js";
 import { actingAllows, actingFor } from "./acting.js";
 import { Intent, outcomeUnknown } from "./intent.js";
-import { clearState, initPage, loadMe, showError } from "./page.js";
+import { clearState, initPage, loadMe, showBlocked as showBlockedIn, showError } from "./page.js";
 import { BIND_PATH, redirectToLogin } from "./session.js";
 
 const NEW_CLAIM_PATH = "/claim-new.html";
@@ -132,14 +132,7 @@ function showPayeeFields() {
 function showBlocked(title, reason, links) {
   clearState(stateBox);
   form.hidden = true;
-  replaceChildren(blockedBox,
-    h("div", { class: "callout callout--blocked", "data-blocked": true },
-      h("h2", { class: "callout__title blocked__title", id: "blocked-title" },
-        h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"), title),
-      h("p", { class: "blocked__reason" }, reason),
-      h("div", { class: "blocked__actions" }, links)));
-  blockedBox.hidden = false;
-  blockedBox.focus();
+  showBlockedIn(blockedBox, title, reason, links);
 }
 
 // ---------------------------------------------------------------- documents chosen

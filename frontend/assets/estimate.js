@@ -9,7 +9,7 @@ import { clearFieldError, clearFormAlert, setBusy, setFieldError, showFormAlert 
 import { ItemPicker, NEW_CLAIM_PATH, parseYuan, renderBreakdown } from "./claim-common.js";
 import { actingFor } from "./acting.js";
 import { longNumber } from "./insurance.js";
-import { clearState, initPage, loadMe, showError } from "./page.js";
+import { clearState, initPage, loadMe, showBlocked as showBlockedIn, showError } from "./page.js";
 import { BIND_PATH, redirectToLogin } from "./session.js";
 
 const ESTIMATE_PATH = "/estimate.html";
@@ -155,14 +155,7 @@ async function estimate(event) {
 
 function showBlocked(title, reason, link) {
   clearState(stateBox);
-  replaceChildren(blockedBox,
-    h("div", { class: "callout callout--blocked" },
-      h("h2", { class: "callout__title blocked__title", id: "blocked-title" },
-        h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"), title),
-      h("p", { class: "blocked__reason" }, reason),
-      h("div", { class: "blocked__actions" }, link)));
-  blockedBox.hidden = false;
-  blockedBox.focus();
+  showBlockedIn(blockedBox, title, reason, link);
 }
 
 async function load() {

@@ -8,7 +8,7 @@ import { api, ApiError, errorMessage } from "./api.js";
 import { confirmDialog } from "./dialog.js";
 import { h, replaceChildren } from "./dom.js";
 import {
-  checkNameInput, clearFieldError, clearFormAlert, halfWidth, setBusy, setFieldError, showApiError, showFormAlert,
+  checkNameInput, clearFieldError, clearFormAlert, fillErrorBox, halfWidth, setBusy, setFieldError, showApiError, showFormAlert,
   showStatus,
 } from "./forms.js";
 import { checkIdNumberInput, idNumberProblem, normalizeIdNumber } from "./idnumber.js";
@@ -244,10 +244,7 @@ function setRelationError(message) {
     clearRelationError();
     return;
   }
-  replaceChildren(relationError,
-    h("span", { class: "field__error-icon", "aria-hidden": "true" }, "!"),
-    h("span", {}, message));
-  relationError.hidden = false;
+  fillErrorBox(relationError, message);
   relationField.classList.add("is-invalid");
   for (const input of relationInputs()) {
     input.setAttribute("aria-describedby", "relation-error");

@@ -22,16 +22,21 @@ function describedBy(input) {
   return (input.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
 }
 
+/** An error box (a field's, a group's) filled with its "!" and the message, and shown. */
+export function fillErrorBox(box, message) {
+  replaceChildren(box,
+    h("span", { class: "field__error-icon", "aria-hidden": "true" }, "!"),
+    h("span", {}, message));
+  box.hidden = false;
+}
+
 export function setFieldError(input, message) {
   const box = errorBox(input);
   if (!message) {
     clearFieldError(input);
     return;
   }
-  replaceChildren(box,
-    h("span", { class: "field__error-icon", "aria-hidden": "true" }, "!"),
-    h("span", {}, message));
-  box.hidden = false;
+  fillErrorBox(box, message);
   input.setAttribute("aria-invalid", "true");
   const ids = describedBy(input);
   if (!ids.includes(box.id)) input.setAttribute("aria-describedby", [box.id, ...ids].join(" "));

@@ -142,15 +142,32 @@ export function showMissing(box, { title, text, href, action }) {
   return link;
 }
 
-/** Empty: nothing to show, said in words. */
-export function showEmpty(box, text, hint = "") {
+/**
+ * Blocked: the page cannot go on until a step is taken elsewhere. In the page's `box` (a
+ * section.blocked, focusable, labelled by #blocked-title): `title`, the `reason` and the `actions`
+ * (links); the box is shown and focused.
+ */
+export function showBlocked(box, title, reason, actions) {
+  replaceChildren(box,
+    h("div", { class: "callout callout--blocked", "data-blocked": true },
+      h("h2", { class: "callout__title blocked__title", id: "blocked-title" },
+        h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"), title),
+      h("p", { class: "blocked__reason" }, reason),
+      h("div", { class: "blocked__actions" }, actions)));
+  box.hidden = false;
+  box.focus();
+}
+
+/** Empty: nothing to show, said in words, with the step that fills it (`action`, at `href`) if any. */
+export function showEmpty(box, text, hint = "", { action = "", href = "" } = {}) {
   box.hidden = false;
   box.removeAttribute("aria-busy");
   replaceChildren(
     box,
-    h("div", { class: "state state--empty" },
+    h("div", { class: "state state--empty", "data-empty": true },
       h("p", { class: "state__title" }, text),
-      hint ? h("p", { class: "state__text" }, hint) : null),
+      hint ? h("p", { class: "state__text" }, hint) : null,
+      action ? h("a", { class: "btn btn--primary state__action", href }, action) : null),
   );
 }
 

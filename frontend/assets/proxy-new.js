@@ -14,12 +14,12 @@ import { choice, h, replaceChildren } from "./dom.js";
 import { offerElderlyMode } from "./elderly-offer.js";
 import { parseYuan } from "./format.js";
 import {
-  clearFieldError, clearFormAlert, halfWidth, setBusy, setFieldError, showApiError, showFormAlert, showStatus,
+  clearFieldError, clearFormAlert, fillErrorBox, halfWidth, setBusy, setFieldError, showApiError, showFormAlert, showStatus,
 } from "./forms.js";
 import { checkIdNumberInput } from "./idnumber.js";
 import { clearState, initPage, loadMe, showBindFirst, showError } from "./page.js";
 import {
-  day, grantFacts, grantPill, inlineConfirm, PERIODS, PROXY_NEW_PATH, PROXY_PATH, SCOPES, taskLinks,
+  confirmFirst, day, grantFacts, grantPill, PERIODS, PROXY_NEW_PATH, PROXY_PATH, SCOPES, taskLinks,
 } from "./proxy-common.js";
 import { resendCountdown } from "./resend.js";
 import { isLoggedOut, redirectToLogin } from "./session.js";
@@ -105,10 +105,7 @@ function setGroupError(fieldset, message) {
     if (!fieldset.getAttribute("aria-describedby")) fieldset.removeAttribute("aria-describedby");
     return;
   }
-  replaceChildren(box,
-    h("span", { class: "field__error-icon", "aria-hidden": "true" }, "!"),
-    h("span", {}, message));
-  box.hidden = false;
+  fillErrorBox(box, message);
   fieldset.classList.add("is-invalid");
   const ids = (fieldset.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
   if (!ids.includes(box.id)) fieldset.setAttribute("aria-describedby", [box.id, ...ids].join(" "));
@@ -441,21 +438,11 @@ function cancelButton(grant) {
   const slot = h("div", { class: "proxy-cancel" });
   const button = h("button", { type: "button", class: "btn btn--block btn--quiet", "data-cancel-grant": true },
     "取消这次申请");
-  button.addEventListener("click", async () => {
-    const confirmButton = await inlineConfirm(slot, {
-      question: "确定取消这次代办申请吗？", confirmText: "确定取消", cancelText: "不取消",
-    });
-    if (!confirmButton) return;
-    setBusy(confirmButton, true, "正在取消…");
-    try {
-      showStep(await api.delete(`/proxy/grants/${grant.id}`));
-    } catch (error) {
-      setBusy(confirmButton, false);
-      slot.append(h("p", { class: "field__error", role: "alert" }, errorMessage(error)));
-    }
+  return confirmFirst(slot, button, {
+    ask: { question: "确定取消这次代办申请吗？", confirmText: "确定取消", cancelText: "不取消" },
+    busyText: "正在取消…",
+    act: async () => showStep(await api.delete(`/proxy/grants/${grant.id}`)),
   });
-  slot.append(button);
-  return slot;
 }
 
 function pendingView(grant) {

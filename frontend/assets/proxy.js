@@ -7,13 +7,13 @@
 //     谁替我办了什么.
 
 import { actingFor, startActing, stopActing } from "./acting.js";
-import { api, errorMessage } from "./api.js";
+import { api } from "./api.js";
 import { choice, h, replaceChildren } from "./dom.js";
 import { offerElderlyMode } from "./elderly-offer.js";
-import { setBusy, showStatus } from "./forms.js";
+import { showStatus } from "./forms.js";
 import { clearState, initPage, loadMe, showBindFirst, showError } from "./page.js";
 import {
-  day, grantFacts, grantPill, inlineConfirm, PROXY_NEW_PATH, PROXY_PATH, taskLinks,
+  confirmFirst, day, grantFacts, grantPill, PROXY_NEW_PATH, PROXY_PATH, taskLinks,
 } from "./proxy-common.js";
 import { isLoggedOut, redirectToLogin } from "./session.js";
 
@@ -89,34 +89,29 @@ function endAction(grant, { principalSide = false } = {}) {
     type: "button", class: "btn btn--block btn--danger-outline", "data-end-grant": grant.id,
   }, label, h("span", { class: "visually-hidden" },
     `（${principalSide ? grant.agent_name : grant.principal_name}）`));
-  button.addEventListener("click", async () => {
-    const who = principalSide ? grant.agent_name : grant.principal_name;
-    const confirmButton = await inlineConfirm(slot, {
+  const who = principalSide ? grant.agent_name : grant.principal_name;
+  return confirmFirst(slot, button, {
+    ask: {
       question: pending ? "确定取消这次代办申请吗？" : `确定撤销${principalSide ? `${who}代您办理` : `为${who}代办`}的授权吗？`,
       detail: pending ? "" : principalSide
         ? `撤销后，${who}立刻不能再代您办理任何业务。需要时可以重新授权。`
         : `撤销后，您立刻不能再为${who}办理业务。需要时可以重新申请。`,
       confirmText: pending ? "确定取消" : "确定撤销",
       cancelText: pending ? "不取消" : "不撤销",
-    });
-    if (!confirmButton) return;
-    setBusy(confirmButton, true, "正在处理…");
-    try {
+    },
+    busyText: "正在处理…",
+    act: async () => {
       const ended = await api.delete(`/proxy/grants/${grant.id}`);
       if (!principalSide && actingFor()?.grant_id === grant.id) stopActing();
       await refresh();
       showStatus(statusBox, `${ended.status_label}：${principalSide ? `${who}不能再代您办理` : `不能再为${who}代办`}。`);
-    } catch (error) {
-      setBusy(confirmButton, false);
-      if (isLoggedOut(error)) {
-        redirectToLogin();
-        return;
-      }
-      slot.append(h("p", { class: "field__error", role: "alert" }, errorMessage(error)));
-    }
+    },
+    onError: (error) => {
+      if (!isLoggedOut(error)) return false;
+      redirectToLogin();
+      return true;
+    },
   });
-  slot.append(button);
-  return slot;
 }
 
 function agentCard(grant) {
