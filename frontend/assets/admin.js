@@ -4,6 +4,7 @@
 
 import { api, ApiError } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
+import { showApiError, showFormAlert } from "./forms.js";
 import { initPage, loadMe } from "./page.js";
 
 // The console's pages, as its navigation lists them on every console page (one list: a page
@@ -93,6 +94,17 @@ export function otherErrors(error, known) {
   return Object.entries(error.errors || {})
     .filter(([field]) => !known.includes(field))
     .flatMap(([, messages]) => messages);
+}
+
+/**
+ * A refused console form: each field's message under its input, the others in the form alert
+ * (after the answer's message), and focus on the first input marked, else on `fallback`.
+ */
+export function showFormErrors(error, fields, alertBox, fallback) {
+  const first = showApiError(error, fields, alertBox);
+  const rest = otherErrors(error, Object.keys(fields));
+  if (rest.length) showFormAlert(alertBox, `${error.message}：${rest.join("；")}`);
+  (first || fallback).focus();
 }
 
 export async function publishedOpenProducts(api) {

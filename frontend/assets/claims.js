@@ -9,7 +9,7 @@ import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import { claimChip, claimNumber, claimPath, claimsSubject, fact, stay } from "./claim-common.js";
 import { actingAllows, actingFor } from "./acting.js";
-import { initPage, itemsOf, loadInto, showEmpty } from "./page.js";
+import { initPage, loadList, showEmpty } from "./page.js";
 import { rememberModeOnAccount } from "./session.js";
 
 const stateBox = document.getElementById("claims-state");
@@ -53,18 +53,11 @@ function showNone() {
 }
 
 function load() {
-  return loadInto({
+  return loadList({
     box: stateBox, content: list,
     fetch: () => api.get("/claims", principal ? { actingFor: principal } : undefined),
-    render: (data) => {
-      const items = itemsOf(data);
-      if (!items.length) {
-        showNone();
-        return false;
-      }
-      replaceChildren(list, items.map(renderClaim));
-      return true;
-    },
+    empty: showNone,
+    fill: (items) => replaceChildren(list, items.map(renderClaim)),
   });
 }
 

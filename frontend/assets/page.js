@@ -243,3 +243,22 @@ export function showBindFirst(box, text, next) {
 export function itemsOf(data) {
   return Array.isArray(data?.items) ? data.items : [];
 }
+
+/**
+ * loadInto for a list answer: `fill(items, data)` when it lists something, else `empty()` (which
+ * says so in `box`; the list stays hidden).
+ */
+export function loadList({ empty, fill, ...options }) {
+  return loadInto({
+    ...options,
+    render: (data) => {
+      const items = itemsOf(data);
+      if (!items.length) {
+        empty();
+        return false;
+      }
+      fill(items, data);
+      return true;
+    },
+  });
+}

@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import { dateRange, ENROLL_PATH, fact, longNumber, policyPath, statusPill, validityTone } from "./insurance.js";
-import { initPage, itemsOf, loadInto, showEmpty } from "./page.js";
+import { initPage, loadList, showEmpty } from "./page.js";
 import { rememberModeOnAccount } from "./session.js";
 
 const stateBox = document.getElementById("policies-state");
@@ -35,17 +35,10 @@ function showNone() {
 }
 
 function load() {
-  return loadInto({
+  return loadList({
     box: stateBox, content: list, fetch: () => api.get("/policies"),
-    render: (data) => {
-      const items = itemsOf(data);
-      if (!items.length) {
-        showNone();
-        return false;
-      }
-      replaceChildren(list, items.map(renderPolicy));
-      return true;
-    },
+    empty: showNone,
+    fill: (items) => replaceChildren(list, items.map(renderPolicy)),
   });
 }
 
