@@ -17,7 +17,7 @@ from alembic import op
 
 from huiminbao.core.db import BigIntPk, UtcDateTime
 
-revision = "0032_settlement_statements"
+revision = "0028_settlement_statements"
 down_revision = "0027_resident_help"
 branch_labels = None
 depends_on = None
