@@ -5,7 +5,7 @@ client; a designated pharmacy joins the settlement feed as a client with its pha
 Plain ADD/DROP COLUMN on ``service_clients`` (SQLite does it in place; a batch copy would drop a
 table that settlements refer to) and one new table.
 
-Revision ID: 0032_settlement_statements
+Revision ID: 0028_settlement_statements
 Revises: 0027_resident_help
 Create Date: 2026-12-06
 """
