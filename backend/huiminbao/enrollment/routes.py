@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
-from huiminbao.core.ratelimit import limiter
+from huiminbao.core.ratelimit import limiter, unless_server_error
 from huiminbao.core.requests import public_root
 from huiminbao.enrollment import (
     documents,
@@ -300,15 +300,11 @@ def _looked_up_key() -> str:
     return "id:" + hash_secret(container().settings.secret_key, f"lookup:{value}")[:32]
 
 
-def _sent(response: Response) -> bool:
-    return response.status_code < 500
-
-
 @blp.route("/policy-lookup/code")
 class PolicyLookupCode(MethodView):
     decorators: ClassVar[list[Any]] = [
         limiter.limit("1 per minute;10 per day", key_func=_looked_up_key, methods=["POST"],
-                      scope="policy-lookup-code-id", deduct_when=_sent),
+                      scope="policy-lookup-code-id", deduct_when=unless_server_error),
         limiter.limit("20 per hour", methods=["POST"], scope="policy-lookup-code-ip"),
     ]
 
