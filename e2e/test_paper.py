@@ -130,6 +130,19 @@ def test_zhang_jianguo_logs_in_binds_and_downloads_the_policy_his_son_bought(
     assert url.startswith(f"{base_url}/verify/"), url
     verified = api_json(base_url, "/api/v1/verify/" + url.rsplit("/verify/", 1)[1])
     assert verified["policy_no"] == policy_no and verified["insured_name"] == "张*国"
+    # The e-policy page offers both PDFs; the receipt names the payer's account, masked.
+    page.goto(f"/policy.html?no={policy_no}")
+    receipt_link = page.get_by_role("link", name="下载缴费凭证（PDF）")
+    expect(receipt_link).to_have_attribute("href", f"/api/v1/policies/{policy_no}/receipt.pdf")
+    expect(page.get_by_role("link", name="下载电子保单（PDF）")).to_have_attribute(
+        "href", f"/api/v1/policies/{policy_no}/epolicy.pdf")
+    receipt = page.request.get(f"/api/v1/policies/{policy_no}/receipt.pdf")
+    assert receipt.ok and receipt.headers["content-type"] == "application/pdf"
+    receipt_text = pdf_text(read_pdf(receipt.body()))
+    premium = next(t["premium_fen"] for t in product["tiers"] if t["code"] == "standard")
+    assert "医保个人账户（张*）" in receipt_text
+    assert f"实缴金额¥{premium // 100:,}.{premium % 100:02d}" in receipt_text
+
     page.goto(url)  # the page the QR opens says the same
     expect(page.locator("[data-verdict]")).to_have_text(re.compile("保单真实有效"))
 
