@@ -508,26 +508,30 @@ class WechatPayStandin(LocalStandin):
             return 200, {"h5_url": f"{self.url}/pay/h5?prepay_id={payment.prepay_id}"
                                    "&package=1405458241"}
 
-    def _query(self, out_trade_no: str, query: Mapping[str, str]) -> tuple[int, Any]:
-        if query.get("mchid") != self.mchid:
+    def _on_payment(self, out_trade_no: str, mchid: object,
+                    act: Callable[[_Payment], tuple[int, Any]]) -> tuple[int, Any]:
+        """``act`` on this merchant's payment, under the lock; 400 for another merchant's id,
+        404 for an unknown out_trade_no."""
+        if mchid != self.mchid:
             return 400, _err("PARAM_ERROR", "mchid 错误")
         with self._lock:
             payment = self._payments.get(out_trade_no)
             if payment is None:
                 return 404, _err("ORDER_NOT_EXIST", "订单不存在")
-            return 200, self._transaction_json(payment)
+            return act(payment)
+
+    def _query(self, out_trade_no: str, query: Mapping[str, str]) -> tuple[int, Any]:
+        return self._on_payment(out_trade_no, query.get("mchid"),
+                                lambda payment: (200, self._transaction_json(payment)))
 
     def _close(self, out_trade_no: str, payload: Mapping[str, Any]) -> tuple[int, Any]:
-        if payload.get("mchid") != self.mchid:
-            return 400, _err("PARAM_ERROR", "mchid 错误")
-        with self._lock:
-            payment = self._payments.get(out_trade_no)
-            if payment is None:
-                return 404, _err("ORDER_NOT_EXIST", "订单不存在")
+        def close(payment: _Payment) -> tuple[int, Any]:
             if payment.state in ("SUCCESS", "REFUND"):
                 return 400, _err("ORDERPAID", "订单已支付")
             payment.state = "CLOSED"
             return 204, None
+
+        return self._on_payment(out_trade_no, payload.get("mchid"), close)
 
     def _refund(self, payload: dict[str, Any]) -> tuple[int, Any]:
         try:
