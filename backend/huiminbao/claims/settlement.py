@@ -78,10 +78,7 @@ class SettlementAnswer:
 def receive(c: Container, client: AuthenticatedClient, request: SettlementRequest
             ) -> SettlementAnswer:
     today = c.clock.today()
-    try:
-        id_number = idnumber.parse(request.id_number, today=today).value
-    except idnumber.InvalidIdNumber as exc:
-        raise InvalidInput(exc.message, errors={"id_number": [exc.message]}) from exc
+    id_number = idnumber.parse_input(request.id_number, today=today).value
     if request.discharged_on < request.admitted_on:
         raise InvalidInput("出院日期不能早于入院日期",
                            errors={"discharged_on": ["出院日期不能早于入院日期"]})
