@@ -33,6 +33,7 @@ from huiminbao.catalog.models import Product
 from huiminbao.console.csvfiles import FILE_FIELD, CsvFile, excel_csv
 from huiminbao.console.enrolling import Enrolled, enroll_for, open_product, registry_problem
 from huiminbao.console.models import SubsidyRosterImport, SubsidyRosterRow
+from huiminbao.console.uploads import close_upload
 from huiminbao.core import idnumber
 from huiminbao.core.clock import to_china_time
 from huiminbao.core.container import Container
@@ -149,15 +150,11 @@ def import_roster(c: Container, staff: Actor, product_id: int, file: CsvFile, *,
     with c.db.transaction() as session:
         roster = session.get(SubsidyRosterImport, import_id, with_for_update=True)
         assert roster is not None
-        roster.status, roster.finished_at = "done", c.clock.now()
-        counts: dict[str, int] = {}
-        for outcome in session.scalars(select(SubsidyRosterRow.outcome).where(
-                SubsidyRosterRow.import_id == import_id)):
-            counts[outcome] = counts.get(outcome, 0) + 1
-        audit.record(session, c.clock, AuditEntry(
-            action="subsidy_roster.done", actor=AuditActor(staff.account_id, staff.role.value),
-            object_type="roster", object_id=roster.import_no, details=counts,
-        ))
+        close_upload(session, c, staff, roster,
+                     select(SubsidyRosterRow.outcome).where(
+                         SubsidyRosterRow.import_id == import_id),
+                     {}, action="subsidy_roster.done", object_type="roster",
+                     object_id=roster.import_no)
     return load_report(c, import_id)
 
 
