@@ -50,6 +50,7 @@ from huiminbao.core.errors import Busy
 from huiminbao.core.idempotency import idempotent
 from huiminbao.core.pagination import page_items, window_of
 from huiminbao.core.ratelimit import limiter
+from huiminbao.core.responses import private_body
 from huiminbao.identity.access import acts_for, subject_for
 from huiminbao.identity.auth import account_or_address, current_actor, staff_only
 from huiminbao.identity.domain import Action, Role
@@ -209,12 +210,10 @@ class ClaimDocumentFile(MethodView):
         """Download a document (the claimant, an agent with claims_view, staff; else 404)."""
         content = services.read_document(container(), current_actor(), claim_no, document_id)
         document = content.document
-        response = make_response(content.data)
-        response.headers["Content-Type"] = document.content_type
+        response = private_body(content.data, document.content_type)
         response.headers["Content-Disposition"] = (
             f"attachment; filename=\"document-{document.id}\"; "
             f"filename*=UTF-8''{quote(document.filename)}")
-        response.headers["Cache-Control"] = "private, no-store"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import marshmallow as ma
-from flask import current_app, has_app_context
+from flask import Response, current_app, has_app_context, make_response
 
 log = logging.getLogger(__name__)
 
@@ -111,3 +111,11 @@ class ComputedList(_Computed, ma.fields.List[Any]):
 
 class ComputedNested(_Computed, ma.fields.Nested):
     """An object computed from the dumped object (None: null), dumped by the nested schema."""
+
+
+def private_body(data: bytes, content_type: str) -> Response:
+    """A personal file answered as is (a claim document, a QR code): no cache may keep it."""
+    response: Response = make_response(data)
+    response.headers["Content-Type"] = content_type
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
