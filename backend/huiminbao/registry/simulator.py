@@ -409,9 +409,8 @@ class SimulatedRegistry:
             .execution_options(populate_existing=True)
         ).one_or_none()
         person_status, account = (found[0], found[1]) if found else (None, None)
-        existing = self._operation(session, request.request_no)
-        if existing is not None:
-            return self._replay(existing, request)
+        if (replayed := self._replayed(session, request)) is not None:
+            return replayed
 
         now = self._clock.now()
         operation = RegistryOperationRow(
@@ -474,9 +473,8 @@ class SimulatedRegistry:
                 .with_for_update()
                 .execution_options(populate_existing=True)
             ).one()
-        existing = self._operation(session, request.request_no)
-        if existing is not None:
-            return self._replay(existing, request)
+        if (replayed := self._replayed(session, request)) is not None:
+            return replayed
 
         now = self._clock.now()
         operation = RegistryOperationRow(
@@ -609,8 +607,15 @@ class SimulatedRegistry:
         if not any(marker in message for marker in _REQUEST_NO_CONFLICT_MARKERS):
             raise error
         with self._db.read() as session:
-            existing = self._operation(session, request.request_no)
-            return self._replay(existing, request) if existing else None
+            return self._replayed(session, request)
+
+    def _replayed(
+        self, session: Session, request: _DebitRequest | _RefundRequest
+    ) -> OperationResult | None:
+        """The recorded answer when the request number has arrived before (``RequestNumberReused``
+        when with other content); None for a first-time request."""
+        existing = self._operation(session, request.request_no)
+        return self._replay(existing, request) if existing is not None else None
 
     # --- administration (simulator only) -------------------------------------------------------
 
