@@ -57,3 +57,16 @@ def close_upload(session: Session, c: Container, staff: Actor,
         action=action, actor=AuditActor(staff.account_id, staff.role.value),
         object_type=object_type, object_id=object_id, details=counts,
     ))
+
+
+def open_upload(session: Session, c: Container, staff: Actor,
+                upload: EmployerBatch | SubsidyRosterImport, details: dict[str, Any], *,
+                action: str, object_type: str, object_id: str) -> None:
+    """Within the caller's transaction: store the upload with its rows (its id assigned) and
+    record in the audit log who uploaded it."""
+    session.add(upload)
+    session.flush()
+    audit.record(session, c.clock, AuditEntry(
+        action=action, actor=AuditActor(staff.account_id, staff.role.value),
+        object_type=object_type, object_id=object_id, details=details,
+    ))
