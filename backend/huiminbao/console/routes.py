@@ -57,7 +57,7 @@ from huiminbao.core.container import container
 from huiminbao.core.etags import ETAG_HEADER, IF_MATCH, if_match, tagged
 from huiminbao.core.idempotency import idempotent
 from huiminbao.core.pagination import page_items, window_of
-from huiminbao.core.responses import csv_download
+from huiminbao.core.web import csv_download
 from huiminbao.enrollment import reconcile, resolving
 from huiminbao.enrollment.domain import PayerKind, PaymentMethod
 from huiminbao.enrollment.models import ReconcileRun

@@ -12,10 +12,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote
 
 import marshmallow as ma
-from flask import Response, current_app, has_app_context, make_response
+from flask import current_app, has_app_context
 
 log = logging.getLogger(__name__)
 
@@ -113,24 +112,3 @@ class ComputedList(_Computed, ma.fields.List[Any]):
 class ComputedNested(_Computed, ma.fields.Nested):
     """An object computed from the dumped object (None: null), dumped by the nested schema."""
 
-
-def private_body(data: bytes, content_type: str) -> Response:
-    """A personal file answered as is (a claim document, a QR code): no cache may keep it."""
-    response: Response = make_response(data)
-    response.headers["Content-Type"] = content_type
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
-def as_attachment(response: Response, ascii_name: str, name: str) -> Response:
-    """Answer as a file download named ``name`` (``ascii_name`` for clients without RFC 5987)."""
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}")
-    return response
-
-
-def csv_download(data: str | bytes, ascii_name: str, name: str) -> Response:
-    """A CSV file download, not kept by any cache."""
-    response = Response(data, content_type="text/csv; charset=utf-8")
-    response.headers["Cache-Control"] = "no-store"
-    return as_attachment(response, ascii_name, name)

@@ -16,7 +16,7 @@ from huiminbao.core.container import container
 from huiminbao.core.masking import mask_phone
 from huiminbao.core.pagination import page_items, window_of
 from huiminbao.core.ratelimit import json_field_key, limiter
-from huiminbao.core.responses import csv_download
+from huiminbao.core.web import csv_download
 from huiminbao.disclosure import complaints, ratings, services
 from huiminbao.disclosure.domain import ComplaintCategory, ComplaintStatus
 from huiminbao.disclosure.schemas import (

@@ -14,7 +14,7 @@ from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
 from huiminbao.core.ratelimit import limiter
 from huiminbao.core.requests import public_root
-from huiminbao.core.responses import private_body
+from huiminbao.core.web import private_body
 from huiminbao.enrollment import order_reading, ordering, policies, quoting, resolving
 from huiminbao.enrollment.domain import OrderStatus, PaymentMethod
 from huiminbao.enrollment.schemas import (

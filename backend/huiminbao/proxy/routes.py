@@ -15,7 +15,7 @@ from huiminbao.core.errors import InvalidInput
 from huiminbao.core.pagination import page_items, window_of
 from huiminbao.core.ratelimit import limiter
 from huiminbao.core.requests import public_root
-from huiminbao.core.responses import private_body
+from huiminbao.core.web import private_body
 from huiminbao.enrollment.policies import qr_png
 from huiminbao.identity.auth import account_or_address, current_actor, staff_only
 from huiminbao.identity.domain import Role

@@ -12,7 +12,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from huiminbao.core.container import container
-from huiminbao.core.responses import csv_download
+from huiminbao.core.web import csv_download
 from huiminbao.identity.auth import staff_only
 from huiminbao.identity.domain import Role
 from huiminbao.reports import services
