@@ -111,4 +111,3 @@ class ComputedList(_Computed, ma.fields.List[Any]):
 
 class ComputedNested(_Computed, ma.fields.Nested):
     """An object computed from the dumped object (None: null), dumped by the nested schema."""
-
