@@ -172,9 +172,33 @@ def _disclosure(wired: Any, client: Any, product_id: int, samples: int,
         echo(_summary(label, _timed(samples, get(path))))
     echo(f"    (answered from the count as of {figures['as_of']}: {figures['enrolled']['total']:,} "
          f"enrolled; counted again when older than {snapshots.MAX_AGE})")
-    as_of = quote(wired.clock.now().isoformat())
-    echo(_summary("GET /api/v1/disclosure/{id}?as_of= (counted)",
-                  _timed(1, get(f"/api/v1/disclosure/{product_id}?as_of={as_of}"))))
+    _as_of(wired, product_id, samples, get, echo)
+
+
+def _as_of(wired: Any, product_id: int, samples: int,
+           get: Callable[[str], Callable[[int], None]], echo: Callable[[str], None]) -> None:
+    """As of a day end (the stored figures of yesterday, China time) against as of an instant
+    of today (counted on request), in one run: their ratio."""
+    from datetime import timedelta
+
+    from huiminbao.core.clock import to_china_time
+    from huiminbao.disclosure import snapshots
+
+    now = wired.clock.now()
+    day = to_china_time(now - snapshots.DAY_END_SETTLE).date() - timedelta(days=1)
+    if snapshots.stored_day_end(wired, product_id, day) is None:
+        echo(_summary(f"day-end count of {day} (stored once)",
+                      _timed(1, lambda _index: snapshots.store_day_end(wired, product_id, day))))
+    path = f"/api/v1/disclosure/{product_id}?as_of="
+    day_end = get(path + quote(snapshots.day_end(day).isoformat()))
+    day_end(samples)  # warm-up
+    stored = _timed(samples, day_end)
+    echo(_summary("GET /api/v1/disclosure/{id}?as_of=<a day end> (stored)", stored))
+    midday = get(path + quote((now - timedelta(minutes=1)).isoformat()))
+    counted = _timed(COUNT_SAMPLES, lambda index: midday(samples + 1 + index))
+    echo(_summary("GET /api/v1/disclosure/{id}?as_of=<mid-day> (counted)", counted))
+    echo(f"    as of a day end (stored) vs mid-day (counted), median: "
+         f"{statistics.median(counted) / statistics.median(stored):,.0f} x faster")
 
 
 # The count's grouped query (disclosure.figures.count_figures), as SQL, for EXPLAIN.
