@@ -422,11 +422,7 @@ class Database:
             return None
         with self._health_engine_lock:
             if self._replica_health_engine is None:
-                self._replica_health_engine = make_engine(
-                    self.replica_url, statement_timeout=HEALTH_ANSWER_DEADLINE_SECONDS,
-                    answer_deadline=HEALTH_ANSWER_DEADLINE_SECONDS,
-                    connect_timeout=HEALTH_CONNECT_TIMEOUT_SECONDS, pool_pre_ping=False,
-                    pool_size=1, max_overflow=1, pool_timeout=HEALTH_ANSWER_DEADLINE_SECONDS)
+                self._replica_health_engine = _health_engine(self.replica_url)
             engine = self._replica_health_engine
         try:
             with engine.connect() as conn:
@@ -448,11 +444,7 @@ class Database:
             return self.engine  # SQLite: a read-only SELECT 1 in WAL mode waits for nothing
         with self._health_engine_lock:
             if self._health_engine is None:
-                self._health_engine = make_engine(
-                    self.url, statement_timeout=HEALTH_ANSWER_DEADLINE_SECONDS,
-                    answer_deadline=HEALTH_ANSWER_DEADLINE_SECONDS,
-                    connect_timeout=HEALTH_CONNECT_TIMEOUT_SECONDS, pool_pre_ping=False,
-                    pool_size=1, max_overflow=1, pool_timeout=HEALTH_ANSWER_DEADLINE_SECONDS)
+                self._health_engine = _health_engine(self.url)
             return self._health_engine
 
     def dispose(self, *, close: bool = True) -> None:
@@ -464,6 +456,15 @@ class Database:
         for engine in (self._health_engine, self._replica_health_engine):
             if engine is not None:
                 engine.dispose(close=close)
+
+
+def _health_engine(url: str) -> Engine:
+    """One connection, short connect timeout and answer deadline, no pre-ping: a health check
+    answers within about two seconds whatever the database does."""
+    return make_engine(url, statement_timeout=HEALTH_ANSWER_DEADLINE_SECONDS,
+                       answer_deadline=HEALTH_ANSWER_DEADLINE_SECONDS,
+                       connect_timeout=HEALTH_CONNECT_TIMEOUT_SECONDS, pool_pre_ping=False,
+                       pool_size=1, max_overflow=1, pool_timeout=HEALTH_ANSWER_DEADLINE_SECONDS)
 
 
 @dataclass(frozen=True)
