@@ -26,6 +26,7 @@ from sqlalchemy import func, select, text
 from huiminbao_bench.bigtables import load_enrolled
 from huiminbao_bench.database import ScratchDatabase
 
+LOAD_STATEMENT_TIMEOUT_SECONDS = 600.0
 COUNT_SAMPLES = 2  # a count of the figures reads every live policy: seconds at a million
 
 
@@ -59,8 +60,11 @@ def run(*, persons: int, samples: int, database_url: str, keep_database: bool,
     try:
         database.migrate()
         # In process on the demo wiring (reads only: no port is called), the system clock.
+        # The load's COPY statements take longer than a request's statement limit on a busy
+        # machine: the batch limit, as for any command (HUIMINBAO_DB_STATEMENT_TIMEOUT).
         settings = Settings(mode=Mode.DEMO, database_url=database.sqlalchemy_url,
-                            secret_key=secrets.token_urlsafe(48), testing=True)
+                            secret_key=secrets.token_urlsafe(48), testing=True,
+                            db_statement_timeout=LOAD_STATEMENT_TIMEOUT_SECONDS)
         wired = build_container(settings, clock=clock)
         try:
             product = ensure_demo_product(wired.db, clock)
