@@ -197,10 +197,10 @@ def _as_of(wired: Any, product_id: int, samples: int,
     day_end = get(path + quote(snapshots.day_end(day).isoformat()))
     day_end(samples)  # warm-up
     stored = _timed(samples, day_end)
-    echo(_summary("GET /api/v1/disclosure/{id}?as_of=<a day end> (stored)", stored))
+    echo(_summary("GET /disclosure/{id}?as_of=<day end> stored", stored))
     midday = get(path + quote((now - timedelta(minutes=1)).isoformat()))
     counted = _timed(COUNT_SAMPLES, lambda index: midday(samples + 1 + index))
-    echo(_summary("GET /api/v1/disclosure/{id}?as_of=<mid-day> (counted)", counted))
+    echo(_summary("GET /disclosure/{id}?as_of=<mid-day> counted", counted))
     echo(f"    as of a day end (stored) vs mid-day (counted), median: "
          f"{statistics.median(counted) / statistics.median(stored):,.0f} x faster")
 
