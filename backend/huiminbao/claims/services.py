@@ -959,15 +959,17 @@ def awaiting_second_insurer(session: Session, claim: Claim) -> str | None:
 
 
 def check_books(c: Container) -> list[str]:
-    """Every paid or settled claim's payout is booked exactly once, for exactly its amount,
-    and nothing else is booked as a claim (for ``huiminbao reconcile``)."""
+    """Every paid or settled claim's payout is booked exactly once, for exactly its amount (to
+    the insured, or owed to the settling hospital or pharmacy), and nothing else is booked as a
+    claim (for ``huiminbao reconcile``)."""
     with c.db.read() as session:
         booked = dict(session.execute(
             select(ledger.LedgerTransaction.order_no, func.sum(ledger.LedgerEntry.amount_fen))
             .join(ledger.LedgerEntry,
                   ledger.LedgerEntry.transaction_id == ledger.LedgerTransaction.id)
             .where(ledger.LedgerTransaction.kind == "claim", ledger.LedgerEntry.amount_fen > 0,
-                   ledger.LedgerEntry.account.like("claim_payout:%"))
+                   ledger.LedgerEntry.account.like("claim_payout:%")
+                   | ledger.LedgerEntry.account.like("settlement_payable:%"))
             .group_by(ledger.LedgerTransaction.order_no)).all())
         owed = dict(session.execute(
             select(Claim.claim_no, Claim.payout_fen)

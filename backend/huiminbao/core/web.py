@@ -1,4 +1,4 @@
-"""Serves the mobile frontend and the offline Swagger UI assets.
+"""Serves the mobile frontend and the offline Swagger UI assets; CSV downloads.
 
 Pages (``*.html``) are Jinja templates extending ``frontend/_layouts/`` (the one ``<head>``,
 header and footer), rendered here; everything else is served as it is. Nothing under a folder
@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import gzip
 from pathlib import Path
+from urllib.parse import quote
 
 import flask_swagger_ui
 import jinja2
@@ -16,6 +17,16 @@ from flask import Blueprint, Response, abort, request, send_from_directory
 from werkzeug.security import safe_join
 
 SWAGGER_UI_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
+
+
+def csv_download(data: bytes, ascii_name: str, name: str) -> Response:
+    """A CSV file to save (never cached): ``ascii_name`` for old browsers, ``name`` (Chinese)
+    for the rest."""
+    response = Response(data, content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def frontend_blueprint(frontend_dir: Path) -> Blueprint:
