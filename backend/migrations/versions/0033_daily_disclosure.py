@@ -3,7 +3,7 @@ China-time day (00:00 Asia/Shanghai of the next day), stored once and never repl
 "as of a day end" answers without counting every policy (``disclosure.snapshots``).
 
 Revision ID: 0033_daily_disclosure
-Revises: 0027_resident_help
+Revises: 0028_settlement_statements
 Create Date: 2026-12-06
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from huiminbao.core.db import BigIntPk, UtcDateTime
 
 revision = "0033_daily_disclosure"
-down_revision = "0027_resident_help"
+down_revision = "0028_settlement_statements"
 branch_labels = None
 depends_on = None
 

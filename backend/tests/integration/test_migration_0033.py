@@ -5,9 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
-from huiminbao.core.migrate import downgrade_engine, upgrade_engine
+from huiminbao.core.migrate import alembic_config, downgrade_engine, upgrade_engine
+
+# The revision 0033 follows (re-chained as others land before it).
+BELOW = ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision(
+    "0033_daily_disclosure").down_revision
 
 
 def _down_and_up(url: str) -> None:
@@ -15,7 +20,7 @@ def _down_and_up(url: str) -> None:
     try:
         upgrade_engine(engine)
         assert "disclosure_day_ends" in inspect(engine).get_table_names()
-        downgrade_engine(engine, "0027_resident_help")
+        downgrade_engine(engine, BELOW)
         assert "disclosure_day_ends" not in inspect(engine).get_table_names()
         upgrade_engine(engine)
         columns = {c["name"] for c in inspect(engine).get_columns("disclosure_day_ends")}
