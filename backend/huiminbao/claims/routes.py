@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import quote
 
 from flask import Response, g, jsonify, make_response, request
 from flask.views import MethodView
@@ -54,7 +53,7 @@ from huiminbao.core.errors import Busy
 from huiminbao.core.idempotency import idempotent
 from huiminbao.core.pagination import page_items, window_of
 from huiminbao.core.ratelimit import limiter
-from huiminbao.core.web import csv_download
+from huiminbao.core.web import as_attachment, csv_download, private_body
 from huiminbao.identity.access import acts_for, subject_for
 from huiminbao.identity.auth import account_or_address, current_actor, staff_only
 from huiminbao.identity.domain import Action, Role
@@ -214,12 +213,8 @@ class ClaimDocumentFile(MethodView):
         """Download a document (the claimant, an agent with claims_view, staff; else 404)."""
         content = services.read_document(container(), current_actor(), claim_no, document_id)
         document = content.document
-        response = make_response(content.data)
-        response.headers["Content-Type"] = document.content_type
-        response.headers["Content-Disposition"] = (
-            f"attachment; filename=\"document-{document.id}\"; "
-            f"filename*=UTF-8''{quote(document.filename)}")
-        response.headers["Cache-Control"] = "private, no-store"
+        response = as_attachment(private_body(content.data, document.content_type),
+                                 f"document-{document.id}", document.filename)
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 

@@ -104,10 +104,7 @@ def receive(c: Container, client: AuthenticatedClient, request: SettlementReques
     if client.is_pharmacy != request.is_drug_purchase:
         raise Forbidden(PHARMACY_ONLY if client.is_pharmacy else HOSPITAL_NO_DRUGS,
                         code="wrong_settlement_feed")
-    try:
-        id_number = idnumber.parse(request.id_number, today=today).value
-    except idnumber.InvalidIdNumber as exc:
-        raise InvalidInput(exc.message, errors={"id_number": [exc.message]}) from exc
+    id_number = idnumber.parse_input(request.id_number, today=today).value
     first, last, field = (("处方日期", "购药日期", "purchased_on") if request.is_drug_purchase
                           else ("入院日期", "出院日期", "discharged_on"))
     if request.discharged_on < request.admitted_on:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from sqlalchemy import select
 
@@ -47,15 +46,9 @@ PDF_UNAVAILABLE = "电子保单暂时无法生成，请稍后再试；也可以�
 
 @dataclass(frozen=True)
 class Download:
-    filename: str
+    filename: str  # Chinese, for browsers that read filename*
+    ascii_name: str  # for the rest
     content: bytes
-
-    @property
-    def content_disposition(self) -> str:
-        """attachment, with the Chinese name for browsers (RFC 6266 filename*) and an ASCII one
-        for the rest."""
-        ascii_name = self.filename.encode("ascii", "ignore").decode().lstrip("-_") or "document.pdf"
-        return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(self.filename)}"
 
 
 def pdf_font(c: Container) -> PdfFont:
@@ -140,7 +133,7 @@ def epolicy_paper(c: Container, details: PolicyDetails, url: str) -> EPolicyPape
 def epolicy_pdf(c: Container, actor: Actor, policy_no: str, public_root: str) -> Download:
     details = _read(c, actor, policy_no, "epolicy")
     paper = epolicy_paper(c, details, verify_url(c, public_root, details.policy))
-    return Download(f"电子保单-{policy_no}.pdf",
+    return Download(f"电子保单-{policy_no}.pdf", f"epolicy-{policy_no}.pdf",
                     _render(lambda: render_epolicy(paper, pdf_font(c))))
 
 
@@ -183,5 +176,5 @@ def receipt_paper(c: Container, details: PolicyDetails) -> ReceiptPaper:
 def receipt_pdf(c: Container, actor: Actor, policy_no: str) -> Download:
     details = _read(c, actor, policy_no, "receipt")
     paper = receipt_paper(c, details)
-    return Download(f"保费缴纳凭证-{policy_no}.pdf",
+    return Download(f"保费缴纳凭证-{policy_no}.pdf", f"receipt-{policy_no}.pdf",
                     _render(lambda: render_receipt(paper, pdf_font(c))))

@@ -21,7 +21,7 @@ from huiminbao.catalog import help as product_help
 from huiminbao.catalog.models import Product
 from huiminbao.core import idnumber
 from huiminbao.core.container import Container
-from huiminbao.core.errors import InvalidInput, RuleViolation
+from huiminbao.core.errors import RuleViolation
 from huiminbao.core.masking import mask_name, mask_phone
 from huiminbao.enrollment.domain import PolicyStatus
 from huiminbao.enrollment.models import Policy
@@ -73,10 +73,7 @@ def no_phone_message(c: Container) -> str:
 
 
 def _id_number(c: Container, raw: str) -> str:
-    try:
-        return idnumber.parse(raw, today=c.clock.today()).value
-    except idnumber.InvalidIdNumber as exc:
-        raise InvalidInput(exc.message, errors={"id_number": [exc.message]}) from exc
+    return idnumber.parse_input(raw, today=c.clock.today()).value
 
 
 def _context(id_number: str) -> str:

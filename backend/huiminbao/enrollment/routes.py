@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from flask import Response, g, make_response, request, url_for
+from flask import Response, g, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -14,6 +14,7 @@ from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
 from huiminbao.core.ratelimit import limiter, unless_server_error
 from huiminbao.core.requests import public_root
+from huiminbao.core.web import as_attachment, private_body
 from huiminbao.enrollment import (
     documents,
     lookup,
@@ -195,18 +196,12 @@ class PolicyQr(MethodView):
         details = policies.get_policy(c, current_actor(), policy_no)
         token = policies.verify_token(c, details.policy)
         png = policies.qr_png(f"{public_root()}/verify/{token}")
-        response = make_response(png)
-        response.headers["Content-Type"] = "image/png"
-        response.headers["Cache-Control"] = "private, no-store"
-        return response
+        return private_body(png, "image/png")
 
 
 def _pdf_response(download: documents.Download) -> Response:
-    response = make_response(download.content)
-    response.headers["Content-Type"] = "application/pdf"
-    response.headers["Content-Disposition"] = download.content_disposition
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return as_attachment(private_body(download.content, "application/pdf"),
+                         download.ascii_name, download.filename)
 
 
 # A PDF takes a moment of CPU (font subsetting): a person downloads a few, a script many.
