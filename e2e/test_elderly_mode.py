@@ -81,7 +81,9 @@ def test_sun_li_uses_every_page_in_elderly_mode(page: Page, base_url: str) -> No
     expect(tiles.get_by_role("link")).to_have_text(  # each after its aria-hidden icon character
         [re.compile(f"{name}$") for name in ("参保", "我的保单", "查理赔", "找家人帮忙")])
     hrefs = [tiles.get_by_role("link").nth(i).get_attribute("href") for i in range(4)]
-    assert hrefs == ["/enroll.html", "/policies.html", "/claims.html", "/proxy.html"]
+    # Logged out, the tiles that need an account go straight to 登录 and on to their page.
+    assert hrefs == ["/enroll.html", "/login.html?next=%2Fpolicies.html",
+                     "/login.html?next=%2Fclaims.html", "/login.html?next=%2Fproxy.html"]
     assert body_font_size(page) >= 18 and body_font_size(page) > standard_body
     check_elderly(page, "the home page")
     keep_screenshot(page, "elderly-home")

@@ -58,9 +58,20 @@ def diagnose(settings: Settings) -> Diagnosis:
     try:
         checks = [_database(settings, db), *_replica(settings, db), _redis(settings)]
         checks += [_port(choice, settings, db) for choice in choose_ports(settings)]
+        checks.append(_pdf_font(settings))
     finally:
         db.dispose()
     return Diagnosis(settings.mode.value, checks)
+
+
+def _pdf_font(settings: Settings) -> Check:
+    """The font the PDF e-policy and receipt embed (HUIMINBAO_PDF_FONT): there, and Chinese."""
+    from huiminbao.enrollment.paper import PdfFont, font_problem
+
+    target = f"{settings.pdf_font}#{settings.pdf_font_index}"
+    problem = font_problem(PdfFont(settings.pdf_font, settings.pdf_font_index))
+    return Check("电子保单字体", "PDF（fpdf2）", target, problem is None,
+                 problem or "字体可用，含中文字形")
 
 
 def _timed(call: Callable[[], Any]) -> tuple[bool, str]:

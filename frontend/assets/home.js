@@ -281,6 +281,13 @@ async function loadAccount() {
     accountLink.href = signedIn ? ME_PATH : LOGIN_PATH;
     accountLink.hidden = false;
   }
+  if (!signedIn) {
+    // 长辈模式's tiles that need an account go straight to 登录 (and on to the tile's page),
+    // saving the tap on the page's own 请先登录.
+    for (const tile of document.querySelectorAll("[data-elder-action]:not([data-elder-action=enroll])")) {
+      tile.href = loginUrl(tile.getAttribute("href"));
+    }
+  }
   return signedIn;
 }
 

@@ -11,6 +11,15 @@ export function policyPath(policyNo) {
   return `/policy.html?no=${encodeURIComponent(policyNo)}`;
 }
 
+/** The PDF e-policy and premium receipt (downloads; an agent's grant is checked by the server). */
+export function epolicyPdfPath(policyNo) {
+  return `/api/v1/policies/${encodeURIComponent(policyNo)}/epolicy.pdf`;
+}
+
+export function receiptPdfPath(policyNo) {
+  return `/api/v1/policies/${encodeURIComponent(policyNo)}/receipt.pdf`;
+}
+
 export function resultPath(orderNo) {
   return `${RESULT_PATH}?order_no=${encodeURIComponent(orderNo)}`;
 }

@@ -4,7 +4,9 @@ import { actingFor } from "./acting.js";
 import { api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
-import { dateRange, ENROLL_PATH, fact, longNumber, policyPath, statusPill, validityTone } from "./insurance.js";
+import {
+  dateRange, ENROLL_PATH, epolicyPdfPath, fact, longNumber, policyPath, statusPill, validityTone,
+} from "./insurance.js";
 import { initPage, loadList, showEmpty } from "./page.js";
 import { rememberModeOnAccount } from "./session.js";
 
@@ -26,7 +28,11 @@ function renderPolicy(policy) {
         fact("保单号", longNumber(policy.policy_no), { "data-fact": "policy-no", class: "fact fact--stack" }),
         fact("实付保费", formatFen(policy.paid_fen), { "data-fact": "paid" })),
       h("a", { class: "btn btn--block policy-card__link", href: policyPath(policy.policy_no) },
-        "查看电子保单", h("span", { class: "visually-hidden" }, `（${policy.insured_name}，${policy.policy_no}）`))));
+        "查看电子保单", h("span", { class: "visually-hidden" }, `（${policy.insured_name}，${policy.policy_no}）`)),
+      // The PDF to print or send to a relative, straight from the list (one tap).
+      h("a", { class: "btn btn--block policy-card__link", href: epolicyPdfPath(policy.policy_no), download: "",
+        "data-epolicy-pdf": true },
+        "下载电子保单（PDF）", h("span", { class: "visually-hidden" }, `（${policy.insured_name}）`))));
 }
 
 function showNone() {

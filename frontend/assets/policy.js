@@ -8,7 +8,8 @@ import { h, paragraphs, replaceChildren } from "./dom.js";
 import { formatDate, formatFen, formatInstantDate, formatRatio } from "./format.js";
 import { clearFormAlert, setBusy, showFormAlert, showStatus } from "./forms.js";
 import {
-  dateRange, fact, longNumber, METHOD_LABELS, refundDestination, statusPill, validityTone,
+  dateRange, epolicyPdfPath, fact, longNumber, METHOD_LABELS, receiptPdfPath, refundDestination, statusPill,
+  validityTone,
 } from "./insurance.js";
 import { Intent } from "./intent.js";
 import { initPage, loadInto, showMissing } from "./page.js";
@@ -275,6 +276,8 @@ async function toggleRenew() {
 function render(p) {
   policy = p;
   document.title = `电子保单 ${p.policy_no} - 惠民保参保服务`;
+  document.getElementById("epolicy-pdf").href = epolicyPdfPath(p.policy_no);
+  document.getElementById("receipt-pdf").href = receiptPdfPath(p.policy_no);
   renderPolicy(p);
   syncRenew(p);
   renderCancel(p);

@@ -93,9 +93,20 @@ export function safeNext(raw) {
   return url.pathname + url.search + url.hash;
 }
 
-/** Where to go once signed in: `next` if it is safe, else 我的 (bound) or 实名认证 (not yet). */
+// Pages a person without 实名认证 uses as they are; every other page needs it first.
+const OPEN_WITHOUT_BINDING = new Set([ME_PATH, "/", "/index.html", "/help.html", "/disclosure.html",
+  "/my-data.html", "/policy-lookup.html"]);
+
+/**
+ * Where to go once signed in: `next` if it is safe, else 我的 (bound) or 实名认证 (not yet). A resident
+ * not yet bound and going to a page that needs it: through 实名认证 first, which then goes on to
+ * `next` (no stop on that page's own 请先完成实名认证). Staff go where they were going.
+ */
 export function pathAfterLogin(me, next) {
-  return safeNext(next) || (me?.identity?.bound ? ME_PATH : BIND_PATH);
+  const safe = safeNext(next);
+  if (!safe) return me?.identity?.bound ? ME_PATH : BIND_PATH;
+  if (me?.identity?.bound || (me && me.role !== "resident")) return safe;
+  return OPEN_WITHOUT_BINDING.has(new URL(safe, window.location.origin).pathname) ? safe : bindUrl(safe);
 }
 
 export function loginUrl(next) {

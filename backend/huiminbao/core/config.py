@@ -28,6 +28,10 @@ from huiminbao.core.crypto import (
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_INSTANCE_DIR = REPO_ROOT / "instance"
 DEFAULT_FRONTEND_DIR = REPO_ROOT / "frontend"
+# The CJK font the PDF e-policy and premium receipt embed (subset): Debian's fonts-noto-cjk, face 2
+# of the collection (Noto Sans CJK SC). HUIMINBAO_PDF_FONT / HUIMINBAO_PDF_FONT_INDEX change it.
+DEFAULT_PDF_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+DEFAULT_PDF_FONT_INDEX = 2
 DEMO_SECRET_KEY = "demo-only-secret-key-do-not-use-in-production"  # noqa: S105
 MIN_SECRET_KEY_LENGTH = 32
 # How long a running Idempotency-Key is held before a retry may take it over. Longer
@@ -88,6 +92,10 @@ class Settings:
     # seals new values) and the blind-index key. Demo mode: the published demo keys.
     field_keys: str = field(default=DEMO_FIELD_KEYS, repr=False)
     index_key: str = field(default=DEMO_INDEX_KEY, repr=False)
+    # The font of the PDF documents (enrollment/paper.py): a TrueType/OpenType file or collection
+    # (.ttc, with the face's index) that has the Chinese glyphs.
+    pdf_font: Path = DEFAULT_PDF_FONT
+    pdf_font_index: int = DEFAULT_PDF_FONT_INDEX
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -147,6 +155,10 @@ class Settings:
                       if name.startswith(PORT_SETTING_PREFIXES) and value.strip()},
             field_keys=env.get(FIELD_KEYS_ENV, "").strip() or DEMO_FIELD_KEYS,
             index_key=env.get(INDEX_KEY_ENV, "").strip() or DEMO_INDEX_KEY,
+            pdf_font=Path(env.get("HUIMINBAO_PDF_FONT", "").strip() or DEFAULT_PDF_FONT),
+            pdf_font_index=_parse_count(env.get("HUIMINBAO_PDF_FONT_INDEX", "").strip()
+                                        or str(DEFAULT_PDF_FONT_INDEX),
+                                        "HUIMINBAO_PDF_FONT_INDEX"),
         )
         settings.check()
         return settings

@@ -30,6 +30,12 @@ def json_field_key(field: str) -> str:
     return f"{field}:{str(value).strip()[:32]}" if value else f"{field}:-"
 
 
+def unless_server_error(response: Response) -> bool:
+    """``deduct_when`` of code-sending limits: a text the server or provider failed to send
+    (5xx) does not count against the phone or ID number; the person may ask again at once."""
+    return response.status_code < 500
+
+
 def retry_after_seconds(error: RateLimitExceeded) -> int:
     current = limiter.current_limit
     if current is None:

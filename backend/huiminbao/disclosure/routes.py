@@ -16,7 +16,7 @@ from huiminbao.audit.services import AuditActor
 from huiminbao.core.container import container
 from huiminbao.core.masking import mask_phone
 from huiminbao.core.pagination import page_items, window_of
-from huiminbao.core.ratelimit import json_field_key, limiter
+from huiminbao.core.ratelimit import json_field_key, limiter, unless_server_error
 from huiminbao.core.web import csv_download
 from huiminbao.disclosure import complaints, ratings, services, snapshots
 from huiminbao.disclosure.domain import ComplaintCategory, ComplaintStatus
@@ -221,15 +221,12 @@ RESEND_AFTER_SECONDS = 60
 TOKEN_HEADER = "X-Complaint-Token"  # noqa: S105 (a header name, not a secret)
 
 
-def _sent(response: Response) -> bool:
-    return response.status_code < 500
-
-
 @blp.route("/public-complaints/code")
 class PublicComplaintCode(MethodView):
     decorators: ClassVar[list[Any]] = [
         limiter.limit("1 per minute;10 per day", key_func=lambda: json_field_key("phone"),
-                      methods=["POST"], scope="complaint-code-phone", deduct_when=_sent),
+                      methods=["POST"], scope="complaint-code-phone",
+                      deduct_when=unless_server_error),
         limiter.limit("20 per hour", methods=["POST"], scope="complaint-code-ip"),
     ]
 

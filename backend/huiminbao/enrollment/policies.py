@@ -37,7 +37,7 @@ from huiminbao.identity import consent_gate
 from huiminbao.identity.access import Subject, authorize, require_access
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.consent_rules import Purpose
-from huiminbao.identity.domain import Action, hash_secret
+from huiminbao.identity.domain import Action, Decision, hash_secret
 from huiminbao.identity.models import Person
 from huiminbao.identity.sms_domain import SmsTemplate
 from huiminbao.payments import ledger
@@ -95,14 +95,16 @@ def get_policy(c: Container, actor: Actor, policy_no: str,
 
 
 def require_policy_access(c: Container, session: Session, actor: Actor, policy: Policy,
-                          action: Action) -> None:
+                          action: Action) -> Decision:
     """A policy is the insured person's and its holder's: either may see it, or whoever may
-    act for one of them (grant, staff role). Anyone else gets the same 404 as a wrong number."""
+    act for one of them (grant, staff role). Anyone else gets the same 404 as a wrong number.
+    Returns on what basis (and under which grant) the caller may."""
     for person_id in dict.fromkeys((policy.insured_person_id, policy.holder_person_id)):
-        if authorize(c, session, actor, action, person_id).allowed:
-            return
-    require_access(c, session, actor, action, policy.insured_person_id, object_type="policy",
-                   object_id=policy.policy_no)
+        decision = authorize(c, session, actor, action, person_id)
+        if decision.allowed:
+            return decision
+    return require_access(c, session, actor, action, policy.insured_person_id,
+                          object_type="policy", object_id=policy.policy_no)
 
 
 def _require_holder(c: Container, session: Session, actor: Actor, policy: Policy) -> None:

@@ -12,26 +12,38 @@ from marshmallow import Schema, fields, validate
 
 from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
-from huiminbao.core.ratelimit import limiter
+from huiminbao.core.ratelimit import limiter, unless_server_error
 from huiminbao.core.requests import public_root
-from huiminbao.core.web import private_body
-from huiminbao.enrollment import order_reading, ordering, policies, quoting, resolving
+from huiminbao.core.web import as_attachment, private_body
+from huiminbao.enrollment import (
+    documents,
+    lookup,
+    order_reading,
+    ordering,
+    policies,
+    quoting,
+    resolving,
+)
 from huiminbao.enrollment.domain import OrderStatus, PaymentMethod
 from huiminbao.enrollment.schemas import (
     AutoRenewConsentSchema,
     AutoRenewSchema,
     EnrollmentRequestSchema,
+    LookupCodeSentSchema,
     OrderListSchema,
     OrderView,
     PolicyAnswer,
     PolicyListSchema,
+    PolicyLookupCodeSchema,
+    PolicyLookupResultSchema,
+    PolicyLookupSchema,
     PolicyView,
     QuoteView,
     VerifyView,
 )
 from huiminbao.identity.access import acts_for, subject_for
 from huiminbao.identity.auth import current_actor
-from huiminbao.identity.domain import Action
+from huiminbao.identity.domain import Action, hash_secret
 from huiminbao.payments.gateway.port import NOTIFY_PATH
 
 blp = Blueprint("enrollment", __name__, url_prefix="/api/v1", description="参保与保单")
@@ -187,6 +199,39 @@ class PolicyQr(MethodView):
         return private_body(png, "image/png")
 
 
+def _pdf_response(download: documents.Download) -> Response:
+    return as_attachment(private_body(download.content, "application/pdf"),
+                         download.ascii_name, download.filename)
+
+
+# A PDF takes a moment of CPU (font subsetting): a person downloads a few, a script many.
+_PDF_LIMIT = limiter.limit("30 per hour", methods=["GET"], scope="policy-pdf-ip")
+
+
+@blp.route("/policies/<string:policy_no>/epolicy.pdf")
+class PolicyPdf(MethodView):
+    decorators: ClassVar[list[Any]] = [_PDF_LIMIT]
+
+    @blp.response(200, content_type="application/pdf")
+    def get(self, policy_no: str) -> Response:
+        """The e-policy as a PDF to print or forward: masked names, the cover, the terms summary
+        and the QR code of the public verification page. A download by an agent (grant with
+        查看保单) or staff is audited."""
+        return _pdf_response(documents.epolicy_pdf(container(), current_actor(), policy_no,
+                                                   public_root()))
+
+
+@blp.route("/policies/<string:policy_no>/receipt.pdf")
+class PolicyReceiptPdf(MethodView):
+    decorators: ClassVar[list[Any]] = [_PDF_LIMIT]
+
+    @blp.response(200, content_type="application/pdf")
+    def get(self, policy_no: str) -> Response:
+        """The premium receipt (保费缴纳凭证) as a PDF: amount, payment method and payer (masked),
+        order number and time of payment."""
+        return _pdf_response(documents.receipt_pdf(container(), current_actor(), policy_no))
+
+
 @blp.route("/policies/<string:policy_no>/cancel")
 class PolicyCancel(MethodView):
     @blp.response(200, PolicyView)
@@ -235,3 +280,55 @@ class Verify(MethodView):
         The token names the policy and expires 180 days after its coverage ends."""
         c = container()
         return PolicyAnswer(policies.policy_for_token(c, token), c.clock.today(), "", "")
+
+
+# ---------------------------------------------------------------- 保单查询 without an account
+
+LOOKUP_RESEND_AFTER_SECONDS = 60
+
+
+def _looked_up_key() -> str:
+    """Limits per ID number asked about, keyed by a keyed hash (no ID number in Redis)."""
+    body = request.get_json(silent=True)
+    raw = body.get("id_number") if isinstance(body, dict) else None
+    value = str(raw).strip().upper()[:32] if raw else "-"
+    return "id:" + hash_secret(container().settings.secret_key, f"lookup:{value}")[:32]
+
+
+@blp.route("/policy-lookup/code")
+class PolicyLookupCode(MethodView):
+    decorators: ClassVar[list[Any]] = [
+        limiter.limit("1 per minute;10 per day", key_func=_looked_up_key, methods=["POST"],
+                      scope="policy-lookup-code-id", deduct_when=unless_server_error),
+        limiter.limit("20 per hour", methods=["POST"], scope="policy-lookup-code-ip"),
+    ]
+
+    @blp.arguments(PolicyLookupCodeSchema)
+    @blp.response(200, LookupCodeSentSchema)
+    @blp.alt_response(422, description="no_registry_phone: the registry holds no phone for this "
+                      "ID number (or does not know it); the message names the hotline")
+    @blp.alt_response(429, description="Too many codes for this ID number or address")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Public: text a code to the phone the medical-insurance registry holds for this ID
+        number (5 minutes, single use), to look up its policies without an account."""
+        sent = lookup.send_lookup_code(container(), body["id_number"])
+        return {"phone": sent.phone, "expires_at": sent.expires_at,
+                "resend_after_seconds": LOOKUP_RESEND_AFTER_SECONDS}
+
+
+@blp.route("/policy-lookup")
+class PolicyLookup(MethodView):
+    decorators: ClassVar[list[Any]] = [
+        limiter.limit("10 per hour", key_func=_looked_up_key, methods=["POST"],
+                      scope="policy-lookup-id"),
+        limiter.limit("30 per hour", methods=["POST"], scope="policy-lookup-ip"),
+    ]
+
+    @blp.arguments(PolicyLookupSchema)
+    @blp.response(200, PolicyLookupResultSchema)
+    @blp.alt_response(422, description="A wrong or expired code, or no phone in the registry")
+    def post(self, body: dict[str, Any]) -> lookup.LookupResult:
+        """Public: the masked facts of the policies insuring this ID number's person (product,
+        masked names, validity, coverage), after the code texted to the registry's phone."""
+        result = lookup.look_up(container(), body["id_number"], body["code"])
+        return result

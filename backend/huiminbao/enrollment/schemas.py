@@ -424,3 +424,44 @@ class VerifyMemberSchema(Schema):
 
 class CodeSentSchema(ResponseSchema):
     sent_to = fields.String()
+
+
+# ---------------------------------------------------------------- 保单查询 without an account
+
+
+class PolicyLookupCodeSchema(Schema):
+    id_number = fields.String(required=True, validate=validate.Length(
+        min=1, max=32, error="请输入身份证号码"))
+
+
+class PolicyLookupSchema(PolicyLookupCodeSchema):
+    code = fields.String(required=True, validate=validate.Regexp(
+        r"^[0-9]{6}$", error="请输入6位数字验证码"))
+
+
+class LookupCodeSentSchema(ResponseSchema):
+    phone = fields.String(metadata={"description": "masked: the phone the registry holds"})
+    expires_at = fields.DateTime()
+    resend_after_seconds = fields.Integer()
+
+
+class FoundPolicySchema(ResponseSchema):
+    """Dumps a ``lookup.FoundPolicy``: masked facts only."""
+
+    policy_no = fields.String(metadata={"description": "masked"})
+    product_name = fields.String()
+    insurer = fields.String()
+    tier_name = fields.String()
+    insured_name = fields.String(metadata={"description": "masked"})
+    holder_name = fields.String(metadata={"description": "masked"})
+    status = fields.String(metadata={"description": "有效 | 已退保"})
+    validity = fields.String()
+    coverage_starts_on = fields.Date()
+    coverage_ends_on = fields.Date()
+
+
+class PolicyLookupResultSchema(ResponseSchema):
+    """Dumps a ``lookup.LookupResult``."""
+
+    insured_name = fields.String(metadata={"description": "masked; the registry's name"})
+    items = fields.List(fields.Nested(FoundPolicySchema), attribute="policies")

@@ -47,6 +47,8 @@ PUBLIC_WITH_INPUT: frozenset[tuple[str, str]] = frozenset({
     ("disclosure.PublicComplaintCode", "POST"),
     ("disclosure.PublicComplaints", "POST"),
     ("disclosure.PublicComplaintRating", "POST"),
+    ("enrollment.PolicyLookupCode", "POST"),  # 保单查询 without an account: ID number + SMS code
+    ("enrollment.PolicyLookup", "POST"),
 })
 
 

@@ -44,6 +44,7 @@ class OtpPurpose(StrEnum):
     VERIFY_RELATIVE = "verify_relative"
     PROXY_GRANT = "proxy_grant"
     COMPLAINT = "complaint"  # a complaint filed without an account
+    POLICY_LOOKUP = "policy_lookup"  # 保单查询 without an account (enrollment/lookup.py)
 
 
 class BindingVerification(StrEnum):

@@ -13,7 +13,7 @@ from huiminbao.audit.consents import CONSENT_TEXTS, ConsentKind
 from huiminbao.core.container import container
 from huiminbao.core.errors import DomainError, NotFound
 from huiminbao.core.masking import mask_phone
-from huiminbao.core.ratelimit import json_field_key, limiter
+from huiminbao.core.ratelimit import json_field_key, limiter, unless_server_error
 from huiminbao.core.responses import ResponseSchema
 from huiminbao.identity import services, wechat
 from huiminbao.identity.agreements import AGREEMENT_TEXTS
@@ -51,17 +51,13 @@ def _phone_key() -> str:
     return json_field_key("phone")
 
 
-def _code_was_sent(response: Response) -> bool:
-    return response.status_code < 500
-
-
 @blp.route("/auth/otp")
 class SendCode(MethodView):
     decorators: ClassVar[list[Any]] = [
         # A text the provider refused (503 sms_failed) does not count against the phone: the
         # resident is told to try again, and may at once. The address limit still counts it.
         limiter.limit("1 per minute;10 per day", key_func=_phone_key, methods=["POST"],
-                      scope="otp-phone", deduct_when=_code_was_sent),
+                      scope="otp-phone", deduct_when=unless_server_error),
         limiter.limit("30 per hour", methods=["POST"], scope="otp-ip"),
     ]
 

@@ -75,6 +75,7 @@ _OTP_TEMPLATES = {
     OtpPurpose.VERIFY_RELATIVE: SmsTemplate.RELATIVE_CODE,
     OtpPurpose.PROXY_GRANT: SmsTemplate.PROXY_GRANT_CODE,
     OtpPurpose.COMPLAINT: SmsTemplate.COMPLAINT_CODE,
+    OtpPurpose.POLICY_LOOKUP: SmsTemplate.POLICY_LOOKUP_CODE,
 }
 SMS_FAILED = "短信发送失败，请稍后重试"
 

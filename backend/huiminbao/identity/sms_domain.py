@@ -62,6 +62,7 @@ class SmsTemplate(StrEnum):
     BINDING_DISPLACED = "binding_displaced"
     BINDING_VERIFIED = "binding_verified"
     COMPLAINT_CODE = "complaint_code"  # filing a complaint without an account
+    POLICY_LOOKUP_CODE = "policy_lookup_code"  # 保单查询 without an account
 
     @property
     def pattern(self) -> str:
@@ -133,6 +134,8 @@ PATTERNS: Mapping[SmsTemplate, str] = {
         "您的医疗费用已通过一站式结算获得惠民保赔付{amount}（编号{claim_no}），请登录查看明细。",
     SmsTemplate.COMPLAINT_CODE:
         "您正在提交惠民保投诉，验证码{code}，5分钟内有效。工作人员不会索要验证码，请勿告诉他人。",
+    SmsTemplate.POLICY_LOOKUP_CODE:
+        "您正在查询惠民保参保信息，验证码{code}，5分钟内有效。如非本人或家人操作，请勿提供。",
     SmsTemplate.COMPLAINT_REPLIED:
         "您的惠民保投诉（编号{complaint_no}）有新的回复，请登录“惠民保参保服务”查看。",
     SmsTemplate.COMPLAINT_RESOLVED:
@@ -142,7 +145,8 @@ PATTERNS: Mapping[SmsTemplate, str] = {
 
 _CODE_TEMPLATES = frozenset({SmsTemplate.LOGIN_CODE, SmsTemplate.PAYMENT_CODE,
                              SmsTemplate.DEBIT_CONFIRM_CODE, SmsTemplate.RELATIVE_CODE,
-                             SmsTemplate.PROXY_GRANT_CODE, SmsTemplate.COMPLAINT_CODE})
+                             SmsTemplate.PROXY_GRANT_CODE, SmsTemplate.COMPLAINT_CODE,
+                             SmsTemplate.POLICY_LOOKUP_CODE})
 
 
 @dataclass(frozen=True)

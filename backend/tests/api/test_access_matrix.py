@@ -104,6 +104,9 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("disclosure.PublicComplaintDetail", "GET"): PUBLIC,
     ("disclosure.PublicComplaintRating", "POST"): PUBLIC,
     ("enrollment.AutoRenewConsent", "GET"): PUBLIC,
+    # 保单查询 without an account: a code to the registry's phone, then masked facts only
+    ("enrollment.PolicyLookupCode", "POST"): PUBLIC,
+    ("enrollment.PolicyLookup", "POST"): PUBLIC,
     # Signing in
     ("identity.SendCode", "POST"): PUBLIC,
     ("identity.Login", "POST"): PUBLIC,
@@ -132,6 +135,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("enrollment.Policies", "GET"): scoped(Action.VIEW_POLICIES),
     ("enrollment.PolicyDetail", "GET"): own("policy"),
     ("enrollment.PolicyQr", "GET"): own("policy"),
+    ("enrollment.PolicyPdf", "GET"): own("policy"),
+    ("enrollment.PolicyReceiptPdf", "GET"): own("policy"),
     ("enrollment.PolicyCancel", "POST"): own("policy"),
     ("enrollment.PolicyAutoRenew", "PUT"): own("policy"),
     ("family.Family", "GET"): SELF,
@@ -293,6 +298,8 @@ PERSON_ENDPOINTS = [
 OBJECT_ENDPOINTS = [
     Endpoint("GET", "/api/v1/policies/{policy_no}"),
     Endpoint("GET", "/api/v1/policies/{policy_no}/qr.png"),
+    Endpoint("GET", "/api/v1/policies/{policy_no}/epolicy.pdf"),
+    Endpoint("GET", "/api/v1/policies/{policy_no}/receipt.pdf"),
     Endpoint("PUT", "/api/v1/policies/{policy_no}/auto-renew", {"enabled": False}),
     Endpoint("POST", "/api/v1/policies/{policy_no}/cancel"),
     Endpoint("GET", "/api/v1/enrollments/{order_no}"),

@@ -6,9 +6,12 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fontTools.fontBuilder import FontBuilder
+from fontTools.pens.ttGlyphPen import TTGlyphPen
 
 from huiminbao.cli import main
 from huiminbao.core.migrate import upgrade
@@ -46,7 +49,7 @@ def _doctor(env: dict[str, str]) -> tuple[int, str]:
 def test_doctor_passes_on_a_correctly_wired_production(production_env: dict[str, str]) -> None:
     code, output = _doctor(production_env)
     assert code == 0, output
-    assert output.count("[正常]") == 6  # database, Redis and the four ports
+    assert output.count("[正常]") == 7  # database, Redis, the four ports and the PDF font
     assert "结论：全部正常" in output
     for adapter in ("医保平台对接协议", "微信支付 API v3", "腾讯云短信", "S3 兼容对象存储"):
         assert adapter in output
@@ -70,6 +73,35 @@ def test_doctor_fails_naming_the_port_that_does_not_answer(
     failing = [line for line in output.splitlines() if line.startswith("[有问题]")]
     assert len(failing) == 1 and port_label in failing[0], output
     assert "结论：1 项有问题" in output
+
+
+def _latin_font(path: Path) -> None:
+    """A real TrueType font with one glyph, "A": no Chinese."""
+    builder = FontBuilder(1000, isTTF=True)
+    builder.setupGlyphOrder([".notdef", "A"])
+    builder.setupCharacterMap({ord("A"): "A"})
+    builder.setupGlyf({".notdef": TTGlyphPen(None).glyph(), "A": TTGlyphPen(None).glyph()})
+    builder.setupHorizontalMetrics({".notdef": (500, 0), "A": (500, 0)})
+    builder.setupHorizontalHeader(ascent=800, descent=-200)
+    builder.setupNameTable({"familyName": "Latin", "styleName": "Regular"})
+    builder.setupOS2()
+    builder.setupPost()
+    builder.save(str(path))
+
+
+def test_doctor_says_when_the_pdf_font_is_missing_or_not_chinese(
+        production_env: dict[str, str], tmp_path: Path) -> None:
+    not_a_font = tmp_path / "font.ttf"
+    not_a_font.write_bytes(b"not a font")
+    latin = tmp_path / "latin.ttf"
+    _latin_font(latin)
+    for font, words in ((str(tmp_path / "none.ttc"), "找不到字体文件"),
+                        (str(not_a_font), "无法读取字体"), (str(latin), "缺少中文字形")):
+        code, output = _doctor(production_env | {"HUIMINBAO_PDF_FONT": font,
+                                                 "HUIMINBAO_PDF_FONT_INDEX": "0"})
+        assert code == 1, output
+        failing = [line for line in output.splitlines() if line.startswith("[有问题]")]
+        assert len(failing) == 1 and "电子保单字体" in failing[0] and words in failing[0], output
 
 
 def test_doctor_shows_every_missing_port_at_once_in_production(

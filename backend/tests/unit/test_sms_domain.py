@@ -94,7 +94,8 @@ def test_no_text_carries_an_id_number() -> None:
 def test_codes_are_the_code_templates() -> None:
     assert {t for t in SmsTemplate if t.is_code} == {
         SmsTemplate.LOGIN_CODE, SmsTemplate.PAYMENT_CODE, SmsTemplate.DEBIT_CONFIRM_CODE,
-        SmsTemplate.RELATIVE_CODE, SmsTemplate.PROXY_GRANT_CODE, SmsTemplate.COMPLAINT_CODE}
+        SmsTemplate.RELATIVE_CODE, SmsTemplate.PROXY_GRANT_CODE, SmsTemplate.COMPLAINT_CODE,
+        SmsTemplate.POLICY_LOOKUP_CODE}
 
 
 def test_the_debit_code_names_amount_and_insured_and_no_id_number() -> None:
