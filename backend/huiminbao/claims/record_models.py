@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from huiminbao.core.db import Base, BigIntPk, UtcDateTime
@@ -27,7 +35,7 @@ class RecordsConsent(Base):
     period_from: Mapped[date] = mapped_column(Date)
     period_to: Mapped[date] = mapped_column(Date)
     granted_by_account_id: Mapped[int] = mapped_column(ForeignKey("user_accounts.id"))
-    grant_id: Mapped[int | None] = mapped_column(ForeignKey("proxy_grants.id"), nullable=True)
+    grant_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # as claims keep it
     granted_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     revoked_by_account_id: Mapped[int | None] = mapped_column(ForeignKey("user_accounts.id"),

@@ -12,14 +12,14 @@ from flask_smorest import Blueprint
 from huiminbao.claims import records, services
 from huiminbao.claims.record_models import RecordsConsent
 from huiminbao.claims.record_schemas import (
-    ConsentListView,
-    ConsentRequestSchema,
-    ConsentView,
-    FromRecordSchema,
-    PrefillQuerySchema,
-    PrefillView,
-    RecordListView,
+    ClaimFromRecordSchema,
+    RecordPrefillQuerySchema,
+    RecordPrefillView,
+    RecordsConsentListView,
+    RecordsConsentRequestSchema,
+    RecordsConsentView,
     RecordsQuerySchema,
+    SettlementRecordListView,
 )
 from huiminbao.claims.routes import (
     IDEMPOTENCY_HEADER,
@@ -43,15 +43,15 @@ _SUBMIT = Action.SUBMIT_CLAIMS
 @blp.route("/consents")
 class RecordConsents(MethodView):
     @acts_for(_SUBMIT)
-    @blp.response(200, ConsentListView)
+    @blp.response(200, RecordsConsentListView)
     def get(self) -> dict[str, Any]:
         """The insured's authorizations to read their settlement records (revoked ones too)."""
         subject = subject_for(_SUBMIT, current_actor())
         return {"items": records.consents(container(), subject)}
 
     @acts_for(_SUBMIT)
-    @blp.arguments(ConsentRequestSchema)
-    @blp.response(201, ConsentView)
+    @blp.arguments(RecordsConsentRequestSchema)
+    @blp.response(201, RecordsConsentView)
     def post(self, body: dict[str, Any]) -> RecordsConsent:
         """Authorize the platform to read the insured's 医保 settlement records whose visit
         date lies in the period (at most 366 days; the insured, or an agent holding the claims
@@ -64,7 +64,7 @@ class RecordConsents(MethodView):
 @blp.route("/consents/<int:consent_id>/revoke")
 class RecordConsentRevoke(MethodView):
     @acts_for(_SUBMIT)
-    @blp.response(200, ConsentView)
+    @blp.response(200, RecordsConsentView)
     def post(self, consent_id: int) -> RecordsConsent:
         """Revoke an authorization: no further reads under it (claims filed stay)."""
         actor = current_actor()
@@ -75,8 +75,8 @@ class RecordConsentRevoke(MethodView):
 class Records(MethodView):
     @acts_for(_SUBMIT)
     @blp.arguments(RecordsQuerySchema, location="query")
-    @blp.response(200, RecordListView)
-    @blp.alt_response(403, description="No live authorization covers the period")
+    @blp.response(200, SettlementRecordListView)
+    @blp.alt_response(422, description="No live authorization covers the period")
     @blp.alt_response(503, description="The registry did not answer")
     def get(self, query: dict[str, Any]) -> records.RecordsRead:
         """The insured's settlement records in the period (default: the newest live
@@ -90,8 +90,8 @@ class Records(MethodView):
 @blp.route("/<string:record_no>/prefill")
 class RecordPrefill(MethodView):
     @acts_for(_SUBMIT)
-    @blp.arguments(PrefillQuerySchema, location="query")
-    @blp.response(200, PrefillView)
+    @blp.arguments(RecordPrefillQuerySchema, location="query")
+    @blp.response(200, RecordPrefillView)
     def get(self, query: dict[str, Any], record_no: str) -> records.Prefill:
         """The claim form as this settlement fills it, and what the resident still adds."""
         actor = current_actor()
@@ -102,7 +102,7 @@ class RecordPrefill(MethodView):
 @blp.route("/claims")
 class ClaimFromRecord(MethodView):
     @acts_for(_SUBMIT)
-    @blp.arguments(FromRecordSchema)
+    @blp.arguments(ClaimFromRecordSchema)
     @blp.response(201, ClaimDetailView)
     @blp.doc(parameters=IDEMPOTENCY_HEADER)
     @idempotent(_account_owner, resume=_resume_submission)

@@ -22,7 +22,7 @@ VISIT_LABELS = {
 }
 
 
-class ConsentRequestSchema(Schema):
+class RecordsConsentRequestSchema(Schema):
     period_from = fields.Date(required=True, metadata={
         "description": "first visit date the platform may read"})
     period_to = fields.Date(required=True, metadata={
@@ -41,12 +41,12 @@ class RecordsQuerySchema(Schema):
             raise ValidationError("请同时填写起止日期", field_name="until")
 
 
-class PrefillQuerySchema(Schema):
+class RecordPrefillQuerySchema(Schema):
     out_of_city = fields.Boolean(load_default=False, metadata={
         "description": "the stay or visit was outside the insured city (异地就医)"})
 
 
-class FromRecordSchema(Schema):
+class ClaimFromRecordSchema(Schema):
     """Only what the settlement lacks: its figures, dates, hospital and diagnoses are read from
     the registry again and cannot be typed."""
 
@@ -65,7 +65,7 @@ class FromRecordSchema(Schema):
         "description": "who receives the money; the card is verified as the payee's"})
 
 
-class ConsentView(ResponseSchema):
+class RecordsConsentView(ResponseSchema):
     """Dumps a ``RecordsConsent``."""
 
     id = fields.Integer()
@@ -79,8 +79,8 @@ class ConsentView(ResponseSchema):
     status_label = Computed(lambda c: "已授权" if c.revoked_at is None else "已撤回")
 
 
-class ConsentListView(ResponseSchema):
-    items = fields.List(fields.Nested(ConsentView))
+class RecordsConsentListView(ResponseSchema):
+    items = fields.List(fields.Nested(RecordsConsentView))
 
 
 class SettledItemView(ResponseSchema):
@@ -93,7 +93,7 @@ def _visit_label(record: SettlementRecord) -> str:
     return VISIT_LABELS[record.visit_type]
 
 
-class RecordView(ResponseSchema):
+class SettlementRecordView(ResponseSchema):
     """Dumps a ``SettlementRecord``."""
 
     record_no = fields.String()
@@ -114,10 +114,10 @@ class ListedRecord:
     claimed: bool
 
 
-class ListedRecordView(ResponseSchema):
+class ListedSettlementRecordView(ResponseSchema):
     """Dumps a ``ListedRecord``."""
 
-    record = fields.Nested(RecordView)
+    record = fields.Nested(SettlementRecordView)
     claimed = fields.Boolean(metadata={"description": "a claim was filed from it already"})
 
 
@@ -125,17 +125,17 @@ def _listed(read: RecordsRead) -> list[ListedRecord]:
     return [ListedRecord(record, record.record_no in read.claimed) for record in read.records]
 
 
-class RecordListView(ResponseSchema):
+class SettlementRecordListView(ResponseSchema):
     """Dumps a ``records.RecordsRead``."""
 
-    consent = fields.Nested(ConsentView)
-    items = ComputedList(_listed, fields.Nested(ListedRecordView))
+    consent = fields.Nested(RecordsConsentView)
+    items = ComputedList(_listed, fields.Nested(ListedSettlementRecordView))
 
 
-class PrefillView(ResponseSchema):
+class RecordPrefillView(ResponseSchema):
     """Dumps a ``records.Prefill``: the claim form as the settlement fills it."""
 
-    record = fields.Nested(RecordView)
+    record = fields.Nested(SettlementRecordView)
     kind = Computed(lambda p: p.kind.value)
     kind_label = Computed(lambda p: p.kind.label)
     period_labels = ComputedList(lambda p: list(p.kind.period_labels), fields.String())

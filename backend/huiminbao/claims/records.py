@@ -23,7 +23,7 @@ from huiminbao.claims.kinds import ClaimKind
 from huiminbao.claims.models import Claim
 from huiminbao.claims.record_models import ClaimFromRecord, RecordsConsent
 from huiminbao.core.container import Container
-from huiminbao.core.errors import Busy, Forbidden, InvalidInput, NotFound, RuleViolation
+from huiminbao.core.errors import Busy, InvalidInput, NotFound, RuleViolation
 from huiminbao.core.masking import mask_name
 from huiminbao.identity import consent_gate
 from huiminbao.identity.access import Subject
@@ -134,12 +134,12 @@ def _periods(session: Session, person_id: int) -> list[rules.ConsentPeriod]:
                 .order_by(RecordsConsent.id.desc()))]
 
 
-def _refuse(session: Session, subject: Subject, since: date, until: date) -> Forbidden:
+def _refuse(session: Session, subject: Subject, since: date, until: date) -> RuleViolation:
     whose = None
     if subject.acting_for:
         person = session.get(Person, subject.person_id)
         whose = mask_name(person.name) if person is not None else "被代办人"
-    return Forbidden(rules.refusal(since, until, whose), code=NO_CONSENT_CODE)
+    return RuleViolation(rules.refusal(since, until, whose), code=NO_CONSENT_CODE)
 
 
 # ---------------------------------------------------------------- reading

@@ -51,7 +51,7 @@ def upgrade() -> None:
         sa.Column("period_from", sa.Date(), nullable=False),
         sa.Column("period_to", sa.Date(), nullable=False),
         sa.Column("granted_by_account_id", BigIntPk, nullable=False),
-        sa.Column("grant_id", BigIntPk, nullable=True),
+        sa.Column("grant_id", sa.BigInteger(), nullable=True),
         sa.Column("granted_at", UtcDateTime(), nullable=False),
         sa.Column("revoked_at", UtcDateTime(), nullable=True),
         sa.Column("revoked_by_account_id", BigIntPk, nullable=True),
@@ -62,8 +62,6 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["granted_by_account_id"], ["user_accounts.id"],
             name=op.f("fk_claim_record_consents_granted_by_account_id_user_accounts")),
-        sa.ForeignKeyConstraint(["grant_id"], ["proxy_grants.id"],
-                                name=op.f("fk_claim_record_consents_grant_id_proxy_grants")),
         sa.ForeignKeyConstraint(
             ["revoked_by_account_id"], ["user_accounts.id"],
             name=op.f("fk_claim_record_consents_revoked_by_account_id_user_accounts")),
