@@ -17,6 +17,7 @@ from huiminbao.claims.record_schemas import (
     RecordPrefillView,
     RecordsConsentListView,
     RecordsConsentRequestSchema,
+    RecordsConsentRevokeSchema,
     RecordsConsentView,
     RecordsQuerySchema,
     SettlementRecordListView,
@@ -61,14 +62,16 @@ class RecordConsents(MethodView):
                                  body["period_from"], body["period_to"])
 
 
-@blp.route("/consents/<int:consent_id>/revoke")
+@blp.route("/consents/revoke")
 class RecordConsentRevoke(MethodView):
     @acts_for(_SUBMIT)
+    @blp.arguments(RecordsConsentRevokeSchema)
     @blp.response(200, RecordsConsentView)
-    def post(self, consent_id: int) -> RecordsConsent:
+    def post(self, body: dict[str, Any]) -> RecordsConsent:
         """Revoke an authorization: no further reads under it (claims filed stay)."""
         actor = current_actor()
-        return records.revoke(container(), actor, subject_for(_SUBMIT, actor), consent_id)
+        return records.revoke(container(), actor, subject_for(_SUBMIT, actor),
+                              body["consent_id"])
 
 
 @blp.route("")
@@ -87,16 +90,16 @@ class Records(MethodView):
                                query["since"], query["until"])
 
 
-@blp.route("/<string:record_no>/prefill")
+@blp.route("/prefill")
 class RecordPrefill(MethodView):
     @acts_for(_SUBMIT)
     @blp.arguments(RecordPrefillQuerySchema, location="query")
     @blp.response(200, RecordPrefillView)
-    def get(self, query: dict[str, Any], record_no: str) -> records.Prefill:
+    def get(self, query: dict[str, Any]) -> records.Prefill:
         """The claim form as this settlement fills it, and what the resident still adds."""
         actor = current_actor()
-        return records.prefill(container(), actor, subject_for(_SUBMIT, actor), record_no,
-                               query["out_of_city"])
+        return records.prefill(container(), actor, subject_for(_SUBMIT, actor),
+                               query["record_no"], query["out_of_city"])
 
 
 @blp.route("/claims")

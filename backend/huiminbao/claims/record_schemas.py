@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from huiminbao.claims.records import RecordsRead
 from huiminbao.claims.schemas import PayeeSchema
+from huiminbao.core.inputs import Id
 from huiminbao.core.responses import Computed, ComputedBoolean, ComputedList, ResponseSchema
 from huiminbao.registry.port import SettlementRecord, VisitType
 
@@ -41,7 +42,12 @@ class RecordsQuerySchema(Schema):
             raise ValidationError("请同时填写起止日期", field_name="until")
 
 
+class RecordsConsentRevokeSchema(Schema):
+    consent_id = Id(required=True, strict=True, metadata={"description": "the authorization"})
+
+
 class RecordPrefillQuerySchema(Schema):
+    record_no = fields.String(required=True, validate=RECORD_NO)
     out_of_city = fields.Boolean(load_default=False, metadata={
         "description": "the stay or visit was outside the insured city (异地就医)"})
 

@@ -219,8 +219,7 @@ _PATH_VALUES = {"product_id": 1, "account_id": 1, "member_id": 1, "grant_id": 1,
                 "policy_no": "XHYL2027000000000000", "claim_no": "LP000000000000",
                 "complaint_no": "TS000000000000", "batch_no": "PL000000000000",
                 "import_no": "ZZ00000000000000000000", "payer_id": 1,
-                "token": "t" * 32, "prepay_id": "wx000000000000",
-                "consent_id": 1, "record_no": "JS000000000000"}
+                "token": "t" * 32, "prepay_id": "wx000000000000"}
 
 
 def routes(app: Flask) -> list[tuple[str, str, str]]:

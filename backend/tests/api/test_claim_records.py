@@ -89,7 +89,7 @@ def test_li_na_authorizes_lists_files_from_a_record_and_revokes(
     assert wider.status_code == 422
     assert "2026年12月01日至2027年01月31日" in wider.get_json()["message"]
 
-    form = li.client.get(f"{RECORDS}/{LI_NA_OUTPATIENT_SPECIAL}/prefill",
+    form = li.client.get(f"{RECORDS}/prefill?record_no={LI_NA_OUTPATIENT_SPECIAL}",
                          headers=li.bearer).get_json()
     assert form["kind"] == "outpatient_special" and form["diagnosis_code"] == "N18.5"
     assert form["admitted_on"] == form["discharged_on"] == "2027-01-08"
@@ -114,13 +114,15 @@ def test_li_na_authorizes_lists_files_from_a_record_and_revokes(
     reviewer = staff(client, wired)
     assert decide(reviewer, claim["claim_no"], "approve").status_code == 200
 
-    revoked = li.client.post(f"{RECORDS}/consents/{consent['id']}/revoke", headers=li.bearer)
+    revoked = li.client.post(f"{RECORDS}/consents/revoke", json={"consent_id": consent["id"]},
+                             headers=li.bearer)
     assert revoked.status_code == 200 and revoked.get_json()["live"] is False
     assert revoked.get_json()["status_label"] == "已撤回"
     # Revocation stops further reads; the claim filed before stays.
     after = listed(li, "?since=2027-01-01&until=2027-06-30")
     assert after.status_code == 422 and "或授权已撤回" in after.get_json()["message"]
-    prefill = li.client.get(f"{RECORDS}/{LI_NA_OUTPATIENT_SPECIAL}/prefill", headers=li.bearer)
+    prefill = li.client.get(f"{RECORDS}/prefill?record_no={LI_NA_OUTPATIENT_SPECIAL}",
+                            headers=li.bearer)
     assert prefill.status_code == 422
     kept = li.client.get(f"/api/v1/claims/{claim['claim_no']}", headers=li.bearer)
     assert kept.get_json()["status"] == "approved"
@@ -146,9 +148,10 @@ def test_an_ordinary_outpatient_visit_is_listed_but_not_claimable(
     items = listed(li).get_json()["items"]
     ordinary = [r["record"] for r in items if r["record"]["visit_type"] == "outpatient"]
     assert len(ordinary) == 1 and ordinary[0]["visit_label"] == "普通门诊"
-    refused = li.client.get(f"{RECORDS}/{ordinary[0]['record_no']}/prefill", headers=li.bearer)
+    refused = li.client.get(f"{RECORDS}/prefill?record_no={ordinary[0]['record_no']}",
+                            headers=li.bearer)
     assert refused.status_code == 422 and refused.get_json()["code"] == "record_not_claimable"
-    unknown = li.client.get(f"{RECORDS}/JS000/prefill", headers=li.bearer)
+    unknown = li.client.get(f"{RECORDS}/prefill?record_no=JS000", headers=li.bearer)
     assert unknown.status_code == 404 and "已授权的期间内未找到" in unknown.get_json()["message"]
 
 
