@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from huiminbao.audit.models import AuditEvent
 from huiminbao.claims.models import Claim
-from huiminbao.claims.record_models import ClaimFromRecord
+from huiminbao.claims.record_models import ClaimFromRecord, RecordsConsent
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import Container
 from huiminbao.identity.domain import Action
@@ -243,3 +243,16 @@ def test_a_claim_failing_after_the_read_writes_neither_claim_nor_link(
     assert claims_of(wired, person_id(li)) == 0
     with wired.db.read() as session:
         assert session.scalar(select(func.count()).select_from(ClaimFromRecord)) == 0
+
+
+def test_deleting_the_account_revokes_the_authorization(
+        client: FlaskClient, wired: Container) -> None:
+    from .enrollment_helpers import sign_in
+
+    li = sign_in(client, "李娜")
+    assert authorize(li).status_code == 201
+    done = client.post("/api/v1/me/deletion", headers=li.bearer, json={"confirm": True})
+    assert done.status_code == 200, done.get_json()
+    with wired.db.read() as session:
+        consents = session.scalars(select(RecordsConsent)).all()
+    assert len(consents) == 1 and consents[0].revoked_at is not None
