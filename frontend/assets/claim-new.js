@@ -233,17 +233,11 @@ function collect() {
     showFormAlert(alertBox, "请选择理赔保单");
     first ??= policyOptions.querySelector("input");
   }
-  const card = payeeCardInput.value.replace(/\s+/g, "");
-  const payeeKind = payeeKindSelect.value;
-  if (card && !/^\d{12,19}$/.test(card)) mark(payeeCardInput, "银行卡号应为12至19位数字");
-  if (!card && payeeKind !== "self") mark(payeeCardInput, "请填写收款人的银行卡号");
-  if (payeeKind !== "self" && !payeeNameInput.value.trim()) mark(payeeNameInput, "请填写收款人姓名");
-  if (payeeKind !== "self" && !payeeIdInput.value.trim()) mark(payeeIdInput, "请填写收款人身份证号码");
+  const payee = payeeOf(mark);
   if (first) {
     first.focus();
     return null;
   }
-  const optional = (input) => (input.closest("[data-for-kinds]")?.hidden ? null : input.value.trim() || null);
   return {
     kind: state.kind,
     hospital_name: hospital,
@@ -256,15 +250,16 @@ function collect() {
     prescription_no: optional(prescriptionInput),
     pharmacy_code: optional(pharmacySelect),
     treatment_city_code: optional(cityInput),
-    payee: card ? {
-      kind: payeeKind, card_no: card,
-      name: payeeKind === "self" ? null : payeeNameInput.value.trim(),
-      id_number: payeeKind === "self" ? null : payeeIdInput.value.trim(),
-    } : null,
+    payee,
     // ICD-10 codes as printed ("C22.0, K74"): the server checks each and names a bad one.
     diagnosis_codes: (document.getElementById("diagnosis")?.value || "")
       .split(/[,，、\s]+/).map((code) => code.trim()).filter(Boolean),
   };
+}
+
+/** A kind's own field: its value, or null while the field is hidden for the chosen kind. */
+function optional(input) {
+  return input.closest("[data-for-kinds]")?.hidden ? null : input.value.trim() || null;
 }
 
 function payeeOf(mark) {
@@ -293,7 +288,6 @@ function collectFromRecord(mark, firstMarked) {
     first.focus();
     return null;
   }
-  const optional = (input) => (input.closest("[data-for-kinds]")?.hidden ? null : input.value.trim() || null);
   return {
     record_no: state.record.record.record_no,
     policy_no: state.policyNo,

@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from huiminbao.claims.records import RecordsRead
-from huiminbao.claims.schemas import PayeeSchema
+from huiminbao.claims.schemas import ClaimantFactsSchema
 from huiminbao.core.inputs import Id
 from huiminbao.core.responses import Computed, ComputedBoolean, ComputedList, ResponseSchema
 from huiminbao.registry.port import SettlementRecord, VisitType
@@ -52,23 +52,13 @@ class RecordPrefillQuerySchema(Schema):
         "description": "the stay or visit was outside the insured city (异地就医)"})
 
 
-class ClaimFromRecordSchema(Schema):
+class ClaimFromRecordSchema(ClaimantFactsSchema):
     """Only what the settlement lacks: its figures, dates, hospital and diagnoses are read from
     the registry again and cannot be typed."""
 
     record_no = fields.String(required=True, validate=RECORD_NO)
-    policy_no = fields.String(load_default=None, validate=validate.Length(max=32), metadata={
-        "description": "default: the insured person's live policy covering the visit"})
     out_of_city = fields.Boolean(load_default=False, metadata={
         "description": "treated outside the insured city: an out_of_city claim"})
-    prescription_no = fields.String(load_default=None, validate=validate.Length(max=64),
-                                    metadata={"description": "special_drug: the prescription"})
-    pharmacy_code = fields.String(load_default=None, validate=validate.Length(max=32),
-                                  metadata={"description": "special_drug: designated pharmacy"})
-    treatment_city_code = fields.String(load_default=None, validate=validate.Length(max=6),
-                                        metadata={"description": "out_of_city: where treated"})
-    payee = fields.Nested(PayeeSchema, load_default=None, metadata={
-        "description": "who receives the money; the card is verified as the payee's"})
 
 
 class RecordsConsentView(ResponseSchema):
