@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from huiminbao.core.crypto import INDEX_LENGTH, EncryptedString, EncryptedText, index_of
-from huiminbao.core.db import Base, BigIntPk, UtcDateTime
+from huiminbao.core.db import Base, BigIntPk, UtcDateTime, one_of
 from huiminbao.registry.port import (
     Assistance,
     BalanceKind,
@@ -34,6 +34,7 @@ from huiminbao.registry.port import (
     PersonStatus,
     Relation,
     Scheme,
+    VisitType,
 )
 
 ID_NUMBER_LENGTH = 18
@@ -48,12 +49,6 @@ class EntryKind(StrEnum):
     DEBIT = "debit"
     REFUND = "refund"
     DEPOSIT = "deposit"
-
-
-def one_of(column: str, values: type[StrEnum]) -> str:
-    """SQL for "column holds one of the enum's values" (values are plain identifiers)."""
-    allowed = ", ".join(f"'{member.value}'" for member in values)
-    return f"{column} IN ({allowed})"
 
 
 class RegistryPersonRow(Base):
@@ -106,6 +101,7 @@ class RegistrySettlementRow(Base):
         UniqueConstraint("person_id", "record_no", name="uq_registry_settlements_record_no"),
         CheckConstraint("in_policy_self_pay_fen >= 0", name="self_pay_non_negative"),
         CheckConstraint("end_date >= visit_date", name="ends_after_visit"),
+        CheckConstraint(one_of("visit_type", VisitType), name="visit_type_allowed"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)

@@ -4,7 +4,7 @@ authorization to read them for a period (revocable), and the settlement each cla
 Three new tables; nothing else changes.
 
 Revision ID: 0031_claim_records
-Revises: 0027_resident_help
+Revises: 0028_settlement_statements
 Create Date: 2026-12-06
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from huiminbao.core.db import BigIntPk, UtcDateTime
 
 revision = "0031_claim_records"
-down_revision = "0027_resident_help"
+down_revision = "0028_settlement_statements"
 branch_labels = None
 depends_on = None
 
@@ -37,6 +37,9 @@ def upgrade() -> None:
                            name=op.f("ck_registry_settlements_self_pay_non_negative")),
         sa.CheckConstraint("end_date >= visit_date",
                            name=op.f("ck_registry_settlements_ends_after_visit")),
+        sa.CheckConstraint("visit_type IN ('inpatient', 'outpatient', 'outpatient_special', "
+                           "'pharmacy')",
+                           name=op.f("ck_registry_settlements_visit_type_allowed")),
         sa.ForeignKeyConstraint(["person_id"], ["registry_persons.id"],
                                 name=op.f("fk_registry_settlements_person_id_registry_persons")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_registry_settlements")),
