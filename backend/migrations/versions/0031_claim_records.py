@@ -4,7 +4,7 @@ authorization to read them for a period (revocable), and the settlement each cla
 Three new tables; nothing else changes.
 
 Revision ID: 0031_claim_records
-Revises: 0028_settlement_statements
+Revises: 0029_daily_disclosure
 Create Date: 2026-12-06
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from huiminbao.core.db import BigIntPk, UtcDateTime
 
 revision = "0031_claim_records"
-down_revision = "0028_settlement_statements"
+down_revision = "0029_daily_disclosure"
 branch_labels = None
 depends_on = None
 
