@@ -13,12 +13,13 @@ import re
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from e2e.support import (
     LOCAL_HOSTS,
@@ -27,6 +28,8 @@ from e2e.support import (
     api_json,
     body_font_size,
     http_put_json,
+    keep_screenshot,
+    log_in,
     sign_up,
     small_touch_targets,
 )
@@ -167,6 +170,33 @@ def api_post(page: Page, path: str, body: Any, *, acting_for: int | None = None)
     response = page.request.post(path, data=json.dumps(body), headers=headers)
     assert response.ok, f"POST {path} answered {response.status}: {response.text()}"
     return response.json()
+
+
+def approve_then_run_payout(browser: Browser, base_url: str, claim_no: str, reviewer_phone: str,
+                            admin_phone: str,
+                            after_approval: Callable[[], None] | None = None) -> None:
+    """On a desktop: the reviewer (who sees the insured's masked name in the queue) approves the
+    claim; ``after_approval`` runs; an administrator starts the payout run from the console,
+    which pays it."""
+    desk = browser.new_context(base_url=base_url, locale="zh-CN", timezone_id="Asia/Shanghai",
+                               viewport={"width": 1280, "height": 900})
+    try:
+        staff = desk.new_page()
+        log_in(staff, base_url, reviewer_phone, path="/login.html?next=%2Fstaff%2Fclaims.html")
+        expect(staff.locator(f"tr[data-claim='{claim_no}']")).to_contain_text("李*")
+        api_post(staff, f"/api/v1/admin/claims/{claim_no}/decision", {"decision": "approve"})
+        if after_approval is not None:
+            after_approval()
+        boss = desk.new_page()
+        boss.context.clear_cookies()
+        log_in(boss, base_url, admin_phone,
+               path="/login.html?next=%2Fstaff%2Fclaims.html%3Fview%3Dapproved")
+        expect(boss.locator(f"tr[data-claim='{claim_no}']")).to_be_visible()
+        boss.get_by_role("button", name="执行赔款支付").click()
+        expect(boss.locator("#payout-run-result")).to_contain_text("已支付1件")
+        keep_screenshot(boss, "staff-payout-run")
+    finally:
+        desk.close()
 
 
 def enrollment_body(product: dict[str, Any], method: str) -> dict[str, Any]:

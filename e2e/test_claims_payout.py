@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from e2e.claims_support import (
-    api_post,
+    approve_then_run_payout,
     coverage_day,
     enrolled_online_on_last_day,
     finish_cli,
@@ -22,7 +22,7 @@ from e2e.claims_support import (
     start_cli,
     start_staff,
 )
-from e2e.support import LiveServer, assert_no_axe_violations, keep_screenshot, log_in
+from e2e.support import LiveServer, assert_no_axe_violations, keep_screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -71,28 +71,14 @@ def test_li_na_files_an_outpatient_special_claim_and_is_paid_to_her_card(
     # ---------------------------------------------------------------- approved, then paid
     finish_cli(reviewer)
     finish_cli(admin)
-    desk = browser.new_context(base_url=base_url, locale="zh-CN", timezone_id="Asia/Shanghai",
-                               viewport={"width": 1280, "height": 900})
-    try:
-        staff = desk.new_page()
-        log_in(staff, base_url, REVIEWER_PHONE, path="/login.html?next=%2Fstaff%2Fclaims.html")
-        expect(staff.locator(f"tr[data-claim='{claim_no}']")).to_contain_text("李*")
-        api_post(staff, f"/api/v1/admin/claims/{claim_no}/decision", {"decision": "approve"})
+
+    def approved() -> None:
         page.reload()
         expect(page.locator("#claim-summary [data-status]")).to_have_text(
             re.compile("审核通过，待支付"))
         expect(page.locator("[data-clock=payment]")).to_contain_text("前支付赔款")
 
-        boss = desk.new_page()
-        boss.context.clear_cookies()
-        log_in(boss, base_url, ADMIN_PHONE,
-               path="/login.html?next=%2Fstaff%2Fclaims.html%3Fview%3Dapproved")
-        expect(boss.locator(f"tr[data-claim='{claim_no}']")).to_be_visible()
-        boss.get_by_role("button", name="执行赔款支付").click()
-        expect(boss.locator("#payout-run-result")).to_contain_text("已支付1件")
-        keep_screenshot(boss, "staff-payout-run")
-    finally:
-        desk.close()
+    approve_then_run_payout(browser, base_url, claim_no, REVIEWER_PHONE, ADMIN_PHONE, approved)
 
     page.reload()
     expect(page.locator("[data-payout-status=paid]")).to_have_text("赔款支付：已支付")

@@ -42,7 +42,8 @@ NARROW = ("13800000006", "刘䶮", "330105198109040613")
 PAGES = [
     "/", "/login.html", "/bind.html", "/me.html", "/enroll.html", "/enrollment-result.html",
     "/policies.html", "/policy.html", "/account.html", "/family.html", "/family-enroll.html",
-    "/family-result.html", "/claims.html", "/claim.html", "/claim-new.html", "/estimate.html",
+    "/family-result.html", "/claims.html", "/claim.html", "/claim-new.html", "/claim-records.html",
+    "/estimate.html",
     "/complaints.html", "/complaint.html", "/disclosure.html", "/help.html", "/my-data.html",
     "/proxy.html", "/proxy-new.html", "/proxy-activity.html", "/proxy-confirm.html",
     "/policy-lookup.html", "/verify/not-a-real-token",

@@ -178,6 +178,9 @@ def _register_blueprints(app: Flask, api: Any, settings: Settings) -> None:
 
     api.register_blueprint(claims_routes.blp)
     api.register_blueprint(claims_routes.admin_blp)
+    from huiminbao.claims import record_routes
+
+    api.register_blueprint(record_routes.blp)
     from huiminbao.proxy.routes import blp as proxy_blp
 
     api.register_blueprint(proxy_blp)

@@ -31,6 +31,12 @@ export const ACTING_ENDPOINTS = Object.freeze([
   ["GET", /^\/claims$/],
   ["POST", /^\/claims$/],
   ["POST", /^\/claims\/estimate$/],
+  ["GET", /^\/claims\/records$/], // the 医保 settlement records, read under an authorization
+  ["GET", /^\/claims\/records\/consents$/],
+  ["POST", /^\/claims\/records\/consents$/],
+  ["POST", /^\/claims\/records\/consents\/revoke$/],
+  ["GET", /^\/claims\/records\/prefill$/],
+  ["POST", /^\/claims\/records\/claims$/],
   ["GET", /^\/complaints$/],
   ["POST", /^\/complaints$/],
 ]);

@@ -7,7 +7,7 @@
 
 import { api, ApiError, errorMessage } from "./api.js";
 import { choice, h, replaceChildren } from "./dom.js";
-import { formatDate } from "./format.js";
+import { formatDate, formatFen } from "./format.js";
 import {
   clearFieldError, clearFormAlert, setBusy, setFieldError, showApiError, showFormAlert, showStatus,
 } from "./forms.js";
@@ -50,13 +50,23 @@ const payeeCardInput = document.getElementById("payee-card");
 const statusBox = document.getElementById("claim-new-status");
 const alertBox = document.getElementById("claim-new-alert");
 const submitButton = document.getElementById("claim-submit");
+const fromRecordsLink = document.getElementById("from-records");
+const recordNotice = document.getElementById("record-notice");
+const recordNoticeText = document.getElementById("record-notice-text");
+const recordItemsBlock = document.getElementById("record-items-block");
+const recordItems = document.getElementById("record-items");
+const itemsBlock = document.getElementById("items-block");
+const otherDiagnosisInput = document.getElementById("diagnosis");
+// ?record=<record_no>: the claim is filled from the 医保 settlement record the person chose on
+// 从医保结算记录申请理赔 (GET /claims/records/prefill) and filed with POST /claims/records/claims.
+const recordNo = new URLSearchParams(window.location.search).get("record");
 
 const intent = new Intent("claim-new");
 const picker = new ItemPicker(itemList, addItemButton);
 const catalogs = new Map();
 const kindLists = new Map();
 
-const state = { policies: [], policyNo: null, files: [], submitting: false, kinds: [], kind: "inpatient" };
+const state = { policies: [], policyNo: null, files: [], submitting: false, kinds: [], kind: "inpatient", record: null };
 
 // ---------------------------------------------------------------- policies
 
@@ -200,6 +210,7 @@ function collect() {
     setFieldError(input, message);
     first ??= input;
   };
+  if (state.record) return collectFromRecord(mark, () => first);
   const hospital = hospitalInput.value.trim();
   if (!hospital) mark(hospitalInput, "请填写医院名称");
   if (!admittedInput.value) mark(admittedInput, "请选择入院日期");
@@ -222,17 +233,11 @@ function collect() {
     showFormAlert(alertBox, "请选择理赔保单");
     first ??= policyOptions.querySelector("input");
   }
-  const card = payeeCardInput.value.replace(/\s+/g, "");
-  const payeeKind = payeeKindSelect.value;
-  if (card && !/^\d{12,19}$/.test(card)) mark(payeeCardInput, "银行卡号应为12至19位数字");
-  if (!card && payeeKind !== "self") mark(payeeCardInput, "请填写收款人的银行卡号");
-  if (payeeKind !== "self" && !payeeNameInput.value.trim()) mark(payeeNameInput, "请填写收款人姓名");
-  if (payeeKind !== "self" && !payeeIdInput.value.trim()) mark(payeeIdInput, "请填写收款人身份证号码");
+  const payee = payeeOf(mark);
   if (first) {
     first.focus();
     return null;
   }
-  const optional = (input) => (input.closest("[data-for-kinds]")?.hidden ? null : input.value.trim() || null);
   return {
     kind: state.kind,
     hospital_name: hospital,
@@ -245,15 +250,86 @@ function collect() {
     prescription_no: optional(prescriptionInput),
     pharmacy_code: optional(pharmacySelect),
     treatment_city_code: optional(cityInput),
-    payee: card ? {
-      kind: payeeKind, card_no: card,
-      name: payeeKind === "self" ? null : payeeNameInput.value.trim(),
-      id_number: payeeKind === "self" ? null : payeeIdInput.value.trim(),
-    } : null,
+    payee,
     // ICD-10 codes as printed ("C22.0, K74"): the server checks each and names a bad one.
     diagnosis_codes: (document.getElementById("diagnosis")?.value || "")
       .split(/[,，、\s]+/).map((code) => code.trim()).filter(Boolean),
   };
+}
+
+/** A kind's own field: its value, or null while the field is hidden for the chosen kind. */
+function optional(input) {
+  return input.closest("[data-for-kinds]")?.hidden ? null : input.value.trim() || null;
+}
+
+function payeeOf(mark) {
+  const card = payeeCardInput.value.replace(/\s+/g, "");
+  const payeeKind = payeeKindSelect.value;
+  if (card && !/^\d{12,19}$/.test(card)) mark(payeeCardInput, "银行卡号应为12至19位数字");
+  if (!card && payeeKind !== "self") mark(payeeCardInput, "请填写收款人的银行卡号");
+  if (payeeKind !== "self" && !payeeNameInput.value.trim()) mark(payeeNameInput, "请填写收款人姓名");
+  if (payeeKind !== "self" && !payeeIdInput.value.trim()) mark(payeeIdInput, "请填写收款人身份证号码");
+  return card ? {
+    kind: payeeKind, card_no: card,
+    name: payeeKind === "self" ? null : payeeNameInput.value.trim(),
+    id_number: payeeKind === "self" ? null : payeeIdInput.value.trim(),
+  } : null;
+}
+
+/** Filed from a settlement record: only what the record lacks (its figures are the server's). */
+function collectFromRecord(mark, firstMarked) {
+  const payee = payeeOf(mark);
+  if (!state.files.length) {
+    setFieldError(filesInput, "请至少上传一份材料");
+    mark(filesInput, "请至少上传一份材料");
+  }
+  const first = firstMarked();
+  if (first) {
+    first.focus();
+    return null;
+  }
+  return {
+    record_no: state.record.record.record_no,
+    policy_no: state.policyNo,
+    out_of_city: state.kind === "out_of_city",
+    prescription_no: optional(prescriptionInput),
+    pharmacy_code: optional(pharmacySelect),
+    treatment_city_code: optional(cityInput),
+    payee,
+  };
+}
+
+function yuanText(fen) {
+  return fen % 100 === 0 ? String(fen / 100) : (fen / 100).toFixed(2);
+}
+
+/** Fill the form from the chosen settlement record and lock what came from it. */
+async function applyRecord(prefill) {
+  state.record = prefill;
+  const policy = currentPolicy();
+  if (policy) await loadKinds(policy.product_id);
+  for (const radio of kindOptions.querySelectorAll("input[name=kind]")) {
+    radio.checked = radio.value === prefill.kind;
+    radio.disabled = radio.value !== prefill.kind;
+  }
+  selectKind(prefill.kind);
+  hospitalInput.value = prefill.hospital_name;
+  admittedInput.value = prefill.admitted_on;
+  dischargedInput.value = prefill.discharged_on;
+  inPolicyInput.value = yuanText(prefill.in_policy_self_pay_fen);
+  diagnosisInput.value = prefill.diagnosis_code || "";
+  otherDiagnosisInput.value = prefill.diagnosis_codes.join(", ");
+  for (const input of [hospitalInput, admittedInput, dischargedInput, inPolicyInput, diagnosisInput, otherDiagnosisInput]) {
+    input.readOnly = true;
+    input.setAttribute("data-from-record", "");
+  }
+  itemsBlock.hidden = true;
+  recordItemsBlock.hidden = !prefill.items.length;
+  replaceChildren(recordItems, prefill.items.map((item) => h("li", { class: "bill-item" },
+    `${item.name}（${item.code}）：${formatFen(item.amount_fen)}`)));
+  fromRecordsLink.hidden = true;
+  recordNotice.hidden = false;
+  recordNoticeText.textContent = `就诊信息、金额和诊断来自您授权读取的医保结算记录（结算流水号 ${prefill.record.record_no}），无需填写。请补充收款银行卡并上传材料：${prefill.documents.join("、")}。`;
 }
 
 async function uploadAll(claimNo) {
@@ -282,7 +358,8 @@ async function submit(event) {
   setBusy(submitButton, true, "正在提交…");
   let created;
   try {
-    created = await api.post("/claims", body, { idempotencyKey: key, timeoutMs: 30000 });
+    created = await api.post(state.record ? "/claims/records/claims" : "/claims", body,
+      { idempotencyKey: key, timeoutMs: 30000 });
   } catch (error) {
     intent.settle(error);
     state.submitting = false;
@@ -351,6 +428,18 @@ async function load() {
   replaceChildren(policyOptions, state.policies.map((p, index) => policyChoice(p, index === 0)));
   selectPolicy(state.policies[0].policy_no);
   if (!picker.rows.length) picker.add();
+  if (recordNo) {
+    try {
+      await applyRecord(await api.get(`/claims/records/prefill?record_no=${encodeURIComponent(recordNo)}`,
+        { timeoutMs: 30000 }));
+    } catch (error) {
+      showBlocked("无法按结算记录填写", errorMessage(error), [
+        h("a", { class: "btn btn--primary btn--block", href: "/claim-records.html" }, "返回医保结算记录"),
+        h("a", { class: "btn btn--block btn--quiet", href: NEW_CLAIM_PATH }, "照着结算单自行填写"),
+      ]);
+      return;
+    }
+  }
   clearState(stateBox);
   form.hidden = false;
 }

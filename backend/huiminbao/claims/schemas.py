@@ -114,17 +114,12 @@ def _diagnosis_codes() -> fields.List[Any]:
                                  "registry's earlier diagnoses)"})
 
 
-class ClaimRequestSchema(_BillSchema, _StaySchema):
+class ClaimantFactsSchema(Schema):
+    """What only the claimant can tell, whether the bill is typed or read from the 医保 records:
+    the policy, a special drug's prescription and pharmacy, the city treated in, the payee."""
+
     policy_no = fields.String(load_default=None, validate=validate.Length(max=32), metadata={
         "description": "default: the insured person's live policy covering the stay"})
-    hospital_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    kind = fields.String(load_default=ClaimKind.INPATIENT.value,
-                         validate=validate.OneOf([k.value for k in ClaimKind],
-                                                 error="请选择理赔类型"),
-                         metadata={"description": " | ".join(k.value for k in ClaimKind)})
-    diagnosis_code = fields.String(load_default=None, validate=validate.Length(max=16),
-                                   metadata={"description": "ICD-10; outpatient_special and "
-                                                            "special_drug need it"})
     prescription_no = fields.String(load_default=None, validate=validate.Length(max=64),
                                     metadata={"description": "special_drug: the prescription"})
     pharmacy_code = fields.String(load_default=None, validate=validate.Length(max=32),
@@ -133,6 +128,17 @@ class ClaimRequestSchema(_BillSchema, _StaySchema):
                                         metadata={"description": "out_of_city: where treated"})
     payee = fields.Nested(PayeeSchema, load_default=None, metadata={
         "description": "who receives the money; the card is verified as the payee's"})
+
+
+class ClaimRequestSchema(_BillSchema, _StaySchema, ClaimantFactsSchema):
+    hospital_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    kind = fields.String(load_default=ClaimKind.INPATIENT.value,
+                         validate=validate.OneOf([k.value for k in ClaimKind],
+                                                 error="请选择理赔类型"),
+                         metadata={"description": " | ".join(k.value for k in ClaimKind)})
+    diagnosis_code = fields.String(load_default=None, validate=validate.Length(max=16),
+                                   metadata={"description": "ICD-10; outpatient_special and "
+                                                            "special_drug need it"})
     diagnosis_codes = _diagnosis_codes()
 
 

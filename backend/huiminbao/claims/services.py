@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -455,8 +455,11 @@ def _policy_for_stay(session: Session, person_id: int, policy_no: str | None,
     return covering[0] if covering else live[0]
 
 
-def submit_claim(c: Container, actor: Actor, subject: Subject, request: ClaimRequest) -> str:
-    """An online claim for the subject (the insured person, or the principal acted for)."""
+def submit_claim(c: Container, actor: Actor, subject: Subject, request: ClaimRequest, *,
+                 also: Callable[[Session, Claim], None] | None = None) -> str:
+    """An online claim for the subject (the insured person, or the principal acted for).
+    ``also`` writes what goes with the claim in the same transaction (e.g. the settlement it
+    was filed from); whatever it raises leaves nothing written."""
     _check_bill(request.items, request.in_policy_self_pay_fen)
     consent_gate.require_now(c, actor, [Purpose.CLAIMS_NEW], principal_person_id=subject.person_id)
     phone = claimant_phone(c, subject.person_id)
@@ -495,6 +498,8 @@ def submit_claim(c: Container, actor: Actor, subject: Subject, request: ClaimReq
         session.flush()
         if payee is not None:
             session.add(payee.row(claim.id, now))
+        if also is not None:
+            also(session, claim)
         link_resource(session, f"claim:{claim.claim_no}")  # a retry answers with this claim
         documents = filing.documents_for(rule, payee.kind if payee else None)
         start_timeline(session, c, claim, by,

@@ -15,6 +15,7 @@ MODEL_MODULES = (
     "huiminbao.payments.gateway.models",
     "huiminbao.core.idempotency",
     "huiminbao.claims.models",
+    "huiminbao.claims.record_models",
     "huiminbao.proxy.models",
     "huiminbao.disclosure.models",
     "huiminbao.console.models",

@@ -24,6 +24,7 @@ from huiminbao.audit.models import Consent
 from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.claims.domain import ClaimStatus
 from huiminbao.claims.models import Claim
+from huiminbao.claims.record_models import RecordsConsent
 from huiminbao.core.container import Container
 from huiminbao.core.errors import NotFound, RuleViolation
 from huiminbao.core.masking import mask_phone
@@ -134,6 +135,10 @@ def delete_account(c: Container, actor: Actor) -> DeletionPlan:
             session.execute(update(FamilyMember).where(
                 FamilyMember.owner_person_id == person_id, FamilyMember.removed_at.is_(None))
                 .values(removed_at=now))
+            # No more reads of the person's 医保 settlement records.
+            session.execute(update(RecordsConsent).where(
+                RecordsConsent.person_id == person_id, RecordsConsent.revoked_at.is_(None))
+                .values(revoked_at=now, revoked_by_account_id=account.id))
             session.execute(update(Policy).where(Policy.payer_person_id == person_id,
                                                  Policy.auto_renew.is_(True))
                             .values(auto_renew=False, auto_renew_consent_version=None,

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from huiminbao.core import idnumber
@@ -41,6 +41,7 @@ from huiminbao.registry.protocol import DEFAULT_SKEW_SECONDS, Answer, Errors, Tr
 from huiminbao.registry.wire import result_in
 
 DEFAULT_ABSENT_PERSON = idnumber.make("110101", date(1900, 1, 1), 999)
+CHINA = timezone(timedelta(hours=8))
 SOURCES = (BalanceKind.PRIOR_YEARS, BalanceKind.CURRENT_YEAR)
 
 
@@ -224,6 +225,33 @@ class Contract:
         if wrong != {"matches": False}:
             raise RuleBroken("其他手机号应答 {\"matches\": false}（且只含 matches）")
 
+    def settlements(self) -> None:
+        """HMB1107: the person's settlements in a period, each dated inside it (the adapter
+        refuses an answer with a record outside); an unknown person has none; a period that
+        ends before it starts is an invalid argument."""
+        # The registry's own day (UTC+8), a day either way does not matter here.
+        today = datetime.now(CHINA).date()
+        since = today - timedelta(days=3 * 366)
+        records = self.registry.settlements(self.data.person, since, today)
+        if records:
+            last = records[-1]
+            narrowed = self.registry.settlements(self.data.person, last.visit_date,
+                                                 last.visit_date)
+            if last not in narrowed:
+                raise RuleBroken("按就诊日期查询结算记录，应返回当日的记录")
+        unknown = self.call(Transaction.SETTLEMENTS, {
+            "id_number": self.data.absent_person, "since": since.isoformat(),
+            "until": today.isoformat()}).body
+        if unknown != {"settlements": []}:
+            raise RuleBroken("查无此人应答 {\"settlements\": []}")
+        backwards = self.client.open(self.client.post(self.client.envelope(
+            Transaction.SETTLEMENTS.value, {"id_number": self.data.person,
+                                            "since": today.isoformat(),
+                                            "until": since.isoformat()})))
+        if backwards.infcode != Errors.INVALID_ARGUMENT.infcode:
+            raise RuleBroken(f"截止日期早于起始日期应答 {Errors.INVALID_ARGUMENT.infcode} "
+                             f"invalid_argument，实际 infcode={backwards.infcode}")
+
     def debit_retry_idempotent(self) -> None:
         before = self.available()
         request_no = self.request_no("RETRY")
@@ -349,6 +377,7 @@ class Contract:
             ("lookup-unknown", "查无此人答 null 而非报错", self.lookup_unknown),
             ("batch-lookup", "批量查询只返回已知参保人", self.batch_lookup),
             ("contact-check", "手机号核验只答是/否", self.contact_check),
+            ("settlements-within-period", "结算记录只返回所请求期间内的", self.settlements),
             ("debit-retry-idempotent", "同一流水号重发不重复扣款", self.debit_retry_idempotent),
             ("debit-concurrent-double-send", "同一流水号并发发送只扣一次",
              self.debit_concurrent_double_send),

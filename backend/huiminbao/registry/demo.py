@@ -8,13 +8,22 @@ are never reset by loading again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from huiminbao.core.clock import Clock
 from huiminbao.core.db import Database
 from huiminbao.registry.importer import LoadCounts, Population, load_population
 from huiminbao.registry.loading import OpeningBalance
-from huiminbao.registry.port import Assistance, PersonStatus, RegistryPerson, Relation, Scheme
+from huiminbao.registry.port import (
+    Assistance,
+    PersonStatus,
+    RegistryPerson,
+    Relation,
+    Scheme,
+    SettledItem,
+    SettlementRecord,
+    VisitType,
+)
 from huiminbao.registry.simulator import SimulatedRegistry
 
 HANGZHOU = "330100"
@@ -201,6 +210,44 @@ DEMO_DIAGNOSES: tuple[tuple[str, str, date], ...] = (
 )
 
 
+# How many days after the day the demo is loaded the demo product's first coverage year starts
+# (its enrollment window closes 45 days on: ``catalog.demo.demo_dates``).
+COVERAGE_STARTS_AFTER_DAYS = 46
+LI_NA_OUTPATIENT_SPECIAL = "JS3301002027000101"
+
+
+def demo_settlements(loaded_on: date) -> tuple[tuple[str, SettlementRecord], ...]:
+    """Settlements (医保结算记录) in the demo persons' records, dated from the day the demo is
+    loaded: past outpatient visits, and 李娜's outpatient special-disease visit (门特, chronic
+    kidney disease N18.5 on dialysis) on the second day of the demo product's coverage year. The
+    registry answers only for visits on or before its today, so the 门特 visit appears once the
+    demo clock has moved past it."""
+    coverage = loaded_on + timedelta(days=COVERAGE_STARTS_AFTER_DAYS)
+    outpatient = VisitType.OUTPATIENT
+
+    def visit(no: str, kind: VisitType, on: date, hospital: str, self_pay_fen: int,
+              items: tuple[SettledItem, ...] = (), drugs: tuple[str, ...] = (),
+              diagnoses: tuple[str, ...] = ()) -> SettlementRecord:
+        return SettlementRecord(no, kind, on, on, hospital, self_pay_fen, items, drugs, diagnoses)
+
+    return (
+        (ZHANG_WEI.id_number, visit("JS3301002026000201", outpatient,
+                                    loaded_on - timedelta(days=60), "杭州市第一人民医院",
+                                    8_600, diagnoses=("J06.9",))),
+        (ZHANG_WEI.id_number, visit("JS3301002026000202", outpatient,
+                                    loaded_on - timedelta(days=20), "杭州市第一人民医院",
+                                    15_200, diagnoses=("K29.7",))),
+        (LI_NA.id_number, visit("JS3301002026000301", outpatient,
+                                loaded_on - timedelta(days=30), "浙江省人民医院", 12_000,
+                                drugs=("XJ01CAA040A001010100000",), diagnoses=("J02.9",))),
+        (LI_NA.id_number, visit(
+            LI_NA_OUTPATIENT_SPECIAL, VisitType.OUTPATIENT_SPECIAL, coverage + timedelta(days=1),
+            "浙江大学医学院附属第一医院", 3_500_000,
+            items=(SettledItem("ZF001", "血液透析耗材（自费）", 60_000),),
+            drugs=("XB03XAR036B001010100000",), diagnoses=("N18.5", "D63.1"))),
+    )
+
+
 def demo_person(name: str) -> DemoPerson:
     """The demo person with this name (tests read better with names than with ID numbers)."""
     for person in DEMO_PERSONS:
@@ -234,4 +281,6 @@ def load_demo_population(target: SimulatedRegistry | Database, clock: Clock) -> 
     registry = SimulatedRegistry(db, clock)
     for id_number, code, diagnosed_on in DEMO_DIAGNOSES:
         registry.record_diagnosis(id_number, code, diagnosed_on)
+    for id_number, record in demo_settlements(clock.today()):
+        registry.record_settlement(id_number, record)
     return counts

@@ -39,6 +39,7 @@ from huiminbao.registry.port import (
     RegistryUnavailable,
     RequestNumberReused,
     Scheme,
+    SettlementRecord,
 )
 from huiminbao.registry.protocol import (
     DEFAULT_SKEW_SECONDS,
@@ -372,6 +373,18 @@ class HttpRegistry:
         return self._read_list(Transaction.PRIOR_DIAGNOSES,
                                {"id_number": id_number, "before": before.isoformat()},
                                "diagnoses", wire.diagnosis_in)
+
+    def settlements(self, id_number: str, since: date, until: date) -> list[SettlementRecord]:
+        body = self._ask(Transaction.SETTLEMENTS, {"id_number": id_number,
+                                                   "since": since.isoformat(),
+                                                   "until": until.isoformat()})
+        with self._shaped():
+            records = [wire.settlement_in(item)
+                       for item in wire.list_of(body.get("settlements"), "settlements")]
+        # Records outside the period asked for were not authorized: the answer is not used.
+        if any(not since <= record.visit_date <= until for record in records):
+            raise RegistryRefused("医保平台应答的结算记录超出所请求的期间", code="malformed")
+        return records
 
     def balance(self, id_number: str) -> AccountBalance | None:
         return self._read_one(Transaction.BALANCE, {"id_number": id_number}, "balance",

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from huiminbao.core.crypto import INDEX_LENGTH, EncryptedString, index_of
+from huiminbao.core.crypto import INDEX_LENGTH, EncryptedString, EncryptedText, index_of
 from huiminbao.core.db import Base, BigIntPk, UtcDateTime, one_of
 from huiminbao.registry.port import (
     Assistance,
@@ -34,6 +34,7 @@ from huiminbao.registry.port import (
     PersonStatus,
     Relation,
     Scheme,
+    VisitType,
 )
 
 ID_NUMBER_LENGTH = 18
@@ -88,6 +89,30 @@ class RegistryDiagnosisRow(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("registry_persons.id"), index=True)
     code: Mapped[str] = mapped_column(EncryptedString())
     diagnosed_on: Mapped[date] = mapped_column(Date)
+
+
+class RegistrySettlementRow(Base):
+    """One visit's settlement (结算) in the person's records: what claims from authorized records
+    read. The amounts and dates are plain; what was treated (items, drugs, diagnoses) is health
+    data, kept as one encrypted JSON document."""
+
+    __tablename__ = "registry_settlements"
+    __table_args__ = (
+        UniqueConstraint("person_id", "record_no", name="uq_registry_settlements_record_no"),
+        CheckConstraint("in_policy_self_pay_fen >= 0", name="self_pay_non_negative"),
+        CheckConstraint("end_date >= visit_date", name="ends_after_visit"),
+        CheckConstraint(one_of("visit_type", VisitType), name="visit_type_allowed"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("registry_persons.id"), index=True)
+    record_no: Mapped[str] = mapped_column(String(64))
+    visit_type: Mapped[str] = mapped_column(String(24))
+    visit_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    hospital_name: Mapped[str] = mapped_column(String(200))
+    in_policy_self_pay_fen: Mapped[int] = mapped_column(BigInteger)
+    treatment: Mapped[str] = mapped_column(EncryptedText())  # JSON: items, drugs, diagnoses
 
 
 class RegistryAccountRow(Base):

@@ -127,6 +127,42 @@ class PriorDiagnosis:
     diagnosed_on: date
 
 
+class VisitType(StrEnum):
+    """What a settlement (结算) was for."""
+
+    INPATIENT = "inpatient"  # 住院
+    OUTPATIENT = "outpatient"  # 普通门诊
+    OUTPATIENT_SPECIAL = "outpatient_special"  # 门诊特殊病、慢性病（门特/门慢）
+    PHARMACY = "pharmacy"  # 定点药店购药（特药）
+
+
+@dataclass(frozen=True)
+class SettledItem:
+    """One listed item outside basic insurance (医保范围外) on a settlement."""
+
+    code: str
+    name: str
+    amount_fen: int
+
+
+@dataclass(frozen=True)
+class SettlementRecord:
+    """One visit's settlement (医保结算记录) as the registry holds it: the in-policy amount the
+    patient still paid (医保范围内个人负担), the listed out-of-policy items, the drugs' codes and
+    the diagnoses (ICD-10). Health data: read only under the person's authorization, never
+    logged."""
+
+    record_no: str  # the registry's settlement number (结算流水号)
+    visit_type: VisitType
+    visit_date: date  # the visit, or the stay's admission day
+    end_date: date  # the same day for a visit; the discharge day for a stay
+    hospital_name: str  # the hospital or designated pharmacy
+    in_policy_self_pay_fen: int
+    items: tuple[SettledItem, ...] = ()
+    drug_codes: tuple[str, ...] = ()
+    diagnosis_codes: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class OperationResult:
     request_no: str
@@ -174,6 +210,12 @@ class RegistryPort(Protocol):
         """The person's diagnoses first recorded before ``before`` (a policy's coverage start),
         oldest first; [] for a person the registry does not know. Asked only to apply a
         product's pre-existing-condition terms to a claim or an estimate."""
+        ...
+
+    def settlements(self, id_number: str, since: date, until: date) -> list[SettlementRecord]:
+        """The person's settlements whose visit date lies in ``[since, until]`` (both days
+        included), oldest first; [] for a person the registry does not know. Asked only under
+        the person's recorded authorization for that period (claims from records)."""
         ...
 
     def balance(self, id_number: str) -> AccountBalance | None: ...

@@ -77,6 +77,15 @@ def _prior_diagnoses(registry: RegistryPort, body: dict[str, Any]) -> dict[str, 
     return {"diagnoses": [wire.diagnosis_out(diagnosis) for diagnosis in found]}
 
 
+def _settlements(registry: RegistryPort, body: dict[str, Any]) -> dict[str, Any]:
+    since = wire.day(body.get("since"), "since")
+    until = wire.day(body.get("until"), "until")
+    if until < since:
+        raise ValueError("until must not be before since")
+    found = registry.settlements(wire.text(body, "id_number"), since, until)
+    return {"settlements": [wire.settlement_out(record) for record in found]}
+
+
 def _scheme_counts(registry: RegistryPort, body: dict[str, Any]) -> dict[str, Any]:
     counts = registry.scheme_counts(wire.text_list(body, "id_numbers", wire.MAX_COUNT_BATCH))
     return {"counts": {scheme.value: count for scheme, count in counts.items()}}
@@ -142,6 +151,7 @@ HANDLERS: dict[str, Handler] = {
     Transaction.RELATIONS.value: _relations,
     Transaction.SCHEME_COUNTS.value: _scheme_counts,
     Transaction.PRIOR_DIAGNOSES.value: _prior_diagnoses,
+    Transaction.SETTLEMENTS.value: _settlements,
     Transaction.BALANCE.value: _balance,
     Transaction.ENTRIES.value: _entries,
     Transaction.DEBIT.value: _debit,

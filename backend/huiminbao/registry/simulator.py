@@ -22,6 +22,7 @@ deposits) over the bulk loading in ``loading.py``.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ from huiminbao.registry.models import (
     RegistryOperationRow,
     RegistryPersonRow,
     RegistryRelationRow,
+    RegistrySettlementRow,
 )
 from huiminbao.registry.port import (
     AccountBalance,
@@ -71,6 +73,9 @@ from huiminbao.registry.port import (
     Relation,
     RequestNumberReused,
     Scheme,
+    SettledItem,
+    SettlementRecord,
+    VisitType,
 )
 from huiminbao.registry.rows import (
     account_row_of,
@@ -179,6 +184,17 @@ def _result(row: RegistryOperationRow) -> OperationResult:
     )
 
 
+def _settlement(row: RegistrySettlementRow) -> SettlementRecord:
+    treatment = json.loads(row.treatment)
+    return SettlementRecord(
+        record_no=row.record_no, visit_type=VisitType(row.visit_type),
+        visit_date=row.visit_date, end_date=row.end_date, hospital_name=row.hospital_name,
+        in_policy_self_pay_fen=row.in_policy_self_pay_fen,
+        items=tuple(SettledItem(code, name, amount) for code, name, amount in treatment["items"]),
+        drug_codes=tuple(treatment["drug_codes"]),
+        diagnosis_codes=tuple(treatment["diagnosis_codes"]))
+
+
 # --- session-level helpers (shared with importer, generator and demo) --------------------------
 
 
@@ -284,6 +300,42 @@ class SimulatedRegistry:
             if (code, diagnosed_on) not in {(row[0], row[1]) for row in existing}:
                 session.add(RegistryDiagnosisRow(person_id=person_id, code=code,
                                                  diagnosed_on=diagnosed_on))
+            return True
+
+    def settlements(self, id_number: str, since: date, until: date) -> list[SettlementRecord]:
+        """Only settlements already made: a visit dated after today (the business clock's) is
+        not in the records yet."""
+        until = min(until, self._clock.today())
+        with self._db.read() as session:
+            rows = session.scalars(
+                select(RegistrySettlementRow)
+                .join(RegistryPersonRow, RegistryPersonRow.id == RegistrySettlementRow.person_id)
+                .where(_person_is(id_number), RegistrySettlementRow.visit_date >= since,
+                       RegistrySettlementRow.visit_date <= until)
+                .order_by(RegistrySettlementRow.visit_date, RegistrySettlementRow.id)).all()
+            return [_settlement(row) for row in rows]
+
+    def record_settlement(self, id_number: str, record: SettlementRecord) -> bool:
+        """Administration (demo data, tests): add a settlement to a known person's records
+        unless one with its number is there already. False for an unknown person."""
+        with self._db.transaction() as session:
+            person_id = session.scalar(select(RegistryPersonRow.id).where(_person_is(id_number)))
+            if person_id is None:
+                return False
+            exists = session.scalar(select(RegistrySettlementRow.id).where(
+                RegistrySettlementRow.person_id == person_id,
+                RegistrySettlementRow.record_no == record.record_no))
+            if exists is None:
+                session.add(RegistrySettlementRow(
+                    person_id=person_id, record_no=record.record_no,
+                    visit_type=record.visit_type.value, visit_date=record.visit_date,
+                    end_date=record.end_date, hospital_name=record.hospital_name,
+                    in_policy_self_pay_fen=record.in_policy_self_pay_fen,
+                    treatment=json.dumps({
+                        "items": [[i.code, i.name, i.amount_fen] for i in record.items],
+                        "drug_codes": list(record.drug_codes),
+                        "diagnosis_codes": list(record.diagnosis_codes)},
+                        ensure_ascii=False)))
             return True
 
     def balance(self, id_number: str) -> AccountBalance | None:

@@ -26,11 +26,16 @@ from huiminbao.registry.port import (
     RegistryPerson,
     Relation,
     Scheme,
+    SettledItem,
+    SettlementRecord,
+    VisitType,
 )
 
 # Most ID numbers in one batch lookup or scheme-count message (callers split larger sets).
 MAX_BATCH = 500
 MAX_COUNT_BATCH = 5000
+# Most codes (drugs, diagnoses) on one settlement.
+MAX_CODES = 200
 # Operations per statement page.
 STATEMENT_PAGE = 1000
 
@@ -147,6 +152,43 @@ def diagnosis_out(diagnosis: PriorDiagnosis) -> dict[str, Any]:
 
 def diagnosis_in(value: Mapping[str, Any]) -> PriorDiagnosis:
     return PriorDiagnosis(text(value, "code"), day(value.get("diagnosed_on"), "diagnosed_on"))
+
+
+def settlement_out(record: SettlementRecord) -> dict[str, Any]:
+    return {
+        "record_no": record.record_no,
+        "visit_type": record.visit_type.value,
+        "visit_date": record.visit_date.isoformat(),
+        "end_date": record.end_date.isoformat(),
+        "hospital_name": record.hospital_name,
+        "in_policy_self_pay_fen": record.in_policy_self_pay_fen,
+        "items": [{"code": item.code, "name": item.name, "amount_fen": item.amount_fen}
+                  for item in record.items],
+        "drug_codes": list(record.drug_codes),
+        "diagnosis_codes": list(record.diagnosis_codes),
+    }
+
+
+def settlement_in(value: Mapping[str, Any]) -> SettlementRecord:
+    visit_date = day(value.get("visit_date"), "visit_date")
+    end_date = day(value.get("end_date"), "end_date")
+    if end_date < visit_date:
+        raise ValueError("end_date must not be before visit_date")
+    self_pay = integer(value, "in_policy_self_pay_fen")
+    items = tuple(SettledItem(text(item, "code"), text(item, "name"),
+                              integer(item, "amount_fen"))
+                  for item in list_of(value.get("items"), "items"))
+    if self_pay < 0 or any(item.amount_fen < 0 for item in items):
+        raise ValueError("amounts must not be negative")
+    return SettlementRecord(
+        record_no=text(value, "record_no"),
+        visit_type=VisitType(text(value, "visit_type")),
+        visit_date=visit_date, end_date=end_date,
+        hospital_name=text(value, "hospital_name"),
+        in_policy_self_pay_fen=self_pay, items=items,
+        drug_codes=tuple(text_list(value, "drug_codes", MAX_CODES)),
+        diagnosis_codes=tuple(text_list(value, "diagnosis_codes", MAX_CODES)),
+    )
 
 
 def day(value: object, name: str) -> date:

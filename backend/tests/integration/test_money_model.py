@@ -140,6 +140,7 @@ from huiminbao.registry.port import (
     RegistryUnavailable,
     Relation,
     Scheme,
+    SettlementRecord,
 )
 from huiminbao.registry.simulator import SimulatedRegistry
 from tests.api.helpers import login_bound
@@ -234,6 +235,9 @@ class FaultyRegistry:
 
     def prior_diagnoses(self, id_number: str, before: date) -> list[PriorDiagnosis]:
         return self.inner.prior_diagnoses(id_number, before)
+
+    def settlements(self, id_number: str, since: date, until: date) -> list[SettlementRecord]:
+        return self.inner.settlements(id_number, since, until)
 
     def balance(self, id_number: str) -> AccountBalance | None:
         return self.inner.balance(id_number)

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from huiminbao.registry.port import (
     OperationStatus,
     RegistryUnavailable,
     RequestNumberReused,
+    SettlementRecord,
 )
 from huiminbao.registry.protocol import (
     HmacSha256,
@@ -115,6 +116,15 @@ def test_reads_over_http_equal_the_simulator(
     assert flagged.district_code == "330106" and flagged == simulator.find_person(
         flagged.id_number)
     assert not person.other_relief_insurance
+    # Settlement records (HMB1107): the same over HTTP, only those of the period asked for.
+    today = date.today()  # noqa: DTZ011 - the simulator's system clock
+    since = today - timedelta(days=90)
+    records = remote.settlements(ZHANG_WEI.id_number, since, today)
+    assert records == simulator.settlements(ZHANG_WEI.id_number, since, today)
+    assert len(records) == 2 and records[0].diagnosis_codes == ("J06.9",)
+    last = records[-1].visit_date
+    assert remote.settlements(ZHANG_WEI.id_number, last, last) == records[-1:]
+    assert remote.settlements("110101190001019999", since, today) == []
 
 
 def test_money_over_http_matches_the_simulator_and_is_idempotent(
@@ -317,7 +327,7 @@ def test_the_contract_passes_against_the_simulator_and_leaves_the_balance_as_it_
     before = simulator.balance(LI_NA.id_number)
     result = CliRunner().invoke(main, contract_args(server.env()))
     assert result.exit_code == 0, result.output
-    assert result.output.count("PASS") == 15 and "FAIL" not in result.output
+    assert result.output.count("PASS") == 16 and "FAIL" not in result.output
     assert simulator.balance(LI_NA.id_number) == before
 
 
@@ -344,6 +354,14 @@ class DoubleDebitOnRetry(SimulatedRegistry):
         return recorded
 
 
+class IgnoresThePeriod(SimulatedRegistry):
+    """A broken bridge: settlement records are answered from the person's whole history, not
+    only from the period asked for (records the person did not authorize)."""
+
+    def settlements(self, id_number: str, since: date, until: date) -> list[SettlementRecord]:
+        return super().settlements(id_number, date(2000, 1, 1), until)
+
+
 def ignores_signatures(keys: ProtocolKeys) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """A broken bridge: whatever signature a request carries, it is taken as good (the
     middleware re-signs every request before the real server sees it)."""
@@ -366,6 +384,7 @@ def ignores_signatures(keys: ProtocolKeys) -> Callable[[Callable[..., Any]], Cal
 @pytest.mark.parametrize(("build", "broken_rule"), [
     ("double_debit", "debit-retry-idempotent"),
     ("ignores_signatures", "bad-signature-refused"),
+    ("ignores_the_period", "settlements-within-period"),
 ])
 def test_the_contract_fails_a_faulty_bridge_naming_the_broken_rule(
         pg_url: str, build: str, broken_rule: str) -> None:
@@ -375,6 +394,8 @@ def test_the_contract_fails_a_faulty_bridge_naming_the_broken_rule(
         wrap = None
         if build == "double_debit":
             registry: SimulatedRegistry = DoubleDebitOnRetry(db, SystemClock())
+        elif build == "ignores_the_period":
+            registry = IgnoresThePeriod(db, SystemClock())
         else:
             registry, wrap = SimulatedRegistry(db, SystemClock()), ignores_signatures(keys)
         protocol = RegistryProtocolServer(registry, {"HMBTEST": keys})

@@ -31,6 +31,7 @@ SPEC = yaml.safe_load((Path(__file__).resolve().parents[3] / "docs"
 KEYS = ProtocolKeys.generate()
 SENDER = "HMBSPEC"
 ZHANG_WEI = demo_person("张伟")
+LI_NA = demo_person("李娜")
 
 
 def validate(name: str, value: Any) -> None:
@@ -80,6 +81,13 @@ def test_every_message_of_every_transaction_matches_its_schema(
                     {"id_number": me, "phone": ZHANG_WEI.phone or ""}) == {"matches": True}
     assert exchange(server, Transaction.RELATIONS, {"id_number": me})["relations"]
     exchange(server, Transaction.SCHEME_COUNTS, {"id_numbers": [me, me]})
+    settled = exchange(server, Transaction.SETTLEMENTS,
+                       {"id_number": me, "since": "2026-01-01", "until": "2026-11-22"})
+    assert [r["visit_date"] for r in settled["settlements"]] == ["2026-09-23", "2026-11-02"]
+    # 李娜's 门特 visit (2027-01-08) is not settled yet on the registry's today.
+    assert exchange(server, Transaction.SETTLEMENTS, {
+        "id_number": LI_NA.id_number, "since": "2027-01-01", "until": "2027-12-31"}) == {
+        "settlements": []}
     exchange(server, Transaction.BALANCE, {"id_number": me})
     debit = exchange(server, Transaction.DEBIT, {
         "request_no": "SPEC-1", "id_number": me, "amount_fen": 500,
