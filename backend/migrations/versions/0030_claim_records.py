@@ -3,7 +3,7 @@ authorization to read them for a period (revocable), and the settlement each cla
 
 Three new tables; nothing else changes.
 
-Revision ID: 0031_claim_records
+Revision ID: 0030_claim_records
 Revises: 0029_daily_disclosure
 Create Date: 2026-12-06
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 from huiminbao.core.db import BigIntPk, UtcDateTime
 
-revision = "0031_claim_records"
+revision = "0030_claim_records"
 down_revision = "0029_daily_disclosure"
 branch_labels = None
 depends_on = None
