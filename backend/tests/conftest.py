@@ -27,9 +27,15 @@ from huiminbao.core.config import Settings
 from huiminbao.core.container import Container
 from huiminbao.core.db import Database
 from huiminbao.core.migrate import upgrade, upgrade_engine
+from huiminbao.core.models_registry import import_all_models
 from huiminbao.registry.demo import load_demo_population
 
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+# Tests that build tables with ``Base.metadata.create_all`` need every model known, whichever
+# modules earlier tests in the same process happened to import (a table's foreign key to one not
+# yet imported fails), so the result never depends on the order or the worker a file runs in.
+import_all_models()
 
 # Property tests check what is true, not how fast: on a shared, loaded machine a 200 ms
 # per-example deadline fails at random.
