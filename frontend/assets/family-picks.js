@@ -74,7 +74,7 @@ export function renderRelativesToAdd(box, result, { onAdded, onError }) {
       "医保登记的家人都已添加。"));
     return;
   }
-  replaceChildren(box, h("ul", { class: "members registry-picks", role: "list" },
+  replaceChildren(box, h("ul", { class: "registry-picks", role: "list" },
     waiting.map((relative) => {
       const button = h("button", { type: "button", class: "btn btn--small btn--primary", "data-pick": relative.pick },
         "添加", h("span", { class: "visually-hidden" }, relativeName(relative)));
@@ -87,7 +87,7 @@ export function renderRelativesToAdd(box, result, { onAdded, onError }) {
           onError(error, button);
         }
       });
-      return h("li", { class: "member registry-pick", "data-relative": relative.pick },
+      return h("li", { class: "registry-pick", "data-relative": relative.pick },
         h("div", { class: "registry-pick__who" },
           h("p", { class: "member__name" },
             relative.name, " ", h("span", { class: "member__relation" }, relative.relation_label)),
