@@ -9,7 +9,7 @@ import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import { claimChip, claimNumber, claimPath, claimsSubject, fact, stay } from "./claim-common.js";
 import { actingAllows, actingFor } from "./acting.js";
-import { initPage, itemsOf, loadInto } from "./page.js";
+import { initPage, loadList, showEmpty } from "./page.js";
 import { rememberModeOnAccount } from "./session.js";
 
 const stateBox = document.getElementById("claims-state");
@@ -47,30 +47,17 @@ function renderClaim(claim) {
 }
 
 function showNone() {
-  stateBox.hidden = false;
-  stateBox.removeAttribute("aria-busy");
-  replaceChildren(stateBox,
-    h("div", { class: "state state--empty", "data-empty": true },
-      h("p", { class: "state__title" }, "还没有理赔记录"),
-      h("p", { class: "state__text" },
-        principal
-          ? "家人的理赔申请和一站式结算会显示在这里。"
-          : "在医院一站式结算或在线申请理赔后，进度会显示在这里。")));
+  showEmpty(stateBox, "还没有理赔记录", principal
+    ? "家人的理赔申请和一站式结算会显示在这里。"
+    : "在医院一站式结算或在线申请理赔后，进度会显示在这里。");
 }
 
 function load() {
-  return loadInto({
+  return loadList({
     box: stateBox, content: list,
     fetch: () => api.get("/claims", principal ? { actingFor: principal } : undefined),
-    render: (data) => {
-      const items = itemsOf(data);
-      if (!items.length) {
-        showNone();
-        return false;
-      }
-      replaceChildren(list, items.map(renderClaim));
-      return true;
-    },
+    empty: showNone,
+    fill: (items) => replaceChildren(list, items.map(renderClaim)),
   });
 }
 

@@ -8,7 +8,7 @@
 // the pages say so in words and typing a name and an ID number still works.
 
 import { api, errorMessage } from "./api.js";
-import { h, replaceChildren } from "./dom.js";
+import { choice, h, replaceChildren } from "./dom.js";
 import { RELATION_LABELS } from "./insurance.js";
 import { guardFor } from "./page.js";
 import { bindUrl } from "./session.js";
@@ -102,21 +102,12 @@ export function renderRelativesToAdd(box, result, { onAdded, onError }) {
  * picked relative, or null (其他人, or nothing chosen: the typed fields count).
  */
 export function renderPrincipalChoices(box, items, onChange) {
-  const name = "principal";
-  const radio = (value, titleText, meta) => {
-    const id = `principal-${value}`;
-    const input = h("input", { type: "radio", class: "choice__input", name, id, value });
-    input.addEventListener("change", () => onChange(byPick.get(value) ?? null));
-    return h("div", { class: "choice", "data-choice": value },
-      input,
-      h("label", { class: "choice__label", for: id },
-        h("span", { class: "choice__text" },
-          h("span", { class: "choice__title" }, titleText),
-          meta ? h("span", { class: "choice__meta" }, meta) : null)));
-  };
   const byPick = new Map(items.map((relative) => [relative.pick, relative]));
   replaceChildren(box,
-    items.map((relative) => radio(relative.pick, relativeName(relative), `${relative.age}岁`)),
-    radio("other", "其他人", "填写家人的姓名和身份证号码"));
-  return () => byPick.get(box.querySelector(`input[name=${name}]:checked`)?.value) ?? null;
+    items.map((relative) => choice({
+      name: "principal", value: relative.pick, title: relativeName(relative), meta: `${relative.age}岁`,
+    })),
+    choice({ name: "principal", value: "other", title: "其他人", meta: "填写家人的姓名和身份证号码" }));
+  box.addEventListener("change", (event) => onChange(byPick.get(event.target.value) ?? null));
+  return () => byPick.get(box.querySelector("input[name=principal]:checked")?.value) ?? null;
 }
