@@ -116,6 +116,7 @@ def test_a_pick_names_nobody_for_anyone_else_and_a_forged_one_is_refused(
     refusals = [
         li_na_pick,  # 张伟's wife, not 周强's: the pick is 张伟's own
         "0" * 32,  # made up
+        "\u009c\u00ab,<\u00c9",  # not even hexadecimal
         # Well formed for 周强 and the real key, but the registry does not link 刘䶮 to him.
         pick_token(wired.settings.secret_key, zhou.me["identity"]["person_id"],
                    PEOPLE["刘䶮"][1]),

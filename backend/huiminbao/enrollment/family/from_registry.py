@@ -109,10 +109,11 @@ def resolve_pick(c: Container, actor: Actor, owner_person_id: int, pick: str, *,
     (one neutral answer) for anything else. ``purpose``: what the pick is for (its consent)."""
     owner_id_number = _owner_id_number(c, actor, owner_person_id, purpose)
     links, persons = _registry_family(c, owner_id_number)
+    given = pick.strip().lower().encode()  # bytes: any text compares, in constant time
     for link in links:
         expected = pick_token(c.settings.secret_key, owner_person_id, link.relative_id_number)
         registered = persons.get(link.relative_id_number)
-        if registered is not None and hmac.compare_digest(expected, pick.strip().lower()):
+        if registered is not None and hmac.compare_digest(expected.encode(), given):
             return Picked(link, registered)
     raise RuleViolation(PICK_UNKNOWN, code="pick_unknown", errors={field: [PICK_UNKNOWN]})
 

@@ -29,13 +29,15 @@ from huiminbao.registry.port import Relation
 blp = Blueprint("family", __name__, url_prefix="/api/v1", description="家庭成员")
 
 
+# Adding a relative (typed, which may text their phone, or picked from the registry): bounded
+# per account, one bound for both ways (a family is small).
+_ADDING = limiter.shared_limit("12 per 10 minutes;30 per day", scope="family-add",
+                               key_func=lambda: _account_key(), methods=["POST"])
+
+
 @blp.route("/me/family")
 class Family(MethodView):
-    # Adding a relative may text their phone: bounded per account (a family is small).
-    decorators: ClassVar[list[Any]] = [
-        limiter.limit("12 per 10 minutes;30 per day", key_func=lambda: _account_key(),
-                      methods=["POST"], scope="family-add"),
-    ]
+    decorators: ClassVar[list[Any]] = [_ADDING]
 
     @blp.response(200, MemberListSchema)
     def get(self) -> dict[str, Any]:
@@ -60,10 +62,7 @@ class Family(MethodView):
 
 @blp.route("/me/family/from-registry")
 class FamilyFromRegistry(MethodView):
-    decorators: ClassVar[list[Any]] = [
-        limiter.limit("12 per 10 minutes;30 per day", key_func=lambda: _account_key(),
-                      methods=["POST"], scope="family-add"),
-    ]
+    decorators: ClassVar[list[Any]] = [_ADDING]
 
     @blp.response(200, RegistryRelativeListSchema)
     def get(self) -> dict[str, Any]:
