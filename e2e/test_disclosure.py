@@ -125,13 +125,15 @@ def test_the_public_figures_equal_the_database(
     assert not small_touch_targets(page, 44)
     keep_screenshot(page, "disclosure")
 
-    # As of yesterday: nobody yet, and said so.
+    # As at the end of yesterday (截至昨日24时): nobody yet, and said so.
     today = datetime.now(CHINA_TZ).date()
-    yesterday = (today - timedelta(days=1)).isoformat()
-    page.get_by_label("统计时点（北京时间）").fill(f"{yesterday}T12:00")
+    yesterday = today - timedelta(days=1)
+    page.get_by_label("截至日期（北京时间）").fill(yesterday.isoformat())
     page.get_by_role("button", name="查询", exact=True).click()
     expect(figures.locator("[data-figure=enrolled-total] .stat__value")).to_have_text("0人")
-    expect(page.locator("[data-as-of]")).not_to_contain_text("实时")
+    expect(page.locator("[data-as-of]")).to_contain_text(
+        f"截至{yesterday.year}年{yesterday.month}月{yesterday.day}日24时")
+    expect(page.locator("[data-as-of]")).not_to_contain_text("最新统计")
     page.get_by_role("button", name="最新数据").click()
     expect(figures.locator("[data-figure=enrolled-total] .stat__value")).to_have_text("3人")
 

@@ -53,9 +53,10 @@ class Diagnosis:
 
 
 def diagnose(settings: Settings) -> Diagnosis:
-    db = Database(settings.database_url, statement_timeout=settings.db_statement_timeout)
+    db = Database(settings.database_url, replica_url=settings.replica_database_url,
+                  statement_timeout=settings.db_statement_timeout)
     try:
-        checks = [_database(settings, db), _redis(settings)]
+        checks = [_database(settings, db), *_replica(settings, db), _redis(settings)]
         checks += [_port(choice, settings, db) for choice in choose_ports(settings)]
     finally:
         db.dispose()
@@ -88,6 +89,22 @@ def _database(settings: Settings, db: Database) -> Check:
         return Check("数据库", db.engine.dialect.name, target, False,
                      f"结构版本为 {current or '空'}，最新为 {head}：请运行 huiminbao db upgrade")
     return Check("数据库", db.engine.dialect.name, target, True, f"应答正常，结构为最新（{head}）")
+
+
+def _replica(settings: Settings, db: Database) -> list[Check]:
+    """The streaming replica, when one is configured: reachable, a standby, and its lag."""
+    status = db.replica_status()
+    if status is None or settings.replica_database_url is None:
+        return []
+    target = masked_url(settings.replica_database_url)
+    if not status.reachable:
+        return [Check("只读副本", "PostgreSQL", target, False, "无法连接或无应答")]
+    if not status.standby:
+        return [Check("只读副本", "PostgreSQL", target, True,
+                      "应答正常，但不是备库（指向了主库？）")]
+    lag = ("尚无回放记录" if status.lag_seconds is None
+           else f"最近回放的事务距今 {status.lag_seconds:.1f} 秒")
+    return [Check("只读副本", "PostgreSQL", target, True, f"应答正常，{lag}")]
 
 
 def _redis(settings: Settings) -> Check:

@@ -64,6 +64,23 @@ export const STATUS_EXPLAINED = {
   appealed: "您已提出申诉，另一家共保机构正在复核，复核结果会短信通知您。",
 };
 
+/** A special drug settled by a designated pharmacy: the payout was deducted at its counter. */
+export function paidAtPharmacy(c) {
+  return c.status === "settled" && c.kind === "special_drug";
+}
+
+/** How the claim came about, in words (a pharmacy's direct settlement says so). */
+export function channelText(c) {
+  return paidAtPharmacy(c) ? "定点药店直接结算（已在柜台抵扣）" : c.channel_label;
+}
+
+/** What the claim's status means for the claimant (a pharmacy's settlement in its own words). */
+export function statusExplained(c) {
+  return paidAtPharmacy(c)
+    ? "定点药店已在您购药时直接结算，惠民保赔付款已在柜台抵扣药费，无需再申请。"
+    : STATUS_EXPLAINED[c.status] || "";
+}
+
 /** The claim review pages' answer to a 403: this account is not insurer staff (true when handled). */
 export function staffRefusal(box, error) {
   if (!(error instanceof ApiError && error.status === 403)) return false;

@@ -7,7 +7,7 @@
 import { api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
-import { claimChip, claimNumber, claimPath, claimsSubject, fact, stay } from "./claim-common.js";
+import { channelText, claimChip, claimNumber, claimPath, claimsSubject, fact, stay } from "./claim-common.js";
 import { actingAllows, actingFor } from "./acting.js";
 import { initPage, loadList, showEmpty } from "./page.js";
 import { rememberModeOnAccount } from "./session.js";
@@ -36,9 +36,9 @@ function renderClaim(claim) {
         h("h3", { class: "claim-card__title", id: titleId }, claim.hospital_name),
         claimChip(claim.status, claim.status_label, { tag: "p" })),
       h("dl", { class: "facts" },
-        fact("住院日期", stay(claim.admitted_on, claim.discharged_on), { "data-fact": "stay" }),
+        fact(claim.kind && claim.kind !== "inpatient" ? "就诊日期" : "住院日期", stay(claim.admitted_on, claim.discharged_on), { "data-fact": "stay" }),
         fact("被保险人", claim.insured_name, { "data-fact": "insured" }),
-        fact("办理方式", claim.channel_label, { "data-fact": "channel" }),
+        fact("办理方式", channelText(claim), { "data-fact": "channel" }),
         fact("费用合计", formatFen(claim.claimed_fen), { "data-fact": "claimed" }),
         fact("赔付金额", payoutText(claim), { "data-fact": "payout", class: "fact fact--key" }),
         fact("理赔编号", claimNumber(claim.claim_no), { "data-fact": "claim-no", class: "fact fact--stack" })),

@@ -1,11 +1,11 @@
-// 信息披露 (public, no login): a product's figures from GET /api/v1/disclosure/{id}, live or as of
-// a stated time, with bar charts drawn in HTML (labels at the body size, no CDN), the service
+// 信息披露 (public, no login): a product's figures from GET /api/v1/disclosure/{id}, live or as at
+// the end of a chosen day (截至某日: the API answers a day end from its stored record), with bar charts drawn in HTML (labels at the body size, no CDN), the service
 // satisfaction averages and the CSV download.
 
 import { api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { clearFormAlert, setFieldError, clearFieldError, showFormAlert } from "./forms.js";
-import { formatFen, formatInstant } from "./format.js";
+import { formatFen, formatInstant, formatInstantDate } from "./format.js";
 import { clearState, initPage, showEmpty, showError, showLoading } from "./page.js";
 
 const stateBox = document.getElementById("disclosure-state");
@@ -50,7 +50,7 @@ function barChart(id, title, buckets, unit = "人") {
 function render(data) {
   const claims = data.claims || {};
   const enrolled = data.enrolled || {};
-  asOfText.textContent = `${data.product.name}（${data.product.year}年度）· 统计时点：${formatInstant(data.as_of)}${data.live ? "（最新统计，每5分钟更新）" : ""}`;
+  asOfText.textContent = `${data.product.name}（${data.product.year}年度）· 统计时点：${data.live ? formatInstant(data.as_of) : asOfLabel(data.as_of)}${data.live ? "（最新统计，每5分钟更新）" : ""}`;
   const items = [
     stat("enrolled-total", "参保人数", `${enrolled.total}人`),
     stat("premium-income", "保费收入", formatFen(data.premium_income_fen)),
@@ -108,10 +108,22 @@ async function loadSatisfaction(productId) {
     one("satisfaction-claims", "理赔服务满意度", data.claims));
 }
 
-/** "2026-11-22T18:30" typed in Beijing time -> an ISO instant with its offset. */
+/** "2026-11-22" (a day in Beijing time) -> its end, "2026-11-23T00:00:00+08:00". */
 function asOfParam() {
-  const value = asOfInput.value.trim();
-  return value ? `${value.length === 16 ? `${value}:00` : value}+08:00` : "";
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(asOfInput.value.trim());
+  if (!match) return "";
+  const next = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]) + 1));
+  return `${next.toISOString().slice(0, 10)}T00:00:00+08:00`;
+}
+
+/** "截至2026年11月22日24时" for a day end; the instant otherwise. */
+function asOfLabel(iso) {
+  const instant = new Date(iso);
+  const china = new Date(instant.getTime() + 8 * 3600 * 1000);
+  if (china.getUTCHours() || china.getUTCMinutes() || china.getUTCSeconds() || china.getUTCMilliseconds()) {
+    return formatInstant(iso);
+  }
+  return `截至${formatInstantDate(new Date(instant.getTime() - 1).toISOString())}24时`;
 }
 
 async function loadFigures() {
@@ -159,7 +171,9 @@ async function start() {
   const wanted = params.get("product");
   if (wanted && products.some((p) => String(p.id) === wanted)) productSelect.value = wanted;
   productField.hidden = products.length < 2 && !wanted;
-  if (params.get("as_of")) asOfInput.value = params.get("as_of");
+  if (/^\d{4}-\d{2}-\d{2}/.test(params.get("as_of") || "")) {
+    asOfInput.value = params.get("as_of").slice(0, 10);
+  }
   clearState(stateBox);
   content.hidden = false;
   await loadFigures();

@@ -7,7 +7,9 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -93,6 +95,12 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def one_of(column: str, values: type[StrEnum]) -> str:
+    """SQL for "column holds one of the enum's values" (values are plain identifiers)."""
+    allowed = ", ".join(f"'{member.value}'" for member in values)
+    return f"{column} IN ({allowed})"
 
 
 def table_of(model: type[Base]) -> Table:
@@ -280,6 +288,7 @@ class Database:
         self._held = threading.local()
         self._health_engine_lock = threading.Lock()
         self._health_engine: Engine | None = None
+        self._replica_health_engine: Engine | None = None
 
     @property
     def is_postgresql(self) -> bool:
@@ -411,16 +420,38 @@ class Database:
             return True
         return False
 
+    def replica_status(self) -> ReplicaStatus | None:
+        """Whether the replica answers, and how far behind it is, within about two seconds
+        (an engine of its own, as ``ping``); None without a replica. The lag is the age of the
+        last transaction it replayed (``pg_last_xact_replay_timestamp``): cheap, and an upper
+        bound (an idle primary makes it grow); None when the URL is not a standby."""
+        if self.replica_url is None:
+            return None
+        with self._health_engine_lock:
+            if self._replica_health_engine is None:
+                self._replica_health_engine = _health_engine(self.replica_url)
+            engine = self._replica_health_engine
+        try:
+            with engine.connect() as conn:
+                conn = conn.execution_options(huiminbao_readonly=True)
+                if engine.dialect.name != "postgresql":
+                    conn.execute(text("SELECT 1"))
+                    return ReplicaStatus(reachable=True, standby=False, lag_seconds=None)
+                standby, lag = conn.execute(text(
+                    "SELECT pg_is_in_recovery(), "
+                    "EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())")).one()
+        except Exception as exc:  # any failure means "not reachable"
+            log.warning("replica ping failed: %s", type(exc).__name__)
+            return ReplicaStatus(reachable=False, standby=False, lag_seconds=None)
+        return ReplicaStatus(reachable=True, standby=bool(standby),
+                             lag_seconds=None if lag is None else max(0.0, float(lag)))
+
     def _ping_engine(self) -> Engine:
         if not self.is_postgresql:
             return self.engine  # SQLite: a read-only SELECT 1 in WAL mode waits for nothing
         with self._health_engine_lock:
             if self._health_engine is None:
-                self._health_engine = make_engine(
-                    self.url, statement_timeout=HEALTH_ANSWER_DEADLINE_SECONDS,
-                    answer_deadline=HEALTH_ANSWER_DEADLINE_SECONDS,
-                    connect_timeout=HEALTH_CONNECT_TIMEOUT_SECONDS, pool_pre_ping=False,
-                    pool_size=1, max_overflow=1, pool_timeout=HEALTH_ANSWER_DEADLINE_SECONDS)
+                self._health_engine = _health_engine(self.url)
             return self._health_engine
 
     def dispose(self, *, close: bool = True) -> None:
@@ -429,8 +460,25 @@ class Database:
         self.engine.dispose(close=close)
         if self.replica_engine is not None:
             self.replica_engine.dispose(close=close)
-        if self._health_engine is not None:
-            self._health_engine.dispose(close=close)
+        for engine in (self._health_engine, self._replica_health_engine):
+            if engine is not None:
+                engine.dispose(close=close)
+
+
+def _health_engine(url: str) -> Engine:
+    """One connection, short connect timeout and answer deadline, no pre-ping: a health check
+    answers within about two seconds whatever the database does."""
+    return make_engine(url, statement_timeout=HEALTH_ANSWER_DEADLINE_SECONDS,
+                       answer_deadline=HEALTH_ANSWER_DEADLINE_SECONDS,
+                       connect_timeout=HEALTH_CONNECT_TIMEOUT_SECONDS, pool_pre_ping=False,
+                       pool_size=1, max_overflow=1, pool_timeout=HEALTH_ANSWER_DEADLINE_SECONDS)
+
+
+@dataclass(frozen=True)
+class ReplicaStatus:
+    reachable: bool
+    standby: bool  # in recovery: a streaming replica, not a primary
+    lag_seconds: float | None
 
 
 def _give_back(connection: Connection) -> None:

@@ -1,4 +1,4 @@
-"""``GET /api/v1/health``: version, mode and whether the database answers."""
+"""``GET /api/v1/health``: version, mode and whether the database (and its replica) answer."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ class HealthSchema(ResponseSchema):
     mode = fields.String()
     database = fields.String(metadata={"description": "ok or unavailable"})
     database_backend = fields.String()
+    replica = fields.String(metadata={
+        "description": "the streaming replica (HUIMINBAO_REPLICA_DATABASE_URL): ok, unavailable "
+                       "(status degraded; the primary still answers 200), or none configured"})
+    replica_lag_seconds = fields.Float(allow_none=True, metadata={
+        "description": "age of the last transaction the replica replayed (an upper bound on "
+                       "its lag); null without a replica or when it is not a standby"})
     time = fields.DateTime()
 
 
@@ -34,12 +40,16 @@ class Health(MethodView):
         connection, connect timeout and answer deadline (``Database.ping``)."""
         wired = container()
         database_ok = wired.db.ping()
+        replica = wired.db.replica_status()
+        replica_ok = replica is None or replica.reachable
         body = {
-            "status": "ok" if database_ok else "degraded",
+            "status": "ok" if database_ok and replica_ok else "degraded",
             "version": __version__,
             "mode": wired.settings.mode.value,
             "database": "ok" if database_ok else "unavailable",
             "database_backend": wired.db.engine.dialect.name,
+            "replica": "none" if replica is None else "ok" if replica.reachable else "unavailable",
+            "replica_lag_seconds": None if replica is None else replica.lag_seconds,
             "time": wired.clock.now(),
         }
         if database_ok:

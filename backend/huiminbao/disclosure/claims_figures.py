@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from huiminbao.claims.kinds import median
-from huiminbao.claims.models import Claim, ClaimPayoutLine
+from huiminbao.claims.models import Claim, ClaimEvent, ClaimPayoutLine
 from huiminbao.core.clock import to_china_time
 
 # Claims whose payout has left the product's funds: paid after review, or settled one-stop.
@@ -62,24 +62,56 @@ def claim_figures(session: Session, product_id: int, as_of: datetime) -> ClaimFi
                         **_clock_figures(session, product_id, as_of))
 
 
+def _status_at(as_of: datetime) -> ColumnElement[str]:
+    """The claim's status at ``as_of``: the last status its timeline (``claim_events``, written
+    at the instant of each change) had reached by then; the current status for a claim without
+    a timeline. Not ``claims.status``, which is today's: a claim overdue at a past instant and
+    decided since was overdue then."""
+    recorded = (select(ClaimEvent.to_status)
+                .where(ClaimEvent.claim_id == Claim.id, ClaimEvent.occurred_at <= as_of)
+                .order_by(ClaimEvent.occurred_at.desc(), ClaimEvent.id.desc())
+                .limit(1).scalar_subquery())
+    return func.coalesce(recorded, Claim.status)
+
+
+def _decided_by(as_of: datetime) -> ColumnElement[datetime]:
+    """When the claim's latest decision (approval or rejection) by ``as_of`` was recorded.
+    ``claims.decided_at`` is the latest decision now: an appeal decided since overwrote it."""
+    return (select(func.max(ClaimEvent.occurred_at))
+            .where(ClaimEvent.claim_id == Claim.id, ClaimEvent.occurred_at <= as_of,
+                   ClaimEvent.to_status.in_(("approved", "rejected")))
+            .scalar_subquery())
+
+
 def _clock_figures(session: Session, product_id: int, as_of: datetime) -> dict[str, Any]:
     today = to_china_time(as_of).date()
+    status = _status_at(as_of)
     overdue = session.scalar(
         select(func.count(Claim.id)).where(
             Claim.product_id == product_id, Claim.created_at <= as_of,
-            or_(and_(Claim.status.in_(("submitted", "under_review")), Claim.decide_by < today),
-                and_(Claim.status == "approved", Claim.pay_by < today)))) or 0
+            or_(and_(status.in_(("submitted", "under_review")), Claim.decide_by < today),
+                and_(status == "approved", Claim.pay_by < today)))) or 0
     rows = session.execute(
-        select(Claim.created_at, Claim.decided_at, Claim.paid_at)
+        select(Claim.created_at, Claim.decided_at, Claim.paid_at, _decided_by(as_of))
         .where(Claim.product_id == product_id, Claim.channel == "online",
-               Claim.decided_at.is_not(None), Claim.decided_at <= as_of)).all()
+               Claim.created_at <= as_of, Claim.decided_at.is_not(None))).all()
     days = 86400.0
-    to_decision = [(decided - created).total_seconds() / days for created, decided, _ in rows
-                   if decided is not None]
-    to_payment = [(paid - created).total_seconds() / days for created, _, paid in rows
+    decisions = [(created, _decision(decided, recorded, as_of), paid)
+                 for created, decided, paid, recorded in rows]
+    to_decision = [(decided - created).total_seconds() / days
+                   for created, decided, _ in decisions if decided is not None]
+    to_payment = [(paid - created).total_seconds() / days for created, _, paid in decisions
                   if paid is not None and paid <= as_of]
     return {"overdue": int(overdue), "median_days_to_decision": _rounded(median(to_decision)),
             "median_days_to_payment": _rounded(median(to_payment))}
+
+
+def _decision(decided_at: datetime | None, recorded: datetime | None, as_of: datetime
+              ) -> datetime | None:
+    """The claim's latest decision by ``as_of``: from its timeline, else ``decided_at``."""
+    if recorded is not None:
+        return recorded
+    return decided_at if decided_at is not None and decided_at <= as_of else None
 
 
 def _rounded(value: float | None) -> float | None:

@@ -97,10 +97,11 @@ class Figures:
         )
 
 
-def count_figures(c: Container, product_id: int, at: datetime) -> Figures:
+def count_figures(c: Container, product_id: int, at: datetime, *,
+                  on_primary: bool = False) -> Figures:
     live = and_(Policy.product_id == product_id, Policy.issued_at <= at,
                 or_(Policy.status == PolicyStatus.ACTIVE.value, Policy.cancelled_at > at))
-    with consistent_read(c.db) as session:
+    with consistent_read(c.db, on_primary=on_primary) as session:
         # Grouped by birth date (at most some 40,000 distinct days), so that the age bands
         # follow domain.age_band exactly, 29 February included.
         groups = session.execute(
@@ -140,7 +141,7 @@ def count_figures(c: Container, product_id: int, at: datetime) -> Figures:
 
 
 @contextmanager
-def consistent_read(db: Database) -> Iterator[Session]:
+def consistent_read(db: Database, *, on_primary: bool = False) -> Iterator[Session]:
     """A read-only session whose queries all see one snapshot of the database.
 
     ``Database.read`` runs each statement of a PostgreSQL read session in its own snapshot
@@ -151,13 +152,14 @@ def consistent_read(db: Database) -> Iterator[Session]:
     It runs on the streaming replica when there is one (``Database.read_engine``): a count reads
     every policy of a product, the heaviest read there is, and public figures may be behind by
     the replica's lag (milliseconds to seconds; a policy committed that shortly before the
-    count's instant is in the next count).
+    count's instant is in the next count). ``on_primary``: a count that is stored as a record
+    for good (a day end) must not miss what the replica has not replayed yet.
     """
     if not db.is_postgresql:
         with db.read() as session:
             yield session
         return
-    with db.read_engine.connect() as connection:
+    with (db.engine if on_primary else db.read_engine).connect() as connection:
         connection.execution_options(isolation_level="REPEATABLE READ")
         with Session(bind=connection) as session:
             session.execute(text("SET TRANSACTION READ ONLY"))

@@ -1,15 +1,16 @@
-"""Complaints, their replies, each product's complaint handling deadline, and the latest
-snapshot of each product's public figures."""
+"""Complaints, their replies, each product's complaint handling deadline, the latest
+snapshot of each product's public figures, and its figures at each day's end."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -114,6 +115,23 @@ class DisclosureSnapshot(Base):
     figures: Mapped[dict[str, Any]] = mapped_column(JSON)
     counted_in_ms: Mapped[int] = mapped_column(Integer)
     refresh_claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class DisclosureDayEnd(Base):
+    """A product's public figures as at the end of China-time ``day`` (``as_of`` is 00:00
+    Asia/Shanghai of the next day), stored once after the day has ended and never replaced:
+    a past day's figures do not change (``disclosure.snapshots`` argues why). What
+    ``GET /disclosure/{product_id}?as_of=<a day end>`` answers without counting."""
+
+    __tablename__ = "disclosure_day_ends"
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"),
+                                            primary_key=True, autoincrement=False)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)
+    counted_in_ms: Mapped[int] = mapped_column(Integer)
+    stored_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class SatisfactionRating(Base):

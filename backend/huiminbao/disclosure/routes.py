@@ -3,10 +3,11 @@ and shape the answer."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from flask import Response, request, url_for
+from flask import Response, g, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
@@ -16,7 +17,8 @@ from huiminbao.core.container import container
 from huiminbao.core.masking import mask_phone
 from huiminbao.core.pagination import page_items, window_of
 from huiminbao.core.ratelimit import json_field_key, limiter
-from huiminbao.disclosure import complaints, ratings, services
+from huiminbao.core.web import csv_download
+from huiminbao.disclosure import complaints, ratings, services, snapshots
 from huiminbao.disclosure.domain import ComplaintCategory, ComplaintStatus
 from huiminbao.disclosure.schemas import (
     AnonymousComplaintInSchema,
@@ -52,33 +54,46 @@ blp = Blueprint("disclosure", __name__, url_prefix="/api/v1",
 _PUBLIC_LIMIT = limiter.limit("120 per minute", methods=["GET"], scope="disclosure-ip")
 
 
-def _not_as_of() -> bool:
-    return "as_of" not in request.args
+def _not_counted() -> bool:
+    """No as_of (the latest figures), or a day end whose figures are stored: nothing to count.
+    (Asked by both limits: looked up once per request.)"""
+    if "disclosure_not_counted" not in g:
+        g.disclosure_not_counted = _stored_or_live()
+    return bool(g.disclosure_not_counted)
+
+
+def _stored_or_live() -> bool:
+    if "as_of" not in request.args:
+        return True
+    try:
+        as_of = datetime.fromisoformat(request.args["as_of"])
+    except ValueError:
+        return False
+    day = snapshots.day_ended_at(as_of) if as_of.tzinfo is not None else None
+    product_id = (request.view_args or {}).get("product_id")
+    return (day is not None and isinstance(product_id, int)
+            and snapshots.stored_day_end(container(), product_id, day) is not None)
 
 
 # Figures as of a stated instant are counted on demand: every policy of the product is read
 # (seconds at a million policies). A few per hour per visitor, and a ceiling for all visitors
 # together (kept in Redis, so shared by every app server), keep that from becoming a way to
-# load the database. The latest figures (no as_of) come from the stored count and are exempt.
-# (Shared limits: the page and its CSV download draw on the same allowance.)
+# load the database. The latest figures (no as_of) come from the stored count, and a day end's
+# from its stored record: both are exempt. (Shared limits: the page and its CSV download draw
+# on the same allowance.)
 _AS_OF_LIMITS = [
     limiter.shared_limit("10 per hour", scope="disclosure-as-of-ip", methods=["GET"],
-                         exempt_when=_not_as_of),
+                         exempt_when=_not_counted),
     limiter.shared_limit("60 per hour", scope="disclosure-as-of-all", methods=["GET"],
-                         key_func=lambda: "all", exempt_when=_not_as_of),
+                         key_func=lambda: "all", exempt_when=_not_counted),
 ]
 
 
 def _csv_response(c_disclosure: services.Disclosure) -> Response:
     product = c_disclosure.product
     name = f"{product.name}-{product.year}年度信息披露.csv"
-    response = Response(services.disclosure_csv(c_disclosure),
-                        content_type="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"disclosure-{product.id}.csv\"; "
-        f"filename*=UTF-8''{quote(name)}")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return csv_download(services.disclosure_csv(c_disclosure), f"disclosure-{product.id}.csv",
+                        name)
 
 
 @blp.route("/disclosure")

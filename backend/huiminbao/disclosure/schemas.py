@@ -47,7 +47,9 @@ _STATUSES = [status.value for status in ComplaintStatus]
 
 class DisclosureQuerySchema(Schema):
     as_of = fields.AwareDateTime(load_default=None, metadata={
-        "description": "figures as of this instant (ISO 8601 with offset); default: now"})
+        "description": "figures as of this instant (ISO 8601 with offset); default: now. A day "
+                       "end (00:00 Beijing time, 截至前一日) is answered from the stored "
+                       "figures of that day; any other instant is counted on request"})
     format = fields.String(load_default="json", validate=validate.OneOf(
         ["json", "csv"], error="format 只能是 json 或 csv"),
         metadata={"description": "csv: the same figures as a UTF-8 (BOM) CSV download"})
@@ -149,6 +151,9 @@ class DisclosureSchema(ResponseSchema):
         "description": f"true: the latest figures, counted at most {_MAX_AGE_MINUTES} minutes "
                        "before the request (as_of says when); false: counted as of the requested "
                        "as_of"})
+    day_end_stored = fields.Boolean(metadata={
+        "description": "true: as_of is a day end (00:00 Beijing time) and the figures are that "
+                       "day's stored record, not counted for this request"})
     enrolled = ComputedNested(lambda answer: answer.disclosure, EnrolledSchema)
     premium_income_fen = fields.Integer(metadata={"description": "net of refunds"})
     claims = fields.Nested(ClaimsFiguresSchema)

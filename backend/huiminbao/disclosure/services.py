@@ -81,6 +81,7 @@ class Disclosure:
     premium_income_fen: int
     claims: ClaimFigures
     year_end: YearEnd | None = None
+    day_end_stored: bool = False  # the stored figures of a day end (``snapshots.AsOf``)
 
     @property
     def payout_ratio_hundredths(self) -> int | None:
@@ -104,7 +105,8 @@ def published_products(db: Database, city_code: str | None = None) -> Sequence[P
 
 def disclosure(c: Container, product_id: int, as_of: datetime | None = None) -> Disclosure:
     """Live (``as_of`` None): the latest count's figures, at most a few minutes old. As of a
-    stated instant: counted for that instant.
+    day end (00:00 China time): that day's stored figures. As of another instant: counted for
+    that instant.
 
     Public figures, so every read is from the replica (``Database.replica_read``); only
     storing a recount (``snapshots``) writes, on the primary."""
@@ -114,12 +116,14 @@ def disclosure(c: Container, product_id: int, as_of: datetime | None = None) -> 
         product = session.get(Product, product_id)
         if product is None or product.status != ProductStatus.PUBLISHED.value:
             raise NotFound("未找到该产品")
+    day_end_stored = False
     if as_of is None:
         figures = snapshots.live_figures(c, product.id)
     else:
-        figures = snapshots.as_of_figures(c, product.id, as_of)
+        counted = snapshots.as_of_figures(c, product.id, as_of)
+        figures, day_end_stored = counted.figures, counted.day_end_stored
     return replace(_disclosure(product, figures, live=as_of is None),
-                   year_end=_year_end(c, product, figures))
+                   year_end=_year_end(c, product, figures), day_end_stored=day_end_stored)
 
 
 def _year_end(c: Container, product: Product, figures: Figures) -> YearEnd | None:

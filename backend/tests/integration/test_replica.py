@@ -205,3 +205,47 @@ def test_a_row_written_on_the_primary_is_read_from_the_replica_after_replay(
     assert product.id in [p.id for p in published_products(db)]
     answer = client.get(f"/api/v1/disclosure/{product.id}")
     assert answer.status_code == 200, answer.get_json()
+
+
+def test_health_shows_the_replica_reachable_and_its_lag(
+        pair: Pair, replicated: Container) -> None:
+    body = create_app(container=replicated).test_client().get("/api/v1/health").get_json()
+    assert body["status"] == "ok" and body["replica"] == "ok"
+    status = replicated.db.replica_status()
+    assert status is not None and status.reachable and status.standby
+    lag = body["replica_lag_seconds"]
+    assert lag is None or lag >= 0.0
+
+
+def test_health_is_degraded_but_up_when_the_replica_does_not_answer(
+        pair: Pair, clock: MovableClock, tmp_path: Path) -> None:
+    settings = Settings(database_url=pair.primary_url,
+                        replica_database_url=f"postgresql+psycopg://postgres@127.0.0.1:{_free_port()}/x",
+                        testing=True, extra={"documents_dir": str(tmp_path / "documents")})
+    container = build_container(settings, clock=clock)
+    try:
+        response = create_app(container=container).test_client().get("/api/v1/health")
+        assert response.status_code == 200  # the primary answers: the app stays in rotation
+        body = response.get_json()
+        assert (body["status"], body["database"], body["replica"]) == (
+            "degraded", "ok", "unavailable")
+        assert body["replica_lag_seconds"] is None
+    finally:
+        container.db.dispose()
+
+
+def test_doctor_checks_the_replica(pair: Pair) -> None:
+    from click.testing import CliRunner
+
+    from huiminbao.cli import main
+
+    env = {"DATABASE_URL": pair.primary_url, "HUIMINBAO_MODE": "demo",
+           "HUIMINBAO_REPLICA_DATABASE_URL": pair.replica_url}
+    result = CliRunner().invoke(main, ["doctor"], env=env)
+    line = next(line for line in result.output.splitlines() if "只读副本" in line)
+    assert line.startswith("[正常]") and ("最近回放" in line or "尚无回放记录" in line), line
+    # Pointed at the primary by mistake: it answers, and the doctor says it is no standby.
+    result = CliRunner().invoke(main, ["doctor"], env={
+        **env, "HUIMINBAO_REPLICA_DATABASE_URL": pair.primary_url})
+    line = next(line for line in result.output.splitlines() if "只读副本" in line)
+    assert "不是备库" in line, result.output
