@@ -11,6 +11,10 @@
 // The members listed are the account's own (/me/family), so the page says so and offers 结束代办
 // instead, and its requests never carry X-Acting-For.
 //
+// The relatives the registry links to the person and who are not in 家人 yet are listed too
+// (family-picks.js): ticking one adds them to 家人 first, verified by the registry, with no name
+// or ID number typed; if the registry does not answer, the page says so and works without them.
+//
 // What follows the choice of people (methods, sheet, terms, SMS code, paying) is checkout.js,
 // shared with 确认参保; this file keeps the people, their tiers and the refusals about one person.
 
@@ -19,7 +23,8 @@ import { api, ApiError, errorMessage } from "./api.js";
 import { balancesText, createCheckout, row } from "./checkout.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
-import { showFormAlert } from "./forms.js";
+import { addPicked, loadRegistryRelatives, registryNote } from "./family-picks.js";
+import { showFormAlert, showStatus } from "./forms.js";
 import {
   FAMILY_ENROLL_PATH, FAMILY_PATH, familyResultPath, RELATION_LABELS, safePayUrl,
 } from "./insurance.js";
@@ -58,7 +63,7 @@ const checkout = createCheckout({
 });
 const { els, state } = checkout;
 state.method = "personal_account";
-state.people = []; // {person_id, name, relation, age, coverage, verified}
+state.people = []; // {person_id, name, relation, age, coverage, verified, pick (not in 家人 yet)}
 state.chosen = new Map(); // person_id → tier code, in the order people are listed
 
 // ---------------------------------------------------------------- who
@@ -85,23 +90,49 @@ function tierOptions(selected) {
   }, `${tier.name}　${formatFen(tier.premium_fen)}`));
 }
 
+/** A relative from the registry who is not in 家人 yet: added on ticking, then chosen. */
+async function addFromRegistry(person, checkbox) {
+  checkbox.disabled = true;
+  let member;
+  try {
+    member = await addPicked(person);
+  } catch (error) {
+    checkbox.disabled = false;
+    checkbox.checked = false;
+    if (isLoggedOut(error)) redirectToLogin(FAMILY_ENROLL_PATH);
+    else showFormAlert(els.alert, errorMessage(error));
+    return;
+  }
+  Object.assign(person, { person_id: member.person_id, verified: member.verified, pick: null });
+  state.chosen.set(person.person_id, DEFAULT_TIER);
+  renderPeople();
+  document.getElementById(`pick-${person.person_id}`)?.focus();
+  onChoiceChanged(); // clears the messages: what happened is said after it
+  showStatus(els.status, `已将${member.name}添加到家人，亲属关系已通过医保登记信息核验。`);
+}
+
 function renderPerson(person) {
-  const id = `pick-${person.person_id}`;
+  const key = person.person_id ?? person.pick;
+  const id = `pick-${key}`;
   const relation = RELATION_LABELS[person.relation] || "";
   const disabled = taken(person);
   const look = COVERAGE_LOOK[person.coverage] || COVERAGE_LOOK.未参保;
   const checkbox = h("input", {
-    type: "checkbox", class: "check__input", id, value: person.person_id,
+    type: "checkbox", class: "check__input", id, value: key,
     disabled, checked: !disabled && state.chosen.has(person.person_id),
     "aria-describedby": `${id}-meta`,
   });
-  const select = h("select", { id: `tier-${person.person_id}`, class: "field__input pick__select" },
+  const select = h("select", { id: `tier-${key}`, class: "field__input pick__select" },
     tierOptions(state.chosen.get(person.person_id) || DEFAULT_TIER));
   const tierField = h("div", { class: "pick__tier", hidden: !checkbox.checked },
     h("label", { class: "pick__tier-label", for: select.id },
       "保障方案", h("span", { class: "visually-hidden" }, `（${person.name}）`)),
     select);
   checkbox.addEventListener("change", () => {
+    if (person.pick) {
+      if (checkbox.checked) addFromRegistry(person, checkbox);
+      return;
+    }
     if (checkbox.checked) state.chosen.set(person.person_id, select.value);
     else state.chosen.delete(person.person_id);
     tierField.hidden = !checkbox.checked;
@@ -122,8 +153,10 @@ function renderPerson(person) {
   else if (person.coverage === "已参保") explain = "本年度已参保，无需重复购买。";
   else if (person.coverage === "待支付") explain = "有一笔订单等待支付，请先完成或取消该订单。";
   else if (!person.verified) explain = "亲属关系验证前只能在线支付；可先到“家人”页面输入验证码。";
+  else if (person.pick) explain = "医保登记的家人：勾选后自动添加到“家人”，无需输入身份证号码。";
   return h("li", {
-    class: `pick${disabled ? " pick--taken" : ""}`, "data-person": person.person_id,
+    class: `pick${disabled ? " pick--taken" : ""}`, "data-person": key,
+    "data-registry": person.pick ? true : null,
     "data-relation": person.relation,
   },
   h("div", { class: "check" },
@@ -308,6 +341,13 @@ function renderUnpaid(orders) {
 
 // ---------------------------------------------------------------- start
 
+/** The registry's list could not be had: said in words under the people (the rest works). */
+function showRegistryProblem(error) {
+  const box = document.getElementById("fe-registry");
+  box.hidden = !error;
+  if (error) replaceChildren(box, registryNote(error, { typing: "可以先到“家人”页面输入身份证号码添加家人。" }));
+}
+
 /** Oneself as a row like the family members: coverage from one's policies and unpaid orders. */
 function selfRow(me, product, policies, unpaid) {
   const personId = me.identity.person_id;
@@ -342,6 +382,7 @@ async function load() {
   let family;
   let policies;
   let unpaid;
+  let relatives;
   try {
     me = await fetchMe();
     if (!me) {
@@ -352,11 +393,12 @@ async function load() {
       checkout.showBlocked(new ApiError({ status: 403, code: "identity_required", message: "为家人投保前，请先完成本人的实名认证。" }));
       return;
     }
-    [products, family, policies, unpaid] = await Promise.all([
+    [products, family, policies, unpaid, relatives] = await Promise.all([
       api.get("/products"),
       api.get("/me/family", OWN),
       api.get("/policies", OWN),
       api.get("/enrollments?status=pending_payment", OWN),
+      loadRegistryRelatives(),
     ]);
   } catch (error) {
     if (isLoggedOut(error)) {
@@ -388,7 +430,17 @@ async function load() {
       coverage: member.coverage,
       verified: member.verified,
     })),
+    ...(relatives.items || []).filter((relative) => relative.member_id == null).map((relative) => ({
+      person_id: null,
+      pick: relative.pick,
+      name: relative.name,
+      relation: relative.relation,
+      age: relative.age,
+      coverage: relative.coverage,
+      verified: true,
+    })),
   ];
+  showRegistryProblem(relatives.error);
   // From 家人 (为李*投保): that person starts ticked.
   const wanted = Number(new URLSearchParams(window.location.search).get("person"));
   const preset = state.people.find((person) => person.person_id === wanted && !taken(person));

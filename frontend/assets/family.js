@@ -14,6 +14,7 @@ import {
 import { checkIdNumberInput, idNumberProblem, normalizeIdNumber } from "./idnumber.js";
 import { policyPath } from "./insurance.js";
 import { clearState, initPage, loadMe, showBindFirst, showError } from "./page.js";
+import { loadRegistryRelatives, renderRelativesToAdd } from "./family-picks.js";
 import { isLoggedOut, redirectToLogin } from "./session.js";
 
 const FAMILY_PATH = "/family.html";
@@ -147,7 +148,7 @@ function renderMembers(items) {
   if (!items.length) {
     replaceChildren(memberBox,
       h("p", { class: "card__lead family-list__empty", "data-empty": true },
-        "还没有添加家人。在下方填写家人的姓名和身份证号码即可添加。"));
+        "还没有添加家人。可以从下方医保登记的家人中选择，或填写家人的姓名和身份证号码添加。"));
     return;
   }
   replaceChildren(memberBox,
@@ -157,6 +158,38 @@ function renderMembers(items) {
 async function reloadMembers() {
   const data = await api.get("/me/family");
   renderMembers(Array.isArray(data?.items) ? data.items : []);
+  showRelatives();
+}
+
+// ---------------------------------------------------------------- from the registry
+
+const registryBox = document.getElementById("registry-box");
+const registryAlert = document.getElementById("registry-alert");
+
+/** The registry's relatives not yet on the list, each added with one tap (family-picks.js). */
+async function showRelatives() {
+  const result = await loadRegistryRelatives();
+  registryBox.removeAttribute("aria-busy");
+  renderRelativesToAdd(registryBox, result, {
+    onAdded: async (added) => {
+      clearFormAlert(registryAlert);
+      try {
+        await reloadMembers();
+      } catch (error) {
+        showFormAlert(listAlert, errorMessage(error));
+      }
+      showStatus(statusBox, `已添加${added.name}（${added.relation_label}），亲属关系已通过医保登记信息核验。`);
+      memberTitle(added.id)?.focus();
+    },
+    onError: (error, button) => {
+      if (isLoggedOut(error)) {
+        redirectToLogin(FAMILY_PATH);
+        return;
+      }
+      showFormAlert(registryAlert, errorMessage(error));
+      button.focus();
+    },
+  });
 }
 
 function memberTitle(id) {
@@ -374,6 +407,7 @@ async function load() {
   renderMembers(Array.isArray(data?.items) ? data.items : []);
   clearState(stateBox);
   content.hidden = false;
+  showRelatives();
 }
 
 initPage();

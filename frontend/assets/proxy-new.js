@@ -1,4 +1,5 @@
-// 申请为家人代办: the agent names the family member (name + ID number), ticks what to do for them,
+// 申请为家人代办: the agent picks the family member from the registry's list (family-picks.js: no
+// name or ID number typed) or names them (name + ID number), ticks what to do for them,
 // the pay limit, the period and how the family member confirms (POST /proxy/grants); then the
 // confirm step on this same page (?grant=<id>):
 //   - 扫码: the QR code (GET /proxy/grants/{id}/qr.png, a token valid 10 minutes, fetched again
@@ -16,6 +17,7 @@ import { parseYuan } from "./format.js";
 import {
   clearFieldError, clearFormAlert, fillErrorBox, halfWidth, setBusy, setFieldError, showApiError, showFormAlert, showStatus,
 } from "./forms.js";
+import { loadRegistryRelatives, registryNote, renderPrincipalChoices } from "./family-picks.js";
 import { checkIdNumberInput } from "./idnumber.js";
 import { clearState, initPage, loadMe, showBindFirst, showError } from "./page.js";
 import {
@@ -53,6 +55,11 @@ const methodOptions = document.getElementById("method-options");
 const alertBox = document.getElementById("grant-alert");
 const submitButton = document.getElementById("grant-submit");
 const step = document.getElementById("confirm-step");
+const principalField = document.getElementById("principal-field");
+const typedBox = document.getElementById("principal-typed");
+
+// The relative picked from the registry's list, or null: the typed name and ID number.
+let chosenPrincipal = () => null;
 
 let pollTimer = null;
 let qrTimer = null;
@@ -120,7 +127,30 @@ function checkedValue(container) {
 }
 
 
+/** Offer the registry's relatives (when it answers and links any): picking one puts the typed
+ * fields away, 其他人 brings them back. */
+async function offerRelatives() {
+  const result = await loadRegistryRelatives();
+  if (result.error) {
+    replaceChildren(document.getElementById("principal-note"), registryNote(result.error));
+    return;
+  }
+  if (!result.items.length) return;
+  chosenPrincipal = renderPrincipalChoices(document.getElementById("principal-options"), result.items,
+    (relative) => {
+      typedBox.hidden = relative !== null;
+      setGroupError(principalField, "");
+    });
+  principalField.hidden = false;
+}
+
 function readForm() {
+  const picked = chosenPrincipal();
+  const who = picked ? { principal_pick: picked.pick } : readTypedPrincipal();
+  return readTerms(who, who.first ?? null);
+}
+
+function readTypedPrincipal() {
   let first = null;
   const name = nameInput.value.normalize("NFC").trim();
   if (!name) {
@@ -129,6 +159,11 @@ function readForm() {
   } else clearFieldError(nameInput);
   const idNumber = checkIdNumberInput(idInput);
   if (idNumber === null) first ??= idInput;
+  return first ? { first } : { principal_name: name, principal_id_number: idNumber };
+}
+
+function readTerms(who, firstProblem) {
+  let first = firstProblem;
   const scopes = checkedScopes();
   if (!scopes.length) {
     setGroupError(scopesBox, "请至少选择一项要代办的事");
@@ -148,8 +183,7 @@ function readForm() {
   if (first) return { first };
   return {
     body: {
-      principal_name: name,
-      principal_id_number: idNumber,
+      ...who,
       scopes,
       pay_limit_fen: payLimit,
       valid_days: Number(checkedValue(periodOptions) || DEFAULT_PERIOD),
@@ -212,7 +246,9 @@ function handleSubmitError(error) {
           h("a", { href: PROXY_PATH, class: "form-alert__link" }, "查看已有的授权"))));
     return;
   }
-  const groups = { scopes: scopesBox, valid_days: periodBox, confirm_method: methodBox };
+  const groups = {
+    principal_pick: principalField, scopes: scopesBox, valid_days: periodBox, confirm_method: methodBox,
+  };
   let focus = null;
   if (error instanceof ApiError) {
     for (const [field, box] of Object.entries(groups)) {
@@ -563,6 +599,7 @@ async function load() {
   }
   clearState(stateBox);
   form.hidden = false;
+  offerRelatives();
 }
 
 initPage();

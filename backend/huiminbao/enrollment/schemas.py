@@ -417,6 +417,31 @@ class AddMemberSchema(Schema):
         [r.value for r in Relation], error="关系只能是配偶、子女或父母"))
 
 
+class RegistryRelativeSchema(ResponseSchema):
+    """Dumps a ``RegistryRelative``: never the ID number, which the pick stands for."""
+
+    pick = fields.String(metadata={"description": "send as ``pick`` to add this relative (or as "
+                                                  "``principal_pick`` to ask for a proxy grant)"})
+    name = Masked(mask_name, metadata={"description": "masked"})
+    relation = fields.String(metadata={"description": "spouse | child | parent"})
+    relation_label = Label(lambda relation: RELATION_LABELS[relation], source="relation")
+    age = fields.Integer()
+    member_id = fields.Integer(allow_none=True,
+                               metadata={"description": "already on the family list: its id"})
+    person_id = fields.Integer(allow_none=True,
+                               metadata={"description": "a member's person id (insured choice)"})
+    coverage = fields.String(metadata={"description": "未参保 / 待支付 / 已参保 / 已由他人投保"})
+
+
+class RegistryRelativeListSchema(ResponseSchema):
+    items = fields.List(fields.Nested(RegistryRelativeSchema))
+
+
+class PickRelativeSchema(Schema):
+    pick = fields.String(required=True, validate=validate.Length(
+        min=1, max=64, error="请从医保登记的家人中选择"))
+
+
 class VerifyMemberSchema(Schema):
     code = fields.String(required=True, validate=validate.Regexp(r"^\d{6}$",
                                                                  error="请输入6位数字验证码"))

@@ -68,11 +68,13 @@ class Grants(MethodView):
     @blp.arguments(GrantRequestSchema)
     @blp.response(201, GrantView)
     def post(self, body: dict[str, Any]) -> GrantAnswer:
-        """Ask to act for a principal (name + ID number, checked against the registry). The
+        """Ask to act for a principal: picked from GET /me/family/from-registry
+        (``principal_pick``), or named by name + ID number, checked against the registry. The
         grant is ``pending`` until the principal confirms by QR code, SMS code or at a counter;
         its ``valid_days`` count from that confirmation."""
         actor = current_actor()
         details = services.request_grant(container(), actor, services.GrantRequest(
+            principal_pick=body["principal_pick"],
             principal_name=body["principal_name"],
             principal_id_number=body["principal_id_number"],
             scopes=body["scopes"], pay_limit_fen=body["pay_limit_fen"],

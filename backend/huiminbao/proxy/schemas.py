@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from marshmallow import Schema, fields, post_dump, validate
+from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates_schema
 
 from huiminbao.core.clock import CHINA_TZ
 from huiminbao.core.masking import mask_id_number, mask_name
@@ -31,11 +31,18 @@ _EVIDENCE = [item.value for item in Evidence]
 
 
 class GrantRequestSchema(Schema):
+    principal_pick = fields.String(
+        load_default=None, validate=validate.Length(min=1, max=64, error="请选择要代办的家人"),
+        metadata={"description": "a relative picked from GET /me/family/from-registry (its "
+                                 "``pick``), instead of principal_name + principal_id_number"})
     principal_name = fields.String(
-        required=True, validate=validate.Length(min=1, max=64, error="请输入委托人姓名"),
-        metadata={"description": "the principal's name as registered (compared in NFC)"})
+        load_default=None, validate=validate.Length(min=1, max=64, error="请输入委托人姓名"),
+        metadata={"description": "without a pick: the principal's name as registered "
+                                 "(compared in NFC)"})
     principal_id_number = fields.String(
-        required=True, validate=validate.Length(min=1, max=32, error="请输入委托人身份证号码"))
+        load_default=None,
+        validate=validate.Length(min=1, max=32, error="请输入委托人身份证号码"),
+        metadata={"description": "without a pick: the principal's ID number"})
     scopes = fields.List(fields.String(), required=True,
                          metadata={"description": f"one or more of {_SCOPES}"})
     pay_limit_fen = fields.Integer(
@@ -51,6 +58,20 @@ class GrantRequestSchema(Schema):
         validate=validate.OneOf(_METHODS,
                                 error="请选择确认方式：扫码确认、短信验证码或窗口现场确认"),
         metadata={"description": " | ".join(_METHODS)})
+
+    @validates_schema
+    def _one_way_to_name_the_principal(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        """A pick from the registry's list, or a name and an ID number: one of the two."""
+        typed = {"principal_name": "请输入委托人姓名",
+                 "principal_id_number": "请输入委托人身份证号码"}
+        if data.get("principal_pick") is not None:
+            if any(data.get(name) is not None for name in typed):
+                raise ValidationError("已从列表中选择家人时，无需再填写姓名和身份证号码",
+                                      "principal_pick")
+            return
+        missing = {name: [message] for name, message in typed.items() if not data.get(name)}
+        if missing:
+            raise ValidationError(missing)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from huiminbao.core.errors import (
 )
 from huiminbao.core.masking import mask_id_number, mask_name, mask_phone, normalize_name
 from huiminbao.core.pagination import FIRST_PAGE, Page, Window, count_rows
+from huiminbao.enrollment.family import from_registry
 from huiminbao.identity import consent_gate
 from huiminbao.identity import services as identity
 from huiminbao.identity.access import IDENTITY_REQUIRED
@@ -61,6 +62,7 @@ from huiminbao.proxy.domain import (
 )
 from huiminbao.proxy.models import ProxyGrant
 from huiminbao.proxy.payments import paid_this_year
+from huiminbao.registry.port import RegistryPerson
 
 COUNTER_ROLES = (Role.COUNTER_STAFF, Role.ADMIN)
 CONFIRM_SALT = "proxy-confirm"
@@ -114,12 +116,16 @@ class Confirmation:
 
 @dataclass(frozen=True)
 class GrantRequest:
-    principal_name: str
-    principal_id_number: str
+    """The principal is named by a pick from the agent's registry family list, or by name and
+    ID number (then checked against the registry)."""
+
+    principal_name: str | None
+    principal_id_number: str | None
     scopes: Sequence[str]
     pay_limit_fen: int | None
     valid_days: int
     confirm_method: ConfirmMethod
+    principal_pick: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,31 +139,21 @@ class ActivityItem:
 
 
 def request_grant(c: Container, actor: Actor, request: GrantRequest) -> GrantDetails:
-    """The agent (identity bound) asks to act for the principal named by name and ID number.
-    The principal is checked against the registry with one neutral answer on mismatch."""
+    """The agent (identity bound) asks to act for the principal picked from the agent's
+    registry family list, or named by name and ID number: then checked against the registry
+    with one neutral answer on mismatch."""
     agent_person_id = _person_of(actor)
     problems = terms_problems(request.scopes, request.pay_limit_fen, request.valid_days)
     if problems:
         raise InvalidInput(next(iter(problems.values())),
                            errors={field: [message] for field, message in problems.items()})
-    parsed = idnumber.parse_input(request.principal_id_number, today=c.clock.today(),
-                                  field="principal_id_number")
+    actor_ref = AuditActor(actor.account_id, actor.role.value)
     with c.db.read() as session:
         agent = session.get(Person, agent_person_id)
     assert agent is not None
-    if parsed.value == agent.id_number:
-        raise RuleViolation(SELF_GRANT, code="self_grant")
-
-    typed_name = normalize_name(request.principal_name)
-    registered = c.registry.find_person(parsed.value)
-    actor_ref = AuditActor(actor.account_id, actor.role.value)
-    if registered is None or normalize_name(registered.name) != typed_name:
-        audit.record_now(c.db, c.clock, AuditEntry(
-            action="proxy.grant.create", outcome="denied", actor=actor_ref,
-            details={"principal_id_number": mask_id_number(parsed.value),
-                     "principal_name": mask_name(typed_name), "reason": "identity_mismatch"},
-        ))
-        raise RuleViolation(identity.IDENTITY_MISMATCH, code="identity_mismatch")
+    registered = (_picked_principal(c, actor, agent_person_id, request.principal_pick)
+                  if request.principal_pick is not None
+                  else _typed_principal(c, actor_ref, agent, request))
     if request.confirm_method is ConfirmMethod.SMS and not registered.phone:
         raise RuleViolation(NO_PHONE, code="no_phone")
 
@@ -166,7 +162,8 @@ def request_grant(c: Container, actor: Actor, request: GrantRequest) -> GrantDet
     now = c.clock.now()
     try:
         with c.db.transaction() as session:
-            principal = identity.person_for(session, parsed.value, registered.name, now)
+            principal = identity.person_for(session, registered.id_number, registered.name,
+                                            now)
             consent_gate.require(c, session, actor, [Purpose.PROXY_GRANTS],
                                  principal_person_id=principal.id)
             live = session.scalars(
@@ -200,6 +197,33 @@ def request_grant(c: Container, actor: Actor, request: GrantRequest) -> GrantDet
             return _details(session, c, grant)
     except IntegrityError as exc:  # the same pair asked at the same moment elsewhere
         raise Conflict(GRANT_EXISTS, code="grant_exists") from exc
+
+
+def _picked_principal(c: Container, actor: Actor, agent_person_id: int,
+                      pick: str) -> RegistryPerson:
+    """A relative the registry links to the agent, vouched for by that link."""
+    return from_registry.resolve_pick(c, actor, agent_person_id, pick,
+                                      purpose=Purpose.PROXY_GRANTS,
+                                      field="principal_pick").person
+
+
+def _typed_principal(c: Container, actor_ref: AuditActor, agent: Person,
+                     request: GrantRequest) -> RegistryPerson:
+    """The registry's record of the person named by the name and ID number typed."""
+    parsed = idnumber.parse_input(request.principal_id_number or "", today=c.clock.today(),
+                                  field="principal_id_number")
+    if parsed.value == agent.id_number:
+        raise RuleViolation(SELF_GRANT, code="self_grant")
+    typed_name = normalize_name(request.principal_name or "")
+    registered = c.registry.find_person(parsed.value)
+    if registered is None or normalize_name(registered.name) != typed_name:
+        audit.record_now(c.db, c.clock, AuditEntry(
+            action="proxy.grant.create", outcome="denied", actor=actor_ref,
+            details={"principal_id_number": mask_id_number(parsed.value),
+                     "principal_name": mask_name(typed_name), "reason": "identity_mismatch"},
+        ))
+        raise RuleViolation(identity.IDENTITY_MISMATCH, code="identity_mismatch")
+    return registered
 
 
 # ---------------------------------------------------------------- reading and listing

@@ -141,6 +141,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("enrollment.PolicyAutoRenew", "PUT"): own("policy"),
     ("family.Family", "GET"): SELF,
     ("family.Family", "POST"): SELF,
+    ("family.FamilyFromRegistry", "GET"): SELF,
+    ("family.FamilyFromRegistry", "POST"): SELF,
     ("family.ResendMemberCode", "POST"): own("family member"),
     ("family.VerifyMember", "POST"): own("family member"),
     ("family.FamilyMemberItem", "DELETE"): own("family member"),

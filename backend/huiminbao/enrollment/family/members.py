@@ -27,12 +27,14 @@ from huiminbao.identity.auth import Actor
 from huiminbao.identity.consent_rules import Purpose
 from huiminbao.identity.domain import OtpPurpose
 from huiminbao.identity.models import Person
-from huiminbao.registry.port import Relation
+from huiminbao.registry.port import RegistryUnavailable, Relation
 
 RELATION_LABELS = {Relation.SPOUSE: "配偶", Relation.CHILD: "子女", Relation.PARENT: "父母"}
 GENERATION_GAP_YEARS = 14  # a parent is at least this much older than their child
 MIN_SPOUSE_AGE = 20
+ALREADY_ADDED = "该亲属已在您的家庭成员中"
 MISMATCH = "亲属身份信息核验未通过，请核对姓名和身份证号码后重试"
+LINKS_UNAVAILABLE = "暂时无法核对医保登记的亲属关系，且该亲属未登记手机号，请稍后再试"
 
 
 class CoverageStatus:
@@ -83,8 +85,12 @@ def add_member(c: Container, actor: Actor, owner_person_id: int, name: str,
     problem = relation_problem(relation, owner.birth_date, parsed.birth_date, today)
     if problem:
         raise RuleViolation(problem, code="relation_implausible")
-    links = {link.relative_id_number: link.relation
-             for link in c.registry.relations(owner.id_number)}
+    try:
+        links = {link.relative_id_number: link.relation
+                 for link in c.registry.relations(owner.id_number)}
+        links_known = True
+    except RegistryUnavailable:  # the links cannot be read now: the relative's phone verifies
+        links, links_known = {}, False
     registered_relation = links.get(parsed.value)
     if registered_relation is not None and registered_relation is not relation:
         label = RELATION_LABELS[registered_relation]
@@ -102,6 +108,8 @@ def add_member(c: Container, actor: Actor, owner_person_id: int, name: str,
                 FamilyMember.removed_at.is_(None))).first()
         if other_spouse is not None:
             raise RuleViolation("您已登记配偶，不能再登记另一位配偶", code="spouse_exists")
+    if registered_relation is None and not registered.phone and not links_known:
+        raise Busy(LINKS_UNAVAILABLE, code="registry_unavailable")
     if registered_relation is None and not registered.phone:
         raise RuleViolation("医保登记信息中没有你们的亲属关系，且该亲属未登记手机号，无法在线核验。"
                             "请携带户口簿或结婚证等材料到经办窗口办理", code="cannot_verify")
@@ -112,7 +120,7 @@ def add_member(c: Container, actor: Actor, owner_person_id: int, name: str,
             person = identity.person_for(session, parsed.value, registered.name, now)
             existing = _active(session, owner_person_id, person.id)
             if existing is not None:
-                raise Conflict("该亲属已在您的家庭成员中", code="already_added")
+                raise Conflict(ALREADY_ADDED, code="already_added")
             member = FamilyMember(owner_person_id=owner_person_id, member_person_id=person.id,
                                   relation=relation.value, verification=verification,
                                   created_at=now,
@@ -128,7 +136,7 @@ def add_member(c: Container, actor: Actor, owner_person_id: int, name: str,
                          "verification": verification},
             ))
     except IntegrityError as exc:
-        raise Conflict("该亲属已在您的家庭成员中", code="already_added") from exc
+        raise Conflict(ALREADY_ADDED, code="already_added") from exc
     texted_to = None
     if verification == "pending" and registered.phone:
         try:

@@ -9,12 +9,15 @@ from flask_smorest import Blueprint
 
 from huiminbao.core.container import container
 from huiminbao.core.ratelimit import limiter
+from huiminbao.enrollment.family import from_registry
 from huiminbao.enrollment.family import members as family
 from huiminbao.enrollment.schemas import (
     AddMemberSchema,
     CodeSentSchema,
     MemberListSchema,
     MemberSchema,
+    PickRelativeSchema,
+    RegistryRelativeListSchema,
     Relative,
     VerifyMemberSchema,
 )
@@ -26,13 +29,15 @@ from huiminbao.registry.port import Relation
 blp = Blueprint("family", __name__, url_prefix="/api/v1", description="家庭成员")
 
 
+# Adding a relative (typed, which may text their phone, or picked from the registry): bounded
+# per account, one bound for both ways (a family is small).
+_ADDING = limiter.shared_limit("12 per 10 minutes;30 per day", scope="family-add",
+                               key_func=lambda: _account_key(), methods=["POST"])
+
+
 @blp.route("/me/family")
 class Family(MethodView):
-    # Adding a relative may text their phone: bounded per account (a family is small).
-    decorators: ClassVar[list[Any]] = [
-        limiter.limit("12 per 10 minutes;30 per day", key_func=lambda: _account_key(),
-                      methods=["POST"], scope="family-add"),
-    ]
+    decorators: ClassVar[list[Any]] = [_ADDING]
 
     @blp.response(200, MemberListSchema)
     def get(self) -> dict[str, Any]:
@@ -53,6 +58,28 @@ class Family(MethodView):
         view, texted = family.add_member(container(), actor, subject.person_id, body["name"],
                                          body["id_number"], Relation(body["relation"]))
         return Relative(view, container().clock.today(), texted)
+
+
+@blp.route("/me/family/from-registry")
+class FamilyFromRegistry(MethodView):
+    decorators: ClassVar[list[Any]] = [_ADDING]
+
+    @blp.response(200, RegistryRelativeListSchema)
+    def get(self) -> dict[str, Any]:
+        """The spouse, children and parents the registry links to the caller (a verified
+        binding), masked, each with a pick token; never an ID number."""
+        actor = current_actor()
+        subject = subject_for(Action.MANAGE_FAMILY, actor)
+        return {"items": from_registry.list_relatives(container(), actor, subject.person_id)}
+
+    @blp.arguments(PickRelativeSchema)
+    @blp.response(201, MemberSchema)
+    def post(self, body: dict[str, Any]) -> Relative:
+        """Add a relative picked from that list: verified at once by the registry's link."""
+        actor = current_actor()
+        subject = subject_for(Action.MANAGE_FAMILY, actor)
+        view = from_registry.add_picked(container(), actor, subject.person_id, body["pick"])
+        return Relative(view, container().clock.today())
 
 
 def _account_key() -> str:
