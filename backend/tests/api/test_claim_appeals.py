@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 from huiminbao.audit.models import AuditEvent
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import Container
+from huiminbao.core.migrate import downgrade_engine, upgrade_engine
 from huiminbao.identity.domain import Action, Role
 from huiminbao.payments import ledger
 
@@ -165,3 +168,52 @@ def test_an_upheld_rejection_is_final_and_an_agent_may_appeal(
     assert refused.status_code == 409
     assert refused.get_json()["message"] == "每件理赔只能申诉一次，本件已申诉过"
     assert decide(clerk, number, "approve").status_code == 409
+
+
+def test_migration_0026_goes_down_and_up_on_sqlite_with_claims_that_have_child_rows(
+    app: Flask, client: FlaskClient, wired: Container, clock: MovableClock
+) -> None:
+    """Claims with events and payout lines (rows that refer to ``claims``), one of them waiting
+    on appeal: 0026 goes down and up again in place (no copy of ``claims``), the appeal goes
+    back to its rejection, and the status CHECK follows (``appealed`` allowed only at head)."""
+    assert not wired.db.is_postgresql
+    reviewer = staff(client, wired, "13900000091")
+    people = []
+    for name in ("张伟", "李娜"):
+        people.append(sign_in(app.test_client(), name))
+        assert enroll(people[-1], "personal_account").status_code == 201
+    zhang, li, reviewer = into_coverage(clock, wired, *people, reviewer)
+    rejected = submit(zhang, SMALL).get_json()["claim_no"]
+    approved = submit(li, SMALL).get_json()["claim_no"]
+    assert decide(reviewer, rejected, "reject", "非住院治疗").status_code == 200
+    assert appeal(zhang, rejected).status_code == 200
+    assert decide(reviewer, approved, "approve").status_code == 200
+    children = ("SELECT (SELECT COUNT(*) FROM claim_events), "
+                "(SELECT COUNT(*) FROM claim_payout_lines)")
+    with wired.db.engine.connect() as connection:
+        events, lines = connection.execute(text(children)).one()
+    assert events >= 5 and lines >= 1
+
+    downgrade_engine(wired.db.engine, "0025_product_terms")
+    with wired.db.engine.begin() as connection:
+        columns = {c["name"] for c in inspect(connection).get_columns("claims")}
+        assert "appeal_reason" not in columns
+        assert connection.execute(text(children)).one() == (events, lines)
+        assert connection.execute(text("SELECT status FROM claims WHERE claim_no = :no"),
+                                  {"no": rejected}).scalar_one() == "rejected"
+        with pytest.raises(IntegrityError), connection.begin_nested():
+            connection.execute(text("UPDATE claims SET status = 'appealed'"))
+        assert connection.execute(text("PRAGMA foreign_key_check")).all() == []
+
+    upgrade_engine(wired.db.engine)
+    with wired.db.engine.begin() as connection:
+        assert "appeal_reason" in {c["name"] for c in inspect(connection).get_columns("claims")}
+        assert connection.execute(text(children)).one() == (events, lines)
+        connection.execute(text("UPDATE claims SET status = 'appealed' WHERE claim_no = :no"),
+                           {"no": rejected})
+        with pytest.raises(IntegrityError), connection.begin_nested():
+            connection.execute(text("UPDATE claims SET status = 'bogus'"))
+        assert connection.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
+    # The application reads the claim again (its ORM columns are all back).
+    seen = zhang.client.get(f"/api/v1/claims/{rejected}", headers=refresh(wired, zhang).bearer)
+    assert seen.get_json()["status"] == "appealed"
