@@ -17,7 +17,7 @@ know them.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -288,3 +288,21 @@ def average_tenths(total: int, count: int) -> int | None:
     if count == 0:
         return None
     return (total * 20 + count) // (count * 2)
+
+
+# ---------------------------------------------------------------- turnaround
+
+SECONDS_PER_DAY = 86_400
+
+
+def median_tenth_days(seconds: Iterable[int]) -> int | None:
+    """The median of durations in seconds, in tenths of a day rounded half up; None for no
+    durations. Two middle values: their mean. The one median of days to decision and to
+    payment: the disclosure page (as of an instant) and the bureau report (over a period)."""
+    ordered = sorted(seconds)
+    if not ordered:
+        return None
+    middle = len(ordered) // 2
+    twice = 2 * ordered[middle] if len(ordered) % 2 else ordered[middle - 1] + ordered[middle]
+    # tenths = twice / 2 * 10 / 86400, rounded half up, in integers
+    return (20 * twice + 2 * SECONDS_PER_DAY) // (4 * SECONDS_PER_DAY)

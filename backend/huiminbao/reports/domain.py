@@ -32,12 +32,12 @@ from huiminbao.disclosure.domain import (
     Channel,
     ComplaintCategory,
     district_label,
+    median_tenth_days,
 )
 from huiminbao.disclosure.figures import UNKNOWN_SCHEME, Figures
 
 MAX_PERIOD_DAYS = 366
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-SECONDS_PER_DAY = 86_400
 
 
 class PeriodProblem(ValueError):
@@ -95,17 +95,6 @@ def period_of(month: str | None, first_day: date | None, last_day: date | None,
         raise PeriodProblem("from" if month is None else "month",
                             "统计期间尚未开始，请选择今天或以前的日期")
     return period
-
-
-def median_tenth_days(seconds: Sequence[int]) -> int | None:
-    """The median of durations (sorted seconds) in tenths of a day, rounded half up; None for
-    no durations. Two middle values: their mean."""
-    if not seconds:
-        return None
-    middle = len(seconds) // 2
-    twice = 2 * seconds[middle] if len(seconds) % 2 else seconds[middle - 1] + seconds[middle]
-    # tenths = twice / 2 * 10 / 86400, rounded half up, in integers
-    return (20 * twice + 2 * SECONDS_PER_DAY) // (4 * SECONDS_PER_DAY)
 
 
 # ---------------------------------------------------------------- the report
