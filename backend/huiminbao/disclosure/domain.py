@@ -88,9 +88,11 @@ def channel_of(payment_method: str) -> Channel:
     return _CHANNEL_OF_METHOD.get(payment_method, Channel.ONLINE)
 
 
-# 区县: the county-level division an insured person's ID number was issued in (its first six
-# digits). The registry keeps no residence district, so this is 户籍 at issue, as the report
-# says. Names of the demo city's divisions; any other code is shown as the code itself.
+# 区县: the district the registry records for an insured person (the one whose basic insurance
+# they belong to); for a person it records none for, the county-level division their ID number
+# was issued in (its first six digits: 户籍 at issue, ``district_of``), as the report says
+# (``figures.district_counts``). Names of the demo city's divisions; any other code is shown as
+# the code itself.
 DISTRICT_NAMES = {
     "330102": "上城区", "330103": "下城区", "330104": "江干区", "330105": "拱墅区",
     "330106": "西湖区", "330108": "滨江区", "330109": "萧山区", "330110": "余杭区",

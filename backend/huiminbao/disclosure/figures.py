@@ -34,7 +34,7 @@ from huiminbao.enrollment.domain import PolicyStatus
 from huiminbao.enrollment.models import Order, OrderItem, Policy
 from huiminbao.identity.models import Person
 from huiminbao.payments import ledger
-from huiminbao.registry.port import RegistryError
+from huiminbao.registry.port import DistrictCounts, RegistryError
 
 log = logging.getLogger(__name__)
 # One count of a product's figures: 14 s at a million policies (README, "Big tables").
@@ -58,8 +58,8 @@ class Figures:
     by_channel: dict[str, int]
     premium_income_fen: int
     claims: ClaimFigures
-    # Insured persons by the division code their ID number starts with (``district_of``);
-    # counts stored before districts were counted have none.
+    # Insured persons by district (``district_counts``); counts stored before districts were
+    # counted have none.
     by_district: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -135,8 +135,27 @@ def count_figures(c: Container, product_id: int, at: datetime) -> Figures:
     return Figures(
         as_of=at, enrolled_total=len(id_numbers), by_scheme=dict(scheme_counts(c, id_numbers)),
         by_age_band=dict(ages), by_channel=dict(channels), premium_income_fen=int(premium),
-        claims=claims, by_district=dict(Counter(district_of(number) for number in id_numbers)),
+        claims=claims, by_district=dict(district_counts(c, id_numbers)),
     )
+
+
+def district_counts(c: Container, id_numbers: Sequence[str]) -> Counter[str]:
+    """Insured persons by district: the district the registry records for the person (the one
+    whose basic insurance they belong to, which pays a district's subsidies); only for persons
+    it has none for (or does not know, or whole batches while it is unreachable) the division
+    code their ID number begins with (户籍 at issue, ``district_of``)."""
+    counts: Counter[str] = Counter()
+    for start in range(0, len(id_numbers), REGISTRY_BATCH):
+        batch = id_numbers[start:start + REGISTRY_BATCH]
+        try:
+            found = c.registry.district_counts(batch)
+        except RegistryError:
+            log.warning("registry unavailable: %s insured persons counted by ID number prefix",
+                        len(batch))
+            found = DistrictCounts({}, tuple(batch))
+        counts.update(found.counts)
+        counts.update(district_of(number) for number in found.without_district)
+    return counts
 
 
 @contextmanager

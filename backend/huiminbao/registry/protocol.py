@@ -61,6 +61,7 @@ class Transaction(str, Enum):  # noqa: UP042 - str mixin keeps json.dumps of the
     RELATIONS = "HMB1104"
     SCHEME_COUNTS = "HMB1105"
     PRIOR_DIAGNOSES = "HMB1106"
+    DISTRICT_COUNTS = "HMB1107"
     BALANCE = "HMB1201"
     ENTRIES = "HMB1202"
     DEBIT = "HMB2201"

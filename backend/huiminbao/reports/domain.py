@@ -37,6 +37,8 @@ from huiminbao.disclosure.domain import (
 from huiminbao.disclosure.figures import UNKNOWN_SCHEME, Figures
 
 MAX_PERIOD_DAYS = 366
+# The registry's district for the person; its ID number's first six digits when it has none.
+BY_DISTRICT_TITLE = "参保人数（按参保区县，未登记的按身份证号前6位）"
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -206,7 +208,7 @@ def build_report(product_id: int, product_name: str, year: int, period: Period,
                          closing.enrolled_total - opening.enrolled_total, closing.enrolled_total)
     sections = (
         ReportSection("enrolled", "参保人数", (enrolled,)),
-        ReportSection("by_district", "参保人数（按户籍区县，身份证号前6位）", _stock_rows(
+        ReportSection("by_district", BY_DISTRICT_TITLE, _stock_rows(
             _keys_of([], opening.by_district, closing.by_district, label=district_label),
             opening.by_district, closing.by_district, persons), ChartOf.TOTAL),
         ReportSection("by_scheme", "参保人数（按医保类型）", _stock_rows(

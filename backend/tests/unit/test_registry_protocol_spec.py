@@ -80,6 +80,9 @@ def test_every_message_of_every_transaction_matches_its_schema(
                     {"id_number": me, "phone": ZHANG_WEI.phone or ""}) == {"matches": True}
     assert exchange(server, Transaction.RELATIONS, {"id_number": me})["relations"]
     exchange(server, Transaction.SCHEME_COUNTS, {"id_numbers": [me, me]})
+    assert exchange(server, Transaction.DISTRICT_COUNTS,
+                    {"id_numbers": [me, me, "110101190001019991"]}) == {
+        "counts": {"330106": 1}, "without_district": ["110101190001019991"]}
     exchange(server, Transaction.BALANCE, {"id_number": me})
     debit = exchange(server, Transaction.DEBIT, {
         "request_no": "SPEC-1", "id_number": me, "amount_fen": 500,
