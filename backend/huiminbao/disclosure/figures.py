@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
@@ -34,7 +34,7 @@ from huiminbao.enrollment.domain import PolicyStatus
 from huiminbao.enrollment.models import Order, OrderItem, Policy
 from huiminbao.identity.models import Person
 from huiminbao.payments import ledger
-from huiminbao.registry.port import DistrictCounts, RegistryError
+from huiminbao.registry.port import DistrictCounts, RegistryError, Scheme
 
 log = logging.getLogger(__name__)
 # One count of a product's figures: 14 s at a million policies (README, "Big tables").
@@ -44,6 +44,7 @@ COUNT_STATEMENT_TIMEOUT_SECONDS = 120.0
 # the registry cannot answer counts as "unknown" rather than failing the figures.
 REGISTRY_BATCH = 100_000
 UNKNOWN_SCHEME = "unknown"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -145,14 +146,9 @@ def district_counts(c: Container, id_numbers: Sequence[str]) -> Counter[str]:
     it has none for (or does not know, or whole batches while it is unreachable) the division
     code their ID number begins with (户籍 at issue, ``district_of``)."""
     counts: Counter[str] = Counter()
-    for start in range(0, len(id_numbers), REGISTRY_BATCH):
-        batch = id_numbers[start:start + REGISTRY_BATCH]
-        try:
-            found = c.registry.district_counts(batch)
-        except RegistryError:
-            log.warning("registry unavailable: %s insured persons counted by ID number prefix",
-                        len(batch))
-            found = DistrictCounts({}, tuple(batch))
+    for _batch, found in _asked_in_batches(
+            id_numbers, c.registry.district_counts,
+            lambda batch: DistrictCounts({}, tuple(batch)), "by ID number prefix"):
         counts.update(found.counts)
         counts.update(district_of(number) for number in found.without_district)
     return counts
@@ -191,17 +187,28 @@ def scheme_counts(c: Container, id_numbers: Sequence[str]) -> Counter[str]:
     whole batches while it is unreachable, count as "unknown" rather than failing the public
     page."""
     counts: Counter[str] = Counter()
-    for start in range(0, len(id_numbers), REGISTRY_BATCH):
-        batch = id_numbers[start:start + REGISTRY_BATCH]
-        try:
-            found = c.registry.scheme_counts(batch)
-        except RegistryError:
-            log.warning("registry unavailable: %s insured persons counted as unknown scheme",
-                        len(batch))
-            found = {}
+    found: dict[Scheme, int]
+    for batch, found in _asked_in_batches(id_numbers, c.registry.scheme_counts,
+                                          lambda _batch: {}, "as unknown scheme"):
         for scheme, count in found.items():
             counts[scheme.value] += count
         unknown = len(batch) - sum(found.values())
         if unknown:
             counts[UNKNOWN_SCHEME] += unknown
     return counts
+
+
+def _asked_in_batches(id_numbers: Sequence[str], ask: Callable[[Sequence[str]], T],
+                      unavailable: Callable[[Sequence[str]], T], counted: str
+                      ) -> Iterator[tuple[Sequence[str], T]]:
+    """The registry's answer for each batch of ID numbers; ``unavailable(batch)`` for a batch
+    it cannot answer (logged), so that public figures never fail for it."""
+    for start in range(0, len(id_numbers), REGISTRY_BATCH):
+        batch = id_numbers[start:start + REGISTRY_BATCH]
+        try:
+            found = ask(batch)
+        except RegistryError:
+            log.warning("registry unavailable: %s insured persons counted %s", len(batch),
+                        counted)
+            found = unavailable(batch)
+        yield batch, found
