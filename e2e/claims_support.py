@@ -117,11 +117,17 @@ def start_staff(server: LiveServer, phone: str, name: str = "审核员") -> subp
 # ------------------------------------------------------------------------------ settlements
 
 
+def start_pharmacy(server: LiveServer, code: str, name: str) -> subprocess.Popen[str]:
+    """``huiminbao clients create --kind pharmacy``: a designated pharmacy's credentials."""
+    return start_cli(server, "clients", "create", "--kind", "pharmacy", "--name", name,
+                     "--pharmacy-code", code)
+
+
 def post_settlement(base_url: str, client_id: str, signing_key: str,
-                    body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """POST /api/v1/settlements signed as the hospital: HMAC-SHA256 over
+                    body: dict[str, Any], path: str = "/api/v1/settlements"
+                    ) -> tuple[int, dict[str, Any]]:
+    """POST a settlement signed as the hospital (or pharmacy: ``path``): HMAC-SHA256 over
     ``f"{timestamp}\\n{METHOD}\\n{path}\\n{sha256(body)}"``, timestamped by the server's clock."""
-    path = "/api/v1/settlements"
     now = datetime.fromisoformat(api_json(base_url, "/api/v1/dev/clock")["now"])
     timestamp = str(int(now.timestamp()))
     raw = json.dumps(body, ensure_ascii=False).encode()
@@ -151,13 +157,14 @@ def csrf_token(page: Page) -> str:
     raise AssertionError("no hmb_csrf cookie: not signed in?")
 
 
-def api_post(page: Page, path: str, body: Any) -> Any:
+def api_post(page: Page, path: str, body: Any, *, acting_for: int | None = None) -> Any:
     """POST JSON with the page's session cookie (as the page itself would: CSRF token and a fresh
-    Idempotency-Key)."""
-    response = page.request.post(path, data=json.dumps(body), headers={
-        "Content-Type": "application/json", "Accept": "application/json",
-        "X-CSRF-Token": csrf_token(page), "Idempotency-Key": str(uuid.uuid4()),
-    })
+    Idempotency-Key; ``X-Acting-For`` when acting for someone)."""
+    headers = {"Content-Type": "application/json", "Accept": "application/json",
+               "X-CSRF-Token": csrf_token(page), "Idempotency-Key": str(uuid.uuid4())}
+    if acting_for is not None:
+        headers["X-Acting-For"] = str(acting_for)
+    response = page.request.post(path, data=json.dumps(body), headers=headers)
     assert response.ok, f"POST {path} answered {response.status}: {response.text()}"
     return response.json()
 

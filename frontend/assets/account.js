@@ -5,7 +5,7 @@
 import { api, ApiError } from "./api.js";
 import { actingFor } from "./acting.js";
 import { h, replaceChildren } from "./dom.js";
-import { formatFen } from "./format.js";
+import { formatFen, formatInstant } from "./format.js";
 import { BALANCE_NAMES, fact } from "./insurance.js";
 import { initPage, loadInto } from "./page.js";
 import { BIND_PATH, ME_PATH, rememberModeOnAccount } from "./session.js";
@@ -14,16 +14,6 @@ const stateBox = document.getElementById("account-state");
 const content = document.getElementById("account-content");
 const balanceBody = document.getElementById("balance-body");
 const historyBody = document.getElementById("history-body");
-
-const WHEN = new Intl.DateTimeFormat("zh-CN", {
-  timeZone: "Asia/Shanghai", year: "numeric", month: "long", day: "numeric",
-  hour: "2-digit", minute: "2-digit", hour12: false,
-});
-
-function when(iso) {
-  const date = new Date(String(iso ?? ""));
-  return Number.isNaN(date.getTime()) ? "" : WHEN.format(date);
-}
 
 function signed(fen) {
   return fen > 0 ? `+${formatFen(fen)}` : formatFen(fen);
@@ -53,7 +43,7 @@ function renderEntry(entry) {
       h("p", { class: "entry__meta" },
         h("span", { class: `entry__kind entry__kind--${refund ? "in" : "out"}` },
           h("span", { "aria-hidden": "true" }, refund ? "↩" : "−"), refund ? "退回" : "支出"),
-        " · ", BALANCE_NAMES[entry.balance] || "", " · ", h("span", { class: "nowrap" }, when(entry.occurred_at)))),
+        " · ", BALANCE_NAMES[entry.balance] || "", " · ", h("span", { class: "nowrap" }, formatInstant(entry.occurred_at)))),
     h("div", { class: "entry__figures" },
       h("p", { class: "entry__amount", "data-amount": true }, signed(entry.amount_fen)),
       h("p", { class: "entry__after" }, `余额 ${formatFen(entry.balance_after_fen)}`)));

@@ -3,11 +3,11 @@
 
 import { api } from "./api.js";
 import { fact, h, replaceChildren } from "./dom.js";
-import { clearFieldError, clearFormAlert, setBusy, showApiError, showFormAlert } from "./forms.js";
+import { clearFieldError, clearFormAlert, setBusy, showFormAlert } from "./forms.js";
 import { formatDateRange, formatFen } from "./format.js";
 import { clearState, showEmpty } from "./page.js";
 import { newKey } from "./intent.js";
-import { COUNTER_STAFF, otherErrors, startConsole } from "./admin.js";
+import { COUNTER_STAFF, showFormErrors, startConsole } from "./admin.js";
 
 const stateBox = document.getElementById("page-state");
 const content = document.getElementById("page-content");
@@ -67,10 +67,7 @@ form.addEventListener("submit", async (event) => {
     showResult(answer);
   } catch (error) {
     if (error.status && error.status < 500) intentKey = null;
-    const first = showApiError(error, fields, alertBox);
-    const rest = otherErrors(error, Object.keys(fields));
-    if (rest.length) showFormAlert(alertBox, `${error.message}：${rest.join("；")}`);
-    (first || submit).focus();
+    showFormErrors(error, fields, alertBox, submit);
   } finally {
     setBusy(submit, false);
   }

@@ -10,7 +10,9 @@ import {
 import { formatDateRange, formatFen } from "./format.js";
 import { clearState } from "./page.js";
 import { newKey } from "./intent.js";
-import { ADMIN, dataTable, otherErrors, pill, postForm, publishedOpenProducts, startConsole } from "./admin.js";
+import {
+  ADMIN, dataTable, otherErrors, pill, postForm, publishedOpenProducts, showFormErrors, startConsole,
+} from "./admin.js";
 
 const CITY = "330100";
 const GROUP_LABELS = { tekun: "特困", dibao: "低保", dibian: "低边", disabled: "残疾" };
@@ -128,10 +130,7 @@ payerForm.addEventListener("submit", async (event) => {
     showKindFields();
     showStatus(payersStatus, `已登记${created.name}，资金账户 ${created.fund_account}`);
   } catch (error) {
-    const first = showApiError(error, payerFields, alertBox);
-    const rest = otherErrors(error, Object.keys(payerFields));
-    if (rest.length) showFormAlert(alertBox, `${error.message}：${rest.join("；")}`);
-    (first || submit).focus();
+    showFormErrors(error, payerFields, alertBox, submit);
   } finally {
     setBusy(submit, false);
     submit.textContent = "登记出资方";

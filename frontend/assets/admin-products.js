@@ -10,10 +10,10 @@
 import { api, requestWithHeaders } from "./api.js";
 import { confirmDialog } from "./dialog.js";
 import { h, replaceChildren } from "./dom.js";
-import { clearFieldError, clearFormAlert, setBusy, showApiError, showFormAlert, showStatus } from "./forms.js";
+import { clearFieldError, clearFormAlert, setBusy, showFormAlert, showStatus } from "./forms.js";
 import { formatDateRange, formatFen, parseYuan } from "./format.js";
 import { clearState } from "./page.js";
-import { ADMIN, dataTable, otherErrors, pill, startConsole } from "./admin.js";
+import { ADMIN, dataTable, pill, showFormErrors, startConsole } from "./admin.js";
 import { helpForm } from "./admin-help.js";
 
 const STATUS = { draft: ["草稿", "off"], published: ["已发布", "ok"], withdrawn: ["已撤回", "off"] };
@@ -60,10 +60,7 @@ async function submitPanel({ form, button, busyText, fields, alertBox, send, don
     done(await send());
   } catch (error) {
     if (onError?.(error)) return form;
-    const first = showApiError(error, fields, alertBox);
-    const rest = otherErrors(error, Object.keys(fields));
-    if (rest.length) showFormAlert(alertBox, `${error.message}：${rest.join("；")}`);
-    (first || button).focus();
+    showFormErrors(error, fields, alertBox, button);
   } finally {
     setBusy(button, false);
   }

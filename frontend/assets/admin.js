@@ -2,10 +2,10 @@
 // uploads with an Idempotency-Key, and report tables. Console pages are for staff on desktops (a wide layout),
 // with the same accessibility rules as every other page.
 
-import { API_BASE, ApiError, CSRF_COOKIE, readCookie } from "./api.js";
+import { api, ApiError } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
-import { initPage, showError, showLoading } from "./page.js";
-import { fetchMe, redirectToLogin } from "./session.js";
+import { showApiError, showFormAlert } from "./forms.js";
+import { initPage, loadMe } from "./page.js";
 
 // The console's pages, as its navigation lists them on every console page (one list: a page
 // added here appears everywhere).
@@ -44,18 +44,8 @@ export const RECONCILE_STAFF = ["insurer_staff", "admin"];
 export async function startConsole(stateBox, roles) {
   initPage();
   renderConsoleNav();
-  showLoading(stateBox);
-  let me;
-  try {
-    me = await fetchMe();
-  } catch (error) {
-    showError(stateBox, error, () => window.location.reload())?.focus();
-    return null;
-  }
-  if (!me) {
-    redirectToLogin();
-    return null;
-  }
+  const me = await loadMe(stateBox, () => window.location.reload());
+  if (!me) return null;
   const who = document.querySelector("[data-staff-name]");
   if (who) who.textContent = `${me.role_label}（${me.phone}）`;
   if (!roles.includes(me.role)) {
@@ -71,33 +61,9 @@ export async function startConsole(stateBox, roles) {
   return me;
 }
 
-/** POST a multipart form (a CSV file and fields); errors arrive as ApiError like api.js's. */
-export async function postForm(path, formData, idempotencyKey) {
-  const headers = { Accept: "application/json" };
-  if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
-  const csrf = readCookie(CSRF_COOKIE);
-  if (csrf) headers["X-CSRF-Token"] = csrf;
-  let response;
-  try {
-    response = await fetch(API_BASE + path, {
-      method: "POST", body: formData, headers, credentials: "same-origin",
-    });
-  } catch {
-    throw new ApiError({ code: "network", message: "网络连接失败，请检查网络后重试" });
-  }
-  let data = null;
-  try {
-    data = await response.json();
-  } catch {
-    data = null;
-  }
-  if (response.ok) return data;
-  const payload = data && typeof data === "object" ? data : {};
-  throw new ApiError({
-    status: response.status, code: payload.code || "error",
-    message: /[\u3400-\u9fff]/.test(payload.message || "") ? payload.message : "系统繁忙，请稍后再试",
-    errors: payload.errors, requestId: payload.request_id,
-  });
+/** POST a multipart form (a CSV file and fields), as long as it takes; errors are api.js's. */
+export function postForm(path, formData, idempotencyKey) {
+  return api.post(path, formData, { idempotencyKey, timeoutMs: 0 });
 }
 
 /** A status with a shape and words: ✓ good, ! attention, — neutral. */
@@ -128,6 +94,17 @@ export function otherErrors(error, known) {
   return Object.entries(error.errors || {})
     .filter(([field]) => !known.includes(field))
     .flatMap(([, messages]) => messages);
+}
+
+/**
+ * A refused console form: each field's message under its input, the others in the form alert
+ * (after the answer's message), and focus on the first input marked, else on `fallback`.
+ */
+export function showFormErrors(error, fields, alertBox, fallback) {
+  const first = showApiError(error, fields, alertBox);
+  const rest = otherErrors(error, Object.keys(fields));
+  if (rest.length) showFormAlert(alertBox, `${error.message}：${rest.join("；")}`);
+  (first || fallback).focus();
 }
 
 export async function publishedOpenProducts(api) {

@@ -78,9 +78,10 @@ async function readJson(response) {
 
 /**
  * Send one request. `path` is relative to /api/v1 ("/products") unless it starts with "/api/".
- * Options: body (sent as JSON), headers, idempotencyKey, ifMatch (the ETag of the version a change
- * replaces), actingFor (default: acting.js's choice on the endpoints that act for someone), signal,
- * timeoutMs.
+ * Options: body (sent as JSON; a FormData is sent as multipart), headers, idempotencyKey, ifMatch
+ * (the ETag of the version a change replaces), actingFor (default: acting.js's choice on the
+ * endpoints that act for someone), signal, timeoutMs (0: no limit), messages (this request's own
+ * words for "timeout", "network", "server" or an HTTP status, where the server sends none in Chinese).
  */
 export async function request(method, path, options = {}) {
   return (await send(method, path, options)).data;
@@ -95,11 +96,13 @@ export async function requestWithHeaders(method, path, options = {}) {
 
 async function send(method, path, options) {
   const { body, headers = {}, idempotencyKey, ifMatch, actingFor, signal,
-    timeoutMs = DEFAULT_TIMEOUT_MS } =
+    timeoutMs = DEFAULT_TIMEOUT_MS, messages = {} } =
     options;
+  const words = { ...FALLBACK_MESSAGES, ...messages };
   const url = path.startsWith("/api/") ? path : API_BASE + path;
   const finalHeaders = { Accept: "application/json", ...headers };
-  if (body !== undefined) finalHeaders["Content-Type"] = "application/json";
+  const multipart = body instanceof FormData; // the browser writes its Content-Type (the boundary)
+  if (body !== undefined && !multipart) finalHeaders["Content-Type"] = "application/json";
   if (idempotencyKey) finalHeaders["Idempotency-Key"] = idempotencyKey;
   if (ifMatch) finalHeaders["If-Match"] = ifMatch;
   // While this tab acts for a family member (acting.js), the endpoints that act for a subject say
@@ -112,7 +115,7 @@ async function send(method, path, options) {
   }
 
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort("timeout"), timeoutMs);
+  const timer = timeoutMs ? setTimeout(() => controller.abort("timeout"), timeoutMs) : null;
   if (signal) signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
 
   let response;
@@ -120,7 +123,7 @@ async function send(method, path, options) {
     response = await fetch(url, {
       method,
       headers: finalHeaders,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || multipart ? body : JSON.stringify(body),
       credentials: "same-origin",
       signal: controller.signal,
     });
@@ -129,7 +132,7 @@ async function send(method, path, options) {
     if (signal?.aborted) throw error; // the caller cancelled: not an error to show
     throw new ApiError({
       code: timedOut ? "timeout" : "network",
-      message: timedOut ? FALLBACK_MESSAGES.timeout : FALLBACK_MESSAGES.network,
+      message: timedOut ? words.timeout : words.network,
     });
   } finally {
     clearTimeout(timer);
@@ -142,7 +145,7 @@ async function send(method, path, options) {
   throw new ApiError({
     status: response.status,
     code: payload.code || "error",
-    message: hasChinese(payload.message) ? payload.message : FALLBACK_MESSAGES.server,
+    message: hasChinese(payload.message) ? payload.message : words[response.status] ?? words.server,
     errors: payload.errors,
     requestId: payload.request_id || response.headers.get("X-Request-ID"),
     retryAfter: retryAfterSeconds(response),

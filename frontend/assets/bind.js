@@ -12,13 +12,12 @@
 import { api, ApiError } from "./api.js";
 import { h, paragraphs, replaceChildren } from "./dom.js";
 import {
-  clearFieldError, clearFormAlert, setBusy, setFieldError, showApiError,
+  checkNameInput, clearFieldError, clearFormAlert, setBusy, setFieldError, showApiError,
 } from "./forms.js";
-import { idNumberProblem, normalizeIdNumber } from "./idnumber.js";
+import { checkIdNumberInput } from "./idnumber.js";
 import { clearState, initPage, showError, showLoading } from "./page.js";
 import { fetchMe, ME_PATH, redirectToLogin, safeNext } from "./session.js";
 
-const NAME_MAX_CHARS = 50;
 const CONSENT_ORDER = ["personal_info", "sensitive_info"];
 
 const stateBox = document.getElementById("bind-state");
@@ -40,36 +39,6 @@ let lastBinding = null; // {name, id_number, consents}: what the face check veri
 
 let consentTexts = [];
 
-function normalizeName(raw) {
-  return String(raw ?? "").normalize("NFC").trim();
-}
-
-/** Length in characters as a person counts them (code points). */
-function nameLength(name) {
-  return [...name].length;
-}
-
-function checkName() {
-  const name = normalizeName(nameInput.value);
-  if (!name) setFieldError(nameInput, "请输入姓名");
-  else if (nameLength(name) > NAME_MAX_CHARS) setFieldError(nameInput, `姓名不能超过${NAME_MAX_CHARS}个字`);
-  else {
-    clearFieldError(nameInput);
-    return name;
-  }
-  return null;
-}
-
-function checkIdNumber() {
-  const value = normalizeIdNumber(idInput.value);
-  const problem = idNumberProblem(value);
-  if (problem) {
-    setFieldError(idInput, problem);
-    return null;
-  }
-  clearFieldError(idInput);
-  return value;
-}
 
 function consentBox(kind) {
   return document.getElementById(`consent-${kind}`);
@@ -110,8 +79,8 @@ function renderConsent(text) {
 async function submit(event) {
   event.preventDefault();
   clearFormAlert(alertBox);
-  const name = checkName();
-  const idNumber = checkIdNumber();
+  const name = checkNameInput(nameInput);
+  const idNumber = checkIdNumberInput(idInput);
   const { agreed, firstMissing } = checkConsents();
   const firstInvalid = (!name && nameInput) || (!idNumber && idInput) || firstMissing;
   if (firstInvalid) {

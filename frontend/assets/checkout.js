@@ -13,7 +13,7 @@
 // are the same on both pages.
 
 import { api, ApiError, errorMessage } from "./api.js";
-import { h, paragraphs, replaceChildren } from "./dom.js";
+import { choice, h, paragraphs, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import {
   clearFieldError, clearFormAlert, halfWidth, setBusy, setFieldError, showFormAlert, showStatus,
@@ -34,20 +34,8 @@ export function balancesText(codes) {
   return balanceNames(codes) || "历年账户";
 }
 
-/** A radio choice (a tier, a payment method): title, a meta line, and an optional aside. */
-export function choice({ name, value, title, meta, aside, checked }) {
-  const id = `${name}-${value}`;
-  const input = h("input", {
-    type: "radio", class: "choice__input", name, id, value, checked: Boolean(checked),
-  });
-  return h("div", { class: "choice", "data-choice": value },
-    input,
-    h("label", { class: "choice__label", for: id },
-      h("span", { class: "choice__text" },
-        h("span", { class: "choice__title" }, title),
-        h("span", { class: "choice__meta", "data-choice-meta": true }, meta)),
-      aside ? h("span", { class: "choice__aside" }, aside) : null));
-}
+// The radio choice card lives in dom.js; enroll.js takes it from here.
+export { choice };
 
 /** One term and value of the confirm sheet. */
 export function row(term, value, attrs = {}) {

@@ -2,7 +2,7 @@
 // console's queue and claim): status chips, amounts typed in yuan, the picker for items outside
 // basic insurance, the payout breakdown and the timeline in plain Chinese, document uploads.
 
-import { API_BASE, ApiError, CSRF_COOKIE, readCookie } from "./api.js";
+import { api, ApiError } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatFen, formatInstant, parseYuan } from "./format.js";
 import { clearFieldError, setFieldError } from "./forms.js";
@@ -63,6 +63,23 @@ export const STATUS_EXPLAINED = {
   settled: "医院已为您一站式结算，惠民保赔付款已直接抵扣住院费用，无需再申请。",
   appealed: "您已提出申诉，其他复核人员正在重新审核，复核结果会短信通知您。",
 };
+
+/** A special drug settled by a designated pharmacy: the payout was deducted at its counter. */
+export function paidAtPharmacy(c) {
+  return c.status === "settled" && c.kind === "special_drug";
+}
+
+/** How the claim came about, in words (a pharmacy's direct settlement says so). */
+export function channelText(c) {
+  return paidAtPharmacy(c) ? "定点药店直接结算（已在柜台抵扣）" : c.channel_label;
+}
+
+/** What the claim's status means for the claimant (a pharmacy's settlement in its own words). */
+export function statusExplained(c) {
+  return paidAtPharmacy(c)
+    ? "定点药店已在您购药时直接结算，惠民保赔付款已在柜台抵扣药费，无需再申请。"
+    : STATUS_EXPLAINED[c.status] || "";
+}
 
 /** The claim review pages' answer to a 403: this account is not insurer staff (true when handled). */
 export function staffRefusal(box, error) {
@@ -226,46 +243,24 @@ export function fileProblem(file) {
   return "";
 }
 
+const UPLOAD_WORDS = {
+  timeout: "上传超时，请检查网络后重试",
+  server: "上传失败，请稍后再试",
+  413: "文件太大，单个文件不能超过10MB",
+};
+
 /** POST /claims/{claim_no}/documents (multipart field "file") -> {document, claim}. */
 export async function uploadDocument(claimNo, file, { timeoutMs = 60000 } = {}) {
   const body = new FormData();
   body.append("file", file, file.name || "photo.jpg");
-  const headers = { Accept: "application/json" };
-  const csrf = readCookie(CSRF_COOKIE);
-  if (csrf) headers["X-CSRF-Token"] = csrf;
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort("timeout"), timeoutMs);
-  let response;
   try {
-    response = await fetch(`${API_BASE}/claims/${encodeURIComponent(claimNo)}/documents`, {
-      method: "POST", headers, body, credentials: "same-origin", signal: controller.signal,
-    });
-  } catch {
-    const timedOut = controller.signal.aborted;
-    throw new ApiError({
-      code: timedOut ? "timeout" : "network",
-      message: timedOut ? "上传超时，请检查网络后重试" : "网络连接失败，请检查网络后重试",
-    });
-  } finally {
-    clearTimeout(timer);
+    return await api.post(`/claims/${encodeURIComponent(claimNo)}/documents`, body,
+      { timeoutMs, messages: UPLOAD_WORDS });
+  } catch (error) {
+    // What is wrong with the file itself (its type, its size) says it best.
+    if (error instanceof ApiError && error.fieldMessage("file")) error.message = error.fieldMessage("file");
+    throw error;
   }
-  let data = null;
-  try {
-    data = await response.json();
-  } catch {
-    data = null;
-  }
-  if (response.ok) return data;
-  const payload = data && typeof data === "object" ? data : {};
-  const fileMessage = Array.isArray(payload.errors?.file) ? payload.errors.file[0] : "";
-  throw new ApiError({
-    status: response.status,
-    code: payload.code || "error",
-    message: fileMessage || (/[\u3400-\u9fff]/.test(payload.message || "") ? payload.message
-      : response.status === 413 ? "文件太大，单个文件不能超过10MB" : "上传失败，请稍后再试"),
-    errors: payload.errors,
-    requestId: payload.request_id || response.headers.get("X-Request-ID"),
-  });
 }
 
 // ---------------------------------------------------------------- the item picker

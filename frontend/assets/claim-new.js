@@ -6,7 +6,7 @@
 // POST /claims/{claim_no}/documents, then the claim's page.
 
 import { api, ApiError, errorMessage } from "./api.js";
-import { h, replaceChildren } from "./dom.js";
+import { choice, h, replaceChildren } from "./dom.js";
 import { formatDate } from "./format.js";
 import {
   clearFieldError, clearFormAlert, setBusy, setFieldError, showApiError, showFormAlert, showStatus,
@@ -17,8 +17,8 @@ import {
 import { ENROLL_PATH, POLICIES_PATH } from "./insurance.js";
 import { actingAllows, actingFor } from "./acting.js";
 import { Intent, outcomeUnknown } from "./intent.js";
-import { clearState, initPage, showError, showLoading } from "./page.js";
-import { BIND_PATH, fetchMe, redirectToLogin } from "./session.js";
+import { clearState, initPage, loadMe, showBlocked as showBlockedIn, showError } from "./page.js";
+import { BIND_PATH, redirectToLogin } from "./session.js";
 
 const NEW_CLAIM_PATH = "/claim-new.html";
 
@@ -61,16 +61,11 @@ const state = { policies: [], policyNo: null, files: [], submitting: false, kind
 // ---------------------------------------------------------------- policies
 
 function policyChoice(policy, checked) {
-  const id = `policy-${policy.policy_no}`;
-  return h("div", { class: "choice", "data-choice": policy.policy_no },
-    h("input", { type: "radio", class: "choice__input", name: "policy", id, value: policy.policy_no, checked }),
-    h("label", { class: "choice__label", for: id },
-      h("span", { class: "choice__text" },
-        h("span", { class: "choice__title" }, `${policy.product_name} · ${policy.tier_name}`),
-        h("span", { class: "choice__meta" },
-          `被保险人 ${policy.insured_name} · 保障期 `,
-          h("span", { class: "nowrap" }, formatDate(policy.coverage_starts_on)), " 至 ",
-          h("span", { class: "nowrap" }, formatDate(policy.coverage_ends_on))))));
+  return choice({ name: "policy", value: policy.policy_no, checked,
+    title: `${policy.product_name} · ${policy.tier_name}`,
+    meta: [`被保险人 ${policy.insured_name} · 保障期 `,
+      h("span", { class: "nowrap" }, formatDate(policy.coverage_starts_on)), " 至 ",
+      h("span", { class: "nowrap" }, formatDate(policy.coverage_ends_on))] });
 }
 
 function currentPolicy() {
@@ -88,14 +83,8 @@ async function loadCatalog(productId) {
 // ---------------------------------------------------------------- kinds
 
 function kindChoice(kind, checked) {
-  const id = `kind-${kind.kind}`;
-  return h("div", { class: "choice", "data-kind": kind.kind },
-    h("input", { type: "radio", class: "choice__input", name: "kind", id, value: kind.kind, checked }),
-    h("label", { class: "choice__label", for: id },
-      h("span", { class: "choice__text" },
-        h("span", { class: "choice__title" }, kind.label),
-        h("span", { class: "choice__meta" },
-          `材料齐全后${kind.decide_within_working_days}个工作日内核定，核定后${kind.pay_within_days}日内支付`))));
+  return choice({ name: "kind", value: kind.kind, title: kind.label, checked,
+    meta: `材料齐全后${kind.decide_within_working_days}个工作日内核定，核定后${kind.pay_within_days}日内支付` });
 }
 
 function selectKind(value) {
@@ -143,14 +132,7 @@ function showPayeeFields() {
 function showBlocked(title, reason, links) {
   clearState(stateBox);
   form.hidden = true;
-  replaceChildren(blockedBox,
-    h("div", { class: "callout callout--blocked", "data-blocked": true },
-      h("h2", { class: "callout__title blocked__title", id: "blocked-title" },
-        h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"), title),
-      h("p", { class: "blocked__reason" }, reason),
-      h("div", { class: "blocked__actions" }, links)));
-  blockedBox.hidden = false;
-  blockedBox.focus();
+  showBlockedIn(blockedBox, title, reason, links);
 }
 
 // ---------------------------------------------------------------- documents chosen
@@ -332,27 +314,22 @@ async function load() {
   const acting = actingFor(); // this tab acts for a relative: POST /claims carries X-Acting-For
   form.hidden = true;
   blockedBox.hidden = true;
-  showLoading(stateBox);
-  let me;
+  const me = await loadMe(stateBox, load, NEW_CLAIM_PATH);
+  if (!me) return;
+  if (!me.identity?.bound) {
+    showBlocked("请先完成实名认证", "申请理赔前，需要先核实您的姓名和身份证号码。", [
+      h("a", { class: "btn btn--primary btn--block", href: `${BIND_PATH}?next=${encodeURIComponent(NEW_CLAIM_PATH)}` }, "去实名认证"),
+    ]);
+    return;
+  }
+  if (acting && !actingAllows("claims_submit")) {
+    showBlocked("不能代为申请理赔", `您与${acting.name}的代办授权不包含“代为申请理赔”。请${acting.name}本人申请，或请TA在授权中加上这一项。`, [
+      h("a", { class: "btn btn--block btn--quiet", href: CLAIMS_PATH }, "返回理赔"),
+    ]);
+    return;
+  }
   let data;
   try {
-    me = await fetchMe();
-    if (!me) {
-      redirectToLogin(NEW_CLAIM_PATH);
-      return;
-    }
-    if (!me.identity?.bound) {
-      showBlocked("请先完成实名认证", "申请理赔前，需要先核实您的姓名和身份证号码。", [
-        h("a", { class: "btn btn--primary btn--block", href: `${BIND_PATH}?next=${encodeURIComponent(NEW_CLAIM_PATH)}` }, "去实名认证"),
-      ]);
-      return;
-    }
-    if (acting && !actingAllows("claims_submit")) {
-      showBlocked("不能代为申请理赔", `您与${acting.name}的代办授权不包含“代为申请理赔”。请${acting.name}本人申请，或请TA在授权中加上这一项。`, [
-        h("a", { class: "btn btn--block btn--quiet", href: CLAIMS_PATH }, "返回理赔"),
-      ]);
-      return;
-    }
     data = await api.get("/policies"); // acting for someone: their policies (X-Acting-For)
   } catch (error) {
     showError(stateBox, error, load)?.focus();

@@ -10,7 +10,7 @@ import { formatFen, formatInstant } from "./format.js";
 import { clearFieldError, clearFormAlert, setBusy, setFieldError, showApiError, showStatus } from "./forms.js";
 import {
   billLines, claimChip, claimNumber, ESTIMATE_PATH, fact, fileProblem, latestMessage,
-  renderBreakdown, renderDocuments, renderTimeline, STATUS_EXPLAINED, stay, uploadDocument,
+  renderBreakdown, renderDocuments, renderTimeline, channelText, paidAtPharmacy, statusExplained, stay, uploadDocument,
 } from "./claim-common.js";
 import { initPage, loadInto, showMissing } from "./page.js";
 import { isLoggedOut, redirectToLogin, rememberModeOnAccount } from "./session.js";
@@ -55,17 +55,18 @@ let uploading = false;
 function renderSummary(c) {
   const explained = c.status === "rejected" && c.reject_reason
     ? `本次理赔未予赔付。原因：${c.reject_reason}`
-    : STATUS_EXPLAINED[c.status] || "";
+    : statusExplained(c);
   const paid = c.payout_fen !== null && c.payout_fen !== undefined;
   replaceChildren(summary,
     h("h2", { class: "visually-hidden", id: "summary-title" }, "理赔状态"),
     h("div", { class: "claim-summary__head" },
       claimChip(c.status, c.status_label, { large: true, tag: "p" }),
-      h("p", { class: "claim-summary__channel" }, c.channel_label)),
+      h("p", { class: "claim-summary__channel" }, channelText(c))),
     h("p", { class: "claim-summary__text", "data-status-text": true }, explained),
     paid ? h("div", { class: "claim-summary__payout", "data-payout-total": true },
       h("p", { class: "claim-summary__payout-label" },
-        c.status === "settled" ? "惠民保已赔付（已抵扣住院费用）" : "赔付金额"),
+        paidAtPharmacy(c) ? "惠民保已赔付（购药时已在柜台抵扣）"
+          : c.status === "settled" ? "惠民保已赔付（已抵扣住院费用）" : "赔付金额"),
       h("p", { class: "claim-summary__payout-amount" }, formatFen(c.payout_fen))) : null,
     c.payout ? h("p", { class: `claim-summary__text payout-status payout-status--${c.payout.status}`, "data-payout-status": c.payout.status },
       `赔款支付：${c.payout.status_label}`) : null,

@@ -7,9 +7,9 @@
 import { api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
-import { claimChip, claimNumber, claimPath, claimsSubject, fact, stay } from "./claim-common.js";
+import { channelText, claimChip, claimNumber, claimPath, claimsSubject, fact, stay } from "./claim-common.js";
 import { actingAllows, actingFor } from "./acting.js";
-import { initPage, itemsOf, loadInto } from "./page.js";
+import { initPage, loadList, showEmpty } from "./page.js";
 import { rememberModeOnAccount } from "./session.js";
 
 const stateBox = document.getElementById("claims-state");
@@ -36,9 +36,9 @@ function renderClaim(claim) {
         h("h3", { class: "claim-card__title", id: titleId }, claim.hospital_name),
         claimChip(claim.status, claim.status_label, { tag: "p" })),
       h("dl", { class: "facts" },
-        fact("住院日期", stay(claim.admitted_on, claim.discharged_on), { "data-fact": "stay" }),
+        fact(claim.kind && claim.kind !== "inpatient" ? "就诊日期" : "住院日期", stay(claim.admitted_on, claim.discharged_on), { "data-fact": "stay" }),
         fact("被保险人", claim.insured_name, { "data-fact": "insured" }),
-        fact("办理方式", claim.channel_label, { "data-fact": "channel" }),
+        fact("办理方式", channelText(claim), { "data-fact": "channel" }),
         fact("费用合计", formatFen(claim.claimed_fen), { "data-fact": "claimed" }),
         fact("赔付金额", payoutText(claim), { "data-fact": "payout", class: "fact fact--key" }),
         fact("理赔编号", claimNumber(claim.claim_no), { "data-fact": "claim-no", class: "fact fact--stack" })),
@@ -47,30 +47,17 @@ function renderClaim(claim) {
 }
 
 function showNone() {
-  stateBox.hidden = false;
-  stateBox.removeAttribute("aria-busy");
-  replaceChildren(stateBox,
-    h("div", { class: "state state--empty", "data-empty": true },
-      h("p", { class: "state__title" }, "还没有理赔记录"),
-      h("p", { class: "state__text" },
-        principal
-          ? "家人的理赔申请和一站式结算会显示在这里。"
-          : "在医院一站式结算或在线申请理赔后，进度会显示在这里。")));
+  showEmpty(stateBox, "还没有理赔记录", principal
+    ? "家人的理赔申请和一站式结算会显示在这里。"
+    : "在医院一站式结算或在线申请理赔后，进度会显示在这里。");
 }
 
 function load() {
-  return loadInto({
+  return loadList({
     box: stateBox, content: list,
     fetch: () => api.get("/claims", principal ? { actingFor: principal } : undefined),
-    render: (data) => {
-      const items = itemsOf(data);
-      if (!items.length) {
-        showNone();
-        return false;
-      }
-      replaceChildren(list, items.map(renderClaim));
-      return true;
-    },
+    empty: showNone,
+    fill: (items) => replaceChildren(list, items.map(renderClaim)),
   });
 }
 

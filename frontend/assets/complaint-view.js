@@ -2,21 +2,14 @@
 // shape (never colour alone), the deadline, and the replies as a timeline.
 
 import { fact, h, paragraphs } from "./dom.js";
-import { formatInstantDate } from "./format.js";
-
-const TIME = new Intl.DateTimeFormat("zh-CN", {
-  timeZone: "Asia/Shanghai", year: "numeric", month: "long", day: "numeric",
-  hour: "2-digit", minute: "2-digit", hour12: false,
-});
+import { formatInstant, formatInstantDate } from "./format.js";
 
 export function complaintPath(number) {
   return `/complaint.html?no=${encodeURIComponent(number)}`;
 }
 
-export function chinaDateTime(iso) {
-  const when = new Date(String(iso ?? ""));
-  return Number.isNaN(when.getTime()) ? "" : TIME.format(when);
-}
+/** An instant as it was in China: "2027年1月11日 10:00" (format.js's formatInstant). */
+export const chinaDateTime = formatInstant;
 
 /** The last day a complaint may take: due_at is midnight after it (China time). */
 export function lastDay(dueIso) {

@@ -5,7 +5,7 @@
 import { api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { clearFormAlert, setFieldError, clearFieldError, showFormAlert } from "./forms.js";
-import { formatFen } from "./format.js";
+import { formatFen, formatInstant } from "./format.js";
 import { clearState, initPage, showEmpty, showError, showLoading } from "./page.js";
 
 const stateBox = document.getElementById("disclosure-state");
@@ -20,11 +20,6 @@ const chartsBox = document.getElementById("charts");
 const asOfText = document.getElementById("as-of-text");
 const csvLink = document.getElementById("csv-link");
 const liveButton = document.getElementById("live");
-
-const CHINA_TIME = new Intl.DateTimeFormat("zh-CN", {
-  timeZone: "Asia/Shanghai", year: "numeric", month: "long", day: "numeric",
-  hour: "2-digit", minute: "2-digit", hour12: false,
-});
 
 function stat(key, term, value, note = "") {
   return h("div", { class: "stat", "data-figure": key },
@@ -52,14 +47,10 @@ function barChart(id, title, buckets, unit = "人") {
     h("ul", { class: "hbar", role: "list" }, rows));
 }
 
-function chinaTime(iso) {
-  return CHINA_TIME.format(new Date(iso));
-}
-
 function render(data) {
   const claims = data.claims || {};
   const enrolled = data.enrolled || {};
-  asOfText.textContent = `${data.product.name}（${data.product.year}年度）· 统计时点：${chinaTime(data.as_of)}${data.live ? "（最新统计，每5分钟更新）" : ""}`;
+  asOfText.textContent = `${data.product.name}（${data.product.year}年度）· 统计时点：${formatInstant(data.as_of)}${data.live ? "（最新统计，每5分钟更新）" : ""}`;
   const items = [
     stat("enrolled-total", "参保人数", `${enrolled.total}人`),
     stat("premium-income", "保费收入", formatFen(data.premium_income_fen)),

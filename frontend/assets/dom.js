@@ -38,6 +38,21 @@ export function replaceChildren(el, ...children) {
 }
 
 /**
+ * A radio choice card (a tier, a payment method, a policy): its title, a meta line (left out when
+ * null) and an optional aside; the input covers the card. id and data-choice come from name/value.
+ */
+export function choice({ name, value, title, meta = null, aside = null, checked = false }) {
+  const id = `${name}-${value}`;
+  return h("div", { class: "choice", "data-choice": value },
+    h("input", { type: "radio", class: "choice__input", name, id, value, checked: Boolean(checked) }),
+    h("label", { class: "choice__label", for: id },
+      h("span", { class: "choice__text" },
+        h("span", { class: "choice__title" }, title),
+        meta === null ? null : h("span", { class: "choice__meta", "data-choice-meta": true }, meta)),
+      aside ? h("span", { class: "choice__aside" }, aside) : null));
+}
+
+/**
  * One row of a <dl class="facts">: fact("保单号", value, {"data-fact": "policy-no"}).
  * `attrs` may be just the data-fact key as a string; a missing value reads "—".
  */

@@ -3,14 +3,14 @@
 // year's earlier claims already used; without a policy, on the tier chosen here.
 
 import { api, ApiError, errorMessage } from "./api.js";
-import { h, replaceChildren } from "./dom.js";
+import { choice, h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import { clearFieldError, clearFormAlert, setBusy, setFieldError, showFormAlert } from "./forms.js";
 import { ItemPicker, NEW_CLAIM_PATH, parseYuan, renderBreakdown } from "./claim-common.js";
 import { actingFor } from "./acting.js";
 import { longNumber } from "./insurance.js";
-import { clearState, initPage, showError, showLoading } from "./page.js";
-import { BIND_PATH, fetchMe, redirectToLogin } from "./session.js";
+import { clearState, initPage, loadMe, showBlocked as showBlockedIn, showError } from "./page.js";
+import { BIND_PATH, redirectToLogin } from "./session.js";
 
 const ESTIMATE_PATH = "/estimate.html";
 const CATEGORY_NAMES = { compliant: "医保范围内合规费用", reasonable: "医保范围外合理费用", special_drug: "特定药品费用" };
@@ -47,13 +47,8 @@ function showConditions() {
 }
 
 function tierChoice(tier, checked) {
-  const id = `tier-${tier.code}`;
-  return h("div", { class: "choice", "data-choice": tier.code },
-    h("input", { type: "radio", class: "choice__input", name: "tier", id, value: tier.code, checked }),
-    h("label", { class: "choice__label", for: id },
-      h("span", { class: "choice__text" },
-        h("span", { class: "choice__title" }, tier.name),
-        h("span", { class: "choice__meta" }, `保费 ${formatFen(tier.premium_fen)}/人/年`))));
+  return choice({ name: "tier", value: tier.code, title: tier.name, checked,
+    meta: `保费 ${formatFen(tier.premium_fen)}/人/年` });
 }
 
 function showTiers() {
@@ -160,33 +155,21 @@ async function estimate(event) {
 
 function showBlocked(title, reason, link) {
   clearState(stateBox);
-  replaceChildren(blockedBox,
-    h("div", { class: "callout callout--blocked" },
-      h("h2", { class: "callout__title blocked__title", id: "blocked-title" },
-        h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"), title),
-      h("p", { class: "blocked__reason" }, reason),
-      h("div", { class: "blocked__actions" }, link)));
-  blockedBox.hidden = false;
-  blockedBox.focus();
+  showBlockedIn(blockedBox, title, reason, link);
 }
 
 async function load() {
   content.hidden = true;
-  showLoading(stateBox);
-  let me;
+  const me = await loadMe(stateBox, load, ESTIMATE_PATH);
+  if (!me) return;
+  if (!me.identity?.bound) {
+    showBlocked("请先完成实名认证", "估算会按您本人的保单和本年度已赔付情况计算，请先核实身份。",
+      h("a", { class: "btn btn--primary btn--block", href: `${BIND_PATH}?next=${encodeURIComponent(ESTIMATE_PATH)}` }, "去实名认证"));
+    return;
+  }
   let policies;
   let products;
   try {
-    me = await fetchMe();
-    if (!me) {
-      redirectToLogin(ESTIMATE_PATH);
-      return;
-    }
-    if (!me.identity?.bound) {
-      showBlocked("请先完成实名认证", "估算会按您本人的保单和本年度已赔付情况计算，请先核实身份。",
-        h("a", { class: "btn btn--primary btn--block", href: `${BIND_PATH}?next=${encodeURIComponent(ESTIMATE_PATH)}` }, "去实名认证"));
-      return;
-    }
     [policies, products] = await Promise.all([api.get("/policies"), api.get("/products")]);
   } catch (error) {
     showError(stateBox, error, load)?.focus();

@@ -8,18 +8,17 @@ import { api, ApiError, errorMessage } from "./api.js";
 import { confirmDialog } from "./dialog.js";
 import { h, replaceChildren } from "./dom.js";
 import {
-  clearFieldError, clearFormAlert, halfWidth, setBusy, setFieldError, showApiError, showFormAlert,
+  checkNameInput, clearFieldError, clearFormAlert, fillErrorBox, halfWidth, setBusy, setFieldError, showApiError, showFormAlert,
   showStatus,
 } from "./forms.js";
-import { idNumberProblem, normalizeIdNumber } from "./idnumber.js";
+import { checkIdNumberInput, idNumberProblem, normalizeIdNumber } from "./idnumber.js";
 import { policyPath } from "./insurance.js";
-import { clearState, initPage, showError, showLoading } from "./page.js";
-import { BIND_PATH, fetchMe, isLoggedOut, redirectToLogin } from "./session.js";
+import { clearState, initPage, loadMe, showBindFirst, showError } from "./page.js";
+import { isLoggedOut, redirectToLogin } from "./session.js";
 
 const FAMILY_PATH = "/family.html";
 const FAMILY_ENROLL_PATH = "/family-enroll.html";
 
-const NAME_MAX_CHARS = 50;
 const CODE_PATTERN = /^\d{6}$/;
 
 const RELATION_LABELS = { spouse: "配偶", child: "子女", parent: "父母" };
@@ -189,14 +188,19 @@ async function verify(member, input, button) {
     input.select?.();
     return;
   }
+  await changed(member, `${member.name}的亲属关系已验证，可以用您的医保个人账户为TA缴费。`);
+  memberTitle(member.id)?.focus();
+}
+
+/** After a member changed: the list again (a failure said above it), then what happened. */
+async function changed(member, status) {
   codeSentTo.delete(member.id);
   try {
     await reloadMembers();
   } catch (error) {
     showFormAlert(listAlert, errorMessage(error));
   }
-  showStatus(statusBox, `${member.name}的亲属关系已验证，可以用您的医保个人账户为TA缴费。`);
-  memberTitle(member.id)?.focus();
+  showStatus(statusBox, status);
 }
 
 async function remove(member, button) {
@@ -224,13 +228,7 @@ async function remove(member, button) {
     showFormAlert(listAlert, errorMessage(error));
     return;
   }
-  codeSentTo.delete(member.id);
-  try {
-    await reloadMembers();
-  } catch (error) {
-    showFormAlert(listAlert, errorMessage(error));
-  }
-  showStatus(statusBox, `已移除家人${member.name}。`);
+  await changed(member, `已移除家人${member.name}。`);
   document.getElementById("members-title")?.setAttribute("tabindex", "-1");
   document.getElementById("members-title")?.focus();
 }
@@ -246,10 +244,7 @@ function setRelationError(message) {
     clearRelationError();
     return;
   }
-  replaceChildren(relationError,
-    h("span", { class: "field__error-icon", "aria-hidden": "true" }, "!"),
-    h("span", {}, message));
-  relationError.hidden = false;
+  fillErrorBox(relationError, message);
   relationField.classList.add("is-invalid");
   for (const input of relationInputs()) {
     input.setAttribute("aria-describedby", "relation-error");
@@ -282,25 +277,11 @@ function checkRelation() {
 }
 
 function checkName() {
-  const name = String(nameInput.value ?? "").normalize("NFC").trim();
-  if (!name) setFieldError(nameInput, "请输入家人的姓名");
-  else if ([...name].length > NAME_MAX_CHARS) setFieldError(nameInput, `姓名不能超过${NAME_MAX_CHARS}个字`);
-  else {
-    clearFieldError(nameInput);
-    return name;
-  }
-  return null;
+  return checkNameInput(nameInput, "请输入家人的姓名");
 }
 
 function checkIdNumber() {
-  const value = normalizeIdNumber(idInput.value);
-  const problem = idNumberProblem(value);
-  if (problem) {
-    setFieldError(idInput, problem);
-    return null;
-  }
-  clearFieldError(idInput);
-  return value;
+  return checkIdNumberInput(idInput);
 }
 
 const RELATION_CODES = new Set(["relation_implausible", "relation_mismatch"]);
@@ -371,33 +352,16 @@ async function add(event) {
 
 // ---------------------------------------------------------------- start
 
-function showUnbound() {
-  clearState(stateBox);
-  stateBox.hidden = false;
-  replaceChildren(stateBox,
-    h("div", { class: "callout", "data-unbound": true },
-      h("p", { class: "callout__title" },
-        h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"), "请先完成实名认证"),
-      h("p", { class: "callout__text" }, "实名认证后，才能添加家人、为家人投保。"),
-      h("a", { class: "btn btn--primary btn--block", href: `${BIND_PATH}?next=${encodeURIComponent(FAMILY_PATH)}` },
-        "去实名认证")));
-}
-
 async function load() {
   content.hidden = true;
-  showLoading(stateBox);
-  let me;
+  const me = await loadMe(stateBox, load, FAMILY_PATH);
+  if (!me) return;
+  if (!me.identity?.bound) {
+    showBindFirst(stateBox, "实名认证后，才能添加家人、为家人投保。", FAMILY_PATH);
+    return;
+  }
   let data;
   try {
-    me = await fetchMe();
-    if (!me) {
-      redirectToLogin(FAMILY_PATH);
-      return;
-    }
-    if (!me.identity?.bound) {
-      showUnbound();
-      return;
-    }
     data = await api.get("/me/family");
   } catch (error) {
     if (isLoggedOut(error)) {

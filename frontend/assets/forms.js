@@ -22,16 +22,21 @@ function describedBy(input) {
   return (input.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
 }
 
+/** An error box (a field's, a group's) filled with its "!" and the message, and shown. */
+export function fillErrorBox(box, message) {
+  replaceChildren(box,
+    h("span", { class: "field__error-icon", "aria-hidden": "true" }, "!"),
+    h("span", {}, message));
+  box.hidden = false;
+}
+
 export function setFieldError(input, message) {
   const box = errorBox(input);
   if (!message) {
     clearFieldError(input);
     return;
   }
-  replaceChildren(box,
-    h("span", { class: "field__error-icon", "aria-hidden": "true" }, "!"),
-    h("span", {}, message));
-  box.hidden = false;
+  fillErrorBox(box, message);
   input.setAttribute("aria-invalid", "true");
   const ids = describedBy(input);
   if (!ids.includes(box.id)) input.setAttribute("aria-describedby", [box.id, ...ids].join(" "));
@@ -93,6 +98,24 @@ export function showApiError(error, fields, alertBox) {
 
 // halfWidth lives with the other text rules in format.js; forms keep exporting it.
 export { halfWidth } from "./format.js";
+
+/** The longest name a form takes, in code points (林𫖮's second character is one, not two). */
+export const NAME_MAX_CHARS = 50;
+
+/**
+ * A person's name from its input (NFC, trimmed), or null with the reason under the field: empty
+ * (`emptyMessage`) or longer than NAME_MAX_CHARS.
+ */
+export function checkNameInput(input, emptyMessage = "请输入姓名") {
+  const name = String(input.value ?? "").normalize("NFC").trim();
+  if (!name) setFieldError(input, emptyMessage);
+  else if ([...name].length > NAME_MAX_CHARS) setFieldError(input, `姓名不能超过${NAME_MAX_CHARS}个字`);
+  else {
+    clearFieldError(input);
+    return name;
+  }
+  return null;
+}
 
 /** Busy state for a submit button: disabled, with its text swapped while the request runs. */
 export function setBusy(button, busy, busyText) {

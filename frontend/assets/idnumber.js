@@ -2,7 +2,7 @@
 // Chinese messages. The server checks again (and also the birth date); this only saves a round
 // trip for typing mistakes.
 
-import { halfWidth } from "./forms.js";
+import { clearFieldError, halfWidth, setFieldError } from "./forms.js";
 
 const WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
 const CHECK_CHARS = "10X98765432";
@@ -25,4 +25,16 @@ export function idNumberProblem(value) {
   if (!/^\d{17}[\dX]$/.test(value)) return "身份证号码格式不正确：前17位应为数字，最后一位为数字或X";
   if (checkDigit(value) !== value[17]) return "身份证号码校验位不正确，请核对后重新输入";
   return "";
+}
+
+/** The ID number from its input (normalized), or null with the reason under the field. */
+export function checkIdNumberInput(input) {
+  const value = normalizeIdNumber(input.value);
+  const problem = idNumberProblem(value);
+  if (problem) {
+    setFieldError(input, problem);
+    return null;
+  }
+  clearFieldError(input);
+  return value;
 }

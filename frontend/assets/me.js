@@ -6,7 +6,7 @@ import { fact, h, paragraphs, replaceChildren } from "./dom.js";
 import { clearFormAlert, setBusy, showFormAlert, showStatus } from "./forms.js";
 import { offerElderlyMode } from "./elderly-offer.js";
 import { formatInstantDate } from "./format.js";
-import { clearState, initPage, showError, showLoading } from "./page.js";
+import { clearState, initPage, loadMe } from "./page.js";
 import { currentMode, MODES, onModeChange, toggleMode } from "./prefs.js";
 import { BIND_PATH, fetchMe, LOGIN_PATH, logout, ME_PATH, redirectToLogin } from "./session.js";
 
@@ -205,18 +205,8 @@ async function onLogout() {
 
 async function load() {
   content.hidden = true;
-  showLoading(stateBox);
-  let me;
-  try {
-    me = await fetchMe();
-  } catch (error) {
-    showError(stateBox, error, load)?.focus();
-    return;
-  }
-  if (!me) {
-    redirectToLogin(ME_PATH);
-    return;
-  }
+  const me = await loadMe(stateBox, load, ME_PATH);
+  if (!me) return;
   render(me);
   clearState(stateBox);
   content.hidden = false;

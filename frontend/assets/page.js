@@ -6,7 +6,7 @@
 import { ApiError, errorMessage } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { currentMode, MODES, onModeChange, toggleMode } from "./prefs.js";
-import { bindUrl, isLoggedOut, loginUrl, redirectToLogin } from "./session.js";
+import { bindUrl, fetchMe, isLoggedOut, loginUrl, redirectToLogin } from "./session.js";
 
 function syncToggle(button, mode) {
   const on = mode === MODES.ELDERLY;
@@ -142,15 +142,32 @@ export function showMissing(box, { title, text, href, action }) {
   return link;
 }
 
-/** Empty: nothing to show, said in words. */
-export function showEmpty(box, text, hint = "") {
+/**
+ * Blocked: the page cannot go on until a step is taken elsewhere. In the page's `box` (a
+ * section.blocked, focusable, labelled by #blocked-title): `title`, the `reason` and the `actions`
+ * (links); the box is shown and focused.
+ */
+export function showBlocked(box, title, reason, actions) {
+  replaceChildren(box,
+    h("div", { class: "callout callout--blocked", "data-blocked": true },
+      h("h2", { class: "callout__title blocked__title", id: "blocked-title" },
+        h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"), title),
+      h("p", { class: "blocked__reason" }, reason),
+      h("div", { class: "blocked__actions" }, actions)));
+  box.hidden = false;
+  box.focus();
+}
+
+/** Empty: nothing to show, said in words, with the step that fills it (`action`, at `href`) if any. */
+export function showEmpty(box, text, hint = "", { action = "", href = "" } = {}) {
   box.hidden = false;
   box.removeAttribute("aria-busy");
   replaceChildren(
     box,
-    h("div", { class: "state state--empty" },
+    h("div", { class: "state state--empty", "data-empty": true },
       h("p", { class: "state__title" }, text),
-      hint ? h("p", { class: "state__text" }, hint) : null),
+      hint ? h("p", { class: "state__text" }, hint) : null,
+      action ? h("a", { class: "btn btn--primary state__action", href }, action) : null),
   );
 }
 
@@ -189,7 +206,59 @@ export function loadInto({ box, content, fetch, render, onError = () => false, l
   return run();
 }
 
+/**
+ * The signed-in account, for a page that needs one: loading in `box` meanwhile, an error with
+ * 重试 (`retry`), or off to the login page (coming back to `next`, default this page). Resolves to
+ * the account, or null when the page stops here.
+ */
+export async function loadMe(box, retry, next) {
+  showLoading(box);
+  let me;
+  try {
+    me = await fetchMe();
+  } catch (error) {
+    showError(box, error, retry)?.focus();
+    return null;
+  }
+  if (!me) redirectToLogin(next);
+  return me || null;
+}
+
+/**
+ * Signed in but not yet 实名认证: says so in `box`, why this page needs it (`text`), and links to
+ * 实名认证, coming back to `next` afterwards.
+ */
+export function showBindFirst(box, text, next) {
+  box.hidden = false;
+  box.removeAttribute("aria-busy");
+  replaceChildren(box,
+    h("div", { class: "callout", "data-unbound": true },
+      h("p", { class: "callout__title" },
+        h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"), "请先完成实名认证"),
+      h("p", { class: "callout__text" }, text),
+      h("a", { class: "btn btn--primary btn--block", href: bindUrl(next) }, "去实名认证")));
+}
+
 /** The `items` of a list answer, or an empty list. */
 export function itemsOf(data) {
   return Array.isArray(data?.items) ? data.items : [];
+}
+
+/**
+ * loadInto for a list answer: `fill(items, data)` when it lists something, else `empty()` (which
+ * says so in `box`; the list stays hidden).
+ */
+export function loadList({ empty, fill, ...options }) {
+  return loadInto({
+    ...options,
+    render: (data) => {
+      const items = itemsOf(data);
+      if (!items.length) {
+        empty();
+        return false;
+      }
+      fill(items, data);
+      return true;
+    },
+  });
 }

@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import { dateRange, ENROLL_PATH, fact, longNumber, policyPath, statusPill, validityTone } from "./insurance.js";
-import { initPage, itemsOf, loadInto } from "./page.js";
+import { initPage, loadList, showEmpty } from "./page.js";
 import { rememberModeOnAccount } from "./session.js";
 
 const stateBox = document.getElementById("policies-state");
@@ -30,27 +30,15 @@ function renderPolicy(policy) {
 }
 
 function showNone() {
-  stateBox.hidden = false;
-  stateBox.removeAttribute("aria-busy");
-  replaceChildren(stateBox,
-    h("div", { class: "state state--empty" },
-      h("p", { class: "state__title" }, acting ? `${acting.name}还没有保单` : "您还没有保单"),
-      h("p", { class: "state__text" }, "投保期内可一键参保，参保成功后保单会显示在这里。"),
-      h("a", { class: "btn btn--primary state__action", href: ENROLL_PATH }, "立即参保")));
+  showEmpty(stateBox, acting ? `${acting.name}还没有保单` : "您还没有保单",
+    "投保期内可一键参保，参保成功后保单会显示在这里。", { action: "立即参保", href: ENROLL_PATH });
 }
 
 function load() {
-  return loadInto({
+  return loadList({
     box: stateBox, content: list, fetch: () => api.get("/policies"),
-    render: (data) => {
-      const items = itemsOf(data);
-      if (!items.length) {
-        showNone();
-        return false;
-      }
-      replaceChildren(list, items.map(renderPolicy));
-      return true;
-    },
+    empty: showNone,
+    fill: (items) => replaceChildren(list, items.map(renderPolicy)),
   });
 }
 

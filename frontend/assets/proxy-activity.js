@@ -4,7 +4,7 @@
 
 import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
-import { initPage, itemsOf, loadInto, showEmpty } from "./page.js";
+import { initPage, itemsOf, loadList, showEmpty } from "./page.js";
 import { moreBoxAfter, pager, showMore } from "./paging.js";
 import { dayTime } from "./proxy-common.js";
 import { rememberModeOnAccount } from "./session.js";
@@ -49,16 +49,10 @@ function renderPage(data, pages) {
 
 function load() {
   const pages = pager("/me/proxy-activity", PAGE_SIZE);
-  return loadInto({
+  return loadList({
     box: stateBox, content: list, fetch: () => pages.next(),
-    render: (data) => {
-      if (!itemsOf(data).length) {
-        showEmpty(stateBox, "还没有家人替您办理过业务", "家人申请代办、您确认授权以及家人代您办理的每一件事，都会记录在这里。");
-        return false;
-      }
-      renderPage(data, pages);
-      return true;
-    },
+    empty: () => showEmpty(stateBox, "还没有家人替您办理过业务", "家人申请代办、您确认授权以及家人代您办理的每一件事，都会记录在这里。"),
+    fill: (items, data) => renderPage(data, pages),
   });
 }
 

@@ -2,8 +2,10 @@
 // grant's status as a pill (shape + words, never colour alone), the things an agent can do for the
 // principal, and an inline confirmation (no pop-ups: the question replaces the buttons in place).
 
+import { errorMessage } from "./api.js";
 import { fact, h, replaceChildren } from "./dom.js";
 import { formatFen, formatInstantDate } from "./format.js";
+import { setBusy } from "./forms.js";
 import { ENROLL_PATH, POLICIES_PATH, statusPill } from "./insurance.js";
 
 export const PROXY_PATH = "/proxy.html";
@@ -124,4 +126,25 @@ export function inlineConfirm(slot, { question, detail = "", confirmText, cancel
     });
     confirm.addEventListener("click", () => resolve(confirm));
   });
+}
+
+/**
+ * `button` placed in `slot`: a click asks first (inlineConfirm with `ask`), then runs `act()` with
+ * the confirm button busy (`busyText`); a failure is said under it unless `onError(error)` took it.
+ * Returns the slot.
+ */
+export function confirmFirst(slot, button, { ask, busyText, act, onError = () => false }) {
+  button.addEventListener("click", async () => {
+    const confirmButton = await inlineConfirm(slot, ask);
+    if (!confirmButton) return;
+    setBusy(confirmButton, true, busyText);
+    try {
+      await act();
+    } catch (error) {
+      setBusy(confirmButton, false);
+      if (!onError(error)) slot.append(h("p", { class: "field__error", role: "alert" }, errorMessage(error)));
+    }
+  });
+  slot.append(button);
+  return slot;
 }

@@ -4,14 +4,14 @@
 // principal's presence (DELETE). Names and ID numbers arrive masked.
 
 import { COUNTER_STAFF, startConsole } from "./admin.js";
-import { api, ApiError, errorMessage } from "./api.js";
+import { api, ApiError } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import {
-  clearFieldError, clearFormAlert, setBusy, setFieldError, showApiError, showStatus,
+  clearFieldError, clearFormAlert, fillErrorBox, setBusy, showApiError, showStatus,
 } from "./forms.js";
-import { idNumberProblem, normalizeIdNumber } from "./idnumber.js";
+import { checkIdNumberInput } from "./idnumber.js";
 import { clearState } from "./page.js";
-import { day, dayTime, fact, grantFacts, grantPill, inlineConfirm } from "./proxy-common.js";
+import { confirmFirst, day, dayTime, fact, grantFacts, grantPill } from "./proxy-common.js";
 
 const EVIDENCE = [
   ["principal_id_card", "委托人身份证"],
@@ -73,8 +73,7 @@ function evidenceForm(grant, onDone) {
     const problem = !principalChecked ? "请核验委托人的身份证或户口簿"
       : !evidence.includes("agent_id_card") ? "请核验代办人的身份证" : "";
     if (problem) {
-      replaceChildren(errorBox, h("span", { class: "field__error-icon", "aria-hidden": "true" }, "!"), h("span", {}, problem));
-      errorBox.hidden = false;
+      fillErrorBox(errorBox, problem);
       form.querySelector("input[name=evidence]").focus();
       return;
     }
@@ -88,9 +87,7 @@ function evidenceForm(grant, onDone) {
       setBusy(submit, false);
       const evidenceMessage = error instanceof ApiError ? error.fieldMessage("counter.evidence") : "";
       if (evidenceMessage) {
-        replaceChildren(errorBox, h("span", { class: "field__error-icon", "aria-hidden": "true" }, "!"),
-          h("span", {}, evidenceMessage));
-        errorBox.hidden = false;
+        fillErrorBox(errorBox, evidenceMessage);
         return;
       }
       const field = showApiError(error, { "counter.note": note }, alert);
@@ -107,25 +104,19 @@ function endButton(grant, onDone) {
   const pending = grant.status === "pending";
   const button = h("button", { type: "button", class: "btn btn--danger-outline", "data-end-grant": grant.id },
     pending ? "取消申请" : "撤销授权");
-  button.addEventListener("click", async () => {
-    const confirmButton = await inlineConfirm(slot, {
+  return confirmFirst(slot, button, {
+    ask: {
       question: pending ? "确认取消这份代办申请？" : "确认撤销这份代办授权？",
       detail: "请确认是委托人本人当面提出。",
       confirmText: pending ? "确认取消" : "确认撤销",
       cancelText: "返回",
-    });
-    if (!confirmButton) return;
-    setBusy(confirmButton, true, "正在处理…");
-    try {
+    },
+    busyText: "正在处理…",
+    act: async () => {
       const ended = await api.delete(`/proxy/grants/${grant.id}`);
       onDone(ended, `${ended.status_label}：${ended.agent_name}不能再代${ended.principal_name}办理。`);
-    } catch (error) {
-      setBusy(confirmButton, false);
-      slot.append(h("p", { class: "field__error", role: "alert" }, errorMessage(error)));
-    }
+    },
   });
-  slot.append(button);
-  return slot;
 }
 
 function card(grant) {
@@ -159,14 +150,11 @@ async function search(event) {
   event?.preventDefault();
   clearFormAlert(searchAlert);
   resultsStatus.replaceChildren();
-  const value = normalizeIdNumber(idInput.value);
-  const problem = idNumberProblem(value);
-  if (problem) {
-    setFieldError(idInput, problem);
+  const value = checkIdNumberInput(idInput);
+  if (value === null) {
     idInput.focus();
     return;
   }
-  clearFieldError(idInput);
   setBusy(searchButton, true, "正在查找…");
   let data;
   try {

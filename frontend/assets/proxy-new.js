@@ -10,19 +10,19 @@
 
 import { startActing } from "./acting.js";
 import { api, ApiError, errorMessage } from "./api.js";
-import { h, replaceChildren } from "./dom.js";
+import { choice, h, replaceChildren } from "./dom.js";
 import { offerElderlyMode } from "./elderly-offer.js";
 import { parseYuan } from "./format.js";
 import {
-  clearFieldError, clearFormAlert, halfWidth, setBusy, setFieldError, showApiError, showFormAlert, showStatus,
+  clearFieldError, clearFormAlert, fillErrorBox, halfWidth, setBusy, setFieldError, showApiError, showFormAlert, showStatus,
 } from "./forms.js";
-import { idNumberProblem, normalizeIdNumber } from "./idnumber.js";
-import { clearState, initPage, showError, showLoading } from "./page.js";
+import { checkIdNumberInput } from "./idnumber.js";
+import { clearState, initPage, loadMe, showBindFirst, showError } from "./page.js";
 import {
-  day, grantFacts, grantPill, inlineConfirm, PERIODS, PROXY_NEW_PATH, PROXY_PATH, SCOPES, taskLinks,
+  confirmFirst, day, grantFacts, grantPill, PERIODS, PROXY_NEW_PATH, PROXY_PATH, SCOPES, taskLinks,
 } from "./proxy-common.js";
 import { resendCountdown } from "./resend.js";
-import { BIND_PATH, fetchMe, isLoggedOut, redirectToLogin } from "./session.js";
+import { isLoggedOut, redirectToLogin } from "./session.js";
 
 const PAY_SCOPE = "pay_from_principal_account";
 const DEFAULT_PERIOD = 365;
@@ -70,13 +70,7 @@ function checkbox({ name, value, titleText, hint }) {
 }
 
 function radio({ name, value, titleText, meta, checked }) {
-  const id = `${name}-${value}`;
-  return h("div", { class: "choice", "data-choice": value },
-    h("input", { type: "radio", class: "choice__input", name, id, value, checked: Boolean(checked) }),
-    h("label", { class: "choice__label", for: id },
-      h("span", { class: "choice__text" },
-        h("span", { class: "choice__title" }, titleText),
-        meta ? h("span", { class: "choice__meta" }, meta) : null)));
+  return choice({ name, value, title: titleText, meta: meta || null, checked });
 }
 
 function renderForm() {
@@ -111,10 +105,7 @@ function setGroupError(fieldset, message) {
     if (!fieldset.getAttribute("aria-describedby")) fieldset.removeAttribute("aria-describedby");
     return;
   }
-  replaceChildren(box,
-    h("span", { class: "field__error-icon", "aria-hidden": "true" }, "!"),
-    h("span", {}, message));
-  box.hidden = false;
+  fillErrorBox(box, message);
   fieldset.classList.add("is-invalid");
   const ids = (fieldset.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
   if (!ids.includes(box.id)) fieldset.setAttribute("aria-describedby", [box.id, ...ids].join(" "));
@@ -136,12 +127,8 @@ function readForm() {
     setFieldError(nameInput, "请输入家人的姓名");
     first ??= nameInput;
   } else clearFieldError(nameInput);
-  const idNumber = normalizeIdNumber(idInput.value);
-  const problem = idNumberProblem(idNumber);
-  if (problem) {
-    setFieldError(idInput, problem);
-    first ??= idInput;
-  } else clearFieldError(idInput);
+  const idNumber = checkIdNumberInput(idInput);
+  if (idNumber === null) first ??= idInput;
   const scopes = checkedScopes();
   if (!scopes.length) {
     setGroupError(scopesBox, "请至少选择一项要代办的事");
@@ -451,21 +438,11 @@ function cancelButton(grant) {
   const slot = h("div", { class: "proxy-cancel" });
   const button = h("button", { type: "button", class: "btn btn--block btn--quiet", "data-cancel-grant": true },
     "取消这次申请");
-  button.addEventListener("click", async () => {
-    const confirmButton = await inlineConfirm(slot, {
-      question: "确定取消这次代办申请吗？", confirmText: "确定取消", cancelText: "不取消",
-    });
-    if (!confirmButton) return;
-    setBusy(confirmButton, true, "正在取消…");
-    try {
-      showStep(await api.delete(`/proxy/grants/${grant.id}`));
-    } catch (error) {
-      setBusy(confirmButton, false);
-      slot.append(h("p", { class: "field__error", role: "alert" }, errorMessage(error)));
-    }
+  return confirmFirst(slot, button, {
+    ask: { question: "确定取消这次代办申请吗？", confirmText: "确定取消", cancelText: "不取消" },
+    busyText: "正在取消…",
+    act: async () => showStep(await api.delete(`/proxy/grants/${grant.id}`)),
   });
-  slot.append(button);
-  return slot;
 }
 
 function pendingView(grant) {
@@ -564,27 +541,10 @@ async function reload(grantId) {
 
 async function load() {
   form.hidden = true;
-  showLoading(stateBox);
-  let me;
-  try {
-    me = await fetchMe();
-  } catch (error) {
-    showError(stateBox, error, load)?.focus();
-    return;
-  }
-  if (!me) {
-    redirectToLogin();
-    return;
-  }
+  const me = await loadMe(stateBox, load);
+  if (!me) return;
   if (!me.identity?.bound) {
-    stateBox.removeAttribute("aria-busy");
-    replaceChildren(stateBox,
-      h("div", { class: "callout" },
-        h("p", { class: "callout__title" },
-          h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"), "请先完成实名认证"),
-        h("p", { class: "callout__text" }, "为家人代办前，需要先确认您本人的身份。"),
-        h("a", { class: "btn btn--primary btn--block", href: `${BIND_PATH}?next=${encodeURIComponent(PROXY_NEW_PATH)}` },
-          "去实名认证")));
+    showBindFirst(stateBox, "为家人代办前，需要先确认您本人的身份。", PROXY_NEW_PATH);
     return;
   }
   offerElderlyMode(me);

@@ -7,15 +7,15 @@
 //     谁替我办了什么.
 
 import { actingFor, startActing, stopActing } from "./acting.js";
-import { api, errorMessage } from "./api.js";
-import { h, replaceChildren } from "./dom.js";
+import { api } from "./api.js";
+import { choice, h, replaceChildren } from "./dom.js";
 import { offerElderlyMode } from "./elderly-offer.js";
-import { setBusy, showStatus } from "./forms.js";
-import { clearState, initPage, showError, showLoading } from "./page.js";
+import { showStatus } from "./forms.js";
+import { clearState, initPage, loadMe, showBindFirst, showError } from "./page.js";
 import {
-  day, grantFacts, grantPill, inlineConfirm, PROXY_NEW_PATH, PROXY_PATH, taskLinks,
+  confirmFirst, day, grantFacts, grantPill, PROXY_NEW_PATH, PROXY_PATH, taskLinks,
 } from "./proxy-common.js";
-import { BIND_PATH, fetchMe, isLoggedOut, redirectToLogin } from "./session.js";
+import { isLoggedOut, redirectToLogin } from "./session.js";
 
 const stateBox = document.getElementById("proxy-state");
 const content = document.getElementById("proxy-content");
@@ -34,13 +34,7 @@ const LIVE = new Set(["active", "pending"]);
 // ---------------------------------------------------------------- 现在为谁办理
 
 function switchChoice(value, titleText, meta, checked) {
-  const id = `acting-${value}`;
-  return h("div", { class: "choice", "data-choice": value },
-    h("input", { type: "radio", class: "choice__input", name: "acting", id, value, checked: Boolean(checked) }),
-    h("label", { class: "choice__label", for: id },
-      h("span", { class: "choice__text" },
-        h("span", { class: "choice__title" }, titleText),
-        h("span", { class: "choice__meta" }, meta))));
+  return choice({ name: "acting", value, title: titleText, meta, checked });
 }
 
 function renderSwitcher() {
@@ -95,34 +89,29 @@ function endAction(grant, { principalSide = false } = {}) {
     type: "button", class: "btn btn--block btn--danger-outline", "data-end-grant": grant.id,
   }, label, h("span", { class: "visually-hidden" },
     `（${principalSide ? grant.agent_name : grant.principal_name}）`));
-  button.addEventListener("click", async () => {
-    const who = principalSide ? grant.agent_name : grant.principal_name;
-    const confirmButton = await inlineConfirm(slot, {
+  const who = principalSide ? grant.agent_name : grant.principal_name;
+  return confirmFirst(slot, button, {
+    ask: {
       question: pending ? "确定取消这次代办申请吗？" : `确定撤销${principalSide ? `${who}代您办理` : `为${who}代办`}的授权吗？`,
       detail: pending ? "" : principalSide
         ? `撤销后，${who}立刻不能再代您办理任何业务。需要时可以重新授权。`
         : `撤销后，您立刻不能再为${who}办理业务。需要时可以重新申请。`,
       confirmText: pending ? "确定取消" : "确定撤销",
       cancelText: pending ? "不取消" : "不撤销",
-    });
-    if (!confirmButton) return;
-    setBusy(confirmButton, true, "正在处理…");
-    try {
+    },
+    busyText: "正在处理…",
+    act: async () => {
       const ended = await api.delete(`/proxy/grants/${grant.id}`);
       if (!principalSide && actingFor()?.grant_id === grant.id) stopActing();
       await refresh();
       showStatus(statusBox, `${ended.status_label}：${principalSide ? `${who}不能再代您办理` : `不能再为${who}代办`}。`);
-    } catch (error) {
-      setBusy(confirmButton, false);
-      if (isLoggedOut(error)) {
-        redirectToLogin();
-        return;
-      }
-      slot.append(h("p", { class: "field__error", role: "alert" }, errorMessage(error)));
-    }
+    },
+    onError: (error) => {
+      if (!isLoggedOut(error)) return false;
+      redirectToLogin();
+      return true;
+    },
   });
-  slot.append(button);
-  return slot;
 }
 
 function agentCard(grant) {
@@ -206,24 +195,13 @@ async function refresh() {
 
 async function load() {
   content.hidden = true;
-  showLoading(stateBox);
+  me = await loadMe(stateBox, load);
+  if (!me) return;
+  if (!me.identity?.bound) {
+    showBindFirst(stateBox, "代办和授权都需要先确认您本人的身份。", PROXY_PATH);
+    return;
+  }
   try {
-    me = await fetchMe();
-    if (!me) {
-      redirectToLogin();
-      return;
-    }
-    if (!me.identity?.bound) {
-      stateBox.removeAttribute("aria-busy");
-      replaceChildren(stateBox,
-        h("div", { class: "callout" },
-          h("p", { class: "callout__title" },
-            h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"), "请先完成实名认证"),
-          h("p", { class: "callout__text" }, "代办和授权都需要先确认您本人的身份。"),
-          h("a", { class: "btn btn--primary btn--block", href: `${BIND_PATH}?next=${encodeURIComponent(PROXY_PATH)}` },
-            "去实名认证")));
-      return;
-    }
     await refresh();
   } catch (error) {
     if (isLoggedOut(error)) {

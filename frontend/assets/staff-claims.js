@@ -7,7 +7,7 @@ import { newKey } from "./intent.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
 import { claimChip, formatInstant, STAFF_QUEUE_PATH, staffClaimPath, staffRefusal, stay } from "./claim-common.js";
-import { initPage, itemsOf, loadInto, showEmpty } from "./page.js";
+import { initPage, itemsOf, loadList, showEmpty } from "./page.js";
 import { moreBoxAfter, pager, showMore } from "./paging.js";
 import { logout, rememberModeOnAccount } from "./session.js";
 
@@ -76,17 +76,11 @@ function renderPage(data, pages) {
 function load() {
   const query = view.statuses.map((s) => `status=${encodeURIComponent(s)}`).join("&");
   const pages = pager(`/admin/claims?${query}`, PAGE_SIZE);
-  return loadInto({
+  return loadList({
     box: stateBox, content: table, fetch: () => pages.next(),
     onError: (error) => staffRefusal(stateBox, error),
-    render: (data) => {
-      if (!itemsOf(data).length) {
-        showEmpty(stateBox, `没有“${view.label}”的理赔`, "新的理赔会按提交时间排在这里。");
-        return false;
-      }
-      renderPage(data, pages);
-      return true;
-    },
+    empty: () => showEmpty(stateBox, `没有“${view.label}”的理赔`, "新的理赔会按提交时间排在这里。"),
+    fill: (items, data) => renderPage(data, pages),
   });
 }
 

@@ -49,27 +49,25 @@ function showResult(result) {
   content.hidden = false;
 }
 
-// A genuine code past its date (410 verify_expired): the server gives no details of the policy.
-function showExpired(error) {
+/** A code that shows no policy: the verdict, the server's reason and what to do. */
+function showRefused(error, [icon, title, tone], note) {
   replaceChildren(content,
     h("section", { class: "card verify", "aria-labelledby": "verify-title" },
       h("h2", { class: "visually-hidden", id: "verify-title" }, "核验结果"),
-      verdict("!", "此验证码已过期", "warn"),
+      verdict(icon, title, tone),
       h("p", { class: "verify__reason", "data-reason": true }, errorMessage(error)),
-      h("p", { class: "verify__note" }, "验证码在保障期结束180天后失效。如需核实保单，请联系承保公司客服。")));
+      h("p", { class: "verify__note" }, note)));
   clearState(stateBox);
   content.hidden = false;
 }
 
+// A genuine code past its date (410 verify_expired): the server gives no details of the policy.
+function showExpired(error) {
+  showRefused(error, ["!", "此验证码已过期", "warn"], "验证码在保障期结束180天后失效。如需核实保单，请联系承保公司客服。");
+}
+
 function showInvalid(error) {
-  replaceChildren(content,
-    h("section", { class: "card verify", "aria-labelledby": "verify-title" },
-      h("h2", { class: "visually-hidden", id: "verify-title" }, "核验结果"),
-      verdict("✕", "未通过验真", "bad"),
-      h("p", { class: "verify__reason", "data-reason": true }, errorMessage(error)),
-      h("p", { class: "verify__note" }, "请勿相信该保单。如有疑问，请联系承保公司客服核实。")));
-  clearState(stateBox);
-  content.hidden = false;
+  showRefused(error, ["✕", "未通过验真", "bad"], "请勿相信该保单。如有疑问，请联系承保公司客服核实。");
 }
 
 async function load() {

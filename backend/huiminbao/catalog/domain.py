@@ -427,12 +427,7 @@ def _benefit_rules(tier: TierDraft, path: str, label: str) -> list[Violation]:
         elif rule.deductible_fen > MAX_DEDUCTIBLE_FEN:
             found.append(Violation(f"{where}.deductible_fen", "deductible_max",
                                    f"{what}的免赔额不得高于2万元（杭州方案 三(五)）"))
-        if rule.ratio_bp < MIN_RATIO_BP:
-            found.append(Violation(f"{where}.ratio_bp", "ratio_min",
-                                   f"{what}的赔付比例不得低于70%（杭州方案 三(五)）"))
-        elif rule.ratio_bp > BASIS_POINTS:
-            found.append(Violation(f"{where}.ratio_bp", "ratio_max",
-                                   f"{what}的赔付比例不得高于100%"))
+        found += _ratio_rule(rule.ratio_bp, f"{where}.ratio_bp", f"{what}的赔付比例")
         if rule.cap_fen < MIN_CAP_FEN:
             found.append(Violation(f"{where}.cap_fen", "cap_min",
                                    f"{what}的封顶线不得低于100万元（杭州方案 三(五)）"))
@@ -461,13 +456,17 @@ def _band_rules(rule: BenefitDraft, where: str, what: str) -> list[Violation]:
             found.append(Violation(f"{path}.above_fen", "bands_ascending",
                                    f"{what}的分段起点应大于0且逐段递增"))
         previous = max(previous, band.above_fen)
-        if band.ratio_bp < MIN_RATIO_BP:
-            found.append(Violation(f"{path}.ratio_bp", "ratio_min",
-                                   f"{what}的分段赔付比例不得低于70%（杭州方案 三(五)）"))
-        elif band.ratio_bp > BASIS_POINTS:
-            found.append(Violation(f"{path}.ratio_bp", "ratio_max",
-                                   f"{what}的分段赔付比例不得高于100%"))
+        found += _ratio_rule(band.ratio_bp, f"{path}.ratio_bp", f"{what}的分段赔付比例")
     return found
+
+
+def _ratio_rule(ratio_bp: int, field: str, what: str) -> list[Violation]:
+    """A payout ratio: 70% (杭州方案 三(五)) to 100%."""
+    if ratio_bp < MIN_RATIO_BP:
+        return [Violation(field, "ratio_min", f"{what}不得低于70%（杭州方案 三(五)）")]
+    if ratio_bp > BASIS_POINTS:
+        return [Violation(field, "ratio_max", f"{what}不得高于100%")]
+    return []
 
 
 def _percent(ratio_bp: int) -> str:

@@ -265,6 +265,31 @@ class Settlement(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class SettlementStatement(Base):
+    """A periodic statement clearing what the platform owes one settlement-feed client (a
+    hospital or a designated pharmacy) for the one-stop payouts it deducted at its counter: the
+    settlements it sent in ``period_from``..``period_to`` (China dates, inclusive). Periods of one
+    client never overlap; the statement's ledger transaction (``ledger_reference``, none for a
+    total of 0) moves the total from ``settlement_payable`` to ``settlement_paid``, once."""
+
+    __tablename__ = "settlement_statements"
+    __table_args__ = (
+        CheckConstraint("period_to >= period_from", name="period_order"),
+        CheckConstraint("total_fen >= 0", name="total_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True)
+    statement_no: Mapped[str] = mapped_column(String(32), unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("service_clients.id"), index=True)
+    period_from: Mapped[date] = mapped_column(Date)
+    period_to: Mapped[date] = mapped_column(Date)
+    settlement_count: Mapped[int] = mapped_column(Integer)
+    total_fen: Mapped[int] = mapped_column(BigInteger)
+    ledger_reference: Mapped[str | None] = mapped_column(String(48))
+    cleared_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    cleared_by_account_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class ClaimCoDecision(Base):
     """A contested claim's first approval (002 三(一): the co-insurers decide contested claims
     jointly): the claim stays under review until staff of a different insurer approves too.

@@ -380,13 +380,9 @@ def change_payee(c: Container, actor: Actor, number: str, payee: PayeeInput) -> 
         if payout is not None:  # failed: the next run tries the new card
             payout.max_attempts = payout.attempts + MAX_ATTEMPTS
             payout.last_error = None
-        audit.record(session, c.clock, AuditEntry(
-            action="claim.payee_change", actor=by.audit,
-            subject_person_id=claim.insured_person_id,
-            acting_for_person_id=(claim.insured_person_id
-                                  if decision.basis is Basis.PROXY_GRANT else None),
-            grant_id=decision.grant_id, object_type="claim", object_id=number,
-            details={"kind": checked.kind.value, "card_last4": checked.card_no[-4:]}))
+        audit.record(session, c.clock, services.claim_act(
+            "claim.payee_change", by.audit, claim, decision,
+            {"kind": checked.kind.value, "card_last4": checked.card_no[-4:]}))
 
 
 def _check_payee_change(session: Session, claim: Claim) -> ClaimPayout | None:

@@ -6,14 +6,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import quote
 
 from flask import Response, g, jsonify, make_response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
-from huiminbao.claims import clients, filing, payouts, services, settlement
+from huiminbao.audit.services import AuditActor
+from huiminbao.claims import clients, filing, payouts, services, settlement, statements
 from huiminbao.claims import terms as claim_terms
 from huiminbao.claims.domain import ClaimStatus, Decision
 from huiminbao.claims.filing import PayeeInput
@@ -42,7 +42,10 @@ from huiminbao.claims.schemas import (
     SpecialDrugListView,
     SpecialDrugQuerySchema,
     SpecialDrugSearch,
+    SpecialDrugSettlementRequestSchema,
     StaffClaimDetailView,
+    StatementQuerySchema,
+    StatementView,
 )
 from huiminbao.claims.signing import CLIENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from huiminbao.core.container import container
@@ -50,6 +53,7 @@ from huiminbao.core.errors import Busy
 from huiminbao.core.idempotency import idempotent
 from huiminbao.core.pagination import page_items, window_of
 from huiminbao.core.ratelimit import limiter
+from huiminbao.core.web import as_attachment, csv_download, private_body
 from huiminbao.identity.access import acts_for, subject_for
 from huiminbao.identity.auth import account_or_address, current_actor, staff_only
 from huiminbao.identity.domain import Action, Role
@@ -209,12 +213,8 @@ class ClaimDocumentFile(MethodView):
         """Download a document (the claimant, an agent with claims_view, staff; else 404)."""
         content = services.read_document(container(), current_actor(), claim_no, document_id)
         document = content.document
-        response = make_response(content.data)
-        response.headers["Content-Type"] = document.content_type
-        response.headers["Content-Disposition"] = (
-            f"attachment; filename=\"document-{document.id}\"; "
-            f"filename*=UTF-8''{quote(document.filename)}")
-        response.headers["Cache-Control"] = "private, no-store"
+        response = as_attachment(private_body(content.data, document.content_type),
+                                 f"document-{document.id}", document.filename)
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
@@ -273,6 +273,7 @@ class Settlements(MethodView):
     @blp.alt_response(200, schema=SettlementView,
                       description="Recorded, not covered (no policy, outside coverage)")
     @blp.alt_response(401, description="Missing or wrong signature, or a stale timestamp")
+    @blp.alt_response(403, description="The client is a pharmacy (special drugs only)")
     @blp.alt_response(409, description="This settlement number was sent with other content")
     @blp.doc(parameters=SIGNED_HEADERS)
     @hospital_signed
@@ -288,9 +289,41 @@ class Settlements(MethodView):
             admitted_on=body["admitted_on"], discharged_on=body["discharged_on"],
             in_policy_self_pay_fen=body["in_policy_self_pay_fen"], items=_items(body),
         ))
-        response = make_response(jsonify(answer.body), answer.status)
-        response.headers["Idempotency-Replayed"] = "true" if answer.replayed else "false"
-        return response
+        return _settlement_response(answer)
+
+
+@blp.route("/settlements/special-drugs")
+class SpecialDrugSettlements(MethodView):
+    @blp.response(201, SettlementView, description="Settled at the pharmacy's counter")
+    @blp.alt_response(200, schema=SettlementView,
+                      description="Recorded, not covered (no policy, outside coverage)")
+    @blp.alt_response(401, description="Missing or wrong signature, or a stale timestamp")
+    @blp.alt_response(403, description="The client is a hospital, not a designated pharmacy")
+    @blp.alt_response(409, description="This settlement number was sent with other content")
+    @blp.alt_response(422, description="Not a listed drug, not a listed indication, or the "
+                                       "pharmacy is not designated for the product")
+    @blp.doc(parameters=SIGNED_HEADERS)
+    @hospital_signed
+    @blp.arguments(SpecialDrugSettlementRequestSchema)
+    def post(self, body: dict[str, Any]) -> Response:
+        """Designated pharmacies' direct settlement of special drugs (特药), signed and
+        idempotent as the hospitals' feed. The drug must be on the product's 特药 list, the
+        diagnosis one of its indications, the pharmacy designated for the product; the payout
+        is owed to the pharmacy and cleared by its statement."""
+        answer = settlement.receive(container(), g.service_client, settlement.SettlementRequest(
+            settlement_no=body["settlement_no"], id_number=body["id_number"],
+            admitted_on=body["prescribed_on"], discharged_on=body["purchased_on"],
+            in_policy_self_pay_fen=body["in_policy_self_pay_fen"], items=_items(body),
+            prescription_no=body["prescription_no"].strip(),
+            diagnosis_code=body["diagnosis_code"],
+        ))
+        return _settlement_response(answer)
+
+
+def _settlement_response(answer: settlement.SettlementAnswer) -> Response:
+    response = make_response(jsonify(answer.body), answer.status)
+    response.headers["Idempotency-Replayed"] = "true" if answer.replayed else "false"
+    return response
 
 
 # ---------------------------------------------------------------- the insurer's staff
@@ -383,3 +416,56 @@ class PayoutRuns(MethodView):
                                        actor_role=actor.role.value)
         except payouts.PayoutsUnavailable as exc:
             raise Busy("未接入赔款支付通道，暂时无法支付", code="payouts_unavailable") from exc
+
+
+@admin_blp.route("/settlement-statements")
+class SettlementStatements(MethodView):
+    @staff_only(Role.INSURER_STAFF, Role.ADMIN)
+    @admin_blp.arguments(StatementQuerySchema, location="query")
+    @admin_blp.response(200, StatementView)
+    @admin_blp.alt_response(401, description="Not signed in")
+    @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
+    @admin_blp.alt_response(404, description="No such hospital or pharmacy client")
+    def get(self, query: dict[str, Any]) -> statements.Statement:
+        """A hospital's or pharmacy's statement for a period (China dates, inclusive): each
+        one-stop settlement with the payout booked to its payable, the total, and whether it
+        was cleared (also ``huiminbao claims statement``)."""
+        return statements.statement(container(), query["client_id"], query["period_from"],
+                                    query["period_to"])
+
+    @staff_only(Role.INSURER_STAFF, Role.ADMIN)
+    @admin_blp.arguments(StatementQuerySchema)
+    @admin_blp.response(200, StatementView)
+    @admin_blp.alt_response(401, description="Not signed in")
+    @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
+    @admin_blp.alt_response(404, description="No such hospital or pharmacy client")
+    @admin_blp.alt_response(422, description="The period has not ended, or overlaps a cleared "
+                                             "statement")
+    @admin_blp.doc(parameters=IDEMPOTENCY_HEADER)
+    @idempotent(_account_owner)
+    def post(self, body: dict[str, Any]) -> statements.Statement:
+        """Clear the statement (the client has been paid): its total moves from the client's
+        payable to its paid account in the ledger, once; clearing the same period again
+        answers with the same statement and moves nothing."""
+        actor = current_actor()
+        return statements.clear(container(), body["client_id"], body["period_from"],
+                                body["period_to"],
+                                actor=AuditActor(actor.account_id, actor.role.value))
+
+
+@admin_blp.route("/settlement-statements.csv")
+class SettlementStatementCsv(MethodView):
+    @staff_only(Role.INSURER_STAFF, Role.ADMIN)
+    @admin_blp.arguments(StatementQuerySchema, location="query")
+    @admin_blp.response(200, content_type="text/csv")
+    @admin_blp.alt_response(401, description="Not signed in")
+    @admin_blp.alt_response(403, description="Not insurer staff or an administrator")
+    @admin_blp.alt_response(404, description="No such hospital or pharmacy client")
+    def get(self, query: dict[str, Any]) -> Response:
+        """The same statement as a CSV download (UTF-8 with BOM)."""
+        found = statements.statement(container(), query["client_id"], query["period_from"],
+                                     query["period_to"])
+        period = f"{found.period_from:%Y%m%d}-{found.period_to:%Y%m%d}"
+        return csv_download(statements.statement_csv(found),
+                            f"settlement-statement-{found.client_id}-{period}.csv",
+                            f"{found.client_name}-一站式结算对账单-{period}.csv")

@@ -35,6 +35,7 @@ from huiminbao.claims.payees import PayeeKind, mask_card
 from huiminbao.claims.payout import Breakdown, CategoryPayout, normalize_code
 from huiminbao.claims.payouts import PayoutStatus, RunReport, payout_label
 from huiminbao.claims.services import ESTIMATE_NOTICE, ClaimDetails, ClaimSummary
+from huiminbao.claims.signing import PHARMACY_CLIENT_PREFIX
 from huiminbao.claims.terms import SPECIAL_DRUG_NOTICE, SpecialDrugs
 from huiminbao.core.container import container
 from huiminbao.core.inputs import Id
@@ -148,7 +149,7 @@ class EstimateRequestSchema(_BillSchema):
         "description": "first day of treatment (a first-time enrollee's waiting period)"})
 
 
-class SettlementRequestSchema(_BillSchema, _StaySchema):
+class _SettlementIdsSchema(Schema):
     settlement_no = fields.String(
         required=True,
         validate=validate.Regexp(r"^[A-Za-z0-9._:-]{1,64}$",
@@ -156,6 +157,10 @@ class SettlementRequestSchema(_BillSchema, _StaySchema):
         metadata={"description": "the hospital's settlement number (idempotency key)"})
     id_number = fields.String(required=True, validate=validate.Length(min=1, max=32),
                               metadata={"description": "the patient's ID number (never echoed)"})
+
+
+class SettlementRequestSchema(_BillSchema, _StaySchema, _SettlementIdsSchema):
+    """A hospital's one-stop settlement."""
 
 
 class BillItemView(ResponseSchema):
@@ -299,7 +304,8 @@ class ClaimListView(ResponseSchema):
 
 def _by(event: ClaimEvent) -> str:
     if event.actor_client:
-        return "医院（一站式结算）"
+        return ("定点药店（直接结算）" if event.actor_client.startswith(PHARMACY_CLIENT_PREFIX)
+                else "医院（一站式结算）")
     if event.actor_role in {"insurer_staff", "admin"}:
         return "保险公司"
     if event.grant_id is not None:
@@ -664,3 +670,75 @@ class SpecialDrugListView(ResponseSchema):
     query = fields.String(attribute="found.query")
     items = fields.List(fields.Nested(SpecialDrugView), attribute="found.drugs")
     notice = Computed(lambda _: SPECIAL_DRUG_NOTICE)
+
+
+# ---------------------------------------------------------------- pharmacies and statements
+
+
+class SpecialDrugSettlementRequestSchema(_SettlementIdsSchema):
+    """A designated pharmacy's special-drug purchase, settled at its counter."""
+
+    prescription_no = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                                    metadata={"description": "特药处方编号"})
+    diagnosis_code = fields.String(required=True, validate=_ICD10, metadata={
+        "description": "ICD-10 diagnosis on the prescription (must be a listed indication)"})
+    prescribed_on = fields.Date(required=True, metadata={"description": "处方日期"})
+    purchased_on = fields.Date(required=True, metadata={"description": "购药日期"})
+    in_policy_self_pay_fen = fields.Integer(
+        load_default=0, strict=True, validate=_MONEY,
+        metadata={"description": "医保范围内个人负担的药费, fen (default 0)"})
+    items = fields.List(fields.Nested(ClaimItemSchema), required=True,
+                        validate=validate.Length(min=1, max=20,
+                                                 error="请填写所购特药（1至20项）"),
+                        metadata={"description": "the drugs bought: codes from the product's "
+                                                 "特药 list"})
+
+    @validates_schema
+    def _order(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data["purchased_on"] < data["prescribed_on"]:
+            raise ValidationError("购药日期不能早于处方日期", "purchased_on")
+
+
+class StatementQuerySchema(Schema):
+    client_id = fields.String(required=True, validate=validate.Length(min=1, max=64), metadata={
+        "description": "the hospital's or pharmacy's X-Client-Id"})
+    period_from = fields.Date(required=True, data_key="from",
+                              metadata={"description": "first day (China date)"})
+    period_to = fields.Date(required=True, data_key="to",
+                            metadata={"description": "last day, inclusive (China date)"})
+
+
+class StatementLineView(ResponseSchema):
+    settlement_no = fields.String()
+    claim_no = fields.String()
+    received_on = fields.Date()
+    patient = fields.String(metadata={"description": "the ID number, masked"})
+    claimed_fen = fields.Integer()
+    payout_fen = fields.Integer(metadata={"description": "the claim's payout"})
+    booked_fen = fields.Integer(metadata={"description": "booked to the client's payable"})
+
+
+class StatementClearedView(ResponseSchema):
+    statement_no = fields.String()
+    cleared_at = fields.DateTime()
+    ledger_reference = fields.String(allow_none=True, metadata={
+        "description": "the clearing ledger transaction (none for a total of 0)"})
+
+
+class StatementView(ResponseSchema):
+    """A ``statements.Statement``."""
+
+    client_id = fields.String()
+    client_name = fields.String()
+    client_kind = fields.String(metadata={"description": "hospital | pharmacy"})
+    client_kind_label = fields.String()
+    period_from = fields.Date(data_key="from")
+    period_to = fields.Date(data_key="to")
+    settlement_count = fields.Integer()
+    total_fen = fields.Integer(metadata={"description": "what the period added to the payable"})
+    lines = fields.List(fields.Nested(StatementLineView))
+    cleared = fields.Nested(StatementClearedView, allow_none=True,
+                            metadata={"description": "none until the statement is cleared"})
+    csv_url = Computed(lambda s: url_for(
+        "claims_admin.SettlementStatementCsv", client_id=s.client_id,
+        **{"from": s.period_from.isoformat(), "to": s.period_to.isoformat()}))

@@ -84,6 +84,7 @@ from huiminbao.identity.access import Subject, require_access
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.consent_rules import Purpose
 from huiminbao.identity.domain import Action, Basis, Role
+from huiminbao.identity.domain import Decision as AccessDecision
 from huiminbao.identity.models import Person, UserAccount
 from huiminbao.payments import ledger
 from huiminbao.registry.port import RegistryUnavailable
@@ -599,14 +600,9 @@ def add_document(c: Container, actor: Actor, number: str, filename: str, data: b
                 claim.decide_by = kinds.decide_by(c.clock.today(), _rule_of(session, claim))
                 record_status(session, c, claim, ClaimStatus.UNDER_REVIEW, by, SUPPLEMENT_RECEIVED)
                 notify(session, c, phone, claim)
-            audit.record(session, c.clock, AuditEntry(
-                action="claim.document_add", actor=by.audit,
-                subject_person_id=claim.insured_person_id,
-                acting_for_person_id=(claim.insured_person_id
-                                      if decision.basis is Basis.PROXY_GRANT else None),
-                grant_id=decision.grant_id, object_type="claim", object_id=number,
-                details={"content_type": kind.content_type, "size_bytes": len(data)},
-            ))
+            audit.record(session, c.clock, claim_act(
+                "claim.document_add", by.audit, claim, decision,
+                {"content_type": kind.content_type, "size_bytes": len(data)}))
             session.flush()
             document_id = document.id
             committing = True
@@ -658,14 +654,22 @@ def read_document(c: Container, actor: Actor, number: str, document_id: int) -> 
         log.error("claim document %s of %s is missing from storage", document.id, number)
         raise NotFound() from exc
     if decision.basis is not Basis.SELF:
-        audit.record_now(c.db, c.clock, AuditEntry(
-            action="claim.document_read", actor=AuditActor(actor.account_id, actor.role.value),
-            subject_person_id=claim.insured_person_id, grant_id=decision.grant_id,
-            acting_for_person_id=(claim.insured_person_id
-                                  if decision.basis is Basis.PROXY_GRANT else None),
-            object_type="claim", object_id=number, details={"document_id": document.id},
-        ))
+        audit.record_now(c.db, c.clock, claim_act(
+            "claim.document_read", AuditActor(actor.account_id, actor.role.value), claim,
+            decision, {"document_id": document.id}))
     return DocumentContent(document, data)
+
+
+def claim_act(action: str, actor: AuditActor, claim: Claim, access: AccessDecision,
+              details: dict[str, Any]) -> AuditEntry:
+    """The audit entry of an act on a claim for its insured, as the access gate allowed it:
+    acting for the insured when under a proxy grant."""
+    person_id = claim.insured_person_id
+    return AuditEntry(
+        action=action, actor=actor, subject_person_id=person_id,
+        acting_for_person_id=person_id if access.basis is Basis.PROXY_GRANT else None,
+        grant_id=access.grant_id, object_type="claim", object_id=claim.claim_no,
+        details=details)
 
 
 # ---------------------------------------------------------------- looking up
@@ -985,15 +989,17 @@ def awaiting_second_insurer(session: Session, claim: Claim) -> str | None:
 
 
 def check_books(c: Container) -> list[str]:
-    """Every paid or settled claim's payout is booked exactly once, for exactly its amount,
-    and nothing else is booked as a claim (for ``huiminbao reconcile``)."""
+    """Every paid or settled claim's payout is booked exactly once, for exactly its amount (to
+    the insured, or owed to the settling hospital or pharmacy), and nothing else is booked as a
+    claim (for ``huiminbao reconcile``)."""
     with c.db.read() as session:
         booked = dict(session.execute(
             select(ledger.LedgerTransaction.order_no, func.sum(ledger.LedgerEntry.amount_fen))
             .join(ledger.LedgerEntry,
                   ledger.LedgerEntry.transaction_id == ledger.LedgerTransaction.id)
             .where(ledger.LedgerTransaction.kind == "claim", ledger.LedgerEntry.amount_fen > 0,
-                   ledger.LedgerEntry.account.like("claim_payout:%"))
+                   ledger.LedgerEntry.account.like("claim_payout:%")
+                   | ledger.LedgerEntry.account.like("settlement_payable:%"))
             .group_by(ledger.LedgerTransaction.order_no)).all())
         owed = dict(session.execute(
             select(Claim.claim_no, Claim.payout_fen)
@@ -1059,12 +1065,9 @@ def appeal(c: Container, actor: Actor, number: str, reason: str) -> ClaimDetails
         record_status(session, c, claim, ClaimStatus.APPEALED, by,
                       f"{default_message(ClaimStatus.APPEALED, None)}申诉理由：{reason}")
         notify(session, c, phone, claim)
-        audit.record(session, c.clock, AuditEntry(
-            action="claim.appeal", actor=by.audit, subject_person_id=person_id,
-            acting_for_person_id=person_id if access.basis is Basis.PROXY_GRANT else None,
-            grant_id=access.grant_id, object_type="claim", object_id=number,
-            details={"rejected_by_insurer": claim.appeal_rejected_by_insurer},
-        ))
+        audit.record(session, c.clock, claim_act(
+            "claim.appeal", by.audit, claim, access,
+            {"rejected_by_insurer": claim.appeal_rejected_by_insurer}))
     with c.db.read() as session:
         return _details(session, _find(session, number), c.clock.today())
 

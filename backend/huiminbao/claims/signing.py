@@ -49,8 +49,13 @@ class BadTimestamp(ValueError):
     pass
 
 
-def new_client_id() -> str:
-    return f"hc_{secrets.token_hex(8)}"
+# A designated pharmacy's client id says so (a hospital's starts "hc_"): the claim's timeline
+# names who settled it from the id alone.
+PHARMACY_CLIENT_PREFIX = "ph_"
+
+
+def new_client_id(*, pharmacy: bool = False) -> str:
+    return f"{PHARMACY_CLIENT_PREFIX if pharmacy else 'hc_'}{secrets.token_hex(8)}"
 
 
 def new_signing_key() -> str:

@@ -23,12 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from huiminbao.audit import services as audit
-from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.catalog.models import Product, Tier
 from huiminbao.console.csvfiles import CsvFile
 from huiminbao.console.enrolling import enroll_for, open_product, paid_from, registry_problem
 from huiminbao.console.models import Employer, EmployerBatch, EmployerBatchRow
+from huiminbao.console.uploads import close_upload, open_upload
 from huiminbao.core import idnumber
 from huiminbao.core.clock import to_china_time
 from huiminbao.core.container import Container
@@ -212,15 +211,11 @@ def _open_batch(c: Container, staff: Actor, code: str, name: str, product: Produ
                     name_masked=mask_name(row.name)[:64], tier_code=row.tier_code[:32],
                     person_id=person_id, outcome="failed" if row.reason else "pending",
                     reason=row.reason[:200] if row.reason else None))
-            session.add(batch)
-            session.flush()
-            audit.record(session, c.clock, AuditEntry(
-                action="employer_batch.upload",
-                actor=AuditActor(staff.account_id, staff.role.value), object_type="batch",
-                object_id=batch.batch_no,
-                details={"employer": code, "product_id": product.id, "rows": len(checked),
+            open_upload(session, c, staff, batch,
+                        {"employer": code, "product_id": product.id, "rows": len(checked),
                          "file_sha256": file.sha256},
-            ))
+                        action="employer_batch.upload", object_type="batch",
+                        object_id=batch.batch_no)
             return batch.id
     except IntegrityError:
         return None
@@ -263,15 +258,11 @@ def _process(c: Container, staff: Actor, batch_id: int) -> BatchReport:
     with c.db.transaction() as session:
         stored_batch = session.get(EmployerBatch, batch_id, with_for_update=True)
         assert stored_batch is not None
-        stored_batch.status, stored_batch.finished_at = "done", c.clock.now()
-        counts = {"enrolled": 0, "already": 0, "failed": 0}
-        for outcome in session.scalars(select(EmployerBatchRow.outcome).where(
-                EmployerBatchRow.batch_id == batch_id)):
-            counts[outcome] = counts.get(outcome, 0) + 1
-        audit.record(session, c.clock, AuditEntry(
-            action="employer_batch.done", actor=AuditActor(staff.account_id, staff.role.value),
-            object_type="batch", object_id=stored_batch.batch_no, details=counts,
-        ))
+        close_upload(session, c, staff, stored_batch,
+                     select(EmployerBatchRow.outcome).where(EmployerBatchRow.batch_id == batch_id),
+                     {"enrolled": 0, "already": 0, "failed": 0},
+                     action="employer_batch.done", object_type="batch",
+                     object_id=stored_batch.batch_no)
     return load_report(c, batch_id, replayed=False)
 
 

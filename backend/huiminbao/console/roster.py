@@ -26,13 +26,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql import ColumnElement
 
-from huiminbao.audit import services as audit
-from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.catalog.domain import AssistanceCategory
 from huiminbao.catalog.models import Product
 from huiminbao.console.csvfiles import FILE_FIELD, CsvFile, excel_csv
 from huiminbao.console.enrolling import Enrolled, enroll_for, open_product, registry_problem
 from huiminbao.console.models import SubsidyRosterImport, SubsidyRosterRow
+from huiminbao.console.uploads import close_upload, open_upload
 from huiminbao.core import idnumber
 from huiminbao.core.clock import to_china_time
 from huiminbao.core.container import Container
@@ -149,15 +148,11 @@ def import_roster(c: Container, staff: Actor, product_id: int, file: CsvFile, *,
     with c.db.transaction() as session:
         roster = session.get(SubsidyRosterImport, import_id, with_for_update=True)
         assert roster is not None
-        roster.status, roster.finished_at = "done", c.clock.now()
-        counts: dict[str, int] = {}
-        for outcome in session.scalars(select(SubsidyRosterRow.outcome).where(
-                SubsidyRosterRow.import_id == import_id)):
-            counts[outcome] = counts.get(outcome, 0) + 1
-        audit.record(session, c.clock, AuditEntry(
-            action="subsidy_roster.done", actor=AuditActor(staff.account_id, staff.role.value),
-            object_type="roster", object_id=roster.import_no, details=counts,
-        ))
+        close_upload(session, c, staff, roster,
+                     select(SubsidyRosterRow.outcome).where(
+                         SubsidyRosterRow.import_id == import_id),
+                     {}, action="subsidy_roster.done", object_type="roster",
+                     object_id=roster.import_no)
     return load_report(c, import_id)
 
 
@@ -275,15 +270,11 @@ def _open_import(c: Container, staff: Actor, product: Product, file: CsvFile,
                 category=row.category.value if row.category else None, person_id=person_id,
                 outcome=row.outcome, reason=row.reason[:200] if row.reason else None,
                 payer_code=row.payer.code if row.payer else None))
-        session.add(roster)
-        session.flush()
-        audit.record(session, c.clock, AuditEntry(
-            action="subsidy_roster.import",
-            actor=AuditActor(staff.account_id, staff.role.value), object_type="roster",
-            object_id=roster.import_no,
-            details={"product_id": product.id, "year": product.year, "rows": len(checked),
+        open_upload(session, c, staff, roster,
+                    {"product_id": product.id, "year": product.year, "rows": len(checked),
                      "file_sha256": file.sha256},
-        ))
+                    action="subsidy_roster.import", object_type="roster",
+                    object_id=roster.import_no)
         return roster.id
 
 

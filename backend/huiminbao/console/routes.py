@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
-from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
@@ -59,6 +57,7 @@ from huiminbao.core.container import container
 from huiminbao.core.etags import ETAG_HEADER, IF_MATCH, if_match, tagged
 from huiminbao.core.idempotency import idempotent
 from huiminbao.core.pagination import page_items, window_of
+from huiminbao.core.web import csv_download
 from huiminbao.enrollment import reconcile, resolving
 from huiminbao.enrollment.domain import PayerKind, PaymentMethod
 from huiminbao.enrollment.models import ReconcileRun
@@ -86,14 +85,6 @@ def _read(upload: FileStorage, header: tuple[str, ...], max_rows: int,
           optional: tuple[str, ...] = ()) -> Any:
     return read_csv(upload.filename or "upload.csv", upload.read(), header, max_rows=max_rows,
                     optional=optional)
-
-
-def _csv_download(data: bytes, ascii_name: str, name: str) -> Response:
-    response = Response(data, content_type="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}")
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 # ---------------------------------------------------------------- products
@@ -234,7 +225,7 @@ class InsurerStatement(MethodView):
                                      query["starts_on"], query["ends_on"])
         if query["format"] != "csv":
             return found
-        return _csv_download(
+        return csv_download(
             coinsurers.statement_csv(found), f"statement-{product_id}.csv",
             f"{found.product_name}-{found.insurer}-对账单-{found.starts_on}-{found.ends_on}.csv")
 
@@ -315,7 +306,7 @@ class SubsidyReceipt(MethodView):
         found = roster.receipt(container(), import_no)
         if query["format"] != "csv":
             return found
-        return _csv_download(roster.receipt_csv(found), f"receipt-{import_no}.csv",
+        return csv_download(roster.receipt_csv(found), f"receipt-{import_no}.csv",
                              f"{found.product_name}-资助回执-{import_no}.csv")
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from huiminbao.core.errors import InvalidInput
+
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"  # indexed by the weighted sum modulo 11
 # ASCII only: \d would also accept full-width and other scripts' digits, which int() reads.
@@ -85,6 +87,14 @@ def parse(raw: str, *, today: date) -> IdNumber:
         raise InvalidIdNumber("身份证号码校验位不正确，请核对后重新输入")
     sex = Sex.MALE if int(value[16]) % 2 == 1 else Sex.FEMALE
     return IdNumber(value=value, birth_date=birth, sex=sex)
+
+
+def parse_input(raw: str, *, today: date, field: str = "id_number") -> IdNumber:
+    """``parse`` for a request's field: a bad number is ``InvalidInput`` naming ``field``."""
+    try:
+        return parse(raw, today=today)
+    except InvalidIdNumber as exc:
+        raise InvalidInput(exc.message, errors={field: [exc.message]}) from exc
 
 
 def is_valid(raw: str, *, today: date) -> bool:

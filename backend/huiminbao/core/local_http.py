@@ -30,3 +30,24 @@ class LocalHttpServer:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+class LocalStandin:
+    """A stand-in for an outside service that serves itself on a ``LocalHttpServer``: the
+    server's life cycle and address, shared by the stand-ins (``start()`` builds the handler)."""
+
+    _server: LocalHttpServer | None = None
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler], *, name: str, host: str,
+               port: int) -> None:
+        self._server = LocalHttpServer(handler, name=name, host=host, port=port)
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() first"
+        return self._server.url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None

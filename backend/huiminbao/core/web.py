@@ -1,4 +1,4 @@
-"""Serves the mobile frontend and the offline Swagger UI assets.
+"""Serves the mobile frontend and the offline Swagger UI assets; file downloads.
 
 Pages (``*.html``) are Jinja templates extending ``frontend/_layouts/`` (the one ``<head>``,
 header and footer), rendered here; everything else is served as it is. Nothing under a folder
@@ -9,13 +9,37 @@ from __future__ import annotations
 import functools
 import gzip
 from pathlib import Path
+from urllib.parse import quote
 
 import flask_swagger_ui
 import jinja2
-from flask import Blueprint, Response, abort, request, send_from_directory
+from flask import Blueprint, Response, abort, make_response, request, send_from_directory
 from werkzeug.security import safe_join
 
 SWAGGER_UI_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
+
+
+def as_attachment(response: Response, ascii_name: str, name: str) -> Response:
+    """Answer as a file to save: ``ascii_name`` for old browsers, ``name`` (Chinese) for the
+    rest."""
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}")
+    return response
+
+
+def csv_download(data: str | bytes, ascii_name: str, name: str) -> Response:
+    """A CSV file to save (never cached)."""
+    response = Response(data, content_type="text/csv; charset=utf-8")
+    response.headers["Cache-Control"] = "no-store"
+    return as_attachment(response, ascii_name, name)
+
+
+def private_body(data: bytes, content_type: str) -> Response:
+    """A personal file answered as is (a claim document, a QR code): no cache may keep it."""
+    response: Response = make_response(data)
+    response.headers["Content-Type"] = content_type
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def frontend_blueprint(frontend_dir: Path) -> Blueprint:

@@ -16,6 +16,7 @@ from huiminbao.core.container import container
 from huiminbao.core.masking import mask_phone
 from huiminbao.core.pagination import page_items, window_of
 from huiminbao.core.ratelimit import json_field_key, limiter
+from huiminbao.core.web import csv_download
 from huiminbao.disclosure import complaints, ratings, services
 from huiminbao.disclosure.domain import ComplaintCategory, ComplaintStatus
 from huiminbao.disclosure.schemas import (
@@ -72,13 +73,8 @@ _AS_OF_LIMITS = [
 def _csv_response(c_disclosure: services.Disclosure) -> Response:
     product = c_disclosure.product
     name = f"{product.name}-{product.year}年度信息披露.csv"
-    response = Response(services.disclosure_csv(c_disclosure),
-                        content_type="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"disclosure-{product.id}.csv\"; "
-        f"filename*=UTF-8''{quote(name)}")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return csv_download(services.disclosure_csv(c_disclosure), f"disclosure-{product.id}.csv",
+                        name)
 
 
 @blp.route("/disclosure")

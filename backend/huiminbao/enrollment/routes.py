@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from flask import Response, g, make_response, request, url_for
+from flask import Response, g, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -14,6 +14,7 @@ from huiminbao.core.container import container
 from huiminbao.core.idempotency import idempotent
 from huiminbao.core.ratelimit import limiter
 from huiminbao.core.requests import public_root
+from huiminbao.core.web import private_body
 from huiminbao.enrollment import order_reading, ordering, policies, quoting, resolving
 from huiminbao.enrollment.domain import OrderStatus, PaymentMethod
 from huiminbao.enrollment.schemas import (
@@ -183,10 +184,7 @@ class PolicyQr(MethodView):
         details = policies.get_policy(c, current_actor(), policy_no)
         token = policies.verify_token(c, details.policy)
         png = policies.qr_png(f"{public_root()}/verify/{token}")
-        response = make_response(png)
-        response.headers["Content-Type"] = "image/png"
-        response.headers["Cache-Control"] = "private, no-store"
-        return response
+        return private_body(png, "image/png")
 
 
 @blp.route("/policies/<string:policy_no>/cancel")

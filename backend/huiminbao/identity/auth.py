@@ -39,6 +39,7 @@ PUBLIC_WITH_INPUT: frozenset[tuple[str, str]] = frozenset({
     ("identity.SendCode", "POST"),
     ("identity.Login", "POST"),
     ("claims.Settlements", "POST"),  # hospitals: signed requests (hospital_signed runs first)
+    ("claims.SpecialDrugSettlements", "POST"),  # pharmacies: signed requests, as hospitals
     ("disclosure.ProductDisclosure", "GET"),
     ("disclosure.ProductDisclosureCsv", "GET"),
     ("dev.DevSmsOutbox", "GET"),

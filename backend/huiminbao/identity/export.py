@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql import ColumnElement
 
 from huiminbao.audit.consents import CONSENT_TEXTS, ConsentKind
 from huiminbao.audit.models import AuditEvent, Consent
@@ -215,12 +216,21 @@ def _policies(session: Session, pid: int | None, names: _Names) -> list[dict[str
     return items
 
 
+def _by_or_about(account_column: InstrumentedAttribute[Any], account_id: int,
+                 person_columns: list[InstrumentedAttribute[Any]], pid: int | None
+                 ) -> ColumnElement[bool]:
+    """Rows the account made, or (with a bound person) rows naming that person in any of
+    ``person_columns``."""
+    conditions = [account_column == account_id]
+    if pid is not None:
+        conditions += [column == pid for column in person_columns]
+    return or_(*conditions)
+
+
 def _orders(session: Session, account_id: int, pid: int | None,
             names: _Names) -> list[dict[str, Any]]:
-    conditions = [Order.buyer_account_id == account_id]
-    if pid is not None:
-        conditions += [Order.buyer_person_id == pid, Order.payer_person_id == pid]
-    orders = session.scalars(select(Order).where(or_(*conditions))
+    orders = session.scalars(select(Order).where(_by_or_about(
+        Order.buyer_account_id, account_id, [Order.buyer_person_id, Order.payer_person_id], pid))
                              .order_by(Order.created_at.desc())).all()
     items_by_order: dict[int, list[OrderItem]] = {}
     if orders:
@@ -250,10 +260,8 @@ def _orders(session: Session, account_id: int, pid: int | None,
 
 
 def _claims(session: Session, account_id: int, pid: int | None) -> list[dict[str, Any]]:
-    conditions = [Claim.submitted_by_account_id == account_id]
-    if pid is not None:
-        conditions.append(Claim.insured_person_id == pid)
-    claims = session.scalars(select(Claim).where(or_(*conditions))
+    claims = session.scalars(select(Claim).where(_by_or_about(
+        Claim.submitted_by_account_id, account_id, [Claim.insured_person_id], pid))
                              .order_by(Claim.created_at.desc())).all()
     return [{
         "claim_no": claim.claim_no, "status": claim.status,
@@ -297,10 +305,8 @@ def _grants(session: Session, pid: int | None, names: _Names) -> dict[str, list[
 
 
 def _complaints(session: Session, account_id: int, pid: int | None) -> list[dict[str, Any]]:
-    conditions = [Complaint.filed_by_account_id == account_id]
-    if pid is not None:
-        conditions.append(Complaint.complainant_person_id == pid)
-    complaints = session.scalars(select(Complaint).where(or_(*conditions))
+    complaints = session.scalars(select(Complaint).where(_by_or_about(
+        Complaint.filed_by_account_id, account_id, [Complaint.complainant_person_id], pid))
                                  .order_by(Complaint.created_at.desc())).all()
     return [{
         "complaint_no": complaint.complaint_no,
@@ -317,11 +323,9 @@ def _complaints(session: Session, account_id: int, pid: int | None) -> list[dict
 
 def _audit(session: Session, account_id: int, pid: int | None,
            names: _Names) -> list[dict[str, Any]]:
-    conditions = [AuditEvent.actor_account_id == account_id]
-    if pid is not None:
-        conditions += [AuditEvent.subject_person_id == pid,
-                       AuditEvent.acting_for_person_id == pid]
-    events = session.scalars(select(AuditEvent).where(or_(*conditions))
+    events = session.scalars(select(AuditEvent).where(_by_or_about(
+        AuditEvent.actor_account_id, account_id,
+        [AuditEvent.subject_person_id, AuditEvent.acting_for_person_id], pid))
                              .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
                              .limit(AUDIT_LIMIT)).all()
     actors = {a.id: a for a in session.scalars(select(UserAccount).where(UserAccount.id.in_(

@@ -188,7 +188,12 @@ class SmsMessage(Base):
 
 
 class ServiceClient(Base):
-    """A machine client (a hospital's settlement feed): HTTP Basic with its id and secret."""
+    """A machine client of the settlement feed (signed requests, ``claims/signing.py``).
+
+    ``kind`` 'hospital' is every medical institution on the feed; a designated pharmacy is such a
+    client with its ``pharmacy_code`` (the code the products' pharmacy lists use): it settles
+    special-drug purchases only. The kind CHECK predates pharmacies, and SQLite cannot change a
+    CHECK in place on a table others refer to, so the pharmacy is told by its code."""
 
     __tablename__ = "service_clients"
     __table_args__ = (
@@ -202,6 +207,7 @@ class ServiceClient(Base):
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    pharmacy_code: Mapped[str | None] = mapped_column(String(32))
 
 
 class AgreementAcceptance(Base):

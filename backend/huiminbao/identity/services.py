@@ -12,6 +12,7 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from huiminbao.audit import services as audit
 from huiminbao.audit.consents import CONSENT_TEXTS, ConsentKind
@@ -135,14 +136,19 @@ def _void_open_codes(session: Session, phone: str, purpose: OtpPurpose, now: dat
                      context: str | None = None) -> None:
     """A new code voids the earlier ones for the same thing: with a ``context`` (one debit),
     only those sent for that context, so codes for two different debits may be open at once."""
-    statement = (
-        update(OtpChallenge)
-        .where(OtpChallenge.phone_is(phone), OtpChallenge.purpose == purpose.value,
-               OtpChallenge.consumed_at.is_(None), OtpChallenge.voided_at.is_(None))
-    )
+    session.execute(update(OtpChallenge).where(*_open_codes(phone, purpose, context))
+                    .values(voided_at=now))
+
+
+def _open_codes(phone: str, purpose: OtpPurpose, context: str | None
+                ) -> list[ColumnElement[bool]]:
+    """Where a code is the phone's for ``purpose``, neither consumed nor voided: with a
+    ``context``, only one sent for that context."""
+    conditions = [OtpChallenge.phone_is(phone), OtpChallenge.purpose == purpose.value,
+                  OtpChallenge.consumed_at.is_(None), OtpChallenge.voided_at.is_(None)]
     if context is not None:
-        statement = statement.where(OtpChallenge.context == context)
-    session.execute(statement.values(voided_at=now))
+        conditions.append(OtpChallenge.context == context)
+    return conditions
 
 
 def verify_code(c: Container, phone: str, purpose: OtpPurpose, code: str) -> None:
@@ -159,15 +165,8 @@ def consume_code(c: Container, session: Session, phone: str, purpose: OtpPurpose
     code's counter must persist, so callers commit before they raise. With ``context``, only a
     code sent for that very context counts (another debit's code is no code for this one)."""
     now = c.clock.now()
-    statement = (
-        select(OtpChallenge)
-        .where(OtpChallenge.phone_is(phone), OtpChallenge.purpose == purpose.value,
-               OtpChallenge.consumed_at.is_(None), OtpChallenge.voided_at.is_(None))
-    )
-    if context is not None:
-        statement = statement.where(OtpChallenge.context == context)
     challenge = session.scalars(
-        statement
+        select(OtpChallenge).where(*_open_codes(phone, purpose, context))
         .order_by(OtpChallenge.created_at.desc(), OtpChallenge.id.desc())
         .limit(1)
         .with_for_update()  # two simultaneous logins with one code: exactly one consumes it
@@ -377,10 +376,7 @@ def start_identity_check(c: Container, account_id: int, name: str,
 
 def _registered(c: Container, account_id: int, name: str, raw_id_number: str) -> tuple[str, str]:
     """The ID number and the registry's name for the person, or the neutral mismatch."""
-    try:
-        parsed = idnumber.parse(raw_id_number, today=c.clock.today())
-    except idnumber.InvalidIdNumber as exc:
-        raise InvalidInput(exc.message, errors={"id_number": [exc.message]}) from exc
+    parsed = idnumber.parse_input(raw_id_number, today=c.clock.today())
     typed_name = normalize_name(name)
     registered = c.registry.find_person(parsed.value)
     if registered is None or normalize_name(registered.name) != typed_name:

@@ -130,7 +130,7 @@ PATTERNS: Mapping[SmsTemplate, str] = {
     SmsTemplate.CLAIM_APPEALED: "您的理赔申诉（编号{claim_no}）已受理，将交由其他复核人员重新审核，"
                                 "请登录查看进展。",
     SmsTemplate.CLAIM_SETTLED:
-        "您的住院费用已通过一站式结算获得惠民保赔付{amount}（编号{claim_no}），请登录查看明细。",
+        "您的医疗费用已通过一站式结算获得惠民保赔付{amount}（编号{claim_no}），请登录查看明细。",
     SmsTemplate.COMPLAINT_CODE:
         "您正在提交惠民保投诉，验证码{code}，5分钟内有效。工作人员不会索要验证码，请勿告诉他人。",
     SmsTemplate.COMPLAINT_REPLIED:

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from huiminbao.core.local_http import LocalHttpServer
+from huiminbao.core.local_http import LocalStandin
 from huiminbao.identity.sms_domain import SmsTemplate
 
 SECRET_ID = "AKIDfakeSmsSecretId0000000000000000"  # noqa: S105 - the fake's own
@@ -54,7 +54,7 @@ class ReceivedSms:
         return {v: k for k, v in template_ids().items()}.get(self.template_id)
 
 
-class FakeTencentSms:
+class FakeTencentSms(LocalStandin):
     """``down``: the connection is closed without an answer (the SDK reports a network
     error). ``fail_code``: each SendSms answers that per-number code (e.g.
     ``LimitExceeded.PhoneNumberDailyLimit``), nothing recorded. ``error_code``: the whole call
@@ -76,7 +76,6 @@ class FakeTencentSms:
         self.answer_delay = 0.0
         self._lock = threading.Lock()
         self._serials = itertools.count(1)
-        self._server: LocalHttpServer | None = None
 
     # ------------------------------------------------------------ life cycle
 
@@ -90,18 +89,8 @@ class FakeTencentSms:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = LocalHttpServer(Handler, name="fake-tencent-sms", host=host, port=port)
+        self._serve(Handler, name="fake-tencent-sms", host=host, port=port)
         return self
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() first"
-        return self._server.url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
 
     def env(self) -> dict[str, str]:
         return {

@@ -7,7 +7,10 @@ district's or a donor's, see ``enrollment.subsidy_funds``) and ``premium_income:
 premium income). A payment moves money from its source into premium income; a refund moves it
 back. Money that arrives for an order already closed goes to ``stray_payments`` and back out
 with its refund, never into premium income. A claim payout (kind ``claim``) moves money from
-``claims_payable:7`` (the product's payouts) to ``claim_payout:42`` (the insured person).
+``claims_payable:7`` (the product's payouts) to ``claim_payout:42`` (the insured person); a
+one-stop settlement's payout, which the hospital or pharmacy already deducted at its counter, to
+``settlement_payable:3`` (owed to settlement-feed client 3), which that client's periodic
+statement clears into ``settlement_paid:3`` (both kind ``claim``, see ``claims.statements``).
 Entries are never changed or deleted; a balance is always the sum of its entries.
 
 Co-insurance (共保体): whenever a transaction moves money on a product's ``premium_income`` or
@@ -105,6 +108,17 @@ def claims_payable(product_id: int) -> str:
 def claim_payout(person_id: int) -> str:
     """Claim money received by an insured person."""
     return f"claim_payout:{person_id}"
+
+
+def settlement_payable(client_id: int) -> str:
+    """What the platform owes a settlement-feed client (hospital, pharmacy) for the payouts it
+    deducted at its counter; a statement clears it."""
+    return f"settlement_payable:{client_id}"
+
+
+def settlement_paid(client_id: int) -> str:
+    """What a settlement-feed client has been paid by its cleared statements."""
+    return f"settlement_paid:{client_id}"
 
 
 GATEWAY = "gateway:online"

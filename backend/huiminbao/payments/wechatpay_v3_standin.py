@@ -59,7 +59,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from huiminbao.core.clock import CHINA_TZ, Clock, SystemClock
-from huiminbao.core.local_http import LocalHttpServer
+from huiminbao.core.local_http import LocalStandin
 from huiminbao.core.money import format_fen, format_yuan
 from huiminbao.payments.wechatpay_v3 import (
     aes_gcm_encrypt,
@@ -136,7 +136,7 @@ def _pem_public(key: rsa.RSAPublicKey) -> bytes:
                             serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-class WechatPayStandin:
+class WechatPayStandin(LocalStandin):
     """The stand-in server: ``start()``, ``url``, ``env(notify_url)``, ``stop()``."""
 
     def __init__(self, *, mchid: str = "1900000109", appid: str = "wxd678efh567hg6787",
@@ -164,7 +164,6 @@ class WechatPayStandin:
         self._faults: list[str] = []
         self._answers: dict[str, _Override] = {}
         self.deliveries: list[Delivery] = []
-        self._server: LocalHttpServer | None = None
         self._stopping = threading.Event()
         self._timers: list[threading.Timer] = []
         self._dir: tempfile.TemporaryDirectory[str] | None = None
@@ -177,21 +176,14 @@ class WechatPayStandin:
         class Handler(_Handler):
             server_standin = standin
 
-        self._server = LocalHttpServer(Handler, name="wechatpay-standin", host=host, port=port)
+        self._serve(Handler, name="wechatpay-standin", host=host, port=port)
         return self
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() first"
-        return self._server.url
 
     def stop(self) -> None:
         self._stopping.set()
         for timer in self._timers:
             timer.cancel()
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        super().stop()
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
@@ -516,26 +508,30 @@ class WechatPayStandin:
             return 200, {"h5_url": f"{self.url}/pay/h5?prepay_id={payment.prepay_id}"
                                    "&package=1405458241"}
 
-    def _query(self, out_trade_no: str, query: Mapping[str, str]) -> tuple[int, Any]:
-        if query.get("mchid") != self.mchid:
+    def _on_payment(self, out_trade_no: str, mchid: object,
+                    act: Callable[[_Payment], tuple[int, Any]]) -> tuple[int, Any]:
+        """``act`` on this merchant's payment, under the lock; 400 for another merchant's id,
+        404 for an unknown out_trade_no."""
+        if mchid != self.mchid:
             return 400, _err("PARAM_ERROR", "mchid 错误")
         with self._lock:
             payment = self._payments.get(out_trade_no)
             if payment is None:
                 return 404, _err("ORDER_NOT_EXIST", "订单不存在")
-            return 200, self._transaction_json(payment)
+            return act(payment)
+
+    def _query(self, out_trade_no: str, query: Mapping[str, str]) -> tuple[int, Any]:
+        return self._on_payment(out_trade_no, query.get("mchid"),
+                                lambda payment: (200, self._transaction_json(payment)))
 
     def _close(self, out_trade_no: str, payload: Mapping[str, Any]) -> tuple[int, Any]:
-        if payload.get("mchid") != self.mchid:
-            return 400, _err("PARAM_ERROR", "mchid 错误")
-        with self._lock:
-            payment = self._payments.get(out_trade_no)
-            if payment is None:
-                return 404, _err("ORDER_NOT_EXIST", "订单不存在")
+        def close(payment: _Payment) -> tuple[int, Any]:
             if payment.state in ("SUCCESS", "REFUND"):
                 return 400, _err("ORDERPAID", "订单已支付")
             payment.state = "CLOSED"
             return 204, None
+
+        return self._on_payment(out_trade_no, payload.get("mchid"), close)
 
     def _refund(self, payload: dict[str, Any]) -> tuple[int, Any]:
         try:

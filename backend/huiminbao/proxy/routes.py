@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from flask import Response, make_response, request
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
@@ -15,6 +15,7 @@ from huiminbao.core.errors import InvalidInput
 from huiminbao.core.pagination import page_items, window_of
 from huiminbao.core.ratelimit import limiter
 from huiminbao.core.requests import public_root
+from huiminbao.core.web import private_body
 from huiminbao.enrollment.policies import qr_png
 from huiminbao.identity.auth import account_or_address, current_actor, staff_only
 from huiminbao.identity.domain import Role
@@ -105,9 +106,7 @@ class GrantQr(MethodView):
         token valid 10 minutes (``X-Token-Expires-At``). Fetch it again for a fresh one."""
         token, expires_at = services.confirmation_token(container(), current_actor(), grant_id)
         png = qr_png(f"{public_root()}/{CONFIRM_PAGE}?token={token}")
-        response = make_response(png)
-        response.headers["Content-Type"] = "image/png"
-        response.headers["Cache-Control"] = "private, no-store"
+        response = private_body(png, "image/png")
         response.headers["X-Token-Expires-At"] = expires_at.isoformat()
         return response
 

@@ -140,10 +140,8 @@ def request_grant(c: Container, actor: Actor, request: GrantRequest) -> GrantDet
     if problems:
         raise InvalidInput(next(iter(problems.values())),
                            errors={field: [message] for field, message in problems.items()})
-    try:
-        parsed = idnumber.parse(request.principal_id_number, today=c.clock.today())
-    except idnumber.InvalidIdNumber as exc:
-        raise InvalidInput(exc.message, errors={"principal_id_number": [exc.message]}) from exc
+    parsed = idnumber.parse_input(request.principal_id_number, today=c.clock.today(),
+                                  field="principal_id_number")
     with c.db.read() as session:
         agent = session.get(Person, agent_person_id)
     assert agent is not None
@@ -240,10 +238,8 @@ def counter_lookup(c: Container, actor: Actor, raw_id_number: str) -> list[Grant
     """Counter staff: the live (pending or active) grants whose principal has this ID number,
     so that the grant can be confirmed (or revoked) in the principal's presence."""
     _require_counter(actor)
-    try:
-        parsed = idnumber.parse(raw_id_number, today=c.clock.today())
-    except idnumber.InvalidIdNumber as exc:
-        raise InvalidInput(exc.message, errors={"principal_id_number": [exc.message]}) from exc
+    parsed = idnumber.parse_input(raw_id_number, today=c.clock.today(),
+                                  field="principal_id_number")
     with c.db.transaction() as session:
         audit.record(session, c.clock, AuditEntry(
             action="proxy.counter_lookup", actor=AuditActor(actor.account_id, actor.role.value),
@@ -270,13 +266,19 @@ def _serializer(c: Container) -> URLSafeTimedSerializer:
     return timed_serializer(c.settings.secret_key, CONFIRM_SALT, c.clock)
 
 
-def confirmation_token(c: Container, actor: Actor, grant_id: int) -> tuple[str, datetime]:
-    """For the agent's QR code: a signed token naming the grant, valid ten minutes."""
+def _agents_pending_grant(c: Container, actor: Actor, grant_id: int) -> ProxyGrant:
+    """The agent's grant while it still waits for the principal to confirm it."""
     with c.db.transaction() as session:
         grant = _agents_grant(session, actor, grant_id)
         status = _current(session, c, grant)
     if status is not GrantStatus.PENDING:
         raise _not_pending(status)
+    return grant
+
+
+def confirmation_token(c: Container, actor: Actor, grant_id: int) -> tuple[str, datetime]:
+    """For the agent's QR code: a signed token naming the grant, valid ten minutes."""
+    grant = _agents_pending_grant(c, actor, grant_id)
     token = str(_serializer(c).dumps({"grant": grant.id}))
     return token, c.clock.now() + CONFIRM_TOKEN_LIFETIME
 
@@ -337,11 +339,7 @@ def answer_confirmation(c: Container, actor: Actor, token: str, agree: bool) -> 
 
 def send_confirmation_code(c: Container, actor: Actor, grant_id: int) -> tuple[str, datetime]:
     """Text a code to the principal's registered phone; returns the masked phone and expiry."""
-    with c.db.transaction() as session:
-        grant = _agents_grant(session, actor, grant_id)
-        status = _current(session, c, grant)
-    if status is not GrantStatus.PENDING:
-        raise _not_pending(status)
+    grant = _agents_pending_grant(c, actor, grant_id)
     phone = _registered_phone(c, grant.principal_person_id)
     if not phone:
         raise RuleViolation(NO_PHONE, code="no_phone")

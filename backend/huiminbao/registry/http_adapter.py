@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -66,6 +66,8 @@ MAX_CONNECT_TIMEOUT_SECONDS = 3.0
 QUERY_ATTEMPTS = 3
 MONEY_ATTEMPTS = 2
 BACKOFF_SECONDS = (0.2, 0.6)
+
+_T = TypeVar("_T")
 
 
 # Refusals a re-sent message would meet again (configuration or clock trouble).
@@ -318,13 +320,28 @@ class HttpRegistry:
 
     # --- reads -------------------------------------------------------------------------------
 
-    def find_person(self, id_number: str) -> RegistryPerson | None:
-        body = self._ask(Transaction.PERSON, {"id_number": id_number})
+    def _read_one(self, transaction: Transaction, body: Mapping[str, Any], name: str,
+                  read: Callable[[Mapping[str, Any]], _T]) -> _T | None:
+        """The answer's member ``name``, read by ``read``; None when the member is null."""
+        answer = self._ask(transaction, body)
         with self._shaped():
-            raw = _member(body, "person")
+            raw = _member(answer, name)
             if raw is None:
                 return None
-            person = wire.person_in(wire.object_of(raw, "person"))
+            return read(wire.object_of(raw, name))
+
+    def _read_list(self, transaction: Transaction, body: Mapping[str, Any], name: str,
+                   read: Callable[[Mapping[str, Any]], _T]) -> list[_T]:
+        """The answer's list member ``name``, each item read by ``read``."""
+        answer = self._ask(transaction, body)
+        with self._shaped():
+            return [read(item) for item in wire.list_of(answer.get(name), name)]
+
+    def find_person(self, id_number: str) -> RegistryPerson | None:
+        person = self._read_one(Transaction.PERSON, {"id_number": id_number}, "person",
+                                wire.person_in)
+        if person is None:
+            return None
         if person.id_number != id_number:
             raise RegistryRefused("医保平台应答的参保人与请求不符", code="malformed")
         return person
@@ -349,30 +366,21 @@ class HttpRegistry:
         return matches
 
     def relations(self, id_number: str) -> list[FamilyLink]:
-        body = self._ask(Transaction.RELATIONS, {"id_number": id_number})
-        with self._shaped():
-            return [wire.link_in(item) for item in wire.list_of(body.get("relations"),
-                                                                "relations")]
+        return self._read_list(Transaction.RELATIONS, {"id_number": id_number}, "relations",
+                               wire.link_in)
 
     def prior_diagnoses(self, id_number: str, before: date) -> list[PriorDiagnosis]:
-        body = self._ask(Transaction.PRIOR_DIAGNOSES,
-                         {"id_number": id_number, "before": before.isoformat()})
-        with self._shaped():
-            return [wire.diagnosis_in(item) for item in wire.list_of(body.get("diagnoses"),
-                                                                     "diagnoses")]
+        return self._read_list(Transaction.PRIOR_DIAGNOSES,
+                               {"id_number": id_number, "before": before.isoformat()},
+                               "diagnoses", wire.diagnosis_in)
 
     def balance(self, id_number: str) -> AccountBalance | None:
-        body = self._ask(Transaction.BALANCE, {"id_number": id_number})
-        with self._shaped():
-            raw = _member(body, "balance")
-            if raw is None:
-                return None
-            return wire.balance_in(wire.object_of(raw, "balance"))
+        return self._read_one(Transaction.BALANCE, {"id_number": id_number}, "balance",
+                              wire.balance_in)
 
     def entries(self, id_number: str) -> list[AccountEntry]:
-        body = self._ask(Transaction.ENTRIES, {"id_number": id_number})
-        with self._shaped():
-            return [wire.entry_in(item) for item in wire.list_of(body.get("entries"), "entries")]
+        return self._read_list(Transaction.ENTRIES, {"id_number": id_number}, "entries",
+                               wire.entry_in)
 
     def accounts_out_of_balance(self) -> list[str]:
         """A remote registry keeps its own books and audits them itself: nothing to report."""

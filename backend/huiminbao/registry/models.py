@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from huiminbao.core.crypto import INDEX_LENGTH, EncryptedString, index_of
-from huiminbao.core.db import Base, BigIntPk, UtcDateTime
+from huiminbao.core.db import Base, BigIntPk, UtcDateTime, one_of
 from huiminbao.registry.port import (
     Assistance,
     BalanceKind,
@@ -48,12 +48,6 @@ class EntryKind(StrEnum):
     DEBIT = "debit"
     REFUND = "refund"
     DEPOSIT = "deposit"
-
-
-def one_of(column: str, values: type[StrEnum]) -> str:
-    """SQL for "column holds one of the enum's values" (values are plain identifiers)."""
-    allowed = ", ".join(f"'{member.value}'" for member in values)
-    return f"{column} IN ({allowed})"
 
 
 class RegistryPersonRow(Base):

@@ -23,7 +23,7 @@ deposits) over the bulk loading in ``loading.py``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -364,17 +364,7 @@ class SimulatedRegistry:
             sources=_checked_sources(sources),
             purpose=_checked_purpose(purpose),
         )
-        for _attempt in range(_MAX_ATTEMPTS):
-            try:
-                with self._db.transaction() as session:
-                    return self._debit_in(session, request)
-            except IntegrityError as exc:
-                # A concurrent first-time request took this request number while we held a
-                # different lock (or none): answer from its record.
-                replayed = self._replay_after_conflict(request, exc)
-                if replayed is not None:
-                    return replayed
-        raise RuntimeError("debit did not settle after repeated request-number conflicts")
+        return self._settled(request, lambda session: self._debit_in(session, request))
 
     def refund(
         self, request_no: str, original_request_no: str, amount_fen: int, *, purpose: str
@@ -387,15 +377,26 @@ class SimulatedRegistry:
             amount_fen=checked_amount(amount_fen),
             purpose=_checked_purpose(purpose),
         )
+        return self._settled(request, lambda session: self._refund_in(session, request))
+
+    def _settled(
+        self,
+        request: _DebitRequest | _RefundRequest,
+        run_in: Callable[[Session], OperationResult],
+    ) -> OperationResult:
+        """Run a money request in its own transaction, retried a few times when a concurrent
+        first-time request took its request number while we held a different lock (or none):
+        then the answer is that request's record."""
         for _attempt in range(_MAX_ATTEMPTS):
             try:
                 with self._db.transaction() as session:
-                    return self._refund_in(session, request)
+                    return run_in(session)
             except IntegrityError as exc:
                 replayed = self._replay_after_conflict(request, exc)
                 if replayed is not None:
                     return replayed
-        raise RuntimeError("refund did not settle after repeated request-number conflicts")
+        kind = "debit" if isinstance(request, _DebitRequest) else "refund"
+        raise RuntimeError(f"{kind} did not settle after repeated request-number conflicts")
 
     def _debit_in(self, session: Session, request: _DebitRequest) -> OperationResult:
         # Lock first, then look up the request number: every request for this account, replays
@@ -409,9 +410,8 @@ class SimulatedRegistry:
             .execution_options(populate_existing=True)
         ).one_or_none()
         person_status, account = (found[0], found[1]) if found else (None, None)
-        existing = self._operation(session, request.request_no)
-        if existing is not None:
-            return self._replay(existing, request)
+        if (replayed := self._replayed(session, request)) is not None:
+            return replayed
 
         now = self._clock.now()
         operation = RegistryOperationRow(
@@ -474,9 +474,8 @@ class SimulatedRegistry:
                 .with_for_update()
                 .execution_options(populate_existing=True)
             ).one()
-        existing = self._operation(session, request.request_no)
-        if existing is not None:
-            return self._replay(existing, request)
+        if (replayed := self._replayed(session, request)) is not None:
+            return replayed
 
         now = self._clock.now()
         operation = RegistryOperationRow(
@@ -609,8 +608,15 @@ class SimulatedRegistry:
         if not any(marker in message for marker in _REQUEST_NO_CONFLICT_MARKERS):
             raise error
         with self._db.read() as session:
-            existing = self._operation(session, request.request_no)
-            return self._replay(existing, request) if existing else None
+            return self._replayed(session, request)
+
+    def _replayed(
+        self, session: Session, request: _DebitRequest | _RefundRequest
+    ) -> OperationResult | None:
+        """The recorded answer when the request number has arrived before (``RequestNumberReused``
+        when with other content); None for a first-time request."""
+        existing = self._operation(session, request.request_no)
+        return self._replay(existing, request) if existing is not None else None
 
     # --- administration (simulator only) -------------------------------------------------------
 

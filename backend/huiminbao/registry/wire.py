@@ -102,23 +102,26 @@ def person_in(value: Mapping[str, Any]) -> RegistryPerson:
     return RegistryPerson(
         id_number=text(value, "id_number"),
         name=text(value, "name"),
-        phone=_optional_phone(value.get("phone")),
+        phone=_optional_matching(value.get("phone"), _MOBILE,
+                                 "phone must be an 11-digit mainland mobile number or null"),
         city_code=text(value, "city_code"),
         scheme=Scheme(text(value, "scheme")),
         status=PersonStatus(text(value, "status")),
         assistance=Assistance(text(value, "assistance")),
         # Optional fields: a registry that does not send them knows no district and
         # no other poverty-relief insurance.
-        district_code=_optional_district(value.get("district_code")),
+        district_code=_optional_matching(value.get("district_code"), _DISTRICT,
+                                         "district_code must be 6 digits or null"),
         other_relief_insurance=_optional_flag(value.get("other_relief_insurance")),
     )
 
 
-def _optional_district(value: object) -> str | None:
+def _optional_matching(value: object, pattern: re.Pattern[str], problem: str) -> str | None:
+    """An optional text field: None, or a string the whole of which matches ``pattern``."""
     if value is None:
         return None
-    if not isinstance(value, str) or not _DISTRICT.fullmatch(value):
-        raise ValueError("district_code must be 6 digits or null")
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ValueError(problem)
     return value
 
 
@@ -127,14 +130,6 @@ def _optional_flag(value: object) -> bool:
         return False
     if not isinstance(value, bool):
         raise ValueError("other_relief_insurance must be a boolean")
-    return value
-
-
-def _optional_phone(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _MOBILE.fullmatch(value):
-        raise ValueError("phone must be an 11-digit mainland mobile number or null")
     return value
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from flask import Response, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from huiminbao.core.container import container
+from huiminbao.core.web import csv_download
 from huiminbao.identity.auth import staff_only
 from huiminbao.identity.domain import Role
 from huiminbao.reports import services
@@ -69,9 +70,6 @@ class BureauReportCsv(MethodView):
         report = _report(product_id, query)
         period = report.period
         name = f"{report.product_name}-{period.label}-监管报表.csv"
-        response = Response(services.report_csv(report), content_type="text/csv; charset=utf-8")
-        response.headers["Content-Disposition"] = (
-            f"attachment; filename=\"report-{product_id}-{period.first_day:%Y%m%d}-"
-            f"{period.last_day:%Y%m%d}.csv\"; filename*=UTF-8''{quote(name)}")
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return csv_download(services.report_csv(report),
+                            f"report-{product_id}-{period.first_day:%Y%m%d}-"
+                            f"{period.last_day:%Y%m%d}.csv", name)

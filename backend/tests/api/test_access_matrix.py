@@ -187,6 +187,9 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("claims_admin.AdminClaimDecision", "POST"): REVIEWERS,
     ("claims_admin.AdminProductClaimKinds", "PUT"): ADMIN,
     ("claims_admin.PayoutRuns", "POST"): ADMIN,
+    ("claims_admin.SettlementStatements", "GET"): REVIEWERS,
+    ("claims_admin.SettlementStatements", "POST"): REVIEWERS,
+    ("claims_admin.SettlementStatementCsv", "GET"): REVIEWERS,
     ("disclosure.ComplaintQueue", "GET"): REVIEWERS,
     ("disclosure.ComplaintReplies", "POST"): REVIEWERS,
     ("console.ProductCoinsurers", "GET"): ADMIN,
@@ -204,6 +207,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("catalog.ProductHelpSettings", "PUT"): ADMIN,
     # Service clients: signed callbacks
     ("claims.Settlements", "POST"): SERVICE,  # hospitals (HMAC-signed requests)
+    ("claims.SpecialDrugSettlements", "POST"): SERVICE,  # designated pharmacies, signed
     ("payments.OnlineNotify", "POST"): SERVICE,  # the payment gateway's signed notification
 }
 

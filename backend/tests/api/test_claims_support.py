@@ -82,6 +82,45 @@ def hospital(wired: Container, name: str = "浙江大学医学院附属第一医
     return create_client(wired, "hospital", name)
 
 
+def pharmacy(wired: Container, code: str = "YD3301001",
+             name: str = "老百姓大药房（特药服务中心·延安路店）") -> IssuedClient:
+    """A designated pharmacy of the demo product on the settlement feed."""
+    return create_client(wired, "pharmacy", name, code)
+
+
+def client_pk(wired: Container, issued: IssuedClient) -> int:
+    """The client's row id: its ledger accounts are named by it."""
+    from sqlalchemy import select
+
+    from huiminbao.identity.models import ServiceClient
+
+    with wired.db.read() as session:
+        return int(session.scalars(select(ServiceClient.id).where(
+            ServiceClient.client_id == issued.client_id)).one())
+
+
+SPECIAL_DRUG_PATH = "/api/v1/settlements/special-drugs"
+# 信迪利单抗 for Hodgkin's lymphoma (a listed indication, not a pre-existing condition).
+DRUG_PURCHASE: dict[str, Any] = {
+    "prescription_no": "CF2027031500001", "diagnosis_code": "C81.9",
+    "prescribed_on": "2027-03-15", "purchased_on": "2027-03-16",
+    "items": [{"code": "TY001", "name": "信迪利单抗注射液", "amount_fen": 2_500_000}],
+}
+
+
+def drug_body(name: str, figures: dict[str, Any] | None = None, *,
+              number: str | None = None) -> dict[str, Any]:
+    return {"settlement_no": number or f"YJ{uuid.uuid4().hex[:16]}",
+            "id_number": id_number(name), **DRUG_PURCHASE, **(figures or {})}
+
+
+def settle_drug(client: FlaskClient, wired: Container, issued: IssuedClient,
+                body: dict[str, Any]):  # type: ignore[no-untyped-def]
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    return client.post(SPECIAL_DRUG_PATH, data=raw, content_type="application/json",
+                       headers=signed_headers(issued, raw, wired=wired, path=SPECIAL_DRUG_PATH))
+
+
 def settlement_body(name: str, figures: dict[str, Any], *, number: str | None = None,
                     stay: dict[str, str] | None = None) -> dict[str, Any]:
     return {"settlement_no": number or f"JS{uuid.uuid4().hex[:16]}",

@@ -18,6 +18,7 @@ from huiminbao.payments import ledger
 from .test_claims_support import (
     SECOND_CLAIM,
     WORKED_EXAMPLE,
+    client_pk,
     enrolled,
     hospital,
     id_number,
@@ -77,9 +78,12 @@ def test_zhang_weis_settlements_follow_the_worked_example(
     assert {i["code"]: i["category"] for i in detail["items"]} == {
         "HL001": "reasonable", "TY001": "special_drug"}
 
-    # The payouts are booked, once each, and the books agree.
+    # The payouts are booked, once each, as owed to the hospital that deducted them at its
+    # counter (not as paid to the patient), and the books agree.
     with wired.db.read() as session:
-        assert ledger.balance(session, ledger.claim_payout(person_id(zhang))) == 2_100_000
+        assert ledger.balance(session, ledger.claim_payout(person_id(zhang))) == 0
+        assert ledger.balance(session, ledger.settlement_payable(
+            client_pk(wired, issued))) == 2_100_000
         assert ledger.balance(session, ledger.claims_payable(detail["product_id"])) == -2_100_000
         assert not ledger.unbalanced_transactions(session)
     assert check_books(wired) == []

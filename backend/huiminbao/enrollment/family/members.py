@@ -16,7 +16,7 @@ from huiminbao.catalog.models import Product
 from huiminbao.catalog.services import open_products
 from huiminbao.core import idnumber
 from huiminbao.core.container import Container
-from huiminbao.core.errors import Busy, Conflict, InvalidInput, NotFound, RuleViolation
+from huiminbao.core.errors import Busy, Conflict, NotFound, RuleViolation
 from huiminbao.core.masking import mask_id_number, mask_name, mask_phone, normalize_name
 from huiminbao.enrollment.domain import PolicyStatus
 from huiminbao.enrollment.family.models import FamilyMember
@@ -71,10 +71,7 @@ def add_member(c: Container, actor: Actor, owner_person_id: int, name: str,
     """Returns the member and, when a code was texted to the relative, the masked phone."""
     consent_gate.require_now(c, actor, [Purpose.FAMILY], principal_person_id=owner_person_id)
     today = c.clock.today()
-    try:
-        parsed = idnumber.parse(raw_id_number, today=today)
-    except idnumber.InvalidIdNumber as exc:
-        raise InvalidInput(exc.message, errors={"id_number": [exc.message]}) from exc
+    parsed = idnumber.parse_input(raw_id_number, today=today)
     with c.db.read() as session:
         owner = session.get(Person, owner_person_id)
     assert owner is not None

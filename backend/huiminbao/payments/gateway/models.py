@@ -13,7 +13,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from huiminbao.core.db import Base, BigIntPk, UtcDateTime
+from huiminbao.core.db import Base, BigIntPk, UtcDateTime, one_of
 from huiminbao.payments.gateway.port import (
     MERCHANT_NO_MAX_LENGTH,
     RefundFailure,
@@ -30,11 +30,6 @@ class NotificationStatus(StrEnum):
     PENDING = "pending"  # to be delivered at next_attempt_at
     DELIVERED = "delivered"  # the merchant answered HTTP 200
     FAILED = "failed"  # every attempt of the retry schedule failed
-
-
-def one_of(column: str, values: type[StrEnum]) -> str:
-    allowed = ", ".join(f"'{member.value}'" for member in values)
-    return f"{column} IN ({allowed})"
 
 
 class GatewayPaymentRow(Base):

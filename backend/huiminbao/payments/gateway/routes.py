@@ -14,7 +14,9 @@ configured these pages answer 404.
 
 from __future__ import annotations
 
+import functools
 import secrets
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Response, abort, make_response, redirect, render_template, request
@@ -108,29 +110,38 @@ def pay_page(prepay_id: str) -> Response:
     return _render(gateway, page, 200 if page else 404)
 
 
+def _page_form(
+    act: Callable[[SimulatedGateway, PayPage], Response],
+) -> Callable[[str], Response]:
+    """A form posted from the pay page: 404 for an unknown payment and 403 (the page again, with
+    its alert) for a missing or foreign token, before ``act`` runs."""
+
+    @functools.wraps(act)
+    def view(prepay_id: str) -> Response:
+        gateway = _gateway()
+        page = gateway.page(prepay_id)
+        if page is None:
+            return _render(gateway, None, 404)
+        if not _checked_token(gateway, prepay_id):
+            return _render(gateway, page, 403, alert="bad_token")
+        return act(gateway, page)
+
+    return view
+
+
 @gateway_pages.post("/gateway/pay/<prepay_id>/confirm")
-def confirm(prepay_id: str) -> Response:
-    gateway = _gateway()
-    page = gateway.page(prepay_id)
-    if page is None:
-        return _render(gateway, None, 404)
-    if not _checked_token(gateway, prepay_id):
-        return _render(gateway, page, 403, alert="bad_token")
+@_page_form
+def confirm(gateway: SimulatedGateway, page: PayPage) -> Response:
     try:
-        gateway.confirm(prepay_id)
+        gateway.confirm(page.prepay_id)
     except TradeNotFound:
         return _render(gateway, None, 404)
     except GatewayRequestConflict:
-        return _render(gateway, gateway.page(prepay_id), 409)
+        return _render(gateway, gateway.page(page.prepay_id), 409)
     return _see_other(page.return_url)
 
 
 @gateway_pages.post("/gateway/pay/<prepay_id>/cancel")
-def cancel(prepay_id: str) -> Response:
-    gateway = _gateway()
-    page = gateway.page(prepay_id)
-    if page is None:
-        return _render(gateway, None, 404)
-    if not _checked_token(gateway, prepay_id):
-        return _render(gateway, page, 403, alert="bad_token")
-    return _see_other(_with_query(gateway.cancel(prepay_id), cancelled="1"))
+@_page_form
+def cancel(gateway: SimulatedGateway, page: PayPage) -> Response:
+    return _see_other(_with_query(gateway.cancel(page.prepay_id), cancelled="1"))
