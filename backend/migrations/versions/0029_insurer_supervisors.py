@@ -2,8 +2,8 @@
 makes a contested claim's second decision (an appeal, or a large claim's second approval) when
 the product has one insurer and so no second insurer to ask. A plain ADD/DROP COLUMN.
 
-Revision ID: 0028_insurer_supervisors
-Revises: 0027_resident_help
+Revision ID: 0029_insurer_supervisors
+Revises: 0028_settlement_statements
 Create Date: 2026-12-06
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0028_insurer_supervisors"
-down_revision = "0027_resident_help"
+revision = "0029_insurer_supervisors"
+down_revision = "0028_settlement_statements"
 branch_labels = None
 depends_on = None
 
