@@ -81,7 +81,7 @@ def test_an_administrator_reads_the_months_report_and_downloads_it(
     assert table[3] == ["分组", "指标", "单位", "本期", "期末累计"]
     cells = {(row[0], row[1]): row[3:] for row in table[4:]}
     assert cells[("参保人数", "参保人数合计")] == ["2", "2"]
-    assert cells[("参保人数（按户籍区县，身份证号前6位）", "西湖区")] == ["2", "2"]
+    assert cells[("参保人数（按参保区县，未登记的按身份证号前6位）", "西湖区")] == ["2", "2"]
     premium_cells = cells[("保费收入（元）", "保费收入")]
     assert premium_cells == [f"{premium * 2 // 100}.{premium * 2 % 100:02d}"] * 2
     ledger = scalar(live_server, text(

@@ -61,7 +61,7 @@ export const STATUS_EXPLAINED = {
   paid: "赔付款已支付。",
   rejected: "本次理赔未予赔付，原因见下方。",
   settled: "医院已为您一站式结算，惠民保赔付款已直接抵扣住院费用，无需再申请。",
-  appealed: "您已提出申诉，另一家共保机构正在复核，复核结果会短信通知您。",
+  appealed: "您已提出申诉，其他复核人员正在重新审核，复核结果会短信通知您。",
 };
 
 /** A special drug settled by a designated pharmacy: the payout was deducted at its counter. */

@@ -156,7 +156,7 @@ appealForm.addEventListener("submit", async (event) => {
   try {
     const updated = await api.post(`/claims/${encodeURIComponent(claim.claim_no)}/appeal`, { reason });
     render(updated);
-    showStatus(appealStatus, "申诉已提交，将由另一家共保机构复核，结果会短信通知您。");
+    showStatus(appealStatus, "申诉已提交，将交由其他复核人员重新审核，结果会短信通知您。");
   } catch (error) {
     if (isLoggedOut(error)) {
       redirectToLogin();

@@ -114,13 +114,14 @@ function decisionButton(decision) {
 
 function appealNote(c) {
   const by = c.appeal_rejected_by_insurer;
+  const who = c.second_decider === "supervisor"
+    ? `${by ? `原拒赔由${by}作出。` : ""}本产品仅有一家承保机构，须由该机构的复核主管（原审核人以外）复核`
+    : by ? `原拒赔由${by}作出，须由另一家共保机构的工作人员复核` : "须由共保机构的工作人员复核";
   return h("div", { class: "callout callout--tight", "data-appeal-note": true },
     h("p", { class: "callout__title" },
       h("span", { class: "callout__icon", "aria-hidden": "true" }, "!"), "申请人对拒赔提出申诉"),
     h("p", { class: "callout__text" }, `申诉理由：${c.appeal?.reason || ""}`),
-    h("p", { class: "callout__text" }, by
-      ? `原拒赔由${by}作出，须由另一家共保机构的工作人员复核：审核通过，或维持拒赔（须填写原因）。`
-      : "须由共保机构的工作人员复核：审核通过，或维持拒赔（须填写原因）。"));
+    h("p", { class: "callout__text" }, `${who}：审核通过，或维持拒赔（须填写原因）。`));
 }
 
 function renderDecision(c) {

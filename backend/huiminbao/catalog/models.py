@@ -278,13 +278,15 @@ class ProductInsurer(Base):
 
 class InsurerStaff(Base):
     """Which insurer an insurer-staff account works for (contested claims need a second
-    insurer's decision; each insurer reads its own statement)."""
+    insurer's decision; each insurer reads its own statement), and whether it is that insurer's
+    supervisor (复核主管), who makes the second decision when a product has one insurer."""
 
     __tablename__ = "insurer_staff"
 
     account_id: Mapped[int] = mapped_column(
         ForeignKey("user_accounts.id", ondelete="CASCADE"), primary_key=True)
     insurer: Mapped[str] = mapped_column(String(200))
+    is_supervisor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

@@ -15,6 +15,8 @@ other pair raises ``InvalidTransition``.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -156,15 +158,19 @@ def decision_path(current: ClaimStatus, decision: Decision) -> list[ClaimStatus]
 
 
 class ApprovalStep(StrEnum):
-    """What an approval does under the co-insurers' joint decision (002 三(一)): a claim paying
-    more than the product's ``contested_claim_threshold_fen`` needs the approval of staff of
-    two different insurers. The first approval is recorded and the claim stays under review;
-    the second, by another insurer, approves it. A rejection needs no second decision."""
+    """What an approval does under the joint decision of contested claims (002 三(一)): a claim
+    paying more than the product's ``contested_claim_threshold_fen`` needs two approvals. The
+    first is recorded and the claim stays under review; the second (``second_decision_refusal``
+    says whose) approves it. A rejection needs no second decision."""
 
-    FINAL = "final"  # not contested, or the second insurer's approval: the claim is approved
-    FIRST = "first"  # contested: recorded, waiting for another insurer
-    SAME_INSURER = "same_insurer"  # refused: the first approval came from this insurer
+    FINAL = "final"  # not contested, or the second approval: the claim is approved
+    FIRST = "first"  # contested: recorded, waiting for the second decision
+    SAME_INSURER = "same_insurer"  # refused (co-insurers): the first decision was this insurer's
     NO_INSURER = "no_insurer"  # refused: the approver works for no insurer of record
+    # A product with one insurer has no second insurer: a supervisor of that insurer decides.
+    SAME_REVIEWER = "same_reviewer"  # refused: this account made the first decision
+    NOT_SUPERVISOR = "not_supervisor"  # refused: the second decision is a supervisor's
+    OTHER_INSURER = "other_insurer"  # refused: the approver works for another insurer
 
     @property
     def refusal(self) -> str | None:
@@ -173,25 +179,78 @@ class ApprovalStep(StrEnum):
                                        "需由另一家共保机构复核",
             ApprovalStep.NO_INSURER: "该理赔金额超过共保体复核标准，需由共保机构工作人员审核；"
                                      "您的账号尚未关联承保机构",
+            ApprovalStep.SAME_REVIEWER: "该理赔金额超过复核标准，已由您审核通过，"
+                                        "需由本机构另一位复核主管复核",
+            ApprovalStep.NOT_SUPERVISOR: "该理赔金额超过复核标准，已有一人审核通过；本产品仅有一家"
+                                         "承保机构，第二次审核须由该机构的复核主管作出",
+            ApprovalStep.OTHER_INSURER: "该理赔金额超过复核标准，您的账号关联的不是本产品的"
+                                        "承保机构，不能复核",
         }.get(self)
+
+
+class SecondDecider(StrEnum):
+    """Who makes a contested claim's second decision for a product: another insurer of its
+    co-insurance group, or (a product with one insurer) a supervisor of that insurer."""
+
+    ANOTHER_INSURER = "another_insurer"
+    SUPERVISOR = "supervisor"
+
+    @classmethod
+    def for_insurers(cls, insurers: Collection[str]) -> SecondDecider:
+        return cls.ANOTHER_INSURER if len(set(insurers)) > 1 else cls.SUPERVISOR
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    """Who made or makes a decision, as the joint-decision rule sees them: the account, the
+    insurer it works for (None: staff of no insurer, e.g. an administrator) and whether it is
+    that insurer's supervisor (复核主管)."""
+
+    account_id: int | None
+    insurer: str | None = None
+    supervisor: bool = False
 
 
 def is_contested(payout_fen: int, threshold_fen: int | None) -> bool:
     return threshold_fen is not None and payout_fen > threshold_fen
 
 
-def approval_step(payout_fen: int, threshold_fen: int | None, first_insurer: str | None,
-                  approver_insurer: str | None) -> ApprovalStep:
-    """The step an approval takes (see ``ApprovalStep``)."""
+def second_decision_refusal(first: Reviewer | None, second: Reviewer,
+                            insurers: Collection[str]) -> ApprovalStep | None:
+    """Whether ``second`` may make a contested claim's second decision (an appeal's, or a large
+    claim's second approval) after ``first`` (None: nobody of record), for a product
+    underwritten by ``insurers``; None when they may.
+
+    Under a co-insurance group (two insurers or more) the second decision is another insurer's
+    (any insurer's when the first decider worked for none). A product with one insurer has no
+    other insurer to ask: a supervisor (复核主管) of that insurer decides, on an account other
+    than the first decider's."""
+    if second.insurer is None:
+        return ApprovalStep.NO_INSURER
+    if SecondDecider.for_insurers(insurers) is SecondDecider.SUPERVISOR:
+        if second.insurer not in insurers:
+            return ApprovalStep.OTHER_INSURER
+        if first is not None and first.account_id == second.account_id:
+            return ApprovalStep.SAME_REVIEWER
+        if not second.supervisor:
+            return ApprovalStep.NOT_SUPERVISOR
+        return None
+    if first is not None and first.insurer == second.insurer:
+        return ApprovalStep.SAME_INSURER
+    return None
+
+
+def approval_step(payout_fen: int, threshold_fen: int | None, first: Reviewer | None,
+                  approver: Reviewer, insurers: Collection[str]) -> ApprovalStep:
+    """The step an approval takes (see ``ApprovalStep``): ``first`` is the claim's recorded
+    first approval, if any."""
     if not is_contested(payout_fen, threshold_fen):
         return ApprovalStep.FINAL
-    if approver_insurer is None:
+    if approver.insurer is None:
         return ApprovalStep.NO_INSURER
-    if first_insurer is None:
+    if first is None:
         return ApprovalStep.FIRST
-    if first_insurer == approver_insurer:
-        return ApprovalStep.SAME_INSURER
-    return ApprovalStep.FINAL
+    return second_decision_refusal(first, approver, insurers) or ApprovalStep.FINAL
 
 
 # ---------------------------------------------------------------- appeals
@@ -244,33 +303,26 @@ def appeal_state(status: ClaimStatus, appealed: bool) -> AppealState | None:
     return AppealState.UPHELD if status is ClaimStatus.REJECTED else AppealState.OVERTURNED
 
 
-def appeal_decider_refusal(rejecting_insurer: str | None, decider_insurer: str | None
-                           ) -> ApprovalStep | None:
-    """An appealed claim is contested (002 三(一)): its decision needs staff of an insurer of
-    record other than the one whose staff rejected it (any insurer's, when the rejection came
-    from staff of none). The rejection is the first decision, this one the second, whatever
-    the amount; None when the decider may decide."""
-    if decider_insurer is None:
-        return ApprovalStep.NO_INSURER
-    if rejecting_insurer is not None and rejecting_insurer == decider_insurer:
-        return ApprovalStep.SAME_INSURER
-    return None
-
-
 APPEAL_REFUSALS = {
     ApprovalStep.SAME_INSURER: "申诉案件需由另一家共保机构复核：原拒赔决定由贵机构作出",
     ApprovalStep.NO_INSURER: "申诉案件需由共保机构工作人员复核；您的账号尚未关联承保机构",
+    ApprovalStep.SAME_REVIEWER: "申诉案件需由另一位复核主管复核：原拒赔决定由您作出",
+    ApprovalStep.NOT_SUPERVISOR: "本产品仅有一家承保机构，申诉案件须由该机构的复核主管复核",
+    ApprovalStep.OTHER_INSURER: "您的账号关联的不是本产品的承保机构，不能复核本申诉",
 }
 
 
-def appeal_outcome_message(status: ClaimStatus, payout_fen: int | None, note: str | None
-                           ) -> str:
-    """The timeline message for an appeal's decision."""
+def appeal_outcome_message(status: ClaimStatus, payout_fen: int | None, note: str | None,
+                           decider: SecondDecider = SecondDecider.ANOTHER_INSURER) -> str:
+    """The timeline message for an appeal's decision: by another insurer of the group, or by a
+    supervisor of a product's one insurer (``second_decision_refusal``)."""
     note = (note or "").strip()
+    by = ("经另一家共保机构复核" if decider is SecondDecider.ANOTHER_INSURER
+          else "经承保机构复核主管复核")
     if status is ClaimStatus.REJECTED:
         reason = f"原因：{note}" if note else ""
-        return f"经另一家共保机构复核，维持原决定，未予赔付。{reason}"
-    return f"经另一家共保机构复核，申诉成立。{decision_message(status, payout_fen, note)}"
+        return f"{by}，维持原决定，未予赔付。{reason}"
+    return f"{by}，申诉成立。{decision_message(status, payout_fen, note)}"
 
 
 # ---------------------------------------------------------------- bill checks
@@ -333,7 +385,7 @@ def default_message(status: ClaimStatus, payout_fen: int | None) -> str:
         ClaimStatus.PAID: f"理赔款{amount}已支付，请注意查收。",
         ClaimStatus.REJECTED: "经审核，您的理赔申请未予赔付。",
         ClaimStatus.SETTLED: f"医院已完成一站式结算，惠民保赔付{amount}已直接抵扣住院费用。",
-        ClaimStatus.APPEALED: "您的申诉已受理，将由另一家共保机构复核。",
+        ClaimStatus.APPEALED: "您的申诉已受理，将交由其他复核人员重新审核。",
     }[status]
 
 

@@ -259,12 +259,3 @@ def supplement_problem(missing: Sequence[str], earlier_requests: int,
         return "再次要求补充材料须填写理由（将记入审计日志）"
     return None
 
-
-def median(values: Sequence[float]) -> float | None:
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2

@@ -17,6 +17,7 @@ from huiminbao.claims.domain import (
     Channel,
     ClaimStatus,
     Decision,
+    SecondDecider,
     appeal_problem,
     appeal_state,
     is_overdue,
@@ -471,7 +472,12 @@ class StaffClaimDetailView(ClaimDetailView):
     appeal_rejected_by_insurer = fields.String(attribute="claim.appeal_rejected_by_insurer",
                                                allow_none=True, metadata={
         "description": "the insurer whose staff made the appealed rejection; the appeal is "
-                       "decided by staff of another insurer"})
+                       "decided as second_decider says"})
+    second_decider = fields.Enum(SecondDecider, by_value=True, metadata={
+        "description": "who makes a contested claim's second decision (an appeal's, or a large "
+                       "claim's second approval) for this product: staff of another insurer of "
+                       "its co-insurance group, or a supervisor (复核主管) of its one insurer, "
+                       "on another account than the first decider's"})
 
 
 class ClaimEstimateView(ResponseSchema):

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.catalog.domain import BenefitCategory, ProductStatus
-from huiminbao.catalog.models import InsurerStaff, Product, Tier
+from huiminbao.catalog.models import InsurerStaff, Product, ProductInsurer, Tier
 from huiminbao.claims import filing, kinds, payout
 from huiminbao.claims import terms as claim_terms
 from huiminbao.claims.domain import (
@@ -34,7 +34,8 @@ from huiminbao.claims.domain import (
     Channel,
     ClaimStatus,
     Decision,
-    appeal_decider_refusal,
+    Reviewer,
+    SecondDecider,
     appeal_outcome_message,
     appeal_problem,
     appeal_reason_problem,
@@ -45,6 +46,7 @@ from huiminbao.claims.domain import (
     decision_path,
     default_message,
     is_contested,
+    second_decision_refusal,
     stay_problem,
     transition,
 )
@@ -172,6 +174,8 @@ class ClaimDetails:
     # Before the claim is computed: what each listed item code counts as (special_drug,
     # reasonable), so that a listed drug shows its category while the claim waits for review.
     listed: Mapping[str, str] = field(default_factory=dict)
+    # Who makes a contested claim's (an appeal's) second decision for the claim's product.
+    second_decider: SecondDecider = SecondDecider.ANOTHER_INSURER
 
 
 @dataclass(frozen=True)
@@ -409,7 +413,7 @@ def _details(session: Session, claim: Claim, today: date, *, preview: bool = Fal
                             ClaimPayout.claim_id == claim.id)).one_or_none(),
                         tuple(filing.documents_for(
                             rule, PayeeKind(payee.kind) if payee else None)),
-                        running_clock(claim, today), listed)
+                        running_clock(claim, today), listed, _second_decider(session, claim))
 
 
 def running_clock(claim: Claim, today: date) -> kinds.Clock | None:
@@ -890,7 +894,9 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
             if appeal:
                 claim.appeal_decided_at = now
             record_status(session, c, claim, final, by,
-                          appeal_outcome_message(final, claim.payout_fen, message) if appeal
+                          appeal_outcome_message(final, claim.payout_fen, message,
+                                                 _second_decider(session, claim))
+                          if appeal
                           else decision_message(final, claim.payout_fen, message))
             notify(session, c, phone, claim)
             audit.record(session, c.clock, AuditEntry(
@@ -928,9 +934,29 @@ def _approval_step(session: Session, claim: Claim, actor: Actor, payout_fen: int
     if not is_contested(payout_fen, threshold):
         return ApprovalStep.FINAL
     first = session.get(ClaimCoDecision, claim.id)
-    approver = session.scalars(select(InsurerStaff.insurer).where(
-        InsurerStaff.account_id == actor.account_id)).one_or_none()
-    return approval_step(payout_fen, threshold, first.insurer if first else None, approver)
+    return approval_step(payout_fen, threshold,
+                         Reviewer(first.account_id, first.insurer) if first else None,
+                         _reviewer(session, actor), _product_insurers(session, claim))
+
+
+def _second_decider(session: Session, claim: Claim) -> SecondDecider:
+    return SecondDecider.for_insurers(_product_insurers(session, claim))
+
+
+def _reviewer(session: Session, actor: Actor) -> Reviewer:
+    """The acting staff member as the joint-decision rule sees them."""
+    staff = session.get(InsurerStaff, actor.account_id)
+    if staff is None:
+        return Reviewer(actor.account_id)
+    return Reviewer(actor.account_id, staff.insurer, staff.is_supervisor)
+
+
+def _product_insurers(session: Session, claim: Claim) -> list[str]:
+    """The insurers underwriting the claim's product (its lead alone when it lists none)."""
+    listed = list(session.scalars(select(ProductInsurer.insurer).where(
+        ProductInsurer.product_id == claim.product_id).order_by(ProductInsurer.position)))
+    return listed or [session.scalars(select(Product.insurer).where(
+        Product.id == claim.product_id)).one()]
 
 
 def _first_approval(session: Session, c: Container, claim: Claim, actor: Actor,
@@ -1053,26 +1079,38 @@ def appeal(c: Container, actor: Actor, number: str, reason: str) -> ClaimDetails
 
 def _rejecting_insurer(session: Session, claim: Claim) -> str | None:
     """The insurer of the staff member who made the claim's (latest) rejection, if any."""
-    rejection = next((event for event in reversed(claim.events)
-                      if event.to_status == ClaimStatus.REJECTED.value), None)
-    if rejection is None or rejection.actor_account_id is None:
+    rejecter = _rejecter(claim)
+    if rejecter is None or rejecter.account_id is None:
         return None
     return session.scalars(select(InsurerStaff.insurer).where(
-        InsurerStaff.account_id == rejection.actor_account_id)).one_or_none()
+        InsurerStaff.account_id == rejecter.account_id)).one_or_none()
 
 
-def _decider_insurer(session: Session, actor: Actor) -> str | None:
-    return session.scalars(select(InsurerStaff.insurer).where(
-        InsurerStaff.account_id == actor.account_id)).one_or_none()
+def _rejecter(claim: Claim) -> Reviewer | None:
+    """Who made the appealed rejection (the last one before the appeal): its account, and the
+    insurer recorded at the appeal."""
+    rejection = None
+    for event in claim.events:
+        if event.to_status == ClaimStatus.APPEALED.value:
+            break
+        if event.to_status == ClaimStatus.REJECTED.value:
+            rejection = event
+    if rejection is None:
+        return None
+    return Reviewer(rejection.actor_account_id, claim.appeal_rejected_by_insurer)
 
 
 def _check_appeal_decider(session: Session, claim: Claim, actor: Actor) -> None:
-    refusal = appeal_decider_refusal(claim.appeal_rejected_by_insurer,
-                                     _decider_insurer(session, actor))
+    refusal = second_decision_refusal(_rejecter(claim), _reviewer(session, actor),
+                                      _product_insurers(session, claim))
     if refusal is not None:
         raise Conflict(APPEAL_REFUSALS[refusal], code=f"appeal_{refusal.value}")
 
 
 def _appeal_details(session: Session, claim: Claim, actor: Actor) -> dict[str, Any]:
+    rejecter, decider = _rejecter(claim), _reviewer(session, actor)
     return {"appeal": {"rejected_by_insurer": claim.appeal_rejected_by_insurer,
-                       "decided_by_insurer": _decider_insurer(session, actor)}}
+                       "rejected_by_account_id": rejecter.account_id if rejecter else None,
+                       "decided_by_insurer": decider.insurer,
+                       "decided_by_supervisor": decider.supervisor,
+                       "insurers": _product_insurers(session, claim)}}

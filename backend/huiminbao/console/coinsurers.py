@@ -131,8 +131,10 @@ def staff_insurer(session: Session, account_id: int) -> str | None:
         InsurerStaff.account_id == account_id)).one_or_none()
 
 
-def assign_staff(c: Container, by: AuditActor, account_id: int, insurer: str) -> str:
-    """Record which insurer an insurer-staff account works for (administrators); audited."""
+def assign_staff(c: Container, by: AuditActor, account_id: int, insurer: str,
+                 supervisor: bool = False) -> str:
+    """Record which insurer an insurer-staff account works for and whether it is that insurer's
+    supervisor (复核主管) (administrators); audited."""
     insurer = insurer.strip()
     if not insurer or len(insurer) > MAX_NAME:
         message = f"请填写承保机构名称（不超过{MAX_NAME}个字）"
@@ -144,12 +146,13 @@ def assign_staff(c: Container, by: AuditActor, account_id: int, insurer: str) ->
             raise NotFound("未找到该承保机构工作人员账号")
         row = session.get(InsurerStaff, account_id)
         if row is None:
-            session.add(InsurerStaff(account_id=account_id, insurer=insurer, updated_at=now))
+            session.add(InsurerStaff(account_id=account_id, insurer=insurer,
+                                     is_supervisor=supervisor, updated_at=now))
         else:
-            row.insurer, row.updated_at = insurer, now
+            row.insurer, row.is_supervisor, row.updated_at = insurer, supervisor, now
         audit.record(session, c.clock, AuditEntry(
             action="insurer_staff.assign", actor=by, object_type="account",
-            object_id=str(account_id), details={"insurer": insurer},
+            object_id=str(account_id), details={"insurer": insurer, "supervisor": supervisor},
         ))
     return insurer
 

@@ -199,10 +199,12 @@ class InsurerStaffMember(MethodView):
     @blp.alt_response(404, description="No such insurer-staff account")
     def put(self, body: dict[str, Any], account_id: int) -> dict[str, Any]:
         """Which insurer an insurer-staff account works for (administrators; audited): it
-        reads that insurer's statements and counts as that insurer in contested claims."""
+        reads that insurer's statements and counts as that insurer in contested claims; a
+        supervisor (复核主管) makes their second decision when a product has one insurer."""
         actor = current_actor()
-        insurer = coinsurers.assign_staff(container(), _by(actor), account_id, body["insurer"])
-        return {"account_id": account_id, "insurer": insurer}
+        insurer = coinsurers.assign_staff(container(), _by(actor), account_id, body["insurer"],
+                                          body["supervisor"])
+        return {"account_id": account_id, "insurer": insurer, "supervisor": body["supervisor"]}
 
 
 @blp.route("/admin/products/<int:product_id>/statement")

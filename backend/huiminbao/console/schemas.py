@@ -392,11 +392,15 @@ class CoinsuranceSchema(ResponseSchema):
 
 class StaffInsurerInSchema(Schema):
     insurer = fields.String(required=True)
+    supervisor = fields.Boolean(load_default=False, metadata={
+        "description": "the insurer's supervisor (复核主管): makes the second decision of a "
+                       "contested claim when a product has this insurer alone"})
 
 
 class StaffInsurerSchema(ResponseSchema):
     account_id = fields.Integer()
     insurer = fields.String()
+    supervisor = fields.Boolean()
 
 
 class StatementQuerySchema(Schema):

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from huiminbao.claims.kinds import median
 from huiminbao.claims.models import Claim, ClaimEvent, ClaimPayoutLine
 from huiminbao.core.clock import to_china_time
+from huiminbao.disclosure.domain import median_tenth_days
 
 # Claims whose payout has left the product's funds: paid after review, or settled one-stop.
 PAID_STATUSES = ("paid", "settled")
@@ -91,19 +91,37 @@ def _clock_figures(session: Session, product_id: int, as_of: datetime) -> dict[s
             Claim.product_id == product_id, Claim.created_at <= as_of,
             or_(and_(status.in_(("submitted", "under_review")), Claim.decide_by < today),
                 and_(status == "approved", Claim.pay_by < today)))) or 0
+    to_decision, to_payment = online_turnaround(session, product_id, None, as_of)
+    return {"overdue": int(overdue), "median_days_to_decision": _days(to_decision),
+            "median_days_to_payment": _days(to_payment)}
+
+
+def _days(seconds: tuple[int, ...]) -> float | None:
+    tenths = median_tenth_days(seconds)
+    return None if tenths is None else tenths / 10
+
+
+def online_turnaround(session: Session, product_id: int, start: datetime | None, end: datetime
+                      ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Online claims' turnaround within ``(start, end]`` (from the first claim when ``start``
+    is None), sorted seconds from receipt: to the decision (approved or rejected) of claims
+    whose latest decision by ``end`` fell in the window, and to the payment of claims paid then
+    (paid as ``claim_figures`` counts them). The disclosure's medians (as of ``end``) and the
+    report's (over a period) alike."""
+    paid_at = _paid_at()
+    online = (Claim.product_id == product_id, Claim.channel == "online")
     rows = session.execute(
-        select(Claim.created_at, Claim.decided_at, Claim.paid_at, _decided_by(as_of))
-        .where(Claim.product_id == product_id, Claim.channel == "online",
-               Claim.created_at <= as_of, Claim.decided_at.is_not(None))).all()
-    days = 86400.0
-    decisions = [(created, _decision(decided, recorded, as_of), paid)
-                 for created, decided, paid, recorded in rows]
-    to_decision = [(decided - created).total_seconds() / days
-                   for created, decided, _ in decisions if decided is not None]
-    to_payment = [(paid - created).total_seconds() / days for created, _, paid in decisions
-                  if paid is not None and paid <= as_of]
-    return {"overdue": int(overdue), "median_days_to_decision": _rounded(median(to_decision)),
-            "median_days_to_payment": _rounded(median(to_payment))}
+        select(Claim.created_at, Claim.decided_at, _decided_by(end))
+        .where(*online, Claim.created_at <= end, Claim.decided_at.is_not(None))).all()
+    decisions = [(created, _decision(decided, recorded, end))
+                 for created, decided, recorded in rows]
+    paid_window = [paid_at <= end] + ([paid_at > start] if start else [])
+    paid = session.execute(
+        select(Claim.created_at, paid_at)
+        .where(*online, Claim.status.in_(PAID_STATUSES), *paid_window)).all()
+    return (tuple(sorted(_seconds(created, decided) for created, decided in decisions
+                         if decided is not None and (start is None or decided > start))),
+            tuple(sorted(_seconds(a, b) for a, b in paid)))
 
 
 def _decision(decided_at: datetime | None, recorded: datetime | None, as_of: datetime
@@ -112,10 +130,6 @@ def _decision(decided_at: datetime | None, recorded: datetime | None, as_of: dat
     if recorded is not None:
         return recorded
     return decided_at if decided_at is not None and decided_at <= as_of else None
-
-
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
 
 
 @dataclass(frozen=True)
@@ -152,13 +166,7 @@ def period_claims(session: Session, product_id: int, start: datetime, end: datet
         select(ClaimPayoutLine.category, func.sum(ClaimPayoutLine.payout_fen))
         .join(Claim, Claim.id == ClaimPayoutLine.claim_id)
         .where(*paid_in_period).group_by(ClaimPayoutLine.category)).all()
-    decided = session.execute(
-        select(Claim.created_at, Claim.decided_at)
-        .where(of_product, Claim.channel == "online", Claim.decided_at > start,
-               Claim.decided_at <= end)).all()
-    paid_online = session.execute(
-        select(Claim.created_at, paid_at)
-        .where(*paid_in_period, Claim.channel == "online")).all()
+    to_decision, to_payment = online_turnaround(session, product_id, start, end)
     by_category: Counter[str] = Counter()
     for category, total in categories:
         by_category[category] += int(total or 0)
@@ -167,8 +175,7 @@ def period_claims(session: Session, product_id: int, start: datetime, end: datet
         paid_by_channel={channel: int(count) for channel, count, _ in paid},
         payout_by_channel={channel: int(total or 0) for channel, _, total in paid},
         payout_by_category=dict(by_category),
-        seconds_to_decision=tuple(sorted(_seconds(a, b) for a, b in decided if b is not None)),
-        seconds_to_payment=tuple(sorted(_seconds(a, b) for a, b in paid_online)),
+        seconds_to_decision=to_decision, seconds_to_payment=to_payment,
     )
 
 

@@ -17,7 +17,7 @@ know them.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -88,9 +88,11 @@ def channel_of(payment_method: str) -> Channel:
     return _CHANNEL_OF_METHOD.get(payment_method, Channel.ONLINE)
 
 
-# 区县: the county-level division an insured person's ID number was issued in (its first six
-# digits). The registry keeps no residence district, so this is 户籍 at issue, as the report
-# says. Names of the demo city's divisions; any other code is shown as the code itself.
+# 区县: the district the registry records for an insured person (the one whose basic insurance
+# they belong to); for a person it records none for, the county-level division their ID number
+# was issued in (its first six digits: 户籍 at issue, ``district_of``), as the report says
+# (``figures.district_counts``). Names of the demo city's divisions; any other code is shown as
+# the code itself.
 DISTRICT_NAMES = {
     "330102": "上城区", "330103": "下城区", "330104": "江干区", "330105": "拱墅区",
     "330106": "西湖区", "330108": "滨江区", "330109": "萧山区", "330110": "余杭区",
@@ -288,3 +290,21 @@ def average_tenths(total: int, count: int) -> int | None:
     if count == 0:
         return None
     return (total * 20 + count) // (count * 2)
+
+
+# ---------------------------------------------------------------- turnaround
+
+SECONDS_PER_DAY = 86_400
+
+
+def median_tenth_days(seconds: Iterable[int]) -> int | None:
+    """The median of durations in seconds, in tenths of a day rounded half up; None for no
+    durations. Two middle values: their mean. The one median of days to decision and to
+    payment: the disclosure page (as of an instant) and the bureau report (over a period)."""
+    ordered = sorted(seconds)
+    if not ordered:
+        return None
+    middle = len(ordered) // 2
+    twice = 2 * ordered[middle] if len(ordered) % 2 else ordered[middle - 1] + ordered[middle]
+    # tenths = twice / 2 * 10 / 86400, rounded half up, in integers
+    return (20 * twice + 2 * SECONDS_PER_DAY) // (4 * SECONDS_PER_DAY)

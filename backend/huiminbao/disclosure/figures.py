@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
@@ -34,7 +34,7 @@ from huiminbao.enrollment.domain import PolicyStatus
 from huiminbao.enrollment.models import Order, OrderItem, Policy
 from huiminbao.identity.models import Person
 from huiminbao.payments import ledger
-from huiminbao.registry.port import RegistryError
+from huiminbao.registry.port import DistrictCounts, RegistryError, Scheme
 
 log = logging.getLogger(__name__)
 # One count of a product's figures: 14 s at a million policies (README, "Big tables").
@@ -44,6 +44,7 @@ COUNT_STATEMENT_TIMEOUT_SECONDS = 120.0
 # the registry cannot answer counts as "unknown" rather than failing the figures.
 REGISTRY_BATCH = 100_000
 UNKNOWN_SCHEME = "unknown"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,8 @@ class Figures:
     by_channel: dict[str, int]
     premium_income_fen: int
     claims: ClaimFigures
-    # Insured persons by the division code their ID number starts with (``district_of``);
-    # counts stored before districts were counted have none.
+    # Insured persons by district (``district_counts``); counts stored before districts were
+    # counted have none.
     by_district: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -136,8 +137,22 @@ def count_figures(c: Container, product_id: int, at: datetime, *,
     return Figures(
         as_of=at, enrolled_total=len(id_numbers), by_scheme=dict(scheme_counts(c, id_numbers)),
         by_age_band=dict(ages), by_channel=dict(channels), premium_income_fen=int(premium),
-        claims=claims, by_district=dict(Counter(district_of(number) for number in id_numbers)),
+        claims=claims, by_district=dict(district_counts(c, id_numbers)),
     )
+
+
+def district_counts(c: Container, id_numbers: Sequence[str]) -> Counter[str]:
+    """Insured persons by district: the district the registry records for the person (the one
+    whose basic insurance they belong to, which pays a district's subsidies); only for persons
+    it has none for (or does not know, or whole batches while it is unreachable) the division
+    code their ID number begins with (户籍 at issue, ``district_of``)."""
+    counts: Counter[str] = Counter()
+    for _batch, found in _asked_in_batches(
+            id_numbers, c.registry.district_counts,
+            lambda batch: DistrictCounts({}, tuple(batch)), "by ID number prefix"):
+        counts.update(found.counts)
+        counts.update(district_of(number) for number in found.without_district)
+    return counts
 
 
 @contextmanager
@@ -174,17 +189,28 @@ def scheme_counts(c: Container, id_numbers: Sequence[str]) -> Counter[str]:
     whole batches while it is unreachable, count as "unknown" rather than failing the public
     page."""
     counts: Counter[str] = Counter()
-    for start in range(0, len(id_numbers), REGISTRY_BATCH):
-        batch = id_numbers[start:start + REGISTRY_BATCH]
-        try:
-            found = c.registry.scheme_counts(batch)
-        except RegistryError:
-            log.warning("registry unavailable: %s insured persons counted as unknown scheme",
-                        len(batch))
-            found = {}
+    found: dict[Scheme, int]
+    for batch, found in _asked_in_batches(id_numbers, c.registry.scheme_counts,
+                                          lambda _batch: {}, "as unknown scheme"):
         for scheme, count in found.items():
             counts[scheme.value] += count
         unknown = len(batch) - sum(found.values())
         if unknown:
             counts[UNKNOWN_SCHEME] += unknown
     return counts
+
+
+def _asked_in_batches(id_numbers: Sequence[str], ask: Callable[[Sequence[str]], T],
+                      unavailable: Callable[[Sequence[str]], T], counted: str
+                      ) -> Iterator[tuple[Sequence[str], T]]:
+    """The registry's answer for each batch of ID numbers; ``unavailable(batch)`` for a batch
+    it cannot answer (logged), so that public figures never fail for it."""
+    for start in range(0, len(id_numbers), REGISTRY_BATCH):
+        batch = id_numbers[start:start + REGISTRY_BATCH]
+        try:
+            found = ask(batch)
+        except RegistryError:
+            log.warning("registry unavailable: %s insured persons counted %s", len(batch),
+                        counted)
+            found = unavailable(batch)
+        yield batch, found

@@ -128,7 +128,7 @@ PATTERNS: Mapping[SmsTemplate, str] = {
         "您的理赔申请（编号{claim_no}）已审核通过，赔付金额{amount}，请登录查看明细。",
     SmsTemplate.CLAIM_PAID: "您的理赔款（编号{claim_no}）{amount}已支付，请登录查看。",
     SmsTemplate.CLAIM_REJECTED: "您的理赔申请（编号{claim_no}）审核未通过，请登录查看原因。",
-    SmsTemplate.CLAIM_APPEALED: "您的理赔申诉（编号{claim_no}）已受理，将由另一家共保机构复核，"
+    SmsTemplate.CLAIM_APPEALED: "您的理赔申诉（编号{claim_no}）已受理，将交由其他复核人员重新审核，"
                                 "请登录查看进展。",
     SmsTemplate.CLAIM_SETTLED:
         "您的医疗费用已通过一站式结算获得惠民保赔付{amount}（编号{claim_no}），请登录查看明细。",

@@ -31,6 +31,7 @@ from huiminbao.registry.port import (
     AccountBalance,
     AccountEntry,
     BalanceKind,
+    DistrictCounts,
     FamilyLink,
     OperationKind,
     OperationResult,
@@ -411,6 +412,24 @@ class HttpRegistry:
             for scheme, count in batch.items():
                 counts[scheme] = counts.get(scheme, 0) + count
         return counts
+
+    def district_counts(self, id_numbers: Sequence[str]) -> DistrictCounts:
+        counts: dict[str, int] = {}
+        without: list[str] = []
+        wanted = sorted(set(id_numbers))
+        for start in range(0, len(wanted), wire.MAX_COUNT_BATCH):
+            batch = wanted[start: start + wire.MAX_COUNT_BATCH]
+            body = self._ask(Transaction.DISTRICT_COUNTS, {"id_numbers": batch})
+            with self._shaped():
+                raw = wire.object_of(body.get("counts"), "counts")
+                found = {str(code): wire.integer(raw, code) for code in raw}
+                left = wire.text_list(body, "without_district", len(batch))
+            if not set(left) <= set(batch) or sum(found.values()) + len(left) > len(batch):
+                raise RegistryRefused("医保平台应答的区县统计与请求不符", code="malformed")
+            for code, count in found.items():
+                counts[code] = counts.get(code, 0) + count
+            without += left
+        return DistrictCounts(counts, tuple(without))
 
     def query(self, request_no: str) -> OperationResult | None:
         """None only for a signed, well-formed ``{"found": false, "result": null}``: the caller

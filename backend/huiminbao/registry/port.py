@@ -87,6 +87,16 @@ class RegistryPerson:
 
 
 @dataclass(frozen=True)
+class DistrictCounts:
+    """Persons by the district (区、县(市)) their basic insurance belongs to, as the registry
+    records it: ``counts`` by district code, and ``without_district`` the ID numbers (as the
+    caller gave them) of persons it has no district for or does not know."""
+
+    counts: dict[str, int]
+    without_district: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class AccountBalance:
     id_number: str
     prior_years_fen: int
@@ -261,4 +271,10 @@ class RegistryPort(Protocol):
         public statistics, so that no row per person has to leave the registry. An ID number
         given more than once counts once; numbers the registry does not know are left out (the
         caller counts them as unknown). Large sets go in batches of the caller's choosing."""
+        ...
+
+    def district_counts(self, id_numbers: Sequence[str]) -> DistrictCounts:
+        """How many of the persons with these ID numbers belong to each district: an aggregate
+        for public statistics like ``scheme_counts``. An ID number given more than once counts
+        once; the numbers of persons without a district, or unknown, come back as given."""
         ...

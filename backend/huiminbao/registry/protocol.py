@@ -62,6 +62,7 @@ class Transaction(str, Enum):  # noqa: UP042 - str mixin keeps json.dumps of the
     SCHEME_COUNTS = "HMB1105"
     PRIOR_DIAGNOSES = "HMB1106"
     SETTLEMENTS = "HMB1107"
+    DISTRICT_COUNTS = "HMB1108"
     BALANCE = "HMB1201"
     ENTRIES = "HMB1202"
     DEBIT = "HMB2201"

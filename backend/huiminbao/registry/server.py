@@ -91,6 +91,12 @@ def _scheme_counts(registry: RegistryPort, body: dict[str, Any]) -> dict[str, An
     return {"counts": {scheme.value: count for scheme, count in counts.items()}}
 
 
+def _district_counts(registry: RegistryPort, body: dict[str, Any]) -> dict[str, Any]:
+    found = registry.district_counts(
+        wire.text_list(body, "id_numbers", wire.MAX_COUNT_BATCH))
+    return {"counts": found.counts, "without_district": list(found.without_district)}
+
+
 def _balance(registry: RegistryPort, body: dict[str, Any]) -> dict[str, Any]:
     balance = registry.balance(wire.text(body, "id_number"))
     return {"balance": wire.balance_out(balance) if balance else None}
@@ -152,6 +158,7 @@ HANDLERS: dict[str, Handler] = {
     Transaction.SCHEME_COUNTS.value: _scheme_counts,
     Transaction.PRIOR_DIAGNOSES.value: _prior_diagnoses,
     Transaction.SETTLEMENTS.value: _settlements,
+    Transaction.DISTRICT_COUNTS.value: _district_counts,
     Transaction.BALANCE.value: _balance,
     Transaction.ENTRIES.value: _entries,
     Transaction.DEBIT.value: _debit,

@@ -62,6 +62,7 @@ from huiminbao.registry.port import (
     AccountEntry,
     Assistance,
     BalanceKind,
+    DistrictCounts,
     FailureReason,
     FamilyLink,
     OperationKind,
@@ -821,3 +822,28 @@ class SimulatedRegistry:
                 for value, count in session.execute(statement):
                     counts[Scheme(value)] = counts.get(Scheme(value), 0) + int(count)
         return counts
+
+    def district_counts(self, id_numbers: Sequence[str]) -> DistrictCounts:
+        """Counted here like ``scheme_counts``; the persons without a district, or unknown,
+        are named by the ID numbers the caller gave."""
+        given = {blind_index(idnumber.normalize(n)): n for n in id_numbers}
+        wanted = sorted(given)
+        from sqlalchemy import String, any_, bindparam
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        index, district = RegistryPersonRow.id_number_index, RegistryPersonRow.district_code
+        if self._db.is_postgresql:  # one array parameter, as in ``scheme_counts``
+            statements = [select(index, district).where(
+                index == any_(bindparam("ids", wanted, type_=ARRAY(String()))))]
+        else:
+            statements = [select(index, district).where(index.in_(chunk))
+                          for chunk in in_chunks(wanted)]
+        found: dict[str, str | None] = {}
+        with self._db.read() as session:
+            for statement in statements:
+                found.update((key, code) for key, code in session.execute(statement))
+        counts: dict[str, int] = {}
+        for code in found.values():
+            if code:
+                counts[code] = counts.get(code, 0) + 1
+        return DistrictCounts(counts, tuple(given[i] for i in wanted if not found.get(i)))

@@ -32,12 +32,14 @@ from huiminbao.disclosure.domain import (
     Channel,
     ComplaintCategory,
     district_label,
+    median_tenth_days,
 )
 from huiminbao.disclosure.figures import UNKNOWN_SCHEME, Figures
 
 MAX_PERIOD_DAYS = 366
+# The registry's district for the person; its ID number's first six digits when it has none.
+BY_DISTRICT_TITLE = "参保人数（按参保区县，未登记的按身份证号前6位）"
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-SECONDS_PER_DAY = 86_400
 
 
 class PeriodProblem(ValueError):
@@ -95,17 +97,6 @@ def period_of(month: str | None, first_day: date | None, last_day: date | None,
         raise PeriodProblem("from" if month is None else "month",
                             "统计期间尚未开始，请选择今天或以前的日期")
     return period
-
-
-def median_tenth_days(seconds: Sequence[int]) -> int | None:
-    """The median of durations (sorted seconds) in tenths of a day, rounded half up; None for
-    no durations. Two middle values: their mean."""
-    if not seconds:
-        return None
-    middle = len(seconds) // 2
-    twice = 2 * seconds[middle] if len(seconds) % 2 else seconds[middle - 1] + seconds[middle]
-    # tenths = twice / 2 * 10 / 86400, rounded half up, in integers
-    return (20 * twice + 2 * SECONDS_PER_DAY) // (4 * SECONDS_PER_DAY)
 
 
 # ---------------------------------------------------------------- the report
@@ -217,7 +208,7 @@ def build_report(product_id: int, product_name: str, year: int, period: Period,
                          closing.enrolled_total - opening.enrolled_total, closing.enrolled_total)
     sections = (
         ReportSection("enrolled", "参保人数", (enrolled,)),
-        ReportSection("by_district", "参保人数（按户籍区县，身份证号前6位）", _stock_rows(
+        ReportSection("by_district", BY_DISTRICT_TITLE, _stock_rows(
             _keys_of([], opening.by_district, closing.by_district, label=district_label),
             opening.by_district, closing.by_district, persons), ChartOf.TOTAL),
         ReportSection("by_scheme", "参保人数（按医保类型）", _stock_rows(

@@ -214,12 +214,15 @@ def clerk_account(wired: Container, phone: str) -> int:
             UserAccount.phone_is(phone))).one())
 
 
-def _assign(admin: Session, wired: Container, phone: str, insurer: str) -> Session:
+def _assign(admin: Session, wired: Container, phone: str, insurer: str,
+            supervisor: bool = False) -> Session:
     clerk = staff(admin.client, wired, phone)
     admin = refresh(wired, admin)
     answer = admin.client.put(f"/api/v1/admin/insurer-staff/{clerk_account(wired, phone)}",
-                              json={"insurer": insurer}, headers=admin.bearer)
+                              json={"insurer": insurer, "supervisor": supervisor},
+                              headers=admin.bearer)
     assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["supervisor"] is supervisor
     return refresh(wired, clerk)
 
 

@@ -74,7 +74,7 @@ def test_a_month_report_counts_the_months_enrollments_and_downloads_as_csv(
     by_label = {(row[0], row[1]): row for row in table[4:]}
     assert by_label[("参保人数", "参保人数合计")][3:] == ["2", "2"]
     assert by_label[("保费收入（元）", "保费收入")][3] == f"{premium // 100}.00"
-    assert by_label[("参保人数（按户籍区县，身份证号前6位）", "余杭区")][4] == "1"
+    assert by_label[("参保人数（按参保区县，未登记的按身份证号前6位）", "余杭区")][4] == "1"
 
 
 def test_a_custom_period_and_the_month_it_spans_agree(client: FlaskClient,

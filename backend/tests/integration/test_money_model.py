@@ -132,6 +132,7 @@ from huiminbao.registry.port import (
     AccountEntry,
     Assistance,
     BalanceKind,
+    DistrictCounts,
     FamilyLink,
     OperationResult,
     PersonStatus,
@@ -247,6 +248,9 @@ class FaultyRegistry:
 
     def scheme_counts(self, id_numbers: Sequence[str]) -> dict[Scheme, int]:
         return self.inner.scheme_counts(id_numbers)
+
+    def district_counts(self, id_numbers: Sequence[str]) -> DistrictCounts:
+        return self.inner.district_counts(id_numbers)
 
     def statement(self, since: datetime | None = None,
                   until: datetime | None = None) -> list[OperationResult]:

@@ -107,6 +107,10 @@ def test_reads_over_http_equal_the_simulator(
     assert remote.balance(demo_person("赵敏").id_number) == simulator.balance(
         demo_person("赵敏").id_number)
     assert remote.scheme_counts(numbers + numbers) == simulator.scheme_counts(numbers)
+    districts = remote.district_counts(numbers + numbers)
+    assert districts == simulator.district_counts(numbers)
+    assert districts.counts == {"330106": 2}  # 张伟 and 李娜
+    assert districts.without_district == ("110101190001019999",)  # unknown: counted by prefix
     assert remote.contact_matches(ZHANG_WEI.id_number, local.phone)
     assert not remote.contact_matches(ZHANG_WEI.id_number, "13912345678")
     assert not remote.contact_matches("110101190001019999", local.phone)

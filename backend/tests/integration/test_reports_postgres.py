@@ -4,6 +4,7 @@ ledger")."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,6 +15,8 @@ from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import Container
 from huiminbao.identity.domain import Role
 from huiminbao.payments import ledger
+from huiminbao.registry.demo import demo_person
+from huiminbao.registry.simulator import SimulatedRegistry
 from tests.api.enrollment_helpers import enroll, sign_in
 from tests.api.test_claims_support import decide, into_coverage, refresh, staff, submit
 
@@ -51,10 +54,19 @@ def test_the_bureau_report_equals_the_disclosure_and_the_ledger(
     assert decide(reviewer, approved["claim_no"], "approve").status_code == 200
     assert decide(reviewer, paid["claim_no"], "mark_paid").status_code == 200
     clock.advance(timedelta(days=20))  # into April: March is a closed period
+    # Districts are the registry's: 张建国 (ID issued in 上城区) now belongs to 滨江区; the
+    # registry has none for 李娜, who counts by her ID number's prefix (西湖区).
+    registry = pg_wired.registry
+    assert isinstance(registry, SimulatedRegistry)
+    for name, district in (("张建国", "330108"), ("李娜", None)):
+        person = registry.find_person(demo_person(name).id_number)
+        assert person is not None
+        registry.upsert_person(replace(person, district_code=district))
     admin = staff(client, pg_wired, "13900000062", Role.ADMIN)
 
     report = client.get(f"/api/v1/admin/products/{product_id}/report?month=2027-03",
                         headers=admin.bearer).get_json()
+    assert "as_of" in report, report
     as_of = report["as_of"]
     assert datetime.fromisoformat(as_of) == datetime.fromisoformat("2027-04-01T00:00:00+08:00")
     public = client.get(f"/api/v1/disclosure/{product_id}",
@@ -68,7 +80,9 @@ def test_the_bureau_report_equals_the_disclosure_and_the_ledger(
     assert sections["enrolled"]["total"]["total"] == public["enrolled"]["total"] == 4
     for section in ("by_scheme", "by_age_band", "by_channel"):
         assert totals(section) == {b["key"]: b["count"] for b in public["enrolled"][section]}
+    assert totals("by_district") == {"330106": 2, "330110": 1, "330108": 1}
     assert sum(totals("by_district").values()) == public["enrolled"]["total"]
+    assert sections["by_district"]["330108"]["label"] == "滨江区"
     premium = sections["premiums"]["premium_income"]["total"]
     assert premium == public["premium_income_fen"]
     assert sections["claims_received"]["total"]["total"] == public["claims"]["accepted"] == 2

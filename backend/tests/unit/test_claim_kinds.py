@@ -18,7 +18,6 @@ from huiminbao.claims.kinds import (
     decide_by,
     kind_problems,
     kind_rule_problems,
-    median,
     pay_by,
     rules_by_kind,
     supplement_message,
@@ -168,12 +167,6 @@ def test_documents_are_asked_for_once(missing: list[str], earlier: int, reason: 
 def test_the_request_lists_everything_at_once() -> None:
     assert supplement_message(["病历", "检验报告"], "请加盖医院公章") == (
         "1. 病历；2. 检验报告（以上为需补充的全部材料）。请加盖医院公章")
-
-
-def test_median() -> None:
-    assert median([]) is None
-    assert median([3.0, 1.0, 2.0]) == 2.0
-    assert median([4.0, 1.0, 2.0, 3.0]) == 2.5
 
 
 # ---------------------------------------------------------------- payees

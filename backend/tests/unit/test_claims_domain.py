@@ -19,7 +19,8 @@ from huiminbao.claims.domain import (
     ApprovalStep,
     ClaimStatus,
     Decision,
-    appeal_decider_refusal,
+    Reviewer,
+    SecondDecider,
     appeal_outcome_message,
     appeal_problem,
     appeal_reason_problem,
@@ -29,6 +30,7 @@ from huiminbao.claims.domain import (
     claimant_text,
     decision_message,
     decision_path,
+    second_decision_refusal,
     stay_problem,
     transition,
 )
@@ -284,21 +286,70 @@ def test_a_document_must_be_whole_and_nothing_else(filename: str, data: bytes) -
 # ---------------------------------------------------------------- contested claims (共保体)
 
 
+GROUP = ("甲", "乙", "丙")  # a co-insurance group
+ALONE = ("甲",)  # one insurer
+JIA_1, JIA_2 = Reviewer(1, "甲"), Reviewer(2, "甲")  # two clerks of 甲
+JIA_BOSS, JIA_BOSS_2 = Reviewer(3, "甲", supervisor=True), Reviewer(4, "甲", supervisor=True)
+YI, YI_BOSS = Reviewer(5, "乙"), Reviewer(6, "乙", supervisor=True)
+ADMIN, NOBODY = Reviewer(7), Reviewer(8)  # staff of no insurer
+
+
 @pytest.mark.parametrize(("payout", "threshold", "first", "approver", "step"), [
-    (500_000, None, None, None, ApprovalStep.FINAL),  # no threshold: nothing is contested
-    (500_000, 500_000, None, "甲", ApprovalStep.FINAL),  # at the threshold: not above it
-    (500_000, 500_000, None, None, ApprovalStep.FINAL),
-    (500_001, 500_000, None, "甲", ApprovalStep.FIRST),
-    (500_001, 500_000, None, None, ApprovalStep.NO_INSURER),
-    (500_001, 500_000, "甲", "甲", ApprovalStep.SAME_INSURER),
-    (500_001, 500_000, "甲", "乙", ApprovalStep.FINAL),
-    (500_001, 500_000, "甲", None, ApprovalStep.NO_INSURER),
+    (500_000, None, None, NOBODY, ApprovalStep.FINAL),  # no threshold: nothing is contested
+    (500_000, 500_000, None, JIA_1, ApprovalStep.FINAL),  # at the threshold: not above it
+    (500_000, 500_000, None, NOBODY, ApprovalStep.FINAL),
+    (500_001, 500_000, None, JIA_1, ApprovalStep.FIRST),
+    (500_001, 500_000, None, NOBODY, ApprovalStep.NO_INSURER),
+    (500_001, 500_000, JIA_1, JIA_2, ApprovalStep.SAME_INSURER),
+    (500_001, 500_000, JIA_1, YI, ApprovalStep.FINAL),
+    (500_001, 500_000, JIA_1, NOBODY, ApprovalStep.NO_INSURER),
 ])
 def test_contested_claims_need_two_insurers(payout: int, threshold: int | None,
-                                            first: str | None, approver: str | None,
+                                            first: Reviewer | None, approver: Reviewer,
                                             step: ApprovalStep) -> None:
-    assert approval_step(payout, threshold, first, approver) is step
+    assert approval_step(payout, threshold, first, approver, GROUP) is step
     assert (step.refusal is None) == (step in {ApprovalStep.FINAL, ApprovalStep.FIRST})
+
+
+# Who may make a contested claim's second decision (an appeal's, or a large claim's second
+# approval): (first decider, second decider, the product's insurers, refusal or None).
+WHO_DECIDES = [
+    # A co-insurance group: another insurer's staff, supervisors or not.
+    (JIA_1, YI, GROUP, None),
+    (JIA_1, YI_BOSS, GROUP, None),
+    (JIA_1, JIA_2, GROUP, ApprovalStep.SAME_INSURER),
+    (JIA_1, JIA_BOSS, GROUP, ApprovalStep.SAME_INSURER),  # a supervisor is still the same insurer
+    (JIA_1, JIA_1, GROUP, ApprovalStep.SAME_INSURER),
+    (ADMIN, JIA_1, GROUP, None),  # first decided by staff of no insurer: any insurer's staff
+    (None, JIA_1, GROUP, None),
+    (JIA_1, NOBODY, GROUP, ApprovalStep.NO_INSURER),
+    (JIA_1, ADMIN, GROUP, ApprovalStep.NO_INSURER),
+    # One insurer: a supervisor of that insurer, on another account than the first decider's.
+    (JIA_1, JIA_BOSS, ALONE, None),
+    (JIA_BOSS, JIA_BOSS_2, ALONE, None),
+    (ADMIN, JIA_BOSS, ALONE, None),
+    (None, JIA_BOSS, ALONE, None),
+    (JIA_BOSS, JIA_BOSS, ALONE, ApprovalStep.SAME_REVIEWER),
+    (JIA_1, JIA_2, ALONE, ApprovalStep.NOT_SUPERVISOR),
+    (JIA_BOSS, JIA_1, ALONE, ApprovalStep.NOT_SUPERVISOR),
+    (JIA_1, YI_BOSS, ALONE, ApprovalStep.OTHER_INSURER),  # not an insurer of the product
+    (JIA_1, YI, ALONE, ApprovalStep.OTHER_INSURER),
+    (JIA_1, NOBODY, ALONE, ApprovalStep.NO_INSURER),
+]
+
+
+@pytest.mark.parametrize(("first", "second", "insurers", "refusal"), WHO_DECIDES)
+def test_who_makes_the_second_decision(first: Reviewer | None, second: Reviewer,
+                                       insurers: tuple[str, ...],
+                                       refusal: ApprovalStep | None) -> None:
+    assert second_decision_refusal(first, second, insurers) is refusal
+    if refusal is not None:  # said in Chinese, for an appeal and for a large claim
+        assert "申诉" in APPEAL_REFUSALS[refusal]
+        assert refusal.refusal is not None and "复核" in refusal.refusal
+    # A large claim's second approval follows the same rule.
+    step = approval_step(500_001, 500_000, first, second, insurers) if first else None
+    if step is not None:
+        assert step is (refusal or ApprovalStep.FINAL)
 
 
 @pytest.mark.parametrize(("status", "appealed_before", "allowed"), [
@@ -328,22 +379,11 @@ def test_appeal_states_and_reasons() -> None:
     assert appeal_reason_problem("𫖮" * 501) == "申诉理由不能超过500个字"
 
 
-@pytest.mark.parametrize(("rejecting", "decider", "refusal"), [
-    ("甲", "乙", None),
-    ("甲", "甲", ApprovalStep.SAME_INSURER),
-    ("甲", None, ApprovalStep.NO_INSURER),
-    (None, "丙", None),  # rejected by staff of no insurer: any insurer's staff decide
-    (None, None, ApprovalStep.NO_INSURER),
-])
-def test_an_appeal_is_decided_by_a_second_insurer(rejecting: str | None, decider: str | None,
-                                                  refusal: ApprovalStep | None) -> None:
-    assert appeal_decider_refusal(rejecting, decider) is refusal
-    if refusal is not None:
-        assert "申诉" in APPEAL_REFUSALS[refusal]
-
-
 def test_appeal_outcomes_read_plainly() -> None:
     assert appeal_outcome_message(S.REJECTED, None, "门诊治疗") == (
         "经另一家共保机构复核，维持原决定，未予赔付。原因：门诊治疗")
     assert appeal_outcome_message(S.APPROVED, 123_400, None) == (
         "经另一家共保机构复核，申诉成立。经审核，您的理赔申请已通过，赔付金额¥1,234.00。")
+    assert appeal_outcome_message(S.REJECTED, None, "门诊治疗",
+                                  decider=SecondDecider.SUPERVISOR) == (
+        "经承保机构复核主管复核，维持原决定，未予赔付。原因：门诊治疗")

@@ -11,6 +11,7 @@ from huiminbao.core.money import format_percent, format_yuan
 from huiminbao.core.states import InvalidTransition
 from huiminbao.disclosure.domain import (
     COMPLAINT_TRANSITIONS,
+    SECONDS_PER_DAY,
     ComplaintStatus,
     add_working_days,
     age_band,
@@ -18,6 +19,7 @@ from huiminbao.disclosure.domain import (
     complaint_no,
     complaint_transition,
     is_overdue,
+    median_tenth_days,
     normalize_text,
     payout_ratio_hundredths,
     reply_sms,
@@ -161,3 +163,20 @@ def test_reply_texts_carry_the_number_only() -> None:
 def test_the_surplus_against_the_target_payout_ratio(premium: int, payout: int, target: int,
                                                       surplus: int) -> None:
     assert surplus_fen(premium, payout, target) == surplus
+
+
+DAY = SECONDS_PER_DAY
+
+
+@pytest.mark.parametrize(("seconds", "tenths"), [
+    ((), None),
+    ((DAY,), 10),
+    ((DAY, 2 * DAY), 15),  # two middle values: their mean
+    ((0, DAY, 10 * DAY), 10),
+    ((DAY // 20,), 1),  # 0.05 day rounds half up to 0.1
+    ((DAY // 20 - 1,), 0),
+    ((10 * DAY, 0, DAY), 10),  # in any order
+])
+def test_median_turnaround_is_tenths_of_a_day_rounded_half_up(seconds: tuple[int, ...],
+                                                               tenths: int | None) -> None:
+    assert median_tenth_days(seconds) == tenths

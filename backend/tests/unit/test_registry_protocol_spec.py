@@ -88,6 +88,9 @@ def test_every_message_of_every_transaction_matches_its_schema(
     assert exchange(server, Transaction.SETTLEMENTS, {
         "id_number": LI_NA.id_number, "since": "2027-01-01", "until": "2027-12-31"}) == {
         "settlements": []}
+    assert exchange(server, Transaction.DISTRICT_COUNTS,
+                    {"id_numbers": [me, me, "110101190001019991"]}) == {
+        "counts": {"330106": 1}, "without_district": ["110101190001019991"]}
     exchange(server, Transaction.BALANCE, {"id_number": me})
     debit = exchange(server, Transaction.DEBIT, {
         "request_no": "SPEC-1", "id_number": me, "amount_fen": 500,

@@ -16,7 +16,6 @@ from huiminbao.reports.domain import (
     PeriodProblem,
     Unit,
     build_report,
-    median_tenth_days,
     period_of,
     report_rows,
 )
@@ -60,19 +59,6 @@ def test_periods_that_mean_nothing_are_refused_in_chinese(month: str | None, fir
         period_of(month, first, last, TODAY)
     assert refused.value.field == field
     assert all("\u4e00" <= ch <= "\u9fff" for ch in refused.value.message[:2])
-
-
-@pytest.mark.parametrize(("seconds", "tenths"), [
-    ((), None),
-    ((DAY,), 10),
-    ((DAY, 2 * DAY), 15),  # two middle values: their mean
-    ((0, DAY, 10 * DAY), 10),
-    ((DAY // 20,), 1),  # 0.05 day rounds half up to 0.1
-    ((DAY // 20 - 1,), 0),
-])
-def test_medians_are_tenths_of_a_day_rounded_half_up(seconds: tuple[int, ...],
-                                                     tenths: int | None) -> None:
-    assert median_tenth_days(seconds) == tenths
 
 
 def test_units_read_as_people_read_them() -> None:
