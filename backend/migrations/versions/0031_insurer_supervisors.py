@@ -3,7 +3,7 @@ makes a contested claim's second decision (an appeal, or a large claim's second 
 the product has one insurer and so no second insurer to ask. A plain ADD/DROP COLUMN.
 
 Revision ID: 0031_insurer_supervisors
-Revises: 0028_settlement_statements
+Revises: 0030_claim_records
 Create Date: 2026-12-06
 """
 
