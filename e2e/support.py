@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import json
@@ -9,8 +10,10 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,25 +88,58 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(workdir: Path, *, port: int | None = None,
-                 ports_env: dict[str, str] | None = None) -> LiveServer:
-    """``huiminbao serve`` in demo mode on a fresh SQLite file (``database_path``); returns once
-    /health answers 200. ``ports_env`` wires ports to real services (``huiminbao.standins``)
-    instead of the in-process simulators."""
-    port = port or free_port()
+def _server_env(database: Path, ports_env: dict[str, str] | None) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items()
            if not name.startswith(PORT_SETTING_PREFIXES)}
     env.update(ports_env or {})
     env.pop("REDIS_URL", None)  # the embedded in-process stores: nothing shared between runs
     env.pop("HUIMINBAO_NOW", None)
     env.update({
-        "DATABASE_URL": f"sqlite:///{database_path(workdir)}",
+        "DATABASE_URL": f"sqlite:///{database}",
         "HUIMINBAO_MODE": "demo",
         "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": os.pathsep.join(
             filter(None, [str(REPO_ROOT / "backend"), env.get("PYTHONPATH")])
         ),
     })
+    return env
+
+
+_demo_template: Path | None = None
+
+
+def _demo_database_template() -> Path:
+    """The demo database (migrated, demo city loaded) built once per test run: each server
+    starts from a copy rather than running every migration and the demo load again. ``serve``
+    still upgrades and loads on start, which on a copy finds nothing to do."""
+    global _demo_template
+    if _demo_template is None:
+        workdir = Path(tempfile.mkdtemp(prefix="e2e-demo-template-"))
+        template = database_path(workdir)
+        subprocess.run([sys.executable, "-m", "huiminbao.cli", "demo-data"], cwd=REPO_ROOT,
+                       env=_server_env(template, None), check=True, capture_output=True)
+        _demo_template = template
+    return _demo_template
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    # SQLite's backup API copies a consistent image (a plain file copy could miss a WAL).
+    with contextlib.closing(sqlite3.connect(source)) as src, \
+            contextlib.closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
+def start_server(workdir: Path, *, port: int | None = None,
+                 ports_env: dict[str, str] | None = None) -> LiveServer:
+    """``huiminbao serve`` in demo mode on a fresh SQLite file (``database_path``); returns once
+    /health answers 200. ``ports_env`` wires ports to real services (``huiminbao.standins``)
+    instead of the in-process simulators; those seal personal data with their own keys, so they
+    start from an empty file rather than the demo template."""
+    port = port or free_port()
+    database = database_path(workdir)
+    if not ports_env and not database.exists():
+        _copy_database(_demo_database_template(), database)
+    env = _server_env(database, ports_env)
     command = [sys.executable, "-m", "huiminbao.cli", "serve",
                "--host", "127.0.0.1", "--port", str(port)]
     with (workdir / "server.stdout.log").open("wb") as out, \
