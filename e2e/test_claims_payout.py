@@ -3,7 +3,9 @@
 She enrolls, then during the coverage year files a 门特/门慢 claim: the form offers the product's
 claim kinds with their documents and the insurer's promise, and asks for her bank card (checked
 against her name by the bank-card verification simulator). The reviewer approves it; an
-administrator runs the payout from the console; she sees "已支付" on the claim's page."""
+administrator runs the payout from the console; she sees "已支付" on the claim's page. The claim
+closed, she rates its handling with one tap (5, with a comment), once; 信息披露 shows the product's
+claim rating average."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from e2e.claims_support import (
     approve_then_run_payout,
+    check_elderly,
     coverage_day,
     enrolled_online_on_last_day,
     finish_cli,
@@ -21,6 +24,7 @@ from e2e.claims_support import (
     move_clock,
     start_cli,
     start_staff,
+    switch_elderly,
 )
 from e2e.support import LiveServer, assert_no_axe_violations, keep_screenshot
 
@@ -73,7 +77,9 @@ def test_li_na_files_an_outpatient_special_claim_and_is_paid_to_her_card(
     finish_cli(admin)
 
     def approved() -> None:
-        page.reload()
+        with page.expect_response(lambda r: r.url.endswith(f"/claims/{claim_no}/rating")):
+            page.reload()
+        expect(page.locator("#rating-box")).to_be_hidden()  # not closed yet: nothing to rate
         expect(page.locator("#claim-summary [data-status]")).to_have_text(
             re.compile("审核通过，待支付"))
         expect(page.locator("[data-clock=payment]")).to_contain_text("前支付赔款")
@@ -86,3 +92,42 @@ def test_li_na_files_an_outpatient_special_claim_and_is_paid_to_her_card(
     expect(page.locator("#claim-summary")).to_contain_text("已支付")
     assert_no_axe_violations(page, "on 理赔详情 (已支付)")
     keep_screenshot(page, "claim-paid-to-card")
+
+    # ---------------------------------------------------------------- closed: she rates it
+    rating = page.locator("#rating-box")
+    expect(rating).to_contain_text("您对这次处理满意吗？")
+    choices = rating.get_by_role("group", name="您对这次处理满意吗？")
+    for score, words in ((5, "非常满意"), (1, "很不满意")):  # stars and words, not colour alone
+        expect(choices.locator(f"button[data-score='{score}']")).to_have_text(
+            re.compile(f"{'★' * score}\\s*{words}"))
+    switch_elderly(page, True)
+    check_elderly(page, "理赔详情 (评价)")
+    switch_elderly(page, False)
+    assert_no_axe_violations(page, "on 理赔详情 (评价)")
+    other_tab = page.context.new_page()  # the same claim, still asking, in another tab
+    other_tab.goto(page.url)
+    expect(other_tab.locator("#rating-box button[data-score='1']")).to_be_visible()
+    rating.get_by_label("想说的话（选填）").fill("赔款到账很快，谢谢")
+    with page.expect_response(lambda r: r.request.method == "POST"
+                              and r.url.endswith(f"/claims/{claim_no}/rating")) as rated:
+        choices.get_by_role("button", name="非常满意").click()  # one tap
+    assert rated.value.status == 201
+    done = rating.locator(".rating-done")
+    expect(done).to_contain_text("您的评价：非常满意")
+    expect(done).to_contain_text("赔款到账很快，谢谢")
+    expect(done).to_be_focused()
+    expect(choices).to_have_count(0)
+    assert_no_axe_violations(page, "on 理赔详情 (已评价)")
+    page.reload()
+    expect(rating.locator(".rating-done")).to_contain_text("您的评价：非常满意")
+
+    # Rated once: the other tab's tap is refused with the server's message.
+    other_tab.locator("#rating-box button[data-score='1']").click()
+    expect(other_tab.locator("#rating-box [role=alert]")).to_contain_text(
+        "您已评价过，感谢您的反馈")
+    other_tab.close()
+
+    page.goto("/disclosure.html")
+    claims = page.locator("[data-figure=satisfaction-claims]")
+    expect(claims).to_contain_text("5.0分")
+    expect(claims).to_contain_text("1人评价")

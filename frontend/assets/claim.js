@@ -1,6 +1,7 @@
 // 理赔详情 ?no=: GET /claims/{claim_no}: the status in words, the payout and its breakdown in
 // plain Chinese, the bill, the documents, the timeline (oldest first) and, while the claim is
-// open (can_upload), 上传材料 / 补充材料 (POST /claims/{claim_no}/documents).
+// open (can_upload), 上传材料 / 补充材料 (POST /claims/{claim_no}/documents); once it is closed
+// (paid, refused, settled), 满意度评价 (rating.js; GET / POST /claims/{claim_no}/rating).
 //
 // Never sends X-Acting-For: an agent holding claims_view reads the claim without it.
 
@@ -13,6 +14,7 @@ import {
   renderBreakdown, renderDocuments, renderTimeline, channelText, paidAtPharmacy, statusExplained, stay, uploadDocument,
 } from "./claim-common.js";
 import { initPage, loadInto, showMissing } from "./page.js";
+import { renderRating } from "./rating.js";
 import { isLoggedOut, redirectToLogin, rememberModeOnAccount } from "./session.js";
 
 const params = new URLSearchParams(window.location.search);
@@ -44,6 +46,7 @@ const appealReason = document.getElementById("appeal-reason");
 const appealAlert = document.getElementById("appeal-alert");
 const appealSubmit = document.getElementById("appeal-submit");
 const appealStatus = document.getElementById("appeal-status");
+const ratingBox = document.getElementById("rating-box");
 
 // An appeal's state with a shape and words (never colour alone).
 const APPEAL_ICONS = { pending: "…", upheld: "✕", overturned: "✓" };
@@ -184,6 +187,32 @@ function render(c) {
   replaceChildren(documentsBody, renderDocuments(c.documents, { thumbnails: true }));
   replaceChildren(timelineBody, renderTimeline(c.timeline));
   if (c.notice) noticeText.textContent = c.notice;
+  loadRating(c);
+}
+
+// ---------------------------------------------------------------- rating
+
+function rateClaim(body) {
+  return api.post(`/claims/${encodeURIComponent(claim.claim_no)}/rating`, body);
+}
+
+function ratingError(error) {
+  if (!isLoggedOut(error)) return false;
+  redirectToLogin();
+  return true;
+}
+
+/** The rating box after each render: asked of the server (it knows what closed means). */
+async function loadRating(c) {
+  let answer;
+  try {
+    answer = await api.get(`/claims/${encodeURIComponent(c.claim_no)}/rating`);
+  } catch {
+    ratingBox.hidden = true; // the claim itself still shows; rating is optional
+    return;
+  }
+  if (claim !== c) return; // a newer render asks again
+  renderRating(ratingBox, answer, { submit: rateClaim, onError: ratingError });
 }
 
 // ---------------------------------------------------------------- uploads

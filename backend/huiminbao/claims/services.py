@@ -836,7 +836,9 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
                        object_type="claim", object_id=number)
         policy_id, person_id = claim.policy_id, claim.insured_person_id
     phone = claimant_phone(c, person_id)
-    prior = claim_terms.prior_for_claim(c, number)  # the registry, outside any transaction
+    # The registry's earlier diagnoses, outside any transaction, only for an approval (the one
+    # decision that computes the payout): a registry outage stops no rejection or payment.
+    prior = (claim_terms.prior_for_claim(c, number) if decision is Decision.APPROVE else ())
     by = EventActor.of(actor)
     now = c.clock.now()
     with c.db.transaction() as session:

@@ -116,14 +116,24 @@ def rate_claim(c: Container, actor: Actor, claim_no: str, rating: Rating) -> Rat
     return rating
 
 
-def claim_rating(c: Container, actor: Actor, claim_no: str) -> Rating | None:
+@dataclass(frozen=True)
+class ClaimRated:
+    """A claim's rating as its claimant sees it: None until rated; may it be rated now."""
+
+    rating: Rating | None
+    can_rate: bool  # closed (paid, refused, settled) and not rated yet
+
+
+def claim_rating(c: Container, actor: Actor, claim_no: str) -> ClaimRated:
     """The claim's rating, for whoever may see the claim; else the claims' own 404."""
-    claim_services.get_claim(c, actor, claim_no)
+    claim = claim_services.get_claim(c, actor, claim_no).claim
     with c.db.read() as session:
         rated = session.scalars(select(SatisfactionRating).where(
             SatisfactionRating.subject_type == RatedSubject.CLAIM.value,
             SatisfactionRating.subject_no == claim_no)).one_or_none()
-    return None if rated is None else Rating(rated.score, rated.comment or "")
+    if rated is None:
+        return ClaimRated(None, ClaimStatus(claim.status) in CLOSED_CLAIMS)
+    return ClaimRated(Rating(rated.score, rated.comment or ""), False)
 
 
 def averages(c: Container, product_id: int) -> dict[RatedSubject, Averages]:

@@ -306,8 +306,8 @@ class ClaimRating(MethodView):
     @blp.alt_response(404, description="No such claim, or not the caller's")
     def get(self, claim_no: str) -> ClaimRatingAnswer:
         """The claim's satisfaction rating (null until rated): its insured or holder."""
-        return ClaimRatingAnswer(ratings.claim_rating(container(), current_actor(), claim_no),
-                                 None)
+        found = ratings.claim_rating(container(), current_actor(), claim_no)
+        return ClaimRatingAnswer(found.rating, None, found.can_rate)
 
     @blp.arguments(RatingInSchema)
     @blp.response(201, ClaimRatingSchema)

@@ -330,6 +330,7 @@ class ClaimRatingAnswer:
 
     rated: Rating | None
     rated_at: datetime | None
+    can_rate: bool = False
 
     @property
     def rating(self) -> ClaimRatingAnswer | None:
@@ -350,6 +351,9 @@ class ClaimRatingSchema(ResponseSchema):
     """Dumps a ``ClaimRatingAnswer``."""
 
     rating = fields.Nested(RatingView, allow_none=True)
+    can_rate = fields.Boolean(metadata={
+        "description": "closed (paid, refused or settled) and not rated yet: the claimant may "
+                       "rate it once"})
 
 
 def _average(averages: Averages) -> str | None:

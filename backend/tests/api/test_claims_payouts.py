@@ -9,12 +9,18 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from huiminbao.audit.models import AuditEvent
+from huiminbao.claims.filing import BANK_CHECK_DOWN
 from huiminbao.claims.kinds import add_working_days
-from huiminbao.claims.models import ClaimPayout, SimulatedTransfer
-from huiminbao.claims.payees import SIMULATED_OTHERS_CARDS, with_check_digit
+from huiminbao.claims.models import Claim, ClaimPayout, SimulatedTransfer
+from huiminbao.claims.payees import (
+    SIMULATED_OTHERS_CARDS,
+    BankServiceUnavailable,
+    CardCheck,
+    with_check_digit,
+)
 from huiminbao.claims.payouts import LEASE, SIMULATED_REFUSED_CARDS, SimulatedPayouts
 from huiminbao.claims.services import check_books
 from huiminbao.core.clock import MovableClock
@@ -238,6 +244,50 @@ def test_the_card_must_be_the_payees_and_an_agent_never_receives_the_money(
 
 
 # ---------------------------------------------------------------- failures
+
+
+class DeadBank:
+    """A bank-card check whose connection dies: every call raises, as the adapter does on a
+    timeout or a reset (the check reads only, so nothing on the bank's side needs undoing)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def verify(self, card_no: str, holder_name: str, holder_id_number: str) -> CardCheck:
+        self.calls += 1
+        raise BankServiceUnavailable("connection reset")
+
+
+def test_a_bank_card_check_that_dies_writes_nothing_and_says_to_try_again(
+    client: FlaskClient, wired: Container, clock: MovableClock
+) -> None:
+    lina = lina_in_coverage(client, wired, clock)
+    card = new_card()
+    filed = submit(lina, OUTPATIENT, payee={"card_no": card})
+    assert filed.status_code == 201, filed.get_json()
+    number = filed.get_json()["claim_no"]
+    with wired.db.read() as session:
+        claims_before = session.scalar(select(func.count(Claim.id)))
+        audit_before = session.scalar(select(func.count(AuditEvent.id)))
+    working_bank, wired.bank_cards = wired.bank_cards, DeadBank()
+
+    refused = submit(lina, OUTPATIENT, payee={"card_no": new_card()})
+    assert refused.status_code == 503, refused.get_json()
+    assert refused.get_json()["code"] == "bank_card_check_unavailable"
+    assert refused.get_json()["message"] == BANK_CHECK_DOWN
+    changed = lina.client.put(f"/api/v1/claims/{number}/payee", json={"card_no": new_card()},
+                              headers=lina.bearer)
+    assert changed.status_code == 503, changed.get_json()
+    assert changed.get_json()["code"] == "bank_card_check_unavailable"
+    with wired.db.read() as session:
+        assert session.scalar(select(func.count(Claim.id))) == claims_before
+        assert session.scalar(select(func.count(AuditEvent.id))) == audit_before
+    shown = lina.client.get(f"/api/v1/claims/{number}", headers=lina.bearer).get_json()
+    assert shown["payee"]["card"].endswith(card[-4:])  # the first card still stands
+
+    # The bank back: the same request goes through.
+    wired.bank_cards = working_bank
+    assert submit(lina, OUTPATIENT, payee={"card_no": new_card()}).status_code == 201
 
 
 def test_a_payout_call_that_dies_half_way_is_queried_before_anything_is_sent_again(

@@ -9,6 +9,7 @@ import copy
 from datetime import date
 from typing import Any, cast
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -17,6 +18,7 @@ from huiminbao.catalog.models import Product
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import Container
 from huiminbao.identity.domain import Action
+from huiminbao.registry.port import RegistryUnavailable
 from huiminbao.registry.simulator import SimulatedRegistry
 
 from .enrollment_helpers import PEOPLE, sign_in
@@ -24,6 +26,7 @@ from .helpers import Session
 from .test_admin_products import URL, admin, valid_body  # noqa: F401 - the admin fixture
 from .test_claims import FakeGrants
 from .test_claims_support import (
+    decide,
     enrolled,
     into_coverage,
     person_id,
@@ -250,3 +253,32 @@ def test_a_listed_drug_shows_its_category_before_review_and_agents_are_texted(
     for texts in (agent_texts, principal_texts):
         assert any("已进入审核" in text for text in texts)
         assert any("已提交" in text for text in texts), texts
+
+
+def test_a_registry_outage_stops_only_the_approval_of_a_claim_with_listed_conditions(
+    client: FlaskClient, wired: Container, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only an approval computes the payout and so needs the registry's earlier diagnoses:
+    with the registry down it answers 503 and changes nothing, while a rejection and a payment
+    of an approved claim go on."""
+    zhang = enrolled(client)
+    registry = cast(SimulatedRegistry, wired.registry)
+    assert registry.record_diagnosis(PEOPLE["张伟"][1], "C22.0", date(2025, 5, 1))
+    [zhang] = into_coverage(clock, wired, zhang)
+    reviewer = staff(client.application.test_client(), wired)
+    liver = {"in_policy_self_pay_fen": 50_000 * Y, "items": [], "diagnosis_codes": ["C22.0"]}
+    approved, refused, rejected = (submit(zhang, liver).get_json()["claim_no"]
+                                   for _ in range(3))
+    assert decide(reviewer, approved, "approve").status_code == 200
+
+    def unreachable(id_number: str, before: date) -> list[Any]:
+        raise RegistryUnavailable("timeout")
+
+    monkeypatch.setattr(wired.registry, "prior_diagnoses", unreachable)
+    down = decide(reviewer, refused, "approve")
+    assert down.status_code == 503, down.get_json()
+    assert down.get_json()["code"] == "remote_unavailable"
+    shown = zhang.client.get(f"/api/v1/claims/{refused}", headers=zhang.bearer).get_json()
+    assert shown["status"] == "submitted"
+    assert decide(reviewer, rejected, "reject", "非保险责任范围内的费用").status_code == 200
+    assert decide(reviewer, approved, "mark_paid").status_code == 200

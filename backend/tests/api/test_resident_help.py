@@ -183,14 +183,16 @@ def test_a_closed_claim_is_rated_once_by_its_claimant(
     [zhang] = into_coverage(clock, wired, zhang)
     number = submit(zhang, WORKED_EXAMPLE).get_json()["claim_no"]
     url = f"/api/v1/claims/{number}/rating"
+    assert client.get(url, headers=zhang.bearer).get_json() == {"rating": None, "can_rate": False}
     early = client.post(url, headers=zhang.bearer, json={"score": 5})
     assert early.status_code == 422 and early.get_json()["code"] == "not_closed"
     decide(staff(client, wired), number, "reject", "所附发票非本次住院发票")
-    assert client.get(url, headers=zhang.bearer).get_json() == {"rating": None}
+    assert client.get(url, headers=zhang.bearer).get_json() == {"rating": None, "can_rate": True}
     rated = client.post(url, headers=zhang.bearer, json={"score": 2, "comment": "等太久了"})
     assert rated.status_code == 201, rated.get_json()
     assert rated.get_json()["rating"]["score_label"] == "不满意"
-    assert client.get(url, headers=zhang.bearer).get_json()["rating"]["comment"] == "等太久了"
+    after = client.get(url, headers=zhang.bearer).get_json()
+    assert after["rating"]["comment"] == "等太久了" and after["can_rate"] is False
     again = client.post(url, headers=zhang.bearer, json={"score": 5})
     assert again.status_code == 409
     product_id = client.get("/api/v1/policies", headers=zhang.bearer).get_json()["items"][0][
