@@ -6,11 +6,13 @@ The server allows one code per phone per minute, so every journey here uses its 
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from e2e.support import (
+    AGREEMENT_BOX,
     agree_to_terms,
     assert_no_axe_violations,
     body_font_size,
@@ -81,6 +83,42 @@ def test_wechat_messages(page: Page) -> None:
     page.goto("/login.html?wechat_error=access_denied")
     expect(page.get_by_role("alert")).to_match_aria_snapshot(
         "- alert:\n  - paragraph: 微信登录未成功，请使用手机验证码登录")
+
+
+def test_wechat_login_asks_for_the_agreements_and_carries_the_ticked_versions(
+    page: Page, base_url: str,
+) -> None:
+    # A linked WeChat account that has not accepted the current texts comes back here.
+    status, methods = http_get(base_url, "/api/v1/auth/methods")
+    assert status == 200
+    page.route("**/api/v1/auth/methods",
+               lambda route: route.fulfill(json={**methods, "wechat": True}))
+    started: list[str] = []
+
+    def wechat_start(route: Route) -> None:
+        started.append(route.request.url)
+        route.fulfill(status=200, content_type="text/plain", body="WeChat")
+
+    page.route("**/api/v1/auth/wechat/login*", wechat_start)
+    page.goto("/login.html?wechat_error=agreement_required")
+    expect(page.get_by_role("alert")).to_match_aria_snapshot(
+        "- alert:\n  - paragraph: 使用微信登录需同意最新的《用户协议》和《隐私政策》，"
+        "请阅读并勾选后再点击“微信登录”")
+    box = page.get_by_label(AGREEMENT_BOX)
+    expect(box).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#agree-error")).to_have_text(re.compile("请阅读并勾选同意"))
+    assert_no_axe_violations(page, "with the WeChat agreement message")
+
+    # Ticked, 微信登录 starts with the versions shown on the page.
+    status, texts = http_get(base_url, "/api/v1/agreements")
+    assert status == 200
+    expect(page.get_by_text("阅读《用户协议》")).to_be_visible()
+    agree_to_terms(page)
+    page.get_by_role("link", name="微信登录").click()
+    expect(page.get_by_text("WeChat")).to_be_visible()
+    (url,) = started
+    assert parse_qs(urlsplit(url).query) == {
+        text["document"]: [text["version"]] for text in texts["items"]}
 
 
 def test_wrong_code_is_refused_then_the_right_one_signs_in(page: Page, base_url: str) -> None:

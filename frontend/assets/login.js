@@ -194,9 +194,21 @@ function showWechatNotes() {
     wechatNote.append(h("div", { class: "form-alert form-alert--info" },
       h("span", { class: "form-alert__icon", "aria-hidden": "true" }, "i"),
       h("p", { class: "form-alert__text" }, "首次使用微信登录，请验证手机号完成绑定")));
+  } else if (params.get("wechat_error") === "agreement_required") {
+    // A linked WeChat account that has not accepted the current texts: tick, then try again.
+    showFormAlert(alertBox, "使用微信登录需同意最新的《用户协议》和《隐私政策》，请阅读并勾选后再点击“微信登录”");
+    setFieldError(agreeBox, "请阅读并勾选同意《用户协议》和《隐私政策》");
   } else if (params.has("wechat_error")) {
     showFormAlert(alertBox, "微信登录未成功，请使用手机验证码登录");
   }
+}
+
+/** 微信登录 carries the agreement versions ticked here (kept with the OAuth state). */
+function wechatLoginHref() {
+  const base = "/api/v1/auth/wechat/login";
+  if (!agreeBox.checked) return base;
+  const query = new URLSearchParams(agreementVersions).toString();
+  return query ? `${base}?${query}` : base;
 }
 
 /** The 微信登录 button only when the server has it switched on (GET /auth/methods). */
@@ -230,6 +242,9 @@ async function start() {
   });
   detectDemo();
   detectWechat();
+  wechatLogin.querySelector("a").addEventListener("click", (event) => {
+    event.currentTarget.href = wechatLoginHref();
+  });
 
   // Already signed in (e.g. the back button): go straight on.
   try {

@@ -60,6 +60,13 @@ function renderConsent(item) {
     fact("用于", (item.needed_for || []).join("、")));
 }
 
+function renderAgreement(item) {
+  return facts(
+    fact("协议", `《${item.title}》`),
+    fact("版本", item.version),
+    fact("同意时间", when(item.accepted_at)));
+}
+
 function renderPolicy(item) {
   return facts(
     fact("保单号", h("span", { class: "mono" }, item.policy_no), "policy-no"),
@@ -133,6 +140,7 @@ function render(data) {
   const grants = data.proxy_grants || { given: [], received: [] };
   replaceChildren(sections,
     renderAccount(data),
+    section("agreements", "用户协议与隐私政策", data.agreements || [], renderAgreement, "暂无记录。"),
     section("consents", "授权与同意记录", data.consents || [], renderConsent, "暂无记录。"),
     section("policies", "保单", data.policies || [], renderPolicy, "暂无保单。"),
     section("orders", "投保订单", data.orders || [], renderOrder, "暂无订单。"),

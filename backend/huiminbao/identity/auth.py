@@ -38,6 +38,7 @@ PUBLIC_WITH_INPUT: frozenset[tuple[str, str]] = frozenset({
     ("claims.ProductSpecialDrugs", "GET"),  # residents search the 特药 list before enrolling
     ("identity.SendCode", "POST"),
     ("identity.Login", "POST"),
+    ("wechat.WeChatLogin", "GET"),  # the agreement versions ticked on the login page
     ("claims.Settlements", "POST"),  # hospitals: signed requests (hospital_signed runs first)
     ("claims.SpecialDrugSettlements", "POST"),  # pharmacies: signed requests, as hospitals
     ("disclosure.ProductDisclosure", "GET"),

@@ -30,10 +30,11 @@ from huiminbao.disclosure.models import Complaint
 from huiminbao.enrollment.domain import OrderStatus, PaymentMethod, PolicyStatus
 from huiminbao.enrollment.family.models import FamilyMember
 from huiminbao.enrollment.models import Order, OrderItem, Policy
+from huiminbao.identity.agreements import AGREEMENT_TEXTS
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.consent_rules import stops
 from huiminbao.identity.domain import Role
-from huiminbao.identity.models import Person, UserAccount
+from huiminbao.identity.models import AgreementAcceptance, Person, UserAccount
 from huiminbao.proxy.domain import GrantStatus, Scope, parse_scopes, scope_label
 from huiminbao.proxy.models import ProxyGrant
 
@@ -42,6 +43,7 @@ AUDIT_LIMIT = 2000  # newest first; a longer history is given on request at the 
 ACTION_LABELS = {
     "auth.login": "登录", "auth.logout": "退出登录", "auth.wechat_login": "微信登录",
     "auth.wechat_link": "绑定微信", "identity.bind": "实名认证",
+    "agreement.accept": "同意用户协议和隐私政策",
     "consent.grant": "同意授权", "consent.withdraw": "撤回授权",
     "consent.blocked": "因授权已撤回而暂停的操作",
     "order.create": "提交参保订单", "order.paid": "订单缴费成功", "order.closed": "订单关闭",
@@ -95,6 +97,7 @@ def export_for(c: Container, actor: Actor) -> dict[str, Any]:
                 "elderly_mode": account.elderly_mode,
             },
             "identity": _identity(account, person),
+            "agreements": _agreements(session, account.id),
             "consents": _consents(session, account.id),
             "family_members": _family(session, pid, names),
             "policies": _policies(session, pid, names),
@@ -139,6 +142,17 @@ def _identity(account: UserAccount, person: Person | None) -> dict[str, Any]:
         "name": mask_name(person.name), "id_number": mask_id_number(person.id_number),
         "birth_year": person.birth_date.year, "sex": person.sex,
     }
+
+
+def _agreements(session: Session, account_id: int) -> list[dict[str, Any]]:
+    """The versions of 用户协议 and 隐私政策 the account accepted at login, newest first."""
+    rows = session.scalars(select(AgreementAcceptance)
+                           .where(AgreementAcceptance.account_id == account_id)
+                           .order_by(AgreementAcceptance.accepted_at.desc(),
+                                     AgreementAcceptance.id.desc()))
+    titles = {document.value: text.title for document, text in AGREEMENT_TEXTS.items()}
+    return [{"document": row.document, "title": titles.get(row.document, row.document),
+             "version": row.version, "accepted_at": _dt(row.accepted_at)} for row in rows]
 
 
 def _consents(session: Session, account_id: int) -> list[dict[str, Any]]:

@@ -298,6 +298,13 @@ class ExportIdentitySchema(ResponseSchema):
     sex = fields.String()
 
 
+class ExportAgreementSchema(ResponseSchema):
+    document = fields.String(metadata={"description": "user_agreement | privacy_policy"})
+    title = fields.String()
+    version = fields.String()
+    accepted_at = fields.String(metadata=_WHEN)
+
+
 class ExportConsentSchema(ResponseSchema):
     kind = fields.String()
     title = fields.String()
@@ -429,6 +436,8 @@ class DataExportSchema(ResponseSchema):
     generated_at = fields.String(metadata=_WHEN)
     account = fields.Nested(ExportAccountSchema)
     identity = fields.Nested(ExportIdentitySchema)
+    agreements = fields.List(fields.Nested(ExportAgreementSchema), metadata={
+        "description": "the versions of 用户协议 and 隐私政策 accepted at login, newest first"})
     consents = fields.List(fields.Nested(ExportConsentSchema))
     family_members = fields.List(fields.Nested(ExportFamilyMemberSchema))
     policies = fields.List(fields.Nested(ExportPolicySchema))

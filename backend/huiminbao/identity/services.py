@@ -224,13 +224,7 @@ def login_with_code(c: Container, phone: str, code: str,
         check = consume_code(c, session, phone, OtpPurpose.LOGIN, code)
         if check.accepted:
             account = _account_for_phone(c, session, phone)
-            if account.role == Role.RESIDENT.value:
-                recorded = agreements.settle_at_login(session, account.id, agreed or {},
-                                                      c.clock.now())
-                if recorded:
-                    audit.record(session, c.clock, AuditEntry(
-                        action="agreement.accept", actor=AuditActor(account.id, account.role),
-                        details={doc: agreements.current_versions()[doc] for doc in recorded}))
+            _settle_agreements(c, session, account, agreed or {})
             sign_in = _open_session(c, session, account, method="sms")
     if not check.accepted:
         audit.record_now(c.db, c.clock, AuditEntry(
@@ -239,6 +233,19 @@ def login_with_code(c: Container, phone: str, code: str,
         ))
         raise check.invalid_input()
     return sign_in
+
+
+def _settle_agreements(c: Container, session: Session, account: UserAccount,
+                       agreed: Mapping[str, str | None]) -> None:
+    """A resident signing in must have accepted the current user agreement and privacy policy,
+    now (``agreed``) or before: record the new acceptances, or raise ``agreement_required``."""
+    if account.role != Role.RESIDENT.value:
+        return
+    recorded = agreements.settle_at_login(session, account.id, agreed, c.clock.now())
+    if recorded:
+        audit.record(session, c.clock, AuditEntry(
+            action="agreement.accept", actor=AuditActor(account.id, account.role),
+            details={doc: agreements.current_versions()[doc] for doc in recorded}))
 
 
 def _account_for_phone(c: Container, session: Session, phone: str) -> UserAccount:
@@ -274,12 +281,16 @@ def _open_session(c: Container, session: Session, account: UserAccount, *, metho
                   claims.expires_at)
 
 
-def open_session_for(c: Container, account_id: int, *, method: str) -> SignIn:
-    """Sign in an account already proven by another channel (WeChat after linking)."""
+def open_session_for(c: Container, account_id: int, *, method: str,
+                     agreed: Mapping[str, str | None] | None = None) -> SignIn:
+    """Sign in an account already proven by another channel (WeChat after linking). As at the
+    SMS login, a resident needs the current agreements accepted now (``agreed``) or before,
+    else ``agreement_required`` and nothing is written."""
     with c.db.transaction() as session:
         account = session.get(UserAccount, account_id)
         if account is None:
             raise NotFound()
+        _settle_agreements(c, session, account, agreed or {})
         return _open_session(c, session, account, method=method)
 
 

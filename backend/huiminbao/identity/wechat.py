@@ -25,6 +25,11 @@ a client adapt:
   (``token_placement="uri"``), not in an ``Authorization`` header, and errors are again JSON
   with ``errcode``.
 
+The login page's button carries the user agreement and privacy policy versions the person
+ticked; they are kept with the OAuth state in the Flask session, and at the callback a linked
+account is signed in only when the current versions are accepted then or were before (as the SMS
+login requires, ``identity/agreements.py``); otherwise ``wechat_error=agreement_required``.
+
 A callback ends in one of three ways: an account linked to this openid is signed in; an unknown
 openid is kept for ten minutes in a signed, HttpOnly cookie until the browser signs in by SMS
 (``link_pending_wechat``, called by the SMS login); or the login page is shown with a short
@@ -36,6 +41,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -53,7 +59,7 @@ from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.core.config import Settings
 from huiminbao.core.container import Container, container
-from huiminbao.core.errors import NotFound
+from huiminbao.core.errors import InvalidInput, NotFound
 from huiminbao.identity import services
 from huiminbao.identity.models import UserAccount
 from huiminbao.identity.services import SignIn
@@ -95,8 +101,10 @@ _ERRCODE_IN_DESCRIPTION = re.compile(r"^\[(-?\d+)\]")
 # Every ``wechat_error`` the login page may receive.
 ERROR_CODES = frozenset({
     "denied", "state", "invalid_code", "code_used", "code_expired", "config", "busy", "userinfo",
-    "network", "wechat",
+    "network", "wechat", "agreement_required",
 })
+
+_AGREED_KEY = "wechat_agreed"  # in the Flask session, beside authlib's state
 
 
 # ---------------------------------------------------------------- the authlib client
@@ -240,9 +248,13 @@ class CallbackOutcome:
     error: str | None = None
 
 
-def start_login(redirect_uri: str) -> Response:
-    """302 to WeChat's authorize page; authlib stores the state in the Flask session."""
-    response: Response = wechat_client().authorize_redirect(redirect_uri)
+def start_login(redirect_uri: str, agreed: Mapping[str, str | None]) -> Response:
+    """302 to WeChat's authorize page; authlib stores the state in the Flask session, and the
+    agreement versions ticked on the login page (document → version) are kept beside it."""
+    client = wechat_client()
+    session[_AGREED_KEY] = {document: version for document, version in agreed.items()
+                            if version}
+    response: Response = client.authorize_redirect(redirect_uri)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -250,6 +262,9 @@ def start_login(redirect_uri: str) -> Response:
 def complete_login(c: Container) -> CallbackOutcome:
     """The callback: code and state -> token (with openid) -> userinfo -> an outcome."""
     client = wechat_client()
+    kept = session.pop(_AGREED_KEY, None)
+    agreed = ({str(k): str(v) for k, v in kept.items() if isinstance(v, str)}
+              if isinstance(kept, dict) else {})
     try:
         identity = _fetch_identity(client)
     except WeChatLoginFailed as failure:
@@ -264,7 +279,17 @@ def complete_login(c: Container) -> CallbackOutcome:
             select(UserAccount.id).where(UserAccount.wechat_openid == identity.openid)
         ).first()
     if account_id is not None:
-        return CallbackOutcome(sign_in=services.open_session_for(c, account_id, method="wechat"))
+        try:
+            sign_in = services.open_session_for(c, account_id, method="wechat", agreed=agreed)
+        except InvalidInput as refused:
+            if refused.code != "agreement_required":
+                raise
+            audit.record_now(c.db, c.clock, AuditEntry(
+                action="auth.wechat_login", outcome="failed", actor=AuditActor(account_id),
+                details={"reason": "agreement_required"},
+            ))
+            return CallbackOutcome(error="agreement_required")
+        return CallbackOutcome(sign_in=sign_in)
     audit.record_now(c.db, c.clock, AuditEntry(
         action="auth.wechat_login", actor=AuditActor(),
         details={"openid": mask_openid(identity.openid), "result": "link_pending"},

@@ -11,6 +11,7 @@ from huiminbao.core.container import container
 from huiminbao.identity import services, wechat
 from huiminbao.identity.auth import SESSION_COOKIE
 from huiminbao.identity.routes import _set_session_cookies
+from huiminbao.identity.schemas import AgreedVersionsSchema
 
 blp = Blueprint("wechat", __name__, url_prefix="/api/v1/auth/wechat", description="微信登录")
 
@@ -26,10 +27,13 @@ class WeChatLogin(MethodView):
     @blp.alt_response(302, description="To WeChat's authorize page (snsapi_userinfo)",
                       success=True)
     @blp.alt_response(404, description=_NOT_CONFIGURED)
-    def get(self) -> Response:
+    @blp.arguments(AgreedVersionsSchema, location="query", as_kwargs=True)
+    def get(self, **agreed: str | None) -> Response:
         """Start WeChat login: redirects to WeChat's authorize page, which comes back to
-        `/auth/wechat/callback` with a code and the state kept in this browser's session."""
-        return wechat.start_login(url_for("wechat.WeChatCallback", _external=True))
+        `/auth/wechat/callback` with a code and the state kept in this browser's session.
+        `user_agreement` / `privacy_policy`: the versions ticked on the login page, kept with
+        the state; needed until the account has accepted the current ones."""
+        return wechat.start_login(url_for("wechat.WeChatCallback", _external=True), agreed)
 
 
 @blp.route("/callback")
@@ -43,7 +47,9 @@ class WeChatCallback(MethodView):
         "To `/me.html` with the session cookies when the WeChat account is linked; to "
         "`/login.html?wechat=link` with a 10-minute `hmb_wechat_link` cookie when it is not yet "
         "(the next SMS login links it); to `/login.html?wechat_error=<code>` on failure, code "
-        "one of " + ", ".join(sorted(wechat.ERROR_CODES)) + "."))
+        "one of " + ", ".join(sorted(wechat.ERROR_CODES)) + " (`agreement_required`: a linked "
+        "account that has not accepted the current 用户协议 and 隐私政策, before or by ticking "
+        "them on the login page; nobody is signed in)."))
     @blp.alt_response(404, description=_NOT_CONFIGURED)
     def get(self) -> Response:
         """WeChat's redirect back: exchange the code, read the user, sign in or start linking."""

@@ -22,6 +22,7 @@ from huiminbao.audit.models import AuditEvent
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import Container
 from huiminbao.enrollment import renewal
+from huiminbao.identity.agreements import AGREEMENT_TEXTS, AgreementDocument
 from huiminbao.identity.consent_rules import PURPOSES, Party, Purpose, needed
 from huiminbao.identity.models import UserAccount
 
@@ -250,6 +251,11 @@ def test_the_export_lists_the_persons_data_and_the_audit_trail_about_them(
     assert data["identity"]["bound"] is True and data["identity"]["name"] == "张*"
     assert data["identity"]["id_number"] == "3****************0"
     assert data["account"]["phone"] == "138****0001"
+    # The user agreement and privacy policy accepted at the first login, once each.
+    assert sorted((a["document"], a["title"], a["version"]) for a in data["agreements"]) == [
+        ("privacy_policy", "隐私政策", AGREEMENT_TEXTS[AgreementDocument.PRIVACY_POLICY].version),
+        ("user_agreement", "用户协议", AGREEMENT_TEXTS[AgreementDocument.USER_AGREEMENT].version)]
+    assert all(a["accepted_at"] for a in data["agreements"])
     assert {(c["kind"], c["text_version"]) for c in data["consents"]} == {
         (kind.value, text.version) for kind, text in CONSENT_TEXTS.items()}
     assert all(c["granted_at"] for c in data["consents"])
@@ -266,7 +272,7 @@ def test_the_export_lists_the_persons_data_and_the_audit_trail_about_them(
     assert len(denied) == 1 and denied[0]["action"].startswith("access.")
     assert denied[0]["by"] == "其他用户（刘*）" and denied[0]["about_me"] is True
     actions = {e["action"] for e in trail}
-    assert {"identity.bind", "consent.grant", "order.create", "family.add",
+    assert {"agreement.accept", "identity.bind", "consent.grant", "order.create", "family.add",
             "complaint.file", "proxy.grant.create"} <= actions
     # Masked throughout: no full ID number or phone of anyone.
     raw = response.get_data(as_text=True)

@@ -34,7 +34,7 @@ from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import Container
 from huiminbao.identity import wechat
 from huiminbao.identity.agreements import current_versions as _agreed
-from huiminbao.identity.models import AuthSession, UserAccount
+from huiminbao.identity.models import AgreementAcceptance, AuthSession, UserAccount
 
 from .helpers import latest_code
 
@@ -50,6 +50,9 @@ PHONE_OTHER_WECHAT = "13900000003"
 PHONE_TAMPERED = "13900000004"
 PHONE_HOLDER = "13900000005"
 PHONE_LATE = "13900000007"
+PHONE_AGREES = "13900000008"
+PHONE_OLD_VERSION = "13900000009"
+PHONE_ACCEPTED = "13900000010"
 
 
 # ---------------------------------------------------------------- the fake WeChat
@@ -184,9 +187,10 @@ def visitor(wechat_app: Flask) -> FlaskClient:
 # ---------------------------------------------------------------- the steps of a round trip
 
 
-def start(visitor: FlaskClient, fake: FakeWeChat) -> str:
-    """Our login endpoint: a 302 to WeChat's authorize link, in WeChat's own shape."""
-    response = visitor.get("/api/v1/auth/wechat/login")
+def start(visitor: FlaskClient, fake: FakeWeChat, agreed: dict[str, str] | None = None) -> str:
+    """Our login endpoint: a 302 to WeChat's authorize link, in WeChat's own shape.
+    ``agreed``: the agreement versions ticked on the login page, sent as query parameters."""
+    response = visitor.get("/api/v1/auth/wechat/login", query_string=agreed or {})
     assert response.status_code == 302
     location = response.headers["Location"]
     parts = urlsplit(location)
@@ -222,8 +226,9 @@ def come_back(visitor: FlaskClient, back: str) -> TestResponse:
     return visitor.get(f"{parts.path}?{parts.query}")
 
 
-def wechat_round_trip(visitor: FlaskClient, fake: FakeWeChat) -> TestResponse:
-    return come_back(visitor, authorize_at_wechat(start(visitor, fake)))
+def wechat_round_trip(visitor: FlaskClient, fake: FakeWeChat,
+                      agreed: dict[str, str] | None = None) -> TestResponse:
+    return come_back(visitor, authorize_at_wechat(start(visitor, fake, agreed)))
 
 
 def sms_login(visitor: FlaskClient, phone: str) -> TestResponse:
@@ -257,10 +262,26 @@ def openid_of(wired: Container, phone: str) -> str | None:
         ).one()
 
 
-def add_account(wired: Container, clock: MovableClock, phone: str, openid: str) -> None:
+def add_account(wired: Container, clock: MovableClock, phone: str, openid: str, *,
+                accepted: dict[str, str] | None = None) -> int:
+    """A resident linked to ``openid`` who accepted ``accepted`` (document → version; the
+    current versions unless given) at an earlier login."""
     with wired.db.transaction() as session:
-        session.add(UserAccount(phone=phone, role="resident", created_at=clock.now(),
-                                wechat_openid=openid))
+        account = UserAccount(phone=phone, role="resident", created_at=clock.now(),
+                              wechat_openid=openid)
+        session.add(account)
+        session.flush()
+        for document, version in (_agreed() if accepted is None else accepted).items():
+            session.add(AgreementAcceptance(account_id=account.id, document=document,
+                                            version=version, accepted_at=clock.now()))
+        return account.id
+
+
+def acceptances(wired: Container, account_id: int) -> list[tuple[str, str]]:
+    with wired.db.read() as session:
+        return sorted((document, version) for document, version in session.execute(
+            select(AgreementAcceptance.document, AgreementAcceptance.version)
+            .where(AgreementAcceptance.account_id == account_id)))
 
 
 def assert_error_redirect(response: TestResponse, code: str) -> None:
@@ -349,6 +370,74 @@ def test_the_wechat_session_cookie_replaces_an_earlier_session(
             select(AuthSession).order_by(AuthSession.id))]
     assert revoked == [True, False]
     assert visitor.get("/api/v1/me").status_code == 200
+
+
+def test_a_linked_account_that_ticks_the_agreements_is_signed_in_and_they_are_recorded_once(
+    visitor: FlaskClient, fake_wechat: FakeWeChat, wired: Container, clock: MovableClock,
+) -> None:
+    account_id = add_account(wired, clock, PHONE_AGREES, OPENID, accepted={})
+    arrived = wechat_round_trip(visitor, fake_wechat, agreed=_agreed())
+    assert arrived.headers["Location"] == "/me.html"
+    assert visitor.get("/api/v1/me").status_code == 200
+    assert acceptances(wired, account_id) == sorted(_agreed().items())
+    (accepted,) = audit_events(wired, "agreement.accept")
+    assert (accepted.actor_account_id, accepted.details) == (account_id, _agreed())
+    # Ticking again at the next login records nothing new.
+    again = wechat_round_trip(visitor, fake_wechat, agreed=_agreed())
+    assert again.headers["Location"] == "/me.html"
+    assert acceptances(wired, account_id) == sorted(_agreed().items())
+    assert len(audit_events(wired, "agreement.accept")) == 1
+
+
+def test_a_linked_account_without_the_current_agreements_is_sent_back_to_tick_them(
+    visitor: FlaskClient, fake_wechat: FakeWeChat, wired: Container, clock: MovableClock,
+) -> None:
+    # Accepted an earlier version of each text only: the current ones were never agreed to.
+    account_id = add_account(wired, clock, PHONE_OLD_VERSION, OPENID, accepted={
+        "user_agreement": "2025.1", "privacy_policy": "2025.1"})
+    refused = wechat_round_trip(visitor, fake_wechat)
+    assert_error_redirect(refused, "agreement_required")
+    assert visitor.get("/api/v1/me").status_code == 401
+    # Ticking one of the two is not enough either.
+    half = wechat_round_trip(visitor, fake_wechat,
+                             agreed={"user_agreement": _agreed()["user_agreement"]})
+    assert_error_redirect(half, "agreement_required")
+    with wired.db.read() as session:
+        assert session.scalars(select(AuthSession).where(
+            AuthSession.account_id == account_id)).all() == []
+    assert acceptances(wired, account_id) == [("privacy_policy", "2025.1"),
+                                              ("user_agreement", "2025.1")]
+    failed = audit_events(wired, "auth.wechat_login")
+    assert [(e.outcome, e.actor_account_id, e.details) for e in failed] == [
+        ("failed", account_id, {"reason": "agreement_required"})] * 2
+    # The kept versions went with that attempt: a new start without ticking asks again.
+    assert_error_redirect(wechat_round_trip(visitor, fake_wechat), "agreement_required")
+    # Ticked now: signed in.
+    ticked = wechat_round_trip(visitor, fake_wechat, agreed=_agreed())
+    assert ticked.headers["Location"] == "/me.html"
+    assert ("user_agreement", _agreed()["user_agreement"]) in acceptances(wired, account_id)
+
+
+def test_a_linked_account_that_accepted_before_signs_in_without_ticking(
+    visitor: FlaskClient, fake_wechat: FakeWeChat, wired: Container, clock: MovableClock,
+) -> None:
+    account_id = add_account(wired, clock, PHONE_ACCEPTED, OPENID)
+    arrived = wechat_round_trip(visitor, fake_wechat)
+    assert arrived.headers["Location"] == "/me.html"
+    assert visitor.get("/api/v1/me").status_code == 200
+    assert audit_events(wired, "agreement.accept") == []
+    assert acceptances(wired, account_id) == sorted(_agreed().items())
+
+
+def test_the_login_start_validates_the_ticked_versions(
+    visitor: FlaskClient, fake_wechat: FakeWeChat,
+) -> None:
+    response = visitor.get("/api/v1/auth/wechat/login",
+                           query_string={"user_agreement": "x" * 21})
+    assert response.status_code == 422
+    body = response.get_json()
+    assert "user_agreement" in json.dumps(body["errors"])
+    assert fake_wechat.authorize_requests == []
 
 
 def test_an_invalid_code_40029_goes_back_to_the_login_page_without_a_session(
@@ -524,6 +613,9 @@ def test_the_openapi_document_lists_the_wechat_endpoints(visitor: FlaskClient) -
     paths = visitor.get("/api/openapi.json").get_json()["paths"]
     assert "302" in paths["/api/v1/auth/wechat/login"]["get"]["responses"]
     assert "302" in paths["/api/v1/auth/wechat/callback"]["get"]["responses"]
+    query = {p["name"] for p in paths["/api/v1/auth/wechat/login"]["get"]["parameters"]
+             if p["in"] == "query"}
+    assert query == {"user_agreement", "privacy_policy"}
 
 
 def test_settings_read_wechat_from_the_environment() -> None:
