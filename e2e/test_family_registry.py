@@ -8,7 +8,8 @@ already knows.
   four ticks, the agreement, 确认支付).
 - 李娜 adds her husband on 家人 with one tap on 添加; her son, already insured by 张伟, is listed
   as such.
-- 张建国 asks to act for his wife 王秀英 (no phone) by picking her on 申请代办: the request names
+- 张建国 asks to act for his wife 王秀英 (no phone) by picking her on 申请代办 (paying from her
+  医保个人账户 is not offered: as a resident she has none): the request names
   her by the pick, not by name and ID number (4 taps: her, 代为参保, 到窗口现场确认, 提交申请).
 
 One module, one server; each person logs in once (one login code per phone per minute)."""
@@ -171,9 +172,20 @@ def test_zhang_jianguo_asks_to_act_for_his_wife_picked_from_the_registry(
     assert_elderly_and_clean(page, "on 申请代办 with the registry's relatives")
     keep_screenshot(page, "proxy-registry-picks")
 
+    # Paying from the family member's 医保个人账户 is offered only to one who has it: his son
+    # (an employee) has one, his wife (城乡居民) none, and the form says so in words.
+    pay = page.get_by_role("checkbox", name=re.compile("^用家人的医保个人账户缴费"))
+    relatives.get_by_role("radio", name=re.compile(r"^张\*（子女）")).check()
+    expect(pay).to_be_enabled()
     reset_taps(page)
     wife.check()  # tap 1
     expect(page.get_by_label("家人身份证号码")).to_be_hidden()
+    expect(pay).to_be_disabled()
+    expect(pay).not_to_be_checked()
+    expect(page.locator("[data-scope=pay_from_principal_account]")).to_contain_text(
+        "不可选：王*英没有医保个人账户（城乡居民医保不设个人账户）")
+    expect(pay).to_have_accessible_description(re.compile("王\\*英没有医保个人账户"))
+    assert_elderly_and_clean(page, "on 申请代办 with paying from her account not offered")
     page.get_by_label("代为参保").check()  # tap 2
     page.get_by_role("radio", name=re.compile("^到窗口现场确认")).check()  # tap 3
     with page.expect_request(lambda r: r.method == "POST"

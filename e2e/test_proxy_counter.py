@@ -54,12 +54,14 @@ CHINA = ZoneInfo("Asia/Shanghai")
 
 
 def ask_for_grant(page: Page, name: str, id_number: str, scopes: list[str], period: str,
-                  method: str) -> None:
+                  method: str, pay_limit: str | None = None) -> None:
     page.goto("/proxy-new.html")
     page.get_by_label("家人姓名").fill(name)
     page.get_by_label("家人身份证号码").fill(id_number)
     for scope in scopes:
         page.get_by_label(scope).check()
+    if pay_limit is not None:
+        page.get_by_label("每年最多可从家人账户缴费（元）").fill(pay_limit)
     page.get_by_role("radio", name=period, exact=True).check()
     page.get_by_role("radio", name=re.compile(f"^{method}")).check()
     page.get_by_role("button", name="提交申请").click()
@@ -101,8 +103,17 @@ def test_counter_staff_confirm_for_wang_xiuying_and_zhang_wei_acts_for_her(
     sign_up(page, base_url, *AGENT)
 
     # ---------------------------------------------------------------- asking for 王秀英
-    ask_for_grant(page, "王秀英", MOTHER_ID.lower(), ["代为参保", "查看保单", "查看理赔进度"],
-                  "3个月", "短信验证码")
+    pay = "用家人的医保个人账户缴费"
+    ask_for_grant(page, "王秀英", MOTHER_ID.lower(), ["代为参保", "查看保单", "查看理赔进度", pay],
+                  "3个月", "短信验证码", pay_limit="300")
+    # Typed, she is known only when the server answers: as a resident she has no personal
+    # account, and the scope group says so in words.
+    expect(page.locator("#scopes-error")).to_contain_text(
+        "王*英没有医保个人账户（城乡居民医保不设个人账户），不能授权从其个人账户缴费")
+    expect(page.get_by_role("group", name=re.compile("^要代办哪些事"))).to_have_attribute(
+        "aria-describedby", re.compile(r"\bscopes-error\b"))
+    page.get_by_label(pay).uncheck()
+    page.get_by_role("button", name="提交申请").click()
     method_error = page.locator("#method-error")
     expect(method_error).to_contain_text("委托人未登记手机号")  # she has no phone
     expect(page.get_by_role("group", name="家人怎样确认")).to_have_attribute(

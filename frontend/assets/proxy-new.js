@@ -140,8 +140,32 @@ async function offerRelatives() {
     (relative) => {
       typedBox.hidden = relative !== null;
       setGroupError(principalField, "");
+      offerPayScope(relative);
     });
   principalField.hidden = false;
+}
+
+/** Paying from the family member's 医保个人账户 is offered only when they have one (城乡居民 have
+ * none): otherwise the box is off and its hint says why, in words. Typed family members are not
+ * known until the server answers (its message then shows on the group). */
+function offerPayScope(relative) {
+  const input = scopeOptions.querySelector(`input[value=${PAY_SCOPE}]`);
+  const card = input?.closest("[data-scope]");
+  const hint = card?.querySelector(".check__hint");
+  if (!input || !hint) return;
+  hint.dataset.usual ??= hint.textContent;
+  const without = relative !== null && relative.has_personal_account === false;
+  input.disabled = without;
+  card.toggleAttribute("data-unavailable", without);
+  if (without) {
+    input.checked = false;
+    limitField.hidden = true;
+    clearFieldError(limitInput);
+    hint.textContent = `不可选：${relative.name}没有医保个人账户（城乡居民医保不设个人账户），不能从其个人账户缴费`;
+  } else {
+    hint.textContent = hint.dataset.usual;
+  }
+  setGroupError(scopesBox, "");
 }
 
 function readForm() {

@@ -431,6 +431,8 @@ class RegistryRelativeSchema(ResponseSchema):
     person_id = fields.Integer(allow_none=True,
                                metadata={"description": "a member's person id (insured choice)"})
     coverage = fields.String(metadata={"description": "未参保 / 待支付 / 已参保 / 已由他人投保"})
+    has_personal_account = fields.Boolean(metadata={
+        "description": "has a 医保个人账户 (residents have none): may be asked to pay from it"})
 
 
 class RegistryRelativeListSchema(ResponseSchema):

@@ -75,6 +75,8 @@ NOT_PRINCIPAL = "请使用委托人本人的账号登录后确认此授权"
 QR_EXPIRED = "二维码已过期（有效期10分钟），请让代办人刷新二维码后重新扫描"
 QR_INVALID = "二维码无效，请让代办人重新出示二维码"
 GRANT_NOT_FOUND = "未找到该授权"
+NO_PERSONAL_ACCOUNT = ("{name}没有医保个人账户（城乡居民医保不设个人账户），"
+                       "不能授权从其个人账户缴费，请取消勾选这一项")
 _NOT_PENDING = {
     GrantStatus.ACTIVE: "该授权已确认生效，无需重复确认",
     GrantStatus.REVOKED: "该授权已撤销，请重新申请",
@@ -154,11 +156,13 @@ def request_grant(c: Container, actor: Actor, request: GrantRequest) -> GrantDet
     registered = (_picked_principal(c, actor, agent_person_id, request.principal_pick)
                   if request.principal_pick is not None
                   else _typed_principal(c, actor_ref, agent, request))
+    scopes = parse_scopes(",".join(request.scopes))
+    pays = Scope.PAY_FROM_PRINCIPAL_ACCOUNT in scopes
+    if pays:
+        _require_personal_account(c, registered)
     if request.confirm_method is ConfirmMethod.SMS and not registered.phone:
         raise RuleViolation(NO_PHONE, code="no_phone")
 
-    scopes = parse_scopes(",".join(request.scopes))
-    pays = Scope.PAY_FROM_PRINCIPAL_ACCOUNT in scopes
     now = c.clock.now()
     try:
         with c.db.transaction() as session:
@@ -224,6 +228,15 @@ def _typed_principal(c: Container, actor_ref: AuditActor, agent: Person,
         ))
         raise RuleViolation(identity.IDENTITY_MISMATCH, code="identity_mismatch")
     return registered
+
+
+def _require_personal_account(c: Container, registered: RegistryPerson) -> None:
+    """Paying from the principal's personal account needs one: residents (城乡居民) have none.
+    Asked of the registry before anything is written; a registry that does not answer stops
+    the request (503) with nothing written."""
+    if c.registry.balance(registered.id_number) is None:
+        message = NO_PERSONAL_ACCOUNT.format(name=mask_name(registered.name))
+        raise RuleViolation(message, code="no_personal_account", errors={"scopes": [message]})
 
 
 # ---------------------------------------------------------------- reading and listing

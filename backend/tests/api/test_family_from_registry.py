@@ -68,7 +68,9 @@ def test_the_list_names_each_relative_masked_with_relation_and_age_and_no_id_num
     for secret in (*FULL_NAMES, *ID_NUMBERS, *(number[-4:] for number in ID_NUMBERS)):
         assert secret not in text
     assert set(items[0]) == {"pick", "name", "relation", "relation_label", "age", "member_id",
-                             "person_id", "coverage"}
+                             "person_id", "coverage", "has_personal_account"}
+    # 医保个人账户: the employees have one, the residents (the child, the grandmother) none.
+    assert [i["has_personal_account"] for i in items] == [True, False, False, True]
 
 
 def test_picking_adds_the_relative_verified_and_the_owner_pays_for_all_four(
@@ -221,6 +223,25 @@ def test_an_agent_picks_the_principal_from_the_registry_list(
         assert refused.get_json()["errors"] == {"principal_pick": [PICK_UNKNOWN]}
     assert zhou.client.get("/api/v1/proxy/grants",
                            headers=zhou.bearer).get_json()["as_agent"] == []
+
+
+def test_a_picked_principal_without_a_personal_account_cannot_be_asked_to_pay_from_it(
+    client: FlaskClient,
+) -> None:
+    zhang = sign_in(client, "张伟")
+    by_name = {i["name"]: i for i in relatives(zhang)}
+    terms = {"scopes": ["enroll", "pay_from_principal_account"], "pay_limit_fen": 10000,
+             "valid_days": 365, "confirm_method": "counter"}
+    refused = zhang.client.post("/api/v1/proxy/grants", headers=zhang.bearer,
+                                json={**terms, "principal_pick": by_name["王*英"]["pick"]})
+    assert refused.status_code == 422
+    assert refused.get_json()["code"] == "no_personal_account"
+    assert refused.get_json()["errors"]["scopes"][0].startswith("王*英没有医保个人账户")
+    assert zhang.client.get("/api/v1/proxy/grants",
+                            headers=zhang.bearer).get_json()["as_agent"] == []
+    allowed = zhang.client.post("/api/v1/proxy/grants", headers=zhang.bearer,
+                                json={**terms, "principal_pick": by_name["张*国"]["pick"]})
+    assert allowed.status_code == 201, allowed.get_json()
 
 
 def test_a_grant_request_names_its_principal_one_way() -> None:

@@ -25,6 +25,8 @@ from huiminbao.core.container import Container
 from huiminbao.core.ratelimit import limiter
 from huiminbao.identity.domain import Role
 from huiminbao.identity.services import IDENTITY_MISMATCH, create_staff
+from huiminbao.proxy.models import ProxyGrant
+from huiminbao.registry.port import RegistryUnavailable
 
 from .enrollment_helpers import PEOPLE, body, sign_in
 from .helpers import Session, latest_code, login
@@ -228,6 +230,54 @@ def test_sms_is_not_offered_for_a_principal_without_a_phone(agent: Session) -> N
     response = ask(agent, *WANG_XIUYING, ["enroll"], method="sms")
     assert response.status_code == 422
     assert response.get_json()["code"] == "no_phone"
+
+
+def grants_written(wired: Container) -> tuple[int, int]:
+    """Grant rows and grant-creation audit events: what a refused request must not add."""
+    with wired.db.read() as session:
+        return (len(session.scalars(select(ProxyGrant)).all()),
+                len(audit_events(wired, "proxy.grant.create")))
+
+
+def test_paying_from_her_account_is_refused_for_a_resident_who_has_none(
+    agent: Session, wired: Container,
+) -> None:
+    assert wired.registry.balance(WANG_XIUYING[1]) is None  # 城乡居民: no personal account
+    before = grants_written(wired)
+    refused = ask(agent, *WANG_XIUYING, ["enroll", "pay_from_principal_account"], limit=10000,
+                  method="counter")
+    assert refused.status_code == 422
+    message = ("王*英没有医保个人账户（城乡居民医保不设个人账户），"
+               "不能授权从其个人账户缴费，请取消勾选这一项")
+    assert refused.get_json()["code"] == "no_personal_account"
+    assert refused.get_json()["message"] == message
+    assert refused.get_json()["errors"] == {"scopes": [message]}
+    assert "王秀英" not in refused.get_data(as_text=True)
+    assert grants_written(wired) == before
+
+    # Without that box ticked she may be asked as usual; 张建国 (an employee) has an account.
+    assert ask(agent, *WANG_XIUYING, ["enroll"], method="counter").status_code == 201
+    father = ask(agent, "张建国", ZHANG_JIANGUO_ID, ["enroll", "pay_from_principal_account"],
+                 limit=10000, method="counter")
+    assert father.status_code == 201, father.get_json()
+    assert "pay_from_principal_account" in father.get_json()["scopes"]
+
+
+def test_a_registry_that_cannot_say_whether_there_is_an_account_writes_nothing(
+    agent: Session, wired: Container, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def unreachable(id_number: str) -> None:
+        raise RegistryUnavailable("timeout")
+
+    monkeypatch.setattr(wired.registry, "balance", unreachable)
+    before = grants_written(wired)
+    response = ask(agent, "张建国", ZHANG_JIANGUO_ID, ["enroll", "pay_from_principal_account"],
+                   limit=10000, method="counter")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert grants_written(wired) == before
+    # Not asked at all when the box is not ticked.
+    assert ask(agent, "张建国", ZHANG_JIANGUO_ID, ["enroll"]).status_code == 201
 
 
 def test_a_pending_request_lapses_after_seven_days(

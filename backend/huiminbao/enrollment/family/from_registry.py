@@ -58,6 +58,7 @@ class RegistryRelative:
     member_id: int | None  # already on the owner's family list
     person_id: int | None  # the member's person (only for a member)
     coverage: str
+    has_personal_account: bool  # 医保个人账户: residents (城乡居民) have none
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ def list_relatives(c: Container, actor: Actor, owner_person_id: int) -> list[Reg
     children and parents, elder first; each with the coverage for the open product."""
     owner_id_number = _owner_id_number(c, actor, owner_person_id)
     links, persons = _registry_family(c, owner_id_number)
+    with_account = _with_personal_account(c, [link.relative_id_number for link in links
+                                              if link.relative_id_number in persons])
     products = open_products(c.db, c.clock, c.settings.city_code)
     product = products[0] if products else None
     relatives = []
@@ -98,7 +101,8 @@ def list_relatives(c: Container, actor: Actor, owner_person_id: int) -> list[Reg
                 id_number=link.relative_id_number, name=registered.name,
                 relation=link.relation, birth_date=born, age=idnumber.age_on(born, today),
                 member_id=member.id if member else None,
-                person_id=member.member_person_id if member else None, coverage=coverage))
+                person_id=member.member_person_id if member else None, coverage=coverage,
+                has_personal_account=link.relative_id_number in with_account))
     relatives.sort(key=lambda r: (_ORDER[r.relation], r.birth_date))
     return relatives
 
@@ -152,3 +156,12 @@ def _registry_family(c: Container,
         # Said in words, with the way that still works (typing the ID number).
         raise Busy(RELATIVES_UNAVAILABLE, code="registry_unavailable") from exc
     return links, persons
+
+
+def _with_personal_account(c: Container, id_numbers: list[str]) -> set[str]:
+    """Which of these persons the registry keeps a personal account for (one read each: a
+    family is a handful of people)."""
+    try:
+        return {number for number in id_numbers if c.registry.balance(number) is not None}
+    except RegistryUnavailable as exc:
+        raise Busy(RELATIVES_UNAVAILABLE, code="registry_unavailable") from exc
