@@ -120,6 +120,9 @@ def test_zhou_qiang_appeals_and_a_second_insurer_approves(
     try:
         staff = desk.new_page()
         staff.goto("/staff/claims.html")
+        # The page sends a visitor without a session to the login page: wait for that redirect,
+        # or the login's own navigation would race it.
+        expect(staff).to_have_url(re.compile(r"/login\.html\?next="))
         log_in(staff, base_url, SECOND, path=staff.url)
         expect(staff).to_have_url(re.compile(r"/staff/claims\.html$"))
         staff.get_by_role("link", name=re.compile("^申诉复核")).click()

@@ -56,7 +56,7 @@ def test_liu_yan_claims_online_and_the_insurer_reviews_it(
     # ---------------------------------------------------------------- he claims online
     move_clock(base_url, coverage_day(product, 3))
     page.goto("/claims.html")
-    page.get_by_role("link", name="申请理赔").click()
+    page.get_by_role("link", name="申请理赔", exact=True).click()
     expect(page).to_have_url(re.compile(r"/claim-new\.html$"))
     expect(page.get_by_role("radio", name=re.compile("标准版"))).to_be_checked()
     page.get_by_label("医院名称").fill(HOSPITAL)

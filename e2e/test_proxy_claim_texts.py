@@ -101,7 +101,7 @@ def test_zhang_wei_files_for_wang_xiuying_and_is_texted_each_status(
     expect(page.get_by_role("status")).to_contain_text("现在为王*英代办")
     page.goto("/claims.html")
     expect(page.get_by_role("region", name="代办提示")).to_contain_text("正在为 王*英 代办")
-    page.get_by_role("link", name="申请理赔").click()
+    page.get_by_role("link", name="申请理赔", exact=True).click()
     expect(page).to_have_url(re.compile(r"/claim-new\.html$"))
     page.get_by_label("医院名称").fill(HOSPITAL)
     page.get_by_label("入院日期").fill(str(coverage_day(product, 0)))

@@ -96,6 +96,7 @@ export function safeNext(raw) {
 // Pages a person without 实名认证 uses as they are; every other page needs it first.
 const OPEN_WITHOUT_BINDING = new Set([ME_PATH, "/", "/index.html", "/help.html", "/disclosure.html",
   "/my-data.html", "/policy-lookup.html"]);
+const CONSOLE_PREFIXES = ["/admin/", "/staff/", "/counter/"];
 
 /**
  * Where to go once signed in: `next` if it is safe, else 我的 (bound) or 实名认证 (not yet). A resident
@@ -106,7 +107,10 @@ export function pathAfterLogin(me, next) {
   const safe = safeNext(next);
   if (!safe) return me?.identity?.bound ? ME_PATH : BIND_PATH;
   if (me?.identity?.bound || (me && me.role !== "resident")) return safe;
-  return OPEN_WITHOUT_BINDING.has(new URL(safe, window.location.origin).pathname) ? safe : bindUrl(safe);
+  const path = new URL(safe, window.location.origin).pathname;
+  // The console's pages say themselves that they are not for residents: no 实名认证 on the way.
+  const consolePage = CONSOLE_PREFIXES.some((prefix) => path.startsWith(prefix));
+  return consolePage || OPEN_WITHOUT_BINDING.has(path) ? safe : bindUrl(safe);
 }
 
 export function loginUrl(next) {
