@@ -46,7 +46,7 @@ PAGES = [
     "/estimate.html",
     "/complaints.html", "/complaint.html", "/disclosure.html", "/help.html", "/my-data.html",
     "/proxy.html", "/proxy-new.html", "/proxy-activity.html", "/proxy-confirm.html",
-    "/policy-lookup.html", "/verify/not-a-real-token",
+    "/policy-lookup.html", "/drugs.html", "/verify/not-a-real-token",
 ]
 
 # An error box (or alert) on screen whose only way on is 重试, or that offers nothing at all.
