@@ -9,6 +9,7 @@ import re
 from datetime import date
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from huiminbao.audit.models import AuditEvent
 from huiminbao.catalog.demo import DEMO_HOTLINE
 from huiminbao.core import idnumber
 from huiminbao.core.container import Container
+from huiminbao.registry.port import RegistryUnavailable
 
 from .enrollment_helpers import PEOPLE, sign_in
 from .test_family import _add, _buy
@@ -125,3 +127,35 @@ def test_codes_are_rate_limited_per_id_number(client: FlaskClient) -> None:
     second = client.post("/api/v1/policy-lookup/code", json={"id_number": FATHER_ID.lower()})
     assert second.status_code == 429
     assert second.get_json()["message"].startswith("操作过于频繁")
+
+
+def test_a_registry_outage_sends_no_code_and_spends_none(
+        app: Flask, client: FlaskClient, wired: Container,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The registry (who holds the phone) dies: asking for a code answers 503 and texts nothing;
+    dying between the code and the lookup leaves the code unspent, so the same code works once
+    the registry is back."""
+    _father_insured_by_son(app)
+    texts_before = len(client.get(f"/api/v1/dev/sms?phone={FATHER_PHONE}").get_json()["items"])
+    working = wired.registry.find_person
+
+    def unreachable(id_number: str) -> Any:
+        raise RegistryUnavailable("timeout")
+
+    monkeypatch.setattr(wired.registry, "find_person", unreachable)
+    down = client.post("/api/v1/policy-lookup/code", json={"id_number": FATHER_ID})
+    assert down.status_code == 503, down.get_json()
+    assert down.get_json()["message"]
+    assert len(client.get(f"/api/v1/dev/sms?phone={FATHER_PHONE}").get_json()["items"]) == (
+        texts_before)
+
+    monkeypatch.setattr(wired.registry, "find_person", working)
+    assert client.post("/api/v1/policy-lookup/code",
+                       json={"id_number": FATHER_ID}).status_code == 200
+    code = _code(client, FATHER_PHONE)
+    monkeypatch.setattr(wired.registry, "find_person", unreachable)
+    assert _look_up(client, FATHER_ID, code).status_code == 503
+    monkeypatch.setattr(wired.registry, "find_person", working)
+    found = _look_up(client, FATHER_ID, code)
+    assert found.status_code == 200, found.get_json()
+    assert len(found.get_json()["items"]) == 1
