@@ -381,6 +381,26 @@ def test_an_egress_proxy_from_the_environment_is_honoured(
         assert [first[:1] for first in bridge.received] == [b"\x16"]  # a TLS handshake
 
 
+def test_the_credentials_in_the_proxy_url_are_sent_to_the_proxy(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("https_proxy", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    proxy = FirstBytes()
+    try:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://egress:p%40ss@127.0.0.1:{proxy.port}")
+        registry = HttpRegistry(RegistryConfig("https://bridge.example.cn/hmb/registry/v1",
+                                               SENDER, KEYS, timeout_seconds=2))
+        with pytest.raises(RegistryUnavailable, match="无法连接医保平台"):
+            registry.probe()
+    finally:
+        proxy.close()
+    (connect,) = proxy.received
+    assert connect.startswith(b"CONNECT bridge.example.cn:443 ")
+    credentials = base64.b64encode(b"egress:p@ss").decode()
+    assert f"\r\nproxy-authorization: basic {credentials.lower()}\r\n".encode() \
+        in connect.lower()
+
+
 def test_a_proxy_url_that_is_not_http_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("https_proxy", "no_proxy", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
