@@ -47,6 +47,24 @@ class ScratchDatabase:
     def sibling(self, suffix: str) -> ScratchDatabase:
         return ScratchDatabase(self.url.set(database=self.name + suffix))
 
+    def with_application_name(self, name: str) -> str:
+        """This database's URL for a client that names itself (``application_name``), so its
+        backends can be told apart from the app's (``backend_pids``)."""
+        return self.url.update_query_dict({"application_name": name}).render_as_string(
+            hide_password=False)
+
+    def backend_pids(self, application_name: str) -> set[int]:
+        """The pids of this database's backends whose client gave ``application_name``."""
+        engine = create_engine(self._admin_url())
+        try:
+            with engine.connect() as conn:
+                return {int(pid) for pid in conn.execute(text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = :db "
+                    "AND application_name = :name"),
+                    {"db": self.name, "name": application_name}).scalars()}
+        finally:
+            engine.dispose()
+
     def _admin_url(self) -> URL:
         return self.url.set(database="postgres")
 

@@ -5,7 +5,7 @@ load generator was not the bottleneck."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,10 +49,10 @@ def process_tree_cpu(root_pid: int) -> float:
     return sum(cpu.get(pid, 0.0) for pid in tree)
 
 
-def postgres_backends_cpu(database: str) -> float:
-    """CPU seconds used so far by the PostgreSQL backends connected to ``database`` (their
-    command line reads ``postgres: <user> <database> <client> <state>``)."""
-    total = 0.0
+def postgres_backends_cpu(database: str) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend connected to ``database`` (their
+    command line reads ``postgres: <user> <database> <client> <state>``), by pid."""
+    backends: dict[int, float] = {}
     marker = f" {database} "
     for pid in _pids():
         try:
@@ -63,8 +63,8 @@ def postgres_backends_cpu(database: str) -> float:
         if cmdline.startswith("postgres: ") and marker in cmdline:
             stat = _stat(pid)
             if stat is not None:
-                total += stat[1]
-    return total
+                backends[pid] = stat[1]
+    return backends
 
 
 def machine_cpu() -> tuple[float, float]:
@@ -82,7 +82,7 @@ def machine_cpu() -> tuple[float, float]:
 @dataclass(frozen=True)
 class CpuSample:
     server: float
-    database: float
+    backends: dict[int, float]  # pid -> CPU seconds so far, the benchmark database's backends
     machine_busy: float
     machine_total: float
 
@@ -94,7 +94,13 @@ def sample(server_pid: int, database: str) -> CpuSample:
 
 @dataclass(frozen=True)
 class CpuUse:
-    """CPU seconds during one measurement, and its wall time."""
+    """CPU seconds during one measurement, and its wall time.
+
+    ``database`` is the app's PostgreSQL backends; ``registry_database`` the backends of the
+    registry stand-in (the city's bridge, whose database work is the city's, not ours), told
+    apart by their ``application_name``. A backend that ended during the measurement took its
+    CPU with it: ``backends_ended`` counts them, and should be 0 (pools keep their connections).
+    """
 
     wall: float
     server: float
@@ -102,6 +108,8 @@ class CpuUse:
     loadgen: float
     machine_busy: float
     machine_total: float
+    registry_database: float = 0.0
+    backends_ended: int = 0
 
     @property
     def cores(self) -> float:
@@ -109,19 +117,27 @@ class CpuUse:
 
     @property
     def other(self) -> float:
-        return max(0.0, self.machine_busy - self.server - self.database - self.loadgen)
+        return max(0.0, self.machine_busy - self.server - self.database - self.registry_database
+                   - self.loadgen)
 
     def share(self, seconds: float) -> float:
         """CPU seconds as a fraction of one core over the wall time."""
         return seconds / self.wall if self.wall else 0.0
 
 
-def between(before: CpuSample, after: CpuSample, wall: float, loadgen: float) -> CpuUse:
+def between(before: CpuSample, after: CpuSample, wall: float, loadgen: float,
+            registry_pids: Collection[int] = ()) -> CpuUse:
+    """What was used between two samples; a backend's CPU counts from the first sample (or
+    from its start, for one that connected meanwhile) to the second."""
+    spent = {pid: cpu - before.backends.get(pid, 0.0) for pid, cpu in after.backends.items()}
+    registry = set(registry_pids)
     return CpuUse(
         wall=wall,
         server=after.server - before.server,
-        database=after.database - before.database,
+        database=sum(cpu for pid, cpu in spent.items() if pid not in registry),
         loadgen=loadgen,
         machine_busy=after.machine_busy - before.machine_busy,
         machine_total=after.machine_total - before.machine_total,
+        registry_database=sum(cpu for pid, cpu in spent.items() if pid in registry),
+        backends_ended=len(set(before.backends) - set(after.backends)),
     )

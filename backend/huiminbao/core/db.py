@@ -62,6 +62,7 @@ PRE_PING_DEADLINE_SECONDS = 2.0  # an empty query on an idle connection: millise
 # /health's own engine: it must answer within ~2 s even when the database does not.
 HEALTH_ANSWER_DEADLINE_SECONDS = 1.5
 HEALTH_CONNECT_TIMEOUT_SECONDS = 2
+HEALTH_POOL_SIZE = 4  # at most this many health checks at once each hold a connection
 # A ping whose pooled connection turned out dead this quickly is retried once on a new one.
 PING_RETRY_WITHIN_SECONDS = 0.5
 
@@ -466,12 +467,16 @@ class Database:
 
 
 def _health_engine(url: str) -> Engine:
-    """One connection, short connect timeout and answer deadline, no pre-ping: a health check
-    answers within about two seconds whatever the database does."""
+    """A few connections of its own, short connect timeout and answer deadline, no pre-ping: a
+    health check answers within about two seconds whatever the database does. Connections are
+    opened as concurrent checks need them and then kept (no overflow): an overflow connection is
+    closed when given back, and under a load balancer's polling (or a benchmark's) that meant a
+    new PostgreSQL backend, forked and torn down, for most health checks."""
     return make_engine(url, statement_timeout=HEALTH_ANSWER_DEADLINE_SECONDS,
                        answer_deadline=HEALTH_ANSWER_DEADLINE_SECONDS,
                        connect_timeout=HEALTH_CONNECT_TIMEOUT_SECONDS, pool_pre_ping=False,
-                       pool_size=1, max_overflow=1, pool_timeout=HEALTH_ANSWER_DEADLINE_SECONDS)
+                       pool_size=HEALTH_POOL_SIZE, max_overflow=0,
+                       pool_timeout=HEALTH_ANSWER_DEADLINE_SECONDS)
 
 
 @dataclass(frozen=True)
