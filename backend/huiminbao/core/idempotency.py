@@ -40,6 +40,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    bindparam,
     delete,
     insert,
     or_,
@@ -117,12 +118,9 @@ def link_resource(session: Session, resource: str) -> None:
     if lease is None:
         return
     c = container()
-    keys = table_of(IdempotencyRecord)
-    held = session.execute(
-        update(keys).where(keys.c.id == lease.record_id, keys.c.state == "running",
-                           keys.c.lease_holder == lease.holder)
-        .values(resource=resource, lease_expires_at=c.clock.now() + _lease_length(c))
-        .returning(keys.c.id)).first()
+    held = session.execute(_LINK, {
+        "record_id": lease.record_id, "holder": lease.holder, "resource": resource,
+        "lease_expires_at": c.clock.now() + _lease_length(c)}).first()
     if held is None:
         raise Conflict("相同的请求已由另一次重试处理，请查看订单结果",
                        code="idempotency_taken_over")
@@ -140,14 +138,26 @@ def answer_with_resource(session: Session, resource: str) -> None:
     if lease is None or not lease.answers_from_resource or resource not in (
             lease.linked, lease.resource):
         return
-    keys = table_of(IdempotencyRecord)
-    answered = session.execute(
-        update(keys).where(keys.c.id == lease.record_id, keys.c.state == "running",
-                           keys.c.lease_holder == lease.holder)
-        .values(state="done", response_status=None, response_body=None,
-                lease_expires_at=None)
-        .returning(keys.c.id)).first()
+    answered = session.execute(_ANSWERED_BY_RESOURCE, {
+        "record_id": lease.record_id, "holder": lease.holder}).first()
     lease.answered = answered is not None
+
+
+# The hot path's statements on the key, built once and given their values as parameters (a
+# statement built per call costs about 0.2 ms more CPU). Each applies only while this attempt
+# holds the key: a running key with this attempt's token.
+_KEYS = table_of(IdempotencyRecord)
+_HELD_BY_ME = (_KEYS.c.id == bindparam("record_id"), _KEYS.c.state == "running",
+               _KEYS.c.lease_holder == bindparam("holder"))
+_CLAIM = insert(_KEYS).returning(_KEYS.c.id)
+_LINK = (update(_KEYS).where(*_HELD_BY_ME)
+         .values(resource=bindparam("resource"),
+                 lease_expires_at=bindparam("lease_expires_at"))
+         .returning(_KEYS.c.id))
+_ANSWERED_BY_RESOURCE = (update(_KEYS).where(*_HELD_BY_ME)
+                         .values(state="done", response_status=None, response_body=None,
+                                 lease_expires_at=None)
+                         .returning(_KEYS.c.id))
 
 
 @dataclass
@@ -278,12 +288,10 @@ def _claim(c: Container, owner: str, key: str, fingerprint: str) -> _Lease | Non
     now, holder = c.clock.now(), secrets.token_hex(8)
     try:
         with c.db.transaction() as session:
-            keys = table_of(IdempotencyRecord)
-            record_id = int(session.execute(
-                insert(keys).values(owner=owner, key=key, request_hash=fingerprint,
-                                    state="running", created_at=now, lease_holder=holder,
-                                    lease_expires_at=now + _lease_length(c))
-                .returning(keys.c.id)).scalar_one())
+            record_id = int(session.execute(_CLAIM, dict(
+                owner=owner, key=key, request_hash=fingerprint, state="running",
+                created_at=now, lease_holder=holder,
+                lease_expires_at=now + _lease_length(c))).scalar_one())
     except IntegrityError:
         return None
     return _Lease(record_id, holder, None)

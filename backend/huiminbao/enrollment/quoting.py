@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, literal, select, union_all
+from sqlalchemy import bindparam, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from huiminbao.catalog.models import Product, Tier
@@ -178,7 +178,7 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
         consent_gate.require(c, session, actor,
                              enrollment_purposes(request.payment_method, relatives),
                              principal_person_id=subject.person_id, others=relatives)
-        people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(person_ids)))}
+        people = {p.id: p for p in session.scalars(_PEOPLE, {"person_ids": person_ids})}
         for index, choice in enumerate(request.insured):
             person = people.get(choice.person_id)
             link = relation_to(session, subject, person) if person else None
@@ -288,18 +288,13 @@ def _places_and_paid_for(session: Session, product: Product, person_ids: Sequenc
                          ) -> tuple[dict[int, PlaceHolder], set[int]]:
     """``places_taken`` and, for a personal-account payer, whom their account already pays this
     product for (the six-persons rule): one statement, each half on its own index."""
-    places = _places_query(product, person_ids).add_columns(literal(False).label("by_payer"))
-    if payer_person_id is not None:
-        paid_for = (
-            select(OrderItem.insured_person_id, Order.status, Order.order_no,
-                   literal(True).label("by_payer"))
-            .join(Order, Order.id == OrderItem.order_id)
-            .where(Order.product_id == product.id, Order.payer_person_id == payer_person_id,
-                   Order.payment_method == PaymentMethod.PERSONAL_ACCOUNT.value,
-                   OrderItem.holds_place))
-        rows = session.execute(union_all(places, paid_for)).all()
+    if payer_person_id is None:
+        rows = [(*row, False) for row in session.execute(_PLACES, {
+            "product_id": product.id, "person_ids": list(person_ids)})]
     else:
-        rows = session.execute(places).all()
+        rows = [tuple(row) for row in session.execute(_PLACES_AND_PAID_FOR, {
+            "product_id": product.id, "person_ids": list(person_ids),
+            "payer_person_id": payer_person_id})]
     taken = {int(person_id): PlaceHolder(status, order_no)
              for person_id, status, order_no, by_payer in rows if not by_payer}
     return taken, {int(person_id) for person_id, _s, _o, by_payer in rows if by_payer}
@@ -330,15 +325,26 @@ def places_taken(session: Session, product: Product,
     """Whose place in the product is held, and by which order: one indexed lookup.
     An item holds its place while its order is pending or its policy live."""
     return {int(person_id): PlaceHolder(status, order_no)
-            for person_id, status, order_no in session.execute(
-                _places_query(product, person_ids)).all()}
+            for person_id, status, order_no in session.execute(_PLACES, {
+                "product_id": product.id, "person_ids": list(person_ids)})}
 
 
-def _places_query(product: Product, person_ids: Sequence[int]) -> Select[int, str, str]:
-    return (select(OrderItem.insured_person_id, Order.status, Order.order_no)
-            .join(Order, Order.id == OrderItem.order_id)
-            .where(OrderItem.product_id == product.id,
-                   OrderItem.insured_person_id.in_(person_ids), OrderItem.holds_place))
+# The quote's statements, built once (they run with every enrollment): only parameters change.
+_PLACES = (select(OrderItem.insured_person_id, Order.status, Order.order_no)
+           .join(Order, Order.id == OrderItem.order_id)
+           .where(OrderItem.product_id == bindparam("product_id"),
+                  OrderItem.insured_person_id.in_(bindparam("person_ids", expanding=True)),
+                  OrderItem.holds_place))
+_PLACES_AND_PAID_FOR = union_all(
+    _PLACES.add_columns(literal(False).label("by_payer")),
+    select(OrderItem.insured_person_id, Order.status, Order.order_no,
+           literal(True).label("by_payer"))
+    .join(Order, Order.id == OrderItem.order_id)
+    .where(Order.product_id == bindparam("product_id"),
+           Order.payer_person_id == bindparam("payer_person_id"),
+           Order.payment_method == PaymentMethod.PERSONAL_ACCOUNT.value,
+           OrderItem.holds_place))
+_PEOPLE = select(Person).where(Person.id.in_(bindparam("person_ids", expanding=True)))
 
 
 def _settle_pending_holders(c: Container, product: Product, person_ids: Sequence[int],

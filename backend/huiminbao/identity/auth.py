@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from flask import current_app, g, request
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 
 from huiminbao.core.container import container
 from huiminbao.core.errors import Forbidden, Unauthenticated
@@ -158,11 +158,8 @@ def _resolve() -> Actor | None:
         with c.db.read() as session:
             # The session, its account and the token's revocation in one statement: this runs
             # on every call.
-            found = session.execute(
-                _SESSION.add_columns(RevokedToken.jti)
-                .outerjoin(RevokedToken, RevokedToken.jti == claims.jti)
-                .where(AuthSession.id == claims.session_id)
-            ).one_or_none()
+            found = session.execute(_BEARER_SESSION, {
+                "jti": claims.jti, "session_id": claims.session_id}).one_or_none()
         if found is None or found.jti is not None or not _live(found, c.clock.now()) \
                 or found.account_id != claims.account_id:
             raise Unauthenticated("登录已失效，请重新登录", code="invalid_token")
@@ -191,6 +188,12 @@ _SESSION = select(
     AuthSession.expires_at, AuthSession.revoked_at, AuthSession.method, UserAccount.role,
     UserAccount.person_id, UserAccount.phone, UserAccount.binding_verified_by,
 ).join(UserAccount, UserAccount.id == AuthSession.account_id)
+
+
+# Built once, given the token's session and jti as parameters (it runs on every bearer call).
+_BEARER_SESSION = (_SESSION.add_columns(RevokedToken.jti)
+                   .outerjoin(RevokedToken, RevokedToken.jti == bindparam("jti"))
+                   .where(AuthSession.id == bindparam("session_id")))
 
 
 def _live(found: Row[*tuple[Any, ...]], now: datetime) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from flask import Flask, Response, g
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from huiminbao.audit import services as audit
@@ -59,11 +59,15 @@ def granted_kinds(session: Session,
     found: dict[int, set[ConsentKind]] = {account_id: set() for account_id in ids}
     if not ids:
         return {}
-    for account_id, kind in session.execute(
-            select(Consent.account_id, Consent.kind)
-            .where(Consent.account_id.in_(ids), Consent.withdrawn_at.is_(None))):
+    for account_id, kind in session.execute(_STANDING, {"account_ids": ids}):
         found[account_id].add(ConsentKind(kind))
     return {account_id: frozenset(kinds) for account_id, kinds in found.items()}
+
+
+# Built once (the gate runs before every enrollment): only its parameters change.
+_STANDING = select(Consent.account_id, Consent.kind).where(
+    Consent.account_id.in_(bindparam("account_ids", expanding=True)),
+    Consent.withdrawn_at.is_(None))
 
 
 def require(c: Container, session: Session, actor: Actor, purposes: Sequence[Purpose], *,

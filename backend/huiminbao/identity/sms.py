@@ -66,14 +66,15 @@ class OutboxSmsSender:
         body = SIGNATURE + text.render()
         check_sms_text(body)
         now = self._clock.now()
-        row_id = session.execute(
-            insert(table_of(SmsMessage)).values(
-                phone=phone, text=body, created_at=now, template=template.value,
-                params=dict(text.params), status=SmsStatus.QUEUED.value, attempts=0,
-                next_attempt_at=now, updated_at=now)
-            .returning(table_of(SmsMessage).c.id)
-        ).scalar_one()
+        row_id = session.execute(_QUEUE_MESSAGE, dict(
+            phone=phone, text=body, created_at=now, template=template.value,
+            params=dict(text.params), status=SmsStatus.QUEUED.value, attempts=0,
+            next_attempt_at=now, updated_at=now)).scalar_one()
         return int(row_id)
+
+
+# Built once, given its values as parameters (it runs with every enrollment's debit notice).
+_QUEUE_MESSAGE = insert(table_of(SmsMessage)).returning(table_of(SmsMessage).c.id)
 
 
 # ---------------------------------------------------------------- providers

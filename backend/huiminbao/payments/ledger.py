@@ -29,7 +29,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, func, insert, select
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    bindparam,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from huiminbao.catalog.coinsurance import Share, split_by_shares
@@ -149,15 +159,19 @@ def post(
     moves += [(account, amount) for account, amount in _insurer_shares(session, moves)
               if amount != 0]
     # Two INSERTs (the transaction, then its entries in one statement), not unit-of-work objects.
-    transaction_id = int(session.execute(
-        insert(table_of(LedgerTransaction)).values(kind=kind, reference=reference,
-                                                   order_no=order_no, purpose=purpose,
-                                                   occurred_at=now)
-        .returning(table_of(LedgerTransaction).c.id)).scalar_one())
-    session.execute(insert(table_of(LedgerEntry)), [
+    transaction_id = int(session.execute(_INSERT_TRANSACTION, dict(
+        kind=kind, reference=reference, order_no=order_no, purpose=purpose,
+        occurred_at=now)).scalar_one())
+    session.execute(_INSERT_ENTRY, [
         {"transaction_id": transaction_id, "account": account, "amount_fen": amount}
         for account, amount in moves])
     return transaction_id
+
+
+# Built once and given their values as parameters: every payment and payout runs them.
+_INSERT_TRANSACTION = insert(table_of(LedgerTransaction)).returning(
+    table_of(LedgerTransaction).c.id)
+_INSERT_ENTRY = insert(table_of(LedgerEntry))
 
 
 _SPLIT_ACCOUNTS = {"premium_income": insurer_premium, "claims_payable": insurer_payout}
@@ -173,10 +187,7 @@ def _insurer_shares(session: Session, moves: Sequence[tuple[str, int]]
         if insurer_account is None:
             continue
         product_id = int(product_part)
-        rows = session.execute(
-            select(ProductInsurer.id, ProductInsurer.share_bp, ProductInsurer.is_lead)
-            .where(ProductInsurer.product_id == product_id)
-            .order_by(ProductInsurer.position, ProductInsurer.id)).all()
+        rows = session.execute(_SHARES_OF_PRODUCT, {"product_id": product_id}).all()
         if not rows:  # a product stored without its insurers (older test fixtures)
             continue
         shares = [Share(str(row_id), share_bp, lead) for row_id, share_bp, lead in rows]
@@ -184,6 +195,12 @@ def _insurer_shares(session: Session, moves: Sequence[tuple[str, int]]
                   for key, fen in split_by_shares(amount, shares)]
         split.append((coinsurance_split(product_id), -amount))
     return split
+
+
+_SHARES_OF_PRODUCT = (
+    select(ProductInsurer.id, ProductInsurer.share_bp, ProductInsurer.is_lead)
+    .where(ProductInsurer.product_id == bindparam("product_id"))
+    .order_by(ProductInsurer.position, ProductInsurer.id))
 
 
 def balance(session: Session, account: str) -> int:
