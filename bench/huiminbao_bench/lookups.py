@@ -8,6 +8,11 @@ each) loaded by COPY into a scratch database, time what residents and the public
   refresh`` makes every minute or two (and a request makes when the stored one is too old),
   together with a count as of a stated instant (``?as_of=``), which is made on demand.
 
+With ``--replica`` it runs on a scratch primary and a streaming hot standby of its own
+(``huiminbao_bench.replica``), the app reading from the standby where it does in production
+(``Database.replica_read``), and says for each kind of lookup how many transactions the
+benchmark's database ran on each server meanwhile: where it was served, as the servers count it.
+
 Figures are reported, not asserted: this is a benchmark, not a timed test.
 """
 
@@ -20,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sqlalchemy import create_engine, func, select, text
@@ -28,6 +33,9 @@ from sqlalchemy import create_engine, func, select, text
 from huiminbao_bench.bigtables import load_enrolled
 from huiminbao_bench.database import ScratchDatabase
 from huiminbao_bench.replica import ClusterPair, cluster_pair, wait_for_replay
+
+if TYPE_CHECKING:
+    from huiminbao.core.db import Database
 
 LOAD_STATEMENT_TIMEOUT_SECONDS = 600.0
 LOAD_REPLAY_WAIT_SECONDS = 600.0
@@ -70,9 +78,9 @@ class Served:
     lookups: int
 
     def line(self) -> str:
-        return (f"    served by: replica {self.replica:,} transactions, primary {self.primary:,} "
-                f"({self.lookups} lookups with the warm-up: {self.replica / self.lookups:.1f} + "
-                f"{self.primary / self.lookups:.1f} a lookup)")
+        return (f"    served by: replica {self.replica:,} transactions, primary {self.primary:,}"
+                f" - a lookup {self.replica / self.lookups:.1f} / {self.primary / self.lookups:.1f}"
+                f" ({self.lookups} lookups, the warm-up included)")
 
 
 @dataclass(frozen=True)
@@ -114,7 +122,7 @@ class _PairWatch(_Watch):
     the app's pooled connections are closed and the count is read once their backends are gone.
     The counting connections use the ``postgres`` database: they are not counted."""
 
-    def __init__(self, pair: ClusterPair, database: str, db: Any) -> None:
+    def __init__(self, pair: ClusterPair, database: str, db: Database) -> None:
         self._pair, self._database, self._db = pair, database, db
         self._monitors = [create_engine(url, isolation_level="AUTOCOMMIT")
                           for url in (pair.primary_url, pair.replica_url)]
@@ -266,7 +274,9 @@ def _measure(wired: Any, app: Any, product_id: int, samples: int, watch: _Watch,
     echo("")
     echo(f"Timings on {wired.db.engine.url.database} (in-process, one client, warm cache)"
          + ("" if wired.db.replica_engine is None else
-            ", with a streaming replica; where each kind was served is counted by the servers")
+            ", reading from a streaming replica where the app does. Where each kind was served, "
+            "as each server counts it (pg_stat_database): transactions of the database, a read "
+            "session's statements one each (autocommit), and a pool checkout's pre-ping")
          + ":")
 
     def person_row(index: int) -> None:
@@ -383,8 +393,12 @@ GROUP BY pe.birth_date, o.payment_method
 
 def _explain(wired: Any, product_id: int, id_number: str, person_id: int,
              echo: Callable[[str], None]) -> None:
+    from huiminbao.core.crypto import blind_index
+
     queries = {
-        "person by ID number": ("SELECT * FROM people WHERE id_number = :v", {"v": id_number}),
+        # As the app looks a person up: by the blind index (the ID number itself is sealed).
+        "person by ID number": ("SELECT * FROM people WHERE id_number_index = :v",
+                                {"v": blind_index(id_number)}),
         "policy list": ("SELECT * FROM policies WHERE insured_person_id = :v OR "
                         "holder_person_id = :v ORDER BY issued_at DESC, id DESC",
                         {"v": person_id}),
