@@ -76,11 +76,12 @@ class Served:
     primary: int
     replica: int
     lookups: int
+    warm_up: bool  # one of the lookups was the warm-up
 
     def line(self) -> str:
         return (f"    served by: replica {self.replica:,} transactions, primary {self.primary:,}"
                 f" - a lookup {self.replica / self.lookups:.1f} / {self.primary / self.lookups:.1f}"
-                f" ({self.lookups} lookups, the warm-up included)")
+                f" ({self.lookups} lookups{', the warm-up included' if self.warm_up else ''})")
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ class Report:
 class _Watch:
     """Without a replica: nothing to count, nothing to wait for."""
 
-    def counted(self, lookups: int, action: Callable[[], list[float]]
+    def counted(self, lookups: int, warm_up: bool, action: Callable[[], list[float]]
                 ) -> tuple[list[float], Served | None]:
         return action(), None
 
@@ -127,13 +128,14 @@ class _PairWatch(_Watch):
         self._monitors = [create_engine(url, isolation_level="AUTOCOMMIT")
                           for url in (pair.primary_url, pair.replica_url)]
 
-    def counted(self, lookups: int, action: Callable[[], list[float]]
+    def counted(self, lookups: int, warm_up: bool, action: Callable[[], list[float]]
                 ) -> tuple[list[float], Served | None]:
         before = self._transactions()
         timings = action()
         primary, replica = (after - earlier for after, earlier
                             in zip(self._transactions(), before, strict=True))
-        return timings, Served(primary=primary, replica=replica, lookups=lookups)
+        return timings, Served(primary=primary, replica=replica, lookups=lookups,
+                               warm_up=warm_up)
 
     def replayed(self) -> None:
         wait_for_replay(self._pair)
@@ -235,7 +237,8 @@ def _lookup(report: Report, watch: _Watch, echo: Callable[[str], None], key: str
             warm_up()
         return _timed(runs, action)
 
-    timings, served = watch.counted(runs + (warm_up is not None), warm_and_time)
+    timings, served = watch.counted(runs + (warm_up is not None), warm_up is not None,
+                                    warm_and_time)
     lookup = Lookup(key, label, timings, served)
     report.lookups.append(lookup)
     for line in lookup.lines():
