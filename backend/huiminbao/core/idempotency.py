@@ -126,24 +126,65 @@ def link_resource(session: Session, resource: str) -> None:
     if held is None:
         raise Conflict("相同的请求已由另一次重试处理，请查看订单结果",
                        code="idempotency_taken_over")
+    lease.linked = resource
 
 
-@dataclass(frozen=True)
+def answer_with_resource(session: Session, resource: str) -> None:
+    """The request's answer is the resource its key is linked to, now complete (an issued
+    order): mark the key answered in the transaction that completes it, instead of storing the
+    answer in a transaction of its own afterwards. A replay then answers from the resource
+    through the view's ``resume``, as a retry after a crash does, and what it says is what the
+    first answer said. Only views declared ``answer_from_resource`` are answered so; elsewhere
+    (a CLI job, a notification, another view) it does nothing."""
+    lease: _Lease | None = g.get(_LEASE_OF_REQUEST) if has_request_context() else None
+    if lease is None or not lease.answers_from_resource or resource not in (
+            lease.linked, lease.resource):
+        return
+    keys = table_of(IdempotencyRecord)
+    answered = session.execute(
+        update(keys).where(keys.c.id == lease.record_id, keys.c.state == "running",
+                           keys.c.lease_holder == lease.holder)
+        .values(state="done", response_status=None, response_body=None,
+                lease_expires_at=None)
+        .returning(keys.c.id)).first()
+    lease.answered = answered is not None
+
+
+@dataclass
 class _Lease:
     record_id: int
     holder: str  # this attempt's token
     resource: str | None  # set when a retry took over a key whose first attempt created it
+    # The view answers from what it creates (``answer_with_resource``): set by the decorator.
+    answers_from_resource: bool = False
+    linked: str | None = None  # what this attempt linked the key to
+    answered: bool = False  # the key was marked answered in the view's own transaction
+
+
+@dataclass(frozen=True)
+class _FromResource:
+    """A key answered by what its request created: replayed through the view's ``resume``."""
+
+    resource: str
 
 
 def idempotent(owner_of_request: Callable[[], str],
                fingerprint_of: Callable[[str], str] = request_fingerprint, *,
-               resume: Resume | None = None) -> Callable[[F], F]:
+               resume: Resume | None = None,
+               answer_from_resource: bool = False) -> Callable[[F], F]:
     """Decorate a view method. ``owner_of_request`` names the caller (and authenticates it);
     ``fingerprint_of(owner)`` tells a retry from a different request under the same key (by
     default the JSON body; uploads hash their files instead); ``resume(resource, rerun)``
     answers a retry whose first attempt died after creating ``resource``. Without ``resume``, or
     when nothing was linked, the retry runs the view again: a view whose effects are not linked
-    must be safe to run twice (it then meets what the first attempt left)."""
+    must be safe to run twice (it then meets what the first attempt left).
+
+    ``answer_from_resource`` (with ``resume``): a success is answered by what the request
+    created, and the key is marked answered in the transaction that completes it
+    (``answer_with_resource``); replays go through ``resume``. It saves the hot path a
+    transaction of its own for the answer."""
+    if answer_from_resource and resume is None:
+        raise ValueError("answer_from_resource needs resume, which answers from the resource")
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
@@ -163,6 +204,10 @@ def idempotent(owner_of_request: Callable[[], str],
             if isinstance(held, Response):
                 return held
             run_view = functools.partial(view, *args, **kwargs)
+            if isinstance(held, _FromResource):
+                assert resume is not None  # only such views' keys are answered so
+                return _replay_from_resource(held.resource, resume, run_view)
+            held.answers_from_resource = answer_from_resource
             if held.resource is not None and resume is not None:
                 return _run(held, functools.partial(resume, held.resource, run_view),
                             resumed=True)
@@ -177,7 +222,7 @@ def _lease_length(c: Container) -> timedelta:
     return timedelta(seconds=c.settings.idempotency_lease_seconds)
 
 
-def _acquire(owner: str, key: str, fingerprint: str) -> _Lease | Response:
+def _acquire(owner: str, key: str, fingerprint: str) -> _Lease | _FromResource | Response:
     """The key's lease for this request to run under, or the stored answer to replay; raises
     409 when the key is someone else's request or still running elsewhere."""
     c = container()
@@ -203,6 +248,9 @@ def _acquire(owner: str, key: str, fingerprint: str) -> _Lease | Response:
         if record.request_hash != fingerprint:
             raise Conflict("该幂等键已用于另一笔不同的请求，请勿重复使用",
                            code="idempotency_key_reused")
+        if record.state == "done" and record.response_status is None \
+                and record.resource is not None:
+            return _FromResource(record.resource)
         if record.state == "done":
             response = make_response(record.response_body if record.response_body is not None
                                      else "", record.response_status or 200)
@@ -281,12 +329,24 @@ def _run(lease: _Lease, action: Callable[[], Any], *, resumed: bool) -> Any:
 
     @after_this_request
     def _store(response: Response) -> Response:
-        if response.status_code >= 500:  # the answer failed after the view (its dump)
+        if response.status_code >= 500 and not lease.answered:  # it failed after the view
             _give_up(lease)
             return response
-        _finish(lease, response)
+        if not lease.answered:  # else answered in the view's transaction, by the resource
+            _finish(lease, response)
         # A resumed answer comes from what the first attempt did: nothing ran twice.
         response.headers["Idempotency-Replayed"] = "true" if resumed else "false"
+        return response
+
+    return result
+
+
+def _replay_from_resource(resource: str, resume: Resume, run_view: Callable[[], Any]) -> Any:
+    result = resume(resource, run_view)
+
+    @after_this_request
+    def _replayed(response: Response) -> Response:
+        response.headers["Idempotency-Replayed"] = "true"
         return response
 
     return result

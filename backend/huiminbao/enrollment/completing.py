@@ -23,6 +23,7 @@ from huiminbao.core.errors import (
     RemoteUnavailable,
     RuleViolation,
 )
+from huiminbao.core.idempotency import answer_with_resource
 from huiminbao.enrollment import events, numbers, order_reading, subsidy_funds
 from huiminbao.enrollment.domain import (
     OrderStatus,
@@ -135,6 +136,7 @@ def _complete_payment(c: Container, order_number: str, transaction_id: str | Non
         ))
         for phone, text in texts:
             c.sms.send(session, phone, text.template, text.params)
+        answer_with_resource(session, f"order:{order.order_no}")  # the enrollment's answer
     return Completion(issued=order)
 
 

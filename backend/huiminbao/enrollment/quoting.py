@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from huiminbao.catalog.models import Product, Tier
@@ -191,11 +191,11 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
                 raise InvalidInput("所选保障档次不存在",
                                    errors={f"insured.{index}.tier": ["档次不存在"]})
         # Read now, reported after the registry's verdict (which comes first for the user).
-        taken = places_taken(session, product, person_ids)
+        taken, already_paid_for = _places_and_paid_for(
+            session, product, person_ids,
+            subject.person_id if request.payment_method is PaymentMethod.PERSONAL_ACCOUNT
+            else None)
         payer_person = people.get(subject.person_id) or session.get(Person, subject.person_id)
-        already_paid_for = (
-            _persons_paid_by(session, product.id, subject.person_id)
-            if request.payment_method is PaymentMethod.PERSONAL_ACCOUNT else set())
 
     registered = c.registry.find_persons([people[pid].id_number for pid in person_ids])
     for choice in request.insured:
@@ -283,14 +283,26 @@ def _check_minors(c: Container, lines: Sequence[Line]) -> None:
                 code="minor_needs_guardian")
 
 
-def _persons_paid_by(session: Session, product_id: int, payer_person_id: int) -> set[int]:
-    rows = session.scalars(
-        select(OrderItem.insured_person_id).join(Order, Order.id == OrderItem.order_id)
-        .where(Order.product_id == product_id, Order.payer_person_id == payer_person_id,
-               Order.payment_method == PaymentMethod.PERSONAL_ACCOUNT.value,
-               OrderItem.holds_place)
-    )
-    return set(rows)
+def _places_and_paid_for(session: Session, product: Product, person_ids: Sequence[int],
+                         payer_person_id: int | None
+                         ) -> tuple[dict[int, PlaceHolder], set[int]]:
+    """``places_taken`` and, for a personal-account payer, whom their account already pays this
+    product for (the six-persons rule): one statement, each half on its own index."""
+    places = _places_query(product, person_ids).add_columns(literal(False).label("by_payer"))
+    if payer_person_id is not None:
+        paid_for = (
+            select(OrderItem.insured_person_id, Order.status, Order.order_no,
+                   literal(True).label("by_payer"))
+            .join(Order, Order.id == OrderItem.order_id)
+            .where(Order.product_id == product.id, Order.payer_person_id == payer_person_id,
+                   Order.payment_method == PaymentMethod.PERSONAL_ACCOUNT.value,
+                   OrderItem.holds_place))
+        rows = session.execute(union_all(places, paid_for)).all()
+    else:
+        rows = session.execute(places).all()
+    taken = {int(person_id): PlaceHolder(status, order_no)
+             for person_id, status, order_no, by_payer in rows if not by_payer}
+    return taken, {int(person_id) for person_id, _s, _o, by_payer in rows if by_payer}
 
 
 def _check_family_rules(result: Quote, already_paid_for: set[int]) -> None:
@@ -317,14 +329,16 @@ def places_taken(session: Session, product: Product,
                   person_ids: Sequence[int]) -> dict[int, PlaceHolder]:
     """Whose place in the product is held, and by which order: one indexed lookup.
     An item holds its place while its order is pending or its policy live."""
-    rows = session.execute(
-        select(OrderItem.insured_person_id, Order.status, Order.order_no)
-        .join(Order, Order.id == OrderItem.order_id)
-        .where(OrderItem.product_id == product.id, OrderItem.insured_person_id.in_(person_ids),
-               OrderItem.holds_place)
-    ).all()
     return {int(person_id): PlaceHolder(status, order_no)
-            for person_id, status, order_no in rows}
+            for person_id, status, order_no in session.execute(
+                _places_query(product, person_ids)).all()}
+
+
+def _places_query(product: Product, person_ids: Sequence[int]) -> Select[int, str, str]:
+    return (select(OrderItem.insured_person_id, Order.status, Order.order_no)
+            .join(Order, Order.id == OrderItem.order_id)
+            .where(OrderItem.product_id == product.id,
+                   OrderItem.insured_person_id.in_(person_ids), OrderItem.holds_place))
 
 
 def _settle_pending_holders(c: Container, product: Product, person_ids: Sequence[int],

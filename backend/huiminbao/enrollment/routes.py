@@ -127,7 +127,7 @@ class Enrollments(MethodView):
     @blp.response(201, OrderView)
     @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": True,
                           "schema": {"type": "string"}}])
-    @idempotent(_account_owner, resume=_resume_enrollment)
+    @idempotent(_account_owner, resume=_resume_enrollment, answer_from_resource=True)
     def post(self, body: dict[str, Any]) -> Any:
         """Enroll and pay: personal account (debited now, after the owner's confirmation),
         online (answers with the gateway's pay_url), or subsidy."""

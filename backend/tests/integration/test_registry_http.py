@@ -243,11 +243,11 @@ def test_a_black_holed_registry_is_unavailable_within_the_timeout(
         remote.probe()
         proxy.blackhole()
         started = time.monotonic()
-        with pytest.raises(RegistryUnavailable):
+        with pytest.raises(RegistryUnavailable, match="医保平台无应答（超时）"):
             remote.find_person(ZHANG_WEI.id_number)
         assert time.monotonic() - started < 5
         proxy.refuse()
-        with pytest.raises(RegistryUnavailable):
+        with pytest.raises(RegistryUnavailable, match="无法连接医保平台"):
             remote.probe()
 
 

@@ -1,5 +1,6 @@
-"""The registry protocol's codec (no network, no database): signatures, encryption, tampering,
-replays, clock skew, answers, the adapter's configuration, and the spec's coverage."""
+"""The registry protocol's codec (no network beyond loopback, no database): signatures,
+encryption, tampering, replays, clock skew, answers, the adapter's configuration, and the spec's
+coverage."""
 
 from __future__ import annotations
 
@@ -7,18 +8,19 @@ import base64
 import copy
 import json
 import json as json_module
+import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
-import requests
 import yaml
 
 from huiminbao.core.config import ConfigError
 from huiminbao.registry.http_adapter import HttpRegistry, RegistryConfig, RegistryRefused
-from huiminbao.registry.port import BalanceKind, RegistryPort
+from huiminbao.registry.port import BalanceKind, RegistryPort, RegistryUnavailable
 from huiminbao.registry.protocol import (
     DEFAULT_SKEW_SECONDS,
     Errors,
@@ -319,19 +321,92 @@ def test_http_to_another_host_is_a_config_error(url: str) -> None:
         RegistryConfig(url, SENDER, KEYS)  # built directly, too
 
 
-@pytest.mark.parametrize(("no_proxy", "proxied"), [("", True), ("bridge.example.cn", False)])
+class FirstBytes:
+    """A loopback listener that keeps the first bytes each connection sends (a request line, a
+    TLS hello) and hangs up: where did the client's traffic go?"""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)  # polls, so that close() is prompt
+        self.port: int = self._listener.getsockname()[1]
+        self.received: list[bytes] = []
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._closed.is_set():
+            try:
+                connection, _address = self._listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.settimeout(5)
+                self.received.append(connection.recv(1024))
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+
+@pytest.mark.parametrize(("no_proxy", "proxied"), [("", True), ("127.0.0.1", False)])
 def test_an_egress_proxy_from_the_environment_is_honoured(
         monkeypatch: pytest.MonkeyPatch, no_proxy: str, proxied: bool) -> None:
-    """Read once when the client is made (not on every call: the hot path), still honoured."""
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.city.example:3128")
-    monkeypatch.setenv("NO_PROXY", no_proxy)
-    config = RegistryConfig.from_env(env_of(
-        HUIMINBAO_REGISTRY_URL="https://bridge.example.cn/hmb/registry/v1"))
-    assert config is not None
-    session = HttpRegistry(config).client._session
-    assert session.trust_env is False
-    expected = "http://proxy.city.example:3128" if proxied else None
-    assert session.proxies.get("https") == expected
+    """HTTPS_PROXY tunnels the registry's traffic (CONNECT) unless NO_PROXY names the host; the
+    settings are read once, when the client is made (not on every call: the hot path)."""
+    for name in ("https_proxy", "no_proxy", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)  # the lower-case spelling would win
+    proxy, bridge = FirstBytes(), FirstBytes()
+    try:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+        config = RegistryConfig.from_env(env_of(
+            HUIMINBAO_REGISTRY_URL=f"https://127.0.0.1:{bridge.port}/hmb/registry/v1",
+            HUIMINBAO_REGISTRY_TIMEOUT="2"))
+        assert config is not None
+        registry = HttpRegistry(config, query_attempts=1)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1" if proxied else "")  # too late to count
+        with pytest.raises(RegistryUnavailable, match="无法连接医保平台"):
+            registry.probe()  # neither listener answers: only where the bytes went matters
+    finally:
+        proxy.close()
+        bridge.close()
+    if proxied:
+        assert [first.split(b" ")[:2] for first in proxy.received] == [
+            [b"CONNECT", f"127.0.0.1:{bridge.port}".encode()]]
+        assert bridge.received == []
+    else:
+        assert proxy.received == []
+        assert [first[:1] for first in bridge.received] == [b"\x16"]  # a TLS handshake
+
+
+def test_the_credentials_in_the_proxy_url_are_sent_to_the_proxy(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("https_proxy", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    proxy = FirstBytes()
+    try:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://egress:p%40ss@127.0.0.1:{proxy.port}")
+        registry = HttpRegistry(RegistryConfig("https://bridge.example.cn/hmb/registry/v1",
+                                               SENDER, KEYS, timeout_seconds=2))
+        with pytest.raises(RegistryUnavailable, match="无法连接医保平台"):
+            registry.probe()
+    finally:
+        proxy.close()
+    (connect,) = proxy.received
+    assert connect.startswith(b"CONNECT bridge.example.cn:443 ")
+    credentials = base64.b64encode(b"egress:p@ss").decode()
+    assert f"\r\nproxy-authorization: basic {credentials.lower()}\r\n".encode() \
+        in connect.lower()
+
+
+def test_a_proxy_url_that_is_not_http_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("https_proxy", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://proxy.city.example:1080")
+    with pytest.raises(ConfigError, match="egress proxy"):
+        HttpRegistry(RegistryConfig("https://bridge.example.cn/hmb/registry/v1", SENDER, KEYS))
 
 
 # --- the server: unsigned refusals of unauthenticated requests -------------------------------
@@ -381,8 +456,8 @@ def test_refusals_of_authentic_requests_are_signed() -> None:
 
 
 class FakeBridge:
-    """A ``requests.Session`` stand-in: opens each request and answers, signed with the right
-    keys, the body ``answer(infno, request body)`` gives (or a prepared raw envelope)."""
+    """A ``Transport``: opens each request and answers, signed with the right keys, the body
+    ``answer(infno, request body)`` gives (or a prepared raw envelope)."""
 
     def __init__(self, answer: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
                  raw: dict[str, Any] | None = None) -> None:
@@ -390,27 +465,25 @@ class FakeBridge:
         self.raw = raw
         self.posts = 0
 
-    def post(self, url: str, json: dict[str, Any], **_kwargs: Any) -> Any:
+    def post(self, url: str, body: bytes, headers: Mapping[str, str],
+             timeout: tuple[float, float]) -> tuple[int, bytes]:
         self.posts += 1
         now = time.time()
+        request = json_module.loads(body)
         if self.raw is not None:
-            envelope = dict(self.raw, ref_msgid=json["msgid"], infno=json["infno"])
+            envelope = dict(self.raw, ref_msgid=request["msgid"], infno=request["infno"])
         else:
             assert self.answer is not None
-            opened = open_request(json, keys_for, ReplayCache(), now=now)
+            opened = open_request(request, keys_for, ReplayCache(), now=now)
             envelope = build_answer(opened, now=now, body=self.answer(opened.infno, opened.body))
-        response = requests.Response()
-        response.status_code = 200
-        response._content = json_module.dumps(envelope).encode()
-        return response
+        return 200, json_module.dumps(envelope).encode()
 
 
 def adapter(answer: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
             raw: dict[str, Any] | None = None) -> tuple[HttpRegistry, FakeBridge]:
     bridge = FakeBridge(answer, raw)
     config = RegistryConfig("https://bridge.example.cn/hmb/registry/v1", SENDER, KEYS)
-    registry = HttpRegistry(config, session=cast(requests.Session, bridge), query_attempts=1,
-                            money_attempts=1)
+    registry = HttpRegistry(config, transport=bridge, query_attempts=1, money_attempts=1)
     return registry, bridge
 
 
