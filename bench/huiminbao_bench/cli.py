@@ -77,14 +77,22 @@ def enrollment(persons: int, pool: int, duration: int, health_duration: int, con
 @click.option("--database-url", default=DEFAULT_BENCH_URL, show_default=True,
               help="base URL; the scratch database is its name + '_lookups'")
 @click.option("--keep-database", is_flag=True, help="keep the scratch database afterwards")
-def lookups(persons: int, samples: int, database_url: str, keep_database: bool) -> None:
+@click.option("--replica", is_flag=True,
+              help="on a scratch primary and streaming hot standby of its own (the installed "
+                   "PostgreSQL binaries, free ports, removed afterwards; --database-url is not "
+                   "used), the app reading from the standby where it does in production; each "
+                   "lookup says how many transactions each server ran for it")
+def lookups(persons: int, samples: int, database_url: str, keep_database: bool,
+            replica: bool) -> None:
     """Big tables: load N persons and N policies (COPY), then time a person lookup, a policy
     list and the disclosure figures. Reported, not asserted; loading takes a few minutes."""
     from huiminbao_bench import lookups as bench_lookups
 
+    if replica and keep_database:
+        raise click.UsageError("--keep-database: the --replica clusters are always removed")
     try:
         bench_lookups.run(persons=persons, samples=samples, database_url=database_url,
-                          keep_database=keep_database, echo=click.echo)
+                          keep_database=keep_database, echo=click.echo, replica=replica)
     except BenchSetupError as exc:
         raise click.ClickException(str(exc)) from exc
 
