@@ -164,13 +164,18 @@ async function reloadMembers() {
 // ---------------------------------------------------------------- from the registry
 
 const registryBox = document.getElementById("registry-box");
+const registryList = document.getElementById("registry-list");
+const registryReserve = registryBox.querySelector(".registry-box__reserve");
 const registryAlert = document.getElementById("registry-alert");
 
-/** The registry's relatives not yet on the list, each added with one tap (family-picks.js). */
-async function showRelatives() {
-  const result = await loadRegistryRelatives();
-  registryBox.removeAttribute("aria-busy");
-  renderRelativesToAdd(registryBox, result, {
+/**
+ * The registry's relatives not yet on the list, each added with one tap (family-picks.js), drawn
+ * within the place the page holds for them (family.html) so the form below stays where it is.
+ */
+async function showRelatives(pending = loadRegistryRelatives()) {
+  const result = await pending;
+  renderRelativesToAdd(registryList, result, {
+    reserve: registryReserve,
     onAdded: async (added) => {
       clearFormAlert(registryAlert);
       try {
@@ -190,6 +195,7 @@ async function showRelatives() {
       button.focus();
     },
   });
+  registryBox.removeAttribute("aria-busy");
 }
 
 function memberTitle(id) {
@@ -393,6 +399,8 @@ async function load() {
     showBindFirst(stateBox, "实名认证后，才能添加家人、为家人投保。", FAMILY_PATH);
     return;
   }
+  // Asked at once, beside the list: often here by the time the page shows, and never moving it.
+  const relatives = loadRegistryRelatives();
   let data;
   try {
     data = await api.get("/me/family");
@@ -407,7 +415,7 @@ async function load() {
   renderMembers(Array.isArray(data?.items) ? data.items : []);
   clearState(stateBox);
   content.hidden = false;
-  showRelatives();
+  showRelatives(relatives);
 }
 
 initPage();
