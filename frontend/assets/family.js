@@ -21,6 +21,9 @@ const FAMILY_PATH = "/family.html";
 const FAMILY_ENROLL_PATH = "/family-enroll.html";
 
 const CODE_PATTERN = /^\d{6}$/;
+// How long the page waits, once the family list is in, for the registry's relatives to draw
+// them in the same first paint; a slower registry answers into the place held for it.
+const REGISTRY_GRACE_MS = 400;
 
 const RELATION_LABELS = { spouse: "配偶", child: "子女", parent: "父母" };
 
@@ -175,7 +178,7 @@ const registryAlert = document.getElementById("registry-alert");
 async function showRelatives(pending = loadRegistryRelatives()) {
   const result = await pending;
   renderRelativesToAdd(registryList, result, {
-    reserve: registryReserve,
+    reserve: registryReserve.hidden ? null : registryReserve,
     onAdded: async (added) => {
       clearFormAlert(registryAlert);
       try {
@@ -413,6 +416,12 @@ async function load() {
     return;
   }
   renderMembers(Array.isArray(data?.items) ? data.items : []);
+  // Here in time, the list is part of the first paint and needs no place held (no blank rows).
+  const inTime = await Promise.race([
+    relatives.then(() => true),
+    new Promise((resolve) => { setTimeout(() => resolve(false), REGISTRY_GRACE_MS); }),
+  ]);
+  registryReserve.hidden = inTime;
   clearState(stateBox);
   content.hidden = false;
   showRelatives(relatives);
