@@ -9,14 +9,15 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.catalog.models import Product
 from huiminbao.core.container import Container
+from huiminbao.core.db import table_of
 from huiminbao.core.errors import (
     Conflict,
     NotFound,
@@ -99,35 +100,40 @@ class Completion:
 def _complete_payment(c: Container, order_number: str, transaction_id: str | None,
                       offline_source: str | None = None,
                       texts: Sequence[tuple[str, SmsText]] = ()) -> Completion:
-    """The transition itself, in one transaction under the order's lock."""
+    """The transition itself, in one transaction: a pending order is issued by one conditional
+    UPDATE (which takes its row lock, so a concurrent completion, cancel or expiry waits and then
+    finds it issued); one that was not pending is examined under its lock."""
     now = c.clock.now()
     with c.db.transaction() as session:
-        order = _locked_order(session, order_number, with_items=True)
-        status = OrderStatus(order.status)
-        if status in {OrderStatus.PAID, OrderStatus.ISSUED, OrderStatus.REFUNDED}:
-            return Completion()
-        if status.is_closed:
-            return Completion(refund_no=hold_stray_payment(c, session, order, now))
+        issued = session.execute(_ISSUE_PENDING, {
+            "number": order_number, "at": now, "gateway_transaction": transaction_id,
+        }).one_or_none()
+        if issued is None:
+            order = _locked_order(session, order_number)
+            status = OrderStatus(order.status)
+            if status.is_closed:
+                return Completion(refund_no=hold_stray_payment(c, session, order, now))
+            return Completion()  # paid, issued or refunded already
+        # Plain objects, never added to the session: written by Core statements below (the
+        # unit of work cost more than it gave on the enrollment hot path), read by the answer.
+        order = Order(**issued._mapping)
+        items = [OrderItem(**row._mapping)
+                 for row in session.execute(_ITEMS_OF_ORDER, {"order_id": order.id})]
+        set_committed_value(order, "items", items)
         product = c.products.get(order.product_id) or session.get(Product, order.product_id)
         assert product is not None
-        # Paid, then issued at once: both transitions are checked, one UPDATE is written.
-        paid = transition(status, OrderStatus.PAID)
-        order.status = transition(paid, OrderStatus.ISSUED).value
-        order.paid_at, order.issued_at = now, now
-        order.gateway_transaction_id = transaction_id
         _post_payment(session, order, product, now, offline_source)
-        for item in order.items:
-            policy = Policy(
-                policy_no=numbers.policy_no(product.year), order_item_id=item.id,
-                product_id=product.id, insured_person_id=item.insured_person_id,
-                holder_person_id=order.buyer_person_id, payer_person_id=order.payer_person_id,
-                tier_code=item.tier_code, premium_fen=item.premium_fen,
-                subsidy_fen=item.subsidy_fen, coverage_starts_on=product.coverage_starts_on,
-                coverage_ends_on=product.coverage_ends_on, status=PolicyStatus.ACTIVE.value,
-                issued_at=now,
-            )
-            session.add(policy)
-            set_committed_value(item, "policy", policy)  # the answer shows it; no reload
+        policies = [dict(
+            policy_no=numbers.policy_no(product.year), order_item_id=item.id,
+            product_id=product.id, insured_person_id=item.insured_person_id,
+            holder_person_id=order.buyer_person_id, payer_person_id=order.payer_person_id,
+            tier_code=item.tier_code, premium_fen=item.premium_fen, subsidy_fen=item.subsidy_fen,
+            coverage_starts_on=product.coverage_starts_on,
+            coverage_ends_on=product.coverage_ends_on, status=PolicyStatus.ACTIVE.value,
+            issued_at=now, auto_renew=False) for item in items]
+        policy_ids = session.execute(_INSERT_POLICIES, policies).scalars().all()
+        for item, values, policy_id in zip(items, policies, policy_ids, strict=True):
+            set_committed_value(item, "policy", Policy(id=policy_id, **values))  # the answer
         audit.record(session, c.clock, AuditEntry(
             action="order.paid", actor=AuditActor(order.buyer_account_id),
             subject_person_id=order.buyer_person_id, grant_id=order.acted_for_grant_id,
@@ -138,6 +144,23 @@ def _complete_payment(c: Container, order_number: str, transaction_id: str | Non
             c.sms.send(session, phone, text.template, text.params)
         answer_with_resource(session, f"order:{order.order_no}")  # the enrollment's answer
     return Completion(issued=order)
+
+
+# Paid, then issued at once: both transitions are checked (here, once), one UPDATE is written.
+_ISSUED = transition(transition(OrderStatus.PENDING_PAYMENT, OrderStatus.PAID),
+                     OrderStatus.ISSUED)
+_ORDERS, _ITEMS = table_of(Order), table_of(OrderItem)
+_ISSUE_PENDING = (
+    update(_ORDERS)
+    .where(_ORDERS.c.order_no == bindparam("number"),
+           _ORDERS.c.status == OrderStatus.PENDING_PAYMENT.value)
+    .values(status=_ISSUED.value, paid_at=bindparam("at"), issued_at=bindparam("at"),
+            gateway_transaction_id=bindparam("gateway_transaction"))
+    .returning(*_ORDERS.c))
+_ITEMS_OF_ORDER = select(*_ITEMS.c).where(_ITEMS.c.order_id == bindparam("order_id")).order_by(
+    _ITEMS.c.id)
+_INSERT_POLICIES = insert(table_of(Policy)).returning(table_of(Policy).c.id,
+                                                      sort_by_parameter_order=True)
 
 
 def hold_stray_payment(c: Container, session: Session, order: Order, now: datetime) -> str:
@@ -223,12 +246,10 @@ def _release(session: Session, items: Sequence[OrderItem]) -> None:
                     .values(active=False))
 
 
-def _locked_order(session: Session, order_number: str, *, with_items: bool = False) -> Order:
-    statement = (select(Order).where(Order.order_no == order_number)
-                 .with_for_update(of=Order).execution_options(populate_existing=True))
-    if with_items:  # in the same statement; the lock stays on the order row alone
-        statement = statement.options(joinedload(Order.items))
-    order = session.scalars(statement).unique().one_or_none()
+def _locked_order(session: Session, order_number: str) -> Order:
+    order = session.scalars(
+        select(Order).where(Order.order_no == order_number)
+        .with_for_update(of=Order).execution_options(populate_existing=True)).one_or_none()
     if order is None:
         raise NotFound("未找到该订单")
     return order

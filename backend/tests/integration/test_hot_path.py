@@ -44,10 +44,14 @@ pytestmark = pytest.mark.postgres
 # Idempotency-Key to the new order in the order's own transaction, so a retry after a crash
 # answers from the order; then one SELECT of the caller's standing consents, which the consent
 # gate checks before the quote processes anyone's data, and one indexed SELECT of the product's
-# co-insurer shares, which the payment's ledger transaction splits by). Lower them as the path
-# gets leaner.
-STATEMENT_BUDGET = 26  # SQL statements sent through the engine (BEGIN/COMMIT not included)
-TRANSACTION_BUDGET = 10  # sessions begun (read sessions included; on PostgreSQL they autocommit)
+# co-insurer shares, which the payment's ledger transaction splits by; then, on 2026-12-06, 25/8:
+# the quote's two reads of order items (places held, persons the payer's account pays for) in
+# one UNION ALL, the order issued by one conditional UPDATE ... RETURNING plus one read of its
+# items instead of a locked read and the unit of work's UPDATE, and the Idempotency-Key
+# answered in the transaction that issues the order instead of one of its own). Lower them as
+# the path gets leaner.
+STATEMENT_BUDGET = 25  # SQL statements sent through the engine (BEGIN/COMMIT not included)
+TRANSACTION_BUDGET = 8  # sessions begun (read sessions included; on PostgreSQL they autocommit)
 CHECKOUT_BUDGET = 1  # connections taken from the pool (each one also pings: pool_pre_ping)
 
 POPULATION = 20_000  # registry persons with accounts (the pool's candidates)
