@@ -56,9 +56,10 @@ export function registryNote(error, { typing = "也可以在下方输入家人�
 
 /**
  * 家人: the relatives not yet on the list, each with 添加 (one tap). `onAdded(member, relative)`
- * runs after each addition; the list itself is drawn again by the caller.
+ * runs after each addition; the list itself is drawn again by the caller. With `reserve` (the
+ * element holding the list's place from the first paint) the list stays within its height.
  */
-export function renderRelativesToAdd(box, result, { onAdded, onError }) {
+export function renderRelativesToAdd(box, result, { onAdded, onError, reserve = null }) {
   if (result.error) {
     replaceChildren(box, registryNote(result.error));
     return;
@@ -74,26 +75,50 @@ export function renderRelativesToAdd(box, result, { onAdded, onError }) {
       "医保登记的家人都已添加。"));
     return;
   }
-  replaceChildren(box, h("ul", { class: "registry-picks", role: "list" },
-    waiting.map((relative) => {
-      const button = h("button", { type: "button", class: "btn btn--small btn--primary", "data-pick": relative.pick },
-        "添加", h("span", { class: "visually-hidden" }, relativeName(relative)));
-      button.addEventListener("click", async () => {
-        button.disabled = true;
-        try {
-          onAdded(await addPicked(relative), relative);
-        } catch (error) {
-          button.disabled = false;
-          onError(error, button);
-        }
-      });
-      return h("li", { class: "registry-pick", "data-relative": relative.pick },
-        h("div", { class: "registry-pick__who" },
-          h("p", { class: "member__name" },
-            relative.name, " ", h("span", { class: "member__relation" }, relative.relation_label)),
-          h("p", { class: "member__age" }, `${relative.age}岁`)),
-        button);
-    })));
+  const rows = waiting.map((relative) => {
+    const button = h("button", { type: "button", class: "btn btn--small btn--primary", "data-pick": relative.pick },
+      "添加", h("span", { class: "visually-hidden" }, relativeName(relative)));
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        onAdded(await addPicked(relative), relative);
+      } catch (error) {
+        button.disabled = false;
+        onError(error, button);
+      }
+    });
+    return h("li", { class: "registry-pick", "data-relative": relative.pick },
+      h("div", { class: "registry-pick__who" },
+        h("p", { class: "member__name" },
+          relative.name, " ", h("span", { class: "member__relation" }, relative.relation_label)),
+        h("p", { class: "member__age" }, `${relative.age}岁`)),
+      button);
+  });
+  replaceChildren(box, h("ul", { class: "registry-picks", role: "list" }, rows));
+  if (reserve && box.dataset.expanded !== "true") fitWithin(box, rows, reserve);
+}
+
+/**
+ * Rows that would make the list taller than the place held for it wait behind 显示其余N位家人:
+ * the list arriving never pushes the form below it down; the person's own tap may.
+ */
+function fitWithin(box, rows, reserve) {
+  const room = reserve.getBoundingClientRect().height;
+  if (box.getBoundingClientRect().height <= room) return;
+  const more = h("button", { type: "button", class: "btn btn--small btn--quiet" });
+  box.append(h("p", { class: "registry-more" }, more));
+  let shown = rows.length;
+  do {
+    shown -= 1;
+    rows[shown].hidden = true;
+    more.textContent = `显示其余${rows.length - shown}位家人`;
+  } while (shown > 0 && box.getBoundingClientRect().height > room);
+  more.addEventListener("click", () => {
+    box.dataset.expanded = "true";
+    for (const row of rows) row.hidden = false;
+    more.parentElement.remove();
+    rows[shown].querySelector("button")?.focus();
+  });
 }
 
 /**

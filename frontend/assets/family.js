@@ -21,6 +21,9 @@ const FAMILY_PATH = "/family.html";
 const FAMILY_ENROLL_PATH = "/family-enroll.html";
 
 const CODE_PATTERN = /^\d{6}$/;
+// How long the page waits, once the family list is in, for the registry's relatives to draw
+// them in the same first paint; a slower registry answers into the place held for it.
+const REGISTRY_GRACE_MS = 400;
 
 const RELATION_LABELS = { spouse: "配偶", child: "子女", parent: "父母" };
 
@@ -164,13 +167,18 @@ async function reloadMembers() {
 // ---------------------------------------------------------------- from the registry
 
 const registryBox = document.getElementById("registry-box");
+const registryList = document.getElementById("registry-list");
+const registryReserve = registryBox.querySelector(".registry-box__reserve");
 const registryAlert = document.getElementById("registry-alert");
 
-/** The registry's relatives not yet on the list, each added with one tap (family-picks.js). */
-async function showRelatives() {
-  const result = await loadRegistryRelatives();
-  registryBox.removeAttribute("aria-busy");
-  renderRelativesToAdd(registryBox, result, {
+/**
+ * The registry's relatives not yet on the list, each added with one tap (family-picks.js), drawn
+ * within the place the page holds for them (family.html) so the form below stays where it is.
+ */
+async function showRelatives(pending = loadRegistryRelatives()) {
+  const result = await pending;
+  renderRelativesToAdd(registryList, result, {
+    reserve: registryReserve.hidden ? null : registryReserve,
     onAdded: async (added) => {
       clearFormAlert(registryAlert);
       try {
@@ -190,6 +198,7 @@ async function showRelatives() {
       button.focus();
     },
   });
+  registryBox.removeAttribute("aria-busy");
 }
 
 function memberTitle(id) {
@@ -393,6 +402,8 @@ async function load() {
     showBindFirst(stateBox, "实名认证后，才能添加家人、为家人投保。", FAMILY_PATH);
     return;
   }
+  // Asked at once, beside the list: often here by the time the page shows, and never moving it.
+  const relatives = loadRegistryRelatives();
   let data;
   try {
     data = await api.get("/me/family");
@@ -405,9 +416,15 @@ async function load() {
     return;
   }
   renderMembers(Array.isArray(data?.items) ? data.items : []);
+  // Here in time, the list is part of the first paint and needs no place held (no blank rows).
+  const inTime = await Promise.race([
+    relatives.then(() => true),
+    new Promise((resolve) => { setTimeout(() => resolve(false), REGISTRY_GRACE_MS); }),
+  ]);
+  registryReserve.hidden = inTime;
   clearState(stateBox);
   content.hidden = false;
-  showRelatives();
+  showRelatives(relatives);
 }
 
 initPage();
