@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from huiminbao_bench import enrollment, openloop, server
+from huiminbao_bench import enrollment, openloop, procs, server
 from huiminbao_bench.pool import one_click_body
 
 WARMUP_S = 3
@@ -39,6 +39,7 @@ def run(options: enrollment.Options, rates: Sequence[float],
     report.figures["open_loop"] = results
     report.figures["errors"] = []
     report.figures["loadavg"] = []  # the machine's 1-minute load after each rate
+    report.figures["cpu"] = []  # where the CPU went at each rate
     with enrollment.prepared(options, report, echo, pgbench_after=False) as ready:
         wired = ready.wired
         with wired.db.read() as session:
@@ -75,9 +76,17 @@ def run(options: enrollment.Options, rates: Sequence[float],
                     enrollment._step(echo, f"open loop: {rate:g} enrollments/s for "
                                            f"{len(batch) / rate:.1f} s, up to "
                                            f"{options.concurrency} connections")
+                    registry = ready.database.backend_pids(enrollment.REGISTRY_APPLICATION)
+                    before = procs.sample(app_server.process.pid, ready.database.name,
+                                          ready.registry_pid)
                     started = time.monotonic()
                     result = openloop.run(batch, rate=rate, connections=options.concurrency,
                                           make_sender=sender, expected_status=201)
+                    after = procs.sample(app_server.process.pid, ready.database.name,
+                                         ready.registry_pid)
+                    registry |= ready.database.backend_pids(enrollment.REGISTRY_APPLICATION)
+                    report.figures["cpu"].append(procs.between(
+                        before, after, time.monotonic() - started, 0.0, registry))
                     load = os.getloadavg()[0]
                     report.figures["loadavg"].append(load)
                     echo(f"  {_row(result)}  ({time.monotonic() - started:.1f} s; load "
@@ -134,6 +143,12 @@ def format_report(report: enrollment.Report) -> str:
         *(f"  {_row(result)}" for result in results),
         "  load average after each rate (other jobs on the machine show here): "
         + ", ".join(f"{load:.1f}" for load in report.figures["loadavg"]),
+        "  cores used at each rate: app server + its PostgreSQL backends | registry stand-in + "
+        "its backends | everything else (the load generator, other jobs)",
+        *(f"  {result.rate:>9g}/s  {cpu.share(cpu.server):.2f} + {cpu.share(cpu.database):.2f} | "
+          f"{cpu.share(cpu.registry):.2f} + {cpu.share(cpu.registry_database):.2f} | "
+          f"{cpu.share(cpu.other):.2f}   of {cpu.cores:.1f}"
+          for result, cpu in zip(results, report.figures["cpu"], strict=True)),
         "",
         "  late: sent more than 10 ms after its time (every connection was waiting); their "
         "wait is in p50/p99. svc: sent to answered.",
@@ -158,5 +173,6 @@ def report_json(report: enrollment.Report) -> dict[str, object]:
                         "model": str(report.options.model)},
             "rates": [r.to_json() for r in report.figures["open_loop"]],
             "errors": report.figures["errors"], "loadavg": report.figures["loadavg"],
+            "cpu": [vars(cpu) for cpu in report.figures["cpu"]],
             "db_counts": report.figures["db_counts"], "reconcile": report.figures["reconcile"],
             "passed": report.passed}

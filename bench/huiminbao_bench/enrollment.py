@@ -15,6 +15,7 @@ Every wait is bounded (durations, timeouts); all traffic goes to 127.0.0.1.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -34,7 +35,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from huiminbao.core.config import REPO_ROOT
-from huiminbao_bench import loadgen, pgbench, procs, server
+from huiminbao_bench import loadgen, pgbench, procs, registry_server, server
 from huiminbao_bench.database import BenchSetupError, ScratchDatabase
 from huiminbao_bench.pool import PoolMember, one_click_body, sign_in_pool
 
@@ -97,6 +98,7 @@ class Prepared:
     wired: Any
     product_id: int
     eligible: int
+    registry_pid: int  # the registry stand-in's gunicorn master (registry_server.py)
 
 
 @contextmanager
@@ -116,13 +118,20 @@ def prepared(options: Options, report: Report, echo: Callable[[str], None],
     started = _step(echo, f"creating database {database.name} and its schema")
     database.recreate()
     services: LocalServices | None = None
+    standin: registry_server.RegistryProcess | None = None
     try:
         database.migrate()
         # Production runs on real services only: the registry is reached over its protocol
         # (a stand-in server on this database), as a city's bridge would be.
         services = LocalServices.start(database.with_application_name(REGISTRY_APPLICATION))
+        # The registry a city's bridge would be: a process of its own (registry_server.py).
+        standin = registry_server.start(database.with_application_name(REGISTRY_APPLICATION),
+                                        services.registry.sender_id, services.registry.keys,
+                                        Path(tempfile.gettempdir()))
         settings = production_settings(database.sqlalchemy_url, services,
                                        redis_url=options.redis_url, secret_key=secret_key)
+        settings = dataclasses.replace(settings, port_env={
+            **settings.port_env, "HUIMINBAO_REGISTRY_URL": standin.url})
         wired = build_container(settings)
         try:
             started = _step(echo, f"generating {options.persons:,} insured persons with accounts")
@@ -135,7 +144,7 @@ def prepared(options: Options, report: Report, echo: Callable[[str], None],
             report.figures["eligible"] = eligible
             echo(f"  {options.persons:,} persons in {report.figures['generate_s']:.1f} s; "
                  f"{eligible:,} can enroll themselves from their personal account")
-            yield Prepared(database, settings, wired, product.id, eligible)
+            yield Prepared(database, settings, wired, product.id, eligible, standin.process.pid)
         finally:
             wired.db.dispose()
         if pgbench_after:
@@ -146,6 +155,8 @@ def prepared(options: Options, report: Report, echo: Callable[[str], None],
         _step(echo, "huiminbao reconcile against the benchmark database")
         _reconcile(settings, report)
     finally:
+        if standin is not None:
+            registry_server.stop(standin)
         if services is not None:
             services.stop()
         if options.keep_database:
@@ -159,8 +170,7 @@ def run(options: Options, echo: Callable[[str], None]) -> Report:
     pgbench.pgbench_path()
     report = Report(options, datetime.now(UTC))
     with prepared(options, report, echo) as ready:
-        _run_storm(options, ready.database, ready.settings, ready.wired, ready.product_id,
-                   ready.eligible, report, echo)
+        _run_storm(options, ready, report, echo)
     _judge(report)
     return report
 
@@ -187,10 +197,12 @@ def _count_eligible(wired: Any, product_id: int) -> int:
         return len(eligible_persons(session, product, 10_000_000))
 
 
-def _run_storm(options: Options, database: ScratchDatabase, settings: Any, wired: Any,
-               product_id: int, eligible: int, report: Report,
+def _run_storm(options: Options, ready: Prepared, report: Report,
                echo: Callable[[str], None]) -> None:
     from huiminbao.catalog.models import Product
+
+    database, settings, wired = ready.database, ready.settings, ready.wired
+    product_id, eligible = ready.product_id, ready.eligible
 
     with wired.db.read() as session:
         product = session.get(Product, product_id)
@@ -209,7 +221,7 @@ def _run_storm(options: Options, database: ScratchDatabase, settings: Any, wired
                         f"{options.health_duration_s} s (after {WARMUP_HEALTH_S} s warm-up)")
             loadgen.run_wrk("warm-up", app_server.base_url, script=script,
                             duration_s=WARMUP_HEALTH_S, concurrency=options.concurrency)
-            health, health_cpu = _measure(app_server, database, lambda: loadgen.run_wrk(
+            health, health_cpu = _measure(app_server, ready, lambda: loadgen.run_wrk(
                 "health", app_server.base_url, script=script,
                 duration_s=options.health_duration_s, concurrency=options.concurrency))
             report.figures["health"] = health
@@ -238,7 +250,7 @@ def _run_storm(options: Options, database: ScratchDatabase, settings: Any, wired
             _step(echo, f"enrollment storm: wrk, {options.concurrency} connections, "
                         f"{options.duration_s} s, one distinct person and Idempotency-Key per "
                         "request")
-            storm, cpu = _measure(app_server, database, lambda: loadgen.run_wrk(
+            storm, cpu = _measure(app_server, ready, lambda: loadgen.run_wrk(
                 "enrollment", app_server.base_url, script=script,
                 duration_s=options.duration_s, concurrency=options.concurrency,
                 requests_file=storm_file[0], body_file=storm_file[1]))
@@ -270,14 +282,15 @@ def _lines(members: list[PoolMember], run_id: str) -> list[tuple[str, str]]:
     return [(member.token, f"bench-{run_id}-{member.account_id}") for member in members]
 
 
-def _measure(app_server: server.AppServer, database: ScratchDatabase,
+def _measure(app_server: server.AppServer, ready: Prepared,
              action: Callable[[], loadgen.LoadResult]) -> tuple[loadgen.LoadResult, procs.CpuUse]:
+    database = ready.database
     registry = database.backend_pids(REGISTRY_APPLICATION)
-    before = procs.sample(app_server.process.pid, database.name)
+    before = procs.sample(app_server.process.pid, database.name, ready.registry_pid)
     started = time.monotonic()
     result = action()
     wall = time.monotonic() - started
-    after = procs.sample(app_server.process.pid, database.name)
+    after = procs.sample(app_server.process.pid, database.name, ready.registry_pid)
     registry |= database.backend_pids(REGISTRY_APPLICATION)
     return result, procs.between(before, after, wall, result.loadgen_cpu_s, registry)
 
@@ -390,9 +403,9 @@ def format_report(report: Report) -> str:
         f"enrollment / pgbench = {f['ratio_pgbench']:.3f}",
         f"  CPU (storm)  of {cpu.cores:.1f} cores over {cpu.wall:.1f} s: app server "
         f"{cpu.share(cpu.server):.2f}, its PostgreSQL backends {cpu.share(cpu.database):.2f}, "
-        f"registry stand-in's backends {cpu.share(cpu.registry_database):.2f}, "
-        f"wrk {cpu.share(cpu.loadgen):.2f}, everything else (the registry stand-in itself, "
-        f"other jobs) {cpu.share(cpu.other):.2f} (cores busy)",
+        f"registry stand-in {cpu.share(cpu.registry):.2f} + its backends "
+        f"{cpu.share(cpu.registry_database):.2f}, wrk {cpu.share(cpu.loadgen):.2f}, "
+        f"everything else {cpu.share(cpu.other):.2f} (cores busy)",
         f"  CPU (health) app server {health_cpu.share(health_cpu.server):.2f}, PostgreSQL "
         f"{health_cpu.share(health_cpu.database):.2f}, wrk "
         f"{health_cpu.share(health_cpu.loadgen):.2f}, everything else "
@@ -401,7 +414,8 @@ def format_report(report: Report) -> str:
         "health run",
         f"  per request  enrollment: {cpu.server * per_enrollment:.2f} ms app CPU, "
         f"{cpu.database * per_enrollment:.2f} ms PostgreSQL CPU, "
-        f"{cpu.loadgen * per_enrollment:.3f} ms wrk CPU (the registry stand-in's database: "
+        f"{cpu.loadgen * per_enrollment:.3f} ms wrk CPU (the registry stand-in: "
+        f"{cpu.registry * per_enrollment:.2f} ms, its database "
         f"{cpu.registry_database * per_enrollment:.2f} ms); health: "
         f"{health_cpu.server * per_health:.2f} ms app, {health_cpu.database * per_health:.2f} ms "
         f"PostgreSQL, {health_cpu.loadgen * per_health:.3f} ms wrk",

@@ -85,11 +85,13 @@ class CpuSample:
     backends: dict[int, float]  # pid -> CPU seconds so far, the benchmark database's backends
     machine_busy: float
     machine_total: float
+    registry: float = 0.0  # the registry stand-in's process tree, when it runs on its own
 
 
-def sample(server_pid: int, database: str) -> CpuSample:
+def sample(server_pid: int, database: str, registry_pid: int | None = None) -> CpuSample:
     busy, total = machine_cpu()
-    return CpuSample(process_tree_cpu(server_pid), postgres_backends_cpu(database), busy, total)
+    return CpuSample(process_tree_cpu(server_pid), postgres_backends_cpu(database), busy, total,
+                     process_tree_cpu(registry_pid) if registry_pid is not None else 0.0)
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class CpuUse:
     machine_total: float
     registry_database: float = 0.0
     backends_ended: int = 0
+    registry: float = 0.0  # the registry stand-in's own process (not its database)
 
     @property
     def cores(self) -> float:
@@ -118,7 +121,7 @@ class CpuUse:
     @property
     def other(self) -> float:
         return max(0.0, self.machine_busy - self.server - self.database - self.registry_database
-                   - self.loadgen)
+                   - self.registry - self.loadgen)
 
     def share(self, seconds: float) -> float:
         """CPU seconds as a fraction of one core over the wall time."""
@@ -140,4 +143,5 @@ def between(before: CpuSample, after: CpuSample, wall: float, loadgen: float,
         machine_total=after.machine_total - before.machine_total,
         registry_database=sum(cpu for pid, cpu in spent.items() if pid in registry),
         backends_ended=len(set(before.backends) - set(after.backends)),
+        registry=after.registry - before.registry,
     )
