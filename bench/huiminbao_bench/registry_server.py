@@ -103,17 +103,18 @@ def _wait_until_answering(standin: RegistryProcess) -> None:
         if standin.process.poll() is not None:
             raise RuntimeError(f"the registry stand-in exited with {standin.process.returncode}:"
                                f"\n{standin.log_tail()}")
+        connection = http.client.HTTPConnection("127.0.0.1", standin.port, timeout=2)
         try:
-            connection = http.client.HTTPConnection("127.0.0.1", standin.port, timeout=2)
             connection.request("GET", "/healthz")
             status = connection.getresponse().status
-            connection.close()
-        except OSError as exc:
+        except (OSError, http.client.HTTPException) as exc:
             problem = repr(exc)
         else:
             if status == 200:
                 return
             problem = f"/healthz answered {status}"
+        finally:
+            connection.close()
         time.sleep(0.2)
     raise RuntimeError(f"the registry stand-in did not answer within {START_TIMEOUT_S:.0f}s "
                        f"({problem}):\n{standin.log_tail()}")
