@@ -15,11 +15,9 @@ workers, connections kept alive for the app's pool.
 
 from __future__ import annotations
 
-import http.client
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +25,8 @@ from flask import Flask
 
 from huiminbao.core.config import REPO_ROOT
 from huiminbao.registry.protocol import ProtocolKeys
-from huiminbao_bench.server import free_port
+from huiminbao_bench.server import free_port, wait_until_answering
 
-START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 THREADS = 8  # the app's 2 workers × 4 threads make at most 8 registry calls at once
 _DATABASE_ENV = "HUIMINBAO_STANDIN_DATABASE_URL"
@@ -89,35 +86,12 @@ def start(database_url: str, sender_id: str, keys: ProtocolKeys,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     standin = RegistryProcess(process, port, log_path)
     try:
-        _wait_until_answering(standin)
+        wait_until_answering(process, port, "/healthz", "the registry stand-in",
+                             standin.log_tail)
     except BaseException:
         stop(standin)
         raise
     return standin
-
-
-def _wait_until_answering(standin: RegistryProcess) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    problem = "no answer yet"
-    while time.monotonic() < deadline:
-        if standin.process.poll() is not None:
-            raise RuntimeError(f"the registry stand-in exited with {standin.process.returncode}:"
-                               f"\n{standin.log_tail()}")
-        connection = http.client.HTTPConnection("127.0.0.1", standin.port, timeout=2)
-        try:
-            connection.request("GET", "/healthz")
-            status = connection.getresponse().status
-        except (OSError, http.client.HTTPException) as exc:
-            problem = repr(exc)
-        else:
-            if status == 200:
-                return
-            problem = f"/healthz answered {status}"
-        finally:
-            connection.close()
-        time.sleep(0.2)
-    raise RuntimeError(f"the registry stand-in did not answer within {START_TIMEOUT_S:.0f}s "
-                       f"({problem}):\n{standin.log_tail()}")
 
 
 def stop(standin: RegistryProcess) -> None:

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,26 +115,35 @@ def start(model: WorkerModel, env: dict[str, str], workdir: Path,
 
 
 def wait_until_healthy(server: AppServer) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
+    wait_until_answering(server.process, server.port, "/api/v1/health", "the server",
+                         server.log_tail)
+
+
+def wait_until_answering(process: subprocess.Popen[bytes], port: int, path: str, what: str,
+                         log_tail: Callable[[], str],
+                         timeout_s: float = START_TIMEOUT_S) -> None:
+    """Return once ``GET path`` on 127.0.0.1:``port`` answers 200; raise with the log's tail if
+    the process exits first or the time runs out."""
+    deadline = time.monotonic() + timeout_s
     problem = "no answer yet"
     while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"the server exited with {server.process.returncode}:\n"
-                               + server.log_tail())
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}:\n{log_tail()}")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
-            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=2)
-            connection.request("GET", "/api/v1/health")
+            connection.request("GET", path)
             status = connection.getresponse().status
-            connection.close()
-        except OSError as exc:
+        except (OSError, http.client.HTTPException) as exc:
             problem = repr(exc)
         else:
             if status == 200:
                 return
-            problem = f"health answered {status}"
+            problem = f"{path} answered {status}"
+        finally:
+            connection.close()
         time.sleep(0.2)
-    raise RuntimeError(f"the server was not healthy within {START_TIMEOUT_S:.0f}s ({problem}):\n"
-                       + server.log_tail())
+    raise RuntimeError(f"{what} did not answer within {timeout_s:.0f}s ({problem}):\n"
+                       f"{log_tail()}")
 
 
 def stop(server: AppServer) -> None:
