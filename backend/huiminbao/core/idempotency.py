@@ -131,8 +131,9 @@ def answer_with_resource(session: Session, resource: str) -> None:
     """The request's answer is the resource its key is linked to, now complete (an issued
     order): mark the key answered in the transaction that completes it, instead of storing the
     answer in a transaction of its own afterwards. A replay then answers from the resource
-    through the view's ``resume``, as a retry after a crash does, and what it says is what the
-    first answer said. Only views declared ``answer_from_resource`` are answered so; elsewhere
+    through the view's ``resume``, as a retry after a crash does: the same resource, as it
+    stands now (an order cancelled since shows so). Only views declared
+    ``answer_from_resource`` are answered so; elsewhere
     (a CLI job, a notification, another view) it does nothing."""
     lease: _Lease | None = g.get(_LEASE_OF_REQUEST) if has_request_context() else None
     if lease is None or not lease.answers_from_resource or resource not in (
