@@ -9,6 +9,8 @@ as slow as needed, on any machine."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from playwright.sync_api import Locator, Page, Route, expect
 
@@ -162,3 +164,53 @@ def assert_elderly_and_narrow(page: Page, label: str) -> None:
     assert not problems, f"长辈模式 {label}: {problems}"
     assert_no_sideways_scroll(page)
     assert_no_axe_violations(page, label)
+
+
+
+# The two other pages that list the registry's relatives hold their place the same way
+# (_layouts/registry-reserve.html, family-picks.js): the list, its held place, what is tapped next.
+# 张建国 (wife and son in the registry) signs up once: a second code for 张伟 waits a minute.
+ZHANG_JIANGUO = ("13800000004", "张建国", "330102195802100458")
+HELD_ELSEWHERE: dict[str, tuple[str, str, str, Callable[[Page], Locator]]] = {
+    "为家人投保": (
+        "/family-enroll.html", "#fe-registry", "[data-registry]",
+        lambda page: page.get_by_role("group", name="支付方式").get_by_role("radio").first),
+    "申请代办": (
+        "/proxy-new.html", "#principal-box", "[data-choice]:not([data-choice=other])",
+        lambda page: page.get_by_label("家人姓名")),
+}
+
+
+def test_what_is_tapped_next_stays_put_on_the_other_pages_while_the_registry_is_slow(
+    narrow_elderly_page: Page, base_url: str
+) -> None:
+    page = narrow_elderly_page
+    sign_up(page, base_url, *ZHANG_JIANGUO)
+    for page_name, (path, box_selector, row_selector, tapped_next) in HELD_ELSEWHERE.items():
+        held = HeldRegistry(page)
+        page.goto(path)
+        target = tapped_next(page)
+        expect(target).to_be_visible()
+        held.wait_for_request()
+        box = page.locator(box_selector)
+        expect(box).to_have_attribute("aria-busy", "true")
+        expect(box).to_contain_text("正在读取医保登记的家人")
+        assert_elderly_and_narrow(page, f"{page_name} while the registry is slow")
+        target.scroll_into_view_if_needed()
+        before = top(target)
+
+        held.answer()
+        expect(box).not_to_have_attribute("aria-busy", "true")
+        rows = box.locator(row_selector)
+        expect(rows).to_have_count(2)
+        assert abs(top(target) - before) <= STILL_PX, (page_name, before, top(target))
+        shown = rows.filter(visible=True).count()
+        if shown < 2:
+            more = box.get_by_role("button", name=f"显示其余{2 - shown}位家人")
+            expect(more).to_be_visible()
+        assert_elderly_and_narrow(page, f"{page_name} with {shown} of 2 relatives shown")
+        keep_screenshot(page, f"registry-held-place-{path.strip('/').removesuffix('.html')}")
+        if shown < 2:
+            more.click()
+            expect(rows.filter(visible=True)).to_have_count(2)
+        held.release()

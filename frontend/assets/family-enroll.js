@@ -23,7 +23,9 @@ import { api, ApiError, errorMessage } from "./api.js";
 import { balancesText, createCheckout, row } from "./checkout.js";
 import { h, replaceChildren } from "./dom.js";
 import { formatFen } from "./format.js";
-import { addPicked, loadRegistryRelatives, registryNote } from "./family-picks.js";
+import {
+  addPicked, fitWithin, inTimeForFirstPaint, loadRegistryRelatives, registryNote,
+} from "./family-picks.js";
 import { showFormAlert, showStatus } from "./forms.js";
 import {
   FAMILY_ENROLL_PATH, FAMILY_PATH, familyResultPath, RELATION_LABELS, safePayUrl,
@@ -44,6 +46,11 @@ const BLOCKING = new Set([
 
 const unpaidBox = document.getElementById("fe-unpaid");
 const peopleList = document.getElementById("people");
+// The registry's relatives (not in 家人 yet) go under the members, into a place held for them from
+// the first paint (_layouts/registry-reserve.html) when they come later: nothing below moves.
+const registryBox = document.getElementById("fe-registry");
+const registryList = document.getElementById("fe-registry-list");
+const registryReserve = registryBox.querySelector(".registry-box__reserve");
 
 const checkout = createCheckout({
   prefix: "fe",
@@ -169,12 +176,37 @@ function renderPerson(person) {
 }
 
 function renderPeople() {
-  replaceChildren(peopleList, state.people.map(renderPerson));
-  if (state.people.length <= 1) {
-    peopleList.append(h("li", { class: "pick pick--hint" },
+  const members = state.people.filter((person) => !person.pick);
+  replaceChildren(peopleList, members.map(renderPerson));
+  if (!state.registry) return; // still loading, into its held place
+  const rows = state.people.filter((person) => person.pick).map(renderPerson);
+  if (members.length <= 1 && !rows.length) {
+    rows.push(h("li", { class: "pick pick--hint" },
       h("p", { class: "pick__explain" }, "您还没有添加家人。添加配偶、子女或父母后，可以在这里一起投保。"),
       h("a", { class: "btn btn--small", href: FAMILY_PATH }, "去添加家人")));
   }
+  const { error } = state.registry;
+  replaceChildren(registryList,
+    rows.length ? h("ul", { class: "picks", role: "list" }, rows) : null,
+    error ? registryNote(error, { typing: "可以先到“家人”页面输入身份证号码添加家人。" }) : null);
+  if (!registryReserve.hidden) fitWithin(registryList, rows, registryReserve);
+}
+
+/** The registry's answer (`{ items }` or `{ error }`): its relatives not in 家人 yet are listed. */
+function showRelatives(result) {
+  state.registry = result;
+  state.people.push(...(result.items || []).filter((relative) => relative.member_id == null)
+    .map((relative) => ({
+      person_id: null,
+      pick: relative.pick,
+      name: relative.name,
+      relation: relative.relation,
+      age: relative.age,
+      coverage: relative.coverage,
+      verified: true,
+    })));
+  renderPeople();
+  registryBox.removeAttribute("aria-busy");
 }
 
 function insuredChoice() {
@@ -341,13 +373,6 @@ function renderUnpaid(orders) {
 
 // ---------------------------------------------------------------- start
 
-/** The registry's list could not be had: said in words under the people (the rest works). */
-function showRegistryProblem(error) {
-  const box = document.getElementById("fe-registry");
-  box.hidden = !error;
-  if (error) replaceChildren(box, registryNote(error, { typing: "可以先到“家人”页面输入身份证号码添加家人。" }));
-}
-
 /** Oneself as a row like the family members: coverage from one's policies and unpaid orders. */
 function selfRow(me, product, policies, unpaid) {
   const personId = me.identity.person_id;
@@ -393,12 +418,13 @@ async function load() {
       checkout.showBlocked(new ApiError({ status: 403, code: "identity_required", message: "为家人投保前，请先完成本人的实名认证。" }));
       return;
     }
-    [products, family, policies, unpaid, relatives] = await Promise.all([
+    // Asked beside the rest, never waited for long: a slow registry loads into a held place.
+    relatives = loadRegistryRelatives();
+    [products, family, policies, unpaid] = await Promise.all([
       api.get("/products"),
       api.get("/me/family", OWN),
       api.get("/policies", OWN),
       api.get("/enrollments?status=pending_payment", OWN),
-      loadRegistryRelatives(),
     ]);
   } catch (error) {
     if (isLoggedOut(error)) {
@@ -430,17 +456,12 @@ async function load() {
       coverage: member.coverage,
       verified: member.verified,
     })),
-    ...(relatives.items || []).filter((relative) => relative.member_id == null).map((relative) => ({
-      person_id: null,
-      pick: relative.pick,
-      name: relative.name,
-      relation: relative.relation,
-      age: relative.age,
-      coverage: relative.coverage,
-      verified: true,
-    })),
   ];
-  showRegistryProblem(relatives.error);
+  state.registry = null;
+  const inTime = await inTimeForFirstPaint(relatives);
+  registryReserve.hidden = inTime;
+  if (inTime) showRelatives(await relatives);
+  else relatives.then(showRelatives);
   // From 家人 (为李*投保): that person starts ticked.
   const wanted = Number(new URLSearchParams(window.location.search).get("person"));
   const preset = state.people.find((person) => person.person_id === wanted && !taken(person));

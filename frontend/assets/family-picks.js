@@ -18,6 +18,9 @@ const PATH = "/me/family/from-registry";
 const OWN = { actingFor: null };
 
 export const PICK_TITLE = "从医保登记的家人中选择";
+// How long a page waits, once the rest of it is in, for the registry's relatives to be drawn in
+// the same first paint; a slower registry answers into the place held for it.
+const REGISTRY_GRACE_MS = 400;
 
 /** `{ items }` or `{ error }`: a failed list never stops the page. */
 export async function loadRegistryRelatives() {
@@ -27,6 +30,18 @@ export async function loadRegistryRelatives() {
   } catch (error) {
     return { error };
   }
+}
+
+/**
+ * Whether `pending` (from loadRegistryRelatives) is in within the grace: then the list is part of
+ * the first paint and needs no place held (no blank rows under a short list). Otherwise the page
+ * shows its `.registry-box__reserve` (_layouts/registry-reserve.html) until the list arrives.
+ */
+export function inTimeForFirstPaint(pending) {
+  return Promise.race([
+    pending.then(() => true),
+    new Promise((resolve) => { setTimeout(() => resolve(false), REGISTRY_GRACE_MS); }),
+  ]);
 }
 
 /** Add a picked relative to 家人; resolves to the new member (as in GET /me/family). */
@@ -95,14 +110,17 @@ export function renderRelativesToAdd(box, result, { onAdded, onError, reserve = 
       button);
   });
   replaceChildren(box, h("ul", { class: "registry-picks", role: "list" }, rows));
-  if (reserve && box.dataset.expanded !== "true") fitWithin(box, rows, reserve);
+  if (reserve) fitWithin(box, rows, reserve);
 }
 
 /**
  * Rows that would make the list taller than the place held for it wait behind 显示其余N位家人:
- * the list arriving never pushes the form below it down; the person's own tap may.
+ * the list arriving never pushes the form below it down; the person's own tap may. `rows` are
+ * the relatives' rows in `box` (anything else there, as 其他人, always shows). Used by 家人,
+ * 为家人投保 and 申请代办.
  */
-function fitWithin(box, rows, reserve) {
+export function fitWithin(box, rows, reserve) {
+  if (box.dataset.expanded === "true") return; // the person asked to see them all
   const room = reserve.getBoundingClientRect().height;
   if (box.getBoundingClientRect().height <= room) return;
   const more = h("button", { type: "button", class: "btn btn--small btn--quiet" });
@@ -117,22 +135,24 @@ function fitWithin(box, rows, reserve) {
     box.dataset.expanded = "true";
     for (const row of rows) row.hidden = false;
     more.parentElement.remove();
-    rows[shown].querySelector("button")?.focus();
+    rows[shown].querySelector("button, input")?.focus();
   });
 }
 
 /**
  * 申请代办: the relatives as one radio each, then 其他人 (typing a name and an ID number).
  * `onChange(relative | null)` runs on every choice (null: 其他人). Returns `chosen()`: the
- * picked relative, or null (其他人, or nothing chosen: the typed fields count).
+ * picked relative, or null (其他人, or nothing chosen: the typed fields count). With `reserve`,
+ * as renderRelativesToAdd.
  */
-export function renderPrincipalChoices(box, items, onChange) {
+export function renderPrincipalChoices(box, items, onChange, { reserve = null } = {}) {
   const byPick = new Map(items.map((relative) => [relative.pick, relative]));
-  replaceChildren(box,
-    items.map((relative) => choice({
-      name: "principal", value: relative.pick, title: relativeName(relative), meta: `${relative.age}岁`,
-    })),
+  const rows = items.map((relative) => choice({
+    name: "principal", value: relative.pick, title: relativeName(relative), meta: `${relative.age}岁`,
+  }));
+  replaceChildren(box, rows,
     choice({ name: "principal", value: "other", title: "其他人", meta: "填写家人的姓名和身份证号码" }));
+  if (reserve) fitWithin(box, rows, reserve);
   box.addEventListener("change", (event) => onChange(byPick.get(event.target.value) ?? null));
   return () => byPick.get(box.querySelector("input[name=principal]:checked")?.value) ?? null;
 }

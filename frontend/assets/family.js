@@ -14,16 +14,13 @@ import {
 import { checkIdNumberInput, idNumberProblem, normalizeIdNumber } from "./idnumber.js";
 import { policyPath } from "./insurance.js";
 import { clearState, initPage, loadMe, showBindFirst, showError } from "./page.js";
-import { loadRegistryRelatives, renderRelativesToAdd } from "./family-picks.js";
+import { inTimeForFirstPaint, loadRegistryRelatives, renderRelativesToAdd } from "./family-picks.js";
 import { isLoggedOut, redirectToLogin } from "./session.js";
 
 const FAMILY_PATH = "/family.html";
 const FAMILY_ENROLL_PATH = "/family-enroll.html";
 
 const CODE_PATTERN = /^\d{6}$/;
-// How long the page waits, once the family list is in, for the registry's relatives to draw
-// them in the same first paint; a slower registry answers into the place held for it.
-const REGISTRY_GRACE_MS = 400;
 
 const RELATION_LABELS = { spouse: "配偶", child: "子女", parent: "父母" };
 
@@ -417,11 +414,7 @@ async function load() {
   }
   renderMembers(Array.isArray(data?.items) ? data.items : []);
   // Here in time, the list is part of the first paint and needs no place held (no blank rows).
-  const inTime = await Promise.race([
-    relatives.then(() => true),
-    new Promise((resolve) => { setTimeout(() => resolve(false), REGISTRY_GRACE_MS); }),
-  ]);
-  registryReserve.hidden = inTime;
+  registryReserve.hidden = await inTimeForFirstPaint(relatives);
   clearState(stateBox);
   content.hidden = false;
   showRelatives(relatives);

@@ -17,7 +17,9 @@ import { parseYuan } from "./format.js";
 import {
   clearFieldError, clearFormAlert, fillErrorBox, halfWidth, setBusy, setFieldError, showApiError, showFormAlert, showStatus,
 } from "./forms.js";
-import { loadRegistryRelatives, registryNote, renderPrincipalChoices } from "./family-picks.js";
+import {
+  inTimeForFirstPaint, loadRegistryRelatives, registryNote, renderPrincipalChoices,
+} from "./family-picks.js";
 import { checkIdNumberInput } from "./idnumber.js";
 import { clearState, initPage, loadMe, showBindFirst, showError } from "./page.js";
 import {
@@ -127,21 +129,38 @@ function checkedValue(container) {
 }
 
 
-/** Offer the registry's relatives (when it answers and links any): picking one puts the typed
- * fields away, 其他人 brings them back. */
-async function offerRelatives() {
-  const result = await loadRegistryRelatives();
+/**
+ * Offer the registry's relatives (when it answers and links any): picking one puts the typed
+ * fields away, 其他人 brings them back. In time for the first paint (`inTime`), they show only if
+ * there are any; later, they load into the place held for them from the first paint
+ * (family-picks.js), where an outage's words or "none" also go, so the name field never moves.
+ */
+async function offerRelatives(pending, inTime) {
+  const box = document.getElementById("principal-box");
+  const reserve = box.querySelector(".registry-box__reserve");
+  const options = document.getElementById("principal-options");
+  reserve.hidden = inTime;
+  principalField.hidden = inTime;
+  const result = await pending;
+  box.removeAttribute("aria-busy");
   if (result.error) {
-    replaceChildren(document.getElementById("principal-note"), registryNote(result.error));
+    const note = registryNote(result.error);
+    replaceChildren(inTime ? document.getElementById("principal-note") : options, note);
     return;
   }
-  if (!result.items.length) return;
-  chosenPrincipal = renderPrincipalChoices(document.getElementById("principal-options"), result.items,
+  if (!result.items.length) {
+    if (!inTime) {
+      replaceChildren(options, h("p", { class: "registry-note", "data-registry-empty": true },
+        "医保没有登记与您共济的家人，请在下方填写家人的姓名和身份证号码。"));
+    }
+    return;
+  }
+  chosenPrincipal = renderPrincipalChoices(options, result.items,
     (relative) => {
       typedBox.hidden = relative !== null;
       setGroupError(principalField, "");
       offerPayScope(relative);
-    });
+    }, { reserve: inTime ? null : reserve });
   principalField.hidden = false;
 }
 
@@ -621,9 +640,12 @@ async function load() {
       window.history.replaceState(null, "", PROXY_NEW_PATH); // not theirs, or gone: a new request
     }
   }
+  // Asked before the form shows: often here in time to be part of its first paint.
+  const relatives = loadRegistryRelatives();
+  const inTime = await inTimeForFirstPaint(relatives);
   clearState(stateBox);
   form.hidden = false;
-  offerRelatives();
+  offerRelatives(relatives, inTime);
 }
 
 initPage();
