@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from huiminbao.core.container import Container
 from huiminbao.enrollment import completing
-from huiminbao.enrollment.models import Order, OrderItem, Policy
+from huiminbao.enrollment.domain import OrderStatus
+from huiminbao.enrollment.models import Order, OrderItem, Policy, Refund
 from huiminbao.enrollment.reconcile import reconcile
 from huiminbao.identity.models import Person
 from huiminbao.payments.ledger import LedgerTransaction
@@ -181,3 +182,46 @@ def test_both_parents_pay_for_their_child_at_once(pg_app: Flask, pg_wired: Conta
                if (outcome := container.registry.query(no)) is not None and outcome.succeeded]
     assert len(debited) == 1  # whichever parent won paid; the other was charged nothing
     assert _policies_of(container, child_id) == 1
+
+
+def test_completions_racing_cancels_of_one_order_book_its_money_once(
+    pg_app: Flask, pg_wired: Container,
+) -> None:
+    """The order is issued by one conditional UPDATE: ten completions (notifications, reads,
+    reconcile) and ten cancels of one pending order at once leave it issued with one policy, or
+    cancelled with its money held once for return, never both, and one payment in the ledger."""
+    app, container = pg_app, pg_wired
+    liu = sign_in(app.test_client(), "刘䶮")
+    status, order = _post(app, liu, body(liu.client, "online"), uuid.uuid4().hex)
+    assert status == 201, order
+    gateway: Any = container.gateway
+    gateway.confirm(order["pay_url"].rsplit("/", 1)[1])  # the money moved at the gateway
+    order_no = order["order_no"]
+
+    def attempt(index: int) -> str:
+        if index % 2:
+            completing.close_unpaid(container, order_no, OrderStatus.CANCELLED, "用户取消")
+            return "cancel"
+        completing.complete_payment(container, order_no, transaction_id=f"WX{order_no}")
+        return "complete"
+
+    assert Counter(race(20, attempt)) == {"cancel": 10, "complete": 10}
+    with container.db.read() as session:
+        final, closed_at = session.execute(select(Order.status, Order.closed_at).where(
+            Order.order_no == order_no)).one()
+        holds_place = session.scalar(select(OrderItem.holds_place).join(
+            Order, Order.id == OrderItem.order_id).where(Order.order_no == order_no))
+        payments = session.scalar(select(func.count()).select_from(LedgerTransaction).where(
+            LedgerTransaction.order_no == order_no, LedgerTransaction.kind == "payment"))
+        held_back = session.scalar(select(func.count()).select_from(Refund).join(
+            Order, Order.id == Refund.order_id).where(Order.order_no == order_no,
+                                                      Refund.policy_id.is_(None)))
+    assert payments == 1
+    person_id = liu.me["identity"]["person_id"]
+    if final == "issued":  # never cancelled first: still holds the person's place
+        assert (_policies_of(container, person_id), held_back) == (1, 0)
+        assert (closed_at, holds_place) == (None, True)
+    else:
+        assert final == "cancelled"
+        assert (_policies_of(container, person_id), held_back) == (0, 1)
+        assert closed_at is not None and holds_place is False
