@@ -25,7 +25,7 @@ from flask import Flask
 
 from huiminbao.core.config import REPO_ROOT
 from huiminbao.registry.protocol import ProtocolKeys
-from huiminbao_bench.server import free_port, wait_until_answering
+from huiminbao_bench.server import free_port, tail_of, wait_until_answering
 
 STOP_TIMEOUT_S = 10.0
 THREADS = 8  # the app's 2 workers × 4 threads make at most 8 registry calls at once
@@ -45,10 +45,7 @@ class RegistryProcess:
         return f"http://127.0.0.1:{self.port}{ENDPOINT_PATH}"
 
     def log_tail(self, limit: int = 4000) -> str:
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")[-limit:]
-        except OSError:
-            return ""
+        return tail_of(self.log_path, limit)
 
 
 def app_from_env() -> Flask:

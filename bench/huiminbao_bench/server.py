@@ -59,10 +59,15 @@ class AppServer:
         return f"http://127.0.0.1:{self.port}"
 
     def log_tail(self, limit: int = 4000) -> str:
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")[-limit:]
-        except OSError:
-            return ""
+        return tail_of(self.log_path, limit)
+
+
+def tail_of(log_path: Path, limit: int = 4000) -> str:
+    """The end of a server's log (empty if there is none yet), for a failure's message."""
+    try:
+        return log_path.read_text(encoding="utf-8", errors="replace")[-limit:]
+    except OSError:
+        return ""
 
 
 def server_env(database_url: str, redis_url: str, secret_key: str,
