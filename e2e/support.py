@@ -416,7 +416,7 @@ def taps(page: Page) -> int:
 def decode_qr(png: bytes) -> str:
     """The text of the one QR code in a PNG image (zxing-cpp)."""
     image = Image.open(io.BytesIO(png)).convert("RGB")
-    results = zxingcpp.read_barcodes(image)
+    results = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
     assert len(results) == 1, f"expected one QR code, found {len(results)}"
     text: str = results[0].text
     return text

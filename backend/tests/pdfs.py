@@ -40,7 +40,8 @@ def pdf_qr_texts(reader: PdfReader) -> list[str]:
     for page in reader.pages:
         for embedded in page.images:
             image = Image.open(io.BytesIO(embedded.data)).convert("RGB")
-            texts += [result.text for result in zxingcpp.read_barcodes(image)]
+            texts += [result.text for result in zxingcpp.read_barcodes(
+                image, formats=zxingcpp.BarcodeFormat.QRCode)]
     return texts
 
 

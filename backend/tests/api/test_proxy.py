@@ -108,7 +108,8 @@ def qr_url(agent: Session, grant_id: int) -> str:
     png = agent.client.get(f"/api/v1/proxy/grants/{grant_id}/qr.png", headers=agent.bearer)
     assert png.status_code == 200, png.get_json()
     assert png.mimetype == "image/png"
-    decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.data)))
+    decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.data)),
+                                     formats=zxingcpp.BarcodeFormat.QRCode)
     assert len(decoded) == 1
     return str(decoded[0].text)
 
