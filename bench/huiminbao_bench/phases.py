@@ -30,12 +30,11 @@ STEPS: tuple[tuple[str, str, str, int], ...] = (
     ("huiminbao.identity.auth", "_resolve", "authentication (token, session)", 0),
     ("huiminbao.core.idempotency", "_claim", "Idempotency-Key claimed", 0),
     ("huiminbao.enrollment.quoting", "quote", "quote (every rule checked)", 0),
-    ("huiminbao.registry.simulator:SimulatedRegistry", "find_persons", "registry: persons", 1),
-    ("huiminbao.registry.simulator:SimulatedRegistry", "balance", "registry: balance", 1),
+    ("huiminbao.registry.simulator:SimulatedRegistry", "persons_and_balances",
+     "registry: persons and balance", 1),
     ("huiminbao.enrollment.ordering", "create_order", "order written", 0),
     ("huiminbao.registry.simulator:SimulatedRegistry", "debit", "registry: debit", 0),
     ("huiminbao.enrollment.completing", "_complete_payment", "order paid, policy issued", 0),
-    ("huiminbao.core.idempotency", "_finish", "Idempotency-Key answer stored", 0),
 )
 
 

@@ -35,12 +35,13 @@ from huiminbao.enrollment.domain import (
 from huiminbao.enrollment.models import Order, OrderItem, SubsidyUse
 from huiminbao.identity import consent_gate
 from huiminbao.identity import services as identity_services
-from huiminbao.identity.access import Subject, require_verified_binding
+from huiminbao.identity.access import Subject, may_see_balances, require_verified_binding
 from huiminbao.identity.auth import Actor
 from huiminbao.identity.consent_rules import Purpose
 from huiminbao.identity.domain import OtpPurpose
 from huiminbao.identity.models import Person
 from huiminbao.registry.port import (
+    AccountBalance,
     BalanceKind,
     RegistryPerson,
 )
@@ -197,7 +198,15 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
             else None)
         payer_person = people.get(subject.person_id) or session.get(Person, subject.person_id)
 
-    registered = c.registry.find_persons([people[pid].id_number for pid in person_ids])
+    # A personal-account payer's balance comes in the same registry exchange as the persons,
+    # asked only where the caller may see it (the binding rule is enforced, with its message,
+    # after the registry's verdict on the insured, as before).
+    balances_of = ([payer_person.id_number]
+                   if request.payment_method is PaymentMethod.PERSONAL_ACCOUNT
+                   and payer_person is not None and may_see_balances(actor) else [])
+    looked_up = c.registry.persons_and_balances(
+        [*(people[pid].id_number for pid in person_ids), *balances_of], balances_of)
+    registered = looked_up.persons
     for choice in request.insured:
         person = people[choice.person_id]
         found = registered.get(person.id_number)
@@ -236,7 +245,8 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
 
     _check_minors(c, lines)
     result = Quote(product=product, lines=lines, payment_method=request.payment_method)
-    _check_payment_method(c, actor, payer_person, result, registered)
+    _check_payment_method(c, actor, payer_person, result, registered,
+                          looked_up.balances if balances_of else None)
     if result.payment_method is PaymentMethod.PERSONAL_ACCOUNT:
         _check_family_rules(result, already_paid_for)
         if subject.acting_for:
@@ -377,7 +387,9 @@ def refuse_taken(product: Product, persons: Sequence[Person],
 
 
 def _check_payment_method(c: Container, actor: Actor, payer_person: Person | None,
-                          result: Quote, registered: dict[str, RegistryPerson]) -> None:
+                          result: Quote, registered: dict[str, RegistryPerson],
+                          balances: dict[str, AccountBalance] | None) -> None:
+    """``balances``: those the persons' lookup brought (None: not asked, read it here)."""
     method = result.payment_method
     if method is PaymentMethod.SUBSIDY:
         if result.subsidy_fen == 0:
@@ -392,15 +404,14 @@ def _check_payment_method(c: Container, actor: Actor, payer_person: Person | Non
         raise RuleViolation("本单保费已由政府资助全额支付，请选择“政府资助”方式参保",
                             code="fully_subsidized")
     if method is PaymentMethod.PERSONAL_ACCOUNT:
-        require_verified_binding(actor)  # before any balance is read
-        # The payer is usually among the insured, whose registry records are already here.
-        payer = None if payer_person is None else (
-            registered.get(payer_person.id_number) or c.registry.find_person(
-                payer_person.id_number))
+        require_verified_binding(actor)  # no balance was asked for unless this holds
+        # The payer's registry record came with the insured's (asked for alongside).
+        payer = None if payer_person is None else registered.get(payer_person.id_number)
         if payer is None or payer_person is None or not can_pay_from_personal_account(payer):
             raise RuleViolation("城乡居民医保参保人员没有医保个人账户，请选择在线支付",
                                 code="no_personal_account")
-        balance = c.registry.balance(payer.id_number)
+        balance = (c.registry.balance(payer.id_number) if balances is None
+                   else balances.get(payer.id_number))
         result.payer, result.payer_person_id = payer, payer_person.id
         result.balance_before_fen = (balance.available(payable_sources(result.product))
                                      if balance else 0)

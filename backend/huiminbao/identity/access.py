@@ -185,6 +185,11 @@ def subject_for(action: Action, actor: Actor) -> Subject:
     return Subject(actor.person_id, Basis.SELF)
 
 
+def may_see_balances(actor: Actor) -> bool:
+    """Whether ``require_verified_binding`` would let this actor see a personal account."""
+    return actor.person_id is not None and actor.binding_verified
+
+
 def require_verified_binding(actor: Actor) -> None:
     """The one rule for personal accounts (DESIGN §2.11): a binding proven only by knowing a
     name and an ID number may browse, get quotes and pay online for itself, but sees no

@@ -214,6 +214,22 @@ class Contract:
         if numbers != [self.data.person]:
             raise RuleBroken("批量查询应只返回已知的参保人")
 
+    def batch_lookup_with_balances(self) -> None:
+        """HMB1102 with ``balances_of``: the persons as without it, and the balance of each
+        person asked about who has an account, equal to HMB1201's; none for an unknown one."""
+        answer = self.call(Transaction.PERSONS, {
+            "id_numbers": [self.data.account_person, self.data.absent_person],
+            "balances_of": [self.data.account_person, self.data.absent_person]}).body or {}
+        persons = answer.get("persons")
+        numbers = [p.get("id_number") for p in persons] if isinstance(persons, list) else None
+        if numbers != [self.data.account_person]:
+            raise RuleBroken("带余额的批量查询应只返回已知的参保人")
+        balances = answer.get("balances")
+        single = self.call(Transaction.BALANCE, {"id_number": self.data.account_person}).body
+        if not isinstance(balances, list) or balances != [(single or {}).get("balance")]:
+            raise RuleBroken("请求 balances_of 时应答 balances：每个有个人账户者一条，"
+                             "与余额查询（HMB1201）一致，查无此人者不返回")
+
     def contact_check(self) -> None:
         right = self.call(Transaction.CONTACT_CHECK,
                           {"id_number": self.data.person, "phone": self.data.phone}).body or {}
@@ -376,6 +392,8 @@ class Contract:
             ("lookup", "查询参保人（不含手机号）", self.lookup),
             ("lookup-unknown", "查无此人答 null 而非报错", self.lookup_unknown),
             ("batch-lookup", "批量查询只返回已知参保人", self.batch_lookup),
+            ("batch-lookup-with-balances", "批量查询可同时返回个人账户余额",
+             self.batch_lookup_with_balances),
             ("contact-check", "手机号核验只答是/否", self.contact_check),
             ("settlements-within-period", "结算记录只返回所请求期间内的", self.settlements),
             ("debit-retry-idempotent", "同一流水号重发不重复扣款", self.debit_retry_idempotent),

@@ -38,6 +38,7 @@ from huiminbao.registry.port import (
     FamilyLink,
     OperationKind,
     OperationResult,
+    PersonsAndBalances,
     PriorDiagnosis,
     RegistryPerson,
     RegistryUnavailable,
@@ -431,6 +432,30 @@ class HttpRegistry:
                            for item in wire.list_of(body.get("persons"), "persons")]
             found.update((person.id_number, person) for person in persons)
         return found
+
+    def persons_and_balances(self, id_numbers: Sequence[str],
+                             balances_of: Sequence[str]) -> PersonsAndBalances:
+        wanted = list(dict.fromkeys(id_numbers))
+        accounts = list(dict.fromkeys(balances_of))
+        if not accounts or len(wanted) > wire.MAX_BATCH or len(accounts) > wire.MAX_BATCH:
+            return PersonsAndBalances(self.find_persons(wanted), self._balances_of(accounts))
+        body = self._ask(Transaction.PERSONS, {"id_numbers": wanted, "balances_of": accounts})
+        with self._shaped():
+            persons = [wire.person_in(item)
+                       for item in wire.list_of(body.get("persons"), "persons")]
+            raw = body.get("balances")
+            given = None if raw is None else [wire.balance_in(item)
+                                              for item in wire.list_of(raw, "balances")]
+        if given is None:  # a bridge older than ``balances_of``: one balance lookup each
+            return PersonsAndBalances({person.id_number: person for person in persons},
+                                      self._balances_of(accounts))
+        return PersonsAndBalances({person.id_number: person for person in persons},
+                                  {balance.id_number: balance for balance in given
+                                   if balance.id_number in accounts})
+
+    def _balances_of(self, id_numbers: Sequence[str]) -> dict[str, AccountBalance]:
+        balances = (self.balance(number) for number in id_numbers)
+        return {balance.id_number: balance for balance in balances if balance is not None}
 
     def contact_matches(self, id_number: str, phone: str) -> bool:
         body = self._ask(Transaction.CONTACT_CHECK, {"id_number": id_number, "phone": phone})

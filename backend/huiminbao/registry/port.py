@@ -110,6 +110,15 @@ class AccountBalance:
 
 
 @dataclass(frozen=True)
+class PersonsAndBalances:
+    """One batch lookup's answer: the persons the registry knows, and the personal-account
+    balances asked for alongside (by ID number; a person without an account is absent)."""
+
+    persons: dict[str, RegistryPerson]
+    balances: dict[str, AccountBalance]
+
+
+@dataclass(frozen=True)
 class AccountEntry:
     """One append-only movement of one balance; ``amount_fen`` is negative for a debit."""
 
@@ -229,6 +238,13 @@ class RegistryPort(Protocol):
         ...
 
     def balance(self, id_number: str) -> AccountBalance | None: ...
+
+    def persons_and_balances(self, id_numbers: Sequence[str],
+                             balances_of: Sequence[str]) -> PersonsAndBalances:
+        """``find_persons(id_numbers)`` and ``balance`` of each of ``balances_of``, in one
+        exchange: a quote paid from a personal account needs both, so does the relatives list.
+        Ask for a balance only where the caller may see it (a verified binding)."""
+        ...
 
     def entries(self, id_number: str) -> list[AccountEntry]: ...
 

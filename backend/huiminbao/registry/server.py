@@ -57,8 +57,14 @@ def _person(registry: RegistryPort, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _persons(registry: RegistryPort, body: dict[str, Any]) -> dict[str, Any]:
-    found = registry.find_persons(wire.text_list(body, "id_numbers", wire.MAX_BATCH))
-    return {"persons": [wire.person_out(person) for person in found.values()]}
+    id_numbers = wire.text_list(body, "id_numbers", wire.MAX_BATCH)
+    if body.get("balances_of") is None:
+        found = registry.find_persons(id_numbers)
+        return {"persons": [wire.person_out(person) for person in found.values()]}
+    both = registry.persons_and_balances(
+        id_numbers, wire.text_list(body, "balances_of", wire.MAX_BATCH))
+    return {"persons": [wire.person_out(person) for person in both.persons.values()],
+            "balances": [wire.balance_out(balance) for balance in both.balances.values()]}
 
 
 def _contact_check(registry: RegistryPort, body: dict[str, Any]) -> dict[str, Any]:

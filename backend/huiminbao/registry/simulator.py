@@ -68,6 +68,7 @@ from huiminbao.registry.port import (
     OperationKind,
     OperationResult,
     OperationStatus,
+    PersonsAndBalances,
     PersonStatus,
     PriorDiagnosis,
     RegistryPerson,
@@ -251,6 +252,23 @@ class SimulatedRegistry:
         with self._db.read() as session:
             rows = person_rows_by_id_number(session, (idnumber.normalize(n) for n in id_numbers))
             return {id_number: _person(row) for id_number, row in rows.items()}
+
+    def persons_and_balances(self, id_numbers: Sequence[str],
+                             balances_of: Sequence[str]) -> PersonsAndBalances:
+        wanted = [idnumber.normalize(n) for n in balances_of]
+        with self._db.read() as session:
+            rows = person_rows_by_id_number(
+                session, (idnumber.normalize(n) for n in [*id_numbers, *wanted]))
+            persons = {number: _person(rows[number])
+                       for number in (idnumber.normalize(n) for n in id_numbers)
+                       if number in rows}
+            holders = {rows[number].id: number for number in wanted if number in rows}
+            accounts: Iterable[RegistryAccountRow] = session.scalars(
+                select(RegistryAccountRow).where(RegistryAccountRow.person_id.in_(holders))
+            ) if holders else ()
+            balances = {holders[row.person_id]: _balance(holders[row.person_id], row)
+                        for row in accounts}
+        return PersonsAndBalances(persons, balances)
 
     def contact_matches(self, id_number: str, phone: str) -> bool:
         """The phone on file equals ``phone`` (surrounding blanks ignored); False for a person

@@ -112,6 +112,9 @@ class SilentRegistry(LostAnswers):
     def find_persons(self, id_numbers: Sequence[str]) -> Any:
         raise RegistryUnavailable("timed out waiting for the registry")
 
+    def persons_and_balances(self, id_numbers: Sequence[str], balances_of: Sequence[str]) -> Any:
+        raise RegistryUnavailable("timed out waiting for the registry")
+
 
 def test_a_registry_that_does_not_answer_is_a_503_with_retry_after_and_writes_nothing(
         client: FlaskClient, wired: Container) -> None:

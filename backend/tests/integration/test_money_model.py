@@ -135,6 +135,7 @@ from huiminbao.registry.port import (
     DistrictCounts,
     FamilyLink,
     OperationResult,
+    PersonsAndBalances,
     PersonStatus,
     PriorDiagnosis,
     RegistryPerson,
@@ -242,6 +243,10 @@ class FaultyRegistry:
 
     def balance(self, id_number: str) -> AccountBalance | None:
         return self.inner.balance(id_number)
+
+    def persons_and_balances(self, id_numbers: Sequence[str],
+                             balances_of: Sequence[str]) -> PersonsAndBalances:
+        return self.inner.persons_and_balances(id_numbers, balances_of)
 
     def entries(self, id_number: str) -> list[AccountEntry]:
         return self.inner.entries(id_number)

@@ -27,6 +27,7 @@ from click.testing import CliRunner
 from huiminbao.cli import main
 from huiminbao.core.clock import SystemClock
 from huiminbao.core.db import Database
+from huiminbao.registry import wire
 from huiminbao.registry.contract import ContractData, run_contract
 from huiminbao.registry.demo import demo_person, load_demo_population
 from huiminbao.registry.http_adapter import HttpRegistry, RegistryConfig, RegistryRefused
@@ -34,6 +35,7 @@ from huiminbao.registry.port import (
     BalanceKind,
     OperationResult,
     OperationStatus,
+    PersonsAndBalances,
     RegistryUnavailable,
     RequestNumberReused,
     SettlementRecord,
@@ -46,6 +48,7 @@ from huiminbao.registry.protocol import (
     canonical,
 )
 from huiminbao.registry.server import (
+    HANDLERS,
     RegistryProtocolServer,
     RunningRegistryServer,
     simulator_server,
@@ -129,6 +132,37 @@ def test_reads_over_http_equal_the_simulator(
     last = records[-1].visit_date
     assert remote.settlements(ZHANG_WEI.id_number, last, last) == records[-1:]
     assert remote.settlements("110101190001019999", since, today) == []
+
+
+def test_persons_and_balances_come_in_one_exchange_equal_to_the_separate_reads(
+        remote: HttpRegistry, simulator: SimulatedRegistry, server: RunningRegistryServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    resident = demo_person("刘䶮")  # insured as a resident: no personal account
+    unknown = "110101190001019999"
+    numbers = [ZHANG_WEI.id_number, resident.id_number, unknown]
+    sent: list[str] = []
+    monkeypatch.setattr(remote.client, "call", _recording(remote.client.call, sent))
+    both = remote.persons_and_balances(numbers, [LI_NA.id_number, *numbers])
+    assert sent == [Transaction.PERSONS.value]  # one exchange
+    assert both == simulator.persons_and_balances(numbers, [LI_NA.id_number, *numbers])
+    assert set(both.persons) == {ZHANG_WEI.id_number, resident.id_number}
+    assert both.balances == {number: balance for number in (ZHANG_WEI.id_number, LI_NA.id_number)
+                             if (balance := simulator.balance(number)) is not None}
+    # A bridge that predates ``balances_of`` answers the persons only: one balance read each.
+    monkeypatch.setitem(HANDLERS, Transaction.PERSONS.value, lambda registry, body: {"persons": [
+        wire.person_out(p) for p in registry.find_persons(body["id_numbers"]).values()]})
+    sent.clear()
+    assert remote.persons_and_balances(numbers, [LI_NA.id_number, resident.id_number]) == (
+        PersonsAndBalances(both.persons, {LI_NA.id_number: both.balances[LI_NA.id_number]}))
+    assert sent == [Transaction.PERSONS.value, Transaction.BALANCE.value,
+                    Transaction.BALANCE.value]
+
+
+def _recording(call: Callable[..., Any], sent: list[str]) -> Callable[..., Any]:
+    def recorded(transaction: Transaction, *args: Any, **kwargs: Any) -> Any:
+        sent.append(transaction.value)
+        return call(transaction, *args, **kwargs)
+    return recorded
 
 
 def test_money_over_http_matches_the_simulator_and_is_idempotent(
@@ -331,7 +365,7 @@ def test_the_contract_passes_against_the_simulator_and_leaves_the_balance_as_it_
     before = simulator.balance(LI_NA.id_number)
     result = CliRunner().invoke(main, contract_args(server.env()))
     assert result.exit_code == 0, result.output
-    assert result.output.count("PASS") == 16 and "FAIL" not in result.output
+    assert result.output.count("PASS") == 17 and "FAIL" not in result.output
     assert simulator.balance(LI_NA.id_number) == before
 
 

@@ -32,6 +32,7 @@ KEYS = ProtocolKeys.generate()
 SENDER = "HMBSPEC"
 ZHANG_WEI = demo_person("张伟")
 LI_NA = demo_person("李娜")
+LIU_YAN = demo_person("刘䶮")
 
 
 def validate(name: str, value: Any) -> None:
@@ -91,7 +92,12 @@ def test_every_message_of_every_transaction_matches_its_schema(
     assert exchange(server, Transaction.DISTRICT_COUNTS,
                     {"id_numbers": [me, me, "110101190001019991"]}) == {
         "counts": {"330106": 1}, "without_district": ["110101190001019991"]}
-    exchange(server, Transaction.BALANCE, {"id_number": me})
+    balance = exchange(server, Transaction.BALANCE, {"id_number": me})["balance"]
+    with_balances = exchange(server, Transaction.PERSONS, {
+        "id_numbers": [me], "balances_of": [me, LIU_YAN.id_number, "110101190001019991"]})
+    # 刘䶮 is insured as a resident, without a personal account; the last is unknown.
+    assert [p["id_number"] for p in with_balances["persons"]] == [me]
+    assert with_balances["balances"] == [balance]
     debit = exchange(server, Transaction.DEBIT, {
         "request_no": "SPEC-1", "id_number": me, "amount_fen": 500,
         "sources": ["prior_years", "current_year"], "purpose": "惠民保保费"})["result"]

@@ -78,9 +78,7 @@ def list_relatives(c: Container, actor: Actor, owner_person_id: int) -> list[Reg
     """The owner's spouse, children and parents as the registry links them, spouse first, then
     children and parents, elder first; each with the coverage for the open product."""
     owner_id_number = _owner_id_number(c, actor, owner_person_id)
-    links, persons = _registry_family(c, owner_id_number)
-    with_account = _with_personal_account(c, [link.relative_id_number for link in links
-                                              if link.relative_id_number in persons])
+    links, persons, with_account = _registry_family(c, owner_id_number, with_balances=True)
     products = open_products(c.db, c.clock, c.settings.city_code)
     product = products[0] if products else None
     relatives = []
@@ -112,7 +110,7 @@ def resolve_pick(c: Container, actor: Actor, owner_person_id: int, pick: str, *,
     """The relative a pick token names, among the owner's current registry links; refused
     (one neutral answer) for anything else. ``purpose``: what the pick is for (its consent)."""
     owner_id_number = _owner_id_number(c, actor, owner_person_id, purpose)
-    links, persons = _registry_family(c, owner_id_number)
+    links, persons, _ = _registry_family(c, owner_id_number)
     given = pick.strip().lower().encode()  # bytes: any text compares, in constant time
     for link in links:
         expected = pick_token(c.settings.secret_key, owner_person_id, link.relative_id_number)
@@ -146,22 +144,16 @@ def _owner_id_number(c: Container, actor: Actor, owner_person_id: int,
     return owner.id_number
 
 
-def _registry_family(c: Container,
-                     owner_id_number: str) -> tuple[list[FamilyLink], dict[str, RegistryPerson]]:
+def _registry_family(c: Container, owner_id_number: str, *, with_balances: bool = False,
+                     ) -> tuple[list[FamilyLink], dict[str, RegistryPerson], set[str]]:
+    """The owner's registry links, the linked persons the registry knows and, if asked, which
+    of them have a personal account (in the same exchange as the persons)."""
     try:
         links = [link for link in c.registry.relations(owner_id_number)
                  if link.relative_id_number != owner_id_number]
-        persons = c.registry.find_persons([link.relative_id_number for link in links])
+        numbers = [link.relative_id_number for link in links]
+        found = c.registry.persons_and_balances(numbers, numbers if with_balances else [])
     except RegistryUnavailable as exc:
         # Said in words, with the way that still works (typing the ID number).
         raise Busy(RELATIVES_UNAVAILABLE, code="registry_unavailable") from exc
-    return links, persons
-
-
-def _with_personal_account(c: Container, id_numbers: list[str]) -> set[str]:
-    """Which of these persons the registry keeps a personal account for (one read each: a
-    family is a handful of people)."""
-    try:
-        return {number for number in id_numbers if c.registry.balance(number) is not None}
-    except RegistryUnavailable as exc:
-        raise Busy(RELATIVES_UNAVAILABLE, code="registry_unavailable") from exc
+    return links, found.persons, set(found.balances)
