@@ -57,7 +57,7 @@ def enroll_for(c: Container, staff: Actor, person_id: int, product_id: int, tier
         with c.db.transaction() as session:
             subsidy_funds.assign_fund(session, order.order_no, subsidy_fund)
     order = completing.complete_payment(c, order.order_no, transaction_id=None,
-                                      offline_source=offline_source)
+                                      offline_source=offline_source, items=order.items)
     policy = next(item.policy for item in order.items if item.policy is not None)
     return Enrolled(order.order_no, policy.policy_no, order.premium_fen, order.subsidy_fen,
                     order.payable_fen)

@@ -311,7 +311,8 @@ class Database:
                 _give_back(connection)
 
     @contextmanager
-    def _connection(self, *, readonly: bool) -> Iterator[Connection]:
+    def _connection(self, *, readonly: bool, autocommit: bool | None = None,
+                    ) -> Iterator[Connection]:
         held: Connection | None = None
         if getattr(self._held, "active", False):
             held = self._held.connection
@@ -324,10 +325,10 @@ class Database:
                 held = None  # nested: the held connection is busy with the outer session
         if held is None:
             with self.engine.connect() as own:
-                self._prepare(own, readonly=readonly)
+                self._prepare(own, readonly=readonly, autocommit=autocommit)
                 yield own
             return
-        self._prepare(held, readonly=readonly)
+        self._prepare(held, readonly=readonly, autocommit=autocommit)
         try:
             yield held
         except BaseException:
@@ -337,17 +338,20 @@ class Database:
             _give_back(held)
             raise
 
-    def _prepare(self, connection: Connection, *, readonly: bool) -> None:
+    def _prepare(self, connection: Connection, *, readonly: bool,
+                 autocommit: bool | None = None) -> None:
+        """``autocommit``: None means as ``readonly`` (reads autocommit, writes do not)."""
         connection.execution_options(huiminbao_readonly=readonly)
         if self.is_postgresql:
             # Read sessions run in autocommit: no BEGIN and ROLLBACK round trips around them.
             # Nothing changes for their queries: under READ COMMITTED each statement takes its
             # own snapshot inside a transaction as well. (SQLite keeps its deferred BEGIN.)
             # Switched only on a change: each switch also registers a reset for the pool.
+            wanted = readonly if autocommit is None else autocommit
             current = connection.get_execution_options().get("isolation_level")
-            if readonly and current != "AUTOCOMMIT":
+            if wanted and current != "AUTOCOMMIT":
                 connection.execution_options(isolation_level="AUTOCOMMIT")
-            elif not readonly and current == "AUTOCOMMIT":
+            elif not wanted and current == "AUTOCOMMIT":
                 connection.execution_options(
                     isolation_level=self.engine.dialect.default_isolation_level or "READ COMMITTED")
 
@@ -360,6 +364,21 @@ class Database:
             # that a session opened inside this one before its first statement sees the held
             # connection busy and takes its own, rather than switching it to autocommit.
             session.connection()
+            yield session
+
+    @contextmanager
+    def one_statement(self) -> Iterator[Session]:
+        """A session for exactly one writing statement, which is its own transaction: on
+        PostgreSQL it runs in autocommit, one round trip instead of three (BEGIN, the statement,
+        COMMIT); elsewhere it is a ``transaction()``. A second statement here would not be
+        atomic with the first: that is what ``transaction()`` is for."""
+        if not self.is_postgresql:
+            with self.transaction() as session:
+                yield session
+            return
+        with self._connection(readonly=False, autocommit=True) as connection, \
+                Session(bind=connection, expire_on_commit=False) as session:
+            session.connection()  # marks the held connection busy, as in transaction()
             yield session
 
     @contextmanager

@@ -288,7 +288,7 @@ def _acquire(owner: str, key: str, fingerprint: str) -> _Lease | _FromResource |
 def _claim(c: Container, owner: str, key: str, fingerprint: str) -> _Lease | None:
     now, holder = c.clock.now(), secrets.token_hex(8)
     try:
-        with c.db.transaction() as session:
+        with c.db.one_statement() as session:  # the claim is one INSERT: it commits by itself
             record_id = int(session.execute(_CLAIM, dict(
                 owner=owner, key=key, request_hash=fingerprint, state="running",
                 created_at=now, lease_holder=holder,

@@ -64,13 +64,16 @@ def keep_pay_page(c: Container, order: Order, pay_url: str) -> None:
 
 def complete_payment(c: Container, order_number: str, *, transaction_id: str | None,
                      offline_source: str | None = None,
-                     texts: Sequence[tuple[str, SmsText]] = ()) -> Order:
+                     texts: Sequence[tuple[str, SmsText]] = (),
+                     items: Sequence[OrderItem] | None = None) -> Order:
     """Mark the order paid and issue its policies, once. Safe to call again and concurrently:
     the order row is locked and a paid order is left as it is. Offline methods name the ledger
     account the money came from (``employer:<code>``, ``counter_cash:<city>``). ``texts``
     (phone, template and parameters) are queued in the transaction that issues the order, or
-    after it when another call (settling the order on a read) issued it first."""
-    done = _complete_payment(c, order_number, transaction_id, offline_source, texts)
+    after it when another call (settling the order on a read) issued it first. ``items``: the
+    order's items as the caller that just wrote the order holds them (items never change once
+    written), so they are not read again."""
+    done = _complete_payment(c, order_number, transaction_id, offline_source, texts, items)
     if done.refund_no is not None:  # the order was closed: the money goes back
         from huiminbao.enrollment.policies import settle_refund
 
@@ -99,7 +102,8 @@ class Completion:
 
 def _complete_payment(c: Container, order_number: str, transaction_id: str | None,
                       offline_source: str | None = None,
-                      texts: Sequence[tuple[str, SmsText]] = ()) -> Completion:
+                      texts: Sequence[tuple[str, SmsText]] = (),
+                      known_items: Sequence[OrderItem] | None = None) -> Completion:
     """The transition itself, in one transaction: a pending order is issued by one conditional
     UPDATE (which takes its row lock, so a concurrent completion, cancel or expiry waits and then
     finds it issued); one that was not pending is examined under its lock."""
@@ -117,8 +121,9 @@ def _complete_payment(c: Container, order_number: str, transaction_id: str | Non
         # Plain objects, never added to the session: written by Core statements below (the
         # unit of work cost more than it gave on the enrollment hot path), read by the answer.
         order = Order(**issued._mapping)
-        items = [OrderItem(**row._mapping)
-                 for row in session.execute(_ITEMS_OF_ORDER, {"order_id": order.id})]
+        items = list(known_items) if known_items is not None else [
+            OrderItem(**row._mapping)
+            for row in session.execute(_ITEMS_OF_ORDER, {"order_id": order.id})]
         set_committed_value(order, "items", items)
         product = c.products.get(order.product_id) or session.get(Product, order.product_id)
         assert product is not None

@@ -57,9 +57,10 @@ def enroll(c: Container, actor: Actor, subject: Subject,
     order = create_order(c, actor, subject, result, payer_ip=request.payer_ip or None)
     method = result.payment_method
     if method is PaymentMethod.SUBSIDY:
-        order = completing.complete_payment(c, order.order_no, transaction_id=None)
+        order = completing.complete_payment(c, order.order_no, transaction_id=None,
+                                            items=order.items)
     elif method is PaymentMethod.PERSONAL_ACCOUNT:
-        order = debit_personal_account(c, order.order_no, result)
+        order = debit_personal_account(c, order, result)
     else:
         payment = c.gateway.create_payment(
             order.payment_request_no, order.payable_fen, f"{result.product.name}保费",
@@ -182,8 +183,10 @@ _INSERT_ITEMS = insert(table_of(OrderItem)).returning(table_of(OrderItem).c.id,
                                                       sort_by_parameter_order=True)
 
 
-def debit_personal_account(c: Container, order_number: str, result: Quote) -> Order:
+def debit_personal_account(c: Container, written: Order, result: Quote) -> Order:
+    """Debit the payer's account for the order ``create_order`` just wrote, then issue it."""
     assert result.payer is not None
+    order_number = written.order_no
     insured = "、".join(mask_name(line.person.name) for line in result.lines)
     try:
         outcome = c.registry.debit(
@@ -202,7 +205,7 @@ def debit_personal_account(c: Container, order_number: str, result: Quote) -> Or
         raise RuleViolation(f"{reason}，未扣除任何费用。您可以选择在线支付",
                             code="debit_failed")
     order = completing.complete_payment(c, order_number, transaction_id=None,
-                                        texts=_debit_notice(result))
+                                        texts=_debit_notice(result), items=written.items)
     if OrderStatus(order.status).is_closed:
         # Cancelled (another tab) or expired while the debit was on its way: refunded.
         raise Conflict(closed_order_message(c, order), code="order_closed")

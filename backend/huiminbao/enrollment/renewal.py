@@ -161,7 +161,7 @@ def _renew(c: Container, notice: RenewalNotice, nxt: Product) -> tuple[str, str 
             raise RuleViolation(f"个人账户余额不足，还差{format_fen(quote.shortfall_fen)}",
                                 code="insufficient_balance")
         order = ordering.create_order(c, actor, subject, quote, channel="renewal")
-        order = ordering.debit_personal_account(c, order.order_no, quote)
+        order = ordering.debit_personal_account(c, order, quote)
     except ConsentWithdrawn as exc:
         audit.record_now(c.db, c.clock, exc.entry)
         return "skipped", None, exc.message[:200]

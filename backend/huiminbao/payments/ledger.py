@@ -28,14 +28,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Engine,
     ForeignKey,
     Index,
     String,
     bindparam,
+    event,
     func,
     insert,
     select,
@@ -187,14 +190,39 @@ def _insurer_shares(session: Session, moves: Sequence[tuple[str, int]]
         if insurer_account is None:
             continue
         product_id = int(product_part)
-        rows = session.execute(_SHARES_OF_PRODUCT, {"product_id": product_id}).all()
-        if not rows:  # a product stored without its insurers (older test fixtures)
+        shares = _shares_of(session, product_id)
+        if not shares:  # a product stored without its insurers (older test fixtures)
             continue
-        shares = [Share(str(row_id), share_bp, lead) for row_id, share_bp, lead in rows]
         split += [(insurer_account(product_id, int(key)), fen)
                   for key, fen in split_by_shares(amount, shares)]
         split.append((coinsurance_split(product_id), -amount))
     return split
+
+
+def _shares_of(session: Session, product_id: int) -> list[Share]:
+    engine = session.get_bind().engine
+    final = _FINAL_SHARES.get(engine, {}).get(product_id)
+    if final is not None:
+        return final
+    rows = session.execute(_SHARES_OF_PRODUCT, {"product_id": product_id}).all()
+    shares = [Share(str(row_id), share_bp, lead) for row_id, share_bp, lead in rows]
+    if shares:
+        session.info.setdefault(_SHARES_BOOKED, {})[product_id] = shares
+    return shares
+
+
+# A product's co-insurer shares are final once money is booked with them (the console refuses
+# to change them from then on: SHARES_FIXED), so once a transaction that split money by them
+# has committed, they are kept per database engine and no payment reads them again.
+_FINAL_SHARES: WeakKeyDictionary[Engine, dict[int, list[Share]]] = WeakKeyDictionary()
+_SHARES_BOOKED = "ledger.shares_booked"  # Session.info: shares this transaction split by
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_final_shares(session: Session) -> None:
+    booked = session.info.pop(_SHARES_BOOKED, None)
+    if booked:
+        _FINAL_SHARES.setdefault(session.get_bind().engine, {}).update(booked)
 
 
 _SHARES_OF_PRODUCT = (

@@ -12,7 +12,7 @@ from fractions import Fraction
 from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from huiminbao.audit.models import AuditEvent
 from huiminbao.catalog.models import ProductInsurer, Tier
@@ -403,3 +403,52 @@ def test_next_years_product_keeps_the_group_and_its_shares_can_change_while_a_dr
         assert session.scalars(select(ProductInsurer.share_bp).where(
             ProductInsurer.product_id == demo["id"]).order_by(ProductInsurer.position)
         ).all() == [5000, 3000, 2000]
+
+
+def _book_premium(wired: Container, product_id: int, reference: str, *,
+                  then_fail: bool = False) -> tuple[list[int], int]:
+    """Post a premium of 100 fen split by the product's shares: the insurers' parts stored,
+    largest first, and how many statements read the shares from the database."""
+    reads: list[str] = []
+
+    def listen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if "product_insurers" in statement:
+            reads.append(statement)
+
+    event.listen(wired.db.engine, "before_cursor_execute", listen)
+    try:
+        with wired.db.transaction() as session:
+            transaction_id = ledger.post(
+                session, kind="payment", reference=reference, order_no=reference, purpose="测试",
+                moves=[(ledger.premium_income(product_id), 100), (ledger.GATEWAY, -100)],
+                now=datetime(2026, 11, 20, tzinfo=UTC))
+            if then_fail:
+                raise RuntimeError("the use case failed after booking")
+    except RuntimeError:
+        pass
+    finally:
+        event.remove(wired.db.engine, "before_cursor_execute", listen)
+    with wired.db.read() as session:
+        parts = sorted((entry.amount_fen for entry in session.scalars(
+            select(ledger.LedgerEntry).where(ledger.LedgerEntry.transaction_id == transaction_id,
+                                             ledger.LedgerEntry.account.like("insurer_premium:%")))
+        ), reverse=True)
+    return parts, len(reads)
+
+
+def test_shares_are_read_until_money_is_booked_with_them_then_kept(
+        client: FlaskClient, wired: Container) -> None:
+    admin = staff(client, wired, "13900000039", Role.ADMIN)
+    product_id = product(client)["id"]
+    assert _insurers(admin, product_id, {"insurers": GROUP}).status_code == 200
+    # Booked, then rolled back: the shares are not final, they may still change.
+    assert _book_premium(wired, product_id, "cache-1", then_fail=True) == ([], 1)
+    two = [{"insurer": "甲财产保险杭州分公司", "share_bp": 6000, "lead": True},
+           {"insurer": "乙人寿保险杭州分公司", "share_bp": 4000, "lead": False}]
+    changed = _insurers(refresh(wired, admin), product_id, {"insurers": two})
+    assert changed.status_code == 200, changed.get_json()
+    # The first committed booking reads the new shares; later ones use them without a read.
+    assert _book_premium(wired, product_id, "cache-2") == ([60, 40], 1)
+    assert _book_premium(wired, product_id, "cache-3") == ([60, 40], 0)
+    refused = _insurers(refresh(wired, admin), product_id, {"insurers": GROUP})
+    assert refused.status_code == 409 and refused.get_json()["code"] == "shares_fixed"

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.container import Container
 from huiminbao.enrollment import completing
-from huiminbao.enrollment.models import Order, Policy
+from huiminbao.enrollment.models import Order, OrderItem, Policy
 from huiminbao.identity.models import SmsMessage
 from huiminbao.payments.ledger import LedgerEntry
 
@@ -440,9 +440,11 @@ def test_the_debit_text_goes_out_even_when_a_read_of_the_order_issued_it_first(
 
     def read_settles_it_first(c: Container, order_number: str, transaction_id: str | None,
                               offline_source: str | None = None,
-                              texts: Sequence[tuple[str, str]] = ()) -> completing.Completion:
+                              texts: Sequence[tuple[str, str]] = (),
+                              known_items: Sequence[OrderItem] | None = None,
+                              ) -> completing.Completion:
         assert real(c, order_number, transaction_id, offline_source).issued is not None
-        return real(c, order_number, transaction_id, offline_source, texts)
+        return real(c, order_number, transaction_id, offline_source, texts, known_items)
 
     monkeypatch.setattr(completing, "_complete_payment", read_settles_it_first)
     answer = enroll(sign_in(client, "张伟"), "personal_account")

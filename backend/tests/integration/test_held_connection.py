@@ -98,6 +98,22 @@ def test_read_sessions_autocommit_and_transactions_do_not(db: Database) -> None:
     assert 3 in rows and 4 not in rows
 
 
+def test_a_one_statement_write_commits_by_itself_and_the_next_transaction_is_one(
+        db: Database) -> None:
+    with db.holding_connection():
+        with db.one_statement() as session:
+            session.execute(text("INSERT INTO held_probe VALUES (6)"))
+            assert session.execute(_ALONE).scalar_one() is True  # no transaction around it
+        with db.transaction() as session:  # the held connection is a transaction again
+            session.execute(text("SELECT pg_sleep(0.01)"))
+            assert session.execute(_ALONE).scalar_one() is False
+        with pytest.raises(RuntimeError, match="failed"):
+            _insert_then_fail(db, 7)  # and rolls back as one
+    with db.read() as session:
+        rows = session.execute(text("SELECT n FROM held_probe WHERE n IN (6, 7)")).scalars()
+        assert list(rows) == [6]
+
+
 def test_outside_a_request_each_session_takes_and_returns_a_connection(db: Database) -> None:
     taken = _checkouts(db)
     with db.read() as session:
