@@ -97,7 +97,6 @@ from huiminbao.registry.rows import (
     checked_id_number,
     find_person_row,
     in_chunks,
-    person_rows_by_id_number,
 )
 
 # An operation's columns by name: a stored row's mapping, or the values just inserted.
@@ -319,9 +318,7 @@ class SimulatedRegistry:
 
     def find_persons(self, id_numbers: Sequence[str]) -> dict[str, RegistryPerson]:
         """Keyed by the normalized ID number (upper-case X); unknown numbers are left out."""
-        with self._db.read() as session:
-            rows = person_rows_by_id_number(session, (idnumber.normalize(n) for n in id_numbers))
-            return {id_number: _person(row) for id_number, row in rows.items()}
+        return self.persons_and_balances(id_numbers, ()).persons
 
     def persons_and_balances(self, id_numbers: Sequence[str],
                              balances_of: Sequence[str]) -> PersonsAndBalances:
