@@ -21,10 +21,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask
-
 from huiminbao.core.config import REPO_ROOT
 from huiminbao.registry.protocol import ProtocolKeys
+from huiminbao.registry.server import WsgiApp
 from huiminbao_bench.server import free_port, tail_of, wait_until_answering
 
 STOP_TIMEOUT_S = 10.0
@@ -48,7 +47,7 @@ class RegistryProcess:
         return tail_of(self.log_path, limit)
 
 
-def app_from_env() -> Flask:
+def app_from_env() -> WsgiApp:
     """gunicorn's application factory: the simulator on the benchmark's database (migrated
     already), speaking the protocol with the sender's keys, sealing with the stand-ins' keys."""
     from huiminbao.core import crypto

@@ -19,11 +19,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, request
+from werkzeug.exceptions import InternalServerError, MethodNotAllowed, NotFound
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Response
+from werkzeug.wsgi import get_input_stream
 
 from huiminbao.core.clock import Clock, SystemClock
 from huiminbao.core.db import Database
@@ -43,6 +46,9 @@ from huiminbao.registry.protocol import (
     request_header,
     wall_clock,
 )
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 ENDPOINT_PATH = "/hmb/registry/v1"
 _log = logging.getLogger(__name__)
@@ -239,20 +245,54 @@ class RegistryProtocolServer:
                                                              error=Errors.INTERNAL)
         return 200, build_answer(opened, now=self._now(), body=body)
 
-    def wsgi_app(self) -> Flask:
-        app = Flask("huiminbao.registry.server")
+    def wsgi_app(self) -> WsgiApp:
+        return _ProtocolApp(self)
 
-        @app.post(ENDPOINT_PATH)
-        def endpoint() -> Response:
-            status, answer = self.handle(request.get_data())
-            return Response(json.dumps(answer, ensure_ascii=False), status=status,
-                            mimetype="application/json")
 
-        @app.get("/healthz")
-        def healthz() -> Response:
-            return Response('{"status":"ok"}', mimetype="application/json")
+# The Allow header of each route, as Flask wrote it.
+_ALLOWED_METHODS = {ENDPOINT_PATH: "POST, OPTIONS", "/healthz": "GET, OPTIONS, HEAD"}
 
-        return app
+
+def _json_answer(start_response: StartResponse, status: int, body: bytes,
+                 *, with_body: bool = True) -> list[bytes]:
+    start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}",
+                   [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body] if with_body else []
+
+
+class _ProtocolApp:
+    """The protocol's WSGI app: the endpoint (POST) and ``/healthz`` (GET, HEAD).
+
+    Plain WSGI rather than a framework: every registry call of the product passes here, and a
+    stand-alone registry serves them all. Other paths and methods are answered as Flask's routing
+    answered them: 404, 405 with ``Allow``, OPTIONS with ``Allow``."""
+
+    def __init__(self, protocol: RegistryProtocolServer) -> None:
+        self._protocol = protocol
+
+    def __call__(self, environ: WSGIEnvironment,
+                 start_response: StartResponse) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        if path == ENDPOINT_PATH and method == "POST":
+            # As Flask's get_data(): no Content-Length and no terminated input reads nothing.
+            raw = get_input_stream(environ, max_content_length=None).read()
+            try:
+                status, answer = self._protocol.handle(raw)
+            except Exception as exc:  # a bug: answered as Flask answered it (500, logged)
+                _log.error("registry request failed: %s", type(exc).__name__)
+                return InternalServerError()(environ, start_response)
+            return _json_answer(start_response, status,
+                                json.dumps(answer, ensure_ascii=False).encode())
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            return _json_answer(start_response, 200, b'{"status":"ok"}',
+                                with_body=method == "GET")
+        allowed = _ALLOWED_METHODS.get(path)
+        if allowed is None:
+            return NotFound()(environ, start_response)
+        if method == "OPTIONS":
+            return Response(headers={"Allow": allowed}, mimetype="text/html")(
+                environ, start_response)
+        return MethodNotAllowed(valid_methods=allowed.split(", "))(environ, start_response)
 
 
 def simulator_server(database_url: str, senders: Mapping[str, ProtocolKeys], *,

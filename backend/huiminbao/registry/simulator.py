@@ -24,11 +24,23 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import case, func, insert, or_, select
+from sqlalchemy import (
+    Connection,
+    Row,
+    RowMapping,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
@@ -84,12 +96,11 @@ from huiminbao.registry.rows import (
     checked_amount,
     checked_id_number,
     find_person_row,
-    get_balance,
     in_chunks,
-    person_rows_by_id_number,
-    set_balance,
 )
 
+# An operation's columns by name: a stored row's mapping, or the values just inserted.
+_Record = Mapping[Any, Any]
 # Attempts at one money operation when a concurrent first-time request wins the request number.
 _MAX_ATTEMPTS = 3
 # How PostgreSQL and SQLite name the unique request number in their error messages.
@@ -97,6 +108,58 @@ _REQUEST_NO_CONFLICT_MARKERS = (
     "uq_registry_operations_request_no",
     "registry_operations.request_no",
 )
+
+# --- statements of the money operations and the batch lookup (built once: every enrollment
+# runs them, and a stand-alone registry serves many) --------------------------------------------
+
+_PERSONS = table_of(RegistryPersonRow)
+_ACCOUNTS = table_of(RegistryAccountRow)
+_OPERATIONS = table_of(RegistryOperationRow)
+_ENTRIES = table_of(RegistryAccountEntryRow)
+
+# The persons with these blind indexes, each with its account's balances (NULL without one).
+_PERSONS_WITH_BALANCES = (
+    select(_PERSONS.c.id_number, _PERSONS.c.name, _PERSONS.c.phone, _PERSONS.c.city_code,
+           _PERSONS.c.scheme, _PERSONS.c.status, _PERSONS.c.assistance, _PERSONS.c.district_code,
+           _PERSONS.c.other_relief_insurance, _ACCOUNTS.c.id.label("account_id"),
+           _ACCOUNTS.c.prior_years_fen, _ACCOUNTS.c.current_year_fen)
+    .select_from(_PERSONS.outerjoin(_ACCOUNTS, _ACCOUNTS.c.person_id == _PERSONS.c.id))
+    .where(_PERSONS.c.id_number_index.in_(bindparam("indexes", expanding=True)))
+)
+# A debit's lock: the account of the person with this blind index, with the person's status.
+_LOCK_ACCOUNT_OF_PERSON = (
+    select(_PERSONS.c.status, _ACCOUNTS.c.id.label("account_id"), _ACCOUNTS.c.prior_years_fen,
+           _ACCOUNTS.c.current_year_fen)
+    .join_from(_PERSONS, _ACCOUNTS, _ACCOUNTS.c.person_id == _PERSONS.c.id)
+    .where(_PERSONS.c.id_number_index == bindparam("person_index"))
+    .with_for_update(of=_ACCOUNTS)
+)
+# A refund's lock: the account its original debit took from.
+_LOCK_ACCOUNT = (
+    select(_ACCOUNTS.c.id, _ACCOUNTS.c.prior_years_fen, _ACCOUNTS.c.current_year_fen)
+    .where(_ACCOUNTS.c.id == bindparam("account"))
+    .with_for_update()
+)
+_OPERATION_BY_REQUEST_NO = select(_OPERATIONS).where(
+    _OPERATIONS.c.request_no == bindparam("wanted"))
+# What the successful refunds of one original gave back so far, per balance.
+_REFUNDED_SO_FAR = select(
+    func.coalesce(func.sum(_OPERATIONS.c.prior_years_fen), 0),
+    func.coalesce(func.sum(_OPERATIONS.c.current_year_fen), 0),
+).where(
+    _OPERATIONS.c.kind == OperationKind.REFUND.value,
+    _OPERATIONS.c.status == OperationStatus.SUCCEEDED.value,
+    _OPERATIONS.c.original_request_no == bindparam("original"),
+)
+# Without id_number_index in its values, the column default fills it from id_number.
+_INSERT_OPERATION = insert(_OPERATIONS)
+_SET_BALANCES = (
+    update(_ACCOUNTS)
+    .where(_ACCOUNTS.c.id == bindparam("account"))
+    .values(prior_years_fen=bindparam("prior"), current_year_fen=bindparam("current"),
+            updated_at=bindparam("now"))
+)
+_INSERT_ENTRY = insert(_ENTRIES)
 
 
 # --- validation of port arguments -------------------------------------------------------------
@@ -134,7 +197,7 @@ def _sources_text(sources: Iterable[BalanceKind]) -> str:
 # --- row <-> port value conversions ------------------------------------------------------------
 
 
-def _person(row: RegistryPersonRow) -> RegistryPerson:
+def _person(row: RegistryPersonRow | Row[*tuple[Any, ...]]) -> RegistryPerson:
     return RegistryPerson(
         id_number=row.id_number,
         name=row.name,
@@ -156,33 +219,27 @@ def _balance(id_number: str, row: RegistryAccountRow) -> AccountBalance:
     )
 
 
-def _row_values(row: RegistryOperationRow) -> dict[str, object]:
-    """The columns of an operation not yet stored (its id comes from the database, its ID
-    number's blind index from the column default)."""
-    return {column.key: getattr(row, column.key)
-            for column in table_of(RegistryOperationRow).columns
-            if column.key not in ("id", "id_number_index")}
-
-
-def _result(row: RegistryOperationRow) -> OperationResult:
+def _result(record: _Record) -> OperationResult:
+    """The port's answer from an operation's columns (a stored row's, or those just inserted)."""
     by_balance = {
         kind: amount
         for kind, amount in (
-            (BalanceKind.PRIOR_YEARS, row.prior_years_fen),
-            (BalanceKind.CURRENT_YEAR, row.current_year_fen),
+            (BalanceKind.PRIOR_YEARS, record["prior_years_fen"]),
+            (BalanceKind.CURRENT_YEAR, record["current_year_fen"]),
         )
         if amount
     }
+    reason = record["failure_reason"]
     return OperationResult(
-        request_no=row.request_no,
-        kind=OperationKind(row.kind),
-        status=OperationStatus(row.status),
-        id_number=row.id_number or "",
-        amount_fen=row.amount_fen,
-        failure_reason=FailureReason(row.failure_reason) if row.failure_reason else None,
+        request_no=record["request_no"],
+        kind=OperationKind(record["kind"]),
+        status=OperationStatus(record["status"]),
+        id_number=record["id_number"] or "",
+        amount_fen=record["amount_fen"],
+        failure_reason=FailureReason(reason) if reason else None,
         by_balance=by_balance,
-        occurred_at=row.occurred_at,
-        original_request_no=row.original_request_no,
+        occurred_at=record["occurred_at"],
+        original_request_no=record["original_request_no"],
     )
 
 
@@ -206,6 +263,18 @@ def _person_is(id_number: str) -> ColumnElement[bool]:
 
 
 # --- the port ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _LockedAccount:
+    """The account row a money operation locked, as it was when locked."""
+
+    id: int
+    prior_years_fen: int
+    current_year_fen: int
+
+    def balance(self, kind: BalanceKind) -> int:
+        return self.prior_years_fen if kind is BalanceKind.PRIOR_YEARS else self.current_year_fen
 
 
 @dataclass(frozen=True)
@@ -249,25 +318,25 @@ class SimulatedRegistry:
 
     def find_persons(self, id_numbers: Sequence[str]) -> dict[str, RegistryPerson]:
         """Keyed by the normalized ID number (upper-case X); unknown numbers are left out."""
-        with self._db.read() as session:
-            rows = person_rows_by_id_number(session, (idnumber.normalize(n) for n in id_numbers))
-            return {id_number: _person(row) for id_number, row in rows.items()}
+        return self.persons_and_balances(id_numbers, ()).persons
 
     def persons_and_balances(self, id_numbers: Sequence[str],
                              balances_of: Sequence[str]) -> PersonsAndBalances:
+        asked = [idnumber.normalize(n) for n in id_numbers]
         wanted = [idnumber.normalize(n) for n in balances_of]
-        with self._db.read() as session:
-            rows = person_rows_by_id_number(
-                session, (idnumber.normalize(n) for n in [*id_numbers, *wanted]))
-            persons = {number: _person(rows[number])
-                       for number in (idnumber.normalize(n) for n in id_numbers)
-                       if number in rows}
-            holders = {rows[number].id: number for number in wanted if number in rows}
-            accounts: Iterable[RegistryAccountRow] = session.scalars(
-                select(RegistryAccountRow).where(RegistryAccountRow.person_id.in_(holders))
-            ) if holders else ()
-            balances = {holders[row.person_id]: _balance(holders[row.person_id], row)
-                        for row in accounts}
+        rows: dict[str, Row[*tuple[Any, ...]]] = {}
+        with self._db.read() as session:  # one statement for up to LOOKUP_CHUNK numbers
+            connection = session.connection()
+            for chunk in in_chunks(list(dict.fromkeys([*asked, *wanted]))):
+                found = connection.execute(_PERSONS_WITH_BALANCES,
+                                           {"indexes": [blind_index(n) for n in chunk]})
+                rows.update((row.id_number, row) for row in found)
+        persons = {number: _person(rows[number]) for number in asked if number in rows}
+        balances = {
+            number: AccountBalance(number, row.prior_years_fen, row.current_year_fen)
+            for number in wanted
+            if (row := rows.get(number)) is not None and row.account_id is not None
+        }
         return PersonsAndBalances(persons, balances)
 
     def contact_matches(self, id_number: str, phone: str) -> bool:
@@ -401,19 +470,19 @@ class SimulatedRegistry:
 
     def query(self, request_no: str) -> OperationResult | None:
         with self._db.read() as session:
-            row = self._operation(session, request_no)
+            row = self._operation(session.connection(), request_no)
             return _result(row) if row else None
 
     def statement(self, since: datetime | None = None,
                   until: datetime | None = None) -> list[OperationResult]:
-        statement = select(RegistryOperationRow).where(
-            RegistryOperationRow.status == OperationStatus.SUCCEEDED.value)
+        statement = select(_OPERATIONS).where(
+            _OPERATIONS.c.status == OperationStatus.SUCCEEDED.value)
         if since is not None:
-            statement = statement.where(RegistryOperationRow.occurred_at >= since)
+            statement = statement.where(_OPERATIONS.c.occurred_at >= since)
         if until is not None:
-            statement = statement.where(RegistryOperationRow.occurred_at < until)
+            statement = statement.where(_OPERATIONS.c.occurred_at < until)
         with self._db.read() as session:
-            rows = session.scalars(statement.order_by(RegistryOperationRow.id)).all()
+            rows = session.connection().execute(statement.order_by(_OPERATIONS.c.id)).mappings()
             return [_result(row) for row in rows]
 
     # --- money ---------------------------------------------------------------------------------
@@ -469,106 +538,85 @@ class SimulatedRegistry:
         raise RuntimeError(f"{kind} did not settle after repeated request-number conflicts")
 
     def _debit_in(self, session: Session, request: _DebitRequest) -> OperationResult:
+        connection = session.connection()
         # Lock first, then look up the request number: every request for this account, replays
         # included, queues on this lock, so the lookup below sees whatever committed before us.
         # (Person and account in one statement; no row means no account, whatever the reason.)
-        found = session.execute(
-            select(RegistryPersonRow.status, RegistryAccountRow)
-            .join(RegistryAccountRow, RegistryAccountRow.person_id == RegistryPersonRow.id)
-            .where(RegistryPersonRow.id_number_index == blind_index(request.id_number))
-            .with_for_update(of=RegistryAccountRow)
-            .execution_options(populate_existing=True)
-        ).one_or_none()
-        person_status, account = (found[0], found[1]) if found else (None, None)
-        if (replayed := self._replayed(session, request)) is not None:
+        index = blind_index(request.id_number)
+        found = connection.execute(_LOCK_ACCOUNT_OF_PERSON, {"person_index": index}).one_or_none()
+        person_status, account = (found.status, _LockedAccount(
+            found.account_id, found.prior_years_fen, found.current_year_fen)) if found else (
+            None, None)
+        if (replayed := self._replayed(connection, request)) is not None:
             return replayed
 
         now = self._clock.now()
-        operation = RegistryOperationRow(
-            request_no=request.request_no,
-            kind=OperationKind.DEBIT.value,
-            id_number=request.id_number,
-            account_id=account.id if account else None,
-            amount_fen=request.amount_fen,
-            sources=_sources_text(request.sources),
-            original_request_no=None,
-            prior_years_fen=0,
-            current_year_fen=0,
-            purpose=request.purpose,
-            occurred_at=now,
-        )
-        failure: FailureReason | None = None
-        taken: dict[BalanceKind, int] = {}
+        # The blind index is the one the lock looked up with: what the column default would
+        # compute from the same ID number, without hashing it twice.
+        operation: dict[str, Any] = {
+            "request_no": request.request_no, "kind": OperationKind.DEBIT.value,
+            "id_number": request.id_number, "id_number_index": index,
+            "account_id": account.id if account else None, "amount_fen": request.amount_fen,
+            "sources": _sources_text(request.sources), "original_request_no": None,
+            "purpose": request.purpose, "occurred_at": now,
+        }
         if account is None:
-            failure = FailureReason.NO_ACCOUNT
-        elif person_status != PersonStatus.ACTIVE.value:
-            failure = FailureReason.ACCOUNT_SUSPENDED
-        else:
-            taken = self._take(account, request.sources, request.amount_fen)
-            if not taken:
-                failure = FailureReason.INSUFFICIENT_BALANCE
-
-        if failure is not None:
-            return self._record_failure(session, operation, failure)
-
-        assert account is not None
-        self._record_success(session, operation, account, taken, EntryKind.DEBIT, now)
-        return _result(operation)
+            return self._record_failure(connection, operation, FailureReason.NO_ACCOUNT)
+        if person_status != PersonStatus.ACTIVE.value:
+            return self._record_failure(connection, operation, FailureReason.ACCOUNT_SUSPENDED)
+        taken = self._take(account, request.sources, request.amount_fen)
+        if not taken:
+            return self._record_failure(connection, operation,
+                                        FailureReason.INSUFFICIENT_BALANCE)
+        return self._record_success(connection, operation, account, taken, EntryKind.DEBIT, now)
 
     @staticmethod
     def _take(
-        account: RegistryAccountRow, sources: tuple[BalanceKind, ...], amount_fen: int
+        account: _LockedAccount, sources: tuple[BalanceKind, ...], amount_fen: int
     ) -> dict[BalanceKind, int]:
         """How much to take from each source, in order; empty when they cannot cover it all."""
         remaining = amount_fen
         taken: dict[BalanceKind, int] = {}
         for kind in sources:
-            part = min(get_balance(account, kind), remaining)
+            part = min(account.balance(kind), remaining)
             if part:
                 taken[kind] = part
                 remaining -= part
         return taken if remaining == 0 else {}
 
     def _refund_in(self, session: Session, request: _RefundRequest) -> OperationResult:
-        original = self._operation(session, request.original_request_no)
-        account: RegistryAccountRow | None = None
+        connection = session.connection()
+        original = self._operation(connection, request.original_request_no)
+        account: _LockedAccount | None = None
         if (
             original is not None
-            and original.kind == OperationKind.DEBIT.value
-            and original.account_id is not None
+            and original["kind"] == OperationKind.DEBIT.value
+            and original["account_id"] is not None
         ):
             # The same lock as debits: refunds of one original are serialized with each other.
-            account = session.scalars(
-                select(RegistryAccountRow)
-                .where(RegistryAccountRow.id == original.account_id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            ).one()
-        if (replayed := self._replayed(session, request)) is not None:
+            locked = connection.execute(
+                _LOCK_ACCOUNT, {"account": original["account_id"]}).one()
+            account = _LockedAccount(locked.id, locked.prior_years_fen, locked.current_year_fen)
+        if (replayed := self._replayed(connection, request)) is not None:
             return replayed
 
         now = self._clock.now()
-        operation = RegistryOperationRow(
-            request_no=request.request_no,
-            kind=OperationKind.REFUND.value,
-            id_number=original.id_number if original else None,
-            account_id=account.id if account else None,
-            amount_fen=request.amount_fen,
-            sources="",
-            original_request_no=request.original_request_no,
-            prior_years_fen=0,
-            current_year_fen=0,
-            purpose=request.purpose,
-            occurred_at=now,
-        )
-        if original is None or original.kind != OperationKind.DEBIT.value:
-            return self._record_failure(session, operation, FailureReason.UNKNOWN_ORIGINAL)
+        # The blind index comes from the column default, as for any other insert.
+        operation: dict[str, Any] = {
+            "request_no": request.request_no, "kind": OperationKind.REFUND.value,
+            "id_number": original["id_number"] if original else None,
+            "account_id": account.id if account else None, "amount_fen": request.amount_fen,
+            "sources": "", "original_request_no": request.original_request_no,
+            "purpose": request.purpose, "occurred_at": now,
+        }
+        if original is None or original["kind"] != OperationKind.DEBIT.value:
+            return self._record_failure(connection, operation, FailureReason.UNKNOWN_ORIGINAL)
         if account is None:  # the original failed for want of an account: nothing was taken
-            return self._record_failure(session, operation, FailureReason.NOTHING_TO_REFUND)
+            return self._record_failure(connection, operation, FailureReason.NOTHING_TO_REFUND)
 
-        refundable = self._refundable(session, original)
+        refundable = self._refundable(connection, original)
         if request.amount_fen > sum(refundable.values()):
-            return self._record_failure(session, operation, FailureReason.NOTHING_TO_REFUND)
+            return self._record_failure(connection, operation, FailureReason.NOTHING_TO_REFUND)
         # Give back to the balances the debit took from, prior-years first, each at most what it
         # gave (less what earlier refunds already returned to it).
         returned: dict[BalanceKind, int] = {}
@@ -578,90 +626,85 @@ class SimulatedRegistry:
             if part:
                 returned[kind] = part
                 remaining -= part
-        self._record_success(session, operation, account, returned, EntryKind.REFUND, now)
-        return _result(operation)
+        return self._record_success(connection, operation, account, returned, EntryKind.REFUND,
+                                    now)
 
     @staticmethod
-    def _refundable(session: Session, original: RegistryOperationRow) -> dict[BalanceKind, int]:
+    def _refundable(connection: Connection,
+                    original: _Record) -> dict[BalanceKind, int]:
         """What each balance may still get back from ``original`` (zero if the debit failed)."""
-        if original.status != OperationStatus.SUCCEEDED.value:
+        if original["status"] != OperationStatus.SUCCEEDED.value:
             return {BalanceKind.PRIOR_YEARS: 0, BalanceKind.CURRENT_YEAR: 0}
-        refunded_prior, refunded_current = session.execute(
-            select(
-                func.coalesce(func.sum(RegistryOperationRow.prior_years_fen), 0),
-                func.coalesce(func.sum(RegistryOperationRow.current_year_fen), 0),
-            ).where(
-                RegistryOperationRow.kind == OperationKind.REFUND.value,
-                RegistryOperationRow.status == OperationStatus.SUCCEEDED.value,
-                RegistryOperationRow.original_request_no == original.request_no,
-            )
-        ).one()
+        refunded_prior, refunded_current = connection.execute(
+            _REFUNDED_SO_FAR, {"original": original["request_no"]}).one()
         return {
-            BalanceKind.PRIOR_YEARS: original.prior_years_fen - int(refunded_prior),
-            BalanceKind.CURRENT_YEAR: original.current_year_fen - int(refunded_current),
+            BalanceKind.PRIOR_YEARS: original["prior_years_fen"] - int(refunded_prior),
+            BalanceKind.CURRENT_YEAR: original["current_year_fen"] - int(refunded_current),
         }
 
     @staticmethod
     def _record_failure(
-        session: Session, operation: RegistryOperationRow, reason: FailureReason
+        connection: Connection, operation: dict[str, Any], reason: FailureReason
     ) -> OperationResult:
-        operation.status = OperationStatus.FAILED.value
-        operation.failure_reason = reason.value
-        session.add(operation)
-        session.flush()
+        operation.update(status=OperationStatus.FAILED.value, failure_reason=reason.value,
+                         prior_years_fen=0, current_year_fen=0)
+        connection.execute(_INSERT_OPERATION, operation)
         return _result(operation)
 
     @staticmethod
     def _record_success(
-        session: Session,
-        operation: RegistryOperationRow,
-        account: RegistryAccountRow,
+        connection: Connection,
+        operation: dict[str, Any],
+        account: _LockedAccount,
         moved: dict[BalanceKind, int],
         entry_kind: EntryKind,
         now: datetime,
-    ) -> None:
+    ) -> OperationResult:
         sign = -1 if entry_kind is EntryKind.DEBIT else 1
-        operation.status = OperationStatus.SUCCEEDED.value
-        operation.failure_reason = None
-        operation.prior_years_fen = moved.get(BalanceKind.PRIOR_YEARS, 0)
-        operation.current_year_fen = moved.get(BalanceKind.CURRENT_YEAR, 0)
+        operation.update(status=OperationStatus.SUCCEEDED.value, failure_reason=None,
+                         prior_years_fen=moved.get(BalanceKind.PRIOR_YEARS, 0),
+                         current_year_fen=moved.get(BalanceKind.CURRENT_YEAR, 0))
         # Insert the operation first: a concurrent holder of the request number fails us here,
-        # before any balance changed. (Plain INSERTs: this runs on every enrollment.)
-        session.execute(insert(table_of(RegistryOperationRow)).values(_row_values(operation)))
+        # before any balance changed.
+        connection.execute(_INSERT_OPERATION, operation)
+        balances = {BalanceKind.PRIOR_YEARS: account.prior_years_fen,
+                    BalanceKind.CURRENT_YEAR: account.current_year_fen}
         entries = []
         for kind, amount in moved.items():
-            new_balance = get_balance(account, kind) + sign * amount
-            set_balance(account, kind, new_balance)
+            balances[kind] += sign * amount
             entries.append({
-                "account_id": account.id, "request_no": operation.request_no,
+                "account_id": account.id, "request_no": operation["request_no"],
                 "kind": entry_kind.value, "balance_kind": kind.value, "amount_fen": sign * amount,
-                "balance_after_fen": new_balance, "purpose": operation.purpose, "occurred_at": now,
+                "balance_after_fen": balances[kind], "purpose": operation["purpose"],
+                "occurred_at": now,
             })
-        account.updated_at = now  # flushed (one UPDATE) before the entries go in
-        session.execute(insert(table_of(RegistryAccountEntryRow)), entries)
+        connection.execute(_SET_BALANCES, {
+            "account": account.id, "prior": balances[BalanceKind.PRIOR_YEARS],
+            "current": balances[BalanceKind.CURRENT_YEAR], "now": now})
+        connection.execute(_INSERT_ENTRY, entries)
+        return _result(operation)
 
     @staticmethod
-    def _operation(session: Session, request_no: str) -> RegistryOperationRow | None:
-        return session.scalars(
-            select(RegistryOperationRow).where(RegistryOperationRow.request_no == request_no)
-        ).one_or_none()
+    def _operation(connection: Connection, request_no: str) -> RowMapping | None:
+        return connection.execute(
+            _OPERATION_BY_REQUEST_NO, {"wanted": request_no}).mappings().one_or_none()
 
     @staticmethod
     def _replay(
-        existing: RegistryOperationRow, request: _DebitRequest | _RefundRequest
+        existing: _Record, request: _DebitRequest | _RefundRequest
     ) -> OperationResult:
         if isinstance(request, _DebitRequest):
             same = (
-                existing.kind == OperationKind.DEBIT.value
-                and existing.id_number == request.id_number
-                and existing.amount_fen == request.amount_fen
-                and existing.sources == _sources_text(request.sources)
+                existing["kind"] == OperationKind.DEBIT.value
+                and existing["id_number"] == request.id_number
+                and existing["amount_fen"] == request.amount_fen
+                and existing["sources"] == _sources_text(request.sources)
             )
         else:
             same = (
-                existing.kind == OperationKind.REFUND.value
-                and existing.original_request_no == request.original_request_no
-                and existing.amount_fen == request.amount_fen
+                existing["kind"] == OperationKind.REFUND.value
+                and existing["original_request_no"] == request.original_request_no
+                and existing["amount_fen"] == request.amount_fen
             )
         if not same:
             raise RequestNumberReused(
@@ -678,14 +721,14 @@ class SimulatedRegistry:
         if not any(marker in message for marker in _REQUEST_NO_CONFLICT_MARKERS):
             raise error
         with self._db.read() as session:
-            return self._replayed(session, request)
+            return self._replayed(session.connection(), request)
 
     def _replayed(
-        self, session: Session, request: _DebitRequest | _RefundRequest
+        self, connection: Connection, request: _DebitRequest | _RefundRequest
     ) -> OperationResult | None:
         """The recorded answer when the request number has arrived before (``RequestNumberReused``
         when with other content); None for a first-time request."""
-        existing = self._operation(session, request.request_no)
+        existing = self._operation(connection, request.request_no)
         return self._replay(existing, request) if existing is not None else None
 
     # --- administration (simulator only) -------------------------------------------------------
