@@ -5,6 +5,7 @@ owner's verified binding (registry phone, face check, counter) displaces it; bot
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -47,8 +48,25 @@ def _me(session: Session) -> dict[str, Any]:
     return response.get_json()  # type: ignore[no-any-return]
 
 
+class BalanceAsks:
+    """The registry, recording whose balances each batch lookup asked for."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.asked: list[list[str]] = []
+
+    def persons_and_balances(self, id_numbers: Sequence[str],
+                             balances_of: Sequence[str]) -> Any:
+        self.asked.append(list(balances_of))
+        return self.inner.persons_and_balances(id_numbers, balances_of)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 def test_name_and_id_from_another_phone_is_unverified_and_cannot_see_or_spend(
-        app: Flask, client: FlaskClient) -> None:
+        app: Flask, client: FlaskClient, wired: Container) -> None:
+    registry = wired.registry = BalanceAsks(wired.registry)  # type: ignore[assignment]
     stranger = login(app.test_client(), _phone())
     me = bind(stranger, *ZHANG)
     assert me["identity"]["bound"] is True and me["identity"]["verified"] is False
@@ -67,6 +85,9 @@ def test_name_and_id_from_another_phone_is_unverified_and_cannot_see_or_spend(
     assert spend.status_code == 403 and spend.get_json()["code"] == "identity_unverified"
     code = payment_code(stranger)
     assert code.status_code == 403 and code.get_json()["code"] == "identity_unverified"
+    # The registry was never asked for the balance: the preview and the attempted enrollment
+    # each looked the persons up without it.
+    assert len(registry.asked) >= 2 and not any(registry.asked)
     assert not any("个人账户支付" in text for text in _texts(client, ZHANG_REGISTRY_PHONE))
 
     # Browsing, quoting and paying online for oneself still work.
