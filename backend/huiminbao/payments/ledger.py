@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
@@ -46,7 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from huiminbao.catalog.coinsurance import Share, split_by_shares
-from huiminbao.catalog.models import ProductInsurer
+from huiminbao.catalog.models import Product, ProductInsurer
 from huiminbao.core.db import Base, BigIntPk, UtcDateTime, table_of
 
 
@@ -204,6 +205,11 @@ def _shares_of(session: Session, product_id: int) -> list[Share]:
     final = _FINAL_SHARES.get(engine, {}).get(product_id)
     if final is not None:
         return final
+    # Read under a share lock on the product: the console changes shares under its update
+    # lock and then checks that no money is booked, so a change and a first booking cannot
+    # interleave (the change waits for this booking and then refuses, or this read waits for
+    # the change and sees the new shares).
+    session.execute(_PRODUCT_SHARED_LOCK, {"product_id": product_id})
     rows = session.execute(_SHARES_OF_PRODUCT, {"product_id": product_id}).all()
     shares = [Share(str(row_id), share_bp, lead) for row_id, share_bp, lead in rows]
     if shares:
@@ -223,6 +229,15 @@ def _keep_final_shares(session: Session) -> None:
     booked = session.info.pop(_SHARES_BOOKED, None)
     if booked:
         _FINAL_SHARES.setdefault(session.get_bind().engine, {}).update(booked)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_unbooked_shares(session: Session, _previous: Any) -> None:
+    session.info.pop(_SHARES_BOOKED, None)
+
+
+_PRODUCT_SHARED_LOCK = (select(Product.id).where(Product.id == bindparam("product_id"))
+                        .with_for_update(read=True))
 
 
 _SHARES_OF_PRODUCT = (

@@ -15,6 +15,7 @@ spoken to the bridge a city's integration team runs in front of its 医保信息
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -59,6 +60,8 @@ from huiminbao.registry.protocol import (
     open_answer,
     wall_clock,
 )
+
+log = logging.getLogger(__name__)
 
 ENV_URL = "HUIMINBAO_REGISTRY_URL"
 ENV_SENDER_ID = "HUIMINBAO_REGISTRY_SENDER_ID"
@@ -367,6 +370,9 @@ class HttpRegistry:
         self.client = ProtocolClient(config, transport=transport)
         self._query_attempts = query_attempts
         self._money_attempts = money_attempts
+        # False once the bridge refused ``balances_of`` (one that checks requests against the
+        # schema from before the field): balances are then read one by one.
+        self._balances_in_batch = True
 
     def describe(self) -> str:
         return self.config.describe()
@@ -437,9 +443,16 @@ class HttpRegistry:
                              balances_of: Sequence[str]) -> PersonsAndBalances:
         wanted = list(dict.fromkeys(id_numbers))
         accounts = list(dict.fromkeys(balances_of))
-        if not accounts or len(wanted) > wire.MAX_BATCH or len(accounts) > wire.MAX_BATCH:
+        if not accounts or not self._balances_in_batch or len(wanted) > wire.MAX_BATCH \
+                or len(accounts) > wire.MAX_BATCH:
             return PersonsAndBalances(self.find_persons(wanted), self._balances_of(accounts))
-        body = self._ask(Transaction.PERSONS, {"id_numbers": wanted, "balances_of": accounts})
+        try:
+            body = self._ask(Transaction.PERSONS, {"id_numbers": wanted,
+                                                   "balances_of": accounts})
+        except ValueError:  # 2001: a bridge that does not know the field refuses it
+            log.warning("the registry bridge refused balances_of; reading balances one by one")
+            self._balances_in_batch = False
+            return PersonsAndBalances(self.find_persons(wanted), self._balances_of(accounts))
         with self._shaped():
             persons = [wire.person_in(item)
                        for item in wire.list_of(body.get("persons"), "persons")]
@@ -451,7 +464,7 @@ class HttpRegistry:
                                       self._balances_of(accounts))
         return PersonsAndBalances({person.id_number: person for person in persons},
                                   {balance.id_number: balance for balance in given
-                                   if balance.id_number in accounts})
+                                   if balance.id_number in accounts})  # none not asked for
 
     def _balances_of(self, id_numbers: Sequence[str]) -> dict[str, AccountBalance]:
         balances = (self.balance(number) for number in id_numbers)

@@ -156,6 +156,23 @@ def test_persons_and_balances_come_in_one_exchange_equal_to_the_separate_reads(
         PersonsAndBalances(both.persons, {LI_NA.id_number: both.balances[LI_NA.id_number]}))
     assert sent == [Transaction.PERSONS.value, Transaction.BALANCE.value,
                     Transaction.BALANCE.value]
+    # One that checks requests against the schema from before the field refuses it (2001):
+    # the adapter reads the balances one by one, and from then on sends no balances_of.
+    def strict(registry: Any, body: dict[str, Any]) -> dict[str, Any]:
+        if "balances_of" in body:
+            raise ValueError("unknown field balances_of")
+        return {"persons": [wire.person_out(p)
+                            for p in registry.find_persons(body["id_numbers"]).values()]}
+
+    monkeypatch.setitem(HANDLERS, Transaction.PERSONS.value, strict)
+    strict_bridge = http_registry(server.env())
+    monkeypatch.setattr(strict_bridge.client, "call", _recording(strict_bridge.client.call, sent))
+    for attempt in range(2):
+        sent.clear()
+        assert strict_bridge.persons_and_balances(numbers, [LI_NA.id_number]) == (
+            PersonsAndBalances(both.persons, {LI_NA.id_number: both.balances[LI_NA.id_number]}))
+        refused_first = [Transaction.PERSONS.value] if attempt == 0 else []
+        assert sent == [*refused_first, Transaction.PERSONS.value, Transaction.BALANCE.value]
 
 
 def _recording(call: Callable[..., Any], sent: list[str]) -> Callable[..., Any]:
