@@ -245,8 +245,7 @@ def quote(c: Container, actor: Actor, subject: Subject, request: EnrollmentReque
 
     _check_minors(c, lines)
     result = Quote(product=product, lines=lines, payment_method=request.payment_method)
-    _check_payment_method(c, actor, payer_person, result, registered,
-                          looked_up.balances if balances_of else None)
+    _check_payment_method(c, actor, payer_person, result, registered, looked_up.balances)
     if result.payment_method is PaymentMethod.PERSONAL_ACCOUNT:
         _check_family_rules(result, already_paid_for)
         if subject.acting_for:
@@ -388,8 +387,9 @@ def refuse_taken(product: Product, persons: Sequence[Person],
 
 def _check_payment_method(c: Container, actor: Actor, payer_person: Person | None,
                           result: Quote, registered: dict[str, RegistryPerson],
-                          balances: dict[str, AccountBalance] | None) -> None:
-    """``balances``: those the persons' lookup brought (None: not asked, read it here)."""
+                          balances: dict[str, AccountBalance]) -> None:
+    """``balances``: what the persons' lookup brought; it asked for the payer's whenever the
+    binding rule below lets the caller see it, so a payer absent from it has no account."""
     method = result.payment_method
     if method is PaymentMethod.SUBSIDY:
         if result.subsidy_fen == 0:
@@ -410,8 +410,7 @@ def _check_payment_method(c: Container, actor: Actor, payer_person: Person | Non
         if payer is None or payer_person is None or not can_pay_from_personal_account(payer):
             raise RuleViolation("城乡居民医保参保人员没有医保个人账户，请选择在线支付",
                                 code="no_personal_account")
-        balance = (c.registry.balance(payer.id_number) if balances is None
-                   else balances.get(payer.id_number))
+        balance = balances.get(payer.id_number)
         result.payer, result.payer_person_id = payer, payer_person.id
         result.balance_before_fen = (balance.available(payable_sources(result.product))
                                      if balance else 0)
