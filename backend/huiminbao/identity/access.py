@@ -186,7 +186,8 @@ def subject_for(action: Action, actor: Actor) -> Subject:
 
 
 def may_see_balances(actor: Actor) -> bool:
-    """Whether ``require_verified_binding`` would let this actor see a personal account."""
+    """Whether this actor may see and spend a personal account (the rule
+    ``require_verified_binding`` enforces, with its messages)."""
     return actor.person_id is not None and actor.binding_verified
 
 
@@ -197,10 +198,11 @@ def require_verified_binding(actor: Actor) -> None:
     principal's. Called by the only two places that read or spend one: the account view
     (payments/account.py) and the choice of a personal account as the payment source
     (enrollment ``quote``, which every debit, renewal included, goes through)."""
+    if may_see_balances(actor):
+        return
     if actor.person_id is None:
         raise RuleViolation(IDENTITY_REQUIRED, code="identity_required")
-    if not actor.binding_verified:
-        raise Forbidden(IDENTITY_UNVERIFIED, code="identity_unverified")
+    raise Forbidden(IDENTITY_UNVERIFIED, code="identity_unverified")
 
 
 def init_access(app: Flask) -> None:

@@ -267,14 +267,10 @@ def _person_is(id_number: str) -> ColumnElement[bool]:
 
 @dataclass(frozen=True, slots=True)
 class _LockedAccount:
-    """The account row a money operation locked, as it was when locked."""
+    """The account row a money operation locked, with its balances as they were when locked."""
 
     id: int
-    prior_years_fen: int
-    current_year_fen: int
-
-    def balance(self, kind: BalanceKind) -> int:
-        return self.prior_years_fen if kind is BalanceKind.PRIOR_YEARS else self.current_year_fen
+    balances: AccountBalance
 
 
 @dataclass(frozen=True)
@@ -544,8 +540,8 @@ class SimulatedRegistry:
         # (Person and account in one statement; no row means no account, whatever the reason.)
         index = blind_index(request.id_number)
         found = connection.execute(_LOCK_ACCOUNT_OF_PERSON, {"person_index": index}).one_or_none()
-        person_status, account = (found.status, _LockedAccount(
-            found.account_id, found.prior_years_fen, found.current_year_fen)) if found else (
+        person_status, account = (found.status, _LockedAccount(found.account_id, AccountBalance(
+            request.id_number, found.prior_years_fen, found.current_year_fen))) if found else (
             None, None)
         if (replayed := self._replayed(connection, request)) is not None:
             return replayed
@@ -578,7 +574,7 @@ class SimulatedRegistry:
         remaining = amount_fen
         taken: dict[BalanceKind, int] = {}
         for kind in sources:
-            part = min(account.balance(kind), remaining)
+            part = min(account.balances.of(kind), remaining)
             if part:
                 taken[kind] = part
                 remaining -= part
@@ -596,7 +592,8 @@ class SimulatedRegistry:
             # The same lock as debits: refunds of one original are serialized with each other.
             locked = connection.execute(
                 _LOCK_ACCOUNT, {"account": original["account_id"]}).one()
-            account = _LockedAccount(locked.id, locked.prior_years_fen, locked.current_year_fen)
+            account = _LockedAccount(locked.id, AccountBalance(
+                original["id_number"] or "", locked.prior_years_fen, locked.current_year_fen))
         if (replayed := self._replayed(connection, request)) is not None:
             return replayed
 
@@ -667,8 +664,7 @@ class SimulatedRegistry:
         # Insert the operation first: a concurrent holder of the request number fails us here,
         # before any balance changed.
         connection.execute(_INSERT_OPERATION, operation)
-        balances = {BalanceKind.PRIOR_YEARS: account.prior_years_fen,
-                    BalanceKind.CURRENT_YEAR: account.current_year_fen}
+        balances = {kind: account.balances.of(kind) for kind in BalanceKind}
         entries = []
         for kind, amount in moved.items():
             balances[kind] += sign * amount
