@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 from huiminbao.app import build_container, create_app
 from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.claims.s3_standin import S3Server
+from huiminbao.core import crypto
 from huiminbao.core.clock import MovableClock
 from huiminbao.core.config import Settings
 from huiminbao.core.container import Container
@@ -47,6 +48,16 @@ TEST_NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 
 def test_database_url() -> str:
     return os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _keyring_ends_with_its_module() -> Iterator[None]:
+    """The keyring is the process's (``crypto.install``): a module that installs one (a
+    container's settings, the stand-ins' keys) must not leave it to the next file in the same
+    worker, whose data would then be sealed with keys its own app does not hold."""
+    before = crypto.installed()
+    yield
+    crypto.install(before)
 
 
 # ---------------------------------------------------------------- SQLite applications

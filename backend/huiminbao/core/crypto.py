@@ -195,10 +195,16 @@ def document_key_id(data: bytes) -> str | None:
 _installed: Keyring | None = None
 
 
-def install(ring: Keyring) -> None:
-    """Make ``ring`` the keyring of this process (``build_container`` does, from settings)."""
+def install(ring: Keyring | None) -> None:
+    """Make ``ring`` the keyring of this process (``build_container`` does, from settings);
+    None forgets it, so the next use reads the environment again."""
     global _installed
     _installed = ring
+
+
+def installed() -> Keyring | None:
+    """The keyring installed in this process, if any (to put it back after a temporary one)."""
+    return _installed
 
 
 def keyring() -> Keyring:
