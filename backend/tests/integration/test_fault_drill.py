@@ -59,6 +59,7 @@ from huiminbao.catalog.demo import ensure_demo_product
 from huiminbao.catalog.models import Product
 from huiminbao.core.container import Container
 from huiminbao.core.crypto import blind_index
+from huiminbao.core.idempotency import WAIT_FOR_FIRST
 from huiminbao.enrollment.models import Order
 from huiminbao.enrollment.reconcile import reconcile
 from huiminbao.registry.generator import generate_population
@@ -96,7 +97,11 @@ HEALTH_FAULT_BOUND_S = 4.0
 BLACKHOLE_S = ANSWER_BOUND_S + 1.0
 RETRY_BOUND_S = 1.0  # a same-key retry after the lease answers from its order within this
 RETRY_TIMEOUT_S = 3.0  # ... and is given up this long after (keeps the drill bounded)
-HEALTH_BOUND_S = 1.0  # /health while 12 retries of stuck keys run
+# /health while 12 retries of stuck keys run. By design a duplicate of a live key holds its thread
+# up to WAIT_FOR_FIRST before its 409, so /health may queue behind such waits; a stuck key as in
+# issue 13 held threads for the statement limit or longer (59.7 s). Nominally 0.01 s; 1.08 s seen
+# once on a loaded CI box where the retries themselves took ten times their usual time.
+HEALTH_BOUND_S = WAIT_FOR_FIRST + 0.5
 RECOVERY_S = 10.0  # after the fault: health 200 within this, on the same process
 PENDING_LIMIT = timedelta(minutes=1)
 
