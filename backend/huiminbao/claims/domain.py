@@ -184,7 +184,7 @@ class ApprovalStep(StrEnum):
             ApprovalStep.NOT_SUPERVISOR: "该理赔金额超过复核标准，已有一人审核通过；本产品仅有一家"
                                          "承保机构，第二次审核须由该机构的复核主管作出",
             ApprovalStep.OTHER_INSURER: "该理赔金额超过复核标准，您的账号关联的不是本产品的"
-                                        "承保机构，不能复核",
+                                        "承保机构，不能审核",
         }.get(self)
 
 
@@ -227,9 +227,9 @@ def second_decision_refusal(first: Reviewer | None, second: Reviewer,
     than the first decider's."""
     if second.insurer is None:
         return ApprovalStep.NO_INSURER
+    if second.insurer not in insurers:  # staff of an insurer outside the product's group
+        return ApprovalStep.OTHER_INSURER
     if SecondDecider.for_insurers(insurers) is SecondDecider.SUPERVISOR:
-        if second.insurer not in insurers:
-            return ApprovalStep.OTHER_INSURER
         if first is not None and first.account_id == second.account_id:
             return ApprovalStep.SAME_REVIEWER
         if not second.supervisor:
@@ -249,7 +249,9 @@ def approval_step(payout_fen: int, threshold_fen: int | None, first: Reviewer | 
     if approver.insurer is None:
         return ApprovalStep.NO_INSURER
     if first is None:
-        return ApprovalStep.FIRST
+        # The joint decision is the product's insurers': the first approval is one of theirs too.
+        return (ApprovalStep.FIRST if approver.insurer in insurers
+                else ApprovalStep.OTHER_INSURER)
     return second_decision_refusal(first, approver, insurers) or ApprovalStep.FINAL
 
 

@@ -45,7 +45,7 @@ def appeal(session: Session, number: str, reason: str = REASON) -> Any:
 def _group(client: FlaskClient, wired: Container, admin_phone: str,
            product_id: int) -> tuple[Session, ...]:
     """The demo product under the 3-insurer group; staff of 甲 (two: a clerk and a supervisor)
-    and 乙, and a reviewer of no insurer."""
+    and 乙, a reviewer of no insurer, and staff of 丁, an insurer outside the group."""
     admin = staff(client, wired, admin_phone, Role.ADMIN)
     assert _insurers(admin, product_id, {"insurers": GROUP}).status_code == 200
     base = int(admin_phone[-2:]) * 10
@@ -54,7 +54,9 @@ def _group(client: FlaskClient, wired: Container, admin_phone: str,
                       "甲财产保险杭州分公司", supervisor=True)
     yi = _assign(refresh(wired, admin), wired, f"139000{base + 3:05d}", "乙人寿保险杭州分公司")
     nobody = staff(client, wired, f"139000{base + 4:05d}")
-    return tuple(refresh(wired, s) for s in (jia, jia_too, yi, nobody))
+    outsider = _assign(refresh(wired, admin), wired, f"139000{base + 5:05d}",
+                       "丁健康保险杭州分公司")
+    return tuple(refresh(wired, s) for s in (jia, jia_too, yi, nobody, outsider))
 
 
 def _only_insurer(admin: Session) -> str:
@@ -71,7 +73,7 @@ def test_an_appeal_is_decided_by_another_insurer_and_the_claimant_sees_it(
     group = _group(client, wired, "13900000071", product(client)["id"])
     zhang = sign_in(app.test_client(), "张伟")
     assert enroll(zhang, "personal_account").status_code == 201
-    zhang, jia, jia_too, yi, nobody = into_coverage(clock, wired, zhang, *group)
+    zhang, jia, jia_too, yi, nobody, outsider = into_coverage(clock, wired, zhang, *group)
     claim = submit(zhang, SMALL).get_json()
     number = claim["claim_no"]
     assert claim["can_appeal"] is False and claim["appeal"] is None
@@ -102,6 +104,10 @@ def test_an_appeal_is_decided_by_another_insurer_and_the_claimant_sees_it(
     assert same.status_code == 409 and same.get_json()["code"] == "appeal_same_insurer"
     none = decide(nobody, number, "approve")
     assert none.status_code == 409 and none.get_json()["code"] == "appeal_no_insurer"
+    # Another insurer, but not one of the product's group: not theirs to decide.
+    foreign = decide(outsider, number, "approve")
+    assert foreign.status_code == 409 and foreign.get_json()["code"] == "appeal_other_insurer"
+    assert foreign.get_json()["message"] == "您的账号关联的不是本产品的承保机构，不能复核本申诉"
     supplement = decide(yi, number, "request_supplement", "请补充出院小结")
     assert supplement.status_code == 409  # an appeal is approved or upheld, nothing else
     approved = decide(yi, number, "approve")

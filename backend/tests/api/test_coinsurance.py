@@ -246,10 +246,16 @@ def test_a_contested_claim_needs_a_second_insurers_approval(
     same = _assign(admin, wired, "13900000038", "甲财产保险杭州分公司")
     second = _assign(admin, wired, "13900000039", "乙人寿保险杭州分公司")
     nobody = refresh(wired, staff(client, wired, "13900000040"))
+    # Staff of an insurer outside the product's group (another product's, say) take no part.
+    outsider = _assign(refresh(wired, admin), wired, "13900000041", "丁健康保险杭州分公司")
     first, same, second = (refresh(wired, s) for s in (first, same, second))
 
     refused = decide(nobody, big["claim_no"], "approve")
     assert refused.status_code == 409 and refused.get_json()["code"] == "contested_no_insurer"
+    foreign = decide(outsider, big["claim_no"], "approve")
+    assert foreign.status_code == 409
+    assert foreign.get_json()["code"] == "contested_other_insurer"
+    assert "不是本产品的承保机构" in foreign.get_json()["message"]
     once = decide(first, big["claim_no"], "approve")
     assert once.status_code == 200, once.get_json()
     assert once.get_json()["status"] == "under_review"
@@ -258,6 +264,9 @@ def test_a_contested_claim_needs_a_second_insurers_approval(
     again = decide(same, big["claim_no"], "approve")
     assert again.status_code == 409 and again.get_json()["code"] == "contested_same_insurer"
     assert "另一家共保机构" in again.get_json()["message"]
+    outsider = refresh(wired, outsider)
+    assert decide(outsider, big["claim_no"], "approve").get_json()["code"] == (
+        "contested_other_insurer")  # nor the second approval
     # A supplement asked for: the claim is reviewed afresh, by two insurers again.
     asked = decide(second, big["claim_no"], "request_supplement", "请补充费用清单")
     assert asked.get_json()["first_approval_insurer"] is None

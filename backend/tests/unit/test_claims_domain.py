@@ -292,6 +292,7 @@ JIA_1, JIA_2 = Reviewer(1, "甲"), Reviewer(2, "甲")  # two clerks of 甲
 JIA_BOSS, JIA_BOSS_2 = Reviewer(3, "甲", supervisor=True), Reviewer(4, "甲", supervisor=True)
 YI, YI_BOSS = Reviewer(5, "乙"), Reviewer(6, "乙", supervisor=True)
 ADMIN, NOBODY = Reviewer(7), Reviewer(8)  # staff of no insurer
+DING = Reviewer(9, "丁")  # staff of an insurer outside every product here
 
 
 @pytest.mark.parametrize(("payout", "threshold", "first", "approver", "step"), [
@@ -303,6 +304,9 @@ ADMIN, NOBODY = Reviewer(7), Reviewer(8)  # staff of no insurer
     (500_001, 500_000, JIA_1, JIA_2, ApprovalStep.SAME_INSURER),
     (500_001, 500_000, JIA_1, YI, ApprovalStep.FINAL),
     (500_001, 500_000, JIA_1, NOBODY, ApprovalStep.NO_INSURER),
+    (500_001, 500_000, None, DING, ApprovalStep.OTHER_INSURER),  # not of the group
+    (500_001, 500_000, JIA_1, DING, ApprovalStep.OTHER_INSURER),
+    (500_000, 500_000, None, DING, ApprovalStep.FINAL),  # uncontested: no joint decision
 ])
 def test_contested_claims_need_two_insurers(payout: int, threshold: int | None,
                                             first: Reviewer | None, approver: Reviewer,
@@ -324,6 +328,9 @@ WHO_DECIDES = [
     (None, JIA_1, GROUP, None),
     (JIA_1, NOBODY, GROUP, ApprovalStep.NO_INSURER),
     (JIA_1, ADMIN, GROUP, ApprovalStep.NO_INSURER),
+    (JIA_1, DING, GROUP, ApprovalStep.OTHER_INSURER),  # another insurer, but not of the group
+    (ADMIN, DING, GROUP, ApprovalStep.OTHER_INSURER),
+    (None, DING, GROUP, ApprovalStep.OTHER_INSURER),
     # One insurer: a supervisor of that insurer, on another account than the first decider's.
     (JIA_1, JIA_BOSS, ALONE, None),
     (JIA_BOSS, JIA_BOSS_2, ALONE, None),
