@@ -10,16 +10,20 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from e2e.claims_support import api_post
 from e2e.support import assert_no_axe_violations, log_in, sign_up
 
 pytestmark = pytest.mark.e2e
 
 PERSONAL = "个人信息处理告知同意书"
+CHINA = ZoneInfo("Asia/Shanghai")
 
 
 def test_a_withdrawn_consent_stops_enrolling_until_it_is_given_again(
@@ -69,6 +73,11 @@ def test_li_na_reads_and_downloads_her_data_then_closes_her_account(
     tried = other.request.get("/api/v1/policies", headers={"X-Acting-For": str(li_na)})
     assert tried.status == 403
 
+    # She authorized the platform to read a month of her 医保 settlement records.
+    today = datetime.now(CHINA).date()
+    api_post(page, "/api/v1/claims/records/consents", {
+        "period_from": (today - timedelta(days=30)).isoformat(), "period_to": today.isoformat()})
+
     page.goto("/me.html")
     page.get_by_role("link", name=re.compile("^我的个人信息")).click()
     expect(page).to_have_url(re.compile(r"/my-data\.html$"))
@@ -87,6 +96,12 @@ def test_li_na_reads_and_downloads_her_data_then_closes_her_account(
     expect(refused).to_contain_text("已拒绝")
     expect(refused).to_contain_text("其他用户")
     expect(audit.locator("[data-activity='identity.bind']")).to_have_count(1)
+    expect(audit.locator("[data-activity='claim_records.authorize']")).to_contain_text(
+        "授权查询医保结算记录")
+    records = page.locator("[data-section=records]")
+    expect(records).to_contain_text("医保结算记录查询授权（1）")
+    expect(records).to_contain_text("已授权")
+    expect(records).to_contain_text("授权人本人")
     expect(page.locator("body")).not_to_contain_text("330106199007220243")
     assert_no_axe_violations(page, "on 我的个人信息")
 

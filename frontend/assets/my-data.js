@@ -107,6 +107,17 @@ function renderGrant(item) {
     item.valid_until ? fact("有效期至", when(item.valid_until)) : null);
 }
 
+function renderRecordsAuthorization(item) {
+  return facts(
+    item.for !== "本人" ? fact("代办对象", item.for) : null,
+    fact("结算记录期间", `${item.period_from} 至 ${item.period_to}`),
+    fact("状态", item.status_label),
+    fact("授权人", item.granted_by),
+    fact("授权时间", when(item.granted_at)),
+    item.revoked_at ? fact("撤回时间", when(item.revoked_at)) : null,
+    item.revoked_by ? fact("撤回人", item.revoked_by) : null);
+}
+
 function renderFamily(item) {
   return facts(
     fact("关系", item.relation),
@@ -145,6 +156,8 @@ function render(data) {
     section("policies", "保单", data.policies || [], renderPolicy, "暂无保单。"),
     section("orders", "投保订单", data.orders || [], renderOrder, "暂无订单。"),
     section("claims", "理赔", data.claims || [], renderClaim, "暂无理赔。"),
+    section("records", "医保结算记录查询授权", data.records_authorizations || [],
+      renderRecordsAuthorization, "暂无授权。"),
     section("family", "家庭成员", data.family_members || [], renderFamily, "暂无家庭成员。"),
     section("grants-given", "我给家人的代办授权", grants.given || [], renderGrant, "暂无。"),
     section("grants-received", "家人给我的代办授权", grants.received || [], renderGrant, "暂无。"),

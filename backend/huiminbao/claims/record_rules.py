@@ -35,6 +35,10 @@ class ConsentPeriod:
         return self.live and self.period_from <= since and until <= self.period_to
 
 
+def consent_status_label(revoked_at: datetime | None) -> str:
+    return "已授权" if revoked_at is None else "已撤回"
+
+
 def period_problems(period_from: date, period_to: date, today: date) -> dict[str, list[str]]:
     """Why a period cannot be authorized, by field (empty: fine)."""
     if period_to < period_from:

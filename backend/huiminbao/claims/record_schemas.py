@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from huiminbao.claims.record_rules import consent_status_label
 from huiminbao.claims.records import RecordsRead
 from huiminbao.claims.schemas import ClaimantFactsSchema
 from huiminbao.core.inputs import Id
@@ -72,7 +73,7 @@ class RecordsConsentView(ResponseSchema):
     live = ComputedBoolean(lambda c: c.revoked_at is None)
     by_agent = ComputedBoolean(lambda c: c.grant_id is not None, metadata={
         "description": "given by an agent under a proxy grant"})
-    status_label = Computed(lambda c: "已授权" if c.revoked_at is None else "已撤回")
+    status_label = Computed(lambda c: consent_status_label(c.revoked_at))
 
 
 class RecordsConsentListView(ResponseSchema):

@@ -1,8 +1,9 @@
 """What the platform holds about the caller, and what was done with it (PIPL Art. 45).
 
 One read of everything tied to the caller's account and person: the account, the real-name
-binding, consents with versions and times, family members, policies, orders, claims, proxy
-grants given and received, complaints, and the audit trail about them — including attempts by
+binding, consents with versions and times, family members, policies, orders, claims, the
+authorizations to read their 医保 settlement records, proxy grants given and received,
+complaints, and the audit trail about them — including attempts by
 others that were denied. Masked throughout as DESIGN §5 asks (ID numbers, phones, names, the
 caller's own included, as on every other page); amounts, dates and statuses in full.
 """
@@ -22,6 +23,8 @@ from huiminbao.audit.models import AuditEvent, Consent
 from huiminbao.catalog.models import Product
 from huiminbao.claims.domain import ClaimStatus
 from huiminbao.claims.models import Claim
+from huiminbao.claims.record_models import RecordsConsent
+from huiminbao.claims.record_rules import consent_status_label
 from huiminbao.core.container import Container
 from huiminbao.core.errors import NotFound
 from huiminbao.core.masking import mask_id_number, mask_name, mask_phone
@@ -60,6 +63,19 @@ ACTION_LABELS = {
     "claim.document_read": "查看理赔材料", "claim.review_view": "理赔审核查看",
     "claim.approve": "理赔审核通过", "claim.reject": "理赔审核不通过",
     "claim.request_supplement": "要求补充理赔材料", "claim.settle": "一站式结算",
+    "claim.start_review": "开始理赔审核", "claim.mark_paid": "理赔款已支付",
+    "claim.first_approval": "理赔初审通过，待复核", "claim.appeal": "提出理赔申诉",
+    "claim.payout_sending": "理赔款支付中", "claim.payout_paid": "理赔款已到账",
+    "claim.payout_failed": "理赔款支付未成功", "settlement.refused": "一站式结算未通过",
+    "claim_records.authorize": "授权查询医保结算记录",
+    "claim_records.revoke": "撤回医保结算记录授权",
+    "claim_records.read": "查询医保结算记录", "claim_records.prefill": "按结算记录填写理赔申请",
+    "claim_records.file": "按结算记录提交理赔申请",
+    "identity.verify": "核验身份", "identity.check": "人脸或电子身份证核验",
+    "identity.displace": "身份证号被其他账号实名认证",
+    "policy.lookup": "通过身份证号查询保单", "policy.epolicy_download": "下载电子保单",
+    "policy.receipt_download": "下载保费缴纳凭证",
+    "rating.submit": "提交满意度评价", "account.delete": "注销账号",
     "complaint.file": "提交投诉", "complaint.reply": "投诉回复",
     "counter.enroll": "窗口代为参保", "counter.evidence": "窗口核验材料",
     "counter.note": "窗口备注", "data.export": "导出个人信息",
@@ -67,12 +83,21 @@ ACTION_LABELS = {
 OUTCOME_LABELS = {"ok": "成功", "denied": "已拒绝", "failed": "未成功"}
 
 
+# An action without a label of its own is named by its domain, never by its code (the export is
+# read by residents).
+DOMAIN_LABELS = {
+    "access": "查看或办理您的业务", "auth": "账号登录相关操作", "identity": "实名认证相关操作",
+    "consent": "授权相关操作", "order": "投保订单相关操作", "policy": "保单相关操作",
+    "family": "家庭成员相关操作", "proxy": "亲友代办相关操作", "claim": "理赔相关操作",
+    "claim_records": "医保结算记录相关操作", "settlement": "一站式结算相关操作",
+    "complaint": "投诉相关操作", "counter": "经办窗口办理", "data": "个人信息相关操作",
+}
+
+
 def action_label(action: str) -> str:
     if action in ACTION_LABELS:
         return ACTION_LABELS[action]
-    if action.startswith("access."):
-        return "查看或办理您的业务"
-    return action
+    return DOMAIN_LABELS.get(action.split(".", 1)[0], "其他操作")
 
 
 def _dt(value: datetime | None) -> str | None:
@@ -103,6 +128,7 @@ def export_for(c: Container, actor: Actor) -> dict[str, Any]:
             "policies": _policies(session, pid, names),
             "orders": _orders(session, account.id, pid, names),
             "claims": _claims(session, account.id, pid),
+            "records_authorizations": _records_authorizations(session, account.id, pid, names),
             "proxy_grants": _grants(session, pid, names),
             "complaints": _complaints(session, account.id, pid),
             "audit_trail": _audit(session, account.id, pid, names),
@@ -287,6 +313,43 @@ def _claims(session: Session, account_id: int, pid: int | None) -> list[dict[str
         "decided_at": _dt(claim.decided_at), "paid_at": _dt(claim.paid_at),
         "documents": len(claim.documents),
     } for claim in claims]
+
+
+def _records_authorizations(session: Session, account_id: int, pid: int | None,
+                            names: _Names) -> list[dict[str, Any]]:
+    """Authorizations to read 医保 settlement records: the person's own, whoever gave them, and
+    those the account gave for someone else as their agent."""
+    rows = session.scalars(select(RecordsConsent).where(_by_or_about(
+        RecordsConsent.granted_by_account_id, account_id, [RecordsConsent.person_id], pid))
+        .order_by(RecordsConsent.granted_at.desc(), RecordsConsent.id.desc())).all()
+    involved = {r.granted_by_account_id for r in rows} | {
+        r.revoked_by_account_id for r in rows if r.revoked_by_account_id is not None}
+    accounts = {a.id: a for a in session.scalars(
+        select(UserAccount).where(UserAccount.id.in_(involved)))} if involved else {}
+    names.load(a.person_id for a in accounts.values())
+    names.load(r.person_id for r in rows)
+
+    def by(acting: int | None, row: RecordsConsent) -> str | None:
+        if acting is None:
+            return None
+        if acting == account_id:
+            return "本人"
+        account = accounts.get(acting)
+        if account is None:
+            return "已注销的账号"
+        if Role(account.role).is_staff:
+            return Role(account.role).label
+        if account.person_id == row.person_id:  # the person whose records they are
+            return names.of(row.person_id)
+        return f"亲友代办（{names.of(account.person_id) or '未实名账号'}）"
+
+    return [{
+        "id": row.id, "for": names.of(row.person_id),
+        "period_from": row.period_from.isoformat(), "period_to": row.period_to.isoformat(),
+        "status_label": consent_status_label(row.revoked_at),
+        "granted_at": _dt(row.granted_at), "granted_by": by(row.granted_by_account_id, row),
+        "revoked_at": _dt(row.revoked_at), "revoked_by": by(row.revoked_by_account_id, row),
+    } for row in rows]
 
 
 def _grants(session: Session, pid: int | None, names: _Names) -> dict[str, list[dict[str, Any]]]:

@@ -393,6 +393,19 @@ class ExportGrantSchema(ResponseSchema):
     ended_at = fields.String(allow_none=True, metadata=_WHEN)
 
 
+class ExportRecordsAuthorizationSchema(ResponseSchema):
+    id = fields.Integer()
+    for_ = fields.String(attribute="for", data_key="for", allow_none=True, metadata={
+        "description": "whose records: 本人, or the masked name of the one the caller acted for"})
+    period_from = fields.String(metadata={"format": "date"})
+    period_to = fields.String(metadata={"format": "date"})
+    status_label = fields.String()
+    granted_at = fields.String(metadata=_WHEN)
+    granted_by = fields.String(metadata={"description": "本人, 亲友代办（masked name）, ..."})
+    revoked_at = fields.String(allow_none=True, metadata=_WHEN)
+    revoked_by = fields.String(allow_none=True)
+
+
 class GrantsExportSchema(ResponseSchema):
     given = fields.List(fields.Nested(ExportGrantSchema))
     received = fields.List(fields.Nested(ExportGrantSchema))
@@ -443,6 +456,9 @@ class DataExportSchema(ResponseSchema):
     policies = fields.List(fields.Nested(ExportPolicySchema))
     orders = fields.List(fields.Nested(ExportOrderSchema))
     claims = fields.List(fields.Nested(ExportClaimSchema))
+    records_authorizations = fields.List(fields.Nested(ExportRecordsAuthorizationSchema),
+                                         metadata={"description": "authorizations to read 医保 "
+                                                   "settlement records, newest first"})
     proxy_grants = fields.Nested(GrantsExportSchema)
     complaints = fields.List(fields.Nested(ExportComplaintSchema))
     audit_trail = fields.List(fields.Nested(ExportAuditSchema))

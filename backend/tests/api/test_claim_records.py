@@ -4,6 +4,7 @@ authorization; an agent with and without the claims scope; the registry stopping
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import date
@@ -194,6 +195,23 @@ def test_an_agent_needs_the_claims_scope_and_her_reads_are_audited(
     # She sees and may revoke what the agent authorized.
     mine = li.client.get(f"{RECORDS}/consents", headers=li.bearer).get_json()["items"]
     assert mine[0]["by_agent"] is True
+    revoked = li.client.post(f"{RECORDS}/consents/revoke", json={"consent_id": mine[0]["id"]},
+                             headers=li.bearer)
+    assert revoked.status_code == 200
+
+    # Both exports (PIPL Art. 45) carry the authorization: hers as given for her by the agent
+    # and revoked by her, his as given by him for her; every act is named in Chinese.
+    hers = li.client.get("/api/v1/me/data-export", headers=li.bearer).get_json()
+    assert [(a["for"], a["granted_by"], a["revoked_by"], a["status_label"], a["period_from"])
+            for a in hers["records_authorizations"]] == [
+        ("本人", "亲友代办（张*）", "本人", "已撤回", PERIOD["period_from"])]
+    his = zhang.client.get("/api/v1/me/data-export", headers=zhang.bearer).get_json()
+    assert [(a["for"], a["granted_by"], a["revoked_by"])
+            for a in his["records_authorizations"]] == [("李*", "本人", "李*")]
+    labels = {e["action"]: e["label"] for e in hers["audit_trail"]}
+    assert labels["claim_records.authorize"] == "授权查询医保结算记录"
+    assert labels["claim_records.revoke"] == "撤回医保结算记录授权"
+    assert all(re.search(r"[\u4e00-\u9fff]", label) for label in labels.values()), labels
 
 
 class StopsAnswering:
