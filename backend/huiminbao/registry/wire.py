@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from huiminbao.core.idnumber import normalize as normalize_id_number
 from huiminbao.registry.port import (
     AccountBalance,
     AccountEntry,
@@ -47,6 +48,12 @@ def text(body: Mapping[str, Any], name: str, *, optional: bool = False) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{name} must be a string")
     return value
+
+
+def id_number(body: Mapping[str, Any], name: str, *, optional: bool = False) -> str:
+    """An ID number in the one form the platform keys persons by (upper-case X, ASCII): a
+    bridge that answers 11010519491231002x for 11010519491231002X still means that person."""
+    return normalize_id_number(text(body, name, optional=optional))
 
 
 def integer(body: Mapping[str, Any], name: str) -> int:
@@ -105,7 +112,7 @@ def person_out(person: RegistryPerson) -> dict[str, Any]:
 
 def person_in(value: Mapping[str, Any]) -> RegistryPerson:
     return RegistryPerson(
-        id_number=text(value, "id_number"),
+        id_number=id_number(value, "id_number"),
         name=text(value, "name"),
         phone=_optional_matching(value.get("phone"), _MOBILE,
                                  "phone must be an 11-digit mainland mobile number or null"),
@@ -143,7 +150,7 @@ def link_out(link: FamilyLink) -> dict[str, Any]:
 
 
 def link_in(value: Mapping[str, Any]) -> FamilyLink:
-    return FamilyLink(text(value, "relative_id_number"), Relation(text(value, "relation")))
+    return FamilyLink(id_number(value, "relative_id_number"), Relation(text(value, "relation")))
 
 
 def diagnosis_out(diagnosis: PriorDiagnosis) -> dict[str, Any]:
@@ -207,7 +214,7 @@ def balance_out(balance: AccountBalance) -> dict[str, Any]:
 
 
 def balance_in(value: Mapping[str, Any]) -> AccountBalance:
-    return AccountBalance(text(value, "id_number"), integer(value, "prior_years_fen"),
+    return AccountBalance(id_number(value, "id_number"), integer(value, "prior_years_fen"),
                           integer(value, "current_year_fen"))
 
 
@@ -262,7 +269,7 @@ def result_in(value: Mapping[str, Any]) -> OperationResult:
         request_no=text(value, "request_no"),
         kind=OperationKind(text(value, "kind")),
         status=OperationStatus(text(value, "status")),
-        id_number=text(value, "id_number", optional=True),
+        id_number=id_number(value, "id_number", optional=True),
         amount_fen=integer(value, "amount_fen"),
         failure_reason=FailureReason(reason) if reason else None,
         by_balance={BalanceKind(kind): integer(by_balance, kind) for kind in by_balance},

@@ -175,6 +175,35 @@ def test_persons_and_balances_come_in_one_exchange_equal_to_the_separate_reads(
         assert sent == [*refused_first, Transaction.PERSONS.value, Transaction.BALANCE.value]
 
 
+def test_an_answer_with_a_lower_case_x_still_names_the_person_asked_about(
+        remote: HttpRegistry, simulator: SimulatedRegistry,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Some bridges keep ID numbers as typed (a lower-case x): the answer is read in the one
+    form the platform keys persons by, so 王秀英 is found, not silently missing."""
+    elder = demo_person("王秀英").id_number
+    assert elder.endswith("X")
+    for transaction, handler in [(Transaction.PERSON.value, HANDLERS[Transaction.PERSON.value]),
+                                 (Transaction.PERSONS.value, HANDLERS[Transaction.PERSONS.value])]:
+        monkeypatch.setitem(HANDLERS, transaction, _lower_case_x(handler))
+    assert remote.find_person(elder) == simulator.find_person(elder)
+    both = remote.persons_and_balances([elder, ZHANG_WEI.id_number], [ZHANG_WEI.id_number])
+    assert set(both.persons) == {elder, ZHANG_WEI.id_number}
+    assert both.persons[elder] == simulator.find_person(elder)
+    assert set(both.balances) == {ZHANG_WEI.id_number}
+
+
+def _lower_case_x(handler: Callable[[Any, dict[str, Any]], dict[str, Any]]
+                  ) -> Callable[[Any, dict[str, Any]], dict[str, Any]]:
+    def lower(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: v.lower() if k == "id_number" and isinstance(v, str) else lower(v)
+                    for k, v in value.items()}
+        if isinstance(value, list):
+            return [lower(item) for item in value]
+        return value
+    return lambda registry, body: lower(handler(registry, body))
+
+
 def _recording(call: Callable[..., Any], sent: list[str]) -> Callable[..., Any]:
     def recorded(transaction: Transaction, *args: Any, **kwargs: Any) -> Any:
         sent.append(transaction.value)

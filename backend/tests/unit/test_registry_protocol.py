@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from huiminbao.core.config import ConfigError
+from huiminbao.registry import wire
 from huiminbao.registry.http_adapter import HttpRegistry, RegistryConfig, RegistryRefused
 from huiminbao.registry.port import BalanceKind, RegistryPort, RegistryUnavailable
 from huiminbao.registry.protocol import (
@@ -568,3 +569,13 @@ def test_an_unsigned_final_refusal_ends_at_once() -> None:
     with pytest.raises(RegistryRefused) as raised:
         registry.query("R1")
     assert raised.value.code == "bad_signature" and bridge.posts == 1
+
+
+@pytest.mark.parametrize("answered", ["33010219430618052x", " 33010219430618052X ",
+                                      "３３０１０２１９４３０６１８０５２Ｘ"])
+def test_id_numbers_in_answers_are_read_in_the_one_form_persons_are_keyed_by(
+        answered: str) -> None:
+    balance = wire.balance_in({"id_number": answered, "prior_years_fen": 1,
+                               "current_year_fen": 2})
+    link = wire.link_in({"relative_id_number": answered, "relation": "parent"})
+    assert balance.id_number == link.relative_id_number == "33010219430618052X"
