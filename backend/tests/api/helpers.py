@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from flask.testing import FlaskClient
+from sqlalchemy import Engine, event
 
 from huiminbao.audit.consents import CONSENT_TEXTS
 from huiminbao.identity.agreements import current_versions
@@ -60,3 +63,18 @@ def login_bound(client: FlaskClient, phone: str, name: str, id_number: str) -> S
     session = login(client, phone)
     session.me = bind(session, name, id_number)
     return session
+
+
+@contextmanager
+def statements_sent(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements the engine sends while the block runs, in order."""
+    sent: list[str] = []
+
+    def listen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)

@@ -12,7 +12,7 @@ from fractions import Fraction
 from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from huiminbao.audit.models import AuditEvent
 from huiminbao.catalog.models import ProductInsurer, Tier
@@ -23,7 +23,7 @@ from huiminbao.identity.domain import Role
 from huiminbao.payments import ledger
 
 from .enrollment_helpers import enroll, product, sign_in
-from .helpers import Session
+from .helpers import Session, statements_sent
 from .test_claims_support import decide, into_coverage, refresh, staff, submit
 
 ODD_PREMIUM = 12_345  # 50/30/20 % of it is 6172.5/3703.5/2469 fen: the lead takes the rounding
@@ -418,25 +418,19 @@ def _book_premium(wired: Container, product_id: int, reference: str, *,
                   then_fail: bool = False) -> tuple[list[int], int]:
     """Post a premium of 100 fen split by the product's shares: the insurers' parts stored,
     largest first, and how many statements read the shares from the database."""
-    reads: list[str] = []
-
-    def listen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        if "product_insurers" in statement:
-            reads.append(statement)
-
-    event.listen(wired.db.engine, "before_cursor_execute", listen)
-    try:
-        with wired.db.transaction() as session:
-            transaction_id = ledger.post(
-                session, kind="payment", reference=reference, order_no=reference, purpose="测试",
-                moves=[(ledger.premium_income(product_id), 100), (ledger.GATEWAY, -100)],
-                now=datetime(2026, 11, 20, tzinfo=UTC))
-            if then_fail:
-                raise RuntimeError("the use case failed after booking")
-    except RuntimeError:
-        pass
-    finally:
-        event.remove(wired.db.engine, "before_cursor_execute", listen)
+    with statements_sent(wired.db.engine) as sent:
+        try:
+            with wired.db.transaction() as session:
+                transaction_id = ledger.post(
+                    session, kind="payment", reference=reference, order_no=reference,
+                    purpose="测试",
+                    moves=[(ledger.premium_income(product_id), 100), (ledger.GATEWAY, -100)],
+                    now=datetime(2026, 11, 20, tzinfo=UTC))
+                if then_fail:
+                    raise RuntimeError("the use case failed after booking")
+        except RuntimeError:
+            pass
+    reads = [statement for statement in sent if "product_insurers" in statement]
     with wired.db.read() as session:
         parts = sorted((entry.amount_fen for entry in session.scalars(
             select(ledger.LedgerEntry).where(ledger.LedgerEntry.transaction_id == transaction_id,

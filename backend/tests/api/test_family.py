@@ -4,18 +4,16 @@ confirmation for several people, all or nothing, refunds to the paying account."
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import event
 
 from huiminbao.core.container import Container
 from huiminbao.enrollment import quoting
 
 from .enrollment_helpers import PEOPLE, balance, product, sign_in
-from .helpers import Session, latest_code
+from .helpers import Session, latest_code, statements_sent
 
 FAMILY = {
     "李娜": ("330106199007220243", "spouse"),
@@ -103,19 +101,6 @@ def test_zhang_wei_buys_for_four_relatives_in_one_confirmation(
     assert child["policy_no"] is None
 
 
-def _statements(wired: Container, call: Callable[[], Any]) -> tuple[Any, list[str]]:
-    sent: list[str] = []
-
-    def listen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
-
-    event.listen(wired.db.engine, "before_cursor_execute", listen)
-    try:
-        return call(), sent
-    finally:
-        event.remove(wired.db.engine, "before_cursor_execute", listen)
-
-
 def test_the_holders_policy_list_costs_the_same_reads_for_four_policies_as_for_one(
     client: FlaskClient, wired: Container, app: Any,
 ) -> None:
@@ -129,14 +114,16 @@ def test_the_holders_policy_list_costs_the_same_reads_for_four_policies_as_for_o
                for who, s in (("zhang", zhang), ("li", li))}
     for call in listing.values():
         call()  # warm: the product cache, the session's first reads
-    four, four_reads = _statements(wired, listing["zhang"])
-    one, one_reads = _statements(wired, listing["li"])
+    with statements_sent(wired.db.engine) as four_reads:
+        four = listing["zhang"]()
+    with statements_sent(wired.db.engine) as one_reads:
+        one = listing["li"]()
     assert len(four.get_json()["items"]) == 4 and len(one.get_json()["items"]) == 1
     assert len(four_reads) == len(one_reads), (four_reads, one_reads)
     assert not [read for read in four_reads if "FROM products" in read]
     number = four.get_json()["items"][0]["policy_no"]
-    page, page_reads = _statements(
-        wired, lambda: zhang.client.get(f"/api/v1/policies/{number}", headers=zhang.bearer))
+    with statements_sent(wired.db.engine) as page_reads:
+        page = zhang.client.get(f"/api/v1/policies/{number}", headers=zhang.bearer)
     assert page.status_code == 200 and page.get_json()["policy_no"] == number
     assert len(page_reads) <= len(four_reads) + 1, page_reads  # the policy by number, the gate
 
