@@ -48,6 +48,12 @@ class PublishedProducts:
                 self._entries[product_id] = (now + self._ttl, product)
         return product
 
+    def peek(self, product_id: int) -> Product | None:
+        """The product if it is kept and fresh; never reads (for callers inside a session of
+        their own, where a read would take a second connection)."""
+        entry = self._entries.get(product_id)
+        return entry[1] if entry is not None and self._monotonic() < entry[0] else None
+
     def forget(self, product_id: int | None = None) -> None:
         with self._lock:
             if product_id is None:

@@ -31,7 +31,7 @@ from huiminbao.enrollment.paper import (
 )
 from huiminbao.enrollment.policies import (
     PolicyDetails,
-    _details,
+    policy_details,
     qr_png,
     require_policy_access,
     validity,
@@ -75,7 +75,7 @@ def _read(c: Container, actor: Actor, policy_no: str, what: str) -> PolicyDetail
         if policy is None:
             raise NotFound("未找到该保单")
         decision = require_policy_access(c, session, actor, policy, Action.VIEW_POLICIES)
-        details = _details(session, policy)
+        details = policy_details(c, session, policy)
     _record_for_someone_else(c, actor, decision, details, what)
     return details
 

@@ -25,7 +25,7 @@ from huiminbao.core.errors import RuleViolation
 from huiminbao.core.masking import mask_name, mask_phone
 from huiminbao.enrollment.domain import PolicyStatus
 from huiminbao.enrollment.models import Policy
-from huiminbao.enrollment.policies import _details, validity
+from huiminbao.enrollment.policies import policy_details, validity
 from huiminbao.identity import services as identity
 from huiminbao.identity.domain import OtpPurpose
 from huiminbao.identity.models import Person
@@ -118,7 +118,7 @@ def look_up(c: Container, raw_id_number: str, code: str) -> LookupResult:
                 .order_by(Policy.coverage_starts_on.desc(), Policy.id.desc())
                 .limit(MAX_POLICIES)).all()
             for policy in policies:
-                details = _details(session, policy)
+                details = policy_details(c, session, policy)
                 product: Product = details.product
                 tier = product.tier(policy.tier_code)
                 found.append(FoundPolicy(

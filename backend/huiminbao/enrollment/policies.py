@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -81,7 +82,7 @@ def list_policies(c: Container, subject: Subject) -> list[PolicyDetails]:
                                      Policy.holder_person_id == subject.person_id))
             .order_by(Policy.issued_at.desc(), Policy.id.desc())
         ).all()
-        return [_details(session, policy) for policy in policies]
+        return details_of(c, session, policies)
 
 
 def get_policy(c: Container, actor: Actor, policy_no: str,
@@ -91,7 +92,7 @@ def get_policy(c: Container, actor: Actor, policy_no: str,
         if policy is None:
             raise NotFound("未找到该保单")
         require_policy_access(c, session, actor, policy, action)
-        return _details(session, policy)
+        return policy_details(c, session, policy)
 
 
 def require_policy_access(c: Container, session: Session, actor: Actor, policy: Policy,
@@ -114,20 +115,48 @@ def _require_holder(c: Container, session: Session, actor: Actor, policy: Policy
         raise RuleViolation("该保单由他人投保，只有投保人可以办理退保", code="not_holder")
 
 
-def _details(session: Session, policy: Policy) -> PolicyDetails:
-    item = session.get(OrderItem, policy.order_item_id)
-    assert item is not None
-    order = session.get(Order, item.order_id)
-    product = session.scalars(select(Product).where(Product.id == policy.product_id)
-                              .options(selectinload(Product.tiers).selectinload(Tier.benefits),
-                                       selectinload(Product.terms),
-                                       selectinload(Product.pre_existing))).one()
-    insured = session.get(Person, policy.insured_person_id)
-    holder = session.get(Person, policy.holder_person_id)
-    refund = session.scalars(select(Refund).where(Refund.policy_id == policy.id)).one_or_none()
-    assert order is not None and insured is not None and holder is not None
-    payer = session.get(Person, policy.payer_person_id) if policy.payer_person_id else None
-    return PolicyDetails(policy, product, insured, holder, order, refund, payer)
+def details_of(c: Container, session: Session,
+               policies: Sequence[Policy]) -> list[PolicyDetails]:
+    """What a policy page shows, for each policy: its order and item, the people named on it,
+    its refund, and its product with tiers, terms and benefits. One read per kind of row for
+    the whole list, and a published product from the process's cache (it never changes)."""
+    if not policies:
+        return []
+    items = {item.id: item for item in session.scalars(select(OrderItem).where(
+        OrderItem.id.in_({p.order_item_id for p in policies})))}
+    orders = {order.id: order for order in session.scalars(select(Order).where(
+        Order.id.in_({item.order_id for item in items.values()})))}
+    named = {p.insured_person_id for p in policies} | {p.holder_person_id for p in policies} | {
+        p.payer_person_id for p in policies if p.payer_person_id is not None}
+    people = {person.id: person for person in session.scalars(
+        select(Person).where(Person.id.in_(named)))}
+    refunds = {refund.policy_id: refund for refund in session.scalars(select(Refund).where(
+        Refund.policy_id.in_([p.id for p in policies])))}
+    products = {product_id: _product(c, session, product_id)
+                for product_id in {p.product_id for p in policies}}
+    return [PolicyDetails(
+        policy, products[policy.product_id], people[policy.insured_person_id],
+        people[policy.holder_person_id], orders[items[policy.order_item_id].order_id],
+        refunds.get(policy.id),
+        people[policy.payer_person_id] if policy.payer_person_id is not None else None,
+    ) for policy in policies]
+
+
+def policy_details(c: Container, session: Session, policy: Policy) -> PolicyDetails:
+    [details] = details_of(c, session, [policy])
+    return details
+
+
+def _product(c: Container, session: Session, product_id: int) -> Product:
+    """The policy's product, fully loaded: a published one from the cache when it is kept
+    (enrollments keep it), otherwise from this session."""
+    cached = c.products.peek(product_id)
+    if cached is not None:
+        return cached
+    return session.scalars(select(Product).where(Product.id == product_id)
+                           .options(selectinload(Product.tiers).selectinload(Tier.benefits),
+                                    selectinload(Product.terms),
+                                    selectinload(Product.pre_existing))).one()
 
 
 # ---------------------------------------------------------------- e-policy QR and verification
@@ -198,7 +227,7 @@ def policy_for_token(c: Container, token: str) -> PolicyDetails:
             raise NotFound(VERIFY_INVALID)
         if expired or c.clock.now() >= verify_expires_at(policy.coverage_ends_on):
             raise VerifyExpired(VERIFY_EXPIRED)
-        return _details(session, policy)
+        return policy_details(c, session, policy)
 
 
 def _read_jwt(c: Container, token: str) -> tuple[str, int, bool]:

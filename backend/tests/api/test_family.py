@@ -4,10 +4,12 @@ confirmation for several people, all or nothing, refunds to the paying account."
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import event
 
 from huiminbao.core.container import Container
 from huiminbao.enrollment import quoting
@@ -99,6 +101,44 @@ def test_zhang_wei_buys_for_four_relatives_in_one_confirmation(
     child = li.client.get("/api/v1/me/family", headers=li.bearer).get_json()["items"][0]
     assert child["coverage"] == "已由他人投保"
     assert child["policy_no"] is None
+
+
+def _statements(wired: Container, call: Callable[[], Any]) -> tuple[Any, list[str]]:
+    sent: list[str] = []
+
+    def listen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(wired.db.engine, "before_cursor_execute", listen)
+    try:
+        return call(), sent
+    finally:
+        event.remove(wired.db.engine, "before_cursor_execute", listen)
+
+
+def test_the_holders_policy_list_costs_the_same_reads_for_four_policies_as_for_one(
+    client: FlaskClient, wired: Container, app: Any,
+) -> None:
+    """Each kind of row is read once for the whole list (no read per policy), and the product,
+    published, comes from the process's cache."""
+    zhang = sign_in(client, "张伟")
+    ids = _add_family(zhang)
+    assert _buy(zhang, list(ids.values())).status_code == 201
+    li = sign_in(app.test_client(), "李娜")
+    listing = {who: (lambda s=s: s.client.get("/api/v1/policies", headers=s.bearer))
+               for who, s in (("zhang", zhang), ("li", li))}
+    for call in listing.values():
+        call()  # warm: the product cache, the session's first reads
+    four, four_reads = _statements(wired, listing["zhang"])
+    one, one_reads = _statements(wired, listing["li"])
+    assert len(four.get_json()["items"]) == 4 and len(one.get_json()["items"]) == 1
+    assert len(four_reads) == len(one_reads), (four_reads, one_reads)
+    assert not [read for read in four_reads if "FROM products" in read]
+    number = four.get_json()["items"][0]["policy_no"]
+    page, page_reads = _statements(
+        wired, lambda: zhang.client.get(f"/api/v1/policies/{number}", headers=zhang.bearer))
+    assert page.status_code == 200 and page.get_json()["policy_no"] == number
+    assert len(page_reads) <= len(four_reads) + 1, page_reads  # the policy by number, the gate
 
 
 def test_cancelling_one_relative_refunds_the_paying_account(client: FlaskClient) -> None:

@@ -42,14 +42,18 @@ def test_a_published_product_is_read_once_per_time_to_live(wired: Container) -> 
     product_id = _demo_product_id(wired)
     reads = _product_reads(wired)
 
+    assert cache.peek(product_id) is None  # peeking never reads
+    assert reads == []
     first = cache.get(product_id)
     assert first is not None and first.tiers and first.current_terms is not None
+    assert cache.peek(product_id) is first
     assert first.tiers[0].benefits  # loaded with everything an enrollment reads
     monotonic.now += 29
     assert cache.get(product_id) is first
     assert len(reads) == 1
 
     monotonic.now += 2  # past the time-to-live: read again
+    assert cache.peek(product_id) is None
     again = cache.get(product_id)
     assert again is not None and again is not first
     assert len(reads) == 2
