@@ -211,6 +211,16 @@ class Reviewer:
     supervisor: bool = False
 
 
+OUTSIDE_INSURER_REFUSAL = "您的账号关联的不是本产品的承保机构，不能审核本理赔"
+
+
+def outside_insurers(reviewer: Reviewer, insurers: Collection[str]) -> bool:
+    """Staff of an insurer decide only claims of products their insurer underwrites (staff of
+    no insurer, such as the bureau's reviewers, decide any: the joint-decision rules above
+    still apply to them)."""
+    return reviewer.insurer is not None and reviewer.insurer not in insurers
+
+
 def is_contested(payout_fen: int, threshold_fen: int | None) -> bool:
     return threshold_fen is not None and payout_fen > threshold_fen
 

@@ -29,6 +29,7 @@ from huiminbao.claims.domain import (
     APPEAL_REFUSALS,
     INITIAL_STATUSES,
     OPEN_STATUSES,
+    OUTSIDE_INSURER_REFUSAL,
     SUPPLEMENT_RECEIVED,
     ApprovalStep,
     Channel,
@@ -46,6 +47,7 @@ from huiminbao.claims.domain import (
     decision_path,
     default_message,
     is_contested,
+    outside_insurers,
     second_decision_refusal,
     stay_problem,
     transition,
@@ -874,6 +876,9 @@ def decide(c: Container, actor: Actor, number: str, decision: Decision,
                 step = _approval_step(session, claim, actor, breakdown.total_fen)
             if step.refusal is not None:
                 raise Conflict(step.refusal, code=f"contested_{step.value}")
+        # After the appeal's and the approval's own checks, which say more.
+        if outside_insurers(_reviewer(session, actor), _product_insurers(session, claim)):
+            raise Conflict(OUTSIDE_INSURER_REFUSAL, code="claim_other_insurer")
         for status in path[:-1]:
             record_status(session, c, claim, status, by, default_message(status, None))
         if step is ApprovalStep.FIRST:  # a contested claim stays under review for a second

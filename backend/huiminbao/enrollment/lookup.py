@@ -18,14 +18,13 @@ from sqlalchemy import select
 from huiminbao.audit import services as audit
 from huiminbao.audit.services import AuditActor, AuditEntry
 from huiminbao.catalog import help as product_help
-from huiminbao.catalog.models import Product
 from huiminbao.core import idnumber
 from huiminbao.core.container import Container
 from huiminbao.core.errors import RuleViolation
 from huiminbao.core.masking import mask_name, mask_phone
 from huiminbao.enrollment.domain import PolicyStatus
 from huiminbao.enrollment.models import Policy
-from huiminbao.enrollment.policies import policy_details, validity
+from huiminbao.enrollment.policies import details_of, validity
 from huiminbao.identity import services as identity
 from huiminbao.identity.domain import OtpPurpose
 from huiminbao.identity.models import Person
@@ -117,9 +116,8 @@ def look_up(c: Container, raw_id_number: str, code: str) -> LookupResult:
                 select(Policy).where(Policy.insured_person_id == person.id)
                 .order_by(Policy.coverage_starts_on.desc(), Policy.id.desc())
                 .limit(MAX_POLICIES)).all()
-            for policy in policies:
-                details = policy_details(c, session, policy)
-                product: Product = details.product
+            for details in details_of(c, session, policies):
+                policy, product = details.policy, details.product
                 tier = product.tier(policy.tier_code)
                 found.append(FoundPolicy(
                     policy_no=_masked_number(policy.policy_no), product_name=product.name,

@@ -72,10 +72,12 @@ ACTION_LABELS = {
     "claim_records.read": "查询医保结算记录", "claim_records.prefill": "按结算记录填写理赔申请",
     "claim_records.file": "按结算记录提交理赔申请",
     "identity.verify": "核验身份", "identity.check": "人脸或电子身份证核验",
-    "identity.displace": "身份证号被其他账号实名认证",
+    "identity.displace": "实名认证，并解除该身份证号原绑定的账号",
     "policy.lookup": "通过身份证号查询保单", "policy.epolicy_download": "下载电子保单",
     "policy.receipt_download": "下载保费缴纳凭证",
     "rating.submit": "提交满意度评价", "account.delete": "注销账号",
+    "claim.payee_change": "更改理赔收款账户",
+    "policy.auto_renew_revoked": "自动续保因非付款人本人开启被关闭",
     "complaint.file": "提交投诉", "complaint.reply": "投诉回复",
     "counter.enroll": "窗口代为参保", "counter.evidence": "窗口核验材料",
     "counter.note": "窗口备注", "data.export": "导出个人信息",
@@ -318,9 +320,12 @@ def _claims(session: Session, account_id: int, pid: int | None) -> list[dict[str
 def _records_authorizations(session: Session, account_id: int, pid: int | None,
                             names: _Names) -> list[dict[str, Any]]:
     """Authorizations to read 医保 settlement records: the person's own, whoever gave them, and
-    those the account gave for someone else as their agent."""
-    rows = session.scalars(select(RecordsConsent).where(_by_or_about(
-        RecordsConsent.granted_by_account_id, account_id, [RecordsConsent.person_id], pid))
+    those the account gave or revoked for someone else as their agent (then who else acted on
+    them is left out, as in the audit trail)."""
+    rows = session.scalars(select(RecordsConsent).where(or_(
+        _by_or_about(RecordsConsent.granted_by_account_id, account_id,
+                     [RecordsConsent.person_id], pid),
+        RecordsConsent.revoked_by_account_id == account_id))
         .order_by(RecordsConsent.granted_at.desc(), RecordsConsent.id.desc())).all()
     involved = {r.granted_by_account_id for r in rows} | {
         r.revoked_by_account_id for r in rows if r.revoked_by_account_id is not None}
@@ -329,26 +334,27 @@ def _records_authorizations(session: Session, account_id: int, pid: int | None,
     names.load(a.person_id for a in accounts.values())
     names.load(r.person_id for r in rows)
 
-    def by(acting: int | None, row: RecordsConsent) -> str | None:
+    def by(acting: int | None, row: RecordsConsent, *, under_grant: bool) -> str | None:
         if acting is None:
             return None
         if acting == account_id:
             return "本人"
         account = accounts.get(acting)
-        if account is None:
-            return "已注销的账号"
-        if Role(account.role).is_staff:
-            return Role(account.role).label
-        if account.person_id == row.person_id:  # the person whose records they are
-            return names.of(row.person_id)
-        return f"亲友代办（{names.of(account.person_id) or '未实名账号'}）"
+        theirs = account is not None and account.person_id == row.person_id
+        if row.person_id != pid:  # the caller acted as the person's agent: another agent of
+            return f"{names.of(row.person_id)}本人" if theirs else None  # theirs is not ours to see
+        return _actor_label(acting, account_id, accounts, names,
+                            under_grant=under_grant and not theirs)
 
     return [{
         "id": row.id, "for": names.of(row.person_id),
         "period_from": row.period_from.isoformat(), "period_to": row.period_to.isoformat(),
         "status_label": consent_status_label(row.revoked_at),
-        "granted_at": _dt(row.granted_at), "granted_by": by(row.granted_by_account_id, row),
-        "revoked_at": _dt(row.revoked_at), "revoked_by": by(row.revoked_by_account_id, row),
+        "granted_at": _dt(row.granted_at),
+        "granted_by": by(row.granted_by_account_id, row, under_grant=row.grant_id is not None),
+        # A revocation keeps no grant: anyone else who may revoke acted under one (or is staff).
+        "revoked_at": _dt(row.revoked_at),
+        "revoked_by": by(row.revoked_by_account_id, row, under_grant=True),
     } for row in rows]
 
 
@@ -422,18 +428,28 @@ def _audit(session: Session, account_id: int, pid: int | None,
 
 def _who(event: AuditEvent, account_id: int, actors: dict[int, UserAccount],
          names: _Names) -> str:
-    if event.actor_account_id == account_id:
-        return "本人"
     if event.actor_account_id is None:
         return "医院结算系统" if event.actor_client else "系统"
-    account = actors.get(event.actor_account_id)
+    return _actor_label(event.actor_account_id, account_id, actors, names,
+                        under_grant=event.grant_id is not None)
+
+
+def _actor_label(acting: int, account_id: int, accounts: dict[int, UserAccount], names: _Names,
+                 *, under_grant: bool) -> str:
+    """Who did something, as the caller reads it: 本人, a staff role, 亲友代办（张*） for an
+    agent, or 其他用户（张*）."""
+    if acting == account_id:
+        return "本人"
+    account = accounts.get(acting)
     if account is None:
         return "已注销的账号"
     role = Role(account.role)
     if role.is_staff:
         return role.label
     name = names.of(account.person_id) or "未实名账号"
-    if event.grant_id is not None:
+    if name == "本人":  # another account of the caller's own person (bound there before)
+        return "本人（其他账号）"
+    if under_grant:
         return f"亲友代办（{name}）"
     return f"其他用户（{name}）"
 

@@ -534,7 +534,7 @@ class HttpRegistry:
             with self._shaped():
                 raw = wire.object_of(body.get("counts"), "counts")
                 found = {str(code): wire.integer(raw, code) for code in raw}
-                left = wire.text_list(body, "without_district", len(batch))
+                left = wire.id_number_list(body, "without_district", len(batch))
             if not set(left) <= set(batch) or sum(found.values()) + len(left) > len(batch):
                 raise RegistryRefused("医保平台应答的区县统计与请求不符", code="malformed")
             for code, count in found.items():

@@ -72,6 +72,11 @@ def text_list(body: Mapping[str, Any], name: str, limit: int) -> list[str]:
     return list(value)
 
 
+def id_number_list(body: Mapping[str, Any], name: str, limit: int) -> list[str]:
+    """A list of ID numbers in an answer, each read as ``id_number`` reads one."""
+    return [normalize_id_number(item) for item in text_list(body, name, limit)]
+
+
 def instant(value: object, name: str) -> datetime | None:
     if value is None:
         return None

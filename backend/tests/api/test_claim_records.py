@@ -207,7 +207,25 @@ def test_an_agent_needs_the_claims_scope_and_her_reads_are_audited(
         ("本人", "亲友代办（张*）", "本人", "已撤回", PERIOD["period_from"])]
     his = zhang.client.get("/api/v1/me/data-export", headers=zhang.bearer).get_json()
     assert [(a["for"], a["granted_by"], a["revoked_by"])
-            for a in his["records_authorizations"]] == [("李*", "本人", "李*")]
+            for a in his["records_authorizations"]] == [("李*", "本人", "李*本人")]
+    # One she gave herself and her agent revoked is in his export too; one a second agent gave
+    # and he revoked names him to her, but not to the second agent.
+    jianguo = sign_in(app.test_client(), "张建国")
+    grants.allowed[(person_id(jianguo), person_id(li))] = {Action.SUBMIT_CLAIMS}
+    own = authorize(li).get_json()["id"]
+    other = authorize(jianguo, headers=acting).get_json()["id"]
+    for consent_id in (own, other):
+        assert zhang.client.post(f"{RECORDS}/consents/revoke", json={"consent_id": consent_id},
+                                 headers={**zhang.bearer, **acting}).status_code == 200
+
+    def exported(session: Session) -> dict[int, tuple[str | None, str | None]]:
+        data = session.client.get("/api/v1/me/data-export", headers=session.bearer).get_json()
+        return {a["id"]: (a["granted_by"], a["revoked_by"])
+                for a in data["records_authorizations"]}
+
+    assert exported(zhang)[own] == ("李*本人", "本人")
+    assert exported(li)[other] == ("亲友代办（张*国）", "亲友代办（张*）")
+    assert exported(jianguo)[other] == ("本人", None)  # the other agent is not his to see
     labels = {e["action"]: e["label"] for e in hers["audit_trail"]}
     assert labels["claim_records.authorize"] == "授权查询医保结算记录"
     assert labels["claim_records.revoke"] == "撤回医保结算记录授权"

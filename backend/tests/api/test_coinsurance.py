@@ -279,6 +279,14 @@ def test_a_contested_claim_needs_a_second_insurers_approval(
     assert approved.get_json()["payout_fen"] > 50_000
     assert approved.get_json()["first_approval_insurer"] is None
 
+    # Nor any other decision of the outside insurer's staff, on any claim of the product.
+    for claim_no, decision in ((small["claim_no"], "approve"), (small["claim_no"], "reject"),
+                               (small["claim_no"], "request_supplement")):
+        refused = decide(refresh(wired, outsider), claim_no, decision, "请补充费用清单")
+        assert refused.status_code == 409, refused.get_json()
+        assert refused.get_json()["code"] == "claim_other_insurer"
+        assert refused.get_json()["message"] == "您的账号关联的不是本产品的承保机构，不能审核本理赔"
+
     # Under the threshold one approval, by anyone who reviews claims, is enough.
     direct = decide(nobody, small["claim_no"], "approve")
     assert direct.get_json()["status"] == "approved" and direct.get_json()["payout_fen"] < 50_000

@@ -3,13 +3,13 @@ for the time-to-live, read again after it; drafts and withdrawn products are nev
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from huiminbao.catalog.cache import PublishedProducts
 from huiminbao.catalog.models import Product
 from huiminbao.core.container import Container
+
+from .helpers import statements_sent
 
 
 class FakeMonotonic:
@@ -20,15 +20,8 @@ class FakeMonotonic:
         return self.now
 
 
-def _product_reads(wired: Container) -> list[str]:
-    reads: list[str] = []
-
-    def listen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "FROM products" in statement:
-            reads.append(statement)
-
-    event.listen(wired.db.engine, "before_cursor_execute", listen)
-    return reads
+def _product_reads(sent: list[str]) -> int:
+    return sum("FROM products" in statement for statement in sent)
 
 
 def _demo_product_id(wired: Container) -> int:
@@ -40,27 +33,26 @@ def test_a_published_product_is_read_once_per_time_to_live(wired: Container) -> 
     monotonic = FakeMonotonic()
     cache = PublishedProducts(wired.db, ttl_seconds=30, monotonic=monotonic)
     product_id = _demo_product_id(wired)
-    reads = _product_reads(wired)
+    with statements_sent(wired.db.engine) as sent:
+        assert cache.peek(product_id) is None  # peeking never reads
+        assert sent == []
+        first = cache.get(product_id)
+        assert first is not None and first.tiers and first.current_terms is not None
+        assert cache.peek(product_id) is first
+        assert first.tiers[0].benefits  # loaded with everything an enrollment reads
+        monotonic.now += 29
+        assert cache.get(product_id) is first
+        assert _product_reads(sent) == 1
 
-    assert cache.peek(product_id) is None  # peeking never reads
-    assert reads == []
-    first = cache.get(product_id)
-    assert first is not None and first.tiers and first.current_terms is not None
-    assert cache.peek(product_id) is first
-    assert first.tiers[0].benefits  # loaded with everything an enrollment reads
-    monotonic.now += 29
-    assert cache.get(product_id) is first
-    assert len(reads) == 1
+        monotonic.now += 2  # past the time-to-live: read again
+        assert cache.peek(product_id) is None
+        again = cache.get(product_id)
+        assert again is not None and again is not first
+        assert _product_reads(sent) == 2
 
-    monotonic.now += 2  # past the time-to-live: read again
-    assert cache.peek(product_id) is None
-    again = cache.get(product_id)
-    assert again is not None and again is not first
-    assert len(reads) == 2
-
-    cache.forget(product_id)
-    cache.get(product_id)
-    assert len(reads) == 3
+        cache.forget(product_id)
+        cache.get(product_id)
+        assert _product_reads(sent) == 3
 
 
 def test_drafts_withdrawn_and_unknown_products_are_not_kept(wired: Container) -> None:
@@ -76,6 +68,6 @@ def test_drafts_withdrawn_and_unknown_products_are_not_kept(wired: Container) ->
     assert cache.get(product_id) is not None  # still within its time-to-live
     monotonic.now += 31
     assert cache.get(product_id) is None  # withdrawn: seen at the next read, and not kept
-    reads = _product_reads(wired)
-    assert cache.get(product_id) is None
-    assert len(reads) == 1
+    with statements_sent(wired.db.engine) as sent:
+        assert cache.get(product_id) is None
+    assert _product_reads(sent) == 1

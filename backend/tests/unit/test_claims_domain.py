@@ -30,6 +30,7 @@ from huiminbao.claims.domain import (
     claimant_text,
     decision_message,
     decision_path,
+    outside_insurers,
     second_decision_refusal,
     stay_problem,
     transition,
@@ -343,6 +344,16 @@ WHO_DECIDES = [
     (JIA_1, YI, ALONE, ApprovalStep.OTHER_INSURER),
     (JIA_1, NOBODY, ALONE, ApprovalStep.NO_INSURER),
 ]
+
+
+@pytest.mark.parametrize(("reviewer", "insurers", "outside"), [
+    (JIA_1, GROUP, False), (YI_BOSS, GROUP, False), (JIA_1, ALONE, False),
+    (DING, GROUP, True), (YI, ALONE, True),
+    (ADMIN, GROUP, False), (NOBODY, ALONE, False),  # staff of no insurer: not outside any
+])
+def test_an_insurers_staff_decide_only_its_products_claims(
+        reviewer: Reviewer, insurers: tuple[str, ...], outside: bool) -> None:
+    assert outside_insurers(reviewer, insurers) is outside
 
 
 @pytest.mark.parametrize(("first", "second", "insurers", "refusal"), WHO_DECIDES)
