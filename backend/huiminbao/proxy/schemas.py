@@ -9,6 +9,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates_schema
 
+from huiminbao.audit.labels import ACTION_LABELS
 from huiminbao.core.clock import CHINA_TZ
 from huiminbao.core.masking import mask_id_number, mask_name
 from huiminbao.core.responses import (
@@ -262,21 +263,6 @@ class ConfirmationAnswerSchema(Schema):
                            metadata={"description": "true confirms; false declines (cancels)"})
 
 
-_ACTION_LABELS = {
-    "proxy.grant.create": "申请代办授权",
-    "proxy.grant.confirm": "确认代办授权",
-    "proxy.grant.revoke": "撤销代办授权",
-    "proxy.grant.cancel": "取消代办授权申请",
-    "proxy.grant.decline": "拒绝代办授权申请",
-    "proxy.grant.expire": "代办授权到期",
-    "order.create": "提交参保订单",
-    "order.paid": "缴费成功并出单",
-    "policy.cancel": "办理退保",
-    "policy.auto_renew_on": "开启自动续保",
-    "policy.auto_renew_off": "关闭自动续保",
-    "policy.auto_renew_revoked": "自动续保因非付款人本人开启被关闭",
-}
-
 # Requests made under a grant ("proxy.act"): by endpoint where known, else by the act's action.
 _ENDPOINT_LABELS = {
     "enrollment.EnrollmentPreview": "查看参保确认单",
@@ -302,7 +288,7 @@ def _action_label(item: ActivityItem) -> str:
     if event.action == "proxy.act":
         return _ENDPOINT_LABELS.get(str(details.get("endpoint")),
                                     _ACT_LABELS.get(str(details.get("action")), "代办操作"))
-    label = _ACTION_LABELS.get(event.action, "代办操作")
+    label = ACTION_LABELS.get(event.action, "代办操作")
     if event.action == "proxy.grant.confirm" and details.get("method") in {
             method.value for method in ConfirmMethod}:
         label += f"（{ConfirmMethod(details['method']).label}）"

@@ -1,6 +1,6 @@
-"""The data export names every act in Chinese: the acts whose codes are built from a status or
-a decision are labelled one by one, and an act without a label of its own is named by its
-domain, never by its code."""
+"""The data export and the proxy activity feed name every act in Chinese (audit/labels.py):
+the acts whose codes are built from a status or a decision are labelled one by one, and an act
+without a label of its own is named by its domain, never by its code."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import re
 
 import pytest
 
+from huiminbao.audit.labels import ACTION_LABELS, DOMAIN_LABELS, action_label
 from huiminbao.claims.domain import Decision
 from huiminbao.claims.payouts import PayoutStatus
 from huiminbao.enrollment.domain import OrderStatus
-from huiminbao.identity.export import ACTION_LABELS, DOMAIN_LABELS, action_label
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
