@@ -286,8 +286,10 @@ def _records_authorizations(session: Session, account_id: int, pid: int | None,
             return "本人"
         account = accounts.get(acting)
         theirs = account is not None and account.person_id == row.person_id
-        if row.person_id != pid:  # the caller acted as the person's agent: another agent of
-            return f"{names.of(row.person_id)}本人" if theirs else None  # theirs is not ours to see
+        if row.person_id != pid:
+            # The caller acted as the person's agent: the person may be named, but another
+            # agent of theirs is not the caller's to see (as in the audit trail).
+            return f"{names.of(row.person_id)}本人" if theirs else None
         return _actor_label(acting, account_id, accounts, names,
                             under_grant=under_grant and not theirs)
 
